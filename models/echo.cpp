@@ -1,0 +1,122 @@
+// echo: the smallest strategy that syncs a map through a server, used to run the engine end to end
+// and as the template for a new model. Clients apply locally and send; the server applies in arrival
+// order, acknowledges, and echoes its whole state to everyone; a client shows the server's state with
+// its own unacknowledged operations replayed on top.
+#include <map>
+#include <set>
+
+#include "models/model.hpp"
+#include "sim/codec.hpp"
+
+namespace syncstorm {
+namespace {
+
+enum Tag : std::uint8_t { kOp = 1, kAck = 2, kState = 3 };
+
+using Fields = std::map<KeyId, OpId>;
+
+std::string encode_state(const Fields& fields) {
+  Writer w;
+  w.u8(kState).u32(static_cast<std::uint32_t>(fields.size()));
+  for (const auto& [key, value] : fields) w.u32(key.value).u64(value.value);
+  return w.take();
+}
+
+State to_state(const Fields& fields) {
+  State s;
+  s.type = DataType::map;
+  s.fields.assign(fields.begin(), fields.end());
+  return s;
+}
+
+class EchoClient final : public Node {
+ public:
+  void on_start(Context&) override {}
+
+  void on_user_operation(Context& ctx, const Operation& op) override {
+    shown_[op.key] = op.id;
+    ctx.report(op.id, Lifecycle::applied);
+    outbox_[op.id] = op;
+    if (auto server = ctx.connected_server()) ctx.send(*server, Writer().u8(kOp).bytes(op.encode()).take());
+  }
+
+  void on_message(Context& ctx, NodeId, std::string_view payload) override {
+    Reader r(payload);
+    const std::uint8_t tag = r.u8();
+    if (tag == kAck) {
+      const OpId id{r.u64()};
+      if (r.ok() && outbox_.erase(id) > 0) ctx.report(id, Lifecycle::acknowledged);
+    } else if (tag == kState) {
+      Fields server;
+      const std::uint32_t n = r.u32();
+      for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+        const KeyId key{r.u32()};
+        server[key] = OpId{r.u64()};
+      }
+      if (!r.ok()) return;
+      for (const auto& [key, value] : server) {
+        auto it = shown_.find(key);
+        if (it == shown_.end() || it->second != value) ctx.report(value, Lifecycle::seen);
+      }
+      shown_ = std::move(server);
+      for (const auto& [id, op] : outbox_) shown_[op.key] = id;  // pending writes stay visible
+    }
+  }
+
+  void on_connected(Context& ctx, NodeId peer) override {
+    for (const auto& [id, op] : outbox_) ctx.send(peer, Writer().u8(kOp).bytes(op.encode()).take());
+  }
+
+  std::optional<State> state() const override { return to_state(shown_); }
+  std::uint64_t metadata_bytes() const override { return outbox_.size() * sizeof(Operation); }
+
+ private:
+  Fields shown_;
+  std::map<OpId, Operation> outbox_;  ///< applied here, not yet acknowledged by the server
+};
+
+class EchoServer final : public Node {
+ public:
+  void on_start(Context&) override {}
+  void on_user_operation(Context&, const Operation&) override {}
+
+  void on_message(Context& ctx, NodeId from, std::string_view payload) override {
+    Reader r(payload);
+    if (r.u8() != kOp) return;
+    auto op = Operation::decode(r.bytes());
+    if (!r.ok() || !op || op->kind != OpKind::map_set) return;
+    if (applied_.insert(op->id).second) fields_[op->key] = op->id;  // resends are applied once
+    ctx.send(from, Writer().u8(kAck).u64(op->id.value).take());
+    const std::string state = encode_state(fields_);
+    for (NodeId client : ctx.clients()) {
+      if (ctx.connected(client)) ctx.send(client, state);
+    }
+  }
+
+  void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, encode_state(fields_)); }
+
+  std::optional<State> state() const override { return to_state(fields_); }
+  std::uint64_t metadata_bytes() const override { return applied_.size() * sizeof(OpId); }
+
+ private:
+  Fields fields_;
+  std::set<OpId> applied_;
+};
+
+}  // namespace
+
+ModelInfo echo_model() {
+  return ModelInfo{
+      .name = "echo",
+      .description = "trivial server-ordered map: the server echoes its whole state after every write",
+      .data_type = DataType::map,
+      .topology = Topology::client_server,
+      .rule = SupersedeRule::server_order,
+      .correct = true,
+      .breaks = std::nullopt,
+      .make_client = [](NodeId) { return std::make_unique<EchoClient>(); },
+      .make_server = [](NodeId) { return std::make_unique<EchoServer>(); },
+  };
+}
+
+}  // namespace syncstorm

@@ -1,0 +1,150 @@
+// The one interface every sync strategy implements. A strategy is a client-replica side and a
+// server side (or peers only). Its nodes talk only through messages of bytes delivered by the
+// simulator, use timers, and may keep a persistent store: nothing else, so that an external process
+// (a real Yjs or Automerge replica) can stand behind the very same interface.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sim/data.hpp"
+#include "sim/ids.hpp"
+#include "sim/rng.hpp"
+#include "sim/time.hpp"
+
+namespace syncstorm {
+
+/// A node's durable storage: the browser's IndexedDB, the server's log. It survives a crash only
+/// where the scenario gives the node persistence; writes not yet flushed may be lost on a crash.
+class Store {
+ public:
+  void put(const std::string& key, std::string value);
+  void erase(const std::string& key);
+  std::optional<std::string> get(const std::string& key) const;
+  /// Every key that starts with `prefix`, in key order.
+  std::vector<std::pair<std::string, std::string>> scan(std::string_view prefix) const;
+  /// Makes every write so far durable.
+  void flush();
+  /// Applies a crash: forgets everything (no persistence) or only the unflushed writes.
+  void crash(bool persistent, bool lose_unflushed);
+  std::uint64_t bytes() const;
+
+ private:
+  std::map<std::string, std::string> durable_;
+  std::map<std::string, std::optional<std::string>> unflushed_;  ///< nullopt marks an erase
+};
+
+/// What a node may do. Handed to every callback; valid only during it.
+class Context {
+ public:
+  virtual ~Context() = default;
+
+  virtual NodeId self() const = 0;
+  /// The node's own clock: simulated time with this node's skew and drift. Strategies that read
+  /// "wall clock" read this; it is wrong on purpose when the scenario skews clocks.
+  virtual Instant local_clock() const = 0;
+  virtual std::span<const NodeId> servers() const = 0;
+  virtual std::span<const NodeId> clients() const = 0;
+
+  /// Sends `payload` to `to`. On a stream link the message is delivered in order unless the
+  /// connection resets first; returns false when there is no live connection to `to` (the bytes are
+  /// not sent). On a datagram link it returns true and the datagram may be lost, duplicated or late.
+  virtual bool send(NodeId to, std::string payload) = 0;
+  /// Whether a stream connection to `to` is up right now.
+  virtual bool connected(NodeId to) const = 0;
+  /// The server this client is connected to, if any (clients may land on another instance after a
+  /// reconnect).
+  virtual std::optional<NodeId> connected_server() const = 0;
+
+  /// Calls on_timer(tag) after `delay` unless the node crashes first.
+  virtual void set_timer(Duration delay, std::uint64_t tag) = 0;
+  /// This node's own random stream.
+  virtual Rng& rng() = 0;
+  /// This node's durable storage.
+  virtual Store& store() = 0;
+
+  /// Tells the simulator what the user saw. `target` names the element a text delete removed.
+  virtual void report(OpId op, Lifecycle lifecycle, OpId target = {}) = 0;
+};
+
+/// One replica or server of a strategy. A crash destroys the object; a restart makes a new one
+/// (only the Store survives, as the scenario says).
+class Node {
+ public:
+  virtual ~Node() = default;
+  /// The node starts (the first time, or after a restart).
+  virtual void on_start(Context& ctx) = 0;
+  /// The user of this client replica performs `op` (clients only).
+  virtual void on_user_operation(Context& ctx, const Operation& op) = 0;
+  virtual void on_message(Context& ctx, NodeId from, std::string_view payload) = 0;
+  virtual void on_timer(Context& ctx, std::uint64_t tag) { (void)ctx; (void)tag; }
+  /// A stream connection to `peer` came up (after a connect or a reconnect).
+  virtual void on_connected(Context& ctx, NodeId peer) { (void)ctx; (void)peer; }
+  /// A stream connection to `peer` reset; what was in flight on it is lost.
+  virtual void on_disconnected(Context& ctx, NodeId peer) { (void)ctx; (void)peer; }
+  /// The user-visible state in canonical form; nullopt for a node that holds none (a relay).
+  virtual std::optional<State> state() const = 0;
+  /// Bytes of sync metadata this node holds (tombstones, logs, version vectors), for the bounded-
+  /// metadata invariant and the cost figures.
+  virtual std::uint64_t metadata_bytes() const { return 0; }
+};
+
+/// Which invariant a deliberately buggy baseline is known to break.
+enum class Invariant : std::uint8_t {
+  convergence,
+  resurrection,
+  lost_acknowledged_write,
+  silent_rollback,
+  phantom_or_double_applied,
+  bounded_metadata,
+};
+std::string_view to_string(Invariant invariant);
+std::optional<Invariant> parse_invariant(std::string_view text);
+inline constexpr Invariant kAllInvariants[] = {
+    Invariant::convergence,     Invariant::resurrection,
+    Invariant::lost_acknowledged_write, Invariant::silent_rollback,
+    Invariant::phantom_or_double_applied, Invariant::bounded_metadata,
+};
+
+/// How a strategy's nodes are wired.
+enum class Topology : std::uint8_t {
+  client_server,  ///< clients talk to servers over stream (WebSocket) links
+  peer_to_peer,   ///< clients talk to each other over datagram links; servers only signal
+};
+
+/// A strategy as the registry knows it: its facts and how to make its nodes.
+struct ModelInfo {
+  std::string name;
+  std::string description;  ///< one line
+  DataType data_type = DataType::map;
+  Topology topology = Topology::client_server;
+  SupersedeRule rule = SupersedeRule::last_writer_wins;
+  bool correct = true;                  ///< false for a deliberately buggy baseline
+  std::optional<Invariant> breaks;      ///< for a baseline: the invariant it is known to break
+  std::function<std::unique_ptr<Node>(NodeId)> make_client;
+  std::function<std::unique_ptr<Node>(NodeId)> make_server;  ///< may be empty for peer_to_peer
+};
+
+/// The set of strategies a CLI knows. Passed by value, never a global: a user's own binary adds its
+/// models to the shipped ones and hands the registry to syncstorm::cli_main.
+class ModelRegistry {
+ public:
+  void add(ModelInfo info);
+  const ModelInfo* find(std::string_view name) const;
+  const std::vector<ModelInfo>& all() const { return models_; }
+
+ private:
+  std::vector<ModelInfo> models_;  ///< in registration order, which is the order lists print
+};
+
+/// Every model shipped with syncstorm (models/registry.cpp: one line per model).
+ModelRegistry shipped_models();
+
+}  // namespace syncstorm

@@ -1,0 +1,88 @@
+#include <cassert>
+#include <stdexcept>
+
+#include "models/model.hpp"
+
+namespace syncstorm {
+
+void Store::put(const std::string& key, std::string value) { unflushed_[key] = std::move(value); }
+
+void Store::erase(const std::string& key) { unflushed_[key] = std::nullopt; }
+
+std::optional<std::string> Store::get(const std::string& key) const {
+  if (auto it = unflushed_.find(key); it != unflushed_.end()) return it->second;
+  if (auto it = durable_.find(key); it != durable_.end()) return it->second;
+  return std::nullopt;
+}
+
+std::vector<std::pair<std::string, std::string>> Store::scan(std::string_view prefix) const {
+  std::map<std::string, std::string> merged;
+  for (auto it = durable_.lower_bound(std::string(prefix)); it != durable_.end() && it->first.starts_with(prefix); ++it) {
+    merged.insert(*it);
+  }
+  for (auto it = unflushed_.lower_bound(std::string(prefix)); it != unflushed_.end() && it->first.starts_with(prefix);
+       ++it) {
+    if (it->second) merged[it->first] = *it->second;
+    else merged.erase(it->first);
+  }
+  return {merged.begin(), merged.end()};
+}
+
+void Store::flush() {
+  for (auto& [key, value] : unflushed_) {
+    if (value) durable_[key] = std::move(*value);
+    else durable_.erase(key);
+  }
+  unflushed_.clear();
+}
+
+void Store::crash(bool persistent, bool lose_unflushed) {
+  if (!persistent) {
+    durable_.clear();
+    unflushed_.clear();
+    return;
+  }
+  if (lose_unflushed) unflushed_.clear();
+  else flush();
+}
+
+std::uint64_t Store::bytes() const {
+  std::uint64_t total = 0;
+  for (const auto& [key, value] : durable_) total += key.size() + value.size();
+  for (const auto& [key, value] : unflushed_) total += key.size() + (value ? value->size() : 0);
+  return total;
+}
+
+std::string_view to_string(Invariant invariant) {
+  switch (invariant) {
+    case Invariant::convergence: return "convergence";
+    case Invariant::resurrection: return "resurrection";
+    case Invariant::lost_acknowledged_write: return "lost-acknowledged-write";
+    case Invariant::silent_rollback: return "silent-rollback";
+    case Invariant::phantom_or_double_applied: return "phantom-or-double-applied";
+    case Invariant::bounded_metadata: return "bounded-metadata";
+  }
+  return "?";
+}
+
+std::optional<Invariant> parse_invariant(std::string_view text) {
+  for (Invariant i : kAllInvariants) {
+    if (to_string(i) == text) return i;
+  }
+  return std::nullopt;
+}
+
+void ModelRegistry::add(ModelInfo info) {
+  if (find(info.name) != nullptr) throw std::logic_error("model registered twice: " + info.name);
+  assert(info.make_client && "every model makes client replicas");
+  models_.push_back(std::move(info));
+}
+
+const ModelInfo* ModelRegistry::find(std::string_view name) const {
+  for (const ModelInfo& m : models_) {
+    if (m.name == name) return &m;
+  }
+  return nullptr;
+}
+
+}  // namespace syncstorm

@@ -1,0 +1,69 @@
+// What a run leaves for the checkers: every operation with its causal past and what its user saw,
+// and every node's final state. The simulator fills it from its own envelopes, never from a model's
+// internals, so the checkers judge every strategy by the same facts.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "sim/data.hpp"
+#include "sim/ids.hpp"
+#include "sim/time.hpp"
+
+namespace syncstorm {
+
+/// A node's knowledge of user operations: for each client, how many of its operations the node could
+/// have seen (through the messages delivered to it). Sparse and sorted by node: only clients that
+/// issued operations appear, so its size grows with writers, not with nodes.
+class CausalPast {
+ public:
+  std::uint32_t seen_from(NodeId client) const;
+  /// Raises each entry to the larger of the two; returns whether anything grew.
+  bool merge(const CausalPast& other);
+  /// Records the next operation of `client`; returns its 1-based sequence number.
+  std::uint32_t advance(NodeId client);
+  std::size_t size() const { return entries_.size(); }
+  const std::vector<std::pair<NodeId, std::uint32_t>>& entries() const { return entries_; }
+
+ private:
+  std::vector<std::pair<NodeId, std::uint32_t>> entries_;
+};
+
+struct OpRecord {
+  Operation op;
+  bool issued = false;                   ///< false when its client was down and the intent was lost
+  std::uint32_t sequence = 0;            ///< 1-based among its client's operations
+  std::shared_ptr<const CausalPast> past;  ///< what its client had seen when it issued it (itself included)
+  std::optional<Instant> applied;
+  std::optional<Instant> acknowledged;
+  std::optional<Instant> rejected;
+  OpId target;  ///< text delete: the element it removed (as its replica reported)
+};
+
+struct NodeFinal {
+  NodeId node;
+  bool server = false;
+  bool live = true;               ///< up at the end of the run
+  std::optional<State> state;     ///< nullopt for nodes that hold no state
+  std::uint64_t metadata_bytes = 0;
+};
+
+struct History {
+  DataType type = DataType::map;
+  SupersedeRule rule = SupersedeRule::last_writer_wins;
+  std::vector<OpRecord> ops;  ///< ops[i].op.id.value == i + 1
+  std::vector<NodeFinal> finals;
+  Instant last_heal;
+  Instant end;
+  std::optional<Instant> converged_at;  ///< first moment after the heal from which all states agreed
+
+  const OpRecord& record(OpId id) const { return ops.at(id.value - 1); }
+  /// Whether `a` happened before `b`: `b`'s client could have seen `a` when it issued `b`.
+  bool happened_before(OpId a, OpId b) const;
+  bool concurrent(OpId a, OpId b) const { return !happened_before(a, b) && !happened_before(b, a); }
+};
+
+}  // namespace syncstorm
