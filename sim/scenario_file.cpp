@@ -275,12 +275,17 @@ std::string hint_for(std::string_view key, const SchemaTable& here) {
     }
   }
   if (!best.empty()) return fmt::format(" (did you mean '{}'?)", best);
+  std::vector<std::string> homes;
   for (const SchemaTable& t : kSchema) {
-    bool found = std::find(t.keys.begin(), t.keys.end(), key) != t.keys.end();
-    if (found && !t.path.empty()) return fmt::format(" (it belongs in [{}])", t.path);
-    if (found) return " (it belongs at the top level, before any [table])";
+    if (std::find(t.keys.begin(), t.keys.end(), key) == t.keys.end()) continue;
+    if (t.path.empty()) homes.push_back("at the top level, before any [table]");
+    else if (t.path == "fault") homes.push_back("in [[fault]]");
+    else homes.push_back(fmt::format("in [{}]", t.path));
   }
-  return "";
+  if (homes.empty()) return "";
+  std::string where = homes.front();
+  for (std::size_t i = 1; i < homes.size(); ++i) where += (i + 1 == homes.size() ? " or " : ", ") + homes[i];
+  return fmt::format(" (it belongs {})", where);
 }
 
 struct KeyAt {
