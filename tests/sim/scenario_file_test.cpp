@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -430,4 +431,20 @@ TEST_CASE("the shipped scenario folder can be moved with SYNCSTORM_SCENARIOS", "
   CHECK(shipped_scenario_dir() == "/somewhere/else");
   ::unsetenv("SYNCSTORM_SCENARIOS");
   CHECK(shipped_scenario_dir() == built_in);
+}
+
+TEST_CASE("the example in scenarios/README.md loads", "[scenario]") {
+  std::ifstream in(std::string(SYNCSTORM_SOURCE_DIR) + "/scenarios/README.md");
+  REQUIRE(in);
+  std::string line, example;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    if (line == "```toml") inside = true;
+    else if (inside && line == "```") break;
+    else if (inside) example += line + "\n";
+  }
+  REQUIRE_FALSE(example.empty());
+  Result<Scenario> r = parse_scenario(example, "README.md");
+  if (!r) FAIL(r.error().to_string());
+  CHECK(r.value().network.backoff.max == Duration::seconds(10));
 }
