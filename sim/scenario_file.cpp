@@ -5,7 +5,7 @@
 //      would otherwise surface as a confusing "missing key" or range error further on;
 //   2. each section is read into the option structs of sim/scenario.hpp, checking types and ranges;
 //   3. combinations that cannot work together (a bound longer than the settle time, a target that
-//      does not exist) are checked once every value is known.
+//      does not exist) are checked as soon as the values they relate are known.
 // After a successful read, every key present in the file must have been read; a key that is
 // accepted but never read would be silently ignored, which is a bug in this file, reported as such.
 #include "sim/scenario_file.hpp"
@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <set>
 #include <span>
 #include <sstream>
@@ -40,8 +41,8 @@ namespace {
 using Status = std::optional<InputError>;
 
 // Propagates a mistake to the caller; the one macro of this file keeps each reader a flat list.
-#define SYNCSTORM_TRY(expr)                \
-  do {                                     \
+#define SYNCSTORM_TRY(expr)                                   \
+  do {                                                        \
     if (::syncstorm::Status status_ = (expr)) return *status_; \
   } while (false)
 
@@ -1098,3 +1099,5 @@ std::vector<std::string> scenario_files_in(const std::string& dir) {
 }
 
 }  // namespace syncstorm
+
+#undef SYNCSTORM_TRY

@@ -448,3 +448,28 @@ TEST_CASE("the example in scenarios/README.md loads", "[scenario]") {
   if (!r) FAIL(r.error().to_string());
   CHECK(r.value().network.backoff.max == Duration::seconds(10));
 }
+
+TEST_CASE("no text makes the loader throw: every outcome is a scenario or an input error", "[scenario]") {
+  rc::prop("arbitrary text", [](const std::string& text) {
+    Result<Scenario> r = parse_scenario(text, "fuzz.toml");
+    // Computed first: RC_ASSERT decomposes its expression and would not short-circuit.
+    const bool explained = r.ok() || !r.error().message.empty();
+    RC_ASSERT(explained);
+  });
+  rc::prop("a valid file with one line replaced by a random key and value", [] {
+    const std::vector<std::string> lines = {"servers = 1", "[network]", "latency = \"30ms\"", "[workload]",
+                                            "clients = 4", "[[fault]]", "kind = \"reset\"", "at = \"1s\"",
+                                            "target = \"all\"", "[invariants]", "settle = \"10s\""};
+    const auto index = *rc::gen::inRange<std::size_t>(0, lines.size());
+    const std::string key = *rc::gen::element<std::string>("kind", "at", "duration", "target", "shape", "amount",
+                                                           "bytes", "rate", "clients", "settle", "drop", "min");
+    const std::string value = *rc::gen::element<std::string>("0", "-1", "1.5", "true", "\"5%\"", "\"-2s\"",
+                                                             "\"client:9\"", "\"halves\"", "{ min = \"1s\" }", "[]");
+    std::string text;
+    for (std::size_t i = 0; i < lines.size(); ++i) text += (i == index ? key + " = " + value : lines[i]) + "\n";
+    Result<Scenario> r = parse_scenario(text, "mutant.toml");
+    // A mistake always points into the file, never at line 0.
+    const bool located = r.ok() || r.error().line >= 1;
+    RC_ASSERT(located);
+  });
+}
