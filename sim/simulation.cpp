@@ -753,6 +753,13 @@ void Simulation::connect_result(std::uint32_t client, std::uint64_t token, std::
     schedule_reconnect(client);
     return;
   }
+  if (n.server_side_up) {
+    // A half-open connection (slow close) is still alive in the old server's view: it learns of its
+    // death now, when the new connection takes over the session, and before it hears of the new one.
+    n.server_side_up = false;
+    NodeRuntime& old = nodes_[n.conn_server.value];
+    if (old.up) old.node->on_disconnected(*old.context, self);
+  }
   n.conn_up = n.server_side_up = true;
   n.conn_server = server;
   n.epoch = ++next_epoch_;
