@@ -86,6 +86,8 @@ TEST_CASE("each listed mistake fails with its key, line and reason", "[scenario]
        "fault[0].amount", 1, "a latency fault needs amount"},
       {"drop fault without rate", "[[fault]]\nkind = \"drop\"\nat = \"1s\"\nduration = \"5s\"\ntarget = \"all\"\n",
        "fault[0].rate", 1, "a drop fault needs rate"},
+      {"target on a bridge partition", "[[fault]]\nkind = \"partition\"\nshape = \"bridge\"\nat = \"1s\"\n"
+       "duration = \"2s\"\ntarget = \"client:0\"\n", "fault[0].target", 6, "does not apply to a bridge partition"},
       {"shape on a crash", "[[fault]]\nkind = \"crash\"\nat = \"1s\"\nshape = \"halves\"\n", "fault[0].shape", 4,
        "does not apply to a crash fault"},
       {"negative start", "[[fault]]\nkind = \"reset\"\nat = \"-1s\"\ntarget = \"all\"\n", "fault[0].at", 3,
@@ -304,7 +306,7 @@ kind = "partition"
 at = "1s"
 duration = "2s"
 target = "server:1"
-shape = "bridge"
+shape = "one_way"
 [[fault]]
 kind = "slicer"
 at = "3s"
@@ -375,7 +377,7 @@ metadata_max = "2MB"
   CHECK(s.workload.offline_min == Duration::seconds(1));
   CHECK(s.workload.offline_max == Duration::seconds(2));
   REQUIRE(s.faults.size() == 4);
-  CHECK(s.faults[0].shape == PartitionShape::bridge);
+  CHECK(s.faults[0].shape == PartitionShape::one_way);
   CHECK(s.faults[0].target == Target{Target::Kind::server, 1});
   CHECK(s.faults[0].line == 46);  // the first [[fault]] header, counting from the raw string's first line
   CHECK(s.faults[1].bytes == 1'000);
