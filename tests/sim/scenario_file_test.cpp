@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -474,4 +476,60 @@ TEST_CASE("no text makes the loader throw: every outcome is a scenario or an inp
     const bool located = r.ok() || r.error().line >= 1;
     RC_ASSERT(located);
   });
+}
+
+namespace {
+
+/// The keys the first table under each "### " heading of scenarios/README.md documents, by section.
+std::map<std::string, std::set<std::string>> documented_keys() {
+  std::ifstream in(std::string(SYNCSTORM_SOURCE_DIR) + "/scenarios/README.md");
+  std::map<std::string, std::set<std::string>> out;
+  std::string line, section;
+  bool in_section = false, in_table = false, table_done = false;
+  while (std::getline(in, line)) {
+    if (line.starts_with("### ")) {
+      // "### `[network]`: ..." or "### `[[fault]]`: ..." or "### Top level"; a table is also a top-level key.
+      const auto open = line.find_first_not_of("`[", line.find('`'));
+      section = line.find("Top level") != std::string::npos ? "" : line.substr(open, line.find(']') - open);
+      if (!section.empty()) out[""].insert(section);
+      in_section = true;
+      in_table = table_done = false;
+      continue;
+    }
+    if (in_table && !line.starts_with("|")) table_done = true;
+    if (line.starts_with("|")) in_table = true;
+    if (!in_section || table_done || !line.starts_with("| `")) continue;
+    out[section].insert(line.substr(3, line.find('`', 3) - 3));
+  }
+  return out;
+}
+
+/// The keys the loader accepts in a section, read back from its unknown-key message.
+std::set<std::string> accepted_keys(const std::string& section) {
+  const std::string header = section.empty() ? "" : section == "fault" ? "[[fault]]\n" : "[" + section + "]\n";
+  InputError e = parse_error(header + "zzz_not_a_key = 1\n");
+  const std::string marker = "accepted here: ";
+  std::string list = e.message.substr(e.message.find(marker) + marker.size());
+  std::set<std::string> keys;
+  for (std::size_t start = 0; start < list.size();) {
+    std::size_t end = list.find(", ", start);
+    keys.insert(list.substr(start, end == std::string::npos ? std::string::npos : end - start));
+    start = end == std::string::npos ? list.size() : end + 2;
+  }
+  return keys;
+}
+
+}  // namespace
+
+TEST_CASE("scenarios/README.md documents exactly the keys the loader accepts", "[scenario]") {
+  const std::map<std::string, std::set<std::string>> docs = documented_keys();
+  const std::vector<std::string> sections = {"",         "network", "backoff", "clocks",    "persistence",
+                                             "workload", "fault",   "swarm",   "invariants"};
+  REQUIRE(docs.size() == sections.size());
+  for (const std::string& section : sections) {
+    DYNAMIC_SECTION("section '" << section << "'") {
+      REQUIRE(docs.count(section) == 1);
+      CHECK(docs.at(section) == accepted_keys(section));
+    }
+  }
 }
