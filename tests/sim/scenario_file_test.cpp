@@ -430,11 +430,16 @@ TEST_CASE("every shipped scenario loads and can settle", "[scenario]") {
 }
 
 TEST_CASE("the shipped scenario folder can be moved with SYNCSTORM_SCENARIOS", "[scenario]") {
-  std::string built_in = shipped_scenario_dir();
+  // Whatever the caller's environment says is put back afterwards.
+  const char* outer = std::getenv("SYNCSTORM_SCENARIOS");
+  const std::string saved = outer ? outer : "";
+  const std::string before = shipped_scenario_dir();
   ::setenv("SYNCSTORM_SCENARIOS", "/somewhere/else", 1);
   CHECK(shipped_scenario_dir() == "/somewhere/else");
   ::unsetenv("SYNCSTORM_SCENARIOS");
-  CHECK(shipped_scenario_dir() == built_in);
+  CHECK(std::filesystem::exists(shipped_scenario_dir() + "/quiet.toml"));
+  if (outer) ::setenv("SYNCSTORM_SCENARIOS", saved.c_str(), 1);
+  CHECK(shipped_scenario_dir() == before);
 }
 
 TEST_CASE("the example in scenarios/README.md loads", "[scenario]") {
