@@ -180,9 +180,22 @@ class Simulation {
   void count_server_load(Instant at, std::uint32_t n = 1);
   void note_all_connected();
 
-  Duration latency(const LatencyOptions& l, Rng& rng) const {
-    return l.min + rng.lognormal(max(l.median - l.min, Duration::zero()), max(l.p99 - l.min, Duration::zero()));
+  /// One link class's latency with its log-normal spread computed once per run, not per message.
+  struct LatencySampler {
+    Duration min;
+    Duration median_excess;
+    std::int64_t sigma = 0;
+    explicit LatencySampler(const LatencyOptions& l = {})
+        : min(l.min), median_excess(max(l.median - l.min, Duration::zero())),
+          sigma(Rng::lognormal_sigma(median_excess, max(l.p99 - l.min, Duration::zero()))) {}
+    Duration draw(Rng& rng) const { return min + rng.lognormal_with(median_excess, sigma); }
+  };
+  const LatencySampler& sampler(const LatencyOptions& l) const {
+    if (&l == &schedule_.network.server_latency) return server_latency_;
+    if (&l == &schedule_.network.peer_latency) return peer_latency_;
+    return client_latency_;
   }
+  Duration latency(const LatencyOptions& l, Rng& rng) const { return sampler(l).draw(rng); }
   Duration backoff(NodeRuntime& n);
   /// Extra delay the active faults add to a message between a and b.
   Duration fault_delay(NodeId a, NodeId b, std::size_t bytes, Rng& rng) const;
@@ -201,6 +214,9 @@ class Simulation {
   const Scenario& scenario_;
   const ModelInfo& model_;
   const Schedule& schedule_;
+  const LatencySampler client_latency_{schedule_.network.latency};
+  const LatencySampler peer_latency_{schedule_.network.peer_latency};
+  const LatencySampler server_latency_{schedule_.network.server_latency};
   std::uint64_t seed_;
   Trace trace_;
   EventQueue<Event> queue_;
