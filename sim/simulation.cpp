@@ -232,6 +232,7 @@ class Simulation {
   std::vector<NodeId> server_ids_;
   std::vector<NodeId> client_ids_;
   std::vector<std::optional<Packet>> packets_;
+  std::vector<Instant> server_fifo_;  ///< last delivery per (server, server) pair
   std::vector<std::uint64_t> free_slots_;
   std::vector<std::size_t> active_faults_;  ///< indices into schedule_.faults, in start order
   /// For each active partition fault: a side per node (0 none, 1 a, 2 b, 3 bridge).
@@ -269,6 +270,7 @@ void Simulation::setup() {
     n.skew = i < schedule_.clock_skew.size() ? schedule_.clock_skew[i] : Duration::zero();
     n.drift_ppm = i < schedule_.clock_drift_ppm.size() ? schedule_.clock_drift_ppm[i] : 0;
   }
+  server_fifo_.assign(static_cast<std::size_t>(schedule_.servers) * schedule_.servers, Instant::start());
   History& h = result_.history;
   h.type = model_.data_type;
   h.rule = model_.rule;
@@ -412,6 +414,12 @@ bool Simulation::send(NodeId from, NodeId to, std::string payload) {
     ++m.messages_sent;
     m.bytes_sent += bytes;
     record(TraceKind::send, from.value, to.value, id, bytes);
+    if (server_link) {
+      // Servers talk over long-lived TCP connections: FIFO per ordered pair.
+      Instant& fifo = server_fifo_[from.value * schedule_.servers + to.value];
+      at = max(at, fifo);
+      fifo = at;
+    }
     if (cut(from, to)) {
       ++m.messages_dropped;
       record(TraceKind::drop, from.value, to.value, id, bytes);
