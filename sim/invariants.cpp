@@ -5,8 +5,9 @@
 // - Live replicas are grouped by identical final state: after convergence thousands of clients share
 //   one state, which is then read once. Reports name the first node (in node order) of a group.
 // - Operations are grouped by key once. The only quadratic loops run over one key's candidates and
-//   stop at the first legitimate superseder or the first uncovered write. They scan from the highest
-//   operation id down, because a later operation is the one most likely to be concurrent or later.
+//   stop at the first legitimate superseder or the first uncovered write. They scan from the latest
+//   issued operation back, because an operation issued later cannot have happened before an earlier
+//   one: the first candidate usually settles the question.
 // - A write is only checked for a superseder once a replica is found without it.
 #include "sim/invariants.hpp"
 
@@ -184,9 +185,11 @@ Snapshot take_snapshot(const History& history) {
 // ---------------------------------------------------------------------------------------------
 // Operations, grouped by key.
 
+/// One key's operations, ordered by issue time (then id). An operation issued later cannot have
+/// happened before an earlier one, so scans from the back meet concurrent or later ones first.
 struct KeyOps {
-  std::vector<OpId> writes;   ///< issued sets, adds and updates, by op id
-  std::vector<OpId> removes;  ///< issued list removes, by op id
+  std::vector<OpId> writes;   ///< issued sets, adds and updates
+  std::vector<OpId> removes;  ///< issued list removes
 };
 
 struct OpIndex {
@@ -211,6 +214,13 @@ OpIndex index_ops(const History& history) {
     } else if (kind != OpKind::text_insert && writes_state(kind)) {
       index.by_key[record.op.key].writes.push_back(record.op.id);
     }
+  }
+  auto by_issue = [&history](OpId a, OpId b) {
+    return std::pair{history.record(a).op.issued_at, a} < std::pair{history.record(b).op.issued_at, b};
+  };
+  for (auto& [key, ops] : index.by_key) {
+    std::stable_sort(ops.writes.begin(), ops.writes.end(), by_issue);
+    std::stable_sort(ops.removes.begin(), ops.removes.end(), by_issue);
   }
   return index;
 }
@@ -322,8 +332,9 @@ void check_divergence(const Snapshot& snapshot, Findings& findings) {
   v.expected = fmt::format("the state of {} (held by {} of {} live replicas): {}", ref_name,
                            ref.nodes.size(), snapshot.nodes, ref.state->describe());
   v.observed = odd.state->describe();
-  v.detail = fmt::format("{} of {} live replicas end in another state (nodes {}). First difference: "
-                         "{}.", differing, snapshot.nodes, listed, diff.text);
+  v.detail = fmt::format("{} of {} live replicas end in another state ({} {}). First difference: "
+                         "{}.", differing, snapshot.nodes, differing == 1 ? "node" : "nodes", listed,
+                         diff.text);
   v.involved = std::move(diff.involved);
   findings.add(Invariant::convergence, {SubjectKind::node, odd.nodes.front().value}, {}, std::move(v));
 }
@@ -375,9 +386,9 @@ void report_resurrection(const History& history, const StateGroup& group, KeyId 
   Violation v;
   v.expected = fmt::format("item {} absent", key.value);
   v.observed = fmt::format("item {} = {} on {}", key.value, shown(value), node);
-  v.detail = fmt::format("{} still shows item {} although remove {} was acknowledged and had seen "
-                         "every add and update of the item, so no concurrent add explains it.",
-                         node, key.value, op_name(remove));
+  v.detail = fmt::format("Node {} still shows item {} although remove {} was acknowledged and had "
+                         "seen every add and update of the item, so no concurrent add explains it.",
+                         group.nodes.front().value, key.value, op_name(remove));
   v.involved.push_back({remove, "acknowledged remove"});
   if (value && is_recorded(history, *value)) v.involved.push_back({*value, "value shown"});
   findings.add(Invariant::resurrection, {SubjectKind::item, key.value}, remove, std::move(v));
@@ -460,7 +471,8 @@ std::string place_of(const Operation& op) {
   switch (op.kind) {
     case OpKind::map_set: return fmt::format("field {}", op.key.value);
     case OpKind::list_add:
-    case OpKind::list_update: return fmt::format("item {}", op.key.value);
+    case OpKind::list_update:
+    case OpKind::list_remove: return fmt::format("item {}", op.key.value);
     default: return fmt::format("element {}", op_name(op.id));
   }
 }
@@ -479,7 +491,8 @@ void report_absence(const History& history, const OpRecord& write, const StateGr
   } else {
     instead = value_at(group, op.key.value);
     v.expected = fmt::format("{} = {}", place_of(op), op_name(op.id));
-    v.observed = fmt::format("{} = {} on {}", place_of(op), shown(instead), where);
+    v.observed = instead ? fmt::format("{} = {} on {}", place_of(op), op_name(*instead), where)
+                         : fmt::format("{} absent on {}", place_of(op), where);
   }
   const bool acked = invariant == Invariant::lost_acknowledged_write;
   v.detail = fmt::format(
@@ -562,6 +575,8 @@ void check_phantom_map(const History& history, const StateGroup& group, Findings
     report_phantom({SubjectKind::field, key.value}, group, "the id of an issued set of the field",
                    value, "which no issued set of this field wrote", findings);
   }
+  check_duplicates(group, [](const auto& entry) { return Subject{SubjectKind::field, entry.first}; },
+                   findings);
 }
 
 void check_phantom_list(const History& history, const StateGroup& group, Findings& findings) {
@@ -700,8 +715,8 @@ std::string describe_op(const Operation& op) {
 }
 
 std::string lifecycle_of(const OpRecord& r) {
-  if (!r.issued) return "never issued (its client was down)";
-  std::string out = r.applied ? "applied at " + format_ms(*r.applied) : "never applied";
+  if (!r.issued) return "Never issued (its client was down)";
+  std::string out = r.applied ? "Applied at " + format_ms(*r.applied) : "Never applied";
   out += r.acknowledged ? ", acknowledged at " + format_ms(*r.acknowledged) : ", never acknowledged";
   if (r.rejected) out += ", rejected at " + format_ms(*r.rejected);
   if (r.op.kind == OpKind::text_delete) {
