@@ -414,10 +414,12 @@ void check_resurrection(const History& history, const Snapshot& snapshot, const 
 // 3 and 4. Lost acknowledged writes and silent rollbacks.
 
 /// Whether `remove` may legitimately take away write `write` of the same item under `rule`.
+/// Add-wins: only a remove that had seen the write. Otherwise a concurrent or later remove may win;
+/// under server order too, since a remove the writer had already seen was ordered before its write.
 bool remove_supersedes(const History& history, OpId remove, OpId write) {
   switch (history.rule) {
     case SupersedeRule::add_wins: return history.happened_before(write, remove);
-    case SupersedeRule::server_order: return true;
+    case SupersedeRule::server_order:
     case SupersedeRule::remove_wins:
     case SupersedeRule::last_writer_wins: return !history.happened_before(remove, write);
   }

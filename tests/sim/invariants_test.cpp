@@ -324,6 +324,23 @@ TEST_CASE("under server order any other write to the field may supersede", "[inv
   CHECK(check(b.history()).empty());
 }
 
+TEST_CASE("under server order a remove the writer had already seen cannot excuse a lost add",
+          "[invariants]") {
+  Builder b(DataType::list, SupersedeRule::server_order);
+  const OpId remove = b.op(1, OpKind::list_remove, 2);
+  const OpId add = b.op(1, OpKind::list_add, 2);
+  b.ack(remove).ack(add);
+  b.node(0, list_state({})).node(1, list_state({}));
+  const auto found = check(b.history());
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].invariant == Invariant::lost_acknowledged_write);
+  CHECK(found[0].subject == "item 2");
+
+  // A concurrent remove may have been ordered after the add.
+  b.op(2, OpKind::list_remove, 2);
+  CHECK(check(b.history()).empty());
+}
+
 TEST_CASE("an acknowledged text insert missing without a delete is lost, with one it is not",
           "[invariants]") {
   Builder b(DataType::text);
