@@ -634,9 +634,9 @@ OpKind draw_kind(DataType type) {
 
 }  // namespace
 
-TEST_CASE("a single client whose writes are all applied, acknowledged and present is never flagged",
-          "[invariants]") {
-  rc::prop("no checker flags a faithful sequential history", [] {
+TEST_CASE("a sequential history whose writes are all applied, acknowledged and present is never "
+          "flagged", "[invariants]") {
+  rc::prop("no checker flags a faithful single-client history", [] {
     const DataType type =
         *rc::gen::element(DataType::map, DataType::list, DataType::counter, DataType::text);
     const SupersedeRule rule =
@@ -657,6 +657,46 @@ TEST_CASE("a single client whose writes are all applied, acknowledged and presen
     const auto found = check(b.history());
     for (const Violation& v : found) RC_LOG() << format_violation(v, b.history());
     RC_ASSERT(found.empty());
+  });
+
+  rc::prop("no checker flags clients that each saw everything before they wrote", [] {
+    const DataType type =
+        *rc::gen::element(DataType::map, DataType::list, DataType::counter, DataType::text);
+    Builder b(type, SupersedeRule::add_wins);
+    const int count = *rc::gen::inRange(0, 60);
+    for (int i = 0; i < count; ++i) {
+      const auto client = *rc::gen::inRange<std::uint32_t>(1, 4);
+      for (std::uint32_t other = 1; other < 4; ++other) b.sees(client, other);
+      const OpKind kind = draw_kind(type);
+      b.ack(b.op(client, kind, *rc::gen::inRange<std::uint32_t>(1, 5), 1));
+      b.history().ops.back().op.position_ppm = *rc::gen::inRange<std::uint32_t>(0, 1'000'000);
+    }
+    const State final_state = replay(b.history());
+    for (std::uint32_t n = 0; n < 4; ++n) b.node(n, final_state);
+    const auto found = check(b.history());
+    for (const Violation& v : found) RC_LOG() << format_violation(v, b.history());
+    RC_ASSERT(found.empty());
+  });
+}
+
+TEST_CASE("the last write to a field, missing at the end, is always flagged", "[invariants]") {
+  rc::prop("a faithful map history with its last write dropped shows exactly that loss", [] {
+    Builder b(DataType::map);
+    const int count = *rc::gen::inRange(1, 40);
+    for (int i = 0; i < count; ++i) {
+      const auto client = *rc::gen::inRange<std::uint32_t>(1, 4);
+      for (std::uint32_t other = 1; other < 4; ++other) b.sees(client, other);
+      b.ack(b.op(client, OpKind::map_set, *rc::gen::inRange<std::uint32_t>(1, 5)));
+    }
+    const OpRecord last = b.history().ops.back();
+    b.history().ops.pop_back();
+    State dropped = replay(b.history());
+    b.history().ops.push_back(last);
+    b.node(0, dropped).node(1, dropped);
+    const auto found = check(b.history());
+    RC_ASSERT(found.size() == 1u);
+    RC_ASSERT(found[0].invariant == Invariant::lost_acknowledged_write);
+    RC_ASSERT(found[0].subject == "field " + std::to_string(last.op.key.value));
   });
 }
 
