@@ -603,10 +603,13 @@ void check_phantom_text(const History& history, const StateGroup& group, Finding
 }
 
 void check_counter(const History& history, const Snapshot& snapshot, Findings& findings) {
-  // The counter must be the sum of what users saw applied and were never told had failed.
+  // The counter must be the sum of what users saw applied and were never told had failed. An
+  // acknowledged increment counts even if its replica never reported applying it: a strategy that
+  // shows increments only once the server confirms them is not double-applying.
   std::int64_t expected = 0;
   for (const OpRecord& r : history.ops) {
-    if (r.issued && r.op.kind == OpKind::counter_add && r.applied && !r.rejected) expected += r.op.amount;
+    const bool seen = r.applied || r.acknowledged;
+    if (r.issued && r.op.kind == OpKind::counter_add && seen && !r.rejected) expected += r.op.amount;
   }
   for (const StateGroup& group : snapshot.groups) {
     const std::int64_t observed = group.state->counter;

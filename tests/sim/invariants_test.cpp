@@ -499,6 +499,16 @@ TEST_CASE("a counter excludes a rejected increment and reports double-applied or
   CHECK(contains(lost[0].detail, "lost by 5"));
 }
 
+TEST_CASE("a counter counts an acknowledged increment that was never reported applied, but not an "
+          "unapplied one", "[invariants]") {
+  Builder b(DataType::counter);
+  const OpId confirmed = b.op(1, OpKind::counter_add, 0, 4);
+  const OpId pending = b.op(2, OpKind::counter_add, 0, 7);
+  b.unapplied(confirmed).ack(confirmed).unapplied(pending);
+  b.node(0, counter_state(4));
+  CHECK(check(b.history()).empty());
+}
+
 // ------------------------------------------------------------------------------------------------
 // Bounded metadata.
 
