@@ -9,6 +9,17 @@
 //   issued operation back, because an operation issued later cannot have happened before an earlier
 //   one: the first candidate usually settles the question.
 // - A write is only checked for a superseder once a replica is found without it.
+//
+// Choices a reader of a report should know:
+// - Divergence is one violation naming the first node outside the majority state, with the count
+//   and a few ids of the others, instead of one line per client. Bounded metadata likewise names
+//   the first node over the bound and counts the rest.
+// - The convergence time is only judged when at least two live replicas hold a state: a single
+//   replica trivially agrees with itself.
+// - Under server order any other unrejected write to the key may supersede (the server may order
+//   it later); a remove may supersede an add unless the add's client had already seen the remove.
+// - A silent rollback is looked for first on its own client's replica, because that is what its
+//   user sees. Operations never issued are ignored; rejected ones may vanish.
 #include "sim/invariants.hpp"
 
 #include <algorithm>
