@@ -5,10 +5,46 @@
 namespace syncstorm {
 
 ModelInfo echo_model();
+// Article models (issue 7): the systems and pitfalls of the real-time state article.
+ModelInfo outbox_map_model();
+ModelInfo outbox_map_memory_model();
+ModelInfo eventstore_map_model();
+ModelInfo eventstore_map_full_resync_model();
+ModelInfo eventstore_map_unbounded_model();
+ModelInfo broker_map_model();
+ModelInfo broker_map_at_most_once_model();
+ModelInfo guarded_map_model();
+ModelInfo guarded_map_trusting_model();
+ModelInfo undo_map_model();
+ModelInfo undo_map_snapshot_model();
+ModelInfo p2p_lww_map_model();
+ModelInfo p2p_lww_map_no_gossip_model();
+ModelInfo refetch_map_model();
+ModelInfo hybrid_dashboard_model();
+ModelInfo versioned_map_model();
+ModelInfo versioned_map_no_upcast_model();
 
 ModelRegistry shipped_models() {
   ModelRegistry registry;
   registry.add(echo_model());
+  // Article models (issue 7).
+  registry.add(outbox_map_model());
+  registry.add(outbox_map_memory_model());
+  registry.add(eventstore_map_model());
+  registry.add(eventstore_map_full_resync_model());
+  registry.add(eventstore_map_unbounded_model());
+  registry.add(broker_map_model());
+  registry.add(broker_map_at_most_once_model());
+  registry.add(guarded_map_model());
+  registry.add(guarded_map_trusting_model());
+  registry.add(undo_map_model());
+  registry.add(undo_map_snapshot_model());
+  registry.add(p2p_lww_map_model());
+  registry.add(p2p_lww_map_no_gossip_model());
+  registry.add(refetch_map_model());
+  registry.add(hybrid_dashboard_model());
+  registry.add(versioned_map_model());
+  registry.add(versioned_map_no_upcast_model());
   return registry;
 }
 

@@ -1,0 +1,318 @@
+// broker-map: a server-ordered map scaled out over several server instances that fan updates out
+// through a message broker, as the article's "use a message broker like Redis Pub/Sub or NATS to
+// broadcast state changes across multiple server instances" does. Server 0 runs the broker beside
+// its own app instance; every server is an app instance that holds a replica and serves clients,
+// and a client may land on another instance after a reconnect (network.assignment = "random").
+//
+// A client's write goes to its instance, which publishes it to the broker and retries until the
+// broker confirms it; the broker orders it, makes it durable, confirms (the instance then
+// acknowledges to the client) and fans it out to every instance, which pushes it to its clients.
+//
+// Two brokers, one knob:
+// - broker-map (Redis Streams, NATS JetStream): the broker keeps a numbered log; an instance applies
+//   entries in order, asks for a replay from its position when it sees a gap, after a restart, and
+//   on a periodic pull, so it never misses an entry.
+// - broker-map-at-most-once (Redis Pub/Sub, core NATS): a message published while an instance is
+//   not connected to the broker (partitioned from it, or restarting) is gone. The instance never
+//   learns of it, and neither do the clients it serves: the checkers see divergence.
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "models/model.hpp"
+#include "sim/codec.hpp"
+
+namespace syncstorm {
+namespace {
+
+enum Tag : std::uint8_t {
+  kOp = 1,        ///< client -> instance: a user's write
+  kAck = 2,       ///< instance -> client: the write is durable in the broker
+  kSnapshot = 3,  ///< instance -> client: the instance's whole replica, on connect
+  kUpdate = 4,    ///< instance -> client: one write
+  kPublish = 5,   ///< instance -> broker: a write to order and fan out
+  kConfirm = 6,   ///< broker -> instance: the write is durable
+  kDeliver = 7,   ///< broker -> instance: log entries, in order
+  kResume = 8,    ///< instance -> broker: replay the log from a position
+};
+
+/// How often an instance retries unconfirmed publishes and (durable broker) pulls for missed entries.
+constexpr Duration kRetryEvery = Duration::seconds(1);
+constexpr std::uint64_t kRetryTimer = 1;
+
+using Fields = std::map<KeyId, OpId>;
+
+struct Entry {
+  std::uint64_t seq = 0;
+  KeyId key;
+  OpId value;
+};
+
+State to_state(const Fields& fields) {
+  State s;
+  s.type = DataType::map;
+  s.fields.assign(fields.begin(), fields.end());
+  return s;
+}
+
+class BrokerClient final : public Node {
+ public:
+  void on_start(Context&) override {}
+
+  void on_user_operation(Context& ctx, const Operation& op) override {
+    if (op.kind != OpKind::map_set) return;
+    outbox_[op.id] = op;
+    shown_[op.key] = op.id;
+    ctx.report(op.id, Lifecycle::applied);
+    if (auto server = ctx.connected_server()) ctx.send(*server, Writer().u8(kOp).bytes(op.encode()).take());
+  }
+
+  void on_message(Context& ctx, NodeId, std::string_view payload) override {
+    Reader r(payload);
+    const std::uint8_t tag = r.u8();
+    if (tag == kAck) {
+      const OpId id{r.u64()};
+      if (r.ok() && outbox_.erase(id) > 0) ctx.report(id, Lifecycle::acknowledged);
+    } else if (tag == kUpdate) {
+      const KeyId key{r.u32()};
+      const OpId value{r.u64()};
+      if (!r.ok()) return;
+      server_[key] = value;
+      ctx.report(value, Lifecycle::seen);
+    } else if (tag == kSnapshot) {
+      Fields fresh;
+      const std::uint32_t n = r.u32();
+      for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+        const KeyId key{r.u32()};
+        fresh[key] = OpId{r.u64()};
+      }
+      if (!r.ok()) return;
+      server_ = std::move(fresh);
+    }
+    shown_ = server_;
+    for (const auto& [id, op] : outbox_) shown_[op.key] = id;  // pending writes stay visible
+  }
+
+  void on_connected(Context& ctx, NodeId peer) override {
+    for (const auto& [id, op] : outbox_) ctx.send(peer, Writer().u8(kOp).bytes(op.encode()).take());
+  }
+
+  std::optional<State> state() const override { return to_state(shown_); }
+  std::uint64_t metadata_bytes() const override { return outbox_.size() * sizeof(Operation); }
+
+ private:
+  Fields server_;
+  Fields shown_;
+  std::map<OpId, Operation> outbox_;
+};
+
+/// One server instance: always an app instance; server 0 is the broker too.
+class BrokerServer final : public Node {
+ public:
+  explicit BrokerServer(bool durable) : durable_(durable) {}
+
+  void on_start(Context& ctx) override {
+    load(ctx);
+    ctx.set_timer(kRetryEvery, kRetryTimer);
+    if (durable_ && !is_broker(ctx)) ctx.send(broker(ctx), Writer().u8(kResume).u64(position_ + 1).take());
+  }
+  void on_user_operation(Context&, const Operation&) override {}
+
+  void on_message(Context& ctx, NodeId from, std::string_view payload) override {
+    Reader r(payload);
+    switch (r.u8()) {
+      case kOp: return on_client_write(ctx, from, r);
+      case kPublish: return on_publish(ctx, from, r);
+      case kResume: return on_resume(ctx, from, r);
+      case kConfirm: return on_confirm(ctx, r);
+      case kDeliver: return on_deliver(ctx, r);
+      default: return;
+    }
+  }
+
+  void on_timer(Context& ctx, std::uint64_t tag) override {
+    if (tag != kRetryTimer) return;
+    ctx.set_timer(kRetryEvery, kRetryTimer);
+    if (is_broker(ctx)) return;
+    for (const auto& [id, op] : unconfirmed_) ctx.send(broker(ctx), Writer().u8(kPublish).bytes(op.encode()).take());
+    if (durable_) ctx.send(broker(ctx), Writer().u8(kResume).u64(position_ + 1).take());
+  }
+
+  void on_connected(Context& ctx, NodeId peer) override {
+    Writer w;
+    w.u8(kSnapshot).u32(static_cast<std::uint32_t>(fields_.size()));
+    for (const auto& [key, value] : fields_) w.u32(key.value).u64(value.value);
+    ctx.send(peer, w.take());
+  }
+
+  std::optional<State> state() const override { return to_state(fields_); }
+  std::uint64_t metadata_bytes() const override {
+    return log_.size() * sizeof(Entry) + published_.size() * sizeof(OpId) + unconfirmed_.size() * sizeof(Operation);
+  }
+
+ private:
+  static bool is_broker(Context& ctx) { return ctx.self() == ctx.servers().front(); }
+  static NodeId broker(Context& ctx) { return ctx.servers().front(); }
+
+  // --- App instance ------------------------------------------------------------------------
+
+  void on_client_write(Context& ctx, NodeId from, Reader& r) {
+    auto op = Operation::decode(r.bytes());
+    if (!r.ok() || !op || op->kind != OpKind::map_set || op->client != from) return;
+    if (is_broker(ctx)) return publish(ctx, ctx.self(), *op);
+    unconfirmed_[op->id] = *op;
+    ctx.send(broker(ctx), Writer().u8(kPublish).bytes(op->encode()).take());
+  }
+
+  void on_confirm(Context& ctx, Reader& r) {
+    const OpId id{r.u64()};
+    const NodeId client{r.u32()};
+    if (!r.ok()) return;
+    unconfirmed_.erase(id);
+    if (ctx.connected(client)) ctx.send(client, Writer().u8(kAck).u64(id.value).take());
+  }
+
+  void on_deliver(Context& ctx, Reader& r) {
+    const std::uint32_t n = r.u32();
+    for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+      const Entry e{r.u64(), KeyId{r.u32()}, OpId{r.u64()}};
+      if (!r.ok()) return;
+      if (durable_ && e.seq != position_ + 1) {
+        // A gap: something was lost on the way (a restart). Ask for the rest from our position.
+        if (e.seq > position_ + 1) ctx.send(broker(ctx), Writer().u8(kResume).u64(position_ + 1).take());
+        if (e.seq > position_) return;
+        continue;
+      }
+      apply(ctx, e);
+    }
+  }
+
+  void apply(Context& ctx, const Entry& e) {
+    position_ = std::max(position_, e.seq);
+    fields_[e.key] = e.value;
+    ctx.store().put(fmt::format("replica/{:010}", e.key.value), Writer().u32(e.key.value).u64(e.value.value).take());
+    ctx.store().put("position", Writer().u64(position_).take());
+    const std::string update = Writer().u8(kUpdate).u32(e.key.value).u64(e.value.value).take();
+    for (NodeId client : ctx.clients()) {
+      if (ctx.connected(client)) ctx.send(client, update);
+    }
+  }
+
+  // --- Broker (server 0 only) --------------------------------------------------------------
+
+  void on_publish(Context& ctx, NodeId from, Reader& r) {
+    auto op = Operation::decode(r.bytes());
+    if (!r.ok() || !op || op->kind != OpKind::map_set || !is_broker(ctx)) return;
+    publish(ctx, from, *op);
+  }
+
+  void publish(Context& ctx, NodeId instance, const Operation& op) {
+    if (published_.insert(op.id).second) {
+      const Entry e{++seq_, op.key, op.id};
+      ctx.store().put(fmt::format("published/{:020}", op.id.value), "");
+      if (durable_) {
+        log_.push_back(e);
+        ctx.store().put(fmt::format("log/{:020}", e.seq), Writer().u64(e.seq).u32(e.key.value).u64(e.value.value).take());
+      }
+      ctx.store().put("seq", Writer().u64(seq_).take());
+      ctx.store().flush();  // durable before it is confirmed or delivered
+      fan_out(ctx, e);
+    }
+    confirm(ctx, instance, op);
+  }
+
+  void confirm(Context& ctx, NodeId instance, const Operation& op) {
+    if (instance == ctx.self()) {
+      if (ctx.connected(op.client)) ctx.send(op.client, Writer().u8(kAck).u64(op.id.value).take());
+      return;
+    }
+    ctx.send(instance, Writer().u8(kConfirm).u64(op.id.value).u32(op.client.value).take());
+  }
+
+  void fan_out(Context& ctx, const Entry& e) {
+    apply(ctx, e);  // the broker's own app instance
+    const std::string message = Writer().u8(kDeliver).u32(1).u64(e.seq).u32(e.key.value).u64(e.value.value).take();
+    for (NodeId instance : ctx.servers()) {
+      if (instance == ctx.self()) continue;
+      // Pub/Sub delivers to the subscribers connected right now and forgets the message.
+      if (!durable_ && !ctx.connected(instance)) continue;
+      ctx.send(instance, message);
+    }
+  }
+
+  void on_resume(Context& ctx, NodeId from, Reader& r) {
+    const std::uint64_t from_seq = r.u64();
+    if (!r.ok() || !durable_ || !is_broker(ctx) || from_seq == 0 || from_seq > seq_) return;
+    Writer w;
+    w.u8(kDeliver).u32(static_cast<std::uint32_t>(seq_ - from_seq + 1));
+    for (std::uint64_t s = from_seq; s <= seq_; ++s) {
+      const Entry& e = log_[s - 1];
+      w.u64(e.seq).u32(e.key.value).u64(e.value.value);
+    }
+    ctx.send(from, w.take());
+  }
+
+  void load(Context& ctx) {
+    for (const auto& [key, bytes] : ctx.store().scan("replica/")) {
+      Reader r(bytes);
+      const KeyId field{r.u32()};
+      const OpId value{r.u64()};
+      if (r.ok()) fields_[field] = value;
+    }
+    if (auto p = ctx.store().get("position")) position_ = Reader(*p).u64();
+    if (auto s = ctx.store().get("seq")) seq_ = Reader(*s).u64();
+    for (const auto& [key, bytes] : ctx.store().scan("published/")) {
+      std::uint64_t id = 0;
+      for (char c : key.substr(10)) id = id * 10 + static_cast<std::uint64_t>(c - '0');
+      published_.insert(OpId{id});
+    }
+    for (const auto& [key, bytes] : ctx.store().scan("log/")) {
+      Reader r(bytes);
+      const Entry e{r.u64(), KeyId{r.u32()}, OpId{r.u64()}};
+      if (r.ok() && e.seq == log_.size() + 1) log_.push_back(e);
+    }
+  }
+
+  bool durable_;
+  // App instance.
+  Fields fields_;
+  std::uint64_t position_ = 0;              ///< the last log entry applied (durable broker)
+  std::map<OpId, Operation> unconfirmed_;   ///< published, not yet confirmed by the broker
+  // Broker.
+  std::uint64_t seq_ = 0;
+  std::set<OpId> published_;
+  std::vector<Entry> log_;                  ///< durable broker: every entry, log_[seq - 1]
+};
+
+ModelInfo make(std::string name, std::string description, bool durable) {
+  return ModelInfo{
+      .name = std::move(name),
+      .description = std::move(description),
+      .data_type = DataType::map,
+      .topology = Topology::client_server,
+      .rule = SupersedeRule::server_order,
+      .correct = durable,
+      .breaks = durable ? std::nullopt : std::optional<Invariant>(Invariant::convergence),
+      .make_client = [](NodeId) { return std::make_unique<BrokerClient>(); },
+      .make_server = [durable](NodeId) { return std::make_unique<BrokerServer>(durable); },
+  };
+}
+
+}  // namespace
+
+ModelInfo broker_map_model() {
+  return make("broker-map",
+              "server instances fan out through a durable broker log with replay (Redis Streams, JetStream)", true);
+}
+
+ModelInfo broker_map_at_most_once_model() {
+  return make("broker-map-at-most-once",
+              "server instances fan out through at-most-once pub/sub (Redis Pub/Sub, core NATS): messages to a "
+              "disconnected instance are lost",
+              false);
+}
+
+}  // namespace syncstorm

@@ -1,0 +1,161 @@
+// refetch-map: server-owned state read the React Query / SWR way ("libraries like React Query or
+// SWR can simplify this for server-owned state"). The server never pushes. A client shows its last
+// fetched copy of the server's state; it refetches when its connection comes back
+// (refetchOnReconnect), after each of its own writes is confirmed (invalidation after a mutation),
+// and every 5 s while connected (a refetch interval). A user's own write shows at once (an optimistic
+// mutation) and is resent after a reconnect until the server confirms it; the server applies each
+// write once and persists before confirming.
+//
+// It is correct, and it is stale by design: another user's write becomes visible only at the next
+// refetch. The scenario measures how stale against a push model (remote latency p95 and max).
+#include <map>
+#include <set>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "models/model.hpp"
+#include "sim/codec.hpp"
+
+namespace syncstorm {
+namespace {
+
+enum Tag : std::uint8_t { kOp = 1, kAck = 2, kFetch = 3, kSnapshot = 4 };
+
+/// The refetch interval while connected.
+constexpr Duration kRefetchEvery = Duration::seconds(5);
+constexpr std::uint64_t kRefetchTimer = 1;
+
+using Fields = std::map<KeyId, OpId>;
+
+State to_state(const Fields& fields) {
+  State s;
+  s.type = DataType::map;
+  s.fields.assign(fields.begin(), fields.end());
+  return s;
+}
+
+class FetchClient final : public Node {
+ public:
+  void on_start(Context& ctx) override { ctx.set_timer(kRefetchEvery, kRefetchTimer); }
+
+  void on_user_operation(Context& ctx, const Operation& op) override {
+    if (op.kind != OpKind::map_set) return;
+    pending_[op.id] = op;
+    shown_[op.key] = op.id;
+    ctx.report(op.id, Lifecycle::applied);
+    if (auto server = ctx.connected_server()) ctx.send(*server, Writer().u8(kOp).bytes(op.encode()).take());
+  }
+
+  void on_message(Context& ctx, NodeId from, std::string_view payload) override {
+    Reader r(payload);
+    const std::uint8_t tag = r.u8();
+    if (tag == kAck) {
+      const OpId id{r.u64()};
+      if (!r.ok() || pending_.erase(id) == 0) return;
+      ctx.report(id, Lifecycle::acknowledged);
+      fetch(ctx, from);  // the mutation invalidates the query
+    } else if (tag == kSnapshot) {
+      Fields fresh;
+      const std::uint32_t n = r.u32();
+      for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+        const KeyId key{r.u32()};
+        fresh[key] = OpId{r.u64()};
+      }
+      if (!r.ok()) return;
+      for (const auto& [key, value] : fresh) {
+        auto it = fetched_.find(key);
+        if (it == fetched_.end() || it->second != value) ctx.report(value, Lifecycle::seen);
+      }
+      fetched_ = std::move(fresh);
+      shown_ = fetched_;
+      for (const auto& [id, op] : pending_) shown_[op.key] = id;
+    }
+  }
+
+  void on_timer(Context& ctx, std::uint64_t tag) override {
+    if (tag != kRefetchTimer) return;
+    ctx.set_timer(kRefetchEvery, kRefetchTimer);
+    if (auto server = ctx.connected_server()) fetch(ctx, *server);
+  }
+
+  void on_connected(Context& ctx, NodeId peer) override {
+    for (const auto& [id, op] : pending_) ctx.send(peer, Writer().u8(kOp).bytes(op.encode()).take());
+    fetch(ctx, peer);
+  }
+
+  std::optional<State> state() const override { return to_state(shown_); }
+  std::uint64_t metadata_bytes() const override { return pending_.size() * sizeof(Operation); }
+
+ private:
+  static void fetch(Context& ctx, NodeId server) { ctx.send(server, Writer().u8(kFetch).take()); }
+
+  Fields fetched_;
+  Fields shown_;
+  std::map<OpId, Operation> pending_;
+};
+
+class FetchServer final : public Node {
+ public:
+  void on_start(Context& ctx) override {
+    for (const auto& [key, bytes] : ctx.store().scan("field/")) {
+      Reader r(bytes);
+      const KeyId field{r.u32()};
+      const OpId value{r.u64()};
+      if (r.ok()) fields_[field] = value;
+    }
+    for (const auto& [key, bytes] : ctx.store().scan("applied/")) {
+      Reader r(bytes);
+      const OpId id{r.u64()};
+      if (r.ok()) applied_.insert(id);
+    }
+  }
+  void on_user_operation(Context&, const Operation&) override {}
+
+  void on_message(Context& ctx, NodeId from, std::string_view payload) override {
+    Reader r(payload);
+    const std::uint8_t tag = r.u8();
+    if (tag == kFetch) {
+      Writer w;
+      w.u8(kSnapshot).u32(static_cast<std::uint32_t>(fields_.size()));
+      for (const auto& [key, value] : fields_) w.u32(key.value).u64(value.value);
+      ctx.send(from, w.take());
+      return;
+    }
+    if (tag != kOp) return;
+    auto op = Operation::decode(r.bytes());
+    if (!r.ok() || !op || op->kind != OpKind::map_set || op->client != from) return;
+    if (applied_.insert(op->id).second) {
+      fields_[op->key] = op->id;
+      ctx.store().put(fmt::format("field/{:010}", op->key.value), Writer().u32(op->key.value).u64(op->id.value).take());
+      ctx.store().put(fmt::format("applied/{:020}", op->id.value), Writer().u64(op->id.value).take());
+      ctx.store().flush();
+    }
+    ctx.send(from, Writer().u8(kAck).u64(op->id.value).take());
+  }
+
+  std::optional<State> state() const override { return to_state(fields_); }
+  std::uint64_t metadata_bytes() const override { return applied_.size() * sizeof(OpId); }
+
+ private:
+  Fields fields_;
+  std::set<OpId> applied_;
+};
+
+}  // namespace
+
+ModelInfo refetch_map_model() {
+  return ModelInfo{
+      .name = "refetch-map",
+      .description = "server-owned map read React Query style: no pushes; refetch on reconnect, after writes, every 5 s",
+      .data_type = DataType::map,
+      .topology = Topology::client_server,
+      .rule = SupersedeRule::server_order,
+      .correct = true,
+      .breaks = std::nullopt,
+      .make_client = [](NodeId) { return std::make_unique<FetchClient>(); },
+      .make_server = [](NodeId) { return std::make_unique<FetchServer>(); },
+  };
+}
+
+}  // namespace syncstorm

@@ -1,0 +1,258 @@
+// undo-map: optimistic updates with rollback, as the article's step 3 describes them: "immediately
+// apply the expected state change locally and store a snapshot of the previous state. If the server
+// responds with a different result, revert." The server rejects a write whose author had not seen
+// the field's latest version from another user (optimistic concurrency, like an HTTP If-Match), so
+// contended fields produce real rejections, which the user is told about.
+//
+// Two ways to roll a rejected write back, one knob:
+// - undo-map (inverse operation, a rebase): take the rejected write out of the pending set and show
+//   the server's state with the remaining pending writes on top. Remote updates that arrived while
+//   the write was pending stay.
+// - undo-map-snapshot (Redux undo middleware, Zustand temporal store: jump back to the snapshot
+//   taken before the write): every remote update that arrived in between, and the user's own later
+//   writes, vanish from the screen, while the server and everyone else keep them. The checkers see
+//   the replica diverge (and, when the lost value was acknowledged, a lost write).
+#include <map>
+#include <string>
+
+#include "models/model.hpp"
+#include "sim/codec.hpp"
+
+namespace syncstorm {
+namespace {
+
+enum Tag : std::uint8_t { kOp = 1, kAck = 2, kReject = 3, kSnapshot = 4, kUpdate = 5 };
+
+using Fields = std::map<KeyId, OpId>;
+using Versions = std::map<KeyId, std::uint64_t>;
+
+State to_state(const Fields& fields) {
+  State s;
+  s.type = DataType::map;
+  s.fields.assign(fields.begin(), fields.end());
+  return s;
+}
+
+class UndoClient final : public Node {
+ public:
+  explicit UndoClient(bool snapshot_rollback) : snapshot_rollback_(snapshot_rollback) {}
+
+  void on_start(Context&) override {}
+
+  void on_user_operation(Context& ctx, const Operation& op) override {
+    if (op.kind != OpKind::map_set) return;
+    const std::uint64_t base = version_of(op.key);
+    pending_[op.id] = Pending{op, base};
+    if (snapshot_rollback_) history_[op.id] = shown_;  // the undo stack's "past" entry
+    shown_[op.key] = op.id;
+    ctx.report(op.id, Lifecycle::applied);
+    if (auto server = ctx.connected_server()) send_op(ctx, *server, pending_[op.id]);
+  }
+
+  void on_message(Context& ctx, NodeId, std::string_view payload) override {
+    Reader r(payload);
+    const std::uint8_t tag = r.u8();
+    if (tag == kAck || tag == kReject) {
+      const OpId id{r.u64()};
+      if (!r.ok() || pending_.erase(id) == 0) return;
+      ctx.report(id, tag == kAck ? Lifecycle::acknowledged : Lifecycle::rejected);
+      if (tag == kReject) roll_back(id);
+      history_.erase(id);
+      if (!snapshot_rollback_) rebase();
+    } else if (tag == kUpdate) {
+      const KeyId key{r.u32()};
+      const OpId value{r.u64()};
+      const std::uint64_t version = r.u64();
+      if (!r.ok()) return;
+      server_[key] = value;
+      versions_[key] = version;
+      ctx.report(value, Lifecycle::seen);
+      if (!snapshot_rollback_) rebase();
+      else if (!pending_on(key)) shown_[key] = value;  // the store applies the server's action in place
+    } else if (tag == kSnapshot) {
+      Fields fresh;
+      Versions versions;
+      const std::uint32_t n = r.u32();
+      for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+        const KeyId key{r.u32()};
+        fresh[key] = OpId{r.u64()};
+        versions[key] = r.u64();
+      }
+      if (!r.ok()) return;
+      server_ = std::move(fresh);
+      versions_ = std::move(versions);
+      rebase();
+    }
+  }
+
+  void on_connected(Context& ctx, NodeId peer) override {
+    for (const auto& [id, p] : pending_) send_op(ctx, peer, p);
+  }
+
+  std::optional<State> state() const override { return to_state(shown_); }
+  std::uint64_t metadata_bytes() const override {
+    std::uint64_t bytes = pending_.size() * sizeof(Pending) + versions_.size() * 12;
+    for (const auto& [id, past] : history_) bytes += past.size() * 12;
+    return bytes;
+  }
+
+ private:
+  struct Pending {
+    Operation op;
+    std::uint64_t base = 0;  ///< the field's server version the user saw when writing
+  };
+
+  std::uint64_t version_of(KeyId key) const {
+    auto it = versions_.find(key);
+    return it == versions_.end() ? 0 : it->second;
+  }
+  bool pending_on(KeyId key) const {
+    for (const auto& [id, p] : pending_) {
+      if (p.op.key == key) return true;
+    }
+    return false;
+  }
+  static void send_op(Context& ctx, NodeId to, const Pending& p) {
+    ctx.send(to, Writer().u8(kOp).bytes(p.op.encode()).u64(p.base).take());
+  }
+
+  void roll_back(OpId rejected) {
+    if (!snapshot_rollback_) return;  // the rebase that follows is the inverse operation
+    auto it = history_.find(rejected);
+    if (it == history_.end()) return;
+    shown_ = it->second;
+    // Jumping to the past discards every later entry of the undo stack.
+    history_.erase(it, history_.end());
+  }
+
+  /// The server's state with the pending writes on top, in the order the user made them.
+  void rebase() {
+    shown_ = server_;
+    for (const auto& [id, p] : pending_) shown_[p.op.key] = id;
+  }
+
+  bool snapshot_rollback_;
+  Fields server_;
+  Versions versions_;
+  Fields shown_;
+  std::map<OpId, Pending> pending_;
+  std::map<OpId, Fields> history_;  ///< snapshot rollback: the state before each pending write
+};
+
+class UndoServer final : public Node {
+ public:
+  void on_start(Context& ctx) override {
+    if (auto saved = ctx.store().get("state")) {
+      Reader r(*saved);
+      const std::uint32_t n = r.u32();
+      for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+        const KeyId key{r.u32()};
+        Field& f = fields_[key];
+        f.value = OpId{r.u64()};
+        f.version = r.u64();
+        f.writer = NodeId{r.u32()};
+      }
+      const std::uint32_t m = r.u32();
+      for (std::uint32_t i = 0; i < m && r.ok(); ++i) {
+        const OpId id{r.u64()};
+        verdicts_[id] = r.u8() != 0;
+      }
+    }
+  }
+  void on_user_operation(Context&, const Operation&) override {}
+
+  void on_message(Context& ctx, NodeId from, std::string_view payload) override {
+    Reader r(payload);
+    if (r.u8() != kOp) return;
+    auto op = Operation::decode(r.bytes());
+    const std::uint64_t base = r.u64();
+    if (!r.ok() || !op || op->kind != OpKind::map_set || op->client != from) return;
+    auto known = verdicts_.find(op->id);
+    const bool accepted = known != verdicts_.end() ? known->second : decide(ctx, *op, base);
+    ctx.send(from, Writer().u8(accepted ? kAck : kReject).u64(op->id.value).take());
+  }
+
+  void on_connected(Context& ctx, NodeId peer) override {
+    Writer w;
+    w.u8(kSnapshot).u32(static_cast<std::uint32_t>(fields_.size()));
+    for (const auto& [key, f] : fields_) w.u32(key.value).u64(f.value.value).u64(f.version);
+    ctx.send(peer, w.take());
+  }
+
+  std::optional<State> state() const override {
+    Fields shown;
+    for (const auto& [key, f] : fields_) shown[key] = f.value;
+    return to_state(shown);
+  }
+  std::uint64_t metadata_bytes() const override { return fields_.size() * 12 + verdicts_.size() * 9; }
+
+ private:
+  struct Field {
+    OpId value;
+    std::uint64_t version = 0;
+    NodeId writer;
+  };
+
+  /// Accepts a write made on top of the field's current version, or on top of the writer's own
+  /// latest write; rejects one that would silently overwrite another user's newer write.
+  bool decide(Context& ctx, const Operation& op, std::uint64_t base) {
+    Field& f = fields_[op.key];
+    if (f.version != base && f.writer != op.client) {
+      if (f.version == 0) fields_.erase(op.key);
+      verdicts_[op.id] = false;
+      persist(ctx);
+      return false;
+    }
+    f.value = op.id;
+    f.writer = op.client;
+    ++f.version;
+    verdicts_[op.id] = true;
+    persist(ctx);  // durable before anyone hears of it
+    const std::string update = Writer().u8(kUpdate).u32(op.key.value).u64(op.id.value).u64(f.version).take();
+    for (NodeId client : ctx.clients()) {
+      if (ctx.connected(client)) ctx.send(client, update);
+    }
+    return true;
+  }
+
+  void persist(Context& ctx) {
+    Writer w;
+    w.u32(static_cast<std::uint32_t>(fields_.size()));
+    for (const auto& [key, f] : fields_) w.u32(key.value).u64(f.value.value).u64(f.version).u32(f.writer.value);
+    w.u32(static_cast<std::uint32_t>(verdicts_.size()));
+    for (const auto& [id, accepted] : verdicts_) w.u64(id.value).u8(accepted ? 1 : 0);
+    ctx.store().put("state", w.take());
+    ctx.store().flush();
+  }
+
+  std::map<KeyId, Field> fields_;
+  std::map<OpId, bool> verdicts_;  ///< every decided write: a resend gets the same answer
+};
+
+ModelInfo make(std::string name, std::string description, bool snapshot_rollback) {
+  return ModelInfo{
+      .name = std::move(name),
+      .description = std::move(description),
+      .data_type = DataType::map,
+      .topology = Topology::client_server,
+      .rule = SupersedeRule::server_order,
+      .correct = !snapshot_rollback,
+      .breaks = snapshot_rollback ? std::optional<Invariant>(Invariant::convergence) : std::nullopt,
+      .make_client = [snapshot_rollback](NodeId) { return std::make_unique<UndoClient>(snapshot_rollback); },
+      .make_server = [](NodeId) { return std::make_unique<UndoServer>(); },
+  };
+}
+
+}  // namespace
+
+ModelInfo undo_map_model() {
+  return make("undo-map",
+              "optimistic map; the server rejects stale writes and the client rolls back by inverse (rebase)", false);
+}
+
+ModelInfo undo_map_snapshot_model() {
+  return make("undo-map-snapshot",
+              "undo-map rolling back by restoring the pre-write snapshot (Redux undo): wipes remote updates", true);
+}
+
+}  // namespace syncstorm

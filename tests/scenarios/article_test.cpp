@@ -1,0 +1,425 @@
+// Every system and pitfall of the real-time state article (issue 7), each as a shipped scenario file
+// run over a handful of seeds: the finding a scenario's header promises is asserted here, so a
+// change to a model or to the engine that erases the finding fails the suite.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "models/model.hpp"
+#include "sim/scenario_file.hpp"
+#include "sim/schedule.hpp"
+#include "sim/simulation.hpp"
+#include "tests/models/harness.hpp"
+
+using namespace syncstorm;
+
+namespace {
+
+Scenario article_scenario(std::string_view file) {
+  auto loaded = load_scenario(std::string(SYNCSTORM_SOURCE_DIR) + "/scenarios/" + std::string(file));
+  if (!loaded.ok()) FAIL(loaded.error().to_string());
+  return loaded.value();
+}
+
+ModelInfo article_model(std::string_view name) {
+  const ModelRegistry registry = shipped_models();
+  const ModelInfo* info = registry.find(name);
+  if (info == nullptr) FAIL(fmt::format("model {} is not registered", name));
+  return *info;
+}
+
+/// What a model did over seeds 1..n of a scenario: summed figures and the runs that broke each
+/// invariant.
+struct Sweep {
+  std::uint32_t runs = 0;
+  std::map<Invariant, std::uint32_t> broken;  ///< runs with at least one violation of the invariant
+  std::uint64_t server_load_peak = 0;         ///< summed over runs
+  std::uint64_t storm_peak = 0;               ///< summed over runs: the peak from `storm_from` on
+  std::int64_t all_reconnected_us = 0;        ///< summed over runs (-1 counts as 0)
+  std::uint64_t bytes_sent = 0;               ///< summed over runs
+  std::uint64_t messages_delivered = 0;       ///< summed over runs
+  std::uint64_t metadata_bytes_max = 0;       ///< the largest over runs
+  std::vector<std::int64_t> remote_latency_us;  ///< every sample of every run
+  std::vector<std::string> aborted;
+
+  std::uint32_t runs_breaking(Invariant invariant) const {
+    auto it = broken.find(invariant);
+    return it == broken.end() ? 0 : it->second;
+  }
+  std::uint32_t runs_breaking_any() const {
+    std::uint32_t most = 0;
+    for (const auto& [invariant, count] : broken) most = std::max(most, count);
+    return most;
+  }
+};
+
+/// Runs seeds 1..`seeds`. `storm_from` starts the window of the storm peak: the clients' first
+/// connections at the start of a run make a peak of their own, which is not the storm's.
+Sweep sweep(const Scenario& scenario, const ModelInfo& model, std::uint64_t seeds,
+            Instant storm_from = Instant::start()) {
+  Sweep s;
+  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+    const Schedule schedule = make_schedule(scenario, model.data_type, seed);
+    const RunResult r = run_simulation(scenario, model, schedule, seed);
+    ++s.runs;
+    if (!r.aborted.empty()) s.aborted.push_back(r.aborted);
+    std::map<Invariant, bool> seen;
+    for (const Violation& v : r.violations) seen[v.invariant] = true;
+    for (const auto& [invariant, yes] : seen) s.broken[invariant] += yes ? 1 : 0;
+    s.server_load_peak += r.metrics.server_load_peak;
+    const auto& load = r.metrics.server_load;
+    const auto first = static_cast<std::size_t>(storm_from.us / Duration::millis(100).us);
+    if (first < load.size()) s.storm_peak += *std::max_element(load.begin() + static_cast<std::ptrdiff_t>(first), load.end());
+    s.all_reconnected_us += std::max<std::int64_t>(r.metrics.all_reconnected_us, 0);
+    s.bytes_sent += r.metrics.bytes_sent;
+    s.messages_delivered += r.metrics.messages_delivered;
+    s.metadata_bytes_max = std::max(s.metadata_bytes_max, r.metrics.metadata_bytes_max);
+    s.remote_latency_us.insert(s.remote_latency_us.end(), r.metrics.remote_latency_us.begin(),
+                               r.metrics.remote_latency_us.end());
+  }
+  return s;
+}
+
+/// The q-th per-mille quantile of `samples` (nearest rank); 0 when there are none.
+std::int64_t quantile(std::vector<std::int64_t> samples, std::uint32_t per_mille) {
+  if (samples.empty()) return 0;
+  std::sort(samples.begin(), samples.end());
+  const std::size_t rank = (samples.size() - 1) * per_mille / 1000;
+  return samples[rank];
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Reconnection storms.
+
+struct BackoffCase {
+  std::string name;
+  BackoffOptions backoff;
+};
+
+std::vector<BackoffCase> backoff_cases() {
+  BackoffOptions full;  // the defaults: exponential from 500 ms, x2, capped at 10 s, full jitter
+  full.base = Duration::millis(500);
+  full.max = Duration::seconds(10);
+  full.multiplier_milli = 2'000;
+  full.jitter = Jitter::full;
+  full.jitter_first_attempt = true;
+  BackoffOptions none = full;
+  none.policy = BackoffPolicy::none;
+  none.jitter = Jitter::none;
+  BackoffOptions plain = full;
+  plain.jitter = Jitter::none;
+  BackoffOptions equal = full;
+  equal.jitter = Jitter::equal;
+  BackoffOptions decorrelated = full;
+  decorrelated.jitter = Jitter::decorrelated;
+  BackoffOptions first_at_once = full;
+  first_at_once.jitter_first_attempt = false;
+  BackoffOptions socketio = full;  // socket.io's defaults, as the scenario preset copies them
+  socketio.base = Duration::seconds(1);
+  socketio.max = Duration::seconds(5);
+  socketio.jitter = Jitter::proportional;
+  socketio.randomization = 500'000;
+  BackoffOptions grpc = full;  // gRPC's defaults
+  grpc.base = Duration::seconds(1);
+  grpc.max = Duration::seconds(120);
+  grpc.multiplier_milli = 1'600;
+  grpc.jitter = Jitter::proportional;
+  grpc.randomization = 200'000;
+  grpc.jitter_first_attempt = false;
+  return {{"no backoff", none},         {"exponential, no jitter", plain},
+          {"full jitter", full},        {"equal jitter", equal},
+          {"decorrelated jitter", decorrelated}, {"full jitter, first attempt at once", first_at_once},
+          {"socket.io preset", socketio}, {"grpc preset", grpc}};
+}
+
+/// When the server of the storm scenarios goes down (their [[fault]] says 10 s).
+constexpr Instant kStormStart{10'000'000};
+
+Sweep storm(const BackoffOptions& backoff, std::uint64_t seeds) {
+  Scenario scenario = article_scenario("article-reconnect-storm.toml");
+  scenario.network.backoff = backoff;
+  return sweep(scenario, article_model("outbox-map"), seeds, kStormStart);
+}
+
+}  // namespace
+
+TEST_CASE("full jitter lowers the peak server load of a reconnect storm against no jitter",
+          "[article][storm]") {
+  const auto cases = backoff_cases();
+  const Sweep plain = storm(cases[1].backoff, 3);
+  const Sweep full = storm(cases[2].backoff, 3);
+  INFO("storm peak per 100 ms, summed over 3 seeds: no jitter " << plain.storm_peak << ", full jitter "
+                                                                << full.storm_peak);
+  REQUIRE(full.storm_peak < plain.storm_peak);
+  REQUIRE(full.runs_breaking_any() == 0);
+  REQUIRE(plain.runs_breaking_any() == 0);
+}
+
+TEST_CASE("reconnecting at once with no backoff loads the server more than full jitter",
+          "[article][storm]") {
+  const auto cases = backoff_cases();
+  const Sweep none = storm(cases[0].backoff, 3);
+  const Sweep full = storm(cases[2].backoff, 3);
+  REQUIRE(full.storm_peak < none.storm_peak);
+}
+
+TEST_CASE("the herd scenario file shows a higher peak than the full-jitter file", "[article][storm]") {
+  const ModelInfo model = article_model("outbox-map");
+  const Sweep herd = sweep(article_scenario("article-reconnect-storm-herd.toml"), model, 3, kStormStart);
+  const Sweep full = sweep(article_scenario("article-reconnect-storm.toml"), model, 3, kStormStart);
+  REQUIRE(full.storm_peak < herd.storm_peak);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Client persistence across a reload.
+
+TEST_CASE("a persisted outbox survives a tab reload and loses nothing", "[article][persistence]") {
+  const Sweep s = sweep(article_scenario("article-tab-reload.toml"), article_model("outbox-map"), 5);
+  REQUIRE(s.aborted.empty());
+  REQUIRE(s.runs_breaking_any() == 0);
+}
+
+TEST_CASE("an in-memory outbox loses unsent edits on a reload and is caught as a silent rollback",
+          "[article][persistence]") {
+  const Sweep s = sweep(article_scenario("article-tab-reload.toml"), article_model("outbox-map-memory"), 5);
+  REQUIRE(s.runs_breaking(Invariant::silent_rollback) >= 4);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Diff-based against full-state resync.
+
+TEST_CASE("diff resync after reconnects sends fewer bytes than full-state resync and both stay correct",
+          "[article][diff]") {
+  const Scenario scenario = article_scenario("article-diff-sync.toml");
+  const Sweep diff = sweep(scenario, article_model("eventstore-map"), 2);
+  const Sweep full = sweep(scenario, article_model("eventstore-map-full-resync"), 2);
+  INFO("bytes over 2 seeds: diff " << diff.bytes_sent << ", full " << full.bytes_sent);
+  REQUIRE(diff.runs_breaking_any() == 0);
+  REQUIRE(full.runs_breaking_any() == 0);
+  REQUIRE(diff.bytes_sent < full.bytes_sent);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Event sourcing with a log store: growth, retention, a client older than the retained log.
+
+TEST_CASE("an event log with retention stays within the metadata bound and loses nothing",
+          "[article][eventlog]") {
+  const Sweep s = sweep(article_scenario("article-event-log.toml"), article_model("eventstore-map"), 3);
+  REQUIRE(s.aborted.empty());
+  REQUIRE(s.runs_breaking_any() == 0);
+}
+
+TEST_CASE("an event log without retention is caught growing past the metadata bound", "[article][eventlog]") {
+  const Sweep s = sweep(article_scenario("article-event-log.toml"), article_model("eventstore-map-unbounded"), 3);
+  REQUIRE(s.runs_breaking(Invariant::bounded_metadata) == 3);
+}
+
+TEST_CASE("a client whose position is older than the retained log catches up from the snapshot",
+          "[article][eventlog]") {
+  const ModelInfo model = article_model("eventstore-map");
+  testing::Cluster cluster(model, 1, 2);
+  const NodeId late = cluster.client(1);
+  cluster.user(1, OpKind::map_set, 9'999);
+  cluster.deliver_all();
+  cluster.disconnect(late);
+  // More distinct fields than the log retains: a diff from the old position cannot be served.
+  for (std::uint32_t key = 0; key < 600; ++key) {
+    cluster.user(0, OpKind::map_set, key);
+    cluster.deliver_all();
+  }
+  cluster.reconnect(late);
+  cluster.deliver_all();
+  REQUIRE(cluster.state(late) == cluster.state(cluster.server()));
+  REQUIRE(cluster.state(late)->fields.size() == 601);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5. Several server instances behind a broker.
+
+TEST_CASE("instances fanning out through a durable broker log converge after a cut and a restart",
+          "[article][broker]") {
+  const Sweep s = sweep(article_scenario("article-broker-fanout.toml"), article_model("broker-map"), 3);
+  REQUIRE(s.aborted.empty());
+  REQUIRE(s.runs_breaking_any() == 0);
+}
+
+TEST_CASE("at-most-once pub/sub loses what an instance missed and the checkers report divergence",
+          "[article][broker]") {
+  const Sweep s =
+      sweep(article_scenario("article-broker-fanout.toml"), article_model("broker-map-at-most-once"), 3);
+  REQUIRE(s.runs_breaking(Invariant::convergence) >= 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 7. Optimistic updates with undo history.
+
+TEST_CASE("rolling a rejected write back by its inverse keeps every replica correct", "[article][undo]") {
+  const ModelInfo model = article_model("undo-map");
+  const Scenario scenario = article_scenario("article-undo-rollback.toml");
+  const Sweep s = sweep(scenario, model, 4);
+  REQUIRE(s.runs_breaking_any() == 0);
+  // The scenario must really exercise rollback: the server rejects writes in it.
+  const Schedule schedule = make_schedule(scenario, model.data_type, 1);
+  REQUIRE(run_simulation(scenario, model, schedule, 1).metrics.rejected > 0);
+}
+
+TEST_CASE("rolling a rejected write back to a snapshot wipes remote updates and is caught",
+          "[article][undo]") {
+  const Sweep s = sweep(article_scenario("article-undo-rollback.toml"), article_model("undo-map-snapshot"), 4);
+  REQUIRE(s.runs_breaking(Invariant::convergence) >= 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. Malicious and malformed clients.
+
+TEST_CASE("a validating server keeps every honest replica correct under a hostile client",
+          "[article][malicious]") {
+  const Sweep s = sweep(article_scenario("article-malicious-client.toml"), article_model("guarded-map"), 4);
+  REQUIRE(s.aborted.empty());
+  REQUIRE(s.runs_breaking_any() == 0);
+}
+
+TEST_CASE("a server that trusts its clients spreads forged values and the checkers report phantoms",
+          "[article][malicious]") {
+  const Sweep s =
+      sweep(article_scenario("article-malicious-client.toml"), article_model("guarded-map-trusting"), 4);
+  REQUIRE(s.runs_breaking(Invariant::phantom_or_double_applied) == 4);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 6. Peer to peer over WebRTC data channels.
+
+TEST_CASE("a peer-to-peer CRDT with anti-entropy converges over lossy duplicating reordering links",
+          "[article][p2p]") {
+  const Sweep s = sweep(article_scenario("article-p2p-webrtc.toml"), article_model("p2p-lww-map"), 4);
+  REQUIRE(s.aborted.empty());
+  REQUIRE(s.runs_breaking_any() == 0);
+}
+
+TEST_CASE("peer-to-peer deltas without anti-entropy diverge under loss", "[article][p2p]") {
+  const Sweep s = sweep(article_scenario("article-p2p-webrtc.toml"), article_model("p2p-lww-map-no-gossip"), 4);
+  REQUIRE(s.runs_breaking(Invariant::convergence) >= 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. Server-owned state refetched on reconnect.
+
+TEST_CASE("refetching server-owned state is correct but shows other users' writes later than pushes",
+          "[article][refetch]") {
+  const Scenario scenario = article_scenario("article-refetch.toml");
+  const Sweep refetch = sweep(scenario, article_model("refetch-map"), 3);
+  const Sweep push = sweep(scenario, article_model("outbox-map"), 3);
+  REQUIRE(refetch.runs_breaking_any() == 0);
+  REQUIRE(push.runs_breaking_any() == 0);
+  const std::int64_t refetch_p95 = quantile(refetch.remote_latency_us, 950);
+  const std::int64_t push_p95 = quantile(push.remote_latency_us, 950);
+  INFO("remote latency p95: refetch " << refetch_p95 << " us, push " << push_p95 << " us");
+  REQUIRE(refetch_p95 > push_p95 * 5);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. Hybrid dashboard.
+
+namespace {
+
+/// Local latency (issued -> applied at its own user) of the operations on even or odd keys, all seeds.
+std::vector<std::int64_t> local_latency_by_parity(const Scenario& scenario, const ModelInfo& model,
+                                                  std::uint64_t seeds, bool even) {
+  std::vector<std::int64_t> out;
+  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+    const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed), seed);
+    for (const OpRecord& rec : r.history.ops) {
+      if (!rec.issued || !rec.applied || (rec.op.key.value % 2 == 0) != even) continue;
+      out.push_back((*rec.applied - rec.op.issued_at).us);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a hybrid dashboard is correct, shows preferences at once and aggregates after the server",
+          "[article][hybrid]") {
+  const Scenario scenario = article_scenario("article-hybrid-dashboard.toml");
+  const ModelInfo model = article_model("hybrid-dashboard");
+  REQUIRE(sweep(scenario, model, 3).runs_breaking_any() == 0);
+  const auto aggregates = local_latency_by_parity(scenario, model, 2, true);
+  const auto preferences = local_latency_by_parity(scenario, model, 2, false);
+  REQUIRE_FALSE(aggregates.empty());
+  REQUIRE_FALSE(preferences.empty());
+  REQUIRE(quantile(preferences, 1000) == 0);
+  // A server round trip is at least twice the minimum one-way latency of 5 ms.
+  REQUIRE(quantile(aggregates, 0) >= 10'000);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 11. Versioned events.
+
+TEST_CASE("upcasting old-schema events keeps old and new clients converging", "[article][versioning]") {
+  const Sweep s = sweep(article_scenario("article-versioned-events.toml"), article_model("versioned-map"), 4);
+  REQUIRE(s.runs_breaking_any() == 0);
+}
+
+TEST_CASE("a server without upcasting leaves old-schema clients diverged", "[article][versioning]") {
+  const Sweep s =
+      sweep(article_scenario("article-versioned-events.toml"), article_model("versioned-map-no-upcast"), 4);
+  REQUIRE(s.runs_breaking(Invariant::convergence) == 4);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The figures of README-article.md. Hidden: run with "[article-figures]" to print them.
+
+TEST_CASE("print the reconnect storm figures", "[.][article-figures]") {
+  for (const BackoffCase& c : backoff_cases()) {
+    const Sweep s = storm(c.backoff, 20);
+    WARN(fmt::format("storm | {:<36} | storm peak/100ms mean {:>6.1f} | all back mean {:>7.2f} s | broken {}",
+                     c.name, static_cast<double>(s.storm_peak) / s.runs,
+                     static_cast<double>(s.all_reconnected_us) / s.runs / 1e6, s.runs_breaking_any()));
+  }
+}
+
+TEST_CASE("print the diff sync figures", "[.][article-figures]") {
+  const Scenario scenario = article_scenario("article-diff-sync.toml");
+  for (const char* name : {"eventstore-map", "eventstore-map-full-resync"}) {
+    const Sweep s = sweep(scenario, article_model(name), 20);
+    WARN(fmt::format("diff | {:<28} | bytes mean {:>10.0f} | messages mean {:>8.0f} | broken {}", name,
+                     static_cast<double>(s.bytes_sent) / s.runs,
+                     static_cast<double>(s.messages_delivered) / s.runs, s.runs_breaking_any()));
+  }
+}
+
+namespace {
+
+/// Prints, for each model on a scenario over seeds 1..20, the runs that broke each invariant.
+void print_breaks(std::string_view file, std::initializer_list<const char*> models) {
+  const Scenario scenario = article_scenario(file);
+  for (const char* name : models) {
+    const Sweep s = sweep(scenario, article_model(name), 20);
+    std::string broken;
+    for (const auto& [invariant, runs] : s.broken) broken += fmt::format("{} {}/20; ", to_string(invariant), runs);
+    WARN(fmt::format("{} | {:<28} | metadata max {:>7} B | remote p95 {:>7.1f} ms max {:>7.1f} ms | {}", file, name,
+                     s.metadata_bytes_max, quantile(s.remote_latency_us, 950) / 1e3,
+                     quantile(s.remote_latency_us, 1000) / 1e3, broken.empty() ? "no violations" : broken));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("print the invariant figures of every article scenario", "[.][article-figures]") {
+  print_breaks("article-tab-reload.toml", {"outbox-map", "outbox-map-memory"});
+  print_breaks("article-event-log.toml", {"eventstore-map", "eventstore-map-unbounded"});
+  print_breaks("article-broker-fanout.toml", {"broker-map", "broker-map-at-most-once"});
+  print_breaks("article-undo-rollback.toml", {"undo-map", "undo-map-snapshot"});
+  print_breaks("article-malicious-client.toml", {"guarded-map", "guarded-map-trusting"});
+  print_breaks("article-p2p-webrtc.toml", {"p2p-lww-map", "p2p-lww-map-no-gossip"});
+  print_breaks("article-refetch.toml", {"refetch-map", "outbox-map"});
+  print_breaks("article-hybrid-dashboard.toml", {"hybrid-dashboard", "outbox-map"});
+  print_breaks("article-versioned-events.toml", {"versioned-map", "versioned-map-no-upcast"});
+}
