@@ -1,0 +1,187 @@
+// counter-no-dedup (deliberately buggy): clients send each increment as a delta and resend the
+// unacknowledged ones after a reconnect and on a timer, as a correct outbox does; but the server adds
+// every delta it receives without remembering which operations it has already counted. When an
+// acknowledgement is lost (the connection resets after the server counted the delta), the resend is
+// counted a second time: the canary for phantom or double-applied operations.
+#include <map>
+#include <memory>
+
+#include "models/model.hpp"
+#include "sim/codec.hpp"
+
+namespace syncstorm {
+namespace {
+
+enum Tag : std::uint8_t {
+  kDelta = 1,  ///< client -> server: u64 op, i64 amount; server -> server adds u32 writer
+  kAck = 2,    ///< server -> sender: u64 op, i64 total after counting it
+  kTotal = 3,  ///< server -> clients: i64 total, u64 op that changed it (0 on connect), u32 writer
+};
+
+constexpr std::uint64_t kTimer = 1;
+/// How often a client resends deltas still waiting for an acknowledgement.
+constexpr Duration kResendPeriod = Duration::seconds(1);
+
+std::string encode_delta(OpId op, std::int64_t amount) { return Writer().u8(kDelta).u64(op.value).i64(amount).take(); }
+
+class NoDedupClient final : public Node {
+ public:
+  void on_start(Context& ctx) override {
+    restore(ctx);
+    ctx.set_timer(kResendPeriod, kTimer);
+  }
+
+  void on_user_operation(Context& ctx, const Operation& op) override {
+    if (op.kind != OpKind::counter_add) return;
+    pending_[op.id] = op.amount;
+    persist(ctx);
+    ctx.report(op.id, Lifecycle::applied);
+    if (auto server = ctx.connected_server()) ctx.send(*server, encode_delta(op.id, op.amount));
+  }
+
+  void on_message(Context& ctx, NodeId, std::string_view payload) override {
+    Reader r(payload);
+    const std::uint8_t tag = r.u8();
+    if (tag == kAck) {
+      const OpId op{r.u64()};
+      const std::int64_t total = r.i64();
+      if (!r.ok()) return;
+      server_total_ = total;
+      if (pending_.erase(op) > 0) ctx.report(op, Lifecycle::acknowledged);
+    } else if (tag == kTotal) {
+      const std::int64_t total = r.i64();
+      const OpId op{r.u64()};
+      const std::uint32_t writer = r.u32();
+      if (!r.ok()) return;
+      server_total_ = total;
+      if (op.valid() && writer != ctx.self().value) ctx.report(op, Lifecycle::seen);
+    } else {
+      return;
+    }
+    persist(ctx);
+  }
+
+  void on_timer(Context& ctx, std::uint64_t tag) override {
+    if (tag != kTimer) return;
+    if (auto server = ctx.connected_server()) resend(ctx, *server);
+    ctx.set_timer(kResendPeriod, kTimer);
+  }
+
+  void on_connected(Context& ctx, NodeId peer) override { resend(ctx, peer); }
+
+  std::optional<State> state() const override {
+    State s;
+    s.type = DataType::counter;
+    s.counter = server_total_;
+    for (const auto& [op, amount] : pending_) s.counter += amount;  // optimistic: pending deltas show
+    return s;
+  }
+  std::uint64_t metadata_bytes() const override { return pending_.size() * (sizeof(OpId) + sizeof(std::int64_t)); }
+
+ private:
+  void resend(Context& ctx, NodeId server) {
+    for (const auto& [op, amount] : pending_) ctx.send(server, encode_delta(op, amount));
+  }
+
+  void persist(Context& ctx) {
+    Writer w;
+    w.i64(server_total_).u32(static_cast<std::uint32_t>(pending_.size()));
+    for (const auto& [op, amount] : pending_) w.u64(op.value).i64(amount);
+    ctx.store().put("nodedup/client", w.take());
+    ctx.store().flush();
+  }
+
+  void restore(Context& ctx) {
+    const auto saved = ctx.store().get("nodedup/client");
+    if (!saved) return;
+    Reader r(*saved);
+    const std::int64_t total = r.i64();
+    std::map<OpId, std::int64_t> pending;
+    const std::uint32_t n = r.u32();
+    for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+      const OpId op{r.u64()};
+      pending[op] = r.i64();
+    }
+    if (!r.ok()) return;
+    server_total_ = total;
+    pending_ = std::move(pending);
+  }
+
+  std::int64_t server_total_ = 0;
+  std::map<OpId, std::int64_t> pending_;  ///< applied here, not yet acknowledged: op -> amount
+};
+
+class NoDedupServer final : public Node {
+ public:
+  void on_start(Context& ctx) override {
+    if (const auto saved = ctx.store().get("nodedup/server")) {
+      Reader r(*saved);
+      const std::int64_t total = r.i64();
+      if (r.ok()) total_ = total;
+    }
+  }
+
+  void on_user_operation(Context&, const Operation&) override {}
+
+  void on_message(Context& ctx, NodeId from, std::string_view payload) override {
+    Reader r(payload);
+    if (r.u8() != kDelta) return;
+    const OpId op{r.u64()};
+    const std::int64_t amount = r.i64();
+    const bool from_server = is_server(ctx, from);
+    // A delta relayed by another server names its writing client; one from a client is its own.
+    const std::uint32_t writer = from_server ? r.u32() : from.value;
+    if (!r.ok()) return;
+    total_ += amount;  // THE BUG: no record of which operations were already counted
+    ctx.store().put("nodedup/server", Writer().i64(total_).take());
+    ctx.store().flush();  // durable before the acknowledgement, so only the documented bug remains
+    if (!from_server) ctx.send(from, Writer().u8(kAck).u64(op.value).i64(total_).take());
+    const std::string update = Writer().u8(kTotal).i64(total_).u64(op.value).u32(writer).take();
+    for (NodeId client : ctx.clients()) {
+      if (client != from && ctx.connected(client)) ctx.send(client, update);
+    }
+    if (from_server) return;
+    for (NodeId server : ctx.servers()) {
+      if (server != ctx.self()) ctx.send(server, Writer().u8(kDelta).u64(op.value).i64(amount).u32(writer).take());
+    }
+  }
+
+  void on_connected(Context& ctx, NodeId peer) override {
+    ctx.send(peer, Writer().u8(kTotal).i64(total_).u64(0).u32(0).take());
+  }
+
+  std::optional<State> state() const override {
+    State s;
+    s.type = DataType::counter;
+    s.counter = total_;
+    return s;
+  }
+
+ private:
+  static bool is_server(const Context& ctx, NodeId node) {
+    for (NodeId s : ctx.servers()) {
+      if (s == node) return true;
+    }
+    return false;
+  }
+
+  std::int64_t total_ = 0;
+};
+
+}  // namespace
+
+ModelInfo counter_no_dedup_model() {
+  ModelInfo info;
+  info.name = "counter-no-dedup";
+  info.description = "delta counter whose server adds every resent delta again: lost acks double-count";
+  info.data_type = DataType::counter;
+  info.topology = Topology::client_server;
+  info.rule = SupersedeRule::last_writer_wins;  // unused: increments never supersede one another
+  info.correct = false;
+  info.breaks = Invariant::phantom_or_double_applied;
+  info.make_client = [](NodeId) { return std::make_unique<NoDedupClient>(); };
+  info.make_server = [](NodeId) { return std::make_unique<NoDedupServer>(); };
+  return info;
+}
+
+}  // namespace syncstorm
