@@ -10,6 +10,9 @@ ModelInfo lww_map_model();
 ModelInfo lww_map_wallclock_model();
 ModelInfo pn_counter_model();
 ModelInfo counter_no_dedup_model();
+ModelInfo server_authoritative_model();
+ModelInfo server_authoritative_silent_model();
+ModelInfo replace_all_model();
 
 ModelRegistry shipped_models() {
   ModelRegistry registry;
@@ -19,6 +22,9 @@ ModelRegistry shipped_models() {
   registry.add(lww_map_wallclock_model());
   registry.add(pn_counter_model());
   registry.add(counter_no_dedup_model());
+  registry.add(server_authoritative_model());
+  registry.add(server_authoritative_silent_model());
+  registry.add(replace_all_model());
   return registry;
 }
 
