@@ -1,0 +1,181 @@
+// server-authoritative and server-authoritative-silent: optimistic concurrency control on the
+// harness. Convergence, rejection with rollback (told or silent), chained writes, resends after lost
+// answers, crashes and lifecycle.
+#include <algorithm>
+
+#include <catch2/catch.hpp>
+
+#include "models/model.hpp"
+#include "tests/models/harness.hpp"
+
+using namespace syncstorm;
+
+namespace {
+
+const ModelInfo& model(const char* name) {
+  static const ModelRegistry registry = shipped_models();  // read-only after construction
+  const ModelInfo* info = registry.find(name);
+  REQUIRE(info != nullptr);
+  return *info;
+}
+
+std::size_t count(const testing::Cluster& c, NodeId node, OpId op, Lifecycle lifecycle) {
+  return static_cast<std::size_t>(std::count_if(c.reports.begin(), c.reports.end(), [&](const testing::Report& r) {
+    return r.node == node && r.op == op && r.lifecycle == lifecycle;
+  }));
+}
+
+std::size_t count_all(const testing::Cluster& c, Lifecycle lifecycle) {
+  return static_cast<std::size_t>(
+      std::count_if(c.reports.begin(), c.reports.end(), [&](const testing::Report& r) { return r.lifecycle == lifecycle; }));
+}
+
+std::optional<OpId> field(const std::optional<State>& state, std::uint32_t key) {
+  for (const auto& [k, v] : state->fields) {
+    if (k.value == key) return v;
+  }
+  return std::nullopt;
+}
+
+void require_all_equal(testing::Cluster& c, std::uint32_t clients) {
+  for (std::uint32_t i = 0; i < clients; ++i) REQUIRE(c.state(c.client(i)) == c.state(c.server()));
+}
+
+}  // namespace
+
+TEST_CASE("server-authoritative converges after writes delivered in a shuffled order",
+          "[models][server-authoritative]") {
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    testing::Cluster c(model("server-authoritative"), 1, 3);
+    Rng rng(seed);
+    std::vector<Operation> ops;
+    for (int step = 0; step < 12; ++step) {
+      ops.push_back(c.user(static_cast<std::uint32_t>(rng.below(3)), OpKind::map_set,
+                           static_cast<std::uint32_t>(rng.below(3))));
+      c.deliver_shuffled(rng, rng.below(4));
+    }
+    c.deliver_shuffled(rng);
+    require_all_equal(c, 3);
+    // Every write got exactly one answer, and the user heard it.
+    for (const Operation& op : ops) {
+      REQUIRE(count(c, op.client, op.id, Lifecycle::acknowledged) + count(c, op.client, op.id, Lifecycle::rejected) == 1);
+    }
+  }
+}
+
+TEST_CASE("server-authoritative rejects a write based on a stale version and rolls it back",
+          "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 1, 2);
+  const Operation first = c.user(0, OpKind::map_set, 1);
+  const Operation stale = c.user(1, OpKind::map_set, 1);  // client 1 has not seen the first write
+  REQUIRE(field(c.state(c.client(1)), 1) == stale.id);    // optimistic: shown at once
+  c.deliver_all();
+  REQUIRE(count(c, c.client(0), first.id, Lifecycle::acknowledged) == 1);
+  REQUIRE(count(c, c.client(1), stale.id, Lifecycle::rejected) == 1);
+  REQUIRE(count(c, c.client(1), stale.id, Lifecycle::acknowledged) == 0);
+  REQUIRE(field(c.state(c.client(1)), 1) == first.id);  // rolled back to the server's value
+  require_all_equal(c, 2);
+}
+
+TEST_CASE("server-authoritative accepts a write based on the version its writer has seen",
+          "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 1, 2);
+  c.user(0, OpKind::map_set, 1);
+  c.deliver_all();
+  const Operation informed = c.user(1, OpKind::map_set, 1);
+  c.deliver_all();
+  REQUIRE(count(c, c.client(1), informed.id, Lifecycle::acknowledged) == 1);
+  REQUIRE(field(c.state(c.server()), 1) == informed.id);
+}
+
+TEST_CASE("server-authoritative accepts a client's consecutive writes to one field", "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 1, 1);
+  const Operation a = c.user(0, OpKind::map_set, 1);
+  const Operation b = c.user(0, OpKind::map_set, 1);  // based on the same version as `a`
+  c.deliver_all();
+  REQUIRE(count(c, c.client(0), a.id, Lifecycle::acknowledged) == 1);
+  REQUIRE(count(c, c.client(0), b.id, Lifecycle::acknowledged) == 1);
+  REQUIRE(field(c.state(c.server()), 1) == b.id);
+  require_all_equal(c, 1);
+}
+
+TEST_CASE("server-authoritative answers a resend after a lost answer without applying it again",
+          "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 1, 2);
+  const Operation op = c.user(0, OpKind::map_set, 1);
+  REQUIRE(c.deliver_all(1) == 1);  // accepted, but the answer is lost with the connection
+  c.disconnect(c.client(0));
+  c.reconnect(c.client(0));
+  c.deliver_all();
+  c.fire_timers();
+  c.deliver_all();
+  REQUIRE(count(c, c.client(0), op.id, Lifecycle::acknowledged) == 1);
+  REQUIRE(count(c, c.client(0), op.id, Lifecycle::rejected) == 0);
+  // Another client that saw version 1 can still write: the resend did not bump the version.
+  const Operation next = c.user(1, OpKind::map_set, 1);
+  c.deliver_all();
+  REQUIRE(count(c, c.client(1), next.id, Lifecycle::acknowledged) == 1);
+  require_all_equal(c, 2);
+}
+
+TEST_CASE("server-authoritative sends offline writes once reconnected", "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 1, 2);
+  c.disconnect(c.client(0));
+  const Operation op = c.user(0, OpKind::map_set, 4);
+  c.reconnect(c.client(0));
+  c.deliver_all();
+  REQUIRE(field(c.state(c.client(1)), 4) == op.id);
+  REQUIRE(count(c, c.client(1), op.id, Lifecycle::seen) == 1);
+  REQUIRE(count(c, c.client(0), op.id, Lifecycle::acknowledged) == 1);
+}
+
+TEST_CASE("server-authoritative keeps pending writes across a client crash with persistence",
+          "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 1, 1);
+  c.disconnect(c.client(0));
+  const Operation op = c.user(0, OpKind::map_set, 2);
+  c.crash_restart(c.client(0), true);
+  REQUIRE(field(c.state(c.client(0)), 2) == op.id);
+  c.reconnect(c.client(0));
+  c.deliver_all();
+  REQUIRE(field(c.state(c.server()), 2) == op.id);
+  REQUIRE(count(c, c.client(0), op.id, Lifecycle::acknowledged) == 1);
+}
+
+TEST_CASE("server-authoritative keeps accepted writes and answers across a server crash with persistence",
+          "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 1, 1);
+  const Operation op = c.user(0, OpKind::map_set, 2);
+  REQUIRE(c.deliver_all(1) == 1);
+  c.disconnect(c.client(0));  // the answer is lost
+  c.crash_restart(c.server(), true);
+  REQUIRE(field(c.state(c.server()), 2) == op.id);
+  c.reconnect(c.client(0));
+  c.deliver_all();
+  REQUIRE(count(c, c.client(0), op.id, Lifecycle::acknowledged) == 1);
+}
+
+TEST_CASE("server-authoritative ignores malformed messages", "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 1, 1);
+  const Operation op = c.user(0, OpKind::map_set, 1);
+  for (std::string junk : {std::string(), std::string("\x01"), std::string("\x02\x01"), std::string("\x04\xff\xff\xff\x7f", 5),
+                           std::string("\x05\x01")}) {
+    c.node(c.client(0)).on_message(c.context(c.client(0)), c.server(), junk);
+    c.node(c.server()).on_message(c.context(c.server()), c.client(0), junk);
+  }
+  REQUIRE(field(c.state(c.client(0)), 1) == op.id);
+  REQUIRE(c.state(c.server())->fields.empty());
+}
+
+TEST_CASE("server-authoritative-silent rolls back a rejected write without telling its user",
+          "[models][server-authoritative-silent]") {
+  testing::Cluster c(model("server-authoritative-silent"), 1, 2);
+  c.user(0, OpKind::map_set, 1);
+  const Operation stale = c.user(1, OpKind::map_set, 1);
+  c.deliver_all();
+  REQUIRE(count(c, c.client(1), stale.id, Lifecycle::applied) == 1);
+  REQUIRE(count_all(c, Lifecycle::rejected) == 0);
+  REQUIRE(count(c, c.client(1), stale.id, Lifecycle::acknowledged) == 0);
+  REQUIRE(field(c.state(c.client(1)), 1) != stale.id);  // it vanished from the user's screen
+  require_all_equal(c, 2);
+}
