@@ -46,7 +46,7 @@ struct BackoffOptions {
   std::uint32_t multiplier_milli = 2'000;      ///< growth per attempt, x1000 (2000 doubles)
   Jitter jitter = Jitter::full;
   Ppm randomization = 500'000;                 ///< for proportional jitter: +-50%
-  bool jitter_first_attempt = true;            ///< false: the first attempt goes out at once
+  bool jitter_first_attempt = true;            ///< false: the first retry waits the un-jittered delay
 };
 
 enum class ServerAssignment : std::uint8_t {
