@@ -16,6 +16,8 @@ enum Tag : std::uint8_t {
   kDelta = 1,  ///< client -> server: u64 op, i64 amount; server -> server adds u32 writer
   kAck = 2,    ///< server -> sender: u64 op, i64 total after counting it
   kTotal = 3,  ///< server -> clients: i64 total, u64 op that changed it (0 on connect), u32 writer
+  kSync = 4,   ///< client -> server every period: i64 the total it knows; a server with another answers
+               ///< kTotal, which repairs totals lost on datagram links (no connection event there)
 };
 
 constexpr std::uint64_t kTimer = 1;
@@ -33,7 +35,7 @@ class NoDedupClient final : public Node {
 
   void on_user_operation(Context& ctx, const Operation& op) override {
     if (op.kind != OpKind::counter_add) return;
-    pending_[op.id] = op.amount;
+    pending_[op.id] = Pending{op.amount, ticks_};
     persist(ctx);
     ctx.report(op.id, Lifecycle::applied);
     if (auto server = ctx.connected_server()) ctx.send(*server, encode_delta(op.id, op.amount));
@@ -63,30 +65,44 @@ class NoDedupClient final : public Node {
 
   void on_timer(Context& ctx, std::uint64_t tag) override {
     if (tag != kTimer) return;
-    if (auto server = ctx.connected_server()) resend(ctx, *server);
+    ++ticks_;
+    // Like a real retry timeout, a timer resend skips deltas sent within the last period: only a
+    // delta that has waited a whole period for its acknowledgement is sent again.
+    if (auto server = ctx.connected_server()) {
+      resend(ctx, *server, ticks_ - 1);
+      ctx.send(*server, Writer().u8(kSync).i64(server_total_).take());
+    }
     ctx.set_timer(kResendPeriod, kTimer);
   }
 
-  void on_connected(Context& ctx, NodeId peer) override { resend(ctx, peer); }
+  void on_connected(Context& ctx, NodeId peer) override { resend(ctx, peer, ticks_ + 1); }
 
   std::optional<State> state() const override {
     State s;
     s.type = DataType::counter;
     s.counter = server_total_;
-    for (const auto& [op, amount] : pending_) s.counter += amount;  // optimistic: pending deltas show
+    for (const auto& [op, p] : pending_) s.counter += p.amount;  // optimistic: pending deltas show
     return s;
   }
-  std::uint64_t metadata_bytes() const override { return pending_.size() * (sizeof(OpId) + sizeof(std::int64_t)); }
+  std::uint64_t metadata_bytes() const override { return pending_.size() * (sizeof(OpId) + sizeof(Pending)); }
 
  private:
-  void resend(Context& ctx, NodeId server) {
-    for (const auto& [op, amount] : pending_) ctx.send(server, encode_delta(op, amount));
+  struct Pending {
+    std::int64_t amount = 0;
+    std::uint64_t tick = 0;  ///< the timer tick during which it was made or last restored
+  };
+
+  /// Resends the deltas made before timer tick `made_before`.
+  void resend(Context& ctx, NodeId server, std::uint64_t made_before) {
+    for (const auto& [op, p] : pending_) {
+      if (p.tick < made_before) ctx.send(server, encode_delta(op, p.amount));
+    }
   }
 
   void persist(Context& ctx) {
     Writer w;
     w.i64(server_total_).u32(static_cast<std::uint32_t>(pending_.size()));
-    for (const auto& [op, amount] : pending_) w.u64(op.value).i64(amount);
+    for (const auto& [op, p] : pending_) w.u64(op.value).i64(p.amount);
     ctx.store().put("nodedup/client", w.take());
     ctx.store().flush();
   }
@@ -96,11 +112,11 @@ class NoDedupClient final : public Node {
     if (!saved) return;
     Reader r(*saved);
     const std::int64_t total = r.i64();
-    std::map<OpId, std::int64_t> pending;
+    std::map<OpId, Pending> pending;
     const std::uint32_t n = r.u32();
     for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
       const OpId op{r.u64()};
-      pending[op] = r.i64();
+      pending[op] = Pending{r.i64(), 0};
     }
     if (!r.ok()) return;
     server_total_ = total;
@@ -108,7 +124,8 @@ class NoDedupClient final : public Node {
   }
 
   std::int64_t server_total_ = 0;
-  std::map<OpId, std::int64_t> pending_;  ///< applied here, not yet acknowledged: op -> amount
+  std::map<OpId, Pending> pending_;  ///< applied here, not yet acknowledged
+  std::uint64_t ticks_ = 0;          ///< resend timer firings since this node started
 };
 
 class NoDedupServer final : public Node {
@@ -125,7 +142,13 @@ class NoDedupServer final : public Node {
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader r(payload);
-    if (r.u8() != kDelta) return;
+    const std::uint8_t tag = r.u8();
+    if (tag == kSync) {
+      const std::int64_t known = r.i64();
+      if (r.ok() && known != total_) on_connected(ctx, from);
+      return;
+    }
+    if (tag != kDelta) return;
     const OpId op{r.u64()};
     const std::int64_t amount = r.i64();
     const bool from_server = is_server(ctx, from);

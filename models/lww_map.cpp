@@ -11,6 +11,8 @@
 
 #include <memory>
 
+#include "sim/rng.hpp"
+
 #include "models/model.hpp"
 
 namespace syncstorm {
@@ -90,6 +92,7 @@ enum Tag : std::uint8_t {
   kPut = 1,      ///< client -> server: one write (a Map of one entry)
   kAck = 2,      ///< server -> client: the write with this op id is stored durably
   kEntries = 3,  ///< server -> anyone: winning entries (a delta, or the full state on connect)
+  kSync = 4,     ///< client -> server, every period: u64 digest of the client's map
 };
 
 /// Timer tag; the resend and anti-entropy period is kPeriod.
@@ -101,6 +104,15 @@ std::string encode_entries(const Map& map) {
   w.u8(kEntries);
   map.encode(w);
   return w.take();
+}
+
+/// A digest of a map's bytes. A client sends its digest every period and a server that holds
+/// something else answers with its full state: this repairs relays lost on datagram links, where no
+/// connection event triggers a catch-up.
+std::uint64_t digest(const Map& map) {
+  Writer w;
+  map.encode(w);
+  return fnv1a64(w.take());
 }
 
 std::string encode_put(KeyId key, const Stamp& stamp) {
@@ -149,7 +161,10 @@ class LwwClient final : public Node {
 
   void on_timer(Context& ctx, std::uint64_t tag) override {
     if (tag != kTimer) return;
-    if (auto server = ctx.connected_server()) resend(ctx, *server);
+    if (auto server = ctx.connected_server()) {
+      resend(ctx, *server);
+      ctx.send(*server, Writer().u8(kSync).u64(digest(map_)).take());
+    }
     ctx.set_timer(kPeriod, kTimer);
   }
 
@@ -230,6 +245,11 @@ class LwwServer final : public Node {
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader r(payload);
     const std::uint8_t tag = r.u8();
+    if (tag == kSync) {
+      const std::uint64_t theirs = r.u64();
+      if (r.ok() && theirs != digest(map_)) ctx.send(from, encode_entries(map_));
+      return;
+    }
     if (tag != kPut && tag != kEntries) return;
     auto incoming = Map::decode(r);
     if (!incoming) return;

@@ -77,9 +77,13 @@ namespace {
 using pn::Counter;
 using pn::Totals;
 
-/// Every message is a set of replica totals: a client's own, a server's answer, a relay or a full
-/// state. One format keeps the decoding surface small.
+/// Nearly every message is a set of replica totals: a client's own, a server's answer, a relay or a
+/// full state. One format keeps the decoding surface small.
 constexpr std::uint8_t kTotals = 1;
+/// Client -> server every period: u64 digest of the client's state. A server holding something else
+/// answers with its full state; this repairs relays lost on datagram links, which have no
+/// connection event to trigger a catch-up.
+constexpr std::uint8_t kSync = 2;
 constexpr std::uint64_t kTimer = 1;
 /// How often a client resends unacknowledged totals, and servers exchange their state.
 constexpr Duration kPeriod = Duration::seconds(1);
@@ -89,6 +93,12 @@ std::string encode_totals(const Counter& counter) {
   w.u8(kTotals);
   counter.encode(w);
   return w.take();
+}
+
+std::uint64_t digest(const Counter& counter) {
+  Writer w;
+  counter.encode(w);
+  return fnv1a64(w.take());
 }
 
 std::optional<Counter> decode_totals(std::string_view payload) {
@@ -137,7 +147,10 @@ class PnClient final : public Node {
 
   void on_timer(Context& ctx, std::uint64_t tag) override {
     if (tag != kTimer) return;
-    if (auto server = ctx.connected_server(); server && !pending_.empty()) send_own(ctx, *server);
+    if (auto server = ctx.connected_server()) {
+      if (!pending_.empty()) send_own(ctx, *server);
+      ctx.send(*server, Writer().u8(kSync).u64(digest(counter_)).take());
+    }
     ctx.set_timer(kPeriod, kTimer);
   }
 
@@ -204,6 +217,12 @@ class PnServer final : public Node {
   void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
+    Reader sync(payload);
+    if (sync.u8() == kSync) {
+      const std::uint64_t theirs = sync.u64();
+      if (sync.ok() && theirs != digest(counter_)) ctx.send(from, encode_totals(counter_));
+      return;
+    }
     auto incoming = decode_totals(payload);
     if (!incoming) return;
     Counter grown;

@@ -24,6 +24,7 @@ enum Tag : std::uint8_t {
   kUpdate = 4,    ///< server -> client: u32 n, then n x (u32 key, u64 version, u64 value, u32 writer)
   kReplicate = 5, ///< server -> server: one accepted write: u32 key, u64 version, u64 value, u32 writer,
                   ///< u64 oldest pending op of that writer
+  kSync = 6,      ///< client -> server every period: u64 digest of the server state the client knows
 };
 
 constexpr std::uint64_t kTimer = 1;
@@ -46,6 +47,15 @@ struct Field {
 };
 
 using Fields = std::map<KeyId, Field>;
+
+/// A digest of what a client can know of a server's fields. A client sends it every period and a
+/// server holding something else answers with its full state: this repairs broadcasts lost on
+/// datagram links, which have no connection event to trigger a catch-up.
+std::uint64_t digest(const Fields& fields) {
+  Writer w;
+  for (const auto& [key, f] : fields) w.u32(key.value).u64(f.version).u64(f.value.value);
+  return fnv1a64(w.take());
+}
 
 void write_field(Writer& w, KeyId key, const Field& f) {
   w.u32(key.value).u64(f.version).u64(f.value.value).u32(f.writer);
@@ -125,7 +135,10 @@ class AuthoritativeClient final : public Node {
 
   void on_timer(Context& ctx, std::uint64_t tag) override {
     if (tag != kTimer) return;
-    if (auto server = ctx.connected_server()) resend(ctx, *server);
+    if (auto server = ctx.connected_server()) {
+      resend(ctx, *server);
+      ctx.send(*server, Writer().u8(kSync).u64(digest(confirmed_)).take());
+    }
     ctx.set_timer(kResendPeriod, kTimer);
   }
 
@@ -220,6 +233,10 @@ class AuthoritativeServer final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kWrite) on_write(ctx, from, r);
     if (tag == kReplicate) on_replicate(ctx, from, r);
+    if (tag == kSync) {
+      const std::uint64_t theirs = r.u64();
+      if (r.ok() && theirs != digest(fields_)) ctx.send(from, encode_update(fields_));
+    }
   }
 
   void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, encode_update(fields_)); }
@@ -249,8 +266,11 @@ class AuthoritativeServer final : public Node {
     if (auto it = mine.find(op); it != mine.end()) return answer(ctx, from, op, it->second);
     Field& f = fields_[key];
     const bool fresh = base == f.version || (f.writer == from.value && base >= f.run_start);
-    Decision d{fresh, key, 0};
-    if (fresh) {
+    // A reordered datagram can bring a client's older write after its newer one to the same field:
+    // the newer write already supersedes it, so it is accepted without changing the field.
+    const bool superseded = fresh && f.writer == from.value && op < f.value;
+    Decision d{fresh, key, f.version};
+    if (fresh && !superseded) {
       if (f.writer != from.value) f.run_start = f.version;
       f.version += 1;
       f.value = op;
@@ -260,7 +280,7 @@ class AuthoritativeServer final : public Node {
     mine[op] = d;
     persist(ctx);  // durable before the answer: an acknowledged write must survive a crash
     answer(ctx, from, op, d);
-    if (!fresh) return;
+    if (!fresh || superseded) return;
     broadcast(ctx, key, f, from);
     Writer w;
     w.u8(kReplicate);
