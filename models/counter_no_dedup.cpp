@@ -13,11 +13,12 @@ namespace syncstorm {
 namespace {
 
 enum Tag : std::uint8_t {
-  kDelta = 1,  ///< client -> server: u64 op, i64 amount; server -> server adds u32 writer
+  kDelta = 1,  ///< client -> server: u64 op, i64 amount
   kAck = 2,    ///< server -> sender: u64 op, i64 total after counting it
   kTotal = 3,  ///< server -> clients: i64 total, u64 op that changed it (0 on connect), u32 writer
   kSync = 4,   ///< client -> server every period: i64 the total it knows; a server with another answers
                ///< kTotal, which repairs totals lost on datagram links (no connection event there)
+  kContribution = 5,  ///< server -> server: u32 server, u64 version, i64 total, u64 op, u32 writer
 };
 
 constexpr std::uint64_t kTimer = 1;
@@ -128,14 +129,18 @@ class NoDedupClient final : public Node {
   std::uint64_t ticks_ = 0;          ///< resend timer firings since this node started
 };
 
+/// What one server has counted from its own clients' deltas. Servers share these by version, so
+/// their totals agree even across crashes and lost relays; only the counting itself is wrong.
+struct Contribution {
+  std::uint64_t version = 0;  ///< grows with every delta the server counts
+  std::int64_t total = 0;
+};
+
 class NoDedupServer final : public Node {
  public:
   void on_start(Context& ctx) override {
-    if (const auto saved = ctx.store().get("nodedup/server")) {
-      Reader r(*saved);
-      const std::int64_t total = r.i64();
-      if (r.ok()) total_ = total;
-    }
+    restore(ctx);
+    if (ctx.servers().size() > 1) ctx.set_timer(kResendPeriod, kTimer);
   }
 
   void on_user_operation(Context&, const Operation&) override {}
@@ -145,50 +150,105 @@ class NoDedupServer final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kSync) {
       const std::int64_t known = r.i64();
-      if (r.ok() && known != total_) on_connected(ctx, from);
-      return;
-    }
-    if (tag != kDelta) return;
-    const OpId op{r.u64()};
-    const std::int64_t amount = r.i64();
-    const bool from_server = is_server(ctx, from);
-    // A delta relayed by another server names its writing client; one from a client is its own.
-    const std::uint32_t writer = from_server ? r.u32() : from.value;
-    if (!r.ok()) return;
-    total_ += amount;  // THE BUG: no record of which operations were already counted
-    ctx.store().put("nodedup/server", Writer().i64(total_).take());
-    ctx.store().flush();  // durable before the acknowledgement, so only the documented bug remains
-    if (!from_server) ctx.send(from, Writer().u8(kAck).u64(op.value).i64(total_).take());
-    const std::string update = Writer().u8(kTotal).i64(total_).u64(op.value).u32(writer).take();
-    for (NodeId client : ctx.clients()) {
-      if (client != from && ctx.connected(client)) ctx.send(client, update);
-    }
-    if (from_server) return;
-    for (NodeId server : ctx.servers()) {
-      if (server != ctx.self()) ctx.send(server, Writer().u8(kDelta).u64(op.value).i64(amount).u32(writer).take());
+      if (r.ok() && known != total()) on_connected(ctx, from);
+    } else if (tag == kDelta) {
+      const OpId op{r.u64()};
+      const std::int64_t amount = r.i64();
+      if (r.ok()) count(ctx, from, op, amount);
+    } else if (tag == kContribution) {
+      on_contribution(ctx, r);
     }
   }
 
+  void on_timer(Context& ctx, std::uint64_t tag) override {
+    if (tag != kTimer) return;
+    for (const auto& [server, c] : contributions_) share(ctx, NodeId{server}, c, OpId{}, 0);
+    ctx.set_timer(kResendPeriod, kTimer);
+  }
+
   void on_connected(Context& ctx, NodeId peer) override {
-    ctx.send(peer, Writer().u8(kTotal).i64(total_).u64(0).u32(0).take());
+    ctx.send(peer, Writer().u8(kTotal).i64(total()).u64(0).u32(0).take());
   }
 
   std::optional<State> state() const override {
     State s;
     s.type = DataType::counter;
-    s.counter = total_;
+    s.counter = total();
     return s;
   }
+  std::uint64_t metadata_bytes() const override { return contributions_.size() * (sizeof(std::uint32_t) + sizeof(Contribution)); }
 
  private:
-  static bool is_server(const Context& ctx, NodeId node) {
-    for (NodeId s : ctx.servers()) {
-      if (s == node) return true;
-    }
-    return false;
+  void count(Context& ctx, NodeId from, OpId op, std::int64_t amount) {
+    Contribution& mine = contributions_[ctx.self().value];
+    mine.version += 1;
+    mine.total += amount;  // THE BUG: no record of which operations were already counted
+    persist(ctx);          // durable before the acknowledgement, so only the documented bug remains
+    ctx.send(from, Writer().u8(kAck).u64(op.value).i64(total()).take());
+    tell_clients(ctx, op, from.value, from);
+    share(ctx, ctx.self(), mine, op, from.value);
   }
 
-  std::int64_t total_ = 0;
+  void on_contribution(Context& ctx, Reader& r) {
+    const std::uint32_t server = r.u32();
+    Contribution c;
+    c.version = r.u64();
+    c.total = r.i64();
+    const OpId op{r.u64()};
+    const std::uint32_t writer = r.u32();
+    // A server's own contribution may come back from a peer after it restarted without its store.
+    if (!r.ok()) return;
+    Contribution& known = contributions_[server];
+    if (c.version <= known.version) return;
+    known = c;
+    persist(ctx);
+    tell_clients(ctx, op, writer, ctx.self());
+  }
+
+  /// Sends one server's contribution to the other servers, naming the delta that changed it if any.
+  void share(Context& ctx, NodeId server, const Contribution& c, OpId op, std::uint32_t writer) {
+    const std::string message =
+        Writer().u8(kContribution).u32(server.value).u64(c.version).i64(c.total).u64(op.value).u32(writer).take();
+    for (NodeId other : ctx.servers()) {
+      if (other != ctx.self()) ctx.send(other, message);
+    }
+  }
+
+  void tell_clients(Context& ctx, OpId op, std::uint32_t writer, NodeId except) {
+    const std::string update = Writer().u8(kTotal).i64(total()).u64(op.value).u32(writer).take();
+    for (NodeId client : ctx.clients()) {
+      if (client != except && ctx.connected(client)) ctx.send(client, update);
+    }
+  }
+
+  std::int64_t total() const {
+    std::int64_t sum = 0;
+    for (const auto& [server, c] : contributions_) sum += c.total;
+    return sum;
+  }
+
+  void persist(Context& ctx) {
+    Writer w;
+    w.u32(static_cast<std::uint32_t>(contributions_.size()));
+    for (const auto& [server, c] : contributions_) w.u32(server).u64(c.version).i64(c.total);
+    ctx.store().put("nodedup/server", w.take());
+    ctx.store().flush();
+  }
+
+  void restore(Context& ctx) {
+    const auto saved = ctx.store().get("nodedup/server");
+    if (!saved) return;
+    Reader r(*saved);
+    std::map<std::uint32_t, Contribution> contributions;
+    const std::uint32_t n = r.u32();
+    for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+      const std::uint32_t server = r.u32();
+      contributions[server] = Contribution{r.u64(), r.i64()};
+    }
+    if (r.ok()) contributions_ = std::move(contributions);
+  }
+
+  std::map<std::uint32_t, Contribution> contributions_;  ///< per server (NodeId value)
 };
 
 }  // namespace

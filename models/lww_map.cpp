@@ -90,8 +90,8 @@ using lww::Stamp;
 
 enum Tag : std::uint8_t {
   kPut = 1,      ///< client -> server: one write (a Map of one entry)
-  kAck = 2,      ///< server -> client: the write with this op id is stored durably
-  kEntries = 3,  ///< server -> anyone: winning entries (a delta, or the full state on connect)
+  kAck = 2,      ///< server -> client: the write with this op id is stored durably; then the high mark
+  kEntries = 3,  ///< server -> anyone: winning entries (a delta, or the full state), then the high mark
   kSync = 4,     ///< client -> server, every period: u64 digest of the client's map
 };
 
@@ -99,10 +99,25 @@ enum Tag : std::uint8_t {
 constexpr std::uint64_t kTimer = 1;
 constexpr Duration kPeriod = Duration::seconds(1);
 
-std::string encode_entries(const Map& map) {
+// Every server message ends with the server's high mark: the largest stamp it has merged. The
+// simulator counts a client as having seen every write its server had merged before any message
+// reached it, so the client's clock must move past all of them, not only past the entries the
+// message happens to carry (a relay of another field, or an acknowledgement, carries none of them).
+void write_mark(Writer& w, const lww::HybridClock& mark) { w.i64(mark.time_us).u32(mark.logical); }
+
+std::optional<Stamp> read_mark(Reader& r) {
+  Stamp mark;
+  mark.time_us = r.i64();
+  mark.logical = r.u32();
+  if (!r.ok()) return std::nullopt;
+  return mark;
+}
+
+std::string encode_entries(const Map& map, const lww::HybridClock& mark) {
   Writer w;
   w.u8(kEntries);
   map.encode(w);
+  write_mark(w, mark);
   return w.take();
 }
 
@@ -149,12 +164,17 @@ class LwwClient final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kAck) {
       const OpId id{r.u64()};
-      if (!r.ok() || outbox_.erase(id) == 0) return;
+      const auto mark = read_mark(r);
+      if (!mark) return;
+      clock_.observe(*mark);
+      const bool acknowledged = outbox_.erase(id) > 0;
       persist(ctx);
-      ctx.report(id, Lifecycle::acknowledged);
+      if (acknowledged) ctx.report(id, Lifecycle::acknowledged);
     } else if (tag == kEntries) {
       auto incoming = Map::decode(r);
-      if (!incoming) return;
+      const auto mark = read_mark(r);
+      if (!incoming || !mark) return;
+      clock_.observe(*mark);
       absorb(ctx, *incoming);
     }
   }
@@ -236,6 +256,8 @@ class LwwServer final : public Node {
       Reader r(*saved);
       if (auto map = Map::decode(r)) map_ = std::move(*map);
     }
+    // Winners dominate every stamp they beat, so the mark is recovered from the stored map.
+    for (const auto& [key, stamp] : map_.fields) mark_.observe(stamp);
     // Anti-entropy between servers repairs forwards lost while a server-to-server link was down.
     if (ctx.servers().size() > 1) ctx.set_timer(kPeriod, kTimer);
   }
@@ -247,22 +269,32 @@ class LwwServer final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kSync) {
       const std::uint64_t theirs = r.u64();
-      if (r.ok() && theirs != digest(map_)) ctx.send(from, encode_entries(map_));
+      if (r.ok() && theirs != digest(map_)) ctx.send(from, encode_entries(map_, mark_));
       return;
     }
     if (tag != kPut && tag != kEntries) return;
     auto incoming = Map::decode(r);
     if (!incoming) return;
+    if (tag == kEntries) {
+      // Another server's relay: its mark covers writes whose relays to this server are still due.
+      if (const auto mark = read_mark(r)) mark_.observe(*mark);
+    }
     Map delta;
     for (const auto& [key, stamp] : incoming->fields) {
+      mark_.observe(stamp);
       if (map_.set(key, stamp)) delta.set(key, stamp);
     }
     if (!delta.fields.empty()) persist(ctx);  // durable before anyone is told
     if (tag == kPut) {
-      for (const auto& [key, stamp] : incoming->fields) ctx.send(from, Writer().u8(kAck).u64(stamp.op).take());
+      for (const auto& [key, stamp] : incoming->fields) {
+        Writer w;
+        w.u8(kAck).u64(stamp.op);
+        write_mark(w, mark_);
+        ctx.send(from, w.take());
+      }
     }
     if (delta.fields.empty()) return;
-    const std::string message = encode_entries(delta);
+    const std::string message = encode_entries(delta, mark_);
     for (NodeId client : ctx.clients()) {
       if (client != from && ctx.connected(client)) ctx.send(client, message);
     }
@@ -275,7 +307,7 @@ class LwwServer final : public Node {
 
   void on_timer(Context& ctx, std::uint64_t tag) override {
     if (tag != kTimer) return;
-    const std::string message = encode_entries(map_);
+    const std::string message = encode_entries(map_, mark_);
     for (NodeId server : ctx.servers()) {
       if (server != ctx.self()) ctx.send(server, message);
     }
@@ -283,7 +315,7 @@ class LwwServer final : public Node {
   }
 
   /// Clients and other servers alike catch up from the full state (entries are few: a small pool).
-  void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, encode_entries(map_)); }
+  void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, encode_entries(map_, mark_)); }
 
   std::optional<State> state() const override { return map_.to_state(); }
   std::uint64_t metadata_bytes() const override { return map_.metadata_bytes(); }
@@ -297,6 +329,7 @@ class LwwServer final : public Node {
   }
 
   Map map_;
+  lww::HybridClock mark_;  ///< the largest stamp merged here: the high mark every message carries
 };
 
 ModelInfo make_info(bool wallclock) {

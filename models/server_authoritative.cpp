@@ -223,6 +223,19 @@ struct Decision {
   std::uint64_t version = 0;
 };
 
+/// The answers one client may still ask for again. Every write names the client's oldest pending
+/// op; everything older has been answered and is never resent, so it is forgotten.
+struct Answers {
+  OpId floor;  ///< the largest "oldest pending op" the client has named
+  std::map<OpId, Decision> ops;
+
+  void forget_before(OpId oldest) {
+    if (!(floor < oldest)) return;
+    floor = oldest;
+    ops.erase(ops.begin(), ops.lower_bound(oldest));
+  }
+};
+
 class AuthoritativeServer final : public Node {
  public:
   void on_start(Context& ctx) override { restore(ctx); }
@@ -250,7 +263,7 @@ class AuthoritativeServer final : public Node {
 
   std::uint64_t metadata_bytes() const override {
     std::uint64_t decisions = 0;
-    for (const auto& [client, ops] : decisions_) decisions += ops.size();
+    for (const auto& [client, answers] : decisions_) decisions += answers.ops.size();
     return fields_.size() * sizeof(Field) + decisions * (sizeof(OpId) + sizeof(Decision));
   }
 
@@ -261,9 +274,12 @@ class AuthoritativeServer final : public Node {
     const std::uint64_t base = r.u64();
     const OpId oldest{r.u64()};
     if (!r.ok() || !op.valid()) return;
-    auto& mine = decisions_[from.value];
-    forget_before(mine, oldest);
-    if (auto it = mine.find(op); it != mine.end()) return answer(ctx, from, op, it->second);
+    Answers& mine = decisions_[from.value];
+    mine.forget_before(oldest);
+    // A late duplicate of an op its client already has an answer for (a datagram can arrive long
+    // after): deciding it again could apply an old write twice.
+    if (op < mine.floor) return;
+    if (auto it = mine.ops.find(op); it != mine.ops.end()) return answer(ctx, from, op, it->second);
     Field& f = fields_[key];
     const bool fresh = base == f.version || (f.writer == from.value && base >= f.run_start);
     // A reordered datagram can bring a client's older write after its newer one to the same field:
@@ -277,7 +293,7 @@ class AuthoritativeServer final : public Node {
       f.writer = from.value;
       d.version = f.version;
     }
-    mine[op] = d;
+    mine.ops[op] = d;
     persist(ctx);  // durable before the answer: an acknowledged write must survive a crash
     answer(ctx, from, op, d);
     if (!fresh || superseded) return;
@@ -300,9 +316,9 @@ class AuthoritativeServer final : public Node {
     const OpId oldest{r.u64()};
     if (!fields || !r.ok()) return;
     const auto& [key, incoming] = *fields;
-    auto& theirs = decisions_[incoming.writer];
-    forget_before(theirs, oldest);
-    theirs[op] = Decision{true, key, incoming.version};
+    Answers& theirs = decisions_[incoming.writer];
+    theirs.forget_before(oldest);
+    if (op >= theirs.floor) theirs.ops[op] = Decision{true, key, incoming.version};
     Field& f = fields_[key];
     const bool newer = f.precedes(incoming.version, incoming.value);
     if (newer) {
@@ -323,15 +339,6 @@ class AuthoritativeServer final : public Node {
     f.writer = r.u32();
     if (!r.ok()) return std::nullopt;
     return std::pair(key, f);
-  }
-
-  /// Decisions for ops older than the client's oldest pending one are never asked for again.
-  static void forget_before(std::map<OpId, Decision>& decisions, OpId oldest) {
-    if (!oldest.valid()) {
-      decisions.clear();
-      return;
-    }
-    decisions.erase(decisions.begin(), decisions.lower_bound(oldest));
   }
 
   void answer(Context& ctx, NodeId to, OpId op, const Decision& d) {
@@ -356,9 +363,9 @@ class AuthoritativeServer final : public Node {
       w.u64(f.run_start);
     }
     w.u32(static_cast<std::uint32_t>(decisions_.size()));
-    for (const auto& [client, ops] : decisions_) {
-      w.u32(client).u32(static_cast<std::uint32_t>(ops.size()));
-      for (const auto& [op, d] : ops) w.u64(op.value).u8(d.accepted ? 1 : 0).u32(d.key.value).u64(d.version);
+    for (const auto& [client, answers] : decisions_) {
+      w.u32(client).u64(answers.floor.value).u32(static_cast<std::uint32_t>(answers.ops.size()));
+      for (const auto& [op, d] : answers.ops) w.u64(op.value).u8(d.accepted ? 1 : 0).u32(d.key.value).u64(d.version);
     }
     ctx.store().put("sa/server", w.take());
     ctx.store().flush();
@@ -377,10 +384,12 @@ class AuthoritativeServer final : public Node {
       one->second.run_start = run_start;
       fields[one->first] = one->second;
     }
-    std::map<std::uint32_t, std::map<OpId, Decision>> decisions;
+    std::map<std::uint32_t, Answers> decisions;
     const std::uint32_t clients = r.u32();
     for (std::uint32_t c = 0; c < clients && r.ok(); ++c) {
-      auto& ops = decisions[r.u32()];
+      Answers& answers = decisions[r.u32()];
+      answers.floor = OpId{r.u64()};
+      auto& ops = answers.ops;
       const std::uint32_t count = r.u32();
       for (std::uint32_t i = 0; i < count && r.ok(); ++i) {
         const OpId op{r.u64()};
@@ -396,7 +405,7 @@ class AuthoritativeServer final : public Node {
 
   Fields fields_;
   /// Per client (by NodeId value), the answers it may still ask for again.
-  std::map<std::uint32_t, std::map<OpId, Decision>> decisions_;
+  std::map<std::uint32_t, Answers> decisions_;
 };
 
 ModelInfo make_info(bool silent) {
