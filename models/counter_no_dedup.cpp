@@ -140,7 +140,7 @@ class NoDedupServer final : public Node {
  public:
   void on_start(Context& ctx) override {
     restore(ctx);
-    if (ctx.servers().size() > 1) ctx.set_timer(kResendPeriod, kTimer);
+    ctx.set_timer(kResendPeriod, kTimer);  // shares contributions when there are other servers
   }
 
   void on_user_operation(Context&, const Operation&) override {}
@@ -166,8 +166,15 @@ class NoDedupServer final : public Node {
     ctx.set_timer(kResendPeriod, kTimer);
   }
 
+  /// A client catches up on the total; another server on every contribution this one knows.
   void on_connected(Context& ctx, NodeId peer) override {
-    ctx.send(peer, Writer().u8(kTotal).i64(total()).u64(0).u32(0).take());
+    if (!is_server(ctx, peer)) {
+      ctx.send(peer, Writer().u8(kTotal).i64(total()).u64(0).u32(0).take());
+      return;
+    }
+    for (const auto& [server, c] : contributions_) {
+      ctx.send(peer, Writer().u8(kContribution).u32(server).u64(c.version).i64(c.total).u64(0).u32(0).take());
+    }
   }
 
   std::optional<State> state() const override {
@@ -246,6 +253,13 @@ class NoDedupServer final : public Node {
       contributions[server] = Contribution{r.u64(), r.i64()};
     }
     if (r.ok()) contributions_ = std::move(contributions);
+  }
+
+  static bool is_server(const Context& ctx, NodeId node) {
+    for (NodeId s : ctx.servers()) {
+      if (s == node) return true;
+    }
+    return false;
   }
 
   std::map<std::uint32_t, Contribution> contributions_;  ///< per server (NodeId value)

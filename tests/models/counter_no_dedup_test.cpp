@@ -95,3 +95,34 @@ TEST_CASE("counter-no-dedup ignores malformed messages", "[models][counter-no-de
   REQUIRE(value(c, c.client(0)) == 0);
   REQUIRE(value(c, c.server()) == 0);
 }
+
+TEST_CASE("counter-no-dedup's timer resends a delta only after it waited a whole period",
+          "[models][counter-no-dedup]") {
+  testing::Cluster c(model(), 1, 1);
+  c.user(0, OpKind::counter_add, 0, 5);
+  c.fire_timers();  // the delta is still in flight and young: not resent
+  c.deliver_all();
+  REQUIRE(value(c, c.server()) == 5);
+  c.disconnect(c.client(0));  // drops nothing in flight now, but the next delta's ack is lost below
+  c.reconnect(c.client(0));
+  c.deliver_all();
+  c.user(0, OpKind::counter_add, 0, 2);
+  REQUIRE(c.deliver_all(1) == 1);  // counted; its acknowledgement waits in the queue
+  c.queue.clear();                 // and is lost (a datagram link)
+  c.fire_timers();                 // one period: still young
+  c.fire_timers();                 // two periods: resent, and counted again
+  c.deliver_all();
+  REQUIRE(value(c, c.server()) == 9);
+}
+
+TEST_CASE("counter-no-dedup servers agree through shared contributions", "[models][counter-no-dedup]") {
+  testing::Cluster c(model(), 2, 2);  // the harness connects every client to server 0
+  c.user(0, OpKind::counter_add, 0, 4);
+  c.user(1, OpKind::counter_add, 0, 1);
+  c.deliver_all();
+  REQUIRE(value(c, c.server(1)) == 5);
+  c.crash_restart(c.server(1), false);
+  c.fire_timers();
+  c.deliver_all();
+  REQUIRE(value(c, c.server(1)) == 5);
+}

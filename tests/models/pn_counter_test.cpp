@@ -184,3 +184,28 @@ TEST_CASE("the pn-counter merge is a semilattice", "[models][pn-counter][crdt]")
     for (const pn::Counter& r : replicas) RC_ASSERT(r.value() == sum);
   });
 }
+
+TEST_CASE("pn-counter repairs a lost relay through the periodic digest sync", "[models][pn-counter]") {
+  testing::Cluster c(model(), 1, 2);
+  c.user(0, OpKind::counter_add, 0, 3);
+  REQUIRE(c.deliver_all(1) == 1);
+  std::erase_if(c.queue, [&](const testing::Envelope& e) { return e.to == c.client(1); });  // relay lost
+  c.deliver_all();
+  REQUIRE(value(c, c.client(1)) == 0);
+  c.fire_timers();
+  c.deliver_all();
+  REQUIRE(value(c, c.client(1)) == 3);
+}
+
+TEST_CASE("pn-counter servers converge through relays and anti-entropy", "[models][pn-counter]") {
+  testing::Cluster c(model(), 2, 2);  // the harness connects every client to server 0
+  c.user(0, OpKind::counter_add, 0, 4);
+  c.user(1, OpKind::counter_add, 0, -1);
+  c.deliver_all();
+  REQUIRE(value(c, c.server(1)) == 3);
+  c.crash_restart(c.server(1), false);
+  c.deliver_all();
+  c.fire_timers();
+  c.deliver_all();
+  REQUIRE(value(c, c.server(1)) == 3);
+}

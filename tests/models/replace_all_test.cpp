@@ -114,3 +114,17 @@ TEST_CASE("replace-all ignores malformed messages", "[models][replace-all]") {
   REQUIRE(field(c.state(c.client(0)), 1) == op.id);
   REQUIRE(c.state(c.server())->fields.empty());
 }
+
+TEST_CASE("replace-all's server ignores a late duplicate of a write its client has moved past",
+          "[models][replace-all]") {
+  testing::Cluster c(model(), 1, 2);
+  c.user(0, OpKind::map_set, 1);
+  const testing::Envelope duplicate = c.queue.back();
+  c.deliver_all();
+  const Operation later = c.user(1, OpKind::map_set, 1);
+  c.deliver_all();
+  c.user(0, OpKind::map_set, 2);  // names a newer oldest-unacknowledged op
+  c.deliver_all();
+  c.node(c.server()).on_message(c.context(c.server()), duplicate.from, duplicate.payload);
+  REQUIRE(field(c.state(c.server()), 1) == later.id);
+}

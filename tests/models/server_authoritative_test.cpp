@@ -179,3 +179,51 @@ TEST_CASE("server-authoritative-silent rolls back a rejected write without telli
   REQUIRE(field(c.state(c.client(1)), 1) != stale.id);  // it vanished from the user's screen
   require_all_equal(c, 2);
 }
+
+TEST_CASE("server-authoritative keeps a client's newer write when its older one arrives late",
+          "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 1, 1);
+  const Operation older = c.user(0, OpKind::map_set, 1);
+  const Operation newer = c.user(0, OpKind::map_set, 1);
+  std::swap(c.queue[0], c.queue[1]);  // a datagram link reorders them
+  c.deliver_all();
+  REQUIRE(field(c.state(c.server()), 1) == newer.id);
+  REQUIRE(count(c, c.client(0), older.id, Lifecycle::acknowledged) == 1);
+  REQUIRE(count(c, c.client(0), newer.id, Lifecycle::acknowledged) == 1);
+  require_all_equal(c, 1);
+}
+
+TEST_CASE("server-authoritative does not answer a late duplicate of a write its client has moved past",
+          "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 1, 1);
+  c.user(0, OpKind::map_set, 1);
+  const testing::Envelope duplicate = c.queue.back();
+  c.deliver_all();
+  c.user(0, OpKind::map_set, 2);  // names a newer oldest-pending op: the first one is forgotten
+  c.deliver_all();
+  const State before = *c.state(c.server());
+  c.node(c.server()).on_message(c.context(c.server()), duplicate.from, duplicate.payload);
+  REQUIRE(c.queue.empty());
+  REQUIRE(*c.state(c.server()) == before);
+}
+
+TEST_CASE("server-authoritative repairs a lost broadcast through the periodic digest sync",
+          "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 1, 2);
+  const Operation op = c.user(0, OpKind::map_set, 1);
+  REQUIRE(c.deliver_all(1) == 1);
+  std::erase_if(c.queue, [&](const testing::Envelope& e) { return e.to == c.client(1); });  // broadcast lost
+  c.deliver_all();
+  c.fire_timers();
+  c.deliver_all();
+  REQUIRE(field(c.state(c.client(1)), 1) == op.id);
+}
+
+TEST_CASE("server-authoritative servers converge when both accept writes", "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 2, 2);
+  c.user(0, OpKind::map_set, 1);
+  c.user(1, OpKind::map_set, 2);
+  c.deliver_all();
+  REQUIRE(c.state(c.server(1)) == c.state(c.server(0)));
+  require_all_equal(c, 2);
+}
