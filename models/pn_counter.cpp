@@ -87,6 +87,8 @@ constexpr std::uint8_t kSync = 2;
 constexpr std::uint64_t kTimer = 1;
 /// How often a client resends unacknowledged totals, and servers exchange their state.
 constexpr Duration kPeriod = Duration::seconds(1);
+/// A client sends its digest at least every this many periods, even while relays keep arriving.
+constexpr std::uint64_t kSyncEvery = 5;
 
 std::string encode_totals(const Counter& counter) {
   Writer w;
@@ -135,22 +137,29 @@ class PnClient final : public Node {
   void on_message(Context& ctx, NodeId, std::string_view payload) override {
     auto incoming = decode_totals(payload);
     if (!incoming) return;
-    bool changed = counter_.merge(*incoming);
+    heard_ = true;
+    counter_.merge(*incoming);
     // Only totals the server sent count as saved: the server stored them before sending.
+    bool acknowledged = false;
     while (!pending_.empty() && incoming->includes(replica_, pending_.front().needed)) {
       ctx.report(pending_.front().op, Lifecycle::acknowledged);
       pending_.erase(pending_.begin());
-      changed = true;
+      acknowledged = true;
     }
-    if (changed) persist(ctx);
+    if (acknowledged) persist(ctx);
   }
 
   void on_timer(Context& ctx, std::uint64_t tag) override {
     if (tag != kTimer) return;
+    ++ticks_;
     if (auto server = ctx.connected_server()) {
       if (!pending_.empty()) send_own(ctx, *server);
-      ctx.send(*server, Writer().u8(kSync).u64(digest(counter_)).take());
+      // While relays keep arriving the digests differ anyway (some are in flight), and a full state
+      // per client per period would dominate the traffic: sync when the server has gone quiet, and
+      // every kSyncEvery periods regardless.
+      if (!heard_ || ticks_ % kSyncEvery == 0) ctx.send(*server, Writer().u8(kSync).u64(digest(counter_)).take());
     }
+    heard_ = false;
     ctx.set_timer(kPeriod, kTimer);
   }
 
@@ -174,10 +183,12 @@ class PnClient final : public Node {
     ctx.send(server, encode_totals(own));
   }
 
+  /// Stores what only this replica knows: its id, its own totals and its pending increments. The
+  /// other replicas' totals come back from the server's catch-up after a restart.
   void persist(Context& ctx) {
     Writer w;
-    w.u64(replica_);
-    counter_.encode(w);
+    const Totals& own = counter_.replicas[replica_];
+    w.u64(replica_).u64(own.added).u64(own.subtracted);
     w.u32(static_cast<std::uint32_t>(pending_.size()));
     for (const Pending& p : pending_) w.u64(p.op.value).u64(p.needed.added).u64(p.needed.subtracted);
     ctx.store().put("pn/client", w.take());
@@ -189,19 +200,21 @@ class PnClient final : public Node {
     if (!saved) return;
     Reader r(*saved);
     const std::uint64_t replica = r.u64();
-    auto counter = Counter::decode(r);
+    const Totals own{r.u64(), r.u64()};
     std::vector<Pending> pending;
     const std::uint32_t n = r.u32();
     for (std::uint32_t i = 0; i < n && r.ok(); ++i) pending.push_back(Pending{OpId{r.u64()}, Totals{r.u64(), r.u64()}});
-    if (!counter || !r.ok()) return;  // a corrupt store is treated as empty: a fresh replica
+    if (!r.ok()) return;  // a corrupt store is treated as empty: a fresh replica
     replica_ = replica;
-    counter_ = std::move(*counter);
+    counter_.raise(replica_, own);
     pending_ = std::move(pending);
   }
 
   std::uint64_t replica_ = 0;
   Counter counter_;
   std::vector<Pending> pending_;  ///< applied, not yet in totals the server returned; oldest first
+  bool heard_ = false;            ///< a server message arrived since the last timer tick
+  std::uint64_t ticks_ = 0;       ///< timer ticks since this node started
 };
 
 class PnServer final : public Node {

@@ -30,6 +30,8 @@ enum Tag : std::uint8_t {
 constexpr std::uint64_t kTimer = 1;
 /// How often a client resends writes still waiting for the server's answer.
 constexpr Duration kResendPeriod = Duration::seconds(1);
+/// A client sends its digest at least every this many periods, even while broadcasts keep arriving.
+constexpr std::uint64_t kSyncEvery = 5;
 
 /// One field as the server ordered it.
 struct Field {
@@ -109,6 +111,7 @@ class AuthoritativeClient final : public Node {
   }
 
   void on_message(Context& ctx, NodeId, std::string_view payload) override {
+    heard_ = true;
     Reader r(payload);
     const std::uint8_t tag = r.u8();
     if (tag == kAccepted) {
@@ -135,10 +138,14 @@ class AuthoritativeClient final : public Node {
 
   void on_timer(Context& ctx, std::uint64_t tag) override {
     if (tag != kTimer) return;
+    ++ticks_;
     if (auto server = ctx.connected_server()) {
       resend(ctx, *server);
-      ctx.send(*server, Writer().u8(kSync).u64(digest(confirmed_)).take());
+      // While broadcasts keep arriving the digests differ anyway (some are in flight): sync when
+      // the server has gone quiet, and every kSyncEvery periods regardless.
+      if (!heard_ || ticks_ % kSyncEvery == 0) ctx.send(*server, Writer().u8(kSync).u64(digest(confirmed_)).take());
     }
+    heard_ = false;
     ctx.set_timer(kResendPeriod, kTimer);
   }
 
@@ -214,6 +221,8 @@ class AuthoritativeClient final : public Node {
   bool silent_;
   Fields confirmed_;                   ///< the server's state as this client last heard it
   std::vector<PendingWrite> pending_;  ///< applied here, not yet answered; in the order the user wrote
+  bool heard_ = false;                 ///< a server message arrived since the last timer tick
+  std::uint64_t ticks_ = 0;            ///< timer ticks since this node started
 };
 
 /// The server's answer to one operation, kept so that a resend gets the same answer.
