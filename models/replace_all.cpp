@@ -2,7 +2,8 @@
 // writes in arrival order and pushes each one to every client as a partial update that names only
 // the changed field; the client's reducer then REPLACES its whole local object with what arrived,
 // destroying every other field it showed, its own pending writes included, and never tells its
-// user. The canary for silent rollbacks (it also leaves clients disagreeing with the server).
+// user anything: it reports writes applied, never acknowledged nor rejected. The canary for silent
+// rollbacks (it also leaves clients disagreeing with the server).
 #include <map>
 #include <memory>
 #include <set>
@@ -70,9 +71,10 @@ class ReplaceAllClient final : public Node {
     Reader r(payload);
     const std::uint8_t tag = r.u8();
     if (tag == kAck) {
+      // The acknowledgement only empties the outbox, as a socket.io ack callback would: the naive
+      // app shows no "saved" state, so its user is never told anything, good or bad.
       const OpId op{r.u64()};
       if (!r.ok() || outbox_.erase(op) == 0) return;
-      ctx.report(op, Lifecycle::acknowledged);
     } else if (tag == kPatch) {
       const KeyId key{r.u32()};
       const OpId value{r.u64()};
