@@ -90,11 +90,30 @@ constexpr Duration kPeriod = Duration::seconds(1);
 /// A client sends its digest at least every this many periods, even while relays keep arriving.
 constexpr std::uint64_t kSyncEvery = 5;
 
-std::string encode_totals(const Counter& counter) {
+/// The newest increment a set of totals carries and who made it. Totals say nothing about which
+/// operations they include; this optional trailer lets a replica report a remote operation `seen`
+/// for the latency figures (the newest one only: increments merged together are not named).
+struct Newest {
+  OpId op;
+  std::uint32_t writer = 0;
+};
+
+std::string encode_totals(const Counter& counter, std::optional<Newest> newest = std::nullopt) {
   Writer w;
   w.u8(kTotals);
   counter.encode(w);
+  if (newest && newest->op.valid()) w.u64(newest->op.value).u32(newest->writer);
   return w.take();
+}
+
+/// Reads the optional trailer after the totals; nullopt when absent or malformed.
+std::optional<Newest> read_newest(Reader& r) {
+  if (r.at_end()) return std::nullopt;
+  Newest n;
+  n.op = OpId{r.u64()};
+  n.writer = r.u32();
+  if (!r.ok() || !n.op.valid()) return std::nullopt;
+  return n;
 }
 
 std::uint64_t digest(const Counter& counter) {
@@ -103,8 +122,7 @@ std::uint64_t digest(const Counter& counter) {
   return fnv1a64(w.take());
 }
 
-std::optional<Counter> decode_totals(std::string_view payload) {
-  Reader r(payload);
+std::optional<Counter> decode_totals(Reader& r) {
   if (r.u8() != kTotals || !r.ok()) return std::nullopt;
   return Counter::decode(r);
 }
@@ -128,6 +146,7 @@ class PnClient final : public Node {
   void on_user_operation(Context& ctx, const Operation& op) override {
     if (op.kind != OpKind::counter_add) return;
     counter_.add(replica_, op.amount);
+    newest_ = op.id;
     pending_.push_back(Pending{op.id, counter_.replicas[replica_]});
     persist(ctx);
     ctx.report(op.id, Lifecycle::applied);
@@ -135,9 +154,13 @@ class PnClient final : public Node {
   }
 
   void on_message(Context& ctx, NodeId, std::string_view payload) override {
-    auto incoming = decode_totals(payload);
+    Reader r(payload);
+    auto incoming = decode_totals(r);
     if (!incoming) return;
     heard_ = true;
+    if (const auto newest = read_newest(r); newest && newest->writer != ctx.self().value) {
+      ctx.report(newest->op, Lifecycle::seen);
+    }
     counter_.merge(*incoming);
     // Only totals the server sent count as saved: the server stored them before sending.
     bool acknowledged = false;
@@ -180,7 +203,7 @@ class PnClient final : public Node {
   void send_own(Context& ctx, NodeId server) {
     Counter own;
     own.raise(replica_, counter_.replicas[replica_]);
-    ctx.send(server, encode_totals(own));
+    ctx.send(server, encode_totals(own, Newest{newest_, ctx.self().value}));
   }
 
   /// Stores what only this replica knows: its id, its own totals and its pending increments. The
@@ -213,6 +236,7 @@ class PnClient final : public Node {
   std::uint64_t replica_ = 0;
   Counter counter_;
   std::vector<Pending> pending_;  ///< applied, not yet in totals the server returned; oldest first
+  OpId newest_;                   ///< the newest increment made here since this node started
   bool heard_ = false;            ///< a server message arrived since the last timer tick
   std::uint64_t ticks_ = 0;       ///< timer ticks since this node started
 };
@@ -236,17 +260,21 @@ class PnServer final : public Node {
       if (sync.ok() && theirs != digest(counter_)) ctx.send(from, encode_totals(counter_));
       return;
     }
-    auto incoming = decode_totals(payload);
+    Reader r(payload);
+    auto incoming = decode_totals(r);
     if (!incoming) return;
+    const bool from_server = is_server(ctx, from);
+    std::optional<Newest> newest = read_newest(r);
+    // A client names only its own increments; anything else in the trailer is ignored.
+    if (newest && !from_server && newest->writer != from.value) newest.reset();
     Counter grown;
     for (const auto& [replica, totals] : incoming->replicas) {
       if (counter_.raise(replica, totals)) grown.raise(replica, counter_.replicas[replica]);
     }
     if (!grown.replicas.empty()) persist(ctx);  // durable before the answer acknowledges it
-    const bool from_server = is_server(ctx, from);
     if (!from_server) ctx.send(from, encode_totals(answer_for(*incoming)));
     if (grown.replicas.empty()) return;
-    const std::string relay = encode_totals(grown);
+    const std::string relay = encode_totals(grown, newest);
     for (NodeId client : ctx.clients()) {
       if (client != from && ctx.connected(client)) ctx.send(client, relay);
     }

@@ -209,3 +209,14 @@ TEST_CASE("pn-counter servers converge through relays and anti-entropy", "[model
   c.deliver_all();
   REQUIRE(value(c, c.server(1)) == 3);
 }
+
+TEST_CASE("pn-counter reports another client's increment seen once, and never its own",
+          "[models][pn-counter]") {
+  testing::Cluster c(model(), 1, 2);
+  const Operation op = c.user(0, OpKind::counter_add, 0, 2);
+  c.deliver_all();
+  c.fire_timers();
+  c.deliver_all();
+  REQUIRE(count(c, c.client(1), op.id, Lifecycle::seen) == 1);
+  REQUIRE(count(c, c.client(0), op.id, Lifecycle::seen) == 0);
+}
