@@ -1,6 +1,8 @@
 // pn-counter: convergence, resends after lost answers, crashes with and without persistence,
 // lifecycle, and the lattice laws of the PN-counter state.
 #include <algorithm>
+#include <map>
+#include <set>
 #include <tuple>
 #include <vector>
 
@@ -9,11 +11,59 @@
 
 #include "models/model.hpp"
 #include "models/pn_counter.hpp"
+#include "sim/simulation.hpp"
 #include "tests/models/harness.hpp"
 
 using namespace syncstorm;
 
 namespace {
+
+/// Runs `model` through `scenario` for seeds 1..seeds with the engine and the real checkers, and
+/// counts the seeds on which each invariant was broken.
+std::map<Invariant, int> broken_over_seeds(const Scenario& scenario, const ModelInfo& m, std::uint64_t seeds) {
+  std::map<Invariant, int> broken;
+  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+    const Schedule schedule = make_schedule(scenario, m.data_type, seed);
+    std::set<Invariant> kinds;
+    for (const Violation& v : run_simulation(scenario, m, schedule, seed).violations) kinds.insert(v.invariant);
+    for (Invariant i : kinds) ++broken[i];
+  }
+  return broken;
+}
+
+/// A small busy scenario: 5 clients writing a few keys for 20 s, then 20 s to settle.
+Scenario small_scenario() {
+  Scenario s;
+  s.name = "models-test";
+  s.workload.clients = 5;
+  s.workload.keys = 4;
+  s.workload.duration = Duration::seconds(20);
+  s.workload.think_time_mean = Duration::millis(700);
+  s.invariants.settle = Duration::seconds(20);
+  return s;
+}
+
+/// Adds a fault at `at_s` seconds lasting `duration_s` seconds.
+void add_fault(Scenario& s, FaultKind kind, Target::Kind target, std::int64_t at_s, std::int64_t duration_s) {
+  FaultSpec f;
+  f.kind = kind;
+  f.at = Instant{Duration::seconds(at_s).us};
+  f.duration = Duration::seconds(duration_s);
+  f.target.kind = target;
+  s.faults.push_back(f);
+}
+
+/// Resets, a server crash, a client crash with persistence, a partition and clock skew at once.
+Scenario rough_scenario() {
+  Scenario s = small_scenario();
+  s.clocks.skew_max = Duration::seconds(3);
+  s.persistence.client = true;
+  for (std::int64_t at = 2; at < 18; at += 3) add_fault(s, FaultKind::reset, Target::Kind::random_client, at, 0);
+  add_fault(s, FaultKind::crash, Target::Kind::servers, 8, 1);
+  add_fault(s, FaultKind::crash, Target::Kind::random_client, 11, 1);
+  add_fault(s, FaultKind::partition, Target::Kind::random_client, 4, 5);
+  return s;
+}
 
 const ModelInfo& model() {
   static const ModelRegistry registry = shipped_models();  // read-only after construction
@@ -219,4 +269,15 @@ TEST_CASE("pn-counter reports another client's increment seen once, and never it
   c.deliver_all();
   REQUIRE(count(c, c.client(1), op.id, Lifecycle::seen) == 1);
   REQUIRE(count(c, c.client(0), op.id, Lifecycle::seen) == 0);
+}
+
+TEST_CASE("pn-counter breaks no invariant in the engine under resets, crashes and a partition",
+          "[models][pn-counter][engine]") {
+  REQUIRE(broken_over_seeds(rough_scenario(), model(), 5).empty());
+  Scenario lossy = small_scenario();
+  lossy.network.client_link = LinkKind::datagram;
+  lossy.network.drop = 100'000;
+  lossy.network.duplicate = 50'000;
+  lossy.network.reorder = 100'000;
+  REQUIRE(broken_over_seeds(lossy, model(), 5).empty());
 }

@@ -2,15 +2,65 @@
 // harness. Convergence, rejection with rollback (told or silent), chained writes, resends after lost
 // answers, crashes and lifecycle.
 #include <algorithm>
+#include <map>
+#include <set>
 
 #include <catch2/catch.hpp>
 
 #include "models/model.hpp"
+#include "sim/simulation.hpp"
 #include "tests/models/harness.hpp"
 
 using namespace syncstorm;
 
 namespace {
+
+/// Runs `model` through `scenario` for seeds 1..seeds with the engine and the real checkers, and
+/// counts the seeds on which each invariant was broken.
+std::map<Invariant, int> broken_over_seeds(const Scenario& scenario, const ModelInfo& m, std::uint64_t seeds) {
+  std::map<Invariant, int> broken;
+  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+    const Schedule schedule = make_schedule(scenario, m.data_type, seed);
+    std::set<Invariant> kinds;
+    for (const Violation& v : run_simulation(scenario, m, schedule, seed).violations) kinds.insert(v.invariant);
+    for (Invariant i : kinds) ++broken[i];
+  }
+  return broken;
+}
+
+/// A small busy scenario: 5 clients writing a few keys for 20 s, then 20 s to settle.
+Scenario small_scenario() {
+  Scenario s;
+  s.name = "models-test";
+  s.workload.clients = 5;
+  s.workload.keys = 4;
+  s.workload.duration = Duration::seconds(20);
+  s.workload.think_time_mean = Duration::millis(700);
+  s.invariants.settle = Duration::seconds(20);
+  return s;
+}
+
+/// Adds a fault at `at_s` seconds lasting `duration_s` seconds.
+void add_fault(Scenario& s, FaultKind kind, Target::Kind target, std::int64_t at_s, std::int64_t duration_s) {
+  FaultSpec f;
+  f.kind = kind;
+  f.at = Instant{Duration::seconds(at_s).us};
+  f.duration = Duration::seconds(duration_s);
+  f.target.kind = target;
+  s.faults.push_back(f);
+}
+
+/// Resets, a server crash, a client crash with persistence, a partition and clock skew at once.
+Scenario rough_scenario() {
+  Scenario s = small_scenario();
+  s.clocks.skew_max = Duration::seconds(3);
+  s.persistence.client = true;
+  for (std::int64_t at = 2; at < 18; at += 3) add_fault(s, FaultKind::reset, Target::Kind::random_client, at, 0);
+  add_fault(s, FaultKind::crash, Target::Kind::servers, 8, 1);
+  add_fault(s, FaultKind::crash, Target::Kind::random_client, 11, 1);
+  add_fault(s, FaultKind::partition, Target::Kind::random_client, 4, 5);
+  return s;
+}
 
 const ModelInfo& model(const char* name) {
   static const ModelRegistry registry = shipped_models();  // read-only after construction
@@ -226,4 +276,41 @@ TEST_CASE("server-authoritative servers converge when both accept writes", "[mod
   c.deliver_all();
   REQUIRE(c.state(c.server(1)) == c.state(c.server(0)));
   require_all_equal(c, 2);
+}
+
+/// The writes of a run its users saw applied but were never told the fate of.
+static std::vector<OpId> unresolved(const History& history) {
+  std::vector<OpId> ops;
+  for (const OpRecord& r : history.ops) {
+    if (r.applied && !r.acknowledged && !r.rejected) ops.push_back(r.op.id);
+  }
+  return ops;
+}
+
+TEST_CASE("server-authoritative breaks no invariant and answers every write in the engine",
+          "[models][server-authoritative][engine]") {
+  const Scenario scenario = rough_scenario();
+  REQUIRE(broken_over_seeds(scenario, model("server-authoritative"), 5).empty());
+  const Schedule schedule = make_schedule(scenario, DataType::map, 1);
+  const RunResult r = run_simulation(scenario, model("server-authoritative"), schedule, 1);
+  REQUIRE(r.metrics.rejected > 0);  // the scenario does make users collide
+  REQUIRE(unresolved(r.history).empty());
+}
+
+TEST_CASE("server-authoritative-silent leaves rolled-back writes unanswered in the engine",
+          "[models][server-authoritative-silent][engine]") {
+  const Scenario scenario = small_scenario();
+  const Schedule schedule = make_schedule(scenario, DataType::map, 1);
+  const RunResult r = run_simulation(scenario, model("server-authoritative-silent"), schedule, 1);
+  REQUIRE(r.metrics.rejected == 0);
+  const std::vector<OpId> lost = unresolved(r.history);
+  REQUIRE_FALSE(lost.empty());
+  // Each of them is gone from its own user's screen.
+  for (OpId id : lost) {
+    const OpRecord& rec = r.history.record(id);
+    for (const NodeFinal& f : r.history.finals) {
+      if (f.node != rec.op.client || !f.state) continue;
+      for (const auto& [key, value] : f.state->fields) REQUIRE(value != id);
+    }
+  }
 }
