@@ -128,6 +128,16 @@ class Peer final : public Node {
   Register fields_;
 };
 
+/// A signalling server: it introduces peers in a real deployment and holds no state here; peers
+/// never send it anything.
+class SignalServer final : public Node {
+ public:
+  void on_start(Context&) override {}
+  void on_user_operation(Context&, const Operation&) override {}
+  void on_message(Context&, NodeId, std::string_view) override {}
+  std::optional<State> state() const override { return std::nullopt; }
+};
+
 ModelInfo make(std::string name, std::string description, bool gossip) {
   return ModelInfo{
       .name = std::move(name),
@@ -138,7 +148,7 @@ ModelInfo make(std::string name, std::string description, bool gossip) {
       .correct = gossip,
       .breaks = gossip ? std::nullopt : std::optional<Invariant>(Invariant::convergence),
       .make_client = [gossip](NodeId) { return std::make_unique<Peer>(gossip); },
-      .make_server = {},
+      .make_server = [](NodeId) { return std::make_unique<SignalServer>(); },
   };
 }
 

@@ -45,6 +45,8 @@ struct Sweep {
   std::int64_t all_reconnected_us = 0;        ///< summed over runs (-1 counts as 0)
   std::uint64_t bytes_sent = 0;               ///< summed over runs
   std::uint64_t messages_delivered = 0;       ///< summed over runs
+  std::uint64_t connections = 0;              ///< connections established, summed over runs
+  std::uint64_t rejected = 0;                 ///< operations rejected, summed over runs
   std::uint64_t metadata_bytes_max = 0;       ///< the largest over runs
   std::vector<std::int64_t> remote_latency_us;  ///< every sample of every run
   std::vector<std::string> aborted;
@@ -80,6 +82,8 @@ Sweep sweep(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed
     s.all_reconnected_us += std::max<std::int64_t>(r.metrics.all_reconnected_us, 0);
     s.bytes_sent += r.metrics.bytes_sent;
     s.messages_delivered += r.metrics.messages_delivered;
+    s.connections += r.metrics.connections_established;
+    s.rejected += r.metrics.rejected;
     s.metadata_bytes_max = std::max(s.metadata_bytes_max, r.metrics.metadata_bytes_max);
     s.remote_latency_us.insert(s.remote_latency_us.end(), r.metrics.remote_latency_us.begin(),
                                r.metrics.remote_latency_us.end());
@@ -389,9 +393,10 @@ TEST_CASE("print the diff sync figures", "[.][article-figures]") {
   const Scenario scenario = article_scenario("article-diff-sync.toml");
   for (const char* name : {"eventstore-map", "eventstore-map-full-resync"}) {
     const Sweep s = sweep(scenario, article_model(name), 20);
-    WARN(fmt::format("diff | {:<28} | bytes mean {:>10.0f} | messages mean {:>8.0f} | broken {}", name,
-                     static_cast<double>(s.bytes_sent) / s.runs,
-                     static_cast<double>(s.messages_delivered) / s.runs, s.runs_breaking_any()));
+    WARN(fmt::format("diff | {:<28} | bytes mean {:>10.0f} | messages mean {:>8.0f} | connections mean {:>6.1f} | "
+                     "broken {}", name, static_cast<double>(s.bytes_sent) / s.runs,
+                     static_cast<double>(s.messages_delivered) / s.runs,
+                     static_cast<double>(s.connections) / s.runs, s.runs_breaking_any()));
   }
 }
 
@@ -407,6 +412,8 @@ void print_breaks(std::string_view file, std::initializer_list<const char*> mode
     WARN(fmt::format("{} | {:<28} | metadata max {:>7} B | remote p95 {:>7.1f} ms max {:>7.1f} ms | {}", file, name,
                      s.metadata_bytes_max, quantile(s.remote_latency_us, 950) / 1e3,
                      quantile(s.remote_latency_us, 1000) / 1e3, broken.empty() ? "no violations" : broken));
+    WARN(fmt::format("{} | {:<28} | bytes mean {:>10.0f} | rejected mean {:>6.1f}", file, name,
+                     static_cast<double>(s.bytes_sent) / s.runs, static_cast<double>(s.rejected) / s.runs));
   }
 }
 
@@ -422,4 +429,14 @@ TEST_CASE("print the invariant figures of every article scenario", "[.][article-
   print_breaks("article-refetch.toml", {"refetch-map", "outbox-map"});
   print_breaks("article-hybrid-dashboard.toml", {"hybrid-dashboard", "outbox-map"});
   print_breaks("article-versioned-events.toml", {"versioned-map", "versioned-map-no-upcast"});
+}
+
+TEST_CASE("print the hybrid dashboard latencies", "[.][article-figures]") {
+  const Scenario scenario = article_scenario("article-hybrid-dashboard.toml");
+  const ModelInfo model = article_model("hybrid-dashboard");
+  const auto aggregates = local_latency_by_parity(scenario, model, 20, true);
+  const auto preferences = local_latency_by_parity(scenario, model, 20, false);
+  WARN(fmt::format("hybrid | aggregates local p50 {:.1f} ms p95 {:.1f} ms | preferences local p50 {:.1f} ms p95 {:.1f} ms",
+                   quantile(aggregates, 500) / 1e3, quantile(aggregates, 950) / 1e3,
+                   quantile(preferences, 500) / 1e3, quantile(preferences, 950) / 1e3));
 }
