@@ -33,11 +33,16 @@ class RatioReporter : public benchmark::ConsoleReporter {
     for (const auto& [name, rate] : rates_) fmt::print("rate {} {:.0f}\n", name, rate);
     fmt::print("\n{:<44} {:>16} {:>16} {:>8}\n", "figure (items per second, median)", "syncstorm", "baseline", "ratio");
     for (const auto& [name, rate] : rates_) {
-      // A figure "X/engine/..." pairs with "X/baseline/..." of the same arguments.
-      const auto at = name.find("/engine");
-      if (at == std::string::npos) continue;
+      // A figure "X/engine/..." pairs with "X/baseline/..." of the same arguments, and ".../jobs2"
+      // (two threads) with ".../jobs1".
       std::string baseline = name;
-      baseline.replace(at, 7, "/baseline");
+      if (const auto at = name.find("/engine"); at != std::string::npos) {
+        baseline.replace(at, 7, "/baseline");
+      } else if (name.ends_with("/jobs2")) {
+        baseline.replace(baseline.size() - 5, 5, "jobs1");
+      } else {
+        continue;
+      }
       auto b = rates_.find(baseline);
       if (b == rates_.end() || b->second <= 0) continue;
       fmt::print("{:<44} {:>16.0f} {:>16.0f} {:>8.2f}\n", name, rate, b->second, rate / b->second);
@@ -50,8 +55,11 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
 }  // namespace
 
+void register_work_benchmarks();
+
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
+  register_work_benchmarks();
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
