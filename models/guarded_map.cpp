@@ -21,6 +21,8 @@
 #include <set>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "models/model.hpp"
 #include "sim/codec.hpp"
 
@@ -157,7 +159,19 @@ class GuardedServer final : public Node {
  public:
   explicit GuardedServer(bool validate) : validate_(validate) {}
 
-  void on_start(Context&) override {}
+  void on_start(Context& ctx) override {
+    for (const auto& [key, bytes] : ctx.store().scan("field/")) {
+      Reader r(bytes);
+      const KeyId field{r.u32()};
+      const OpId value{r.u64()};
+      if (r.ok()) fields_[field] = value;
+    }
+    for (const auto& [key, bytes] : ctx.store().scan("applied/")) {
+      Reader r(bytes);
+      const OpId id{r.u64()};
+      if (r.ok()) applied_.insert(id);
+    }
+  }
   void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
@@ -169,6 +183,9 @@ class GuardedServer final : public Node {
     if (validate_ && !acceptable(*op, from, r)) return;
     if (applied_.insert(op->id).second) {
       fields_[op->key] = op->id;
+      ctx.store().put(fmt::format("field/{:010}", op->key.value), Writer().u32(op->key.value).u64(op->id.value).take());
+      ctx.store().put(fmt::format("applied/{:020}", op->id.value), Writer().u64(op->id.value).take());
+      ctx.store().flush();  // durable before anyone hears of it
       // The trusting server relays what it got; the validating one sends only what it checked.
       const std::string update = validate_ ? Writer().u8(kUpdate).u32(op->key.value).u64(op->id.value).take()
                                            : std::string(payload);
