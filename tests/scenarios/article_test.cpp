@@ -11,8 +11,11 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <rapidcheck.h>
+#include <rapidcheck/catch.h>
 
 #include "models/model.hpp"
+#include "sim/codec.hpp"
 #include "sim/scenario_file.hpp"
 #include "sim/schedule.hpp"
 #include "sim/simulation.hpp"
@@ -439,4 +442,81 @@ TEST_CASE("print the hybrid dashboard latencies", "[.][article-figures]") {
   WARN(fmt::format("hybrid | aggregates local p50 {:.1f} ms p95 {:.1f} ms | preferences local p50 {:.1f} ms p95 {:.1f} ms",
                    quantile(aggregates, 500) / 1e3, quantile(aggregates, 950) / 1e3,
                    quantile(preferences, 500) / 1e3, quantile(preferences, 950) / 1e3));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Laws and unit checks of the article models, on the in-memory harness.
+
+TEST_CASE("p2p-lww-map replicas agree whatever the order and duplication of delivery", "[article][p2p]") {
+  const ModelInfo model = article_model("p2p-lww-map");
+  rc::prop("shuffled, duplicated deliveries converge", [&] {
+    testing::Cluster cluster(model, 0, 3);
+    const auto writes = *rc::gen::container<std::vector<std::pair<std::uint32_t, std::uint32_t>>>(
+        rc::gen::pair(rc::gen::inRange<std::uint32_t>(0, 3), rc::gen::inRange<std::uint32_t>(0, 4)));
+    Rng order(*rc::gen::arbitrary<std::uint64_t>());
+    for (const auto& [client, key] : writes) {
+      cluster.user(client, OpKind::map_set, key);
+      // Duplicate a random queued datagram, as an unreliable channel may.
+      if (!cluster.queue.empty()) cluster.queue.push_back(cluster.queue[order.below(cluster.queue.size())]);
+      cluster.deliver_shuffled(order, order.below(3));
+    }
+    cluster.deliver_shuffled(order);
+    RC_ASSERT(cluster.state(cluster.client(0)) == cluster.state(cluster.client(1)));
+    RC_ASSERT(cluster.state(cluster.client(1)) == cluster.state(cluster.client(2)));
+  });
+}
+
+TEST_CASE("p2p-lww-map anti-entropy repairs datagrams that were all lost", "[article][p2p]") {
+  testing::Cluster cluster(article_model("p2p-lww-map"), 0, 3);
+  for (std::uint32_t key = 0; key < 5; ++key) cluster.user(key % 3, OpKind::map_set, key);
+  cluster.queue.clear();  // every delta is lost
+  for (int round = 0; round < 12; ++round) {
+    cluster.fire_timers();
+    cluster.deliver_all();
+  }
+  REQUIRE(cluster.state(cluster.client(0))->fields.size() == 5);
+  REQUIRE(cluster.state(cluster.client(0)) == cluster.state(cluster.client(1)));
+  REQUIRE(cluster.state(cluster.client(1)) == cluster.state(cluster.client(2)));
+}
+
+TEST_CASE("the validating guarded-map server ignores every hostile message kind", "[article][malicious]") {
+  testing::Cluster cluster(article_model("guarded-map"), 1, 2);
+  const Operation honest = cluster.user(1, OpKind::map_set, 3);
+  cluster.deliver_all();
+  const auto before = cluster.state(cluster.server());
+  REQUIRE(before->fields.size() == 1);
+  Operation forged = honest;
+  forged.id = OpId{1ULL << 40};
+  std::vector<std::string> attacks;
+  attacks.push_back(std::string("\x01\xff\xff\xff\x7f garbage", 14));
+  attacks.push_back(Writer().u8(1).bytes(forged.encode()).take().substr(0, 20));  // truncated
+  Operation wrong_kind = forged;
+  wrong_kind.kind = OpKind::list_add;
+  attacks.push_back(Writer().u8(1).bytes(wrong_kind.encode()).take());
+  Operation other_author = forged;
+  other_author.client = cluster.client(0);
+  attacks.push_back(Writer().u8(1).bytes(other_author.encode()).take());
+  attacks.push_back(Writer().u8(1).bytes(forged.encode()).bytes(std::string(300'000, 'x')).take());
+  Operation owned = honest;
+  owned.key = KeyId{1'000'000};
+  attacks.push_back(Writer().u8(1).bytes(owned.encode()).take());
+  for (const std::string& attack : attacks) {
+    cluster.context(cluster.client(1)).send(cluster.server(), attack);
+    cluster.deliver_all();
+    REQUIRE(cluster.state(cluster.server()) == before);
+    REQUIRE(cluster.state(cluster.client(0)) == before);
+  }
+}
+
+TEST_CASE("the trusting guarded-map server applies a forged author's write", "[article][malicious]") {
+  testing::Cluster cluster(article_model("guarded-map-trusting"), 1, 2);
+  Operation forged;
+  forged.id = OpId{1ULL << 40};
+  forged.client = cluster.client(0);
+  forged.kind = OpKind::map_set;
+  forged.key = KeyId{3};
+  cluster.context(cluster.client(1)).send(cluster.server(), Writer().u8(1).bytes(forged.encode()).take());
+  cluster.deliver_all();
+  REQUIRE(cluster.state(cluster.client(0))->fields.size() == 1);
+  REQUIRE(cluster.state(cluster.client(0))->fields.front().second == forged.id);
 }
