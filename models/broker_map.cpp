@@ -11,14 +11,21 @@
 // Two brokers, one knob:
 // - broker-map (Redis Streams, NATS JetStream): the broker keeps a numbered log; an instance applies
 //   entries in order, asks for a replay from its position when it sees a gap, after a restart, and
-//   on a periodic pull, so it never misses an entry.
+//   on a periodic pull, so it never misses an entry. The log keeps its newest kRetainedEntries (a
+//   stream's retention limit); an instance whose position is older gets the broker's whole replica.
+//
+// Deduplication needs no per-write memory: each client numbers its writes per session (a session is
+// one life of the client replica), and the broker accepts a session's writes only in order, confirming
+// repeats. A write that overtakes an earlier one still in flight is dropped unconfirmed and comes
+// back with the next retry, behind it.
 // - broker-map-at-most-once (Redis Pub/Sub, core NATS): a message published while an instance is
 //   not connected to the broker (partitioned from it, or restarting) is gone. The instance never
 //   learns of it, and neither do the clients it serves: the checkers see divergence.
+#include <deque>
 #include <map>
-#include <set>
+#include <optional>
 #include <string>
-#include <vector>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -37,7 +44,13 @@ enum Tag : std::uint8_t {
   kConfirm = 6,   ///< broker -> instance: the write is durable
   kDeliver = 7,   ///< broker -> instance: log entries, in order
   kResume = 8,    ///< instance -> broker: replay the log from a position
+  kReplica = 9,   ///< broker -> instance: its whole replica, for a position older than the log
 };
+
+/// Log entries the durable broker keeps; older ones are only in its replica.
+constexpr std::size_t kRetainedEntries = 256;
+/// Entries dropped at once, so that trimming runs once per this many writes.
+constexpr std::size_t kTrimChunk = 64;
 
 /// How often an instance retries unconfirmed publishes and (durable broker) pulls for missed entries.
 constexpr Duration kRetryEvery = Duration::seconds(1);
@@ -51,6 +64,27 @@ struct Entry {
   OpId value;
 };
 
+/// A user's write with its place among its session's writes.
+struct Tagged {
+  Operation op;
+  std::uint64_t session = 0;  ///< drawn when the client replica starts
+  std::uint64_t seq = 0;      ///< 1, 2, 3, ... within the session
+};
+
+std::string tagged_message(std::uint8_t tag, const Tagged& t) {
+  return Writer().u8(tag).bytes(t.op.encode()).u64(t.session).u64(t.seq).take();
+}
+
+std::optional<Tagged> read_tagged(Reader& r) {
+  Tagged t;
+  auto op = Operation::decode(r.bytes());
+  t.session = r.u64();
+  t.seq = r.u64();
+  if (!r.ok() || !op || op->kind != OpKind::map_set || t.seq == 0) return std::nullopt;
+  t.op = *op;
+  return t;
+}
+
 State to_state(const Fields& fields) {
   State s;
   s.type = DataType::map;
@@ -60,14 +94,14 @@ State to_state(const Fields& fields) {
 
 class BrokerClient final : public Node {
  public:
-  void on_start(Context&) override {}
+  void on_start(Context& ctx) override { session_ = ctx.rng().next(); }
 
   void on_user_operation(Context& ctx, const Operation& op) override {
     if (op.kind != OpKind::map_set) return;
-    outbox_[op.id] = op;
+    const Tagged& t = outbox_[op.id] = Tagged{op, session_, ++sent_};
     shown_[op.key] = op.id;
     ctx.report(op.id, Lifecycle::applied);
-    if (auto server = ctx.connected_server()) ctx.send(*server, Writer().u8(kOp).bytes(op.encode()).take());
+    if (auto server = ctx.connected_server()) ctx.send(*server, tagged_message(kOp, t));
   }
 
   void on_message(Context& ctx, NodeId, std::string_view payload) override {
@@ -93,20 +127,22 @@ class BrokerClient final : public Node {
       server_ = std::move(fresh);
     }
     shown_ = server_;
-    for (const auto& [id, op] : outbox_) shown_[op.key] = id;  // pending writes stay visible
+    for (const auto& [id, t] : outbox_) shown_[t.op.key] = id;  // pending writes stay visible
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
-    for (const auto& [id, op] : outbox_) ctx.send(peer, Writer().u8(kOp).bytes(op.encode()).take());
+    for (const auto& [id, t] : outbox_) ctx.send(peer, tagged_message(kOp, t));
   }
 
   std::optional<State> state() const override { return to_state(shown_); }
-  std::uint64_t metadata_bytes() const override { return outbox_.size() * sizeof(Operation); }
+  std::uint64_t metadata_bytes() const override { return 16 + outbox_.size() * sizeof(Tagged); }
 
  private:
+  std::uint64_t session_ = 0;
+  std::uint64_t sent_ = 0;  ///< writes numbered so far in this session
   Fields server_;
   Fields shown_;
-  std::map<OpId, Operation> outbox_;
+  std::map<OpId, Tagged> outbox_;
 };
 
 /// One server instance: always an app instance; server 0 is the broker too.
@@ -129,6 +165,7 @@ class BrokerServer final : public Node {
       case kResume: return on_resume(ctx, from, r);
       case kConfirm: return on_confirm(ctx, r);
       case kDeliver: return on_deliver(ctx, r);
+      case kReplica: return on_replica(ctx, r);
       default: return;
     }
   }
@@ -137,7 +174,7 @@ class BrokerServer final : public Node {
     if (tag != kRetryTimer) return;
     ctx.set_timer(kRetryEvery, kRetryTimer);
     if (is_broker(ctx)) return;
-    for (const auto& [id, op] : unconfirmed_) ctx.send(broker(ctx), Writer().u8(kPublish).bytes(op.encode()).take());
+    for (const auto& [id, t] : unconfirmed_) ctx.send(broker(ctx), tagged_message(kPublish, t));
     if (durable_) ctx.send(broker(ctx), Writer().u8(kResume).u64(position_ + 1).take());
   }
 
@@ -150,7 +187,7 @@ class BrokerServer final : public Node {
 
   std::optional<State> state() const override { return to_state(fields_); }
   std::uint64_t metadata_bytes() const override {
-    return log_.size() * sizeof(Entry) + published_.size() * sizeof(OpId) + unconfirmed_.size() * sizeof(Operation);
+    return log_.size() * sizeof(Entry) + marks_.size() * (4 + 8 + 8) + unconfirmed_.size() * sizeof(Tagged);
   }
 
  private:
@@ -160,11 +197,11 @@ class BrokerServer final : public Node {
   // --- App instance ------------------------------------------------------------------------
 
   void on_client_write(Context& ctx, NodeId from, Reader& r) {
-    auto op = Operation::decode(r.bytes());
-    if (!r.ok() || !op || op->kind != OpKind::map_set || op->client != from) return;
-    if (is_broker(ctx)) return publish(ctx, ctx.self(), *op);
-    unconfirmed_[op->id] = *op;
-    ctx.send(broker(ctx), Writer().u8(kPublish).bytes(op->encode()).take());
+    auto t = read_tagged(r);
+    if (!t || t->op.client != from) return;
+    if (is_broker(ctx)) return publish(ctx, ctx.self(), *t);
+    unconfirmed_[t->op.id] = *t;
+    ctx.send(broker(ctx), tagged_message(kPublish, *t));
   }
 
   void on_confirm(Context& ctx, Reader& r) {
@@ -190,6 +227,24 @@ class BrokerServer final : public Node {
     }
   }
 
+  /// The broker's whole replica: our position was older than its log. Clients hear what changed.
+  void on_replica(Context& ctx, Reader& r) {
+    const std::uint64_t seq = r.u64();
+    Fields fresh;
+    const std::uint32_t n = r.u32();
+    for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+      const KeyId key{r.u32()};
+      fresh[key] = OpId{r.u64()};
+    }
+    if (!r.ok() || seq <= position_) return;
+    for (const auto& [key, value] : fresh) {
+      auto it = fields_.find(key);
+      if (it == fields_.end() || it->second != value) apply(ctx, Entry{seq, key, value});
+    }
+    position_ = seq;
+    ctx.store().put("position", Writer().u64(position_).take());
+  }
+
   void apply(Context& ctx, const Entry& e) {
     position_ = std::max(position_, e.seq);
     fields_[e.key] = e.value;
@@ -204,24 +259,37 @@ class BrokerServer final : public Node {
   // --- Broker (server 0 only) --------------------------------------------------------------
 
   void on_publish(Context& ctx, NodeId from, Reader& r) {
-    auto op = Operation::decode(r.bytes());
-    if (!r.ok() || !op || op->kind != OpKind::map_set || !is_broker(ctx)) return;
-    publish(ctx, from, *op);
+    auto t = read_tagged(r);
+    if (!t || !is_broker(ctx)) return;
+    publish(ctx, from, *t);
   }
 
-  void publish(Context& ctx, NodeId instance, const Operation& op) {
-    if (published_.insert(op.id).second) {
-      const Entry e{++seq_, op.key, op.id};
-      ctx.store().put(fmt::format("published/{:020}", op.id.value), "");
-      if (durable_) {
-        log_.push_back(e);
-        ctx.store().put(fmt::format("log/{:020}", e.seq), Writer().u64(e.seq).u32(e.key.value).u64(e.value.value).take());
-      }
+  void publish(Context& ctx, NodeId instance, const Tagged& t) {
+    const std::pair<std::uint32_t, std::uint64_t> session{t.op.client.value, t.session};
+    std::uint64_t& mark = marks_[session];
+    if (t.seq > mark + 1) return;  // an earlier write of the session is still on its way
+    if (t.seq == mark + 1) {
+      mark = t.seq;
+      const Entry e{++seq_, t.op.key, t.op.id};
+      ctx.store().put(fmt::format("mark/{:010}/{:020}", session.first, session.second), Writer().u64(mark).take());
+      if (durable_) append(ctx, e);
       ctx.store().put("seq", Writer().u64(seq_).take());
       ctx.store().flush();  // durable before it is confirmed or delivered
       fan_out(ctx, e);
     }
-    confirm(ctx, instance, op);
+    confirm(ctx, instance, t.op);
+  }
+
+  void append(Context& ctx, const Entry& e) {
+    if (log_.empty()) log_start_ = e.seq;
+    log_.push_back(e);
+    ctx.store().put(fmt::format("log/{:020}", e.seq), Writer().u64(e.seq).u32(e.key.value).u64(e.value.value).take());
+    if (log_.size() < kRetainedEntries + kTrimChunk) return;
+    while (log_.size() > kRetainedEntries) {
+      ctx.store().erase(fmt::format("log/{:020}", log_.front().seq));
+      log_.pop_front();
+    }
+    log_start_ = log_.front().seq;
   }
 
   void confirm(Context& ctx, NodeId instance, const Operation& op) {
@@ -247,9 +315,15 @@ class BrokerServer final : public Node {
     const std::uint64_t from_seq = r.u64();
     if (!r.ok() || !durable_ || !is_broker(ctx) || from_seq == 0 || from_seq > seq_) return;
     Writer w;
+    if (log_.empty() || from_seq < log_start_) {
+      w.u8(kReplica).u64(seq_).u32(static_cast<std::uint32_t>(fields_.size()));
+      for (const auto& [key, value] : fields_) w.u32(key.value).u64(value.value);
+      ctx.send(from, w.take());
+      return;
+    }
     w.u8(kDeliver).u32(static_cast<std::uint32_t>(seq_ - from_seq + 1));
     for (std::uint64_t s = from_seq; s <= seq_; ++s) {
-      const Entry& e = log_[s - 1];
+      const Entry& e = log_[static_cast<std::size_t>(s - log_start_)];
       w.u64(e.seq).u32(e.key.value).u64(e.value.value);
     }
     ctx.send(from, w.take());
@@ -264,15 +338,20 @@ class BrokerServer final : public Node {
     }
     if (auto p = ctx.store().get("position")) position_ = Reader(*p).u64();
     if (auto s = ctx.store().get("seq")) seq_ = Reader(*s).u64();
-    for (const auto& [key, bytes] : ctx.store().scan("published/")) {
-      std::uint64_t id = 0;
-      for (char c : key.substr(10)) id = id * 10 + static_cast<std::uint64_t>(c - '0');
-      published_.insert(OpId{id});
+    for (const auto& [key, bytes] : ctx.store().scan("mark/")) {
+      // "mark/<client>/<session>", both zero-padded decimals.
+      std::uint64_t client = 0;
+      std::uint64_t session = 0;
+      for (char c : key.substr(5, 10)) client = client * 10 + static_cast<std::uint64_t>(c - '0');
+      for (char c : key.substr(16)) session = session * 10 + static_cast<std::uint64_t>(c - '0');
+      marks_[{static_cast<std::uint32_t>(client), session}] = Reader(bytes).u64();
     }
     for (const auto& [key, bytes] : ctx.store().scan("log/")) {
       Reader r(bytes);
       const Entry e{r.u64(), KeyId{r.u32()}, OpId{r.u64()}};
-      if (r.ok() && e.seq == log_.size() + 1) log_.push_back(e);
+      if (!r.ok() || (!log_.empty() && e.seq != log_.back().seq + 1)) continue;
+      if (log_.empty()) log_start_ = e.seq;
+      log_.push_back(e);
     }
   }
 
@@ -280,11 +359,12 @@ class BrokerServer final : public Node {
   // App instance.
   Fields fields_;
   std::uint64_t position_ = 0;              ///< the last log entry applied (durable broker)
-  std::map<OpId, Operation> unconfirmed_;   ///< published, not yet confirmed by the broker
+  std::map<OpId, Tagged> unconfirmed_;      ///< published, not yet confirmed by the broker
   // Broker.
   std::uint64_t seq_ = 0;
-  std::set<OpId> published_;
-  std::vector<Entry> log_;                  ///< durable broker: every entry, log_[seq - 1]
+  std::map<std::pair<std::uint32_t, std::uint64_t>, std::uint64_t> marks_;  ///< (client, session) -> last seq
+  std::deque<Entry> log_;                   ///< durable broker: the retained entries, oldest first
+  std::uint64_t log_start_ = 1;             ///< the seq of log_.front()
 };
 
 ModelInfo make(std::string name, std::string description, bool durable) {

@@ -521,3 +521,19 @@ TEST_CASE("the trusting guarded-map server applies a forged author's write", "[a
   REQUIRE(cluster.state(cluster.client(0))->fields.size() == 1);
   REQUIRE(cluster.state(cluster.client(0))->fields.front().second == forged.id);
 }
+
+TEST_CASE("a broker-map instance older than the retained broker log catches up from the broker's replica",
+          "[article][broker]") {
+  testing::Cluster cluster(article_model("broker-map"), 2, 1);
+  // More writes than the broker's log retains.
+  for (std::uint32_t key = 0; key < 500; ++key) {
+    cluster.user(0, OpKind::map_set, key);
+    cluster.deliver_all();
+  }
+  REQUIRE(cluster.state(cluster.server(1)) == cluster.state(cluster.server(0)));
+  cluster.crash_restart(cluster.server(1), false);  // it forgets everything and resumes from position 1
+  REQUIRE(cluster.state(cluster.server(1))->fields.empty());
+  cluster.deliver_all();
+  REQUIRE(cluster.state(cluster.server(1)) == cluster.state(cluster.server(0)));
+  REQUIRE(cluster.state(cluster.server(1))->fields.size() == 500);
+}
