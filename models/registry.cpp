@@ -5,10 +5,18 @@
 namespace syncstorm {
 
 ModelInfo echo_model();
+// models-b: list, text and event-sourced strategies.
+ModelInfo or_set_list_model();
+ModelInfo union_set_list_model();
+ModelInfo tombstone_ttl_list_model();
 
 ModelRegistry shipped_models() {
   ModelRegistry registry;
   registry.add(echo_model());
+  // models-b: list, text and event-sourced strategies.
+  registry.add(or_set_list_model());
+  registry.add(union_set_list_model());
+  registry.add(tombstone_ttl_list_model());
   return registry;
 }
 
