@@ -9,6 +9,7 @@ ModelInfo echo_model();
 ModelInfo or_set_list_model();
 ModelInfo union_set_list_model();
 ModelInfo tombstone_ttl_list_model();
+ModelInfo rga_text_model();
 
 ModelRegistry shipped_models() {
   ModelRegistry registry;
@@ -17,6 +18,7 @@ ModelRegistry shipped_models() {
   registry.add(or_set_list_model());
   registry.add(union_set_list_model());
   registry.add(tombstone_ttl_list_model());
+  registry.add(rga_text_model());
   return registry;
 }
 
