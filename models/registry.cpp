@@ -10,6 +10,8 @@ ModelInfo or_set_list_model();
 ModelInfo union_set_list_model();
 ModelInfo tombstone_ttl_list_model();
 ModelInfo rga_text_model();
+ModelInfo event_log_list_model();
+ModelInfo event_log_list_full_resync_model();
 
 ModelRegistry shipped_models() {
   ModelRegistry registry;
@@ -19,6 +21,8 @@ ModelRegistry shipped_models() {
   registry.add(union_set_list_model());
   registry.add(tombstone_ttl_list_model());
   registry.add(rga_text_model());
+  registry.add(event_log_list_model());
+  registry.add(event_log_list_full_resync_model());
   return registry;
 }
 
