@@ -33,6 +33,7 @@ enum MsgTag : std::uint8_t {
   kResume = 4,     ///< client -> server, follower -> leader: the last position applied
   kSnapshot = 5,   ///< server -> client: reset flag, position, every item
   kCaughtUp = 6,   ///< server -> client: the end of a catch-up answer
+  kPing = 7,       ///< client -> server, each second: its position; a server ahead sends the delta
 };
 
 enum TimerTag : std::uint64_t { kTick = 1 };
@@ -121,6 +122,7 @@ class Client final : public Node {
     if (!server) return;
     // Datagram links lose messages: resend what is unacknowledged and an unanswered resume.
     if (awaiting_) ctx.send(*server, Writer().u8(kResume).u64(last_pos_).take());
+    else ctx.send(*server, Writer().u8(kPing).u64(last_pos_).take());
     for (const auto& [id, op] : unacked_) ctx.send(*server, op_message(op));
   }
 
@@ -262,6 +264,11 @@ class Server final : public Node {
       if (!r.ok()) return;
       if (leader(ctx) || synced_) answer(ctx, from, pos);
       else waiting_[from] = pos;
+    } else if (tag == kPing) {
+      // A client that lost the newest events (a dropped datagram) gets them; the full-resync variant
+      // sends deltas here too, since this is not a reconnect.
+      const std::uint64_t pos = r.u64();
+      if (r.ok() && (leader(ctx) || synced_) && pos < head_) answer(ctx, from, pos, false);
     } else if (!leader(ctx) && from == leader_id(ctx)) {
       follow(ctx, tag, r, payload);
     }
@@ -324,12 +331,12 @@ class Server final : public Node {
   }
 
   /// The catch-up for a node that has applied the log up to `pos`.
-  void answer(Context& ctx, NodeId to, std::uint64_t pos) {
+  void answer(Context& ctx, NodeId to, std::uint64_t pos, bool reconnect = true) {
     const std::uint64_t floor = log_.empty() ? head_ : log_.begin()->first - 1;
     if (pos > head_) {
       // Ahead of us: only the leader may say it lost events; a lagging follower stays silent.
       if (leader(ctx)) ctx.send(to, snapshot_message(true, head_, items_));
-    } else if (full_resync_) {
+    } else if (full_resync_ && reconnect) {
       ctx.send(to, snapshot_message(false, head_, items_));
     } else if (pos < floor) {
       ctx.send(to, snapshot_message(false, snapshot_pos_, snapshot_items_));

@@ -15,6 +15,7 @@
 #include <set>
 
 #include "models/or_set.hpp"
+#include "sim/rng.hpp"
 
 namespace syncstorm::orset {
 
@@ -144,6 +145,7 @@ enum MsgTag : std::uint8_t {
   kPurge = 7,    ///< server -> clients: tombstones every replica has seen; discard them
   kForward = 8,  ///< server -> server: an operation a client sent
   kSync = 9,     ///< server -> server: state, discarded ids and tombstone reports
+  kDigest = 10,  ///< client -> server: a hash of the client's base; a mismatch gets a full state back
 };
 
 enum TimerTag : std::uint64_t { kTick = 1 };
@@ -153,6 +155,12 @@ std::string full_message(MsgTag tag, const OrSet& set) {
   w.u8(tag);
   set.encode(w);
   return w.take();
+}
+
+std::uint64_t digest(const OrSet& set) {
+  Writer w;
+  set.encode(w);
+  return fnv1a64(w.take());
 }
 
 std::string op_message(MsgTag tag, const Op& op) {
@@ -273,10 +281,12 @@ class Client final : public Node {
       refresh();
       persist(ctx);
     }
-    // Datagram links lose messages: resend what is unacknowledged, and the tombstone report.
+    // Datagram links lose and reorder messages: resend what is unacknowledged and the tombstone
+    // report, and compare digests with the server (anti-entropy) so a lost or stale update heals.
     if (auto server = ctx.connected_server()) {
       for (const auto& [id, op] : outbox_) ctx.send(*server, op_message(kOp, op));
       report_tombstones(ctx, *server);
+      ctx.send(*server, Writer().u8(kDigest).u64(digest(base_)).take());
     }
   }
 
@@ -390,6 +400,9 @@ class Server final : public Node {
       if (r.ok()) record_seen(ctx, from, ids);
     } else if (tag == kSync) {
       on_sync(ctx, r);
+    } else if (tag == kDigest) {
+      const std::uint64_t theirs = r.u64();
+      if (r.ok() && theirs != digest(state_)) ctx.send(from, full_message(kFull, state_));
     }
   }
 

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "models/rga.hpp"
+#include "sim/rng.hpp"
 
 namespace syncstorm::rga {
 
@@ -134,11 +135,18 @@ enum MsgTag : std::uint8_t {
   kHello = 5,    ///< client -> server: the client's whole state on (re)connect
   kForward = 6,  ///< server -> server: an operation a client sent
   kSync = 7,     ///< server -> server: the whole state
+  kDigest = 8,   ///< client -> server: a hash of the client's base; a mismatch gets a full state back
 };
 
 enum TimerTag : std::uint64_t { kTick = 1 };
 constexpr Duration kResendInterval = Duration::seconds(1);   ///< unacknowledged ops resent this often
 constexpr std::uint64_t kSyncEveryTicks = 2;                  ///< servers exchange state every 2 s
+
+std::uint64_t digest(const Rga& rga) {
+  Writer w;
+  rga.encode(w);
+  return fnv1a64(w.take());
+}
 
 std::string op_message(MsgTag tag, const Op& op) {
   Writer w;
@@ -211,8 +219,11 @@ class Client final : public Node {
   void on_timer(Context& ctx, std::uint64_t tag) override {
     if (tag != kTick) return;
     ctx.set_timer(kResendInterval, kTick);
+    // Datagram links lose messages: resend what is unacknowledged, and compare digests with the
+    // server (anti-entropy) so that a lost update heals.
     if (auto server = ctx.connected_server()) {
       for (const auto& [id, op] : outbox_) ctx.send(*server, op_message(kOp, op));
+      ctx.send(*server, Writer().u8(kDigest).u64(digest(base_)).take());
     }
   }
 
@@ -307,6 +318,9 @@ class Server final : public Node {
       if (state_ == before) return;
       persist(ctx);
       broadcast(ctx, full_message(kFull, state_));
+    } else if (tag == kDigest) {
+      const std::uint64_t theirs = r.u64();
+      if (r.ok() && theirs != digest(state_)) ctx.send(from, full_message(kFull, state_));
     }
   }
 
