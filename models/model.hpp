@@ -107,6 +107,8 @@ enum class Invariant : std::uint8_t {
 };
 std::string_view to_string(Invariant invariant);
 std::optional<Invariant> parse_invariant(std::string_view text);
+/// One line saying what the invariant checks, for `syncstorm list`.
+std::string_view describe(Invariant invariant);
 inline constexpr Invariant kAllInvariants[] = {
     Invariant::convergence,     Invariant::resurrection,
     Invariant::lost_acknowledged_write, Invariant::silent_rollback,

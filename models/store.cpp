@@ -72,6 +72,18 @@ std::optional<Invariant> parse_invariant(std::string_view text) {
   return std::nullopt;
 }
 
+std::string_view describe(Invariant invariant) {
+  switch (invariant) {
+    case Invariant::convergence: return "after the last heal and the settle period every live replica and the server show the same state, within the bound";
+    case Invariant::resurrection: return "an item removed by an acknowledged delete stays removed unless a concurrent or later add brings it back";
+    case Invariant::lost_acknowledged_write: return "a write the user was told is saved survives unless a write the model's rule lets win supersedes it";
+    case Invariant::silent_rollback: return "an operation the user saw applied does not vanish without a rejection shown to that user";
+    case Invariant::phantom_or_double_applied: return "no value that was never written, no item twice, counters equal the sum of applied increments";
+    case Invariant::bounded_metadata: return "tombstones, logs and version vectors per replica stay under the scenario's bound after settle";
+  }
+  return "?";
+}
+
 void ModelRegistry::add(ModelInfo info) {
   if (find(info.name) != nullptr) throw std::logic_error("model registered twice: " + info.name);
   assert(info.make_client && "every model makes client replicas");

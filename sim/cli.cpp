@@ -2,12 +2,31 @@
 
 #include <fmt/format.h>
 
+#include "sim/commands.hpp"
+
 namespace syncstorm {
 
-// Replaced by the real command line as the engine lands.
-int cli_main(int, char**, const ModelRegistry&) {
-  fmt::print(stderr, "syncstorm: the command line is being built\n");
-  return 2;
+int cli_main(int argc, char** argv, const ModelRegistry& models) {
+  CLI::App app{"syncstorm: deterministic simulation of real-time state-sync strategies"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "syncstorm 0.1.0");
+  Action action;
+  add_run_commands(app, models, action);
+  add_list_command(app, models, action);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // Every flag mistake is bad input: exit 2, with CLI11's message naming the flag.
+    app.exit(e);
+    return kExitBadInput;
+  }
+  return action ? action() : kExitBadInput;
 }
 
 }  // namespace syncstorm

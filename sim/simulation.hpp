@@ -50,6 +50,7 @@ struct RunResult {
   Metrics metrics;
   History history;
   std::vector<Violation> violations;
+  std::string aborted;  ///< non-empty when a limit stopped the run (e.g. a model that never goes quiet)
 };
 
 struct RunOptions {

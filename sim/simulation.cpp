@@ -1,0 +1,924 @@
+// The runtime: one event queue ordered by (time, sequence), nodes with their contexts, the network
+// with its two link kinds, the faults of the schedule, and the records the checkers read.
+#include "sim/simulation.hpp"
+
+#include <algorithm>
+#include <cassert>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "sim/event_queue.hpp"
+#include "sim/trace.hpp"
+
+namespace syncstorm {
+
+namespace {
+
+/// Limits on everything: a model that never goes quiet must not hang a sweep.
+constexpr std::uint64_t kMaxEvents = 20'000'000;
+constexpr std::size_t kMaxMessageBytes = 64u << 20;
+constexpr std::size_t kMaxLatencySamples = 200'000;
+constexpr Duration kLoadBucket = Duration::millis(100);
+constexpr Duration kSampleEvery = Duration::millis(100);
+
+enum class EvKind : std::uint8_t {
+  deliver,          ///< a = packet slot
+  timer,            ///< node, a = tag, b = incarnation
+  user_op,          ///< a = operation index
+  fault_start,      ///< a = fault index
+  fault_end,        ///< a = fault index
+  connect_attempt,  ///< node = client, a = connect token
+  connect_result,   ///< node = client, a = connect token, b = server | (refused << 32)
+  dead_check,       ///< node = client, a = epoch: reset if the path is still cut
+  server_hears_reset,  ///< node = server, a = client, b = epoch (slow_close)
+  restart,          ///< node
+  sample,           ///< convergence sampling after the heal
+};
+
+enum ResetReason : std::uint64_t {
+  kReasonFault = 1,
+  kReasonCrash = 2,
+  kReasonPartition = 3,
+  kReasonOffline = 4,
+  kReasonDown = 5,
+  kReasonTimeout = 6,
+  kReasonLimitData = 7,
+};
+
+struct Packet {
+  NodeId from;
+  NodeId to;
+  std::uint64_t id = 0;
+  std::uint64_t epoch = 0;  ///< stream: the connection it travels on; 0 otherwise
+  LinkKind link = LinkKind::stream;
+  std::string payload;
+  std::shared_ptr<const CausalPast> past;
+};
+
+struct NodeRuntime;
+
+}  // namespace
+
+class Simulation;
+
+namespace {
+
+class NodeContext final : public Context {
+ public:
+  NodeContext(Simulation& sim, std::uint32_t index) : sim_(sim), index_(index) {}
+  NodeId self() const override { return NodeId{index_}; }
+  Instant local_clock() const override;
+  std::span<const NodeId> servers() const override;
+  std::span<const NodeId> clients() const override;
+  bool send(NodeId to, std::string payload) override;
+  bool connected(NodeId to) const override;
+  std::optional<NodeId> connected_server() const override;
+  void set_timer(Duration delay, std::uint64_t tag) override;
+  Rng& rng() override;
+  Store& store() override;
+  void report(OpId op, Lifecycle lifecycle, OpId target) override;
+
+ private:
+  Simulation& sim_;
+  std::uint32_t index_;
+};
+
+/// Per-node state the engine keeps beside the model's Node object.
+struct NodeRuntime {
+  bool server = false;
+  bool up = true;
+  std::uint32_t incarnation = 0;
+  std::unique_ptr<Node> node;
+  std::unique_ptr<NodeContext> context;
+  Store store;
+  Rng rng{0};      ///< handed to the model
+  Rng net_rng{0};  ///< the network's draws for messages this node sends
+  Duration skew;
+  std::int32_t drift_ppm = 0;
+  CausalPast past;
+  std::shared_ptr<const CausalPast> past_snapshot;
+  // A client's one stream connection.
+  bool conn_up = false;          ///< the client's view
+  bool server_side_up = false;   ///< the server's view (differs during a slow close)
+  NodeId conn_server;
+  std::uint64_t epoch = 0;
+  std::uint64_t connect_token = 0;  ///< invalidates a pending attempt when it changes
+  bool connecting = false;
+  std::uint32_t attempt = 0;
+  Duration previous_backoff;
+  bool offline = false;
+  Instant last_up_delivery;    ///< FIFO on the connection, client -> server
+  Instant last_down_delivery;  ///< FIFO on the connection, server -> client
+  std::uint64_t conn_bytes = 0;
+  Instant link_free_up;        ///< bandwidth: when the upstream is free again
+  Instant link_free_down;
+};
+
+}  // namespace
+
+class Simulation {
+ public:
+  Simulation(const Scenario& scenario, const ModelInfo& model, const Schedule& schedule, std::uint64_t seed,
+             const RunOptions& options)
+      : scenario_(scenario), model_(model), schedule_(schedule), seed_(seed), trace_(options.trace_out) {}
+
+  RunResult run();
+
+  // Context calls.
+  Instant local_clock(std::uint32_t i) const {
+    const NodeRuntime& n = nodes_[i];
+    const std::int64_t drift = now_.us / 1'000'000 * n.drift_ppm + (now_.us % 1'000'000) * n.drift_ppm / 1'000'000;
+    return now_ + n.skew + Duration{drift};
+  }
+  std::span<const NodeId> server_ids() const { return server_ids_; }
+  std::span<const NodeId> client_ids() const { return client_ids_; }
+  bool send(NodeId from, NodeId to, std::string payload);
+  bool connected(NodeId from, NodeId to) const;
+  std::optional<NodeId> connected_server(NodeId client) const {
+    const NodeRuntime& n = nodes_[client.value];
+    if (n.server || !n.conn_up) return std::nullopt;
+    return n.conn_server;
+  }
+  void set_timer(NodeId node, Duration delay, std::uint64_t tag) {
+    push(now_ + max(delay, Duration::zero()), EvKind::timer, node.value, tag, nodes_[node.value].incarnation);
+  }
+  Rng& rng(NodeId node) { return nodes_[node.value].rng; }
+  Store& store(NodeId node) { return nodes_[node.value].store; }
+  void report(NodeId node, OpId op, Lifecycle lifecycle, OpId target);
+
+ private:
+  struct Event {
+    Instant at;
+    std::uint64_t seq;
+    EvKind kind;
+    std::uint32_t node;
+    std::uint64_t a;
+    std::uint64_t b;
+  };
+
+  void push(Instant at, EvKind kind, std::uint32_t node, std::uint64_t a = 0, std::uint64_t b = 0) {
+    queue_.push(at, Event{at, 0, kind, node, a, b});
+  }
+  void record(TraceKind kind, std::uint32_t node, std::uint32_t peer = 0, std::uint64_t a = 0, std::uint64_t b = 0) {
+    trace_.record(TraceEvent{now_, kind, node, peer, a, b});
+  }
+
+  void setup();
+  void dispatch(const Event& e);
+  void start_node(std::uint32_t i);
+  void crash_node(std::uint32_t i);
+  void deliver(std::uint64_t slot);
+  void user_operation(std::size_t index);
+  void fault_start(std::size_t index);
+  void fault_end(std::size_t index);
+  void connect_attempt(std::uint32_t client, std::uint64_t token);
+  void connect_result(std::uint32_t client, std::uint64_t token, std::uint64_t b);
+  void schedule_reconnect(std::uint32_t client);
+  void reset_connection(std::uint32_t client, ResetReason reason);
+  void sample_convergence();
+  void count_server_load(Instant at, std::uint32_t n = 1);
+  void note_all_connected();
+
+  Duration latency(const LatencyOptions& l, Rng& rng) const {
+    return l.min + rng.lognormal(max(l.median - l.min, Duration::zero()), max(l.p99 - l.min, Duration::zero()));
+  }
+  Duration backoff(NodeRuntime& n);
+  /// Extra delay the active faults add to a message between a and b.
+  Duration fault_delay(NodeId a, NodeId b, std::size_t bytes, Rng& rng) const;
+  /// Extra datagram loss, duplication or reordering from active faults.
+  Ppm fault_ppm(NodeId a, NodeId b, FaultKind kind) const;
+  bool fault_active_on(NodeId n, FaultKind kind) const;
+  /// Whether an active partition cuts from -> to; `heals` receives the latest end of such cuts.
+  bool cut(NodeId from, NodeId to, Instant* heals = nullptr) const;
+  bool is_server(NodeId n) const { return n.value < schedule_.servers; }
+  std::shared_ptr<const CausalPast> past_of(std::uint32_t i) {
+    NodeRuntime& n = nodes_[i];
+    if (!n.past_snapshot) n.past_snapshot = std::make_shared<const CausalPast>(n.past);
+    return n.past_snapshot;
+  }
+
+  const Scenario& scenario_;
+  const ModelInfo& model_;
+  const Schedule& schedule_;
+  std::uint64_t seed_;
+  Trace trace_;
+  EventQueue<Event> queue_;
+  Instant now_;
+  std::vector<NodeRuntime> nodes_;
+  std::vector<NodeId> server_ids_;
+  std::vector<NodeId> client_ids_;
+  std::vector<std::optional<Packet>> packets_;
+  std::vector<std::uint64_t> free_slots_;
+  std::vector<std::size_t> active_faults_;  ///< indices into schedule_.faults, in start order
+  /// For each active partition fault: a side per node (0 none, 1 a, 2 b, 3 bridge).
+  std::vector<std::pair<std::size_t, std::vector<std::uint8_t>>> partitions_;
+  std::uint64_t next_message_id_ = 0;
+  std::uint64_t next_epoch_ = 0;
+  std::uint32_t connected_clients_ = 0;
+  Instant last_disruption_ = Instant::never();
+  RunResult result_;
+};
+
+namespace {
+Instant NodeContext::local_clock() const { return sim_.local_clock(index_); }
+std::span<const NodeId> NodeContext::servers() const { return sim_.server_ids(); }
+std::span<const NodeId> NodeContext::clients() const { return sim_.client_ids(); }
+bool NodeContext::send(NodeId to, std::string payload) { return sim_.send(NodeId{index_}, to, std::move(payload)); }
+bool NodeContext::connected(NodeId to) const { return sim_.connected(NodeId{index_}, to); }
+std::optional<NodeId> NodeContext::connected_server() const { return sim_.connected_server(NodeId{index_}); }
+void NodeContext::set_timer(Duration delay, std::uint64_t tag) { sim_.set_timer(NodeId{index_}, delay, tag); }
+Rng& NodeContext::rng() { return sim_.rng(NodeId{index_}); }
+Store& NodeContext::store() { return sim_.store(NodeId{index_}); }
+void NodeContext::report(OpId op, Lifecycle lifecycle, OpId target) { sim_.report(NodeId{index_}, op, lifecycle, target); }
+}  // namespace
+
+void Simulation::setup() {
+  const std::uint32_t count = schedule_.node_count();
+  nodes_.resize(count);
+  for (std::uint32_t i = 0; i < count; ++i) {
+    NodeRuntime& n = nodes_[i];
+    n.server = i < schedule_.servers;
+    (n.server ? server_ids_ : client_ids_).push_back(NodeId{i});
+    n.context = std::make_unique<NodeContext>(*this, i);
+    n.rng = Rng::derive(seed_, "node", i);
+    n.net_rng = Rng::derive(seed_, "network", i);
+    n.skew = i < schedule_.clock_skew.size() ? schedule_.clock_skew[i] : Duration::zero();
+    n.drift_ppm = i < schedule_.clock_drift_ppm.size() ? schedule_.clock_drift_ppm[i] : 0;
+  }
+  History& h = result_.history;
+  h.type = model_.data_type;
+  h.rule = model_.rule;
+  h.ops.resize(schedule_.operations.size());
+  for (std::size_t i = 0; i < schedule_.operations.size(); ++i) {
+    h.ops[i].op = schedule_.operations[i];
+    assert(schedule_.operations[i].id.value == i + 1 && "schedules are normalised");
+    push(schedule_.operations[i].issued_at, EvKind::user_op, 0, i);
+  }
+  for (std::size_t i = 0; i < schedule_.faults.size(); ++i) {
+    push(schedule_.faults[i].start, EvKind::fault_start, 0, i);
+    push(schedule_.faults[i].end(), EvKind::fault_end, 0, i);
+  }
+  h.last_heal = schedule_.last_heal();
+  h.end = schedule_.end();
+  push(h.last_heal, EvKind::sample, 0);
+  for (std::uint32_t i = 0; i < count; ++i) start_node(i);
+}
+
+void Simulation::start_node(std::uint32_t i) {
+  NodeRuntime& n = nodes_[i];
+  n.up = true;
+  n.node = n.server ? model_.make_server(NodeId{i}) : model_.make_client(NodeId{i});
+  assert(n.node && "the model makes a node for every role the scenario has");
+  n.node->on_start(*n.context);
+  if (!n.server && !n.offline) {
+    n.attempt = 0;
+    n.connecting = true;
+    push(now_, EvKind::connect_attempt, i, ++n.connect_token);
+  }
+}
+
+void Simulation::crash_node(std::uint32_t i) {
+  NodeRuntime& n = nodes_[i];
+  if (!n.up) return;
+  ++result_.metrics.crashes;
+  const bool persistent = n.server ? scenario_.persistence.server : scenario_.persistence.client;
+  record(TraceKind::crash, i, 0, n.incarnation, persistent ? 1 : 0);
+  n.up = false;  // first, so that a dead node hears nothing of its own connections closing
+  if (n.server) {
+    for (NodeId c : client_ids_) {
+      NodeRuntime& cn = nodes_[c.value];
+      if (cn.conn_up && cn.conn_server.value == i) reset_connection(c.value, kReasonCrash);
+      else if (cn.server_side_up && cn.conn_server.value == i) cn.server_side_up = false;
+    }
+  } else {
+    reset_connection(i, kReasonCrash);
+  }
+  ++n.incarnation;  // timers of the old incarnation never fire
+  ++n.connect_token;
+  n.connecting = false;
+  n.node.reset();
+  n.store.crash(persistent, scenario_.persistence.lose_unflushed);
+}
+
+bool Simulation::connected(NodeId from, NodeId to) const {
+  if (to.value >= nodes_.size()) return false;
+  const NodeRuntime& a = nodes_[from.value];
+  const NodeRuntime& b = nodes_[to.value];
+  if (!a.up || !b.up) return false;
+  if (a.server && b.server) return !cut(from, to);
+  if (!a.server && !b.server) return model_.topology == Topology::peer_to_peer && !cut(from, to);
+  if (schedule_.network.client_link == LinkKind::datagram) return true;
+  if (a.server) return b.server_side_up && b.conn_server == from;
+  return a.conn_up && a.conn_server == to;
+}
+
+bool Simulation::send(NodeId from, NodeId to, std::string payload) {
+  if (to.value >= nodes_.size() || to == from) return false;
+  NodeRuntime& src = nodes_[from.value];
+  if (!src.up) return false;
+  if (payload.size() > kMaxMessageBytes) {
+    result_.aborted = fmt::format("node {} sent a message of {} bytes (limit {})", from.value, payload.size(), kMaxMessageBytes);
+    return false;
+  }
+  const bool server_link = is_server(from) && is_server(to);
+  const bool peer_link = !is_server(from) && !is_server(to);
+  if (peer_link && model_.topology != Topology::peer_to_peer) return false;
+  const LinkKind link = server_link ? LinkKind::stream : peer_link ? LinkKind::datagram : schedule_.network.client_link;
+  Rng& rng = src.net_rng;
+  Metrics& m = result_.metrics;
+  const std::uint64_t id = ++next_message_id_;
+  const std::size_t bytes = payload.size();
+
+  Packet p{from, to, id, 0, link, std::move(payload), past_of(from.value)};
+  Duration delay = latency(server_link ? schedule_.network.server_latency
+                                       : peer_link ? schedule_.network.peer_latency : schedule_.network.latency,
+                           rng) +
+                   fault_delay(from, to, bytes, rng);
+  Instant at = now_ + delay;
+
+  if (link == LinkKind::stream && !server_link) {
+    const std::uint32_t client = is_server(from) ? to.value : from.value;
+    NodeRuntime& c = nodes_[client];
+    const bool up = is_server(from) ? (c.server_side_up && c.conn_server == from) : (c.conn_up && c.conn_server == to);
+    if (!up) return false;
+    p.epoch = c.epoch;
+    ++m.messages_sent;
+    m.bytes_sent += bytes;
+    record(TraceKind::send, from.value, to.value, id, bytes);
+    // Bandwidth: messages queue behind each other on the link.
+    const std::uint64_t bandwidth = schedule_.network.bandwidth_bytes_per_s;
+    Instant& link_free = is_server(from) ? c.link_free_down : c.link_free_up;
+    if (bandwidth > 0 || fault_active_on(from, FaultKind::bandwidth) || fault_active_on(to, FaultKind::bandwidth)) {
+      std::uint64_t bw = bandwidth;
+      for (std::size_t fi : active_faults_) {
+        const ScheduledFault& f = schedule_.faults[fi];
+        if (f.kind == FaultKind::bandwidth && f.bytes > 0 &&
+            (std::binary_search(f.side_a.begin(), f.side_a.end(), from) || std::binary_search(f.side_a.begin(), f.side_a.end(), to))) {
+          bw = bw == 0 ? f.bytes : std::min(bw, f.bytes);
+        }
+      }
+      const Instant begin = max(now_, link_free);
+      link_free = begin + Duration{static_cast<std::int64_t>(bytes * 1'000'000 / std::max<std::uint64_t>(bw, 1))};
+      at = link_free + delay;
+    }
+    // Data into a black hole (timeout fault) never arrives; the connection dies when it ends.
+    if (fault_active_on(from, FaultKind::timeout) || fault_active_on(to, FaultKind::timeout)) {
+      ++m.messages_dropped;
+      record(TraceKind::drop, from.value, to.value, id, bytes);
+      return true;
+    }
+    // A partition stalls a live connection: TCP retransmits until it heals or the connection dies.
+    Instant heals;
+    if (cut(from, to, &heals)) at = max(at, heals + schedule_.network.latency.min);
+    Instant& fifo = is_server(from) ? c.last_down_delivery : c.last_up_delivery;
+    at = max(at, fifo);
+    fifo = at;
+    c.conn_bytes += bytes;
+    for (std::size_t fi : active_faults_) {
+      const ScheduledFault& f = schedule_.faults[fi];
+      if (f.kind == FaultKind::limit_data && c.conn_bytes > f.bytes &&
+          (std::binary_search(f.side_a.begin(), f.side_a.end(), from) || std::binary_search(f.side_a.begin(), f.side_a.end(), to))) {
+        ++m.messages_dropped;
+        record(TraceKind::drop, from.value, to.value, id, bytes);
+        reset_connection(client, kReasonLimitData);
+        return true;
+      }
+    }
+  } else {
+    ++m.messages_sent;
+    m.bytes_sent += bytes;
+    record(TraceKind::send, from.value, to.value, id, bytes);
+    if (cut(from, to)) {
+      ++m.messages_dropped;
+      record(TraceKind::drop, from.value, to.value, id, bytes);
+      return true;
+    }
+    if (link == LinkKind::datagram) {
+      const NetworkOptions& net = schedule_.network;
+      if (rng.chance_ppm(net.drop) || rng.chance_ppm(fault_ppm(from, to, FaultKind::drop))) {
+        ++m.messages_dropped;
+        record(TraceKind::drop, from.value, to.value, id, bytes);
+        return true;
+      }
+      if (rng.chance_ppm(net.reorder) || rng.chance_ppm(fault_ppm(from, to, FaultKind::reorder))) {
+        at += rng.duration_between(Duration::zero(), net.reorder_delay);
+      }
+      if (rng.chance_ppm(net.duplicate) || rng.chance_ppm(fault_ppm(from, to, FaultKind::duplicate))) {
+        ++m.messages_duplicated;
+        record(TraceKind::duplicate, from.value, to.value, id, bytes);
+        Packet copy = p;
+        const Instant copy_at = now_ + latency(peer_link ? net.peer_latency : net.latency, rng);
+        std::uint64_t slot;
+        if (!free_slots_.empty()) {
+          slot = free_slots_.back();
+          free_slots_.pop_back();
+          packets_[slot] = std::move(copy);
+        } else {
+          slot = packets_.size();
+          packets_.push_back(std::move(copy));
+        }
+        push(copy_at, EvKind::deliver, to.value, slot);
+      }
+    }
+  }
+  std::uint64_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+    packets_[slot] = std::move(p);
+  } else {
+    slot = packets_.size();
+    packets_.push_back(std::move(p));
+  }
+  push(at, EvKind::deliver, to.value, slot);
+  return true;
+}
+
+void Simulation::deliver(std::uint64_t slot) {
+  Packet p = std::move(*packets_[slot]);
+  packets_[slot].reset();
+  free_slots_.push_back(slot);
+  Metrics& m = result_.metrics;
+  NodeRuntime& dst = nodes_[p.to.value];
+  bool lost = !dst.up || !nodes_[p.from.value].up;
+  if (!lost && p.link == LinkKind::stream && p.epoch != 0) {
+    const NodeRuntime& c = nodes_[is_server(p.from) ? p.to.value : p.from.value];
+    lost = c.epoch != p.epoch || !c.conn_up;
+  } else if (!lost && cut(p.from, p.to)) {
+    lost = true;
+  }
+  if (lost) {
+    ++m.messages_dropped;
+    record(TraceKind::drop, p.to.value, p.from.value, p.id, p.payload.size());
+    return;
+  }
+  ++m.messages_delivered;
+  record(TraceKind::deliver, p.to.value, p.from.value, p.id, p.payload.size());
+  if (dst.server) count_server_load(now_);
+  if (p.past && dst.past.merge(*p.past)) dst.past_snapshot.reset();
+  dst.node->on_message(*dst.context, p.from, p.payload);
+}
+
+void Simulation::user_operation(std::size_t index) {
+  OpRecord& r = result_.history.ops[index];
+  const std::uint32_t client = r.op.client.value;
+  NodeRuntime& n = nodes_[client];
+  if (!n.up) {
+    ++result_.metrics.intents_lost;
+    record(TraceKind::intent_lost, client, 0, r.op.id.value, static_cast<std::uint64_t>(r.op.kind));
+    return;
+  }
+  r.issued = true;
+  r.sequence = n.past.advance(r.op.client);
+  n.past_snapshot.reset();
+  r.past = past_of(client);
+  ++result_.metrics.operations;
+  record(TraceKind::operation, client, r.op.key.value, r.op.id.value, static_cast<std::uint64_t>(r.op.kind));
+  n.node->on_user_operation(*n.context, r.op);
+}
+
+void Simulation::report(NodeId node, OpId op, Lifecycle lifecycle, OpId target) {
+  History& h = result_.history;
+  if (op.value == 0 || op.value > h.ops.size()) return;  // a model reporting an id that never existed
+  OpRecord& r = h.ops[op.value - 1];
+  Metrics& m = result_.metrics;
+  const std::int64_t since = (now_ - r.op.issued_at).us;
+  if (lifecycle == Lifecycle::seen) {
+    if (node != r.op.client && m.remote_latency_us.size() < kMaxLatencySamples) m.remote_latency_us.push_back(since);
+    return;
+  }
+  if (node != r.op.client || !r.issued) return;  // only its own replica speaks for what its user saw
+  switch (lifecycle) {
+    case Lifecycle::applied:
+      if (r.applied) return;
+      r.applied = now_;
+      r.target = target;
+      ++m.applied;
+      if (m.local_latency_us.size() < kMaxLatencySamples) m.local_latency_us.push_back(since);
+      record(TraceKind::applied, node.value, 0, op.value, target.value);
+      break;
+    case Lifecycle::acknowledged:
+      if (r.acknowledged) return;
+      r.acknowledged = now_;
+      ++m.acknowledged;
+      if (m.ack_latency_us.size() < kMaxLatencySamples) m.ack_latency_us.push_back(since);
+      record(TraceKind::acknowledged, node.value, 0, op.value, 0);
+      break;
+    case Lifecycle::rejected:
+      if (r.rejected) return;
+      r.rejected = now_;
+      ++m.rejected;
+      record(TraceKind::rejected, node.value, 0, op.value, 0);
+      break;
+    case Lifecycle::seen: break;
+  }
+}
+
+bool Simulation::cut(NodeId from, NodeId to, Instant* heals) const {
+  bool result = false;
+  for (const auto& [fi, sides] : partitions_) {
+    const std::uint8_t a = sides[from.value];
+    const std::uint8_t b = sides[to.value];
+    if (a == 0 || b == 0 || a == 3 || b == 3 || a == b) continue;
+    const ScheduledFault& f = schedule_.faults[fi];
+    if (f.one_way && a != 1) continue;  // one way: only side a -> side b is cut
+    result = true;
+    if (heals == nullptr) return true;
+    *heals = max(*heals, f.end());
+  }
+  return result;
+}
+
+bool Simulation::fault_active_on(NodeId n, FaultKind kind) const {
+  for (std::size_t fi : active_faults_) {
+    const ScheduledFault& f = schedule_.faults[fi];
+    if (f.kind == kind && std::binary_search(f.side_a.begin(), f.side_a.end(), n)) return true;
+  }
+  return false;
+}
+
+Duration Simulation::fault_delay(NodeId a, NodeId b, std::size_t bytes, Rng& rng) const {
+  Duration extra;
+  for (std::size_t fi : active_faults_) {
+    const ScheduledFault& f = schedule_.faults[fi];
+    const bool hit = std::binary_search(f.side_a.begin(), f.side_a.end(), a) ||
+                     std::binary_search(f.side_a.begin(), f.side_a.end(), b);
+    if (!hit) continue;
+    switch (f.kind) {
+      case FaultKind::latency: extra += f.amount; break;
+      case FaultKind::jitter: extra += rng.duration_between(Duration::zero(), f.amount); break;
+      case FaultKind::slicer: {
+        const std::uint64_t slice = std::max<std::uint64_t>(f.bytes, 1);
+        extra += f.amount * static_cast<std::int64_t>((bytes + slice - 1) / slice);
+        break;
+      }
+      default: break;
+    }
+  }
+  return extra;
+}
+
+Ppm Simulation::fault_ppm(NodeId a, NodeId b, FaultKind kind) const {
+  Ppm ppm = 0;
+  for (std::size_t fi : active_faults_) {
+    const ScheduledFault& f = schedule_.faults[fi];
+    if (f.kind == kind && (std::binary_search(f.side_a.begin(), f.side_a.end(), a) ||
+                           std::binary_search(f.side_a.begin(), f.side_a.end(), b))) {
+      ppm = std::max(ppm, f.ppm);
+    }
+  }
+  return ppm;
+}
+
+void Simulation::fault_start(std::size_t index) {
+  const ScheduledFault& f = schedule_.faults[index];
+  record(TraceKind::fault_start, f.side_a.empty() ? 0 : f.side_a.front().value, 0, index, static_cast<std::uint64_t>(f.kind));
+  active_faults_.push_back(index);
+  switch (f.kind) {
+    case FaultKind::partition: {
+      std::vector<std::uint8_t> sides(nodes_.size(), 0);
+      for (NodeId n : f.side_a) sides[n.value] = 1;
+      for (NodeId n : f.side_b) sides[n.value] = 2;
+      for (NodeId n : f.bridge) sides[n.value] = 3;
+      partitions_.emplace_back(index, std::move(sides));
+      // Live connections across the cut go silent; heartbeats notice after the dead-connection timeout.
+      for (NodeId c : client_ids_) {
+        const NodeRuntime& cn = nodes_[c.value];
+        if (cn.conn_up && (cut(c, cn.conn_server) || cut(cn.conn_server, c))) {
+          push(now_ + schedule_.network.dead_connection_timeout, EvKind::dead_check, c.value, cn.epoch);
+        }
+      }
+      break;
+    }
+    case FaultKind::crash:
+      for (NodeId n : f.side_a) crash_node(n.value);
+      last_disruption_ = now_;
+      break;
+    case FaultKind::reset:
+    case FaultKind::down:
+      for (NodeId n : f.side_a) {
+        if (is_server(n)) {
+          for (NodeId c : client_ids_) {
+            if (nodes_[c.value].conn_up && nodes_[c.value].conn_server == n) {
+              reset_connection(c.value, f.kind == FaultKind::reset ? kReasonFault : kReasonDown);
+            }
+          }
+        } else {
+          reset_connection(n.value, f.kind == FaultKind::reset ? kReasonFault : kReasonDown);
+        }
+      }
+      last_disruption_ = now_;
+      break;
+    case FaultKind::offline:
+      for (NodeId n : f.side_a) {
+        if (is_server(n)) continue;
+        nodes_[n.value].offline = true;
+        ++nodes_[n.value].connect_token;
+        nodes_[n.value].connecting = false;
+        reset_connection(n.value, kReasonOffline);
+      }
+      break;
+    case FaultKind::timeout:
+      for (NodeId c : client_ids_) {
+        const NodeRuntime& cn = nodes_[c.value];
+        if (cn.conn_up && (std::binary_search(f.side_a.begin(), f.side_a.end(), c) ||
+                           std::binary_search(f.side_a.begin(), f.side_a.end(), cn.conn_server))) {
+          push(now_ + f.amount, EvKind::dead_check, c.value, cn.epoch | (std::uint64_t{1} << 63));
+        }
+      }
+      break;
+    case FaultKind::clock_jump:
+      for (NodeId n : f.side_a) nodes_[n.value].skew += f.amount;
+      break;
+    default: break;  // latency, jitter, bandwidth, slicer, limit_data, slow_close, drop, duplicate,
+                     // reorder act on each message while active
+  }
+}
+
+void Simulation::fault_end(std::size_t index) {
+  const ScheduledFault& f = schedule_.faults[index];
+  record(TraceKind::fault_end, f.side_a.empty() ? 0 : f.side_a.front().value, 0, index, static_cast<std::uint64_t>(f.kind));
+  std::erase(active_faults_, index);
+  std::erase_if(partitions_, [&](const auto& p) { return p.first == index; });
+  switch (f.kind) {
+    case FaultKind::crash:
+      for (NodeId n : f.side_a) {
+        NodeRuntime& node = nodes_[n.value];
+        if (node.up) continue;
+        const bool persistent = node.server ? scenario_.persistence.server : scenario_.persistence.client;
+        record(TraceKind::restart, n.value, 0, node.incarnation, persistent ? 1 : 0);
+        start_node(n.value);
+      }
+      break;
+    case FaultKind::offline:
+      for (NodeId n : f.side_a) {
+        NodeRuntime& node = nodes_[n.value];
+        if (is_server(n) || !node.offline) continue;
+        node.offline = false;
+        if (node.up && !node.conn_up) {
+          node.attempt = 0;
+          node.connecting = true;
+          push(now_, EvKind::connect_attempt, n.value, ++node.connect_token);
+        }
+      }
+      break;
+    default: break;
+  }
+}
+
+Duration Simulation::backoff(NodeRuntime& n) {
+  const BackoffOptions& b = schedule_.network.backoff;
+  Rng& rng = n.rng;
+  Duration delay;
+  switch (b.policy) {
+    case BackoffPolicy::none: delay = Duration::zero(); break;
+    case BackoffPolicy::fixed: delay = b.base; break;
+    case BackoffPolicy::exponential: {
+      delay = b.base;
+      for (std::uint32_t i = 0; i < n.attempt && delay < b.max; ++i) {
+        delay = Duration{delay.us * static_cast<std::int64_t>(b.multiplier_milli) / 1000};
+      }
+      break;
+    }
+  }
+  delay = min(delay, b.max);
+  if (n.attempt == 0 && !b.jitter_first_attempt) return delay;
+  switch (b.jitter) {
+    case Jitter::none: break;
+    case Jitter::full: delay = rng.duration_between(Duration::zero(), delay); break;
+    case Jitter::equal: delay = delay / 2 + rng.duration_between(Duration::zero(), delay / 2); break;
+    case Jitter::decorrelated: {
+      const Duration previous = n.attempt == 0 ? b.base : n.previous_backoff;
+      delay = min(b.max, rng.duration_between(b.base, max(b.base, previous * 3)));
+      break;
+    }
+    case Jitter::proportional: {
+      const Duration spread{delay.us * static_cast<std::int64_t>(b.randomization) / kPpmOne};
+      delay = rng.duration_between(delay - spread, delay + spread);
+      break;
+    }
+  }
+  n.previous_backoff = delay;
+  return max(delay, Duration::zero());
+}
+
+void Simulation::schedule_reconnect(std::uint32_t client) {
+  NodeRuntime& n = nodes_[client];
+  if (!n.up || n.offline || n.conn_up) return;
+  const Duration delay = backoff(n);
+  n.connecting = true;
+  push(now_ + delay, EvKind::connect_attempt, client, ++n.connect_token);
+}
+
+void Simulation::connect_attempt(std::uint32_t client, std::uint64_t token) {
+  NodeRuntime& n = nodes_[client];
+  if (token != n.connect_token || !n.up || n.offline || n.conn_up || server_ids_.empty()) return;
+  if (schedule_.network.client_link == LinkKind::datagram) {
+    // Datagram links have no connection: the client is "connected" to its home server at once.
+    n.conn_server = server_ids_[(client - schedule_.servers) % server_ids_.size()];
+    n.conn_up = n.server_side_up = true;
+    n.epoch = ++next_epoch_;
+    n.connecting = false;
+    return;
+  }
+  ++result_.metrics.connect_attempts;
+  const NodeId server = schedule_.network.assignment == ServerAssignment::random
+                            ? server_ids_[n.rng.below(server_ids_.size())]
+                            : server_ids_[(client - schedule_.servers) % server_ids_.size()];
+  record(TraceKind::connect_attempt, client, server.value, n.connect_token, n.attempt);
+  const NodeId self{client};
+  const Duration one_way = latency(schedule_.network.latency, n.net_rng);
+  const NodeRuntime& s = nodes_[server.value];
+  const bool refused = !s.up || fault_active_on(server, FaultKind::down) || fault_active_on(self, FaultKind::down);
+  if (cut(self, server) || cut(server, self)) {
+    push(now_ + schedule_.network.connect_timeout, EvKind::connect_result, client, token, server.value | (std::uint64_t{2} << 32));
+    return;
+  }
+  if (!refused) count_server_load(now_ + one_way);
+  push(now_ + one_way * 2, EvKind::connect_result, client, token, server.value | (std::uint64_t{refused ? 1u : 0u} << 32));
+}
+
+void Simulation::connect_result(std::uint32_t client, std::uint64_t token, std::uint64_t b) {
+  NodeRuntime& n = nodes_[client];
+  if (token != n.connect_token || !n.up || n.offline || n.conn_up) return;
+  const NodeId server{static_cast<std::uint32_t>(b & 0xffffffff)};
+  const NodeId self{client};
+  NodeRuntime& s = nodes_[server.value];
+  const bool failed = (b >> 32) != 0 || !s.up || cut(self, server) || cut(server, self) ||
+                      fault_active_on(server, FaultKind::down) || fault_active_on(self, FaultKind::down);
+  if (failed) {
+    record(TraceKind::connect_failed, client, server.value, n.connect_token, b >> 32);
+    ++n.attempt;
+    schedule_reconnect(client);
+    return;
+  }
+  n.conn_up = n.server_side_up = true;
+  n.conn_server = server;
+  n.epoch = ++next_epoch_;
+  n.connecting = false;
+  n.last_up_delivery = n.last_down_delivery = now_;
+  n.link_free_up = n.link_free_down = now_;
+  n.conn_bytes = 0;
+  ++result_.metrics.connections_established;
+  ++connected_clients_;
+  record(TraceKind::connected, client, server.value, n.epoch, n.attempt);
+  n.attempt = 0;
+  note_all_connected();
+  s.node->on_connected(*s.context, self);
+  if (n.up && n.conn_up) n.node->on_connected(*n.context, server);
+}
+
+void Simulation::reset_connection(std::uint32_t client, ResetReason reason) {
+  NodeRuntime& n = nodes_[client];
+  if (!n.conn_up) return;
+  const NodeId server = n.conn_server;
+  n.conn_up = false;
+  --connected_clients_;
+  ++result_.metrics.connection_resets;
+  record(TraceKind::reset, client, server.value, n.epoch, reason);
+  if (schedule_.network.client_link == LinkKind::datagram) n.server_side_up = false;
+  const bool slow = fault_active_on(NodeId{client}, FaultKind::slow_close) || fault_active_on(server, FaultKind::slow_close);
+  if (slow && n.server_side_up) {
+    Duration delay;
+    for (std::size_t fi : active_faults_) {
+      const ScheduledFault& f = schedule_.faults[fi];
+      if (f.kind == FaultKind::slow_close) delay = max(delay, f.amount);
+    }
+    push(now_ + delay, EvKind::server_hears_reset, server.value, client, n.epoch);
+  } else if (n.server_side_up) {
+    n.server_side_up = false;
+    NodeRuntime& s = nodes_[server.value];
+    if (s.up) s.node->on_disconnected(*s.context, NodeId{client});
+  }
+  if (n.up && n.node) n.node->on_disconnected(*n.context, server);
+  if (n.up && !n.offline && !n.conn_up) {
+    n.attempt = 0;
+    schedule_reconnect(client);
+  }
+}
+
+void Simulation::count_server_load(Instant at, std::uint32_t count) {
+  const auto bucket = static_cast<std::size_t>(at.us / kLoadBucket.us);
+  auto& load = result_.metrics.server_load;
+  if (bucket >= load.size()) load.resize(bucket + 1, 0);
+  load[bucket] += count;
+}
+
+void Simulation::note_all_connected() {
+  if (last_disruption_ == Instant::never()) return;
+  std::uint32_t expected = 0;
+  for (NodeId c : client_ids_) {
+    if (nodes_[c.value].up && !nodes_[c.value].offline) ++expected;
+  }
+  if (connected_clients_ >= expected) {
+    result_.metrics.all_reconnected_us = (now_ - last_disruption_).us;
+    last_disruption_ = Instant::never();
+  }
+}
+
+void Simulation::sample_convergence() {
+  std::optional<std::uint64_t> digest;
+  bool agree = true;
+  for (NodeRuntime& n : nodes_) {
+    if (!n.up) continue;
+    auto state = n.node->state();
+    if (!state) continue;
+    const std::uint64_t d = state->digest();
+    if (!digest) digest = d;
+    else if (*digest != d) agree = false;
+  }
+  History& h = result_.history;
+  if (!agree) h.converged_at.reset();
+  else if (!h.converged_at) h.converged_at = now_;
+  if (now_ + kSampleEvery <= h.end) push(now_ + kSampleEvery, EvKind::sample, 0);
+}
+
+void Simulation::dispatch(const Event& e) {
+  switch (e.kind) {
+    case EvKind::deliver: deliver(e.a); break;
+    case EvKind::timer: {
+      NodeRuntime& n = nodes_[e.node];
+      if (!n.up || n.incarnation != e.b) break;
+      ++result_.metrics.timers;
+      record(TraceKind::timer, e.node, 0, e.a, e.b);
+      n.node->on_timer(*n.context, e.a);
+      break;
+    }
+    case EvKind::user_op: user_operation(e.a); break;
+    case EvKind::fault_start: fault_start(e.a); break;
+    case EvKind::fault_end: fault_end(e.a); break;
+    case EvKind::connect_attempt: connect_attempt(e.node, e.a); break;
+    case EvKind::connect_result: connect_result(e.node, e.a, e.b); break;
+    case EvKind::dead_check: {
+      NodeRuntime& n = nodes_[e.node];
+      const bool timeout = (e.a >> 63) != 0;
+      const std::uint64_t epoch = e.a & ~(std::uint64_t{1} << 63);
+      if (!n.conn_up || n.epoch != epoch) break;
+      const NodeId c{e.node};
+      if (timeout || cut(c, n.conn_server) || cut(n.conn_server, c)) {
+        reset_connection(e.node, timeout ? kReasonTimeout : kReasonPartition);
+      }
+      break;
+    }
+    case EvKind::server_hears_reset: {
+      NodeRuntime& c = nodes_[e.a];
+      if (c.epoch != e.b || !c.server_side_up) break;
+      c.server_side_up = false;
+      NodeRuntime& s = nodes_[e.node];
+      if (s.up) s.node->on_disconnected(*s.context, NodeId{static_cast<std::uint32_t>(e.a)});
+      break;
+    }
+    case EvKind::restart: start_node(e.node); break;
+    case EvKind::sample: sample_convergence(); break;
+  }
+}
+
+RunResult Simulation::run() {
+  setup();
+  const Instant end = result_.history.end;
+  Metrics& m = result_.metrics;
+  while (!queue_.empty()) {
+    if (queue_.top().at > end) break;
+    const Event e = queue_.pop();
+    now_ = e.at;
+    ++m.events;
+    dispatch(e);
+    if (!result_.aborted.empty()) break;
+    if (m.events >= kMaxEvents) {
+      result_.aborted = fmt::format("the run exceeded {} events by {:.3f} s of simulated time: a model that never goes quiet?",
+                                    kMaxEvents, (now_ - Instant::start()).to_seconds());
+      break;
+    }
+  }
+  now_ = end;
+  m.simulated_us = end.us;
+  History& h = result_.history;
+  for (std::uint32_t i = 0; i < nodes_.size(); ++i) {
+    NodeRuntime& n = nodes_[i];
+    NodeFinal f;
+    f.node = NodeId{i};
+    f.server = n.server;
+    f.live = n.up;
+    if (n.up) {
+      f.state = n.node->state();
+      f.metadata_bytes = n.node->metadata_bytes();
+      m.metadata_bytes_max = std::max(m.metadata_bytes_max, f.metadata_bytes);
+    }
+    record(TraceKind::digest, i, 0, f.state ? f.state->digest() : 0, f.metadata_bytes);
+    h.finals.push_back(std::move(f));
+  }
+  if (h.converged_at) m.convergence_us = (*h.converged_at - h.last_heal).us;
+  for (std::uint32_t load : m.server_load) m.server_load_peak = std::max(m.server_load_peak, load);
+  if (result_.aborted.empty()) result_.violations = check_invariants(h, scenario_.invariants);
+  result_.trace_hash = trace_.hash();
+  return std::move(result_);
+}
+
+RunResult run_simulation(const Scenario& scenario, const ModelInfo& model, const Schedule& schedule, std::uint64_t seed,
+                         const RunOptions& options) {
+  Simulation sim(scenario, model, schedule, seed, options);
+  return sim.run();
+}
+
+}  // namespace syncstorm

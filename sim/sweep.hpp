@@ -1,0 +1,58 @@
+// Runs many independent simulations on a Boost.Asio thread pool. Results come back in task order,
+// whatever the number of threads or the timing, so everything printed or written from them is
+// identical on 1 and on 16 jobs.
+#pragma once
+
+#include <atomic>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+namespace syncstorm {
+
+/// Calls `work(i)` for i in [0, count) on `jobs` threads and returns the results indexed by i.
+/// `on_done(i, result)` runs after each task, serialised under a lock (for progress output); it
+/// may return false to stop handing out further tasks (a time budget): the results of tasks that
+/// never ran are nullopt. An exception in a task is rethrown here after the pool drains.
+template <typename R>
+std::vector<std::optional<R>> run_parallel(std::size_t count, unsigned jobs, const std::function<R(std::size_t)>& work,
+                                           const std::function<bool(std::size_t, const R&)>& on_done = {}) {
+  std::vector<std::optional<R>> results(count);
+  std::atomic<std::size_t> next{0};
+  std::atomic<bool> stop{false};
+  std::mutex lock;
+  std::exception_ptr failure;
+  auto worker = [&] {
+    while (!stop.load()) {
+      const std::size_t i = next.fetch_add(1);
+      if (i >= count) return;
+      try {
+        R r = work(i);
+        std::lock_guard guard(lock);
+        if (on_done && !on_done(i, r)) stop = true;
+        results[i] = std::move(r);
+      } catch (...) {
+        std::lock_guard guard(lock);
+        if (!failure) failure = std::current_exception();
+        stop = true;
+      }
+    }
+  };
+  jobs = std::max(1u, jobs);
+  if (jobs == 1) {
+    worker();
+  } else {
+    boost::asio::thread_pool pool(jobs);
+    for (unsigned t = 0; t < jobs; ++t) boost::asio::post(pool, worker);
+    pool.join();
+  }
+  if (failure) std::rethrow_exception(failure);
+  return results;
+}
+
+}  // namespace syncstorm
