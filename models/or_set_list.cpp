@@ -150,6 +150,10 @@ enum MsgTag : std::uint8_t {
 
 enum TimerTag : std::uint64_t { kTick = 1 };
 
+/// Clients repeat their whole tombstone report this often (in resend intervals), in case a datagram
+/// carrying part of it was lost.
+constexpr std::uint64_t kFullReportEveryTicks = 5;
+
 std::string full_message(MsgTag tag, const OrSet& set) {
   Writer w;
   w.u8(tag);
@@ -285,6 +289,7 @@ class Client final : public Node {
     // report, and compare digests with the server (anti-entropy) so a lost or stale update heals.
     if (auto server = ctx.connected_server()) {
       for (const auto& [id, op] : outbox_) ctx.send(*server, op_message(kOp, op));
+      if (++ticks_ % kFullReportEveryTicks == 0) told_.clear();
       report_tombstones(ctx, *server);
       ctx.send(*server, Writer().u8(kDigest).u64(digest(base_)).take());
     }
@@ -293,6 +298,7 @@ class Client final : public Node {
   void on_connected(Context& ctx, NodeId peer) override {
     ctx.send(peer, full_message(kHello, base_));
     for (const auto& [id, op] : outbox_) ctx.send(peer, op_message(kOp, op));
+    told_.clear();  // a new connection, maybe a new server: report every tombstone again
     report_tombstones(ctx, peer);
   }
 
@@ -323,11 +329,17 @@ class Client final : public Node {
     }
   }
 
-  /// Tells the server which tombstones this client holds; the store was flushed by persist().
+  /// Tells the server which tombstones this client holds, those not told yet; the store was
+  /// flushed by persist(), so a crash cannot take back what the report says.
   void report_tombstones(Context& ctx, NodeId server) {
-    if (options_.collection != Collection::when_all_seen || base_.removed.empty()) return;
+    if (options_.collection != Collection::when_all_seen) return;
+    std::erase_if(told_, [&](OpId id) { return !base_.removed.contains(id); });
     std::vector<OpId> ids;
-    for (const auto& [id, removal] : base_.removed) ids.push_back(id);
+    for (const auto& [id, removal] : base_.removed) {
+      if (!told_.contains(id)) ids.push_back(id);
+    }
+    if (ids.empty()) return;
+    told_.insert(ids.begin(), ids.end());
     ctx.send(server, ids_message(kSeen, ids));
   }
 
@@ -374,6 +386,8 @@ class Client final : public Node {
   std::uint64_t lamport_ = 0;
   TtlClock ttl_;
   std::set<OpId> reported_;           ///< remote writes already reported as seen
+  std::set<OpId> told_;               ///< tombstones reported to the server on this connection
+  std::uint64_t ticks_ = 0;
 };
 
 class Server final : public Node {
