@@ -112,7 +112,7 @@ class Client final : public Node {
     if (tag == kAck) on_ack(ctx, r);
     else if (tag == kEvent) on_event(ctx, from, r);
     else if (tag == kSnapshot) on_snapshot(ctx, r);
-    else if (tag == kCaughtUp) awaiting_ = false;
+    else if (tag == kCaughtUp) on_caught_up(r);
   }
 
   void on_timer(Context& ctx, std::uint64_t tag) override {
@@ -138,6 +138,13 @@ class Client final : public Node {
   }
 
  private:
+  /// Messages may be reordered (datagram links): the catch-up is complete only once we hold every
+  /// event up to the head the server named; until then the timer asks again.
+  void on_caught_up(Reader& r) {
+    const std::uint64_t head = r.u64();
+    if (r.ok() && last_pos_ >= head) awaiting_ = false;
+  }
+
   void on_ack(Context& ctx, Reader& r) {
     const OpId id{r.u64()};
     const std::uint64_t pos = r.u64();
@@ -277,8 +284,11 @@ class Server final : public Node {
   void on_timer(Context& ctx, std::uint64_t tag) override {
     if (tag != kTick) return;
     ctx.set_timer(kResendInterval, kTick);
-    // A follower whose resume went unanswered (a lost datagram) asks again.
-    if (!leader(ctx) && !synced_ && ctx.connected(leader_id(ctx))) resume_leader(ctx);
+    // A follower whose resume went unanswered or was overtaken asks again; a synced one pings with
+    // its position, so that a lost or reordered newest event still reaches it.
+    if (leader(ctx) || !ctx.connected(leader_id(ctx))) return;
+    if (!synced_) resume_leader(ctx);
+    else ctx.send(leader_id(ctx), Writer().u8(kPing).u64(head_).take());
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
@@ -389,6 +399,9 @@ class Server final : public Node {
       const NodeId client{r.u32()};
       if (r.ok() && ctx.connected(client)) ctx.send(client, std::string(payload));
     } else if (tag == kCaughtUp) {
+      // Server links may reorder: caught up only once every event up to the named head is here.
+      const std::uint64_t head = r.u64();
+      if (!r.ok() || head_ < head) return;
       synced_ = true;
       for (const auto& [client, pos] : std::exchange(waiting_, {})) answer(ctx, client, pos);
     }
