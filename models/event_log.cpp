@@ -25,6 +25,7 @@ namespace {
 constexpr std::uint64_t kSnapshotEvery = 16;   ///< events between two snapshots
 constexpr std::uint64_t kRetainedEvents = 32;  ///< newest events the log keeps (more than kSnapshotEvery)
 constexpr Duration kResendInterval = Duration::seconds(1);  ///< unacknowledged ops resent this often
+constexpr std::size_t kAheadMax = 4'096;  ///< events a replica keeps past a gap (bounds its memory)
 
 enum MsgTag : std::uint8_t {
   kOp = 1,         ///< client -> server, follower -> leader: an operation
@@ -100,6 +101,7 @@ class Client final : public Node {
     if (!is_list(op)) return;
     pending_[op.id] = Pending{op, 0};
     unacked_[op.id] = op;
+    reported_.insert(op.id);  // our own: never reported as seen
     refresh();
     persist(ctx);
     ctx.report(op.id, Lifecycle::applied);
@@ -134,15 +136,15 @@ class Client final : public Node {
 
   std::optional<State> state() const override { return shown_; }
   std::uint64_t metadata_bytes() const override {
-    return 8 + pending_.size() * (sizeof(Operation) + 8) + unacked_.size() * sizeof(Operation);
+    return 8 + (pending_.size() + ahead_.size()) * (sizeof(Operation) + 8) + unacked_.size() * sizeof(Operation);
   }
 
  private:
-  /// Messages may be reordered (datagram links): the catch-up is complete only once we hold every
-  /// event up to the head the server named; until then the timer asks again.
+  /// The answer to a resume is complete. Whatever of it a lossy link dropped, the next gap or the
+  /// next ping asks for again.
   void on_caught_up(Reader& r) {
-    const std::uint64_t head = r.u64();
-    if (r.ok() && last_pos_ >= head) awaiting_ = false;
+    r.u64();
+    if (r.ok()) awaiting_ = false;
   }
 
   void on_ack(Context& ctx, Reader& r) {
@@ -161,16 +163,32 @@ class Client final : public Node {
     if (!r.ok() || !op || !is_list(*op)) return;
     if (pos <= last_pos_) return;
     if (pos > last_pos_ + 1) {
-      // A gap: events went by while we were away. Ask once; the answer fills it.
+      // A gap: events went by while we were away, or a datagram was lost or overtaken. Keep this
+      // one for later and ask once; the answer fills the gap.
+      if (ahead_.size() < kAheadMax) ahead_.emplace(pos, *op);
       if (!awaiting_) ctx.send(from, Writer().u8(kResume).u64(last_pos_).take());
       awaiting_ = true;
       return;
     }
-    apply_to(base_, *op);
-    last_pos_ = pos;
-    if (op->client != ctx.self() && reported_.insert(op->id).second) ctx.report(op->id, Lifecycle::seen);
-    pending_.erase(op->id);
+    apply_event(ctx, pos, *op);
+    drain(ctx);
     settle(ctx);
+  }
+
+  void apply_event(Context& ctx, std::uint64_t pos, const Operation& op) {
+    apply_to(base_, op);
+    last_pos_ = pos;
+    if (op.client != ctx.self() && reported_.insert(op.id).second) ctx.report(op.id, Lifecycle::seen);
+    pending_.erase(op.id);
+  }
+
+  /// Applies the kept events that have become contiguous.
+  void drain(Context& ctx) {
+    std::erase_if(ahead_, [&](const auto& e) { return e.first <= last_pos_; });
+    while (!ahead_.empty() && ahead_.begin()->first == last_pos_ + 1) {
+      apply_event(ctx, ahead_.begin()->first, ahead_.begin()->second);
+      ahead_.erase(ahead_.begin());
+    }
   }
 
   void on_snapshot(Context& ctx, Reader& r) {
@@ -182,8 +200,9 @@ class Client final : public Node {
     base_ = std::move(items);
     last_pos_ = pos;
     for (const auto& [key, value] : base_) {
-      if (reported_.insert(value).second && !pending_.contains(value)) ctx.report(value, Lifecycle::seen);
+      if (reported_.insert(value).second) ctx.report(value, Lifecycle::seen);
     }
+    drain(ctx);
     settle(ctx);
   }
 
@@ -237,6 +256,8 @@ class Client final : public Node {
     base_ = std::move(base);
     pending_ = std::move(pending);
     for (const auto& [key, value] : base_) reported_.insert(value);
+    for (const auto& [id, p] : pending_) reported_.insert(id);
+    for (const auto& [id, op] : unacked_) reported_.insert(id);
   }
 
   Items base_;                        ///< the log's state at last_pos_
@@ -245,6 +266,7 @@ class Client final : public Node {
   std::map<OpId, Operation> unacked_; ///< own operations not yet acknowledged: resent until they are
   State shown_{DataType::list, {}, {}, 0, {}};
   bool awaiting_ = false;             ///< a resume is unanswered
+  std::map<std::uint64_t, Operation> ahead_;  ///< events past a gap, applied once it fills (not stored)
   std::set<OpId> reported_;           ///< remote writes already reported as seen
 };
 
@@ -306,7 +328,7 @@ class Server final : public Node {
   std::optional<State> state() const override { return list_state(items_); }
 
   std::uint64_t metadata_bytes() const override {
-    return log_.size() * (8 + sizeof(Operation)) + snapshot_items_.size() * 12 + versions_.size() * 12 +
+    return (log_.size() + ahead_.size()) * (8 + sizeof(Operation)) + snapshot_items_.size() * 12 + versions_.size() * 12 +
            accepted_.size() * 16;
   }
 
@@ -377,8 +399,11 @@ class Server final : public Node {
     if (tag == kEvent) {
       const std::uint64_t pos = r.u64();
       auto op = Operation::decode(r.bytes());
-      if (!r.ok() || !op || pos != head_ + 1) {
-        if (r.ok() && pos > head_ + 1 && synced_) {
+      if (!r.ok() || !op || !is_list(*op) || pos <= head_) return;
+      if (pos > head_ + 1) {
+        // Server links may lose or reorder: keep it, and ask the leader to fill the gap.
+        if (ahead_.size() < kAheadMax) ahead_.emplace(pos, *op);
+        if (synced_) {
           synced_ = false;
           resume_leader(ctx);
         }
@@ -386,6 +411,7 @@ class Server final : public Node {
       }
       append(pos, *op);
       relay(ctx, std::string(payload));
+      drain_ahead(ctx);
     } else if (tag == kSnapshot) {
       const bool reset = r.u8() != 0;
       const std::uint64_t pos = r.u64();
@@ -393,6 +419,7 @@ class Server final : public Node {
       if (!decode_items(r, items) || (pos < head_ && !reset)) return;
       install(pos, std::move(items));
       relay(ctx, std::string(payload));
+      drain_ahead(ctx);
     } else if (tag == kAck) {
       r.u64();
       r.u64();
@@ -404,6 +431,15 @@ class Server final : public Node {
       if (!r.ok() || head_ < head) return;
       synced_ = true;
       for (const auto& [client, pos] : std::exchange(waiting_, {})) answer(ctx, client, pos);
+    }
+  }
+
+  void drain_ahead(Context& ctx) {
+    std::erase_if(ahead_, [&](const auto& e) { return e.first <= head_; });
+    while (!ahead_.empty() && ahead_.begin()->first == head_ + 1) {
+      append(ahead_.begin()->first, ahead_.begin()->second);
+      relay(ctx, event_message(ahead_.begin()->first, ahead_.begin()->second));
+      ahead_.erase(ahead_.begin());
     }
   }
 
@@ -479,6 +515,7 @@ class Server final : public Node {
   std::map<KeyId, std::uint64_t> versions_;    ///< per item: how many events touched it
   std::map<OpId, std::uint64_t> accepted_;     ///< leader: op id -> its position, to de-duplicate resends
   bool synced_ = false;                        ///< follower: caught up with the leader since connecting
+  std::map<std::uint64_t, Operation> ahead_;   ///< follower: events past a gap, appended once it fills
   std::map<NodeId, std::uint64_t> waiting_;    ///< follower: clients (and their positions) to answer once synced
 };
 

@@ -101,6 +101,7 @@ TEST_CASE("event-log-list resolves concurrent writes in server order", "[models]
   REQUIRE(all_agree(cluster, 2));
   REQUIRE(reports_of(cluster, cluster.client(0), a.id, Lifecycle::acknowledged) == 1);
   REQUIRE(reports_of(cluster, cluster.client(1), a.id, Lifecycle::seen) == 1);
+  REQUIRE(reports_of(cluster, cluster.client(0), a.id, Lifecycle::seen) == 0);  // never one's own
 }
 
 TEST_CASE("event-log-list catches up by delta when the log still holds the missed events", "[models][event-log-list]") {
