@@ -22,6 +22,7 @@ struct Recorder {
   std::vector<Receipt> receipts;
   std::vector<std::pair<NodeId, Instant>> connects;     ///< client side
   std::vector<std::pair<NodeId, Instant>> disconnects;  ///< client side
+  std::vector<std::pair<NodeId, Instant>> server_disconnects;  ///< server side: which client, when
   Instant now;  ///< the last local clock read (probe clocks are unskewed in these tests)
 };
 
@@ -51,8 +52,12 @@ class ProbeNode final : public Node {
     if (to && ctx.send(*to, Writer().u64(next_).take())) ++next_;
   }
   void on_connected(Context& ctx, NodeId) override { rec_->connects.emplace_back(ctx.self(), ctx.local_clock()); }
-  void on_disconnected(Context& ctx, NodeId) override {
-    if (!ctx.servers().empty() && ctx.self() != ctx.servers()[0]) rec_->disconnects.emplace_back(ctx.self(), ctx.local_clock());
+  void on_disconnected(Context& ctx, NodeId peer) override {
+    if (!ctx.servers().empty() && ctx.self() == ctx.servers()[0]) {
+      rec_->server_disconnects.emplace_back(peer, ctx.local_clock());
+    } else {
+      rec_->disconnects.emplace_back(ctx.self(), ctx.local_clock());
+    }
   }
   std::optional<State> state() const override { return std::nullopt; }
 
