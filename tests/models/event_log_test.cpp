@@ -168,3 +168,15 @@ TEST_CASE("event-log-list metadata stays bounded by the retention", "[models][ev
   // Only the de-duplication index grows (16 bytes per operation); the log itself is trimmed.
   REQUIRE(cluster.node(cluster.server()).metadata_bytes() <= after_100 + 100 * 16);
 }
+
+TEST_CASE("event-log-list followers replay the leader's log", "[models][event-log-list]") {
+  for (const char* name : {"event-log-list", "event-log-list-full-resync"}) {
+    testing::Cluster cluster(log_model(name), 2, 2);
+    for (std::uint32_t i = 0; i < 40; ++i) cluster.user(i % 2, i % 5 == 4 ? OpKind::list_remove : OpKind::list_update, i % 6);
+    settle(cluster);
+    INFO(name);
+    REQUIRE(cluster.state(cluster.server(1)) == cluster.state(cluster.server(0)));
+    REQUIRE(all_agree(cluster, 2));
+    REQUIRE_FALSE(cluster.state(cluster.server(1))->items.empty());
+  }
+}

@@ -212,3 +212,16 @@ TEST_CASE("or-set-list ignores malformed messages", "[models][or-set-list]") {
   REQUIRE(cluster.state(cluster.server())->items.empty());
   REQUIRE(cluster.state(cluster.client(0))->items.empty());
 }
+
+TEST_CASE("or-set-list servers forward to each other and agree", "[models][or-set-list]") {
+  testing::Cluster cluster(model("or-set-list"), 2, 2);
+  cluster.user(0, OpKind::list_add, 1);
+  cluster.user(1, OpKind::list_add, 2);
+  settle(cluster);
+  cluster.user(1, OpKind::list_remove, 1);
+  settle(cluster);
+  REQUIRE(cluster.state(cluster.server(1)) == cluster.state(cluster.server(0)));
+  REQUIRE(has_item(cluster.state(cluster.server(1)), 2));
+  REQUIRE_FALSE(has_item(cluster.state(cluster.server(1)), 1));
+  REQUIRE(all_agree(cluster, 2));
+}

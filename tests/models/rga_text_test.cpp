@@ -193,3 +193,15 @@ TEST_CASE("rga-text resends after a reconnect and survives crashes with persiste
   REQUIRE(cluster.state(cluster.server())->text == std::vector<OpId>{op.id});
   REQUIRE(all_agree(cluster, 2));
 }
+
+TEST_CASE("rga-text servers forward to each other and agree", "[models][rga-text]") {
+  testing::Cluster cluster(rga_model(), 2, 2);
+  const Operation a = cluster.user(0, OpKind::text_insert, 0, 0, 0);
+  const Operation b = cluster.user(1, OpKind::text_insert, 0, 0, 0);
+  settle(cluster);
+  REQUIRE(cluster.state(cluster.server(1)) == cluster.state(cluster.server(0)));
+  std::vector<OpId> text = cluster.state(cluster.server(1))->text;
+  std::sort(text.begin(), text.end());
+  REQUIRE(text == std::vector<OpId>{a.id, b.id});
+  REQUIRE(all_agree(cluster, 2));
+}
