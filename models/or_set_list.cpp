@@ -313,6 +313,9 @@ class Client final : public Node {
  private:
   /// The base changed through the server: collect, report newly visible remote writes, store.
   void changed(Context& ctx) {
+    // A Lamport clock remembers every time it has seen, even of tags discarded since: a later write
+    // must order after them should one of them come back (as the buggy baselines let happen).
+    lamport_ = std::max(lamport_, base_.max_lamport());
     collect_now(ctx, options_, base_, ttl_);
     refresh();
     report_seen(ctx);

@@ -335,10 +335,9 @@ class Server final : public Node {
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
-    for (NodeId s : ctx.servers()) {
-      if (s == peer) return void(ctx.send(peer, full_message(kSync, state_)));
-    }
-    ctx.send(peer, full_message(kFull, state_));
+    const auto servers = ctx.servers();
+    const bool server = std::find(servers.begin(), servers.end(), peer) != servers.end();
+    ctx.send(peer, full_message(server ? kSync : kFull, state_));
   }
 
   std::optional<State> state() const override { return state_.state(); }
