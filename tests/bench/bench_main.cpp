@@ -21,11 +21,16 @@ class RatioReporter : public benchmark::ConsoleReporter {
       const std::string name = run.benchmark_name();
       // Keep the median of repetitions when they are aggregated, else the plain run.
       if (run.run_type == Run::RT_Aggregate && run.aggregate_name != "median") continue;
-      rates_[name.substr(0, name.find("_median"))] = rate;
+      std::string key = name.substr(0, name.find("_median"));
+      if (const auto real = key.find("/real_time"); real != std::string::npos) key.erase(real, 10);
+      rates_[key] = rate;
     }
   }
   void Finalize() override {
     ConsoleReporter::Finalize();
+    // Machine-readable: one "rate NAME ITEMS_PER_WALL_SECOND" line per figure, for run_all.sh.
+    fmt::print("\n");
+    for (const auto& [name, rate] : rates_) fmt::print("rate {} {:.0f}\n", name, rate);
     fmt::print("\n{:<44} {:>16} {:>16} {:>8}\n", "figure (items per second, median)", "syncstorm", "baseline", "ratio");
     for (const auto& [name, rate] : rates_) {
       // A figure "X/engine/..." pairs with "X/baseline/..." of the same arguments.
