@@ -249,7 +249,7 @@ TargetResult empty_result(const CheckTarget& target) {
   t.scenario = target.scenario.name;
   t.scenario_file = target.scenario.file;
   t.model = target.model->name;
-  t.replay_scenario = target.scenario.file.empty() ? target.scenario.name : target.scenario.file;
+  t.replay_scenario = scenario_argument(target.scenario);
   return t;
 }
 

@@ -242,6 +242,9 @@ int run_check_command(const CheckArgs& args, const ModelRegistry& models) {
   if (!scenarios) return report_input_error(scenarios.error());
   auto targets = targets_of(scenarios.value(), args, models);
   if (!targets) return report_input_error(targets.error());
+  if (targets.value().empty() && repro_args.empty()) {
+    return report_input_error(InputError{"", 0, 0, "scenarios", "nothing to check: no scenario x model pair fits"});
+  }
   CheckOptions options;
   std::string shard_label;
   if (auto error = seed_options(args, options, shard_label)) return report_input_error(*error);
