@@ -237,6 +237,11 @@ void print_report(const CheckReport& report, const CheckOptions& options) {
 }
 
 int run_check_command(const CheckArgs& args, const ModelRegistry& models) {
+  // Flags first: a typo in a flag should not wait for every scenario to load.
+  CheckOptions options;
+  std::string shard_label;
+  if (auto error = seed_options(args, options, shard_label)) return report_input_error(*error);
+  if (auto error = verify_option(args, options)) return report_input_error(*error);
   std::vector<std::string> repro_args;
   auto scenarios = scenarios_of(args.inputs, repro_args);
   if (!scenarios) return report_input_error(scenarios.error());
@@ -245,10 +250,6 @@ int run_check_command(const CheckArgs& args, const ModelRegistry& models) {
   if (targets.value().empty() && repro_args.empty()) {
     return report_input_error(InputError{"", 0, 0, "scenarios", "nothing to check: no scenario x model pair fits"});
   }
-  CheckOptions options;
-  std::string shard_label;
-  if (auto error = seed_options(args, options, shard_label)) return report_input_error(*error);
-  if (auto error = verify_option(args, options)) return report_input_error(*error);
   const std::string corpus_dir = !args.corpus.empty() ? args.corpus : (fs::is_directory(kDefaultCorpus) ? kDefaultCorpus : "");
   auto corpus = corpus_of(corpus_dir, repro_args, models);
   if (!corpus) return report_input_error(corpus.error());

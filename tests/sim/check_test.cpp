@@ -6,11 +6,13 @@
 
 #include <boost/property_tree/ptree.hpp>
 #include <boost/property_tree/xml_parser.hpp>
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <sys/wait.h>
 
 #include "models/model.hpp"
 #include "reports/junit.hpp"
@@ -39,7 +41,7 @@ State map_state(const std::map<KeyId, OpId>& fields) {
   return s;
 }
 
-class ForgetfulClient final : public Node {
+class ForgetfulClient : public Node {
  public:
   void on_start(Context&) override {}
   void on_user_operation(Context& ctx, const Operation& op) override {
@@ -105,6 +107,26 @@ ModelInfo forgetful_model() {
   m.breaks = Invariant::convergence;
   m.make_client = [](NodeId) { return std::make_unique<ForgetfulClient>(); };
   m.make_server = [](NodeId) { return std::make_unique<ForgetfulServer>(); };
+  return m;
+}
+
+// A second canary, for the determinism self-check: a hidden global counter (exactly what the rules
+// forbid in models/) changes the size of a message from one run to the next.
+std::atomic<std::uint64_t> g_leak{0};
+
+class LeakyClient final : public ForgetfulClient {
+ public:
+  void on_user_operation(Context& ctx, const Operation& op) override {
+    ForgetfulClient::on_user_operation(ctx, op);
+    const std::string noise(1 + g_leak.fetch_add(1) % 5, 'x');
+    if (auto server = ctx.connected_server()) ctx.send(*server, noise);
+  }
+};
+
+ModelInfo leaky_model() {
+  ModelInfo m = forgetful_model();
+  m.name = "leaky-test";
+  m.make_client = [](NodeId) { return std::make_unique<LeakyClient>(); };
   return m;
 }
 
@@ -276,6 +298,33 @@ TEST_CASE("A time budget covers a prefix of the range and says where it stopped"
   CHECK(report.targets[0].seeds_run == report.covered.size());
 }
 
+TEST_CASE("The determinism self-check catches hidden global state and names the first divergent event", "[check]") {
+  const Fixture f;
+  const ModelInfo leaky = leaky_model();
+  CheckOptions options = quick_options(1);
+  options.seeds = SeedRange{1, 2};
+  options.verify_percent = 100;
+  options.shrink_enabled = false;
+  const CheckReport report = run_check({CheckTarget{f.scenario, &leaky}}, {}, options);
+  REQUIRE(report.targets.at(0).verified == 2);
+  REQUIRE_FALSE(report.targets[0].divergences.empty());
+  const Divergence& d = report.targets[0].divergences[0];
+  CHECK(d.first_hash != d.second_hash);
+  CHECK(d.line > 0);
+  CHECK(d.first_event != d.second_event);
+  CHECK(report.failed());
+}
+
+TEST_CASE("The determinism self-check passes a deterministic model", "[check]") {
+  const Fixture f;
+  CheckOptions options = quick_options(2);
+  options.verify_percent = 100;
+  options.shrink_enabled = false;
+  const CheckReport report = run_check({CheckTarget{f.scenario, f.models.find("echo")}}, {}, options);
+  CHECK(report.targets.at(0).verified == 6);
+  CHECK(report.targets[0].divergences.empty());
+}
+
 TEST_CASE("The first divergence of two traces names the first differing line", "[check]") {
   const Divergence same = first_divergence("a\nb\n", "a\nb\n");
   CHECK(same.line == 0);
@@ -333,6 +382,55 @@ TEST_CASE("JUnit output is well-formed XML with the attributes CI systems read a
   }
   CHECK(suites == 1);
   CHECK(failures == 1);
+}
+
+/// Runs the syncstorm binary with `args`; returns its exit code.
+int syncstorm_cli(const std::string& args) {
+  const int status = std::system((std::string(SYNCSTORM_BINARY) + " " + args + " >/dev/null 2>&1").c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST_CASE("The check, merge and replay commands exit 2 on bad input", "[check]") {
+  const auto dir = fresh_dir("cli-bad");
+  CHECK(syncstorm_cli("check --shard 5/4") == 2);
+  CHECK(syncstorm_cli("check --seed-range 9:3") == 2);
+  CHECK(syncstorm_cli("check --seeds 3 --seed-range 1:3") == 2);
+  CHECK(syncstorm_cli("check --verify-determinism 500") == 2);
+  CHECK(syncstorm_cli("check --model no-such-model") == 2);
+  const std::string repro = (dir / "bad.repro.toml").string();
+  std::ofstream(repro) << "format = 1\nseed = = 2\n";
+  CHECK(syncstorm_cli("replay " + repro) == 2);
+  CHECK(syncstorm_cli("check " + repro) == 2);
+  const std::string json = (dir / "bad.json").string();
+  std::ofstream(json) << "[1, 2";
+  CHECK(syncstorm_cli("merge " + json) == 2);
+}
+
+TEST_CASE("Merge and a repro replay exit 1 on a failure and 0 without one", "[check]") {
+  const Fixture f;
+  const auto dir = fresh_dir("cli-verdict");
+  CheckOptions options = quick_options(2);
+  options.verify_percent = 0;
+  options.shrink_enabled = false;
+  const std::string pass = (dir / "pass.json").string();
+  const std::string fail = (dir / "fail.json").string();
+  std::ofstream(pass) << check_json(run_check({f.targets()[0]}, {}, options));
+  std::ofstream(fail) << check_json(run_check({f.targets()[1]}, {}, options));
+  CHECK(syncstorm_cli("merge " + pass) == 0);
+  CHECK(syncstorm_cli("merge " + pass + " " + fail) == 1);
+  // A repro of the echo model that holds: replay and check both pass it.
+  Repro repro;
+  repro.scenario_name = f.scenario.name;
+  repro.model = "echo";
+  repro.seed = 4;
+  repro.invariant = "convergence";
+  repro.persistence = f.scenario.persistence;
+  repro.invariants = f.scenario.invariants;
+  repro.schedule = make_schedule(f.scenario, DataType::map, 4);
+  const std::string file = (dir / "echo.repro.toml").string();
+  REQUIRE_FALSE(save_repro(repro, file).has_value());
+  CHECK(syncstorm_cli("replay " + file) == 0);
+  CHECK(syncstorm_cli("check --no-progress " + file) == 0);
 }
 
 TEST_CASE("XML escaping leaves no markup characters in text", "[check]") {
