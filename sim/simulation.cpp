@@ -232,6 +232,7 @@ class Simulation {
   std::vector<NodeId> server_ids_;
   std::vector<NodeId> client_ids_;
   std::vector<std::optional<Packet>> packets_;
+  std::vector<Instant> server_fifo_;  ///< last delivery per (server, server) pair
   std::vector<std::uint64_t> free_slots_;
   std::vector<std::size_t> active_faults_;  ///< indices into schedule_.faults, in start order
   /// For each active partition fault: a side per node (0 none, 1 a, 2 b, 3 bridge).
@@ -269,6 +270,7 @@ void Simulation::setup() {
     n.skew = i < schedule_.clock_skew.size() ? schedule_.clock_skew[i] : Duration::zero();
     n.drift_ppm = i < schedule_.clock_drift_ppm.size() ? schedule_.clock_drift_ppm[i] : 0;
   }
+  server_fifo_.assign(static_cast<std::size_t>(schedule_.servers) * schedule_.servers, Instant::start());
   History& h = result_.history;
   h.type = model_.data_type;
   h.rule = model_.rule;
@@ -412,7 +414,15 @@ bool Simulation::send(NodeId from, NodeId to, std::string payload) {
     ++m.messages_sent;
     m.bytes_sent += bytes;
     record(TraceKind::send, from.value, to.value, id, bytes);
-    if (cut(from, to)) {
+    if (server_link) {
+      // Servers talk over long-lived TCP connections: FIFO per ordered pair, and a partition stalls
+      // them until it heals (they reconnect at once) instead of losing what was sent.
+      Instant heals;
+      if (cut(from, to, &heals)) at = max(at, heals + schedule_.network.server_latency.min);
+      Instant& fifo = server_fifo_[from.value * schedule_.servers + to.value];
+      at = max(at, fifo);
+      fifo = at;
+    } else if (cut(from, to)) {
       ++m.messages_dropped;
       record(TraceKind::drop, from.value, to.value, id, bytes);
       return true;
@@ -469,6 +479,18 @@ void Simulation::deliver(std::uint64_t slot) {
     const NodeRuntime& c = nodes_[is_server(p.from) ? p.to.value : p.from.value];
     lost = c.epoch != p.epoch || !c.conn_up;
   } else if (!lost && cut(p.from, p.to)) {
+    if (is_server(p.from) && is_server(p.to)) {
+      // A partition began while this was in flight between servers: it waits for the heal, in order.
+      Instant heals;
+      cut(p.from, p.to, &heals);
+      Instant& fifo = server_fifo_[p.from.value * schedule_.servers + p.to.value];
+      fifo = max(fifo, heals + schedule_.network.server_latency.min);
+      assert(free_slots_.back() == slot && "the slot freed above is still the last one");
+      free_slots_.pop_back();
+      packets_[slot] = std::move(p);
+      push(fifo, EvKind::deliver, packets_[slot]->to.value, slot);
+      return;
+    }
     lost = true;
   }
   if (lost) {
