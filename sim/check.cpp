@@ -244,12 +244,25 @@ void fold(TargetResult& t, std::uint64_t seed, const SeedOutcome& o) {
   for (const auto& [verdict, report] : o.verdicts) t.failures.push_back(SeedFailure{seed, verdict, o.trace_hash, report});
 }
 
+/// A shipped scenario is named by its short name on command lines, which works from any folder;
+/// any other by its path.
+std::string command_name(const Scenario& scenario) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path file(scenario.file);
+  if (!scenario.file.empty() && file.stem() == scenario.name &&
+      fs::equivalent(file.parent_path(), shipped_scenario_dir(), ec) && !ec) {
+    return scenario.name;
+  }
+  return scenario_argument(scenario);
+}
+
 TargetResult empty_result(const CheckTarget& target) {
   TargetResult t;
   t.scenario = target.scenario.name;
   t.scenario_file = target.scenario.file;
   t.model = target.model->name;
-  t.replay_scenario = scenario_argument(target.scenario);
+  t.replay_scenario = command_name(target.scenario);
   return t;
 }
 
@@ -317,7 +330,9 @@ void shrink_all(const std::vector<CheckTarget>& targets, const CheckOptions& opt
     ShrinkResult r = *shrunk[i];
     if (!options.repro_dir.empty()) {
       const std::string path =
-          (std::filesystem::path(options.repro_dir) / repro_file_name(r.repro.scenario_name, r.repro.model, r.invariant, r.seed)).string();
+          (std::filesystem::path(options.repro_dir) / repro_file_name(r.repro.scenario_name, r.repro.model, r.invariant, r.seed))
+              .lexically_normal()
+              .string();
       if (!save_repro(r.repro, path)) r.repro_path = path;
     }
     report.targets[firsts[i].first].shrunk.push_back(std::move(r));
