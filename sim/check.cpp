@@ -204,6 +204,46 @@ bool shrink_operations(Schedule& s, Shrinker& shrinker) {
   return true;
 }
 
+/// Keeps the shortest prefix of the operations (in time order) that still fails, by bisection. The
+/// run up to the last kept operation is exactly the original one, so a prefix usually keeps the
+/// failure where removing scattered operations would reshuffle everything after them.
+bool shrink_prefix(Schedule& s, Shrinker& shrinker) {
+  std::size_t low = 0;
+  std::size_t high = s.operations.size();
+  while (low < high) {
+    const std::size_t mid = low + (high - low) / 2;
+    Schedule candidate = s;
+    candidate.operations.resize(mid);
+    if (shrinker.fails(candidate)) high = mid;
+    else low = mid + 1;
+  }
+  if (high == s.operations.size()) return false;
+  s.operations.resize(high);
+  return true;
+}
+
+/// Tries the operations the violation report names, and nothing else: one run that, when it works,
+/// saves most of the delta debugging.
+bool shrink_to_involved(Schedule& s, const std::set<OpId>& involved, Shrinker& shrinker) {
+  if (involved.empty() || involved.size() >= s.operations.size()) return false;
+  Schedule candidate = s;
+  std::erase_if(candidate.operations, [&](const Operation& op) { return !involved.contains(op.id); });
+  normalise(candidate);
+  if (!shrinker.fails(candidate)) return false;
+  s = std::move(candidate);
+  return true;
+}
+
+/// The operations the first run's violations of `verdict` name.
+std::set<OpId> involved_in(const RunResult& r, std::string_view verdict) {
+  std::set<OpId> ids;
+  for (const Violation& v : r.violations) {
+    if (to_string(v.invariant) != verdict) continue;
+    for (const Involved& i : v.involved) ids.insert(i.op);
+  }
+  return ids;
+}
+
 /// Halves each fault's duration while the failure stays; a shorter fault is easier to reason about.
 bool shrink_durations(Schedule& s, Shrinker& shrinker) {
   bool progress = false;
@@ -569,7 +609,10 @@ ShrinkResult shrink_failure(const Scenario& scenario, const ModelInfo& model, co
                             const std::string& verdict, const ShrinkLimits& limits) {
   Shrinker shrinker(scenario, model, seed, verdict, limits);
   Schedule s = schedule;
-  // Cheap, large cuts first (whole clients, then faults), then the fine ones; repeat until nothing
+  // One-shot cuts first: the operations the report names, else the shortest failing prefix.
+  const std::set<OpId> involved = involved_in(run_simulation(scenario, model, schedule, seed), verdict);
+  if (!shrink_to_involved(s, involved, shrinker)) shrink_prefix(s, shrinker);
+  // Then cheap, large cuts (whole clients, then faults), then the fine ones; repeat until nothing
   // more can go or the limits are hit.
   for (bool progress = true; progress && !shrinker.exhausted();) {
     progress = shrink_clients(s, shrinker);
