@@ -18,6 +18,7 @@
 #include "reports/junit.hpp"
 #include "sim/check.hpp"
 #include "sim/codec.hpp"
+#include "sim/commands.hpp"
 #include "sim/repro.hpp"
 
 namespace syncstorm {
@@ -269,6 +270,32 @@ TEST_CASE("A buggy model's failure shrinks to a repro that replays to the same i
   CHECK(shows(replay, shrunk.invariant));
   CHECK(replay.trace_hash == shrunk.trace_hash);
   CHECK(repro.value().trace_hash == shrunk.trace_hash);
+}
+
+TEST_CASE("Shipped buggy baselines shrink to at most 3 clients and 12 operations and replay exactly", "[check]") {
+  const ModelRegistry models = shipped_models();
+  const std::pair<const char*, const char*> pairs[] = {
+      {"clock-skew", "lww-map-wallclock"}, {"partition-heal", "counter-no-dedup"}, {"quiet", "replace-all"}};
+  for (const auto& [scenario_name, model_name] : pairs) {
+    INFO(scenario_name << " x " << model_name);
+    const ModelInfo* model = models.find(model_name);
+    auto scenario = resolve_scenario(scenario_name);
+    REQUIRE(model != nullptr);
+    REQUIRE(scenario.ok());
+    CheckOptions options = quick_options(2);
+    options.seeds = SeedRange{1, 2};
+    options.verify_percent = 0;
+    const CheckReport report = run_check({CheckTarget{scenario.value(), model}}, {}, options);
+    REQUIRE_FALSE(report.targets.at(0).shrunk.empty());
+    for (const ShrinkResult& shrunk : report.targets[0].shrunk) {
+      INFO(shrunk.invariant);
+      CHECK(shrunk.after.clients <= 3);
+      CHECK(shrunk.after.operations <= 12);
+      const RunResult replay = replay_repro(shrunk.repro, *model);
+      CHECK(shows(replay, shrunk.invariant));
+      CHECK(replay.trace_hash == shrunk.trace_hash);
+    }
+  }
 }
 
 TEST_CASE("A corpus repro that still fails fails the check, and one that is fixed passes", "[check]") {
