@@ -387,6 +387,11 @@ std::vector<std::pair<std::size_t, const SeedFailure*>> first_failures(const Che
 void shrink_all(const std::vector<CheckTarget>& targets, const CheckOptions& options, CheckReport& report) {
   const auto firsts = first_failures(report);
   if (firsts.empty() || !options.shrink_enabled) return;
+  // Shrinking can take seconds per failure with no bar to show for it; say what is going on.
+  if (options.progress) {
+    fmt::print(stderr, "check: shrinking {} failure{} (at most {} runs each)\n", firsts.size(), firsts.size() == 1 ? "" : "s",
+               options.shrink.max_runs);
+  }
   const auto shrunk = run_parallel<ShrinkResult>(firsts.size(), options.jobs, [&](std::size_t i) {
     const auto& [t, failure] = firsts[i];
     const CheckTarget& target = targets[t];
