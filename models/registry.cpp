@@ -13,6 +13,13 @@ ModelInfo counter_no_dedup_model();
 ModelInfo server_authoritative_model();
 ModelInfo server_authoritative_silent_model();
 ModelInfo replace_all_model();
+// models-b: list, text and event-sourced strategies.
+ModelInfo or_set_list_model();
+ModelInfo union_set_list_model();
+ModelInfo tombstone_ttl_list_model();
+ModelInfo rga_text_model();
+ModelInfo event_log_list_model();
+ModelInfo event_log_list_full_resync_model();
 // Article models (issue 7): the systems and pitfalls of the real-time state article.
 ModelInfo outbox_map_model();
 ModelInfo outbox_map_memory_model();
@@ -43,6 +50,13 @@ ModelRegistry shipped_models() {
   registry.add(server_authoritative_model());
   registry.add(server_authoritative_silent_model());
   registry.add(replace_all_model());
+  // models-b: list, text and event-sourced strategies.
+  registry.add(or_set_list_model());
+  registry.add(union_set_list_model());
+  registry.add(tombstone_ttl_list_model());
+  registry.add(rga_text_model());
+  registry.add(event_log_list_model());
+  registry.add(event_log_list_full_resync_model());
   // Article models (issue 7).
   registry.add(outbox_map_model());
   registry.add(outbox_map_memory_model());
