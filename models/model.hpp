@@ -70,7 +70,9 @@ class Context {
   /// This node's durable storage.
   virtual Store& store() = 0;
 
-  /// Tells the simulator what the user saw. `target` names the element a text delete removed.
+  /// Tells the simulator what the user saw. With Lifecycle::applied, `target` names what a delete
+  /// took away: the element a text delete removed, or the value a list remove removed (0 when the
+  /// item was not visible). The resurrection checker counts only what a remove really removed.
   virtual void report(OpId op, Lifecycle lifecycle, OpId target = {}) = 0;
 };
 
