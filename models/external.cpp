@@ -688,10 +688,17 @@ std::optional<Topology> parse_topology(std::string_view text) {
   return std::nullopt;
 }
 
+/// The protocol's rule names are the enum's identifiers (last_writer_wins, add_wins, remove_wins,
+/// server_order); the CLI's display names are accepted too.
 std::optional<SupersedeRule> parse_rule(std::string_view text) {
-  for (SupersedeRule r : {SupersedeRule::last_writer_wins, SupersedeRule::add_wins, SupersedeRule::remove_wins,
-                          SupersedeRule::server_order}) {
-    if (text == to_string(r)) return r;
+  constexpr std::pair<std::string_view, SupersedeRule> kNames[] = {
+      {"last_writer_wins", SupersedeRule::last_writer_wins},
+      {"add_wins", SupersedeRule::add_wins},
+      {"remove_wins", SupersedeRule::remove_wins},
+      {"server_order", SupersedeRule::server_order},
+  };
+  for (const auto& [name, rule] : kNames) {
+    if (text == name || text == to_string(rule)) return rule;
   }
   return std::nullopt;
 }
