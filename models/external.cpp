@@ -45,6 +45,14 @@ std::string shorten(std::string_view text, std::size_t limit = kShownLineBytes) 
   return fmt::format("{}... ({} bytes)", text.substr(0, limit), text.size());
 }
 
+/// Indents every line after the first, so a stack trace reads as part of one error message.
+std::string indent(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  std::string out;
+  for (char c : text) out += c == '\n' ? std::string("\n    ") : std::string(1, c);
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Base64 (RFC 4648, with padding): message payloads are bytes, JSON strings are text.
 
@@ -293,9 +301,10 @@ class Session {
   std::optional<std::vector<json>> call(std::uint32_t node, const json& event) {
     if (!failure_.empty()) return std::nullopt;
     if (!ensure_started(node)) return std::nullopt;
+    previous_event_ = std::move(last_event_);
     last_event_ = event.dump();
     const auto deadline = SteadyClock::now() + std::chrono::milliseconds(timeout_ms_);
-    if (!child_.write_all(last_event_ + "\n", deadline)) return fail(node, "cannot write the event: " + child_.reap(200), "");
+    if (!child_.write_all(last_event_ + "\n", deadline)) return fail(node, died(), "");
     if (!skip_owed(node, deadline)) return std::nullopt;
     std::vector<json> actions;
     std::string line;
@@ -350,10 +359,18 @@ class Session {
       case ReadEnd::timeout:
         fail(node, fmt::format("no answer within {} ms (the limit is set by {})", timeout_ms_, kExternalTimeoutEnv), "");
         return false;
-      case ReadEnd::eof: fail(node, child_.reap(1'000), ""); return false;
+      case ReadEnd::eof: fail(node, died(), ""); return false;
       case ReadEnd::error: fail(node, "cannot read its output", ""); return false;
     }
     return false;
+  }
+
+  /// How the process ended. One process hosts every replica of the run and may die after answering
+  /// an event, so the event before the last one is named too.
+  std::string died() {
+    std::string text = child_.reap(1'000);
+    if (!previous_event_.empty()) text += fmt::format(" (the event before: {})", shorten(previous_event_));
+    return text;
   }
 
   /// Reads the end markers owed for notify() events.
@@ -378,7 +395,7 @@ class Session {
     failure_ += fmt::format("; last event sent: {}", last_event_.empty() ? "(none)" : shorten(last_event_));
     child_.stop(0);
     const std::string tail = child_.stderr_tail();
-    if (!tail.empty()) failure_ += fmt::format("; its stderr ends with: {}", shorten(tail, kStderrTailBytes));
+    if (!tail.empty()) failure_ += fmt::format("; its stderr ends with:\n    {}", indent(tail));
     return std::nullopt;
   }
 
@@ -388,6 +405,7 @@ class Session {
   bool started_ = false;
   std::uint32_t owed_ = 0;
   std::string last_event_;
+  std::string previous_event_;
   std::string failure_;
 };
 
