@@ -115,6 +115,8 @@ struct NodeRuntime {
   std::uint64_t conn_bytes = 0;
   Instant link_free_up;        ///< bandwidth: when the upstream is free again
   Instant link_free_down;
+  bool dirty = true;                        ///< handled an event since its digest was taken
+  std::optional<std::uint64_t> digest;      ///< of its state at the last sample; nullopt: holds none
 };
 
 }  // namespace
@@ -211,6 +213,11 @@ class Simulation {
   /// Whether an active partition cuts from -> to; `heals` receives the latest end of such cuts.
   bool cut(NodeId from, NodeId to, Instant* heals = nullptr) const;
   bool is_server(NodeId n) const { return n.value < schedule_.servers; }
+  /// The model's node, marked as possibly changed: convergence sampling re-reads only such nodes.
+  static Node& touch(NodeRuntime& n) {
+    n.dirty = true;
+    return *n.node;
+  }
   std::shared_ptr<const CausalPast> past_of(std::uint32_t i) {
     NodeRuntime& n = nodes_[i];
     if (!n.past_snapshot) n.past_snapshot = std::make_shared<const CausalPast>(n.past);
@@ -231,6 +238,7 @@ class Simulation {
   std::vector<NodeId> server_ids_;
   std::vector<NodeId> client_ids_;
   std::vector<std::optional<Packet>> packets_;
+  std::vector<Instant> server_fifo_;  ///< last delivery per (server, server) pair
   std::vector<std::uint64_t> free_slots_;
   std::vector<std::size_t> active_faults_;  ///< indices into schedule_.faults, in start order
   /// For each active partition fault: a side per node (0 none, 1 a, 2 b, 3 bridge).
@@ -274,6 +282,7 @@ void Simulation::setup() {
     n.skew = i < schedule_.clock_skew.size() ? schedule_.clock_skew[i] : Duration::zero();
     n.drift_ppm = i < schedule_.clock_drift_ppm.size() ? schedule_.clock_drift_ppm[i] : 0;
   }
+  server_fifo_.assign(static_cast<std::size_t>(schedule_.servers) * schedule_.servers, Instant::start());
   History& h = result_.history;
   h.type = model_.data_type;
   h.rule = model_.rule;
@@ -298,7 +307,7 @@ void Simulation::start_node(std::uint32_t i) {
   n.up = true;
   n.node = n.server ? model_.make_server(NodeId{i}) : model_.make_client(NodeId{i});
   assert(n.node && "the model makes a node for every role the scenario has");
-  n.node->on_start(*n.context);
+  touch(n).on_start(*n.context);
   if (!n.server && !n.offline) {
     n.attempt = 0;
     n.connecting = true;
@@ -417,7 +426,15 @@ bool Simulation::send(NodeId from, NodeId to, std::string payload) {
     ++m.messages_sent;
     m.bytes_sent += bytes;
     record(TraceKind::send, from.value, to.value, id, bytes);
-    if (cut(from, to)) {
+    if (server_link) {
+      // Servers talk over long-lived TCP connections: FIFO per ordered pair, and a partition stalls
+      // them until it heals (they reconnect at once) instead of losing what was sent.
+      Instant heals;
+      if (cut(from, to, &heals)) at = max(at, heals + schedule_.network.server_latency.min);
+      Instant& fifo = server_fifo_[from.value * schedule_.servers + to.value];
+      at = max(at, fifo);
+      fifo = at;
+    } else if (cut(from, to)) {
       ++m.messages_dropped;
       record(TraceKind::drop, from.value, to.value, id, bytes);
       return true;
@@ -474,6 +491,18 @@ void Simulation::deliver(std::uint64_t slot) {
     const NodeRuntime& c = nodes_[is_server(p.from) ? p.to.value : p.from.value];
     lost = c.epoch != p.epoch || !c.conn_up;
   } else if (!lost && cut(p.from, p.to)) {
+    if (is_server(p.from) && is_server(p.to)) {
+      // A partition began while this was in flight between servers: it waits for the heal, in order.
+      Instant heals;
+      cut(p.from, p.to, &heals);
+      Instant& fifo = server_fifo_[p.from.value * schedule_.servers + p.to.value];
+      fifo = max(fifo, heals + schedule_.network.server_latency.min);
+      assert(free_slots_.back() == slot && "the slot freed above is still the last one");
+      free_slots_.pop_back();
+      packets_[slot] = std::move(p);
+      push(fifo, EvKind::deliver, packets_[slot]->to.value, slot);
+      return;
+    }
     lost = true;
   }
   if (lost) {
@@ -485,7 +514,7 @@ void Simulation::deliver(std::uint64_t slot) {
   record(TraceKind::deliver, p.to.value, p.from.value, p.id, p.payload.size());
   if (dst.server) count_server_load(now_);
   if (p.past && dst.past.merge(*p.past)) dst.past_snapshot.reset();
-  dst.node->on_message(*dst.context, p.from, p.payload);
+  touch(dst).on_message(*dst.context, p.from, p.payload);
 }
 
 void Simulation::user_operation(std::size_t index) {
@@ -503,7 +532,7 @@ void Simulation::user_operation(std::size_t index) {
   r.past = past_of(client);
   ++result_.metrics.operations;
   record(TraceKind::operation, client, r.op.key.value, r.op.id.value, static_cast<std::uint64_t>(r.op.kind));
-  n.node->on_user_operation(*n.context, r.op);
+  touch(n).on_user_operation(*n.context, r.op);
 }
 
 void Simulation::report(NodeId node, OpId op, Lifecycle lifecycle, OpId target) {
@@ -786,7 +815,7 @@ void Simulation::connect_result(std::uint32_t client, std::uint64_t token, std::
     // death now, when the new connection takes over the session, and before it hears of the new one.
     n.server_side_up = false;
     NodeRuntime& old = nodes_[n.conn_server.value];
-    if (old.up) old.node->on_disconnected(*old.context, self);
+    if (old.up) touch(old).on_disconnected(*old.context, self);
   }
   n.conn_up = n.server_side_up = true;
   n.conn_server = server;
@@ -800,8 +829,8 @@ void Simulation::connect_result(std::uint32_t client, std::uint64_t token, std::
   record(TraceKind::connected, client, server.value, n.epoch, n.attempt);
   n.attempt = 0;
   note_all_connected();
-  s.node->on_connected(*s.context, self);
-  if (n.up && n.conn_up) n.node->on_connected(*n.context, server);
+  touch(s).on_connected(*s.context, self);
+  if (n.up && n.conn_up) touch(n).on_connected(*n.context, server);
 }
 
 void Simulation::reset_connection(std::uint32_t client, ResetReason reason) {
@@ -824,9 +853,9 @@ void Simulation::reset_connection(std::uint32_t client, ResetReason reason) {
   } else if (n.server_side_up) {
     n.server_side_up = false;
     NodeRuntime& s = nodes_[server.value];
-    if (s.up) s.node->on_disconnected(*s.context, NodeId{client});
+    if (s.up) touch(s).on_disconnected(*s.context, NodeId{client});
   }
-  if (n.up && n.node) n.node->on_disconnected(*n.context, server);
+  if (n.up && n.node) touch(n).on_disconnected(*n.context, server);
   if (n.up && !n.offline && !n.conn_up) {
     n.attempt = 0;
     schedule_reconnect(client);
@@ -853,15 +882,18 @@ void Simulation::note_all_connected() {
 }
 
 void Simulation::sample_convergence() {
-  std::optional<std::uint64_t> digest;
+  std::optional<std::uint64_t> first;
   bool agree = true;
   for (NodeRuntime& n : nodes_) {
     if (!n.up) continue;
-    auto state = n.node->state();
-    if (!state) continue;
-    const std::uint64_t d = state->digest();
-    if (!digest) digest = d;
-    else if (*digest != d) agree = false;
+    if (n.dirty) {
+      auto state = n.node->state();
+      n.digest = state ? std::optional<std::uint64_t>(state->digest()) : std::nullopt;
+      n.dirty = false;
+    }
+    if (!n.digest) continue;
+    if (!first) first = n.digest;
+    else if (*first != *n.digest) agree = false;
   }
   History& h = result_.history;
   if (!agree) h.converged_at.reset();
@@ -877,7 +909,7 @@ void Simulation::dispatch(const Event& e) {
       if (!n.up || n.incarnation != e.b) break;
       ++result_.metrics.timers;
       record(TraceKind::timer, e.node, 0, e.a, e.b);
-      n.node->on_timer(*n.context, e.a);
+      touch(n).on_timer(*n.context, e.a);
       break;
     }
     case EvKind::user_op: user_operation(e.a); break;
@@ -901,7 +933,7 @@ void Simulation::dispatch(const Event& e) {
       if (c.epoch != e.b || !c.server_side_up) break;
       c.server_side_up = false;
       NodeRuntime& s = nodes_[e.node];
-      if (s.up) s.node->on_disconnected(*s.context, NodeId{static_cast<std::uint32_t>(e.a)});
+      if (s.up) touch(s).on_disconnected(*s.context, NodeId{static_cast<std::uint32_t>(e.a)});
       break;
     }
     case EvKind::restart: start_node(e.node); break;
