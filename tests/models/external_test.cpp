@@ -3,6 +3,7 @@
 // run end to end when their node_modules are installed (npm ci --prefix models/adapters/yjs, ...).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -39,6 +40,23 @@ Scenario quiet(std::uint32_t clients = 3) {
   s.workload.think_time_mean = Duration::millis(300);
   s.workload.keys = 6;
   s.invariants.settle = Duration::seconds(5);
+  return s;
+}
+
+/// A client and then the server crash and restart from their stores; the client's store survives.
+Scenario crashes() {
+  Scenario s = quiet();
+  s.name = "external-crashes";
+  s.persistence.client = true;
+  FaultSpec client;
+  client.kind = FaultKind::crash;
+  client.at = Instant{1'500'000};
+  client.duration = Duration::seconds(1);
+  client.target = Target{Target::Kind::client, 0};
+  FaultSpec server = client;
+  server.at = Instant{3'000'000};
+  server.target = Target{Target::Kind::server, 0};
+  s.faults = {client, server};
   return s;
 }
 
@@ -125,6 +143,16 @@ TEST_CASE("an adapter that drops a message it cannot apply yet leaves replicas d
   const RunResult r = run(reordering(), model, 7);
   REQUIRE(r.aborted.empty());
   CHECK_FALSE(converged(r));
+  const bool caught = std::any_of(r.violations.begin(), r.violations.end(),
+                                  [](const Violation& v) { return v.invariant == Invariant::convergence; });
+  CHECK(caught);
+}
+
+TEST_CASE("the correct fixture adapter passes every checker on the reordering network", "[external]") {
+  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+  const RunResult r = run(reordering(), fixture("fixture.js"), 7);
+  REQUIRE(r.aborted.empty());
+  for (const Violation& v : r.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
 }
 
 TEST_CASE("an adapter that stops answering aborts the run with the replica and the last event", "[external]") {
@@ -171,6 +199,25 @@ TEST_CASE("the shipped Yjs and Automerge adapters converge and replay to the sam
     REQUIRE(a.aborted.empty());
     CHECK(count_applied(a) > 0);
     CHECK(converged(a));
+    CHECK(a.violations.empty());
     CHECK(a.trace_hash == b.trace_hash);
+  }
+}
+
+TEST_CASE("the shipped adapters restart crashed replicas from their stores and converge", "[external]") {
+  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+  const ModelRegistry registry = shipped_models();
+  for (const char* name : {"yjs-list", "yjs-text", "automerge-map", "automerge-list"}) {
+    const std::string adapter = std::string(name).starts_with("yjs") ? "yjs" : "automerge";
+    if (!installed(adapter)) {
+      WARN("models/adapters/" << adapter << "/node_modules is missing: " << name << " skipped");
+      continue;
+    }
+    const RunResult r = run(crashes(), *registry.find(name), 5);
+    INFO(name << ": " << r.aborted);
+    REQUIRE(r.aborted.empty());
+    CHECK(r.metrics.crashes == 2);
+    CHECK(converged(r));
+    for (const Violation& v : r.violations) FAIL_CHECK(name << ": " << to_string(v.invariant) << ": " << v.detail);
   }
 }

@@ -79,11 +79,15 @@ class Replica {
 
   /** Sends every connected peer what Automerge's sync protocol says it needs now. */
   syncAll() {
-    for (const [peer, syncState] of this.peers) {
-      const [next, message] = A.generateSyncMessage(this.doc, syncState);
-      this.peers.set(peer, next);
-      if (message) this.out.send(peer, frame(TAG_SYNC, message));
-    }
+    for (const peer of this.peers.keys()) this.syncWith(peer);
+  }
+
+  syncWith(peer) {
+    const syncState = this.peers.get(peer);
+    if (!syncState) return;
+    const [next, message] = A.generateSyncMessage(this.doc, syncState);
+    this.peers.set(peer, next);
+    if (message) this.out.send(peer, frame(TAG_SYNC, message));
   }
 
   /** Applies a sync message from `from`; returns the hashes of the changes that were new here. */
@@ -148,7 +152,7 @@ class Client extends Replica {
       this.receive(event.from, body);
       protocol.reportSeen(out, before, canonical(this.doc).ids, this.ownOps);
       this.persist();
-      this.syncAll();
+      this.syncWith(event.from);
     } else if (bytes[0] === TAG_ACK) {
       for (const hash of JSON.parse(Buffer.from(body).toString('utf8'))) {
         const op = this.pending.get(hash);
@@ -166,7 +170,9 @@ class Server extends Replica {
     const fresh = this.receive(event.from, bytes.subarray(1));
     this.persist();  // stored and flushed before it is acknowledged
     if (fresh.length > 0) out.send(event.from, frame(TAG_ACK, Buffer.from(JSON.stringify(fresh), 'utf8')));
-    this.syncAll();
+    // Only new changes concern the other clients; the sender always gets the protocol's reply.
+    if (fresh.length > 0) this.syncAll();
+    else this.syncWith(event.from);
   }
 }
 
