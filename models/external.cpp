@@ -39,6 +39,8 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr std::size_t kStderrTailBytes = 2'000;
 constexpr std::size_t kShownLineBytes = 300;
 constexpr int kDefaultTimeoutMs = 10'000;
+/// Stands for "no replica" in error messages: the describe handshake before any run.
+constexpr std::uint32_t kNoReplica = 0xffff'ffff;
 
 std::string shorten(std::string_view text, std::size_t limit = kShownLineBytes) {
   if (text.size() <= limit) return std::string(text);
@@ -390,7 +392,8 @@ class Session {
 
   std::nullopt_t fail(std::uint32_t node, const std::string& what, const std::string& got) {
     if (!failure_.empty()) return std::nullopt;
-    failure_ = fmt::format("external replica {} ({}): {}", node, spec_.name, what);
+    failure_ = node == kNoReplica ? fmt::format("external adapter ({}): {}", spec_.name, what)
+                                  : fmt::format("external replica {} ({}): {}", node, spec_.name, what);
     if (!got.empty()) failure_ += fmt::format("; it wrote: {}", shorten(got));
     failure_ += fmt::format("; last event sent: {}", last_event_.empty() ? "(none)" : shorten(last_event_));
     child_.stop(0);
@@ -748,7 +751,7 @@ Result<ModelInfo> describe_external(const std::string& command) {
   spec.name = name;
   spec.command = command;
   Session session(spec);
-  const auto actions = session.call(0, json{{"ev", "describe"}, {"protocol", 1}});
+  const auto actions = session.call(kNoReplica, json{{"ev", "describe"}, {"protocol", 1}});
   if (!actions) return error(session.failure());
   for (const json& a : *actions) {
     if (a["a"] != "describe") continue;

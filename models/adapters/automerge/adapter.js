@@ -14,7 +14,16 @@
 //   1 = an acknowledgement: UTF-8 JSON array of change hashes the server stored
 
 const protocol = require('../lib/protocol');  // first: it virtualises the clock and randomness
-const A = require('@automerge/automerge');
+const A = requireInstalled('@automerge/automerge');
+
+function requireInstalled(name) {
+  try {
+    return require(name);
+  } catch (error) {
+    process.stderr.write(`${error.message}\nthe adapter's packages are not installed: run npm ci --prefix models/adapters/automerge\n`);
+    process.exit(3);
+  }
+}
 
 const variant = process.argv[2] || 'map';
 if (variant !== 'map' && variant !== 'list') {

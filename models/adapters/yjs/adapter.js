@@ -12,7 +12,16 @@
 //   2 = an acknowledgement: the server's state vector after it stored an update
 
 const protocol = require('../lib/protocol');  // first: it virtualises the clock and randomness
-const Y = require('yjs');
+const Y = requireInstalled('yjs');
+
+function requireInstalled(name) {
+  try {
+    return require(name);
+  } catch (error) {
+    process.stderr.write(`${error.message}\nthe adapter's packages are not installed: run npm ci --prefix models/adapters/yjs\n`);
+    process.exit(3);
+  }
+}
 
 const variant = process.argv[2] || 'list';
 if (variant !== 'list' && variant !== 'text') {
