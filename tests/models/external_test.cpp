@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 #include <string>
 
 #include "models/external.hpp"
 #include "sim/simulation.hpp"
+#include "sim/sweep.hpp"
 
 using namespace syncstorm;
 
@@ -127,6 +129,17 @@ TEST_CASE("the fixture adapter converges and one seed replays to the same trace 
   CHECK(a.trace_hash == b.trace_hash);
 }
 
+TEST_CASE("parallel runs each get their own process and the hashes of sequential runs", "[external]") {
+  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+  const ModelInfo model = fixture("fixture.js");
+  const Scenario scenario = reordering();
+  const std::function<std::uint64_t(std::size_t)> work = [&](std::size_t i) { return run(scenario, model, 100 + i).trace_hash; };
+  const auto sequential = run_parallel<std::uint64_t>(4, 1, work);
+  const auto parallel = run_parallel<std::uint64_t>(4, 4, work);
+  CHECK(sequential == parallel);
+  CHECK(std::set<std::optional<std::uint64_t>>(parallel.begin(), parallel.end()).size() == 4);
+}
+
 TEST_CASE("an adapter that reads the real clock gives different trace hashes for one seed", "[external]") {
   if (!node_available()) { WARN("node is not installed: skipped"); return; }
   const ModelInfo model = fixture("clock.js");
@@ -171,6 +184,13 @@ TEST_CASE("an adapter whose process dies aborts the run with its exit status and
   const RunResult r = run(quiet(), model, 7);
   CHECK_THAT(r.aborted, Catch::Contains("exited with status 1"));
   CHECK_THAT(r.aborted, Catch::Contains("simulated library crash"));
+}
+
+TEST_CASE("an exception in the library under test aborts the run as a finding quoting it", "[external]") {
+  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+  const RunResult r = run(quiet(), fixture("throw.js"), 7);
+  CHECK_THAT(r.aborted, Catch::Contains("the library under test failed"));
+  CHECK_THAT(r.aborted, Catch::Contains("simulated library exception"));
 }
 
 TEST_CASE("an adapter that writes a line that is not protocol aborts the run quoting the line", "[external]") {

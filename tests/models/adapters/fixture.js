@@ -46,6 +46,7 @@ function run(bugs = {}) {
         // An exception thrown outside the handler kills Node.js, as a crash of a native library would.
         process.nextTick(() => { throw new TypeError('simulated library crash: cannot read properties of undefined'); });
       }
+      if (bugs.throwOnOp && opsSeen >= bugs.throwOnOp) throw new RangeError('simulated library exception: offset out of bounds');
       if (bugs.garbageOnOp && opsSeen >= bugs.garbageOnOp) console.log('debug: applying op', event.op.id);
       const op = event.op;
       this.lamport++;
