@@ -509,13 +509,21 @@ void report_absence(const History& history, const OpRecord& write, const StateGr
   }
   const bool acked = invariant == Invariant::lost_acknowledged_write;
   v.detail = fmt::format(
-      "Write {} was {} at {}{}, yet {} ends without it, and no operation may supersede it under {}.",
+      "Write {} was {} at {}{}, yet {} ends without it, and no answered operation may supersede it "
+      "under {}.",
       op_name(op.id), acked ? "acknowledged to its user" : "applied for its user",
       format_ms(acked ? *write.acknowledged : *write.applied),
       acked ? "" : " and never acknowledged nor rejected", where, to_string(history.rule));
   v.involved.push_back({op.id, acked ? "acknowledged write" : "applied, unacknowledged write"});
   if (instead && is_recorded(history, *instead)) v.involved.push_back({*instead, "value shown instead"});
   findings.add(invariant, subject_of(op), op.id, std::move(v));
+}
+
+bool live_at_end(const History& history, NodeId node) {
+  for (const NodeFinal& f : history.finals) {
+    if (f.node == node) return f.live;
+  }
+  return false;
 }
 
 bool enabled(const InvariantOptions& options, Invariant invariant) {
@@ -533,7 +541,13 @@ void check_absences(const History& history, const Snapshot& snapshot, const OpIn
         write.acknowledged ? Invariant::lost_acknowledged_write : Invariant::silent_rollback;
     if (!enabled(options, invariant) || findings.has(invariant, subject_of(op))) continue;
     const StateGroup* without = first_without(snapshot, op, invariant == Invariant::silent_rollback);
-    if (without == nullptr || superseder(history, index, write)) continue;
+    if (without == nullptr) continue;
+    // Under server order the server answers every write it receives, so a later write explains a
+    // missing value only for a write that was answered. A write its live client never heard back
+    // about, and that is gone, was dropped without telling the user: a silent rollback.
+    const bool unanswered = history.rule == SupersedeRule::server_order && !write.acknowledged &&
+                            live_at_end(history, op.client);
+    if (!unanswered && superseder(history, index, write)) continue;
     report_absence(history, write, *without, invariant, findings);
   }
 }

@@ -731,3 +731,33 @@ TEST_CASE("a history of 100000 operations is checked in reasonable time", "[.][i
   const auto found = check(b.history());
   CHECK(found.size() < 100);
 }
+
+TEST_CASE("under server order a write its live client never heard back about and that is gone is a "
+          "silent rollback, even when another write could explain it",
+          "[invariants]") {
+  Builder b(DataType::map, SupersedeRule::server_order);
+  const OpId dropped = b.op(1, OpKind::map_set, 3);
+  const OpId other = b.op(2, OpKind::map_set, 3);
+  b.ack(other);
+  SECTION("never answered: flagged at its own client") {
+    b.node(0, map_state({{3, other}})).node(1, map_state({{3, other}})).node(2, map_state({{3, other}}));
+    const auto found = of(check(b.history()), Invariant::silent_rollback);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].subject == "field 3");
+    CHECK(found[0].involved.front().op == dropped);
+  }
+  SECTION("rejected and told: not flagged") {
+    b.reject(dropped);
+    b.node(0, map_state({{3, other}})).node(1, map_state({{3, other}})).node(2, map_state({{3, other}}));
+    CHECK(check(b.history()).empty());
+  }
+  SECTION("acknowledged and then overwritten by the server's order: not flagged") {
+    b.ack(dropped);
+    b.node(0, map_state({{3, other}})).node(1, map_state({{3, other}})).node(2, map_state({{3, other}}));
+    CHECK(check(b.history()).empty());
+  }
+  SECTION("its client crashed for good: the later write explains the value") {
+    b.node(0, map_state({{3, other}})).node(1, std::nullopt, /*live=*/false).node(2, map_state({{3, other}}));
+    CHECK(of(check(b.history()), Invariant::silent_rollback).empty());
+  }
+}
