@@ -3,8 +3,10 @@
 // stdout, one process hosting many replicas, and the virtual clock and seeded randomness every
 // replica must use instead of the real ones.
 //
-// Require this file BEFORE the library under test: it replaces Date.now, performance.now and
-// Math.random, so code that reads them at load time already sees the simulator's values.
+// Require this file BEFORE the library under test: it replaces Date (Date.now and new Date()),
+// performance.now, Math.random and crypto.getRandomValues, so code that reads them at load time
+// already sees the simulator's values. process.hrtime cannot be replaced safely (Node.js itself
+// uses it): an adapter must not let its library read it.
 
 const readline = require('readline');
 
@@ -12,7 +14,16 @@ const readline = require('readline');
 // Virtual time: the local clock (microseconds) of the replica handling the current event.
 
 let virtualUs = 0;
-Date.now = () => Math.floor(virtualUs / 1000);
+const RealDate = Date;
+/** `new Date()` and `Date.now()` read the virtual clock; `new Date(x)` is unchanged. */
+class VirtualDate extends RealDate {
+  constructor(...args) {
+    if (args.length === 0) super(Math.floor(virtualUs / 1000));
+    else super(...args);
+  }
+  static now() { return Math.floor(virtualUs / 1000); }
+}
+globalThis.Date = VirtualDate;
 if (globalThis.performance) globalThis.performance.now = () => virtualUs / 1000;
 
 // ----------------------------------------------------------------------------------------------

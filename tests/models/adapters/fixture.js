@@ -31,10 +31,10 @@ function run(bugs = {}) {
 
     heartbeatDelay() {
       if (!bugs.realClockHeartbeat) return HEARTBEAT_US;
-      // The bug: aligning the heartbeat to whole seconds of the REAL clock. `new Date()` is not
-      // Date.now, so the protocol library's virtual clock does not cover it.
-      const realMs = new Date().getTime();
-      return (1000 - (realMs % 1000)) * 1000;
+      // The bug: aligning the heartbeat to whole milliseconds of a REAL clock. process.hrtime is
+      // the one clock the protocol library cannot virtualise.
+      const realUs = Number(process.hrtime.bigint() / 1000n);
+      return 1000 - (realUs % 1000);
     }
 
     timer(event, out) { out.timer(this.heartbeatDelay(), 1); }
