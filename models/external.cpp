@@ -137,11 +137,14 @@ class ChildProcess {
 
   /// Starts `/bin/sh -c "exec COMMAND"`; returns an error message on failure.
   std::optional<std::string> start(const std::string& command) {
-    int in_pair[2];
-    int out_pipe[2];
-    int err_pipe[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_pair) != 0) return "cannot create a socket pair";
-    if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) return "cannot create a pipe";
+    int in_pair[2] = {-1, -1};
+    int out_pipe[2] = {-1, -1};
+    int err_pipe[2] = {-1, -1};
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_pair) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 ||
+        pipe2(err_pipe, O_CLOEXEC) != 0) {
+      for (int* fd : {&in_pair[0], &in_pair[1], &out_pipe[0], &out_pipe[1], &err_pipe[0], &err_pipe[1]}) close_fd(*fd);
+      return fmt::format("cannot create pipes: {}", std::strerror(errno));
+    }
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, in_pair[1], 0);
@@ -152,9 +155,10 @@ class ChildProcess {
                               const_cast<char*>(shell_line.c_str()), nullptr};
     const int rc = posix_spawn(&pid_, "/bin/sh", &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
-    ::close(in_pair[1]);
-    ::close(out_pipe[1]);
-    ::close(err_pipe[1]);
+    // The child holds its own copies now; ours of its ends would keep it from seeing end-of-file.
+    close_fd(in_pair[1]);
+    close_fd(out_pipe[1]);
+    close_fd(err_pipe[1]);
     in_ = in_pair[0];
     out_ = out_pipe[0];
     err_ = err_pipe[0];
@@ -197,7 +201,7 @@ class ChildProcess {
     }
   }
 
-  /// What the child wrote to stderr lately, for error messages.
+  /// What the child wrote to stderr lately, for error messages. Reads what is waiting first.
   std::string stderr_tail() {
     drain_stderr();
     return err_tail_;
@@ -396,8 +400,8 @@ class Session {
                                   : fmt::format("external replica {} ({}): {}", node, spec_.name, what);
     if (!got.empty()) failure_ += fmt::format("; it wrote: {}", shorten(got));
     failure_ += fmt::format("; last event sent: {}", last_event_.empty() ? "(none)" : shorten(last_event_));
+    const std::string tail = child_.stderr_tail();  // before stop(), which closes the pipe
     child_.stop(0);
-    const std::string tail = child_.stderr_tail();
     if (!tail.empty()) failure_ += fmt::format("; its stderr ends with:\n    {}", indent(tail));
     return std::nullopt;
   }
