@@ -31,10 +31,10 @@ function run(bugs = {}) {
 
     heartbeatDelay() {
       if (!bugs.realClockHeartbeat) return HEARTBEAT_US;
-      // The bug: aligning the heartbeat to whole milliseconds of a REAL clock. process.hrtime is
-      // the one clock the protocol library cannot virtualise.
+      // The bug: aligning the heartbeat to whole seconds of a REAL clock. process.hrtime is the one
+      // clock the protocol library cannot virtualise.
       const realUs = Number(process.hrtime.bigint() / 1000n);
-      return 1000 - (realUs % 1000);
+      return HEARTBEAT_US - (realUs % HEARTBEAT_US);
     }
 
     timer(event, out) { out.timer(this.heartbeatDelay(), 1); }
