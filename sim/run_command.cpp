@@ -119,6 +119,7 @@ void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action
                                  {"topology", m.topology == Topology::peer_to_peer ? "peer-to-peer" : "client-server"},
                                  {"description", m.description}};
         if (m.breaks) j["breaks"] = to_string(*m.breaks);
+        if (m.external) j["external"] = true;
         out["models"].push_back(j);
       }
       out["scenarios"] = nlohmann::ordered_json::array();
@@ -140,7 +141,9 @@ void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action
       for (const auto& m : out["models"]) {
         fmt::print("  {:<30} {:<8} {:<8} {}{}\n", m["name"].get<std::string>(), m["data_type"].get<std::string>(),
                    m["correct"].get<bool>() ? "correct" : "buggy", m["description"].get<std::string>(),
-                   m.contains("breaks") ? fmt::format(" [breaks {}]", m["breaks"].get<std::string>()) : "");
+                   m.contains("breaks") ? fmt::format(" [breaks {}]", m["breaks"].get<std::string>())
+                   : m.contains("external") ? " [external process]"
+                                            : "");
       }
       fmt::print("scenarios:\n");
       for (const auto& s : out["scenarios"]) {

@@ -82,6 +82,8 @@ class NodeContext final : public Context {
   Rng& rng() override;
   Store& store() override;
   void report(OpId op, Lifecycle lifecycle, OpId target) override;
+  void abort(std::string reason) override;
+  std::shared_ptr<void> run_session() const override;
 
  private:
   Simulation* sim_ = nullptr;
@@ -155,6 +157,10 @@ class Simulation {
   Rng& rng(NodeId node) { return nodes_[node.value].rng; }
   Store& store(NodeId node) { return nodes_[node.value].store; }
   void report(NodeId node, OpId op, Lifecycle lifecycle, OpId target);
+  void abort(std::string reason) {
+    if (result_.aborted.empty()) result_.aborted = std::move(reason);
+  }
+  const std::shared_ptr<void>& run_session() const { return session_; }
 
  private:
   /// 32 bytes, so that a cache line holds two and the queue stays small at 100,000 nodes.
@@ -256,6 +262,9 @@ class Simulation {
   std::uint32_t reachable_clients_ = 0;  ///< kept up to date, so no event scans every client
   Instant last_disruption_ = Instant::never();
   RunResult result_;
+  /// What the model's begin_run hook made for this run (an external model's child process). Nodes
+  /// hold their own references, so it lives until the last of them is destroyed.
+  std::shared_ptr<void> session_;
 };
 
 namespace {
@@ -269,9 +278,12 @@ void NodeContext::set_timer(Duration delay, std::uint64_t tag) { sim_->set_timer
 Rng& NodeContext::rng() { return sim_->rng(NodeId{index_}); }
 Store& NodeContext::store() { return sim_->store(NodeId{index_}); }
 void NodeContext::report(OpId op, Lifecycle lifecycle, OpId target) { sim_->report(NodeId{index_}, op, lifecycle, target); }
+void NodeContext::abort(std::string reason) { sim_->abort(std::move(reason)); }
+std::shared_ptr<void> NodeContext::run_session() const { return sim_->run_session(); }
 }  // namespace
 
 void Simulation::setup() {
+  if (model_.begin_run) session_ = model_.begin_run();
   const std::uint32_t count = schedule_.node_count();
   nodes_.resize(count);
   for (std::uint32_t i = 0; i < count; ++i) {
