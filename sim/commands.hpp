@@ -43,5 +43,6 @@ std::string scenario_argument(const Scenario& scenario);
 
 void add_run_commands(CLI::App& app, const ModelRegistry& models, Action& action);
 void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action);
+void add_compare_command(CLI::App& app, const ModelRegistry& models, Action& action);
 
 }  // namespace syncstorm
