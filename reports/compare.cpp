@@ -98,7 +98,14 @@ RunDigest digest_run(const Schedule& schedule, std::uint64_t seed, const RunResu
   }
   d.features = fault_features(schedule);
   take_metrics(r.metrics, d);
-  if (keep_load) d.server_load = r.metrics.server_load;
+  if (keep_load) {
+    d.server_load = r.metrics.server_load;
+    // The storm is what follows the first fault: the initial connects at time zero are not part of it.
+    const std::int64_t from = schedule.faults.empty() ? 0 : schedule.faults.front().start.us / 100'000;
+    std::uint32_t peak = 0;
+    for (std::size_t i = static_cast<std::size_t>(from); i < d.server_load.size(); ++i) peak = std::max(peak, d.server_load[i]);
+    d.storm_peak_per_s = peak * kBucketsPerSecond;
+  }
   return d;
 }
 
@@ -217,7 +224,9 @@ Decision decide(const std::vector<Cell>& cells) {
 BackoffRun make_backoff_run(const std::string& policy, const std::vector<RunDigest>& runs) {
   BackoffRun b;
   b.policy = policy;
-  b.peak_per_s = summarise_metric(runs, Metric::server_load_peak);
+  std::vector<std::vector<double>> peaks;
+  for (const RunDigest& r : runs) peaks.push_back({r.storm_peak_per_s});
+  b.peak_per_s = summarise(peaks);
   b.all_reconnected_ms = summarise_metric(runs, Metric::all_reconnected);
   std::size_t buckets = 0;
   for (const RunDigest& r : runs) buckets = std::max(buckets, r.server_load.size());

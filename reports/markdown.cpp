@@ -87,7 +87,7 @@ std::string violations_list(const ScenarioResult& r) {
 
 std::string backoff_table(const BackoffStudy& b) {
   std::string s = fmt::format("## Reconnect storm: server load by backoff policy\n\n"
-                              "Scenario `{}`, model `{}`, {} seeds per policy. Peak: the busiest 100 ms, scaled to a second.\n\n"
+                              "Scenario `{}`, model `{}`, {} seeds per policy. Peak: the busiest 100 ms from the first fault on, scaled to a second.\n\n"
                               "| backoff policy | peak server load mean (95% CI) | peak p95 | every client back, p95 (ms) |\n"
                               "|---|---|---|---|\n",
                               b.scenario, b.model, b.seeds);

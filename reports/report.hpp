@@ -94,6 +94,7 @@ struct RunDigest {
   std::vector<std::string> features;                            ///< fault settings of the run (see fault_features)
   std::array<std::vector<double>, kMetricCount> values;         ///< samples per metric
   std::vector<std::uint32_t> server_load;                       ///< per 100 ms bucket (backoff study only)
+  double storm_peak_per_s = 0;  ///< backoff study only: busiest bucket from the first fault on, per second
 
   bool violated(Invariant invariant) const;
 };
@@ -166,7 +167,7 @@ struct ScenarioResult {
 /// Server load during a reconnect storm under one backoff policy.
 struct BackoffRun {
   std::string policy;              ///< "none", "exponential", "full jitter", ...
-  Summary peak_per_s;              ///< busiest 100 ms bucket, scaled to a second
+  Summary peak_per_s;              ///< busiest 100 ms bucket from the first fault on, scaled to a second
   Summary all_reconnected_ms;
   std::vector<double> load_per_s;  ///< mean over seeds, per 100 ms bucket, scaled to a second
 };
