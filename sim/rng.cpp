@@ -111,16 +111,22 @@ std::int64_t Rng::normal_q32() {
   return sum - (std::int64_t{6} << 32);
 }
 
-Duration Rng::lognormal(Duration median, Duration p99) {
-  if (median.us <= 0) return Duration::zero();
-  if (p99 <= median) return median;
+std::int64_t Rng::lognormal_sigma(Duration median, Duration p99) {
+  if (median.us <= 0 || p99 <= median) return 0;
   // sigma in log2 units: log2(p99 / median) / z99, with z99 = 2.3263 for the 99th percentile.
   const std::int64_t log2_ratio = fixed::log2_q32(static_cast<std::uint64_t>(p99.us)) -
                                   fixed::log2_q32(static_cast<std::uint64_t>(median.us));
-  const std::int64_t sigma_log2 = log2_ratio * 10'000 / 23'263;  // Q32
-  const std::int64_t exponent = static_cast<std::int64_t>((static_cast<i128>(sigma_log2) * normal_q32()) >> 32);
+  return log2_ratio * 10'000 / 23'263;
+}
+
+Duration Rng::lognormal_with(Duration median, std::int64_t sigma_log2_q32) {
+  if (median.us <= 0) return Duration::zero();
+  if (sigma_log2_q32 == 0) return median;
+  const auto exponent = static_cast<std::int64_t>((static_cast<i128>(sigma_log2_q32) * normal_q32()) >> 32);
   return Duration{fixed::mul_exp2(median.us, exponent)};
 }
+
+Duration Rng::lognormal(Duration median, Duration p99) { return lognormal_with(median, lognormal_sigma(median, p99)); }
 
 Duration Rng::pareto(Duration minimum, std::uint32_t alpha_milli) {
   assert(alpha_milli > 0);

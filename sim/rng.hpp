@@ -51,6 +51,10 @@ class Rng {
   Duration exponential(Duration mean);
   /// Log-normal: half of the draws fall below `median`, 1% above `p99`. For latency tails.
   Duration lognormal(Duration median, Duration p99);
+  /// The log-normal spread for (median, p99) in log2 units, Q32; compute once, draw many times.
+  static std::int64_t lognormal_sigma(Duration median, Duration p99);
+  /// A log-normal draw with a precomputed spread (see lognormal_sigma).
+  Duration lognormal_with(Duration median, std::int64_t sigma_log2_q32);
   /// Pareto with scale `minimum` and shape alpha = alpha_milli / 1000 (heavy tail).
   Duration pareto(Duration minimum, std::uint32_t alpha_milli);
   /// An approximately standard normal draw in Q32.32 fixed point (Irwin-Hall of 12 uniforms).

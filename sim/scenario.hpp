@@ -27,6 +27,7 @@ struct LatencyOptions {
   Duration min = Duration::millis(5);
   Duration median = Duration::millis(30);
   Duration p99 = Duration::millis(150);
+  friend bool operator==(const LatencyOptions&, const LatencyOptions&) = default;
 };
 
 enum class BackoffPolicy : std::uint8_t { none, fixed, exponential };
@@ -47,6 +48,7 @@ struct BackoffOptions {
   Jitter jitter = Jitter::full;
   Ppm randomization = 500'000;                 ///< for proportional jitter: +-50%
   bool jitter_first_attempt = true;            ///< false: the first retry waits the un-jittered delay
+  friend bool operator==(const BackoffOptions&, const BackoffOptions&) = default;
 };
 
 enum class ServerAssignment : std::uint8_t {
@@ -68,6 +70,7 @@ struct NetworkOptions {
   Duration connect_timeout = Duration::seconds(3);          ///< a connect attempt that hears nothing fails
   ServerAssignment assignment = ServerAssignment::sticky;
   BackoffOptions backoff;
+  friend bool operator==(const NetworkOptions&, const NetworkOptions&) = default;
 };
 
 /// Per-node clock error. Each node draws its skew uniformly in [-skew_max, +skew_max] and its drift

@@ -113,6 +113,8 @@ struct NodeRuntime {
   std::uint64_t conn_bytes = 0;
   Instant link_free_up;        ///< bandwidth: when the upstream is free again
   Instant link_free_down;
+  bool dirty = true;                        ///< handled an event since its digest was taken
+  std::optional<std::uint64_t> digest;      ///< of its state at the last sample; nullopt: holds none
 };
 
 }  // namespace
@@ -180,9 +182,22 @@ class Simulation {
   void count_server_load(Instant at, std::uint32_t n = 1);
   void note_all_connected();
 
-  Duration latency(const LatencyOptions& l, Rng& rng) const {
-    return l.min + rng.lognormal(max(l.median - l.min, Duration::zero()), max(l.p99 - l.min, Duration::zero()));
+  /// One link class's latency with its log-normal spread computed once per run, not per message.
+  struct LatencySampler {
+    Duration min;
+    Duration median_excess;
+    std::int64_t sigma = 0;
+    explicit LatencySampler(const LatencyOptions& l = {})
+        : min(l.min), median_excess(max(l.median - l.min, Duration::zero())),
+          sigma(Rng::lognormal_sigma(median_excess, max(l.p99 - l.min, Duration::zero()))) {}
+    Duration draw(Rng& rng) const { return min + rng.lognormal_with(median_excess, sigma); }
+  };
+  const LatencySampler& sampler(const LatencyOptions& l) const {
+    if (&l == &schedule_.network.server_latency) return server_latency_;
+    if (&l == &schedule_.network.peer_latency) return peer_latency_;
+    return client_latency_;
   }
+  Duration latency(const LatencyOptions& l, Rng& rng) const { return sampler(l).draw(rng); }
   Duration backoff(NodeRuntime& n);
   /// Extra delay the active faults add to a message between a and b.
   Duration fault_delay(NodeId a, NodeId b, std::size_t bytes, Rng& rng) const;
@@ -192,6 +207,11 @@ class Simulation {
   /// Whether an active partition cuts from -> to; `heals` receives the latest end of such cuts.
   bool cut(NodeId from, NodeId to, Instant* heals = nullptr) const;
   bool is_server(NodeId n) const { return n.value < schedule_.servers; }
+  /// The model's node, marked as possibly changed: convergence sampling re-reads only such nodes.
+  static Node& touch(NodeRuntime& n) {
+    n.dirty = true;
+    return *n.node;
+  }
   std::shared_ptr<const CausalPast> past_of(std::uint32_t i) {
     NodeRuntime& n = nodes_[i];
     if (!n.past_snapshot) n.past_snapshot = std::make_shared<const CausalPast>(n.past);
@@ -201,6 +221,9 @@ class Simulation {
   const Scenario& scenario_;
   const ModelInfo& model_;
   const Schedule& schedule_;
+  const LatencySampler client_latency_{schedule_.network.latency};
+  const LatencySampler peer_latency_{schedule_.network.peer_latency};
+  const LatencySampler server_latency_{schedule_.network.server_latency};
   std::uint64_t seed_;
   Trace trace_;
   EventQueue<Event> queue_;
@@ -270,7 +293,7 @@ void Simulation::start_node(std::uint32_t i) {
   n.up = true;
   n.node = n.server ? model_.make_server(NodeId{i}) : model_.make_client(NodeId{i});
   assert(n.node && "the model makes a node for every role the scenario has");
-  n.node->on_start(*n.context);
+  touch(n).on_start(*n.context);
   if (!n.server && !n.offline) {
     n.attempt = 0;
     n.connecting = true;
@@ -457,7 +480,7 @@ void Simulation::deliver(std::uint64_t slot) {
   record(TraceKind::deliver, p.to.value, p.from.value, p.id, p.payload.size());
   if (dst.server) count_server_load(now_);
   if (p.past && dst.past.merge(*p.past)) dst.past_snapshot.reset();
-  dst.node->on_message(*dst.context, p.from, p.payload);
+  touch(dst).on_message(*dst.context, p.from, p.payload);
 }
 
 void Simulation::user_operation(std::size_t index) {
@@ -475,7 +498,7 @@ void Simulation::user_operation(std::size_t index) {
   r.past = past_of(client);
   ++result_.metrics.operations;
   record(TraceKind::operation, client, r.op.key.value, r.op.id.value, static_cast<std::uint64_t>(r.op.kind));
-  n.node->on_user_operation(*n.context, r.op);
+  touch(n).on_user_operation(*n.context, r.op);
 }
 
 void Simulation::report(NodeId node, OpId op, Lifecycle lifecycle, OpId target) {
@@ -753,6 +776,13 @@ void Simulation::connect_result(std::uint32_t client, std::uint64_t token, std::
     schedule_reconnect(client);
     return;
   }
+  if (n.server_side_up) {
+    // A half-open connection (slow close) is still alive in the old server's view: it learns of its
+    // death now, when the new connection takes over the session, and before it hears of the new one.
+    n.server_side_up = false;
+    NodeRuntime& old = nodes_[n.conn_server.value];
+    if (old.up) touch(old).on_disconnected(*old.context, self);
+  }
   n.conn_up = n.server_side_up = true;
   n.conn_server = server;
   n.epoch = ++next_epoch_;
@@ -765,8 +795,8 @@ void Simulation::connect_result(std::uint32_t client, std::uint64_t token, std::
   record(TraceKind::connected, client, server.value, n.epoch, n.attempt);
   n.attempt = 0;
   note_all_connected();
-  s.node->on_connected(*s.context, self);
-  if (n.up && n.conn_up) n.node->on_connected(*n.context, server);
+  touch(s).on_connected(*s.context, self);
+  if (n.up && n.conn_up) touch(n).on_connected(*n.context, server);
 }
 
 void Simulation::reset_connection(std::uint32_t client, ResetReason reason) {
@@ -789,9 +819,9 @@ void Simulation::reset_connection(std::uint32_t client, ResetReason reason) {
   } else if (n.server_side_up) {
     n.server_side_up = false;
     NodeRuntime& s = nodes_[server.value];
-    if (s.up) s.node->on_disconnected(*s.context, NodeId{client});
+    if (s.up) touch(s).on_disconnected(*s.context, NodeId{client});
   }
-  if (n.up && n.node) n.node->on_disconnected(*n.context, server);
+  if (n.up && n.node) touch(n).on_disconnected(*n.context, server);
   if (n.up && !n.offline && !n.conn_up) {
     n.attempt = 0;
     schedule_reconnect(client);
@@ -818,15 +848,18 @@ void Simulation::note_all_connected() {
 }
 
 void Simulation::sample_convergence() {
-  std::optional<std::uint64_t> digest;
+  std::optional<std::uint64_t> first;
   bool agree = true;
   for (NodeRuntime& n : nodes_) {
     if (!n.up) continue;
-    auto state = n.node->state();
-    if (!state) continue;
-    const std::uint64_t d = state->digest();
-    if (!digest) digest = d;
-    else if (*digest != d) agree = false;
+    if (n.dirty) {
+      auto state = n.node->state();
+      n.digest = state ? std::optional<std::uint64_t>(state->digest()) : std::nullopt;
+      n.dirty = false;
+    }
+    if (!n.digest) continue;
+    if (!first) first = n.digest;
+    else if (*first != *n.digest) agree = false;
   }
   History& h = result_.history;
   if (!agree) h.converged_at.reset();
@@ -842,7 +875,7 @@ void Simulation::dispatch(const Event& e) {
       if (!n.up || n.incarnation != e.b) break;
       ++result_.metrics.timers;
       record(TraceKind::timer, e.node, 0, e.a, e.b);
-      n.node->on_timer(*n.context, e.a);
+      touch(n).on_timer(*n.context, e.a);
       break;
     }
     case EvKind::user_op: user_operation(e.a); break;
@@ -866,7 +899,7 @@ void Simulation::dispatch(const Event& e) {
       if (c.epoch != e.b || !c.server_side_up) break;
       c.server_side_up = false;
       NodeRuntime& s = nodes_[e.node];
-      if (s.up) s.node->on_disconnected(*s.context, NodeId{static_cast<std::uint32_t>(e.a)});
+      if (s.up) touch(s).on_disconnected(*s.context, NodeId{static_cast<std::uint32_t>(e.a)});
       break;
     }
     case EvKind::restart: start_node(e.node); break;

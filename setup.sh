@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# One script for a fresh Debian 12 machine: installs what is missing, builds, and then
+#   ./setup.sh run    runs the main job on the shipped defaults (syncstorm compare -> syncstorm-report/)
+#   ./setup.sh test   runs the whole test suite: Release, then AddressSanitizer + UBSan, then checks that
+#                     Debug and Release builds give the same trace hashes
+#   ./setup.sh build  only installs and builds
+set -euo pipefail
+cd "$(dirname "$0")"
+
+mode=${1:-build}
+jobs=$(nproc 2>/dev/null || echo 2)
+
+packages=(cmake ninja-build g++ libboost-dev libfmt-dev catch2 librapidcheck-dev libtomlplusplus-dev
+          libcli11-dev nlohmann-json3-dev libbenchmark-dev chromium chromium-driver nodejs npm)
+
+install_missing() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "setup: installing ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+build() {  # build DIR TYPE [extra cmake args...]
+  local dir=$1 type=$2
+  shift 2
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE="$type" "$@" > "$dir.configure.log" 2>&1 ||
+    { cat "$dir.configure.log"; return 1; }
+  cmake --build "$dir" -j "$jobs"
+}
+
+install_missing
+mkdir -p build
+build build/release Release
+
+case "$mode" in
+  build) ;;
+  run)
+    ./build/release/syncstorm compare --out syncstorm-report
+    echo "setup: the report is in syncstorm-report/index.html (also report.md, results.json, results.csv)"
+    ;;
+  test)
+    echo "== test suite (Release)"
+    (cd build/release && ctest --output-on-failure -j "$jobs")
+    echo "== test suite (AddressSanitizer + UndefinedBehaviorSanitizer)"
+    build build/sanitize Debug -DSYNCSTORM_SANITIZE=ON -DSYNCSTORM_BENCH=OFF
+    (cd build/sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+       ctest --output-on-failure -j "$jobs" -LE slow)
+    echo "== the same trace hashes in Debug and Release builds"
+    build build/debug Debug -DSYNCSTORM_TESTS=OFF
+    tests/cross_build_hashes.sh build/release/syncstorm > build/hashes-release.txt
+    tests/cross_build_hashes.sh build/debug/syncstorm > build/hashes-debug.txt
+    if ! diff -u build/hashes-release.txt build/hashes-debug.txt; then
+      echo "FAILED: Debug and Release builds give different trace hashes"
+      exit 1
+    fi
+    echo "hashes: $(wc -l < build/hashes-release.txt) runs identical in Debug and Release"
+    ;;
+  *)
+    echo "usage: ./setup.sh [build|run|test]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,55 @@
+// Runs the benchmarks with Google Benchmark and prints, after its own output, one table: each figure
+// beside its baseline from the same process and their ratio. Speed is published here, never asserted
+// in a unit test.
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace {
+
+class RatioReporter : public benchmark::ConsoleReporter {
+ public:
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& run : runs) {
+      if (run.error_occurred) continue;
+      auto it = run.counters.find("items_per_second");
+      const double rate = it != run.counters.end() ? static_cast<double>(it->second) : 0.0;
+      const std::string name = run.benchmark_name();
+      // Keep the median of repetitions when they are aggregated, else the plain run.
+      if (run.run_type == Run::RT_Aggregate && run.aggregate_name != "median") continue;
+      rates_[name.substr(0, name.find("_median"))] = rate;
+    }
+  }
+  void Finalize() override {
+    ConsoleReporter::Finalize();
+    fmt::print("\n{:<44} {:>16} {:>16} {:>8}\n", "figure (items per second, median)", "syncstorm", "baseline", "ratio");
+    for (const auto& [name, rate] : rates_) {
+      // A figure "X/engine/..." pairs with "X/baseline/..." of the same arguments.
+      const auto at = name.find("/engine");
+      if (at == std::string::npos) continue;
+      std::string baseline = name;
+      baseline.replace(at, 7, "/baseline");
+      auto b = rates_.find(baseline);
+      if (b == rates_.end() || b->second <= 0) continue;
+      fmt::print("{:<44} {:>16.0f} {:>16.0f} {:>8.2f}\n", name, rate, b->second, rate / b->second);
+    }
+  }
+
+ private:
+  std::map<std::string, double> rates_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  RatioReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,179 @@
+// Each fault kind does what its one-line description promises.
+#include <catch2/catch.hpp>
+
+#include <sstream>
+
+#include "sim/simulation.hpp"
+#include "tests/sim/probe_model.hpp"
+
+using namespace syncstorm;
+using namespace syncstorm::testing;
+
+namespace {
+
+ScheduledFault fault(FaultKind kind, Duration start, Duration duration, std::vector<NodeId> a) {
+  ScheduledFault f;
+  f.kind = kind;
+  f.start = Instant::start() + start;
+  f.duration = duration;
+  f.side_a = std::move(a);
+  return f;
+}
+
+struct Probe {
+  std::shared_ptr<Recorder> rec = std::make_shared<Recorder>();
+  Scenario scenario = quiet_scenario(2, Duration::seconds(20));
+  Schedule schedule;
+  RunResult result;
+
+  explicit Probe(Duration every = Duration::millis(50)) : model_(probe_model(rec, every)) {
+    schedule = make_schedule(scenario, DataType::map, 1);
+    schedule.operations.clear();
+  }
+  void run() {
+    normalise(schedule);
+    result = run_simulation(scenario, model_, schedule, 1);
+  }
+  std::size_t received_from(NodeId n, Duration from, Duration to) const {
+    std::size_t count = 0;
+    for (const Receipt& r : rec->receipts) {
+      count += r.from == n && r.at >= Instant::start() + from && r.at < Instant::start() + to ? 1 : 0;
+    }
+    return count;
+  }
+
+ private:
+  ModelInfo model_;
+};
+
+}  // namespace
+
+TEST_CASE("a store keeps flushed writes across a crash and loses unflushed ones when told to", "[sim][faults]") {
+  Store store;
+  store.put("a", "1");
+  store.flush();
+  store.put("b", "2");
+  SECTION("persistent, losing unflushed writes") {
+    store.crash(true, true);
+    REQUIRE(store.get("a") == "1");
+    REQUIRE_FALSE(store.get("b"));
+  }
+  SECTION("persistent, keeping unflushed writes") {
+    store.crash(true, false);
+    REQUIRE(store.get("b") == "2");
+  }
+  SECTION("not persistent") {
+    store.crash(false, false);
+    REQUIRE_FALSE(store.get("a"));
+  }
+  SECTION("an erase is a write like any other") {
+    store.erase("a");
+    REQUIRE_FALSE(store.get("a"));
+    store.crash(true, true);
+    REQUIRE(store.get("a") == "1");
+  }
+}
+
+TEST_CASE("a node's local clock carries its skew and drift; the simulator's time does not", "[sim][faults]") {
+  Scenario scenario = quiet_scenario(3, Duration::seconds(10));
+  scenario.clocks.skew_max = Duration::seconds(2);
+  scenario.clocks.drift_ppm_max = 500;
+  const Schedule schedule = make_schedule(scenario, DataType::map, 5);
+  bool some_skew = false;
+  for (std::size_t i = 0; i < schedule.clock_skew.size(); ++i) {
+    REQUIRE(schedule.clock_skew[i] <= Duration::seconds(2));
+    REQUIRE(schedule.clock_skew[i] >= Duration::seconds(-2));
+    REQUIRE(std::abs(schedule.clock_drift_ppm[i]) <= 500);
+    some_skew |= schedule.clock_skew[i] != Duration::zero();
+  }
+  REQUIRE(some_skew);
+  // The probe records the receiver's local clock: the server's offset shows in every receipt.
+  Probe p;
+  p.scenario.clocks.skew_max = Duration::seconds(2);
+  p.schedule.clock_skew[0] = Duration::seconds(1);
+  p.schedule.clock_drift_ppm[0] = 1'000;  // 1 ms per simulated second
+  p.run();
+  REQUIRE_FALSE(p.rec->receipts.empty());
+  const Receipt& last = p.rec->receipts.back();
+  // Sent at most every 50 ms, arriving 10 ms later: within 100 ms of the end of the run, plus offsets.
+  const std::int64_t end = p.schedule.end().us;
+  const std::int64_t expected_offset = Duration::seconds(1).us + end / 1'000;
+  REQUIRE(last.at.us - end <= expected_offset);
+  REQUIRE(last.at.us - end >= expected_offset - Duration::millis(100).us);
+}
+
+TEST_CASE("a bandwidth fault delays messages by their size", "[sim][faults]") {
+  Probe p(Duration::millis(10));
+  p.schedule.faults.push_back(fault(FaultKind::bandwidth, Duration::seconds(5), Duration::seconds(5), {p.schedule.client(0)}));
+  p.schedule.faults.back().bytes = 80;  // 8-byte messages: 10 per second fit
+  p.run();
+  const std::size_t capped = p.received_from(p.schedule.client(0), Duration::seconds(6), Duration::seconds(10));
+  const std::size_t free = p.received_from(p.schedule.client(1), Duration::seconds(6), Duration::seconds(10));
+  REQUIRE(capped <= 41);
+  REQUIRE(free >= 350);
+}
+
+TEST_CASE("a timeout fault silences the target and closes its connection after the timeout", "[sim][faults]") {
+  Probe p;
+  p.schedule.faults.push_back(fault(FaultKind::timeout, Duration::seconds(5), Duration::seconds(4), {p.schedule.client(0)}));
+  p.schedule.faults.back().amount = Duration::seconds(2);
+  p.run();
+  REQUIRE(p.received_from(p.schedule.client(0), Duration::millis(5'010), Duration::seconds(7)) == 0);
+  REQUIRE(p.received_from(p.schedule.client(1), Duration::millis(5'010), Duration::seconds(7)) > 0);
+  REQUIRE(p.rec->disconnects.size() == 1);
+  REQUIRE(p.rec->disconnects[0].first == p.schedule.client(0));
+  REQUIRE(p.rec->disconnects[0].second == Instant::start() + Duration::seconds(7));
+}
+
+TEST_CASE("limit_data closes a connection once its bytes are used up", "[sim][faults]") {
+  Probe p;
+  p.schedule.faults.push_back(fault(FaultKind::limit_data, Duration::zero(), Duration::seconds(30), {p.schedule.client(0)}));
+  p.schedule.faults.back().bytes = 80;  // ten 8-byte messages per connection
+  p.run();
+  REQUIRE(p.result.metrics.connection_resets >= 10);
+  REQUIRE(p.rec->disconnects.size() == p.result.metrics.connection_resets);
+}
+
+TEST_CASE("a down server refuses connections until the fault ends", "[sim][faults]") {
+  Probe p;
+  p.scenario.network.backoff.policy = BackoffPolicy::fixed;
+  p.scenario.network.backoff.jitter = Jitter::none;
+  p.scenario.network.backoff.base = Duration::millis(200);
+  p.schedule.network = p.scenario.network;
+  p.schedule.faults.push_back(fault(FaultKind::down, Duration::seconds(5), Duration::seconds(3), {p.schedule.server(0)}));
+  p.run();
+  REQUIRE(p.received_from(p.schedule.client(0), Duration::millis(5'020), Duration::seconds(8)) == 0);
+  REQUIRE(p.received_from(p.schedule.client(0), Duration::millis(8'500), Duration::seconds(10)) > 0);
+  // Each client retried every ~220 ms while the server was down.
+  REQUIRE(p.result.metrics.connect_attempts >= 2 + 2 * 12);
+}
+
+TEST_CASE("a slow close leaves the server talking into a dead connection for a while", "[sim][faults]") {
+  const bool quick_reconnect = GENERATE(false, true);
+  Probe p;
+  p.scenario.network.backoff = BackoffOptions{BackoffPolicy::fixed, Duration::seconds(quick_reconnect ? 1 : 5),
+                                              Duration::seconds(5), 1'000, Jitter::none, 0, true};
+  p.schedule.network = p.scenario.network;
+  p.schedule.faults.push_back(fault(FaultKind::slow_close, Duration::seconds(4), Duration::seconds(4), {p.schedule.client(0)}));
+  p.schedule.faults.back().amount = Duration::seconds(2);
+  p.schedule.faults.push_back(fault(FaultKind::reset, Duration::seconds(5), Duration::millis(1), {p.schedule.client(0)}));
+  p.run();
+  // The client hears its reset at once; the server hears of it 2 s later, or when the client's new
+  // connection (1 s + a 20 ms handshake later) takes over the session, whichever comes first.
+  REQUIRE(p.rec->disconnects.size() == 1);
+  REQUIRE(p.rec->disconnects[0].second == Instant::start() + Duration::seconds(5));
+  REQUIRE(p.rec->server_disconnects.size() == 1);
+  REQUIRE(p.rec->server_disconnects[0].first == p.schedule.client(0));
+  const Duration heard = quick_reconnect ? Duration::millis(6'020) : Duration::seconds(7);
+  REQUIRE(p.rec->server_disconnects[0].second == Instant::start() + heard);
+}
+
+TEST_CASE("a clock jump moves the target's local clock for good", "[sim][faults]") {
+  Probe p;
+  p.schedule.faults.push_back(fault(FaultKind::clock_jump, Duration::seconds(5), Duration::millis(1), {p.schedule.server(0)}));
+  p.schedule.faults.back().amount = Duration::seconds(-3);
+  p.run();
+  // Receipts carry the server's local clock: after the jump it reads 3 s behind the simulated time.
+  const Receipt& last = p.rec->receipts.back();
+  REQUIRE(last.at.us < p.schedule.end().us - Duration::millis(2'900).us);
+}
