@@ -69,13 +69,13 @@ std::string decision_section(const Comparison& c) {
   for (const ScenarioResult& r : c.scenarios) {
     const Decision& d = r.decision;
     std::string held;
-    for (const std::string& m : d.held) held += (held.empty() ? "" : ", ") + xml_escape(m);
+    for (const std::string& m : d.held) held += (held.empty() ? "" : ", ") + markup_escape(m);
     s += fmt::format("<tr><td><a href=\"#s-{}\">{}</a></td><td style=\"text-align:left\">{}</td><td>{}</td><td>{}</td></tr>\n",
-                     xml_escape(r.name), xml_escape(r.name), held.empty() ? "<span class=\"bad\">none</span>" : held,
-                     d.cheapest.empty() ? "—" : fmt::format("{} ({})", xml_escape(d.cheapest), svg::number(d.cheapest_bytes_per_op)),
+                     markup_escape(r.name), markup_escape(r.name), held.empty() ? "<span class=\"bad\">none</span>" : held,
+                     d.cheapest.empty() ? "—" : fmt::format("{} ({})", markup_escape(d.cheapest), svg::number(d.cheapest_bytes_per_op)),
                      d.most_responsive.empty()
                          ? "—"
-                         : fmt::format("{} ({} ms)", xml_escape(d.most_responsive), svg::number(d.responsive_p95_ms)));
+                         : fmt::format("{} ({} ms)", markup_escape(d.most_responsive), svg::number(d.responsive_p95_ms)));
   }
   return s + "</tbody></table>\n";
 }
@@ -88,7 +88,7 @@ std::string cells_table(const ScenarioResult& r) {
   for (const Cell& c : r.cells) {
     const Rate& v = c.violation_rate;
     s += fmt::format("<tr class=\"{}\"><td>{}{}</td><td data-v=\"{}\" class=\"{}\">{}/{} ({})</td>", c.correct ? "" : "buggy",
-                     xml_escape(c.model), c.correct ? "" : " (buggy)", v.rate, v.hits ? "bad" : "ok", v.hits, v.runs,
+                     markup_escape(c.model), c.correct ? "" : " (buggy)", v.rate, v.hits ? "bad" : "ok", v.hits, v.runs,
                      percent(v.rate));
     s += number_cell(metric(c, Metric::convergence), metric(c, Metric::convergence).p95);
     s += fmt::format("<td data-v=\"{}\">{}</td>", c.never_converged, c.never_converged);
@@ -113,18 +113,19 @@ std::string violations_section(const ScenarioResult& r) {
     for (const InvariantResult& inv : c.invariants) {
       s += fmt::format("<li><b>{}</b> broke <code>{}</code> in {}/{} seeds ({}, 95% CI {}–{}), {} violations{}. Smallest "
                        "failing seed: <code>{}</code><br>Fault attribution: ",
-                       xml_escape(c.model), to_string(inv.invariant), inv.rate.hits, inv.rate.runs, percent(inv.rate.rate),
+                       markup_escape(c.model), to_string(inv.invariant), inv.rate.hits, inv.rate.runs, percent(inv.rate.rate),
                        percent(inv.rate.ci_low), percent(inv.rate.ci_high), inv.count,
-                       c.breaks == inv.invariant ? ", as this baseline advertises" : "", xml_escape(inv.replay));
+                       c.breaks == inv.invariant ? ", as this baseline advertises" : "", markup_escape(inv.replay));
       const Attribution& a = inv.attribution;
       if (a.features.empty()) s += "no fault setting sets the failing seeds apart";
+      if (!a.features.empty() && a.passing_seeds == 0) s += "every seed failed, so no setting can be told apart; the failing seeds had: ";
       for (std::size_t i = 0; i < a.features.size(); ++i) {
         const FeatureShare& f = a.features[i];
-        s += fmt::format("{}<code>{}</code> in {} of failing seeds{}", i ? "; " : "", xml_escape(f.feature), percent(f.failing_share),
-                         a.passing_seeds ? fmt::format(", {} of passing", percent(f.passing_share)) : " (no passing seeds)");
+        s += fmt::format("{}<code>{}</code> in {} of failing seeds{}", i ? "; " : "", markup_escape(f.feature), percent(f.failing_share),
+                         a.passing_seeds ? fmt::format(", {} of passing", percent(f.passing_share)) : "");
       }
       s += fmt::format("<details><summary>report of seed {}</summary><pre>{}</pre></details></li>\n",
-                       inv.failing_seeds.empty() ? 0 : inv.failing_seeds.front(), xml_escape(inv.example));
+                       inv.failing_seeds.empty() ? 0 : inv.failing_seeds.front(), markup_escape(inv.example));
     }
   }
   return s.empty() ? "<p class=\"ok\">No violations.</p>\n" : "<ul>\n" + s + "</ul>\n";
@@ -165,12 +166,12 @@ std::vector<Series> cdf_series(const ScenarioResult& r, bool convergence) {
 }
 
 std::string scenario_section(const ScenarioResult& r) {
-  std::string s = fmt::format("<h2 id=\"s-{}\">Scenario {}</h2>\n<p>{}</p>\n", xml_escape(r.name), xml_escape(r.name),
-                              xml_escape(r.description));
+  std::string s = fmt::format("<h2 id=\"s-{}\">Scenario {}</h2>\n<p>{}</p>\n", markup_escape(r.name), markup_escape(r.name),
+                              markup_escape(r.description));
   s += cells_table(r);
   if (!r.skipped_models.empty()) {
     std::string skipped;
-    for (const std::string& m : r.skipped_models) skipped += (skipped.empty() ? "" : ", ") + xml_escape(m);
+    for (const std::string& m : r.skipped_models) skipped += (skipped.empty() ? "" : ", ") + markup_escape(m);
     s += fmt::format("<p>Not run (data type or topology does not fit): {}.</p>\n", skipped);
   }
   s += violations_section(r);
@@ -184,7 +185,7 @@ std::string scenario_section(const ScenarioResult& r) {
 std::string backoff_section(const BackoffStudy& b) {
   std::string s = fmt::format("<h2 id=\"backoff\">Reconnect storm: server load by backoff policy</h2>\n<p>Scenario <code>{}</code>, "
                               "model <code>{}</code>, {} seeds per policy; the load curve is the mean over seeds.</p>\n",
-                              xml_escape(b.scenario), xml_escape(b.model), b.seeds);
+                              markup_escape(b.scenario), markup_escape(b.model), b.seeds);
   std::vector<Series> lines;
   std::vector<Bar> peaks;
   for (const BackoffRun& r : b.policies) {
@@ -199,7 +200,7 @@ std::string backoff_section(const BackoffStudy& b) {
   s += "</div>\n<table class=\"sortable\"><thead><tr><th>policy</th><th>peak mean (/s)</th><th>peak p95 (/s)</th>"
        "<th>every client back p95 (ms)</th></tr></thead><tbody>\n";
   for (const BackoffRun& r : b.policies) {
-    s += fmt::format("<tr><td>{}</td>", xml_escape(r.policy));
+    s += fmt::format("<tr><td>{}</td>", markup_escape(r.policy));
     s += number_cell(r.peak_per_s, r.peak_per_s.mean) + number_cell(r.peak_per_s, r.peak_per_s.p95) +
          number_cell(r.all_reconnected_ms, r.all_reconnected_ms.p95) + "</tr>\n";
   }
@@ -211,8 +212,8 @@ std::string diagrams_section(const std::vector<Diagram>& diagrams) {
   for (const Diagram& d : diagrams) {
     s += fmt::format("<h3>{}: {} on {}, seed {} (<a href=\"{}\">{}</a>)</h3>\n<p><code>{}</code></p>\n<div class=\"lamport-wrap\">{}</div>\n"
                      "<details><summary>violation report</summary><pre>{}</pre></details>\n",
-                     to_string(d.invariant), xml_escape(d.model), xml_escape(d.scenario), d.seed, xml_escape(d.file),
-                     xml_escape(d.file), xml_escape(d.replay), d.svg, xml_escape(d.report));
+                     to_string(d.invariant), markup_escape(d.model), markup_escape(d.scenario), d.seed, markup_escape(d.file),
+                     markup_escape(d.file), markup_escape(d.replay), d.svg, markup_escape(d.report));
   }
   return s;
 }
@@ -227,7 +228,7 @@ std::string to_html(const Comparison& c) {
                    "(common random numbers). All figures are simulated. Click a column header to sort.</p>\n",
                    c.seeds, c.first_seed, c.first_seed + c.seeds - 1);
   s += "<p>";
-  for (const ScenarioResult& r : c.scenarios) s += fmt::format("<a href=\"#s-{}\">{}</a> · ", xml_escape(r.name), xml_escape(r.name));
+  for (const ScenarioResult& r : c.scenarios) s += fmt::format("<a href=\"#s-{}\">{}</a> · ", markup_escape(r.name), markup_escape(r.name));
   if (c.backoff) s += "<a href=\"#backoff\">backoff study</a> · ";
   s += "<a href=\"#diagrams\">diagrams</a></p>\n";
   s += decision_section(c);

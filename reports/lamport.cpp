@@ -20,7 +20,10 @@ namespace {
 constexpr std::size_t kMaxLanes = 16;
 constexpr std::size_t kMaxArrows = 2500;
 
-constexpr int kLeft = 90, kTop = 56, kLane = 34, kPlot = 1100, kRight = 30;
+constexpr int kLeft = 90, kTop = 56, kLane = 34, kRight = 30;
+/// The plot is 40 px per simulated second, between these widths: dense runs stay readable when the
+/// page scrolls sideways.
+constexpr int kPlotMin = 1100, kPlotMax = 4000, kPixelsPerSecond = 40;
 
 struct Event {
   std::int64_t t = 0;
@@ -83,7 +86,8 @@ std::vector<std::uint32_t> choose_lanes(const Schedule& schedule, const std::set
 struct Layout {
   std::map<std::uint32_t, int> lane_of;
   std::int64_t end_us = 1;
-  double x(std::int64_t us) const { return kLeft + static_cast<double>(std::clamp<std::int64_t>(us, 0, end_us)) / static_cast<double>(end_us) * kPlot; }
+  int plot = kPlotMin;
+  double x(std::int64_t us) const { return kLeft + static_cast<double>(std::clamp<std::int64_t>(us, 0, end_us)) / static_cast<double>(end_us) * plot; }
   double y(std::uint32_t node) const { return kTop + lane_of.at(node) * kLane + kLane / 2.0; }
   bool shown(std::uint32_t node) const { return lane_of.count(node) > 0; }
 };
@@ -93,7 +97,7 @@ std::string shade(const Layout& l, std::uint32_t node, std::int64_t from, std::i
   if (!l.shown(node)) return {};
   return fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{}\" fill=\"{}\" opacity=\"0.35\"><title>{}</title></rect>\n",
                      l.x(from), l.y(node) - kLane / 2.0 + 2, std::max(1.0, l.x(to) - l.x(from)), kLane - 4, fill,
-                     xml_escape(label));
+                     markup_escape(label));
 }
 
 std::string fault_shading(const Schedule& schedule, const Layout& l) {
@@ -182,7 +186,7 @@ std::string highlight_ops(const std::vector<Event>& events, const Layout& l, con
     if (e.kind == "operation") {
       s += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"6\" fill=\"#cc79a7\" stroke=\"#000\"><title>op {} issued: {}</title></circle>\n"
                        "<text x=\"{:.1f}\" y=\"{:.1f}\" font-weight=\"bold\">op {}</text>\n",
-                       x, y, e.a, xml_escape(role[e.a]), x + 7, y - 7, e.a);
+                       x, y, e.a, markup_escape(role[e.a]), x + 7, y - 7, e.a);
     } else if (e.kind == "applied" || e.kind == "acknowledged" || e.kind == "rejected") {
       const std::string_view fill = e.kind == "rejected" ? "#d55e00" : e.kind == "acknowledged" ? "#009e73" : "#cc79a7";
       s += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"6\" height=\"6\" fill=\"{}\"><title>op {} {}</title></rect>\n",
@@ -199,7 +203,7 @@ std::string lanes_and_axis(const Layout& l, const Schedule& schedule, int height
     const std::string name = schedule.is_server(NodeId{node}) ? fmt::format("server {}", node)
                                                               : fmt::format("client {}", node - schedule.servers);
     s += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text><path d=\"M{} {:.1f}H{}\" stroke=\"#bbb\"/>\n",
-                     kLeft - 6, y + 4, name, kLeft, y, kLeft + kPlot);
+                     kLeft - 6, y + 4, name, kLeft, y, kLeft + l.plot);
   }
   const double step = svg::nice_step(static_cast<double>(l.end_us) / 1e6, 10);
   for (double t = 0; t * 1e6 <= static_cast<double>(l.end_us); t += step) {
@@ -229,13 +233,14 @@ std::string lamport_svg(const Schedule& schedule, std::string_view trace_jsonl, 
   for (std::size_t i = 0; i < lanes.size(); ++i) l.lane_of[lanes[i]] = static_cast<int>(i);
   l.end_us = std::max<std::int64_t>(1, schedule.end().us);
   for (const Event& e : events) l.end_us = std::max(l.end_us, e.t);
+  l.plot = static_cast<int>(std::clamp<std::int64_t>(l.end_us * kPixelsPerSecond / 1'000'000, kPlotMin, kPlotMax));
   const int height = kTop + kLane * static_cast<int>(lanes.size()) + 40;
   const std::vector<Arrow> arrows = arrows_of(events, l);
   const std::size_t stride = arrows.size() > kMaxArrows ? (arrows.size() + kMaxArrows - 1) / kMaxArrows : 1;
   std::size_t shown = 0;
   for (std::size_t i = 0; i < arrows.size(); ++i) shown += (arrows[i].dropped || i % stride == 0) ? 1 : 0;
 
-  std::string s = svg::open(kLeft + kPlot + kRight, height, "chart lamport", title);
+  std::string s = svg::open(kLeft + l.plot + kRight, height, "chart lamport", title);
   s += "<defs><marker id=\"arrow\" viewBox=\"0 0 6 6\" refX=\"6\" refY=\"3\" markerWidth=\"5\" markerHeight=\"5\" "
        "orient=\"auto\"><path d=\"M0 0L6 3L0 6z\" fill=\"#0072b2\"/></marker></defs>\n";
   s += legend(shown, arrows.size(), lanes.size(), schedule.node_count());

@@ -14,6 +14,12 @@ std::string rate_text(const Rate& r) {
   return fmt::format("{}/{} ({}, 95% CI {}–{})", r.hits, r.runs, percent(r.rate), percent(r.ci_low), percent(r.ci_high));
 }
 
+std::string seeds_text(const Rate& r) {
+  return fmt::format("{}/{} seeds ({}, 95% CI {}–{})", r.hits, r.runs, percent(r.rate), percent(r.ci_low), percent(r.ci_high));
+}
+
+std::string plural(std::uint64_t n, std::string_view word) { return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s"); }
+
 const Summary& metric(const Cell& c, Metric m) { return c.metrics[static_cast<std::size_t>(m)]; }
 
 /// "n/a" when no seed gave the figure, so an empty cell is never mistaken for zero.
@@ -62,11 +68,14 @@ std::string cells_table(const ScenarioResult& r) {
 std::string attribution_text(const Attribution& a) {
   if (a.features.empty()) return "no fault setting sets the failing seeds apart";
   std::string s;
+  if (a.passing_seeds == 0) {
+    // With no passing seed nothing can be told apart; the settings every seed had are still worth a look.
+    for (const FeatureShare& f : a.features) s += (s.empty() ? "" : ", ") + fmt::format("`{}`", f.feature);
+    return "every seed failed, so no setting can be told apart; the failing seeds had " + s;
+  }
   for (const FeatureShare& f : a.features) {
-    s += (s.empty() ? "" : "; ") +
-         (a.passing_seeds ? fmt::format("`{}` in {} of failing seeds, {} of passing", f.feature, percent(f.failing_share),
-                                        percent(f.passing_share))
-                          : fmt::format("`{}` in {} of failing seeds (no passing seeds)", f.feature, percent(f.failing_share)));
+    s += (s.empty() ? "" : "; ") + fmt::format("`{}` in {} of failing seeds, {} of passing", f.feature,
+                                               percent(f.failing_share), percent(f.passing_share));
   }
   return s;
 }
@@ -75,8 +84,8 @@ std::string violations_list(const ScenarioResult& r) {
   std::string s;
   for (const Cell& c : r.cells) {
     for (const InvariantResult& inv : c.invariants) {
-      s += fmt::format("- **{}** broke `{}` in {} seeds ({} violations){}. Smallest failing seed: `{}`.\n  Fault attribution: {}.\n",
-                       c.model, to_string(inv.invariant), rate_text(inv.rate), inv.count,
+      s += fmt::format("- **{}** broke `{}` in {} ({}){}. Smallest failing seed: `{}`.\n  Fault attribution: {}.\n",
+                       c.model, to_string(inv.invariant), seeds_text(inv.rate), plural(inv.count, "violation"),
                        c.breaks == inv.invariant ? ", as this baseline advertises" : "", inv.replay,
                        attribution_text(inv.attribution));
     }

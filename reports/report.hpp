@@ -270,6 +270,6 @@ std::string lamport_svg(const Schedule& schedule, std::string_view trace_jsonl, 
                         std::string_view title);
 
 /// Escapes text for HTML and SVG.
-std::string xml_escape(std::string_view text);
+std::string markup_escape(std::string_view text);
 
 }  // namespace syncstorm

@@ -46,12 +46,12 @@ std::string open(int width, int height, std::string_view css_class, std::string_
       "font-family=\"sans-serif\" font-size=\"11\" role=\"img\" aria-label=\"{}\">\n"
       "<rect width=\"{}\" height=\"{}\" fill=\"#ffffff\"/>\n"
       "<text x=\"8\" y=\"16\" font-size=\"13\" font-weight=\"bold\">{}</text>\n",
-      css_class, width, height, width, height, xml_escape(title), width, height, xml_escape(title));
+      css_class, width, height, width, height, markup_escape(title), width, height, markup_escape(title));
 }
 
 }  // namespace svg
 
-std::string xml_escape(std::string_view text) {
+std::string markup_escape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (char c : text) {
@@ -79,10 +79,10 @@ std::string bar_chart_svg(std::string_view title, std::string_view unit, const s
   for (std::size_t i = 0; i < bars.size(); ++i) {
     const Bar& b = bars[i];
     const double y = kTop + static_cast<double>(i) * kRow;
-    s += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", kLabel - 6, y + 14, xml_escape(b.label));
+    s += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>\n", kLabel - 6, y + 14, markup_escape(b.label));
     s += fmt::format("<rect x=\"{}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{}\" fill=\"{}\"><title>{}: {} {}</title></rect>\n",
                      kLabel, y + 3, std::max(0.5, x(b.value) - kLabel), kRow - 6, b.warn ? "#d55e00" : "#0072b2",
-                     xml_escape(b.label), svg::number(b.value), xml_escape(unit));
+                     markup_escape(b.label), svg::number(b.value), markup_escape(unit));
     if (b.high > b.low) {
       s += fmt::format("<path d=\"M{:.1f} {:.1f}H{:.1f}M{:.1f} {:.1f}v8M{:.1f} {:.1f}v8\" stroke=\"#333\" fill=\"none\"/>\n",
                        x(b.low), y + 10, x(b.high), x(b.low), y + 6, x(b.high), y + 6);
@@ -93,7 +93,7 @@ std::string bar_chart_svg(std::string_view title, std::string_view unit, const s
   const double axis = kTop + static_cast<double>(std::max<std::size_t>(1, bars.size())) * kRow + 2;
   s += fmt::format("<path d=\"M{} {:.1f}H{}\" stroke=\"#999\"/>\n", kLabel, axis, kLabel + kPlot);
   s += fmt::format("<text x=\"{}\" y=\"{:.1f}\">0</text><text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{} {}</text>\n",
-                   kLabel, axis + 14, kLabel + kPlot, axis + 14, svg::number(top), xml_escape(unit));
+                   kLabel, axis + 14, kLabel + kPlot, axis + 14, svg::number(top), markup_escape(unit));
   if (bars.empty()) s += fmt::format("<text x=\"{}\" y=\"{}\">no data</text>\n", kLabel + 4, kTop + 14);
   s += "</svg>\n";
   return s;
@@ -123,9 +123,9 @@ struct Frame {
       s += fmt::format("<path d=\"M{} {:.1f}H{}\" stroke=\"#eee\"/>\n", kLeft + 1, y(v), kLeft + kWidth);
     }
     s += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", kLeft + kWidth / 2, kTop + kHeight + 30,
-                     xml_escape(x_label));
+                     markup_escape(x_label));
     s += fmt::format("<text x=\"12\" y=\"{}\" transform=\"rotate(-90 12 {})\" text-anchor=\"middle\">{}</text>\n",
-                     kTop + kHeight / 2, kTop + kHeight / 2, xml_escape(y_label));
+                     kTop + kHeight / 2, kTop + kHeight / 2, markup_escape(y_label));
     return s;
   }
 };
@@ -149,12 +149,12 @@ std::string plot_series(const Frame& f, const std::vector<Series>& series, bool 
     (void)last_y;
     if (!d.empty()) {
       s += fmt::format("<path d=\"{}\" stroke=\"{}\" stroke-width=\"1.6\" fill=\"none\"><title>{}</title></path>\n", d,
-                       svg::colour(i), xml_escape(series[i].label));
+                       svg::colour(i), markup_escape(series[i].label));
     }
     const int ly = Frame::kTop + 6 + static_cast<int>(i) * 16;
     const int lx = Frame::kLeft + Frame::kWidth + 14;
     s += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"12\" height=\"4\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{}</text>\n", lx,
-                     ly, svg::colour(i), lx + 16, ly + 5, xml_escape(series[i].label));
+                     ly, svg::colour(i), lx + 16, ly + 5, markup_escape(series[i].label));
   }
   return s;
 }
