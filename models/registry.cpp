@@ -5,10 +5,26 @@
 namespace syncstorm {
 
 ModelInfo echo_model();
+// models-a: map, counter and server-authoritative strategies.
+ModelInfo lww_map_model();
+ModelInfo lww_map_wallclock_model();
+ModelInfo pn_counter_model();
+ModelInfo counter_no_dedup_model();
+ModelInfo server_authoritative_model();
+ModelInfo server_authoritative_silent_model();
+ModelInfo replace_all_model();
 
 ModelRegistry shipped_models() {
   ModelRegistry registry;
   registry.add(echo_model());
+  // models-a
+  registry.add(lww_map_model());
+  registry.add(lww_map_wallclock_model());
+  registry.add(pn_counter_model());
+  registry.add(counter_no_dedup_model());
+  registry.add(server_authoritative_model());
+  registry.add(server_authoritative_silent_model());
+  registry.add(replace_all_model());
   return registry;
 }
 

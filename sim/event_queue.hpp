@@ -1,7 +1,9 @@
-// The event queue: a binary min-heap ordered by (time, insertion sequence). The sequence number makes
+// The event queue: a 4-ary min-heap ordered by (time, insertion sequence). The sequence number makes
 // simultaneous events run in the order they were scheduled, on every machine and standard library.
+// Four children per node halve the depth of a binary heap, and the four sit in two cache lines.
 #pragma once
 
+#include <algorithm>
 #include <cassert>
 #include <cstdint>
 #include <utility>
@@ -41,6 +43,8 @@ class EventQueue {
   void reserve(std::size_t n) { heap_.reserve(n); }
 
  private:
+  static constexpr std::size_t kArity = 4;
+
   static bool before(const Event& a, const Event& b) {
     return a.at.us != b.at.us ? a.at.us < b.at.us : a.seq < b.seq;
   }
@@ -48,7 +52,7 @@ class EventQueue {
   void sift_up(std::size_t i) {
     Event moving = std::move(heap_[i]);
     while (i > 0) {
-      const std::size_t parent = (i - 1) / 2;
+      const std::size_t parent = (i - 1) / kArity;
       if (!before(moving, heap_[parent])) break;
       heap_[i] = std::move(heap_[parent]);
       i = parent;
@@ -60,12 +64,16 @@ class EventQueue {
     const std::size_t n = heap_.size();
     Event moving = std::move(heap_[i]);
     while (true) {
-      std::size_t child = 2 * i + 1;
-      if (child >= n) break;
-      if (child + 1 < n && before(heap_[child + 1], heap_[child])) ++child;
-      if (!before(heap_[child], moving)) break;
-      heap_[i] = std::move(heap_[child]);
-      i = child;
+      const std::size_t first = kArity * i + 1;
+      if (first >= n) break;
+      std::size_t best = first;
+      const std::size_t last = std::min(first + kArity, n);
+      for (std::size_t c = first + 1; c < last; ++c) {
+        if (before(heap_[c], heap_[best])) best = c;
+      }
+      if (!before(heap_[best], moving)) break;
+      heap_[i] = std::move(heap_[best]);
+      i = best;
     }
     heap_[i] = std::move(moving);
   }

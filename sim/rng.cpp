@@ -138,32 +138,53 @@ Duration Rng::pareto(Duration minimum, std::uint32_t alpha_milli) {
 
 namespace fixed {
 
-std::int64_t log2_q32(std::uint64_t x) {
-  assert(x >= 1);
-  const int integer_part = 63 - __builtin_clzll(x);
-  // Normalise the mantissa to [1, 2) in Q2.62, then take fraction bits by repeated squaring.
-  std::uint64_t y = integer_part <= kQ ? x << (kQ - integer_part) : x >> (integer_part - kQ);
-  std::int64_t fraction = 0;
-  for (int bit = 31; bit >= 0; --bit) {
+namespace {
+
+// The exact algorithms, bit by bit. They build the tables below at compile time and pin the fast
+// versions in tests; every result is the same on every machine.
+constexpr std::uint64_t log2_mantissa_q62(std::uint64_t y) {  // y in [1, 2) as Q2.62 -> log2(y) in Q62
+  std::uint64_t fraction = 0;
+  for (int bit = 61; bit >= 0; --bit) {
     u128 square = (static_cast<u128>(y) * y) >> kQ;
     if (square >= (static_cast<u128>(2) << kQ)) {
       square >>= 1;
-      fraction |= std::int64_t{1} << bit;
+      fraction |= std::uint64_t{1} << bit;
     }
     y = static_cast<std::uint64_t>(square);
   }
-  return (static_cast<std::int64_t>(integer_part) << 32) | fraction;
+  return fraction;
 }
 
-std::int64_t mul_exp2(std::int64_t value, std::int64_t exponent_q32) {
-  if (value <= 0) return value;
-  const std::int64_t integer_part = exponent_q32 >> 32;  // floor, also for negative exponents
-  const auto fraction = static_cast<std::uint32_t>(exponent_q32 & 0xffffffff);
-  u128 factor = static_cast<u128>(1) << kQ;  // 2^fraction in Q2.62
+constexpr u128 exp2_fraction_q62(std::uint32_t fraction) {  // 2^(fraction / 2^32) in Q2.62
+  u128 factor = static_cast<u128>(1) << kQ;
   for (int bit = 31; bit >= 0; --bit) {
     if (fraction & (std::uint32_t{1} << bit)) factor = (factor * kRoots[31 - bit]) >> kQ;
   }
-  u128 result = (static_cast<u128>(value) * factor) >> kQ;  // value * 2^fraction
+  return factor;
+}
+
+// log2(1 + i/256) and 2^(i/256) in Q62, for i in [0, 256).
+constexpr std::array<std::uint64_t, 256> make_log2_table() {
+  std::array<std::uint64_t, 256> t{};
+  for (std::uint64_t i = 0; i < 256; ++i) t[i] = log2_mantissa_q62((256 + i) << 54);
+  return t;
+}
+constexpr std::array<std::uint64_t, 256> make_exp2_table() {
+  std::array<std::uint64_t, 256> t{};
+  for (std::uint32_t i = 0; i < 256; ++i) t[i] = static_cast<std::uint64_t>(exp2_fraction_q62(i << 24));
+  return t;
+}
+constexpr std::array<std::uint64_t, 256> kLog2Table = make_log2_table();
+constexpr std::array<std::uint64_t, 256> kExp2Table = make_exp2_table();
+constexpr std::uint64_t kInvLn2Q62 = 6653256548922161245ULL;  // 1 / ln 2 in Q62
+constexpr std::uint64_t kLn2Q62 = 3196577161300663914ULL;     // ln 2 in Q62
+
+std::uint64_t normalise_q62(std::uint64_t x, int integer_part) {
+  return integer_part <= kQ ? x << (kQ - integer_part) : x >> (integer_part - kQ);
+}
+
+std::int64_t scale_by_power_of_two(u128 value_times_fraction, std::int64_t integer_part) {
+  u128 result = value_times_fraction;
   if (integer_part >= 0) {
     if (integer_part > 62 || result > (static_cast<u128>(kSaturated) >> integer_part)) return kSaturated;
     result <<= integer_part;
@@ -172,6 +193,53 @@ std::int64_t mul_exp2(std::int64_t value, std::int64_t exponent_q32) {
     result >>= -integer_part;
   }
   return result > static_cast<u128>(kSaturated) ? kSaturated : static_cast<std::int64_t>(result);
+}
+
+}  // namespace
+
+std::int64_t log2_q32_exact(std::uint64_t x) {
+  assert(x >= 1);
+  const int integer_part = 63 - __builtin_clzll(x);
+  const std::uint64_t fraction = log2_mantissa_q62(normalise_q62(x, integer_part));
+  return (static_cast<std::int64_t>(integer_part) << 32) + static_cast<std::int64_t>(fraction >> 30);
+}
+
+std::int64_t log2_q32(std::uint64_t x) {
+  assert(x >= 1);
+  const int integer_part = 63 - __builtin_clzll(x);
+  const std::uint64_t m = normalise_q62(x, integer_part);  // [2^62, 2^63)
+  const std::uint64_t i = (m >> 54) & 0xff;
+  const std::uint64_t d = m & ((std::uint64_t{1} << 54) - 1);
+  // log2(m) = log2(1 + i/256) + log2(1 + r), r = d / ((256 + i) * 2^54) < 2^-8: three series terms
+  // leave an error below 2^-34, under the last bit of the Q32 result.
+  const std::uint64_t r = (d << 8) / (256 + i);  // Q62
+  const auto r2 = static_cast<std::uint64_t>((static_cast<u128>(r) * r) >> kQ);
+  const auto r3 = static_cast<std::uint64_t>((static_cast<u128>(r2) * r) >> kQ);
+  const std::uint64_t ln = r - r2 / 2 + r3 / 3;
+  const auto log2_rest = static_cast<std::uint64_t>((static_cast<u128>(ln) * kInvLn2Q62) >> kQ);
+  const std::uint64_t fraction = kLog2Table[i] + log2_rest;  // may reach 1.0 in Q62 just below 2
+  return (static_cast<std::int64_t>(integer_part) << 32) + static_cast<std::int64_t>(fraction >> 30);
+}
+
+std::int64_t mul_exp2_exact(std::int64_t value, std::int64_t exponent_q32) {
+  if (value <= 0) return value;
+  const std::int64_t integer_part = exponent_q32 >> 32;  // floor, also for negative exponents
+  const auto fraction = static_cast<std::uint32_t>(exponent_q32 & 0xffffffff);
+  return scale_by_power_of_two((static_cast<u128>(value) * exp2_fraction_q62(fraction)) >> kQ, integer_part);
+}
+
+std::int64_t mul_exp2(std::int64_t value, std::int64_t exponent_q32) {
+  if (value <= 0) return value;
+  const std::int64_t integer_part = exponent_q32 >> 32;
+  const auto fraction = static_cast<std::uint32_t>(exponent_q32 & 0xffffffff);
+  // 2^f = 2^(i/256) * e^(g ln 2) with g < 2^-8: three series terms, error below 2^-36.
+  const std::uint64_t g = fraction & 0xffffff;  // Q32
+  const auto y = static_cast<std::uint64_t>((static_cast<u128>(g << 30) * kLn2Q62) >> kQ);  // Q62
+  const auto y2 = static_cast<std::uint64_t>((static_cast<u128>(y) * y) >> kQ);
+  const auto y3 = static_cast<std::uint64_t>((static_cast<u128>(y2) * y) >> kQ);
+  const u128 e = (static_cast<u128>(1) << kQ) + y + y2 / 2 + y3 / 6;
+  const u128 factor = (static_cast<u128>(kExp2Table[fraction >> 24]) * e) >> kQ;
+  return scale_by_power_of_two((static_cast<u128>(value) * factor) >> kQ, integer_part);
 }
 
 }  // namespace fixed

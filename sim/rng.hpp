@@ -65,10 +65,14 @@ class Rng {
 };
 
 namespace fixed {
-/// log2(x) for x >= 1, in Q32.32 fixed point; exact to the last bit on every machine.
+/// log2(x) for x >= 1, in Q32.32 fixed point: a table and three series terms, within 2^-31 of
+/// the exact value and identical on every machine (integers only).
 std::int64_t log2_q32(std::uint64_t x);
-/// value * 2^(exponent_q32 / 2^32), saturating at INT64_MAX / 4.
+/// value * 2^(exponent_q32 / 2^32), saturating at INT64_MAX / 4; relative error below 2^-35.
 std::int64_t mul_exp2(std::int64_t value, std::int64_t exponent_q32);
+/// The bit-by-bit versions (32 squarings or multiplications): the reference the fast ones are pinned to.
+std::int64_t log2_q32_exact(std::uint64_t x);
+std::int64_t mul_exp2_exact(std::int64_t value, std::int64_t exponent_q32);
 }  // namespace fixed
 
 }  // namespace syncstorm

@@ -29,9 +29,9 @@ enum class EvKind : std::uint8_t {
   fault_start,      ///< a = fault index
   fault_end,        ///< a = fault index
   connect_attempt,  ///< node = client, a = connect token
-  connect_result,   ///< node = client, a = connect token, b = server | (refused << 32)
+  connect_result,   ///< node = client, a = connect token, b = server | (failure reason << 24)
   dead_check,       ///< node = client, a = epoch: reset if the path is still cut
-  server_hears_reset,  ///< node = server, a = client, b = epoch (slow_close)
+  server_hears_reset,  ///< node = server, a = epoch, b = client (slow_close)
   restart,          ///< node
   sample,           ///< convergence sampling after the heal
 };
@@ -66,7 +66,11 @@ namespace {
 
 class NodeContext final : public Context {
  public:
-  NodeContext(Simulation& sim, std::uint32_t index) : sim_(sim), index_(index) {}
+  NodeContext() = default;
+  void bind(Simulation* sim, std::uint32_t index) {
+    sim_ = sim;
+    index_ = index;
+  }
   NodeId self() const override { return NodeId{index_}; }
   Instant local_clock() const override;
   std::span<const NodeId> servers() const override;
@@ -80,41 +84,44 @@ class NodeContext final : public Context {
   void report(OpId op, Lifecycle lifecycle, OpId target) override;
 
  private:
-  Simulation& sim_;
-  std::uint32_t index_;
+  Simulation* sim_ = nullptr;
+  std::uint32_t index_ = 0;
 };
 
 /// Per-node state the engine keeps beside the model's Node object.
 struct NodeRuntime {
-  bool server = false;
+  // Hot: read on every event addressed to the node. Kept together at the front.
   bool up = true;
+  bool server = false;
+  bool dirty = true;               ///< handled an event since its digest was taken
   std::uint32_t incarnation = 0;
   std::unique_ptr<Node> node;
-  std::unique_ptr<NodeContext> context;
-  Store store;
-  Rng rng{0};      ///< handed to the model
-  Rng net_rng{0};  ///< the network's draws for messages this node sends
-  Duration skew;
-  std::int32_t drift_ppm = 0;
+  NodeContext context;             ///< inline: nodes_ is sized once and never moves
+  Rng rng{0};                      ///< handed to the model
+  Rng net_rng{0};                  ///< the network's draws for messages this node sends
+  // Warm: causality and clocks.
   CausalPast past;
   std::shared_ptr<const CausalPast> past_snapshot;
+  Duration skew;
+  std::int32_t drift_ppm = 0;
   // A client's one stream connection.
   bool conn_up = false;          ///< the client's view
   bool server_side_up = false;   ///< the server's view (differs during a slow close)
+  bool connecting = false;
+  bool offline = false;
   NodeId conn_server;
+  std::uint32_t attempt = 0;
   std::uint64_t epoch = 0;
   std::uint64_t connect_token = 0;  ///< invalidates a pending attempt when it changes
-  bool connecting = false;
-  std::uint32_t attempt = 0;
   Duration previous_backoff;
-  bool offline = false;
   Instant last_up_delivery;    ///< FIFO on the connection, client -> server
   Instant last_down_delivery;  ///< FIFO on the connection, server -> client
   std::uint64_t conn_bytes = 0;
   Instant link_free_up;        ///< bandwidth: when the upstream is free again
   Instant link_free_down;
-  bool dirty = true;                        ///< handled an event since its digest was taken
-  std::optional<std::uint64_t> digest;      ///< of its state at the last sample; nullopt: holds none
+  std::optional<std::uint64_t> digest;  ///< of its state at the last sample; nullopt: holds none
+  // Cold: the node's durable storage.
+  Store store;
 };
 
 }  // namespace
@@ -150,17 +157,21 @@ class Simulation {
   void report(NodeId node, OpId op, Lifecycle lifecycle, OpId target);
 
  private:
+  /// 32 bytes, so that a cache line holds two and the queue stays small at 100,000 nodes.
   struct Event {
     Instant at;
     std::uint64_t seq;
-    EvKind kind;
-    std::uint32_t node;
     std::uint64_t a;
-    std::uint64_t b;
+    std::uint32_t node_kind;  ///< the node in the low 24 bits, the EvKind in the high 8
+    std::uint32_t b;
+    std::uint32_t node() const { return node_kind & 0xffffff; }
+    EvKind kind() const { return static_cast<EvKind>(node_kind >> 24); }
   };
+  static_assert(sizeof(Event) == 32);
 
-  void push(Instant at, EvKind kind, std::uint32_t node, std::uint64_t a = 0, std::uint64_t b = 0) {
-    queue_.push(at, Event{at, 0, kind, node, a, b});
+  void push(Instant at, EvKind kind, std::uint32_t node, std::uint64_t a = 0, std::uint32_t b = 0) {
+    assert(node < (1u << 24) && "node ids fit in 24 bits (the scenario loader caps clients far below)");
+    queue_.push(at, Event{at, 0, a, node | (static_cast<std::uint32_t>(kind) << 24), b});
   }
   void record(TraceKind kind, std::uint32_t node, std::uint32_t peer = 0, std::uint64_t a = 0, std::uint64_t b = 0) {
     trace_.record(TraceEvent{now_, kind, node, peer, a, b});
@@ -175,7 +186,7 @@ class Simulation {
   void fault_start(std::size_t index);
   void fault_end(std::size_t index);
   void connect_attempt(std::uint32_t client, std::uint64_t token);
-  void connect_result(std::uint32_t client, std::uint64_t token, std::uint64_t b);
+  void connect_result(std::uint32_t client, std::uint64_t token, std::uint32_t b);
   void schedule_reconnect(std::uint32_t client);
   void reset_connection(std::uint32_t client, ResetReason reason);
   void sample_convergence();
@@ -232,6 +243,7 @@ class Simulation {
   std::vector<NodeId> server_ids_;
   std::vector<NodeId> client_ids_;
   std::vector<std::optional<Packet>> packets_;
+  std::vector<Instant> server_fifo_;  ///< last delivery per (server, server) pair
   std::vector<std::uint64_t> free_slots_;
   std::vector<std::size_t> active_faults_;  ///< indices into schedule_.faults, in start order
   /// For each active partition fault: a side per node (0 none, 1 a, 2 b, 3 bridge).
@@ -244,16 +256,16 @@ class Simulation {
 };
 
 namespace {
-Instant NodeContext::local_clock() const { return sim_.local_clock(index_); }
-std::span<const NodeId> NodeContext::servers() const { return sim_.server_ids(); }
-std::span<const NodeId> NodeContext::clients() const { return sim_.client_ids(); }
-bool NodeContext::send(NodeId to, std::string payload) { return sim_.send(NodeId{index_}, to, std::move(payload)); }
-bool NodeContext::connected(NodeId to) const { return sim_.connected(NodeId{index_}, to); }
-std::optional<NodeId> NodeContext::connected_server() const { return sim_.connected_server(NodeId{index_}); }
-void NodeContext::set_timer(Duration delay, std::uint64_t tag) { sim_.set_timer(NodeId{index_}, delay, tag); }
-Rng& NodeContext::rng() { return sim_.rng(NodeId{index_}); }
-Store& NodeContext::store() { return sim_.store(NodeId{index_}); }
-void NodeContext::report(OpId op, Lifecycle lifecycle, OpId target) { sim_.report(NodeId{index_}, op, lifecycle, target); }
+Instant NodeContext::local_clock() const { return sim_->local_clock(index_); }
+std::span<const NodeId> NodeContext::servers() const { return sim_->server_ids(); }
+std::span<const NodeId> NodeContext::clients() const { return sim_->client_ids(); }
+bool NodeContext::send(NodeId to, std::string payload) { return sim_->send(NodeId{index_}, to, std::move(payload)); }
+bool NodeContext::connected(NodeId to) const { return sim_->connected(NodeId{index_}, to); }
+std::optional<NodeId> NodeContext::connected_server() const { return sim_->connected_server(NodeId{index_}); }
+void NodeContext::set_timer(Duration delay, std::uint64_t tag) { sim_->set_timer(NodeId{index_}, delay, tag); }
+Rng& NodeContext::rng() { return sim_->rng(NodeId{index_}); }
+Store& NodeContext::store() { return sim_->store(NodeId{index_}); }
+void NodeContext::report(OpId op, Lifecycle lifecycle, OpId target) { sim_->report(NodeId{index_}, op, lifecycle, target); }
 }  // namespace
 
 void Simulation::setup() {
@@ -263,12 +275,13 @@ void Simulation::setup() {
     NodeRuntime& n = nodes_[i];
     n.server = i < schedule_.servers;
     (n.server ? server_ids_ : client_ids_).push_back(NodeId{i});
-    n.context = std::make_unique<NodeContext>(*this, i);
+    n.context.bind(this, i);
     n.rng = Rng::derive(seed_, "node", i);
     n.net_rng = Rng::derive(seed_, "network", i);
     n.skew = i < schedule_.clock_skew.size() ? schedule_.clock_skew[i] : Duration::zero();
     n.drift_ppm = i < schedule_.clock_drift_ppm.size() ? schedule_.clock_drift_ppm[i] : 0;
   }
+  server_fifo_.assign(static_cast<std::size_t>(schedule_.servers) * schedule_.servers, Instant::start());
   History& h = result_.history;
   h.type = model_.data_type;
   h.rule = model_.rule;
@@ -293,7 +306,7 @@ void Simulation::start_node(std::uint32_t i) {
   n.up = true;
   n.node = n.server ? model_.make_server(NodeId{i}) : model_.make_client(NodeId{i});
   assert(n.node && "the model makes a node for every role the scenario has");
-  touch(n).on_start(*n.context);
+  touch(n).on_start(n.context);
   if (!n.server && !n.offline) {
     n.attempt = 0;
     n.connecting = true;
@@ -412,7 +425,15 @@ bool Simulation::send(NodeId from, NodeId to, std::string payload) {
     ++m.messages_sent;
     m.bytes_sent += bytes;
     record(TraceKind::send, from.value, to.value, id, bytes);
-    if (cut(from, to)) {
+    if (server_link) {
+      // Servers talk over long-lived TCP connections: FIFO per ordered pair, and a partition stalls
+      // them until it heals (they reconnect at once) instead of losing what was sent.
+      Instant heals;
+      if (cut(from, to, &heals)) at = max(at, heals + schedule_.network.server_latency.min);
+      Instant& fifo = server_fifo_[from.value * schedule_.servers + to.value];
+      at = max(at, fifo);
+      fifo = at;
+    } else if (cut(from, to)) {
       ++m.messages_dropped;
       record(TraceKind::drop, from.value, to.value, id, bytes);
       return true;
@@ -469,6 +490,18 @@ void Simulation::deliver(std::uint64_t slot) {
     const NodeRuntime& c = nodes_[is_server(p.from) ? p.to.value : p.from.value];
     lost = c.epoch != p.epoch || !c.conn_up;
   } else if (!lost && cut(p.from, p.to)) {
+    if (is_server(p.from) && is_server(p.to)) {
+      // A partition began while this was in flight between servers: it waits for the heal, in order.
+      Instant heals;
+      cut(p.from, p.to, &heals);
+      Instant& fifo = server_fifo_[p.from.value * schedule_.servers + p.to.value];
+      fifo = max(fifo, heals + schedule_.network.server_latency.min);
+      assert(free_slots_.back() == slot && "the slot freed above is still the last one");
+      free_slots_.pop_back();
+      packets_[slot] = std::move(p);
+      push(fifo, EvKind::deliver, packets_[slot]->to.value, slot);
+      return;
+    }
     lost = true;
   }
   if (lost) {
@@ -480,7 +513,7 @@ void Simulation::deliver(std::uint64_t slot) {
   record(TraceKind::deliver, p.to.value, p.from.value, p.id, p.payload.size());
   if (dst.server) count_server_load(now_);
   if (p.past && dst.past.merge(*p.past)) dst.past_snapshot.reset();
-  touch(dst).on_message(*dst.context, p.from, p.payload);
+  touch(dst).on_message(dst.context, p.from, p.payload);
 }
 
 void Simulation::user_operation(std::size_t index) {
@@ -498,7 +531,7 @@ void Simulation::user_operation(std::size_t index) {
   r.past = past_of(client);
   ++result_.metrics.operations;
   record(TraceKind::operation, client, r.op.key.value, r.op.id.value, static_cast<std::uint64_t>(r.op.kind));
-  touch(n).on_user_operation(*n.context, r.op);
+  touch(n).on_user_operation(n.context, r.op);
 }
 
 void Simulation::report(NodeId node, OpId op, Lifecycle lifecycle, OpId target) {
@@ -755,23 +788,23 @@ void Simulation::connect_attempt(std::uint32_t client, std::uint64_t token) {
   const NodeRuntime& s = nodes_[server.value];
   const bool refused = !s.up || fault_active_on(server, FaultKind::down) || fault_active_on(self, FaultKind::down);
   if (cut(self, server) || cut(server, self)) {
-    push(now_ + schedule_.network.connect_timeout, EvKind::connect_result, client, token, server.value | (std::uint64_t{2} << 32));
+    push(now_ + schedule_.network.connect_timeout, EvKind::connect_result, client, token, server.value | (2u << 24));
     return;
   }
   if (!refused) count_server_load(now_ + one_way);
-  push(now_ + one_way * 2, EvKind::connect_result, client, token, server.value | (std::uint64_t{refused ? 1u : 0u} << 32));
+  push(now_ + one_way * 2, EvKind::connect_result, client, token, server.value | ((refused ? 1u : 0u) << 24));
 }
 
-void Simulation::connect_result(std::uint32_t client, std::uint64_t token, std::uint64_t b) {
+void Simulation::connect_result(std::uint32_t client, std::uint64_t token, std::uint32_t b) {
   NodeRuntime& n = nodes_[client];
   if (token != n.connect_token || !n.up || n.offline || n.conn_up) return;
-  const NodeId server{static_cast<std::uint32_t>(b & 0xffffffff)};
+  const NodeId server{b & 0xffffff};
   const NodeId self{client};
   NodeRuntime& s = nodes_[server.value];
-  const bool failed = (b >> 32) != 0 || !s.up || cut(self, server) || cut(server, self) ||
+  const bool failed = (b >> 24) != 0 || !s.up || cut(self, server) || cut(server, self) ||
                       fault_active_on(server, FaultKind::down) || fault_active_on(self, FaultKind::down);
   if (failed) {
-    record(TraceKind::connect_failed, client, server.value, n.connect_token, b >> 32);
+    record(TraceKind::connect_failed, client, server.value, n.connect_token, b >> 24);
     ++n.attempt;
     schedule_reconnect(client);
     return;
@@ -781,7 +814,7 @@ void Simulation::connect_result(std::uint32_t client, std::uint64_t token, std::
     // death now, when the new connection takes over the session, and before it hears of the new one.
     n.server_side_up = false;
     NodeRuntime& old = nodes_[n.conn_server.value];
-    if (old.up) touch(old).on_disconnected(*old.context, self);
+    if (old.up) touch(old).on_disconnected(old.context, self);
   }
   n.conn_up = n.server_side_up = true;
   n.conn_server = server;
@@ -795,8 +828,8 @@ void Simulation::connect_result(std::uint32_t client, std::uint64_t token, std::
   record(TraceKind::connected, client, server.value, n.epoch, n.attempt);
   n.attempt = 0;
   note_all_connected();
-  touch(s).on_connected(*s.context, self);
-  if (n.up && n.conn_up) touch(n).on_connected(*n.context, server);
+  touch(s).on_connected(s.context, self);
+  if (n.up && n.conn_up) touch(n).on_connected(n.context, server);
 }
 
 void Simulation::reset_connection(std::uint32_t client, ResetReason reason) {
@@ -815,13 +848,13 @@ void Simulation::reset_connection(std::uint32_t client, ResetReason reason) {
       const ScheduledFault& f = schedule_.faults[fi];
       if (f.kind == FaultKind::slow_close) delay = max(delay, f.amount);
     }
-    push(now_ + delay, EvKind::server_hears_reset, server.value, client, n.epoch);
+    push(now_ + delay, EvKind::server_hears_reset, server.value, n.epoch, client);
   } else if (n.server_side_up) {
     n.server_side_up = false;
     NodeRuntime& s = nodes_[server.value];
-    if (s.up) touch(s).on_disconnected(*s.context, NodeId{client});
+    if (s.up) touch(s).on_disconnected(s.context, NodeId{client});
   }
-  if (n.up && n.node) touch(n).on_disconnected(*n.context, server);
+  if (n.up && n.node) touch(n).on_disconnected(n.context, server);
   if (n.up && !n.offline && !n.conn_up) {
     n.attempt = 0;
     schedule_reconnect(client);
@@ -868,41 +901,42 @@ void Simulation::sample_convergence() {
 }
 
 void Simulation::dispatch(const Event& e) {
-  switch (e.kind) {
+  const std::uint32_t node = e.node();
+  switch (e.kind()) {
     case EvKind::deliver: deliver(e.a); break;
     case EvKind::timer: {
-      NodeRuntime& n = nodes_[e.node];
+      NodeRuntime& n = nodes_[node];
       if (!n.up || n.incarnation != e.b) break;
       ++result_.metrics.timers;
-      record(TraceKind::timer, e.node, 0, e.a, e.b);
-      touch(n).on_timer(*n.context, e.a);
+      record(TraceKind::timer, node, 0, e.a, e.b);
+      touch(n).on_timer(n.context, e.a);
       break;
     }
     case EvKind::user_op: user_operation(e.a); break;
     case EvKind::fault_start: fault_start(e.a); break;
     case EvKind::fault_end: fault_end(e.a); break;
-    case EvKind::connect_attempt: connect_attempt(e.node, e.a); break;
-    case EvKind::connect_result: connect_result(e.node, e.a, e.b); break;
+    case EvKind::connect_attempt: connect_attempt(node, e.a); break;
+    case EvKind::connect_result: connect_result(node, e.a, e.b); break;
     case EvKind::dead_check: {
-      NodeRuntime& n = nodes_[e.node];
+      NodeRuntime& n = nodes_[node];
       const bool timeout = (e.a >> 63) != 0;
       const std::uint64_t epoch = e.a & ~(std::uint64_t{1} << 63);
       if (!n.conn_up || n.epoch != epoch) break;
-      const NodeId c{e.node};
+      const NodeId c{node};
       if (timeout || cut(c, n.conn_server) || cut(n.conn_server, c)) {
-        reset_connection(e.node, timeout ? kReasonTimeout : kReasonPartition);
+        reset_connection(node, timeout ? kReasonTimeout : kReasonPartition);
       }
       break;
     }
     case EvKind::server_hears_reset: {
-      NodeRuntime& c = nodes_[e.a];
-      if (c.epoch != e.b || !c.server_side_up) break;
+      NodeRuntime& c = nodes_[e.b];
+      if (c.epoch != e.a || !c.server_side_up) break;
       c.server_side_up = false;
-      NodeRuntime& s = nodes_[e.node];
-      if (s.up) touch(s).on_disconnected(*s.context, NodeId{static_cast<std::uint32_t>(e.a)});
+      NodeRuntime& s = nodes_[node];
+      if (s.up) touch(s).on_disconnected(s.context, NodeId{e.b});
       break;
     }
-    case EvKind::restart: start_node(e.node); break;
+    case EvKind::restart: start_node(node); break;
     case EvKind::sample: sample_convergence(); break;
   }
 }

@@ -21,18 +21,28 @@ class RatioReporter : public benchmark::ConsoleReporter {
       const std::string name = run.benchmark_name();
       // Keep the median of repetitions when they are aggregated, else the plain run.
       if (run.run_type == Run::RT_Aggregate && run.aggregate_name != "median") continue;
-      rates_[name.substr(0, name.find("_median"))] = rate;
+      std::string key = name.substr(0, name.find("_median"));
+      if (const auto real = key.find("/real_time"); real != std::string::npos) key.erase(real, 10);
+      rates_[key] = rate;
     }
   }
   void Finalize() override {
     ConsoleReporter::Finalize();
+    // Machine-readable: one "rate NAME ITEMS_PER_WALL_SECOND" line per figure, for run_all.sh.
+    fmt::print("\n");
+    for (const auto& [name, rate] : rates_) fmt::print("rate {} {:.0f}\n", name, rate);
     fmt::print("\n{:<44} {:>16} {:>16} {:>8}\n", "figure (items per second, median)", "syncstorm", "baseline", "ratio");
     for (const auto& [name, rate] : rates_) {
-      // A figure "X/engine/..." pairs with "X/baseline/..." of the same arguments.
-      const auto at = name.find("/engine");
-      if (at == std::string::npos) continue;
+      // A figure "X/engine/..." pairs with "X/baseline/..." of the same arguments, and ".../jobs2"
+      // (two threads) with ".../jobs1".
       std::string baseline = name;
-      baseline.replace(at, 7, "/baseline");
+      if (const auto at = name.find("/engine"); at != std::string::npos) {
+        baseline.replace(at, 7, "/baseline");
+      } else if (name.ends_with("/jobs2")) {
+        baseline.replace(baseline.size() - 5, 5, "jobs1");
+      } else {
+        continue;
+      }
       auto b = rates_.find(baseline);
       if (b == rates_.end() || b->second <= 0) continue;
       fmt::print("{:<44} {:>16.0f} {:>16.0f} {:>8.2f}\n", name, rate, b->second, rate / b->second);
@@ -45,8 +55,11 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
 }  // namespace
 
+void register_work_benchmarks();
+
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
+  register_work_benchmarks();
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <vector>
 
+#include <rapidcheck/catch.h>
+
 #include "sim/rng.hpp"
 
 using namespace syncstorm;
@@ -88,4 +90,20 @@ TEST_CASE("pareto draws never fall below the minimum and have a heavy tail", "[r
     biggest = std::max(biggest, d);
   }
   REQUIRE(biggest > 500'000);
+}
+
+TEST_CASE("the fast fixed-point log2 and exp2 stay within a hair of the exact ones", "[rng]") {
+  rc::prop("log2 is within two units of the last place", [] {
+    const auto x = *rc::gen::inRange<std::uint64_t>(1, std::uint64_t{1} << 62);
+    RC_ASSERT(std::abs(fixed::log2_q32(x) - fixed::log2_q32_exact(x)) <= 2);
+  });
+  rc::prop("exp2 is within 2^-30 relative of the exact one", [] {
+    const auto value = *rc::gen::inRange<std::int64_t>(1, std::int64_t{1} << 40);
+    const auto exponent = *rc::gen::inRange<std::int64_t>(-(std::int64_t{20} << 32), std::int64_t{20} << 32);
+    const std::int64_t exact = fixed::mul_exp2_exact(value, exponent);
+    RC_ASSERT(std::abs(fixed::mul_exp2(value, exponent) - exact) <= std::max<std::int64_t>(2, exact >> 30));
+  });
+  for (std::uint64_t x : {1ULL, 2ULL, 3ULL, 255ULL, 256ULL, 257ULL, 1000ULL, (1ULL << 63) + 12345}) {
+    REQUIRE(std::abs(fixed::log2_q32(x) - fixed::log2_q32_exact(x)) <= 2);
+  }
 }

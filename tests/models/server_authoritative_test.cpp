@@ -1,0 +1,316 @@
+// server-authoritative and server-authoritative-silent: optimistic concurrency control on the
+// harness. Convergence, rejection with rollback (told or silent), chained writes, resends after lost
+// answers, crashes and lifecycle.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include <catch2/catch.hpp>
+
+#include "models/model.hpp"
+#include "sim/simulation.hpp"
+#include "tests/models/harness.hpp"
+
+using namespace syncstorm;
+
+namespace {
+
+/// Runs `model` through `scenario` for seeds 1..seeds with the engine and the real checkers, and
+/// counts the seeds on which each invariant was broken.
+std::map<Invariant, int> broken_over_seeds(const Scenario& scenario, const ModelInfo& m, std::uint64_t seeds) {
+  std::map<Invariant, int> broken;
+  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+    const Schedule schedule = make_schedule(scenario, m.data_type, seed);
+    std::set<Invariant> kinds;
+    for (const Violation& v : run_simulation(scenario, m, schedule, seed).violations) kinds.insert(v.invariant);
+    for (Invariant i : kinds) ++broken[i];
+  }
+  return broken;
+}
+
+/// A small busy scenario: 5 clients writing a few keys for 20 s, then 20 s to settle.
+Scenario small_scenario() {
+  Scenario s;
+  s.name = "models-test";
+  s.workload.clients = 5;
+  s.workload.keys = 4;
+  s.workload.duration = Duration::seconds(20);
+  s.workload.think_time_mean = Duration::millis(700);
+  s.invariants.settle = Duration::seconds(20);
+  return s;
+}
+
+/// Adds a fault at `at_s` seconds lasting `duration_s` seconds.
+void add_fault(Scenario& s, FaultKind kind, Target::Kind target, std::int64_t at_s, std::int64_t duration_s) {
+  FaultSpec f;
+  f.kind = kind;
+  f.at = Instant{Duration::seconds(at_s).us};
+  f.duration = Duration::seconds(duration_s);
+  f.target.kind = target;
+  s.faults.push_back(f);
+}
+
+/// Resets, a server crash, a client crash with persistence, a partition and clock skew at once.
+Scenario rough_scenario() {
+  Scenario s = small_scenario();
+  s.clocks.skew_max = Duration::seconds(3);
+  s.persistence.client = true;
+  for (std::int64_t at = 2; at < 18; at += 3) add_fault(s, FaultKind::reset, Target::Kind::random_client, at, 0);
+  add_fault(s, FaultKind::crash, Target::Kind::servers, 8, 1);
+  add_fault(s, FaultKind::crash, Target::Kind::random_client, 11, 1);
+  add_fault(s, FaultKind::partition, Target::Kind::random_client, 4, 5);
+  return s;
+}
+
+const ModelInfo& model(const char* name) {
+  static const ModelRegistry registry = shipped_models();  // read-only after construction
+  const ModelInfo* info = registry.find(name);
+  REQUIRE(info != nullptr);
+  return *info;
+}
+
+std::size_t count(const testing::Cluster& c, NodeId node, OpId op, Lifecycle lifecycle) {
+  return static_cast<std::size_t>(std::count_if(c.reports.begin(), c.reports.end(), [&](const testing::Report& r) {
+    return r.node == node && r.op == op && r.lifecycle == lifecycle;
+  }));
+}
+
+std::size_t count_all(const testing::Cluster& c, Lifecycle lifecycle) {
+  return static_cast<std::size_t>(
+      std::count_if(c.reports.begin(), c.reports.end(), [&](const testing::Report& r) { return r.lifecycle == lifecycle; }));
+}
+
+std::optional<OpId> field(const std::optional<State>& state, std::uint32_t key) {
+  for (const auto& [k, v] : state->fields) {
+    if (k.value == key) return v;
+  }
+  return std::nullopt;
+}
+
+void require_all_equal(testing::Cluster& c, std::uint32_t clients) {
+  for (std::uint32_t i = 0; i < clients; ++i) REQUIRE(c.state(c.client(i)) == c.state(c.server()));
+}
+
+}  // namespace
+
+TEST_CASE("server-authoritative converges after writes delivered in a shuffled order",
+          "[models][server-authoritative]") {
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    testing::Cluster c(model("server-authoritative"), 1, 3);
+    Rng rng(seed);
+    std::vector<Operation> ops;
+    for (int step = 0; step < 12; ++step) {
+      ops.push_back(c.user(static_cast<std::uint32_t>(rng.below(3)), OpKind::map_set,
+                           static_cast<std::uint32_t>(rng.below(3))));
+      c.deliver_shuffled(rng, rng.below(4));
+    }
+    c.deliver_shuffled(rng);
+    require_all_equal(c, 3);
+    // Every write got exactly one answer, and the user heard it.
+    for (const Operation& op : ops) {
+      REQUIRE(count(c, op.client, op.id, Lifecycle::acknowledged) + count(c, op.client, op.id, Lifecycle::rejected) == 1);
+    }
+  }
+}
+
+TEST_CASE("server-authoritative rejects a write based on a stale version and rolls it back",
+          "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 1, 2);
+  const Operation first = c.user(0, OpKind::map_set, 1);
+  const Operation stale = c.user(1, OpKind::map_set, 1);  // client 1 has not seen the first write
+  REQUIRE(field(c.state(c.client(1)), 1) == stale.id);    // optimistic: shown at once
+  c.deliver_all();
+  REQUIRE(count(c, c.client(0), first.id, Lifecycle::acknowledged) == 1);
+  REQUIRE(count(c, c.client(1), stale.id, Lifecycle::rejected) == 1);
+  REQUIRE(count(c, c.client(1), stale.id, Lifecycle::acknowledged) == 0);
+  REQUIRE(field(c.state(c.client(1)), 1) == first.id);  // rolled back to the server's value
+  require_all_equal(c, 2);
+}
+
+TEST_CASE("server-authoritative accepts a write based on the version its writer has seen",
+          "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 1, 2);
+  c.user(0, OpKind::map_set, 1);
+  c.deliver_all();
+  const Operation informed = c.user(1, OpKind::map_set, 1);
+  c.deliver_all();
+  REQUIRE(count(c, c.client(1), informed.id, Lifecycle::acknowledged) == 1);
+  REQUIRE(field(c.state(c.server()), 1) == informed.id);
+}
+
+TEST_CASE("server-authoritative accepts a client's consecutive writes to one field", "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 1, 1);
+  const Operation a = c.user(0, OpKind::map_set, 1);
+  const Operation b = c.user(0, OpKind::map_set, 1);  // based on the same version as `a`
+  c.deliver_all();
+  REQUIRE(count(c, c.client(0), a.id, Lifecycle::acknowledged) == 1);
+  REQUIRE(count(c, c.client(0), b.id, Lifecycle::acknowledged) == 1);
+  REQUIRE(field(c.state(c.server()), 1) == b.id);
+  require_all_equal(c, 1);
+}
+
+TEST_CASE("server-authoritative answers a resend after a lost answer without applying it again",
+          "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 1, 2);
+  const Operation op = c.user(0, OpKind::map_set, 1);
+  REQUIRE(c.deliver_all(1) == 1);  // accepted, but the answer is lost with the connection
+  c.disconnect(c.client(0));
+  c.reconnect(c.client(0));
+  c.deliver_all();
+  c.fire_timers();
+  c.deliver_all();
+  REQUIRE(count(c, c.client(0), op.id, Lifecycle::acknowledged) == 1);
+  REQUIRE(count(c, c.client(0), op.id, Lifecycle::rejected) == 0);
+  // Another client that saw version 1 can still write: the resend did not bump the version.
+  const Operation next = c.user(1, OpKind::map_set, 1);
+  c.deliver_all();
+  REQUIRE(count(c, c.client(1), next.id, Lifecycle::acknowledged) == 1);
+  require_all_equal(c, 2);
+}
+
+TEST_CASE("server-authoritative sends offline writes once reconnected", "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 1, 2);
+  c.disconnect(c.client(0));
+  const Operation op = c.user(0, OpKind::map_set, 4);
+  c.reconnect(c.client(0));
+  c.deliver_all();
+  REQUIRE(field(c.state(c.client(1)), 4) == op.id);
+  REQUIRE(count(c, c.client(1), op.id, Lifecycle::seen) == 1);
+  REQUIRE(count(c, c.client(0), op.id, Lifecycle::acknowledged) == 1);
+}
+
+TEST_CASE("server-authoritative keeps pending writes across a client crash with persistence",
+          "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 1, 1);
+  c.disconnect(c.client(0));
+  const Operation op = c.user(0, OpKind::map_set, 2);
+  c.crash_restart(c.client(0), true);
+  REQUIRE(field(c.state(c.client(0)), 2) == op.id);
+  c.reconnect(c.client(0));
+  c.deliver_all();
+  REQUIRE(field(c.state(c.server()), 2) == op.id);
+  REQUIRE(count(c, c.client(0), op.id, Lifecycle::acknowledged) == 1);
+}
+
+TEST_CASE("server-authoritative keeps accepted writes and answers across a server crash with persistence",
+          "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 1, 1);
+  const Operation op = c.user(0, OpKind::map_set, 2);
+  REQUIRE(c.deliver_all(1) == 1);
+  c.disconnect(c.client(0));  // the answer is lost
+  c.crash_restart(c.server(), true);
+  REQUIRE(field(c.state(c.server()), 2) == op.id);
+  c.reconnect(c.client(0));
+  c.deliver_all();
+  REQUIRE(count(c, c.client(0), op.id, Lifecycle::acknowledged) == 1);
+}
+
+TEST_CASE("server-authoritative ignores malformed messages", "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 1, 1);
+  const Operation op = c.user(0, OpKind::map_set, 1);
+  for (std::string junk : {std::string(), std::string("\x01"), std::string("\x02\x01"), std::string("\x04\xff\xff\xff\x7f", 5),
+                           std::string("\x05\x01")}) {
+    c.node(c.client(0)).on_message(c.context(c.client(0)), c.server(), junk);
+    c.node(c.server()).on_message(c.context(c.server()), c.client(0), junk);
+  }
+  REQUIRE(field(c.state(c.client(0)), 1) == op.id);
+  REQUIRE(c.state(c.server())->fields.empty());
+}
+
+TEST_CASE("server-authoritative-silent rolls back a rejected write without telling its user",
+          "[models][server-authoritative-silent]") {
+  testing::Cluster c(model("server-authoritative-silent"), 1, 2);
+  c.user(0, OpKind::map_set, 1);
+  const Operation stale = c.user(1, OpKind::map_set, 1);
+  c.deliver_all();
+  REQUIRE(count(c, c.client(1), stale.id, Lifecycle::applied) == 1);
+  REQUIRE(count_all(c, Lifecycle::rejected) == 0);
+  REQUIRE(count(c, c.client(1), stale.id, Lifecycle::acknowledged) == 0);
+  REQUIRE(field(c.state(c.client(1)), 1) != stale.id);  // it vanished from the user's screen
+  require_all_equal(c, 2);
+}
+
+TEST_CASE("server-authoritative keeps a client's newer write when its older one arrives late",
+          "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 1, 1);
+  const Operation older = c.user(0, OpKind::map_set, 1);
+  const Operation newer = c.user(0, OpKind::map_set, 1);
+  std::swap(c.queue[0], c.queue[1]);  // a datagram link reorders them
+  c.deliver_all();
+  REQUIRE(field(c.state(c.server()), 1) == newer.id);
+  REQUIRE(count(c, c.client(0), older.id, Lifecycle::acknowledged) == 1);
+  REQUIRE(count(c, c.client(0), newer.id, Lifecycle::acknowledged) == 1);
+  require_all_equal(c, 1);
+}
+
+TEST_CASE("server-authoritative does not answer a late duplicate of a write its client has moved past",
+          "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 1, 1);
+  c.user(0, OpKind::map_set, 1);
+  const testing::Envelope duplicate = c.queue.back();
+  c.deliver_all();
+  c.user(0, OpKind::map_set, 2);  // names a newer oldest-pending op: the first one is forgotten
+  c.deliver_all();
+  const State before = *c.state(c.server());
+  c.node(c.server()).on_message(c.context(c.server()), duplicate.from, duplicate.payload);
+  REQUIRE(c.queue.empty());
+  REQUIRE(*c.state(c.server()) == before);
+}
+
+TEST_CASE("server-authoritative repairs a lost broadcast through the periodic digest sync",
+          "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 1, 2);
+  const Operation op = c.user(0, OpKind::map_set, 1);
+  REQUIRE(c.deliver_all(1) == 1);
+  std::erase_if(c.queue, [&](const testing::Envelope& e) { return e.to == c.client(1); });  // broadcast lost
+  c.deliver_all();
+  c.fire_timers();
+  c.deliver_all();
+  REQUIRE(field(c.state(c.client(1)), 1) == op.id);
+}
+
+TEST_CASE("server-authoritative servers converge when both accept writes", "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 2, 2);
+  c.user(0, OpKind::map_set, 1);
+  c.user(1, OpKind::map_set, 2);
+  c.deliver_all();
+  REQUIRE(c.state(c.server(1)) == c.state(c.server(0)));
+  require_all_equal(c, 2);
+}
+
+/// The writes of a run its users saw applied but were never told the fate of.
+static std::vector<OpId> unresolved(const History& history) {
+  std::vector<OpId> ops;
+  for (const OpRecord& r : history.ops) {
+    if (r.applied && !r.acknowledged && !r.rejected) ops.push_back(r.op.id);
+  }
+  return ops;
+}
+
+TEST_CASE("server-authoritative breaks no invariant and answers every write in the engine",
+          "[models][server-authoritative][engine]") {
+  const Scenario scenario = rough_scenario();
+  REQUIRE(broken_over_seeds(scenario, model("server-authoritative"), 5).empty());
+  const Schedule schedule = make_schedule(scenario, DataType::map, 1);
+  const RunResult r = run_simulation(scenario, model("server-authoritative"), schedule, 1);
+  REQUIRE(r.metrics.rejected > 0);  // the scenario does make users collide
+  REQUIRE(unresolved(r.history).empty());
+}
+
+TEST_CASE("server-authoritative-silent leaves rolled-back writes unanswered in the engine",
+          "[models][server-authoritative-silent][engine]") {
+  const Scenario scenario = small_scenario();
+  const Schedule schedule = make_schedule(scenario, DataType::map, 1);
+  const RunResult r = run_simulation(scenario, model("server-authoritative-silent"), schedule, 1);
+  REQUIRE(r.metrics.rejected == 0);
+  const std::vector<OpId> lost = unresolved(r.history);
+  REQUIRE_FALSE(lost.empty());
+  // Each of them is gone from its own user's screen.
+  for (OpId id : lost) {
+    const OpRecord& rec = r.history.record(id);
+    for (const NodeFinal& f : r.history.finals) {
+      if (f.node != rec.op.client || !f.state) continue;
+      for (const auto& [key, value] : f.state->fields) REQUIRE(value != id);
+    }
+  }
+}

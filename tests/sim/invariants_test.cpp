@@ -1,0 +1,763 @@
+// The invariant checkers, judged on histories built by hand: for each checker, a history it must
+// flag and the look-alikes a strategy legitimately produces, which it must not.
+#include <catch2/catch.hpp>
+#include <rapidcheck.h>
+#include <rapidcheck/catch.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sim/invariants.hpp"
+
+using namespace syncstorm;
+
+namespace {
+
+/// Builds a History the way the engine would: each client keeps the causal past of what it has
+/// seen; an operation records a copy of it. Every operation starts issued and applied 1 ms after
+/// its issue; the test then marks acknowledgements, rejections and the like.
+class Builder {
+ public:
+  explicit Builder(DataType type, SupersedeRule rule = SupersedeRule::last_writer_wins) {
+    history_.type = type;
+    history_.rule = rule;
+    history_.last_heal = Instant::start();
+    history_.converged_at = Instant::start();
+    history_.end = Instant::start() + Duration::seconds(60);
+  }
+
+  OpId op(std::uint32_t client, OpKind kind, std::uint32_t key = 0, std::int64_t amount = 0) {
+    now_ += Duration::millis(10);
+    OpRecord r;
+    r.op.id = OpId{history_.ops.size() + 1};
+    r.op.client = NodeId{client};
+    r.op.issued_at = now_;
+    r.op.kind = kind;
+    r.op.key = KeyId{key};
+    r.op.amount = amount;
+    r.issued = true;
+    CausalPast& past = seen_[client];
+    r.sequence = past.advance(NodeId{client});
+    r.past = std::make_shared<const CausalPast>(past);
+    r.applied = now_ + Duration::millis(1);
+    history_.ops.push_back(std::move(r));
+    return history_.ops.back().op.id;
+  }
+
+  Builder& ack(OpId id) {
+    rec(id).acknowledged = rec(id).op.issued_at + Duration::millis(50);
+    return *this;
+  }
+  Builder& reject(OpId id) {
+    rec(id).rejected = rec(id).op.issued_at + Duration::millis(60);
+    return *this;
+  }
+  Builder& unapplied(OpId id) {
+    rec(id).applied.reset();
+    return *this;
+  }
+  Builder& unissued(OpId id) {
+    rec(id).issued = false;
+    return *this;
+  }
+  /// A text delete's replica reports which element it removed.
+  Builder& target(OpId del, OpId element) {
+    rec(del).target = element;
+    return *this;
+  }
+  /// Client `to` now has seen everything client `from` has seen (a sync through the server).
+  Builder& sees(std::uint32_t to, std::uint32_t from) {
+    seen_[to].merge(seen_[from]);
+    return *this;
+  }
+  Builder& node(std::uint32_t id, std::optional<State> state, bool live = true,
+                std::uint64_t metadata_bytes = 0) {
+    history_.finals.push_back({NodeId{id}, id == 0, live, std::move(state), metadata_bytes});
+    return *this;
+  }
+  History& history() { return history_; }
+
+ private:
+  OpRecord& rec(OpId id) { return history_.ops.at(id.value - 1); }
+
+  History history_;
+  std::map<std::uint32_t, CausalPast> seen_;
+  Instant now_;
+};
+
+State map_state(std::vector<std::pair<std::uint32_t, OpId>> fields) {
+  State s;
+  s.type = DataType::map;
+  std::sort(fields.begin(), fields.end());
+  for (auto [key, value] : fields) s.fields.emplace_back(KeyId{key}, value);
+  return s;
+}
+
+State list_state(std::vector<std::pair<std::uint32_t, OpId>> items) {
+  State s;
+  s.type = DataType::list;
+  for (auto [key, value] : items) s.items.push_back({KeyId{key}, value});
+  return s;
+}
+
+State counter_state(std::int64_t value) {
+  State s;
+  s.type = DataType::counter;
+  s.counter = value;
+  return s;
+}
+
+State text_state(std::vector<OpId> elements) {
+  State s;
+  s.type = DataType::text;
+  s.text = std::move(elements);
+  return s;
+}
+
+std::vector<Violation> check(const History& history, InvariantOptions options = {}) {
+  return check_invariants(history, options);
+}
+
+std::vector<Violation> of(const std::vector<Violation>& all, Invariant invariant) {
+  std::vector<Violation> out;
+  for (const Violation& v : all) {
+    if (v.invariant == invariant) out.push_back(v);
+  }
+  return out;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------------
+// Convergence.
+
+TEST_CASE("replicas that end in different states are reported with the first differing field",
+          "[invariants]") {
+  Builder b(DataType::map);
+  const OpId w1 = b.op(1, OpKind::map_set, 1);
+  const OpId w2 = b.op(2, OpKind::map_set, 1);
+  b.node(0, map_state({{1, w2}})).node(1, map_state({{1, w2}})).node(2, map_state({{1, w1}}));
+  b.history().converged_at.reset();
+  const auto found = of(check(b.history()), Invariant::convergence);
+  REQUIRE(found.size() == 2);
+  CHECK(found[0].subject == "all replicas");
+  CHECK(found[1].subject == "node 2");
+  CHECK(contains(found[1].detail, "field 1"));
+  CHECK(contains(found[1].detail, "1 of 3"));
+  CHECK(contains(found[1].observed, "op1"));
+}
+
+TEST_CASE("the majority state is the reference, so the odd replica out is the one named",
+          "[invariants]") {
+  Builder b(DataType::counter);
+  b.op(1, OpKind::counter_add, 0, 2);
+  b.node(0, counter_state(2)).node(1, counter_state(5)).node(2, counter_state(2));
+  const auto found = of(check(b.history()), Invariant::convergence);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].subject == "node 1");
+}
+
+TEST_CASE("a run that never converged is reported even when the final states agree", "[invariants]") {
+  Builder b(DataType::map);
+  const OpId w = b.op(1, OpKind::map_set, 1);
+  b.node(1, map_state({{1, w}})).node(2, map_state({{1, w}}));
+  b.history().converged_at.reset();
+  const auto found = check(b.history());
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].invariant == Invariant::convergence);
+  CHECK(found[0].observed == "never agreed");
+}
+
+TEST_CASE("converging later than the bound after the last heal is reported with how long it took",
+          "[invariants]") {
+  Builder b(DataType::map);
+  const OpId w = b.op(1, OpKind::map_set, 1);
+  b.node(1, map_state({{1, w}})).node(2, map_state({{1, w}}));
+  b.history().last_heal = Instant::start() + Duration::seconds(10);
+  InvariantOptions options;
+  options.convergence_bound = Duration::seconds(15);
+
+  b.history().converged_at = Instant::start() + Duration::seconds(30);
+  const auto late = check(b.history(), options);
+  REQUIRE(late.size() == 1);
+  CHECK(contains(late[0].observed, "20.000 s"));
+
+  b.history().converged_at = Instant::start() + Duration::seconds(25);
+  CHECK(check(b.history(), options).empty());
+}
+
+TEST_CASE("a relay server that holds no state does not count against convergence", "[invariants]") {
+  Builder b(DataType::map);
+  const OpId w = b.op(1, OpKind::map_set, 1);
+  b.ack(w);
+  b.node(0, std::nullopt).node(1, map_state({{1, w}})).node(2, map_state({{1, w}}));
+  CHECK(check(b.history()).empty());
+}
+
+TEST_CASE("a crashed node's stale state is ignored by every checker", "[invariants]") {
+  Builder b(DataType::map);
+  const OpId w = b.op(1, OpKind::map_set, 1);
+  b.ack(w);
+  b.node(1, map_state({{1, w}})).node(2, map_state({{1, w}})).node(3, map_state({}), false, 1 << 30);
+  CHECK(check(b.history()).empty());
+
+  // The same stale state on a live node is caught, so the test above can fail.
+  b.history().finals.back().live = true;
+  CHECK_FALSE(of(check(b.history()), Invariant::convergence).empty());
+  CHECK_FALSE(of(check(b.history()), Invariant::lost_acknowledged_write).empty());
+}
+
+// ------------------------------------------------------------------------------------------------
+// Resurrection.
+
+TEST_CASE("an item removed after every add was seen and yet present is a resurrection",
+          "[invariants]") {
+  for (SupersedeRule rule : {SupersedeRule::add_wins, SupersedeRule::remove_wins,
+                             SupersedeRule::last_writer_wins}) {
+    Builder b(DataType::list, rule);
+    const OpId add = b.op(1, OpKind::list_add, 4);
+    b.ack(add).sees(2, 1);
+    const OpId remove = b.op(2, OpKind::list_remove, 4);
+    b.ack(remove);
+    b.node(0, list_state({})).node(1, list_state({{4, add}})).node(2, list_state({{4, add}}));
+    const auto found = of(check(b.history()), Invariant::resurrection);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].subject == "item 4");
+    CHECK(contains(found[0].observed, "node 1"));
+    REQUIRE(found[0].involved.size() == 2);
+    CHECK(found[0].involved[0].op == remove);
+    CHECK(found[0].involved[1].op == add);
+  }
+}
+
+TEST_CASE("a concurrent add that wins over a remove in an add-wins set is not a resurrection",
+          "[invariants]") {
+  Builder b(DataType::list, SupersedeRule::add_wins);
+  const OpId add = b.op(1, OpKind::list_add, 4);
+  b.ack(add).sees(2, 1);
+  const OpId remove = b.op(2, OpKind::list_remove, 4);
+  const OpId concurrent = b.op(3, OpKind::list_add, 4);
+  b.ack(remove).ack(concurrent);
+  b.node(0, list_state({{4, concurrent}})).node(1, list_state({{4, concurrent}}));
+  CHECK(check(b.history()).empty());
+}
+
+TEST_CASE("a remove that was never acknowledged cannot be resurrected", "[invariants]") {
+  Builder b(DataType::list, SupersedeRule::add_wins);
+  const OpId add = b.op(1, OpKind::list_add, 4);
+  b.ack(add).sees(2, 1);
+  b.op(2, OpKind::list_remove, 4);
+  b.node(0, list_state({{4, add}})).node(1, list_state({{4, add}}));
+  CHECK(of(check(b.history()), Invariant::resurrection).empty());
+}
+
+// ------------------------------------------------------------------------------------------------
+// Lost acknowledged writes.
+
+TEST_CASE("an acknowledged later write replaced by an earlier one it had seen is lost",
+          "[invariants]") {
+  Builder b(DataType::map);
+  const OpId first = b.op(1, OpKind::map_set, 2);
+  b.ack(first).sees(2, 1);
+  const OpId later = b.op(2, OpKind::map_set, 2);
+  b.ack(later);
+  b.node(0, map_state({{2, first}})).node(1, map_state({{2, first}})).node(2, map_state({{2, first}}));
+  const auto found = check(b.history());
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].invariant == Invariant::lost_acknowledged_write);
+  CHECK(found[0].subject == "field 2");
+  CHECK(contains(found[0].observed, "op1"));
+  REQUIRE(found[0].involved.size() == 2);
+  CHECK(found[0].involved[0].op == later);
+  CHECK(found[0].involved[1].op == first);
+}
+
+TEST_CASE("a last-writer-wins value overwritten by a later write is not lost", "[invariants]") {
+  Builder b(DataType::map);
+  const OpId first = b.op(1, OpKind::map_set, 2);
+  b.ack(first).sees(2, 1);
+  const OpId later = b.op(2, OpKind::map_set, 2);
+  b.ack(later);
+  b.node(0, map_state({{2, later}})).node(1, map_state({{2, later}}));
+  CHECK(check(b.history()).empty());
+}
+
+TEST_CASE("either of two concurrent acknowledged writes may win", "[invariants]") {
+  Builder b(DataType::map);
+  const OpId one = b.op(1, OpKind::map_set, 2);
+  const OpId two = b.op(2, OpKind::map_set, 2);
+  b.ack(one).ack(two);
+  for (OpId winner : {one, two}) {
+    b.history().finals.clear();
+    b.node(0, map_state({{2, winner}})).node(1, map_state({{2, winner}}));
+    CHECK(check(b.history()).empty());
+  }
+}
+
+TEST_CASE("a write whose rejection was reported may vanish", "[invariants]") {
+  Builder b(DataType::map);
+  const OpId first = b.op(1, OpKind::map_set, 2);
+  b.ack(first).sees(2, 1);
+  const OpId rejected = b.op(2, OpKind::map_set, 2);
+  b.reject(rejected);
+  b.node(0, map_state({{2, first}})).node(2, map_state({{2, first}}));
+  CHECK(check(b.history()).empty());
+}
+
+TEST_CASE("under server order any other write to the field may supersede", "[invariants]") {
+  Builder b(DataType::map, SupersedeRule::server_order);
+  const OpId first = b.op(1, OpKind::map_set, 2);
+  b.ack(first).sees(2, 1);
+  const OpId later = b.op(2, OpKind::map_set, 2);
+  b.ack(later);
+  b.node(0, map_state({{2, first}})).node(1, map_state({{2, first}}));
+  CHECK(check(b.history()).empty());
+}
+
+TEST_CASE("under server order a remove the writer had already seen cannot excuse a lost add",
+          "[invariants]") {
+  Builder b(DataType::list, SupersedeRule::server_order);
+  const OpId remove = b.op(1, OpKind::list_remove, 2);
+  const OpId add = b.op(1, OpKind::list_add, 2);
+  b.ack(remove).ack(add);
+  b.node(0, list_state({})).node(1, list_state({}));
+  const auto found = check(b.history());
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].invariant == Invariant::lost_acknowledged_write);
+  CHECK(found[0].subject == "item 2");
+
+  // A concurrent remove may have been ordered after the add.
+  b.op(2, OpKind::list_remove, 2);
+  CHECK(check(b.history()).empty());
+}
+
+TEST_CASE("an acknowledged text insert missing without a delete is lost, with one it is not",
+          "[invariants]") {
+  Builder b(DataType::text);
+  const OpId insert = b.op(1, OpKind::text_insert);
+  b.ack(insert);
+  b.node(0, text_state({})).node(1, text_state({}));
+  const auto found = check(b.history());
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].invariant == Invariant::lost_acknowledged_write);
+  CHECK(found[0].subject == "text element op1");
+
+  b.sees(2, 1);
+  const OpId del = b.op(2, OpKind::text_delete);
+  b.target(del, insert);
+  CHECK(check(b.history()).empty());
+}
+
+TEST_CASE("in an add-wins list a remove that never saw an add does not excuse its loss",
+          "[invariants]") {
+  auto run = [](SupersedeRule rule) {
+    Builder b(DataType::list, rule);
+    const OpId add = b.op(1, OpKind::list_add, 3);
+    const OpId remove = b.op(2, OpKind::list_remove, 3);
+    b.ack(add).ack(remove);
+    b.node(0, list_state({})).node(1, list_state({}));
+    return of(check(b.history()), Invariant::lost_acknowledged_write);
+  };
+  const auto add_wins = run(SupersedeRule::add_wins);
+  REQUIRE(add_wins.size() == 1);
+  CHECK(add_wins[0].subject == "item 3");
+  CHECK(run(SupersedeRule::remove_wins).empty());
+  CHECK(run(SupersedeRule::last_writer_wins).empty());
+}
+
+TEST_CASE("an acknowledged lost write is not also reported as a silent rollback", "[invariants]") {
+  Builder b(DataType::map);
+  const OpId w = b.op(1, OpKind::map_set, 5);
+  b.ack(w);
+  b.node(0, map_state({})).node(1, map_state({}));
+  const auto found = check(b.history());
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].invariant == Invariant::lost_acknowledged_write);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Silent rollbacks.
+
+TEST_CASE("an applied write that vanishes without a rejection is a silent rollback at its own client",
+          "[invariants]") {
+  Builder b(DataType::map);
+  const OpId w = b.op(3, OpKind::map_set, 5);
+  b.node(0, map_state({})).node(1, map_state({})).node(3, map_state({}));
+  const auto found = check(b.history());
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].invariant == Invariant::silent_rollback);
+  CHECK(found[0].subject == "field 5");
+  CHECK(contains(found[0].observed, "node 3"));
+  REQUIRE(found[0].involved.size() == 1);
+  CHECK(found[0].involved[0].op == w);
+}
+
+TEST_CASE("an unacknowledged write superseded by a concurrent one is not a rollback", "[invariants]") {
+  Builder b(DataType::map);
+  b.op(1, OpKind::map_set, 5);
+  const OpId other = b.op(2, OpKind::map_set, 5);
+  b.ack(other);
+  b.node(0, map_state({{5, other}})).node(1, map_state({{5, other}})).node(2, map_state({{5, other}}));
+  CHECK(check(b.history()).empty());
+}
+
+TEST_CASE("an applied write whose rejection was shown is not a rollback", "[invariants]") {
+  Builder b(DataType::list);
+  const OpId w = b.op(1, OpKind::list_add, 5);
+  b.reject(w);
+  b.node(0, list_state({})).node(1, list_state({}));
+  CHECK(check(b.history()).empty());
+}
+
+TEST_CASE("an intent that was never issued or never applied is not judged", "[invariants]") {
+  Builder b(DataType::map);
+  const OpId lost_intent = b.op(1, OpKind::map_set, 5);
+  const OpId never_applied = b.op(2, OpKind::map_set, 6);
+  b.unissued(lost_intent).unapplied(never_applied);
+  b.node(0, map_state({})).node(1, map_state({}));
+  CHECK(check(b.history()).empty());
+}
+
+// ------------------------------------------------------------------------------------------------
+// Phantom or double-applied values.
+
+TEST_CASE("a map value that no set of that field wrote is a phantom", "[invariants]") {
+  Builder b(DataType::map);
+  const OpId elsewhere = b.op(1, OpKind::map_set, 1);
+  b.ack(elsewhere);
+  b.node(0, map_state({{1, elsewhere}, {2, elsewhere}, {3, OpId{99}}}));
+  const auto found = of(check(b.history()), Invariant::phantom_or_double_applied);
+  REQUIRE(found.size() == 2);
+  CHECK(found[0].subject == "field 2");
+  CHECK(found[1].subject == "field 3");
+}
+
+TEST_CASE("a map field present twice is double-applied", "[invariants]") {
+  Builder b(DataType::map);
+  const OpId set = b.op(1, OpKind::map_set, 3);
+  b.ack(set);
+  State twice = map_state({{3, set}});
+  twice.fields.push_back(twice.fields.front());
+  b.node(0, twice);
+  const auto found = of(check(b.history()), Invariant::phantom_or_double_applied);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].subject == "field 3");
+}
+
+TEST_CASE("a list item present twice is double-applied", "[invariants]") {
+  Builder b(DataType::list);
+  const OpId add = b.op(1, OpKind::list_add, 3);
+  b.ack(add);
+  b.node(0, list_state({{3, add}, {3, add}}));
+  const auto found = of(check(b.history()), Invariant::phantom_or_double_applied);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].subject == "item 3");
+  CHECK(contains(found[0].observed, "2 times"));
+}
+
+TEST_CASE("a text element present twice or never inserted is flagged", "[invariants]") {
+  Builder b(DataType::text);
+  const OpId insert = b.op(1, OpKind::text_insert);
+  const OpId unissued = b.op(1, OpKind::text_insert);
+  b.ack(insert).unissued(unissued);
+  b.node(0, text_state({insert, unissued, insert}));
+  const auto found = of(check(b.history()), Invariant::phantom_or_double_applied);
+  REQUIRE(found.size() == 2);
+  CHECK(found[0].subject == "text element op1");
+  CHECK(contains(found[0].observed, "2 times"));
+  CHECK(found[1].subject == "text element op2");
+}
+
+TEST_CASE("a counter excludes a rejected increment and reports double-applied or lost amounts",
+          "[invariants]") {
+  Builder b(DataType::counter);
+  b.ack(b.op(1, OpKind::counter_add, 0, 5));
+  b.reject(b.op(2, OpKind::counter_add, 0, 3));
+  b.node(0, counter_state(5)).node(1, counter_state(5));
+  CHECK(check(b.history()).empty());
+
+  b.history().finals = {{NodeId{0}, true, true, counter_state(8), 0}};
+  const auto doubled = check(b.history());
+  REQUIRE(doubled.size() == 1);
+  CHECK(doubled[0].subject == "counter");
+  CHECK(doubled[0].expected == "5");
+  CHECK(contains(doubled[0].detail, "double-applied by 3"));
+
+  b.history().finals = {{NodeId{0}, true, true, counter_state(0), 0}};
+  const auto lost = check(b.history());
+  REQUIRE(lost.size() == 1);
+  CHECK(contains(lost[0].detail, "lost by 5"));
+}
+
+TEST_CASE("a counter counts an acknowledged increment that was never reported applied, but not an "
+          "unapplied one", "[invariants]") {
+  Builder b(DataType::counter);
+  const OpId confirmed = b.op(1, OpKind::counter_add, 0, 4);
+  const OpId pending = b.op(2, OpKind::counter_add, 0, 7);
+  b.unapplied(confirmed).ack(confirmed).unapplied(pending);
+  b.node(0, counter_state(4));
+  CHECK(check(b.history()).empty());
+}
+
+// ------------------------------------------------------------------------------------------------
+// Bounded metadata.
+
+TEST_CASE("metadata above the bound on a live node is reported once", "[invariants]") {
+  Builder b(DataType::counter);
+  b.node(0, counter_state(0), true, 100).node(1, counter_state(0), true, 5'000);
+  b.node(2, counter_state(0), true, 9'000).node(3, counter_state(0), false, 90'000);
+  InvariantOptions options;
+  options.metadata_bytes_max = 1'000;
+  const auto found = check(b.history(), options);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].invariant == Invariant::bounded_metadata);
+  CHECK(found[0].subject == "node 1");
+  CHECK(contains(found[0].detail, "2 of 3"));
+  CHECK(contains(found[0].detail, "node 2 with 9000 bytes"));
+}
+
+// ------------------------------------------------------------------------------------------------
+// Order, selection and formatting.
+
+TEST_CASE("violations come by invariant, then numerically by subject, each subject once",
+          "[invariants]") {
+  Builder b(DataType::map);
+  const OpId lost = b.op(1, OpKind::map_set, 3);
+  b.ack(lost);
+  const State bad = map_state({{2, OpId{98}}, {10, OpId{99}}});
+  b.node(0, bad).node(1, bad);
+  const auto found = check(b.history());
+  REQUIRE(found.size() == 3);
+  CHECK(found[0].invariant == Invariant::lost_acknowledged_write);
+  CHECK(found[1].subject == "field 2");
+  CHECK(found[2].subject == "field 10");
+}
+
+TEST_CASE("a disabled invariant is not checked", "[invariants]") {
+  Builder b(DataType::map);
+  b.ack(b.op(1, OpKind::map_set, 3));
+  b.node(0, map_state({{1, OpId{99}}}));
+  InvariantOptions options;
+  options.enabled = {Invariant::convergence, Invariant::bounded_metadata};
+  CHECK(check(b.history(), options).empty());
+  options.enabled = {Invariant::lost_acknowledged_write};
+  CHECK(check(b.history(), options).size() == 1);
+}
+
+TEST_CASE("a formatted violation is readable in a terminal and relates its operations",
+          "[invariants]") {
+  Builder b(DataType::map);
+  const OpId first = b.op(1, OpKind::map_set, 2);
+  b.ack(first).sees(2, 1);
+  const OpId later = b.op(2, OpKind::map_set, 2);
+  b.ack(later);
+  std::vector<std::pair<std::uint32_t, OpId>> fields{{2, first}};
+  for (std::uint32_t k = 100; k < 140; ++k) fields.emplace_back(k, OpId{1'000'000 + k});
+  b.node(0, map_state({{2, later}})).node(1, map_state(fields));
+  const auto found = check(b.history());
+  REQUIRE_FALSE(found.empty());
+  for (const Violation& v : found) {
+    const std::string text = format_violation(v, b.history());
+    std::size_t start = 0;
+    while (start < text.size()) {
+      const std::size_t end = text.find('\n', start);
+      REQUIRE(end != std::string::npos);
+      const std::string line = text.substr(start, end - start);
+      CHECK(line.size() <= 100);
+      CHECK((line.empty() || line.back() != ' '));
+      start = end + 1;
+    }
+  }
+  const auto lost = of(found, Invariant::lost_acknowledged_write);
+  REQUIRE(lost.size() == 1);
+  const std::string text = format_violation(lost[0], b.history());
+  CHECK(contains(text, "lost-acknowledged-write violation: field 2"));
+  CHECK(contains(text, "client node 2"));
+  CHECK(contains(text, "issued at 20.000 ms"));
+  CHECK(contains(text, "acknowledged at 70.000 ms"));
+  CHECK(contains(text, "happened before op2"));
+}
+
+// ------------------------------------------------------------------------------------------------
+// The law: a faithful single user is never flagged.
+
+namespace {
+
+/// Applies one user's operations in order, as a perfect replica would, and returns the state.
+State replay(History& history) {
+  std::map<std::uint32_t, OpId> keyed;
+  std::int64_t counter = 0;
+  std::vector<OpId> text;
+  for (OpRecord& r : history.ops) {
+    const Operation& op = r.op;
+    switch (op.kind) {
+      case OpKind::map_set:
+      case OpKind::list_add:
+      case OpKind::list_update: keyed[op.key.value] = op.id; break;
+      case OpKind::list_remove: keyed.erase(op.key.value); break;
+      case OpKind::counter_add: counter += op.amount; break;
+      case OpKind::text_insert: {
+        const std::size_t at = text.size() * op.position_ppm / 1'000'000;
+        text.insert(text.begin() + static_cast<std::ptrdiff_t>(at), op.id);
+        break;
+      }
+      case OpKind::text_delete: {
+        if (text.empty()) break;
+        const std::size_t at = std::min(text.size() - 1, text.size() * op.position_ppm / 1'000'000);
+        r.target = text[at];
+        text.erase(text.begin() + static_cast<std::ptrdiff_t>(at));
+        break;
+      }
+    }
+  }
+  State s;
+  s.type = history.type;
+  for (auto [key, value] : keyed) {
+    if (s.type == DataType::map) s.fields.emplace_back(KeyId{key}, value);
+    if (s.type == DataType::list) s.items.push_back({KeyId{key}, value});
+  }
+  s.counter = counter;
+  s.text = std::move(text);
+  return s;
+}
+
+OpKind draw_kind(DataType type) {
+  switch (type) {
+    case DataType::map: return OpKind::map_set;
+    case DataType::list:
+      return *rc::gen::element(OpKind::list_add, OpKind::list_update, OpKind::list_remove);
+    case DataType::counter: return OpKind::counter_add;
+    case DataType::text: return *rc::gen::element(OpKind::text_insert, OpKind::text_delete);
+  }
+  return OpKind::map_set;
+}
+
+}  // namespace
+
+TEST_CASE("a sequential history whose writes are all applied, acknowledged and present is never "
+          "flagged", "[invariants]") {
+  rc::prop("no checker flags a faithful single-client history", [] {
+    const DataType type =
+        *rc::gen::element(DataType::map, DataType::list, DataType::counter, DataType::text);
+    const SupersedeRule rule =
+        *rc::gen::element(SupersedeRule::last_writer_wins, SupersedeRule::add_wins,
+                          SupersedeRule::remove_wins, SupersedeRule::server_order);
+    Builder b(type, rule);
+    const int count = *rc::gen::inRange(0, 60);
+    for (int i = 0; i < count; ++i) {
+      const OpKind kind = draw_kind(type);
+      const auto key = *rc::gen::inRange<std::uint32_t>(1, 5);
+      const auto amount = *rc::gen::inRange<std::int64_t>(-5, 6);
+      b.ack(b.op(1, kind, key, amount));
+      b.history().ops.back().op.position_ppm = *rc::gen::inRange<std::uint32_t>(0, 1'000'000);
+    }
+    const State final_state = replay(b.history());
+    const bool relay = *rc::gen::arbitrary<bool>();
+    b.node(0, relay ? std::nullopt : std::optional<State>(final_state)).node(1, final_state);
+    const auto found = check(b.history());
+    for (const Violation& v : found) RC_LOG() << format_violation(v, b.history());
+    RC_ASSERT(found.empty());
+  });
+
+  rc::prop("no checker flags clients that each saw everything before they wrote", [] {
+    const DataType type =
+        *rc::gen::element(DataType::map, DataType::list, DataType::counter, DataType::text);
+    Builder b(type, SupersedeRule::add_wins);
+    const int count = *rc::gen::inRange(0, 60);
+    for (int i = 0; i < count; ++i) {
+      const auto client = *rc::gen::inRange<std::uint32_t>(1, 4);
+      for (std::uint32_t other = 1; other < 4; ++other) b.sees(client, other);
+      const OpKind kind = draw_kind(type);
+      b.ack(b.op(client, kind, *rc::gen::inRange<std::uint32_t>(1, 5), 1));
+      b.history().ops.back().op.position_ppm = *rc::gen::inRange<std::uint32_t>(0, 1'000'000);
+    }
+    const State final_state = replay(b.history());
+    for (std::uint32_t n = 0; n < 4; ++n) b.node(n, final_state);
+    const auto found = check(b.history());
+    for (const Violation& v : found) RC_LOG() << format_violation(v, b.history());
+    RC_ASSERT(found.empty());
+  });
+}
+
+TEST_CASE("the last write to a field, missing at the end, is always flagged", "[invariants]") {
+  rc::prop("a faithful map history with its last write dropped shows exactly that loss", [] {
+    Builder b(DataType::map);
+    const int count = *rc::gen::inRange(1, 40);
+    for (int i = 0; i < count; ++i) {
+      const auto client = *rc::gen::inRange<std::uint32_t>(1, 4);
+      for (std::uint32_t other = 1; other < 4; ++other) b.sees(client, other);
+      b.ack(b.op(client, OpKind::map_set, *rc::gen::inRange<std::uint32_t>(1, 5)));
+    }
+    const OpRecord last = b.history().ops.back();
+    b.history().ops.pop_back();
+    State dropped = replay(b.history());
+    b.history().ops.push_back(last);
+    b.node(0, dropped).node(1, dropped);
+    const auto found = check(b.history());
+    RC_ASSERT(found.size() == 1u);
+    RC_ASSERT(found[0].invariant == Invariant::lost_acknowledged_write);
+    RC_ASSERT(found[0].subject == "field " + std::to_string(last.op.key.value));
+  });
+}
+
+// A manual timing check for large histories; run with "[invariants-perf]".
+TEST_CASE("a history of 100000 operations is checked in reasonable time", "[.][invariants-perf]") {
+  Builder b(DataType::list, SupersedeRule::add_wins);
+  std::uint32_t x = 12345;
+  auto next = [&x] { x = x * 1103515245u + 12345u; return (x >> 8) % 1000u; };
+  std::map<std::uint32_t, OpId> present;
+  for (int i = 0; i < 100'000; ++i) {
+    const std::uint32_t client = 1 + next() % 200;
+    if (next() % 4 == 0) b.sees(client, 1 + next() % 200);
+    const std::uint32_t key = 1 + next() % 20;
+    const OpKind kind = next() % 4 == 0 ? OpKind::list_remove : OpKind::list_add;
+    const OpId id = b.op(client, kind, key);
+    b.ack(id);
+    if (kind == OpKind::list_add) present[key] = id;
+    if (kind == OpKind::list_remove) present.erase(key);
+  }
+  std::vector<std::pair<std::uint32_t, OpId>> items(present.begin(), present.end());
+  for (std::uint32_t n = 0; n <= 200; ++n) b.node(n, list_state(items));
+  const auto found = check(b.history());
+  CHECK(found.size() < 100);
+}
+
+TEST_CASE("under server order a write its live client never heard back about and that is gone is a "
+          "silent rollback, even when another write could explain it",
+          "[invariants]") {
+  Builder b(DataType::map, SupersedeRule::server_order);
+  const OpId dropped = b.op(1, OpKind::map_set, 3);
+  const OpId other = b.op(2, OpKind::map_set, 3);
+  b.ack(other);
+  SECTION("never answered: flagged at its own client") {
+    b.node(0, map_state({{3, other}})).node(1, map_state({{3, other}})).node(2, map_state({{3, other}}));
+    const auto found = of(check(b.history()), Invariant::silent_rollback);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].subject == "field 3");
+    CHECK(found[0].involved.front().op == dropped);
+  }
+  SECTION("rejected and told: not flagged") {
+    b.reject(dropped);
+    b.node(0, map_state({{3, other}})).node(1, map_state({{3, other}})).node(2, map_state({{3, other}}));
+    CHECK(check(b.history()).empty());
+  }
+  SECTION("acknowledged and then overwritten by the server's order: not flagged") {
+    b.ack(dropped);
+    b.node(0, map_state({{3, other}})).node(1, map_state({{3, other}})).node(2, map_state({{3, other}}));
+    CHECK(check(b.history()).empty());
+  }
+  SECTION("its client crashed for good: the later write explains the value") {
+    b.node(0, map_state({{3, other}})).node(1, std::nullopt, /*live=*/false).node(2, map_state({{3, other}}));
+    CHECK(of(check(b.history()), Invariant::silent_rollback).empty());
+  }
+}
