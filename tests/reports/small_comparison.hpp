@@ -1,5 +1,5 @@
 // A fixed small comparison the report tests share: in-code scenarios (so they do not move when the
-// shipped scenario files change), the template model and, when registered, a buggy baseline.
+// shipped scenario files change), the template model, an LWW map and, when registered, buggy baselines.
 #pragma once
 
 #include <fstream>
@@ -54,7 +54,7 @@ inline Scenario small_storm_scenario() {
 inline CompareOptions small_comparison(const ModelRegistry& registry, unsigned jobs) {
   CompareOptions o;
   o.scenarios = {small_partition_scenario(), small_skew_scenario()};
-  for (const char* name : {"echo", "lww-map", "lww-map-wallclock"}) {
+  for (const char* name : {"echo", "lww-map", "lww-map-wallclock", "counter-no-dedup"}) {
     if (const ModelInfo* m = registry.find(name)) o.models.push_back(m);
   }
   o.seeds = 4;
