@@ -1,7 +1,10 @@
 // Space-time diagrams and charts: drawn from a real run's trace, with the violation's operations
 // highlighted, and valid enough for a browser (checked in html_browser_test.cpp).
 #include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
 #include <regex>
+#include <sys/wait.h>
 #include <sstream>
 
 #include "sim/simulation.hpp"
@@ -83,4 +86,23 @@ TEST_CASE("a bar chart draws one bar and one interval per entry", "[reports]") {
   CHECK(count(svg, "v8M") == 1);  // "b" has an empty interval: no whisker
   CHECK(count(svg, "b&lt;&amp;&gt;") >= 1);
   CHECK(count(svg, "<") == count(svg, ">"));
+}
+
+TEST_CASE("replay --diagram writes the run's space-time diagram", "[reports][cli]") {
+  const std::string path = (std::filesystem::temp_directory_path() / "syncstorm-replay-diagram-test.svg").string();
+  std::filesystem::remove(path);
+  const std::string command = std::string(SYNCSTORM_BINARY) + " replay quiet --model echo --seed 1 --diagram " + path + " > /dev/null";
+  REQUIRE(std::system(command.c_str()) == 0);
+  const std::string svg = read_text(path);
+  CHECK(svg.rfind("<svg", 0) == 0);
+  CHECK(count(svg, ">server 0<") == 1);
+  CHECK(count(svg, "marker-end=\"url(#arrow)\"") > 0);
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("compare rejects zero seeds as bad input", "[reports][cli]") {
+  const std::string command = std::string(SYNCSTORM_BINARY) + " compare quiet --seeds 0 --quiet --out /tmp/syncstorm-never > /dev/null 2>&1";
+  const int status = std::system(command.c_str());
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 2);
 }
