@@ -13,6 +13,13 @@ ModelInfo counter_no_dedup_model();
 ModelInfo server_authoritative_model();
 ModelInfo server_authoritative_silent_model();
 ModelInfo replace_all_model();
+// models-b: list, text and event-sourced strategies.
+ModelInfo or_set_list_model();
+ModelInfo union_set_list_model();
+ModelInfo tombstone_ttl_list_model();
+ModelInfo rga_text_model();
+ModelInfo event_log_list_model();
+ModelInfo event_log_list_full_resync_model();
 
 ModelRegistry shipped_models() {
   ModelRegistry registry;
@@ -25,6 +32,13 @@ ModelRegistry shipped_models() {
   registry.add(server_authoritative_model());
   registry.add(server_authoritative_silent_model());
   registry.add(replace_all_model());
+  // models-b: list, text and event-sourced strategies.
+  registry.add(or_set_list_model());
+  registry.add(union_set_list_model());
+  registry.add(tombstone_ttl_list_model());
+  registry.add(rga_text_model());
+  registry.add(event_log_list_model());
+  registry.add(event_log_list_full_resync_model());
   return registry;
 }
 

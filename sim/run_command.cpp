@@ -7,6 +7,7 @@
 
 #include "reports/report.hpp"
 #include "sim/commands.hpp"
+#include "sim/repro.hpp"
 #include "sim/simulation.hpp"
 
 namespace syncstorm {
@@ -93,12 +94,24 @@ void add_run_commands(CLI::App& app, const ModelRegistry& models, Action& action
   add_run_options(run, *args);
   run->callback([&action, &models, args] { action = [&models, args] { return run_once(*args, models); }; });
 
+  // `replay` takes the command `run` printed, or a repro file that `check` wrote (which carries its
+  // own model and seed, so --model and --seed are not required then).
   auto replay_args = std::make_shared<RunArgs>();
-  CLI::App* replay = app.add_subcommand("replay", "reproduce a run exactly from the command `run` printed");
-  add_run_options(replay, *replay_args);
+  auto given = std::make_shared<std::pair<CLI::Option*, CLI::Option*>>();
+  CLI::App* replay = app.add_subcommand("replay", "reproduce a run from the command `run` printed, or from a repro file");
+  replay->add_option("scenario", replay_args->scenario, "scenario file or shipped scenario name, or a *.repro.toml file")->required();
+  given->first = replay->add_option("--model,-m", replay_args->model, "strategy to run (not with a repro file)");
+  given->second = replay->add_option("--seed,-s", replay_args->seed, "run seed (not with a repro file)");
+  replay->add_option("--trace", replay_args->trace, "write every event as JSON Lines to this file");
   replay->add_option("--diagram", replay_args->diagram, "write a space-time (Lamport) diagram of the run to this SVG file");
-  replay->callback([&action, &models, replay_args] {
-    action = [&models, replay_args] { return run_once(*replay_args, models); };
+  replay->callback([&action, &models, replay_args, given] {
+    action = [&models, replay_args, given] {
+      if (is_repro_path(replay_args->scenario)) return replay_repro_file(replay_args->scenario, models, replay_args->trace);
+      if (given->first->count() == 0 || given->second->count() == 0) {
+        return report_input_error(InputError{replay_args->scenario, 0, 0, "--model", "replay of a scenario needs --model and --seed"});
+      }
+      return run_once(*replay_args, models);
+    };
   });
 }
 

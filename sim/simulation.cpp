@@ -91,7 +91,7 @@ class NodeContext final : public Context {
 /// Per-node state the engine keeps beside the model's Node object.
 struct NodeRuntime {
   // Hot: read on every event addressed to the node. Kept together at the front.
-  bool up = true;
+  bool up = false;                 ///< set by start_node
   bool server = false;
   bool dirty = true;               ///< handled an event since its digest was taken
   std::uint32_t incarnation = 0;
@@ -192,6 +192,8 @@ class Simulation {
   void sample_convergence();
   void count_server_load(Instant at, std::uint32_t n = 1);
   void note_all_connected();
+  /// A client that should be connected: up and not offline. Counted in reachable_clients_.
+  static bool reachable(const NodeRuntime& n) { return !n.server && n.up && !n.offline; }
 
   /// One link class's latency with its log-normal spread computed once per run, not per message.
   struct LatencySampler {
@@ -251,6 +253,7 @@ class Simulation {
   std::uint64_t next_message_id_ = 0;
   std::uint64_t next_epoch_ = 0;
   std::uint32_t connected_clients_ = 0;
+  std::uint32_t reachable_clients_ = 0;  ///< kept up to date, so no event scans every client
   Instant last_disruption_ = Instant::never();
   RunResult result_;
 };
@@ -303,7 +306,9 @@ void Simulation::setup() {
 
 void Simulation::start_node(std::uint32_t i) {
   NodeRuntime& n = nodes_[i];
+  const bool was_reachable = reachable(n);
   n.up = true;
+  if (!was_reachable && reachable(n)) ++reachable_clients_;
   n.node = n.server ? model_.make_server(NodeId{i}) : model_.make_client(NodeId{i});
   assert(n.node && "the model makes a node for every role the scenario has");
   touch(n).on_start(n.context);
@@ -320,6 +325,7 @@ void Simulation::crash_node(std::uint32_t i) {
   ++result_.metrics.crashes;
   const bool persistent = n.server ? scenario_.persistence.server : scenario_.persistence.client;
   record(TraceKind::crash, i, 0, n.incarnation, persistent ? 1 : 0);
+  if (reachable(n)) --reachable_clients_;
   n.up = false;  // first, so that a dead node hears nothing of its own connections closing
   if (n.server) {
     for (NodeId c : client_ids_) {
@@ -669,6 +675,7 @@ void Simulation::fault_start(std::size_t index) {
     case FaultKind::offline:
       for (NodeId n : f.side_a) {
         if (is_server(n)) continue;
+        if (reachable(nodes_[n.value])) --reachable_clients_;
         nodes_[n.value].offline = true;
         ++nodes_[n.value].connect_token;
         nodes_[n.value].connecting = false;
@@ -712,6 +719,7 @@ void Simulation::fault_end(std::size_t index) {
         NodeRuntime& node = nodes_[n.value];
         if (is_server(n) || !node.offline) continue;
         node.offline = false;
+        if (reachable(node)) ++reachable_clients_;
         if (node.up && !node.conn_up) {
           node.attempt = 0;
           node.connecting = true;
@@ -870,11 +878,7 @@ void Simulation::count_server_load(Instant at, std::uint32_t count) {
 
 void Simulation::note_all_connected() {
   if (last_disruption_ == Instant::never()) return;
-  std::uint32_t expected = 0;
-  for (NodeId c : client_ids_) {
-    if (nodes_[c.value].up && !nodes_[c.value].offline) ++expected;
-  }
-  if (connected_clients_ >= expected) {
+  if (connected_clients_ >= reachable_clients_) {
     result_.metrics.all_reconnected_us = (now_ - last_disruption_).us;
     last_disruption_ = Instant::never();
   }

@@ -1,0 +1,414 @@
+// rga-text: collaborative text as a replicated growable array (models/rga.hpp), synced through relay
+// servers that merge and store it. Clients apply their edits at once and keep them in an outbox until
+// a server has stored and flushed them; servers de-duplicate by op id, broadcast each accepted op,
+// forward it to the other servers and exchange full state with them periodically. On every
+// (re)connect a client sends its whole state (harmless: merge is a union) and resends its outbox, and
+// the server sends its whole state back.
+#include <algorithm>
+#include <set>
+
+#include "models/rga.hpp"
+#include "sim/rng.hpp"
+
+namespace syncstorm::rga {
+
+// ---- the pure state --------------------------------------------------------------------------
+
+void Rga::insert(OpId id, const Element& element) { elements.emplace(id, element); }
+
+void Rga::erase(OpId target, const Deletion& deletion) {
+  if (!target.valid()) return;
+  auto [it, inserted] = deleted.emplace(target, deletion);
+  if (!inserted && deletion.by < it->second.by) it->second = deletion;
+}
+
+void Rga::apply(const Op& op) {
+  if (op.kind == OpKind::text_insert) insert(op.id, Element{op.ref, op.lamport, op.origin});
+  else erase(op.ref, Deletion{op.id, op.origin});
+}
+
+void Rga::merge(const Rga& other) {
+  for (const auto& [id, element] : other.elements) insert(id, element);
+  for (const auto& [id, deletion] : other.deleted) erase(id, deletion);
+}
+
+std::vector<OpId> Rga::visible() const {
+  // Children of each parent, newest first; then a depth-first walk from the start.
+  std::map<OpId, std::vector<std::pair<std::uint64_t, OpId>>> children;
+  for (const auto& [id, element] : elements) children[element.parent].emplace_back(element.lamport, id);
+  for (auto& [parent, list] : children) std::sort(list.begin(), list.end(), std::greater<>());
+  std::vector<OpId> out;
+  std::vector<OpId> stack;
+  auto push_children = [&](OpId parent) {
+    auto it = children.find(parent);
+    if (it == children.end()) return;
+    for (auto c = it->second.rbegin(); c != it->second.rend(); ++c) stack.push_back(c->second);
+  };
+  push_children(OpId{0});
+  while (!stack.empty()) {
+    const OpId id = stack.back();
+    stack.pop_back();
+    if (!deleted.contains(id)) out.push_back(id);
+    push_children(id);
+  }
+  return out;
+}
+
+std::uint64_t Rga::max_lamport() const {
+  std::uint64_t m = 0;
+  for (const auto& [id, element] : elements) m = std::max(m, element.lamport);
+  return m;
+}
+
+State Rga::state() const {
+  State s;
+  s.type = DataType::text;
+  s.text = visible();
+  return s;
+}
+
+std::uint64_t Rga::metadata_bytes() const {
+  // Every element carries its parent, Lamport time and origin; a tombstone also keeps a deleted
+  // element's whole record alive.
+  return elements.size() * 20 + deleted.size() * (20 + 20);
+}
+
+void Rga::encode(Writer& w) const {
+  w.u32(static_cast<std::uint32_t>(elements.size()));
+  for (const auto& [id, e] : elements) w.u64(id.value).u64(e.parent.value).u64(e.lamport).u32(e.origin.value);
+  w.u32(static_cast<std::uint32_t>(deleted.size()));
+  for (const auto& [id, d] : deleted) w.u64(id.value).u64(d.by.value).u32(d.origin.value);
+}
+
+bool Rga::decode(Reader& r) {
+  const std::uint32_t n = r.u32();
+  for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+    const OpId id{r.u64()};
+    Element e;
+    e.parent = OpId{r.u64()};
+    e.lamport = r.u64();
+    e.origin = NodeId{r.u32()};
+    if (r.ok() && id.valid()) insert(id, e);
+  }
+  const std::uint32_t m = r.u32();
+  for (std::uint32_t i = 0; i < m && r.ok(); ++i) {
+    const OpId id{r.u64()};
+    Deletion d;
+    d.by = OpId{r.u64()};
+    d.origin = NodeId{r.u32()};
+    if (r.ok()) erase(id, d);
+  }
+  return r.ok();
+}
+
+void encode_op(Writer& w, const Op& op) {
+  w.u64(op.id.value).u32(op.origin.value).u8(static_cast<std::uint8_t>(op.kind)).u64(op.ref.value).u64(op.lamport);
+}
+
+std::optional<Op> decode_op(Reader& r) {
+  Op op;
+  op.id = OpId{r.u64()};
+  op.origin = NodeId{r.u32()};
+  const std::uint8_t kind = r.u8();
+  op.ref = OpId{r.u64()};
+  op.lamport = r.u64();
+  const bool text_kind = kind == static_cast<std::uint8_t>(OpKind::text_insert) ||
+                         kind == static_cast<std::uint8_t>(OpKind::text_delete);
+  if (!r.ok() || !text_kind || !op.id.valid()) return std::nullopt;
+  op.kind = static_cast<OpKind>(kind);
+  return op;
+}
+
+std::size_t index_at(std::uint32_t position_ppm, std::size_t length) {
+  return static_cast<std::size_t>(std::uint64_t{position_ppm} * length / 1'000'000);
+}
+
+// ---- the relay protocol ----------------------------------------------------------------------
+
+namespace {
+
+enum MsgTag : std::uint8_t {
+  kOp = 1,       ///< client -> server: an operation (resent until acknowledged)
+  kAck = 2,      ///< server -> client: stored and flushed
+  kApply = 3,    ///< server -> clients: an accepted operation
+  kFull = 4,     ///< server -> client: the whole state
+  kHello = 5,    ///< client -> server: the client's whole state on (re)connect
+  kForward = 6,  ///< server -> server: an operation a client sent
+  kSync = 7,     ///< server -> server: the whole state
+  kDigest = 8,   ///< client -> server: a hash of the client's base; a mismatch gets a full state back
+};
+
+enum TimerTag : std::uint64_t { kTick = 1 };
+constexpr Duration kResendInterval = Duration::seconds(1);   ///< unacknowledged ops resent this often
+constexpr std::uint64_t kSyncEveryTicks = 2;                  ///< servers exchange state every 2 s
+
+std::uint64_t digest(const Rga& rga) {
+  Writer w;
+  rga.encode(w);
+  return fnv1a64(w.take());
+}
+
+std::string op_message(MsgTag tag, const Op& op) {
+  Writer w;
+  w.u8(tag);
+  encode_op(w, op);
+  return w.take();
+}
+
+std::string full_message(MsgTag tag, const Rga& rga) {
+  Writer w;
+  w.u8(tag);
+  rga.encode(w);
+  return w.take();
+}
+
+class Client final : public Node {
+ public:
+  void on_start(Context& ctx) override {
+    restore(ctx);
+    refresh();
+    ctx.set_timer(kResendInterval, kTick);
+  }
+
+  void on_user_operation(Context& ctx, const Operation& user) override {
+    if (data_type_of(user.kind) != DataType::text) return;
+    Op op;
+    op.id = user.id;
+    op.origin = ctx.self();
+    op.kind = user.kind;
+    const std::size_t length = order_.size();
+    std::size_t index = index_at(user.position_ppm, length);
+    if (op.kind == OpKind::text_insert) {
+      if (index > length) index = length;
+      op.ref = index == 0 ? OpId{0} : order_[index - 1];
+      lamport_ = std::max(lamport_, view_.max_lamport()) + 1;
+      op.lamport = lamport_;
+    } else if (length > 0) {
+      op.ref = order_[std::min(index, length - 1)];
+    }
+    outbox_[op.id] = op;
+    refresh();
+    persist(ctx);
+    if (op.kind == OpKind::text_insert) ctx.report(op.id, Lifecycle::applied);
+    else ctx.report(op.id, Lifecycle::applied, op.ref);
+    if (auto server = ctx.connected_server()) ctx.send(*server, op_message(kOp, op));
+  }
+
+  void on_message(Context& ctx, NodeId, std::string_view payload) override {
+    Reader r(payload);
+    const std::uint8_t tag = r.u8();
+    if (tag == kAck) {
+      const OpId id{r.u64()};
+      if (r.ok() && outbox_.erase(id) > 0) {
+        persist(ctx);
+        ctx.report(id, Lifecycle::acknowledged);
+      }
+    } else if (tag == kApply) {
+      auto op = decode_op(r);
+      if (!op) return;
+      base_.apply(*op);
+      changed(ctx);
+    } else if (tag == kFull) {
+      Rga server;
+      if (!server.decode(r)) return;
+      base_.merge(server);
+      changed(ctx);
+    }
+  }
+
+  void on_timer(Context& ctx, std::uint64_t tag) override {
+    if (tag != kTick) return;
+    ctx.set_timer(kResendInterval, kTick);
+    // Datagram links lose messages: resend what is unacknowledged, and compare digests with the
+    // server (anti-entropy) so that a lost update heals.
+    if (auto server = ctx.connected_server()) {
+      for (const auto& [id, op] : outbox_) ctx.send(*server, op_message(kOp, op));
+      ctx.send(*server, Writer().u8(kDigest).u64(digest(base_)).take());
+    }
+  }
+
+  void on_connected(Context& ctx, NodeId peer) override {
+    ctx.send(peer, full_message(kHello, base_));
+    for (const auto& [id, op] : outbox_) ctx.send(peer, op_message(kOp, op));
+  }
+
+  std::optional<State> state() const override {
+    State s;
+    s.type = DataType::text;
+    s.text = order_;
+    return s;
+  }
+
+  std::uint64_t metadata_bytes() const override { return view_.metadata_bytes() + outbox_.size() * 29; }
+
+ private:
+  void changed(Context& ctx) {
+    refresh();
+    for (const auto& [id, e] : view_.elements) {
+      if (e.origin != ctx.self() && reported_.insert(id).second) ctx.report(id, Lifecycle::seen);
+    }
+    for (const auto& [id, d] : view_.deleted) {
+      if (d.origin != ctx.self() && reported_.insert(d.by).second) ctx.report(d.by, Lifecycle::seen);
+    }
+    persist(ctx);
+  }
+
+  void refresh() {
+    view_ = base_;
+    for (const auto& [id, op] : outbox_) view_.apply(op);
+    order_ = view_.visible();
+  }
+
+  void persist(Context& ctx) {
+    Writer w;
+    w.u64(lamport_);
+    base_.encode(w);
+    w.u32(static_cast<std::uint32_t>(outbox_.size()));
+    for (const auto& [id, op] : outbox_) encode_op(w, op);
+    ctx.store().put("rga/client", w.take());
+    ctx.store().flush();
+  }
+
+  void restore(Context& ctx) {
+    auto saved = ctx.store().get("rga/client");
+    if (!saved) return;
+    Reader r(*saved);
+    lamport_ = r.u64();
+    Rga base;
+    if (!base.decode(r)) return;
+    std::map<OpId, Op> outbox;
+    const std::uint32_t n = r.u32();
+    for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+      if (auto op = decode_op(r)) outbox[op->id] = *op;
+    }
+    if (!r.ok()) return;
+    base_ = std::move(base);
+    outbox_ = std::move(outbox);
+    for (const auto& [id, e] : base_.elements) reported_.insert(id);
+    for (const auto& [id, d] : base_.deleted) reported_.insert(d.by);
+  }
+
+  Rga base_;                   ///< what the servers have told us
+  std::map<OpId, Op> outbox_;  ///< applied here, not yet acknowledged
+  Rga view_;                   ///< base_ with the outbox applied
+  std::vector<OpId> order_;    ///< view_'s visible text
+  std::uint64_t lamport_ = 0;
+  std::set<OpId> reported_;    ///< remote operations already reported as seen
+};
+
+class Server final : public Node {
+ public:
+  void on_start(Context& ctx) override {
+    restore(ctx);
+    ctx.set_timer(kResendInterval, kTick);
+  }
+  void on_user_operation(Context&, const Operation&) override {}
+
+  void on_message(Context& ctx, NodeId from, std::string_view payload) override {
+    Reader r(payload);
+    const std::uint8_t tag = r.u8();
+    if (tag == kOp || tag == kForward) {
+      auto op = decode_op(r);
+      if (op) accept(ctx, from, *op, tag == kOp);
+    } else if (tag == kHello || tag == kSync) {
+      Rga incoming;
+      if (!incoming.decode(r)) return;
+      const Rga before = state_;
+      state_.merge(incoming);
+      if (state_ == before) return;
+      persist(ctx);
+      broadcast(ctx, full_message(kFull, state_));
+    } else if (tag == kDigest) {
+      const std::uint64_t theirs = r.u64();
+      if (r.ok() && theirs != digest(state_)) ctx.send(from, full_message(kFull, state_));
+    }
+  }
+
+  void on_timer(Context& ctx, std::uint64_t tag) override {
+    if (tag != kTick) return;
+    ctx.set_timer(kResendInterval, kTick);
+    if (++ticks_ % kSyncEveryTicks != 0 || ctx.servers().size() < 2) return;
+    const std::string message = full_message(kSync, state_);
+    for (NodeId s : ctx.servers()) {
+      if (s != ctx.self()) ctx.send(s, message);
+    }
+  }
+
+  void on_connected(Context& ctx, NodeId peer) override {
+    const auto servers = ctx.servers();
+    const bool server = std::find(servers.begin(), servers.end(), peer) != servers.end();
+    ctx.send(peer, full_message(server ? kSync : kFull, state_));
+  }
+
+  std::optional<State> state() const override { return state_.state(); }
+  std::uint64_t metadata_bytes() const override { return state_.metadata_bytes() + accepted_.size() * 8; }
+
+ private:
+  void accept(Context& ctx, NodeId from, const Op& op, bool from_client) {
+    if (accepted_.insert(op.id).second) {
+      state_.apply(op);
+      persist(ctx);  // flushed before the ack: an acknowledged edit survives a crash
+      broadcast(ctx, op_message(kApply, op));
+      if (from_client) {
+        for (NodeId s : ctx.servers()) {
+          if (s != ctx.self()) ctx.send(s, op_message(kForward, op));
+        }
+      }
+    }
+    if (from_client) ctx.send(from, Writer().u8(kAck).u64(op.id.value).take());
+  }
+
+  void broadcast(Context& ctx, const std::string& message) {
+    for (NodeId c : ctx.clients()) {
+      if (ctx.connected(c)) ctx.send(c, message);
+    }
+  }
+
+  void persist(Context& ctx) {
+    Writer w;
+    state_.encode(w);
+    w.u32(static_cast<std::uint32_t>(accepted_.size()));
+    for (OpId id : accepted_) w.u64(id.value);
+    ctx.store().put("rga/server", w.take());
+    ctx.store().flush();
+  }
+
+  void restore(Context& ctx) {
+    auto saved = ctx.store().get("rga/server");
+    if (!saved) return;
+    Reader r(*saved);
+    Rga state;
+    if (!state.decode(r)) return;
+    std::set<OpId> accepted;
+    const std::uint32_t n = r.u32();
+    for (std::uint32_t i = 0; i < n && r.ok(); ++i) accepted.insert(OpId{r.u64()});
+    if (!r.ok()) return;
+    state_ = std::move(state);
+    accepted_ = std::move(accepted);
+  }
+
+  Rga state_;
+  std::set<OpId> accepted_;  ///< op ids already applied: resends apply once
+  std::uint64_t ticks_ = 0;
+};
+
+}  // namespace
+}  // namespace syncstorm::rga
+
+namespace syncstorm {
+
+ModelInfo rga_text_model() {
+  return ModelInfo{
+      .name = "rga-text",
+      .description = "RGA sequence CRDT for text through relay servers that merge and store; deletes leave tombstones",
+      .data_type = DataType::text,
+      .topology = Topology::client_server,
+      .rule = SupersedeRule::add_wins,
+      .correct = true,
+      .breaks = std::nullopt,
+      .make_client = [](NodeId) { return std::make_unique<rga::Client>(); },
+      .make_server = [](NodeId) { return std::make_unique<rga::Server>(); },
+  };
+}
+
+}  // namespace syncstorm

@@ -1,0 +1,262 @@
+// event-log-list and event-log-list-full-resync driven through the harness: server order, catch-up by
+// delta or by snapshot, de-duplicated resends, crashes, and the cost of full resyncs.
+#include <algorithm>
+#include <map>
+#include <set>
+#include <catch2/catch.hpp>
+
+#include "models/model.hpp"
+#include "sim/schedule.hpp"
+#include "sim/simulation.hpp"
+#include "tests/models/harness.hpp"
+
+using namespace syncstorm;
+
+namespace {
+
+/// Runs `m` through `scenario` with the engine and the real checkers for seeds 1..seeds and counts
+/// the seeds on which each invariant was broken.
+std::map<Invariant, int> engine_breaks(const Scenario& scenario, const ModelInfo& m, std::uint64_t seeds) {
+  std::map<Invariant, int> broken;
+  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+    const Schedule schedule = make_schedule(scenario, m.data_type, seed);
+    std::set<Invariant> kinds;
+    for (const Violation& v : run_simulation(scenario, m, schedule, seed).violations) kinds.insert(v.invariant);
+    for (Invariant i : kinds) ++broken[i];
+  }
+  return broken;
+}
+
+FaultSpec engine_fault(FaultKind kind, Target target, std::int64_t at_s, std::int64_t duration_s) {
+  FaultSpec f;
+  f.kind = kind;
+  f.at = Instant{Duration::seconds(at_s).us};
+  f.duration = Duration::seconds(duration_s);
+  f.target = target;
+  return f;
+}
+
+/// A small busy run with resets, a server crash, a client crash with persistence, a partition,
+/// a long offline client and two servers behind a load balancer.
+[[maybe_unused]] Scenario engine_rough(std::uint32_t servers) {
+  Scenario s;
+  s.name = "models-b-rough";
+  s.servers = servers;
+  s.network.assignment = ServerAssignment::random;
+  s.workload.clients = 5;
+  s.workload.keys = 4;
+  s.workload.duration = Duration::seconds(20);
+  s.workload.think_time_mean = Duration::millis(700);
+  s.invariants.settle = Duration::seconds(20);
+  s.persistence.client = true;
+  for (std::int64_t at = 2; at < 18; at += 3) {
+    s.faults.push_back(engine_fault(FaultKind::reset, Target{Target::Kind::random_client, 0}, at, 0));
+  }
+  s.faults.push_back(engine_fault(FaultKind::crash, Target{Target::Kind::servers, 0}, 8, 1));
+  s.faults.push_back(engine_fault(FaultKind::crash, Target{Target::Kind::random_client, 0}, 11, 1));
+  s.faults.push_back(engine_fault(FaultKind::partition, Target{Target::Kind::random_client, 0}, 4, 5));
+  s.faults.push_back(engine_fault(FaultKind::offline, Target{Target::Kind::client, 1}, 3, 15));
+  return s;
+}
+
+/// The canaries' situation: one client offline for 25 s (longer than any tombstone ttl) while the
+/// others add and remove items, and back only after the users stopped, so that nothing re-adds or
+/// removes an item it brings back. Enough keys that its own offline edits leave some items alone.
+[[maybe_unused]] Scenario engine_offline_removes() {
+  Scenario s;
+  s.name = "models-b-offline";
+  s.workload.clients = 4;
+  s.workload.keys = 12;
+  s.workload.duration = Duration::seconds(20);
+  s.workload.think_time_mean = Duration::millis(800);
+  s.workload.remove_share = 400'000;
+  s.invariants.settle = Duration::seconds(20);
+  s.persistence.client = true;
+  s.faults.push_back(engine_fault(FaultKind::offline, Target{Target::Kind::client, 0}, 3, 25));
+  return s;
+}
+
+}  // namespace
+
+namespace {
+
+constexpr std::uint8_t kSnapshotTag = 5;  // the event log's snapshot message starts with this byte
+
+const ModelInfo& log_model(const char* name) {
+  static const ModelRegistry registry = shipped_models();  // test-only cache; holds no run state
+  const ModelInfo* info = registry.find(name);
+  REQUIRE(info != nullptr);
+  return *info;
+}
+
+void settle(testing::Cluster& cluster) {
+  for (int round = 0; round < 4; ++round) {
+    cluster.deliver_all();
+    cluster.fire_timers();
+  }
+  cluster.deliver_all();
+}
+
+bool all_agree(testing::Cluster& cluster, std::uint32_t clients) {
+  for (std::uint32_t i = 0; i < clients; ++i) {
+    if (cluster.state(cluster.client(i)) != cluster.state(cluster.server())) return false;
+  }
+  return true;
+}
+
+std::size_t reports_of(const testing::Cluster& cluster, NodeId node, OpId op, Lifecycle lifecycle) {
+  return static_cast<std::size_t>(std::count_if(cluster.reports.begin(), cluster.reports.end(), [&](const testing::Report& r) {
+    return r.node == node && r.op == op && r.lifecycle == lifecycle;
+  }));
+}
+
+/// Bytes queued for `node`, and whether any of those messages is a snapshot.
+std::pair<std::size_t, bool> queued_for(const testing::Cluster& cluster, NodeId node) {
+  std::size_t bytes = 0;
+  bool snapshot = false;
+  for (const auto& e : cluster.queue) {
+    if (e.to != node) continue;
+    bytes += e.payload.size();
+    snapshot |= !e.payload.empty() && static_cast<std::uint8_t>(e.payload[0]) == kSnapshotTag;
+  }
+  return {bytes, snapshot};
+}
+
+/// Client 1 goes away while `missed` events happen on top of `items` items, then returns. Returns
+/// what the server queued for it in answer to its resume.
+std::pair<std::size_t, bool> catch_up(const char* name, std::uint32_t items, std::uint32_t missed) {
+  testing::Cluster cluster(log_model(name), 1, 2);
+  for (std::uint32_t k = 0; k < items; ++k) cluster.user(0, OpKind::list_add, k);
+  settle(cluster);
+  cluster.disconnect(cluster.client(1));
+  for (std::uint32_t i = 0; i < missed; ++i) cluster.user(0, OpKind::list_update, i % items);
+  settle(cluster);
+  cluster.reconnect(cluster.client(1));
+  cluster.deliver_all(1);  // the resume reaches the server, which queues its answer
+  const auto answer = queued_for(cluster, cluster.client(1));
+  settle(cluster);
+  REQUIRE(all_agree(cluster, 2));
+  return answer;
+}
+
+}  // namespace
+
+TEST_CASE("event-log-list converges after shuffled delivery", "[models][event-log-list]") {
+  for (const char* name : {"event-log-list", "event-log-list-full-resync"}) {
+    for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+      testing::Cluster cluster(log_model(name), 1, 3);
+      Rng rng(seed);
+      for (int i = 0; i < 40; ++i) {
+        const auto kinds = std::array{OpKind::list_add, OpKind::list_update, OpKind::list_remove};
+        cluster.user(static_cast<std::uint32_t>(rng.below(3)), kinds[rng.below(3)], static_cast<std::uint32_t>(rng.below(4)));
+        if (rng.below(3) == 0) cluster.deliver_shuffled(rng, rng.below(5));
+      }
+      cluster.deliver_shuffled(rng);
+      settle(cluster);
+      INFO(name << " seed " << seed);
+      REQUIRE(all_agree(cluster, 3));
+    }
+  }
+}
+
+TEST_CASE("event-log-list resolves concurrent writes in server order", "[models][event-log-list]") {
+  testing::Cluster cluster(log_model("event-log-list"), 1, 2);
+  const Operation a = cluster.user(0, OpKind::list_add, 1);
+  const Operation b = cluster.user(1, OpKind::list_add, 1);
+  // Each client shows its own write until it hears the server's order.
+  REQUIRE(cluster.state(cluster.client(0))->items == std::vector<Item>{Item{KeyId{1}, a.id}});
+  REQUIRE(cluster.state(cluster.client(1))->items == std::vector<Item>{Item{KeyId{1}, b.id}});
+  settle(cluster);
+  REQUIRE(cluster.state(cluster.server())->items == std::vector<Item>{Item{KeyId{1}, b.id}});  // b arrived last
+  REQUIRE(all_agree(cluster, 2));
+  REQUIRE(reports_of(cluster, cluster.client(0), a.id, Lifecycle::acknowledged) == 1);
+  REQUIRE(reports_of(cluster, cluster.client(1), a.id, Lifecycle::seen) == 1);
+  REQUIRE(reports_of(cluster, cluster.client(0), a.id, Lifecycle::seen) == 0);  // never one's own
+}
+
+TEST_CASE("event-log-list catches up by delta when the log still holds the missed events", "[models][event-log-list]") {
+  const auto [bytes, snapshot] = catch_up("event-log-list", 10, 3);
+  REQUIRE_FALSE(snapshot);
+  REQUIRE(bytes > 0);
+}
+
+TEST_CASE("event-log-list catches up from a snapshot when the missed events were trimmed", "[models][event-log-list]") {
+  const auto [bytes, snapshot] = catch_up("event-log-list", 4, 80);
+  REQUIRE(snapshot);
+  REQUIRE(bytes > 0);
+}
+
+TEST_CASE("event-log-list-full-resync sends everything on reconnect and costs more bytes",
+          "[models][event-log-list-full-resync]") {
+  const auto [full_bytes, full_snapshot] = catch_up("event-log-list-full-resync", 10, 2);
+  const auto [delta_bytes, delta_snapshot] = catch_up("event-log-list", 10, 2);
+  REQUIRE(full_snapshot);
+  REQUIRE_FALSE(delta_snapshot);
+  REQUIRE(full_bytes > delta_bytes);
+}
+
+TEST_CASE("event-log-list applies a resend after a lost acknowledgement once", "[models][event-log-list]") {
+  testing::Cluster cluster(log_model("event-log-list"), 1, 2);
+  const Operation op = cluster.user(0, OpKind::list_add, 2);
+  cluster.deliver_all(1);                 // the server logs it and queues the event and the ack
+  cluster.disconnect(cluster.client(0));  // which are lost with the connection
+  REQUIRE(reports_of(cluster, cluster.client(0), op.id, Lifecycle::acknowledged) == 0);
+  cluster.reconnect(cluster.client(0));
+  settle(cluster);
+  REQUIRE(reports_of(cluster, cluster.client(0), op.id, Lifecycle::acknowledged) == 1);
+  REQUIRE(reports_of(cluster, cluster.client(1), op.id, Lifecycle::seen) == 1);
+  const Operation later = cluster.user(1, OpKind::list_update, 2);
+  settle(cluster);
+  REQUIRE(cluster.state(cluster.server())->items == std::vector<Item>{Item{KeyId{2}, later.id}});
+  REQUIRE(all_agree(cluster, 2));
+}
+
+TEST_CASE("event-log-list keeps acknowledged and unsent writes across crashes with persistence", "[models][event-log-list]") {
+  testing::Cluster cluster(log_model("event-log-list"), 1, 2);
+  const Operation acked = cluster.user(0, OpKind::list_add, 1);
+  settle(cluster);
+  REQUIRE(reports_of(cluster, cluster.client(0), acked.id, Lifecycle::acknowledged) == 1);
+  cluster.crash_restart(cluster.server(), true);
+  cluster.disconnect(cluster.client(1));
+  const Operation offline = cluster.user(1, OpKind::list_add, 2);
+  cluster.crash_restart(cluster.client(1), true);
+  cluster.disconnect(cluster.client(1));
+  cluster.reconnect(cluster.client(1));
+  settle(cluster);
+  const std::vector<Item> expected{Item{KeyId{1}, acked.id}, Item{KeyId{2}, offline.id}};
+  REQUIRE(cluster.state(cluster.server())->items == expected);
+  REQUIRE(all_agree(cluster, 2));
+}
+
+TEST_CASE("event-log-list metadata stays bounded by the retention", "[models][event-log-list]") {
+  testing::Cluster cluster(log_model("event-log-list"), 1, 1);
+  for (std::uint32_t i = 0; i < 100; ++i) cluster.user(0, OpKind::list_update, i % 3);
+  settle(cluster);
+  const std::uint64_t after_100 = cluster.node(cluster.server()).metadata_bytes();
+  for (std::uint32_t i = 0; i < 100; ++i) cluster.user(0, OpKind::list_update, i % 3);
+  settle(cluster);
+  // Only the de-duplication index grows (16 bytes per operation); the log itself is trimmed.
+  REQUIRE(cluster.node(cluster.server()).metadata_bytes() <= after_100 + 100 * 16);
+}
+
+TEST_CASE("event-log-list followers replay the leader's log", "[models][event-log-list]") {
+  for (const char* name : {"event-log-list", "event-log-list-full-resync"}) {
+    testing::Cluster cluster(log_model(name), 2, 2);
+    for (std::uint32_t i = 0; i < 40; ++i) cluster.user(i % 2, i % 5 == 4 ? OpKind::list_remove : OpKind::list_update, i % 6);
+    settle(cluster);
+    INFO(name);
+    REQUIRE(cluster.state(cluster.server(1)) == cluster.state(cluster.server(0)));
+    REQUIRE(all_agree(cluster, 2));
+    REQUIRE_FALSE(cluster.state(cluster.server(1))->items.empty());
+  }
+}
+
+TEST_CASE("event-log-list breaks no invariant in the engine under rough faults", "[models][event-log-list][engine]") {
+  for (const char* name : {"event-log-list", "event-log-list-full-resync"}) {
+    for (std::uint32_t servers : {1u, 2u}) {
+      INFO(name << " with " << servers << " servers");
+      REQUIRE(engine_breaks(engine_rough(servers), log_model(name), 6).empty());
+    }
+    REQUIRE(engine_breaks(engine_offline_removes(), log_model(name), 6).empty());
+  }
+}

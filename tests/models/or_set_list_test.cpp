@@ -1,0 +1,305 @@
+// or-set-list: the OR-set laws (RapidCheck) and the relay strategy driven through the harness.
+#include <algorithm>
+#include <map>
+#include <set>
+#include <catch2/catch.hpp>
+#include <rapidcheck/catch.h>
+
+#include "models/model.hpp"
+#include "models/or_set.hpp"
+#include "sim/schedule.hpp"
+#include "sim/simulation.hpp"
+#include "tests/models/harness.hpp"
+
+using namespace syncstorm;
+
+namespace {
+
+/// Runs `m` through `scenario` with the engine and the real checkers for seeds 1..seeds and counts
+/// the seeds on which each invariant was broken.
+std::map<Invariant, int> engine_breaks(const Scenario& scenario, const ModelInfo& m, std::uint64_t seeds) {
+  std::map<Invariant, int> broken;
+  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+    const Schedule schedule = make_schedule(scenario, m.data_type, seed);
+    std::set<Invariant> kinds;
+    for (const Violation& v : run_simulation(scenario, m, schedule, seed).violations) kinds.insert(v.invariant);
+    for (Invariant i : kinds) ++broken[i];
+  }
+  return broken;
+}
+
+FaultSpec engine_fault(FaultKind kind, Target target, std::int64_t at_s, std::int64_t duration_s) {
+  FaultSpec f;
+  f.kind = kind;
+  f.at = Instant{Duration::seconds(at_s).us};
+  f.duration = Duration::seconds(duration_s);
+  f.target = target;
+  return f;
+}
+
+/// A small busy run with resets, a server crash, a client crash with persistence, a partition,
+/// a long offline client and two servers behind a load balancer.
+[[maybe_unused]] Scenario engine_rough(std::uint32_t servers) {
+  Scenario s;
+  s.name = "models-b-rough";
+  s.servers = servers;
+  s.network.assignment = ServerAssignment::random;
+  s.workload.clients = 5;
+  s.workload.keys = 4;
+  s.workload.duration = Duration::seconds(20);
+  s.workload.think_time_mean = Duration::millis(700);
+  s.invariants.settle = Duration::seconds(20);
+  s.persistence.client = true;
+  for (std::int64_t at = 2; at < 18; at += 3) {
+    s.faults.push_back(engine_fault(FaultKind::reset, Target{Target::Kind::random_client, 0}, at, 0));
+  }
+  s.faults.push_back(engine_fault(FaultKind::crash, Target{Target::Kind::servers, 0}, 8, 1));
+  s.faults.push_back(engine_fault(FaultKind::crash, Target{Target::Kind::random_client, 0}, 11, 1));
+  s.faults.push_back(engine_fault(FaultKind::partition, Target{Target::Kind::random_client, 0}, 4, 5));
+  s.faults.push_back(engine_fault(FaultKind::offline, Target{Target::Kind::client, 1}, 3, 15));
+  return s;
+}
+
+/// The canaries' situation: one client offline for 25 s (longer than any tombstone ttl) while the
+/// others add and remove items, and back only after the users stopped, so that nothing re-adds or
+/// removes an item it brings back. Enough keys that its own offline edits leave some items alone.
+[[maybe_unused]] Scenario engine_offline_removes() {
+  Scenario s;
+  s.name = "models-b-offline";
+  s.workload.clients = 4;
+  s.workload.keys = 12;
+  s.workload.duration = Duration::seconds(20);
+  s.workload.think_time_mean = Duration::millis(800);
+  s.workload.remove_share = 400'000;
+  s.invariants.settle = Duration::seconds(20);
+  s.persistence.client = true;
+  s.faults.push_back(engine_fault(FaultKind::offline, Target{Target::Kind::client, 0}, 3, 25));
+  return s;
+}
+
+}  // namespace
+using orset::OrSet;
+
+namespace {
+
+/// A small state from bytes: each byte adds a tag or removes one. A tag's content and a removal's
+/// content depend only on their ids, as they do in a run (an op id names one write).
+OrSet or_set_from(const std::vector<std::uint8_t>& bytes) {
+  OrSet set;
+  for (std::uint8_t b : bytes) {
+    const OpId tag{static_cast<std::uint64_t>(b % 16 + 1)};
+    if (b < 128) {
+      set.add(tag, orset::Tag{KeyId{static_cast<std::uint32_t>(tag.value % 4)}, tag.value % 5, NodeId{static_cast<std::uint32_t>(tag.value % 3)}});
+    } else {
+      const OpId by{static_cast<std::uint64_t>(17 + (b >> 4) % 4)};
+      set.remove(tag, orset::Removal{by, NodeId{static_cast<std::uint32_t>(by.value % 3)}});
+    }
+  }
+  return set;
+}
+
+OrSet merged(OrSet a, const OrSet& b) {
+  a.merge(b);
+  return a;
+}
+
+/// Operations as one replica issues them in sequence: each observes the tags live before it.
+std::vector<orset::Op> history_from(const std::vector<std::uint8_t>& bytes) {
+  OrSet replica;
+  std::vector<orset::Op> ops;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    orset::Op op;
+    op.id = OpId{i + 1};
+    op.origin = NodeId{static_cast<std::uint32_t>(bytes[i] % 3)};
+    op.kind = bytes[i] % 3 == 0 ? OpKind::list_remove : (bytes[i] % 3 == 1 ? OpKind::list_add : OpKind::list_update);
+    op.key = KeyId{static_cast<std::uint32_t>((bytes[i] >> 2) % 4)};
+    op.lamport = replica.max_lamport() + 1;
+    op.observed = replica.live_tags(op.key);
+    replica.apply(op);
+    ops.push_back(op);
+  }
+  return ops;
+}
+
+const ModelInfo& model(const char* name) {
+  static const ModelRegistry registry = shipped_models();  // test-only cache; holds no run state
+  const ModelInfo* info = registry.find(name);
+  REQUIRE(info != nullptr);
+  return *info;
+}
+
+/// Lets messages and timers run until the cluster is quiet.
+void settle(testing::Cluster& cluster) {
+  for (int round = 0; round < 4; ++round) {
+    cluster.deliver_all();
+    cluster.fire_timers();
+  }
+  cluster.deliver_all();
+}
+
+bool all_agree(testing::Cluster& cluster, std::uint32_t clients) {
+  for (std::uint32_t i = 0; i < clients; ++i) {
+    if (cluster.state(cluster.client(i)) != cluster.state(cluster.server())) return false;
+  }
+  return true;
+}
+
+bool has_item(const std::optional<State>& state, std::uint32_t key) {
+  return std::any_of(state->items.begin(), state->items.end(), [&](const Item& item) { return item.id.value == key; });
+}
+
+std::size_t count_reports(const testing::Cluster& cluster, NodeId node, OpId op, Lifecycle lifecycle) {
+  return static_cast<std::size_t>(std::count_if(cluster.reports.begin(), cluster.reports.end(), [&](const testing::Report& r) {
+    return r.node == node && r.op == op && r.lifecycle == lifecycle;
+  }));
+}
+
+}  // namespace
+
+TEST_CASE("OR-set merge obeys the semilattice laws", "[models][or-set-list][crdt]") {
+  rc::prop("merge is commutative", [](const std::vector<std::uint8_t>& a, const std::vector<std::uint8_t>& b) {
+    RC_ASSERT(merged(or_set_from(a), or_set_from(b)) == merged(or_set_from(b), or_set_from(a)));
+  });
+  rc::prop("merge is associative",
+           [](const std::vector<std::uint8_t>& a, const std::vector<std::uint8_t>& b, const std::vector<std::uint8_t>& c) {
+             const OrSet x = or_set_from(a), y = or_set_from(b), z = or_set_from(c);
+             RC_ASSERT(merged(merged(x, y), z) == merged(x, merged(y, z)));
+           });
+  rc::prop("merge is idempotent", [](const std::vector<std::uint8_t>& a) {
+    const OrSet x = or_set_from(a);
+    RC_ASSERT(merged(x, x) == x);
+  });
+}
+
+TEST_CASE("OR-set operations applied in any order give the same state", "[models][or-set-list][crdt]") {
+  rc::prop("delivery order does not change the state", [](const std::vector<std::uint8_t>& bytes) {
+    const auto ops = history_from(bytes);
+    const auto order = *rc::gen::container<std::vector<std::uint32_t>>(ops.size(), rc::gen::arbitrary<std::uint32_t>());
+    std::vector<std::size_t> index(ops.size());
+    for (std::size_t i = 0; i < index.size(); ++i) index[i] = i;
+    std::stable_sort(index.begin(), index.end(), [&](std::size_t x, std::size_t y) { return order[x] < order[y]; });
+    OrSet in_order, shuffled;
+    for (const auto& op : ops) in_order.apply(op);
+    for (std::size_t i : index) shuffled.apply(ops[i]);
+    RC_ASSERT(in_order == shuffled);
+  });
+}
+
+TEST_CASE("a remove only removes the adds it observed", "[models][or-set-list][crdt]") {
+  OrSet left, right;
+  const orset::Op add{OpId{1}, NodeId{1}, OpKind::list_add, KeyId{7}, 1, {}};
+  left.apply(add);
+  const orset::Op remove{OpId{2}, NodeId{1}, OpKind::list_remove, KeyId{7}, 2, left.live_tags(KeyId{7})};
+  const orset::Op concurrent_add{OpId{3}, NodeId{2}, OpKind::list_add, KeyId{7}, 1, {}};
+  left.apply(remove);
+  right.apply(concurrent_add);
+  left.merge(right);
+  REQUIRE(left.state().items == std::vector<Item>{Item{KeyId{7}, OpId{3}}});
+}
+
+TEST_CASE("or-set-list converges after shuffled delivery", "[models][or-set-list]") {
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    testing::Cluster cluster(model("or-set-list"), 1, 3);
+    Rng rng(seed);
+    for (int i = 0; i < 30; ++i) {
+      const auto kinds = std::array{OpKind::list_add, OpKind::list_update, OpKind::list_remove};
+      cluster.user(static_cast<std::uint32_t>(rng.below(3)), kinds[rng.below(3)], static_cast<std::uint32_t>(rng.below(4)));
+      if (rng.below(3) == 0) cluster.deliver_shuffled(rng, rng.below(5));
+    }
+    cluster.deliver_shuffled(rng);
+    settle(cluster);
+    INFO("seed " << seed);
+    REQUIRE(all_agree(cluster, 3));
+  }
+}
+
+TEST_CASE("or-set-list resends its outbox after a reconnect and is acknowledged once stored", "[models][or-set-list]") {
+  testing::Cluster cluster(model("or-set-list"), 1, 2);
+  cluster.disconnect(cluster.client(0));
+  const Operation op = cluster.user(0, OpKind::list_add, 3);
+  REQUIRE(count_reports(cluster, cluster.client(0), op.id, Lifecycle::applied) == 1);
+  REQUIRE(has_item(cluster.state(cluster.client(0)), 3));
+  cluster.deliver_all();
+  REQUIRE_FALSE(has_item(cluster.state(cluster.server()), 3));
+  cluster.reconnect(cluster.client(0));
+  settle(cluster);
+  REQUIRE(has_item(cluster.state(cluster.server()), 3));
+  REQUIRE(count_reports(cluster, cluster.client(0), op.id, Lifecycle::acknowledged) == 1);
+  REQUIRE(count_reports(cluster, cluster.client(1), op.id, Lifecycle::seen) == 1);
+  REQUIRE(all_agree(cluster, 2));
+}
+
+TEST_CASE("or-set-list keeps unsent writes across a client crash with persistence", "[models][or-set-list]") {
+  testing::Cluster cluster(model("or-set-list"), 1, 2);
+  cluster.disconnect(cluster.client(0));
+  cluster.user(0, OpKind::list_add, 5);
+  cluster.crash_restart(cluster.client(0), true);
+  REQUIRE(has_item(cluster.state(cluster.client(0)), 5));
+  cluster.reconnect(cluster.client(0));
+  settle(cluster);
+  REQUIRE(has_item(cluster.state(cluster.server()), 5));
+  REQUIRE(all_agree(cluster, 2));
+}
+
+TEST_CASE("or-set-list keeps acknowledged writes across a server crash", "[models][or-set-list]") {
+  testing::Cluster cluster(model("or-set-list"), 1, 2);
+  cluster.user(0, OpKind::list_add, 1);
+  cluster.user(1, OpKind::list_add, 2);
+  settle(cluster);
+  cluster.crash_restart(cluster.server(), true);
+  settle(cluster);
+  REQUIRE(has_item(cluster.state(cluster.server()), 1));
+  REQUIRE(has_item(cluster.state(cluster.server()), 2));
+  REQUIRE(all_agree(cluster, 2));
+}
+
+TEST_CASE("or-set-list discards a tombstone only after every replica has it", "[models][or-set-list]") {
+  testing::Cluster cluster(model("or-set-list"), 1, 3);
+  cluster.user(0, OpKind::list_add, 4);
+  settle(cluster);
+  const std::uint64_t before = cluster.node(cluster.server()).metadata_bytes();
+  cluster.disconnect(cluster.client(2));  // holds the item live and has not seen the remove
+  cluster.user(1, OpKind::list_remove, 4);
+  settle(cluster);
+  const std::uint64_t blocked = cluster.node(cluster.server()).metadata_bytes();
+  REQUIRE(blocked > before);  // the tombstone is still held for the absent client
+  cluster.now += Duration::seconds(60);
+  cluster.reconnect(cluster.client(2));
+  settle(cluster);
+  REQUIRE_FALSE(has_item(cluster.state(cluster.server()), 4));  // the returning client did not resurrect it
+  REQUIRE(all_agree(cluster, 3));
+  REQUIRE(cluster.node(cluster.server()).metadata_bytes() < blocked);  // and now it is discarded
+  REQUIRE(cluster.node(cluster.client(2)).metadata_bytes() < cluster.node(cluster.server()).metadata_bytes());
+}
+
+TEST_CASE("or-set-list ignores malformed messages", "[models][or-set-list]") {
+  testing::Cluster cluster(model("or-set-list"), 1, 1);
+  for (std::uint8_t tag = 0; tag < 12; ++tag) {
+    const std::string junk{static_cast<char>(tag), '\x05', '\xff'};
+    cluster.node(cluster.server()).on_message(cluster.context(cluster.server()), cluster.client(0), junk);
+    cluster.node(cluster.client(0)).on_message(cluster.context(cluster.client(0)), cluster.server(), junk);
+  }
+  REQUIRE(cluster.state(cluster.server())->items.empty());
+  REQUIRE(cluster.state(cluster.client(0))->items.empty());
+}
+
+TEST_CASE("or-set-list servers forward to each other and agree", "[models][or-set-list]") {
+  testing::Cluster cluster(model("or-set-list"), 2, 2);
+  cluster.user(0, OpKind::list_add, 1);
+  cluster.user(1, OpKind::list_add, 2);
+  settle(cluster);
+  cluster.user(1, OpKind::list_remove, 1);
+  settle(cluster);
+  REQUIRE(cluster.state(cluster.server(1)) == cluster.state(cluster.server(0)));
+  REQUIRE(has_item(cluster.state(cluster.server(1)), 2));
+  REQUIRE_FALSE(has_item(cluster.state(cluster.server(1)), 1));
+  REQUIRE(all_agree(cluster, 2));
+}
+
+TEST_CASE("or-set-list breaks no invariant in the engine under rough faults", "[models][or-set-list][engine]") {
+  for (std::uint32_t servers : {1u, 2u}) {
+    INFO(servers << " servers");
+    REQUIRE(engine_breaks(engine_rough(servers), model("or-set-list"), 6).empty());
+  }
+  REQUIRE(engine_breaks(engine_offline_removes(), model("or-set-list"), 6).empty());
+}

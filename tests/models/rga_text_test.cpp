@@ -1,0 +1,285 @@
+// rga-text: the RGA laws (RapidCheck) and the relay strategy driven through the harness.
+#include <algorithm>
+#include <map>
+#include <set>
+#include <catch2/catch.hpp>
+#include <rapidcheck/catch.h>
+
+#include "models/model.hpp"
+#include "models/rga.hpp"
+#include "sim/schedule.hpp"
+#include "sim/simulation.hpp"
+#include "tests/models/harness.hpp"
+
+using namespace syncstorm;
+
+namespace {
+
+/// Runs `m` through `scenario` with the engine and the real checkers for seeds 1..seeds and counts
+/// the seeds on which each invariant was broken.
+std::map<Invariant, int> engine_breaks(const Scenario& scenario, const ModelInfo& m, std::uint64_t seeds) {
+  std::map<Invariant, int> broken;
+  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
+    const Schedule schedule = make_schedule(scenario, m.data_type, seed);
+    std::set<Invariant> kinds;
+    for (const Violation& v : run_simulation(scenario, m, schedule, seed).violations) kinds.insert(v.invariant);
+    for (Invariant i : kinds) ++broken[i];
+  }
+  return broken;
+}
+
+FaultSpec engine_fault(FaultKind kind, Target target, std::int64_t at_s, std::int64_t duration_s) {
+  FaultSpec f;
+  f.kind = kind;
+  f.at = Instant{Duration::seconds(at_s).us};
+  f.duration = Duration::seconds(duration_s);
+  f.target = target;
+  return f;
+}
+
+/// A small busy run with resets, a server crash, a client crash with persistence, a partition,
+/// a long offline client and two servers behind a load balancer.
+[[maybe_unused]] Scenario engine_rough(std::uint32_t servers) {
+  Scenario s;
+  s.name = "models-b-rough";
+  s.servers = servers;
+  s.network.assignment = ServerAssignment::random;
+  s.workload.clients = 5;
+  s.workload.keys = 4;
+  s.workload.duration = Duration::seconds(20);
+  s.workload.think_time_mean = Duration::millis(700);
+  s.invariants.settle = Duration::seconds(20);
+  s.persistence.client = true;
+  for (std::int64_t at = 2; at < 18; at += 3) {
+    s.faults.push_back(engine_fault(FaultKind::reset, Target{Target::Kind::random_client, 0}, at, 0));
+  }
+  s.faults.push_back(engine_fault(FaultKind::crash, Target{Target::Kind::servers, 0}, 8, 1));
+  s.faults.push_back(engine_fault(FaultKind::crash, Target{Target::Kind::random_client, 0}, 11, 1));
+  s.faults.push_back(engine_fault(FaultKind::partition, Target{Target::Kind::random_client, 0}, 4, 5));
+  s.faults.push_back(engine_fault(FaultKind::offline, Target{Target::Kind::client, 1}, 3, 15));
+  return s;
+}
+
+/// The canaries' situation: one client offline for 25 s (longer than any tombstone ttl) while the
+/// others add and remove items, and back only after the users stopped, so that nothing re-adds or
+/// removes an item it brings back. Enough keys that its own offline edits leave some items alone.
+[[maybe_unused]] Scenario engine_offline_removes() {
+  Scenario s;
+  s.name = "models-b-offline";
+  s.workload.clients = 4;
+  s.workload.keys = 12;
+  s.workload.duration = Duration::seconds(20);
+  s.workload.think_time_mean = Duration::millis(800);
+  s.workload.remove_share = 400'000;
+  s.invariants.settle = Duration::seconds(20);
+  s.persistence.client = true;
+  s.faults.push_back(engine_fault(FaultKind::offline, Target{Target::Kind::client, 0}, 3, 25));
+  return s;
+}
+
+}  // namespace
+using rga::Rga;
+
+namespace {
+
+/// Edits by three replicas that sync now and then, as bytes decide: every op is kept, in the
+/// (causal) order it was issued.
+struct Edits {
+  std::vector<rga::Op> ops;
+  std::vector<Rga> replicas{3};
+};
+
+Edits edits_from(const std::vector<std::uint8_t>& bytes) {
+  Edits e;
+  std::uint64_t next = 1;
+  for (std::size_t i = 0; i + 1 < bytes.size(); i += 2) {
+    const std::uint8_t action = bytes[i];
+    const std::uint32_t position_ppm = static_cast<std::uint32_t>(bytes[i + 1]) * 3'900;
+    Rga& r = e.replicas[action % 3];
+    if (action % 8 == 7) {
+      r.merge(e.replicas[(action / 8) % 3]);
+      continue;
+    }
+    const auto text = r.visible();
+    rga::Op op;
+    op.id = OpId{next++};
+    op.origin = NodeId{static_cast<std::uint32_t>(action % 3)};
+    const std::size_t index = rga::index_at(position_ppm, text.size());
+    if (action % 8 < 5 || text.empty()) {
+      op.kind = OpKind::text_insert;
+      op.ref = index == 0 ? OpId{0} : text[index - 1];
+      op.lamport = r.max_lamport() + 1;
+    } else {
+      op.kind = OpKind::text_delete;
+      op.ref = text[std::min(index, text.size() - 1)];
+    }
+    r.apply(op);
+    e.ops.push_back(op);
+  }
+  return e;
+}
+
+Rga merged(Rga a, const Rga& b) {
+  a.merge(b);
+  return a;
+}
+
+const ModelInfo& rga_model() {
+  static const ModelRegistry registry = shipped_models();  // test-only cache; holds no run state
+  const ModelInfo* info = registry.find("rga-text");
+  REQUIRE(info != nullptr);
+  return *info;
+}
+
+void settle(testing::Cluster& cluster) {
+  for (int round = 0; round < 4; ++round) {
+    cluster.deliver_all();
+    cluster.fire_timers();
+  }
+  cluster.deliver_all();
+}
+
+bool all_agree(testing::Cluster& cluster, std::uint32_t clients) {
+  for (std::uint32_t i = 0; i < clients; ++i) {
+    if (cluster.state(cluster.client(i)) != cluster.state(cluster.server())) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("RGA merge obeys the semilattice laws", "[models][rga-text][crdt]") {
+  // Replicas come from one edit history, so that one op id always names one insert or delete.
+  rc::prop("merge is commutative", [](const std::vector<std::uint8_t>& a) {
+    const Edits e = edits_from(a);
+    const Rga &x = e.replicas[0], &y = e.replicas[1];
+    RC_ASSERT(merged(x, y) == merged(y, x));
+    RC_ASSERT(merged(x, y).visible() == merged(y, x).visible());
+  });
+  rc::prop("merge is associative", [](const std::vector<std::uint8_t>& a) {
+    const Edits e = edits_from(a);
+    const Rga &x = e.replicas[0], &y = e.replicas[1], &z = e.replicas[2];
+    RC_ASSERT(merged(merged(x, y), z) == merged(x, merged(y, z)));
+  });
+  rc::prop("merge is idempotent", [](const std::vector<std::uint8_t>& a) {
+    const Rga x = edits_from(a).replicas[2];
+    RC_ASSERT(merged(x, x) == x);
+  });
+}
+
+TEST_CASE("RGA operations applied in any order give the same text", "[models][rga-text][crdt]") {
+  rc::prop("delivery order does not change the text", [](const std::vector<std::uint8_t>& bytes) {
+    const Edits e = edits_from(bytes);
+    const auto order = *rc::gen::container<std::vector<std::uint32_t>>(e.ops.size(), rc::gen::arbitrary<std::uint32_t>());
+    std::vector<std::size_t> index(e.ops.size());
+    for (std::size_t i = 0; i < index.size(); ++i) index[i] = i;
+    std::stable_sort(index.begin(), index.end(), [&](std::size_t x, std::size_t y) { return order[x] < order[y]; });
+    Rga in_order, shuffled;
+    for (const auto& op : e.ops) in_order.apply(op);
+    for (std::size_t i : index) shuffled.apply(e.ops[i]);
+    RC_ASSERT(in_order == shuffled);
+    RC_ASSERT(in_order.visible() == shuffled.visible());
+    RC_ASSERT(in_order == merged(merged(e.replicas[0], e.replicas[1]), e.replicas[2]));
+  });
+}
+
+TEST_CASE("an RGA insert lands at the index its user chose", "[models][rga-text][crdt]") {
+  rc::prop("a local insert appears at floor(position * length)", [](const std::vector<std::uint16_t>& positions) {
+    Rga r;
+    std::uint64_t next = 1;
+    for (std::uint16_t p : positions) {
+      const auto text = r.visible();
+      const std::uint32_t ppm = static_cast<std::uint32_t>(p % 1000) * 1000;
+      const std::size_t index = rga::index_at(ppm, text.size());
+      const rga::Op op{OpId{next++}, NodeId{1}, OpKind::text_insert, index == 0 ? OpId{0} : text[index - 1], r.max_lamport() + 1};
+      r.apply(op);
+      RC_ASSERT(r.visible().at(index) == op.id);
+    }
+  });
+}
+
+TEST_CASE("rga-text converges after shuffled delivery", "[models][rga-text]") {
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    testing::Cluster cluster(rga_model(), 1, 3);
+    Rng rng(seed);
+    for (int i = 0; i < 30; ++i) {
+      const OpKind kind = rng.below(4) == 0 ? OpKind::text_delete : OpKind::text_insert;
+      cluster.user(static_cast<std::uint32_t>(rng.below(3)), kind, 0, 0, static_cast<std::uint32_t>(rng.below(1'000'000)));
+      if (rng.below(3) == 0) cluster.deliver_shuffled(rng, rng.below(5));
+    }
+    cluster.deliver_shuffled(rng);
+    settle(cluster);
+    INFO("seed " << seed);
+    REQUIRE(all_agree(cluster, 3));
+    REQUIRE_FALSE(cluster.state(cluster.server())->text.empty());
+  }
+}
+
+TEST_CASE("rga-text reports the element a delete removed", "[models][rga-text]") {
+  testing::Cluster cluster(rga_model(), 1, 2);
+  const Operation first = cluster.user(0, OpKind::text_insert, 0, 0, 0);
+  const Operation second = cluster.user(0, OpKind::text_insert, 0, 0, 999'999);  // index 0 of 1: before it
+  settle(cluster);
+  REQUIRE(cluster.state(cluster.client(1))->text == std::vector<OpId>{second.id, first.id});
+  const std::uint64_t metadata_before = cluster.node(cluster.server()).metadata_bytes();
+  const Operation del = cluster.user(1, OpKind::text_delete, 0, 0, 600'000);  // index 1 of 2
+  const auto it = std::find_if(cluster.reports.begin(), cluster.reports.end(), [&](const testing::Report& r) {
+    return r.op == del.id && r.lifecycle == Lifecycle::applied;
+  });
+  REQUIRE(it != cluster.reports.end());
+  REQUIRE(it->target == first.id);
+  settle(cluster);
+  REQUIRE(cluster.state(cluster.server())->text == std::vector<OpId>{second.id});
+  REQUIRE(all_agree(cluster, 2));
+  REQUIRE(cluster.node(cluster.server()).metadata_bytes() > metadata_before);  // the tombstone is counted
+}
+
+TEST_CASE("rga-text delete of an empty text is applied with no target", "[models][rga-text]") {
+  testing::Cluster cluster(rga_model(), 1, 1);
+  const Operation del = cluster.user(0, OpKind::text_delete, 0, 0, 500'000);
+  REQUIRE(cluster.reports.back().op == del.id);
+  REQUIRE(cluster.reports.back().lifecycle == Lifecycle::applied);
+  REQUIRE_FALSE(cluster.reports.back().target.valid());
+  settle(cluster);
+  REQUIRE(cluster.state(cluster.server())->text.empty());
+}
+
+TEST_CASE("rga-text resends after a reconnect and survives crashes with persistence", "[models][rga-text]") {
+  testing::Cluster cluster(rga_model(), 1, 2);
+  cluster.disconnect(cluster.client(0));
+  const Operation op = cluster.user(0, OpKind::text_insert, 0, 0, 0);
+  cluster.crash_restart(cluster.client(0), true);
+  REQUIRE(cluster.state(cluster.client(0))->text == std::vector<OpId>{op.id});
+  cluster.disconnect(cluster.client(0));
+  cluster.reconnect(cluster.client(0));
+  settle(cluster);
+  REQUIRE(cluster.state(cluster.server())->text == std::vector<OpId>{op.id});
+  const auto acked = std::count_if(cluster.reports.begin(), cluster.reports.end(), [&](const testing::Report& r) {
+    return r.op == op.id && r.lifecycle == Lifecycle::acknowledged;
+  });
+  REQUIRE(acked == 1);
+  cluster.crash_restart(cluster.server(), true);
+  settle(cluster);
+  REQUIRE(cluster.state(cluster.server())->text == std::vector<OpId>{op.id});
+  REQUIRE(all_agree(cluster, 2));
+}
+
+TEST_CASE("rga-text servers forward to each other and agree", "[models][rga-text]") {
+  testing::Cluster cluster(rga_model(), 2, 2);
+  const Operation a = cluster.user(0, OpKind::text_insert, 0, 0, 0);
+  const Operation b = cluster.user(1, OpKind::text_insert, 0, 0, 0);
+  settle(cluster);
+  REQUIRE(cluster.state(cluster.server(1)) == cluster.state(cluster.server(0)));
+  std::vector<OpId> text = cluster.state(cluster.server(1))->text;
+  std::sort(text.begin(), text.end());
+  REQUIRE(text == std::vector<OpId>{a.id, b.id});
+  REQUIRE(all_agree(cluster, 2));
+}
+
+TEST_CASE("rga-text breaks no invariant in the engine under rough faults", "[models][rga-text][engine]") {
+  for (std::uint32_t servers : {1u, 2u}) {
+    INFO(servers << " servers");
+    REQUIRE(engine_breaks(engine_rough(servers), rga_model(), 6).empty());
+  }
+  REQUIRE(engine_breaks(engine_offline_removes(), rga_model(), 6).empty());
+}

@@ -1,0 +1,468 @@
+// Tests of `syncstorm check`: the sweep, shards and merge, shrinking to repro files, the corpus,
+// the determinism re-runs and the JUnit output.
+#include <catch2/catch.hpp>
+
+#include <fmt/format.h>
+
+#include <boost/property_tree/ptree.hpp>
+#include <boost/property_tree/xml_parser.hpp>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <sys/wait.h>
+
+#include "models/model.hpp"
+#include "reports/junit.hpp"
+#include "sim/check.hpp"
+#include "sim/codec.hpp"
+#include "sim/commands.hpp"
+#include "sim/repro.hpp"
+
+namespace syncstorm {
+namespace {
+
+// A deliberately broken strategy, the canary of these tests: like echo, but a client sends each
+// operation only once and never again after a reconnect, so writes made while offline stay on the
+// client forever and the replicas never converge.
+enum Tag : std::uint8_t { kOp = 1, kAck = 2, kState = 3 };
+
+std::string encode_fields(const std::map<KeyId, OpId>& fields) {
+  Writer w;
+  w.u8(kState).u32(static_cast<std::uint32_t>(fields.size()));
+  for (const auto& [key, value] : fields) w.u32(key.value).u64(value.value);
+  return w.take();
+}
+
+State map_state(const std::map<KeyId, OpId>& fields) {
+  State s;
+  s.fields.assign(fields.begin(), fields.end());
+  return s;
+}
+
+class ForgetfulClient : public Node {
+ public:
+  void on_start(Context&) override {}
+  void on_user_operation(Context& ctx, const Operation& op) override {
+    shown_[op.key] = op.id;
+    pending_[op.id] = op.key;
+    ctx.report(op.id, Lifecycle::applied);
+    if (auto server = ctx.connected_server()) ctx.send(*server, Writer().u8(kOp).bytes(op.encode()).take());
+  }
+  void on_message(Context& ctx, NodeId, std::string_view payload) override {
+    Reader r(payload);
+    const std::uint8_t tag = r.u8();
+    if (tag == kAck) {
+      const OpId id{r.u64()};
+      if (r.ok() && pending_.erase(id) > 0) ctx.report(id, Lifecycle::acknowledged);
+      return;
+    }
+    std::map<KeyId, OpId> server;
+    const std::uint32_t n = r.u32();
+    for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+      const KeyId key{r.u32()};
+      server[key] = OpId{r.u64()};
+    }
+    if (!r.ok()) return;
+    shown_ = std::move(server);
+    for (const auto& [id, key] : pending_) shown_[key] = id;
+  }
+  std::optional<State> state() const override { return map_state(shown_); }
+
+ private:
+  std::map<KeyId, OpId> shown_;
+  std::map<OpId, KeyId> pending_;
+};
+
+class ForgetfulServer final : public Node {
+ public:
+  void on_start(Context&) override {}
+  void on_user_operation(Context&, const Operation&) override {}
+  void on_message(Context& ctx, NodeId from, std::string_view payload) override {
+    Reader r(payload);
+    if (r.u8() != kOp) return;
+    auto op = Operation::decode(r.bytes());
+    if (!r.ok() || !op) return;
+    fields_[op->key] = op->id;
+    ctx.send(from, Writer().u8(kAck).u64(op->id.value).take());
+    for (NodeId client : ctx.clients()) {
+      if (ctx.connected(client)) ctx.send(client, encode_fields(fields_));
+    }
+  }
+  void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, encode_fields(fields_)); }
+  std::optional<State> state() const override { return map_state(fields_); }
+
+ private:
+  std::map<KeyId, OpId> fields_;
+};
+
+ModelInfo forgetful_model() {
+  ModelInfo m;
+  m.name = "forgetful-test";
+  m.description = "test canary: never resends after a reconnect";
+  m.data_type = DataType::map;
+  m.rule = SupersedeRule::server_order;
+  m.correct = false;
+  m.breaks = Invariant::convergence;
+  m.make_client = [](NodeId) { return std::make_unique<ForgetfulClient>(); };
+  m.make_server = [](NodeId) { return std::make_unique<ForgetfulServer>(); };
+  return m;
+}
+
+// A second canary, for the determinism self-check: a hidden global counter (exactly what the rules
+// forbid in models/) changes the size of a message from one run to the next.
+std::atomic<std::uint64_t> g_leak{0};
+
+class LeakyClient final : public ForgetfulClient {
+ public:
+  void on_user_operation(Context& ctx, const Operation& op) override {
+    ForgetfulClient::on_user_operation(ctx, op);
+    const std::string noise(1 + g_leak.fetch_add(1) % 5, 'x');
+    if (auto server = ctx.connected_server()) ctx.send(*server, noise);
+  }
+};
+
+ModelInfo leaky_model() {
+  ModelInfo m = forgetful_model();
+  m.name = "leaky-test";
+  m.make_client = [](NodeId) { return std::make_unique<LeakyClient>(); };
+  return m;
+}
+
+/// Four users on one server; one of them goes offline for a while and keeps editing.
+Scenario offline_scenario() {
+  Scenario s;
+  s.name = "offline-test";
+  s.servers = 1;
+  s.data_type = DataType::map;
+  s.workload.clients = 4;
+  s.workload.duration = Duration::seconds(8);
+  s.workload.think_time_mean = Duration::millis(700);
+  s.workload.keys = 4;
+  s.invariants.settle = Duration::seconds(5);
+  FaultSpec offline;
+  offline.kind = FaultKind::offline;
+  offline.at = Instant{Duration::seconds(2).us};
+  offline.duration = Duration::seconds(3);
+  offline.target = Target{Target::Kind::random_client, 0};
+  s.faults.push_back(offline);
+  return s;
+}
+
+struct Fixture {
+  ModelRegistry models = shipped_models();
+  ModelInfo forgetful = forgetful_model();
+  Scenario scenario = offline_scenario();
+
+  std::vector<CheckTarget> targets() const {
+    return {CheckTarget{scenario, models.find("echo")}, CheckTarget{scenario, &forgetful}};
+  }
+};
+
+CheckOptions quick_options(unsigned jobs) {
+  CheckOptions o;
+  o.seeds = SeedRange{1, 6};
+  o.jobs = jobs;
+  o.progress = false;
+  o.verify_percent = 50;
+  o.shrink = ShrinkLimits{300, 0};
+  return o;
+}
+
+std::filesystem::path fresh_dir(const std::string& name) {
+  const auto dir = std::filesystem::temp_directory_path() / ("syncstorm-check-test-" + name);
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+TEST_CASE("A sweep on one job and on two jobs writes byte-identical JSON", "[check]") {
+  const Fixture f;
+  const CheckReport one = run_check(f.targets(), {}, quick_options(1));
+  const CheckReport two = run_check(f.targets(), {}, quick_options(2));
+  REQUIRE(one.targets.at(1).failing_seeds > 0);
+  REQUIRE(check_json(one) == check_json(two));
+}
+
+TEST_CASE("The correct model passes the sweep the canary fails", "[check]") {
+  const Fixture f;
+  const CheckReport report = run_check(f.targets(), {}, quick_options(2));
+  CHECK_FALSE(report.targets.at(0).failed());
+  CHECK(report.targets.at(1).failed());
+  CHECK(report.failed());
+}
+
+TEST_CASE("Shards 1..N of a seed range cover it exactly once", "[check]") {
+  for (const SeedRange range : {SeedRange{1, 1}, SeedRange{1, 10}, SeedRange{7, 1'000}, SeedRange{5, 5'000'000'000}}) {
+    for (std::uint32_t n : {1u, 2u, 3u, 7u, 16u}) {
+      std::uint64_t expected_next = range.first;
+      std::uint64_t total = 0;
+      for (std::uint32_t k = 1; k <= n; ++k) {
+        const SeedRange part = shard_range(range, Shard{k, n});
+        if (part.size() == 0) continue;
+        CHECK(part.first == expected_next);
+        expected_next = part.last + 1;
+        total += part.size();
+      }
+      CHECK(total == range.size());
+      CHECK(expected_next == range.last + 1);
+    }
+  }
+}
+
+TEST_CASE("Merging the JSON of shards gives the verdict and failures of one whole run", "[check]") {
+  const Fixture f;
+  const auto dir = fresh_dir("merge");
+  CheckOptions whole = quick_options(2);
+  whole.verify_percent = 0;
+  whole.shrink_enabled = false;
+  const CheckReport full = run_check(f.targets(), {}, whole);
+  std::vector<std::string> files;
+  for (std::uint32_t k = 1; k <= 3; ++k) {
+    CheckOptions part = whole;
+    part.seeds = shard_range(whole.seeds, Shard{k, 3});
+    const std::string path = (dir / fmt::format("shard{}.json", k)).string();
+    std::ofstream(path) << check_json(run_check(f.targets(), {}, part));
+    files.push_back(path);
+  }
+  bool failed = false;
+  auto merged = merge_check_json(files, failed);
+  REQUIRE(merged.ok());
+  const auto doc = nlohmann::json::parse(merged.value());
+  const auto single = nlohmann::json::parse(check_json(full));
+  CHECK(failed == full.failed());
+  CHECK(doc["covered"] == single["covered"]);
+  for (std::size_t t = 0; t < 2; ++t) {
+    CHECK(doc["results"][t]["seeds_run"] == single["results"][t]["seeds_run"]);
+    CHECK(doc["results"][t]["failures"] == single["results"][t]["failures"]);
+  }
+}
+
+TEST_CASE("Merge rejects a file that is not a check summary", "[check]") {
+  const auto dir = fresh_dir("merge-bad");
+  const std::string path = (dir / "bad.json").string();
+  std::ofstream(path) << "{\"hello\": 1}";
+  bool failed = false;
+  const auto merged = merge_check_json({path}, failed);
+  REQUIRE_FALSE(merged.ok());
+  CHECK(merged.error().file == path);
+}
+
+TEST_CASE("A buggy model's failure shrinks to a repro that replays to the same invariant and hash", "[check]") {
+  const Fixture f;
+  const auto dir = fresh_dir("shrink");
+  CheckOptions options = quick_options(2);
+  options.seeds = SeedRange{1, 3};
+  options.repro_dir = dir.string();
+  const CheckReport report = run_check({CheckTarget{f.scenario, &f.forgetful}}, {}, options);
+  REQUIRE(report.targets.at(0).shrunk.size() >= 1);
+  const ShrinkResult& shrunk = report.targets[0].shrunk[0];
+  CHECK(shrunk.after.operations <= shrunk.before.operations);
+  CHECK(shrunk.after.clients <= shrunk.before.clients);
+  CHECK(shrunk.after.operations <= 12);
+  CHECK(shrunk.after.clients <= 3);
+  REQUIRE_FALSE(shrunk.repro_path.empty());
+  auto repro = load_repro(shrunk.repro_path);
+  REQUIRE(repro.ok());
+  const RunResult replay = replay_repro(repro.value(), f.forgetful);
+  CHECK(shows(replay, shrunk.invariant));
+  CHECK(replay.trace_hash == shrunk.trace_hash);
+  CHECK(repro.value().trace_hash == shrunk.trace_hash);
+}
+
+TEST_CASE("Shipped buggy baselines shrink to at most 3 clients and 12 operations and replay exactly", "[check]") {
+  const ModelRegistry models = shipped_models();
+  const std::pair<const char*, const char*> pairs[] = {
+      {"clock-skew", "lww-map-wallclock"}, {"partition-heal", "counter-no-dedup"}, {"quiet", "replace-all"}};
+  for (const auto& [scenario_name, model_name] : pairs) {
+    INFO(scenario_name << " x " << model_name);
+    const ModelInfo* model = models.find(model_name);
+    auto scenario = resolve_scenario(scenario_name);
+    REQUIRE(model != nullptr);
+    REQUIRE(scenario.ok());
+    CheckOptions options = quick_options(2);
+    options.seeds = SeedRange{1, 2};
+    options.verify_percent = 0;
+    const CheckReport report = run_check({CheckTarget{scenario.value(), model}}, {}, options);
+    REQUIRE_FALSE(report.targets.at(0).shrunk.empty());
+    for (const ShrinkResult& shrunk : report.targets[0].shrunk) {
+      INFO(shrunk.invariant);
+      CHECK(shrunk.after.clients <= 3);
+      CHECK(shrunk.after.operations <= 12);
+      const RunResult replay = replay_repro(shrunk.repro, *model);
+      CHECK(shows(replay, shrunk.invariant));
+      CHECK(replay.trace_hash == shrunk.trace_hash);
+    }
+  }
+}
+
+TEST_CASE("A corpus repro that still fails fails the check, and one that is fixed passes", "[check]") {
+  const Fixture f;
+  const Schedule schedule = make_schedule(f.scenario, DataType::map, 2);
+  const ShrinkResult shrunk = shrink_failure(f.scenario, f.forgetful, schedule, 2, "convergence", ShrinkLimits{300, 0});
+  REQUIRE(shows(replay_repro(shrunk.repro, f.forgetful), "convergence"));
+  CheckOptions options = quick_options(1);
+  options.seeds = SeedRange{1, 0};
+  const std::vector<CorpusEntry> still_broken{{"a.repro.toml", shrunk.repro, &f.forgetful}};
+  CHECK(run_check({}, still_broken, options).failed());
+  // The same situation against the correct strategy: the "fix" makes the repro pass.
+  const std::vector<CorpusEntry> fixed{{"a.repro.toml", shrunk.repro, f.models.find("echo")}};
+  CHECK_FALSE(run_check({}, fixed, options).failed());
+}
+
+TEST_CASE("A time budget covers a prefix of the range and says where it stopped", "[check]") {
+  const Fixture f;
+  CheckOptions options = quick_options(2);
+  options.seeds = SeedRange{10, 1'000'000};
+  options.time_budget_ms = 300;
+  options.verify_percent = 0;
+  options.shrink_enabled = false;
+  const CheckReport report = run_check({CheckTarget{f.scenario, f.models.find("echo")}}, {}, options);
+  CHECK(report.budget_stopped);
+  CHECK(report.covered.first == 10);
+  CHECK(report.targets[0].seeds_run == report.covered.size());
+}
+
+TEST_CASE("The determinism self-check catches hidden global state and names the first divergent event", "[check]") {
+  const Fixture f;
+  const ModelInfo leaky = leaky_model();
+  CheckOptions options = quick_options(1);
+  options.seeds = SeedRange{1, 2};
+  options.verify_percent = 100;
+  options.shrink_enabled = false;
+  const CheckReport report = run_check({CheckTarget{f.scenario, &leaky}}, {}, options);
+  REQUIRE(report.targets.at(0).verified == 2);
+  REQUIRE_FALSE(report.targets[0].divergences.empty());
+  const Divergence& d = report.targets[0].divergences[0];
+  CHECK(d.first_hash != d.second_hash);
+  CHECK(d.line > 0);
+  CHECK(d.first_event != d.second_event);
+  CHECK(report.failed());
+}
+
+TEST_CASE("The determinism self-check passes a deterministic model", "[check]") {
+  const Fixture f;
+  CheckOptions options = quick_options(2);
+  options.verify_percent = 100;
+  options.shrink_enabled = false;
+  const CheckReport report = run_check({CheckTarget{f.scenario, f.models.find("echo")}}, {}, options);
+  CHECK(report.targets.at(0).verified == 6);
+  CHECK(report.targets[0].divergences.empty());
+}
+
+TEST_CASE("The first divergence of two traces names the first differing line", "[check]") {
+  const Divergence same = first_divergence("a\nb\n", "a\nb\n");
+  CHECK(same.line == 0);
+  const Divergence differ = first_divergence("a\nb\nc\n", "a\nx\nc\n");
+  CHECK(differ.line == 2);
+  CHECK(differ.first_event == "b");
+  CHECK(differ.second_event == "x");
+  const Divergence shorter = first_divergence("a\n", "a\nb\n");
+  CHECK(shorter.line == 2);
+}
+
+TEST_CASE("Seed ranges, shards and time budgets reject malformed flags", "[check]") {
+  CHECK(parse_seed_range("3:9").ok());
+  CHECK_FALSE(parse_seed_range("9:3").ok());
+  CHECK_FALSE(parse_seed_range("0:3").ok());
+  CHECK_FALSE(parse_seed_range("3-9").ok());
+  CHECK(parse_shard("2/4").ok());
+  CHECK_FALSE(parse_shard("5/4").ok());
+  CHECK_FALSE(parse_shard("0/4").ok());
+  CHECK(parse_time_budget_ms("10m").value() == 600'000);
+  CHECK(parse_time_budget_ms("90s").value() == 90'000);
+  CHECK_FALSE(parse_time_budget_ms("ten").ok());
+}
+
+TEST_CASE("JUnit output is well-formed XML with the attributes CI systems read and the replay command", "[check]") {
+  namespace pt = boost::property_tree;
+  const Fixture f;
+  CheckOptions options = quick_options(2);
+  options.repro_dir = fresh_dir("junit").string();
+  const CheckReport report = run_check(f.targets(), {}, options);
+  std::istringstream xml(check_junit(report));
+  pt::ptree doc;
+  REQUIRE_NOTHROW(pt::read_xml(xml, doc));
+  const pt::ptree& root = doc.get_child("testsuites");
+  CHECK(root.get<int>("<xmlattr>.tests") == 2);
+  CHECK(root.get<int>("<xmlattr>.failures") == 1);
+  int suites = 0;
+  int failures = 0;
+  for (const auto& [tag, suite] : root) {
+    if (tag != "testsuite") continue;
+    ++suites;
+    CHECK(suite.get<std::string>("<xmlattr>.name") == "offline-test");
+    CHECK(suite.get<int>("<xmlattr>.tests") == 2);
+    CHECK(suite.get_optional<double>("<xmlattr>.time"));
+    for (const auto& [case_tag, test] : suite) {
+      if (case_tag != "testcase") continue;
+      CHECK_FALSE(test.get<std::string>("<xmlattr>.name").empty());
+      CHECK(test.get<std::string>("<xmlattr>.classname") == "syncstorm.offline-test");
+      if (auto failure = test.get_child_optional("failure")) {
+        ++failures;
+        CHECK(failure->data().find("syncstorm replay") != std::string::npos);
+        CHECK_FALSE(failure->get<std::string>("<xmlattr>.message").empty());
+      }
+    }
+  }
+  CHECK(suites == 1);
+  CHECK(failures == 1);
+}
+
+/// Runs the syncstorm binary with `args`; returns its exit code.
+int syncstorm_cli(const std::string& args) {
+  const int status = std::system((std::string(SYNCSTORM_BINARY) + " " + args + " >/dev/null 2>&1").c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST_CASE("The check, merge and replay commands exit 2 on bad input", "[check]") {
+  const auto dir = fresh_dir("cli-bad");
+  CHECK(syncstorm_cli("check --shard 5/4") == 2);
+  CHECK(syncstorm_cli("check --seed-range 9:3") == 2);
+  CHECK(syncstorm_cli("check --seeds 3 --seed-range 1:3") == 2);
+  CHECK(syncstorm_cli("check --verify-determinism 500") == 2);
+  CHECK(syncstorm_cli("check --model no-such-model") == 2);
+  const std::string repro = (dir / "bad.repro.toml").string();
+  std::ofstream(repro) << "format = 1\nseed = = 2\n";
+  CHECK(syncstorm_cli("replay " + repro) == 2);
+  CHECK(syncstorm_cli("check " + repro) == 2);
+  const std::string json = (dir / "bad.json").string();
+  std::ofstream(json) << "[1, 2";
+  CHECK(syncstorm_cli("merge " + json) == 2);
+}
+
+TEST_CASE("Merge and a repro replay exit 1 on a failure and 0 without one", "[check]") {
+  const Fixture f;
+  const auto dir = fresh_dir("cli-verdict");
+  CheckOptions options = quick_options(2);
+  options.verify_percent = 0;
+  options.shrink_enabled = false;
+  const std::string pass = (dir / "pass.json").string();
+  const std::string fail = (dir / "fail.json").string();
+  std::ofstream(pass) << check_json(run_check({f.targets()[0]}, {}, options));
+  std::ofstream(fail) << check_json(run_check({f.targets()[1]}, {}, options));
+  CHECK(syncstorm_cli("merge " + pass) == 0);
+  CHECK(syncstorm_cli("merge " + pass + " " + fail) == 1);
+  // A repro of the echo model that holds: replay and check both pass it.
+  Repro repro;
+  repro.scenario_name = f.scenario.name;
+  repro.model = "echo";
+  repro.seed = 4;
+  repro.invariant = "convergence";
+  repro.persistence = f.scenario.persistence;
+  repro.invariants = f.scenario.invariants;
+  repro.schedule = make_schedule(f.scenario, DataType::map, 4);
+  const std::string file = (dir / "echo.repro.toml").string();
+  REQUIRE_FALSE(save_repro(repro, file).has_value());
+  CHECK(syncstorm_cli("replay " + file) == 0);
+  CHECK(syncstorm_cli("check --no-progress " + file) == 0);
+}
+
+TEST_CASE("XML escaping leaves no markup characters in text", "[check]") {
+  CHECK(xml_escape("a<b & \"c\" 'd'>") == "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;");
+}
+
+}  // namespace
+}  // namespace syncstorm
