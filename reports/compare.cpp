@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "reports/report.hpp"
+#include "sim/check.hpp"
 #include "sim/commands.hpp"
 #include "sim/progress.hpp"
 #include "sim/simulation.hpp"
@@ -32,6 +33,10 @@ constexpr MetricInfo kMetrics[kMetricCount] = {
 
 /// Points of the stored CDFs: quantiles 0, 1/50, ..., 1. Enough to draw a smooth curve, small in JSON.
 constexpr int kCdfSteps = 50;
+
+/// Simulations the shrinker may spend per diagram: enough to cut most failures down a lot, small
+/// enough to keep the default comparison fast.
+constexpr std::uint32_t kShrinkRuns = 40;
 
 /// Server load is counted per 100 ms bucket; the reports speak in messages per second.
 constexpr double kBucketsPerSecond = 10;
@@ -339,11 +344,28 @@ std::optional<BackoffStudy> study(const Plan& plan, const CompareOptions& option
 Diagram draw_failing_run(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed, Invariant invariant) {
   // The smallest failing seed is rerun with a trace: the comparison itself keeps no traces, which
   // would cost memory for every run to serve a handful of pictures.
-  const Schedule schedule = make_schedule(scenario, model.data_type, seed);
+  // The failure is first shrunk (check's shrinker) so the picture shows few nodes, operations and
+  // faults. Only a run count bounds it, never wall-clock time: the diagram must not depend on the machine.
+  const Schedule original = make_schedule(scenario, model.data_type, seed);
+  ShrinkLimits limits;
+  limits.max_runs = kShrinkRuns;
+  limits.max_wall_ms = 0;
+  const ShrinkResult shrunk = shrink_failure(scenario, model, original, seed, std::string(to_string(invariant)), limits);
+  auto shows_kind = [&](const RunResult& run) {
+    return std::any_of(run.violations.begin(), run.violations.end(), [&](const Violation& v) { return v.invariant == invariant; });
+  };
   std::ostringstream trace;
   RunOptions options;
   options.trace_out = &trace;
-  const RunResult r = run_simulation(scenario, model, schedule, seed, options);
+  bool drew_shrunk = shrunk.repro.schedule.node_count() > 0;
+  RunResult r = drew_shrunk ? replay_repro(shrunk.repro, model, options) : RunResult{};
+  if (!drew_shrunk || !shows_kind(r)) {
+    // No shrunk schedule, or it no longer shows the failure: draw the original run instead.
+    drew_shrunk = false;
+    trace.str("");
+    r = run_simulation(scenario, model, original, seed, options);
+  }
+  const Schedule& schedule = drew_shrunk ? shrunk.repro.schedule : original;
   std::vector<Violation> kind;
   for (const Violation& v : r.violations) {
     if (v.invariant == invariant) kind.push_back(v);
@@ -354,8 +376,8 @@ Diagram draw_failing_run(const Scenario& scenario, const ModelInfo& model, std::
   d.model = model.name;
   d.seed = seed;
   d.file = "diagram-" + std::string(to_string(invariant)) + ".svg";
-  const std::string title =
-      std::string(to_string(invariant)) + ": " + model.name + " on " + scenario.name + ", seed " + std::to_string(seed);
+  const std::string title = std::string(to_string(invariant)) + ": " + model.name + " on " + scenario.name + ", seed " +
+                            std::to_string(seed) + (drew_shrunk ? " (shrunk schedule)" : "");
   d.svg = lamport_svg(schedule, trace.str(), kind, title);
   if (!kind.empty()) d.report = format_violation(kind.front(), r.history);
   d.replay = replay_command(scenario, model, seed);
