@@ -833,6 +833,16 @@ void Simulation::connect_result(std::uint32_t client, std::uint64_t token, std::
   n.conn_bytes = 0;
   ++result_.metrics.connections_established;
   ++connected_clients_;
+  // A timeout fault swallows data on every connection of its target, new ones included, and closes
+  // each after its timeout (as Toxiproxy's timeout toxic does); otherwise a connection made during
+  // the fault would stay up having silently lost what crossed it.
+  for (std::size_t fi : active_faults_) {
+    const ScheduledFault& f = schedule_.faults[fi];
+    if (f.kind == FaultKind::timeout && (std::binary_search(f.side_a.begin(), f.side_a.end(), self) ||
+                                         std::binary_search(f.side_a.begin(), f.side_a.end(), server))) {
+      push(now_ + f.amount, EvKind::dead_check, client, n.epoch | (std::uint64_t{1} << 63));
+    }
+  }
   record(TraceKind::connected, client, server.value, n.epoch, n.attempt);
   n.attempt = 0;
   note_all_connected();
