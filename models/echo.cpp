@@ -4,6 +4,7 @@
 // its own unacknowledged operations replayed on top.
 #include <map>
 #include <set>
+#include <string>
 
 #include "models/model.hpp"
 #include "sim/codec.hpp"
@@ -29,14 +30,27 @@ State to_state(const Fields& fields) {
   return s;
 }
 
+/// Store keys: one per unacknowledged operation, so a reload (crash with persistence) keeps them.
+std::string outbox_key(OpId id) { return "outbox/" + std::to_string(id.value); }
+
 class EchoClient final : public Node {
  public:
-  void on_start(Context&) override {}
+  void on_start(Context& ctx) override {
+    // A reloaded tab finds its unsent writes in IndexedDB and shows them again.
+    for (const auto& [key, bytes] : ctx.store().scan("outbox/")) {
+      if (auto op = Operation::decode(bytes)) {
+        outbox_[op->id] = *op;
+        shown_[op->key] = op->id;
+      }
+    }
+  }
 
   void on_user_operation(Context& ctx, const Operation& op) override {
     shown_[op.key] = op.id;
-    ctx.report(op.id, Lifecycle::applied);
     outbox_[op.id] = op;
+    ctx.store().put(outbox_key(op.id), op.encode());
+    ctx.store().flush();
+    ctx.report(op.id, Lifecycle::applied);
     if (auto server = ctx.connected_server()) ctx.send(*server, Writer().u8(kOp).bytes(op.encode()).take());
   }
 
@@ -45,7 +59,10 @@ class EchoClient final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kAck) {
       const OpId id{r.u64()};
-      if (r.ok() && outbox_.erase(id) > 0) ctx.report(id, Lifecycle::acknowledged);
+      if (r.ok() && outbox_.erase(id) > 0) {
+        ctx.store().erase(outbox_key(id));
+        ctx.report(id, Lifecycle::acknowledged);
+      }
     } else if (tag == kState) {
       Fields server;
       const std::uint32_t n = r.u32();
@@ -77,7 +94,16 @@ class EchoClient final : public Node {
 
 class EchoServer final : public Node {
  public:
-  void on_start(Context&) override {}
+  void on_start(Context& ctx) override {
+    // A restarted server reloads its durable state: every applied operation, replayed in order.
+    for (const auto& [key, bytes] : ctx.store().scan("log/")) {
+      if (auto op = Operation::decode(bytes)) {
+        applied_.insert(op->id);
+        fields_[op->key] = op->id;
+        ++log_length_;
+      }
+    }
+  }
   void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
@@ -85,7 +111,12 @@ class EchoServer final : public Node {
     if (r.u8() != kOp) return;
     auto op = Operation::decode(r.bytes());
     if (!r.ok() || !op || op->kind != OpKind::map_set) return;
-    if (applied_.insert(op->id).second) fields_[op->key] = op->id;  // resends are applied once
+    if (applied_.insert(op->id).second) {  // resends are applied once
+      fields_[op->key] = op->id;
+      // Durable before acknowledged: an ack for a write a crash can lose would be a lie.
+      ctx.store().put(log_key(++log_length_), op->encode());
+      ctx.store().flush();
+    }
     ctx.send(from, Writer().u8(kAck).u64(op->id.value).take());
     const std::string state = encode_state(fields_);
     for (NodeId client : ctx.clients()) {
@@ -99,8 +130,15 @@ class EchoServer final : public Node {
   std::uint64_t metadata_bytes() const override { return applied_.size() * sizeof(OpId); }
 
  private:
+  /// Zero-padded so that the store's key order is the log's order.
+  static std::string log_key(std::uint64_t position) {
+    std::string digits = std::to_string(position);
+    return "log/" + std::string(20 - digits.size(), '0') + digits;
+  }
+
   Fields fields_;
   std::set<OpId> applied_;
+  std::uint64_t log_length_ = 0;
 };
 
 }  // namespace

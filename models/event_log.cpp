@@ -22,6 +22,16 @@
 namespace syncstorm {
 namespace {
 
+/// The value of item `key` this replica shows now (0 when absent): what a remove takes away.
+OpId shown_value(const Node& node, KeyId key) {
+  if (auto s = node.state()) {
+    for (const Item& item : s->items) {
+      if (item.id == key) return item.value;
+    }
+  }
+  return OpId{};
+}
+
 constexpr std::uint64_t kSnapshotEvery = 16;   ///< events between two snapshots
 constexpr std::uint64_t kRetainedEvents = 32;  ///< newest events the log keeps (more than kSnapshotEvery)
 constexpr Duration kResendInterval = Duration::seconds(1);  ///< unacknowledged ops resent this often
@@ -99,12 +109,13 @@ class Client final : public Node {
 
   void on_user_operation(Context& ctx, const Operation& op) override {
     if (!is_list(op)) return;
+    const OpId removed = op.kind == OpKind::list_remove ? shown_value(*this, op.key) : OpId{};
     pending_[op.id] = Pending{op, 0};
     unacked_[op.id] = op;
     reported_.insert(op.id);  // our own: never reported as seen
     refresh();
     persist(ctx);
-    ctx.report(op.id, Lifecycle::applied);
+    ctx.report(op.id, Lifecycle::applied, removed);
     if (auto server = ctx.connected_server()) ctx.send(*server, op_message(op));
   }
 

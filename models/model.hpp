@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -70,8 +71,17 @@ class Context {
   /// This node's durable storage.
   virtual Store& store() = 0;
 
-  /// Tells the simulator what the user saw. `target` names the element a text delete removed.
+  /// Tells the simulator what the user saw. With Lifecycle::applied, `target` names what a delete
+  /// took away: the element a text delete removed, or the value a list remove removed (0 when the
+  /// item was not visible). The resurrection checker counts only what a remove really removed.
   virtual void report(OpId op, Lifecycle lifecycle, OpId target = {}) = 0;
+
+  /// Stops the run with `reason` (it becomes RunResult::aborted). For a replica that can no longer go
+  /// on, such as an external process that crashed, hung or broke the protocol: a finding, not a hang.
+  virtual void abort(std::string reason) { (void)reason; }
+  /// What ModelInfo::begin_run returned for this run (null when the model has no such hook): lets the
+  /// nodes of one run share one resource, such as the child process of an external model.
+  virtual std::shared_ptr<void> run_session() const { return nullptr; }
 };
 
 /// One replica or server of a strategy. A crash destroys the object; a restart makes a new one
@@ -132,6 +142,12 @@ struct ModelInfo {
   std::optional<Invariant> breaks;      ///< for a baseline: the invariant it is known to break
   std::function<std::unique_ptr<Node>(NodeId)> make_client;
   std::function<std::unique_ptr<Node>(NodeId)> make_server;  ///< may be empty for peer_to_peer
+  /// Replicas run in a child process (models/external.hpp): slower, and need Node.js or the like, so
+  /// commands that run every model by default skip them unless asked by name.
+  bool external = false;
+  /// Called by the engine once at the start of every run; nodes get the result from
+  /// Context::run_session(). Empty for models whose nodes share nothing.
+  std::function<std::shared_ptr<void>()> begin_run = nullptr;
 };
 
 /// The set of strategies a CLI knows. Passed by value, never a global: a user's own binary adds its
@@ -141,9 +157,13 @@ class ModelRegistry {
   void add(ModelInfo info);
   const ModelInfo* find(std::string_view name) const;
   const std::vector<ModelInfo>& all() const { return models_; }
+  /// Keeps a model made while resolving a name (an `external:COMMAND`) alive as long as the registry
+  /// and returns it. Only the CLI's thread calls this, while parsing, before any run starts.
+  const ModelInfo* keep(ModelInfo info) const { return &resolved_.emplace_back(std::move(info)); }
 
  private:
   std::vector<ModelInfo> models_;  ///< in registration order, which is the order lists print
+  mutable std::deque<ModelInfo> resolved_;  ///< a deque: addresses stay valid as it grows
 };
 
 /// Every model shipped with syncstorm (models/registry.cpp: one line per model).

@@ -135,6 +135,16 @@ std::optional<Op> decode_op(Reader& r) {
 
 namespace {
 
+/// The value of item `key` this replica shows now (0 when absent): what a remove takes away.
+OpId shown_value(const Node& node, KeyId key) {
+  if (auto s = node.state()) {
+    for (const Item& item : s->items) {
+      if (item.id == key) return item.value;
+    }
+  }
+  return OpId{};
+}
+
 enum MsgTag : std::uint8_t {
   kOp = 1,       ///< client -> server: an operation (resent until acknowledged)
   kAck = 2,      ///< server -> client: the operation is stored and flushed
@@ -243,10 +253,11 @@ class Client final : public Node {
     lamport_ = std::max(lamport_, view_.max_lamport()) + 1;
     op.lamport = lamport_;
     op.observed = view_.live_tags(user.key);
+    const OpId removed = user.kind == OpKind::list_remove ? shown_value(*this, user.key) : OpId{};
     outbox_[op.id] = op;
     refresh();
     persist(ctx);
-    ctx.report(op.id, Lifecycle::applied);
+    ctx.report(op.id, Lifecycle::applied, removed);
     if (auto server = ctx.connected_server()) ctx.send(*server, op_message(kOp, op));
   }
 

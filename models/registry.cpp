@@ -1,5 +1,6 @@
 // Every shipped strategy, one line each. A model file defines a function returning its ModelInfo;
 // registering it here is the only other change adding a model needs.
+#include "models/external.hpp"
 #include "models/model.hpp"
 
 namespace syncstorm {
@@ -75,6 +76,8 @@ ModelRegistry shipped_models() {
   registry.add(hybrid_dashboard_model());
   registry.add(versioned_map_model());
   registry.add(versioned_map_no_upcast_model());
+  // Real libraries in a child process (models/adapters/): registered by name, started only when used.
+  for (ModelInfo& external : shipped_external_models()) registry.add(std::move(external));
   return registry;
 }
 

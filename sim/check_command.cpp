@@ -64,8 +64,8 @@ Result<std::vector<Scenario>> scenarios_of(const std::vector<std::string>& input
   return out;
 }
 
-/// Scenario x model pairs: every correct model that fits when none is named, else the named ones
-/// wherever they fit.
+/// Scenario x model pairs: every correct in-process model that fits when none is named (external
+/// models need Node.js and are slow: they run only by name), else the named ones wherever they fit.
 Result<std::vector<CheckTarget>> targets_of(const std::vector<Scenario>& scenarios, const CheckArgs& args,
                                             const ModelRegistry& models) {
   std::vector<const ModelInfo*> chosen;
@@ -76,7 +76,7 @@ Result<std::vector<CheckTarget>> targets_of(const std::vector<Scenario>& scenari
   }
   if (chosen.empty()) {
     for (const ModelInfo& m : models.all()) {
-      if (m.correct) chosen.push_back(&m);
+      if (m.correct && !m.external) chosen.push_back(&m);
     }
   }
   std::vector<CheckTarget> out;
@@ -291,7 +291,7 @@ void add_check_options(CLI::App* cmd, CheckArgs& a) {
   cmd->add_option("scenarios", a.inputs,
                   "scenario files, shipped scenario names, folders of scenarios, or *.repro.toml files to replay "
                   "(default: every shipped scenario)");
-  cmd->add_option("--model,-m", a.models, "models to check, buggy ones included (default: every correct model that fits)");
+  cmd->add_option("--model,-m", a.models, "models to check, buggy ones included (default: every correct in-process model that fits; external ones only by name)");
   cmd->add_option("--seeds", a.seeds, "run seeds 1..N (default 100)");
   cmd->add_option("--seed-range", a.seed_range, "run seeds A..B, both inclusive, as A:B");
   cmd->add_option("--time-budget", a.time_budget,

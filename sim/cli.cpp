@@ -14,6 +14,7 @@ int cli_main(int argc, char** argv, const ModelRegistry& models) {
   add_run_commands(app, models, action);
   add_list_command(app, models, action);
   add_check_commands(app, models, action);
+  add_compare_command(app, models, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -1,5 +1,7 @@
 #include "sim/commands.hpp"
 
+#include "models/external.hpp"
+
 #include <filesystem>
 #include <fmt/format.h>
 
@@ -33,9 +35,14 @@ Result<std::vector<Scenario>> shipped_scenarios() {
 
 Result<const ModelInfo*> resolve_model(const ModelRegistry& models, const std::string& name, const std::string& key) {
   if (const ModelInfo* m = models.find(name)) return m;
+  if (name.starts_with(kExternalPrefix)) {
+    auto external = describe_external(name.substr(kExternalPrefix.size()));
+    if (!external) return external.error();
+    return models.keep(std::move(external.value()));
+  }
   std::string names;
   for (const ModelInfo& m : models.all()) names += (names.empty() ? "" : ", ") + m.name;
-  return InputError{"", 0, 0, key, fmt::format("unknown model '{}' (known: {})", name, names)};
+  return InputError{"", 0, 0, key, fmt::format("unknown model '{}' (known: {}; or external:COMMAND to run an adapter)", name, names)};
 }
 
 std::optional<InputError> check_fit(const Scenario& scenario, const ModelInfo& model) {
@@ -64,7 +71,12 @@ std::string scenario_argument(const Scenario& scenario) {
 }
 
 std::string replay_command(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
-  return fmt::format("syncstorm replay {} --model {} --seed {}", scenario_argument(scenario), model.name, seed);
+  // An external model's name is a command line: quote it so the replay command pastes into a shell.
+  const bool plain = model.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/") == std::string::npos;
+  std::string quoted = "'";
+  for (char c : model.name) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  quoted += "'";
+  return fmt::format("syncstorm replay {} --model {} --seed {}", scenario_argument(scenario), plain ? model.name : quoted, seed);
 }
 
 }  // namespace syncstorm

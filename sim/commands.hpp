@@ -47,5 +47,7 @@ void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action
 void add_check_commands(CLI::App& app, const ModelRegistry& models, Action& action);
 /// `replay FILE.repro.toml`: runs a repro file's explicit schedule; exit codes as `run`.
 int replay_repro_file(const std::string& path, const ModelRegistry& models, const std::string& trace);
+/// `compare` (reports/compare_command.cpp).
+void add_compare_command(CLI::App& app, const ModelRegistry& models, Action& action);
 
 }  // namespace syncstorm

@@ -29,7 +29,7 @@ enum class OpKind : std::uint8_t {
   map_set,      ///< field `key` := this operation's id
   list_add,     ///< add item `key` with value := this operation's id
   list_update,  ///< item `key`'s value := this operation's id
-  list_remove,  ///< remove item `key`
+  list_remove,  ///< remove item `key`; its replica reports the value it took away as the target
   counter_add,  ///< counter += amount
   text_insert,  ///< insert one element (named by this operation's id) at `position_ppm` of the length
   text_delete,  ///< delete the element at `position_ppm` of the length (if any)

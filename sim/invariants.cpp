@@ -374,16 +374,19 @@ void check_convergence_time(const History& history, const Snapshot& snapshot,
 // ---------------------------------------------------------------------------------------------
 // 2. Resurrection.
 
-/// The first acknowledged remove of an item that had seen every add and update of it: after it,
-/// nothing may bring the item back.
+/// The first acknowledged remove of an item that took away a value covering every add and update of
+/// it: after it, nothing may bring the item back. A remove covers what its replica showed (the value
+/// it reports as its target) and that value's causal past; a remove of an item its user could not
+/// see covers nothing. (The engine's happens-before says what a replica *could* have seen through
+/// any message; the target says what it did see, so blind removes raise no false alarm.)
 std::optional<OpId> covering_remove(const History& history, const KeyOps& ops) {
   for (OpId remove : ops.removes) {
     const OpRecord& r = history.record(remove);
-    if (!r.acknowledged || r.rejected) continue;
+    if (!r.acknowledged || r.rejected || !r.target.valid() || !is_recorded(history, r.target)) continue;
     bool covers = true;
     for (auto it = ops.writes.rbegin(); it != ops.writes.rend() && covers; ++it) {
       if (history.record(*it).rejected) continue;
-      covers = history.happened_before(*it, remove);
+      covers = *it == r.target || history.happened_before(*it, r.target);
     }
     if (covers) return remove;
   }

@@ -3,7 +3,9 @@
 
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
+#include "reports/report.hpp"
 #include "sim/commands.hpp"
 #include "sim/repro.hpp"
 #include "sim/simulation.hpp"
@@ -17,6 +19,7 @@ struct RunArgs {
   std::string model;
   std::uint64_t seed = 1;
   std::string trace;
+  std::string diagram;  ///< replay only: write a space-time diagram SVG here
 };
 
 void print_summary(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed, const Schedule& schedule,
@@ -60,7 +63,17 @@ int run_once(const RunArgs& args, const ModelRegistry& models) {
     if (!trace_file) return report_input_error(InputError{args.trace, 0, 0, "--trace", "cannot open the file for writing"});
     options.trace_out = &trace_file;
   }
+  // The diagram is drawn from the JSON Lines trace; when --trace is also given, the same lines go to its file.
+  std::ostringstream recorded;
+  if (!args.diagram.empty()) options.trace_out = &recorded;
   const RunResult result = run_simulation(scenario.value(), *model.value(), schedule, args.seed, options);
+  if (!args.diagram.empty()) {
+    if (trace_file.is_open()) trace_file << recorded.str();
+    std::ofstream svg(args.diagram);
+    svg << lamport_svg(schedule, recorded.str(), result.violations,
+                       fmt::format("{} on {}, seed {}", model.value()->name, scenario.value().name, args.seed));
+    if (!svg) return report_input_error(InputError{args.diagram, 0, 0, "--diagram", "cannot write the file"});
+  }
   print_summary(scenario.value(), *model.value(), args.seed, schedule, result);
   if (!result.aborted.empty()) return kExitViolation;
   return result.violations.empty() ? kExitOk : kExitViolation;
@@ -90,6 +103,7 @@ void add_run_commands(CLI::App& app, const ModelRegistry& models, Action& action
   given->first = replay->add_option("--model,-m", replay_args->model, "strategy to run (not with a repro file)");
   given->second = replay->add_option("--seed,-s", replay_args->seed, "run seed (not with a repro file)");
   replay->add_option("--trace", replay_args->trace, "write every event as JSON Lines to this file");
+  replay->add_option("--diagram", replay_args->diagram, "write a space-time (Lamport) diagram of the run to this SVG file");
   replay->callback([&action, &models, replay_args, given] {
     action = [&models, replay_args, given] {
       if (is_repro_path(replay_args->scenario)) return replay_repro_file(replay_args->scenario, models, replay_args->trace);
@@ -119,6 +133,7 @@ void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action
                                  {"topology", m.topology == Topology::peer_to_peer ? "peer-to-peer" : "client-server"},
                                  {"description", m.description}};
         if (m.breaks) j["breaks"] = to_string(*m.breaks);
+        if (m.external) j["external"] = true;
         out["models"].push_back(j);
       }
       out["scenarios"] = nlohmann::ordered_json::array();
@@ -140,7 +155,9 @@ void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action
       for (const auto& m : out["models"]) {
         fmt::print("  {:<30} {:<8} {:<8} {}{}\n", m["name"].get<std::string>(), m["data_type"].get<std::string>(),
                    m["correct"].get<bool>() ? "correct" : "buggy", m["description"].get<std::string>(),
-                   m.contains("breaks") ? fmt::format(" [breaks {}]", m["breaks"].get<std::string>()) : "");
+                   m.contains("breaks") ? fmt::format(" [breaks {}]", m["breaks"].get<std::string>())
+                   : m.contains("external") ? " [external process]"
+                                            : "");
       }
       fmt::print("scenarios:\n");
       for (const auto& s : out["scenarios"]) {

@@ -82,6 +82,8 @@ class NodeContext final : public Context {
   Rng& rng() override;
   Store& store() override;
   void report(OpId op, Lifecycle lifecycle, OpId target) override;
+  void abort(std::string reason) override;
+  std::shared_ptr<void> run_session() const override;
 
  private:
   Simulation* sim_ = nullptr;
@@ -155,6 +157,10 @@ class Simulation {
   Rng& rng(NodeId node) { return nodes_[node.value].rng; }
   Store& store(NodeId node) { return nodes_[node.value].store; }
   void report(NodeId node, OpId op, Lifecycle lifecycle, OpId target);
+  void abort(std::string reason) {
+    if (result_.aborted.empty()) result_.aborted = std::move(reason);
+  }
+  const std::shared_ptr<void>& run_session() const { return session_; }
 
  private:
   /// 32 bytes, so that a cache line holds two and the queue stays small at 100,000 nodes.
@@ -256,6 +262,9 @@ class Simulation {
   std::uint32_t reachable_clients_ = 0;  ///< kept up to date, so no event scans every client
   Instant last_disruption_ = Instant::never();
   RunResult result_;
+  /// What the model's begin_run hook made for this run (an external model's child process). Nodes
+  /// hold their own references, so it lives until the last of them is destroyed.
+  std::shared_ptr<void> session_;
 };
 
 namespace {
@@ -269,9 +278,12 @@ void NodeContext::set_timer(Duration delay, std::uint64_t tag) { sim_->set_timer
 Rng& NodeContext::rng() { return sim_->rng(NodeId{index_}); }
 Store& NodeContext::store() { return sim_->store(NodeId{index_}); }
 void NodeContext::report(OpId op, Lifecycle lifecycle, OpId target) { sim_->report(NodeId{index_}, op, lifecycle, target); }
+void NodeContext::abort(std::string reason) { sim_->abort(std::move(reason)); }
+std::shared_ptr<void> NodeContext::run_session() const { return sim_->run_session(); }
 }  // namespace
 
 void Simulation::setup() {
+  if (model_.begin_run) session_ = model_.begin_run();
   const std::uint32_t count = schedule_.node_count();
   nodes_.resize(count);
   for (std::uint32_t i = 0; i < count; ++i) {
@@ -413,6 +425,12 @@ bool Simulation::send(NodeId from, NodeId to, std::string payload) {
     // A partition stalls a live connection: TCP retransmits until it heals or the connection dies.
     Instant heals;
     if (cut(from, to, &heals)) at = max(at, heals + schedule_.network.latency.min);
+    // A stream that stalls longer than the heartbeat allows is declared dead and reset, as a
+    // WebSocket ping/pong would; without this one tail draw would hold every later message behind it.
+    if (delay > schedule_.network.dead_connection_timeout) {
+      push(now_ + schedule_.network.dead_connection_timeout, EvKind::dead_check, client,
+           c.epoch | (std::uint64_t{1} << 63));
+    }
     Instant& fifo = is_server(from) ? c.last_down_delivery : c.last_up_delivery;
     at = max(at, fifo);
     fifo = at;
@@ -833,6 +851,16 @@ void Simulation::connect_result(std::uint32_t client, std::uint64_t token, std::
   n.conn_bytes = 0;
   ++result_.metrics.connections_established;
   ++connected_clients_;
+  // A timeout fault swallows data on every connection of its target, new ones included, and closes
+  // each after its timeout (as Toxiproxy's timeout toxic does); otherwise a connection made during
+  // the fault would stay up having silently lost what crossed it.
+  for (std::size_t fi : active_faults_) {
+    const ScheduledFault& f = schedule_.faults[fi];
+    if (f.kind == FaultKind::timeout && (std::binary_search(f.side_a.begin(), f.side_a.end(), self) ||
+                                         std::binary_search(f.side_a.begin(), f.side_a.end(), server))) {
+      push(now_ + f.amount, EvKind::dead_check, client, n.epoch | (std::uint64_t{1} << 63));
+    }
+  }
   record(TraceKind::connected, client, server.value, n.epoch, n.attempt);
   n.attempt = 0;
   note_all_connected();

@@ -85,7 +85,7 @@ void register_work_benchmarks() {
   }
   for (const Scenario& scenario : scenarios.value()) {
     for (const ModelInfo& model : models.all()) {
-      if (!model.correct || !fits(scenario, model)) continue;
+      if (!model.correct || model.external || !fits(scenario, model)) continue;  // external: external_bench.cpp
       for (unsigned jobs : {1u, 2u}) {
         benchmark::RegisterBenchmark(fmt::format("work/{}/{}/jobs{}", scenario.name, model.name, jobs).c_str(), work,
                                      scenario, &model, jobs)

@@ -228,7 +228,7 @@ TEST_CASE("an item removed after every add was seen and yet present is a resurre
     const OpId add = b.op(1, OpKind::list_add, 4);
     b.ack(add).sees(2, 1);
     const OpId remove = b.op(2, OpKind::list_remove, 4);
-    b.ack(remove);
+    b.ack(remove).target(remove, add);  // its replica showed the add and removed it
     b.node(0, list_state({})).node(1, list_state({{4, add}})).node(2, list_state({{4, add}}));
     const auto found = of(check(b.history()), Invariant::resurrection);
     REQUIRE(found.size() == 1);
@@ -238,6 +238,18 @@ TEST_CASE("an item removed after every add was seen and yet present is a resurre
     CHECK(found[0].involved[0].op == remove);
     CHECK(found[0].involved[1].op == add);
   }
+}
+
+TEST_CASE("a remove of an item its replica did not show covers nothing: no resurrection", "[invariants]") {
+  // The engine's happens-before says client 2 could have seen the add (some message carried that
+  // knowledge), but its replica showed no item 4 when the user removed it: target 0.
+  Builder b(DataType::list, SupersedeRule::add_wins);
+  const OpId add = b.op(1, OpKind::list_add, 4);
+  b.ack(add).sees(2, 1);
+  const OpId remove = b.op(2, OpKind::list_remove, 4);
+  b.ack(remove);
+  b.node(0, list_state({{4, add}})).node(1, list_state({{4, add}})).node(2, list_state({{4, add}}));
+  CHECK(of(check(b.history()), Invariant::resurrection).empty());
 }
 
 TEST_CASE("a concurrent add that wins over a remove in an add-wins set is not a resurrection",

@@ -1,0 +1,206 @@
+'use strict';
+// syncstorm adapter for Yjs: `node adapter.js list` (yjs-list) or `node adapter.js text` (yjs-text).
+//
+// Clients hold a Y.Doc and apply user operations locally. A relay server holds a Y.Doc too: it
+// merges every update it receives, stores it durably, acknowledges it with its state vector, and
+// rebroadcasts it to the other connected clients. On (re)connect the client and the server swap
+// state vectors and each sends the other what it lacks, as y-websocket's sync protocol does.
+//
+// Message bytes: one tag byte, then a Yjs encoding.
+//   0 = a state vector (sync step 1: "this is what I have")
+//   1 = an update (sync step 2, or an incremental change)
+//   2 = an acknowledgement: the server's state vector after it stored an update
+
+const protocol = require('../lib/protocol');  // first: it virtualises the clock and randomness
+const Y = requireInstalled('yjs');
+
+function requireInstalled(name) {
+  try {
+    return require(name);
+  } catch (error) {
+    process.stderr.write(`${error.message}\nthe adapter's packages are not installed: run npm ci --prefix models/adapters/yjs\n`);
+    process.exit(3);
+  }
+}
+
+const variant = process.argv[2] || 'list';
+if (variant !== 'list' && variant !== 'text') {
+  process.stderr.write(`usage: node adapter.js list|text (got ${variant})\n`);
+  process.exit(2);
+}
+
+const TAG_SV = 0;
+const TAG_UPDATE = 1;
+const TAG_ACK = 2;
+const COMPACT_AFTER = 64;  // stored updates merged into one snapshot beyond this many
+
+function frame(tag, bytes) {
+  const out = new Uint8Array(bytes.length + 1);
+  out[0] = tag;
+  out.set(bytes, 1);
+  return out;
+}
+
+/** The canonical state and the set of op ids it shows. */
+function canonical(doc) {
+  if (variant === 'text') {
+    const text = doc.getArray('text').toArray();
+    return { state: { type: 'text', text }, ids: new Set(text) };
+  }
+  const items = [];
+  doc.getMap('items').forEach((value, key) => items.push([Number(key), value]));
+  items.sort((x, y) => x[0] - y[0]);
+  return { state: { type: 'list', items }, ids: new Set(items.map((item) => item[1])) };
+}
+
+/** What both roles share: a Y.Doc restored from the store, and its durable update log. */
+class Replica {
+  constructor(event, rng) {
+    this.node = event.node;
+    this.doc = new Y.Doc({ guid: 'syncstorm', gc: true });
+    this.doc.clientID = rng.u32();  // a fresh id per incarnation, from the seed: never reused
+    this.out = null;                // the Actions of the event being handled
+    const store = protocol.storeOf(event);
+    this.storeKeys = [...store.keys()].filter((key) => key.startsWith('u/')).sort();
+    for (const key of this.storeKeys) Y.applyUpdate(this.doc, store.get(key), 'store');
+    // The next log index follows the highest stored one: compaction leaves gaps below it.
+    this.stored = this.storeKeys.length === 0 ? 0 : Number(this.storeKeys[this.storeKeys.length - 1].slice(2)) + 1;
+  }
+
+  /** Appends an update to the durable log, compacting the log into one snapshot now and then. */
+  persist(update) {
+    if (this.storeKeys.length >= COMPACT_AFTER) {
+      for (const key of this.storeKeys) this.out.erase(key);
+      this.storeKeys = [];
+      update = Y.encodeStateAsUpdate(this.doc);
+    }
+    const key = `u/${String(this.stored++).padStart(10, '0')}`;
+    this.storeKeys.push(key);
+    this.out.put(key, update);
+    this.out.flush();
+  }
+
+  state() {
+    return { state: canonical(this.doc).state, metadata_bytes: Y.encodeStateAsUpdate(this.doc).length };
+  }
+}
+
+class Client extends Replica {
+  constructor(event, rng) {
+    super(event, rng);
+    this.server = null;
+    this.pending = [];  // { op, clock }: applied here, not yet acknowledged by the server
+    this.ownOps = new Set();
+    this.doc.on('update', (update, origin) => {
+      this.persist(update);
+      if (origin === 'local' && this.server !== null) this.out.send(this.server, frame(TAG_UPDATE, update));
+    });
+  }
+
+  op(event, out) {
+    this.out = out;
+    const op = event.op;
+    const result = this.apply(op);
+    if (result === null) { out.report(op.id, 'rejected'); return; }
+    this.ownOps.add(op.id);
+    out.report(op.id, 'applied', result);
+    this.pending.push({ op: op.id, clock: Y.getState(this.doc.store, this.doc.clientID) });
+  }
+
+  /** Applies a user operation; returns the target (text deletes) or 0, or null when impossible. */
+  apply(op) {
+    let target = 0;
+    let possible = true;
+    this.doc.transact(() => {
+      if (variant === 'text') {
+        const text = this.doc.getArray('text');
+        const position = Math.floor(op.position_ppm * text.length / 1000000);
+        if (op.kind === 'text_insert') {
+          text.insert(Math.min(position, text.length), [op.id]);
+        } else if (text.length === 0) {
+          possible = false;
+        } else {
+          const at = Math.min(position, text.length - 1);
+          target = text.get(at);
+          text.delete(at, 1);
+        }
+        return;
+      }
+      const items = this.doc.getMap('items');
+      const key = String(op.key);
+      if (op.kind === 'list_add') items.set(key, op.id);
+      else if (op.kind === 'list_update' && items.has(key)) items.set(key, op.id);
+      else if (op.kind === 'list_remove') items.delete(key);
+      else possible = false;  // an update of an item this user does not see
+    }, 'local');
+    return possible ? target : null;
+  }
+
+  message(event, out) {
+    this.out = out;
+    const bytes = Buffer.from(event.data, 'base64');
+    const body = bytes.subarray(1);
+    if (bytes[0] === TAG_SV) {
+      out.send(event.from, frame(TAG_UPDATE, Y.encodeStateAsUpdate(this.doc, body)));
+    } else if (bytes[0] === TAG_UPDATE) {
+      const before = canonical(this.doc).ids;
+      Y.applyUpdate(this.doc, body, 'remote');
+      protocol.reportSeen(out, before, canonical(this.doc).ids, this.ownOps);
+    } else if (bytes[0] === TAG_ACK) {
+      const saved = Y.decodeStateVector(body).get(this.doc.clientID) || 0;
+      this.pending = this.pending.filter((p) => {
+        if (p.clock > saved) return true;
+        out.report(p.op, 'acknowledged');
+        return false;
+      });
+    }
+  }
+
+  connected(event, out) {
+    this.out = out;
+    this.server = event.peer;
+    out.send(event.peer, frame(TAG_SV, Y.encodeStateVector(this.doc)));
+  }
+
+  disconnected(event) {
+    if (this.server === event.peer) this.server = null;
+  }
+}
+
+class Server extends Replica {
+  constructor(event, rng) {
+    super(event, rng);
+    this.clients = new Set();
+    this.doc.on('update', (update) => this.persist(update));
+  }
+
+  message(event, out) {
+    this.out = out;
+    const bytes = Buffer.from(event.data, 'base64');
+    const body = bytes.subarray(1);
+    if (bytes[0] === TAG_SV) {
+      out.send(event.from, frame(TAG_UPDATE, Y.encodeStateAsUpdate(this.doc, body)));
+      out.send(event.from, frame(TAG_SV, Y.encodeStateVector(this.doc)));
+    } else if (bytes[0] === TAG_UPDATE) {
+      Y.applyUpdate(this.doc, body, event.from);  // stored and flushed by the update handler
+      out.send(event.from, frame(TAG_ACK, Y.encodeStateVector(this.doc)));
+      for (const client of this.clients) {
+        if (client !== event.from) out.send(client, frame(TAG_UPDATE, body));
+      }
+    }
+  }
+
+  connected(event) { this.clients.add(event.peer); }
+  disconnected(event) { this.clients.delete(event.peer); }
+}
+
+protocol.serve(
+  {
+    name: `yjs-${variant}`,
+    description: `Yjs: ${variant === 'text' ? 'text as a Y.Array of elements' : 'list items in a Y.Map'}, relayed by a server`,
+    data_type: variant,
+    topology: 'client_server',
+    rule: 'add_wins',
+  },
+  (event, rng) => (event.role === 'server' ? new Server(event, rng) : new Client(event, rng)),
+);

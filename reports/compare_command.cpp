@@ -1,0 +1,112 @@
+// `syncstorm compare`: every model that fits x every scenario x the same seeds, written as a report
+// folder (index.html, report.md, results.json, results.csv, diagrams).
+#include <fmt/format.h>
+
+#include <thread>
+
+#include "reports/report.hpp"
+#include "sim/commands.hpp"
+
+namespace syncstorm {
+
+namespace {
+
+struct CompareArgs {
+  std::vector<std::string> scenarios;
+  std::vector<std::string> models;
+  /// 10 keeps the default comparison (every shipped model x scenario) well under a minute on 2 cores.
+  std::uint32_t seeds = 10;
+  std::uint64_t first_seed = 1;
+  std::string out = "syncstorm-report";
+  unsigned jobs = 0;
+  std::uint32_t storm_seeds = 10;
+  bool no_study = false;
+  bool no_diagrams = false;
+  bool quiet = false;
+};
+
+Result<std::vector<Scenario>> chosen_scenarios(const CompareArgs& args) {
+  if (args.scenarios.empty()) return shipped_scenarios();
+  std::vector<Scenario> out;
+  for (const std::string& name : args.scenarios) {
+    auto s = resolve_scenario(name);
+    if (!s) return s.error();
+    out.push_back(std::move(s.value()));
+  }
+  return out;
+}
+
+Result<std::vector<const ModelInfo*>> chosen_models(const CompareArgs& args, const ModelRegistry& registry) {
+  std::vector<const ModelInfo*> out;
+  if (args.models.empty()) {
+    for (const ModelInfo& m : registry.all()) out.push_back(&m);
+    return out;
+  }
+  for (const std::string& name : args.models) {
+    auto m = resolve_model(registry, name);
+    if (!m) return m.error();
+    out.push_back(m.value());
+  }
+  return out;
+}
+
+/// The storm of the backoff study: the first chosen scenario named like a storm, else a built-in one.
+Scenario storm_scenario(const std::vector<Scenario>& scenarios) {
+  for (const Scenario& s : scenarios) {
+    if (s.name.find("storm") != std::string::npos) return s;
+  }
+  return default_storm_scenario();
+}
+
+void print_decisions(const Comparison& c, const std::string& out) {
+  for (const ScenarioResult& r : c.scenarios) {
+    std::string held;
+    for (const std::string& m : r.decision.held) held += (held.empty() ? "" : ", ") + m;
+    fmt::print("{:<28} held every invariant: {}\n", r.name, held.empty() ? "none" : held);
+  }
+  fmt::print("report      {}/index.html ({}/report.md, results.json, results.csv, {} diagrams)\n", out, out, c.diagrams.size());
+}
+
+int run_compare(const CompareArgs& args, const ModelRegistry& registry) {
+  auto scenarios = chosen_scenarios(args);
+  if (!scenarios) return report_input_error(scenarios.error());
+  auto models = chosen_models(args, registry);
+  if (!models) return report_input_error(models.error());
+  if (args.seeds == 0) return report_input_error(InputError{"", 0, 0, "--seeds", "must be at least 1"});
+  CompareOptions options;
+  options.scenarios = std::move(scenarios.value());
+  options.models = models.value();
+  options.seeds = args.seeds;
+  options.first_seed = args.first_seed;
+  options.jobs = args.jobs ? args.jobs : std::max(1u, std::thread::hardware_concurrency());
+  options.progress = !args.quiet;
+  options.storm_seeds = args.storm_seeds;
+  options.diagrams = !args.no_diagrams;
+  if (!args.no_study) options.storm = storm_scenario(options.scenarios);
+  const Comparison comparison = run_comparison(options);
+  if (std::string error = write_report(comparison, args.out); !error.empty()) {
+    return report_input_error(InputError{args.out, 0, 0, "--out", error});
+  }
+  print_decisions(comparison, args.out);
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_compare_command(CLI::App& app, const ModelRegistry& models, Action& action) {
+  auto args = std::make_shared<CompareArgs>();
+  CLI::App* cmd = app.add_subcommand("compare", "run every model on every scenario over the same seeds; write a report");
+  cmd->add_option("scenario", args->scenarios, "scenario files or shipped scenario names (default: every shipped one)");
+  cmd->add_option("--model,-m", args->models, "strategies to compare (repeatable; default: every model)");
+  cmd->add_option("--seeds,-n", args->seeds, "seeds per (scenario, model), a count (default 10)");
+  cmd->add_option("--first-seed", args->first_seed, "the first seed; the others follow it (default 1)");
+  cmd->add_option("--out,-o", args->out, "the report folder (default syncstorm-report)");
+  cmd->add_option("--jobs,-j", args->jobs, "worker threads, a count (default: every core); never changes a result");
+  cmd->add_option("--storm-seeds", args->storm_seeds, "seeds per backoff policy in the reconnect-storm study, a count (default 10)");
+  cmd->add_flag("--no-backoff-study", args->no_study, "skip rerunning the reconnect storm under each backoff policy");
+  cmd->add_flag("--no-diagrams", args->no_diagrams, "skip the space-time diagrams of failing runs");
+  cmd->add_flag("--quiet,-q", args->quiet, "no progress bar");
+  cmd->callback([&action, &models, args] { action = [&models, args] { return run_compare(*args, models); }; });
+}
+
+}  // namespace syncstorm

@@ -1,0 +1,243 @@
+// index.html: one self-contained page (inline CSS, inline SVG, inline script; nothing from a network)
+// with the decision summary, a sortable table and charts per scenario, the backoff study and the
+// space-time diagrams of failing runs.
+#include <fmt/format.h>
+
+#include "reports/report.hpp"
+#include "reports/svg_util.hpp"
+
+namespace syncstorm {
+
+namespace {
+
+constexpr std::string_view kStyle = R"(<style>
+body{font-family:system-ui,sans-serif;margin:1.5em auto;max-width:1320px;padding:0 1em;color:#222}
+h1{margin-bottom:.2em} h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:2em}
+table{border-collapse:collapse;margin:.6em 0;font-size:13px} th,td{border:1px solid #ddd;padding:3px 7px;text-align:right}
+th{background:#f4f4f4;cursor:pointer;user-select:none} td:first-child,th:first-child{text-align:left}
+th.sorted-asc::after{content:" \25B2"} th.sorted-desc::after{content:" \25BC"}
+tr.buggy td:first-child{color:#a33} .bad{color:#b00;font-weight:bold} .ok{color:#070}
+.charts{display:flex;flex-wrap:wrap;gap:10px} .charts svg{border:1px solid #eee}
+pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:12px} code{background:#f3f3f3;padding:0 3px}
+.lamport-wrap{overflow-x:auto;border:1px solid #eee}
+</style>
+)";
+
+/// Sortable tables (click a header; numbers sort as numbers via data-v) and a self-check the
+/// browser test reads: how many charts drew a non-empty box.
+constexpr std::string_view kScript = R"(<script>
+(function () {
+  function key(cell) { var v = cell.getAttribute('data-v'); return v === null ? cell.textContent.trim() : parseFloat(v); }
+  document.querySelectorAll('table.sortable').forEach(function (table) {
+    table.querySelectorAll('th').forEach(function (th, column) {
+      th.addEventListener('click', function () {
+        var asc = !th.classList.contains('sorted-asc');
+        table.querySelectorAll('th').forEach(function (h) { h.classList.remove('sorted-asc', 'sorted-desc'); });
+        th.classList.add(asc ? 'sorted-asc' : 'sorted-desc');
+        var body = table.tBodies[0];
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = key(a.cells[column]), y = key(b.cells[column]);
+          var c = (typeof x === 'number' && typeof y === 'number') ? x - y : String(x).localeCompare(String(y));
+          return asc ? c : -c;
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+      });
+    });
+  });
+  var charts = document.querySelectorAll('svg.chart'), drawn = 0;
+  charts.forEach(function (svg) { var box = svg.getBBox(); if (box.width > 0 && box.height > 0 && svg.childElementCount > 2) drawn++; });
+  document.body.setAttribute('data-charts-total', String(charts.length));
+  document.body.setAttribute('data-charts-drawn', String(drawn));
+})();
+</script>
+)";
+
+const Summary& metric(const Cell& c, Metric m) { return c.metrics[static_cast<std::size_t>(m)]; }
+
+std::string percent(double share) { return fmt::format("{:.0f}%", share * 100); }
+
+/// A numeric table cell that sorts by its value; "n/a" sorts last.
+std::string number_cell(const Summary& s, double value) {
+  if (s.seeds == 0) return "<td data-v=\"1e300\">n/a</td>";
+  return fmt::format("<td data-v=\"{}\">{}</td>", value, svg::number(value));
+}
+
+std::string decision_section(const Comparison& c) {
+  std::string s = "<h2>Decision summary</h2>\n<table class=\"sortable\"><thead><tr><th>scenario</th><th>held every invariant "
+                  "on every seed</th><th>cheapest (bytes/op)</th><th>most responsive (remote latency p95)</th></tr></thead><tbody>\n";
+  for (const ScenarioResult& r : c.scenarios) {
+    const Decision& d = r.decision;
+    std::string held;
+    for (const std::string& m : d.held) held += (held.empty() ? "" : ", ") + markup_escape(m);
+    s += fmt::format("<tr><td><a href=\"#s-{}\">{}</a></td><td style=\"text-align:left\">{}</td><td>{}</td><td>{}</td></tr>\n",
+                     markup_escape(r.name), markup_escape(r.name), held.empty() ? "<span class=\"bad\">none</span>" : held,
+                     d.cheapest.empty() ? "—" : fmt::format("{} ({})", markup_escape(d.cheapest), svg::number(d.cheapest_bytes_per_op)),
+                     d.most_responsive.empty()
+                         ? "—"
+                         : fmt::format("{} ({} ms)", markup_escape(d.most_responsive), svg::number(d.responsive_p95_ms)));
+  }
+  return s + "</tbody></table>\n";
+}
+
+std::string cells_table(const ScenarioResult& r) {
+  std::string s = "<table class=\"sortable\"><thead><tr><th>model</th><th>seeds with violations</th><th>converge p95 (ms)</th>"
+                  "<th>never converged</th><th>local p95 (ms)</th><th>remote p50 (ms)</th><th>remote p95 (ms)</th>"
+                  "<th>messages/op</th><th>bytes/op</th><th>server load mean (/s)</th><th>server load peak p95 (/s)</th>"
+                  "<th>metadata p95 (bytes)</th><th>rollbacks /1k ops</th><th>all back p95 (ms)</th></tr></thead><tbody>\n";
+  for (const Cell& c : r.cells) {
+    const Rate& v = c.violation_rate;
+    s += fmt::format("<tr class=\"{}\"><td>{}{}</td><td data-v=\"{}\" class=\"{}\">{}/{} ({})</td>", c.correct ? "" : "buggy",
+                     markup_escape(c.model), c.correct ? "" : " (buggy)", v.rate, v.hits ? "bad" : "ok", v.hits, v.runs,
+                     percent(v.rate));
+    s += number_cell(metric(c, Metric::convergence), metric(c, Metric::convergence).p95);
+    s += fmt::format("<td data-v=\"{}\">{}</td>", c.never_converged, c.never_converged);
+    s += number_cell(metric(c, Metric::local_latency), metric(c, Metric::local_latency).p95);
+    s += number_cell(metric(c, Metric::remote_latency), metric(c, Metric::remote_latency).median);
+    s += number_cell(metric(c, Metric::remote_latency), metric(c, Metric::remote_latency).p95);
+    s += number_cell(metric(c, Metric::messages_per_op), metric(c, Metric::messages_per_op).mean);
+    s += number_cell(metric(c, Metric::bytes_per_op), metric(c, Metric::bytes_per_op).mean);
+    s += number_cell(metric(c, Metric::server_load_mean), metric(c, Metric::server_load_mean).mean);
+    s += number_cell(metric(c, Metric::server_load_peak), metric(c, Metric::server_load_peak).p95);
+    s += number_cell(metric(c, Metric::metadata_bytes), metric(c, Metric::metadata_bytes).p95);
+    s += number_cell(metric(c, Metric::rollbacks_per_kop), metric(c, Metric::rollbacks_per_kop).mean);
+    s += number_cell(metric(c, Metric::all_reconnected), metric(c, Metric::all_reconnected).p95);
+    s += "</tr>\n";
+  }
+  return s + "</tbody></table>\n";
+}
+
+std::string violations_section(const ScenarioResult& r) {
+  std::string s;
+  for (const Cell& c : r.cells) {
+    for (const InvariantResult& inv : c.invariants) {
+      s += fmt::format("<li><b>{}</b> broke <code>{}</code> in {}/{} seeds ({}, 95% CI {}–{}), {} violations{}. Smallest "
+                       "failing seed: <code>{}</code><br>Fault attribution: ",
+                       markup_escape(c.model), to_string(inv.invariant), inv.rate.hits, inv.rate.runs, percent(inv.rate.rate),
+                       percent(inv.rate.ci_low), percent(inv.rate.ci_high), inv.count,
+                       c.breaks == inv.invariant ? ", as this baseline advertises" : "", markup_escape(inv.replay));
+      const Attribution& a = inv.attribution;
+      if (a.features.empty()) s += "no fault setting sets the failing seeds apart";
+      if (!a.features.empty() && a.passing_seeds == 0) s += "every seed failed, so no setting can be told apart; the failing seeds had: ";
+      for (std::size_t i = 0; i < a.features.size(); ++i) {
+        const FeatureShare& f = a.features[i];
+        s += fmt::format("{}<code>{}</code> in {} of failing seeds{}", i ? "; " : "", markup_escape(f.feature), percent(f.failing_share),
+                         a.passing_seeds ? fmt::format(", {} of passing", percent(f.passing_share)) : "");
+      }
+      s += fmt::format("<details><summary>report of seed {}</summary><pre>{}</pre></details></li>\n",
+                       inv.failing_seeds.empty() ? 0 : inv.failing_seeds.front(), markup_escape(inv.example));
+    }
+  }
+  return s.empty() ? "<p class=\"ok\">No violations.</p>\n" : "<ul>\n" + s + "</ul>\n";
+}
+
+std::string metric_charts(const ScenarioResult& r) {
+  std::string s = "<div class=\"charts\">\n";
+  std::vector<Bar> rates;
+  for (const Cell& c : r.cells) {
+    const Rate& v = c.violation_rate;
+    rates.push_back(Bar{c.model, v.rate * 100, v.ci_low * 100, v.ci_high * 100, v.hits > 0});
+  }
+  s += bar_chart_svg("Seeds with a violation (95% CI)", "% of seeds", rates);
+  for (const MetricInfo& m : metric_infos()) {
+    std::vector<Bar> bars;
+    for (const Cell& c : r.cells) {
+      const Summary& x = metric(c, m.metric);
+      if (x.seeds > 0) bars.push_back(Bar{c.model, x.mean, x.ci_low, x.ci_high, !c.correct});
+    }
+    if (bars.empty()) continue;  // a figure no run produced (e.g. no disruption to reconnect from)
+    s += bar_chart_svg(fmt::format("{}: mean (95% CI)", m.title), m.unit, bars);
+  }
+  return s + "</div>\n";
+}
+
+std::vector<Series> cdf_series(const ScenarioResult& r, bool convergence) {
+  std::vector<Series> out;
+  for (const Cell& c : r.cells) {
+    const std::vector<double>& q = convergence ? c.convergence_cdf : c.remote_latency_cdf;
+    if (q.empty()) continue;
+    Series s{c.model, {}};
+    for (std::size_t i = 0; i < q.size(); ++i) {
+      s.points.emplace_back(q[i], static_cast<double>(i) / static_cast<double>(q.size() - 1));
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::string scenario_section(const ScenarioResult& r) {
+  std::string s = fmt::format("<h2 id=\"s-{}\">Scenario {}</h2>\n<p>{}</p>\n", markup_escape(r.name), markup_escape(r.name),
+                              markup_escape(r.description));
+  s += cells_table(r);
+  if (!r.skipped_models.empty()) {
+    std::string skipped;
+    for (const std::string& m : r.skipped_models) skipped += (skipped.empty() ? "" : ", ") + markup_escape(m);
+    s += fmt::format("<p>Not run (data type or topology does not fit): {}.</p>\n", skipped);
+  }
+  s += violations_section(r);
+  s += metric_charts(r);
+  s += "<div class=\"charts\">\n";
+  s += cdf_svg("Time to converge after the heal (CDF over runs)", "ms", cdf_series(r, true));
+  s += cdf_svg("Remote latency (CDF over operations)", "ms", cdf_series(r, false));
+  return s + "</div>\n";
+}
+
+std::string backoff_section(const BackoffStudy& b) {
+  std::string s = fmt::format("<h2 id=\"backoff\">Reconnect storm: server load by backoff policy</h2>\n<p>Scenario <code>{}</code>, "
+                              "model <code>{}</code>, {} seeds per policy; the load curve is the mean over seeds.</p>\n",
+                              markup_escape(b.scenario), markup_escape(b.model), b.seeds);
+  std::vector<Series> lines;
+  std::vector<Bar> peaks;
+  for (const BackoffRun& r : b.policies) {
+    Series line{r.policy, {}};
+    for (std::size_t i = 0; i < r.load_per_s.size(); ++i) line.points.emplace_back(static_cast<double>(i) / 10, r.load_per_s[i]);
+    lines.push_back(std::move(line));
+    peaks.push_back(Bar{r.policy, r.peak_per_s.mean, r.peak_per_s.ci_low, r.peak_per_s.ci_high, false});
+  }
+  s += "<div class=\"charts\">\n";
+  s += line_chart_svg("Server load over time (messages and connects per second)", "time (s)", "per second", lines);
+  s += bar_chart_svg("Peak server load: mean (95% CI)", "per second", peaks);
+  s += "</div>\n<table class=\"sortable\"><thead><tr><th>policy</th><th>peak mean (/s)</th><th>peak p95 (/s)</th>"
+       "<th>every client back p95 (ms)</th></tr></thead><tbody>\n";
+  for (const BackoffRun& r : b.policies) {
+    s += fmt::format("<tr><td>{}</td>", markup_escape(r.policy));
+    s += number_cell(r.peak_per_s, r.peak_per_s.mean) + number_cell(r.peak_per_s, r.peak_per_s.p95) +
+         number_cell(r.all_reconnected_ms, r.all_reconnected_ms.p95) + "</tr>\n";
+  }
+  return s + "</tbody></table>\n";
+}
+
+std::string diagrams_section(const std::vector<Diagram>& diagrams) {
+  std::string s = "<h2 id=\"diagrams\">Space-time diagrams of failing runs</h2>\n";
+  for (const Diagram& d : diagrams) {
+    s += fmt::format("<h3>{}: {} on {}, seed {} (<a href=\"{}\">{}</a>)</h3>\n<p><code>{}</code></p>\n<div class=\"lamport-wrap\">{}</div>\n"
+                     "<details><summary>violation report</summary><pre>{}</pre></details>\n",
+                     to_string(d.invariant), markup_escape(d.model), markup_escape(d.scenario), d.seed, markup_escape(d.file),
+                     markup_escape(d.file), markup_escape(d.replay), d.svg, markup_escape(d.report));
+  }
+  return s;
+}
+
+}  // namespace
+
+std::string to_html(const Comparison& c) {
+  std::string s = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>syncstorm comparison</title>\n";
+  s += kStyle;
+  s += "</head><body>\n<h1>syncstorm comparison</h1>\n";
+  s += fmt::format("<p>{} seeds per scenario and model (seeds {}–{}); every model meets the same schedules for a seed "
+                   "(common random numbers). All figures are simulated. Click a column header to sort.</p>\n",
+                   c.seeds, c.first_seed, c.first_seed + c.seeds - 1);
+  s += "<p>";
+  for (const ScenarioResult& r : c.scenarios) s += fmt::format("<a href=\"#s-{}\">{}</a> · ", markup_escape(r.name), markup_escape(r.name));
+  if (c.backoff) s += "<a href=\"#backoff\">backoff study</a> · ";
+  s += "<a href=\"#diagrams\">diagrams</a></p>\n";
+  s += decision_section(c);
+  for (const ScenarioResult& r : c.scenarios) s += scenario_section(r);
+  if (c.backoff) s += backoff_section(*c.backoff);
+  if (!c.diagrams.empty()) s += diagrams_section(c.diagrams);
+  s += kScript;
+  s += "</body></html>\n";
+  return s;
+}
+
+}  // namespace syncstorm

@@ -1,0 +1,142 @@
+// report.md: the comparison as GitHub-flavoured Markdown, short enough for a pull-request comment.
+#include <fmt/format.h>
+
+#include "reports/report.hpp"
+#include "reports/svg_util.hpp"
+
+namespace syncstorm {
+
+namespace {
+
+std::string percent(double share) { return fmt::format("{:.0f}%", share * 100); }
+
+std::string rate_text(const Rate& r) {
+  return fmt::format("{}/{} ({}, 95% CI {}–{})", r.hits, r.runs, percent(r.rate), percent(r.ci_low), percent(r.ci_high));
+}
+
+std::string seeds_text(const Rate& r) {
+  return fmt::format("{}/{} seeds ({}, 95% CI {}–{})", r.hits, r.runs, percent(r.rate), percent(r.ci_low), percent(r.ci_high));
+}
+
+std::string plural(std::uint64_t n, std::string_view word) { return fmt::format("{} {}{}", n, word, n == 1 ? "" : "s"); }
+
+const Summary& metric(const Cell& c, Metric m) { return c.metrics[static_cast<std::size_t>(m)]; }
+
+/// "n/a" when no seed gave the figure, so an empty cell is never mistaken for zero.
+std::string figure(const Summary& s, double value) { return s.seeds == 0 ? "n/a" : svg::number(value); }
+
+std::string decision_table(const Comparison& c) {
+  std::string s = "## Decision summary\n\n"
+                  "| scenario | held every invariant on every seed | cheapest (bytes/op) | most responsive (remote p95) |\n"
+                  "|---|---|---|---|\n";
+  for (const ScenarioResult& r : c.scenarios) {
+    const Decision& d = r.decision;
+    std::string held;
+    for (const std::string& m : d.held) held += (held.empty() ? "" : ", ") + m;
+    s += fmt::format("| {} | {} | {} | {} |\n", r.name, held.empty() ? "none" : held,
+                     d.cheapest.empty() ? "—" : fmt::format("{} ({})", d.cheapest, svg::number(d.cheapest_bytes_per_op)),
+                     d.most_responsive.empty() ? "—"
+                                               : fmt::format("{} ({} ms)", d.most_responsive, svg::number(d.responsive_p95_ms)));
+  }
+  return s + "\n";
+}
+
+std::string cells_table(const ScenarioResult& r) {
+  std::string s =
+      "| model | seeds with violations | converge p95 (ms) | local p95 (ms) | remote p95 (ms) | messages/op | bytes/op | "
+      "peak server load (/s) | metadata (bytes) | rollbacks /1k ops | all back p95 (ms) |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const Cell& c : r.cells) {
+    const Summary& conv = metric(c, Metric::convergence);
+    const Summary& local = metric(c, Metric::local_latency);
+    const Summary& remote = metric(c, Metric::remote_latency);
+    const Summary& msgs = metric(c, Metric::messages_per_op);
+    const Summary& bytes = metric(c, Metric::bytes_per_op);
+    const Summary& peak = metric(c, Metric::server_load_peak);
+    const Summary& meta = metric(c, Metric::metadata_bytes);
+    const Summary& rollbacks = metric(c, Metric::rollbacks_per_kop);
+    const Summary& back = metric(c, Metric::all_reconnected);
+    s += fmt::format("| {}{} | {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {} |\n", c.model, c.correct ? "" : " (buggy)",
+                     rate_text(c.violation_rate), figure(conv, conv.p95),
+                     c.never_converged ? fmt::format(" ({} never)", c.never_converged) : "", figure(local, local.p95),
+                     figure(remote, remote.p95), figure(msgs, msgs.mean), figure(bytes, bytes.mean), figure(peak, peak.p95),
+                     figure(meta, meta.p95), figure(rollbacks, rollbacks.mean), figure(back, back.p95));
+  }
+  return s + "\n";
+}
+
+std::string attribution_text(const Attribution& a) {
+  if (a.features.empty()) return "no fault setting sets the failing seeds apart";
+  std::string s;
+  if (a.passing_seeds == 0) {
+    // With no passing seed nothing can be told apart; the settings every seed had are still worth a look.
+    for (const FeatureShare& f : a.features) s += (s.empty() ? "" : ", ") + fmt::format("`{}`", f.feature);
+    return "every seed failed, so no setting can be told apart; the failing seeds had " + s;
+  }
+  for (const FeatureShare& f : a.features) {
+    s += (s.empty() ? "" : "; ") + fmt::format("`{}` in {} of failing seeds, {} of passing", f.feature,
+                                               percent(f.failing_share), percent(f.passing_share));
+  }
+  return s;
+}
+
+std::string violations_list(const ScenarioResult& r) {
+  std::string s;
+  for (const Cell& c : r.cells) {
+    for (const InvariantResult& inv : c.invariants) {
+      s += fmt::format("- **{}** broke `{}` in {} ({}){}. Smallest failing seed: `{}`.\n  Fault attribution: {}.\n",
+                       c.model, to_string(inv.invariant), seeds_text(inv.rate), plural(inv.count, "violation"),
+                       c.breaks == inv.invariant ? ", as this baseline advertises" : "", inv.replay,
+                       attribution_text(inv.attribution));
+    }
+    if (c.aborted) s += fmt::format("- **{}**: {} runs stopped by a limit (a model that never went quiet).\n", c.model, c.aborted);
+  }
+  return s.empty() ? "No violations.\n\n" : "Violations:\n\n" + s + "\n";
+}
+
+std::string backoff_table(const BackoffStudy& b) {
+  std::string s = fmt::format("## Reconnect storm: server load by backoff policy\n\n"
+                              "Scenario `{}`, model `{}`, {} seeds per policy. Peak: the busiest 100 ms from the first fault on, scaled to a second.\n\n"
+                              "| backoff policy | peak server load mean (95% CI) | peak p95 | every client back, p95 (ms) |\n"
+                              "|---|---|---|---|\n",
+                              b.scenario, b.model, b.seeds);
+  for (const BackoffRun& r : b.policies) {
+    s += fmt::format("| {} | {} ({}–{}) | {} | {} |\n", r.policy, svg::number(r.peak_per_s.mean), svg::number(r.peak_per_s.ci_low),
+                     svg::number(r.peak_per_s.ci_high), svg::number(r.peak_per_s.p95),
+                     figure(r.all_reconnected_ms, r.all_reconnected_ms.p95));
+  }
+  return s + "\n";
+}
+
+}  // namespace
+
+std::string to_markdown(const Comparison& c) {
+  std::string s = "# syncstorm comparison\n\n";
+  s += fmt::format("{} seeds per scenario and model (seeds {}–{}); every model meets the same schedules for a seed. "
+                   "Figures are simulated, identical on every machine.\n\n",
+                   c.seeds, c.first_seed, c.first_seed + c.seeds - 1);
+  s += decision_table(c);
+  for (const ScenarioResult& r : c.scenarios) {
+    s += fmt::format("## Scenario `{}`\n\n", r.name);
+    if (!r.description.empty()) s += r.description + "\n\n";
+    s += cells_table(r);
+    if (!r.skipped_models.empty()) {
+      std::string skipped;
+      for (const std::string& m : r.skipped_models) skipped += (skipped.empty() ? "" : ", ") + m;
+      s += fmt::format("Not run (data type or topology does not fit): {}.\n\n", skipped);
+    }
+    s += violations_list(r);
+  }
+  if (c.backoff) s += backoff_table(*c.backoff);
+  if (!c.diagrams.empty()) {
+    s += "## Space-time diagrams\n\n";
+    for (const Diagram& d : c.diagrams) {
+      s += fmt::format("- `{}`: [{}]({}) ({} on {}, seed {}): `{}`\n", to_string(d.invariant), d.file, d.file, d.model,
+                       d.scenario, d.seed, d.replay);
+    }
+    s += "\n";
+  }
+  return s;
+}
+
+}  // namespace syncstorm

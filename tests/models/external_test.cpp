@@ -1,0 +1,243 @@
+// External replicas: real processes behind the Node interface. The fixture adapter (plain Node.js,
+// no npm packages) checks the protocol and the error paths; the shipped Yjs and Automerge adapters
+// run end to end when their node_modules are installed (npm ci --prefix models/adapters/yjs, ...).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <string>
+
+#include "models/external.hpp"
+#include "sim/simulation.hpp"
+#include "sim/sweep.hpp"
+
+using namespace syncstorm;
+
+namespace {
+
+const std::string kFixtures = std::string(SYNCSTORM_SOURCE_DIR) + "/tests/models/adapters/";
+
+bool node_available() { return std::system("node --version > /dev/null 2>&1") == 0; }
+
+bool installed(const std::string& adapter) {
+  return std::filesystem::exists(adapter_dir() + "/" + adapter + "/node_modules");
+}
+
+/// The wall-clock limit for answers, set for one test and restored after it.
+class TimeoutLimit {
+ public:
+  explicit TimeoutLimit(const char* ms) { ::setenv(kExternalTimeoutEnv, ms, 1); }
+  ~TimeoutLimit() { ::unsetenv(kExternalTimeoutEnv); }
+};
+
+/// A few clients, no faults: every correct model converges here.
+Scenario quiet(std::uint32_t clients = 3) {
+  Scenario s;
+  s.name = "external-quiet";
+  s.servers = 1;
+  s.workload.clients = clients;
+  s.workload.duration = Duration::seconds(5);
+  s.workload.think_time_mean = Duration::millis(300);
+  s.workload.keys = 6;
+  s.invariants.settle = Duration::seconds(5);
+  return s;
+}
+
+/// A client and then the server crash and restart from their stores; the client's store survives.
+Scenario crashes() {
+  Scenario s = quiet();
+  s.name = "external-crashes";
+  s.persistence.client = true;
+  FaultSpec client;
+  client.kind = FaultKind::crash;
+  client.at = Instant{1'500'000};
+  client.duration = Duration::seconds(1);
+  client.target = Target{Target::Kind::client, 0};
+  FaultSpec server = client;
+  server.at = Instant{3'000'000};
+  server.target = Target{Target::Kind::server, 0};
+  s.faults = {client, server};
+  return s;
+}
+
+/// Peer-to-peer datagrams that reorder a lot but never lose: a replica that buffers converges.
+Scenario reordering() {
+  Scenario s = quiet(4);
+  s.network.reorder = 400'000;
+  s.network.reorder_delay = Duration::millis(200);
+  return s;
+}
+
+ModelInfo fixture(const std::string& file) {
+  auto model = describe_external("node " + kFixtures + file);
+  INFO((model ? std::string() : model.error().message));
+  REQUIRE(model.ok());
+  return model.value();
+}
+
+RunResult run(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
+  return run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed), seed);
+}
+
+/// Whether every live node that holds a state holds the same one.
+bool converged(const RunResult& r) {
+  std::optional<State> first;
+  for (const NodeFinal& f : r.history.finals) {
+    if (!f.live || !f.state) continue;
+    if (!first) first = f.state;
+    else if (*first != *f.state) return false;
+  }
+  return first.has_value();
+}
+
+std::size_t count_applied(const RunResult& r) {
+  std::size_t n = 0;
+  for (const OpRecord& op : r.history.ops) n += op.applied.has_value() ? 1 : 0;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("an adapter describes its model when named as external:COMMAND", "[external]") {
+  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+  const ModelInfo model = fixture("fixture.js");
+  CHECK(model.name == "external:node " + kFixtures + "fixture.js");
+  CHECK(model.data_type == DataType::map);
+  CHECK(model.topology == Topology::peer_to_peer);
+  CHECK(model.external);
+}
+
+TEST_CASE("a command that is not an adapter is an input error naming what it did", "[external]") {
+  const auto model = describe_external("sh -c 'echo not json'");
+  REQUIRE_FALSE(model.ok());
+  CHECK(model.error().key == "--model");
+  CHECK_THAT(model.error().message, Catch::Contains("not protocol") && Catch::Contains("not json"));
+}
+
+TEST_CASE("the fixture adapter converges and one seed replays to the same trace hash", "[external]") {
+  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+  const ModelInfo model = fixture("fixture.js");
+  const Scenario scenario = reordering();
+  const RunResult a = run(scenario, model, 7);
+  const RunResult b = run(scenario, model, 7);
+  INFO(a.aborted);
+  REQUIRE(a.aborted.empty());
+  CHECK(count_applied(a) > 0);
+  CHECK(converged(a));
+  CHECK(a.trace_hash == b.trace_hash);
+}
+
+TEST_CASE("parallel runs each get their own process and the hashes of sequential runs", "[external]") {
+  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+  const ModelInfo model = fixture("fixture.js");
+  const Scenario scenario = reordering();
+  const std::function<std::uint64_t(std::size_t)> work = [&](std::size_t i) { return run(scenario, model, 100 + i).trace_hash; };
+  const auto sequential = run_parallel<std::uint64_t>(4, 1, work);
+  const auto parallel = run_parallel<std::uint64_t>(4, 4, work);
+  CHECK(sequential == parallel);
+  CHECK(std::set<std::optional<std::uint64_t>>(parallel.begin(), parallel.end()).size() == 4);
+}
+
+TEST_CASE("an adapter that reads the real clock gives different trace hashes for one seed", "[external]") {
+  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+  const ModelInfo model = fixture("clock.js");
+  const Scenario scenario = quiet();
+  const RunResult a = run(scenario, model, 7);
+  const RunResult b = run(scenario, model, 7);
+  REQUIRE(a.aborted.empty());
+  CHECK(a.trace_hash != b.trace_hash);
+}
+
+TEST_CASE("an adapter that drops a message it cannot apply yet leaves replicas diverged", "[external]") {
+  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+  const ModelInfo model = fixture("drop.js");
+  const RunResult r = run(reordering(), model, 7);
+  REQUIRE(r.aborted.empty());
+  CHECK_FALSE(converged(r));
+  const bool caught = std::any_of(r.violations.begin(), r.violations.end(),
+                                  [](const Violation& v) { return v.invariant == Invariant::convergence; });
+  CHECK(caught);
+}
+
+TEST_CASE("the correct fixture adapter passes every checker on the reordering network", "[external]") {
+  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+  const RunResult r = run(reordering(), fixture("fixture.js"), 7);
+  REQUIRE(r.aborted.empty());
+  for (const Violation& v : r.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
+}
+
+TEST_CASE("an adapter that stops answering aborts the run with the replica and the last event", "[external]") {
+  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+  const TimeoutLimit limit("1000");
+  const ModelInfo model = fixture("hang.js");
+  const RunResult r = run(quiet(), model, 7);
+  CHECK_THAT(r.aborted, Catch::Contains("no answer within 1000 ms"));
+  CHECK_THAT(r.aborted, Catch::Contains("external replica"));
+  CHECK_THAT(r.aborted, Catch::Contains("last event sent: {\"ev\":\"op\""));
+}
+
+TEST_CASE("an adapter whose process dies aborts the run with its exit status and stderr", "[external]") {
+  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+  const ModelInfo model = fixture("crash.js");
+  const RunResult r = run(quiet(), model, 7);
+  CHECK_THAT(r.aborted, Catch::Contains("exited with status 1"));
+  CHECK_THAT(r.aborted, Catch::Contains("simulated library crash"));
+}
+
+TEST_CASE("an exception in the library under test aborts the run as a finding quoting it", "[external]") {
+  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+  const RunResult r = run(quiet(), fixture("throw.js"), 7);
+  CHECK_THAT(r.aborted, Catch::Contains("the library under test failed"));
+  CHECK_THAT(r.aborted, Catch::Contains("simulated library exception"));
+}
+
+TEST_CASE("an adapter that writes a line that is not protocol aborts the run quoting the line", "[external]") {
+  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+  const ModelInfo model = fixture("garbage.js");
+  const RunResult r = run(quiet(), model, 7);
+  CHECK_THAT(r.aborted, Catch::Contains("not protocol"));
+  CHECK_THAT(r.aborted, Catch::Contains("debug: applying op"));
+}
+
+TEST_CASE("the shipped Yjs and Automerge adapters converge and replay to the same trace hash", "[external]") {
+  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+  const ModelRegistry registry = shipped_models();
+  for (const char* name : {"yjs-list", "yjs-text", "automerge-map", "automerge-list"}) {
+    const std::string adapter = std::string(name).starts_with("yjs") ? "yjs" : "automerge";
+    if (!installed(adapter)) {
+      WARN("models/adapters/" << adapter << "/node_modules is missing (npm ci --prefix models/adapters/" << adapter
+                              << "): " << name << " skipped");
+      continue;
+    }
+    const ModelInfo* model = registry.find(name);
+    REQUIRE(model != nullptr);
+    const RunResult a = run(quiet(), *model, 11);
+    const RunResult b = run(quiet(), *model, 11);
+    INFO(name << ": " << a.aborted);
+    REQUIRE(a.aborted.empty());
+    CHECK(count_applied(a) > 0);
+    CHECK(converged(a));
+    CHECK(a.violations.empty());
+    CHECK(a.trace_hash == b.trace_hash);
+  }
+}
+
+TEST_CASE("the shipped adapters restart crashed replicas from their stores and converge", "[external]") {
+  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+  const ModelRegistry registry = shipped_models();
+  for (const char* name : {"yjs-list", "yjs-text", "automerge-map", "automerge-list"}) {
+    const std::string adapter = std::string(name).starts_with("yjs") ? "yjs" : "automerge";
+    if (!installed(adapter)) {
+      WARN("models/adapters/" << adapter << "/node_modules is missing: " << name << " skipped");
+      continue;
+    }
+    const RunResult r = run(crashes(), *registry.find(name), 5);
+    INFO(name << ": " << r.aborted);
+    REQUIRE(r.aborted.empty());
+    CHECK(r.metrics.crashes == 2);
+    CHECK(converged(r));
+    for (const Violation& v : r.violations) FAIL_CHECK(name << ": " << to_string(v.invariant) << ": " << v.detail);
+  }
+}

@@ -1,0 +1,151 @@
+// `syncstorm compare`: approved golden reports, determinism across job counts, and the effects a
+// reader of the shipped comparison expects to see.
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+
+#include "sim/commands.hpp"
+#include "tests/reports/small_comparison.hpp"
+
+using namespace syncstorm;
+using namespace syncstorm::testing;
+
+namespace {
+
+/// Compares `actual` with the approved file, or rewrites it when SYNCSTORM_UPDATE_GOLDEN=1.
+void check_golden(const std::string& name, const std::string& actual) {
+  const std::string path = std::string(SYNCSTORM_SOURCE_DIR) + "/tests/reports/golden/" + name;
+  const char* update = std::getenv("SYNCSTORM_UPDATE_GOLDEN");
+  if (update != nullptr && std::string(update) == "1") {
+    std::ofstream(path, std::ios::binary) << actual;
+    WARN("rewrote " << path << ": review it before committing");
+    return;
+  }
+  INFO("golden file " << path << " (rerun with SYNCSTORM_UPDATE_GOLDEN=1 to approve a change)");
+  REQUIRE(std::filesystem::exists(path));
+  CHECK(read_text(path) == actual);
+}
+
+const Cell* find_cell(const ScenarioResult& s, const std::string& model) {
+  for (const Cell& c : s.cells) {
+    if (c.model == model) return &c;
+  }
+  return nullptr;
+}
+
+const BackoffRun& policy(const BackoffStudy& b, const std::string& label) {
+  for (const BackoffRun& r : b.policies) {
+    if (r.policy == label) return r;
+  }
+  FAIL("no backoff policy " << label);
+  return b.policies.front();
+}
+
+}  // namespace
+
+TEST_CASE("report.md and results.json of a fixed small comparison match the approved files", "[reports][golden]") {
+  const ModelRegistry registry = shipped_models();
+  const Comparison c = run_comparison(small_comparison(registry, 2));
+  check_golden("small-report.md", to_markdown(c));
+  check_golden("small-results.json", to_json(c));
+}
+
+TEST_CASE("results.json and results.csv are byte-identical on 1 and 2 jobs", "[reports]") {
+  const ModelRegistry registry = shipped_models();
+  const Comparison one = run_comparison(small_comparison(registry, 1));
+  const Comparison two = run_comparison(small_comparison(registry, 2));
+  CHECK(to_json(one) == to_json(two));
+  CHECK(to_csv(one) == to_csv(two));
+  CHECK(to_markdown(one) == to_markdown(two));
+}
+
+TEST_CASE("every model meets every fitting scenario over the same number of seeds", "[reports]") {
+  const ModelRegistry registry = shipped_models();
+  CompareOptions o = small_comparison(registry, 2);
+  o.storm.reset();
+  o.diagrams = false;
+  const Comparison c = run_comparison(o);
+  REQUIRE(c.scenarios.size() == o.scenarios.size());
+  for (const ScenarioResult& s : c.scenarios) {
+    CHECK(s.cells.size() + s.skipped_models.size() == o.models.size());
+    for (const Cell& cell : s.cells) CHECK(cell.violation_rate.runs == o.seeds);
+  }
+  CHECK_FALSE(c.backoff.has_value());
+}
+
+TEST_CASE("full jitter lowers the reconnect-storm peak against exponential backoff without jitter", "[reports]") {
+  const ModelRegistry registry = shipped_models();
+  CompareOptions o;
+  for (const ModelInfo& m : registry.all()) o.models.push_back(&m);
+  o.seeds = 0;
+  o.jobs = 2;
+  o.storm_seeds = 6;
+  o.diagrams = false;
+  // The shipped storm when it exists, else the built-in one.
+  o.storm = default_storm_scenario();
+  if (auto shipped = shipped_scenarios(); shipped.ok()) {
+    for (const Scenario& s : shipped.value()) {
+      if (s.name.find("storm") != std::string::npos) o.storm = s;
+    }
+  }
+  const Comparison c = run_comparison(o);
+  REQUIRE(c.backoff.has_value());
+  INFO("storm scenario " << c.backoff->scenario << " with model " << c.backoff->model);
+  const BackoffRun& full = policy(*c.backoff, "full jitter");
+  const BackoffRun& plain = policy(*c.backoff, "exponential, no jitter");
+  CHECK(full.peak_per_s.mean < plain.peak_per_s.mean);
+  CHECK(full.peak_per_s.ci_high < plain.peak_per_s.ci_low);
+}
+
+TEST_CASE("the shipped comparison finds every buggy baseline breaking its advertised invariant", "[reports][shipped]") {
+  const ModelRegistry registry = shipped_models();
+  auto shipped = shipped_scenarios();
+  REQUIRE(shipped.ok());
+  std::vector<const ModelInfo*> buggy;
+  for (const ModelInfo& m : registry.all()) {
+    if (!m.correct) buggy.push_back(&m);
+  }
+  if (shipped.value().empty() || buggy.empty()) {
+    WARN("SKIP: no shipped scenarios or no buggy models registered yet");
+    return;
+  }
+  CompareOptions o;
+  o.scenarios = shipped.value();
+  o.models = buggy;
+  o.seeds = 10;
+  o.jobs = 2;
+  o.diagrams = false;
+  const Comparison c = run_comparison(o);
+  for (const ModelInfo* m : buggy) {
+    bool any_violation = false, advertised = false;
+    for (const ScenarioResult& s : c.scenarios) {
+      const Cell* cell = find_cell(s, m->name);
+      if (!cell) continue;
+      any_violation = any_violation || cell->violation_rate.hits > 0;
+      for (const InvariantResult& r : cell->invariants) advertised = advertised || (m->breaks && r.invariant == *m->breaks);
+    }
+    INFO("buggy model " << m->name);
+    CHECK(any_violation);
+    if (m->breaks) CHECK(advertised);
+  }
+}
+
+TEST_CASE("a decision keeps only strategies that held every invariant and picks the cheapest of them", "[reports]") {
+  const ModelRegistry registry = shipped_models();
+  CompareOptions o = small_comparison(registry, 2);
+  o.storm.reset();
+  o.diagrams = false;
+  const Comparison c = run_comparison(o);
+  for (const ScenarioResult& s : c.scenarios) {
+    for (const std::string& held : s.decision.held) {
+      const Cell* cell = find_cell(s, held);
+      REQUIRE(cell);
+      CHECK(cell->violation_rate.hits == 0);
+    }
+    if (s.decision.cheapest.empty()) continue;
+    const double cheapest = s.decision.cheapest_bytes_per_op;
+    for (const std::string& held : s.decision.held) {
+      CHECK(find_cell(s, held)->metrics[static_cast<std::size_t>(Metric::bytes_per_op)].mean >= cheapest);
+    }
+  }
+}
