@@ -186,14 +186,14 @@ TEST_CASE("the herd scenario file shows a higher peak than the full-jitter file"
 // 3. Client persistence across a reload.
 
 TEST_CASE("a persisted outbox survives a tab reload and loses nothing", "[article][persistence]") {
-  const Sweep s = sweep(article_scenario("article/article-tab-reload.toml"), article_model("outbox-map"), 5);
+  const Sweep s = sweep(article_scenario("article-tab-reload.toml"), article_model("outbox-map"), 5);
   REQUIRE(s.aborted.empty());
   REQUIRE(s.runs_breaking_any() == 0);
 }
 
 TEST_CASE("an in-memory outbox loses unsent edits on a reload and is caught as a silent rollback",
           "[article][persistence]") {
-  const Sweep s = sweep(article_scenario("article/article-tab-reload.toml"), article_model("outbox-map-memory"), 5);
+  const Sweep s = sweep(article_scenario("article-tab-reload.toml"), article_model("outbox-map-memory"), 5);
   REQUIRE(s.runs_breaking(Invariant::silent_rollback) >= 4);
 }
 
@@ -227,13 +227,13 @@ TEST_CASE("the event-log-list pair shows the same saving of diff over full-state
 
 TEST_CASE("an event log with retention stays within the metadata bound and loses nothing",
           "[article][eventlog]") {
-  const Sweep s = sweep(article_scenario("article/article-event-log.toml"), article_model("eventstore-map"), 3);
+  const Sweep s = sweep(article_scenario("article-event-log.toml"), article_model("eventstore-map"), 3);
   REQUIRE(s.aborted.empty());
   REQUIRE(s.runs_breaking_any() == 0);
 }
 
 TEST_CASE("an event log without retention is caught growing past the metadata bound", "[article][eventlog]") {
-  const Sweep s = sweep(article_scenario("article/article-event-log.toml"), article_model("eventstore-map-unbounded"), 3);
+  const Sweep s = sweep(article_scenario("article-event-log.toml"), article_model("eventstore-map-unbounded"), 3);
   REQUIRE(s.runs_breaking(Invariant::bounded_metadata) == 3);
 }
 
@@ -261,7 +261,7 @@ TEST_CASE("a client whose position is older than the retained log catches up fro
 
 TEST_CASE("instances fanning out through a durable broker log converge after a cut and a restart",
           "[article][broker]") {
-  const Sweep s = sweep(article_scenario("article/article-broker-fanout.toml"), article_model("broker-map"), 3);
+  const Sweep s = sweep(article_scenario("article-broker-fanout.toml"), article_model("broker-map"), 3);
   REQUIRE(s.aborted.empty());
   REQUIRE(s.runs_breaking_any() == 0);
 }
@@ -269,7 +269,7 @@ TEST_CASE("instances fanning out through a durable broker log converge after a c
 TEST_CASE("at-most-once pub/sub loses what an instance missed and the checkers report divergence",
           "[article][broker]") {
   const Sweep s =
-      sweep(article_scenario("article/article-broker-fanout.toml"), article_model("broker-map-at-most-once"), 3);
+      sweep(article_scenario("article-broker-fanout.toml"), article_model("broker-map-at-most-once"), 3);
   REQUIRE(s.runs_breaking(Invariant::convergence) >= 2);
 }
 
@@ -435,9 +435,9 @@ void print_breaks(std::string_view file, std::initializer_list<const char*> mode
 }  // namespace
 
 TEST_CASE("print the invariant figures of every article scenario", "[.][article-figures]") {
-  print_breaks("article/article-tab-reload.toml", {"outbox-map", "outbox-map-memory"});
-  print_breaks("article/article-event-log.toml", {"eventstore-map", "eventstore-map-unbounded"});
-  print_breaks("article/article-broker-fanout.toml", {"broker-map", "broker-map-at-most-once"});
+  print_breaks("article-tab-reload.toml", {"outbox-map", "outbox-map-memory"});
+  print_breaks("article-event-log.toml", {"eventstore-map", "eventstore-map-unbounded"});
+  print_breaks("article-broker-fanout.toml", {"broker-map", "broker-map-at-most-once"});
   print_breaks("article-undo-rollback.toml", {"undo-map", "undo-map-snapshot"});
   print_breaks("article-malicious-client.toml", {"guarded-map", "guarded-map-trusting"});
   print_breaks("article-p2p-webrtc.toml", {"p2p-lww-map", "p2p-lww-map-no-gossip"});
