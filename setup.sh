@@ -58,6 +58,9 @@ case "$mode" in
   test)
     echo "== test suite (Release)"
     (cd build/release && ctest --output-on-failure -j "$jobs")
+    echo "== the CI gate on the shipped defaults: every shipped scenario x every correct model, 20 seeds"
+    ./build/release/syncstorm check --seeds 20 --jobs "$jobs" --no-progress \
+      --junit build/check-junit.xml --json build/check.json
     echo "== test suite (AddressSanitizer + UndefinedBehaviorSanitizer)"
     build build/sanitize Debug -DSYNCSTORM_SANITIZE=ON -DSYNCSTORM_BENCH=OFF
     (cd build/sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
