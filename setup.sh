@@ -11,13 +11,17 @@ mode=${1:-build}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 packages=(cmake ninja-build g++ libboost-dev libfmt-dev catch2 librapidcheck-dev libtomlplusplus-dev
-          libcli11-dev nlohmann-json3-dev libbenchmark-dev chromium chromium-driver nodejs npm)
+          libcli11-dev nlohmann-json3-dev libbenchmark-dev chromium chromium-driver)
 
 install_missing() {
   local missing=()
   for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
+  # Node.js and npm run the Yjs and Automerge adapters. Checked as commands, not packages: a machine
+  # may have them from elsewhere (NodeSource's nodejs bundles npm and conflicts with Debian's npm).
+  command -v node > /dev/null || missing+=(nodejs)
+  command -v npm > /dev/null || missing+=(npm)
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "setup: installing ${missing[*]}"
   local sudo=""
