@@ -310,7 +310,18 @@ class Session {
     previous_event_ = std::move(last_event_);
     last_event_ = event.dump();
     const auto deadline = SteadyClock::now() + std::chrono::milliseconds(timeout_ms_);
-    if (!child_.write_all(last_event_ + "\n", deadline)) return fail(node, died(), "");
+    if (!child_.write_all(last_event_ + "\n", deadline)) {
+      // The child is gone. What it wrote before it died says more than its exit status does (a
+      // program that is not an adapter prints something and exits before reading a line).
+      std::string line;
+      if (child_.read_line(line, SteadyClock::now() + std::chrono::milliseconds(200)) == ReadEnd::line) {
+        const json action = json::parse(line, nullptr, false);
+        if (action.is_discarded() || !action.is_object() || !action.contains("a")) {
+          return fail(node, "wrote a line that is not protocol", line);
+        }
+      }
+      return fail(node, died(), "");
+    }
     if (!skip_owed(node, deadline)) return std::nullopt;
     std::vector<json> actions;
     std::string line;
