@@ -66,7 +66,8 @@ case "$mode" in
     ./build/release/syncstorm check --seeds 20 --jobs "$jobs" --no-progress \
       --junit build/check-junit.xml --json build/check.json
     echo "== test suite (AddressSanitizer + UndefinedBehaviorSanitizer)"
-    build build/sanitize Debug -DSYNCSTORM_SANITIZE=ON -DSYNCSTORM_BENCH=OFF
+    # -O1 keeps assertions (a Debug build) while running the sanitized suite ten times faster than -O0.
+    build build/sanitize Debug -DSYNCSTORM_SANITIZE=ON -DSYNCSTORM_BENCH=OFF "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1"
     (cd build/sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
        ctest --output-on-failure -j "$jobs" -LE slow)
     echo "== the same trace hashes in Debug and Release builds"

@@ -2,7 +2,7 @@
 // SWR can simplify this for server-owned state"). The server never pushes. A client shows its last
 // fetched copy of the server's state; it refetches when its connection comes back
 // (refetchOnReconnect), after each of its own writes is confirmed (invalidation after a mutation),
-// and every 5 s while connected (a refetch interval). A user's own write shows at once (an optimistic
+// and every 4 s while connected (a refetch interval, below the 5 s convergence bound of the quietest shipped scenarios). A user's own write shows at once (an optimistic
 // mutation) and is resent after a reconnect until the server confirms it; the server applies each
 // write once and persists before confirming.
 //
@@ -23,7 +23,7 @@ namespace {
 enum Tag : std::uint8_t { kOp = 1, kAck = 2, kFetch = 3, kSnapshot = 4 };
 
 /// The refetch interval while connected.
-constexpr Duration kRefetchEvery = Duration::seconds(5);
+constexpr Duration kRefetchEvery = Duration::seconds(4);
 constexpr std::uint64_t kRefetchTimer = 1;
 
 using Fields = std::map<KeyId, OpId>;

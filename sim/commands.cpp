@@ -2,6 +2,7 @@
 
 #include "models/external.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fmt/format.h>
 
@@ -51,6 +52,14 @@ std::optional<InputError> check_fit(const Scenario& scenario, const ModelInfo& m
     return InputError{scenario.file, 0, 0, "data_type",
                       fmt::format("scenario '{}' pins data type {}, but model '{}' shares a {}", scenario.name,
                                   to_string(*scenario.data_type), model.name, to_string(model.data_type))};
+  }
+  if (!scenario.models.empty() &&
+      std::find(scenario.models.begin(), scenario.models.end(), model.name) == scenario.models.end()) {
+    std::string names;
+    for (const std::string& m : scenario.models) names += (names.empty() ? "" : ", ") + m;
+    return InputError{scenario.file, 0, 0, "models",
+                      fmt::format("scenario '{}' is about the models {}; '{}' is not one of them", scenario.name, names,
+                                  model.name)};
   }
   return InputError{scenario.file, 0, 0, "servers",
                     fmt::format("model '{}' needs at least one server, scenario '{}' has none", model.name, scenario.name)};

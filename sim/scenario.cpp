@@ -1,5 +1,7 @@
 #include "sim/scenario.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace syncstorm {
@@ -89,6 +91,10 @@ std::string to_string(const Target& target) {
 
 bool fits(const Scenario& scenario, const ModelInfo& model) {
   if (scenario.data_type && *scenario.data_type != model.data_type) return false;
+  if (!scenario.models.empty() &&
+      std::find(scenario.models.begin(), scenario.models.end(), model.name) == scenario.models.end()) {
+    return false;
+  }
   if (model.topology == Topology::client_server && scenario.servers == 0) return false;
   return true;
 }

@@ -201,6 +201,7 @@ struct Scenario {
   std::string file;         ///< where it was loaded from ("" when built in code)
   std::uint32_t servers = 1;
   std::optional<DataType> data_type;  ///< pins the data type: models of other types do not fit
+  std::vector<std::string> models;    ///< when not empty, only these models fit (a scenario about them)
   NetworkOptions network;
   ClockOptions clocks;
   PersistenceOptions persistence;

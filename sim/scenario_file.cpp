@@ -189,7 +189,7 @@ std::optional<Ppm> parse_percent(std::string_view text) {
 // The accepted keys, in one place. Pass 1 checks the file against it; the readers below read
 // exactly these keys (the final pass proves it for every file the tests load).
 
-constexpr std::string_view kTopKeys[] = {"name",     "description", "data_type", "servers",
+constexpr std::string_view kTopKeys[] = {"name",     "description", "data_type", "models", "servers",
                                          "network",  "backoff",     "clocks",    "persistence",
                                          "workload", "fault",       "swarm",     "invariants"};
 constexpr std::string_view kNetworkKeys[] = {"link",      "latency",   "peer_latency", "server_latency",
@@ -590,6 +590,19 @@ Status read_top(const Section& top, Scenario& s) {
   if (top.has("data_type")) {
     SYNCSTORM_TRY(top.choice<DataType>("data_type", type, kDataTypes));
     s.data_type = type;
+  }
+  if (top.has("models")) {
+    // The strategies the scenario is about: only they fit it (as a pinned data type narrows it).
+    const toml::array* names = top.get("models")->as_array();
+    if (!names || names->empty()) return top.error("models", "expected a non-empty list of model names");
+    for (const toml::node& item : *names) {
+      std::optional<std::string> name = item.value<std::string>();
+      if (!name || name->empty()) return top.error("models", "expected model names (non-empty strings)");
+      if (std::find(s.models.begin(), s.models.end(), *name) != s.models.end()) {
+        return top.error("models", fmt::format("\"{}\" is listed twice", *name));
+      }
+      s.models.push_back(*name);
+    }
   }
   return top.integer("servers", s.servers, 0, kMaxServers);
 }

@@ -538,3 +538,34 @@ TEST_CASE("scenarios/README.md documents exactly the keys the loader accepts", "
     }
   }
 }
+
+TEST_CASE("a scenario may name the models it is about, and only they fit it", "[scenario]") {
+  auto ok = parse_scenario("models = [\"broker-map\", \"echo\"]\n", "about.toml");
+  REQUIRE(ok.ok());
+  REQUIRE(ok.value().models == std::vector<std::string>{"broker-map", "echo"});
+  ModelInfo echo;
+  echo.name = "echo";
+  ModelInfo other;
+  other.name = "lww-map";
+  CHECK(fits(ok.value(), echo));
+  CHECK_FALSE(fits(ok.value(), other));
+  for (const char* bad : {"models = []\n", "models = [1]\n", "models = \"echo\"\n", "models = [\"echo\", \"echo\"]\n"}) {
+    auto r = parse_scenario(bad, "bad.toml");
+    INFO(bad);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().key == "models");
+    CHECK(r.error().line == 1);
+  }
+}
+
+TEST_CASE("every model a shipped scenario names exists", "[scenario]") {
+  const ModelRegistry models = shipped_models();
+  for (const std::string& file : scenario_files_in(shipped_scenario_dir())) {
+    auto s = load_scenario(file);
+    REQUIRE(s.ok());
+    for (const std::string& name : s.value().models) {
+      INFO(file << " names " << name);
+      CHECK(models.find(name) != nullptr);
+    }
+  }
+}
