@@ -34,7 +34,7 @@ namespace syncstorm {
 namespace {
 
 using nlohmann::json;
-using SteadyClock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;  // determinism-ok: wall-clock limit on a child process, never in a trace
 
 constexpr std::size_t kStderrTailBytes = 2'000;
 constexpr std::size_t kShownLineBytes = 300;

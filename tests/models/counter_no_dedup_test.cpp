@@ -8,24 +8,13 @@
 
 #include "models/model.hpp"
 #include "sim/simulation.hpp"
+#include "tests/models/engine_situations.hpp"
 #include "tests/models/harness.hpp"
 
 using namespace syncstorm;
 
 namespace {
 
-/// Runs `model` through `scenario` for seeds 1..seeds with the engine and the real checkers, and
-/// counts the seeds on which each invariant was broken.
-std::map<Invariant, int> broken_over_seeds(const Scenario& scenario, const ModelInfo& m, std::uint64_t seeds) {
-  std::map<Invariant, int> broken;
-  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
-    const Schedule schedule = make_schedule(scenario, m.data_type, seed);
-    std::set<Invariant> kinds;
-    for (const Violation& v : run_simulation(scenario, m, schedule, seed).violations) kinds.insert(v.invariant);
-    for (Invariant i : kinds) ++broken[i];
-  }
-  return broken;
-}
 
 /// A small busy scenario: 5 clients writing a few keys for 20 s, then 20 s to settle.
 Scenario small_scenario() {
@@ -179,8 +168,8 @@ TEST_CASE("counter-no-dedup servers agree through shared contributions", "[model
 
 TEST_CASE("the engine's checkers catch counter-no-dedup double-counting after connection resets",
           "[models][counter-no-dedup][engine]") {
-  const std::map<Invariant, int> broken = broken_over_seeds(rough_scenario(), model(), 5);
+  const std::map<Invariant, int> broken = testing::engine_breaks(rough_scenario(), model(), 5);
   REQUIRE(broken.count(Invariant::phantom_or_double_applied) == 1);
   // Without faults every acknowledgement arrives and nothing is counted twice.
-  REQUIRE(broken_over_seeds(small_scenario(), model(), 3).empty());
+  REQUIRE(testing::engine_breaks(small_scenario(), model(), 3).empty());
 }

@@ -12,24 +12,13 @@
 #include "models/lww_map.hpp"
 #include "models/model.hpp"
 #include "sim/simulation.hpp"
+#include "tests/models/engine_situations.hpp"
 #include "tests/models/harness.hpp"
 
 using namespace syncstorm;
 
 namespace {
 
-/// Runs `model` through `scenario` for seeds 1..seeds with the engine and the real checkers, and
-/// counts the seeds on which each invariant was broken.
-std::map<Invariant, int> broken_over_seeds(const Scenario& scenario, const ModelInfo& m, std::uint64_t seeds) {
-  std::map<Invariant, int> broken;
-  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
-    const Schedule schedule = make_schedule(scenario, m.data_type, seed);
-    std::set<Invariant> kinds;
-    for (const Violation& v : run_simulation(scenario, m, schedule, seed).violations) kinds.insert(v.invariant);
-    for (Invariant i : kinds) ++broken[i];
-  }
-  return broken;
-}
 
 /// A small busy scenario: 5 clients writing a few keys for 20 s, then 20 s to settle.
 Scenario small_scenario() {
@@ -289,7 +278,7 @@ TEST_CASE("lww-map moves a client's clock past every write its server had, even 
 
 TEST_CASE("lww-map breaks no invariant in the engine under resets, crashes, a partition and skew",
           "[models][lww-map][engine]") {
-  const std::map<Invariant, int> broken = broken_over_seeds(rough_scenario(), model("lww-map"), 5);
+  const std::map<Invariant, int> broken = testing::engine_breaks(rough_scenario(), model("lww-map"), 5);
   REQUIRE(broken.empty());
 }
 
@@ -297,12 +286,12 @@ TEST_CASE("the engine's checkers catch lww-map-wallclock losing acknowledged wri
           "[models][lww-map-wallclock][engine]") {
   Scenario skewed = small_scenario();
   skewed.clocks.skew_max = Duration::seconds(3);
-  const std::map<Invariant, int> broken = broken_over_seeds(skewed, model("lww-map-wallclock"), 5);
+  const std::map<Invariant, int> broken = testing::engine_breaks(skewed, model("lww-map-wallclock"), 5);
   REQUIRE(broken.count(Invariant::lost_acknowledged_write) == 1);
   // Under the same skew the hybrid clock keeps every acknowledged write.
-  REQUIRE(broken_over_seeds(skewed, model("lww-map"), 5).empty());
+  REQUIRE(testing::engine_breaks(skewed, model("lww-map"), 5).empty());
   // Rough conditions without skew do not expose the wall clock at all.
   Scenario rough = rough_scenario();
   rough.clocks.skew_max = Duration::zero();
-  REQUIRE(broken_over_seeds(rough, model("lww-map-wallclock"), 3).empty());
+  REQUIRE(testing::engine_breaks(rough, model("lww-map-wallclock"), 3).empty());
 }

@@ -12,24 +12,13 @@
 #include "models/model.hpp"
 #include "models/pn_counter.hpp"
 #include "sim/simulation.hpp"
+#include "tests/models/engine_situations.hpp"
 #include "tests/models/harness.hpp"
 
 using namespace syncstorm;
 
 namespace {
 
-/// Runs `model` through `scenario` for seeds 1..seeds with the engine and the real checkers, and
-/// counts the seeds on which each invariant was broken.
-std::map<Invariant, int> broken_over_seeds(const Scenario& scenario, const ModelInfo& m, std::uint64_t seeds) {
-  std::map<Invariant, int> broken;
-  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
-    const Schedule schedule = make_schedule(scenario, m.data_type, seed);
-    std::set<Invariant> kinds;
-    for (const Violation& v : run_simulation(scenario, m, schedule, seed).violations) kinds.insert(v.invariant);
-    for (Invariant i : kinds) ++broken[i];
-  }
-  return broken;
-}
 
 /// A small busy scenario: 5 clients writing a few keys for 20 s, then 20 s to settle.
 Scenario small_scenario() {
@@ -273,11 +262,11 @@ TEST_CASE("pn-counter reports another client's increment seen once, and never it
 
 TEST_CASE("pn-counter breaks no invariant in the engine under resets, crashes and a partition",
           "[models][pn-counter][engine]") {
-  REQUIRE(broken_over_seeds(rough_scenario(), model(), 5).empty());
+  REQUIRE(testing::engine_breaks(rough_scenario(), model(), 5).empty());
   Scenario lossy = small_scenario();
   lossy.network.client_link = LinkKind::datagram;
   lossy.network.drop = 100'000;
   lossy.network.duplicate = 50'000;
   lossy.network.reorder = 100'000;
-  REQUIRE(broken_over_seeds(lossy, model(), 5).empty());
+  REQUIRE(testing::engine_breaks(lossy, model(), 5).empty());
 }

@@ -8,24 +8,13 @@
 
 #include "models/model.hpp"
 #include "sim/simulation.hpp"
+#include "tests/models/engine_situations.hpp"
 #include "tests/models/harness.hpp"
 
 using namespace syncstorm;
 
 namespace {
 
-/// Runs `model` through `scenario` for seeds 1..seeds with the engine and the real checkers, and
-/// counts the seeds on which each invariant was broken.
-std::map<Invariant, int> broken_over_seeds(const Scenario& scenario, const ModelInfo& m, std::uint64_t seeds) {
-  std::map<Invariant, int> broken;
-  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
-    const Schedule schedule = make_schedule(scenario, m.data_type, seed);
-    std::set<Invariant> kinds;
-    for (const Violation& v : run_simulation(scenario, m, schedule, seed).violations) kinds.insert(v.invariant);
-    for (Invariant i : kinds) ++broken[i];
-  }
-  return broken;
-}
 
 /// A small busy scenario: 5 clients writing a few keys for 20 s, then 20 s to settle.
 Scenario small_scenario() {
@@ -190,8 +179,8 @@ TEST_CASE("the engine's checkers catch replace-all's silent rollbacks when users
   sparse.workload.keys = 40;
   sparse.workload.think_time_mean = Duration::seconds(2);
   sparse.workload.duration = Duration::seconds(10);
-  const std::map<Invariant, int> broken = broken_over_seeds(sparse, model(), 3);
+  const std::map<Invariant, int> broken = testing::engine_breaks(sparse, model(), 3);
   REQUIRE(broken.count(Invariant::silent_rollback) == 1);
   REQUIRE(broken.count(Invariant::convergence) == 1);
-  REQUIRE(broken_over_seeds(rough_scenario(), model(), 1).count(Invariant::convergence) == 1);
+  REQUIRE(testing::engine_breaks(rough_scenario(), model(), 1).count(Invariant::convergence) == 1);
 }

@@ -9,24 +9,13 @@
 
 #include "models/model.hpp"
 #include "sim/simulation.hpp"
+#include "tests/models/engine_situations.hpp"
 #include "tests/models/harness.hpp"
 
 using namespace syncstorm;
 
 namespace {
 
-/// Runs `model` through `scenario` for seeds 1..seeds with the engine and the real checkers, and
-/// counts the seeds on which each invariant was broken.
-std::map<Invariant, int> broken_over_seeds(const Scenario& scenario, const ModelInfo& m, std::uint64_t seeds) {
-  std::map<Invariant, int> broken;
-  for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
-    const Schedule schedule = make_schedule(scenario, m.data_type, seed);
-    std::set<Invariant> kinds;
-    for (const Violation& v : run_simulation(scenario, m, schedule, seed).violations) kinds.insert(v.invariant);
-    for (Invariant i : kinds) ++broken[i];
-  }
-  return broken;
-}
 
 /// A small busy scenario: 5 clients writing a few keys for 20 s, then 20 s to settle.
 Scenario small_scenario() {
@@ -290,7 +279,7 @@ static std::vector<OpId> unresolved(const History& history) {
 TEST_CASE("server-authoritative breaks no invariant and answers every write in the engine",
           "[models][server-authoritative][engine]") {
   const Scenario scenario = rough_scenario();
-  REQUIRE(broken_over_seeds(scenario, model("server-authoritative"), 5).empty());
+  REQUIRE(testing::engine_breaks(scenario, model("server-authoritative"), 5).empty());
   const Schedule schedule = make_schedule(scenario, DataType::map, 1);
   const RunResult r = run_simulation(scenario, model("server-authoritative"), schedule, 1);
   REQUIRE(r.metrics.rejected > 0);  // the scenario does make users collide
