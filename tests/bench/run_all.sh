@@ -10,9 +10,12 @@ bench=$build/tests/bench/syncstorm_bench
 [ -x "$bench" ] || { echo "run_all: $bench is missing: run ./setup.sh build first" >&2; exit 2; }
 out=$(mktemp -d)
 reps=${SYNCSTORM_BENCH_REPETITIONS:-3}
+# SYNCSTORM_BENCH_FILTER narrows syncstorm's own benchmarks (a Google Benchmark regex), e.g. 'hold|peers'
+# to leave out the long scale runs.
+filter=${SYNCSTORM_BENCH_FILTER:-.}
 
 echo "== syncstorm benchmarks ($reps repetitions, medians)"
-"$bench" --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true | tee "$out/syncstorm.txt" |
+"$bench" --benchmark_filter="$filter" --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true | tee "$out/syncstorm.txt" |
   sed -n '/^figure/,/^$/p'
 
 echo
