@@ -162,7 +162,7 @@ class Cluster {
 
   std::optional<State> state(NodeId id) const { return nodes_.at(id.value)->state(); }
 
-  const ModelInfo& model_;
+  ModelInfo model_;  ///< a copy: tests may pass a temporary ModelInfo
   std::vector<NodeId> servers_;
   std::vector<NodeId> clients_;
   std::deque<Envelope> queue;
