@@ -42,10 +42,11 @@ struct Rga {
   std::map<OpId, Element> elements;
   std::map<OpId, Deletion> deleted;  ///< tombstones; kept, since a late insert may hang after them
 
-  void insert(OpId id, const Element& element);
-  void erase(OpId target, const Deletion& deletion);
-  void apply(const Op& op);
-  void merge(const Rga& other);
+  // Each returns whether the state grew: replicas skip their follow-up work when it did not.
+  bool insert(OpId id, const Element& element);
+  bool erase(OpId target, const Deletion& deletion);
+  bool apply(const Op& op);
+  bool merge(const Rga& other);
   /// The visible elements in order (elements whose parent has not arrived yet are not shown).
   std::vector<OpId> visible() const;
   std::uint64_t max_lamport() const;

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <set>
 
+#include <fmt/format.h>
+
 #include "models/rga.hpp"
 #include "sim/rng.hpp"
 
@@ -14,35 +16,55 @@ namespace syncstorm::rga {
 
 // ---- the pure state --------------------------------------------------------------------------
 
-void Rga::insert(OpId id, const Element& element) { elements.emplace(id, element); }
+bool Rga::insert(OpId id, const Element& element) { return elements.emplace(id, element).second; }
 
-void Rga::erase(OpId target, const Deletion& deletion) {
-  if (!target.valid()) return;
+bool Rga::erase(OpId target, const Deletion& deletion) {
+  if (!target.valid()) return false;
   auto [it, inserted] = deleted.emplace(target, deletion);
-  if (!inserted && deletion.by < it->second.by) it->second = deletion;
+  if (inserted) return true;
+  if (!(deletion.by < it->second.by)) return false;
+  it->second = deletion;
+  return true;
 }
 
-void Rga::apply(const Op& op) {
-  if (op.kind == OpKind::text_insert) insert(op.id, Element{op.ref, op.lamport, op.origin});
-  else erase(op.ref, Deletion{op.id, op.origin});
+bool Rga::apply(const Op& op) {
+  if (op.kind == OpKind::text_insert) return insert(op.id, Element{op.ref, op.lamport, op.origin});
+  return erase(op.ref, Deletion{op.id, op.origin});
 }
 
-void Rga::merge(const Rga& other) {
-  for (const auto& [id, element] : other.elements) insert(id, element);
-  for (const auto& [id, deletion] : other.deleted) erase(id, deletion);
+bool Rga::merge(const Rga& other) {
+  bool grew = false;
+  for (const auto& [id, element] : other.elements) grew |= insert(id, element);
+  for (const auto& [id, deletion] : other.deleted) grew |= erase(id, deletion);
+  return grew;
 }
 
 std::vector<OpId> Rga::visible() const {
-  // Children of each parent, newest first; then a depth-first walk from the start.
-  std::map<OpId, std::vector<std::pair<std::uint64_t, OpId>>> children;
-  for (const auto& [id, element] : elements) children[element.parent].emplace_back(element.lamport, id);
-  for (auto& [parent, list] : children) std::sort(list.begin(), list.end(), std::greater<>());
+  // Every element as (parent, newest first), in one sorted vector: the children of a parent are a
+  // contiguous run found by binary search. Then a depth-first walk from the start. (One allocation
+  // instead of a map of vectors: replicas call this after every change.)
+  struct Child {
+    OpId parent;
+    std::uint64_t lamport;
+    OpId id;
+  };
+  std::vector<Child> children;
+  children.reserve(elements.size());
+  for (const auto& [id, element] : elements) children.push_back(Child{element.parent, element.lamport, id});
+  std::sort(children.begin(), children.end(), [](const Child& a, const Child& b) {
+    if (a.parent != b.parent) return a.parent < b.parent;
+    if (a.lamport != b.lamport) return a.lamport > b.lamport;
+    return b.id < a.id;
+  });
   std::vector<OpId> out;
+  out.reserve(elements.size());
   std::vector<OpId> stack;
   auto push_children = [&](OpId parent) {
-    auto it = children.find(parent);
-    if (it == children.end()) return;
-    for (auto c = it->second.rbegin(); c != it->second.rend(); ++c) stack.push_back(c->second);
+    auto first = std::lower_bound(children.begin(), children.end(), parent,
+                                  [](const Child& c, OpId p) { return c.parent < p; });
+    auto last = first;
+    while (last != children.end() && last->parent == parent) ++last;
+    for (auto c = last; c != first;) stack.push_back((--c)->id);
   };
   push_children(OpId{0});
   while (!stack.empty()) {
@@ -176,19 +198,23 @@ class Client final : public Node {
     op.id = user.id;
     op.origin = ctx.self();
     op.kind = user.kind;
-    const std::size_t length = order_.size();
+    const std::vector<OpId>& order = visible_order();
+    const std::size_t length = order.size();
     std::size_t index = index_at(user.position_ppm, length);
     if (op.kind == OpKind::text_insert) {
       if (index > length) index = length;
-      op.ref = index == 0 ? OpId{0} : order_[index - 1];
+      op.ref = index == 0 ? OpId{0} : order[index - 1];
       lamport_ = std::max(lamport_, view_.max_lamport()) + 1;
       op.lamport = lamport_;
     } else if (length > 0) {
-      op.ref = order_[std::min(index, length - 1)];
+      op.ref = order[std::min(index, length - 1)];
     }
     outbox_[op.id] = op;
+    if (!view_stale_) view_.apply(op);
     refresh();
-    persist(ctx);
+    ctx.store().put(outbox_key(op.id), op_record(op));
+    ctx.store().put("rga/lamport", Writer().u64(lamport_).take());
+    ctx.store().flush();
     if (op.kind == OpKind::text_insert) ctx.report(op.id, Lifecycle::applied);
     else ctx.report(op.id, Lifecycle::applied, op.ref);
     if (auto server = ctx.connected_server()) ctx.send(*server, op_message(kOp, op));
@@ -199,20 +225,33 @@ class Client final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kAck) {
       const OpId id{r.u64()};
-      if (r.ok() && outbox_.erase(id) > 0) {
-        persist(ctx);
+      auto acked = outbox_.find(id);
+      if (r.ok() && acked != outbox_.end()) {
+        // The view is rebuilt from base_ at the next refresh: the acknowledged op may not be in
+        // base_ yet, and a delete of ours may have hidden a remote delete of the same element.
+        if (acked->second.kind == OpKind::text_delete) dirty_targets_.push_back(acked->second.ref);
+        outbox_.erase(acked);
+        view_stale_ = true;
+        ctx.store().erase(outbox_key(id));
+        ctx.store().flush();
         ctx.report(id, Lifecycle::acknowledged);
       }
     } else if (tag == kApply) {
       auto op = decode_op(r);
       if (!op) return;
-      base_.apply(*op);
-      changed(ctx);
+      const bool grew = learn(ctx, *op);
+      if (grew || view_stale_) changed(ctx);
     } else if (tag == kFull) {
       Rga server;
       if (!server.decode(r)) return;
-      base_.merge(server);
-      changed(ctx);
+      bool grew = false;
+      for (const auto& [id, element] : server.elements) {
+        grew |= learn(ctx, Op{id, element.origin, OpKind::text_insert, element.parent, element.lamport});
+      }
+      for (const auto& [target, deletion] : server.deleted) {
+        grew |= learn(ctx, Op{deletion.by, deletion.origin, OpKind::text_delete, target, 0});
+      }
+      if (grew || view_stale_) changed(ctx);
     }
   }
 
@@ -223,7 +262,8 @@ class Client final : public Node {
     // server (anti-entropy) so that a lost update heals.
     if (auto server = ctx.connected_server()) {
       for (const auto& [id, op] : outbox_) ctx.send(*server, op_message(kOp, op));
-      ctx.send(*server, Writer().u8(kDigest).u64(digest(base_)).take());
+      if (!base_digest_) base_digest_ = digest(base_);
+      ctx.send(*server, Writer().u8(kDigest).u64(*base_digest_).take());
     }
   }
 
@@ -235,53 +275,97 @@ class Client final : public Node {
   std::optional<State> state() const override {
     State s;
     s.type = DataType::text;
-    s.text = order_;
+    s.text = visible_order();
     return s;
   }
 
   std::uint64_t metadata_bytes() const override { return view_.metadata_bytes() + outbox_.size() * 29; }
 
  private:
+  /// Adds a server-sent op to base_ (and to the view, while that is current); returns whether
+  /// base_ grew, and notes what changed for the next `changed`.
+  bool learn(Context& ctx, const Op& op) {
+    if (!base_.apply(op)) return false;
+    ctx.store().put(base_key(op.id), op_record(op));  // flushed by `changed`
+    base_digest_.reset();
+    if (op.kind == OpKind::text_insert) fresh_elements_.push_back(op.id);
+    else dirty_targets_.push_back(op.ref);
+    if (!view_stale_) view_.apply(op);
+    return true;
+  }
+
+  /// Reports remote operations the user now sees, in op id order: first inserts, then deletes (by
+  /// the element deleted). Only what changed since the last call can be new: base_ only grows, and
+  /// the view's tombstone for an element changes only when base_ or the outbox does.
   void changed(Context& ctx) {
     refresh();
-    for (const auto& [id, e] : view_.elements) {
-      if (e.origin != ctx.self() && reported_.insert(id).second) ctx.report(id, Lifecycle::seen);
+    std::sort(fresh_elements_.begin(), fresh_elements_.end());
+    for (OpId id : fresh_elements_) {
+      const auto it = view_.elements.find(id);
+      if (it != view_.elements.end() && it->second.origin != ctx.self() && reported_.insert(id).second) {
+        ctx.report(id, Lifecycle::seen);
+      }
     }
-    for (const auto& [id, d] : view_.deleted) {
+    std::sort(dirty_targets_.begin(), dirty_targets_.end());
+    dirty_targets_.erase(std::unique(dirty_targets_.begin(), dirty_targets_.end()), dirty_targets_.end());
+    for (OpId target : dirty_targets_) {
+      const auto it = view_.deleted.find(target);
+      if (it == view_.deleted.end()) continue;
+      const Deletion& d = it->second;
       if (d.origin != ctx.self() && reported_.insert(d.by).second) ctx.report(d.by, Lifecycle::seen);
     }
-    persist(ctx);
-  }
-
-  void refresh() {
-    view_ = base_;
-    for (const auto& [id, op] : outbox_) view_.apply(op);
-    order_ = view_.visible();
-  }
-
-  void persist(Context& ctx) {
-    Writer w;
-    w.u64(lamport_);
-    base_.encode(w);
-    w.u32(static_cast<std::uint32_t>(outbox_.size()));
-    for (const auto& [id, op] : outbox_) encode_op(w, op);
-    ctx.store().put("rga/client", w.take());
+    fresh_elements_.clear();
+    dirty_targets_.clear();
     ctx.store().flush();
   }
 
-  void restore(Context& ctx) {
-    auto saved = ctx.store().get("rga/client");
-    if (!saved) return;
-    Reader r(*saved);
-    lamport_ = r.u64();
-    Rga base;
-    if (!base.decode(r)) return;
-    std::map<OpId, Op> outbox;
-    const std::uint32_t n = r.u32();
-    for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-      if (auto op = decode_op(r)) outbox[op->id] = *op;
+  /// The view is base_ joined with the outbox. Joins commute, so while nothing left the outbox the
+  /// view is kept current op by op; after an acknowledgement it is rebuilt.
+  void refresh() {
+    if (view_stale_) {
+      view_ = base_;
+      for (const auto& [id, op] : outbox_) view_.apply(op);
+      view_stale_ = false;
     }
-    if (!r.ok()) return;
+    order_stale_ = true;
+  }
+
+  /// view_'s visible text as of the last refresh, computed when first asked for: a burst of
+  /// messages between two reads costs one walk of the tree.
+  const std::vector<OpId>& visible_order() const {
+    if (order_stale_) {
+      order_ = view_.visible();
+      order_stale_ = false;
+    }
+    return order_;
+  }
+
+  // The client's store holds one record per op (as an IndexedDB object store would), so a change
+  // writes only what changed: "rga/base/ID" for every op base_ gained, "rga/out/ID" for the outbox.
+  static std::string base_key(OpId id) { return fmt::format("rga/base/{:020}", id.value); }
+  static std::string outbox_key(OpId id) { return fmt::format("rga/out/{:020}", id.value); }
+  static std::string op_record(const Op& op) {
+    Writer w;
+    encode_op(w, op);
+    return w.take();
+  }
+
+  void restore(Context& ctx) {
+    Rga base;
+    for (const auto& [key, record] : ctx.store().scan("rga/base/")) {
+      Reader r(record);
+      const auto op = decode_op(r);
+      if (!op) return;
+      base.apply(*op);
+    }
+    std::map<OpId, Op> outbox;
+    for (const auto& [key, record] : ctx.store().scan("rga/out/")) {
+      Reader r(record);
+      const auto op = decode_op(r);
+      if (!op) return;
+      outbox[op->id] = *op;
+    }
+    if (auto saved = ctx.store().get("rga/lamport")) lamport_ = Reader(*saved).u64();
     base_ = std::move(base);
     outbox_ = std::move(outbox);
     for (const auto& [id, e] : base_.elements) reported_.insert(id);
@@ -291,9 +375,14 @@ class Client final : public Node {
   Rga base_;                   ///< what the servers have told us
   std::map<OpId, Op> outbox_;  ///< applied here, not yet acknowledged
   Rga view_;                   ///< base_ with the outbox applied
-  std::vector<OpId> order_;    ///< view_'s visible text
+  bool view_stale_ = true;     ///< view_ must be rebuilt from base_ and the outbox
+  mutable std::vector<OpId> order_;  ///< view_'s visible text (see visible_order)
+  mutable bool order_stale_ = true;
   std::uint64_t lamport_ = 0;
   std::set<OpId> reported_;    ///< remote operations already reported as seen
+  std::vector<OpId> fresh_elements_;  ///< inserts base_ gained since the last `changed`
+  std::vector<OpId> dirty_targets_;   ///< elements whose tombstone may have changed since then
+  std::optional<std::uint64_t> base_digest_;  ///< digest(base_), while base_ is unchanged
 };
 
 class Server final : public Node {
@@ -313,14 +402,14 @@ class Server final : public Node {
     } else if (tag == kHello || tag == kSync) {
       Rga incoming;
       if (!incoming.decode(r)) return;
-      const Rga before = state_;
-      state_.merge(incoming);
-      if (state_ == before) return;
+      if (!state_.merge(incoming)) return;
+      state_digest_.reset();
       persist(ctx);
       broadcast(ctx, full_message(kFull, state_));
     } else if (tag == kDigest) {
       const std::uint64_t theirs = r.u64();
-      if (r.ok() && theirs != digest(state_)) ctx.send(from, full_message(kFull, state_));
+      if (!state_digest_) state_digest_ = digest(state_);
+      if (r.ok() && theirs != *state_digest_) ctx.send(from, full_message(kFull, state_));
     }
   }
 
@@ -347,6 +436,7 @@ class Server final : public Node {
   void accept(Context& ctx, NodeId from, const Op& op, bool from_client) {
     if (accepted_.insert(op.id).second) {
       state_.apply(op);
+      state_digest_.reset();
       persist(ctx);  // flushed before the ack: an acknowledged edit survives a crash
       broadcast(ctx, op_message(kApply, op));
       if (from_client) {
@@ -388,6 +478,7 @@ class Server final : public Node {
   }
 
   Rga state_;
+  std::optional<std::uint64_t> state_digest_;  ///< digest(state_), while state_ is unchanged
   std::set<OpId> accepted_;  ///< op ids already applied: resends apply once
   std::uint64_t ticks_ = 0;
 };
