@@ -422,12 +422,14 @@ bool Simulation::send(NodeId from, NodeId to, std::string payload) {
       record(TraceKind::drop, from.value, to.value, id, bytes);
       return true;
     }
+    const Duration stall = at - now_;  // latency, delay faults and bandwidth queueing
     // A partition stalls a live connection: TCP retransmits until it heals or the connection dies.
     Instant heals;
     if (cut(from, to, &heals)) at = max(at, heals + schedule_.network.latency.min);
     // A stream that stalls longer than the heartbeat allows is declared dead and reset, as a
-    // WebSocket ping/pong would; without this one tail draw would hold every later message behind it.
-    if (delay > schedule_.network.dead_connection_timeout) {
+    // WebSocket ping/pong would; without this one tail draw, or one large message queued on a
+    // throttled link, would hold every later message behind it.
+    if (stall > schedule_.network.dead_connection_timeout) {
       push(now_ + schedule_.network.dead_connection_timeout, EvKind::dead_check, client,
            c.epoch | (std::uint64_t{1} << 63));
     }
