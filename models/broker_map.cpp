@@ -30,6 +30,7 @@
 #include <fmt/format.h>
 
 #include "models/model.hpp"
+#include "models/outbox.hpp"
 #include "sim/codec.hpp"
 
 namespace syncstorm {
@@ -94,14 +95,28 @@ State to_state(const Fields& fields) {
 
 class BrokerClient final : public Node {
  public:
-  void on_start(Context& ctx) override { session_ = ctx.rng().next(); }
+  void on_start(Context& ctx) override {
+    // The session and its numbering live in local storage with the outbox: a reloaded tab resends
+    // its pending writes under the numbers the instances may already have seen.
+    if (auto saved = ctx.store().get("session")) {
+      Reader r(*saved);
+      session_ = r.u64();
+      sent_ = r.u64();
+    } else {
+      session_ = ctx.rng().next();
+    }
+    outbox_.restore(ctx);
+    outbox_.overlay(shown_);
+  }
 
   void on_user_operation(Context& ctx, const Operation& op) override {
     if (op.kind != OpKind::map_set) return;
-    const Tagged& t = outbox_[op.id] = Tagged{op, session_, ++sent_};
+    ++sent_;
+    ctx.store().put("session", Writer().u64(session_).u64(sent_).take());
+    outbox_.add(ctx, op, sent_);  // flushes the session record too
     shown_[op.key] = op.id;
     ctx.report(op.id, Lifecycle::applied);
-    if (auto server = ctx.connected_server()) ctx.send(*server, tagged_message(kOp, t));
+    if (auto server = ctx.connected_server()) ctx.send(*server, tagged_message(kOp, tagged(op.id)));
   }
 
   void on_message(Context& ctx, NodeId, std::string_view payload) override {
@@ -109,7 +124,7 @@ class BrokerClient final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kAck) {
       const OpId id{r.u64()};
-      if (r.ok() && outbox_.erase(id) > 0) ctx.report(id, Lifecycle::acknowledged);
+      if (r.ok() && outbox_.answer(ctx, id)) ctx.report(id, Lifecycle::acknowledged);
     } else if (tag == kUpdate) {
       const KeyId key{r.u32()};
       const OpId value{r.u64()};
@@ -127,22 +142,28 @@ class BrokerClient final : public Node {
       server_ = std::move(fresh);
     }
     shown_ = server_;
-    for (const auto& [id, t] : outbox_) shown_[t.op.key] = id;  // pending writes stay visible
+    outbox_.overlay(shown_);  // pending writes stay visible
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
-    for (const auto& [id, t] : outbox_) ctx.send(peer, tagged_message(kOp, t));
+    for (const auto& [id, entry] : outbox_.entries()) ctx.send(peer, tagged_message(kOp, tagged(id)));
   }
 
   std::optional<State> state() const override { return to_state(shown_); }
   std::uint64_t metadata_bytes() const override { return 16 + outbox_.size() * sizeof(Tagged); }
 
  private:
+  /// A pending write with its number in the session (kept as the outbox entry's base).
+  Tagged tagged(OpId id) const {
+    const Outbox::Entry& e = outbox_.entries().at(id);
+    return Tagged{e.op, session_, e.base};
+  }
+
   std::uint64_t session_ = 0;
   std::uint64_t sent_ = 0;  ///< writes numbered so far in this session
   Fields server_;
   Fields shown_;
-  std::map<OpId, Tagged> outbox_;
+  Outbox outbox_;
 };
 
 /// One server instance: always an app instance; server 0 is the broker too.

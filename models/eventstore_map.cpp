@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "models/model.hpp"
+#include "models/outbox.hpp"
 #include "sim/codec.hpp"
 
 namespace syncstorm {
@@ -70,11 +71,14 @@ bool read_fields(Reader& r, Fields& out) {
 
 class LogClient final : public Node {
  public:
-  void on_start(Context&) override {}
+  void on_start(Context& ctx) override {
+    outbox_.restore(ctx);
+    refresh_all();
+  }
 
   void on_user_operation(Context& ctx, const Operation& op) override {
     if (op.kind != OpKind::map_set) return;
-    outbox_[op.id] = op;
+    outbox_.add(ctx, op);
     shown_[op.key] = op.id;
     ctx.report(op.id, Lifecycle::applied);
     if (auto server = ctx.connected_server()) ctx.send(*server, Writer().u8(kOp).bytes(op.encode()).take());
@@ -85,10 +89,10 @@ class LogClient final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kAck) {
       const OpId id{r.u64()};
-      auto it = outbox_.find(id);
-      if (!r.ok() || it == outbox_.end()) return;
-      const KeyId key = it->second.key;
-      outbox_.erase(it);
+      auto it = outbox_.entries().find(id);
+      if (!r.ok() || it == outbox_.entries().end()) return;
+      const KeyId key = it->second.op.key;
+      outbox_.answer(ctx, id);
       ctx.report(id, Lifecycle::acknowledged);
       refresh(key);
     } else if (tag == kEvents) {
@@ -111,7 +115,7 @@ class LogClient final : public Node {
   void on_connected(Context& ctx, NodeId peer) override {
     subscribed_ = false;
     ctx.send(peer, Writer().u8(kSubscribe).u64(position_).take());
-    for (const auto& [id, op] : outbox_) ctx.send(peer, Writer().u8(kOp).bytes(op.encode()).take());
+    for (const auto& [id, entry] : outbox_.entries()) ctx.send(peer, Writer().u8(kOp).bytes(entry.op.encode()).take());
   }
 
   std::optional<State> state() const override { return to_state(shown_); }
@@ -138,13 +142,13 @@ class LogClient final : public Node {
   /// The user sees the server's state with pending edits on top.
   void refresh_all() {
     shown_ = server_;
-    for (const auto& [id, op] : outbox_) shown_[op.key] = id;
+    outbox_.overlay(shown_);
   }
 
   /// refresh_all() for one field only: a large state is not copied on every event.
   void refresh(KeyId key) {
-    for (auto it = outbox_.rbegin(); it != outbox_.rend(); ++it) {
-      if (it->second.key == key) {
+    for (auto it = outbox_.entries().rbegin(); it != outbox_.entries().rend(); ++it) {
+      if (it->second.op.key == key) {
         shown_[key] = it->first;  // the user's latest pending edit of the field
         return;
       }
@@ -156,7 +160,7 @@ class LogClient final : public Node {
 
   Fields server_;
   Fields shown_;
-  std::map<OpId, Operation> outbox_;
+  Outbox outbox_;
   std::uint64_t position_ = 0;  ///< the last event applied from the server's log
   bool subscribed_ = false;     ///< the catch-up reply of the current connection has arrived
 };

@@ -24,6 +24,7 @@
 #include <fmt/format.h>
 
 #include "models/model.hpp"
+#include "models/outbox.hpp"
 #include "sim/codec.hpp"
 
 namespace syncstorm {
@@ -88,11 +89,13 @@ class GuardedClient final : public Node {
   void on_start(Context& ctx) override {
     attacker_ = !ctx.clients().empty() && ctx.clients().front() == ctx.self();
     if (attacker_) ctx.set_timer(kAttackEvery, kAttackTimer);
+    outbox_.restore(ctx);
+    outbox_.overlay(shown_);
   }
 
   void on_user_operation(Context& ctx, const Operation& op) override {
     if (op.kind != OpKind::map_set) return;
-    outbox_[op.id] = op;
+    outbox_.add(ctx, op);
     last_ = op;
     shown_[op.key] = op.id;
     ctx.report(op.id, Lifecycle::applied);
@@ -112,7 +115,7 @@ class GuardedClient final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kAck) {
       const OpId id{r.u64()};
-      if (r.ok() && outbox_.erase(id) > 0) ctx.report(id, Lifecycle::acknowledged);
+      if (r.ok() && outbox_.answer(ctx, id)) ctx.report(id, Lifecycle::acknowledged);
     } else if (tag == kUpdate) {
       const KeyId key{r.u32()};
       const OpId value{r.u64()};
@@ -136,11 +139,11 @@ class GuardedClient final : public Node {
       server_ = std::move(fresh);
     }
     shown_ = server_;
-    for (const auto& [id, op] : outbox_) shown_[op.key] = id;
+    outbox_.overlay(shown_);
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
-    for (const auto& [id, op] : outbox_) ctx.send(peer, op_message(op));
+    for (const auto& [id, entry] : outbox_.entries()) ctx.send(peer, op_message(entry.op));
   }
 
   std::optional<State> state() const override { return to_state(shown_); }
@@ -152,7 +155,7 @@ class GuardedClient final : public Node {
   std::uint64_t forged_ = 0;
   Fields server_;
   Fields shown_;
-  std::map<OpId, Operation> outbox_;
+  Outbox outbox_;
 };
 
 class GuardedServer final : public Node {

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "models/model.hpp"
+#include "models/outbox.hpp"
 #include "sim/codec.hpp"
 
 namespace syncstorm {
@@ -43,9 +44,22 @@ std::string batch_of(const std::map<OpId, Operation>& ops) {
   return w.take();
 }
 
+std::string batch_of(const std::map<OpId, Outbox::Entry>& entries) {
+  Writer w;
+  w.u8(kBatch).u32(static_cast<std::uint32_t>(entries.size()));
+  for (const auto& [id, entry] : entries) w.bytes(entry.op.encode());
+  return w.take();
+}
+
 class DashboardClient final : public Node {
  public:
-  void on_start(Context& ctx) override { ctx.set_timer(kPreferenceSyncEvery, kSyncTimer); }
+  void on_start(Context& ctx) override {
+    ctx.set_timer(kPreferenceSyncEvery, kSyncTimer);
+    // Preferences live in local storage until the server confirms them; an aggregate submission
+    // the user never saw applied is not kept across a reload.
+    preferences_.restore(ctx);
+    preferences_.overlay(shown_);
+  }
 
   void on_user_operation(Context& ctx, const Operation& op) override {
     if (op.kind != OpKind::map_set) return;
@@ -54,7 +68,7 @@ class DashboardClient final : public Node {
       if (auto server = ctx.connected_server()) ctx.send(*server, batch_of({{op.id, op}}));
       return;  // not shown until the server has applied it
     }
-    preferences_[op.id] = op;
+    preferences_.add(ctx, op);
     shown_[op.key] = op.id;
     ctx.report(op.id, Lifecycle::applied);
   }
@@ -66,7 +80,7 @@ class DashboardClient final : public Node {
       const OpId id{r.u64()};
       if (!r.ok()) return;
       if (aggregates_.erase(id) > 0) ctx.report(id, Lifecycle::applied);
-      else if (preferences_.erase(id) == 0) return;
+      else if (!preferences_.answer(ctx, id)) return;
       ctx.report(id, Lifecycle::acknowledged);
     } else if (tag == kUpdate) {
       const KeyId key{r.u32()};
@@ -85,14 +99,14 @@ class DashboardClient final : public Node {
       server_ = std::move(fresh);
     }
     shown_ = server_;
-    for (const auto& [id, op] : preferences_) shown_[op.key] = id;  // local preferences stay visible
+    preferences_.overlay(shown_);  // local preferences stay visible
   }
 
   void on_timer(Context& ctx, std::uint64_t tag) override {
     if (tag != kSyncTimer) return;
     ctx.set_timer(kPreferenceSyncEvery, kSyncTimer);
     auto server = ctx.connected_server();
-    if (server && !preferences_.empty()) ctx.send(*server, batch_of(preferences_));
+    if (server && !preferences_.empty()) ctx.send(*server, batch_of(preferences_.entries()));
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
@@ -108,7 +122,7 @@ class DashboardClient final : public Node {
   Fields server_;
   Fields shown_;
   std::map<OpId, Operation> aggregates_;   ///< sent, not yet applied by the server
-  std::map<OpId, Operation> preferences_;  ///< shown, not yet confirmed by the server
+  Outbox preferences_{true, "preferences/"};  ///< shown, not yet confirmed by the server
 };
 
 class DashboardServer final : public Node {

@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "models/model.hpp"
+#include "models/outbox.hpp"
 #include "sim/codec.hpp"
 
 namespace syncstorm {
@@ -37,11 +38,15 @@ State to_state(const Fields& fields) {
 
 class FetchClient final : public Node {
  public:
-  void on_start(Context& ctx) override { ctx.set_timer(kRefetchEvery, kRefetchTimer); }
+  void on_start(Context& ctx) override {
+    ctx.set_timer(kRefetchEvery, kRefetchTimer);
+    pending_.restore(ctx);
+    pending_.overlay(shown_);
+  }
 
   void on_user_operation(Context& ctx, const Operation& op) override {
     if (op.kind != OpKind::map_set) return;
-    pending_[op.id] = op;
+    pending_.add(ctx, op);
     shown_[op.key] = op.id;
     ctx.report(op.id, Lifecycle::applied);
     if (auto server = ctx.connected_server()) ctx.send(*server, Writer().u8(kOp).bytes(op.encode()).take());
@@ -52,7 +57,7 @@ class FetchClient final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kAck) {
       const OpId id{r.u64()};
-      if (!r.ok() || pending_.erase(id) == 0) return;
+      if (!r.ok() || !pending_.answer(ctx, id)) return;
       ctx.report(id, Lifecycle::acknowledged);
       fetch(ctx, from);  // the mutation invalidates the query
     } else if (tag == kSnapshot) {
@@ -69,7 +74,7 @@ class FetchClient final : public Node {
       }
       fetched_ = std::move(fresh);
       shown_ = fetched_;
-      for (const auto& [id, op] : pending_) shown_[op.key] = id;
+      pending_.overlay(shown_);
     }
   }
 
@@ -80,7 +85,7 @@ class FetchClient final : public Node {
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
-    for (const auto& [id, op] : pending_) ctx.send(peer, Writer().u8(kOp).bytes(op.encode()).take());
+    for (const auto& [id, entry] : pending_.entries()) ctx.send(peer, Writer().u8(kOp).bytes(entry.op.encode()).take());
     fetch(ctx, peer);
   }
 
@@ -92,7 +97,7 @@ class FetchClient final : public Node {
 
   Fields fetched_;
   Fields shown_;
-  std::map<OpId, Operation> pending_;
+  Outbox pending_;
 };
 
 class FetchServer final : public Node {

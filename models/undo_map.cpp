@@ -16,6 +16,7 @@
 #include <string>
 
 #include "models/model.hpp"
+#include "models/outbox.hpp"
 #include "sim/codec.hpp"
 
 namespace syncstorm {
@@ -37,16 +38,19 @@ class UndoClient final : public Node {
  public:
   explicit UndoClient(bool snapshot_rollback) : snapshot_rollback_(snapshot_rollback) {}
 
-  void on_start(Context&) override {}
+  void on_start(Context& ctx) override {
+    // A reload keeps the pending writes (and their base versions); the undo history is in memory.
+    pending_.restore(ctx);
+    pending_.overlay(shown_);
+  }
 
   void on_user_operation(Context& ctx, const Operation& op) override {
     if (op.kind != OpKind::map_set) return;
-    const std::uint64_t base = version_of(op.key);
-    pending_[op.id] = Pending{op, base};
+    pending_.add(ctx, op, version_of(op.key));
     if (snapshot_rollback_) history_[op.id] = shown_;  // the undo stack's "past" entry
     shown_[op.key] = op.id;
     ctx.report(op.id, Lifecycle::applied);
-    if (auto server = ctx.connected_server()) send_op(ctx, *server, pending_[op.id]);
+    if (auto server = ctx.connected_server()) send_op(ctx, *server, pending_.entries().at(op.id));
   }
 
   void on_message(Context& ctx, NodeId, std::string_view payload) override {
@@ -54,7 +58,7 @@ class UndoClient final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kAck || tag == kReject) {
       const OpId id{r.u64()};
-      if (!r.ok() || pending_.erase(id) == 0) return;
+      if (!r.ok() || !pending_.answer(ctx, id)) return;
       ctx.report(id, tag == kAck ? Lifecycle::acknowledged : Lifecycle::rejected);
       if (tag == kReject) roll_back(id);
       history_.erase(id);
@@ -68,7 +72,7 @@ class UndoClient final : public Node {
       versions_[key] = version;
       ctx.report(value, Lifecycle::seen);
       if (!snapshot_rollback_) rebase();
-      else if (!pending_on(key)) shown_[key] = value;  // the store applies the server's action in place
+      else if (!pending_.touches(key)) shown_[key] = value;  // the store applies the server's action in place
     } else if (tag == kSnapshot) {
       Fields fresh;
       Versions versions;
@@ -86,33 +90,23 @@ class UndoClient final : public Node {
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
-    for (const auto& [id, p] : pending_) send_op(ctx, peer, p);
+    for (const auto& [id, p] : pending_.entries()) send_op(ctx, peer, p);
   }
 
   std::optional<State> state() const override { return to_state(shown_); }
   std::uint64_t metadata_bytes() const override {
-    std::uint64_t bytes = pending_.size() * sizeof(Pending) + versions_.size() * 12;
+    std::uint64_t bytes = pending_.size() * sizeof(Outbox::Entry) + versions_.size() * 12;
     for (const auto& [id, past] : history_) bytes += past.size() * 12;
     return bytes;
   }
 
  private:
-  struct Pending {
-    Operation op;
-    std::uint64_t base = 0;  ///< the field's server version the user saw when writing
-  };
-
   std::uint64_t version_of(KeyId key) const {
     auto it = versions_.find(key);
     return it == versions_.end() ? 0 : it->second;
   }
-  bool pending_on(KeyId key) const {
-    for (const auto& [id, p] : pending_) {
-      if (p.op.key == key) return true;
-    }
-    return false;
-  }
-  static void send_op(Context& ctx, NodeId to, const Pending& p) {
+  /// An entry's base is the field's server version the user saw when writing.
+  static void send_op(Context& ctx, NodeId to, const Outbox::Entry& p) {
     ctx.send(to, Writer().u8(kOp).bytes(p.op.encode()).u64(p.base).take());
   }
 
@@ -128,14 +122,14 @@ class UndoClient final : public Node {
   /// The server's state with the pending writes on top, in the order the user made them.
   void rebase() {
     shown_ = server_;
-    for (const auto& [id, p] : pending_) shown_[p.op.key] = id;
+    pending_.overlay(shown_);
   }
 
   bool snapshot_rollback_;
   Fields server_;
   Versions versions_;
   Fields shown_;
-  std::map<OpId, Pending> pending_;
+  Outbox pending_;
   std::map<OpId, Fields> history_;  ///< snapshot rollback: the state before each pending write
 };
 

@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 
 #include "models/model.hpp"
+#include "models/outbox.hpp"
 #include "sim/codec.hpp"
 
 namespace syncstorm {
@@ -79,11 +80,13 @@ class VersionedClient final : public Node {
     const auto clients = ctx.clients();
     const auto position = std::find(clients.begin(), clients.end(), ctx.self()) - clients.begin();
     schema_ = position % 2 == 0 ? kOldSchema : kNewSchema;
+    outbox_.restore(ctx);
+    outbox_.overlay(shown_);
   }
 
   void on_user_operation(Context& ctx, const Operation& op) override {
     if (op.kind != OpKind::map_set) return;
-    outbox_[op.id] = op;
+    outbox_.add(ctx, op);
     shown_[op.key] = op.id;
     ctx.report(op.id, Lifecycle::applied);
     if (auto server = ctx.connected_server()) send(ctx, *server, op);
@@ -94,7 +97,7 @@ class VersionedClient final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kAck) {
       const OpId id{r.u64()};
-      if (r.ok() && outbox_.erase(id) > 0) ctx.report(id, Lifecycle::acknowledged);
+      if (r.ok() && outbox_.answer(ctx, id)) ctx.report(id, Lifecycle::acknowledged);
     } else if (tag == kEvent) {
       auto change = decode_event(schema_, r, NodeId{});
       if (!change) return;  // a shape this app version does not know
@@ -115,12 +118,12 @@ class VersionedClient final : public Node {
       server_ = std::move(fresh);
     }
     shown_ = server_;
-    for (const auto& [id, op] : outbox_) shown_[op.key] = id;
+    outbox_.overlay(shown_);
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
     ctx.send(peer, Writer().u8(kHello).u8(schema_).take());
-    for (const auto& [id, op] : outbox_) send(ctx, peer, op);
+    for (const auto& [id, entry] : outbox_.entries()) send(ctx, peer, entry.op);
   }
 
   std::optional<State> state() const override { return to_state(shown_); }
@@ -134,7 +137,7 @@ class VersionedClient final : public Node {
   std::uint8_t schema_ = kNewSchema;
   Fields server_;
   Fields shown_;
-  std::map<OpId, Operation> outbox_;
+  Outbox outbox_;
 };
 
 class VersionedServer final : public Node {
