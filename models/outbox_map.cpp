@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "models/model.hpp"
+#include "models/outbox.hpp"
 #include "sim/codec.hpp"
 
 namespace syncstorm {
@@ -25,7 +26,6 @@ enum Tag : std::uint8_t { kOp = 1, kAck = 2, kSnapshot = 3, kUpdate = 4 };
 using Fields = std::map<KeyId, OpId>;
 
 // Store keys sort in id order because the numbers are zero-padded.
-std::string outbox_key(OpId id) { return fmt::format("outbox/{:020}", id.value); }
 std::string field_key(KeyId key) { return fmt::format("field/{:010}", key.value); }
 std::string applied_key(OpId id) { return fmt::format("applied/{:020}", id.value); }
 
@@ -45,25 +45,17 @@ State to_state(const Fields& fields) {
 
 class OutboxClient final : public Node {
  public:
-  explicit OutboxClient(bool persist_outbox) : persist_(persist_outbox) {}
+  explicit OutboxClient(bool persist_outbox) : outbox_(persist_outbox) {}
 
   void on_start(Context& ctx) override {
-    if (!persist_) return;
     // A reopened tab: what the user had applied but the server had not confirmed is still pending.
-    for (const auto& [key, bytes] : ctx.store().scan("outbox/")) {
-      auto op = Operation::decode(bytes);
-      if (op && op->kind == OpKind::map_set) outbox_[op->id] = *op;
-    }
+    outbox_.restore(ctx);
     refresh();
   }
 
   void on_user_operation(Context& ctx, const Operation& op) override {
     if (op.kind != OpKind::map_set) return;
-    outbox_[op.id] = op;
-    if (persist_) {
-      ctx.store().put(outbox_key(op.id), op.encode());
-      ctx.store().flush();  // the edit is durable before the user sees it applied
-    }
+    outbox_.add(ctx, op);  // durable before the user sees it applied (unless in memory only)
     shown_[op.key] = op.id;
     ctx.report(op.id, Lifecycle::applied);
     if (auto server = ctx.connected_server()) ctx.send(*server, Writer().u8(kOp).bytes(op.encode()).take());
@@ -74,8 +66,7 @@ class OutboxClient final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kAck) {
       const OpId id{r.u64()};
-      if (!r.ok() || outbox_.erase(id) == 0) return;
-      if (persist_) ctx.store().erase(outbox_key(id));
+      if (!r.ok() || !outbox_.answer(ctx, id)) return;
       ctx.report(id, Lifecycle::acknowledged);
       refresh();
     } else if (tag == kUpdate) {
@@ -103,7 +94,7 @@ class OutboxClient final : public Node {
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
-    for (const auto& [id, op] : outbox_) ctx.send(peer, Writer().u8(kOp).bytes(op.encode()).take());
+    for (const auto& [id, entry] : outbox_.entries()) ctx.send(peer, Writer().u8(kOp).bytes(entry.op.encode()).take());
   }
 
   std::optional<State> state() const override { return to_state(shown_); }
@@ -113,13 +104,12 @@ class OutboxClient final : public Node {
   /// The user sees the server's state with pending edits on top, in the order they were made.
   void refresh() {
     shown_ = server_;
-    for (const auto& [id, op] : outbox_) shown_[op.key] = id;
+    outbox_.overlay(shown_);
   }
 
-  bool persist_;
+  Outbox outbox_;
   Fields server_;
   Fields shown_;
-  std::map<OpId, Operation> outbox_;
 };
 
 class OutboxServer final : public Node {
