@@ -164,6 +164,10 @@ Schedule without_client(const Schedule& s, std::uint32_t index) {
   std::erase_if(out.faults, fault_is_empty);
   out.clock_skew.erase(out.clock_skew.begin() + gone.value);
   out.clock_drift_ppm.erase(out.clock_drift_ppm.begin() + gone.value);
+  if (out.streams.empty()) {
+    for (std::uint32_t i = 0; i < s.node_count(); ++i) out.streams.push_back(i);
+  }
+  out.streams.erase(out.streams.begin() + gone.value);
   --out.clients;
   normalise(out);
   return out;
@@ -642,9 +646,9 @@ ShrinkResult shrink_failure(const Scenario& scenario, const ModelInfo& model, co
   Shrinker shrinker(scenario, model, seed, verdict, limits);
   const std::set<OpId> involved = involved_in(run_simulation(scenario, model, schedule, seed), verdict);
   Schedule s = shrink_pass(schedule, involved, true, shrinker);
-  // Removing a client renumbers the nodes after it, which changes their network draws; cutting the
-  // operations first can leave a failure that needs every client. Starting again from the original
-  // with whole clients first often does better, so a result with many clients gets that second try.
+  // Cutting the operations first can leave a failure that needs every client (a client that issues
+  // nothing still sends and receives). Starting again from the original with whole clients first
+  // often does better, so a result with many clients gets that second try.
   if (s.clients > kFewClients && !shrinker.exhausted()) {
     Schedule other = shrink_pass(schedule, involved, false, shrinker);
     if (smaller(other, s)) s = std::move(other);

@@ -350,7 +350,21 @@ void read_schedule_table(const toml::node& node, Schedule& s, const std::string&
   f.duration("settle_us", s.settle);
   const toml::node* skew = f.take("clock_skew_us");
   const toml::node* drift = f.take("clock_drift_ppm");
+  const toml::node* streams = f.take("streams", false);
   if (error) return;
+  if (streams) {
+    const toml::array* list = streams->as_array();
+    if (!list || list->size() != s.node_count()) {
+      return f.fail_at(streams->source(), "streams", fmt::format("expected an array of {} node numbers, one per node", s.node_count()));
+    }
+    for (std::size_t i = 0; i < list->size(); ++i) {
+      const auto v = list->get(i)->value<std::int64_t>();
+      if (!v || !list->get(i)->is_integer() || !std::in_range<std::uint32_t>(*v)) {
+        return f.fail_at(list->get(i)->source(), "streams", "expected a node number (a non-negative integer)");
+      }
+      s.streams.push_back(static_cast<std::uint32_t>(*v));
+    }
+  }
   const toml::array* skews = skew->as_array();
   const toml::array* drifts = drift->as_array();
   if (!skews || skews->size() != s.node_count()) {
@@ -451,6 +465,10 @@ std::string format_repro(const Repro& r) {
                      s.workload_end.us, s.settle.us);
   out += fmt::format("clock_skew_us = [{}]\n", fmt::join(s.clock_skew | std::views::transform([](Duration d) { return d.us; }), ", "));
   out += fmt::format("clock_drift_ppm = [{}]\n", fmt::join(s.clock_drift_ppm, ", "));
+  if (!s.streams.empty()) {
+    out += "# The node number each node's random streams come from (shrinking removed clients).\n";
+    out += fmt::format("streams = [{}]\n", fmt::join(s.streams, ", "));
+  }
   write_network(out, s.network);
   for (const Operation& op : s.operations) write_operation(out, op);
   for (const ScheduledFault& f : s.faults) write_fault(out, f);

@@ -36,6 +36,10 @@ struct Schedule {
   NetworkOptions network;                  ///< after swarm mode's draws
   std::vector<Duration> clock_skew;        ///< per node
   std::vector<std::int32_t> clock_drift_ppm;  ///< per node
+  /// Per node: the number its random streams (its model's and its network's) are derived from.
+  /// Empty means each node's own number. Shrinking removes clients and renumbers the nodes after
+  /// them, but keeps their streams, so the remaining nodes meet the same network draws.
+  std::vector<std::uint32_t> streams;
   std::vector<Operation> operations;       ///< sorted by (issued_at, id); ids are 1..n in that order
   std::vector<ScheduledFault> faults;      ///< sorted by start
   Instant workload_end;                    ///< users act before this
@@ -45,6 +49,7 @@ struct Schedule {
   NodeId server(std::uint32_t i) const { return NodeId{i}; }
   NodeId client(std::uint32_t i) const { return NodeId{servers + i}; }
   bool is_server(NodeId n) const { return n.value < servers; }
+  std::uint32_t stream_of(std::uint32_t node) const { return node < streams.size() ? streams[node] : node; }
   /// The moment the last fault heals (or the workload ends, if later).
   Instant last_heal() const;
   /// When the run ends: the last heal plus the settle period.

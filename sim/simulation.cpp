@@ -291,8 +291,8 @@ void Simulation::setup() {
     n.server = i < schedule_.servers;
     (n.server ? server_ids_ : client_ids_).push_back(NodeId{i});
     n.context.bind(this, i);
-    n.rng = Rng::derive(seed_, "node", i);
-    n.net_rng = Rng::derive(seed_, "network", i);
+    n.rng = Rng::derive(seed_, "node", schedule_.stream_of(i));
+    n.net_rng = Rng::derive(seed_, "network", schedule_.stream_of(i));
     n.skew = i < schedule_.clock_skew.size() ? schedule_.clock_skew[i] : Duration::zero();
     n.drift_ppm = i < schedule_.clock_drift_ppm.size() ? schedule_.clock_drift_ppm[i] : 0;
   }
