@@ -56,10 +56,12 @@ class RatioReporter : public benchmark::ConsoleReporter {
 }  // namespace
 
 void register_work_benchmarks();
+void register_shrink_benchmarks();
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   register_work_benchmarks();
+  register_shrink_benchmarks();
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
