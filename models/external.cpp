@@ -29,6 +29,7 @@
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
 #include <chrono>
@@ -36,6 +37,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fmt/format.h>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -143,7 +145,7 @@ enum class ReadEnd : std::uint8_t { line, timeout, eof, error };
 /// One child process. Its stdin is our end of a Unix socket pair held as an Asio local stream socket
 /// (Asio sends with MSG_NOSIGNAL, so a write to a dead child fails with EPIPE instead of raising
 /// SIGPIPE); its stdout and stderr are pipes held as Asio stream descriptors. Every wait runs this
-/// object's own io_context, one handler at a time, until the operation waited for has completed or
+/// process's own io_context, one handler at a time, until the operation waited for has completed or
 /// the deadline timer has fired; nothing runs between waits. A read of stderr is always pending, so
 /// stderr is collected while we wait for stdout and a chatty child never blocks on a full pipe.
 class ChildProcess {
@@ -158,14 +160,22 @@ class ChildProcess {
     int in_pair[2] = {-1, -1};
     int out_pipe[2] = {-1, -1};
     int err_pipe[2] = {-1, -1};
-    // Created close-on-exec here rather than by Asio (local::connect_pair, which sets no such flag):
-    // a child that a parallel run on another thread spawns in between must not inherit them.
+    const auto close_all = [&] {
+      for (int* fd : {&in_pair[0], &in_pair[1], &out_pipe[0], &out_pipe[1], &err_pipe[0], &err_pipe[1]}) close_fd(*fd);
+    };
+    // Created close-on-exec here rather than by Asio (local::connect_pair sets no such flag): a child
+    // that a parallel run on another thread spawns meanwhile must not inherit them.
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_pair) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 ||
         pipe2(err_pipe, O_CLOEXEC) != 0) {
-      for (int& fd : in_pair) close_fd(fd);
-      for (int& fd : out_pipe) close_fd(fd);
-      for (int& fd : err_pipe) close_fd(fd);
-      return fmt::format("cannot create pipes: {}", std::strerror(errno));
+      const std::string error = std::strerror(errno);
+      close_all();
+      return fmt::format("cannot create pipes: {}", error);
+    }
+    try {
+      io_ = std::make_unique<Io>();  // its epoll, eventfd and timerfd descriptors are close-on-exec too
+    } catch (const std::exception& e) {
+      close_all();
+      return fmt::format("cannot set up its I/O: {}", e.what());
     }
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -181,38 +191,53 @@ class ChildProcess {
     close_fd(in_pair[1]);
     close_fd(out_pipe[1]);
     close_fd(err_pipe[1]);
-    boost::system::error_code ec;
-    in_.assign(asio::local::stream_protocol(), in_pair[0], ec);
-    if (!ec) out_.assign(out_pipe[0], ec);
-    if (!ec) err_.assign(err_pipe[0], ec);
-    if (ec) {  // whatever was not assigned is still ours to close
-      if (!in_.is_open()) close_fd(in_pair[0]);
-      if (!out_.is_open()) close_fd(out_pipe[0]);
-      if (!err_.is_open()) close_fd(err_pipe[0]);
-    }
     if (rc != 0) {
       pid_ = -1;
+      close_all();
       return fmt::format("cannot start /bin/sh: {}", std::strerror(rc));
     }
-    if (ec) return fmt::format("cannot watch its pipes: {}", ec.message());
+    // An assign that succeeds hands the descriptor to Asio, which closes it from then on.
+    boost::system::error_code ec;
+    io_->in.assign(asio::local::stream_protocol(), in_pair[0], ec);
+    if (!ec) {
+      in_pair[0] = -1;
+      io_->in.non_blocking(true, ec);  // write_some then says would_block instead of waiting
+    }
+    if (!ec) io_->out.assign(out_pipe[0], ec);
+    if (!ec) {
+      out_pipe[0] = -1;
+      io_->err.assign(err_pipe[0], ec);
+    }
+    if (!ec) err_pipe[0] = -1;
+    close_all();  // what no assign took
+    if (ec) return fmt::format("cannot watch its pipes: {}", ec.message());  // the caller stops the child
     read_stderr();
     return std::nullopt;
   }
 
   /// Writes all of `bytes` before `deadline`; false when the child is gone or does not read.
   bool write_all(std::string_view bytes, SteadyClock::time_point deadline) {
-    if (!in_.is_open()) return false;
-    write_buffer_.assign(bytes);
+    if (!io_ || !io_->in.is_open()) return false;
+    // An event line nearly always fits the socket's buffer: one non-blocking send, with no trip
+    // through the io_context (whose posted completion would cost an extra epoll_wait per event).
+    boost::system::error_code send_error;
+    const std::size_t sent = io_->in.write_some(asio::buffer(bytes.data(), bytes.size()), send_error);
+    if (send_error && send_error != asio::error::would_block) {
+      io_->in.close(send_error);
+      return false;
+    }
+    if (sent == bytes.size()) return true;
+    write_buffer_.assign(bytes.substr(sent));
     writing_ = true;
-    asio::async_write(in_, asio::buffer(write_buffer_), [this](const boost::system::error_code& ec, std::size_t) {
+    asio::async_write(io_->in, asio::buffer(write_buffer_), [this](const boost::system::error_code& ec, std::size_t) {
       writing_ = false;
       write_error_ = ec;
     });
     if (!run_until([this] { return !writing_; }, deadline) || write_error_) {
       // A write that failed or is stuck leaves a partial line behind: nothing more may follow it.
-      // Closing cancels a pending write (its handler, never run, only refers to members).
+      // Closing cancels a pending write (its handler only refers to members of this object).
       boost::system::error_code ignored;
-      in_.close(ignored);
+      io_->in.close(ignored);
       return false;
     }
     return true;
@@ -220,29 +245,31 @@ class ChildProcess {
 
   /// Reads the next line (without its newline) into `line`, collecting stderr meanwhile.
   ReadEnd read_line(std::string& line, SteadyClock::time_point deadline) {
+    if (!io_) return ReadEnd::eof;
     for (;;) {
       // An answer usually arrives as one write holding all its lines: take the rest from the buffer.
-      const std::size_t newline = buffer_.find('\n');
-      if (newline != std::string::npos) {
-        line.assign(buffer_, 0, newline);
-        buffer_.erase(0, newline + 1);
+      // (A streambuf's input is one contiguous block and, unlike a dynamic_buffer over a string, it
+      // does not zero-fill the space it reads into.)
+      const auto* begin = static_cast<const char*>(buffer_.data().data());
+      if (const auto* newline = static_cast<const char*>(std::memchr(begin, '\n', buffer_.size()))) {
+        line.assign(begin, newline);
+        buffer_.consume(static_cast<std::size_t>(newline - begin) + 1);
         return ReadEnd::line;
       }
-      if (!out_.is_open()) return ReadEnd::eof;
+      if (!io_->out.is_open()) return ReadEnd::eof;
       if (!reading_) {
         reading_ = true;
-        asio::async_read_until(out_, asio::dynamic_buffer(buffer_), '\n',
-                               [this](const boost::system::error_code& ec, std::size_t) {
-                                 reading_ = false;
-                                 read_error_ = ec;
-                               });
+        asio::async_read_until(io_->out, buffer_, '\n', [this](const boost::system::error_code& ec, std::size_t) {
+          reading_ = false;
+          read_error_ = ec;
+        });
       }
       // A read that times out stays pending, so a later call (the short look for last words after a
       // failed write) waits on it instead of starting a second one.
       if (!run_until([this] { return !reading_; }, deadline)) return ReadEnd::timeout;
       if (read_error_ == asio::error::eof) {
         boost::system::error_code ignored;
-        out_.close(ignored);
+        io_->out.close(ignored);
         return ReadEnd::eof;
       }
       if (read_error_) return ReadEnd::error;
@@ -251,7 +278,7 @@ class ChildProcess {
 
   /// What the child wrote to stderr lately, for error messages. Reads what is waiting first.
   std::string stderr_tail() {
-    io_.poll();  // runs the pending stderr read (and anything else ready) without blocking
+    if (io_) io_->context.poll();  // runs the pending stderr read (and whatever else is ready), never blocks
     return err_tail_;
   }
 
@@ -276,7 +303,7 @@ class ChildProcess {
   /// Closes its stdin, gives it a moment to exit on its own, then kills it.
   void stop(int grace_ms = 500) {
     boost::system::error_code ignored;
-    in_.close(ignored);
+    if (io_) io_->in.close(ignored);
     if (pid_ >= 0) reap(grace_ms);
     if (pid_ >= 0) {
       ::kill(pid_, SIGKILL);
@@ -284,12 +311,25 @@ class ChildProcess {
       ::waitpid(pid_, &status, 0);
       pid_ = -1;
     }
-    // Pending reads are cancelled; their handlers are destroyed with the io_context, never run.
-    out_.close(ignored);
-    err_.close(ignored);
+    // Closing cancels the pending reads; their handlers are destroyed with the io_context, unrun
+    // unless stderr_tail() polls it first (they only record the cancellation).
+    if (io_) {
+      io_->out.close(ignored);
+      io_->err.close(ignored);
+    }
   }
 
  private:
+  /// The Asio objects of one process. The io_context comes first, so it is destroyed last.
+  struct Io {
+    asio::io_context context{1};  // one thread: only the thread calling read_line or write_all runs it
+    asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(context);
+    asio::local::stream_protocol::socket in{context};
+    asio::posix::stream_descriptor out{context};
+    asio::posix::stream_descriptor err{context};
+    asio::steady_timer timer{context};
+  };
+
   static void close_fd(int& fd) {
     if (fd >= 0) ::close(fd);
     fd = -1;
@@ -297,7 +337,7 @@ class ChildProcess {
 
   /// Keeps one read of stderr pending for as long as the pipe is open, keeping its last bytes.
   void read_stderr() {
-    err_.async_read_some(asio::buffer(err_chunk_), [this](const boost::system::error_code& ec, std::size_t n) {
+    io_->err.async_read_some(asio::buffer(err_chunk_), [this](const boost::system::error_code& ec, std::size_t n) {
       err_tail_.append(err_chunk_.data(), n);
       if (err_tail_.size() > kStderrTailBytes) err_tail_.erase(0, err_tail_.size() - kStderrTailBytes);
       if (!ec) read_stderr();
@@ -306,22 +346,22 @@ class ChildProcess {
 
   /// Runs handlers until `done()` holds or `deadline` passes; false on the deadline. The timer is
   /// not re-armed for every wait (that would cost a timerfd update per round trip): when it fires
-  /// before the current deadline it re-arms itself for it, so it fires at most about once per
-  /// deadline period in a healthy run.
+  /// before the current deadline it re-arms itself for it, so a healthy run sees it fire about once
+  /// per timeout period.
   template <typename Done>
   bool run_until(Done done, SteadyClock::time_point deadline) {
     if (done()) return true;
     deadline_ = deadline;
     expired_ = false;
-    if (!timer_armed_ || timer_.expiry() > deadline) arm_timer(deadline);
-    while (!done() && !expired_) io_.run_one();
+    if (!timer_armed_ || io_->timer.expiry() > deadline) arm_timer(deadline);
+    while (!done() && !expired_) io_->context.run_one();
     return done();
   }
 
   void arm_timer(SteadyClock::time_point at) {
-    timer_.expires_at(at);  // cancels a wait on a later expiry: its handler sees operation_aborted
+    io_->timer.expires_at(at);  // cancels a wait on a later expiry: its handler sees operation_aborted
     timer_armed_ = true;
-    timer_.async_wait([this](const boost::system::error_code& ec) {
+    io_->timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec == asio::error::operation_aborted) return;  // replaced by an earlier expiry
       timer_armed_ = false;
       if (SteadyClock::now() >= deadline_) {
@@ -332,26 +372,21 @@ class ChildProcess {
     });
   }
 
-  // The io_context comes first: it is destroyed last, after every object that uses it.
-  asio::io_context io_{1};  // one thread: only the thread that calls read_line or write_all runs it
-  asio::executor_work_guard<asio::io_context::executor_type> work_ = asio::make_work_guard(io_);
-  asio::local::stream_protocol::socket in_{io_};
-  asio::posix::stream_descriptor out_{io_};
-  asio::posix::stream_descriptor err_{io_};
-  asio::steady_timer timer_{io_};
   pid_t pid_ = -1;
-  std::string write_buffer_;
+  std::string write_buffer_;  ///< the part of an event line that did not fit the socket at once
   bool writing_ = false;
   boost::system::error_code write_error_;
-  std::string buffer_;  ///< what stdout wrote that is not yet returned as a line
+  asio::streambuf buffer_;  ///< what stdout wrote that is not yet returned as a line
   bool reading_ = false;
   boost::system::error_code read_error_;
   std::array<char, 4096> err_chunk_{};
   std::string err_tail_;
-  SteadyClock::time_point deadline_{};
+  SteadyClock::time_point deadline_{};  ///< the deadline of the current (or last) wait
   bool timer_armed_ = false;
   bool expired_ = false;
   std::string status_text_ = "the process has ended";
+  // Declared last, so destroyed first: its handlers refer to the members above.
+  std::unique_ptr<Io> io_;
 };
 
 // ---------------------------------------------------------------------------------------------------
