@@ -327,7 +327,7 @@ class ChildProcess {
     asio::local::stream_protocol::socket in{context};
     asio::posix::stream_descriptor out{context};
     asio::posix::stream_descriptor err{context};
-    asio::steady_timer timer{context};
+    asio::steady_timer timer{context};  // determinism-ok: the wall-clock answer limit, never in a trace
   };
 
   static void close_fd(int& fd) {
