@@ -1,16 +1,19 @@
 // External replicas over the lockstep JSON Lines protocol of models/adapters/PROTOCOL.md.
 //
-// The child process is started with posix_spawn: its stdin is one end of a Unix socket pair (so a
-// write to a dead child fails with EPIPE via MSG_NOSIGNAL instead of killing us with SIGPIPE), its
-// stdout and stderr are pipes. All our descriptors are close-on-exec, so children started by parallel
-// runs on other threads never inherit them and every child sees end-of-file when its run ends.
+// The child process is started with posix_spawn (Boost.Process would need the compiled
+// Boost.Filesystem library for nothing we lack); all its I/O runs on Boost.Asio, one io_context per
+// process. Its stdin is one end of a Unix socket pair (an Asio local stream socket: Asio sends with
+// MSG_NOSIGNAL, so a write to a dead child fails with EPIPE instead of killing us with SIGPIPE), its
+// stdout and stderr are pipes (Asio stream descriptors). Lines are read with async_read_until, events
+// written with async_write, and a steady_timer bounds every wait. All our descriptors are
+// close-on-exec, so children started by parallel runs on other threads never inherit them and every
+// child sees end-of-file when its run ends.
 //
 // The wall clock appears here and nowhere else in models/: only to give up on a process that does not
 // answer. It never influences what a run computes, only whether the run is aborted.
 #include "models/external.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -19,12 +22,22 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fmt/format.h>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -33,6 +46,7 @@ extern char** environ;
 namespace syncstorm {
 namespace {
 
+namespace asio = boost::asio;
 using nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;  // determinism-ok: wall-clock limit on a child process, never in a trace
 
@@ -108,7 +122,7 @@ std::optional<std::string> base64_decode(std::string_view in) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The child process and its three descriptors.
+// The child process and its three descriptors, driven by one Boost.Asio io_context.
 
 int timeout_ms() {
   const char* text = std::getenv(kExternalTimeoutEnv);
@@ -128,6 +142,12 @@ std::string describe_status(int status) {
 /// How one attempt to read a line ended.
 enum class ReadEnd : std::uint8_t { line, timeout, eof, error };
 
+/// One child process. Its stdin is our end of a Unix socket pair held as an Asio local stream socket
+/// (Asio sends with MSG_NOSIGNAL, so a write to a dead child fails with EPIPE instead of raising
+/// SIGPIPE); its stdout and stderr are pipes held as Asio stream descriptors. Every wait runs this
+/// process's own io_context, one handler at a time, until the operation waited for has completed or
+/// the deadline timer has fired; nothing runs between waits. A read of stderr is always pending, so
+/// stderr is collected while we wait for stdout and a chatty child never blocks on a full pipe.
 class ChildProcess {
  public:
   ChildProcess() = default;
@@ -140,10 +160,22 @@ class ChildProcess {
     int in_pair[2] = {-1, -1};
     int out_pipe[2] = {-1, -1};
     int err_pipe[2] = {-1, -1};
+    const auto close_all = [&] {
+      for (int* fd : {&in_pair[0], &in_pair[1], &out_pipe[0], &out_pipe[1], &err_pipe[0], &err_pipe[1]}) close_fd(*fd);
+    };
+    // Created close-on-exec here rather than by Asio (local::connect_pair sets no such flag): a child
+    // that a parallel run on another thread spawns meanwhile must not inherit them.
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_pair) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 ||
         pipe2(err_pipe, O_CLOEXEC) != 0) {
-      for (int* fd : {&in_pair[0], &in_pair[1], &out_pipe[0], &out_pipe[1], &err_pipe[0], &err_pipe[1]}) close_fd(*fd);
-      return fmt::format("cannot create pipes: {}", std::strerror(errno));
+      const std::string error = std::strerror(errno);
+      close_all();
+      return fmt::format("cannot create pipes: {}", error);
+    }
+    try {
+      io_ = std::make_unique<Io>();  // its epoll, eventfd and timerfd descriptors are close-on-exec too
+    } catch (const std::exception& e) {
+      close_all();
+      return fmt::format("cannot set up its I/O: {}", e.what());
     }
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
@@ -159,51 +191,94 @@ class ChildProcess {
     close_fd(in_pair[1]);
     close_fd(out_pipe[1]);
     close_fd(err_pipe[1]);
-    in_ = in_pair[0];
-    out_ = out_pipe[0];
-    err_ = err_pipe[0];
     if (rc != 0) {
       pid_ = -1;
+      close_all();
       return fmt::format("cannot start /bin/sh: {}", std::strerror(rc));
     }
+    // An assign that succeeds hands the descriptor to Asio, which closes it from then on.
+    boost::system::error_code ec;
+    io_->in.assign(asio::local::stream_protocol(), in_pair[0], ec);
+    if (!ec) {
+      in_pair[0] = -1;
+      io_->in.non_blocking(true, ec);  // write_some then says would_block instead of waiting
+    }
+    if (!ec) io_->out.assign(out_pipe[0], ec);
+    if (!ec) {
+      out_pipe[0] = -1;
+      io_->err.assign(err_pipe[0], ec);
+    }
+    if (!ec) err_pipe[0] = -1;
+    close_all();  // what no assign took
+    if (ec) return fmt::format("cannot watch its pipes: {}", ec.message());  // the caller stops the child
+    read_stderr();
     return std::nullopt;
   }
 
   /// Writes all of `bytes` before `deadline`; false when the child is gone or does not read.
   bool write_all(std::string_view bytes, SteadyClock::time_point deadline) {
-    while (!bytes.empty()) {
-      const ssize_t n = ::send(in_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
-      if (n > 0) {
-        bytes.remove_prefix(static_cast<std::size_t>(n));
-        continue;
-      }
-      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) return false;
-      pollfd p{in_, POLLOUT, 0};
-      if (::poll(&p, 1, remaining_ms(deadline)) <= 0 && SteadyClock::now() >= deadline) return false;
+    if (!io_ || !io_->in.is_open()) return false;
+    // An event line nearly always fits the socket's buffer: one non-blocking send, with no trip
+    // through the io_context (whose posted completion would cost an extra epoll_wait per event).
+    boost::system::error_code send_error;
+    const std::size_t sent = io_->in.write_some(asio::buffer(bytes.data(), bytes.size()), send_error);
+    if (send_error && send_error != asio::error::would_block) {
+      io_->in.close(send_error);
+      return false;
+    }
+    if (sent == bytes.size()) return true;
+    write_buffer_.assign(bytes.substr(sent));
+    writing_ = true;
+    asio::async_write(io_->in, asio::buffer(write_buffer_), [this](const boost::system::error_code& ec, std::size_t) {
+      writing_ = false;
+      write_error_ = ec;
+    });
+    if (!run_until([this] { return !writing_; }, deadline) || write_error_) {
+      // A write that failed or is stuck leaves a partial line behind: nothing more may follow it.
+      // Closing cancels a pending write (its handler only refers to members of this object).
+      boost::system::error_code ignored;
+      io_->in.close(ignored);
+      return false;
     }
     return true;
   }
 
   /// Reads the next line (without its newline) into `line`, collecting stderr meanwhile.
   ReadEnd read_line(std::string& line, SteadyClock::time_point deadline) {
+    if (!io_) return ReadEnd::eof;
     for (;;) {
-      const std::size_t newline = buffer_.find('\n', scanned_);
-      if (newline != std::string::npos) {
-        line.assign(buffer_, 0, newline);
-        buffer_.erase(0, newline + 1);
-        scanned_ = 0;
+      // An answer usually arrives as one write holding all its lines: take the rest from the buffer.
+      // (A streambuf's input is one contiguous block and, unlike a dynamic_buffer over a string, it
+      // does not zero-fill the space it reads into.)
+      const auto* begin = static_cast<const char*>(buffer_.data().data());
+      if (const auto* newline = static_cast<const char*>(std::memchr(begin, '\n', buffer_.size()))) {
+        line.assign(begin, newline);
+        buffer_.consume(static_cast<std::size_t>(newline - begin) + 1);
         return ReadEnd::line;
       }
-      scanned_ = buffer_.size();
-      if (out_ < 0) return ReadEnd::eof;
-      const ReadEnd end = fill(deadline);
-      if (end != ReadEnd::line) return end;
+      if (!io_->out.is_open()) return ReadEnd::eof;
+      if (!reading_) {
+        reading_ = true;
+        asio::async_read_until(io_->out, buffer_, '\n', [this](const boost::system::error_code& ec, std::size_t) {
+          reading_ = false;
+          read_error_ = ec;
+        });
+      }
+      // A read that times out stays pending, so a later call (the short look for last words after a
+      // failed write) waits on it instead of starting a second one.
+      if (!run_until([this] { return !reading_; }, deadline)) return ReadEnd::timeout;
+      if (read_error_ == asio::error::eof) {
+        boost::system::error_code ignored;
+        io_->out.close(ignored);
+        return ReadEnd::eof;
+      }
+      if (read_error_) return ReadEnd::error;
     }
   }
 
   /// What the child wrote to stderr lately, for error messages. Reads what is waiting first.
   std::string stderr_tail() {
-    drain_stderr();
+    if (io_) io_->context.poll();  // runs the pending stderr read (and whatever else is ready), never blocks
     return err_tail_;
   }
 
@@ -227,7 +302,8 @@ class ChildProcess {
 
   /// Closes its stdin, gives it a moment to exit on its own, then kills it.
   void stop(int grace_ms = 500) {
-    close_fd(in_);
+    boost::system::error_code ignored;
+    if (io_) io_->in.close(ignored);
     if (pid_ >= 0) reap(grace_ms);
     if (pid_ >= 0) {
       ::kill(pid_, SIGKILL);
@@ -235,64 +311,82 @@ class ChildProcess {
       ::waitpid(pid_, &status, 0);
       pid_ = -1;
     }
-    close_fd(out_);
-    close_fd(err_);
+    // Closing cancels the pending reads; their handlers are destroyed with the io_context, unrun
+    // unless stderr_tail() polls it first (they only record the cancellation).
+    if (io_) {
+      io_->out.close(ignored);
+      io_->err.close(ignored);
+    }
   }
 
  private:
-  static int remaining_ms(SteadyClock::time_point deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now()).count();
-    return static_cast<int>(std::clamp<long long>(left, 0, 1'000'000));
-  }
+  /// The Asio objects of one process. The io_context comes first, so it is destroyed last.
+  struct Io {
+    asio::io_context context{1};  // one thread: only the thread calling read_line or write_all runs it
+    asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(context);
+    asio::local::stream_protocol::socket in{context};
+    asio::posix::stream_descriptor out{context};
+    asio::posix::stream_descriptor err{context};
+    asio::steady_timer timer{context};  // determinism-ok: the wall-clock answer limit, never in a trace
+  };
+
   static void close_fd(int& fd) {
     if (fd >= 0) ::close(fd);
     fd = -1;
   }
 
-  /// Waits for stdout or stderr; appends what stdout had to the buffer.
-  ReadEnd fill(SteadyClock::time_point deadline) {
-    std::array<pollfd, 2> p{pollfd{out_, POLLIN, 0}, pollfd{err_, POLLIN, 0}};
-    const nfds_t count = err_ >= 0 ? 2 : 1;
-    const int ready = ::poll(p.data(), count, remaining_ms(deadline));
-    if (ready < 0 && errno != EINTR) return ReadEnd::error;
-    if (count == 2 && p[1].revents != 0) drain_stderr();
-    if (p[0].revents != 0) {
-      char chunk[65536];
-      const ssize_t n = ::read(out_, chunk, sizeof chunk);
-      if (n == 0) {
-        close_fd(out_);
-        return ReadEnd::eof;
-      }
-      if (n > 0) buffer_.append(chunk, static_cast<std::size_t>(n));
-      return ReadEnd::line;  // the caller looks for a newline again
-    }
-    if (ready == 0 && SteadyClock::now() >= deadline) return ReadEnd::timeout;
-    return ReadEnd::line;
+  /// Keeps one read of stderr pending for as long as the pipe is open, keeping its last bytes.
+  void read_stderr() {
+    io_->err.async_read_some(asio::buffer(err_chunk_), [this](const boost::system::error_code& ec, std::size_t n) {
+      err_tail_.append(err_chunk_.data(), n);
+      if (err_tail_.size() > kStderrTailBytes) err_tail_.erase(0, err_tail_.size() - kStderrTailBytes);
+      if (!ec) read_stderr();
+    });
   }
 
-  void drain_stderr() {
-    while (err_ >= 0) {
-      pollfd p{err_, POLLIN, 0};
-      if (::poll(&p, 1, 0) <= 0) return;
-      char chunk[4096];
-      const ssize_t n = ::read(err_, chunk, sizeof chunk);
-      if (n <= 0) {
-        close_fd(err_);
-        return;
+  /// Runs handlers until `done()` holds or `deadline` passes; false on the deadline. The timer is
+  /// not re-armed for every wait (that would cost a timerfd update per round trip): when it fires
+  /// before the current deadline it re-arms itself for it, so a healthy run sees it fire about once
+  /// per timeout period.
+  template <typename Done>
+  bool run_until(Done done, SteadyClock::time_point deadline) {
+    if (done()) return true;
+    deadline_ = deadline;
+    expired_ = false;
+    if (!timer_armed_ || io_->timer.expiry() > deadline) arm_timer(deadline);
+    while (!done() && !expired_) io_->context.run_one();
+    return done();
+  }
+
+  void arm_timer(SteadyClock::time_point at) {
+    io_->timer.expires_at(at);  // cancels a wait on a later expiry: its handler sees operation_aborted
+    timer_armed_ = true;
+    io_->timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec == asio::error::operation_aborted) return;  // replaced by an earlier expiry
+      timer_armed_ = false;
+      if (SteadyClock::now() >= deadline_) {
+        expired_ = true;
+      } else {
+        arm_timer(deadline_);  // a later wait moved the deadline on
       }
-      err_tail_.append(chunk, static_cast<std::size_t>(n));
-      if (err_tail_.size() > kStderrTailBytes) err_tail_.erase(0, err_tail_.size() - kStderrTailBytes);
-    }
+    });
   }
 
   pid_t pid_ = -1;
-  int in_ = -1;
-  int out_ = -1;
-  int err_ = -1;
-  std::string buffer_;
-  std::size_t scanned_ = 0;  ///< bytes of buffer_ already searched for a newline
+  std::string write_buffer_;  ///< the part of an event line that did not fit the socket at once
+  bool writing_ = false;
+  boost::system::error_code write_error_;
+  asio::streambuf buffer_;  ///< what stdout wrote that is not yet returned as a line
+  bool reading_ = false;
+  boost::system::error_code read_error_;
+  std::array<char, 4096> err_chunk_{};
   std::string err_tail_;
+  SteadyClock::time_point deadline_{};  ///< the deadline of the current (or last) wait
+  bool timer_armed_ = false;
+  bool expired_ = false;
   std::string status_text_ = "the process has ended";
+  // Declared last, so destroyed first: its handlers refer to the members above.
+  std::unique_ptr<Io> io_;
 };
 
 // ---------------------------------------------------------------------------------------------------

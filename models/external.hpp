@@ -2,6 +2,7 @@
 // Automerge replica in Node.js, or anything that speaks models/adapters/PROTOCOL.md). Every Node
 // callback becomes one JSON line on the child's stdin; the child answers with its actions and an end
 // marker. The child gets time and randomness only from the simulator, so a seed still replays a run.
+// The process's I/O runs on Boost.Asio (see external.cpp); nothing of Asio shows in this header.
 #pragma once
 
 #include <optional>

@@ -6,8 +6,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <string>
+#include <unistd.h>
 
 #include "models/external.hpp"
 #include "sim/simulation.hpp"
@@ -199,6 +201,39 @@ TEST_CASE("an adapter that writes a line that is not protocol aborts the run quo
   const RunResult r = run(quiet(), model, 7);
   CHECK_THAT(r.aborted, Catch::Contains("not protocol"));
   CHECK_THAT(r.aborted, Catch::Contains("debug: applying op"));
+}
+
+TEST_CASE("an event and an answer larger than the socket and pipe buffers go through whole", "[external]") {
+  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+  // The client sends one 1 MiB message: its answer (1.4 MB of base64) takes many reads, and the
+  // server's message event does not fit the socket at once, so its write waits for the adapter.
+  const auto script = std::filesystem::temp_directory_path() / ("syncstorm-big-" + std::to_string(::getpid()) + ".js");
+  {
+    std::ofstream out(script);
+    out << "'use strict';\n"
+        << "const protocol = require('" << SYNCSTORM_SOURCE_DIR << "/models/adapters/lib/protocol');\n"
+        << "const kBytes = 1 << 20;\n"
+        << "protocol.serve({ description: 'one large message', data_type: 'counter', topology: 'client_server',\n"
+        << "                 rule: 'last_writer_wins' }, (start) => ({\n"
+        << "  received: 0,\n"
+        << "  connected(event, out) { if (start.role === 'client') out.send(event.peer, Buffer.alloc(kBytes, 7)); },\n"
+        << "  message(event) {\n"
+        << "    const data = Buffer.from(event.data, 'base64');\n"
+        << "    this.received = data.length === kBytes && data.every((b) => b === 7) ? data.length : -1;\n"
+        << "  },\n"
+        << "  state() { return { state: start.role === 'server' ? { type: 'counter', counter: this.received } : null }; },\n"
+        << "}));\n";
+  }
+  const auto model = describe_external("node " + script.string());
+  REQUIRE(model.ok());
+  const RunResult r = run(quiet(1), model.value(), 3);
+  std::filesystem::remove(script);
+  INFO(r.aborted);
+  REQUIRE(r.aborted.empty());
+  const auto server = std::find_if(r.history.finals.begin(), r.history.finals.end(), [](const NodeFinal& f) { return f.server; });
+  REQUIRE(server != r.history.finals.end());
+  REQUIRE(server->state.has_value());
+  CHECK(server->state->counter == 1 << 20);
 }
 
 TEST_CASE("the shipped Yjs and Automerge adapters converge and replay to the same trace hash", "[external]") {
