@@ -729,7 +729,7 @@ void Simulation::fault_start(std::size_t index) {
       break;
     case FaultKind::malicious:
       for (NodeId n : f.side_a) {
-        if (!is_server(n)) push(now_ + f.amount, EvKind::attack, n.value, index);
+        if (!is_server(n)) push(now_ + max(f.amount, Duration::millis(1)), EvKind::attack, n.value, index);
       }
       break;
     default: break;  // latency, jitter, bandwidth, slicer, limit_data, slow_close, drop, duplicate,
@@ -935,11 +935,12 @@ void Simulation::note_all_connected() {
 void Simulation::attack(std::uint32_t client, std::size_t fault_index) {
   const ScheduledFault& f = schedule_.faults[fault_index];
   if (now_ >= f.end()) return;
-  push(now_ + f.amount, EvKind::attack, client, fault_index);
+  // A hand-edited repro may hold a zero gap or size; the scenario loader refuses both.
+  push(now_ + max(f.amount, Duration::millis(1)), EvKind::attack, client, fault_index);
   const NodeRuntime& n = nodes_[client];
   if (!n.up || !n.conn_up) return;  // it attacks through its live connection, as a real client must
   HostileKind kind = HostileKind::garbage;
-  std::string payload = hostile_->craft(NodeId{client}, n.conn_server, f.bytes, kind);
+  std::string payload = hostile_->craft(NodeId{client}, n.conn_server, std::max<std::uint64_t>(f.bytes, 64), kind);
   ++result_.metrics.hostile_messages;
   record(TraceKind::hostile, client, n.conn_server.value, static_cast<std::uint64_t>(kind), payload.size());
   send(NodeId{client}, n.conn_server, std::move(payload));
