@@ -11,6 +11,7 @@
 #include "sim/check.hpp"
 #include "sim/commands.hpp"
 #include "sim/progress.hpp"
+#include "sim/scenario_file.hpp"
 #include "sim/simulation.hpp"
 #include "sim/sweep.hpp"
 
@@ -233,6 +234,9 @@ BackoffRun make_backoff_run(const std::string& policy, const std::vector<RunDige
   for (const RunDigest& r : runs) peaks.push_back({r.storm_peak_per_s});
   b.peak_per_s = summarise(peaks);
   b.all_reconnected_ms = summarise_metric(runs, Metric::all_reconnected);
+  // A backoff policy must not buy a lower peak with lost data: the study reports the checkers too.
+  const auto failing = std::count_if(runs.begin(), runs.end(), [](const RunDigest& r) { return !r.violations.empty(); });
+  b.violation_rate = wilson(static_cast<std::uint32_t>(failing), static_cast<std::uint32_t>(runs.size()));
   std::size_t buckets = 0;
   for (const RunDigest& r : runs) buckets = std::max(buckets, r.server_load.size());
   b.load_per_s.assign(buckets, 0.0);
@@ -468,12 +472,18 @@ std::vector<std::pair<std::string, BackoffOptions>> backoff_policies(const Backo
     b.jitter_first_attempt = true;
     return b;
   };
+  BackoffOptions first_at_once = with(BackoffPolicy::exponential, Jitter::full);
+  first_at_once.jitter_first_attempt = false;
+  // The presets keep their own base, cap and multiplier: they are what real clients ship with.
   return {
       {"none", with(BackoffPolicy::none, Jitter::none)},
       {"exponential, no jitter", with(BackoffPolicy::exponential, Jitter::none)},
       {"full jitter", with(BackoffPolicy::exponential, Jitter::full)},
       {"equal jitter", with(BackoffPolicy::exponential, Jitter::equal)},
       {"decorrelated jitter", with(BackoffPolicy::exponential, Jitter::decorrelated)},
+      {"full jitter, first attempt at once", first_at_once},
+      {"socket.io preset", *backoff_preset("socket.io")},
+      {"grpc preset", *backoff_preset("grpc")},
   };
 }
 

@@ -198,11 +198,12 @@ std::string backoff_section(const BackoffStudy& b) {
   s += line_chart_svg("Server load over time (messages and connects per second)", "time (s)", "per second", lines);
   s += bar_chart_svg("Peak server load: mean (95% CI)", "per second", peaks);
   s += "</div>\n<table class=\"sortable\"><thead><tr><th>policy</th><th>peak mean (/s)</th><th>peak p95 (/s)</th>"
-       "<th>every client back p95 (ms)</th></tr></thead><tbody>\n";
+       "<th>every client back mean (ms)</th><th>every client back p95 (ms)</th><th>seeds with a violation</th></tr></thead><tbody>\n";
   for (const BackoffRun& r : b.policies) {
     s += fmt::format("<tr><td>{}</td>", markup_escape(r.policy));
     s += number_cell(r.peak_per_s, r.peak_per_s.mean) + number_cell(r.peak_per_s, r.peak_per_s.p95) +
-         number_cell(r.all_reconnected_ms, r.all_reconnected_ms.p95) + "</tr>\n";
+         number_cell(r.all_reconnected_ms, r.all_reconnected_ms.mean) + number_cell(r.all_reconnected_ms, r.all_reconnected_ms.p95) +
+         fmt::format("<td>{}/{}</td></tr>\n", r.violation_rate.hits, r.violation_rate.runs);
   }
   return s + "</tbody></table>\n";
 }

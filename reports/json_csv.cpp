@@ -88,6 +88,7 @@ Json backoff_json(const BackoffStudy& b) {
     policies.push_back({{"policy", r.policy},
                         {"server_load_peak_per_s", summary_json(r.peak_per_s)},
                         {"all_reconnected_ms", summary_json(r.all_reconnected_ms)},
+                        {"violation_rate", rate_json(r.violation_rate)},
                         {"server_load_per_s_by_100ms", load}});
   }
   return Json{{"scenario", b.scenario}, {"model", b.model}, {"seeds", b.seeds}, {"policies", policies}};

@@ -169,6 +169,7 @@ struct BackoffRun {
   std::string policy;              ///< "none", "exponential", "full jitter", ...
   Summary peak_per_s;              ///< busiest 100 ms bucket from the first fault on, scaled to a second
   Summary all_reconnected_ms;
+  Rate violation_rate;             ///< seeds in which the checkers reported any violation
   std::vector<double> load_per_s;  ///< mean over seeds, per 100 ms bucket, scaled to a second
 };
 

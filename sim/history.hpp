@@ -3,6 +3,7 @@
 // internals, so the checkers judge every strategy by the same facts.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -59,11 +60,16 @@ struct History {
   Instant last_heal;
   Instant end;
   std::optional<Instant> converged_at;  ///< first moment after the heal from which all states agreed
+  /// Clients a malicious fault turns hostile (sorted). Their users are not honest: the checkers
+  /// promise them nothing (their own writes may be lost, their replicas are not judged), but their
+  /// issued operations stay real writes that may appear in, and supersede values on, honest replicas.
+  std::vector<NodeId> untrusted;
 
   const OpRecord& record(OpId id) const { return ops.at(id.value - 1); }
   /// Whether `a` happened before `b`: `b`'s client could have seen `a` when it issued `b`.
   bool happened_before(OpId a, OpId b) const;
   bool concurrent(OpId a, OpId b) const { return !happened_before(a, b) && !happened_before(b, a); }
+  bool is_untrusted(NodeId node) const { return std::binary_search(untrusted.begin(), untrusted.end(), node); }
 };
 
 }  // namespace syncstorm

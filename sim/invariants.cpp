@@ -20,6 +20,12 @@
 //   it later); a remove may supersede an add unless the add's client had already seen the remove.
 // - A silent rollback is looked for first on its own client's replica, because that is what its
 //   user sees. Operations never issued are ignored; rejected ones may vanish.
+// - A client a malicious fault turns hostile (History::untrusted) has a dishonest user, to whom a
+//   server owes nothing: it may drop that client's writes or cut it off. So its replica is left out
+//   of every state check (convergence, phantoms, metadata) and its writes are never reported lost
+//   or rolled back. Its issued operations remain real writes: their values are legitimate on honest
+//   replicas and may supersede honest writes. A counter has no per-user view, so the counter check
+//   still sums the hostile client's applied increments like anyone's.
 #include "sim/invariants.hpp"
 
 #include <algorithm>
@@ -170,7 +176,7 @@ std::vector<std::pair<std::uint32_t, std::uint64_t>> entries_of(const State& sta
 Snapshot take_snapshot(const History& history) {
   std::vector<const NodeFinal*> live;
   for (const NodeFinal& final_state : history.finals) {
-    if (final_state.live && final_state.state) live.push_back(&final_state);
+    if (final_state.live && final_state.state && !history.is_untrusted(final_state.node)) live.push_back(&final_state);
   }
   std::stable_sort(live.begin(), live.end(),
                    [](const NodeFinal* a, const NodeFinal* b) { return a->node < b->node; });
@@ -539,6 +545,7 @@ void check_absences(const History& history, const Snapshot& snapshot, const OpIn
     const Operation& op = write.op;
     if (!write.issued || write.rejected || !writes_state(op.kind)) continue;
     if (data_type_of(op.kind) != history.type || (!write.applied && !write.acknowledged)) continue;
+    if (history.is_untrusted(op.client)) continue;  // no promise to a hostile user (see the top)
     // An acknowledged write is judged as lost-acknowledged only, never also as a rollback.
     const Invariant invariant =
         write.acknowledged ? Invariant::lost_acknowledged_write : Invariant::silent_rollback;
@@ -677,7 +684,7 @@ void check_metadata(const History& history, const InvariantOptions& options, Fin
   std::size_t over = 0;
   std::size_t live = 0;
   for (const NodeFinal& node : history.finals) {
-    if (!node.live) continue;
+    if (!node.live || history.is_untrusted(node.node)) continue;
     ++live;
     if (node.metadata_bytes <= options.metadata_bytes_max) continue;
     ++over;

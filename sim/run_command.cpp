@@ -33,6 +33,7 @@ void print_summary(const Scenario& scenario, const ModelInfo& model, std::uint64
   fmt::print("simulated   {:.3f} s, {} events\n", static_cast<double>(m.simulated_us) / 1e6, m.events);
   fmt::print("messages    {} sent, {} delivered, {} dropped, {} duplicated, {} bytes\n", m.messages_sent,
              m.messages_delivered, m.messages_dropped, m.messages_duplicated, m.bytes_sent);
+  if (m.hostile_messages > 0) fmt::print("hostile     {} of them sent by a malicious fault\n", m.hostile_messages);
   fmt::print("connections {} resets, {} connect attempts, {} established\n", m.connection_resets, m.connect_attempts,
              m.connections_established);
   fmt::print("operations  {} issued, {} applied, {} acknowledged, {} rejected, {} intents lost (client down)\n",

@@ -24,6 +24,7 @@ std::string_view to_string(FaultKind kind) {
     case FaultKind::duplicate: return "duplicate";
     case FaultKind::reorder: return "reorder";
     case FaultKind::clock_jump: return "clock_jump";
+    case FaultKind::malicious: return "malicious";
   }
   return "?";
 }
@@ -53,6 +54,8 @@ std::string_view describe(FaultKind kind) {
     case FaultKind::duplicate: return "datagram links deliver an extra share of datagrams twice";
     case FaultKind::reorder: return "datagram links hold back an extra share of datagrams";
     case FaultKind::clock_jump: return "the target's local clock jumps forward or back";
+    case FaultKind::malicious:
+      return "a client also sends garbage, truncated, replayed (another user's) and oversized messages to its server";
   }
   return "?";
 }

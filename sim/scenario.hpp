@@ -126,6 +126,10 @@ enum class FaultKind : std::uint8_t {
   duplicate,   ///< datagram links: extra duplication of `ppm`
   reorder,     ///< datagram links: extra reordering of `ppm`
   clock_jump,  ///< the target's local clock jumps by `amount` (may be negative)
+  /// The target client turns hostile: every `amount` the engine sends, on its connection to its
+  /// server, one hostile message of at most `bytes` (garbage, a truncation of its own message, a
+  /// replay of another client's, or an oversized one). Last, so older kinds keep their numbers.
+  malicious,
 };
 std::string_view to_string(FaultKind kind);
 std::optional<FaultKind> parse_fault_kind(std::string_view text);
@@ -134,6 +138,7 @@ inline constexpr FaultKind kAllFaultKinds[] = {
     FaultKind::latency,   FaultKind::jitter,  FaultKind::bandwidth,  FaultKind::down,
     FaultKind::timeout,   FaultKind::slow_close, FaultKind::slicer,  FaultKind::limit_data,
     FaultKind::drop,      FaultKind::duplicate, FaultKind::reorder,  FaultKind::clock_jump,
+    FaultKind::malicious,
 };
 /// One line describing a fault kind, for `syncstorm list`.
 std::string_view describe(FaultKind kind);
@@ -172,8 +177,8 @@ struct FaultSpec {
   Duration duration = Duration::seconds(10);    ///< how long it lasts (crash: until the restart)
   Target target;
   PartitionShape shape = PartitionShape::isolate;
-  Duration amount = Duration::zero();           ///< latency, jitter, timeout, slow_close, slicer, clock_jump
-  std::uint64_t bytes = 0;                      ///< bandwidth (per second), slicer, limit_data
+  Duration amount = Duration::zero();           ///< latency, jitter, timeout, slow_close, slicer, clock_jump, malicious (gap)
+  std::uint64_t bytes = 0;                      ///< bandwidth (per second), slicer, limit_data, malicious (largest message)
   Ppm ppm = 0;                                  ///< drop, duplicate, reorder
   std::uint32_t line = 0;                       ///< where the scenario file states it, for messages
 };

@@ -659,7 +659,8 @@ Status read_network(const Section& net, NetworkOptions& n) {
   return net.choice<ServerAssignment>("assignment", n.assignment, kAssignments);
 }
 
-/// The presets copy real client libraries' defaults (see scenarios/README.md).
+}  // namespace
+
 std::optional<BackoffOptions> backoff_preset(std::string_view name) {
   if (name == "socket.io") {
     return BackoffOptions{BackoffPolicy::exponential, Duration::seconds(1), Duration::seconds(5), 2'000,
@@ -672,6 +673,8 @@ std::optional<BackoffOptions> backoff_preset(std::string_view name) {
   }
   return std::nullopt;
 }
+
+namespace {
 
 Status read_backoff(const Section& sec, BackoffOptions& b) {
   std::string preset;
@@ -763,6 +766,11 @@ Status read_workload(const Section& sec, WorkloadOptions& w) {
   return read_offline_window(sec, w);
 }
 
+/// The bounds of a malicious fault's `bytes`: room for a real message plus padding, and far below
+/// the engine's own message limit, so an attack never stops a run.
+constexpr std::uint64_t kHostileBytesMin = 64;
+constexpr std::uint64_t kHostileBytesMax = 16'000'000;
+
 /// Which optional keys each fault kind takes, besides `kind` and `at`.
 struct FaultKeys {
   bool duration = true;  ///< false for instantaneous faults
@@ -783,7 +791,8 @@ FaultKeys keys_of(FaultKind kind) {
     case FaultKind::slow_close: return {.amount = true};
     case FaultKind::bandwidth:
     case FaultKind::limit_data: return {.bytes = true};
-    case FaultKind::slicer: return {.amount = true, .bytes = true};
+    case FaultKind::slicer:
+    case FaultKind::malicious: return {.amount = true, .bytes = true};
     case FaultKind::drop:
     case FaultKind::duplicate:
     case FaultKind::reorder: return {.rate = true};
@@ -867,6 +876,10 @@ Status check_fault_target(const Section& f, const FaultSpec& fault) {
   if (fault.kind == FaultKind::crash && fault.target.kind == Target::Kind::all) {
     return f.error("target", "a crash of every node at once leaves nothing to converge; target clients or servers");
   }
+  if (fault.kind == FaultKind::malicious && fault.target.kind != Target::Kind::client &&
+      fault.target.kind != Target::Kind::random_client) {
+    return f.error("target", "a malicious fault turns one client hostile: target client:N or random_client");
+  }
   if (fault.kind == FaultKind::offline && !clients_only(fault.target)) {
     return f.error("target", "only clients go offline: target clients, client:N or random_client");
   }
@@ -890,15 +903,24 @@ Status read_fault_values(const Section& f, FaultKeys keys, FaultSpec& fault) {
   } else {
     fault.duration = Duration::zero();  // instantaneous
   }
+  const bool malicious = fault.kind == FaultKind::malicious;
   if (keys.amount) {
-    SYNCSTORM_TRY(require("amount", fault.kind == FaultKind::clock_jump ? "the jump, e.g. \"-2s\"" : "a delay, e.g. \"200ms\""));
+    SYNCSTORM_TRY(require("amount", fault.kind == FaultKind::clock_jump ? "the jump, e.g. \"-2s\""
+                                    : malicious                         ? "the gap between hostile messages, e.g. \"200ms\""
+                                                                        : "a delay, e.g. \"200ms\""));
     bool jump = fault.kind == FaultKind::clock_jump;
     SYNCSTORM_TRY(f.duration("amount", fault.amount, false, jump));
   }
   if (keys.bytes) {
-    SYNCSTORM_TRY(require("bytes", fault.kind == FaultKind::bandwidth ? "bytes per second, e.g. \"10KB\"" : "a size, e.g. \"10KB\""));
+    SYNCSTORM_TRY(require("bytes", fault.kind == FaultKind::bandwidth ? "bytes per second, e.g. \"10KB\""
+                                   : malicious                         ? "the largest hostile message, e.g. \"256KB\""
+                                                                       : "a size, e.g. \"10KB\""));
     SYNCSTORM_TRY(f.bytes("bytes", fault.bytes, fault.kind == FaultKind::bandwidth));
     if (fault.bytes == 0) return f.error("bytes", "must be above zero");
+    if (malicious && (fault.bytes < kHostileBytesMin || fault.bytes > kHostileBytesMax)) {
+      return f.error("bytes", fmt::format("the largest hostile message must be from {}B to {}MB, got {}B", kHostileBytesMin,
+                                          kHostileBytesMax / 1'000'000, fault.bytes));
+    }
   }
   if (keys.rate) {
     SYNCSTORM_TRY(require("rate", "a probability, e.g. 0.2 or \"20%\""));

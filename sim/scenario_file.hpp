@@ -2,6 +2,7 @@
 // turned into exit code 2 at the CLI edge: never a crash, never a silent default.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -43,6 +44,10 @@ class Result {
 Result<Scenario> parse_scenario(std::string_view toml_text, const std::string& file);
 /// Reads and parses a scenario file.
 Result<Scenario> load_scenario(const std::string& path);
+
+/// The backoff of `[backoff] preset = NAME` ("socket.io" or "grpc"), copying real client libraries'
+/// defaults (see scenarios/README.md); nullopt for an unknown name.
+std::optional<BackoffOptions> backoff_preset(std::string_view name);
 
 /// Units in scenario and repro files: "500us", "40ms", "30s", "2m", "1h".
 Result<Duration> parse_duration(std::string_view text);

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "sim/event_queue.hpp"
+#include "sim/hostile.hpp"
 #include "sim/trace.hpp"
 
 namespace syncstorm {
@@ -34,6 +35,7 @@ enum class EvKind : std::uint8_t {
   server_hears_reset,  ///< node = server, a = epoch, b = client (slow_close)
   restart,          ///< node
   sample,           ///< convergence sampling after the heal
+  attack,           ///< node = a malicious fault's client, a = fault index: send one hostile message
 };
 
 enum ResetReason : std::uint64_t {
@@ -198,6 +200,7 @@ class Simulation {
   void sample_convergence();
   void count_server_load(Instant at, std::uint32_t n = 1);
   void note_all_connected();
+  void attack(std::uint32_t client, std::size_t fault_index);
   /// A client that should be connected: up and not offline. Counted in reachable_clients_.
   static bool reachable(const NodeRuntime& n) { return !n.server && n.up && !n.offline; }
 
@@ -265,6 +268,8 @@ class Simulation {
   /// What the model's begin_run hook made for this run (an external model's child process). Nodes
   /// hold their own references, so it lives until the last of them is destroyed.
   std::shared_ptr<void> session_;
+  /// The malicious faults' traffic; null when the schedule has none, so honest runs pay nothing.
+  std::unique_ptr<HostileTraffic> hostile_;
 };
 
 namespace {
@@ -310,6 +315,15 @@ void Simulation::setup() {
     push(schedule_.faults[i].start, EvKind::fault_start, 0, i);
     push(schedule_.faults[i].end(), EvKind::fault_end, 0, i);
   }
+  for (const ScheduledFault& f : schedule_.faults) {
+    if (f.kind != FaultKind::malicious) continue;
+    for (NodeId n : f.side_a) {
+      if (!is_server(n)) h.untrusted.push_back(n);
+    }
+  }
+  std::sort(h.untrusted.begin(), h.untrusted.end());
+  h.untrusted.erase(std::unique(h.untrusted.begin(), h.untrusted.end()), h.untrusted.end());
+  if (!h.untrusted.empty()) hostile_ = std::make_unique<HostileTraffic>(seed_);
   h.last_heal = schedule_.last_heal();
   h.end = schedule_.end();
   push(h.last_heal, EvKind::sample, 0);
@@ -538,6 +552,7 @@ void Simulation::deliver(std::uint64_t slot) {
   ++m.messages_delivered;
   record(TraceKind::deliver, p.to.value, p.from.value, p.id, p.payload.size());
   if (dst.server) count_server_load(now_);
+  if (hostile_ && dst.server && !is_server(p.from)) hostile_->remember(p.from, p.to, p.payload);
   if (p.past && dst.past.merge(*p.past)) dst.past_snapshot.reset();
   touch(dst).on_message(dst.context, p.from, p.payload);
 }
@@ -713,6 +728,11 @@ void Simulation::fault_start(std::size_t index) {
       break;
     case FaultKind::clock_jump:
       for (NodeId n : f.side_a) nodes_[n.value].skew += f.amount;
+      break;
+    case FaultKind::malicious:
+      for (NodeId n : f.side_a) {
+        if (!is_server(n)) push(now_ + max(f.amount, Duration::millis(1)), EvKind::attack, n.value, index);
+      }
       break;
     default: break;  // latency, jitter, bandwidth, slicer, limit_data, slow_close, drop, duplicate,
                      // reorder act on each message while active
@@ -914,11 +934,27 @@ void Simulation::note_all_connected() {
   }
 }
 
+void Simulation::attack(std::uint32_t client, std::size_t fault_index) {
+  const ScheduledFault& f = schedule_.faults[fault_index];
+  if (now_ >= f.end()) return;
+  // A hand-edited repro may hold a zero gap or size; the scenario loader refuses both.
+  push(now_ + max(f.amount, Duration::millis(1)), EvKind::attack, client, fault_index);
+  const NodeRuntime& n = nodes_[client];
+  if (!n.up || !n.conn_up) return;  // it attacks through its live connection, as a real client must
+  HostileKind kind = HostileKind::garbage;
+  std::string payload = hostile_->craft(NodeId{client}, n.conn_server, std::max<std::uint64_t>(f.bytes, 64), kind);
+  ++result_.metrics.hostile_messages;
+  record(TraceKind::hostile, client, n.conn_server.value, static_cast<std::uint64_t>(kind), payload.size());
+  send(NodeId{client}, n.conn_server, std::move(payload));
+}
+
 void Simulation::sample_convergence() {
   std::optional<std::uint64_t> first;
   bool agree = true;
+  const History& history = result_.history;
   for (NodeRuntime& n : nodes_) {
-    if (!n.up) continue;
+    // A hostile client's replica is not judged (see History::untrusted).
+    if (!n.up || history.is_untrusted(NodeId{static_cast<std::uint32_t>(&n - nodes_.data())})) continue;
     if (n.dirty) {
       auto state = n.node->state();
       n.digest = state ? std::optional<std::uint64_t>(state->digest()) : std::nullopt;
@@ -972,6 +1008,7 @@ void Simulation::dispatch(const Event& e) {
     }
     case EvKind::restart: start_node(node); break;
     case EvKind::sample: sample_convergence(); break;
+    case EvKind::attack: attack(node, e.a); break;
   }
 }
 

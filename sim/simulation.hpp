@@ -43,6 +43,7 @@ struct Metrics {
   std::vector<std::uint32_t> server_load;
   std::uint32_t server_load_peak = 0;           ///< largest bucket, per 100 ms
   std::int64_t all_reconnected_us = -1;         ///< after the last reset or crash: every client back
+  std::uint64_t hostile_messages = 0;           ///< sent by malicious faults (also counted in messages_sent)
 };
 
 struct RunResult {

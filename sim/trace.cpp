@@ -25,6 +25,7 @@ std::string_view to_string(TraceKind kind) {
     case TraceKind::fault_end: return "fault_end";
     case TraceKind::digest: return "digest";
     case TraceKind::intent_lost: return "intent_lost";
+    case TraceKind::hostile: return "hostile";
   }
   return "?";
 }
@@ -53,6 +54,7 @@ std::string to_json(const TraceEvent& e) {
     case TraceKind::fault_start:
     case TraceKind::fault_end: a = "fault"; b = "kind"; break;
     case TraceKind::digest: a = "digest"; b = "metadata"; break;
+    case TraceKind::hostile: a = "hostile_kind"; b = "bytes"; break;
   }
   return fmt::format(R"({{"t":{},"ev":"{}","node":{},"peer":{},"{}":{},"{}":{}}})", e.at.us, to_string(e.kind), e.node,
                      e.peer, a, e.a, b, e.b);

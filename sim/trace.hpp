@@ -15,6 +15,7 @@ enum class TraceKind : std::uint8_t {
   send, deliver, drop, duplicate, reset, connect_attempt, connected, connect_failed,
   crash, restart, operation, applied, acknowledged, rejected, timer, fault_start, fault_end, digest,
   intent_lost,
+  hostile,  ///< a malicious fault's message, before its send event: a = HostileKind, b = bytes
 };
 std::string_view to_string(TraceKind kind);
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "sim/commands.hpp"
+#include "sim/scenario_file.hpp"
 #include "tests/reports/small_comparison.hpp"
 
 using namespace syncstorm;
@@ -148,4 +149,38 @@ TEST_CASE("a decision keeps only strategies that held every invariant and picks 
       CHECK(find_cell(s, held)->metrics[static_cast<std::size_t>(Metric::bytes_per_op)].mean >= cheapest);
     }
   }
+}
+
+TEST_CASE("the backoff study covers the presets real clients ship with and reports the checkers' verdict", "[reports]") {
+  const auto policies = backoff_policies(BackoffOptions{});
+  std::vector<std::string> labels;
+  for (const auto& [label, backoff] : policies) labels.push_back(label);
+  CHECK(labels == std::vector<std::string>{"none", "exponential, no jitter", "full jitter", "equal jitter",
+                                           "decorrelated jitter", "full jitter, first attempt at once",
+                                           "socket.io preset", "grpc preset"});
+  // The presets are exactly those a scenario file gets from `[backoff] preset = ...`.
+  CHECK(policies[6].second == *backoff_preset("socket.io"));
+  CHECK(policies[7].second == *backoff_preset("grpc"));
+  CHECK_FALSE(policies[5].second.jitter_first_attempt);
+  CHECK(policies[5].second.jitter == Jitter::full);
+
+  const ModelRegistry registry = shipped_models();
+  CompareOptions o = small_comparison(registry, 2);
+  o.scenarios.clear();
+  o.seeds = 0;
+  o.diagrams = false;
+  const Comparison c = run_comparison(o);
+  REQUIRE(c.backoff.has_value());
+  REQUIRE(c.backoff->policies.size() == policies.size());
+  for (const BackoffRun& r : c.backoff->policies) {
+    INFO("policy " << r.policy);
+    CHECK(r.violation_rate.runs == o.storm_seeds);
+    CHECK(r.all_reconnected_ms.seeds == o.storm_seeds);
+    CHECK(r.all_reconnected_ms.mean > 0);
+  }
+  // The storm's model is a correct one: no policy may show a violation.
+  CHECK(c.backoff->model == "echo");
+  for (const BackoffRun& r : c.backoff->policies) CHECK(r.violation_rate.hits == 0);
+  CHECK(to_json(c).find("\"violation_rate\"") != std::string::npos);
+  CHECK(to_markdown(c).find("| every client back, mean (ms) |") != std::string::npos);
 }

@@ -1,7 +1,11 @@
 // Each fault kind does what its one-line description promises.
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <sstream>
+#include <string>
+
+#include <fmt/format.h>
 
 #include "sim/simulation.hpp"
 #include "tests/sim/probe_model.hpp"
@@ -30,9 +34,11 @@ struct Probe {
     schedule = make_schedule(scenario, DataType::map, 1);
     schedule.operations.clear();
   }
-  void run() {
+  void run(std::ostream* trace = nullptr) {
     normalise(schedule);
-    result = run_simulation(scenario, model_, schedule, 1);
+    RunOptions options;
+    options.trace_out = trace;
+    result = run_simulation(scenario, model_, schedule, 1, options);
   }
   std::size_t received_from(NodeId n, Duration from, Duration to) const {
     std::size_t count = 0;
@@ -182,4 +188,54 @@ TEST_CASE("a clock jump moves the target's local clock for good", "[sim][faults]
   // Receipts carry the server's local clock: after the jump it reads 3 s behind the simulated time.
   const Receipt& last = p.rec->receipts.back();
   REQUIRE(last.at.us < p.schedule.end().us - Duration::millis(2'900).us);
+}
+
+TEST_CASE("a malicious fault mixes every kind of hostile message into its target's connection only", "[sim][faults]") {
+  Probe p;
+  ScheduledFault f = fault(FaultKind::malicious, Duration::seconds(1), Duration::seconds(10), {p.schedule.client(0)});
+  f.amount = Duration::millis(50);
+  f.bytes = 4'096;
+  p.schedule.faults.push_back(f);
+  std::ostringstream trace;
+  p.run(&trace);
+  // One hostile message every 50 ms of the 10 s, as long as the client is connected (it always is).
+  CHECK(p.result.metrics.hostile_messages >= 190);
+  CHECK(p.result.metrics.hostile_messages <= 200);
+  REQUIRE(p.result.history.untrusted == std::vector<NodeId>{p.schedule.client(0)});
+  std::map<std::string, std::size_t> kinds;
+  std::istringstream lines(trace.str());
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("\"ev\":\"hostile\"") == std::string::npos) continue;
+    INFO(line);
+    CHECK(line.find(fmt::format("\"node\":{},", p.schedule.client(0).value)) != std::string::npos);
+    const auto at = line.find("\"hostile_kind\":");
+    REQUIRE(at != std::string::npos);
+    ++kinds[line.substr(at + 15, 1)];
+    const auto bytes = std::stoull(line.substr(line.find("\"bytes\":") + 8));
+    CHECK(bytes >= 1);
+    CHECK(bytes <= 4'096);
+  }
+  // Garbage, truncations, replays of client 1's messages and oversized copies all occur.
+  CHECK(kinds.size() == 4);
+  // The server hears the hostile messages on top of the honest ones; the honest client sends as before.
+  const std::size_t attacker = p.received_from(p.schedule.client(0), Duration::seconds(2), Duration::seconds(10));
+  const std::size_t honest = p.received_from(p.schedule.client(1), Duration::seconds(2), Duration::seconds(10));
+  CHECK(attacker >= honest + 150);
+  CHECK(honest >= 150);
+  CHECK(honest <= 161);
+}
+
+TEST_CASE("a malicious fault's messages are the same on every run of a seed", "[sim][faults][determinism]") {
+  std::uint64_t hashes[2] = {};
+  for (std::uint64_t& hash : hashes) {
+    Probe p;
+    ScheduledFault f = fault(FaultKind::malicious, Duration::seconds(1), Duration::seconds(5), {p.schedule.client(1)});
+    f.amount = Duration::millis(20);
+    f.bytes = 1'000;
+    p.schedule.faults.push_back(f);
+    p.run();
+    REQUIRE(p.result.metrics.hostile_messages > 0);
+    hash = p.result.trace_hash;
+  }
+  CHECK(hashes[0] == hashes[1]);
 }

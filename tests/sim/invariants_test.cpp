@@ -773,3 +773,38 @@ TEST_CASE("under server order a write its live client never heard back about and
     CHECK(of(check(b.history()), Invariant::silent_rollback).empty());
   }
 }
+
+TEST_CASE("a hostile client's replica and its own writes are not judged, but its writes stay real values",
+          "[invariants]") {
+  // Client 2 is hostile (a malicious fault). Its replica ends diverged and without its own
+  // acknowledged write, which the server dropped: no violation, because its user is not honest.
+  Builder b(DataType::map, SupersedeRule::server_order);
+  const OpId honest = b.op(1, OpKind::map_set, 1);
+  b.ack(honest);
+  const OpId hostile = b.op(2, OpKind::map_set, 2);
+  b.ack(hostile);
+  const OpId kept = b.op(2, OpKind::map_set, 3);
+  b.ack(kept);
+  b.node(0, map_state({{1, honest}, {3, kept}}))
+      .node(1, map_state({{1, honest}, {3, kept}}))
+      .node(2, map_state({{9, OpId{999}}}));
+  b.history().untrusted = {NodeId{2}};
+  CHECK(check(b.history()).empty());
+  // The same history with an honest client 2 breaks convergence, loses an acknowledged write and
+  // shows a phantom value: the exemption is what hides them, not a blind checker.
+  b.history().untrusted.clear();
+  const auto all = check(b.history());
+  CHECK_FALSE(of(all, Invariant::convergence).empty());
+  CHECK_FALSE(of(all, Invariant::lost_acknowledged_write).empty());
+  CHECK_FALSE(of(all, Invariant::phantom_or_double_applied).empty());
+}
+
+TEST_CASE("a value nobody wrote on an honest replica is a phantom even when a hostile client exists",
+          "[invariants]") {
+  Builder b(DataType::map, SupersedeRule::server_order);
+  const OpId honest = b.op(1, OpKind::map_set, 1);
+  b.ack(honest);
+  b.node(0, map_state({{1, honest}, {5, OpId{1ULL << 40}}})).node(1, map_state({{1, honest}, {5, OpId{1ULL << 40}}}));
+  b.history().untrusted = {NodeId{2}};
+  CHECK(of(check(b.history()), Invariant::phantom_or_double_applied).size() == 1);
+}

@@ -111,6 +111,20 @@ TEST_CASE("each listed mistake fails with its key, line and reason", "[scenario]
       {"backoff base above max", "[backoff]\nbase = \"10s\"\nmax = \"1s\"\n", "backoff.max", 3, "max is below base"},
       {"offline fault on a server", "[[fault]]\nkind = \"offline\"\nat = \"1s\"\nduration = \"3s\"\ntarget = \"server:0\"\n",
        "fault[0].target", 5, "only clients go offline"},
+      {"malicious fault on a server", "[[fault]]\nkind = \"malicious\"\nat = \"1s\"\nduration = \"3s\"\namount = \"100ms\"\n"
+       "bytes = \"1KB\"\ntarget = \"server:0\"\n", "fault[0].target", 7, "turns one client hostile: target client:N"},
+      {"malicious fault on every client", "[[fault]]\nkind = \"malicious\"\nat = \"1s\"\nduration = \"3s\"\namount = \"100ms\"\n"
+       "bytes = \"1KB\"\ntarget = \"clients\"\n", "fault[0].target", 7, "or random_client"},
+      {"malicious fault without a gap", "[[fault]]\nkind = \"malicious\"\nat = \"1s\"\nduration = \"3s\"\nbytes = \"1KB\"\n"
+       "target = \"client:0\"\n", "fault[0].amount", 1, "a malicious fault needs amount (the gap between hostile messages"},
+      {"malicious fault with a zero gap", "[[fault]]\nkind = \"malicious\"\nat = \"1s\"\nduration = \"3s\"\namount = \"0\"\n"
+       "bytes = \"1KB\"\ntarget = \"client:0\"\n", "fault[0].amount", 5, "zero"},
+      {"malicious messages beyond the bound", "[[fault]]\nkind = \"malicious\"\nat = \"1s\"\nduration = \"3s\"\n"
+       "amount = \"100ms\"\nbytes = \"20MB\"\ntarget = \"client:0\"\n", "fault[0].bytes", 6, "from 64B to 16MB, got 20000000B"},
+      {"malicious messages too small", "[[fault]]\nkind = \"malicious\"\nat = \"1s\"\nduration = \"3s\"\n"
+       "amount = \"100ms\"\nbytes = \"10B\"\ntarget = \"client:0\"\n", "fault[0].bytes", 6, "from 64B to 16MB"},
+      {"malicious fault with a rate", "[[fault]]\nkind = \"malicious\"\nat = \"1s\"\nduration = \"3s\"\n"
+       "amount = \"100ms\"\nbytes = \"1KB\"\nrate = 0.5\ntarget = \"client:0\"\n", "fault[0].rate", 7, "does not apply to a malicious fault"},
       {"rate with no unit", "[workload]\nrate = \"2\"\n", "workload.rate", 2, "expected a rate like \"2/s\""},
       {"boolean given as a string", "[persistence]\nclient = \"yes\"\n", "persistence.client", 2,
        "expected true or false, got a string"},
