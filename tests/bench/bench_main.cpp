@@ -30,7 +30,9 @@ class RatioReporter : public benchmark::ConsoleReporter {
     ConsoleReporter::Finalize();
     // Machine-readable: one "rate NAME ITEMS_PER_WALL_SECOND" line per figure, for run_all.sh.
     fmt::print("\n");
-    for (const auto& [name, rate] : rates_) fmt::print("rate {} {:.0f}\n", name, rate);
+    for (const auto& [name, rate] : rates_) {
+      if (rate > 0) fmt::print("rate {} {:.0f}\n", name, rate);  // timed-only figures (shrink) have no rate
+    }
     fmt::print("\n{:<44} {:>16} {:>16} {:>8}\n", "figure (items per second, median)", "syncstorm", "baseline", "ratio");
     for (const auto& [name, rate] : rates_) {
       // A figure "X/engine/..." pairs with "X/baseline/..." of the same arguments, and ".../jobs2"
