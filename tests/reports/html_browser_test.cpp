@@ -68,7 +68,7 @@ TEST_CASE("index.html renders every chart in headless Chromium and logs no error
   }
   CHECK(errors.empty());
 
-  const fs::path shot = fs::current_path() / "html-report-screenshot.png";
+  const fs::path shot = fs::temp_directory_path() / "syncstorm-html-report-screenshot.png";  // outside the repository
   const std::string screenshot = chromium_command(browser, dir / "profile-shot") + " --window-size=1400,3000 --screenshot='" +
                                  shot.string() + "' '" + page + "' > /dev/null 2>&1";
   REQUIRE(std::system(screenshot.c_str()) == 0);
