@@ -11,10 +11,13 @@ std::uint32_t CausalPast::seen_from(NodeId client) const {
 }
 
 bool CausalPast::merge(const CausalPast& other) {
-  // Fast path: the common case on a busy link is that nothing new arrives.
+  // Fast path: the common case on a busy link is that nothing new arrives. Both lists are sorted
+  // by node, so one walk over both answers it.
   bool grows = false;
+  auto mine = entries_.begin();
   for (const auto& [node, count] : other.entries_) {
-    if (seen_from(node) < count) {
+    while (mine != entries_.end() && mine->first < node) ++mine;
+    if (mine == entries_.end() || mine->first != node || mine->second < count) {
       grows = true;
       break;
     }
