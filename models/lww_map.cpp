@@ -11,6 +11,8 @@
 
 #include <memory>
 
+#include <fmt/format.h>
+
 #include "sim/rng.hpp"
 
 #include "models/model.hpp"
@@ -132,6 +134,22 @@ std::uint64_t digest(const Map& map) {
   return fnv1a64(w.take());
 }
 
+std::string field_key(KeyId key) { return fmt::format("lww/field/{:010}", key.value); }
+std::string outbox_key(OpId id) { return fmt::format("lww/out/{:020}", id.value); }
+
+/// A store record: one field and its winning stamp (or a pending write and its stamp).
+std::string stamp_record(KeyId key, const Stamp& s) {
+  return Writer().u32(key.value).i64(s.time_us).u32(s.logical).u32(s.node).u64(s.op).take();
+}
+
+std::optional<std::pair<KeyId, Stamp>> read_stamp_record(std::string_view record) {
+  Reader r(record);
+  const KeyId key{r.u32()};
+  Stamp s{r.i64(), r.u32(), r.u32(), r.u64()};
+  if (!r.ok()) return std::nullopt;
+  return std::pair{key, s};
+}
+
 std::string encode_put(KeyId key, const Stamp& stamp) {
   Map one;
   one.set(key, stamp);
@@ -155,8 +173,12 @@ class LwwClient final : public Node {
     const Stamp stamp = wallclock_ ? Stamp{ctx.local_clock().us, 0, ctx.self().value, op.id.value}
                                    : clock_.tick(ctx.local_clock(), ctx.self(), op.id);
     map_.set(op.key, stamp);
+    digest_.reset();
+    shown_.reset();
     outbox_[op.id] = {op.key, stamp};
-    persist(ctx);  // the write must survive a crash before the user is shown it as done locally
+    ctx.store().put(field_key(op.key), stamp_record(op.key, stamp));
+    ctx.store().put(outbox_key(op.id), stamp_record(op.key, stamp));
+    persist_clock(ctx);  // the write must survive a crash before the user is shown it as done locally
     ctx.report(op.id, Lifecycle::applied);
     if (auto server = ctx.connected_server()) ctx.send(*server, encode_put(op.key, stamp));
   }
@@ -171,7 +193,8 @@ class LwwClient final : public Node {
       if (!mark) return;
       clock_.observe(*mark);
       const bool acknowledged = outbox_.erase(id) > 0;
-      persist(ctx);
+      if (acknowledged) ctx.store().erase(outbox_key(id));
+      persist_clock(ctx);
       if (acknowledged) ctx.report(id, Lifecycle::acknowledged);
     } else if (tag == kEntries) {
       auto incoming = Map::decode(r);
@@ -189,7 +212,10 @@ class LwwClient final : public Node {
       resend(ctx, *server);
       // While relays keep arriving the digests differ anyway (some are in flight): sync when the
       // server has gone quiet, and every kSyncEvery periods regardless.
-      if (!heard_ || ticks_ % kSyncEvery == 0) ctx.send(*server, Writer().u8(kSync).u64(digest(map_)).take());
+      if (!heard_ || ticks_ % kSyncEvery == 0) {
+        if (!digest_) digest_ = digest(map_);
+        ctx.send(*server, Writer().u8(kSync).u64(*digest_).take());
+      }
     }
     heard_ = false;
     ctx.set_timer(kPeriod, kTimer);
@@ -197,7 +223,11 @@ class LwwClient final : public Node {
 
   void on_connected(Context& ctx, NodeId peer) override { resend(ctx, peer); }
 
-  std::optional<State> state() const override { return map_.to_state(); }
+  std::optional<State> state() const override {
+    // Sampled every 100 ms; most samples follow a timer tick that changed nothing.
+    if (!shown_) shown_ = map_.to_state();
+    return shown_;
+  }
   std::uint64_t metadata_bytes() const override {
     return map_.metadata_bytes() + outbox_.size() * (sizeof(OpId) + sizeof(KeyId) + sizeof(Stamp));
   }
@@ -209,49 +239,56 @@ class LwwClient final : public Node {
       clock_.observe(stamp);
       if (!map_.set(key, stamp)) continue;
       changed = true;
+      digest_.reset();
+      shown_.reset();
+      ctx.store().put(field_key(key), stamp_record(key, stamp));
       // A stamp wins a field at most once (later winners are larger), so this reports once per op.
       if (stamp.node != ctx.self().value) ctx.report(OpId{stamp.op}, Lifecycle::seen);
     }
-    if (changed) persist(ctx);
+    if (changed) persist_clock(ctx);
   }
 
   void resend(Context& ctx, NodeId server) {
     for (const auto& [id, entry] : outbox_) ctx.send(server, encode_put(entry.first, entry.second));
   }
 
-  void persist(Context& ctx) {
-    Writer w;
-    map_.encode(w);
-    w.i64(clock_.time_us).u32(clock_.logical).u32(static_cast<std::uint32_t>(outbox_.size()));
-    for (const auto& [id, entry] : outbox_) {
-      const Stamp& s = entry.second;
-      w.u32(entry.first.value).i64(s.time_us).u32(s.logical).u32(s.node).u64(s.op);
-    }
-    ctx.store().put("lww/client", w.take());
+  // The store holds one record per field ("lww/field/KEY") and per pending write ("lww/out/ID"),
+  // and the clock: a change writes what changed, not the whole map (with thousands of clients each
+  // relay was a whole-map encode per client).
+  void persist_clock(Context& ctx) {
+    ctx.store().put("lww/clock", Writer().i64(clock_.time_us).u32(clock_.logical).take());
     ctx.store().flush();
   }
 
   void restore(Context& ctx) {
-    const auto saved = ctx.store().get("lww/client");
+    const auto saved = ctx.store().get("lww/clock");
     if (!saved) return;
     Reader r(*saved);
-    auto map = Map::decode(r);
     lww::HybridClock clock{r.i64(), r.u32()};
-    std::map<OpId, std::pair<KeyId, Stamp>> outbox;
-    const std::uint32_t n = r.u32();
-    for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-      const KeyId key{r.u32()};
-      Stamp s{r.i64(), r.u32(), r.u32(), r.u64()};
-      outbox[OpId{s.op}] = {key, s};
+    Map map;
+    for (const auto& [name, record] : ctx.store().scan("lww/field/")) {
+      auto field = read_stamp_record(record);
+      if (!field) return;  // a corrupt store is treated as empty
+      map.set(field->first, field->second);
     }
-    if (!map || !r.ok()) return;  // a corrupt store is treated as empty
-    map_ = std::move(*map);
+    std::map<OpId, std::pair<KeyId, Stamp>> outbox;
+    for (const auto& [name, record] : ctx.store().scan("lww/out/")) {
+      auto entry = read_stamp_record(record);
+      if (!entry) return;
+      outbox[OpId{entry->second.op}] = *entry;
+    }
+    if (!r.ok()) return;
+    map_ = std::move(map);
     clock_ = clock;
     outbox_ = std::move(outbox);
+    digest_.reset();
+    shown_.reset();
   }
 
   bool wallclock_;
   Map map_;
+  std::optional<std::uint64_t> digest_;  ///< digest(map_) while map_ is unchanged
+  mutable std::optional<State> shown_;   ///< map_.to_state() while map_ is unchanged
   lww::HybridClock clock_;
   std::map<OpId, std::pair<KeyId, Stamp>> outbox_;  ///< applied here, not yet acknowledged
   bool heard_ = false;       ///< a server message arrived since the last timer tick
@@ -261,10 +298,14 @@ class LwwClient final : public Node {
 class LwwServer final : public Node {
  public:
   void on_start(Context& ctx) override {
-    if (const auto saved = ctx.store().get("lww/server")) {
-      Reader r(*saved);
-      if (auto map = Map::decode(r)) map_ = std::move(*map);
+    Map map;
+    bool whole = true;
+    for (const auto& [name, record] : ctx.store().scan("lww/field/")) {
+      auto field = read_stamp_record(record);
+      whole = whole && field.has_value();
+      if (field) map.set(field->first, field->second);
     }
+    if (whole) map_ = std::move(map);  // a corrupt store is treated as empty
     // Winners dominate every stamp they beat, so the mark is recovered from the stored map.
     for (const auto& [key, stamp] : map_.fields) mark_.observe(stamp);
     // Anti-entropy between servers repairs forwards lost while a server-to-server link was down.
@@ -278,7 +319,8 @@ class LwwServer final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kSync) {
       const std::uint64_t theirs = r.u64();
-      if (r.ok() && theirs != digest(map_)) ctx.send(from, encode_entries(map_, mark_));
+      if (!digest_) digest_ = digest(map_);
+      if (r.ok() && theirs != *digest_) ctx.send(from, encode_entries(map_, mark_));
       return;
     }
     if (tag != kPut && tag != kEntries) return;
@@ -293,7 +335,7 @@ class LwwServer final : public Node {
       mark_.observe(stamp);
       if (map_.set(key, stamp)) delta.set(key, stamp);
     }
-    if (!delta.fields.empty()) persist(ctx);  // durable before anyone is told
+    if (!delta.fields.empty()) persist(ctx, delta);  // durable before anyone is told
     if (tag == kPut) {
       for (const auto& [key, stamp] : incoming->fields) {
         Writer w;
@@ -330,14 +372,14 @@ class LwwServer final : public Node {
   std::uint64_t metadata_bytes() const override { return map_.metadata_bytes(); }
 
  private:
-  void persist(Context& ctx) {
-    Writer w;
-    map_.encode(w);
-    ctx.store().put("lww/server", w.take());
+  void persist(Context& ctx, const Map& delta) {
+    digest_.reset();
+    for (const auto& [key, stamp] : delta.fields) ctx.store().put(field_key(key), stamp_record(key, stamp));
     ctx.store().flush();
   }
 
   Map map_;
+  std::optional<std::uint64_t> digest_;  ///< digest(map_) while map_ is unchanged
   lww::HybridClock mark_;  ///< the largest stamp merged here: the high mark every message carries
 };
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <map>
 #include <memory>
 
 #include <fmt/format.h>
@@ -97,7 +98,7 @@ struct NodeRuntime {
   // Hot: read on every event addressed to the node. Kept together at the front.
   bool up = false;                 ///< set by start_node
   bool server = false;
-  bool dirty = true;               ///< handled an event since its digest was taken
+  bool dirty = false;              ///< in dirty_nodes_: touched (or crashed) since the last sample
   std::uint32_t incarnation = 0;
   std::unique_ptr<Node> node;
   NodeContext context;             ///< inline: nodes_ is sized once and never moves
@@ -123,7 +124,7 @@ struct NodeRuntime {
   std::uint64_t conn_bytes = 0;
   Instant link_free_up;        ///< bandwidth: when the upstream is free again
   Instant link_free_down;
-  std::optional<std::uint64_t> digest;  ///< of its state at the last sample; nullopt: holds none
+  std::optional<std::uint64_t> digest;  ///< counted in digest_counts_ (live, trusted, holds a state)
   // Cold: the node's durable storage.
   Store store;
 };
@@ -230,9 +231,14 @@ class Simulation {
   bool cut(NodeId from, NodeId to, Instant* heals = nullptr) const;
   bool is_server(NodeId n) const { return n.value < schedule_.servers; }
   /// The model's node, marked as possibly changed: convergence sampling re-reads only such nodes.
-  static Node& touch(NodeRuntime& n) {
-    n.dirty = true;
+  Node& touch(NodeRuntime& n) {
+    mark_dirty(n);
     return *n.node;
+  }
+  void mark_dirty(NodeRuntime& n) {
+    if (n.dirty) return;
+    n.dirty = true;
+    dirty_nodes_.push_back(static_cast<std::uint32_t>(&n - nodes_.data()));
   }
   std::shared_ptr<const CausalPast> past_of(std::uint32_t i) {
     NodeRuntime& n = nodes_[i];
@@ -251,6 +257,10 @@ class Simulation {
   EventQueue<Event> queue_;
   Instant now_;
   std::vector<NodeRuntime> nodes_;
+  // Convergence sampling costs O(nodes touched since the last sample), not O(nodes): the digests of
+  // the live replicas are kept counted, and they agree when one distinct digest is left.
+  std::vector<std::uint32_t> dirty_nodes_;
+  std::map<std::uint64_t, std::uint32_t> digest_counts_;
   std::vector<NodeId> server_ids_;
   std::vector<NodeId> client_ids_;
   std::vector<std::optional<Packet>> packets_;
@@ -353,6 +363,7 @@ void Simulation::crash_node(std::uint32_t i) {
   record(TraceKind::crash, i, 0, n.incarnation, persistent ? 1 : 0);
   if (reachable(n)) --reachable_clients_;
   n.up = false;  // first, so that a dead node hears nothing of its own connections closing
+  mark_dirty(n);  // its digest leaves the convergence count
   if (n.server) {
     for (NodeId c : client_ids_) {
       NodeRuntime& cn = nodes_[c.value];
@@ -949,22 +960,25 @@ void Simulation::attack(std::uint32_t client, std::size_t fault_index) {
 }
 
 void Simulation::sample_convergence() {
-  std::optional<std::uint64_t> first;
-  bool agree = true;
-  const History& history = result_.history;
-  for (NodeRuntime& n : nodes_) {
-    // A hostile client's replica is not judged (see History::untrusted).
-    if (!n.up || history.is_untrusted(NodeId{static_cast<std::uint32_t>(&n - nodes_.data())})) continue;
-    if (n.dirty) {
-      auto state = n.node->state();
-      n.digest = state ? std::optional<std::uint64_t>(state->digest()) : std::nullopt;
-      n.dirty = false;
-    }
-    if (!n.digest) continue;
-    if (!first) first = n.digest;
-    else if (*first != *n.digest) agree = false;
-  }
   History& h = result_.history;
+  for (std::uint32_t i : dirty_nodes_) {
+    NodeRuntime& n = nodes_[i];
+    n.dirty = false;
+    if (n.digest) {
+      auto counted = digest_counts_.find(*n.digest);
+      assert(counted != digest_counts_.end() && counted->second > 0);
+      if (--counted->second == 0) digest_counts_.erase(counted);
+      n.digest.reset();
+    }
+    // A hostile client's replica is not judged (see History::untrusted).
+    if (!n.up || h.is_untrusted(NodeId{i})) continue;
+    if (auto state = n.node->state()) {
+      n.digest = state->digest();
+      ++digest_counts_[*n.digest];
+    }
+  }
+  dirty_nodes_.clear();
+  const bool agree = digest_counts_.size() <= 1;
   if (!agree) h.converged_at.reset();
   else if (!h.converged_at) h.converged_at = now_;
   if (now_ + kSampleEvery <= h.end) push(now_ + kSampleEvery, EvKind::sample, 0);
