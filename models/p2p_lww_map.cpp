@@ -16,6 +16,8 @@
 #include <map>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "models/model.hpp"
 #include "sim/codec.hpp"
 
@@ -42,12 +44,22 @@ class Peer final : public Node {
 
   void on_start(Context& ctx) override {
     if (gossip_) ctx.set_timer(kGossipEvery, kGossipTimer);
+    // A reloaded tab finds its replica in IndexedDB, its own unsent writes included.
+    if (auto clock = ctx.store().get("p2p/clock")) clock_ = Reader(*clock).u64();
+    for (const auto& [name, record] : ctx.store().scan("p2p/field/")) {
+      Reader r(record);
+      const KeyId key{r.u32()};
+      Stamp s{r.u64(), r.u32(), OpId{r.u64()}};
+      if (r.ok()) fields_[key] = s;
+    }
   }
 
   void on_user_operation(Context& ctx, const Operation& op) override {
     if (op.kind != OpKind::map_set) return;
     const Stamp stamp{++clock_, ctx.self().value, op.id};
     fields_[op.key] = stamp;
+    store_field(ctx, op.key, stamp);
+    persist_clock(ctx);  // durable before the user sees it applied
     ctx.report(op.id, Lifecycle::applied);
     Writer w;
     w.u8(kDelta).u64(clock_).u32(1);
@@ -71,8 +83,10 @@ class Peer final : public Node {
       incoming[key] = s;
     }
     if (!r.ok()) return;
+    const std::uint64_t clock_before = clock_;
     clock_ = std::max(clock_, their_clock);
     const bool they_lack = merge(ctx, incoming);
+    if (stored_ || clock_ != clock_before) persist_clock(ctx);
     // Push-pull: answer a push when the pusher is behind us on some field.
     if (tag == kPush && they_lack) ctx.send(from, encode(kReply));
   }
@@ -114,6 +128,7 @@ class Peer final : public Node {
       if (mine < theirs) {
         if (mine.value != theirs.value) ctx.report(theirs.value, Lifecycle::seen);
         mine = theirs;
+        store_field(ctx, key, mine);
       }
     }
     for (const auto& [key, mine] : fields_) {
@@ -123,7 +138,21 @@ class Peer final : public Node {
     return false;
   }
 
+  /// One store record per field, written when the field changes; flushed with the clock.
+  void store_field(Context& ctx, KeyId key, const Stamp& s) {
+    Writer w;
+    write_entry(w, key, s);
+    ctx.store().put(fmt::format("p2p/field/{:010}", key.value), w.take());
+    stored_ = true;
+  }
+  void persist_clock(Context& ctx) {
+    ctx.store().put("p2p/clock", Writer().u64(clock_).take());
+    ctx.store().flush();
+    stored_ = false;
+  }
+
   bool gossip_;
+  bool stored_ = false;      ///< field records written since the last flush
   std::uint64_t clock_ = 0;  ///< Lamport clock: larger than every timestamp seen
   Register fields_;
 };
