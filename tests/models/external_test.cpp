@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include "models/external.hpp"
+#include "reports/report.hpp"
+#include "sim/commands.hpp"
 #include "sim/simulation.hpp"
 #include "sim/sweep.hpp"
 
@@ -275,4 +277,35 @@ TEST_CASE("the shipped adapters restart crashed replicas from their stores and c
     CHECK(converged(r));
     for (const Violation& v : r.violations) FAIL_CHECK(name << ": " << to_string(v.invariant) << ": " << v.detail);
   }
+}
+
+TEST_CASE("a comparison report puts Yjs, Automerge and our own CRDTs side by side", "[external][reports]") {
+  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+  if (!installed("yjs") || !installed("automerge")) {
+    WARN("the adapters' node_modules are missing (npm ci --prefix models/adapters/...): skipped");
+    return;
+  }
+  const ModelRegistry registry = shipped_models();
+  auto scenario = resolve_scenario("partition-heal");
+  REQUIRE(scenario.ok());
+  CompareOptions options;
+  options.scenarios = {scenario.value()};
+  for (const char* name : {"yjs-list", "automerge-list", "or-set-list"}) options.models.push_back(registry.find(name));
+  REQUIRE(std::find(options.models.begin(), options.models.end(), nullptr) == options.models.end());
+  options.seeds = 2;
+  options.diagrams = false;
+  const Comparison c = run_comparison(options);
+  REQUIRE(c.scenarios.size() == 1);
+  const ScenarioResult& s = c.scenarios.front();
+  REQUIRE(s.cells.size() == 3);
+  for (const Cell& cell : s.cells) {
+    INFO(cell.model);
+    CHECK(cell.violation_rate.runs == 2);
+    CHECK(cell.violation_rate.hits == 0);
+    CHECK(cell.aborted == 0);
+  }
+  // Every model stood, and the report names each in its table and decision summary.
+  CHECK(s.decision.held.size() == 3);
+  const std::string markdown = to_markdown(c);
+  for (const char* name : {"yjs-list", "automerge-list", "or-set-list"}) CHECK(markdown.find(name) != std::string::npos);
 }
