@@ -250,9 +250,9 @@ class Client final : public Node {
     op.origin = ctx.self();
     op.kind = user.kind;
     op.key = user.key;
-    lamport_ = std::max(lamport_, view_.max_lamport()) + 1;
+    lamport_ = std::max(lamport_, view().max_lamport()) + 1;
     op.lamport = lamport_;
-    op.observed = view_.live_tags(user.key);
+    op.observed = view().live_tags(user.key);
     const OpId removed = user.kind == OpKind::list_remove ? shown_value(*this, user.key) : OpId{};
     outbox_[op.id] = op;
     refresh();
@@ -313,7 +313,10 @@ class Client final : public Node {
     report_tombstones(ctx, peer);
   }
 
-  std::optional<State> state() const override { return shown_; }
+  std::optional<State> state() const override {
+    if (!shown_) shown_ = view().state();  // computed when read: a burst of messages costs one
+    return shown_;
+  }
 
   std::uint64_t metadata_bytes() const override {
     std::uint64_t outbox = 0;
@@ -335,10 +338,10 @@ class Client final : public Node {
   }
 
   void report_seen(Context& ctx) {
-    for (const auto& [id, tag] : view_.tags) {
+    for (const auto& [id, tag] : view().tags) {
       if (tag.origin != ctx.self() && reported_.insert(id).second) ctx.report(id, Lifecycle::seen);
     }
-    for (const auto& [id, removal] : view_.removed) {
+    for (const auto& [id, removal] : view().removed) {
       if (removal.origin != ctx.self() && reported_.insert(removal.by).second) ctx.report(removal.by, Lifecycle::seen);
     }
   }
@@ -357,10 +360,17 @@ class Client final : public Node {
     ctx.send(server, ids_message(kSeen, ids));
   }
 
+  /// What the user sees as of the last refresh: base_ with the outbox applied. With an empty
+  /// outbox that is base_ itself, and no copy is made (base_ changes only just before a refresh).
+  const OrSet& view() const { return view_is_base_ ? base_ : view_; }
+
   void refresh() {
-    view_ = base_;
-    for (const auto& [id, op] : outbox_) view_.apply(op);
-    shown_ = view_.state();
+    view_is_base_ = outbox_.empty();
+    if (!view_is_base_) {
+      view_ = base_;
+      for (const auto& [id, op] : outbox_) view_.apply(op);
+    }
+    shown_.reset();
   }
 
   void persist(Context& ctx) {
@@ -395,8 +405,9 @@ class Client final : public Node {
   Options options_;
   OrSet base_;                        ///< the state as the servers last told us
   std::map<OpId, Op> outbox_;         ///< applied here, not yet acknowledged
-  OrSet view_;                        ///< base_ with the outbox applied: what the user sees
-  State shown_{DataType::list, {}, {}, 0, {}};
+  OrSet view_;                        ///< base_ with the outbox applied (see view())
+  bool view_is_base_ = true;
+  mutable std::optional<State> shown_;  ///< view().state(), computed when first read
   std::uint64_t lamport_ = 0;
   TtlClock ttl_;
   std::set<OpId> reported_;           ///< remote writes already reported as seen
@@ -528,6 +539,9 @@ class Server final : public Node {
   }
 
   static bool seen_by_everyone(Context& ctx, const std::set<NodeId>& nodes) {
+    // Reports come only from clients and servers, so fewer reporters than nodes settles it without
+    // a walk over every node (collect runs after every accepted op).
+    if (nodes.size() < ctx.clients().size() + ctx.servers().size()) return false;
     for (NodeId n : ctx.clients()) {
       if (!nodes.contains(n)) return false;
     }
