@@ -41,3 +41,26 @@ TEST_CASE("every buggy baseline is caught by its own invariant within 200 seeds 
   }
   REQUIRE(canaries >= 6);
 }
+
+TEST_CASE("every correct model passes the first seeds of every shipped scenario it fits", "[canary]") {
+  // The quick version of the CI gate (`./setup.sh test` runs 1,000 seeds of exactly these pairs).
+  constexpr std::uint64_t kSeeds = 5;
+  const ModelRegistry models = shipped_models();
+  auto scenarios = shipped_scenarios();
+  REQUIRE(scenarios.ok());
+  std::size_t pairs = 0;
+  for (const Scenario& scenario : scenarios.value()) {
+    for (const ModelInfo& model : models.all()) {
+      if (!model.correct || model.external || !fits(scenario, model)) continue;
+      ++pairs;
+      for (std::uint64_t seed = 1; seed <= kSeeds; ++seed) {
+        const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed), seed);
+        for (const Violation& v : r.violations) {
+          FAIL_CHECK(model.name << " on " << scenario.name << " seed " << seed << ": " << to_string(v.invariant) << ": "
+                                << v.detail);
+        }
+      }
+    }
+  }
+  CHECK(pairs >= 200);
+}
