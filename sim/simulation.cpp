@@ -18,7 +18,10 @@ namespace syncstorm {
 namespace {
 
 /// Limits on everything: a model that never goes quiet must not hang a sweep.
+/// The event limit is 20 million or 1,000 per node, whichever is larger: a 100,000-client storm
+/// legitimately needs more than 20 million.
 constexpr std::uint64_t kMaxEvents = 20'000'000;
+constexpr std::uint64_t kMaxEventsPerNode = 1'000;
 constexpr std::size_t kMaxMessageBytes = 64u << 20;
 constexpr std::size_t kMaxLatencySamples = 200'000;
 constexpr Duration kLoadBucket = Duration::millis(100);
@@ -1029,6 +1032,7 @@ void Simulation::dispatch(const Event& e) {
 RunResult Simulation::run() {
   setup();
   const Instant end = result_.history.end;
+  const std::uint64_t max_events = std::max(kMaxEvents, std::uint64_t{schedule_.node_count()} * kMaxEventsPerNode);
   Metrics& m = result_.metrics;
   while (!queue_.empty()) {
     if (queue_.top().at > end) break;
@@ -1037,9 +1041,9 @@ RunResult Simulation::run() {
     ++m.events;
     dispatch(e);
     if (!result_.aborted.empty()) break;
-    if (m.events >= kMaxEvents) {
+    if (m.events >= max_events) {
       result_.aborted = fmt::format("the run exceeded {} events by {:.3f} s of simulated time: a model that never goes quiet?",
-                                    kMaxEvents, (now_ - Instant::start()).to_seconds());
+                                    max_events, (now_ - Instant::start()).to_seconds());
       break;
     }
   }
