@@ -29,10 +29,12 @@ void Progress::tick(bool failed) {
 
 void Progress::finish() {
   if (!enabled_) return;
+  if (!terminal_ && drawn_ == done_) return;  // a log already has the line of the last run
   draw(true);
 }
 
 void Progress::draw(bool final_line) {
+  drawn_ = done_;
   const double elapsed = elapsed_seconds();
   const double rate = elapsed > 0 ? static_cast<double>(done_) / elapsed : 0.0;
   const double left = rate > 0 && total_ > done_ ? static_cast<double>(total_ - done_) / rate : 0.0;

@@ -24,6 +24,7 @@ class Progress {
   std::string label_;
   std::uint64_t total_;
   std::uint64_t done_ = 0;
+  std::uint64_t drawn_ = ~std::uint64_t{0};  ///< done_ when a line was last drawn
   std::uint64_t failures_ = 0;
   bool enabled_;
   bool terminal_;
