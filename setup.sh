@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 mode=${1:-build}
 jobs=$(nproc 2>/dev/null || echo 2)
 
-packages=(cmake ninja-build g++ libboost-dev libfmt-dev catch2 librapidcheck-dev libtomlplusplus-dev
+packages=(cmake ninja-build g++ libboost-dev libfmt-dev catch2 librapidcheck-dev libxml2-utils libtomlplusplus-dev
           libcli11-dev nlohmann-json3-dev libbenchmark-dev chromium chromium-driver)
 
 install_missing() {

@@ -479,6 +479,38 @@ TEST_CASE("Merge and a repro replay exit 1 on a failure and 0 without one", "[ch
   CHECK(syncstorm_cli("check --no-progress " + file) == 0);
 }
 
+TEST_CASE("JUnit output validates against the JUnit schema CI systems read (xmllint)", "[check]") {
+  // tests/sim/junit.xsd is the JUnit structure Jenkins, GitLab and the GitHub Actions report actions
+  // read; ./setup.sh installs xmllint (libxml2-utils).
+  REQUIRE(std::system("command -v xmllint > /dev/null 2>&1") == 0);
+  const std::string schema = std::string(SYNCSTORM_SOURCE_DIR) + "/tests/sim/junit.xsd";
+  const Fixture f;
+  CheckOptions options = quick_options(2);
+  options.repro_dir = fresh_dir("junit-schema").string();
+  const CheckReport report = run_check(f.targets(), {}, options);  // one passing and one failing case
+  const auto dir = fresh_dir("junit-xsd");
+  const auto validates = [&](const std::string& name, const std::string& xml) {
+    const std::string file = (dir / name).string();
+    std::ofstream(file, std::ios::binary) << xml;
+    const std::string command = "xmllint --noout --schema '" + schema + "' '" + file + "' > /dev/null 2>&1";
+    return std::system(command.c_str()) == 0;
+  };
+  const std::string junit = check_junit(report);
+  REQUIRE(junit.find("<failure") != std::string::npos);
+  CHECK(validates("check.xml", junit));
+  // The schema can fail: a testcase without its name and a negative count are rejected.
+  std::string nameless = junit;
+  const auto at = nameless.find("<testcase name=");
+  REQUIRE(at != std::string::npos);
+  nameless.replace(at, 15, "<testcase label=");
+  CHECK_FALSE(validates("nameless.xml", nameless));
+  std::string negative = junit;
+  const auto tests = negative.find(" tests=\"");
+  REQUIRE(tests != std::string::npos);
+  negative.insert(tests + 8, "-");
+  CHECK_FALSE(validates("negative.xml", negative));
+}
+
 TEST_CASE("XML escaping leaves no markup characters in text", "[check]") {
   CHECK(xml_escape("a<b & \"c\" 'd'>") == "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;");
 }
