@@ -19,40 +19,9 @@ using namespace syncstorm;
 
 namespace {
 
-
-/// A small busy scenario: 5 clients writing a few keys for 20 s, then 20 s to settle.
-Scenario small_scenario() {
-  Scenario s;
-  s.name = "models-test";
-  s.workload.clients = 5;
-  s.workload.keys = 4;
-  s.workload.duration = Duration::seconds(20);
-  s.workload.think_time_mean = Duration::millis(700);
-  s.invariants.settle = Duration::seconds(20);
-  return s;
-}
-
-/// Adds a fault at `at_s` seconds lasting `duration_s` seconds.
-void add_fault(Scenario& s, FaultKind kind, Target::Kind target, std::int64_t at_s, std::int64_t duration_s) {
-  FaultSpec f;
-  f.kind = kind;
-  f.at = Instant{Duration::seconds(at_s).us};
-  f.duration = Duration::seconds(duration_s);
-  f.target.kind = target;
-  s.faults.push_back(f);
-}
-
-/// Resets, a server crash, a client crash with persistence, a partition and clock skew at once.
-Scenario rough_scenario() {
-  Scenario s = small_scenario();
-  s.clocks.skew_max = Duration::seconds(3);
-  s.persistence.client = true;
-  for (std::int64_t at = 2; at < 18; at += 3) add_fault(s, FaultKind::reset, Target::Kind::random_client, at, 0);
-  add_fault(s, FaultKind::crash, Target::Kind::servers, 8, 1);
-  add_fault(s, FaultKind::crash, Target::Kind::random_client, 11, 1);
-  add_fault(s, FaultKind::partition, Target::Kind::random_client, 4, 5);
-  return s;
-}
+using testing::add_fault;
+using testing::rough_scenario;
+using testing::small_scenario;
 
 const ModelInfo& model() {
   static const ModelRegistry registry = shipped_models();  // read-only after construction
