@@ -23,6 +23,7 @@
 
 #include <fmt/format.h>
 
+#include "models/applied_fields.hpp"
 #include "models/model.hpp"
 #include "models/outbox.hpp"
 #include "sim/codec.hpp"
@@ -162,19 +163,7 @@ class GuardedServer final : public Node {
  public:
   explicit GuardedServer(bool validate) : validate_(validate) {}
 
-  void on_start(Context& ctx) override {
-    for (const auto& [key, bytes] : ctx.store().scan("field/")) {
-      Reader r(bytes);
-      const KeyId field{r.u32()};
-      const OpId value{r.u64()};
-      if (r.ok()) fields_[field] = value;
-    }
-    for (const auto& [key, bytes] : ctx.store().scan("applied/")) {
-      Reader r(bytes);
-      const OpId id{r.u64()};
-      if (r.ok()) applied_.insert(id);
-    }
-  }
+  void on_start(Context& ctx) override { state_.restore(ctx); }
   void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
@@ -184,10 +173,7 @@ class GuardedServer final : public Node {
     auto op = Operation::decode(r.bytes());
     if (!r.ok() || !op) return;
     if (validate_ && !acceptable(*op, from, r)) return;
-    if (applied_.insert(op->id).second) {
-      fields_[op->key] = op->id;
-      ctx.store().put(fmt::format("field/{:010}", op->key.value), Writer().u32(op->key.value).u64(op->id.value).take());
-      ctx.store().put(fmt::format("applied/{:020}", op->id.value), Writer().u64(op->id.value).take());
+    if (state_.apply(ctx, op->key, op->id)) {
       ctx.store().flush();  // durable before anyone hears of it
       // The trusting server relays what it got; the validating one sends only what it checked.
       const std::string update = validate_ ? Writer().u8(kUpdate).u32(op->key.value).u64(op->id.value).take()
@@ -201,13 +187,13 @@ class GuardedServer final : public Node {
 
   void on_connected(Context& ctx, NodeId peer) override {
     Writer w;
-    w.u8(kSnapshot).u32(static_cast<std::uint32_t>(fields_.size()));
-    for (const auto& [key, value] : fields_) w.u32(key.value).u64(value.value);
+    w.u8(kSnapshot).u32(static_cast<std::uint32_t>(state_.fields().size()));
+    for (const auto& [key, value] : state_.fields()) w.u32(key.value).u64(value.value);
     ctx.send(peer, w.take());
   }
 
-  std::optional<State> state() const override { return to_state(fields_); }
-  std::uint64_t metadata_bytes() const override { return applied_.size() * sizeof(OpId); }
+  std::optional<State> state() const override { return to_state(state_.fields()); }
+  std::uint64_t metadata_bytes() const override { return state_.applied_count() * sizeof(OpId); }
 
  private:
   /// The checks a server owes every mutation: nothing after the operation, the right data type, the
@@ -218,8 +204,7 @@ class GuardedServer final : public Node {
   }
 
   bool validate_;
-  Fields fields_;
-  std::set<OpId> applied_;
+  AppliedFields state_;
 };
 
 ModelInfo make(std::string name, std::string description, bool validate) {

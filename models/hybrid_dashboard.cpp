@@ -13,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "models/applied_fields.hpp"
 #include "models/model.hpp"
 #include "models/outbox.hpp"
 #include "sim/codec.hpp"
@@ -127,19 +128,7 @@ class DashboardClient final : public Node {
 
 class DashboardServer final : public Node {
  public:
-  void on_start(Context& ctx) override {
-    for (const auto& [key, bytes] : ctx.store().scan("field/")) {
-      Reader r(bytes);
-      const KeyId field{r.u32()};
-      const OpId value{r.u64()};
-      if (r.ok()) fields_[field] = value;
-    }
-    for (const auto& [key, bytes] : ctx.store().scan("applied/")) {
-      Reader r(bytes);
-      const OpId id{r.u64()};
-      if (r.ok()) applied_.insert(id);
-    }
-  }
+  void on_start(Context& ctx) override { state_.restore(ctx); }
   void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
@@ -149,26 +138,24 @@ class DashboardServer final : public Node {
     for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
       auto op = Operation::decode(r.bytes());
       if (!r.ok() || !op || op->kind != OpKind::map_set || op->client != from) return;
-      if (applied_.insert(op->id).second) apply(ctx, *op);
+      if (state_.apply(ctx, op->key, op->id)) publish(ctx, *op);
       ctx.send(from, Writer().u8(kAck).u64(op->id.value).take());
     }
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
     Writer w;
-    w.u8(kSnapshot).u32(static_cast<std::uint32_t>(fields_.size()));
-    for (const auto& [key, value] : fields_) w.u32(key.value).u64(value.value);
+    w.u8(kSnapshot).u32(static_cast<std::uint32_t>(state_.fields().size()));
+    for (const auto& [key, value] : state_.fields()) w.u32(key.value).u64(value.value);
     ctx.send(peer, w.take());
   }
 
-  std::optional<State> state() const override { return to_state(fields_); }
-  std::uint64_t metadata_bytes() const override { return applied_.size() * sizeof(OpId); }
+  std::optional<State> state() const override { return to_state(state_.fields()); }
+  std::uint64_t metadata_bytes() const override { return state_.applied_count() * sizeof(OpId); }
 
  private:
-  void apply(Context& ctx, const Operation& op) {
-    fields_[op.key] = op.id;
-    ctx.store().put(fmt::format("field/{:010}", op.key.value), Writer().u32(op.key.value).u64(op.id.value).take());
-    ctx.store().put(fmt::format("applied/{:020}", op.id.value), Writer().u64(op.id.value).take());
+  /// Tells every connected client of a newly applied write.
+  void publish(Context& ctx, const Operation& op) {
     ctx.store().flush();  // durable before anyone hears of it
     const std::string update = Writer().u8(kUpdate).u32(op.key.value).u64(op.id.value).take();
     for (NodeId client : ctx.clients()) {
@@ -176,8 +163,7 @@ class DashboardServer final : public Node {
     }
   }
 
-  Fields fields_;
-  std::set<OpId> applied_;
+  AppliedFields state_;
 };
 
 }  // namespace

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "models/applied_fields.hpp"
 #include "models/model.hpp"
 #include "models/outbox.hpp"
 #include "sim/codec.hpp"
@@ -26,8 +27,6 @@ enum Tag : std::uint8_t { kOp = 1, kAck = 2, kSnapshot = 3, kUpdate = 4 };
 using Fields = std::map<KeyId, OpId>;
 
 // Store keys sort in id order because the numbers are zero-padded.
-std::string field_key(KeyId key) { return fmt::format("field/{:010}", key.value); }
-std::string applied_key(OpId id) { return fmt::format("applied/{:020}", id.value); }
 
 std::string encode_snapshot(const Fields& fields) {
   Writer w;
@@ -114,19 +113,7 @@ class OutboxClient final : public Node {
 
 class OutboxServer final : public Node {
  public:
-  void on_start(Context& ctx) override {
-    for (const auto& [key, bytes] : ctx.store().scan("field/")) {
-      Reader r(bytes);
-      const KeyId field{r.u32()};
-      const OpId value{r.u64()};
-      if (r.ok()) fields_[field] = value;
-    }
-    for (const auto& [key, bytes] : ctx.store().scan("applied/")) {
-      Reader r(bytes);
-      const OpId id{r.u64()};
-      if (r.ok()) applied_.insert(id);
-    }
-  }
+  void on_start(Context& ctx) override { state_.restore(ctx); }
   void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
@@ -134,10 +121,7 @@ class OutboxServer final : public Node {
     if (r.u8() != kOp) return;
     auto op = Operation::decode(r.bytes());
     if (!r.ok() || !op || op->kind != OpKind::map_set) return;
-    if (applied_.insert(op->id).second) {
-      fields_[op->key] = op->id;
-      ctx.store().put(field_key(op->key), Writer().u32(op->key.value).u64(op->id.value).take());
-      ctx.store().put(applied_key(op->id), Writer().u64(op->id.value).take());
+    if (state_.apply(ctx, op->key, op->id)) {
       ctx.store().flush();  // durable before anyone hears of it
       const std::string update = Writer().u8(kUpdate).u32(op->key.value).u64(op->id.value).take();
       for (NodeId client : ctx.clients()) {
@@ -147,14 +131,13 @@ class OutboxServer final : public Node {
     ctx.send(from, Writer().u8(kAck).u64(op->id.value).take());  // a resend is acknowledged again
   }
 
-  void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, encode_snapshot(fields_)); }
+  void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, encode_snapshot(state_.fields())); }
 
-  std::optional<State> state() const override { return to_state(fields_); }
-  std::uint64_t metadata_bytes() const override { return applied_.size() * sizeof(OpId); }
+  std::optional<State> state() const override { return to_state(state_.fields()); }
+  std::uint64_t metadata_bytes() const override { return state_.applied_count() * sizeof(OpId); }
 
  private:
-  Fields fields_;
-  std::set<OpId> applied_;  ///< every operation applied, so that a resend is applied once
+  AppliedFields state_;  ///< every operation applied, so that a resend is applied once
 };
 
 }  // namespace

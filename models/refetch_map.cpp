@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "models/applied_fields.hpp"
 #include "models/model.hpp"
 #include "models/outbox.hpp"
 #include "sim/codec.hpp"
@@ -102,19 +103,7 @@ class FetchClient final : public Node {
 
 class FetchServer final : public Node {
  public:
-  void on_start(Context& ctx) override {
-    for (const auto& [key, bytes] : ctx.store().scan("field/")) {
-      Reader r(bytes);
-      const KeyId field{r.u32()};
-      const OpId value{r.u64()};
-      if (r.ok()) fields_[field] = value;
-    }
-    for (const auto& [key, bytes] : ctx.store().scan("applied/")) {
-      Reader r(bytes);
-      const OpId id{r.u64()};
-      if (r.ok()) applied_.insert(id);
-    }
-  }
+  void on_start(Context& ctx) override { state_.restore(ctx); }
   void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
@@ -122,29 +111,23 @@ class FetchServer final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kFetch) {
       Writer w;
-      w.u8(kSnapshot).u32(static_cast<std::uint32_t>(fields_.size()));
-      for (const auto& [key, value] : fields_) w.u32(key.value).u64(value.value);
+      w.u8(kSnapshot).u32(static_cast<std::uint32_t>(state_.fields().size()));
+      for (const auto& [key, value] : state_.fields()) w.u32(key.value).u64(value.value);
       ctx.send(from, w.take());
       return;
     }
     if (tag != kOp) return;
     auto op = Operation::decode(r.bytes());
     if (!r.ok() || !op || op->kind != OpKind::map_set || op->client != from) return;
-    if (applied_.insert(op->id).second) {
-      fields_[op->key] = op->id;
-      ctx.store().put(fmt::format("field/{:010}", op->key.value), Writer().u32(op->key.value).u64(op->id.value).take());
-      ctx.store().put(fmt::format("applied/{:020}", op->id.value), Writer().u64(op->id.value).take());
-      ctx.store().flush();
-    }
+    if (state_.apply(ctx, op->key, op->id)) ctx.store().flush();
     ctx.send(from, Writer().u8(kAck).u64(op->id.value).take());
   }
 
-  std::optional<State> state() const override { return to_state(fields_); }
-  std::uint64_t metadata_bytes() const override { return applied_.size() * sizeof(OpId); }
+  std::optional<State> state() const override { return to_state(state_.fields()); }
+  std::uint64_t metadata_bytes() const override { return state_.applied_count() * sizeof(OpId); }
 
  private:
-  Fields fields_;
-  std::set<OpId> applied_;
+  AppliedFields state_;
 };
 
 }  // namespace

@@ -20,6 +20,7 @@
 
 #include <fmt/format.h>
 
+#include "models/applied_fields.hpp"
 #include "models/model.hpp"
 #include "models/outbox.hpp"
 #include "sim/codec.hpp"
@@ -144,19 +145,7 @@ class VersionedServer final : public Node {
  public:
   explicit VersionedServer(bool upcast) : upcast_(upcast) {}
 
-  void on_start(Context& ctx) override {
-    for (const auto& [key, bytes] : ctx.store().scan("field/")) {
-      Reader r(bytes);
-      const KeyId field{r.u32()};
-      const OpId value{r.u64()};
-      if (r.ok()) fields_[field] = value;
-    }
-    for (const auto& [key, bytes] : ctx.store().scan("applied/")) {
-      Reader r(bytes);
-      const OpId id{r.u64()};
-      if (r.ok()) applied_.insert(id);
-    }
-  }
+  void on_start(Context& ctx) override { state_.restore(ctx); }
   void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
@@ -171,14 +160,14 @@ class VersionedServer final : public Node {
     if (tag != kEvent) return;
     auto change = decode_event(upcast_ ? schema_of(from) : kNewSchema, r, from);
     if (!change || change->author != from) return;
-    if (applied_.insert(change->value).second) apply(ctx, *change);
+    if (state_.apply(ctx, change->key, change->value)) publish(ctx, *change);
     ctx.send(from, Writer().u8(kAck).u64(change->value.value).take());
   }
 
   void on_disconnected(Context&, NodeId peer) override { schemas_.erase(peer); }
 
-  std::optional<State> state() const override { return to_state(fields_); }
-  std::uint64_t metadata_bytes() const override { return applied_.size() * sizeof(OpId) + schemas_.size() * 5; }
+  std::optional<State> state() const override { return to_state(state_.fields()); }
+  std::uint64_t metadata_bytes() const override { return state_.applied_count() * sizeof(OpId) + schemas_.size() * 5; }
 
  private:
   std::uint8_t schema_of(NodeId client) const {
@@ -188,10 +177,8 @@ class VersionedServer final : public Node {
   /// What a client receives: downcast to its schema when upcasting is on, the server's schema otherwise.
   std::uint8_t outgoing_schema(NodeId client) const { return upcast_ ? schema_of(client) : kNewSchema; }
 
-  void apply(Context& ctx, const Change& c) {
-    fields_[c.key] = c.value;
-    ctx.store().put(fmt::format("field/{:010}", c.key.value), Writer().u32(c.key.value).u64(c.value.value).take());
-    ctx.store().put(fmt::format("applied/{:020}", c.value.value), Writer().u64(c.value.value).take());
+  /// Tells every connected client of a newly applied change, each in its own schema.
+  void publish(Context& ctx, const Change& c) {
     ctx.store().flush();  // durable before anyone hears of it
     for (NodeId client : ctx.clients()) {
       if (ctx.connected(client)) ctx.send(client, encode_event(outgoing_schema(client), c));
@@ -200,14 +187,13 @@ class VersionedServer final : public Node {
 
   void send_snapshot(Context& ctx, NodeId to) {
     Writer w;
-    w.u8(kSnapshot).u32(static_cast<std::uint32_t>(fields_.size()));
-    for (const auto& [key, value] : fields_) w.bytes(encode_event(outgoing_schema(to), Change{0, key, value, NodeId{}}));
+    w.u8(kSnapshot).u32(static_cast<std::uint32_t>(state_.fields().size()));
+    for (const auto& [key, value] : state_.fields()) w.bytes(encode_event(outgoing_schema(to), Change{0, key, value, NodeId{}}));
     ctx.send(to, w.take());
   }
 
   bool upcast_;
-  Fields fields_;
-  std::set<OpId> applied_;
+  AppliedFields state_;
   std::map<NodeId, std::uint8_t> schemas_;  ///< what each connected client said it speaks
 };
 
