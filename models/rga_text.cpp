@@ -227,11 +227,14 @@ class Client final : public Node {
       const OpId id{r.u64()};
       auto acked = outbox_.find(id);
       if (r.ok() && acked != outbox_.end()) {
-        // The view is rebuilt from base_ at the next refresh: the acknowledged op may not be in
-        // base_ yet, and a delete of ours may have hidden a remote delete of the same element.
-        if (acked->second.kind == OpKind::text_delete) dirty_targets_.push_back(acked->second.ref);
+        // The view is base_ joined with the outbox. When base_ already holds the acknowledged op
+        // (the server broadcasts before it acknowledges), the view stays as it is; otherwise it is
+        // rebuilt at the next refresh: a delete of ours may have hidden a remote delete.
+        if (!covered_by_base(acked->second)) {
+          if (acked->second.kind == OpKind::text_delete) dirty_targets_.push_back(acked->second.ref);
+          view_stale_ = true;
+        }
         outbox_.erase(acked);
-        view_stale_ = true;
         ctx.store().erase(outbox_key(id));
         ctx.store().flush();
         ctx.report(id, Lifecycle::acknowledged);
@@ -282,6 +285,14 @@ class Client final : public Node {
   std::uint64_t metadata_bytes() const override { return view_.metadata_bytes() + outbox_.size() * 29; }
 
  private:
+  /// Whether taking `op` out of the outbox leaves the view as it is: base_ holds its element, or
+  /// a tombstone of its target by it or by a lower op id (the view keeps the lowest).
+  bool covered_by_base(const Op& op) const {
+    if (op.kind == OpKind::text_insert) return base_.elements.contains(op.id);
+    const auto it = base_.deleted.find(op.ref);
+    return it != base_.deleted.end() && it->second.by <= op.id;
+  }
+
   /// Adds a server-sent op to base_ (and to the view, while that is current); returns whether
   /// base_ grew, and notes what changed for the next `changed`.
   bool learn(Context& ctx, const Op& op) {
@@ -404,6 +415,7 @@ class Server final : public Node {
       if (!incoming.decode(r)) return;
       if (!state_.merge(incoming)) return;
       state_digest_.reset();
+      shown_.reset();
       persist(ctx);
       broadcast(ctx, full_message(kFull, state_));
     } else if (tag == kDigest) {
@@ -429,7 +441,10 @@ class Server final : public Node {
     ctx.send(peer, full_message(server ? kSync : kFull, state_));
   }
 
-  std::optional<State> state() const override { return state_.state(); }
+  std::optional<State> state() const override {
+    if (!shown_) shown_ = state_.state();  // sampled every 100 ms; rebuilt only after a change
+    return shown_;
+  }
   std::uint64_t metadata_bytes() const override { return state_.metadata_bytes() + accepted_.size() * 8; }
 
  private:
@@ -437,6 +452,7 @@ class Server final : public Node {
     if (accepted_.insert(op.id).second) {
       state_.apply(op);
       state_digest_.reset();
+      shown_.reset();
       persist(ctx);  // flushed before the ack: an acknowledged edit survives a crash
       broadcast(ctx, op_message(kApply, op));
       if (from_client) {
@@ -479,6 +495,7 @@ class Server final : public Node {
 
   Rga state_;
   std::optional<std::uint64_t> state_digest_;  ///< digest(state_), while state_ is unchanged
+  mutable std::optional<State> shown_;         ///< state_.state(), while state_ is unchanged
   std::set<OpId> accepted_;  ///< op ids already applied: resends apply once
   std::uint64_t ticks_ = 0;
 };
