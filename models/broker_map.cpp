@@ -29,6 +29,7 @@
 
 #include <fmt/format.h>
 
+#include "models/fields.hpp"
 #include "models/model.hpp"
 #include "models/outbox.hpp"
 #include "sim/codec.hpp"
@@ -57,8 +58,6 @@ constexpr std::size_t kTrimChunk = 64;
 constexpr Duration kRetryEvery = Duration::seconds(1);
 constexpr std::uint64_t kRetryTimer = 1;
 
-using Fields = std::map<KeyId, OpId>;
-
 struct Entry {
   std::uint64_t seq = 0;
   KeyId key;
@@ -84,13 +83,6 @@ std::optional<Tagged> read_tagged(Reader& r) {
   if (!r.ok() || !op || op->kind != OpKind::map_set || t.seq == 0) return std::nullopt;
   t.op = *op;
   return t;
-}
-
-State to_state(const Fields& fields) {
-  State s;
-  s.type = DataType::map;
-  s.fields.assign(fields.begin(), fields.end());
-  return s;
 }
 
 class BrokerClient final : public Node {
@@ -133,12 +125,7 @@ class BrokerClient final : public Node {
       ctx.report(value, Lifecycle::seen);
     } else if (tag == kSnapshot) {
       Fields fresh;
-      const std::uint32_t n = r.u32();
-      for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-        const KeyId key{r.u32()};
-        fresh[key] = OpId{r.u64()};
-      }
-      if (!r.ok()) return;
+      if (!read_fields(r, fresh)) return;
       server_ = std::move(fresh);
     }
     shown_ = server_;
@@ -201,8 +188,8 @@ class BrokerServer final : public Node {
 
   void on_connected(Context& ctx, NodeId peer) override {
     Writer w;
-    w.u8(kSnapshot).u32(static_cast<std::uint32_t>(fields_.size()));
-    for (const auto& [key, value] : fields_) w.u32(key.value).u64(value.value);
+    w.u8(kSnapshot);
+    write_fields(w, fields_);
     ctx.send(peer, w.take());
   }
 
@@ -252,12 +239,7 @@ class BrokerServer final : public Node {
   void on_replica(Context& ctx, Reader& r) {
     const std::uint64_t seq = r.u64();
     Fields fresh;
-    const std::uint32_t n = r.u32();
-    for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-      const KeyId key{r.u32()};
-      fresh[key] = OpId{r.u64()};
-    }
-    if (!r.ok() || seq <= position_) return;
+    if (!read_fields(r, fresh) || seq <= position_) return;
     for (const auto& [key, value] : fresh) {
       auto it = fields_.find(key);
       if (it == fields_.end() || it->second != value) apply(ctx, Entry{seq, key, value});
@@ -337,8 +319,8 @@ class BrokerServer final : public Node {
     if (!r.ok() || !durable_ || !is_broker(ctx) || from_seq == 0 || from_seq > seq_) return;
     Writer w;
     if (log_.empty() || from_seq < log_start_) {
-      w.u8(kReplica).u64(seq_).u32(static_cast<std::uint32_t>(fields_.size()));
-      for (const auto& [key, value] : fields_) w.u32(key.value).u64(value.value);
+      w.u8(kReplica).u64(seq_);
+      write_fields(w, fields_);
       ctx.send(from, w.take());
       return;
     }

@@ -6,6 +6,7 @@
 #include <set>
 #include <string>
 
+#include "models/fields.hpp"
 #include "models/model.hpp"
 #include "sim/codec.hpp"
 
@@ -14,20 +15,11 @@ namespace {
 
 enum Tag : std::uint8_t { kOp = 1, kAck = 2, kState = 3 };
 
-using Fields = std::map<KeyId, OpId>;
-
 std::string encode_state(const Fields& fields) {
   Writer w;
-  w.u8(kState).u32(static_cast<std::uint32_t>(fields.size()));
-  for (const auto& [key, value] : fields) w.u32(key.value).u64(value.value);
+  w.u8(kState);
+  write_fields(w, fields);
   return w.take();
-}
-
-State to_state(const Fields& fields) {
-  State s;
-  s.type = DataType::map;
-  s.fields.assign(fields.begin(), fields.end());
-  return s;
 }
 
 /// Store keys: one per unacknowledged operation, so a reload (crash with persistence) keeps them.

@@ -17,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "models/fields.hpp"
 #include "models/model.hpp"
 #include "models/outbox.hpp"
 #include "sim/codec.hpp"
@@ -33,8 +34,6 @@ constexpr std::size_t kTrimChunk = 64;
 /// Bytes an event costs in the log: position, key, value and the writer's id.
 constexpr std::uint64_t kEventBytes = 8 + 4 + 8 + 4;
 
-using Fields = std::map<KeyId, OpId>;
-
 struct Event {
   std::uint64_t position = 0;
   KeyId key;
@@ -47,27 +46,6 @@ struct Options {
 };
 
 std::string event_key(std::uint64_t position) { return fmt::format("event/{:020}", position); }
-
-State to_state(const Fields& fields) {
-  State s;
-  s.type = DataType::map;
-  s.fields.assign(fields.begin(), fields.end());
-  return s;
-}
-
-void write_fields(Writer& w, const Fields& fields) {
-  w.u32(static_cast<std::uint32_t>(fields.size()));
-  for (const auto& [key, value] : fields) w.u32(key.value).u64(value.value);
-}
-
-bool read_fields(Reader& r, Fields& out) {
-  const std::uint32_t n = r.u32();
-  for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-    const KeyId key{r.u32()};
-    out[key] = OpId{r.u64()};
-  }
-  return r.ok();
-}
 
 class LogClient final : public Node {
  public:

@@ -24,6 +24,7 @@
 #include <fmt/format.h>
 
 #include "models/applied_fields.hpp"
+#include "models/fields.hpp"
 #include "models/model.hpp"
 #include "models/outbox.hpp"
 #include "sim/codec.hpp"
@@ -42,15 +43,6 @@ constexpr std::size_t kMaxMessageBytes = 4'096;
 constexpr std::size_t kOversizedBytes = 256 * 1'024;
 /// Forged operation ids start here, far above any id a run issues.
 constexpr std::uint64_t kForgedIdBase = 1ULL << 40;
-
-using Fields = std::map<KeyId, OpId>;
-
-State to_state(const Fields& fields) {
-  State s;
-  s.type = DataType::map;
-  s.fields.assign(fields.begin(), fields.end());
-  return s;
-}
 
 std::string op_message(const Operation& op) { return Writer().u8(kOp).bytes(op.encode()).take(); }
 
@@ -131,12 +123,7 @@ class GuardedClient final : public Node {
       ctx.report(op->id, Lifecycle::seen);
     } else if (tag == kSnapshot) {
       Fields fresh;
-      const std::uint32_t n = r.u32();
-      for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-        const KeyId key{r.u32()};
-        fresh[key] = OpId{r.u64()};
-      }
-      if (!r.ok()) return;
+      if (!read_fields(r, fresh)) return;
       server_ = std::move(fresh);
     }
     shown_ = server_;
@@ -187,8 +174,8 @@ class GuardedServer final : public Node {
 
   void on_connected(Context& ctx, NodeId peer) override {
     Writer w;
-    w.u8(kSnapshot).u32(static_cast<std::uint32_t>(state_.fields().size()));
-    for (const auto& [key, value] : state_.fields()) w.u32(key.value).u64(value.value);
+    w.u8(kSnapshot);
+    write_fields(w, state_.fields());
     ctx.send(peer, w.take());
   }
 

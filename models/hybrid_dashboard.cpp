@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "models/applied_fields.hpp"
+#include "models/fields.hpp"
 #include "models/model.hpp"
 #include "models/outbox.hpp"
 #include "sim/codec.hpp"
@@ -27,16 +28,7 @@ enum Tag : std::uint8_t { kBatch = 1, kAck = 2, kSnapshot = 3, kUpdate = 4 };
 constexpr Duration kPreferenceSyncEvery = Duration::seconds(2);
 constexpr std::uint64_t kSyncTimer = 1;
 
-using Fields = std::map<KeyId, OpId>;
-
 bool is_aggregate(KeyId key) { return key.value % 2 == 0; }
-
-State to_state(const Fields& fields) {
-  State s;
-  s.type = DataType::map;
-  s.fields.assign(fields.begin(), fields.end());
-  return s;
-}
 
 std::string batch_of(const std::map<OpId, Operation>& ops) {
   Writer w;
@@ -91,12 +83,7 @@ class DashboardClient final : public Node {
       ctx.report(value, Lifecycle::seen);
     } else if (tag == kSnapshot) {
       Fields fresh;
-      const std::uint32_t n = r.u32();
-      for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-        const KeyId key{r.u32()};
-        fresh[key] = OpId{r.u64()};
-      }
-      if (!r.ok()) return;
+      if (!read_fields(r, fresh)) return;
       server_ = std::move(fresh);
     }
     shown_ = server_;
@@ -145,8 +132,8 @@ class DashboardServer final : public Node {
 
   void on_connected(Context& ctx, NodeId peer) override {
     Writer w;
-    w.u8(kSnapshot).u32(static_cast<std::uint32_t>(state_.fields().size()));
-    for (const auto& [key, value] : state_.fields()) w.u32(key.value).u64(value.value);
+    w.u8(kSnapshot);
+    write_fields(w, state_.fields());
     ctx.send(peer, w.take());
   }
 

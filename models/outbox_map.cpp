@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "models/applied_fields.hpp"
+#include "models/fields.hpp"
 #include "models/model.hpp"
 #include "models/outbox.hpp"
 #include "sim/codec.hpp"
@@ -24,22 +25,13 @@ namespace {
 
 enum Tag : std::uint8_t { kOp = 1, kAck = 2, kSnapshot = 3, kUpdate = 4 };
 
-using Fields = std::map<KeyId, OpId>;
-
 // Store keys sort in id order because the numbers are zero-padded.
 
 std::string encode_snapshot(const Fields& fields) {
   Writer w;
-  w.u8(kSnapshot).u32(static_cast<std::uint32_t>(fields.size()));
-  for (const auto& [key, value] : fields) w.u32(key.value).u64(value.value);
+  w.u8(kSnapshot);
+  write_fields(w, fields);
   return w.take();
-}
-
-State to_state(const Fields& fields) {
-  State s;
-  s.type = DataType::map;
-  s.fields.assign(fields.begin(), fields.end());
-  return s;
 }
 
 class OutboxClient final : public Node {
@@ -77,12 +69,7 @@ class OutboxClient final : public Node {
       refresh();
     } else if (tag == kSnapshot) {
       Fields fresh;
-      const std::uint32_t n = r.u32();
-      for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-        const KeyId key{r.u32()};
-        fresh[key] = OpId{r.u64()};
-      }
-      if (!r.ok()) return;
+      if (!read_fields(r, fresh)) return;
       for (const auto& [key, value] : fresh) {
         auto it = server_.find(key);
         if (it == server_.end() || it->second != value) ctx.report(value, Lifecycle::seen);

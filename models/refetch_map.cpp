@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "models/applied_fields.hpp"
+#include "models/fields.hpp"
 #include "models/model.hpp"
 #include "models/outbox.hpp"
 #include "sim/codec.hpp"
@@ -27,15 +28,6 @@ enum Tag : std::uint8_t { kOp = 1, kAck = 2, kFetch = 3, kSnapshot = 4 };
 /// The refetch interval while connected.
 constexpr Duration kRefetchEvery = Duration::seconds(4);
 constexpr std::uint64_t kRefetchTimer = 1;
-
-using Fields = std::map<KeyId, OpId>;
-
-State to_state(const Fields& fields) {
-  State s;
-  s.type = DataType::map;
-  s.fields.assign(fields.begin(), fields.end());
-  return s;
-}
 
 class FetchClient final : public Node {
  public:
@@ -63,12 +55,7 @@ class FetchClient final : public Node {
       fetch(ctx, from);  // the mutation invalidates the query
     } else if (tag == kSnapshot) {
       Fields fresh;
-      const std::uint32_t n = r.u32();
-      for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-        const KeyId key{r.u32()};
-        fresh[key] = OpId{r.u64()};
-      }
-      if (!r.ok()) return;
+      if (!read_fields(r, fresh)) return;
       for (const auto& [key, value] : fresh) {
         auto it = fetched_.find(key);
         if (it == fetched_.end() || it->second != value) ctx.report(value, Lifecycle::seen);
@@ -111,8 +98,8 @@ class FetchServer final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kFetch) {
       Writer w;
-      w.u8(kSnapshot).u32(static_cast<std::uint32_t>(state_.fields().size()));
-      for (const auto& [key, value] : state_.fields()) w.u32(key.value).u64(value.value);
+      w.u8(kSnapshot);
+      write_fields(w, state_.fields());
       ctx.send(from, w.take());
       return;
     }

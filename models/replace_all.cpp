@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 
+#include "models/fields.hpp"
 #include "models/model.hpp"
 #include "sim/codec.hpp"
 
@@ -25,31 +26,6 @@ enum Tag : std::uint8_t {
 constexpr std::uint64_t kTimer = 1;
 /// How often a client resends writes still waiting for an acknowledgement.
 constexpr Duration kResendPeriod = Duration::seconds(1);
-
-using Fields = std::map<KeyId, OpId>;
-
-State to_state(const Fields& fields) {
-  State s;
-  s.type = DataType::map;
-  s.fields.assign(fields.begin(), fields.end());
-  return s;
-}
-
-void write_fields(Writer& w, const Fields& fields) {
-  w.u32(static_cast<std::uint32_t>(fields.size()));
-  for (const auto& [key, value] : fields) w.u32(key.value).u64(value.value);
-}
-
-std::optional<Fields> read_fields(Reader& r) {
-  Fields fields;
-  const std::uint32_t n = r.u32();
-  for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-    const KeyId key{r.u32()};
-    fields[key] = OpId{r.u64()};
-  }
-  if (!r.ok()) return std::nullopt;
-  return fields;
-}
 
 class ReplaceAllClient final : public Node {
  public:
@@ -83,9 +59,9 @@ class ReplaceAllClient final : public Node {
       shown_ = Fields{{key, value}};  // THE BUG: the reducer replaces the object with the partial update
       if (writer != ctx.self().value) ctx.report(value, Lifecycle::seen);
     } else if (tag == kFull) {
-      auto fields = read_fields(r);
-      if (!fields) return;
-      shown_ = std::move(*fields);
+      Fields fields;
+      if (!read_fields(r, fields)) return;
+      shown_ = std::move(fields);
     } else {
       return;
     }
@@ -126,15 +102,16 @@ class ReplaceAllClient final : public Node {
     const auto saved = ctx.store().get("replace/client");
     if (!saved) return;
     Reader r(*saved);
-    auto shown = read_fields(r);
+    Fields shown;
+    read_fields(r, shown);  // a malformed record leaves r failed: checked below
     std::map<OpId, KeyId> outbox;
     const std::uint32_t n = r.u32();
     for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
       const OpId op{r.u64()};
       outbox[op] = KeyId{r.u32()};
     }
-    if (!shown || !r.ok()) return;
-    shown_ = std::move(*shown);
+    if (!r.ok()) return;
+    shown_ = std::move(shown);
     outbox_ = std::move(outbox);
   }
 

@@ -15,6 +15,7 @@
 #include <map>
 #include <string>
 
+#include "models/fields.hpp"
 #include "models/model.hpp"
 #include "models/outbox.hpp"
 #include "sim/codec.hpp"
@@ -24,15 +25,7 @@ namespace {
 
 enum Tag : std::uint8_t { kOp = 1, kAck = 2, kReject = 3, kSnapshot = 4, kUpdate = 5 };
 
-using Fields = std::map<KeyId, OpId>;
 using Versions = std::map<KeyId, std::uint64_t>;
-
-State to_state(const Fields& fields) {
-  State s;
-  s.type = DataType::map;
-  s.fields.assign(fields.begin(), fields.end());
-  return s;
-}
 
 class UndoClient final : public Node {
  public:

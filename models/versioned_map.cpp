@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 
 #include "models/applied_fields.hpp"
+#include "models/fields.hpp"
 #include "models/model.hpp"
 #include "models/outbox.hpp"
 #include "sim/codec.hpp"
@@ -32,8 +33,6 @@ enum Tag : std::uint8_t { kHello = 1, kEvent = 2, kAck = 3, kSnapshot = 4 };
 
 constexpr std::uint8_t kOldSchema = 1;
 constexpr std::uint8_t kNewSchema = 2;
-
-using Fields = std::map<KeyId, OpId>;
 
 /// A field change in the server's (new) shape.
 struct Change {
@@ -66,13 +65,6 @@ std::optional<Change> decode_event(std::uint8_t schema, Reader& r, NodeId sender
   }
   if (!r.ok() || !r.at_end()) return std::nullopt;
   return c;
-}
-
-State to_state(const Fields& fields) {
-  State s;
-  s.type = DataType::map;
-  s.fields.assign(fields.begin(), fields.end());
-  return s;
 }
 
 class VersionedClient final : public Node {
