@@ -30,13 +30,6 @@ constexpr std::uint64_t kSyncTimer = 1;
 
 bool is_aggregate(KeyId key) { return key.value % 2 == 0; }
 
-std::string batch_of(const std::map<OpId, Operation>& ops) {
-  Writer w;
-  w.u8(kBatch).u32(static_cast<std::uint32_t>(ops.size()));
-  for (const auto& [id, op] : ops) w.bytes(op.encode());
-  return w.take();
-}
-
 std::string batch_of(const std::map<OpId, Outbox::Entry>& entries) {
   Writer w;
   w.u8(kBatch).u32(static_cast<std::uint32_t>(entries.size()));
@@ -57,8 +50,8 @@ class DashboardClient final : public Node {
   void on_user_operation(Context& ctx, const Operation& op) override {
     if (op.kind != OpKind::map_set) return;
     if (is_aggregate(op.key)) {
-      aggregates_[op.id] = op;
-      if (auto server = ctx.connected_server()) ctx.send(*server, batch_of({{op.id, op}}));
+      aggregates_.add(ctx, op);
+      if (auto server = ctx.connected_server()) ctx.send(*server, batch_of({{op.id, Outbox::Entry{op}}}));
       return;  // not shown until the server has applied it
     }
     preferences_.add(ctx, op);
@@ -72,7 +65,7 @@ class DashboardClient final : public Node {
     if (tag == kAck) {
       const OpId id{r.u64()};
       if (!r.ok()) return;
-      if (aggregates_.erase(id) > 0) ctx.report(id, Lifecycle::applied);
+      if (aggregates_.answer(ctx, id)) ctx.report(id, Lifecycle::applied);
       else if (!preferences_.answer(ctx, id)) return;
       ctx.report(id, Lifecycle::acknowledged);
     } else if (tag == kUpdate) {
@@ -98,7 +91,7 @@ class DashboardClient final : public Node {
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
-    if (!aggregates_.empty()) ctx.send(peer, batch_of(aggregates_));
+    if (!aggregates_.empty()) ctx.send(peer, batch_of(aggregates_.entries()));
   }
 
   std::optional<State> state() const override { return to_state(shown_); }
@@ -109,7 +102,7 @@ class DashboardClient final : public Node {
  private:
   Fields server_;
   Fields shown_;
-  std::map<OpId, Operation> aggregates_;   ///< sent, not yet applied by the server
+  Outbox aggregates_{false};  ///< sent, not yet applied by the server (not kept across a reload)
   Outbox preferences_{true, "preferences/"};  ///< shown, not yet confirmed by the server
 };
 
