@@ -38,9 +38,15 @@ struct Op {
   friend bool operator==(const Op&, const Op&) = default;
 };
 
-struct Rga {
-  std::map<OpId, Element> elements;
-  std::map<OpId, Deletion> deleted;  ///< tombstones; kept, since a late insert may hang after them
+/// The state keeps, beside its two maps, what replicas read after every change: the text order
+/// (kept current insert by insert instead of re-walked on every read), a digest of the content and
+/// the highest Lamport time. All three are functions of the two maps alone, whatever the order
+/// the operations arrived in, so two states with the same maps are equal.
+class Rga {
+ public:
+  const std::map<OpId, Element>& elements() const { return elements_; }
+  /// Tombstones; kept, since a late insert may hang after them.
+  const std::map<OpId, Deletion>& deleted() const { return deleted_; }
 
   // Each returns whether the state grew: replicas skip their follow-up work when it did not.
   bool insert(OpId id, const Element& element);
@@ -49,17 +55,49 @@ struct Rga {
   bool merge(const Rga& other);
   /// The visible elements in order (elements whose parent has not arrived yet are not shown).
   std::vector<OpId> visible() const;
-  std::uint64_t max_lamport() const;
+  std::uint64_t max_lamport() const { return max_lamport_; }
+  /// A hash of the content that does not depend on the order operations arrived in: equal states
+  /// have equal digests. O(1): kept current by insert and erase.
+  std::uint64_t digest() const { return digest_; }
   State state() const;
   std::uint64_t metadata_bytes() const;
 
   void encode(Writer& w) const;
   bool decode(Reader& r);
-  friend bool operator==(const Rga&, const Rga&) = default;
+  friend bool operator==(const Rga& a, const Rga& b) {
+    return a.elements_ == b.elements_ && a.deleted_ == b.deleted_;
+  }
+
+ private:
+  /// One element in text order. Depth-first order with the depth of each element is enough to
+  /// find a subtree's end, which is what placing a new element needs.
+  struct Slot {
+    OpId id;
+    std::uint64_t lamport = 0;
+    std::uint32_t depth = 0;  ///< 1 for a child of the start
+    bool dead = false;        ///< a tombstone
+  };
+
+  void place_with_waiting_children(OpId id);
+  /// Puts `id` among its parent's children in sibling order; false when the parent is not placed.
+  bool place(OpId id, const Element& element);
+
+  std::map<OpId, Element> elements_;
+  std::map<OpId, Deletion> deleted_;
+  std::vector<Slot> order_;  ///< every element reachable from the start, tombstones included
+  /// Elements whose parent has not arrived (or is not reachable yet), by that parent.
+  std::map<OpId, std::vector<OpId>> waiting_for_parent_;
+  std::uint64_t digest_ = 0;
+  std::uint64_t max_lamport_ = 0;
 };
 
 void encode_op(Writer& w, const Op& op);
 std::optional<Op> decode_op(Reader& r);
+/// A whole state (Rga::encode's bytes) as the operations that make it, in the order Rga::merge
+/// applies them: inserts by op id (the first of duplicates), then deletes by target (the lowest
+/// deleter of each). nullopt when the bytes are malformed. Cheaper than decoding into an Rga when
+/// the operations only pass through: no text order is built.
+std::optional<std::vector<Op>> decode_ops(Reader& r);
 
 /// Where an operation at `position_ppm` of a text of `length` elements lands.
 std::size_t index_at(std::uint32_t position_ppm, std::size_t length);

@@ -5,6 +5,7 @@
 // (re)connect a client sends its whole state (harmless: merge is a union) and resends its outbox, and
 // the server sends its whole state back.
 #include <algorithm>
+#include <cassert>
 #include <set>
 
 #include <fmt/format.h>
@@ -16,14 +17,107 @@ namespace syncstorm::rga {
 
 // ---- the pure state --------------------------------------------------------------------------
 
-bool Rga::insert(OpId id, const Element& element) { return elements.emplace(id, element).second; }
+namespace {
+
+/// One term of the content digest: the sum of terms over every element and tombstone is the same
+/// whatever order they arrived in, and a replaced tombstone is taken out by subtracting its term.
+std::uint64_t digest_term(std::uint64_t kind, std::uint64_t a, std::uint64_t b, std::uint64_t c, std::uint64_t d) {
+  std::uint64_t state = kind;
+  std::uint64_t h = splitmix64(state);
+  for (std::uint64_t v : {a, b, c, d}) {
+    state = h ^ v;
+    h = splitmix64(state);
+  }
+  return h;
+}
+
+std::uint64_t element_term(OpId id, const Element& e) {
+  return digest_term(1, id.value, e.parent.value, e.lamport, e.origin.value);
+}
+
+std::uint64_t deletion_term(OpId target, const Deletion& d) {
+  return digest_term(2, target.value, d.by.value, d.origin.value, 0);
+}
+
+/// Siblings come newest first: by Lamport time, then by op id, both descending.
+bool sibling_before(std::uint64_t lamport_a, OpId a, std::uint64_t lamport_b, OpId b) {
+  return lamport_a != lamport_b ? lamport_a > lamport_b : b < a;
+}
+
+}  // namespace
+
+bool Rga::insert(OpId id, const Element& element) {
+  if (!id.valid()) return false;  // 0 names the start of the text
+  if (!elements_.try_emplace(id, element).second) return false;  // no node built for a duplicate
+  digest_ += element_term(id, element);
+  max_lamport_ = std::max(max_lamport_, element.lamport);
+  if (place(id, element)) {
+    place_with_waiting_children(id);
+  } else {
+    waiting_for_parent_[element.parent].push_back(id);
+  }
+  return true;
+}
+
+bool Rga::place(OpId id, const Element& element) {
+  // Find the parent, then pass over the siblings that come before this element, each with its
+  // whole subtree (the slots after it that are deeper than it).
+  std::size_t i = 0;
+  std::uint32_t parent_depth = 0;
+  if (element.parent.valid()) {
+    while (i < order_.size() && order_[i].id != element.parent) ++i;
+    if (i == order_.size()) return false;
+    parent_depth = order_[i].depth;
+    ++i;
+  }
+  while (i < order_.size() && order_[i].depth > parent_depth) {
+    assert(order_[i].depth == parent_depth + 1);  // a sibling: subtrees were passed over whole
+    if (!sibling_before(order_[i].lamport, order_[i].id, element.lamport, id)) break;
+    ++i;
+    while (i < order_.size() && order_[i].depth > parent_depth + 1) ++i;
+  }
+  order_.insert(order_.begin() + static_cast<std::ptrdiff_t>(i),
+                Slot{id, element.lamport, parent_depth + 1, deleted_.contains(id)});
+  return true;
+}
+
+void Rga::place_with_waiting_children(OpId id) {
+  // Children that arrived before `id` can be placed now, and their own waiting children after
+  // them. Each element waits under one parent and is placed once, so this ends.
+  std::vector<OpId> placed{id};
+  while (!placed.empty()) {
+    const OpId parent = placed.back();
+    placed.pop_back();
+    auto waiting = waiting_for_parent_.find(parent);
+    if (waiting == waiting_for_parent_.end()) continue;
+    const std::vector<OpId> children = std::move(waiting->second);
+    waiting_for_parent_.erase(waiting);
+    for (OpId child : children) {
+      const bool ok = place(child, elements_.at(child));
+      assert(ok);
+      (void)ok;
+      placed.push_back(child);
+    }
+  }
+}
 
 bool Rga::erase(OpId target, const Deletion& deletion) {
   if (!target.valid()) return false;
-  auto [it, inserted] = deleted.emplace(target, deletion);
-  if (inserted) return true;
+  auto [it, inserted] = deleted_.try_emplace(target, deletion);
+  if (inserted) {
+    digest_ += deletion_term(target, deletion);
+    for (Slot& slot : order_) {
+      if (slot.id == target) {
+        slot.dead = true;
+        break;
+      }
+    }
+    return true;
+  }
   if (!(deletion.by < it->second.by)) return false;
+  digest_ -= deletion_term(target, it->second);
   it->second = deletion;
+  digest_ += deletion_term(target, deletion);
   return true;
 }
 
@@ -34,52 +128,18 @@ bool Rga::apply(const Op& op) {
 
 bool Rga::merge(const Rga& other) {
   bool grew = false;
-  for (const auto& [id, element] : other.elements) grew |= insert(id, element);
-  for (const auto& [id, deletion] : other.deleted) grew |= erase(id, deletion);
+  for (const auto& [id, element] : other.elements_) grew |= insert(id, element);
+  for (const auto& [id, deletion] : other.deleted_) grew |= erase(id, deletion);
   return grew;
 }
 
 std::vector<OpId> Rga::visible() const {
-  // Every element as (parent, newest first), in one sorted vector: the children of a parent are a
-  // contiguous run found by binary search. Then a depth-first walk from the start. (One allocation
-  // instead of a map of vectors: replicas call this after every change.)
-  struct Child {
-    OpId parent;
-    std::uint64_t lamport;
-    OpId id;
-  };
-  std::vector<Child> children;
-  children.reserve(elements.size());
-  for (const auto& [id, element] : elements) children.push_back(Child{element.parent, element.lamport, id});
-  std::sort(children.begin(), children.end(), [](const Child& a, const Child& b) {
-    if (a.parent != b.parent) return a.parent < b.parent;
-    if (a.lamport != b.lamport) return a.lamport > b.lamport;
-    return b.id < a.id;
-  });
   std::vector<OpId> out;
-  out.reserve(elements.size());
-  std::vector<OpId> stack;
-  auto push_children = [&](OpId parent) {
-    auto first = std::lower_bound(children.begin(), children.end(), parent,
-                                  [](const Child& c, OpId p) { return c.parent < p; });
-    auto last = first;
-    while (last != children.end() && last->parent == parent) ++last;
-    for (auto c = last; c != first;) stack.push_back((--c)->id);
-  };
-  push_children(OpId{0});
-  while (!stack.empty()) {
-    const OpId id = stack.back();
-    stack.pop_back();
-    if (!deleted.contains(id)) out.push_back(id);
-    push_children(id);
+  out.reserve(order_.size());
+  for (const Slot& slot : order_) {
+    if (!slot.dead) out.push_back(slot.id);
   }
   return out;
-}
-
-std::uint64_t Rga::max_lamport() const {
-  std::uint64_t m = 0;
-  for (const auto& [id, element] : elements) m = std::max(m, element.lamport);
-  return m;
 }
 
 State Rga::state() const {
@@ -92,35 +152,57 @@ State Rga::state() const {
 std::uint64_t Rga::metadata_bytes() const {
   // Every element carries its parent, Lamport time and origin; a tombstone also keeps a deleted
   // element's whole record alive.
-  return elements.size() * 20 + deleted.size() * (20 + 20);
+  return elements_.size() * 20 + deleted_.size() * (20 + 20);
 }
 
 void Rga::encode(Writer& w) const {
-  w.u32(static_cast<std::uint32_t>(elements.size()));
-  for (const auto& [id, e] : elements) w.u64(id.value).u64(e.parent.value).u64(e.lamport).u32(e.origin.value);
-  w.u32(static_cast<std::uint32_t>(deleted.size()));
-  for (const auto& [id, d] : deleted) w.u64(id.value).u64(d.by.value).u32(d.origin.value);
+  w.u32(static_cast<std::uint32_t>(elements_.size()));
+  for (const auto& [id, e] : elements_) w.u64(id.value).u64(e.parent.value).u64(e.lamport).u32(e.origin.value);
+  w.u32(static_cast<std::uint32_t>(deleted_.size()));
+  for (const auto& [id, d] : deleted_) w.u64(id.value).u64(d.by.value).u32(d.origin.value);
 }
 
 bool Rga::decode(Reader& r) {
+  const auto ops = decode_ops(r);
+  if (!ops) return false;
+  for (const Op& op : *ops) apply(op);
+  return true;
+}
+
+std::optional<std::vector<Op>> decode_ops(Reader& r) {
+  std::vector<Op> inserts;
   const std::uint32_t n = r.u32();
   for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-    const OpId id{r.u64()};
-    Element e;
-    e.parent = OpId{r.u64()};
-    e.lamport = r.u64();
-    e.origin = NodeId{r.u32()};
-    if (r.ok() && id.valid()) insert(id, e);
+    Op op;
+    op.kind = OpKind::text_insert;
+    op.id = OpId{r.u64()};
+    op.ref = OpId{r.u64()};
+    op.lamport = r.u64();
+    op.origin = NodeId{r.u32()};
+    if (r.ok() && op.id.valid()) inserts.push_back(op);
   }
+  std::vector<Op> deletes;
   const std::uint32_t m = r.u32();
   for (std::uint32_t i = 0; i < m && r.ok(); ++i) {
-    const OpId id{r.u64()};
-    Deletion d;
-    d.by = OpId{r.u64()};
-    d.origin = NodeId{r.u32()};
-    if (r.ok()) erase(id, d);
+    Op op;
+    op.kind = OpKind::text_delete;
+    op.ref = OpId{r.u64()};
+    op.id = OpId{r.u64()};
+    op.origin = NodeId{r.u32()};
+    if (r.ok() && op.ref.valid()) deletes.push_back(op);
   }
-  return r.ok();
+  if (!r.ok()) return std::nullopt;
+  // Bytes from Rga::encode are sorted already; anything else is put in that order, so that a
+  // replica applies the same operations in the same order as a merge of the decoded state would.
+  std::stable_sort(inserts.begin(), inserts.end(), [](const Op& a, const Op& b) { return a.id < b.id; });
+  inserts.erase(std::unique(inserts.begin(), inserts.end(), [](const Op& a, const Op& b) { return a.id == b.id; }),
+                inserts.end());
+  std::stable_sort(deletes.begin(), deletes.end(),
+                   [](const Op& a, const Op& b) { return a.ref != b.ref ? a.ref < b.ref : a.id < b.id; });
+  deletes.erase(std::unique(deletes.begin(), deletes.end(), [](const Op& a, const Op& b) { return a.ref == b.ref; }),
+                deletes.end());
+  inserts.insert(inserts.end(), deletes.begin(), deletes.end());
+  return inserts;
 }
 
 void encode_op(Writer& w, const Op& op) {
@@ -163,12 +245,6 @@ enum MsgTag : std::uint8_t {
 enum TimerTag : std::uint64_t { kTick = 1 };
 constexpr Duration kResendInterval = Duration::seconds(1);   ///< unacknowledged ops resent this often
 constexpr std::uint64_t kSyncEveryTicks = 2;                  ///< servers exchange state every 2 s
-
-std::uint64_t digest(const Rga& rga) {
-  Writer w;
-  rga.encode(w);
-  return fnv1a64(w.take());
-}
 
 std::string op_message(MsgTag tag, const Op& op) {
   Writer w;
@@ -245,15 +321,10 @@ class Client final : public Node {
       const bool grew = learn(ctx, *op);
       if (grew || view_stale_) changed(ctx);
     } else if (tag == kFull) {
-      Rga server;
-      if (!server.decode(r)) return;
+      const auto ops = decode_ops(r);
+      if (!ops) return;
       bool grew = false;
-      for (const auto& [id, element] : server.elements) {
-        grew |= learn(ctx, Op{id, element.origin, OpKind::text_insert, element.parent, element.lamport});
-      }
-      for (const auto& [target, deletion] : server.deleted) {
-        grew |= learn(ctx, Op{deletion.by, deletion.origin, OpKind::text_delete, target, 0});
-      }
+      for (const Op& op : *ops) grew |= learn(ctx, op);
       if (grew || view_stale_) changed(ctx);
     }
   }
@@ -265,8 +336,7 @@ class Client final : public Node {
     // server (anti-entropy) so that a lost update heals.
     if (auto server = ctx.connected_server()) {
       for (const auto& [id, op] : outbox_) ctx.send(*server, op_message(kOp, op));
-      if (!base_digest_) base_digest_ = digest(base_);
-      ctx.send(*server, Writer().u8(kDigest).u64(*base_digest_).take());
+      ctx.send(*server, Writer().u8(kDigest).u64(base_.digest()).take());
     }
   }
 
@@ -288,9 +358,9 @@ class Client final : public Node {
   /// Whether taking `op` out of the outbox leaves the view as it is: base_ holds its element, or
   /// a tombstone of its target by it or by a lower op id (the view keeps the lowest).
   bool covered_by_base(const Op& op) const {
-    if (op.kind == OpKind::text_insert) return base_.elements.contains(op.id);
-    const auto it = base_.deleted.find(op.ref);
-    return it != base_.deleted.end() && it->second.by <= op.id;
+    if (op.kind == OpKind::text_insert) return base_.elements().contains(op.id);
+    const auto it = base_.deleted().find(op.ref);
+    return it != base_.deleted().end() && it->second.by <= op.id;
   }
 
   /// Adds a server-sent op to base_ (and to the view, while that is current); returns whether
@@ -298,7 +368,6 @@ class Client final : public Node {
   bool learn(Context& ctx, const Op& op) {
     if (!base_.apply(op)) return false;
     ctx.store().put(base_key(op.id), op_record(op));  // flushed by `changed`
-    base_digest_.reset();
     if (op.kind == OpKind::text_insert) fresh_elements_.push_back(op.id);
     else dirty_targets_.push_back(op.ref);
     if (!view_stale_) view_.apply(op);
@@ -312,16 +381,16 @@ class Client final : public Node {
     refresh();
     std::sort(fresh_elements_.begin(), fresh_elements_.end());
     for (OpId id : fresh_elements_) {
-      const auto it = view_.elements.find(id);
-      if (it != view_.elements.end() && it->second.origin != ctx.self() && reported_.insert(id).second) {
+      const auto it = view_.elements().find(id);
+      if (it != view_.elements().end() && it->second.origin != ctx.self() && reported_.insert(id).second) {
         ctx.report(id, Lifecycle::seen);
       }
     }
     std::sort(dirty_targets_.begin(), dirty_targets_.end());
     dirty_targets_.erase(std::unique(dirty_targets_.begin(), dirty_targets_.end()), dirty_targets_.end());
     for (OpId target : dirty_targets_) {
-      const auto it = view_.deleted.find(target);
-      if (it == view_.deleted.end()) continue;
+      const auto it = view_.deleted().find(target);
+      if (it == view_.deleted().end()) continue;
       const Deletion& d = it->second;
       if (d.origin != ctx.self() && reported_.insert(d.by).second) ctx.report(d.by, Lifecycle::seen);
     }
@@ -379,8 +448,8 @@ class Client final : public Node {
     if (auto saved = ctx.store().get("rga/lamport")) lamport_ = Reader(*saved).u64();
     base_ = std::move(base);
     outbox_ = std::move(outbox);
-    for (const auto& [id, e] : base_.elements) reported_.insert(id);
-    for (const auto& [id, d] : base_.deleted) reported_.insert(d.by);
+    for (const auto& [id, e] : base_.elements()) reported_.insert(id);
+    for (const auto& [id, d] : base_.deleted()) reported_.insert(d.by);
   }
 
   Rga base_;                   ///< what the servers have told us
@@ -393,7 +462,6 @@ class Client final : public Node {
   std::set<OpId> reported_;    ///< remote operations already reported as seen
   std::vector<OpId> fresh_elements_;  ///< inserts base_ gained since the last `changed`
   std::vector<OpId> dirty_targets_;   ///< elements whose tombstone may have changed since then
-  std::optional<std::uint64_t> base_digest_;  ///< digest(base_), while base_ is unchanged
 };
 
 class Server final : public Node {
@@ -411,17 +479,21 @@ class Server final : public Node {
       auto op = decode_op(r);
       if (op) accept(ctx, from, *op, tag == kOp);
     } else if (tag == kHello || tag == kSync) {
-      Rga incoming;
-      if (!incoming.decode(r)) return;
-      if (!state_.merge(incoming)) return;
-      state_digest_.reset();
-      shown_.reset();
-      persist(ctx);
-      broadcast(ctx, full_message(kFull, state_));
+      const auto ops = decode_ops(r);
+      if (!ops) return;
+      bool grew = false;
+      for (const Op& op : *ops) {
+        if (!state_.apply(op)) continue;
+        grew = true;
+        persist(ctx, op);
+      }
+      if (!grew) return;
+      state_changed();
+      ctx.store().flush();
+      broadcast(ctx, full_state());
     } else if (tag == kDigest) {
       const std::uint64_t theirs = r.u64();
-      if (!state_digest_) state_digest_ = digest(state_);
-      if (r.ok() && theirs != *state_digest_) ctx.send(from, full_message(kFull, state_));
+      if (r.ok() && theirs != state_.digest()) ctx.send(from, full_state());
     }
   }
 
@@ -438,7 +510,7 @@ class Server final : public Node {
   void on_connected(Context& ctx, NodeId peer) override {
     const auto servers = ctx.servers();
     const bool server = std::find(servers.begin(), servers.end(), peer) != servers.end();
-    ctx.send(peer, full_message(server ? kSync : kFull, state_));
+    ctx.send(peer, server ? full_message(kSync, state_) : full_state());
   }
 
   std::optional<State> state() const override {
@@ -450,10 +522,9 @@ class Server final : public Node {
  private:
   void accept(Context& ctx, NodeId from, const Op& op, bool from_client) {
     if (accepted_.insert(op.id).second) {
-      state_.apply(op);
-      state_digest_.reset();
-      shown_.reset();
-      persist(ctx);  // flushed before the ack: an acknowledged edit survives a crash
+      if (state_.apply(op)) state_changed();
+      persist(ctx, op);
+      ctx.store().flush();  // before the ack: an acknowledged edit survives a crash
       broadcast(ctx, op_message(kApply, op));
       if (from_client) {
         for (NodeId s : ctx.servers()) {
@@ -470,32 +541,47 @@ class Server final : public Node {
     }
   }
 
-  void persist(Context& ctx) {
+  void state_changed() {
+    shown_.reset();
+    full_.reset();
+  }
+
+  /// The kFull message for state_, encoded once per change: digest mismatches and reconnects ask
+  /// for it far more often than the state changes.
+  const std::string& full_state() {
+    if (!full_) full_ = full_message(kFull, state_);
+    return *full_;
+  }
+
+  // The store holds one record per operation (the op, then 1 when it was accepted from a client or
+  // a server's forward, 0 when it came in a merged state), so a change writes only itself.
+  static std::string op_key(OpId id) { return fmt::format("rga/op/{:020}", id.value); }
+
+  void persist(Context& ctx, const Op& op) {
     Writer w;
-    state_.encode(w);
-    w.u32(static_cast<std::uint32_t>(accepted_.size()));
-    for (OpId id : accepted_) w.u64(id.value);
-    ctx.store().put("rga/server", w.take());
-    ctx.store().flush();
+    encode_op(w, op);
+    w.u8(accepted_.contains(op.id) ? 1 : 0);
+    ctx.store().put(op_key(op.id), w.take());
   }
 
   void restore(Context& ctx) {
-    auto saved = ctx.store().get("rga/server");
-    if (!saved) return;
-    Reader r(*saved);
     Rga state;
-    if (!state.decode(r)) return;
     std::set<OpId> accepted;
-    const std::uint32_t n = r.u32();
-    for (std::uint32_t i = 0; i < n && r.ok(); ++i) accepted.insert(OpId{r.u64()});
-    if (!r.ok()) return;
+    for (const auto& [key, record] : ctx.store().scan("rga/op/")) {
+      Reader r(record);
+      const auto op = decode_op(r);
+      const std::uint8_t was_accepted = r.u8();
+      if (!op || !r.ok()) return;
+      state.apply(*op);
+      if (was_accepted != 0) accepted.insert(op->id);
+    }
     state_ = std::move(state);
     accepted_ = std::move(accepted);
   }
 
   Rga state_;
-  std::optional<std::uint64_t> state_digest_;  ///< digest(state_), while state_ is unchanged
-  mutable std::optional<State> shown_;         ///< state_.state(), while state_ is unchanged
+  mutable std::optional<State> shown_;  ///< state_.state(), while state_ is unchanged
+  std::optional<std::string> full_;     ///< full_message(kFull, state_), while state_ is unchanged
   std::set<OpId> accepted_;  ///< op ids already applied: resends apply once
   std::uint64_t ticks_ = 0;
 };
