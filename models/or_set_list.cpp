@@ -12,7 +12,10 @@
 // Clients show the server's state with their own unacknowledged operations applied on top. On every
 // (re)connect a client sends its state (hello) and resends its outbox; servers de-duplicate by op id,
 // store and flush before acknowledging, broadcast each accepted op, and forward it to other servers.
+#include <algorithm>
 #include <set>
+
+#include "models/id_set.hpp"
 
 #include "models/or_set.hpp"
 #include "sim/rng.hpp"
@@ -21,10 +24,10 @@ namespace syncstorm::orset {
 
 // ---- the pure state --------------------------------------------------------------------------
 
-void OrSet::add(OpId id, const Tag& tag) { tags.emplace(id, tag); }
+void OrSet::add(OpId id, const Tag& tag) { tags.try_emplace(id, tag); }
 
 void OrSet::remove(OpId tag, const Removal& removal) {
-  auto [it, inserted] = removed.emplace(tag, removal);
+  auto [it, inserted] = removed.try_emplace(tag, removal);
   // Two removes of one tag: keep the lower remover so that merge order never matters.
   if (!inserted && removal.by < it->second.by) it->second = removal;
 }
@@ -134,6 +137,14 @@ std::optional<Op> decode_op(Reader& r) {
 // ---- the relay protocol ----------------------------------------------------------------------
 
 namespace {
+
+/// std::erase_if for a flat map: one pass over its sorted sequence, which stays sorted.
+template <typename FlatMap, typename Predicate>
+void erase_where(FlatMap& map, Predicate predicate) {
+  auto sequence = map.extract_sequence();
+  sequence.erase(std::remove_if(sequence.begin(), sequence.end(), predicate), sequence.end());
+  map.adopt_sequence(boost::container::ordered_unique_range, std::move(sequence));
+}
 
 /// The value of item `key` this replica shows now (0 when absent): what a remove takes away.
 OpId shown_value(const Node& node, KeyId key) {
@@ -302,7 +313,8 @@ class Client final : public Node {
       for (const auto& [id, op] : outbox_) ctx.send(*server, op_message(kOp, op));
       if (++ticks_ % kFullReportEveryTicks == 0) told_.clear();
       report_tombstones(ctx, *server);
-      ctx.send(*server, Writer().u8(kDigest).u64(digest(base_)).take());
+      if (!base_digest_) base_digest_ = digest(base_);
+      ctx.send(*server, Writer().u8(kDigest).u64(*base_digest_).take());
     }
   }
 
@@ -339,10 +351,10 @@ class Client final : public Node {
 
   void report_seen(Context& ctx) {
     for (const auto& [id, tag] : view().tags) {
-      if (tag.origin != ctx.self() && reported_.insert(id).second) ctx.report(id, Lifecycle::seen);
+      if (tag.origin != ctx.self() && reported_.insert(id)) ctx.report(id, Lifecycle::seen);
     }
     for (const auto& [id, removal] : view().removed) {
-      if (removal.origin != ctx.self() && reported_.insert(removal.by).second) ctx.report(removal.by, Lifecycle::seen);
+      if (removal.origin != ctx.self() && reported_.insert(removal.by)) ctx.report(removal.by, Lifecycle::seen);
     }
   }
 
@@ -373,7 +385,9 @@ class Client final : public Node {
     shown_.reset();
   }
 
+  // Every change of base_ is stored at once, so this is also where its cached digest goes stale.
   void persist(Context& ctx) {
+    base_digest_.reset();
     Writer w;
     w.u64(lamport_);
     base_.encode(w);
@@ -410,9 +424,10 @@ class Client final : public Node {
   mutable std::optional<State> shown_;  ///< view().state(), computed when first read
   std::uint64_t lamport_ = 0;
   TtlClock ttl_;
-  std::set<OpId> reported_;           ///< remote writes already reported as seen
+  IdSet reported_;                    ///< remote writes already reported as seen
   std::set<OpId> told_;               ///< tombstones reported to the server on this connection
   std::uint64_t ticks_ = 0;
+  std::optional<std::uint64_t> base_digest_;  ///< digest(base_), while base_ is unchanged
 };
 
 class Server final : public Node {
@@ -441,7 +456,8 @@ class Server final : public Node {
       on_sync(ctx, r);
     } else if (tag == kDigest) {
       const std::uint64_t theirs = r.u64();
-      if (r.ok() && theirs != digest(state_)) ctx.send(from, full_message(kFull, state_));
+      if (!state_digest_) state_digest_ = digest(state_);
+      if (r.ok() && theirs != *state_digest_) ctx.send(from, full_message(kFull, state_));
     }
   }
 
@@ -494,8 +510,8 @@ class Server final : public Node {
 
   /// Merges a state from a client or another server, ignoring anything already discarded.
   void absorb(Context& ctx, OrSet incoming) {
-    std::erase_if(incoming.tags, [&](const auto& e) { return purged_.contains(e.first); });
-    std::erase_if(incoming.removed, [&](const auto& e) { return purged_.contains(e.first); });
+    erase_where(incoming.tags, [&](const auto& e) { return purged_.contains(e.first); });
+    erase_where(incoming.removed, [&](const auto& e) { return purged_.contains(e.first); });
     OrSet before = state_;
     state_.merge(incoming);
     settle(ctx);
@@ -576,7 +592,10 @@ class Server final : public Node {
     Server other(options_);
     if (!other.decode_server(r)) return;
     for (OpId id : other.purged_) {
-      if (purged_.insert(id).second) state_.discard(id);
+      if (purged_.insert(id).second) {
+        state_.discard(id);
+        state_digest_.reset();  // absorb may find nothing new and not persist
+      }
       seen_by_.erase(id);
     }
     for (const auto& [id, nodes] : other.seen_by_) {
@@ -613,7 +632,9 @@ class Server final : public Node {
     return r.ok();
   }
 
+  // Every change of state_ is stored at once, so this is also where its cached digest goes stale.
   void persist(Context& ctx) {
+    state_digest_.reset();
     Writer w;
     encode_server(w);
     ctx.store().put("orset/server", w.take());
@@ -639,6 +660,7 @@ class Server final : public Node {
   std::map<OpId, std::set<NodeId>> seen_by_;     ///< tombstone -> nodes that reported holding it
   TtlClock ttl_;
   std::uint64_t ticks_ = 0;
+  std::optional<std::uint64_t> state_digest_;  ///< digest(state_), while state_ is unchanged
 };
 
 }  // namespace
