@@ -350,11 +350,20 @@ class Client final : public Node {
   }
 
   void report_seen(Context& ctx) {
+    // Tags and reported ids are both sorted by id: one merged walk finds the unreported tags.
+    const NodeId self = ctx.self();
+    std::vector<OpId> fresh;
+    auto reported = reported_.begin();
     for (const auto& [id, tag] : view().tags) {
-      if (tag.origin != ctx.self() && reported_.insert(id)) ctx.report(id, Lifecycle::seen);
+      while (reported != reported_.end() && *reported < id) ++reported;
+      if (tag.origin != self && (reported == reported_.end() || *reported != id)) fresh.push_back(id);
+    }
+    for (OpId id : fresh) {
+      reported_.insert(id);
+      ctx.report(id, Lifecycle::seen);
     }
     for (const auto& [id, removal] : view().removed) {
-      if (removal.origin != ctx.self() && reported_.insert(removal.by)) ctx.report(removal.by, Lifecycle::seen);
+      if (removal.origin != self && reported_.insert(removal.by)) ctx.report(removal.by, Lifecycle::seen);
     }
   }
 
@@ -362,13 +371,20 @@ class Client final : public Node {
   /// flushed by persist(), so a crash cannot take back what the report says.
   void report_tombstones(Context& ctx, NodeId server) {
     if (options_.collection != Collection::when_all_seen) return;
-    std::erase_if(told_, [&](OpId id) { return !base_.removed.contains(id); });
+    // What was told and is still held stays told; what is held and was not told is told now. So
+    // after each report the told ids are exactly base_'s tombstones: keep them as a sorted list and
+    // send the difference, both found in one merged walk.
     std::vector<OpId> ids;
+    std::vector<OpId> held;
+    held.reserve(base_.removed.size());
+    auto told = told_.begin();
     for (const auto& [id, removal] : base_.removed) {
-      if (!told_.contains(id)) ids.push_back(id);
+      while (told != told_.end() && *told < id) ++told;
+      if (told == told_.end() || *told != id) ids.push_back(id);
+      held.push_back(id);
     }
+    told_ = std::move(held);
     if (ids.empty()) return;
-    told_.insert(ids.begin(), ids.end());
     ctx.send(server, ids_message(kSeen, ids));
   }
 
@@ -425,7 +441,7 @@ class Client final : public Node {
   std::uint64_t lamport_ = 0;
   TtlClock ttl_;
   IdSet reported_;                    ///< remote writes already reported as seen
-  std::set<OpId> told_;               ///< tombstones reported to the server on this connection
+  std::vector<OpId> told_;            ///< tombstones reported to the server on this connection, sorted
   std::uint64_t ticks_ = 0;
   std::optional<std::uint64_t> base_digest_;  ///< digest(base_), while base_ is unchanged
 };
