@@ -15,6 +15,8 @@
 #include <algorithm>
 #include <set>
 
+#include <boost/container/flat_set.hpp>
+
 #include "models/id_set.hpp"
 
 #include "models/or_set.hpp"
@@ -84,6 +86,7 @@ std::uint64_t OrSet::metadata_bytes() const {
 }
 
 void OrSet::encode(Writer& w) const {
+  w.reserve(8 + tags.size() * 24 + removed.size() * 20);
   w.u32(static_cast<std::uint32_t>(tags.size()));
   for (const auto& [id, tag] : tags) w.u64(id.value).u32(tag.key.value).u64(tag.lamport).u32(tag.origin.value);
   w.u32(static_cast<std::uint32_t>(removed.size()));
@@ -570,7 +573,7 @@ class Server final : public Node {
     broadcast(ctx, ids_message(kPurge, done));
   }
 
-  static bool seen_by_everyone(Context& ctx, const std::set<NodeId>& nodes) {
+  static bool seen_by_everyone(Context& ctx, const boost::container::flat_set<NodeId>& nodes) {
     // Reports come only from clients and servers, so fewer reporters than nodes settles it without
     // a walk over every node (collect runs after every accepted op).
     if (nodes.size() < ctx.clients().size() + ctx.servers().size()) return false;
@@ -671,9 +674,10 @@ class Server final : public Node {
 
   Options options_;
   OrSet state_;
-  std::set<OpId> accepted_;                      ///< op ids already applied: resends apply once
-  std::set<OpId> purged_;                        ///< discarded tags: never to come back
-  std::map<OpId, std::set<NodeId>> seen_by_;     ///< tombstone -> nodes that reported holding it
+  // Flat (sorted vector) sets and maps, as in OrSet: walked whole on every store write.
+  boost::container::flat_set<OpId> accepted_;  ///< op ids already applied: resends apply once
+  boost::container::flat_set<OpId> purged_;    ///< discarded tags: never to come back
+  boost::container::flat_map<OpId, boost::container::flat_set<NodeId>> seen_by_;  ///< tombstone -> nodes that reported holding it
   TtlClock ttl_;
   std::uint64_t ticks_ = 0;
   std::optional<std::uint64_t> state_digest_;  ///< digest(state_), while state_ is unchanged

@@ -22,6 +22,8 @@ class Writer {
     return *this;
   }
   std::size_t size() const { return out_.size(); }
+  /// Room for `n` more bytes: encoders that know their size append without regrowing.
+  Writer& reserve(std::size_t n) { out_.reserve(out_.size() + n); return *this; }
   std::string take() { return std::move(out_); }
 
  private:
