@@ -10,6 +10,8 @@
 #include <optional>
 #include <vector>
 
+#include <boost/container/flat_map.hpp>
+
 #include "models/model.hpp"
 #include "sim/codec.hpp"
 
@@ -44,9 +46,14 @@ struct Op {
 /// the operations arrived in, so two states with the same maps are equal.
 class Rga {
  public:
-  const std::map<OpId, Element>& elements() const { return elements_; }
+  // Sorted vectors (flat maps): replicas look up every op of every full state they receive, and a
+  // new op's id is nearly always the highest yet, so an insert is an append.
+  using Elements = boost::container::flat_map<OpId, Element>;
+  using Deletions = boost::container::flat_map<OpId, Deletion>;
+
+  const Elements& elements() const { return elements_; }
   /// Tombstones; kept, since a late insert may hang after them.
-  const std::map<OpId, Deletion>& deleted() const { return deleted_; }
+  const Deletions& deleted() const { return deleted_; }
 
   // Each returns whether the state grew: replicas skip their follow-up work when it did not.
   bool insert(OpId id, const Element& element);
@@ -82,8 +89,8 @@ class Rga {
   /// Puts `id` among its parent's children in sibling order; false when the parent is not placed.
   bool place(OpId id, const Element& element);
 
-  std::map<OpId, Element> elements_;
-  std::map<OpId, Deletion> deleted_;
+  Elements elements_;
+  Deletions deleted_;
   std::vector<Slot> order_;  ///< every element reachable from the start, tombstones included
   /// Elements whose parent has not arrived (or is not reachable yet), by that parent.
   std::map<OpId, std::vector<OpId>> waiting_for_parent_;

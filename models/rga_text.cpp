@@ -8,8 +8,10 @@
 #include <cassert>
 #include <set>
 
+#include <boost/container/flat_set.hpp>
 #include <fmt/format.h>
 
+#include "models/id_set.hpp"
 #include "models/rga.hpp"
 #include "sim/rng.hpp"
 
@@ -382,7 +384,7 @@ class Client final : public Node {
     std::sort(fresh_elements_.begin(), fresh_elements_.end());
     for (OpId id : fresh_elements_) {
       const auto it = view_.elements().find(id);
-      if (it != view_.elements().end() && it->second.origin != ctx.self() && reported_.insert(id).second) {
+      if (it != view_.elements().end() && it->second.origin != ctx.self() && reported_.insert(id)) {
         ctx.report(id, Lifecycle::seen);
       }
     }
@@ -392,7 +394,7 @@ class Client final : public Node {
       const auto it = view_.deleted().find(target);
       if (it == view_.deleted().end()) continue;
       const Deletion& d = it->second;
-      if (d.origin != ctx.self() && reported_.insert(d.by).second) ctx.report(d.by, Lifecycle::seen);
+      if (d.origin != ctx.self() && reported_.insert(d.by)) ctx.report(d.by, Lifecycle::seen);
     }
     fresh_elements_.clear();
     dirty_targets_.clear();
@@ -459,7 +461,7 @@ class Client final : public Node {
   mutable std::vector<OpId> order_;  ///< view_'s visible text (see visible_order)
   mutable bool order_stale_ = true;
   std::uint64_t lamport_ = 0;
-  std::set<OpId> reported_;    ///< remote operations already reported as seen
+  IdSet reported_;             ///< remote operations already reported as seen
   std::vector<OpId> fresh_elements_;  ///< inserts base_ gained since the last `changed`
   std::vector<OpId> dirty_targets_;   ///< elements whose tombstone may have changed since then
 };
@@ -566,7 +568,7 @@ class Server final : public Node {
 
   void restore(Context& ctx) {
     Rga state;
-    std::set<OpId> accepted;
+    boost::container::flat_set<OpId> accepted;
     for (const auto& [key, record] : ctx.store().scan("rga/op/")) {
       Reader r(record);
       const auto op = decode_op(r);
@@ -582,7 +584,7 @@ class Server final : public Node {
   Rga state_;
   mutable std::optional<State> shown_;  ///< state_.state(), while state_ is unchanged
   std::optional<std::string> full_;     ///< full_message(kFull, state_), while state_ is unchanged
-  std::set<OpId> accepted_;  ///< op ids already applied: resends apply once
+  boost::container::flat_set<OpId> accepted_;  ///< op ids already applied: resends apply once
   std::uint64_t ticks_ = 0;
 };
 
