@@ -365,9 +365,16 @@ class Client final : public Node {
       reported_.insert(id);
       ctx.report(id, Lifecycle::seen);
     }
-    for (const auto& [id, removal] : view().removed) {
-      if (removal.origin != self && reported_.insert(removal.by)) ctx.report(removal.by, Lifecycle::seen);
+    // A tombstone exactly as the last call saw it was handled then (reported_ only grows), so only
+    // new or changed ones are looked up: one merged walk against the last call's copy finds them.
+    const auto& removed = view().removed;
+    auto before = removals_checked_.begin();
+    for (const auto& [id, removal] : removed) {
+      while (before != removals_checked_.end() && before->first < id) ++before;
+      const bool unchanged = before != removals_checked_.end() && before->first == id && before->second == removal;
+      if (!unchanged && removal.origin != self && reported_.insert(removal.by)) ctx.report(removal.by, Lifecycle::seen);
     }
+    removals_checked_ = removed;
   }
 
   /// Tells the server which tombstones this client holds, those not told yet; the store was
@@ -444,6 +451,7 @@ class Client final : public Node {
   std::uint64_t lamport_ = 0;
   TtlClock ttl_;
   IdSet reported_;                    ///< remote writes already reported as seen
+  boost::container::flat_map<OpId, Removal> removals_checked_;  ///< view().removed at the last report_seen
   std::vector<OpId> told_;            ///< tombstones reported to the server on this connection, sorted
   std::uint64_t ticks_ = 0;
   std::optional<std::uint64_t> base_digest_;  ///< digest(base_), while base_ is unchanged
