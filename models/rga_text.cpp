@@ -6,7 +6,7 @@
 // the server sends its whole state back.
 #include <algorithm>
 #include <cassert>
-#include <set>
+#include <map>
 
 #include <boost/container/flat_set.hpp>
 #include <fmt/format.h>
