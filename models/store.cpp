@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cassert>
 #include <stdexcept>
 
@@ -29,9 +30,18 @@ std::vector<std::pair<std::string, std::string>> Store::scan(std::string_view pr
 }
 
 void Store::flush() {
+  // Both are sorted: each key is looked up from where the previous one was found.
+  auto at = durable_.begin();
   for (auto& [key, value] : unflushed_) {
-    if (value) durable_[key] = std::move(*value);
-    else durable_.erase(key);
+    at = std::lower_bound(at, durable_.end(), key, [](const auto& entry, const std::string& k) { return entry.first < k; });
+    const bool present = at != durable_.end() && at->first == key;
+    if (value) {
+      if (present) at->second = std::move(*value);
+      else at = durable_.emplace_hint(at, key, std::move(*value));
+      ++at;
+    } else if (present) {
+      at = durable_.erase(at);
+    }
   }
   unflushed_.clear();
 }
