@@ -21,6 +21,10 @@
 // (or has queued, with its dependencies on their way) everything the server had when the session
 // began (by the sync protocol) and everything it learnt since (forwarded).
 //
+// The fields (map) or items (list) are the keys of the document's root map itself. Under a nested
+// map (`doc.fields`), two clients whose first writes were concurrent each created their own nested
+// map, one of the two won, and the other's writes vanished, acknowledged ones included.
+//
 // Automerge writes Date.now() into every change: the protocol library replaces Date.now with the
 // replica's virtual clock, which is what makes two runs of one seed byte-identical.
 //
@@ -52,7 +56,6 @@ if (variant !== 'map' && variant !== 'list') {
 const TAG_SYNC = 0;
 const TAG_CHANGES = 1;
 const COMPACT_AFTER = 64;  // stored chunks merged into one snapshot beyond this many
-const FIELD = variant === 'map' ? 'fields' : 'items';
 const HASH_BYTES = 32;
 
 function frame(tag, bytes) {
@@ -102,7 +105,7 @@ function hexActor(rng) {
 
 /** The canonical state of a document. */
 function canonical(doc) {
-  const entries = Object.entries(doc[FIELD] || {}).map(([key, value]) => [Number(key), value]);
+  const entries = Object.entries(doc).map(([key, value]) => [Number(key), value]);
   entries.sort((x, y) => x[0] - y[0]);
   if (variant === 'map') return { type: 'map', fields: Object.fromEntries(entries) };
   return { type: 'list', items: entries };
@@ -112,12 +115,10 @@ function canonical(doc) {
  *  An op id only ever sits under the key its operation wrote, so comparing key by key is a set
  *  difference of the shown ids, without materialising either state. */
 function reportSeen(out, before, after, own) {
-  const old = before[FIELD];
-  const now = after[FIELD];
-  if (now === old || !now) return;
-  for (const key of Object.keys(now)) {
-    const id = now[key];
-    if ((!old || old[key] !== id) && !own.has(id)) out.report(id, 'seen');
+  if (after === before) return;
+  for (const key of Object.keys(after)) {
+    const id = after[key];
+    if (before[key] !== id && !own.has(id)) out.report(id, 'seen');
   }
 }
 
@@ -201,13 +202,11 @@ class Client extends Replica {
     this.out = out;
     const op = event.op;
     const key = String(op.key);
-    const current = this.doc[FIELD] || {};
-    if (op.kind === 'list_update' && !(key in current)) { out.report(op.id, 'rejected'); return; }
+    if (op.kind === 'list_update' && !(key in this.doc)) { out.report(op.id, 'rejected'); return; }
     const before = A.getHeads(this.doc).join();
     this.doc = A.change(this.doc, (d) => {
-      if (!d[FIELD]) d[FIELD] = {};
-      if (op.kind === 'list_remove') delete d[FIELD][key];
-      else d[FIELD][key] = op.id;
+      if (op.kind === 'list_remove') delete d[key];
+      else d[key] = op.id;
     });
     this.ownOps.add(op.id);
     out.report(op.id, 'applied');
