@@ -2,16 +2,38 @@
 // syncstorm adapter for Automerge: `node adapter.js map` (automerge-map) or `node adapter.js list`
 // (automerge-list: list items as a map from item id to value, so an item id is never duplicated).
 //
-// Clients and a relay server each hold an Automerge document and run Automerge's own sync protocol
-// (generateSyncMessage / receiveSyncMessage) with every peer they are connected to. The server stores
-// what it receives durably, then acknowledges the changes that were new to it by hash.
+// Clients and a relay server each hold an Automerge document. When a client connects, the two run
+// Automerge's own sync protocol (generateSyncMessage / receiveSyncMessage), each side answering the
+// other's sync messages until neither has anything to say: that repairs whatever either side missed
+// while they were apart (offline edits, messages lost with a reset connection, a server that crashed
+// and lost unflushed writes). While the connection lives, changes travel raw instead (as
+// getChanges / applyChanges exchange them): a client sends each local change to the server; the
+// server applies it, stores it durably, and sends every change that was new to it to every connected
+// client. That message doubles as the acknowledgement: it carries the hashes of the changes the
+// server has stored (and a sync session acknowledges whatever the server's heads include, in case
+// an acknowledgement was lost with a connection). A raw change whose dependencies have not arrived
+// yet (the sync protocol may still be delivering them on the same connection) waits in Automerge's
+// queue until they do.
+//
+// Why raw changes are enough on a live connection: a stream connection delivers in order and loses
+// nothing until it resets, and a reset starts a new sync session. The server forwards every change it
+// applies to every client connected at that moment, in the order it applied them, so a client holds
+// (or has queued, with its dependencies on their way) everything the server had when the session
+// began (by the sync protocol) and everything it learnt since (forwarded).
+//
+// The fields (map) or items (list) are the keys of the document's root map itself. Under a nested
+// map (`doc.fields`), two clients whose first writes were concurrent each created their own nested
+// map, one of the two won, and the other's writes vanished, acknowledged ones included.
 //
 // Automerge writes Date.now() into every change: the protocol library replaces Date.now with the
 // replica's virtual clock, which is what makes two runs of one seed byte-identical.
 //
 // Message bytes: one tag byte, then
 //   0 = an Automerge sync message
-//   1 = an acknowledgement: UTF-8 JSON array of change hashes the server stored
+//   1 = changes: u32 count of hashes, the hashes (32 bytes each), then the changes (u32 length, bytes).
+//       From a client: its new local changes and their hashes. From the server: the changes that were
+//       new to it, less those the recipient sent in the message that brought them, and the hashes of
+//       all of them (stored: an acknowledgement for their authors).
 
 const protocol = require('../lib/protocol');  // first: it virtualises the clock and randomness
 const A = requireInstalled('@automerge/automerge');
@@ -32,9 +54,9 @@ if (variant !== 'map' && variant !== 'list') {
 }
 
 const TAG_SYNC = 0;
-const TAG_ACK = 1;
+const TAG_CHANGES = 1;
 const COMPACT_AFTER = 64;  // stored chunks merged into one snapshot beyond this many
-const FIELD = variant === 'map' ? 'fields' : 'items';
+const HASH_BYTES = 32;
 
 function frame(tag, bytes) {
   const out = new Uint8Array(bytes.length + 1);
@@ -43,22 +65,64 @@ function frame(tag, bytes) {
   return out;
 }
 
+/** A TAG_CHANGES message: `hashes` (hex strings) and `changes` (byte arrays). */
+function encodeChanges(hashes, changes) {
+  let size = 5 + hashes.length * HASH_BYTES;
+  for (const change of changes) size += 4 + change.length;
+  const out = Buffer.allocUnsafe(size);
+  out[0] = TAG_CHANGES;
+  out.writeUInt32BE(hashes.length, 1);
+  let at = 5;
+  for (const hash of hashes) at += out.write(hash, at, HASH_BYTES, 'hex');
+  for (const change of changes) {
+    out.writeUInt32BE(change.length, at);
+    out.set(change, at + 4);
+    at += 4 + change.length;
+  }
+  return out;
+}
+
+/** The inverse of encodeChanges, from the bytes after the tag. */
+function decodeChanges(body) {
+  const count = body.readUInt32BE(0);
+  const hashes = [];
+  let at = 4;
+  for (let i = 0; i < count; i++, at += HASH_BYTES) hashes.push(body.toString('hex', at, at + HASH_BYTES));
+  const changes = [];
+  while (at < body.length) {
+    const length = body.readUInt32BE(at);
+    changes.push(body.subarray(at + 4, at + 4 + length));
+    at += 4 + length;
+  }
+  return { hashes, changes };
+}
+
 function hexActor(rng) {
   let hex = '';
   for (let i = 0; i < 4; i++) hex += rng.u32().toString(16).padStart(8, '0');
   return hex;
 }
 
-/** The canonical state and the set of op ids it shows. */
+/** The canonical state of a document. */
 function canonical(doc) {
-  const entries = Object.entries(doc[FIELD] || {}).map(([key, value]) => [Number(key), value]);
+  const entries = Object.entries(doc).map(([key, value]) => [Number(key), value]);
   entries.sort((x, y) => x[0] - y[0]);
-  const ids = new Set(entries.map((entry) => entry[1]));
-  if (variant === 'map') return { state: { type: 'map', fields: Object.fromEntries(entries) }, ids };
-  return { state: { type: 'list', items: entries }, ids };
+  if (variant === 'map') return { type: 'map', fields: Object.fromEntries(entries) };
+  return { type: 'list', items: entries };
 }
 
-/** What both roles share: a document restored from the store, its durable log, and sync with peers. */
+/** Reports `seen` for every op id `after` shows that `before` did not (and this user did not write).
+ *  An op id only ever sits under the key its operation wrote, so comparing key by key is a set
+ *  difference of the shown ids, without materialising either state. */
+function reportSeen(out, before, after, own) {
+  if (after === before) return;
+  for (const key of Object.keys(after)) {
+    const id = after[key];
+    if (before[key] !== id && !own.has(id)) out.report(id, 'seen');
+  }
+}
+
+/** What both roles share: a document restored from the store, its durable log, and its peers. */
 class Replica {
   constructor(event, rng) {
     this.doc = A.init({ actor: hexActor(rng) });  // a fresh actor per incarnation, from the seed
@@ -72,6 +136,8 @@ class Replica {
     // the whole document on every state request cost more than the rest of the adapter together.
     this.storedBytes = this.storeKeys.reduce((sum, key) => sum + store.get(key).length, 0);
     A.saveIncremental(this.doc);  // what was loaded is already stored
+    this.shown = null;            // the last state answered, and the document it was computed from
+    this.shownDoc = null;
   }
 
   /** Appends the changes since the last save to the durable log, compacting it now and then. */
@@ -91,11 +157,7 @@ class Replica {
     this.out.flush();
   }
 
-  /** Sends every connected peer what Automerge's sync protocol says it needs now. */
-  syncAll() {
-    for (const peer of this.peers.keys()) this.syncWith(peer);
-  }
-
+  /** Sends `peer` the sync protocol's next message, if it has one. */
   syncWith(peer) {
     const syncState = this.peers.get(peer);
     if (!syncState) return;
@@ -104,27 +166,21 @@ class Replica {
     if (message) this.out.send(peer, frame(TAG_SYNC, message));
   }
 
-  /** Applies a sync message from `from`; with `wantHashes`, returns the hashes of the changes that
-   *  were new here (the server acknowledges them; clients do not need them). */
-  receive(from, message, wantHashes = false) {
-    const before = A.getHeads(this.doc);
+  /** Applies a sync message from `from`. */
+  receiveSync(from, message) {
     const [doc, syncState] = A.receiveSyncMessage(this.doc, this.peers.get(from) || A.initSyncState(), message);
     this.doc = doc;
     if (this.peers.has(from)) this.peers.set(from, syncState);
-    if (!wantHashes) return [];
-    return A.getChanges(A.view(this.doc, before), this.doc).map((change) => A.decodeChange(change).hash);
-  }
-
-  connected(event, out) {
-    this.out = out;
-    this.peers.set(event.peer, A.initSyncState());
-    this.syncAll();
   }
 
   disconnected(event) { this.peers.delete(event.peer); }
 
   state() {
-    return { state: canonical(this.doc).state, metadata_bytes: this.storedBytes };
+    if (this.shownDoc !== this.doc) {
+      this.shown = canonical(this.doc);
+      this.shownDoc = this.doc;
+    }
+    return { state: this.shown, metadata_bytes: this.storedBytes };
   }
 }
 
@@ -135,17 +191,22 @@ class Client extends Replica {
     this.ownOps = new Set();
   }
 
+  /** A new connection starts a sync session; the server answers it. */
+  connected(event, out) {
+    this.out = out;
+    this.peers.set(event.peer, A.initSyncState());
+    this.syncWith(event.peer);
+  }
+
   op(event, out) {
     this.out = out;
     const op = event.op;
     const key = String(op.key);
-    const current = this.doc[FIELD] || {};
-    if (op.kind === 'list_update' && !(key in current)) { out.report(op.id, 'rejected'); return; }
+    if (op.kind === 'list_update' && !(key in this.doc)) { out.report(op.id, 'rejected'); return; }
     const before = A.getHeads(this.doc).join();
     this.doc = A.change(this.doc, (d) => {
-      if (!d[FIELD]) d[FIELD] = {};
-      if (op.kind === 'list_remove') delete d[FIELD][key];
-      else d[FIELD][key] = op.id;
+      if (op.kind === 'list_remove') delete d[key];
+      else d[key] = op.id;
     });
     this.ownOps.add(op.id);
     out.report(op.id, 'applied');
@@ -154,41 +215,90 @@ class Client extends Replica {
       out.report(op.id, 'acknowledged');
       return;
     }
-    this.pending.set(A.decodeChange(A.getLastLocalChange(this.doc)).hash, op.id);
+    // A local change depends on every head before it, so it is now the one head.
+    const hash = A.getHeads(this.doc)[0];
+    this.pending.set(hash, op.id);
     this.persist();
-    this.syncAll();
+    // Offline, the next connection's sync session carries it.
+    for (const peer of this.peers.keys()) out.send(peer, encodeChanges([hash], [A.getLastLocalChange(this.doc)]));
   }
 
   message(event, out) {
     this.out = out;
     const bytes = Buffer.from(event.data, 'base64');
     const body = bytes.subarray(1);
+    const before = this.doc;
     if (bytes[0] === TAG_SYNC) {
-      const before = canonical(this.doc).ids;
-      this.receive(event.from, body);
-      protocol.reportSeen(out, before, canonical(this.doc).ids, this.ownOps);
-      this.persist();
+      this.receiveSync(event.from, body);
+      if (this.pending.size > 0) this.acknowledgeHeld(A.decodeSyncMessage(body).heads);
       this.syncWith(event.from);
-    } else if (bytes[0] === TAG_ACK) {
-      for (const hash of JSON.parse(Buffer.from(body).toString('utf8'))) {
-        const op = this.pending.get(hash);
-        if (op !== undefined) { out.report(op, 'acknowledged'); this.pending.delete(hash); }
-      }
+    } else if (bytes[0] === TAG_CHANGES) {
+      const { hashes, changes } = decodeChanges(body);
+      for (const hash of hashes) this.acknowledge(hash);
+      if (changes.length > 0) [this.doc] = A.applyChanges(this.doc, changes);
     }
+    if (this.doc !== before) {
+      reportSeen(out, before, this.doc, this.ownOps);
+      this.persist();
+    }
+  }
+
+  acknowledge(hash) {
+    const op = this.pending.get(hash);
+    if (op !== undefined) { this.out.report(op, 'acknowledged'); this.pending.delete(hash); }
+  }
+
+  /** Acknowledges the pending changes the server's heads include: the server stores what it
+   *  receives before it answers, so what its sync message says it has is stored. This catches an
+   *  acknowledgement lost with a reset connection or a server crash. */
+  acknowledgeHeld(serverHeads) {
+    if (!A.hasHeads(this.doc, serverHeads)) return;  // they are checked when this replica has them
+    const missing = new Set(A.getChangesMetaSince(this.doc, serverHeads).map((meta) => meta.hash));
+    for (const hash of [...this.pending.keys()]) if (!missing.has(hash)) this.acknowledge(hash);
   }
 }
 
 class Server extends Replica {
+  /** The client starts the sync session; the server only answers. */
+  connected(event, out) {
+    this.out = out;
+    this.peers.set(event.peer, A.initSyncState());
+  }
+
   message(event, out) {
     this.out = out;
     const bytes = Buffer.from(event.data, 'base64');
-    if (bytes[0] !== TAG_SYNC) return;
-    const fresh = this.receive(event.from, bytes.subarray(1), true);
+    const body = bytes.subarray(1);
+    const heads = A.getHeads(this.doc);
+    let sent = [];  // the hashes of the changes the sender sent raw: it needs only their hashes back
+    if (bytes[0] === TAG_SYNC) {
+      this.receiveSync(event.from, body);
+    } else if (bytes[0] === TAG_CHANGES) {
+      const { hashes, changes } = decodeChanges(body);
+      sent = hashes;
+      [this.doc] = A.applyChanges(this.doc, changes);
+    } else {
+      return;
+    }
+    if (A.getHeads(this.doc).join() !== heads.join()) this.forward(event.from, heads, sent);
+    if (bytes[0] === TAG_SYNC) this.syncWith(event.from);
+  }
+
+  /** Stores the changes made since `heads`, then sends them to every connected client. */
+  forward(from, heads, sent) {
     this.persist();  // stored and flushed before it is acknowledged
-    if (fresh.length > 0) out.send(event.from, frame(TAG_ACK, Buffer.from(JSON.stringify(fresh), 'utf8')));
-    // Only new changes concern the other clients; the sender always gets the protocol's reply.
-    if (fresh.length > 0) this.syncAll();
-    else this.syncWith(event.from);
+    const changes = A.getChangesSince(this.doc, heads);
+    const hashes = A.getChangesMetaSince(this.doc, heads).map((meta) => meta.hash);
+    let forSender = changes;
+    if (sent.length > 0) {
+      const theirs = new Set(sent);
+      forSender = changes.filter((change, i) => !theirs.has(hashes[i]));
+    }
+    const message = encodeChanges(hashes, changes);
+    for (const peer of this.peers.keys()) {
+      if (peer === from) this.out.send(peer, forSender === changes ? message : encodeChanges(hashes, forSender));
+      else this.out.send(peer, message);
+    }
   }
 }
 

@@ -41,16 +41,13 @@ function frame(tag, bytes) {
   return out;
 }
 
-/** The canonical state and the set of op ids it shows. */
+/** The canonical state of a document. */
 function canonical(doc) {
-  if (variant === 'text') {
-    const text = doc.getArray('text').toArray();
-    return { state: { type: 'text', text }, ids: new Set(text) };
-  }
+  if (variant === 'text') return { type: 'text', text: doc.getArray('text').toArray() };
   const items = [];
   doc.getMap('items').forEach((value, key) => items.push([Number(key), value]));
   items.sort((x, y) => x[0] - y[0]);
-  return { state: { type: 'list', items }, ids: new Set(items.map((item) => item[1])) };
+  return { type: 'list', items };
 }
 
 /** What both roles share: a Y.Doc restored from the store, and its durable update log. */
@@ -65,6 +62,10 @@ class Replica {
     for (const key of this.storeKeys) Y.applyUpdate(this.doc, store.get(key), 'store');
     // The next log index follows the highest stored one: compaction leaves gaps below it.
     this.stored = this.storeKeys.length === 0 ? 0 : Number(this.storeKeys[this.storeKeys.length - 1].slice(2)) + 1;
+    // The last state answered, kept until the document changes: many events (acknowledgements,
+    // state vectors) change nothing, and encoding the whole document for its size is not cheap.
+    this.shown = null;
+    this.doc.on('update', () => { this.shown = null; });
   }
 
   /** Appends an update to the durable log, compacting the log into one snapshot now and then. */
@@ -81,7 +82,10 @@ class Replica {
   }
 
   state() {
-    return { state: canonical(this.doc).state, metadata_bytes: Y.encodeStateAsUpdate(this.doc).length };
+    if (this.shown === null) {
+      this.shown = { state: canonical(this.doc), metadata_bytes: Y.encodeStateAsUpdate(this.doc).length };
+    }
+    return this.shown;
   }
 }
 
@@ -91,6 +95,25 @@ class Client extends Replica {
     this.server = null;
     this.pending = [];  // { op, clock }: applied here, not yet acknowledged by the server
     this.ownOps = new Set();
+    this.seen = null;   // while a remote update is applied: the op ids it makes visible
+    // What a remote update shows is read from the change events, not from two materialised states:
+    // an op id only ever sits at the key or position its operation wrote, so the ids an update
+    // inserts (text) or sets (list) are exactly those visible now and not before.
+    if (variant === 'text') {
+      this.doc.getArray('text').observe((event) => {
+        if (this.seen === null) return;
+        for (const delta of event.changes.delta) if (delta.insert) this.seen.push(...delta.insert);
+      });
+    } else {
+      const items = this.doc.getMap('items');
+      items.observe((event) => {
+        if (this.seen === null) return;
+        for (const [key, change] of event.changes.keys) {
+          const id = items.get(key);
+          if (change.action !== 'delete' && id !== change.oldValue) this.seen.push(id);
+        }
+      });
+    }
     this.doc.on('update', (update, origin) => {
       this.persist(update);
       if (origin === 'local' && this.server !== null) this.out.send(this.server, frame(TAG_UPDATE, update));
@@ -143,9 +166,10 @@ class Client extends Replica {
     if (bytes[0] === TAG_SV) {
       out.send(event.from, frame(TAG_UPDATE, Y.encodeStateAsUpdate(this.doc, body)));
     } else if (bytes[0] === TAG_UPDATE) {
-      const before = canonical(this.doc).ids;
+      this.seen = [];
       Y.applyUpdate(this.doc, body, 'remote');
-      protocol.reportSeen(out, before, canonical(this.doc).ids, this.ownOps);
+      for (const id of this.seen) if (!this.ownOps.has(id)) out.report(id, 'seen');
+      this.seen = null;
     } else if (bytes[0] === TAG_ACK) {
       const saved = Y.decodeStateVector(body).get(this.doc.clientID) || 0;
       this.pending = this.pending.filter((p) => {
