@@ -9,10 +9,10 @@
 #include <map>
 
 #include <boost/container/flat_set.hpp>
-#include <fmt/format.h>
 
 #include "models/id_set.hpp"
 #include "models/rga.hpp"
+#include "models/store_keys.hpp"
 #include "sim/rng.hpp"
 
 namespace syncstorm::rga {
@@ -424,8 +424,8 @@ class Client final : public Node {
 
   // The client's store holds one record per op (as an IndexedDB object store would), so a change
   // writes only what changed: "rga/base/ID" for every op base_ gained, "rga/out/ID" for the outbox.
-  static std::string base_key(OpId id) { return fmt::format("rga/base/{:020}", id.value); }
-  static std::string outbox_key(OpId id) { return fmt::format("rga/out/{:020}", id.value); }
+  static std::string base_key(OpId id) { return numbered_key("rga/base/", id.value); }
+  static std::string outbox_key(OpId id) { return numbered_key("rga/out/", id.value); }
   static std::string op_record(const Op& op) {
     Writer w;
     encode_op(w, op);
@@ -557,7 +557,7 @@ class Server final : public Node {
 
   // The store holds one record per operation (the op, then 1 when it was accepted from a client or
   // a server's forward, 0 when it came in a merged state), so a change writes only itself.
-  static std::string op_key(OpId id) { return fmt::format("rga/op/{:020}", id.value); }
+  static std::string op_key(OpId id) { return numbered_key("rga/op/", id.value); }
 
   void persist(Context& ctx, const Op& op) {
     Writer w;
