@@ -86,11 +86,24 @@ std::uint64_t OrSet::metadata_bytes() const {
 }
 
 void OrSet::encode(Writer& w) const {
-  w.reserve(8 + tags.size() * 24 + removed.size() * 20);
+  // Fixed-size records written into one extension each: replicas encode their whole state often.
+  constexpr std::size_t kTagBytes = 8 + 4 + 8 + 4;
+  constexpr std::size_t kRemovalBytes = 8 + 8 + 4;
   w.u32(static_cast<std::uint32_t>(tags.size()));
-  for (const auto& [id, tag] : tags) w.u64(id.value).u32(tag.key.value).u64(tag.lamport).u32(tag.origin.value);
+  char* at = w.extend(tags.size() * kTagBytes);
+  for (const auto& [id, tag] : tags) {
+    at = Writer::put_u64(at, id.value);
+    at = Writer::put_u32(at, tag.key.value);
+    at = Writer::put_u64(at, tag.lamport);
+    at = Writer::put_u32(at, tag.origin.value);
+  }
   w.u32(static_cast<std::uint32_t>(removed.size()));
-  for (const auto& [id, removal] : removed) w.u64(id.value).u64(removal.by.value).u32(removal.origin.value);
+  at = w.extend(removed.size() * kRemovalBytes);
+  for (const auto& [id, removal] : removed) {
+    at = Writer::put_u64(at, id.value);
+    at = Writer::put_u64(at, removal.by.value);
+    at = Writer::put_u32(at, removal.origin.value);
+  }
 }
 
 bool OrSet::decode(Reader& r) {

@@ -24,6 +24,17 @@ class Writer {
   std::size_t size() const { return out_.size(); }
   /// Room for `n` more bytes: encoders that know their size append without regrowing.
   Writer& reserve(std::size_t n) { out_.reserve(out_.size() + n); return *this; }
+  /// Appends `n` bytes for the caller to fill with put_u32 / put_u64: an encoder of many
+  /// fixed-size records grows the buffer once instead of once per field.
+  char* extend(std::size_t n) {
+    const std::size_t at = out_.size();
+    out_.resize(at + n);
+    return out_.data() + at;
+  }
+  /// Write one field into extend()'s bytes and return the position after it (the same layout as
+  /// u32 and u64).
+  static char* put_u32(char* at, std::uint32_t v) { std::memcpy(at, &v, sizeof v); return at + sizeof v; }
+  static char* put_u64(char* at, std::uint64_t v) { std::memcpy(at, &v, sizeof v); return at + sizeof v; }
   std::string take() { return std::move(out_); }
 
  private:

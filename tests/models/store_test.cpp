@@ -1,5 +1,6 @@
-// The replicas' store: flush merges any batch of writes and erases into the durable records exactly
-// as applying them one by one to an ordered map would; numbered keys sort as their numbers do.
+// The replicas' store and codec: flush merges any batch of writes and erases into the durable
+// records exactly as applying them one by one to an ordered map would; numbered keys sort as their
+// numbers do; records written through Writer::extend are the bytes the field writers write.
 #include <map>
 #include <optional>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include "models/model.hpp"
 #include "models/store_keys.hpp"
+#include "sim/codec.hpp"
 
 using namespace syncstorm;
 
@@ -53,5 +55,16 @@ TEST_CASE("a flush applies a batch of writes as one-by-one writes to an ordered 
       const std::map<std::string, std::string> stored(records.begin(), records.end());
       RC_ASSERT(stored == reference);
     }
+  });
+}
+
+TEST_CASE("fields written into Writer::extend's bytes are the bytes u32 and u64 write", "[models][codec]") {
+  rc::prop("extend and put give the same bytes as the field writers", [](std::vector<std::pair<std::uint64_t, std::uint32_t>> records) {
+    Writer by_field;
+    for (const auto& [a, b] : records) by_field.u64(a).u32(b);
+    Writer by_extend;
+    char* at = by_extend.extend(records.size() * 12);
+    for (const auto& [a, b] : records) at = Writer::put_u32(Writer::put_u64(at, a), b);
+    RC_ASSERT(by_extend.take() == by_field.take());
   });
 }
