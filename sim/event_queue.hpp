@@ -86,6 +86,19 @@ class EventQueue {
     return near_.front();
   }
 
+  /// The event that pop() would return after top()'s if nothing were pushed, when that is known
+  /// without opening a bucket; null otherwise. For prefetching (a hint: pushes may come between).
+  const Event* second() const {
+    const std::size_t n = near_.size();
+    if (n < 2) return nullptr;
+    const std::size_t last = std::min<std::size_t>(kArity + 1, n);
+    std::size_t best = 1;
+    for (std::size_t c = 2; c < last; ++c) {
+      if (before(near_[c], near_[best])) best = c;
+    }
+    return &near_[best];
+  }
+
   Event pop() {
     assert(size_ > 0);
     if (near_.empty()) refill();

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <set>
 #include <tuple>
 #include <vector>
@@ -216,4 +217,25 @@ TEST_CASE("any interleaving of pushes and pops agrees with an ordered set", "[si
       if (!model.empty()) RC_ASSERT(std::make_pair(queue.top().at.us, queue.top().seq) == *model.begin());
     }
   });
+}
+
+TEST_CASE("second() names the event that pops after top's, when it says anything", "[sim][queue]") {
+  EventQueue<TestEvent> queue;
+  Rng rng(5);
+  std::int64_t now = 0;
+  std::uint64_t named = 0;
+  for (std::uint64_t i = 0; i < 5'000; ++i) queue.push(Instant{rng.exponential(Duration::millis(100)).us}, TestEvent{{}, 0, i});
+  for (std::uint64_t i = 0; i < 50'000; ++i) {
+    const TestEvent first = queue.top();
+    const TestEvent* after = queue.second();
+    const std::optional<TestEvent> expected = after ? std::optional<TestEvent>(*after) : std::nullopt;
+    REQUIRE(queue.pop().id == first.id);
+    if (expected) {
+      ++named;
+      REQUIRE(queue.top().id == expected->id);
+    }
+    now = first.at.us;
+    queue.push(Instant{now + rng.exponential(Duration::millis(100)).us + 1'000'000}, TestEvent{{}, 0, 5'000 + i});
+  }
+  REQUIRE(named > 40'000);  // it is known most of the time, or it would not be worth calling
 }
