@@ -16,6 +16,7 @@
 #include <set>
 #include <utility>
 
+#include "models/fields.hpp"
 #include "models/model.hpp"
 #include "sim/codec.hpp"
 
@@ -49,25 +50,12 @@ enum MsgTag : std::uint8_t {
 
 enum TimerTag : std::uint64_t { kTick = 1 };
 
-using Items = std::map<KeyId, OpId>;
+/// Item id -> the op id of its value: the same shape, and the same wire form, as a map's fields.
+using Items = Fields;
 
 void apply_to(Items& items, const Operation& op) {
   if (op.kind == OpKind::list_remove) items.erase(op.key);
   else items[op.key] = op.id;
-}
-
-void encode_items(Writer& w, const Items& items) {
-  w.u32(static_cast<std::uint32_t>(items.size()));
-  for (const auto& [key, value] : items) w.u32(key.value).u64(value.value);
-}
-
-bool decode_items(Reader& r, Items& items) {
-  const std::uint32_t n = r.u32();
-  for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-    const KeyId key{r.u32()};
-    items[key] = OpId{r.u64()};
-  }
-  return r.ok();
 }
 
 bool is_list(const Operation& op) { return data_type_of(op.kind) == DataType::list; }
@@ -81,7 +69,7 @@ std::string event_message(std::uint64_t pos, const Operation& op) {
 std::string snapshot_message(bool reset, std::uint64_t pos, const Items& items) {
   Writer w;
   w.u8(kSnapshot).u8(reset ? 1 : 0).u64(pos);
-  encode_items(w, items);
+  write_fields(w, items);
   return w.take();
 }
 
@@ -206,7 +194,7 @@ class Client final : public Node {
     const bool reset = r.u8() != 0;
     const std::uint64_t pos = r.u64();
     Items items;
-    if (!decode_items(r, items)) return;
+    if (!read_fields(r, items)) return;
     if (pos < last_pos_ && !reset) return;  // older than what we have: a lagging follower
     base_ = std::move(items);
     last_pos_ = pos;
@@ -233,7 +221,7 @@ class Client final : public Node {
   void persist(Context& ctx) {
     Writer w;
     w.u64(last_pos_);
-    encode_items(w, base_);
+    write_fields(w, base_);
     w.u32(static_cast<std::uint32_t>(pending_.size()));
     for (const auto& [id, p] : pending_) w.bytes(p.op.encode()).u64(p.pos);
     w.u32(static_cast<std::uint32_t>(unacked_.size()));
@@ -248,7 +236,7 @@ class Client final : public Node {
     Reader r(*saved);
     const std::uint64_t pos = r.u64();
     Items base;
-    if (!decode_items(r, base)) return;
+    if (!read_fields(r, base)) return;
     std::map<OpId, Pending> pending;
     const std::uint32_t n = r.u32();
     for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
@@ -427,7 +415,7 @@ class Server final : public Node {
       const bool reset = r.u8() != 0;
       const std::uint64_t pos = r.u64();
       Items items;
-      if (!decode_items(r, items) || (pos < head_ && !reset)) return;
+      if (!read_fields(r, items) || (pos < head_ && !reset)) return;
       install(pos, std::move(items));
       relay(ctx, std::string(payload));
       drain_ahead(ctx);
@@ -471,8 +459,8 @@ class Server final : public Node {
   void persist(Context& ctx) {
     Writer w;
     w.u64(head_).u64(snapshot_pos_);
-    encode_items(w, items_);
-    encode_items(w, snapshot_items_);
+    write_fields(w, items_);
+    write_fields(w, snapshot_items_);
     w.u32(static_cast<std::uint32_t>(log_.size()));
     for (const auto& [pos, op] : log_) w.u64(pos).bytes(op.encode());
     w.u32(static_cast<std::uint32_t>(versions_.size()));
@@ -490,8 +478,8 @@ class Server final : public Node {
     Server s(full_resync_);
     s.head_ = r.u64();
     s.snapshot_pos_ = r.u64();
-    decode_items(r, s.items_);
-    decode_items(r, s.snapshot_items_);
+    read_fields(r, s.items_);
+    read_fields(r, s.snapshot_items_);
     const std::uint32_t n = r.u32();
     for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
       const std::uint64_t pos = r.u64();

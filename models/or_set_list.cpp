@@ -17,7 +17,6 @@
 
 #include <boost/container/flat_set.hpp>
 
-#include "models/id_set.hpp"
 
 #include "models/or_set.hpp"
 #include "sim/rng.hpp"
@@ -361,10 +360,7 @@ class Client final : public Node {
     collect_now(ctx, options_, base_, ttl_);
     refresh();
     report_seen(ctx);
-    // A full state that repeats what base_ holds (the answer to a digest sent while an op was in
-    // flight) would store the same bytes again: the store is left as it is. (The outbox is stored
-    // whenever it changes, so base_ and the clock are all that can differ.)
-    if (base_ != stored_base_ || lamport_ != stored_lamport_) persist(ctx);
+    persist(ctx);
     if (auto server = ctx.connected_server()) report_tombstones(ctx, *server);
   }
 
@@ -388,7 +384,7 @@ class Client final : public Node {
     for (const auto& [id, removal] : removed) {
       while (before != removals_checked_.end() && before->first < id) ++before;
       const bool unchanged = before != removals_checked_.end() && before->first == id && before->second == removal;
-      if (!unchanged && removal.origin != self && reported_.insert(removal.by)) ctx.report(removal.by, Lifecycle::seen);
+      if (!unchanged && removal.origin != self && reported_.insert(removal.by).second) ctx.report(removal.by, Lifecycle::seen);
     }
     removals_checked_ = removed;
   }
@@ -430,8 +426,6 @@ class Client final : public Node {
   // Every change of base_ is stored at once, so this is also where its cached digest goes stale.
   void persist(Context& ctx) {
     base_digest_.reset();
-    stored_base_ = base_;
-    stored_lamport_ = lamport_;
     Writer w;
     w.u64(lamport_);
     base_.encode(w);
@@ -456,8 +450,6 @@ class Client final : public Node {
     if (!r.ok()) return;
     base_ = std::move(base);
     outbox_ = std::move(outbox);
-    stored_base_ = base_;
-    stored_lamport_ = lamport_;
     for (const auto& [id, tag] : base_.tags) reported_.insert(id);
     for (const auto& [id, removal] : base_.removed) reported_.insert(removal.by);
   }
@@ -470,9 +462,7 @@ class Client final : public Node {
   mutable std::optional<State> shown_;  ///< view().state(), computed when first read
   std::uint64_t lamport_ = 0;
   TtlClock ttl_;
-  OrSet stored_base_;                 ///< base_ as last stored
-  std::uint64_t stored_lamport_ = 0;  ///< lamport_ as last stored
-  IdSet reported_;                    ///< remote writes already reported as seen
+  boost::container::flat_set<OpId> reported_;  ///< remote writes already reported as seen
   boost::container::flat_map<OpId, Removal> removals_checked_;  ///< view().removed at the last report_seen
   std::vector<OpId> told_;            ///< tombstones reported to the server on this connection, sorted
   std::uint64_t ticks_ = 0;

@@ -10,7 +10,6 @@
 
 #include <boost/container/flat_set.hpp>
 
-#include "models/id_set.hpp"
 #include "models/rga.hpp"
 #include "models/store_keys.hpp"
 #include "sim/rng.hpp"
@@ -384,7 +383,7 @@ class Client final : public Node {
     std::sort(fresh_elements_.begin(), fresh_elements_.end());
     for (OpId id : fresh_elements_) {
       const auto it = view_.elements().find(id);
-      if (it != view_.elements().end() && it->second.origin != ctx.self() && reported_.insert(id)) {
+      if (it != view_.elements().end() && it->second.origin != ctx.self() && reported_.insert(id).second) {
         ctx.report(id, Lifecycle::seen);
       }
     }
@@ -394,7 +393,7 @@ class Client final : public Node {
       const auto it = view_.deleted().find(target);
       if (it == view_.deleted().end()) continue;
       const Deletion& d = it->second;
-      if (d.origin != ctx.self() && reported_.insert(d.by)) ctx.report(d.by, Lifecycle::seen);
+      if (d.origin != ctx.self() && reported_.insert(d.by).second) ctx.report(d.by, Lifecycle::seen);
     }
     fresh_elements_.clear();
     dirty_targets_.clear();
@@ -461,7 +460,7 @@ class Client final : public Node {
   mutable std::vector<OpId> order_;  ///< view_'s visible text (see visible_order)
   mutable bool order_stale_ = true;
   std::uint64_t lamport_ = 0;
-  IdSet reported_;             ///< remote operations already reported as seen
+  boost::container::flat_set<OpId> reported_;  ///< remote operations already reported as seen
   std::vector<OpId> fresh_elements_;  ///< inserts base_ gained since the last `changed`
   std::vector<OpId> dirty_targets_;   ///< elements whose tombstone may have changed since then
 };

@@ -34,14 +34,18 @@ inline Scenario small_scenario() {
   return s;
 }
 
-/// Adds a fault at `at_s` seconds lasting `duration_s` seconds.
-inline void add_fault(Scenario& s, FaultKind kind, Target::Kind target, std::int64_t at_s, std::int64_t duration_s) {
+/// A fault at `at_s` seconds lasting `duration_s` seconds.
+inline FaultSpec engine_fault(FaultKind kind, Target target, std::int64_t at_s, std::int64_t duration_s) {
   FaultSpec f;
   f.kind = kind;
   f.at = Instant{Duration::seconds(at_s).us};
   f.duration = Duration::seconds(duration_s);
-  f.target.kind = target;
-  s.faults.push_back(f);
+  f.target = target;
+  return f;
+}
+
+inline void add_fault(Scenario& s, FaultKind kind, Target::Kind target, std::int64_t at_s, std::int64_t duration_s) {
+  s.faults.push_back(engine_fault(kind, Target{target, 0}, at_s, duration_s));
 }
 
 /// Resets, a server crash, a client crash with persistence, a partition and clock skew at once.
@@ -56,34 +60,14 @@ inline Scenario rough_scenario() {
   return s;
 }
 
-inline FaultSpec engine_fault(FaultKind kind, Target target, std::int64_t at_s, std::int64_t duration_s) {
-  FaultSpec f;
-  f.kind = kind;
-  f.at = Instant{Duration::seconds(at_s).us};
-  f.duration = Duration::seconds(duration_s);
-  f.target = target;
-  return f;
-}
-
 /// A small busy run with resets, a server crash, a client crash with persistence, a partition,
 /// a long offline client and two servers behind a load balancer.
 inline Scenario engine_rough(std::uint32_t servers) {
-  Scenario s;
+  Scenario s = rough_scenario();
   s.name = "models-b-rough";
+  s.clocks.skew_max = Duration::zero();  // the servers are the point here, not the clocks
   s.servers = servers;
   s.network.assignment = ServerAssignment::random;
-  s.workload.clients = 5;
-  s.workload.keys = 4;
-  s.workload.duration = Duration::seconds(20);
-  s.workload.think_time_mean = Duration::millis(700);
-  s.invariants.settle = Duration::seconds(20);
-  s.persistence.client = true;
-  for (std::int64_t at = 2; at < 18; at += 3) {
-    s.faults.push_back(engine_fault(FaultKind::reset, Target{Target::Kind::random_client, 0}, at, 0));
-  }
-  s.faults.push_back(engine_fault(FaultKind::crash, Target{Target::Kind::servers, 0}, 8, 1));
-  s.faults.push_back(engine_fault(FaultKind::crash, Target{Target::Kind::random_client, 0}, 11, 1));
-  s.faults.push_back(engine_fault(FaultKind::partition, Target{Target::Kind::random_client, 0}, 4, 5));
   s.faults.push_back(engine_fault(FaultKind::offline, Target{Target::Kind::client, 1}, 3, 15));
   return s;
 }
