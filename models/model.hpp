@@ -30,6 +30,10 @@ class Store {
  public:
   void put(const std::string& key, std::string value);
   void erase(const std::string& key);
+  /// Appends `bytes` to the value of `key` (an empty value when there is none). A log kept as one
+  /// value, as a write-ahead log file is, then costs each write its record's size, where a put of
+  /// the whole value would cost the whole log's.
+  void append(const std::string& key, std::string_view bytes);
   std::optional<std::string> get(const std::string& key) const;
   /// Every key that starts with `prefix`, in key order.
   std::vector<std::pair<std::string, std::string>> scan(std::string_view prefix) const;
@@ -45,6 +49,9 @@ class Store {
   // replicas one contiguous block per store is what keeps a write's cost flat.
   boost::container::flat_map<std::string, std::string> durable_;
   boost::container::flat_map<std::string, std::optional<std::string>> unflushed_;  ///< nullopt marks an erase
+  /// Unflushed appends to keys with no unflushed put or erase (an append after one of those is
+  /// folded into it, so a key is in at most one of the two maps).
+  boost::container::flat_map<std::string, std::string> appended_;
 };
 
 /// What a node may do. Handed to every callback; valid only during it.

@@ -3,6 +3,7 @@
 // and server, whose only difference between the three strategies is when tombstones are discarded.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -47,19 +48,29 @@ struct Op {
 /// tombstone. Merge is a union of both maps, so it is commutative, associative and idempotent, and a
 /// tombstone that arrives before its tag still kills it.
 ///
-/// Both maps are sorted vectors (flat maps): replicas walk them whole after every change (to
-/// encode, digest, show and report them) and insert a few entries, and tombstone collection keeps
-/// them to hundreds of entries, where a walk over contiguous memory is several times faster than
-/// one over tree nodes and the insert's shift costs about what a node allocation does.
-struct OrSet {
-  boost::container::flat_map<OpId, Tag> tags;
-  boost::container::flat_map<OpId, Removal> removed;
+/// Both maps are sorted vectors (flat maps): replicas walk them whole to encode and show them and
+/// insert a few entries, and tombstone collection keeps them to hundreds of entries, where a walk
+/// over contiguous memory is several times faster than one over tree nodes and the insert's shift
+/// costs about what a node allocation does. Every change goes through the methods below, which keep
+/// the order-free content digest current.
+class OrSet {
+ public:
+  using Tags = boost::container::flat_map<OpId, Tag>;
+  using Removals = boost::container::flat_map<OpId, Removal>;
 
-  bool live(OpId tag) const { return tags.contains(tag) && !removed.contains(tag); }
-  void add(OpId id, const Tag& tag);
-  void remove(OpId tag, const Removal& removal);
+  const Tags& tags() const { return tags_; }
+  const Removals& removed() const { return removed_; }
+  bool live(OpId tag) const { return tags_.contains(tag) && !removed_.contains(tag); }
+  /// Adds a tag unless it is already held; true when it was new.
+  bool add(OpId id, const Tag& tag);
+  /// Kills a tag (held or not yet arrived); true when its tombstone is new or now names a lower
+  /// remover.
+  bool remove(OpId tag, const Removal& removal);
   /// Forgets a tag and its tombstone entirely (tombstone collection).
   void discard(OpId tag);
+  /// Discards every tag and tombstone whose id satisfies `predicate`.
+  template <typename Predicate>
+  void discard_where(Predicate predicate);
   void apply(const Op& op);
   void merge(const OrSet& other);
   /// Live tags of `key`, in id order.
@@ -68,12 +79,44 @@ struct OrSet {
   /// The user-visible list: each item with a live tag, valued by its greatest (lamport, op id).
   State state() const;
   std::uint64_t metadata_bytes() const;
+  /// A hash of the content, the same for equal sets whatever order their entries arrived in: what
+  /// clients and servers compare to find that they differ. Kept current by every change.
+  std::uint64_t digest() const { return digest_; }
 
   void encode(Writer& w) const;
   /// False (and a partial state) when the bytes are malformed.
   bool decode(Reader& r);
-  friend bool operator==(const OrSet&, const OrSet&) = default;
+  friend bool operator==(const OrSet& a, const OrSet& b) { return a.tags_ == b.tags_ && a.removed_ == b.removed_; }
+
+ private:
+  static std::uint64_t term(OpId id, const Tag& tag);
+  static std::uint64_t term(OpId id, const Removal& removal);
+
+  Tags tags_;
+  Removals removed_;
+  std::uint64_t digest_ = 0;  ///< the sum of term() over every entry of both maps
 };
+
+template <typename Predicate>
+void OrSet::discard_where(Predicate predicate) {
+  // One pass over each sorted sequence, which stays sorted.
+  auto tags = tags_.extract_sequence();
+  auto kept_tags = std::remove_if(tags.begin(), tags.end(), [&](const auto& entry) {
+    if (!predicate(entry.first)) return false;
+    digest_ -= term(entry.first, entry.second);
+    return true;
+  });
+  tags.erase(kept_tags, tags.end());
+  tags_.adopt_sequence(boost::container::ordered_unique_range, std::move(tags));
+  auto removals = removed_.extract_sequence();
+  auto kept_removals = std::remove_if(removals.begin(), removals.end(), [&](const auto& entry) {
+    if (!predicate(entry.first)) return false;
+    digest_ -= term(entry.first, entry.second);
+    return true;
+  });
+  removals.erase(kept_removals, removals.end());
+  removed_.adopt_sequence(boost::container::ordered_unique_range, std::move(removals));
+}
 
 void encode_op(Writer& w, const Op& op);
 std::optional<Op> decode_op(Reader& r);

@@ -13,11 +13,14 @@
 // (re)connect a client sends its state (hello) and resends its outbox; servers de-duplicate by op id,
 // store and flush before acknowledging, broadcast each accepted op, and forward it to other servers.
 #include <algorithm>
+#include <cassert>
 #include <set>
 
 #include <boost/container/flat_set.hpp>
 
 
+#include "models/digest_term.hpp"
+#include "models/journal.hpp"
 #include "models/or_set.hpp"
 #include "sim/rng.hpp"
 
@@ -25,17 +28,43 @@ namespace syncstorm::orset {
 
 // ---- the pure state --------------------------------------------------------------------------
 
-void OrSet::add(OpId id, const Tag& tag) { tags.try_emplace(id, tag); }
+std::uint64_t OrSet::term(OpId id, const Tag& tag) {
+  return digest_term(1, id.value, tag.key.value, tag.lamport, tag.origin.value);
+}
 
-void OrSet::remove(OpId tag, const Removal& removal) {
-  auto [it, inserted] = removed.try_emplace(tag, removal);
+std::uint64_t OrSet::term(OpId id, const Removal& removal) {
+  return digest_term(2, id.value, removal.by.value, removal.origin.value, 0);
+}
+
+bool OrSet::add(OpId id, const Tag& tag) {
+  if (!tags_.try_emplace(id, tag).second) return false;
+  digest_ += term(id, tag);
+  return true;
+}
+
+bool OrSet::remove(OpId tag, const Removal& removal) {
+  auto [it, inserted] = removed_.try_emplace(tag, removal);
+  if (inserted) {
+    digest_ += term(tag, removal);
+    return true;
+  }
   // Two removes of one tag: keep the lower remover so that merge order never matters.
-  if (!inserted && removal.by < it->second.by) it->second = removal;
+  if (!(removal.by < it->second.by)) return false;
+  digest_ -= term(tag, it->second);
+  it->second = removal;
+  digest_ += term(tag, removal);
+  return true;
 }
 
 void OrSet::discard(OpId tag) {
-  tags.erase(tag);
-  removed.erase(tag);
+  if (auto it = tags_.find(tag); it != tags_.end()) {
+    digest_ -= term(tag, it->second);
+    tags_.erase(it);
+  }
+  if (auto it = removed_.find(tag); it != removed_.end()) {
+    digest_ -= term(tag, it->second);
+    removed_.erase(it);
+  }
 }
 
 void OrSet::apply(const Op& op) {
@@ -45,28 +74,28 @@ void OrSet::apply(const Op& op) {
 }
 
 void OrSet::merge(const OrSet& other) {
-  for (const auto& [id, tag] : other.tags) add(id, tag);
-  for (const auto& [id, removal] : other.removed) remove(id, removal);
+  for (const auto& [id, tag] : other.tags_) add(id, tag);
+  for (const auto& [id, removal] : other.removed_) remove(id, removal);
 }
 
 std::vector<OpId> OrSet::live_tags(KeyId key) const {
   std::vector<OpId> out;
-  for (const auto& [id, tag] : tags) {
-    if (tag.key == key && !removed.contains(id)) out.push_back(id);
+  for (const auto& [id, tag] : tags_) {
+    if (tag.key == key && !removed_.contains(id)) out.push_back(id);
   }
   return out;
 }
 
 std::uint64_t OrSet::max_lamport() const {
   std::uint64_t m = 0;
-  for (const auto& [id, tag] : tags) m = std::max(m, tag.lamport);
+  for (const auto& [id, tag] : tags_) m = std::max(m, tag.lamport);
   return m;
 }
 
 State OrSet::state() const {
   std::map<KeyId, std::pair<std::uint64_t, OpId>> best;
-  for (const auto& [id, tag] : tags) {
-    if (removed.contains(id)) continue;
+  for (const auto& [id, tag] : tags_) {
+    if (removed_.contains(id)) continue;
     auto [it, inserted] = best.emplace(tag.key, std::pair{tag.lamport, id});
     if (!inserted && it->second < std::pair{tag.lamport, id}) it->second = {tag.lamport, id};
   }
@@ -80,25 +109,25 @@ std::uint64_t OrSet::metadata_bytes() const {
   // A dead tag still held and its tombstone are pure metadata; a live tag's lamport and origin are
   // the causal metadata of the value.
   std::uint64_t dead = 0;
-  for (const auto& [id, tag] : tags) dead += removed.contains(id) ? 1 : 0;
-  return dead * 24 + removed.size() * 20 + (tags.size() - dead) * 12;
+  for (const auto& [id, tag] : tags_) dead += removed_.contains(id) ? 1 : 0;
+  return dead * 24 + removed_.size() * 20 + (tags_.size() - dead) * 12;
 }
 
 void OrSet::encode(Writer& w) const {
   // Fixed-size records written into one extension each: replicas encode their whole state often.
   constexpr std::size_t kTagBytes = 8 + 4 + 8 + 4;
   constexpr std::size_t kRemovalBytes = 8 + 8 + 4;
-  w.u32(static_cast<std::uint32_t>(tags.size()));
-  char* at = w.extend(tags.size() * kTagBytes);
-  for (const auto& [id, tag] : tags) {
+  w.u32(static_cast<std::uint32_t>(tags_.size()));
+  char* at = w.extend(tags_.size() * kTagBytes);
+  for (const auto& [id, tag] : tags_) {
     at = Writer::put_u64(at, id.value);
     at = Writer::put_u32(at, tag.key.value);
     at = Writer::put_u64(at, tag.lamport);
     at = Writer::put_u32(at, tag.origin.value);
   }
-  w.u32(static_cast<std::uint32_t>(removed.size()));
-  at = w.extend(removed.size() * kRemovalBytes);
-  for (const auto& [id, removal] : removed) {
+  w.u32(static_cast<std::uint32_t>(removed_.size()));
+  at = w.extend(removed_.size() * kRemovalBytes);
+  for (const auto& [id, removal] : removed_) {
     at = Writer::put_u64(at, id.value);
     at = Writer::put_u64(at, removal.by.value);
     at = Writer::put_u32(at, removal.origin.value);
@@ -153,14 +182,6 @@ std::optional<Op> decode_op(Reader& r) {
 
 namespace {
 
-/// std::erase_if for a flat map: one pass over its sorted sequence, which stays sorted.
-template <typename FlatMap, typename Predicate>
-void erase_where(FlatMap& map, Predicate predicate) {
-  auto sequence = map.extract_sequence();
-  sequence.erase(std::remove_if(sequence.begin(), sequence.end(), predicate), sequence.end());
-  map.adopt_sequence(boost::container::ordered_unique_range, std::move(sequence));
-}
-
 /// The value of item `key` this replica shows now (0 when absent): what a remove takes away.
 OpId shown_value(const Node& node, KeyId key) {
   if (auto s = node.state()) {
@@ -197,12 +218,6 @@ std::string full_message(MsgTag tag, const OrSet& set) {
   return w.take();
 }
 
-std::uint64_t digest(const OrSet& set) {
-  Writer w;
-  set.encode(w);
-  return fnv1a64(w.take());
-}
-
 std::string op_message(MsgTag tag, const Op& op) {
   Writer w;
   w.u8(tag);
@@ -229,8 +244,8 @@ std::vector<OpId> decode_ids(Reader& r) {
 class TtlClock {
  public:
   void note(Context& ctx, const OrSet& set) {
-    for (const auto& [id, removal] : set.removed) since_.emplace(id, ctx.local_clock());
-    std::erase_if(since_, [&](const auto& entry) { return !set.removed.contains(entry.first); });
+    for (const auto& [id, removal] : set.removed()) since_.emplace(id, ctx.local_clock());
+    std::erase_if(since_, [&](const auto& entry) { return !set.removed().contains(entry.first); });
   }
   /// Discards expired tombstones (and their tags); returns whether any was discarded.
   bool collect(Context& ctx, OrSet& set, Duration ttl) {
@@ -252,12 +267,24 @@ class TtlClock {
 /// Applies the strategy's collection rule right after a state change.
 void collect_now(Context& ctx, const Options& options, OrSet& set, TtlClock& ttl) {
   if (options.collection == Collection::at_once) {
-    while (!set.removed.empty()) set.discard(set.removed.begin()->first);
+    while (!set.removed().empty()) set.discard(set.removed().begin()->first);
   } else if (options.collection == Collection::after_ttl) {
     ttl.note(ctx, set);
     ttl.collect(ctx, set, options.ttl);
   }
 }
+
+/// What one journal record (see models/journal.hpp) says changed: a sequence of these entries,
+/// replayed in order on restore.
+enum JournalEntry : std::uint8_t {
+  kEntryApplied = 1,       ///< client: base_.apply(op)              server: accepted, state_.apply(op)
+  kEntryDiscarded = 2,     ///< client: base_.discard(id)            server: discarded and purged
+  kEntryQueued = 3,        ///< client: the op joined the outbox
+  kEntryAcknowledged = 4,  ///< client: the op left the outbox
+  kEntryAccepted = 5,      ///< server: an op id accepted without being applied (already purged)
+  kEntrySeen = 6,          ///< server: a node reported holding a tombstone
+  kEntryClock = 7,         ///< client: the Lamport clock (the last entry of each record)
+};
 
 class Client final : public Node {
  public:
@@ -276,11 +303,14 @@ class Client final : public Node {
     op.origin = ctx.self();
     op.kind = user.kind;
     op.key = user.key;
-    lamport_ = std::max(lamport_, view().max_lamport()) + 1;
-    op.lamport = lamport_;
+    // The clock is at least every Lamport time the view holds: changed() takes in every tag's time
+    // as it arrives, and the outbox's ops were stamped from this clock.
+    assert(lamport_ >= view().max_lamport());
+    op.lamport = ++lamport_;
     op.observed = view().live_tags(user.key);
     const OpId removed = user.kind == OpKind::list_remove ? shown_value(*this, user.key) : OpId{};
     outbox_[op.id] = op;
+    encode_op(pending_.u8(kEntryQueued), op);
     refresh();
     persist(ctx);
     ctx.report(op.id, Lifecycle::applied, removed);
@@ -293,23 +323,32 @@ class Client final : public Node {
     if (tag == kAck) {
       const OpId id{r.u64()};
       if (r.ok() && outbox_.erase(id) > 0) {
+        pending_.u8(kEntryAcknowledged).u64(id.value);
         persist(ctx);
         ctx.report(id, Lifecycle::acknowledged);
       }
     } else if (tag == kApply) {
       auto op = decode_op(r);
       if (!op) return;
-      base_.apply(*op);
-      changed(ctx);
+      apply_to_base(*op);
+      encode_op(pending_.u8(kEntryApplied), *op);
+      // The clock takes in the times of the tags the base holds, and a remove brings no tag.
+      changed(ctx, op->kind == OpKind::list_remove ? 0 : op->lamport, true);
     } else if (tag == kFull) {
       OrSet server;
       if (!server.decode(r)) return;
       base_ = std::move(server);
-      changed(ctx);
+      snapshot_due_ = true;
+      base_replaced();
+      changed(ctx, base_.max_lamport(), false);
     } else if (tag == kPurge) {
       const auto ids = decode_ids(r);
       if (!r.ok()) return;
-      for (OpId id : ids) base_.discard(id);
+      for (OpId id : ids) {
+        base_.discard(id);
+        pending_.u8(kEntryDiscarded).u64(id.value);
+      }
+      base_replaced();
       refresh();
       persist(ctx);
     }
@@ -319,6 +358,8 @@ class Client final : public Node {
     if (tag != kTick) return;
     ctx.set_timer(options_.resend_interval, kTick);
     if (options_.collection == Collection::after_ttl && ttl_.collect(ctx, base_, options_.ttl)) {
+      snapshot_due_ = true;
+      base_replaced();
       refresh();
       persist(ctx);
     }
@@ -326,17 +367,16 @@ class Client final : public Node {
     // report, and compare digests with the server (anti-entropy) so a lost or stale update heals.
     if (auto server = ctx.connected_server()) {
       for (const auto& [id, op] : outbox_) ctx.send(*server, op_message(kOp, op));
-      if (++ticks_ % kFullReportEveryTicks == 0) told_.clear();
+      if (++ticks_ % kFullReportEveryTicks == 0) forget_told();
       report_tombstones(ctx, *server);
-      if (!base_digest_) base_digest_ = digest(base_);
-      ctx.send(*server, Writer().u8(kDigest).u64(*base_digest_).take());
+      ctx.send(*server, Writer().u8(kDigest).u64(base_.digest()).take());
     }
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
     ctx.send(peer, full_message(kHello, base_));
     for (const auto& [id, op] : outbox_) ctx.send(peer, op_message(kOp, op));
-    told_.clear();  // a new connection, maybe a new server: report every tombstone again
+    forget_told();  // a new connection, maybe a new server: report every tombstone again
     report_tombstones(ctx, peer);
   }
 
@@ -352,16 +392,60 @@ class Client final : public Node {
   }
 
  private:
-  /// The base changed through the server: collect, report newly visible remote writes, store.
-  void changed(Context& ctx) {
+  /// The base changed through the server, bringing tags as late as `lamport` (the clock already
+  /// holds every earlier tag's time, so this is what base_.max_lamport() would add), by one
+  /// apply_to_base when `one_op`: collect, report newly visible remote writes, store.
+  void changed(Context& ctx, std::uint64_t lamport, bool one_op) {
     // A Lamport clock remembers every time it has seen, even of tags discarded since: a later write
     // must order after them should one of them come back (as the buggy baselines let happen).
-    lamport_ = std::max(lamport_, base_.max_lamport());
+    lamport_ = std::max(lamport_, lamport);
     collect_now(ctx, options_, base_, ttl_);
+    if (options_.collection != Collection::when_all_seen) {
+      snapshot_due_ = true;  // what it discarded is not journaled
+      base_replaced();
+    }
     refresh();
-    report_seen(ctx);
+    if (one_op && seen_exact_ && view_is_base_) report_seen_applied(ctx);
+    else report_seen(ctx);
+    seen_exact_ = view_is_base_;
     persist(ctx);
     if (auto server = ctx.connected_server()) report_tombstones(ctx, *server);
+  }
+
+  /// Applies an op the server relayed, as OrSet::apply does, noting what it changed for the
+  /// reports: its tag if new, the tombstones it created or lowered, the tombstones it created.
+  void apply_to_base(const Op& op) {
+    const Removal removal{op.id, op.origin};
+    applied_removals_.clear();
+    for (OpId t : op.observed) {
+      const bool created = !base_.removed().contains(t);
+      if (!base_.remove(t, removal)) continue;
+      applied_removals_.push_back(t);
+      if (created) fresh_tombstones_.push_back(t);
+    }
+    applied_ = op.id;
+    applied_origin_ = op.origin;
+    applied_tag_ = op.kind != OpKind::list_remove && base_.add(op.id, Tag{op.key, op.lamport, op.origin});
+    if (fresh_tombstones_.size() > kFreshTombstonesMax) base_replaced();
+  }
+
+  /// base_ changed in a way apply_to_base did not note (a full state, a discard): the next reports
+  /// walk everything.
+  void base_replaced() {
+    seen_exact_ = false;
+    told_exact_ = false;
+    fresh_tombstones_.clear();
+  }
+
+  /// report_seen when the only change since its last call, made while the view was base_ as it is
+  /// now, is the op apply_to_base applied: only that op's tag and tombstones can be unreported,
+  /// and their reporter is that op. The reports and their order are report_seen's.
+  void report_seen_applied(Context& ctx) {
+    const bool remote = applied_origin_ != ctx.self();
+    if (remote && (applied_tag_ || !applied_removals_.empty()) && reported_.insert(applied_).second) {
+      ctx.report(applied_, Lifecycle::seen);
+    }
+    for (OpId t : applied_removals_) removals_checked_.insert_or_assign(t, base_.removed().find(t)->second);
   }
 
   void report_seen(Context& ctx) {
@@ -369,7 +453,7 @@ class Client final : public Node {
     const NodeId self = ctx.self();
     std::vector<OpId> fresh;
     auto reported = reported_.begin();
-    for (const auto& [id, tag] : view().tags) {
+    for (const auto& [id, tag] : view().tags()) {
       while (reported != reported_.end() && *reported < id) ++reported;
       if (tag.origin != self && (reported == reported_.end() || *reported != id)) fresh.push_back(id);
     }
@@ -379,7 +463,7 @@ class Client final : public Node {
     }
     // A tombstone exactly as the last call saw it was handled then (reported_ only grows), so only
     // new or changed ones are looked up: one merged walk against the last call's copy finds them.
-    const auto& removed = view().removed;
+    const auto& removed = view().removed();
     auto before = removals_checked_.begin();
     for (const auto& [id, removal] : removed) {
       while (before != removals_checked_.end() && before->first < id) ++before;
@@ -393,21 +477,43 @@ class Client final : public Node {
   /// flushed by persist(), so a crash cannot take back what the report says.
   void report_tombstones(Context& ctx, NodeId server) {
     if (options_.collection != Collection::when_all_seen) return;
+    if (told_exact_) {
+      // Since the last report base_ only gained the fresh tombstones, none of them told: they are
+      // the difference, and told_ becomes base_'s tombstones by taking them in.
+      std::sort(fresh_tombstones_.begin(), fresh_tombstones_.end());
+      fresh_tombstones_.erase(std::unique(fresh_tombstones_.begin(), fresh_tombstones_.end()), fresh_tombstones_.end());
+      if (fresh_tombstones_.empty()) return;
+      const auto middle = told_.insert(told_.end(), fresh_tombstones_.begin(), fresh_tombstones_.end());
+      std::inplace_merge(told_.begin(), middle, told_.end());
+      ctx.send(server, ids_message(kSeen, fresh_tombstones_));
+      fresh_tombstones_.clear();
+      return;
+    }
     // What was told and is still held stays told; what is held and was not told is told now. So
     // after each report the told ids are exactly base_'s tombstones: keep them as a sorted list and
     // send the difference, both found in one merged walk.
     std::vector<OpId> ids;
     std::vector<OpId> held;
-    held.reserve(base_.removed.size());
+    held.reserve(base_.removed().size());
     auto told = told_.begin();
-    for (const auto& [id, removal] : base_.removed) {
+    for (const auto& [id, removal] : base_.removed()) {
       while (told != told_.end() && *told < id) ++told;
       if (told == told_.end() || *told != id) ids.push_back(id);
       held.push_back(id);
     }
     told_ = std::move(held);
+    told_exact_ = true;
+    fresh_tombstones_.clear();
     if (ids.empty()) return;
     ctx.send(server, ids_message(kSeen, ids));
+  }
+
+  /// Forgets what was told (a new connection, or the periodic full report): the next report tells
+  /// every tombstone held.
+  void forget_told() {
+    told_.clear();
+    told_exact_ = false;
+    fresh_tombstones_.clear();
   }
 
   /// What the user sees as of the last refresh: base_ with the outbox applied. With an empty
@@ -417,41 +523,72 @@ class Client final : public Node {
   void refresh() {
     view_is_base_ = outbox_.empty();
     if (!view_is_base_) {
+      seen_exact_ = false;
       view_ = base_;
       for (const auto& [id, op] : outbox_) view_.apply(op);
     }
     shown_.reset();
   }
 
-  // Every change of base_ is stored at once, so this is also where its cached digest goes stale.
+  /// Makes the changes since the last call durable: as one journal record of the entries noted in
+  /// pending_, or as a snapshot of the whole state when a change was too large to note (a full
+  /// state from the server, a collection) or the records have outgrown the last snapshot.
   void persist(Context& ctx) {
-    base_digest_.reset();
-    Writer w;
-    w.u64(lamport_);
-    base_.encode(w);
-    w.u32(static_cast<std::uint32_t>(outbox_.size()));
-    for (const auto& [id, op] : outbox_) encode_op(w, op);
-    ctx.store().put("orset/client", w.take());
-    ctx.store().flush();
+    if (snapshot_due_ || journal_.wants_snapshot()) {
+      Writer w;
+      w.u64(lamport_);
+      base_.encode(w);
+      w.u32(static_cast<std::uint32_t>(outbox_.size()));
+      for (const auto& [id, op] : outbox_) encode_op(w, op);
+      journal_.snapshot(ctx.store(), w.take());
+      snapshot_due_ = false;
+    } else {
+      journal_.append(ctx.store(), pending_.u8(kEntryClock).u64(lamport_).take());
+    }
+    pending_ = Writer();
   }
 
   void restore(Context& ctx) {
-    auto saved = ctx.store().get("orset/client");
-    if (!saved) return;
-    Reader r(*saved);
-    lamport_ = r.u64();
+    auto saved = journal_.load(ctx.store());
+    std::uint64_t lamport = 0;
     OrSet base;
-    if (!base.decode(r)) return;
     std::map<OpId, Op> outbox;
-    const std::uint32_t n = r.u32();
-    for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-      if (auto op = decode_op(r)) outbox[op->id] = *op;
+    if (saved.snapshot) {
+      Reader r(*saved.snapshot);
+      lamport = r.u64();
+      if (!base.decode(r)) return;
+      const std::uint32_t n = r.u32();
+      for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+        if (auto op = decode_op(r)) outbox[op->id] = *op;
+      }
+      if (!r.ok()) return;
     }
-    if (!r.ok()) return;
+    for (const std::string& record : saved.records) {
+      Reader r(record);
+      while (r.ok() && !r.at_end()) {
+        const std::uint8_t entry = r.u8();
+        if (entry == kEntryClock) {
+          lamport = r.u64();
+        } else if (entry == kEntryApplied || entry == kEntryQueued) {
+          auto op = decode_op(r);
+          if (!op) return;
+          if (entry == kEntryApplied) base.apply(*op);
+          else outbox[op->id] = *op;
+        } else if (entry == kEntryDiscarded) {
+          base.discard(OpId{r.u64()});
+        } else if (entry == kEntryAcknowledged) {
+          outbox.erase(OpId{r.u64()});
+        } else {
+          return;  // not a record this client wrote
+        }
+      }
+      if (!r.ok()) return;
+    }
+    lamport_ = lamport;
     base_ = std::move(base);
     outbox_ = std::move(outbox);
-    for (const auto& [id, tag] : base_.tags) reported_.insert(id);
-    for (const auto& [id, removal] : base_.removed) reported_.insert(removal.by);
+    for (const auto& [id, tag] : base_.tags()) reported_.insert(id);
+    for (const auto& [id, removal] : base_.removed()) reported_.insert(removal.by);
   }
 
   Options options_;
@@ -463,10 +600,21 @@ class Client final : public Node {
   std::uint64_t lamport_ = 0;
   TtlClock ttl_;
   boost::container::flat_set<OpId> reported_;  ///< remote writes already reported as seen
-  boost::container::flat_map<OpId, Removal> removals_checked_;  ///< view().removed at the last report_seen
+  boost::container::flat_map<OpId, Removal> removals_checked_;  ///< view().removed() at the last report_seen
   std::vector<OpId> told_;            ///< tombstones reported to the server on this connection, sorted
+  // What apply_to_base changed, so that the reports after it look at that alone (see changed()).
+  static constexpr std::size_t kFreshTombstonesMax = 1024;  ///< beyond this, the next report walks everything
+  bool seen_exact_ = false;   ///< removals_checked_ is base_'s tombstones and the view was base_ then
+  bool told_exact_ = false;   ///< told_ plus fresh_tombstones_ is base_'s tombstones
+  std::vector<OpId> fresh_tombstones_;  ///< tombstones apply_to_base created since the last report
+  std::vector<OpId> applied_removals_;  ///< tombstones the last apply_to_base created or lowered
+  OpId applied_;                        ///< the op the last apply_to_base applied
+  NodeId applied_origin_;
+  bool applied_tag_ = false;            ///< whether that op's tag was new
   std::uint64_t ticks_ = 0;
-  std::optional<std::uint64_t> base_digest_;  ///< digest(base_), while base_ is unchanged
+  Journal journal_{"orset/c/"};  ///< base_, outbox_ and lamport_, durable
+  Writer pending_;                    ///< journal entries of the changes not yet persisted
+  bool snapshot_due_ = false;         ///< a change since the last persist has no journal entry
 };
 
 class Server final : public Node {
@@ -495,15 +643,17 @@ class Server final : public Node {
       on_sync(ctx, r);
     } else if (tag == kDigest) {
       const std::uint64_t theirs = r.u64();
-      if (!state_digest_) state_digest_ = digest(state_);
-      if (r.ok() && theirs != *state_digest_) ctx.send(from, full_message(kFull, state_));
+      if (r.ok() && theirs != state_.digest()) ctx.send(from, full_message(kFull, state_));
     }
   }
 
   void on_timer(Context& ctx, std::uint64_t tag) override {
     if (tag != kTick) return;
     ctx.set_timer(options_.resend_interval, kTick);
-    if (options_.collection == Collection::after_ttl && ttl_.collect(ctx, state_, options_.ttl)) persist(ctx);
+    if (options_.collection == Collection::after_ttl && ttl_.collect(ctx, state_, options_.ttl)) {
+      snapshot_due_ = true;
+      persist(ctx);
+    }
     ticks_ += 1;
     const std::int64_t every = std::max<std::int64_t>(1, options_.server_sync_interval.us / options_.resend_interval.us);
     if (ticks_ % static_cast<std::uint64_t>(every) == 0) sync_servers(ctx);
@@ -531,47 +681,68 @@ class Server final : public Node {
   }
 
   void accept(Context& ctx, NodeId from, Op op, bool from_client) {
-    if (accepted_.insert(op.id).second && !purged_.contains(op.id)) {
-      std::erase_if(op.observed, [&](OpId t) { return purged_.contains(t); });
-      state_.apply(op);
-      settle(ctx);
-      persist(ctx);  // flushed before anyone hears of it: an acknowledged write survives a crash
-      broadcast(ctx, op_message(kApply, op));
-      if (from_client) {
-        for (NodeId s : ctx.servers()) {
-          if (s != ctx.self()) ctx.send(s, op_message(kForward, op));
+    if (accepted_.insert(op.id).second) {
+      if (purged_.contains(op.id)) {
+        pending_.u8(kEntryAccepted).u64(op.id.value);  // made durable with the next change
+      } else {
+        std::erase_if(op.observed, [&](OpId t) { return purged_.contains(t); });
+        state_.apply(op);
+        encode_op(pending_.u8(kEntryApplied), op);
+        settle(ctx, op.observed);
+        persist(ctx);  // flushed before anyone hears of it: an acknowledged write survives a crash
+        broadcast(ctx, op_message(kApply, op));
+        if (from_client) {
+          for (NodeId s : ctx.servers()) {
+            if (s != ctx.self()) ctx.send(s, op_message(kForward, op));
+          }
         }
+        collect(ctx);
       }
-      collect(ctx);
     }
     if (from_client) ctx.send(from, Writer().u8(kAck).u64(op.id.value).take());
   }
 
   /// Merges a state from a client or another server, ignoring anything already discarded.
   void absorb(Context& ctx, OrSet incoming) {
-    erase_where(incoming.tags, [&](const auto& e) { return purged_.contains(e.first); });
-    erase_where(incoming.removed, [&](const auto& e) { return purged_.contains(e.first); });
+    incoming.discard_where([&](OpId id) { return purged_.contains(id); });
     OrSet before = state_;
     state_.merge(incoming);
-    settle(ctx);
+    std::vector<OpId> tombstones;
+    tombstones.reserve(state_.removed().size());
+    for (const auto& [id, removal] : state_.removed()) tombstones.push_back(id);
+    settle(ctx, tombstones);
     if (state_ == before) return;
+    snapshot_due_ = true;
     persist(ctx);
     broadcast(ctx, full_message(kFull, state_));
     collect(ctx);
   }
 
-  /// After a change: the collection rule, and this server's own tombstone report.
-  void settle(Context& ctx) {
+  /// After a change that may have added the tombstones `ids`: the collection rule, and this
+  /// server's own tombstone report.
+  void settle(Context& ctx, const std::vector<OpId>& ids) {
     collect_now(ctx, options_, state_, ttl_);
-    if (options_.collection != Collection::when_all_seen) return;
-    for (const auto& [id, removal] : state_.removed) seen_by_[id].insert(ctx.self());
+    if (options_.collection != Collection::when_all_seen) {
+      snapshot_due_ = true;  // what collection discarded is not journaled
+      return;
+    }
+    for (OpId id : ids) {
+      if (state_.removed().contains(id)) note_seen(id, ctx.self());
+    }
+  }
+
+  /// Records that `node` holds tombstone `id`; true when it had not said so before.
+  bool note_seen(OpId id, NodeId node) {
+    if (!seen_by_[id].insert(node).second) return false;
+    pending_.u8(kEntrySeen).u64(id.value).u32(node.value);
+    return true;
   }
 
   void record_seen(Context& ctx, NodeId node, const std::vector<OpId>& ids) {
     if (options_.collection != Collection::when_all_seen) return;
     bool any = false;
     for (OpId id : ids) {
-      if (state_.removed.contains(id)) any |= seen_by_[id].insert(node).second;
+      if (state_.removed().contains(id)) any |= note_seen(id, node);
     }
     if (any) collect(ctx);
   }
@@ -581,13 +752,14 @@ class Server final : public Node {
     if (options_.collection != Collection::when_all_seen) return;
     std::vector<OpId> done;
     for (const auto& [id, nodes] : seen_by_) {
-      if (seen_by_everyone(ctx, nodes) && state_.removed.contains(id)) done.push_back(id);
+      if (seen_by_everyone(ctx, nodes) && state_.removed().contains(id)) done.push_back(id);
     }
     if (done.empty()) return;
     for (OpId id : done) {
       state_.discard(id);
       seen_by_.erase(id);
       purged_.insert(id);
+      pending_.u8(kEntryDiscarded).u64(id.value);
     }
     persist(ctx);
     broadcast(ctx, ids_message(kPurge, done));
@@ -630,11 +802,9 @@ class Server final : public Node {
   void on_sync(Context& ctx, Reader& r) {
     Server other(options_);
     if (!other.decode_server(r)) return;
+    snapshot_due_ = true;  // the merge below changes too much to journal entry by entry
     for (OpId id : other.purged_) {
-      if (purged_.insert(id).second) {
-        state_.discard(id);
-        state_digest_.reset();  // absorb may find nothing new and not persist
-      }
+      if (purged_.insert(id).second) state_.discard(id);
       seen_by_.erase(id);
     }
     for (const auto& [id, nodes] : other.seen_by_) {
@@ -671,21 +841,53 @@ class Server final : public Node {
     return r.ok();
   }
 
-  // Every change of state_ is stored at once, so this is also where its cached digest goes stale.
+  /// Makes the changes since the last call durable: one journal record of the entries noted in
+  /// pending_, or a snapshot of the whole server state when a change was too large to note (a
+  /// merge, a collection by the clock) or the records have outgrown the last snapshot.
   void persist(Context& ctx) {
-    state_digest_.reset();
-    Writer w;
-    encode_server(w);
-    ctx.store().put("orset/server", w.take());
-    ctx.store().flush();
+    if (snapshot_due_ || journal_.wants_snapshot()) {
+      Writer w;
+      encode_server(w);
+      journal_.snapshot(ctx.store(), w.take());
+      snapshot_due_ = false;
+    } else {
+      journal_.append(ctx.store(), pending_.take());
+    }
+    pending_ = Writer();
   }
 
   void restore(Context& ctx) {
-    auto saved = ctx.store().get("orset/server");
-    if (!saved) return;
-    Reader r(*saved);
+    auto saved = journal_.load(ctx.store());
     Server loaded(options_);
-    if (!loaded.decode_server(r)) return;
+    if (saved.snapshot) {
+      Reader r(*saved.snapshot);
+      if (!loaded.decode_server(r)) return;
+    }
+    for (const std::string& record : saved.records) {
+      Reader r(record);
+      while (r.ok() && !r.at_end()) {
+        const std::uint8_t entry = r.u8();
+        if (entry == kEntryApplied) {
+          auto op = decode_op(r);
+          if (!op) return;
+          loaded.accepted_.insert(op->id);
+          loaded.state_.apply(*op);
+        } else if (entry == kEntryAccepted) {
+          loaded.accepted_.insert(OpId{r.u64()});
+        } else if (entry == kEntrySeen) {
+          const OpId id{r.u64()};
+          loaded.seen_by_[id].insert(NodeId{r.u32()});
+        } else if (entry == kEntryDiscarded) {
+          const OpId id{r.u64()};
+          loaded.state_.discard(id);
+          loaded.seen_by_.erase(id);
+          loaded.purged_.insert(id);
+        } else {
+          return;  // not a record this server wrote
+        }
+      }
+      if (!r.ok()) return;
+    }
     state_ = std::move(loaded.state_);
     accepted_ = std::move(loaded.accepted_);
     purged_ = std::move(loaded.purged_);
@@ -694,13 +896,15 @@ class Server final : public Node {
 
   Options options_;
   OrSet state_;
-  // Flat (sorted vector) sets and maps, as in OrSet: walked whole on every store write.
+  // Flat (sorted vector) sets and maps, as in OrSet: walked whole to encode a snapshot or a sync.
   boost::container::flat_set<OpId> accepted_;  ///< op ids already applied: resends apply once
   boost::container::flat_set<OpId> purged_;    ///< discarded tags: never to come back
   boost::container::flat_map<OpId, boost::container::flat_set<NodeId>> seen_by_;  ///< tombstone -> nodes that reported holding it
   TtlClock ttl_;
   std::uint64_t ticks_ = 0;
-  std::optional<std::uint64_t> state_digest_;  ///< digest(state_), while state_ is unchanged
+  Journal journal_{"orset/s/"};  ///< state_, accepted_, purged_ and seen_by_, durable
+  Writer pending_;                    ///< journal entries of the changes not yet persisted
+  bool snapshot_due_ = false;         ///< a change since the last persist has no journal entry
 };
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include <boost/container/flat_set.hpp>
 
+#include "models/digest_term.hpp"
 #include "models/rga.hpp"
 #include "models/store_keys.hpp"
 #include "sim/rng.hpp"
@@ -19,18 +20,6 @@ namespace syncstorm::rga {
 // ---- the pure state --------------------------------------------------------------------------
 
 namespace {
-
-/// One term of the content digest: the sum of terms over every element and tombstone is the same
-/// whatever order they arrived in, and a replaced tombstone is taken out by subtracting its term.
-std::uint64_t digest_term(std::uint64_t kind, std::uint64_t a, std::uint64_t b, std::uint64_t c, std::uint64_t d) {
-  std::uint64_t state = kind;
-  std::uint64_t h = splitmix64(state);
-  for (std::uint64_t v : {a, b, c, d}) {
-    state = h ^ v;
-    h = splitmix64(state);
-  }
-  return h;
-}
 
 std::uint64_t element_term(OpId id, const Element& e) {
   return digest_term(1, id.value, e.parent.value, e.lamport, e.origin.value);

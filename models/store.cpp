@@ -6,14 +6,31 @@
 
 namespace syncstorm {
 
-void Store::put(const std::string& key, std::string value) { unflushed_[key] = std::move(value); }
+void Store::put(const std::string& key, std::string value) {
+  appended_.erase(key);
+  unflushed_[key] = std::move(value);
+}
 
-void Store::erase(const std::string& key) { unflushed_[key] = std::nullopt; }
+void Store::erase(const std::string& key) {
+  appended_.erase(key);
+  unflushed_[key] = std::nullopt;
+}
+
+void Store::append(const std::string& key, std::string_view bytes) {
+  if (auto it = unflushed_.find(key); it != unflushed_.end()) {
+    if (!it->second) it->second.emplace();
+    it->second->append(bytes);
+    return;
+  }
+  appended_[key].append(bytes);
+}
 
 std::optional<std::string> Store::get(const std::string& key) const {
   if (auto it = unflushed_.find(key); it != unflushed_.end()) return it->second;
-  if (auto it = durable_.find(key); it != durable_.end()) return it->second;
-  return std::nullopt;
+  std::optional<std::string> value;
+  if (auto it = durable_.find(key); it != durable_.end()) value = it->second;
+  if (auto it = appended_.find(key); it != appended_.end()) value = value.value_or("") + it->second;
+  return value;
 }
 
 std::vector<std::pair<std::string, std::string>> Store::scan(std::string_view prefix) const {
@@ -25,6 +42,9 @@ std::vector<std::pair<std::string, std::string>> Store::scan(std::string_view pr
        ++it) {
     if (it->second) merged[it->first] = *it->second;
     else merged.erase(it->first);
+  }
+  for (auto it = appended_.lower_bound(std::string(prefix)); it != appended_.end() && it->first.starts_with(prefix); ++it) {
+    merged[it->first] += it->second;
   }
   return {merged.begin(), merged.end()};
 }
@@ -44,22 +64,36 @@ void Store::flush() {
     }
   }
   unflushed_.clear();
+  // Appends go to keys with no put or erase in this batch (Store::append folds those), so their
+  // order against the batch above does not matter.
+  for (auto& [key, bytes] : appended_) {
+    auto it = durable_.find(key);
+    if (it == durable_.end()) durable_.emplace(key, std::move(bytes));
+    else it->second.append(bytes);
+  }
+  appended_.clear();
 }
 
 void Store::crash(bool persistent, bool lose_unflushed) {
   if (!persistent) {
     durable_.clear();
     unflushed_.clear();
+    appended_.clear();
     return;
   }
-  if (lose_unflushed) unflushed_.clear();
-  else flush();
+  if (lose_unflushed) {
+    unflushed_.clear();
+    appended_.clear();
+  } else {
+    flush();
+  }
 }
 
 std::uint64_t Store::bytes() const {
   std::uint64_t total = 0;
   for (const auto& [key, value] : durable_) total += key.size() + value.size();
   for (const auto& [key, value] : unflushed_) total += key.size() + (value ? value->size() : 0);
+  for (const auto& [key, bytes] : appended_) total += bytes.size();
   return total;
 }
 
