@@ -49,9 +49,11 @@ class Store {
   // replicas one contiguous block per store is what keeps a write's cost flat.
   boost::container::flat_map<std::string, std::string> durable_;
   boost::container::flat_map<std::string, std::optional<std::string>> unflushed_;  ///< nullopt marks an erase
-  /// Unflushed appends to keys with no unflushed put or erase (an append after one of those is
-  /// folded into it, so a key is in at most one of the two maps).
-  boost::container::flat_map<std::string, std::string> appended_;
+  /// Appends since the last flush to keys with no unflushed put or erase (an append after one of
+  /// those is folded into it) go straight onto the durable value; this is each such key's length
+  /// before them (none when it was absent), what a crash that loses unflushed writes cuts it back
+  /// to. A batch touches a key or two, so a list searched whole is enough.
+  std::vector<std::pair<std::string, std::optional<std::size_t>>> append_marks_;
 };
 
 /// What a node may do. Handed to every callback; valid only during it.

@@ -727,22 +727,35 @@ class Server final : public Node {
       return;
     }
     for (OpId id : ids) {
-      if (state_.removed().contains(id)) note_seen(id, ctx.self());
+      if (state_.removed().contains(id)) note_seen(ctx, id, ctx.self());
     }
   }
 
   /// Records that `node` holds tombstone `id`; true when it had not said so before.
-  bool note_seen(OpId id, NodeId node) {
-    if (!seen_by_[id].insert(node).second) return false;
+  bool note_seen(Context& ctx, OpId id, NodeId node) {
+    auto& nodes = seen_by_[id];
+    if (!nodes.insert(node).second) return false;
+    if (nodes.size() >= reporters(ctx)) complete_.insert(id);
     pending_.u8(kEntrySeen).u64(id.value).u32(node.value);
     return true;
+  }
+
+  /// How many nodes report tombstones: every client and every server.
+  static std::size_t reporters(Context& ctx) { return ctx.clients().size() + ctx.servers().size(); }
+
+  /// complete_ from seen_by_ after a change to many entries.
+  void find_complete(Context& ctx) {
+    complete_.clear();
+    for (const auto& [id, nodes] : seen_by_) {
+      if (nodes.size() >= reporters(ctx)) complete_.insert(id);
+    }
   }
 
   void record_seen(Context& ctx, NodeId node, const std::vector<OpId>& ids) {
     if (options_.collection != Collection::when_all_seen) return;
     bool any = false;
     for (OpId id : ids) {
-      if (state_.removed().contains(id)) any |= note_seen(id, node);
+      if (state_.removed().contains(id)) any |= note_seen(ctx, id, node);
     }
     if (any) collect(ctx);
   }
@@ -750,14 +763,17 @@ class Server final : public Node {
   /// Discards the tombstones every client and every server has reported.
   void collect(Context& ctx) {
     if (options_.collection != Collection::when_all_seen) return;
+    // Only entries with as many reporters as there are nodes can be complete (complete_ holds just
+    // those, in id order, so `done` comes out in the order a walk over seen_by_ would give).
     std::vector<OpId> done;
-    for (const auto& [id, nodes] : seen_by_) {
-      if (seen_by_everyone(ctx, nodes) && state_.removed().contains(id)) done.push_back(id);
+    for (OpId id : complete_) {
+      if (seen_by_everyone(ctx, seen_by_.find(id)->second) && state_.removed().contains(id)) done.push_back(id);
     }
     if (done.empty()) return;
     for (OpId id : done) {
       state_.discard(id);
       seen_by_.erase(id);
+      complete_.erase(id);
       purged_.insert(id);
       pending_.u8(kEntryDiscarded).u64(id.value);
     }
@@ -810,6 +826,7 @@ class Server final : public Node {
     for (const auto& [id, nodes] : other.seen_by_) {
       if (!purged_.contains(id)) seen_by_[id].insert(nodes.begin(), nodes.end());
     }
+    find_complete(ctx);
     accepted_.insert(other.accepted_.begin(), other.accepted_.end());
     absorb(ctx, other.state_);
     collect(ctx);
@@ -892,6 +909,7 @@ class Server final : public Node {
     accepted_ = std::move(loaded.accepted_);
     purged_ = std::move(loaded.purged_);
     seen_by_ = std::move(loaded.seen_by_);
+    find_complete(ctx);
   }
 
   Options options_;
@@ -900,6 +918,7 @@ class Server final : public Node {
   boost::container::flat_set<OpId> accepted_;  ///< op ids already applied: resends apply once
   boost::container::flat_set<OpId> purged_;    ///< discarded tags: never to come back
   boost::container::flat_map<OpId, boost::container::flat_set<NodeId>> seen_by_;  ///< tombstone -> nodes that reported holding it
+  boost::container::flat_set<OpId> complete_;  ///< seen_by_'s entries with a report from as many nodes as there are
   TtlClock ttl_;
   std::uint64_t ticks_ = 0;
   Journal journal_{"orset/s/"};  ///< state_, accepted_, purged_ and seen_by_, durable

@@ -6,15 +6,9 @@
 
 namespace syncstorm {
 
-void Store::put(const std::string& key, std::string value) {
-  appended_.erase(key);
-  unflushed_[key] = std::move(value);
-}
+void Store::put(const std::string& key, std::string value) { unflushed_[key] = std::move(value); }
 
-void Store::erase(const std::string& key) {
-  appended_.erase(key);
-  unflushed_[key] = std::nullopt;
-}
+void Store::erase(const std::string& key) { unflushed_[key] = std::nullopt; }
 
 void Store::append(const std::string& key, std::string_view bytes) {
   if (auto it = unflushed_.find(key); it != unflushed_.end()) {
@@ -22,15 +16,19 @@ void Store::append(const std::string& key, std::string_view bytes) {
     it->second->append(bytes);
     return;
   }
-  appended_[key].append(bytes);
+  // Straight onto the durable value, remembering its length before this batch so that a crash
+  // can take the batch's appends back.
+  auto it = durable_.find(key);
+  const bool marked = std::any_of(append_marks_.begin(), append_marks_.end(), [&](const auto& m) { return m.first == key; });
+  if (!marked) append_marks_.emplace_back(key, it == durable_.end() ? std::nullopt : std::optional<std::size_t>(it->second.size()));
+  if (it == durable_.end()) it = durable_.emplace(key, std::string()).first;
+  it->second.append(bytes);
 }
 
 std::optional<std::string> Store::get(const std::string& key) const {
   if (auto it = unflushed_.find(key); it != unflushed_.end()) return it->second;
-  std::optional<std::string> value;
-  if (auto it = durable_.find(key); it != durable_.end()) value = it->second;
-  if (auto it = appended_.find(key); it != appended_.end()) value = value.value_or("") + it->second;
-  return value;
+  if (auto it = durable_.find(key); it != durable_.end()) return it->second;
+  return std::nullopt;
 }
 
 std::vector<std::pair<std::string, std::string>> Store::scan(std::string_view prefix) const {
@@ -42,9 +40,6 @@ std::vector<std::pair<std::string, std::string>> Store::scan(std::string_view pr
        ++it) {
     if (it->second) merged[it->first] = *it->second;
     else merged.erase(it->first);
-  }
-  for (auto it = appended_.lower_bound(std::string(prefix)); it != appended_.end() && it->first.starts_with(prefix); ++it) {
-    merged[it->first] += it->second;
   }
   return {merged.begin(), merged.end()};
 }
@@ -64,36 +59,32 @@ void Store::flush() {
     }
   }
   unflushed_.clear();
-  // Appends go to keys with no put or erase in this batch (Store::append folds those), so their
-  // order against the batch above does not matter.
-  for (auto& [key, bytes] : appended_) {
-    auto it = durable_.find(key);
-    if (it == durable_.end()) durable_.emplace(key, std::move(bytes));
-    else it->second.append(bytes);
-  }
-  appended_.clear();
+  append_marks_.clear();
 }
 
 void Store::crash(bool persistent, bool lose_unflushed) {
   if (!persistent) {
     durable_.clear();
     unflushed_.clear();
-    appended_.clear();
+    append_marks_.clear();
     return;
   }
-  if (lose_unflushed) {
-    unflushed_.clear();
-    appended_.clear();
-  } else {
+  if (!lose_unflushed) {
     flush();
+    return;
   }
+  unflushed_.clear();
+  for (const auto& [key, length] : append_marks_) {
+    if (length) durable_.find(key)->second.resize(*length);
+    else durable_.erase(key);
+  }
+  append_marks_.clear();
 }
 
 std::uint64_t Store::bytes() const {
   std::uint64_t total = 0;
   for (const auto& [key, value] : durable_) total += key.size() + value.size();
   for (const auto& [key, value] : unflushed_) total += key.size() + (value ? value->size() : 0);
-  for (const auto& [key, bytes] : appended_) total += bytes.size();
   return total;
 }
 
