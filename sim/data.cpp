@@ -115,6 +115,31 @@ std::string State::encode() const {
 
 std::uint64_t State::digest() const { return fnv1a64(encode()); }
 
+std::uint64_t State::fingerprint() const {
+  std::uint64_t h = 0x9e3779b97f4a7c15ULL;
+  auto mix = [&h](std::uint64_t v) {
+    h = (h ^ v) * 0xff51afd7ed558ccdULL;
+    h ^= h >> 29;
+  };
+  mix(static_cast<std::uint64_t>(type));
+  switch (type) {
+    case DataType::map:
+      mix(fields.size());
+      for (const auto& [key, value] : fields) mix(key.value), mix(value.value);
+      break;
+    case DataType::list:
+      mix(items.size());
+      for (const Item& item : items) mix(item.id.value), mix(item.value.value);
+      break;
+    case DataType::counter: mix(static_cast<std::uint64_t>(counter)); break;
+    case DataType::text:
+      mix(text.size());
+      for (OpId element : text) mix(element.value);
+      break;
+  }
+  return h;
+}
+
 std::string State::describe(std::size_t max_entries) const {
   std::string out;
   auto more = [&](std::size_t total) {

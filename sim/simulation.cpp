@@ -129,7 +129,7 @@ struct NodeRuntime {
   std::uint64_t conn_bytes = 0;
   Instant link_free_up;        ///< bandwidth: when the upstream is free again
   Instant link_free_down;
-  std::optional<std::uint64_t> digest;  ///< counted in digest_counts_ (live, trusted, holds a state)
+  std::optional<std::uint64_t> digest;  ///< State::fingerprint, counted in digest_counts_ (live, trusted, holds a state)
   // Cold: the node's durable storage.
   Store store;
 };
@@ -999,7 +999,7 @@ void Simulation::sample_convergence() {
     // A hostile client's replica is not judged (see History::untrusted).
     if (!n.up || h.is_untrusted(NodeId{i})) continue;
     if (auto state = n.node->state()) {
-      n.digest = state->digest();
+      n.digest = state->fingerprint();  // only compared within this run
       ++digest_counts_[*n.digest];
     }
   }
