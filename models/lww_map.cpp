@@ -11,11 +11,11 @@
 
 #include <memory>
 
-#include <fmt/format.h>
 
 #include "sim/rng.hpp"
 
 #include "models/model.hpp"
+#include "models/store_keys.hpp"
 
 namespace syncstorm {
 namespace lww {
@@ -134,8 +134,8 @@ std::uint64_t digest(const Map& map) {
   return fnv1a64(w.take());
 }
 
-std::string field_key(KeyId key) { return fmt::format("lww/field/{:010}", key.value); }
-std::string outbox_key(OpId id) { return fmt::format("lww/out/{:020}", id.value); }
+std::string field_key(KeyId key) { return numbered_key("lww/f/", key.value); }
+std::string outbox_key(OpId id) { return numbered_key("lww/o/", id.value); }
 
 /// A store record: one field and its winning stamp (or a pending write and its stamp).
 std::string stamp_record(KeyId key, const Stamp& s) {
@@ -252,7 +252,7 @@ class LwwClient final : public Node {
     for (const auto& [id, entry] : outbox_) ctx.send(server, encode_put(entry.first, entry.second));
   }
 
-  // The store holds one record per field ("lww/field/KEY") and per pending write ("lww/out/ID"),
+  // The store holds one record per field ("lww/f/KEY") and per pending write ("lww/o/ID"),
   // and the clock: a change writes what changed, not the whole map (with thousands of clients each
   // relay was a whole-map encode per client).
   void persist_clock(Context& ctx) {
@@ -266,13 +266,13 @@ class LwwClient final : public Node {
     Reader r(*saved);
     lww::HybridClock clock{r.i64(), r.u32()};
     Map map;
-    for (const auto& [name, record] : ctx.store().scan("lww/field/")) {
+    for (const auto& [name, record] : ctx.store().scan("lww/f/")) {
       auto field = read_stamp_record(record);
       if (!field) return;  // a corrupt store is treated as empty
       map.set(field->first, field->second);
     }
     std::map<OpId, std::pair<KeyId, Stamp>> outbox;
-    for (const auto& [name, record] : ctx.store().scan("lww/out/")) {
+    for (const auto& [name, record] : ctx.store().scan("lww/o/")) {
       auto entry = read_stamp_record(record);
       if (!entry) return;
       outbox[OpId{entry->second.op}] = *entry;
@@ -300,7 +300,7 @@ class LwwServer final : public Node {
   void on_start(Context& ctx) override {
     Map map;
     bool whole = true;
-    for (const auto& [name, record] : ctx.store().scan("lww/field/")) {
+    for (const auto& [name, record] : ctx.store().scan("lww/f/")) {
       auto field = read_stamp_record(record);
       whole = whole && field.has_value();
       if (field) map.set(field->first, field->second);

@@ -411,9 +411,9 @@ class Client final : public Node {
   }
 
   // The client's store holds one record per op (as an IndexedDB object store would), so a change
-  // writes only what changed: "rga/base/ID" for every op base_ gained, "rga/out/ID" for the outbox.
-  static std::string base_key(OpId id) { return numbered_key("rga/base/", id.value); }
-  static std::string outbox_key(OpId id) { return numbered_key("rga/out/", id.value); }
+  // writes only what changed: "rga/b/ID" for every op base_ gained, "rga/o/ID" for the outbox.
+  static std::string base_key(OpId id) { return numbered_key("rga/b/", id.value); }
+  static std::string outbox_key(OpId id) { return numbered_key("rga/o/", id.value); }
   static std::string op_record(const Op& op) {
     Writer w;
     encode_op(w, op);
@@ -422,14 +422,14 @@ class Client final : public Node {
 
   void restore(Context& ctx) {
     Rga base;
-    for (const auto& [key, record] : ctx.store().scan("rga/base/")) {
+    for (const auto& [key, record] : ctx.store().scan("rga/b/")) {
       Reader r(record);
       const auto op = decode_op(r);
       if (!op) return;
       base.apply(*op);
     }
     std::map<OpId, Op> outbox;
-    for (const auto& [key, record] : ctx.store().scan("rga/out/")) {
+    for (const auto& [key, record] : ctx.store().scan("rga/o/")) {
       Reader r(record);
       const auto op = decode_op(r);
       if (!op) return;
@@ -545,7 +545,7 @@ class Server final : public Node {
 
   // The store holds one record per operation (the op, then 1 when it was accepted from a client or
   // a server's forward, 0 when it came in a merged state), so a change writes only itself.
-  static std::string op_key(OpId id) { return numbered_key("rga/op/", id.value); }
+  static std::string op_key(OpId id) { return numbered_key("rga/p/", id.value); }
 
   void persist(Context& ctx, const Op& op) {
     Writer w;
@@ -557,7 +557,7 @@ class Server final : public Node {
   void restore(Context& ctx) {
     Rga state;
     boost::container::flat_set<OpId> accepted;
-    for (const auto& [key, record] : ctx.store().scan("rga/op/")) {
+    for (const auto& [key, record] : ctx.store().scan("rga/p/")) {
       Reader r(record);
       const auto op = decode_op(r);
       const std::uint8_t was_accepted = r.u8();

@@ -1,7 +1,10 @@
-// Store keys of the form PREFIX + a zero-padded 20-digit number ("rga/base/00000000000000000042"):
-// fixed width, so the store's key order is the numbers' order and a prefix scan reads records in
-// id order. Written by hand because replicas make one per record they store, on every message, and
-// fmt's general formatting cost about as much as the rest of storing the record.
+// Store keys of the form PREFIX + the number in 8 big-endian bytes ("rga/p/" and then 0x00...2a):
+// fixed width, so the store's key order is the numbers' order (std::string compares bytes as
+// unsigned, as memcmp does) and a prefix scan reads records in id order. With a prefix of 7
+// characters or fewer the key fits std::string's inline buffer: the stores' sorted vectors then
+// hold their keys in place, and a lookup compares them without a pointer chase or an allocation
+// (with 10,000 clients and 20-digit decimal keys, string compares and frees were a fifth of a
+// reconnect storm's time). Written by hand because replicas make one per record they store.
 #pragma once
 
 #include <cstdint>
@@ -11,10 +14,10 @@
 namespace syncstorm {
 
 inline std::string numbered_key(std::string_view prefix, std::uint64_t number) {
-  constexpr std::size_t kDigits = 20;  // 2^64 - 1 has 20 decimal digits
-  std::string key(prefix.size() + kDigits, '0');
+  constexpr std::size_t kBytes = 8;
+  std::string key(prefix.size() + kBytes, '\0');
   prefix.copy(key.data(), prefix.size());
-  for (std::size_t i = key.size(); number != 0; number /= 10) key[--i] = static_cast<char>('0' + number % 10);
+  for (std::size_t i = key.size(); i > prefix.size(); number >>= 8) key[--i] = static_cast<char>(number & 0xff);
   return key;
 }
 
