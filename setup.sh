@@ -11,7 +11,7 @@ mode=${1:-build}
 jobs=$(nproc 2>/dev/null || echo 2)
 
 packages=(cmake ninja-build g++ libboost-dev libfmt-dev catch2 librapidcheck-dev libxml2-utils libtomlplusplus-dev
-          libcli11-dev nlohmann-json3-dev libbenchmark-dev chromium chromium-driver)
+          libcli11-dev nlohmann-json3-dev libbenchmark-dev libjemalloc-dev chromium chromium-driver)
 
 install_missing() {
   local missing=()
@@ -74,8 +74,8 @@ case "$mode" in
     build build/sanitize Debug -DSYNCSTORM_SANITIZE=ON -DSYNCSTORM_BENCH=OFF "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1"
     (cd build/sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
        ctest --output-on-failure -j "$jobs" -LE slow)
-    echo "== the same trace hashes in Debug and Release builds"
-    build build/debug Debug -DSYNCSTORM_TESTS=OFF
+    echo "== the same trace hashes in Debug and Release builds (and with glibc's allocator and jemalloc)"
+    build build/debug Debug -DSYNCSTORM_TESTS=OFF -DSYNCSTORM_JEMALLOC=OFF
     tests/cross_build_hashes.sh build/release/syncstorm > build/hashes-release.txt
     tests/cross_build_hashes.sh build/debug/syncstorm > build/hashes-debug.txt
     if ! diff -u build/hashes-release.txt build/hashes-debug.txt; then
