@@ -100,22 +100,18 @@ class OrSet {
 template <typename Predicate>
 void OrSet::discard_where(Predicate predicate) {
   // One pass over each sorted sequence, which stays sorted.
-  auto tags = tags_.extract_sequence();
-  auto kept_tags = std::remove_if(tags.begin(), tags.end(), [&](const auto& entry) {
-    if (!predicate(entry.first)) return false;
-    digest_ -= term(entry.first, entry.second);
-    return true;
-  });
-  tags.erase(kept_tags, tags.end());
-  tags_.adopt_sequence(boost::container::ordered_unique_range, std::move(tags));
-  auto removals = removed_.extract_sequence();
-  auto kept_removals = std::remove_if(removals.begin(), removals.end(), [&](const auto& entry) {
-    if (!predicate(entry.first)) return false;
-    digest_ -= term(entry.first, entry.second);
-    return true;
-  });
-  removals.erase(kept_removals, removals.end());
-  removed_.adopt_sequence(boost::container::ordered_unique_range, std::move(removals));
+  auto discard_from = [&](auto& map) {
+    auto sequence = map.extract_sequence();
+    auto kept_end = std::remove_if(sequence.begin(), sequence.end(), [&](const auto& entry) {
+      if (!predicate(entry.first)) return false;
+      digest_ -= term(entry.first, entry.second);
+      return true;
+    });
+    sequence.erase(kept_end, sequence.end());
+    map.adopt_sequence(boost::container::ordered_unique_range, std::move(sequence));
+  };
+  discard_from(tags_);
+  discard_from(removed_);
 }
 
 void encode_op(Writer& w, const Op& op);
