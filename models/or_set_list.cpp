@@ -12,6 +12,9 @@
 // Clients show the server's state with their own unacknowledged operations applied on top. On every
 // (re)connect a client sends its state (hello) and resends its outbox; servers de-duplicate by op id,
 // store and flush before acknowledging, broadcast each accepted op, and forward it to other servers.
+// Both keep their durable state as a journal (models/journal.hpp): a snapshot and one small record
+// per change, replayed on restart. Clients compare an order-free digest with their server's every
+// second (anti-entropy); a mismatch gets the whole state back.
 #include <algorithm>
 #include <cassert>
 #include <set>
