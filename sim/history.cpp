@@ -1,6 +1,7 @@
 #include "sim/history.hpp"
 
 #include <algorithm>
+#include <cassert>
 
 namespace syncstorm {
 
@@ -11,34 +12,40 @@ std::uint32_t CausalPast::seen_from(NodeId client) const {
 }
 
 bool CausalPast::merge(const CausalPast& other) {
-  // Fast path: the common case on a busy link is that nothing new arrives. Both lists are sorted
-  // by node, so one walk over both answers it.
+  // One walk over both sorted lists raises the counts of nodes both know (a max, so doing it in
+  // place is safe) and counts the nodes only `other` knows. Most deliveries on a busy link bring
+  // nothing new, and most of the rest add a node or two: those are merged in place from the back,
+  // so no list is allocated per delivered message (with 10,000 clients a fresh list per merge made
+  // allocation a fifth of a reconnect storm).
   bool grows = false;
+  std::size_t added = 0;
   auto mine = entries_.begin();
   for (const auto& [node, count] : other.entries_) {
     while (mine != entries_.end() && mine->first < node) ++mine;
-    if (mine == entries_.end() || mine->first != node || mine->second < count) {
+    if (mine == entries_.end() || mine->first != node) {
+      ++added;
+    } else if (mine->second < count) {
+      mine->second = count;
       grows = true;
-      break;
     }
   }
-  if (!grows) return false;
-  std::vector<std::pair<NodeId, std::uint32_t>> merged;
-  merged.reserve(entries_.size() + other.entries_.size());
-  auto a = entries_.begin();
-  auto b = other.entries_.begin();
-  while (a != entries_.end() || b != other.entries_.end()) {
-    if (b == other.entries_.end() || (a != entries_.end() && a->first < b->first)) {
-      merged.push_back(*a++);
-    } else if (a == entries_.end() || b->first < a->first) {
-      merged.push_back(*b++);
+  if (added == 0) return grows;
+  const std::size_t old_size = entries_.size();
+  entries_.resize(old_size + added);
+  auto a = entries_.begin() + static_cast<std::ptrdiff_t>(old_size);  // one past the last old entry
+  auto b = other.entries_.end();
+  auto out = entries_.end();
+  while (b != other.entries_.begin()) {
+    if (a != entries_.begin() && (a - 1)->first > (b - 1)->first) {
+      *--out = *--a;
+    } else if (a != entries_.begin() && (a - 1)->first == (b - 1)->first) {
+      *--out = *--a;  // its count was raised above
+      --b;
     } else {
-      merged.emplace_back(a->first, std::max(a->second, b->second));
-      ++a;
-      ++b;
+      *--out = *--b;
     }
   }
-  entries_ = std::move(merged);
+  assert(out == a);  // the old entries left are already in place
   return true;
 }
 
