@@ -11,24 +11,39 @@ std::uint32_t CausalPast::seen_from(NodeId client) const {
   return it != entries_.end() && it->first == client ? it->second : 0;
 }
 
-bool CausalPast::merge(const CausalPast& other) {
+bool CausalPast::merge(const CausalPast& other, std::vector<Entry>* grown, bool* became_other) {
   // One walk over both sorted lists raises the counts of nodes both know (a max, so doing it in
   // place is safe) and counts the nodes only `other` knows. Most deliveries on a busy link bring
   // nothing new, and most of the rest add a node or two: those are merged in place from the back,
   // so no list is allocated per delivered message (with 10,000 clients a fresh list per merge made
   // allocation a fifth of a reconnect storm).
   bool grows = false;
+  bool beyond_other = false;  // an entry other does not have, or a larger count than its
   std::size_t added = 0;
   auto mine = entries_.begin();
+  bool mine_matched = false;  // *mine is a node other has
   for (const auto& [node, count] : other.entries_) {
-    while (mine != entries_.end() && mine->first < node) ++mine;
+    while (mine != entries_.end() && mine->first < node) {
+      if (!mine_matched) beyond_other = true;
+      ++mine;
+      mine_matched = false;
+    }
     if (mine == entries_.end() || mine->first != node) {
       ++added;
-    } else if (mine->second < count) {
+      if (grown) grown->emplace_back(node, count);
+      continue;
+    }
+    mine_matched = true;
+    if (mine->second < count) {
       mine->second = count;
       grows = true;
+      if (grown) grown->emplace_back(node, count);
+    } else if (mine->second > count) {
+      beyond_other = true;
     }
   }
+  if (mine != entries_.end() && (!mine_matched || std::next(mine) != entries_.end())) beyond_other = true;
+  if (became_other) *became_other = !beyond_other;
   if (added == 0) return grows;
   const std::size_t old_size = entries_.size();
   entries_.resize(old_size + added);
@@ -47,6 +62,23 @@ bool CausalPast::merge(const CausalPast& other) {
   }
   assert(out == a);  // the old entries left are already in place
   return true;
+}
+
+bool CausalPast::merge_entries(const std::vector<Entry>& entries, std::vector<Entry>* grown) {
+  bool grows = false;
+  for (const auto& [node, count] : entries) {
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), node,
+                               [](const Entry& entry, NodeId n) { return entry.first < n; });
+    if (it != entries_.end() && it->first == node) {
+      if (it->second >= count) continue;
+      it->second = count;
+    } else {
+      entries_.insert(it, Entry{node, count});
+    }
+    grows = true;
+    if (grown) grown->emplace_back(node, count);
+  }
+  return grows;
 }
 
 std::uint32_t CausalPast::advance(NodeId client) {

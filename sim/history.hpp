@@ -22,15 +22,21 @@ namespace syncstorm {
 class CausalPast {
  public:
   std::uint32_t seen_from(NodeId client) const;
-  /// Raises each entry to the larger of the two; returns whether anything grew.
-  bool merge(const CausalPast& other);
+  using Entry = std::pair<NodeId, std::uint32_t>;
+  /// Raises each entry to the larger of the two; returns whether anything grew. Each entry that
+  /// grew is appended, with its new count, to `grown` when given; `*became_other` (when given)
+  /// says whether the result equals `other`.
+  bool merge(const CausalPast& other, std::vector<Entry>* grown = nullptr, bool* became_other = nullptr);
+  /// merge() for a few entries in any order (an earlier snapshot's changes): the same result as
+  /// merging a past holding them.
+  bool merge_entries(const std::vector<Entry>& entries, std::vector<Entry>* grown = nullptr);
   /// Records the next operation of `client`; returns its 1-based sequence number.
   std::uint32_t advance(NodeId client);
   std::size_t size() const { return entries_.size(); }
-  const std::vector<std::pair<NodeId, std::uint32_t>>& entries() const { return entries_; }
+  const std::vector<Entry>& entries() const { return entries_; }
 
  private:
-  std::vector<std::pair<NodeId, std::uint32_t>> entries_;
+  std::vector<Entry> entries_;
 };
 
 struct OpRecord {

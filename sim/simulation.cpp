@@ -54,6 +54,22 @@ enum ResetReason : std::uint64_t {
   kReasonLimitData = 7,
 };
 
+/// A node's causal past as its messages carry it: immutable, and shared by every message the node
+/// sends until its past grows. `changes` are the entries that grew since the node's previous
+/// snapshot `base`. A receiver whose past is exactly `base` takes this snapshot as its own past
+/// without reading either (the common case on a relay's broadcast: with 10,000 clients, reading
+/// each client's cold list of every writer's count was a fifth of a reconnect storm); one whose
+/// past has taken in `base` (pasts only grow) merges just the changes.
+struct PastSnapshot {
+  CausalPast past;
+  std::uint64_t id = 0;
+  std::uint64_t base = 0;  ///< the sender's previous snapshot; 0 when `changes` is not complete
+  std::vector<CausalPast::Entry> changes;
+};
+
+/// Past this many grown entries a snapshot carries no changes (receivers merge it whole).
+constexpr std::size_t kPastChangesMax = 16;
+
 struct Packet {
   NodeId from;
   NodeId to;
@@ -61,7 +77,7 @@ struct Packet {
   std::uint64_t epoch = 0;  ///< stream: the connection it travels on; 0 otherwise
   LinkKind link = LinkKind::stream;
   std::string payload;
-  std::shared_ptr<const CausalPast> past;
+  std::shared_ptr<const PastSnapshot> past;
 };
 
 struct NodeRuntime;
@@ -110,8 +126,13 @@ struct NodeRuntime {
   Rng rng{0};                      ///< handed to the model
   Rng net_rng{0};                  ///< the network's draws for messages this node sends
   // Warm: causality and clocks.
-  CausalPast past;
-  std::shared_ptr<const CausalPast> past_snapshot;
+  CausalPast past;                                    ///< stale while past_in_snapshot
+  std::shared_ptr<const PastSnapshot> past_snapshot;  ///< the node's past exactly, while it has not grown
+  bool past_in_snapshot = false;                      ///< the past is past_snapshot's, not yet copied to `past`
+  std::uint64_t past_snapshot_id = 0;                 ///< the last snapshot taken of `past`
+  std::vector<CausalPast::Entry> past_changes;        ///< what grew since then
+  bool past_changes_complete = true;                  ///< false once past_changes overflowed
+  std::uint64_t merged_snapshot = 0;                  ///< a snapshot `past` has taken in whole
   Duration skew;
   std::int32_t drift_ppm = 0;
   // A client's one stream connection.
@@ -245,10 +266,39 @@ class Simulation {
     n.dirty = true;
     dirty_nodes_.push_back(static_cast<std::uint32_t>(&n - nodes_.data()));
   }
-  std::shared_ptr<const CausalPast> past_of(std::uint32_t i) {
+  std::shared_ptr<const PastSnapshot> past_of(std::uint32_t i) {
     NodeRuntime& n = nodes_[i];
-    if (!n.past_snapshot) n.past_snapshot = std::make_shared<const CausalPast>(n.past);
+    if (!n.past_snapshot) {
+      assert(!n.past_in_snapshot);  // a past that grew was copied out first (own_past)
+      auto snapshot = std::make_shared<PastSnapshot>();
+      snapshot->past = n.past;
+      snapshot->id = ++last_snapshot_id_;
+      if (n.past_changes_complete && n.past_snapshot_id != 0) {
+        snapshot->base = n.past_snapshot_id;
+        snapshot->changes = n.past_changes;
+      }
+      n.past_changes.clear();
+      n.past_changes_complete = true;
+      n.past_snapshot_id = snapshot->id;
+      n.past_snapshot = std::move(snapshot);
+    }
     return n.past_snapshot;
+  }
+  /// The node's past, to change: copied out of a snapshot it shares first.
+  static CausalPast& own_past(NodeRuntime& n) {
+    if (n.past_in_snapshot) {
+      n.past = n.past_snapshot->past;
+      n.past_in_snapshot = false;
+    }
+    return n.past;
+  }
+  /// After `n.past` grew (its grown entries appended to past_changes): a new snapshot is due.
+  static void past_grew(NodeRuntime& n) {
+    n.past_snapshot.reset();
+    if (n.past_changes.size() > kPastChangesMax) {
+      n.past_changes.clear();
+      n.past_changes_complete = false;
+    }
   }
 
   /// With 10,000 nodes and more their records no longer fit the caches, and the misses of each event
@@ -286,6 +336,7 @@ class Simulation {
   // the live replicas are kept counted, and they agree when one distinct digest is left.
   std::vector<std::uint32_t> dirty_nodes_;
   std::map<std::uint64_t, std::uint32_t> digest_counts_;
+  std::uint64_t last_snapshot_id_ = 0;  ///< ids of causal-past snapshots, from 1 (see PastSnapshot)
   std::vector<NodeId> server_ids_;
   std::vector<NodeId> client_ids_;
   std::vector<std::optional<Packet>> packets_;
@@ -590,7 +641,36 @@ void Simulation::deliver(std::uint64_t slot) {
   record(TraceKind::deliver, p.to.value, p.from.value, p.id, p.payload.size());
   if (dst.server) count_server_load(now_);
   if (hostile_ && dst.server && !is_server(p.from)) hostile_->remember(p.from, p.to, p.payload);
-  if (p.past && dst.past.merge(*p.past)) dst.past_snapshot.reset();
+  if (p.past) {
+    const PastSnapshot& sent = *p.past;
+    const std::uint64_t current = dst.past_snapshot ? dst.past_snapshot->id : 0;
+    if (current != 0 && sent.id == current) {
+      // The same past: nothing to take in.
+    } else if (current != 0 && sent.base == current) {
+      // The receiver's past is exactly the sender's previous one, so it becomes exactly this one.
+      dst.past_snapshot = p.past;
+      dst.past_in_snapshot = true;
+      dst.past_snapshot_id = sent.id;
+      dst.past_changes.clear();
+      dst.past_changes_complete = true;
+    } else {
+      CausalPast& past = own_past(dst);
+      auto* grown = dst.past_changes_complete ? &dst.past_changes : nullptr;
+      bool became_sent = false;
+      const bool grew = sent.base != 0 && sent.base == dst.merged_snapshot ? past.merge_entries(sent.changes, grown)
+                                                                            : past.merge(sent.past, grown, &became_sent);
+      if (became_sent) {
+        // Now exactly the sender's past: share its snapshot, so that its next one is taken in whole.
+        dst.past_snapshot = p.past;
+        dst.past_snapshot_id = sent.id;
+        dst.past_changes.clear();
+        dst.past_changes_complete = true;
+      } else if (grew) {
+        past_grew(dst);
+      }
+    }
+    dst.merged_snapshot = sent.id;
+  }
   touch(dst).on_message(dst.context, p.from, p.payload);
 }
 
@@ -604,9 +684,11 @@ void Simulation::user_operation(std::size_t index) {
     return;
   }
   r.issued = true;
-  r.sequence = n.past.advance(r.op.client);
-  n.past_snapshot.reset();
-  r.past = past_of(client);
+  r.sequence = own_past(n).advance(r.op.client);
+  if (n.past_changes_complete) n.past_changes.emplace_back(r.op.client, r.sequence);
+  past_grew(n);
+  const auto snapshot = past_of(client);
+  r.past = std::shared_ptr<const CausalPast>(snapshot, &snapshot->past);
   ++result_.metrics.operations;
   record(TraceKind::operation, client, r.op.key.value, r.op.id.value, static_cast<std::uint64_t>(r.op.kind));
   touch(n).on_user_operation(n.context, r.op);
