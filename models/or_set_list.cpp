@@ -333,17 +333,17 @@ class Client final : public Node {
     } else if (tag == kApply) {
       auto op = decode_op(r);
       if (!op) return;
-      apply_to_base(*op);
+      const Applied applied = apply_to_base(*op);
       encode_op(pending_.u8(kEntryApplied), *op);
       // The clock takes in the times of the tags the base holds, and a remove brings no tag.
-      changed(ctx, op->kind == OpKind::list_remove ? 0 : op->lamport, true);
+      changed(ctx, op->kind == OpKind::list_remove ? 0 : op->lamport, &applied);
     } else if (tag == kFull) {
       OrSet server;
       if (!server.decode(r)) return;
       base_ = std::move(server);
       snapshot_due_ = true;
       base_replaced();
-      changed(ctx, base_.max_lamport(), false);
+      changed(ctx, base_.max_lamport(), nullptr);
     } else if (tag == kPurge) {
       const auto ids = decode_ids(r);
       if (!r.ok()) return;
@@ -395,10 +395,18 @@ class Client final : public Node {
   }
 
  private:
+  /// What apply_to_base changed in base_, so that the reports after it can look at that alone.
+  struct Applied {
+    OpId op;
+    NodeId origin;
+    bool new_tag = false;          ///< the op's tag was not held before
+    std::vector<OpId> removals;    ///< tombstones the op created or lowered
+  };
+
   /// The base changed through the server, bringing tags as late as `lamport` (the clock already
   /// holds every earlier tag's time, so this is what base_.max_lamport() would add), by one
-  /// apply_to_base when `one_op`: collect, report newly visible remote writes, store.
-  void changed(Context& ctx, std::uint64_t lamport, bool one_op) {
+  /// apply_to_base when `applied` is given: collect, report newly visible remote writes, store.
+  void changed(Context& ctx, std::uint64_t lamport, const Applied* applied) {
     // A Lamport clock remembers every time it has seen, even of tags discarded since: a later write
     // must order after them should one of them come back (as the buggy baselines let happen).
     lamport_ = std::max(lamport_, lamport);
@@ -408,28 +416,27 @@ class Client final : public Node {
       base_replaced();
     }
     refresh();
-    if (one_op && seen_exact_ && view_is_base_) report_seen_applied(ctx);
+    if (applied && seen_exact_ && view_is_base_) report_seen_applied(ctx, *applied);
     else report_seen(ctx);
     seen_exact_ = view_is_base_;
     persist(ctx);
     if (auto server = ctx.connected_server()) report_tombstones(ctx, *server);
   }
 
-  /// Applies an op the server relayed, as OrSet::apply does, noting what it changed for the
-  /// reports: its tag if new, the tombstones it created or lowered, the tombstones it created.
-  void apply_to_base(const Op& op) {
+  /// Applies an op the server relayed, as OrSet::apply does, and says what it changed; the
+  /// tombstones it created also join fresh_tombstones_ for the next tombstone report.
+  Applied apply_to_base(const Op& op) {
+    Applied applied{op.id, op.origin, false, {}};
     const Removal removal{op.id, op.origin};
-    applied_removals_.clear();
     for (OpId t : op.observed) {
       const bool created = !base_.removed().contains(t);
       if (!base_.remove(t, removal)) continue;
-      applied_removals_.push_back(t);
+      applied.removals.push_back(t);
       if (created) fresh_tombstones_.push_back(t);
     }
-    applied_ = op.id;
-    applied_origin_ = op.origin;
-    applied_tag_ = op.kind != OpKind::list_remove && base_.add(op.id, Tag{op.key, op.lamport, op.origin});
+    applied.new_tag = op.kind != OpKind::list_remove && base_.add(op.id, Tag{op.key, op.lamport, op.origin});
     if (fresh_tombstones_.size() > kFreshTombstonesMax) base_replaced();
+    return applied;
   }
 
   /// base_ changed in a way apply_to_base did not note (a full state, a discard): the next reports
@@ -441,14 +448,14 @@ class Client final : public Node {
   }
 
   /// report_seen when the only change since its last call, made while the view was base_ as it is
-  /// now, is the op apply_to_base applied: only that op's tag and tombstones can be unreported,
-  /// and their reporter is that op. The reports and their order are report_seen's.
-  void report_seen_applied(Context& ctx) {
-    const bool remote = applied_origin_ != ctx.self();
-    if (remote && (applied_tag_ || !applied_removals_.empty()) && reported_.insert(applied_).second) {
-      ctx.report(applied_, Lifecycle::seen);
+  /// now, is `applied`: only that op's tag and tombstones can be unreported, and their reporter is
+  /// that op. The reports and their order are report_seen's.
+  void report_seen_applied(Context& ctx, const Applied& applied) {
+    const bool remote = applied.origin != ctx.self();
+    if (remote && (applied.new_tag || !applied.removals.empty()) && reported_.insert(applied.op).second) {
+      ctx.report(applied.op, Lifecycle::seen);
     }
-    for (OpId t : applied_removals_) removals_checked_.insert_or_assign(t, base_.removed().find(t)->second);
+    for (OpId t : applied.removals) removals_checked_.insert_or_assign(t, base_.removed().find(t)->second);
   }
 
   void report_seen(Context& ctx) {
@@ -605,15 +612,11 @@ class Client final : public Node {
   boost::container::flat_set<OpId> reported_;  ///< remote writes already reported as seen
   boost::container::flat_map<OpId, Removal> removals_checked_;  ///< view().removed() at the last report_seen
   std::vector<OpId> told_;            ///< tombstones reported to the server on this connection, sorted
-  // What apply_to_base changed, so that the reports after it look at that alone (see changed()).
+  // What the reports may skip (see changed() and report_tombstones()).
   static constexpr std::size_t kFreshTombstonesMax = 1024;  ///< beyond this, the next report walks everything
   bool seen_exact_ = false;   ///< removals_checked_ is base_'s tombstones and the view was base_ then
   bool told_exact_ = false;   ///< told_ plus fresh_tombstones_ is base_'s tombstones
   std::vector<OpId> fresh_tombstones_;  ///< tombstones apply_to_base created since the last report
-  std::vector<OpId> applied_removals_;  ///< tombstones the last apply_to_base created or lowered
-  OpId applied_;                        ///< the op the last apply_to_base applied
-  NodeId applied_origin_;
-  bool applied_tag_ = false;            ///< whether that op's tag was new
   std::uint64_t ticks_ = 0;
   Journal journal_{"orset/c/"};  ///< base_, outbox_ and lamport_, durable
   Writer pending_;                    ///< journal entries of the changes not yet persisted

@@ -11,7 +11,7 @@ std::uint32_t CausalPast::seen_from(NodeId client) const {
   return it != entries_.end() && it->first == client ? it->second : 0;
 }
 
-bool CausalPast::merge(const CausalPast& other, std::vector<Entry>* grown, bool* became_other) {
+bool CausalPast::merge(const CausalPast& other, bool* became_other) {
   // One walk over both sorted lists raises the counts of nodes both know (a max, so doing it in
   // place is safe) and counts the nodes only `other` knows. Most deliveries on a busy link bring
   // nothing new, and most of the rest add a node or two: those are merged in place from the back,
@@ -30,14 +30,12 @@ bool CausalPast::merge(const CausalPast& other, std::vector<Entry>* grown, bool*
     }
     if (mine == entries_.end() || mine->first != node) {
       ++added;
-      if (grown) grown->emplace_back(node, count);
       continue;
     }
     mine_matched = true;
     if (mine->second < count) {
       mine->second = count;
       grows = true;
-      if (grown) grown->emplace_back(node, count);
     } else if (mine->second > count) {
       beyond_other = true;
     }
@@ -62,23 +60,6 @@ bool CausalPast::merge(const CausalPast& other, std::vector<Entry>* grown, bool*
   }
   assert(out == a);  // the old entries left are already in place
   return true;
-}
-
-bool CausalPast::merge_entries(const std::vector<Entry>& entries, std::vector<Entry>* grown) {
-  bool grows = false;
-  for (const auto& [node, count] : entries) {
-    auto it = std::lower_bound(entries_.begin(), entries_.end(), node,
-                               [](const Entry& entry, NodeId n) { return entry.first < n; });
-    if (it != entries_.end() && it->first == node) {
-      if (it->second >= count) continue;
-      it->second = count;
-    } else {
-      entries_.insert(it, Entry{node, count});
-    }
-    grows = true;
-    if (grown) grown->emplace_back(node, count);
-  }
-  return grows;
 }
 
 std::uint32_t CausalPast::advance(NodeId client) {

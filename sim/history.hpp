@@ -23,13 +23,9 @@ class CausalPast {
  public:
   std::uint32_t seen_from(NodeId client) const;
   using Entry = std::pair<NodeId, std::uint32_t>;
-  /// Raises each entry to the larger of the two; returns whether anything grew. Each entry that
-  /// grew is appended, with its new count, to `grown` when given; `*became_other` (when given)
-  /// says whether the result equals `other`.
-  bool merge(const CausalPast& other, std::vector<Entry>* grown = nullptr, bool* became_other = nullptr);
-  /// merge() for a few entries in any order (an earlier snapshot's changes): the same result as
-  /// merging a past holding them.
-  bool merge_entries(const std::vector<Entry>& entries, std::vector<Entry>* grown = nullptr);
+  /// Raises each entry to the larger of the two; returns whether anything grew. `*became_other`
+  /// (when given) says whether the result equals `other`.
+  bool merge(const CausalPast& other, bool* became_other = nullptr);
   /// Records the next operation of `client`; returns its 1-based sequence number.
   std::uint32_t advance(NodeId client);
   std::size_t size() const { return entries_.size(); }

@@ -55,20 +55,15 @@ enum ResetReason : std::uint64_t {
 };
 
 /// A node's causal past as its messages carry it: immutable, and shared by every message the node
-/// sends until its past grows. `changes` are the entries that grew since the node's previous
-/// snapshot `base`. A receiver whose past is exactly `base` takes this snapshot as its own past
-/// without reading either (the common case on a relay's broadcast: with 10,000 clients, reading
-/// each client's cold list of every writer's count was a fifth of a reconnect storm); one whose
-/// past has taken in `base` (pasts only grow) merges just the changes.
+/// sends until its past grows. Pasts only grow, so a snapshot holds its sender's previous one
+/// (`base`): a receiver whose past is exactly `base` takes this snapshot as its own past without
+/// reading either (the common case on a relay's broadcast: with 10,000 clients, reading each
+/// client's cold list of every writer's count was a fifth of a reconnect storm).
 struct PastSnapshot {
   CausalPast past;
   std::uint64_t id = 0;
-  std::uint64_t base = 0;  ///< the sender's previous snapshot; 0 when `changes` is not complete
-  std::vector<CausalPast::Entry> changes;
+  std::uint64_t base = 0;  ///< the sender's previous snapshot (0: none)
 };
-
-/// Past this many grown entries a snapshot carries no changes (receivers merge it whole).
-constexpr std::size_t kPastChangesMax = 16;
 
 struct Packet {
   NodeId from;
@@ -129,10 +124,7 @@ struct NodeRuntime {
   CausalPast past;                                    ///< stale while past_in_snapshot
   std::shared_ptr<const PastSnapshot> past_snapshot;  ///< the node's past exactly, while it has not grown
   bool past_in_snapshot = false;                      ///< the past is past_snapshot's, not yet copied to `past`
-  std::uint64_t past_snapshot_id = 0;                 ///< the last snapshot taken of `past`
-  std::vector<CausalPast::Entry> past_changes;        ///< what grew since then
-  bool past_changes_complete = true;                  ///< false once past_changes overflowed
-  std::uint64_t merged_snapshot = 0;                  ///< a snapshot `past` has taken in whole
+  std::uint64_t past_snapshot_id = 0;                 ///< the last snapshot that was the node's past
   Duration skew;
   std::int32_t drift_ppm = 0;
   // A client's one stream connection.
@@ -273,12 +265,7 @@ class Simulation {
       auto snapshot = std::make_shared<PastSnapshot>();
       snapshot->past = n.past;
       snapshot->id = ++last_snapshot_id_;
-      if (n.past_changes_complete && n.past_snapshot_id != 0) {
-        snapshot->base = n.past_snapshot_id;
-        snapshot->changes = n.past_changes;
-      }
-      n.past_changes.clear();
-      n.past_changes_complete = true;
+      snapshot->base = n.past_snapshot_id;
       n.past_snapshot_id = snapshot->id;
       n.past_snapshot = std::move(snapshot);
     }
@@ -292,13 +279,11 @@ class Simulation {
     }
     return n.past;
   }
-  /// After `n.past` grew (its grown entries appended to past_changes): a new snapshot is due.
-  static void past_grew(NodeRuntime& n) {
-    n.past_snapshot.reset();
-    if (n.past_changes.size() > kPastChangesMax) {
-      n.past_changes.clear();
-      n.past_changes_complete = false;
-    }
+  /// The node's past is now exactly `snapshot`'s (whose id it records, as the base of its next).
+  static void share_past(NodeRuntime& n, const std::shared_ptr<const PastSnapshot>& snapshot, bool copied) {
+    n.past_snapshot = snapshot;
+    n.past_in_snapshot = !copied;
+    n.past_snapshot_id = snapshot->id;
   }
 
   /// With 10,000 nodes and more their records no longer fit the caches, and the misses of each event
@@ -648,28 +633,14 @@ void Simulation::deliver(std::uint64_t slot) {
       // The same past: nothing to take in.
     } else if (current != 0 && sent.base == current) {
       // The receiver's past is exactly the sender's previous one, so it becomes exactly this one.
-      dst.past_snapshot = p.past;
-      dst.past_in_snapshot = true;
-      dst.past_snapshot_id = sent.id;
-      dst.past_changes.clear();
-      dst.past_changes_complete = true;
+      share_past(dst, p.past, false);
     } else {
-      CausalPast& past = own_past(dst);
-      auto* grown = dst.past_changes_complete ? &dst.past_changes : nullptr;
       bool became_sent = false;
-      const bool grew = sent.base != 0 && sent.base == dst.merged_snapshot ? past.merge_entries(sent.changes, grown)
-                                                                            : past.merge(sent.past, grown, &became_sent);
-      if (became_sent) {
-        // Now exactly the sender's past: share its snapshot, so that its next one is taken in whole.
-        dst.past_snapshot = p.past;
-        dst.past_snapshot_id = sent.id;
-        dst.past_changes.clear();
-        dst.past_changes_complete = true;
-      } else if (grew) {
-        past_grew(dst);
-      }
+      const bool grew = own_past(dst).merge(sent.past, &became_sent);
+      // Now exactly the sender's past: share its snapshot, so that its next one is taken in whole.
+      if (became_sent) share_past(dst, p.past, true);
+      else if (grew) dst.past_snapshot.reset();
     }
-    dst.merged_snapshot = sent.id;
   }
   touch(dst).on_message(dst.context, p.from, p.payload);
 }
@@ -685,8 +656,7 @@ void Simulation::user_operation(std::size_t index) {
   }
   r.issued = true;
   r.sequence = own_past(n).advance(r.op.client);
-  if (n.past_changes_complete) n.past_changes.emplace_back(r.op.client, r.sequence);
-  past_grew(n);
+  n.past_snapshot.reset();
   const auto snapshot = past_of(client);
   r.past = std::shared_ptr<const CausalPast>(snapshot, &snapshot->past);
   ++result_.metrics.operations;
