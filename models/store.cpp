@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "models/model.hpp"
+#include "sim/prefetch.hpp"
 
 namespace syncstorm {
 
@@ -44,7 +45,16 @@ std::vector<std::pair<std::string, std::string>> Store::scan(std::string_view pr
   return {merged.begin(), merged.end()};
 }
 
+void Store::prefetch() const {
+  prefetch_elements(durable_);
+  prefetch_elements(unflushed_);
+}
+
 void Store::flush() {
+  if (unflushed_.empty()) {
+    append_marks_.clear();
+    return;
+  }
   // Both are sorted: each key is looked up from where the previous one was found.
   auto at = durable_.begin();
   for (auto& [key, value] : unflushed_) {

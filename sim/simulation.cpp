@@ -11,6 +11,7 @@
 
 #include "sim/event_queue.hpp"
 #include "sim/hostile.hpp"
+#include "sim/prefetch.hpp"
 #include "sim/trace.hpp"
 
 namespace syncstorm {
@@ -109,8 +110,9 @@ class NodeContext final : public Context {
   std::uint32_t index_ = 0;
 };
 
-/// Per-node state the engine keeps beside the model's Node object.
-struct NodeRuntime {
+/// Per-node state the engine keeps beside the model's Node object. Line-aligned, so that a record
+/// spans the fewest cache lines (six).
+struct alignas(64) NodeRuntime {
   // Hot: read on every event addressed to the node. Kept together at the front.
   bool up = false;                 ///< set by start_node
   bool server = false;
@@ -153,7 +155,12 @@ class Simulation {
  public:
   Simulation(const Scenario& scenario, const ModelInfo& model, const Schedule& schedule, std::uint64_t seed,
              const RunOptions& options)
-      : scenario_(scenario), model_(model), schedule_(schedule), seed_(seed), trace_(options.trace_out) {}
+      : scenario_(scenario),
+        model_(model),
+        schedule_(schedule),
+        seed_(seed),
+        trace_(options.trace_out),
+        cache_hints_(options.cache_hints) {}
 
   RunResult run();
 
@@ -287,22 +294,34 @@ class Simulation {
   }
 
   /// With 10,000 nodes and more their records no longer fit the caches, and the misses of each event
-  /// (its node's record, then the model object the record points to) were most of an event's cost.
-  /// So while one event runs, the records of the next two are fetched, and the model object of the
-  /// next one (whose record was fetched an event earlier). The next two are usually the queue's
-  /// first two now; when an event pushes an earlier one, a hint is wasted. Hints only: nothing read
-  /// here changes what runs, so traces are the same with or without.
+  /// were most of its cost: its node's record, the model object, the packet and its payload, then
+  /// the sorted vectors the model searches (its store's records, its own fields), each probe of a
+  /// binary search waiting for the one before. So while one event runs, the next two are fetched
+  /// in two steps:
+  /// - the event after next: its node's record, its model object (found in node_objects_, a dense
+  ///   array that stays cached) and its packet, whose addresses need nothing cold to compute;
+  /// - the next event, whose record, object and packet were asked for one event ago: what they
+  ///   point to (the store's records, what the model's own prefetch() names, the payload).
+  /// The next two are usually the queue's first two now; when an event pushes an earlier one, a hint
+  /// is wasted. Hints only: nothing read here changes what runs, so traces are the same with or
+  /// without.
   void prefetch() {
-#if defined(__GNUC__)
     if (queue_.empty()) return;
-    const std::uint32_t next = queue_.top().node();
-    if (next < nodes_.size()) __builtin_prefetch(nodes_[next].node.get());
-    const Event* after = queue_.second();
-    if (after == nullptr || after->node() >= nodes_.size()) return;
-    const char* record = reinterpret_cast<const char*>(&nodes_[after->node()]);
-    __builtin_prefetch(record);
-    __builtin_prefetch(record + 64);
-#endif
+    if (const Event* after = queue_.second(); after != nullptr && after->node() < nodes_.size()) {
+      prefetch_block(&nodes_[after->node()], sizeof(NodeRuntime));
+      if (const Node* object = node_objects_[after->node()]) prefetch_block(object, 2 * kCacheLine);
+      if (after->kind() == EvKind::deliver && after->a < packets_.size()) {
+        prefetch_block(&packets_[after->a], sizeof(packets_[after->a]));
+      }
+    }
+    const Event& next = queue_.top();
+    if (next.node() >= nodes_.size()) return;
+    const NodeRuntime& n = nodes_[next.node()];
+    n.store.prefetch();
+    if (n.node) n.node->prefetch();
+    if (next.kind() == EvKind::deliver && next.a < packets_.size()) {
+      if (const auto& packet = packets_[next.a]) prefetch_block(packet->payload.data(), packet->payload.size());
+    }
   }
 
   const Scenario& scenario_;
@@ -316,6 +335,8 @@ class Simulation {
   EventQueue<Event> queue_;
   Instant now_;
   std::vector<NodeRuntime> nodes_;
+  std::vector<const Node*> node_objects_;  ///< nodes_[i].node.get(), packed for prefetch()
+  bool cache_hints_;              ///< RunOptions::cache_hints
   bool prefetch_nodes_ = false;  ///< set by setup(): whether prefetch() is worth its cost
   // Convergence sampling costs O(nodes touched since the last sample), not O(nodes): the digests of
   // the live replicas are kept counted, and they agree when one distinct digest is left.
@@ -362,7 +383,8 @@ void Simulation::setup() {
   if (model_.begin_run) session_ = model_.begin_run();
   const std::uint32_t count = schedule_.node_count();
   nodes_.resize(count);
-  prefetch_nodes_ = count >= kPrefetchNodesMin;
+  node_objects_.assign(count, nullptr);
+  prefetch_nodes_ = cache_hints_ && count >= kPrefetchNodesMin;
   for (std::uint32_t i = 0; i < count; ++i) {
     NodeRuntime& n = nodes_[i];
     n.server = i < schedule_.servers;
@@ -409,6 +431,7 @@ void Simulation::start_node(std::uint32_t i) {
   if (!was_reachable && reachable(n)) ++reachable_clients_;
   n.node = n.server ? model_.make_server(NodeId{i}) : model_.make_client(NodeId{i});
   assert(n.node && "the model makes a node for every role the scenario has");
+  node_objects_[i] = n.node.get();
   touch(n).on_start(n.context);
   if (!n.server && !n.offline) {
     n.attempt = 0;
@@ -439,6 +462,7 @@ void Simulation::crash_node(std::uint32_t i) {
   ++n.connect_token;
   n.connecting = false;
   n.node.reset();
+  node_objects_[i] = nullptr;
   n.store.crash(persistent, scenario_.persistence.lose_unflushed);
 }
 

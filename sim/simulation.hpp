@@ -56,6 +56,9 @@ struct RunResult {
 
 struct RunOptions {
   std::ostream* trace_out = nullptr;  ///< JSON Lines of every event, when set
+  /// Cache prefetch hints in runs of 1,000 nodes and more. They change nothing a run does (a test
+  /// runs with and without them and compares the traces); off only for that test.
+  bool cache_hints = true;
 };
 
 /// Runs `model` through `schedule` with network draws from `seed`, then checks the invariants the

@@ -118,3 +118,30 @@ TEST_CASE("a schedule is drawn from the seed alone, the same for every data type
   }
   REQUIRE(same == map.operations.size());
 }
+
+TEST_CASE("cache hints change nothing: 1,000-client runs trace the same with and without them", "[sim][determinism]") {
+  // The engine and the models prefetch what the next events will read once a run has 1,000 nodes
+  // (sim/prefetch.hpp). Hints must only read: here every in-process model runs a 1,000-client
+  // swarm (crashes and restarts included, so nodes are destroyed and made anew) both ways.
+  const ModelRegistry models = shipped_models();
+  Scenario scenario = generated_scenario(1'000, 1, false, 4);
+  scenario.workload.duration = Duration::seconds(5);
+  scenario.workload.think_time_mean = Duration::seconds(5 * 1'000 / 20);  // about 20 operations
+  scenario.swarm.kinds = {FaultKind::crash, FaultKind::partition, FaultKind::down, FaultKind::reset};
+  scenario.invariants.settle = Duration::seconds(5);
+  for (const ModelInfo& model : models.all()) {
+    if (model.external || !fits(scenario, model)) continue;
+    CAPTURE(model.name);
+    for (const std::uint64_t seed : {1u}) {
+      const Schedule schedule = make_schedule(scenario, model.data_type, seed);
+      std::ostringstream hinted;
+      std::ostringstream plain;
+      RunOptions without{&plain};
+      without.cache_hints = false;
+      const RunResult a = run_simulation(scenario, model, schedule, seed, RunOptions{&hinted});
+      const RunResult b = run_simulation(scenario, model, schedule, seed, without);
+      REQUIRE(a.trace_hash == b.trace_hash);
+      REQUIRE(hinted.str() == plain.str());
+    }
+  }
+}
