@@ -29,6 +29,8 @@ constexpr Duration kLoadBucket = Duration::millis(100);
 constexpr Duration kSampleEvery = Duration::millis(100);
 /// Below this many nodes their records stay in the caches and prefetching them only costs time.
 constexpr std::uint32_t kPrefetchNodesMin = 1'000;
+/// How many sends ahead keep_packet() asks for the packet slot that send will take.
+constexpr std::size_t kSlotLookahead = 4;
 
 enum class EvKind : std::uint8_t {
   deliver,          ///< a = packet slot
@@ -173,6 +175,8 @@ class Simulation {
   std::span<const NodeId> server_ids() const { return server_ids_; }
   std::span<const NodeId> client_ids() const { return client_ids_; }
   bool send(NodeId from, NodeId to, std::string payload);
+  /// Keeps `p` until its delivery; returns its slot in packets_.
+  std::uint64_t keep_packet(Packet p);
   bool connected(NodeId from, NodeId to) const;
   std::optional<NodeId> connected_server(NodeId client) const {
     const NodeRuntime& n = nodes_[client.value];
@@ -590,30 +594,29 @@ bool Simulation::send(NodeId from, NodeId to, std::string payload) {
         record(TraceKind::duplicate, from.value, to.value, id, bytes);
         Packet copy = p;
         const Instant copy_at = now_ + latency(peer_link ? net.peer_latency : net.latency, rng);
-        std::uint64_t slot;
-        if (!free_slots_.empty()) {
-          slot = free_slots_.back();
-          free_slots_.pop_back();
-          packets_[slot] = std::move(copy);
-        } else {
-          slot = packets_.size();
-          packets_.push_back(std::move(copy));
-        }
-        push(copy_at, EvKind::deliver, to.value, slot);
+        push(copy_at, EvKind::deliver, to.value, keep_packet(std::move(copy)));
       }
     }
   }
-  std::uint64_t slot;
-  if (!free_slots_.empty()) {
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-    packets_[slot] = std::move(p);
-  } else {
-    slot = packets_.size();
-    packets_.push_back(std::move(p));
-  }
-  push(at, EvKind::deliver, to.value, slot);
+  push(at, EvKind::deliver, to.value, keep_packet(std::move(p)));
   return true;
+}
+
+std::uint64_t Simulation::keep_packet(Packet p) {
+  if (free_slots_.empty()) {
+    packets_.push_back(std::move(p));
+    return packets_.size() - 1;
+  }
+  const std::uint64_t slot = free_slots_.back();
+  free_slots_.pop_back();
+  packets_[slot] = std::move(p);
+  // Slots are taken from the top of free_slots_, so the one a later send takes is known. A
+  // broadcast takes thousands in a row, freed long before and cold: ask for one a few sends ahead
+  // (a hint, as prefetch()).
+  if (prefetch_nodes_ && free_slots_.size() > kSlotLookahead) {
+    prefetch_block(&packets_[free_slots_[free_slots_.size() - 1 - kSlotLookahead]], sizeof(packets_[slot]));
+  }
+  return slot;
 }
 
 void Simulation::deliver(std::uint64_t slot) {
