@@ -320,10 +320,14 @@ class Simulation {
     }
     const Event& next = queue_.top();
     if (next.node() >= nodes_.size()) return;
+    // Messages change a replica's state; timers and connection events mostly do not, and asking
+    // for a store's or a model's records for them only crowds out the lines that are needed. (User
+    // operations are few, and their events carry no node.)
+    if (next.kind() != EvKind::deliver) return;
     const NodeRuntime& n = nodes_[next.node()];
     n.store.prefetch();
     if (n.node) n.node->prefetch();
-    if (next.kind() == EvKind::deliver && next.a < packets_.size()) {
+    if (next.a < packets_.size()) {
       if (const auto& packet = packets_[next.a]) prefetch_block(packet->payload.data(), packet->payload.size());
     }
   }
