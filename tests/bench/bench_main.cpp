@@ -23,7 +23,15 @@ class RatioReporter : public benchmark::ConsoleReporter {
       if (run.run_type == Run::RT_Aggregate && run.aggregate_name != "median") continue;
       std::string key = name.substr(0, name.find("_median"));
       if (const auto real = key.find("/real_time"); real != std::string::npos) key.erase(real, 10);
+      if (const auto iterations = key.find("/iterations:"); iterations != std::string::npos) key.erase(iterations);
       rates_[key] = rate;
+      if (key.starts_with("scale/")) {
+        const auto count = [&](const char* counter) {
+          auto c = run.counters.find(counter);
+          return c != run.counters.end() ? static_cast<double>(c->second) : 0.0;
+        };
+        scale_[key] = Scale{run.GetAdjustedRealTime(), count("peak_rss_MB"), count("bytes_per_client")};
+      }
     }
   }
   void Finalize() override {
@@ -49,10 +57,41 @@ class RatioReporter : public benchmark::ConsoleReporter {
       if (b == rates_.end() || b->second <= 0) continue;
       fmt::print("{:<44} {:>16.0f} {:>16.0f} {:>8.2f}\n", name, rate, b->second, rate / b->second);
     }
+    print_scale();
   }
 
  private:
+  struct Scale {
+    double real_time = 0;  ///< in the benchmark's unit (milliseconds)
+    double peak_rss_mb = 0;
+    double bytes_per_client = 0;
+  };
+
+  /// The scale runs ("scale/<scenario>/<model>/<clients>") beside the smallest one of the same
+  /// scenario and model: how time per event (events are proportional to clients) and memory per
+  /// client grow with the client count. 1.00 would be a constant cost per client.
+  void print_scale() const {
+    if (scale_.empty()) return;
+    fmt::print("\n{:<44} {:>10} {:>12} {:>10} {:>14} {:>12}\n", "scale (median)", "wall ms", "events/s",
+               "peak MB", "bytes/client", "time/event");
+    std::map<std::string, std::pair<unsigned long, std::string>> smallest;  // prefix -> (clients, figure)
+    for (const auto& [name, figure] : scale_) {
+      const auto slash = name.rfind('/');
+      const unsigned long clients = std::stoul(name.substr(slash + 1));
+      auto [it, fresh] = smallest.try_emplace(name.substr(0, slash), clients, name);
+      if (!fresh && clients < it->second.first) it->second = {clients, name};
+    }
+    for (const auto& [name, figure] : scale_) {
+      const std::string& base = smallest.at(name.substr(0, name.rfind('/'))).second;
+      const double rate = rates_.at(name);
+      const double base_rate = rates_.at(base);
+      fmt::print("{:<44} {:>10.0f} {:>12.0f} {:>10.0f} {:>14.0f} {:>11.2f}x\n", name, figure.real_time, rate,
+                 figure.peak_rss_mb, figure.bytes_per_client, rate > 0 ? base_rate / rate : 0.0);
+    }
+  }
+
   std::map<std::string, double> rates_;
+  std::map<std::string, Scale> scale_;
 };
 
 }  // namespace
