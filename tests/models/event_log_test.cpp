@@ -17,29 +17,12 @@ using namespace syncstorm::testing;
 
 namespace {
 
+using testing::settle;
+using testing::all_agree;
+
 constexpr std::uint8_t kSnapshotTag = 5;  // the event log's snapshot message starts with this byte
 
-const ModelInfo& log_model(const char* name) {
-  static const ModelRegistry registry = shipped_models();  // test-only cache; holds no run state
-  const ModelInfo* info = registry.find(name);
-  REQUIRE(info != nullptr);
-  return *info;
-}
-
-void settle(testing::Cluster& cluster) {
-  for (int round = 0; round < 4; ++round) {
-    cluster.deliver_all();
-    cluster.fire_timers();
-  }
-  cluster.deliver_all();
-}
-
-bool all_agree(testing::Cluster& cluster, std::uint32_t clients) {
-  for (std::uint32_t i = 0; i < clients; ++i) {
-    if (cluster.state(cluster.client(i)) != cluster.state(cluster.server())) return false;
-  }
-  return true;
-}
+const ModelInfo& log_model(const char* name) { return testing::shipped_model(name); }
 
 std::size_t reports_of(const testing::Cluster& cluster, NodeId node, OpId op, Lifecycle lifecycle) {
   return static_cast<std::size_t>(std::count_if(cluster.reports.begin(), cluster.reports.end(), [&](const testing::Report& r) {

@@ -8,7 +8,9 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "models/model.hpp"
@@ -200,6 +202,38 @@ inline std::optional<NodeId> HarnessContext::connected_server() const {
 inline void HarnessContext::set_timer(Duration, std::uint64_t tag) { cluster_.timers.emplace_back(self_, tag); }
 inline void HarnessContext::report(OpId op, Lifecycle lifecycle, OpId target) {
   cluster_.reports.push_back(Report{self_, op, lifecycle, target});
+}
+
+/// The shipped model named `name`. The registry is built once per test binary and only read.
+inline const ModelInfo& shipped_model(std::string_view name) {
+  static const ModelRegistry registry = shipped_models();  // test-only cache; holds no run state
+  const ModelInfo* info = registry.find(name);
+  if (info == nullptr) throw std::logic_error("no shipped model is named " + std::string(name));
+  return *info;
+}
+
+/// How many times `node` reported `op` at `lifecycle`.
+inline std::size_t count(const Cluster& cluster, NodeId node, OpId op, Lifecycle lifecycle) {
+  return static_cast<std::size_t>(std::count_if(cluster.reports.begin(), cluster.reports.end(), [&](const Report& r) {
+    return r.node == node && r.op == op && r.lifecycle == lifecycle;
+  }));
+}
+
+/// Lets messages and timers run for `rounds` rounds, then delivers what is left.
+inline void settle(Cluster& cluster, int rounds = 4) {
+  for (int round = 0; round < rounds; ++round) {
+    cluster.deliver_all();
+    cluster.fire_timers();
+  }
+  cluster.deliver_all();
+}
+
+/// Whether each of the first `clients` clients shows the server's state.
+inline bool all_agree(Cluster& cluster, std::uint32_t clients) {
+  for (std::uint32_t i = 0; i < clients; ++i) {
+    if (cluster.state(cluster.client(i)) != cluster.state(cluster.server())) return false;
+  }
+  return true;
 }
 
 }  // namespace syncstorm::testing

@@ -20,6 +20,9 @@ using orset::OrSet;
 
 namespace {
 
+using testing::settle;
+using testing::all_agree;
+
 /// A small state from bytes: each byte adds a tag or removes one. A tag's content and a removal's
 /// content depend only on their ids, as they do in a run (an op id names one write).
 OrSet or_set_from(const std::vector<std::uint8_t>& bytes) {
@@ -59,28 +62,7 @@ std::vector<orset::Op> history_from(const std::vector<std::uint8_t>& bytes) {
   return ops;
 }
 
-const ModelInfo& model(const char* name) {
-  static const ModelRegistry registry = shipped_models();  // test-only cache; holds no run state
-  const ModelInfo* info = registry.find(name);
-  REQUIRE(info != nullptr);
-  return *info;
-}
-
-/// Lets messages and timers run until the cluster is quiet.
-void settle(testing::Cluster& cluster) {
-  for (int round = 0; round < 4; ++round) {
-    cluster.deliver_all();
-    cluster.fire_timers();
-  }
-  cluster.deliver_all();
-}
-
-bool all_agree(testing::Cluster& cluster, std::uint32_t clients) {
-  for (std::uint32_t i = 0; i < clients; ++i) {
-    if (cluster.state(cluster.client(i)) != cluster.state(cluster.server())) return false;
-  }
-  return true;
-}
+const ModelInfo& model(const char* name) { return testing::shipped_model(name); }
 
 bool has_item(const std::optional<State>& state, std::uint32_t key) {
   return std::any_of(state->items.begin(), state->items.end(), [&](const Item& item) { return item.id.value == key; });

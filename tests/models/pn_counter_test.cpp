@@ -19,22 +19,12 @@ using namespace syncstorm;
 
 namespace {
 
+using testing::count;
 using testing::add_fault;
 using testing::rough_scenario;
 using testing::small_scenario;
 
-const ModelInfo& model() {
-  static const ModelRegistry registry = shipped_models();  // read-only after construction
-  const ModelInfo* info = registry.find("pn-counter");
-  REQUIRE(info != nullptr);
-  return *info;
-}
-
-std::size_t count(const testing::Cluster& c, NodeId node, OpId op, Lifecycle lifecycle) {
-  return static_cast<std::size_t>(std::count_if(c.reports.begin(), c.reports.end(), [&](const testing::Report& r) {
-    return r.node == node && r.op == op && r.lifecycle == lifecycle;
-  }));
-}
+const ModelInfo& model() { return testing::shipped_model("pn-counter"); }
 
 std::int64_t value(testing::Cluster& c, NodeId node) { return c.state(node)->counter; }
 

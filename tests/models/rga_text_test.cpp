@@ -19,6 +19,9 @@ using rga::Rga;
 
 namespace {
 
+using testing::settle;
+using testing::all_agree;
+
 /// Edits by three replicas that sync now and then, as bytes decide: every op is kept, in the
 /// (causal) order it was issued.
 struct Edits {
@@ -61,27 +64,7 @@ Rga merged(Rga a, const Rga& b) {
   return a;
 }
 
-const ModelInfo& rga_model() {
-  static const ModelRegistry registry = shipped_models();  // test-only cache; holds no run state
-  const ModelInfo* info = registry.find("rga-text");
-  REQUIRE(info != nullptr);
-  return *info;
-}
-
-void settle(testing::Cluster& cluster) {
-  for (int round = 0; round < 4; ++round) {
-    cluster.deliver_all();
-    cluster.fire_timers();
-  }
-  cluster.deliver_all();
-}
-
-bool all_agree(testing::Cluster& cluster, std::uint32_t clients) {
-  for (std::uint32_t i = 0; i < clients; ++i) {
-    if (cluster.state(cluster.client(i)) != cluster.state(cluster.server())) return false;
-  }
-  return true;
-}
+const ModelInfo& rga_model() { return testing::shipped_model("rga-text"); }
 
 }  // namespace
 

@@ -17,14 +17,6 @@ using namespace syncstorm::testing;
 
 namespace {
 
-void settle_ttl(testing::Cluster& cluster) {
-  for (int round = 0; round < 4; ++round) {
-    cluster.deliver_all();
-    cluster.fire_timers();
-  }
-  cluster.deliver_all();
-}
-
 bool holds(const std::optional<State>& state, std::uint32_t key) {
   return std::any_of(state->items.begin(), state->items.end(), [&](const Item& item) { return item.id.value == key; });
 }
@@ -35,14 +27,14 @@ bool item_back_after(const char* name, Duration offline) {
   const ModelRegistry registry = shipped_models();
   testing::Cluster cluster(*registry.find(name), 1, 3);
   cluster.user(0, OpKind::list_add, 4);
-  settle_ttl(cluster);
+  testing::settle(cluster);
   cluster.disconnect(cluster.client(2));
   cluster.user(1, OpKind::list_remove, 4);
-  settle_ttl(cluster);
+  testing::settle(cluster);
   cluster.now += offline;
-  settle_ttl(cluster);
+  testing::settle(cluster);
   cluster.reconnect(cluster.client(2));
-  settle_ttl(cluster);
+  testing::settle(cluster);
   return holds(cluster.state(cluster.server()), 4);
 }
 

@@ -17,14 +17,6 @@ using namespace syncstorm::testing;
 
 namespace {
 
-void settle_union(testing::Cluster& cluster) {
-  for (int round = 0; round < 3; ++round) {
-    cluster.deliver_all();
-    cluster.fire_timers();
-  }
-  cluster.deliver_all();
-}
-
 bool contains_item(const std::optional<State>& state, std::uint32_t key) {
   return std::any_of(state->items.begin(), state->items.end(), [&](const Item& item) { return item.id.value == key; });
 }
@@ -38,13 +30,13 @@ TEST_CASE("union-set-list brings back an item removed while a client was away", 
   REQUIRE(info->breaks == Invariant::resurrection);
   testing::Cluster cluster(*info, 1, 2);
   cluster.user(0, OpKind::list_add, 6);
-  settle_union(cluster);
+  testing::settle(cluster, 3);
   cluster.disconnect(cluster.client(1));
   cluster.user(0, OpKind::list_remove, 6);
-  settle_union(cluster);
+  testing::settle(cluster, 3);
   REQUIRE_FALSE(contains_item(cluster.state(cluster.server()), 6));
   cluster.reconnect(cluster.client(1));
-  settle_union(cluster);
+  testing::settle(cluster, 3);
   REQUIRE(contains_item(cluster.state(cluster.server()), 6));
   REQUIRE(contains_item(cluster.state(cluster.client(0)), 6));
 }
@@ -54,9 +46,9 @@ TEST_CASE("union-set-list converges and keeps removes while everyone is connecte
   testing::Cluster cluster(*registry.find("union-set-list"), 1, 2);
   cluster.user(0, OpKind::list_add, 1);
   cluster.user(1, OpKind::list_add, 2);
-  settle_union(cluster);
+  testing::settle(cluster, 3);
   cluster.user(1, OpKind::list_remove, 1);
-  settle_union(cluster);
+  testing::settle(cluster, 3);
   REQUIRE_FALSE(contains_item(cluster.state(cluster.server()), 1));
   REQUIRE(cluster.state(cluster.client(0)) == cluster.state(cluster.server()));
   REQUIRE(cluster.state(cluster.client(1)) == cluster.state(cluster.server()));
