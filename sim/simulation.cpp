@@ -302,8 +302,8 @@ class Simulation {
   /// the sorted vectors the model searches (its store's records, its own fields), each probe of a
   /// binary search waiting for the one before. So while one event runs, the next two are fetched
   /// in two steps:
-  /// - the event after next: its node's record, its model object (found in node_objects_, a dense
-  ///   array that stays cached) and its packet, whose addresses need nothing cold to compute;
+  /// - the event after next: its node's record, its model object (found in node_objects_, 8 bytes a
+  ///   node, which mostly stays cached) and its packet, whose addresses need nothing cold to compute;
   /// - the next event, whose record, object and packet were asked for one event ago: what they
   ///   point to (the store's records, what the model's own prefetch() names, the payload).
   /// The next two are usually the queue's first two now; when an event pushes an earlier one, a hint
