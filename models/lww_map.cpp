@@ -11,7 +11,6 @@
 
 #include <memory>
 
-
 #include "sim/rng.hpp"
 
 #include "models/model.hpp"

@@ -55,10 +55,6 @@ void Store::prefetch() const {
 }
 
 void Store::flush() {
-  if (unflushed_.empty()) {
-    append_marks_.clear();
-    return;
-  }
   // Both are sorted: each key is looked up from where the previous one was found.
   auto at = durable_.begin();
   for (auto& [key, value] : unflushed_) {

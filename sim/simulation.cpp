@@ -659,7 +659,9 @@ void Simulation::deliver(std::uint64_t slot) {
   if (hostile_ && dst.server && !is_server(p.from)) hostile_->remember(p.from, p.to, p.payload);
   if (p.past) {
     const PastSnapshot& sent = *p.past;
-    const std::uint64_t current = dst.past_snapshot ? dst.past_snapshot->id : 0;
+    // past_snapshot_id is the snapshot's id while there is one: no read of the (cold) snapshot.
+    assert(!dst.past_snapshot || dst.past_snapshot->id == dst.past_snapshot_id);
+    const std::uint64_t current = dst.past_snapshot ? dst.past_snapshot_id : 0;
     if (current != 0 && sent.id == current) {
       // The same past: nothing to take in.
     } else if (current != 0 && sent.base == current) {

@@ -6,8 +6,7 @@
 using namespace syncstorm;
 
 TEST_CASE("echo converges two clients through the server", "[models][echo]") {
-  const ModelRegistry registry = shipped_models();
-  const ModelInfo* echo = registry.find("echo");
+  const ModelInfo* echo = &testing::shipped_model("echo");
   REQUIRE(echo != nullptr);
   testing::Cluster cluster(*echo, 1, 2);
   cluster.user(0, OpKind::map_set, 1);

@@ -24,8 +24,7 @@ bool holds(const std::optional<State>& state, std::uint32_t key) {
 /// Client 2 sees item 4, goes offline for `offline`, client 1 removes the item meanwhile, client 2
 /// returns. Returns whether the server shows the item at the end.
 bool item_back_after(const char* name, Duration offline) {
-  const ModelRegistry registry = shipped_models();
-  testing::Cluster cluster(*registry.find(name), 1, 3);
+  testing::Cluster cluster(testing::shipped_model(name), 1, 3);
   cluster.user(0, OpKind::list_add, 4);
   testing::settle(cluster);
   cluster.disconnect(cluster.client(2));
@@ -42,8 +41,7 @@ bool item_back_after(const char* name, Duration offline) {
 
 TEST_CASE("tombstone-ttl-list resurrects an item when a client was offline longer than the ttl",
           "[models][tombstone-ttl-list]") {
-  const ModelRegistry registry = shipped_models();
-  const ModelInfo* info = registry.find("tombstone-ttl-list");
+  const ModelInfo* info = &testing::shipped_model("tombstone-ttl-list");
   REQUIRE(info != nullptr);
   REQUIRE_FALSE(info->correct);
   REQUIRE(info->breaks == Invariant::resurrection);
@@ -59,8 +57,7 @@ TEST_CASE("or-set-list does not resurrect in the ttl canary's situation", "[mode
 }
 
 TEST_CASE("the engine's checkers catch tombstone-ttl-list resurrecting items", "[models][tombstone-ttl-list][engine]") {
-  const ModelRegistry registry = shipped_models();
-  const auto broken = engine_breaks(engine_offline_removes(), *registry.find("tombstone-ttl-list"), 8);
+  const auto broken = engine_breaks(engine_offline_removes(), testing::shipped_model("tombstone-ttl-list"), 8);
   REQUIRE(broken.contains(Invariant::resurrection));
   for (const auto& [invariant, seeds] : broken) {
     INFO(to_string(invariant) << " on " << seeds << " seeds");

@@ -24,8 +24,7 @@ bool contains_item(const std::optional<State>& state, std::uint32_t key) {
 }  // namespace
 
 TEST_CASE("union-set-list brings back an item removed while a client was away", "[models][union-set-list]") {
-  const ModelRegistry registry = shipped_models();
-  const ModelInfo* info = registry.find("union-set-list");
+  const ModelInfo* info = &testing::shipped_model("union-set-list");
   REQUIRE(info != nullptr);
   REQUIRE(info->breaks == Invariant::resurrection);
   testing::Cluster cluster(*info, 1, 2);
@@ -42,8 +41,7 @@ TEST_CASE("union-set-list brings back an item removed while a client was away", 
 }
 
 TEST_CASE("union-set-list converges and keeps removes while everyone is connected", "[models][union-set-list]") {
-  const ModelRegistry registry = shipped_models();
-  testing::Cluster cluster(*registry.find("union-set-list"), 1, 2);
+  testing::Cluster cluster(testing::shipped_model("union-set-list"), 1, 2);
   cluster.user(0, OpKind::list_add, 1);
   cluster.user(1, OpKind::list_add, 2);
   testing::settle(cluster, 3);
@@ -56,8 +54,7 @@ TEST_CASE("union-set-list converges and keeps removes while everyone is connecte
 }
 
 TEST_CASE("the engine's checkers catch union-set-list resurrecting items", "[models][union-set-list][engine]") {
-  const ModelRegistry registry = shipped_models();
-  const auto broken = engine_breaks(engine_offline_removes(), *registry.find("union-set-list"), 8);
+  const auto broken = engine_breaks(engine_offline_removes(), testing::shipped_model("union-set-list"), 8);
   REQUIRE(broken.contains(Invariant::resurrection));
   for (const auto& [invariant, seeds] : broken) {
     INFO(to_string(invariant) << " on " << seeds << " seeds");
