@@ -231,8 +231,8 @@ class LwwClient final : public Node {
   // Every message a client gets sets fields of its map (its sorted vector is searched each time)
   // and moves its clock, which lies past the lines the engine asks for.
   void prefetch() const override {
-    prefetch_block(this, sizeof(*this));
-    prefetch_elements(map_.fields);
+    prefetch_block<HintInto::l2>(this, sizeof(*this));
+    prefetch_elements<HintInto::l2>(map_.fields);
   }
   std::uint64_t metadata_bytes() const override {
     return map_.metadata_bytes() + outbox_.size() * (sizeof(OpId) + sizeof(KeyId) + sizeof(Stamp));

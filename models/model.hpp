@@ -124,6 +124,7 @@ class Node {
   /// A hint that one of this node's callbacks comes next: ask for the cache lines it will read (see
   /// sim/prefetch.hpp). It must change nothing: the engine calls it, or not, as it sees fit. Worth
   /// writing only for a replica whose state is read on every message, in runs of 10,000 clients.
+  /// It comes before a delivery: ask with HintInto::l2, as the engine does for the delivery's lines.
   virtual void prefetch() const {}
 };
 

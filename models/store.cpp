@@ -46,11 +46,11 @@ std::vector<std::pair<std::string, std::string>> Store::scan(std::string_view pr
 }
 
 void Store::prefetch() const {
-  prefetch_elements(durable_);
+  prefetch_elements<HintInto::l2>(durable_);
   // The next put writes into unflushed_'s buffer, which a flush empties but keeps: ask for it even
   // when empty (nth(0) of a container with capacity points at the buffer).
   if (unflushed_.capacity() > 0) {
-    prefetch_block(&*unflushed_.nth(0), std::max<std::size_t>(unflushed_.size(), 1) * sizeof(*unflushed_.begin()));
+    prefetch_block<HintInto::l2>(&*unflushed_.nth(0), std::max<std::size_t>(unflushed_.size(), 1) * sizeof(*unflushed_.begin()));
   }
 }
 

@@ -306,16 +306,20 @@ class Simulation {
   ///   node, which mostly stays cached) and its packet, whose addresses need nothing cold to compute;
   /// - the next event, whose record, object and packet were asked for one event ago: what they
   ///   point to (the store's records, what the model's own prefetch() names, the payload).
+  /// A delivery's lines are asked for into L2, other events' into L1 (see HintInto).
   /// The next two are usually the queue's first two now; when an event pushes an earlier one, a hint
   /// is wasted. Hints only: nothing read here changes what runs, so traces are the same with or
   /// without.
   void prefetch() {
     if (queue_.empty()) return;
     if (const Event* after = queue_.second(); after != nullptr && after->node() < nodes_.size()) {
-      prefetch_block(&nodes_[after->node()], sizeof(NodeRuntime));
-      if (const Node* object = node_objects_[after->node()]) prefetch_block(object, 2 * kCacheLine);
-      if (after->kind() == EvKind::deliver && after->a < packets_.size()) {
-        prefetch_block(&packets_[after->a], sizeof(packets_[after->a]));
+      if (after->kind() == EvKind::deliver) {
+        prefetch_block<HintInto::l2>(&nodes_[after->node()], sizeof(NodeRuntime));
+        if (const Node* object = node_objects_[after->node()]) prefetch_block<HintInto::l2>(object, 2 * kCacheLine);
+        if (after->a < packets_.size()) prefetch_block<HintInto::l2>(&packets_[after->a], sizeof(packets_[after->a]));
+      } else {
+        prefetch_block(&nodes_[after->node()], sizeof(NodeRuntime));
+        if (const Node* object = node_objects_[after->node()]) prefetch_block(object, 2 * kCacheLine);
       }
     }
     const Event& next = queue_.top();
@@ -328,7 +332,7 @@ class Simulation {
     n.store.prefetch();
     if (n.node) n.node->prefetch();
     if (next.a < packets_.size()) {
-      if (const auto& packet = packets_[next.a]) prefetch_block(packet->payload.data(), packet->payload.size());
+      if (const auto& packet = packets_[next.a]) prefetch_block<HintInto::l2>(packet->payload.data(), packet->payload.size());
     }
   }
 
