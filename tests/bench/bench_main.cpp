@@ -88,6 +88,29 @@ class RatioReporter : public benchmark::ConsoleReporter {
       fmt::print("{:<44} {:>10.0f} {:>12.0f} {:>10.0f} {:>14.0f} {:>11.2f}x\n", name, figure.real_time, rate,
                  figure.peak_rss_mb, figure.bytes_per_client, rate > 0 ? base_rate / rate : 0.0);
     }
+    print_scale_reference(smallest);
+  }
+
+  /// What the memory hierarchy alone does to a per-item cost over the same sizes: the hold pattern
+  /// with our engine and with the bare binary heap (whose work per event grows only as log n),
+  /// when those ran in this process too. A storm whose time per event grows no more than the bare
+  /// heap's does no work per message in proportion to its clients.
+  void print_scale_reference(const std::map<std::string, std::pair<unsigned long, std::string>>& smallest) const {
+    for (const auto& [family, base] : smallest) {
+      std::vector<unsigned long> sizes;
+      for (const auto& [name, figure] : scale_) {
+        if (name.starts_with(family + "/")) sizes.push_back(std::stoul(name.substr(family.size() + 1)));
+      }
+      for (const char* reference : {"hold/baseline", "hold/engine"}) {
+        const auto small = rates_.find(fmt::format("{}/{}", reference, base.first));
+        if (small == rates_.end() || small->second <= 0) continue;
+        for (const unsigned long n : sizes) {
+          const auto large = rates_.find(fmt::format("{}/{}", reference, n));
+          if (n == base.first || large == rates_.end() || large->second <= 0) continue;
+          fmt::print("{:<44} {:>61.2f}x\n", fmt::format("  reference: {}/{}", reference, n), small->second / large->second);
+        }
+      }
+    }
   }
 
   std::map<std::string, double> rates_;
