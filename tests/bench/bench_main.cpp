@@ -4,6 +4,7 @@
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -30,7 +31,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
           auto c = run.counters.find(counter);
           return c != run.counters.end() ? static_cast<double>(c->second) : 0.0;
         };
-        scale_[key] = Scale{run.GetAdjustedRealTime(), count("peak_rss_MB"), count("bytes_per_client")};
+        const double storms = std::max(1.0, count("storms"));
+        scale_[key] = Scale{run.GetAdjustedRealTime() / storms, count("peak_rss_MB"), count("bytes_per_client")};
       }
     }
   }
@@ -62,7 +64,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
  private:
   struct Scale {
-    double real_time = 0;  ///< in the benchmark's unit (milliseconds)
+    double real_time = 0;  ///< of one storm, in the benchmark's unit (milliseconds)
     double peak_rss_mb = 0;
     double bytes_per_client = 0;
   };

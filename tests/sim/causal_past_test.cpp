@@ -3,11 +3,15 @@
 #include <catch2/catch.hpp>
 #include <rapidcheck/catch.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <vector>
 
+#include "sim/commands.hpp"
 #include "sim/history.hpp"
+#include "sim/simulation.hpp"
 
 using namespace syncstorm;
 
@@ -54,4 +58,43 @@ TEST_CASE("merging causal pasts takes each client's larger count", "[sim][histor
              RC_ASSERT(past.entries() == want);
              RC_ASSERT(!past.merge(other));  // idempotent
            });
+}
+
+TEST_CASE("an operation's causal past names the clients that wrote, not every client", "[sim][history]") {
+  // Issue 6: happens-before tracking must not cost O(clients) per message. A past holds one entry
+  // per client whose writes it could have seen, so its size (what each delivery merges) is bounded
+  // by the writers, whatever the client count. The same ~30 writes among 200 and among 2,000
+  // clients of the shipped reconnect storm: every past stays within the writers so far. (A dense
+  // vector clock, one slot per client, would hold 200 and 2,000 entries.)
+  const ModelRegistry models = shipped_models();
+  const ModelInfo* lww = models.find("lww-map");
+  REQUIRE(lww != nullptr);
+  auto scenarios = shipped_scenarios();
+  REQUIRE(scenarios.ok());
+  const auto storm = std::find_if(scenarios.value().begin(), scenarios.value().end(),
+                                  [](const Scenario& s) { return s.name == "reconnect-storm"; });
+  REQUIRE(storm != scenarios.value().end());
+  for (const std::uint32_t clients : {200u, 2'000u}) {
+    CAPTURE(clients);
+    Scenario scenario = *storm;
+    scenario.workload.clients = clients;
+    scenario.workload.think_time_mean = scenario.workload.duration * static_cast<std::int64_t>(clients) / 30;
+    const Schedule schedule = make_schedule(scenario, lww->data_type, 1);
+    const RunResult r = run_simulation(scenario, *lww, schedule, 1);
+    REQUIRE(r.violations.empty());
+    std::set<std::uint32_t> writers;
+    std::size_t largest = 0;
+    for (const OpRecord& record : r.history.ops) {
+      if (!record.issued) continue;
+      writers.insert(record.op.client.value);
+      REQUIRE(record.past != nullptr);
+      // Issued in id order: a past can have seen only the writers so far.
+      REQUIRE(record.past->size() <= writers.size());
+      largest = std::max(largest, record.past->size());
+    }
+    CAPTURE(writers.size(), largest);
+    REQUIRE(writers.size() >= 10);          // the run did write, from many clients,
+    REQUIRE(largest >= 2);                  // pasts did carry other clients' writes,
+    REQUIRE(writers.size() * 4 < clients);  // and the bound above is far below the client count
+  }
 }
