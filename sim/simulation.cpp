@@ -305,7 +305,8 @@ class Simulation {
   /// - the event after next: its node's record, its model object (found in node_objects_, 8 bytes a
   ///   node, which mostly stays cached) and its packet, whose addresses need nothing cold to compute;
   /// - the next event, whose record, object and packet were asked for one event ago: what they
-  ///   point to (the store's records, what the model's own prefetch() names, the payload).
+  ///   point to (the store's records, what the model's own prefetch() names, the payload, and for
+  ///   a delivery the sender's fields that deliver() checks).
   /// A delivery's lines are asked for into L2, other events' into L1 (see HintInto).
   /// The next two are usually the queue's first two now; when an event pushes an earlier one, a hint
   /// is wasted. Hints only: nothing read here changes what runs, so traces are the same with or
@@ -332,7 +333,18 @@ class Simulation {
     n.store.prefetch();
     if (n.node) n.node->prefetch();
     if (next.a < packets_.size()) {
-      if (const auto& packet = packets_[next.a]) prefetch_block<HintInto::l2>(packet->payload.data(), packet->payload.size());
+      if (const auto& packet = packets_[next.a]) {
+        prefetch_block<HintInto::l2>(packet->payload.data(), packet->payload.size());
+        // deliver() also reads the sender's record (is it up; on a stream, is the connection the
+        // packet left on still open), which for a client's message to a server is not the
+        // receiver's and is cold: the two lines of those fields.
+        if (packet->from.value < nodes_.size() && packet->from != packet->to) {
+          const NodeRuntime& sender = nodes_[packet->from.value];
+          prefetch_block<HintInto::l2>(&sender.up, sizeof(sender.up));
+          prefetch_block<HintInto::l2>(&sender.epoch, sizeof(sender.epoch));
+          prefetch_block<HintInto::l2>(&sender.conn_up, sizeof(sender.conn_up));
+        }
+      }
     }
   }
 
