@@ -31,9 +31,10 @@ TEST_CASE("a flush applies a batch of writes as one-by-one writes to an ordered 
     Store store;
     std::map<std::string, std::string> reference;  // what was flushed
     std::map<std::string, std::string> current;    // what reads must see: reference and the writes since
-    const auto batches = *rc::gen::inRange(1, 8);
+    // Batches large enough to write some keys several times.
+    const auto batches = *rc::gen::inRange(1, 12);
     for (int batch = 0; batch < batches; ++batch) {
-      const auto writes = *rc::gen::inRange(0, 12);
+      const auto writes = *rc::gen::inRange(0, 24);
       for (int i = 0; i < writes; ++i) {
         const std::string key = numbered_key("k/", *rc::gen::inRange<std::uint64_t>(0, 16));
         const int kind = *rc::gen::inRange(0, 6);
@@ -54,15 +55,21 @@ TEST_CASE("a flush applies a batch of writes as one-by-one writes to an ordered 
         }
       }
       if (*rc::gen::inRange(0, 4) == 0) {
-        current = reference;  // a crash before the flush: the batch is lost
+        store.crash(true, true);  // a crash before the flush: the batch is lost
+        current = reference;
       } else {
         store.flush();
         reference = current;
+        // Only flushed records survive a crash: they must be exactly the reference, as what reads
+        // see without one must.
+        if (*rc::gen::arbitrary<bool>()) store.crash(true, true);
       }
-      store.crash(true, true);  // only flushed records survive: they must be exactly the reference
       const auto records = store.scan("k/");
       const std::map<std::string, std::string> stored(records.begin(), records.end());
       RC_ASSERT(stored == reference);
+      std::uint64_t bytes = 0;
+      for (const auto& [key, value] : reference) bytes += key.size() + value.size();
+      RC_ASSERT(store.bytes() == bytes);
     }
   });
 }
