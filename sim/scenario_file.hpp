@@ -21,6 +21,8 @@ struct InputError {
   std::string message;       ///< a short lowercase fact, e.g. "expected a duration like \"40ms\""
 
   /// "file:line:column: key 'network.latency.median': expected a duration like \"40ms\""
+  /// (or "command line: flag '--seeds': ..." for a flag, whose key starts with "--" and which has
+  /// no file)
   std::string to_string() const;
 };
 

@@ -182,11 +182,13 @@ TEST_CASE("a missing file is an input error, not an exception", "[scenario]") {
   CHECK(r.error().message == "no such file");
 }
 
-TEST_CASE("an input error prints as file:line:column: key: message", "[scenario]") {
+TEST_CASE("an input error prints as file:line:column: key: message, a flag's as command line: flag: message", "[scenario]") {
   InputError e{"a.toml", 3, 7, "network.drop", "out of range"};
   CHECK(e.to_string() == "a.toml:3:7: key 'network.drop': out of range");
   InputError no_key{"a.toml", 0, 0, "", "no such file"};
   CHECK(no_key.to_string() == "a.toml: no such file");
+  InputError flag{"", 0, 0, "--shard", "expected K/N with 1 <= K <= N, got \"3/2\""};
+  CHECK(flag.to_string() == "command line: flag '--shard': expected K/N with 1 <= K <= N, got \"3/2\"");
 }
 
 TEST_CASE("durations, sizes and rates parse in every unit", "[scenario]") {
