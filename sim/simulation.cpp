@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstring>
 #include <map>
 #include <memory>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -68,15 +70,62 @@ struct PastSnapshot {
   std::uint64_t base = 0;  ///< the sender's previous snapshot (0: none)
 };
 
+/// A message's bytes, in one block with their count of holders. Copies share the block: a
+/// broadcast sends the same bytes to every client (send() shares them when a payload equals the
+/// one before), so a relay to 100,000 clients keeps one block, not 100,000 heap strings, and each
+/// delivery reads a line that is already cached. The count is not atomic: a run's packets never
+/// leave the thread that runs it.
+class Payload {
+ public:
+  Payload() = default;
+  explicit Payload(std::string_view bytes) {
+    assert(bytes.size() <= kMaxMessageBytes);
+    block_ = static_cast<Header*>(::operator new(sizeof(Header) + bytes.size()));
+    block_->holders = 1;
+    block_->size = static_cast<std::uint32_t>(bytes.size());
+    if (!bytes.empty()) std::memcpy(block_ + 1, bytes.data(), bytes.size());
+  }
+  Payload(const Payload& other) noexcept : block_(other.block_) {
+    if (block_ != nullptr) ++block_->holders;
+  }
+  Payload(Payload&& other) noexcept : block_(std::exchange(other.block_, nullptr)) {}
+  Payload& operator=(Payload other) noexcept {
+    std::swap(block_, other.block_);
+    return *this;
+  }
+  ~Payload() {
+    if (block_ != nullptr && --block_->holders == 0) ::operator delete(block_, sizeof(Header) + block_->size);
+  }
+
+  std::string_view view() const {
+    return block_ == nullptr ? std::string_view() : std::string_view(reinterpret_cast<const char*>(block_ + 1), block_->size);
+  }
+  std::size_t size() const { return block_ == nullptr ? 0 : block_->size; }
+  /// Whether these are the bytes `bytes` (then a send shares this block).
+  bool holds(std::string_view bytes) const { return block_ != nullptr && view() == bytes; }
+  /// The block's first byte and its length, for a cache hint.
+  const void* block() const { return block_; }
+  std::size_t block_bytes() const { return block_ == nullptr ? 0 : sizeof(Header) + block_->size; }
+
+ private:
+  struct Header {
+    std::uint32_t holders;
+    std::uint32_t size;
+  };
+  Header* block_ = nullptr;
+};
+
+/// 64 bytes with std::optional's flag: a packet slot is one cache line.
 struct Packet {
   NodeId from;
   NodeId to;
   std::uint64_t id = 0;
   std::uint64_t epoch = 0;  ///< stream: the connection it travels on; 0 otherwise
   LinkKind link = LinkKind::stream;
-  std::string payload;
+  Payload payload;
   std::shared_ptr<const PastSnapshot> past;
 };
+static_assert(sizeof(std::optional<Packet>) == 64);
 
 struct NodeRuntime;
 
@@ -332,7 +381,7 @@ class Simulation {
     if (n.node) n.node->prefetch();
     if (next.a < packets_.size()) {
       if (const auto& packet = packets_[next.a]) {
-        prefetch_block<HintInto::l2>(packet->payload.data(), packet->payload.size());
+        prefetch_block<HintInto::l2>(packet->payload.block(), packet->payload.block_bytes());
         // deliver() also reads the sender's record (is it up; on a stream, is the connection the
         // packet left on still open). A client's is cold when the receiver is a server (servers
         // are few, and their records stay cached): the lines of those fields.
@@ -378,6 +427,7 @@ class Simulation {
   std::vector<std::optional<Packet>> packets_;
   std::vector<Instant> server_fifo_;  ///< last delivery per (server, server) pair
   std::vector<std::uint64_t> free_slots_;
+  Payload last_payload_;  ///< the last send's bytes, which the next send shares when it sends the same
   std::vector<std::size_t> active_faults_;  ///< indices into schedule_.faults, in start order
   /// For each active partition fault: a side per node (0 none, 1 a, 2 b, 3 bridge).
   std::vector<std::pair<std::size_t, std::vector<std::uint8_t>>> partitions_;
@@ -525,7 +575,9 @@ bool Simulation::send(NodeId from, NodeId to, std::string payload) {
   const std::uint64_t id = ++next_message_id_;
   const std::size_t bytes = payload.size();
 
-  Packet p{from, to, id, 0, link, std::move(payload), past_of(from.value)};
+  // A broadcast's sends carry the same bytes: they share one block (see Payload).
+  if (!last_payload_.holds(payload)) last_payload_ = Payload(payload);
+  Packet p{from, to, id, 0, link, last_payload_, past_of(from.value)};
   Duration delay = latency(server_link ? schedule_.network.server_latency
                                        : peer_link ? schedule_.network.peer_latency : schedule_.network.latency,
                            rng) +
@@ -678,7 +730,7 @@ void Simulation::deliver(std::uint64_t slot) {
   ++m.messages_delivered;
   record(TraceKind::deliver, p.to.value, p.from.value, p.id, p.payload.size());
   if (dst.server) count_server_load(now_);
-  if (hostile_ && dst.server && !is_server(p.from)) hostile_->remember(p.from, p.to, p.payload);
+  if (hostile_ && dst.server && !is_server(p.from)) hostile_->remember(p.from, p.to, p.payload.view());
   if (p.past) {
     const PastSnapshot& sent = *p.past;
     // past_snapshot_id is the snapshot's id while there is one: no read of the (cold) snapshot.
@@ -697,7 +749,7 @@ void Simulation::deliver(std::uint64_t slot) {
       else if (grew) dst.past_snapshot.reset();
     }
   }
-  touch(dst).on_message(dst.context, p.from, p.payload);
+  touch(dst).on_message(dst.context, p.from, p.payload.view());
 }
 
 void Simulation::user_operation(std::size_t index) {
