@@ -74,7 +74,9 @@ class Context {
   /// Sends `payload` to `to`. On a stream link the message is delivered in order unless the
   /// connection resets first; returns false when there is no live connection to `to` (the bytes are
   /// not sent). On a datagram link it returns true and the datagram may be lost, duplicated or late.
-  virtual bool send(NodeId to, std::string payload) = 0;
+  /// The bytes are copied: `payload` need only live for the call, and a broadcast of one string to
+  /// every client costs no copy per client in the caller.
+  virtual bool send(NodeId to, std::string_view payload) = 0;
   /// Whether a stream connection to `to` is up right now.
   virtual bool connected(NodeId to) const = 0;
   /// The server this client is connected to, if any (clients may land on another instance after a

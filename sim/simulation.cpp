@@ -146,7 +146,7 @@ class NodeContext final : public Context {
   Instant local_clock() const override;
   std::span<const NodeId> servers() const override;
   std::span<const NodeId> clients() const override;
-  bool send(NodeId to, std::string payload) override;
+  bool send(NodeId to, std::string_view payload) override;
   bool connected(NodeId to) const override;
   std::optional<NodeId> connected_server() const override;
   void set_timer(Duration delay, std::uint64_t tag) override;
@@ -223,7 +223,7 @@ class Simulation {
   }
   std::span<const NodeId> server_ids() const { return server_ids_; }
   std::span<const NodeId> client_ids() const { return client_ids_; }
-  bool send(NodeId from, NodeId to, std::string payload);
+  bool send(NodeId from, NodeId to, std::string_view payload);
   /// Keeps `p` until its delivery; returns its slot in packets_.
   std::uint64_t keep_packet(Packet p);
   bool connected(NodeId from, NodeId to) const;
@@ -448,7 +448,7 @@ namespace {
 Instant NodeContext::local_clock() const { return sim_->local_clock(index_); }
 std::span<const NodeId> NodeContext::servers() const { return sim_->server_ids(); }
 std::span<const NodeId> NodeContext::clients() const { return sim_->client_ids(); }
-bool NodeContext::send(NodeId to, std::string payload) { return sim_->send(NodeId{index_}, to, std::move(payload)); }
+bool NodeContext::send(NodeId to, std::string_view payload) { return sim_->send(NodeId{index_}, to, payload); }
 bool NodeContext::connected(NodeId to) const { return sim_->connected(NodeId{index_}, to); }
 std::optional<NodeId> NodeContext::connected_server() const { return sim_->connected_server(NodeId{index_}); }
 void NodeContext::set_timer(Duration delay, std::uint64_t tag) { sim_->set_timer(NodeId{index_}, delay, tag); }
@@ -558,7 +558,7 @@ bool Simulation::connected(NodeId from, NodeId to) const {
   return a.conn_up && a.conn_server == to;
 }
 
-bool Simulation::send(NodeId from, NodeId to, std::string payload) {
+bool Simulation::send(NodeId from, NodeId to, std::string_view payload) {
   if (to.value >= nodes_.size() || to == from) return false;
   NodeRuntime& src = nodes_[from.value];
   if (!src.up) return false;
@@ -1141,7 +1141,7 @@ void Simulation::attack(std::uint32_t client, std::size_t fault_index) {
   std::string payload = hostile_->craft(NodeId{client}, n.conn_server, std::max<std::uint64_t>(f.bytes, 64), kind);
   ++result_.metrics.hostile_messages;
   record(TraceKind::hostile, client, n.conn_server.value, static_cast<std::uint64_t>(kind), payload.size());
-  send(NodeId{client}, n.conn_server, std::move(payload));
+  send(NodeId{client}, n.conn_server, payload);
 }
 
 void Simulation::sample_convergence() {

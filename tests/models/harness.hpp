@@ -26,7 +26,7 @@ class HarnessContext final : public Context {
   Instant local_clock() const override;
   std::span<const NodeId> servers() const override;
   std::span<const NodeId> clients() const override;
-  bool send(NodeId to, std::string payload) override;
+  bool send(NodeId to, std::string_view payload) override;
   bool connected(NodeId to) const override;
   std::optional<NodeId> connected_server() const override;
   void set_timer(Duration delay, std::uint64_t tag) override;
@@ -189,9 +189,9 @@ class Cluster {
 inline Instant HarnessContext::local_clock() const { return cluster_.now + clock_offset; }
 inline std::span<const NodeId> HarnessContext::servers() const { return cluster_.servers_; }
 inline std::span<const NodeId> HarnessContext::clients() const { return cluster_.clients_; }
-inline bool HarnessContext::send(NodeId to, std::string payload) {
+inline bool HarnessContext::send(NodeId to, std::string_view payload) {
   if (!cluster_.link_up(self_, to)) return false;
-  cluster_.queue.push_back(Envelope{self_, to, std::move(payload)});
+  cluster_.queue.push_back(Envelope{self_, to, std::string(payload)});
   return true;
 }
 inline bool HarnessContext::connected(NodeId to) const { return cluster_.link_up(self_, to); }
