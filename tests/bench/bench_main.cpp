@@ -34,6 +34,13 @@ class RatioReporter : public benchmark::ConsoleReporter {
         const double storms = std::max(1.0, count("storms"));
         scale_[key] = Scale{run.GetAdjustedRealTime() / storms, count("peak_rss_MB"), count("bytes_per_client")};
       }
+      if (key.starts_with("work/")) {
+        const auto count = [&](const char* counter) {
+          auto c = run.counters.find(counter);
+          return c != run.counters.end() ? static_cast<double>(c->second) : 0.0;
+        };
+        work_[key] = Work{rate, count("events_per_s"), count("sim_s_per_s")};
+      }
     }
   }
   void Finalize() override {
@@ -59,6 +66,7 @@ class RatioReporter : public benchmark::ConsoleReporter {
       if (b == rates_.end() || b->second <= 0) continue;
       fmt::print("{:<44} {:>16.0f} {:>16.0f} {:>8.2f}\n", name, rate, b->second, rate / b->second);
     }
+    print_work();
     print_scale();
   }
 
@@ -115,8 +123,77 @@ class RatioReporter : public benchmark::ConsoleReporter {
     }
   }
 
+  struct Work {
+    double seeds_per_s = 0;
+    double events_per_s = 0;
+    double simulated_s_per_s = 0;  ///< simulated seconds per wall second
+  };
+
+  static double median_of(std::vector<double> values) {
+    if (values.empty()) return 0;
+    std::sort(values.begin(), values.end());
+    const std::size_t mid = values.size() / 2;
+    return values.size() % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
+  }
+
+  /// The real work ("work/<scenario>/<model>/jobs1|jobs2"): each pair's seeds per second on one
+  /// and two jobs, its events and simulated seconds per wall second on one, then each scenario
+  /// over its models (the median, and the slowest model, which is what bounds a CI sweep).
+  void print_work() const {
+    struct Pair {
+      const Work* one = nullptr;
+      const Work* two = nullptr;
+    };
+    std::map<std::string, Pair> pairs;  // "scenario/model"
+    for (const auto& [name, figure] : work_) {
+      const auto jobs = name.rfind("/jobs");
+      if (jobs == std::string::npos) continue;
+      Pair& pair = pairs[name.substr(5, jobs - 5)];
+      (name.ends_with("/jobs1") ? pair.one : pair.two) = &figure;
+    }
+    if (pairs.empty()) return;
+    const auto seeds = [](const Work* w) { return w != nullptr ? w->seeds_per_s : 0.0; };
+    fmt::print("\n{:<52} {:>10} {:>10} {:>12} {:>12} {:>10}\n", "real work (median)", "seeds/s j1", "seeds/s j2",
+               "ms/seed j1", "events/s j1", "sim s/s j1");
+    for (const auto& [name, pair] : pairs) {
+      const double one = seeds(pair.one);
+      fmt::print("{:<52} {:>10.0f} {:>10.0f} {:>12.2f} {:>12.0f} {:>10.0f}\n", name, one, seeds(pair.two),
+                 one > 0 ? 1000 / one : 0.0, pair.one ? pair.one->events_per_s : 0.0,
+                 pair.one ? pair.one->simulated_s_per_s : 0.0);
+    }
+    struct Family {
+      std::vector<double> one, two, events, simulated;
+      std::string slowest;
+      double slowest_two = 0;
+    };
+    std::map<std::string, Family> scenarios;
+    for (const auto& [name, pair] : pairs) {
+      const auto slash = name.find('/');
+      Family& f = scenarios[name.substr(0, slash)];
+      if (pair.one != nullptr) {
+        f.one.push_back(pair.one->seeds_per_s);
+        f.events.push_back(pair.one->events_per_s);
+        f.simulated.push_back(pair.one->simulated_s_per_s);
+      }
+      if (pair.two != nullptr) {
+        f.two.push_back(pair.two->seeds_per_s);
+        if (f.slowest.empty() || pair.two->seeds_per_s < f.slowest_two) {
+          f.slowest = name.substr(slash + 1);
+          f.slowest_two = pair.two->seeds_per_s;
+        }
+      }
+    }
+    fmt::print("\n{:<44} {:>6} {:>10} {:>10} {:>12} {:>10}   {}\n", "real work by scenario (median of models)",
+               "models", "seeds/s j1", "seeds/s j2", "events/s j1", "sim s/s j1", "slowest model on 2 jobs (seeds/s)");
+    for (const auto& [name, f] : scenarios) {
+      fmt::print("{:<44} {:>6} {:>10.0f} {:>10.0f} {:>12.0f} {:>10.0f}   {} ({:.0f})\n", name, f.two.size(), median_of(f.one),
+                 median_of(f.two), median_of(f.events), median_of(f.simulated), f.slowest, f.slowest_two);
+    }
+  }
+
   std::map<std::string, double> rates_;
   std::map<std::string, Scale> scale_;
+  std::map<std::string, Work> work_;
 };
 
 }  // namespace
