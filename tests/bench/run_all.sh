@@ -16,7 +16,7 @@ filter=${SYNCSTORM_BENCH_FILTER:-.}
 
 echo "== syncstorm benchmarks ($reps repetitions, medians)"
 "$bench" --benchmark_filter="$filter" --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true | tee "$out/syncstorm.txt" |
-  sed -n '/^figure/,/^$/p; /^scale (median)/,/^$/p'
+  sed -n '/^figure/,/^$/p; /^real work/,/^$/p; /^scale (median)/,/^$/p'
 
 echo
 echo "== peers on the same patterns"
