@@ -17,8 +17,11 @@ class RatioReporter : public benchmark::ConsoleReporter {
     ConsoleReporter::ReportRuns(runs);
     for (const Run& run : runs) {
       if (run.error_occurred) continue;
-      auto it = run.counters.find("items_per_second");
-      const double rate = it != run.counters.end() ? static_cast<double>(it->second) : 0.0;
+      const auto count = [&](const char* counter) {
+        auto c = run.counters.find(counter);
+        return c != run.counters.end() ? static_cast<double>(c->second) : 0.0;
+      };
+      const double rate = count("items_per_second");
       const std::string name = run.benchmark_name();
       // Keep the median of repetitions when they are aggregated, else the plain run.
       if (run.run_type == Run::RT_Aggregate && run.aggregate_name != "median") continue;
@@ -27,18 +30,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
       if (const auto iterations = key.find("/iterations:"); iterations != std::string::npos) key.erase(iterations);
       rates_[key] = rate;
       if (key.starts_with("scale/")) {
-        const auto count = [&](const char* counter) {
-          auto c = run.counters.find(counter);
-          return c != run.counters.end() ? static_cast<double>(c->second) : 0.0;
-        };
         const double storms = std::max(1.0, count("storms"));
         scale_[key] = Scale{run.GetAdjustedRealTime() / storms, count("peak_rss_MB"), count("bytes_per_client")};
       }
       if (key.starts_with("work/")) {
-        const auto count = [&](const char* counter) {
-          auto c = run.counters.find(counter);
-          return c != run.counters.end() ? static_cast<double>(c->second) : 0.0;
-        };
         work_[key] = Work{rate, count("events_per_s"), count("sim_s_per_s")};
       }
     }
