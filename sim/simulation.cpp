@@ -185,6 +185,9 @@ struct alignas(64) NodeRuntime {
   bool server_side_up = false;   ///< the server's view (differs during a slow close)
   bool connecting = false;
   bool offline = false;
+  /// A timeout fault swallowed data on this connection: a byte stream cannot deliver past bytes it
+  /// lost, so nothing more crosses it, either way, until it resets.
+  bool swallowed = false;
   NodeId conn_server;
   std::uint32_t attempt = 0;
   std::uint64_t epoch = 0;
@@ -238,6 +241,8 @@ class Simulation {
   Rng& rng(NodeId node) { return nodes_[node.value].rng; }
   Store& store(NodeId node) { return nodes_[node.value].store; }
   void report(NodeId node, OpId op, Lifecycle lifecycle, OpId target);
+  /// Remembers that `node` showed `op`, a write of a field or item, for OpRecord::seen_before.
+  void note_seen_write(NodeId node, const Operation& op);
   void abort(std::string reason) {
     if (result_.aborted.empty()) result_.aborted = std::move(reason);
   }
@@ -424,6 +429,9 @@ class Simulation {
   std::uint64_t last_snapshot_id_ = 0;  ///< ids of causal-past snapshots, from 1 (see PastSnapshot)
   std::vector<NodeId> server_ids_;
   std::vector<NodeId> client_ids_;
+  /// Under server order: per node, the (key, write) pairs it last reported seen, at most
+  /// kSeenBeforeMax per key, oldest first; copied into OpRecord::seen_before when it issues a write.
+  std::vector<std::vector<std::pair<KeyId, OpId>>> seen_writes_;
   std::vector<std::optional<Packet>> packets_;
   std::vector<Instant> server_fifo_;  ///< last delivery per (server, server) pair
   std::vector<std::uint64_t> free_slots_;
@@ -479,6 +487,7 @@ void Simulation::setup() {
   History& h = result_.history;
   h.type = model_.data_type;
   h.rule = model_.rule;
+  if (h.rule == SupersedeRule::server_order) seen_writes_.resize(count);
   h.ops.resize(schedule_.operations.size());
   for (std::size_t i = 0; i < schedule_.operations.size(); ++i) {
     h.ops[i].op = schedule_.operations[i];
@@ -609,8 +618,11 @@ bool Simulation::send(NodeId from, NodeId to, std::string_view payload) {
       link_free = begin + Duration{static_cast<std::int64_t>(bytes * 1'000'000 / std::max<std::uint64_t>(bw, 1))};
       at = link_free + delay;
     }
-    // Data into a black hole (timeout fault) never arrives; the connection dies when it ends.
-    if (fault_active_on(from, FaultKind::timeout) || fault_active_on(to, FaultKind::timeout)) {
+    // Data into a black hole (timeout fault) never arrives, and neither does anything sent after it
+    // on the same connection, even once the fault has ended: TCP delivers bytes in order or not at
+    // all. The connection dies at its dead check.
+    if (c.swallowed || fault_active_on(from, FaultKind::timeout) || fault_active_on(to, FaultKind::timeout)) {
+      c.swallowed = true;
       ++m.messages_dropped;
       record(TraceKind::drop, from.value, to.value, id, bytes);
       return true;
@@ -766,6 +778,11 @@ void Simulation::user_operation(std::size_t index) {
   n.past_snapshot.reset();
   const auto snapshot = past_of(client);
   r.past = std::shared_ptr<const CausalPast>(snapshot, &snapshot->past);
+  if (!seen_writes_.empty()) {
+    for (const auto& [key, seen] : seen_writes_[client]) {
+      if (key == r.op.key) r.seen_before.push_back(seen);
+    }
+  }
   ++result_.metrics.operations;
   record(TraceKind::operation, client, r.op.key.value, r.op.id.value, static_cast<std::uint64_t>(r.op.kind));
   touch(n).on_user_operation(n.context, r.op);
@@ -779,6 +796,7 @@ void Simulation::report(NodeId node, OpId op, Lifecycle lifecycle, OpId target) 
   const std::int64_t since = (now_ - r.op.issued_at).us;
   if (lifecycle == Lifecycle::seen) {
     if (node != r.op.client && m.remote_latency_us.size() < kMaxLatencySamples) m.remote_latency_us.push_back(since);
+    if (node != r.op.client && r.issued && !seen_writes_.empty()) note_seen_write(node, r.op);
     return;
   }
   if (node != r.op.client || !r.issued) return;  // only its own replica speaks for what its user saw
@@ -806,6 +824,20 @@ void Simulation::report(NodeId node, OpId op, Lifecycle lifecycle, OpId target) 
       break;
     case Lifecycle::seen: break;
   }
+}
+
+void Simulation::note_seen_write(NodeId node, const Operation& op) {
+  if (op.kind != OpKind::map_set && op.kind != OpKind::list_add && op.kind != OpKind::list_update) return;
+  std::vector<std::pair<KeyId, OpId>>& seen = seen_writes_[node.value];
+  std::size_t same_key = 0;
+  auto oldest = seen.end();
+  for (auto it = seen.begin(); it != seen.end(); ++it) {
+    if (it->first != op.key) continue;
+    if (it->second == op.id) return;
+    if (same_key++ == 0) oldest = it;
+  }
+  if (same_key >= kSeenBeforeMax) seen.erase(oldest);
+  seen.emplace_back(op.key, op.id);
 }
 
 bool Simulation::cut(NodeId from, NodeId to, Instant* heals) const {
@@ -1063,6 +1095,7 @@ void Simulation::connect_result(std::uint32_t client, std::uint64_t token, std::
   n.conn_up = n.server_side_up = true;
   n.conn_server = server;
   n.epoch = ++next_epoch_;
+  n.swallowed = false;
   n.connecting = false;
   n.last_up_delivery = n.last_down_delivery = now_;
   n.link_free_up = n.link_free_down = now_;

@@ -137,6 +137,20 @@ TEST_CASE("a timeout fault silences the target and closes its connection after t
   }
 }
 
+TEST_CASE("a connection that lost data to a timeout fault delivers nothing more, even after the fault ends",
+          "[sim][faults]") {
+  // A byte stream cannot skip the bytes it lost: what is sent after the fault ended, on the same
+  // connection, is lost too until the connection closes at its timeout and a new one is made.
+  Probe p;
+  p.schedule.faults.push_back(fault(FaultKind::timeout, Duration::seconds(5), Duration::seconds(1), {p.schedule.client(0)}));
+  p.schedule.faults.back().amount = Duration::seconds(3);
+  p.run();
+  REQUIRE(p.received_from(p.schedule.client(0), Duration::millis(5'010), Duration::seconds(8)) == 0);
+  REQUIRE(p.rec->disconnects.size() == 1);
+  REQUIRE(p.rec->disconnects[0].second == Instant::start() + Duration::seconds(8));
+  REQUIRE(p.received_from(p.schedule.client(0), Duration::seconds(9), Duration::seconds(20)) > 0);
+}
+
 TEST_CASE("limit_data closes a connection once its bytes are used up", "[sim][faults]") {
   Probe p;
   p.schedule.faults.push_back(fault(FaultKind::limit_data, Duration::zero(), Duration::seconds(30), {p.schedule.client(0)}));
