@@ -138,6 +138,7 @@ enum class Invariant : std::uint8_t {
   silent_rollback,
   phantom_or_double_applied,
   bounded_metadata,
+  monotonic_writes,
 };
 std::string_view to_string(Invariant invariant);
 std::optional<Invariant> parse_invariant(std::string_view text);
@@ -147,6 +148,7 @@ inline constexpr Invariant kAllInvariants[] = {
     Invariant::convergence,     Invariant::resurrection,
     Invariant::lost_acknowledged_write, Invariant::silent_rollback,
     Invariant::phantom_or_double_applied, Invariant::bounded_metadata,
+    Invariant::monotonic_writes,
 };
 
 /// How a strategy's nodes are wired.

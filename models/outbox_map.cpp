@@ -8,6 +8,17 @@
 // outbox-map-memory is the same strategy with the outbox held in memory only, as an app that never
 // wrote its pending edits to IndexedDB: a reload forgets edits the user saw applied, and nobody tells
 // the user. The checkers call that a silent rollback.
+//
+// Two more buggy baselines, each a mistake real teams make with this pattern:
+// - outbox-map-newest-first resends a reconnecting client's outbox newest first (a stack where a
+//   queue belonged): the server applies the user's two offline edits of one field in reverse, and
+//   the earlier one wins although both were acknowledged. That breaks monotonic writes.
+// - outbox-map-rebuilding-server keeps the server's state in memory only and, after a restart,
+//   rebuilds it from the first client that reconnects (each client says what it last saw of the
+//   server): writes acknowledged after that client's last update are gone. Any other write to the
+//   field would once have excused the loss under server order; a write acknowledged, or shown to
+//   the writer, before the lost one was issued cannot be ordered after it.
+#include <algorithm>
 #include <map>
 #include <set>
 #include <string>
@@ -23,7 +34,14 @@
 namespace syncstorm {
 namespace {
 
-enum Tag : std::uint8_t { kOp = 1, kAck = 2, kSnapshot = 3, kUpdate = 4 };
+enum Tag : std::uint8_t { kOp = 1, kAck = 2, kSnapshot = 3, kUpdate = 4, kHello = 5 };
+
+/// How a client variant departs from the correct strategy.
+struct ClientFlaws {
+  bool outbox_in_memory = false;  ///< outbox-map-memory
+  bool newest_first = false;      ///< outbox-map-newest-first
+  bool says_hello = false;        ///< outbox-map-rebuilding-server: tells the server what it saw
+};
 
 // Store keys sort in id order because the numbers are zero-padded.
 
@@ -36,7 +54,7 @@ std::string encode_snapshot(const Fields& fields) {
 
 class OutboxClient final : public Node {
  public:
-  explicit OutboxClient(bool persist_outbox) : outbox_(persist_outbox) {}
+  explicit OutboxClient(ClientFlaws flaws) : flaws_(flaws), outbox_(!flaws.outbox_in_memory) {}
 
   void on_start(Context& ctx) override {
     // A reopened tab: what the user had applied but the server had not confirmed is still pending.
@@ -80,13 +98,23 @@ class OutboxClient final : public Node {
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
-    for (const auto& [id, entry] : outbox_.entries()) ctx.send(peer, Writer().u8(kOp).bytes(entry.op.encode()).take());
+    if (flaws_.says_hello) {
+      Writer w;
+      w.u8(kHello);
+      write_fields(w, server_);
+      ctx.send(peer, w.take());
+    }
+    std::vector<const Operation*> resend;
+    for (const auto& [id, entry] : outbox_.entries()) resend.push_back(&entry.op);
+    if (flaws_.newest_first) std::reverse(resend.begin(), resend.end());
+    for (const Operation* op : resend) ctx.send(peer, Writer().u8(kOp).bytes(op->encode()).take());
   }
 
   std::optional<State> state() const override { return to_state(shown_); }
   std::uint64_t metadata_bytes() const override { return outbox_.size() * sizeof(Operation); }
 
  private:
+  ClientFlaws flaws_;
   /// The user sees the server's state with pending edits on top, in the order they were made.
   void refresh() {
     shown_ = server_;
@@ -127,7 +155,83 @@ class OutboxServer final : public Node {
   AppliedFields state_;  ///< every operation applied, so that a resend is applied once
 };
 
+/// The rebuilding server: state in memory only; after a start it adopts the first view a client
+/// reports, then applies and acknowledges writes as OutboxServer does (without a store).
+class RebuildingServer final : public Node {
+ public:
+  void on_start(Context&) override {}
+  void on_user_operation(Context&, const Operation&) override {}
+
+  void on_message(Context& ctx, NodeId from, std::string_view payload) override {
+    Reader r(payload);
+    const std::uint8_t tag = r.u8();
+    if (tag == kHello) {
+      Fields seen;
+      if (!read_fields(r, seen) || rebuilt_) return;
+      rebuilt_ = true;
+      fields_ = std::move(seen);
+      broadcast(ctx, encode_snapshot(fields_));
+      return;
+    }
+    if (tag != kOp) return;
+    auto op = Operation::decode(r.bytes());
+    if (!r.ok() || !op || op->kind != OpKind::map_set) return;
+    rebuilt_ = true;  // nothing to rebuild from once writes arrive
+    if (applied_.insert(op->id).second) {
+      fields_[op->key] = op->id;
+      broadcast(ctx, Writer().u8(kUpdate).u32(op->key.value).u64(op->id.value).take());
+    }
+    ctx.send(from, Writer().u8(kAck).u64(op->id.value).take());
+  }
+
+  void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, encode_snapshot(fields_)); }
+
+  std::optional<State> state() const override { return to_state(fields_); }
+  std::uint64_t metadata_bytes() const override { return applied_.size() * sizeof(OpId); }
+
+ private:
+  static void broadcast(Context& ctx, const std::string& message) {
+    for (NodeId client : ctx.clients()) {
+      if (ctx.connected(client)) ctx.send(client, message);
+    }
+  }
+
+  Fields fields_;
+  std::set<OpId> applied_;
+  bool rebuilt_ = false;
+};
+
+ModelInfo outbox_variant(std::string name, std::string description, ClientFlaws flaws, bool rebuilding_server,
+                         std::optional<Invariant> breaks) {
+  ModelInfo info{
+      .name = std::move(name),
+      .description = std::move(description),
+      .data_type = DataType::map,
+      .topology = Topology::client_server,
+      .rule = SupersedeRule::server_order,
+      .correct = !breaks.has_value(),
+      .breaks = breaks,
+      .make_client = [flaws](NodeId) { return std::make_unique<OutboxClient>(flaws); },
+      .make_server = nullptr,
+  };
+  if (rebuilding_server) info.make_server = [](NodeId) { return std::make_unique<RebuildingServer>(); };
+  else info.make_server = [](NodeId) { return std::make_unique<OutboxServer>(); };
+  return info;
+}
+
 }  // namespace
+
+ModelInfo outbox_map_newest_first_model() {
+  return outbox_variant("outbox-map-newest-first",
+                        "outbox-map whose reconnecting clients resend their outbox newest first: one user's offline edits are applied in reverse",
+                        ClientFlaws{.newest_first = true}, false, Invariant::monotonic_writes);
+}
+
+ModelInfo outbox_map_rebuilding_server_model() {
+  return outbox_variant("outbox-map-rebuilding-server",
+                        "outbox-map whose server keeps state in memory and rebuilds it after a restart from the first client that reconnects",
+                        ClientFlaws{.says_hello = true}, true, Invariant::lost_acknowledged_write);
+}
 
 ModelInfo outbox_map_model() {
   return ModelInfo{
@@ -138,7 +242,7 @@ ModelInfo outbox_map_model() {
       .rule = SupersedeRule::server_order,
       .correct = true,
       .breaks = std::nullopt,
-      .make_client = [](NodeId) { return std::make_unique<OutboxClient>(true); },
+      .make_client = [](NodeId) { return std::make_unique<OutboxClient>(ClientFlaws{}); },
       .make_server = [](NodeId) { return std::make_unique<OutboxServer>(); },
   };
 }
@@ -152,7 +256,7 @@ ModelInfo outbox_map_memory_model() {
       .rule = SupersedeRule::server_order,
       .correct = false,
       .breaks = Invariant::silent_rollback,
-      .make_client = [](NodeId) { return std::make_unique<OutboxClient>(false); },
+      .make_client = [](NodeId) { return std::make_unique<OutboxClient>(ClientFlaws{.outbox_in_memory = true}); },
       .make_server = [](NodeId) { return std::make_unique<OutboxServer>(); },
   };
 }

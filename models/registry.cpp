@@ -24,6 +24,8 @@ ModelInfo event_log_list_full_resync_model();
 // Article models (issue 7): the systems and pitfalls of the real-time state article.
 ModelInfo outbox_map_model();
 ModelInfo outbox_map_memory_model();
+ModelInfo outbox_map_newest_first_model();
+ModelInfo outbox_map_rebuilding_server_model();
 ModelInfo eventstore_map_model();
 ModelInfo eventstore_map_full_resync_model();
 ModelInfo eventstore_map_unbounded_model();
@@ -61,6 +63,8 @@ ModelRegistry shipped_models() {
   // Article models (issue 7).
   registry.add(outbox_map_model());
   registry.add(outbox_map_memory_model());
+  registry.add(outbox_map_newest_first_model());
+  registry.add(outbox_map_rebuilding_server_model());
   registry.add(eventstore_map_model());
   registry.add(eventstore_map_full_resync_model());
   registry.add(eventstore_map_unbounded_model());

@@ -106,6 +106,7 @@ std::string_view to_string(Invariant invariant) {
     case Invariant::silent_rollback: return "silent-rollback";
     case Invariant::phantom_or_double_applied: return "phantom-or-double-applied";
     case Invariant::bounded_metadata: return "bounded-metadata";
+    case Invariant::monotonic_writes: return "monotonic-writes";
   }
   return "?";
 }
@@ -125,6 +126,7 @@ std::string_view describe(Invariant invariant) {
     case Invariant::silent_rollback: return "an operation the user saw applied does not vanish without a rejection shown to that user";
     case Invariant::phantom_or_double_applied: return "no value that was never written, no item twice, counters equal the sum of applied increments";
     case Invariant::bounded_metadata: return "tombstones, logs and version vectors per replica stay under the scenario's bound after settle";
+    case Invariant::monotonic_writes: return "an acknowledged write is never replaced by an earlier write of its own client: every replica applies one user's writes in the order they were made";
   }
   return "?";
 }

@@ -44,7 +44,15 @@ struct OpRecord {
   std::optional<Instant> acknowledged;
   std::optional<Instant> rejected;
   OpId target;  ///< text delete: the element it removed (as its replica reported)
+  /// Under server order only: writes of the same field or item its client had reported `seen`
+  /// before it issued this one, the latest kSeenBeforeMax of them. The server had applied each of
+  /// them before this write existed, so none may be ordered after it.
+  std::vector<OpId> seen_before;
 };
+
+/// How many seen writes per client and key OpRecord::seen_before keeps. A bound on memory, not on
+/// soundness: a write the record forgot is only treated as one the server could have ordered later.
+inline constexpr std::size_t kSeenBeforeMax = 4;
 
 struct NodeFinal {
   NodeId node;

@@ -16,8 +16,10 @@
 //   the first node over the bound and counts the rest.
 // - The convergence time is only judged when at least two live replicas hold a state: a single
 //   replica trivially agrees with itself.
-// - Under server order any other unrejected write to the key may supersede (the server may order
-//   it later); a remove may supersede an add unless the add's client had already seen the remove.
+// - Under server order another unrejected write to the key may supersede unless the users saw it
+//   ordered first: the writer's own earlier write (monotonic writes), or a write acknowledged to its
+//   user or shown on the writer's replica before the write was issued (server_may_order_after). A
+//   remove may supersede an add unless the add's client had already seen the remove.
 // - A silent rollback is looked for first on its own client's replica, because that is what its
 //   user sees. Operations never issued are ignored; rejected ones may vanish.
 // - A client a malicious fault turns hostile (History::untrusted) has a dishonest user, to whom a
@@ -446,6 +448,19 @@ bool remove_supersedes(const History& history, OpId remove, OpId write) {
   return true;
 }
 
+/// Whether a server that serialises writes may have ordered `other` after `write`, judged by what
+/// the users saw rather than by the engine's happens-before (which counts any message chain, the
+/// reconnect handshakes too, and would call a resent offline write "earlier" than one the server
+/// legitimately applied before it). The server may order concurrent writes as it likes, but never:
+/// - a client's own earlier write after its later one (monotonic writes);
+/// - a write it had already applied before `write` was issued: one acknowledged to its own user, or
+///   shown on `write`'s client, before `write` existed.
+bool server_may_order_after(const OpRecord& other, const OpRecord& write) {
+  if (other.op.client == write.op.client) return other.sequence > write.sequence;
+  if (other.acknowledged && *other.acknowledged < write.op.issued_at) return false;
+  return std::find(write.seen_before.begin(), write.seen_before.end(), other.op.id) == write.seen_before.end();
+}
+
 /// An operation that may legitimately have replaced `write` in the final state, if any.
 std::optional<OpId> superseder(const History& history, const OpIndex& index, const OpRecord& write) {
   const OpId id = write.op.id;
@@ -460,8 +475,11 @@ std::optional<OpId> superseder(const History& history, const OpIndex& index, con
   }
   const KeyOps& ops = index.by_key.at(write.op.key);
   for (auto it = ops.writes.rbegin(); it != ops.writes.rend(); ++it) {
-    if (*it == id || history.record(*it).rejected) continue;
-    if (history.rule == SupersedeRule::server_order || !history.happened_before(*it, id)) return *it;
+    const OpRecord& other = history.record(*it);
+    if (*it == id || other.rejected) continue;
+    const bool may = history.rule == SupersedeRule::server_order ? server_may_order_after(other, write)
+                                                                  : !history.happened_before(*it, id);
+    if (may) return *it;
   }
   for (auto it = ops.removes.rbegin(); it != ops.removes.rend(); ++it) {
     if (history.record(*it).rejected) continue;
@@ -528,6 +546,37 @@ void report_absence(const History& history, const OpRecord& write, const StateGr
   findings.add(invariant, subject_of(op), op.id, std::move(v));
 }
 
+/// Whether `group` shows, where acknowledged `write` should be, an earlier write of `write`'s own
+/// client that was acknowledged after it: the server applied the user's writes out of order. (One
+/// acknowledged before it points at a lost write instead, and is reported as one.)
+bool earlier_own_write(const History& history, const OpRecord& write, const StateGroup& group) {
+  if (write.op.kind == OpKind::text_insert || !write.acknowledged) return false;
+  const std::optional<OpId> shown_value = value_at(group, write.op.key.value);
+  if (!shown_value || !is_recorded(history, *shown_value)) return false;
+  const OpRecord& other = history.record(*shown_value);
+  return other.issued && other.op.client == write.op.client && other.sequence < write.sequence &&
+         other.acknowledged && *other.acknowledged > *write.acknowledged;
+}
+
+void report_reordered(const OpRecord& write, const StateGroup& group, Findings& findings) {
+  const Operation& op = write.op;
+  const OpId earlier = *value_at(group, op.key.value);
+  const bool own = std::binary_search(group.nodes.begin(), group.nodes.end(), op.client);
+  const NodeId node = own ? op.client : group.nodes.front();
+  const std::string where = fmt::format("node {}{}", node.value, own ? " (its own client)" : "");
+  Violation v;
+  v.expected = fmt::format("{} = {} or a later write", place_of(op), op_name(op.id));
+  v.observed = fmt::format("{} = {} on {}", place_of(op), op_name(earlier), where);
+  v.detail = fmt::format(
+      "Client node {} wrote {} and then {}; {} was acknowledged at {} and {} only after it, and {} "
+      "ends with the earlier {}: the user's own writes were applied out of the order they were made in.",
+      op.client.value, op_name(earlier), op_name(op.id), op_name(op.id), format_ms(*write.acknowledged),
+      op_name(earlier), where, op_name(earlier));
+  v.involved.push_back({op.id, "acknowledged later write"});
+  v.involved.push_back({earlier, "earlier write shown instead"});
+  findings.add(Invariant::monotonic_writes, subject_of(op), op.id, std::move(v));
+}
+
 bool live_at_end(const History& history, NodeId node) {
   for (const NodeFinal& f : history.finals) {
     if (f.node == node) return f.live;
@@ -558,6 +607,15 @@ void check_absences(const History& history, const Snapshot& snapshot, const OpIn
     const bool unanswered = history.rule == SupersedeRule::server_order && !write.acknowledged &&
                             live_at_end(history, op.client);
     if (!unanswered && superseder(history, index, write)) continue;
+    // The value shown instead is the same user's earlier write: the writes were applied out of the
+    // order they were made in. Named for what went wrong, when that check is on.
+    if (write.acknowledged && enabled(options, Invariant::monotonic_writes) &&
+        earlier_own_write(history, write, *without)) {
+      if (!findings.has(Invariant::monotonic_writes, subject_of(op))) {
+        report_reordered(write, *without, findings);
+      }
+      continue;
+    }
     report_absence(history, write, *without, invariant, findings);
   }
 }

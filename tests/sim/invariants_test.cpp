@@ -326,7 +326,10 @@ TEST_CASE("a write whose rejection was reported may vanish", "[invariants]") {
   CHECK(check(b.history()).empty());
 }
 
-TEST_CASE("under server order any other write to the field may supersede", "[invariants]") {
+TEST_CASE("under server order another client's write its writer had not seen applied may supersede",
+          "[invariants]") {
+  // The engine's happens-before says client 2 could have seen `first` (a handshake carried it),
+  // but nobody saw it applied before `later` was issued: the server may have ordered it later.
   Builder b(DataType::map, SupersedeRule::server_order);
   const OpId first = b.op(1, OpKind::map_set, 2);
   b.ack(first).sees(2, 1);
@@ -334,6 +337,79 @@ TEST_CASE("under server order any other write to the field may supersede", "[inv
   b.ack(later);
   b.node(0, map_state({{2, first}})).node(1, map_state({{2, first}}));
   CHECK(check(b.history()).empty());
+}
+
+TEST_CASE("under server order a client's own earlier write never supersedes its later one",
+          "[invariants]") {
+  Builder b(DataType::map, SupersedeRule::server_order);
+  const OpId earlier = b.op(1, OpKind::map_set, 7);
+  const OpId later = b.op(1, OpKind::map_set, 7);
+  b.ack(earlier).ack(later);
+  // The earlier write was lost on its way and resent after the later one was answered.
+  b.history().ops.at(earlier.value - 1).acknowledged = Instant::start() + Duration::seconds(5);
+  b.node(0, map_state({{7, earlier}})).node(1, map_state({{7, earlier}}));
+  SECTION("with the check on, it is named a monotonic-writes violation") {
+    const auto found = check(b.history());
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].invariant == Invariant::monotonic_writes);
+    CHECK(found[0].subject == "field 7");
+    CHECK(found[0].involved.front().op == later);
+    CHECK(found[0].involved.back().op == earlier);
+  }
+  SECTION("with the check off, it is still a lost acknowledged write") {
+    InvariantOptions options;
+    options.enabled = {Invariant::lost_acknowledged_write};
+    const auto found = check(b.history(), options);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].invariant == Invariant::lost_acknowledged_write);
+  }
+  SECTION("answered in order, the later write was lost rather than reordered") {
+    b.ack(earlier);
+    const auto found = check(b.history());
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].invariant == Invariant::lost_acknowledged_write);
+  }
+  SECTION("the later write supersedes the earlier one") {
+    b.history().finals.clear();
+    b.node(0, map_state({{7, later}})).node(1, map_state({{7, later}}));
+    CHECK(check(b.history()).empty());
+  }
+}
+
+TEST_CASE("under server order a write acknowledged before another was issued is never ordered after it",
+          "[invariants]") {
+  Builder b(DataType::map, SupersedeRule::server_order);
+  const OpId old_write = b.op(2, OpKind::map_set, 4);
+  b.ack(old_write);  // acknowledged 50 ms after its issue
+  b.op(3, OpKind::list_add, 9);  // time passes: 10 ms
+  b.op(3, OpKind::list_add, 9);
+  b.op(3, OpKind::list_add, 9);
+  b.op(3, OpKind::list_add, 9);
+  b.op(3, OpKind::list_add, 9);
+  const OpId lost = b.op(1, OpKind::map_set, 4);  // 60 ms after old_write: after its acknowledgement
+  b.ack(lost);
+  b.node(0, map_state({{4, old_write}})).node(1, map_state({{4, old_write}}));
+  const auto found = of(check(b.history()), Invariant::lost_acknowledged_write);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].involved.front().op == lost);
+}
+
+TEST_CASE("under server order a write shown on the writer's replica before it wrote is never ordered after it",
+          "[invariants]") {
+  Builder b(DataType::map, SupersedeRule::server_order);
+  const OpId shown = b.op(2, OpKind::map_set, 4);  // never acknowledged to its own user
+  const OpId lost = b.op(1, OpKind::map_set, 4);
+  b.ack(lost);
+  b.node(0, map_state({{4, shown}})).node(1, map_state({{4, shown}}));
+  SECTION("not seen before: the server may have ordered it later") {
+    CHECK(of(check(b.history()), Invariant::lost_acknowledged_write).empty());
+  }
+  SECTION("seen on the writer's replica before the write: it cannot supersede") {
+    b.history().ops.at(lost.value - 1).seen_before = {shown};
+    const auto found = of(check(b.history()), Invariant::lost_acknowledged_write);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].involved.front().op == lost);
+  }
 }
 
 TEST_CASE("under server order a remove the writer had already seen cannot excuse a lost add",
