@@ -139,6 +139,8 @@ enum class Invariant : std::uint8_t {
   phantom_or_double_applied,
   bounded_metadata,
   monotonic_writes,
+  monotonic_reads,
+  read_your_writes,
 };
 std::string_view to_string(Invariant invariant);
 std::optional<Invariant> parse_invariant(std::string_view text);
@@ -148,7 +150,7 @@ inline constexpr Invariant kAllInvariants[] = {
     Invariant::convergence,     Invariant::resurrection,
     Invariant::lost_acknowledged_write, Invariant::silent_rollback,
     Invariant::phantom_or_double_applied, Invariant::bounded_metadata,
-    Invariant::monotonic_writes,
+    Invariant::monotonic_writes, Invariant::monotonic_reads, Invariant::read_your_writes,
 };
 
 /// How a strategy's nodes are wired.

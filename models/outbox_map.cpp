@@ -13,6 +13,10 @@
 // - outbox-map-newest-first resends a reconnecting client's outbox newest first (a stack where a
 //   queue belonged): the server applies the user's two offline edits of one field in reverse, and
 //   the earlier one wins although both were acknowledged. That breaks monotonic writes.
+// - outbox-map-no-rebase shows each push of the server as it comes, without the user's pending
+//   edits on top (a reducer that replaces local state with the server's): the user's own edit
+//   flickers back to the old value until the server's echo of it arrives. That breaks
+//   read-your-writes, though every replica ends right.
 // - outbox-map-rebuilding-server keeps the server's state in memory only and, after a restart,
 //   rebuilds it from the first client that reconnects (each client says what it last saw of the
 //   server): writes acknowledged after that client's last update are gone. Any other write to the
@@ -41,6 +45,7 @@ struct ClientFlaws {
   bool outbox_in_memory = false;  ///< outbox-map-memory
   bool newest_first = false;      ///< outbox-map-newest-first
   bool says_hello = false;        ///< outbox-map-rebuilding-server: tells the server what it saw
+  bool no_rebase = false;         ///< outbox-map-no-rebase: pushes replace the view, pending edits and all
 };
 
 // Store keys sort in id order because the numbers are zero-padded.
@@ -118,7 +123,7 @@ class OutboxClient final : public Node {
   /// The user sees the server's state with pending edits on top, in the order they were made.
   void refresh() {
     shown_ = server_;
-    outbox_.overlay(shown_);
+    if (!flaws_.no_rebase) outbox_.overlay(shown_);
   }
 
   Outbox outbox_;
@@ -225,6 +230,12 @@ ModelInfo outbox_map_newest_first_model() {
   return outbox_variant("outbox-map-newest-first",
                         "outbox-map whose reconnecting clients resend their outbox newest first: one user's offline edits are applied in reverse",
                         ClientFlaws{.newest_first = true}, false, Invariant::monotonic_writes);
+}
+
+ModelInfo outbox_map_no_rebase_model() {
+  return outbox_variant("outbox-map-no-rebase",
+                        "outbox-map whose clients show each server push without their pending edits on top: a user's own edit flickers back",
+                        ClientFlaws{.no_rebase = true}, false, Invariant::read_your_writes);
 }
 
 ModelInfo outbox_map_rebuilding_server_model() {

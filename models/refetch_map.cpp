@@ -8,6 +8,13 @@
 //
 // It is correct, and it is stale by design: another user's write becomes visible only at the next
 // refetch. The scenario measures how stale against a push model (remote latency p95 and max).
+//
+// refetch-map-read-replicas is the same client behind a load balancer that sends each fetch to one
+// of two read replicas, one of which lags the primary by up to 3 s (asynchronous replication). A
+// fetch that lands on the lagging replica after one that did not shows the user older values than
+// they already saw. Every replica ends right; the views in between went back in time, which is a
+// monotonic-reads violation (and read-your-writes, when the value was the user's own).
+#include <deque>
 #include <map>
 #include <set>
 #include <string>
@@ -88,9 +95,17 @@ class FetchClient final : public Node {
   Outbox pending_;
 };
 
+/// How far the lagging read replica of refetch-map-read-replicas is behind the primary, at most.
+constexpr Duration kReplicaLagMax = Duration::seconds(3);
+
 class FetchServer final : public Node {
  public:
-  void on_start(Context& ctx) override { state_.restore(ctx); }
+  explicit FetchServer(bool lagging_replica) : lagging_replica_(lagging_replica) {}
+
+  void on_start(Context& ctx) override {
+    state_.restore(ctx);
+    replica_base_ = state_.fields();
+  }
   void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
@@ -99,14 +114,21 @@ class FetchServer final : public Node {
     if (tag == kFetch) {
       Writer w;
       w.u8(kSnapshot);
-      write_fields(w, state_.fields());
+      if (lagging_replica_ && ctx.rng().chance_ppm(500'000)) {
+        write_fields(w, replica_view(ctx.local_clock() - ctx.rng().duration_between(Duration::zero(), kReplicaLagMax)));
+      } else {
+        write_fields(w, state_.fields());
+      }
       ctx.send(from, w.take());
       return;
     }
     if (tag != kOp) return;
     auto op = Operation::decode(r.bytes());
     if (!r.ok() || !op || op->kind != OpKind::map_set || op->client != from) return;
-    if (state_.apply(ctx, op->key, op->id)) ctx.store().flush();
+    if (state_.apply(ctx, op->key, op->id)) {
+      ctx.store().flush();
+      if (lagging_replica_) replicated_.push_back({ctx.local_clock(), op->key, op->id});
+    }
     ctx.send(from, Writer().u8(kAck).u64(op->id.value).take());
   }
 
@@ -114,7 +136,26 @@ class FetchServer final : public Node {
   std::uint64_t metadata_bytes() const override { return state_.applied_count() * sizeof(OpId); }
 
  private:
+  struct Replicated {
+    Instant at;
+    KeyId key;
+    OpId value;
+  };
+
+  /// What the lagging replica holds: every write the primary applied up to `as_of`.
+  Fields replica_view(Instant as_of) const {
+    Fields view = replica_base_;
+    for (const Replicated& w : replicated_) {
+      if (w.at > as_of) break;
+      view[w.key] = w.value;
+    }
+    return view;
+  }
+
+  bool lagging_replica_ = false;
   AppliedFields state_;
+  Fields replica_base_;                ///< what the primary held when this incarnation started
+  std::vector<Replicated> replicated_;  ///< the primary's writes since, in order
 };
 
 }  // namespace
@@ -129,7 +170,21 @@ ModelInfo refetch_map_model() {
       .correct = true,
       .breaks = std::nullopt,
       .make_client = [](NodeId) { return std::make_unique<FetchClient>(); },
-      .make_server = [](NodeId) { return std::make_unique<FetchServer>(); },
+      .make_server = [](NodeId) { return std::make_unique<FetchServer>(false); },
+  };
+}
+
+ModelInfo refetch_map_read_replicas_model() {
+  return ModelInfo{
+      .name = "refetch-map-read-replicas",
+      .description = "refetch-map whose fetches are load-balanced over read replicas, one lagging up to 3 s: views go back in time",
+      .data_type = DataType::map,
+      .topology = Topology::client_server,
+      .rule = SupersedeRule::server_order,
+      .correct = false,
+      .breaks = Invariant::monotonic_reads,
+      .make_client = [](NodeId) { return std::make_unique<FetchClient>(); },
+      .make_server = [](NodeId) { return std::make_unique<FetchServer>(true); },
   };
 }
 

@@ -107,6 +107,8 @@ std::string_view to_string(Invariant invariant) {
     case Invariant::phantom_or_double_applied: return "phantom-or-double-applied";
     case Invariant::bounded_metadata: return "bounded-metadata";
     case Invariant::monotonic_writes: return "monotonic-writes";
+    case Invariant::monotonic_reads: return "monotonic-reads";
+    case Invariant::read_your_writes: return "read-your-writes";
   }
   return "?";
 }
@@ -127,6 +129,8 @@ std::string_view describe(Invariant invariant) {
     case Invariant::phantom_or_double_applied: return "no value that was never written, no item twice, counters equal the sum of applied increments";
     case Invariant::bounded_metadata: return "tombstones, logs and version vectors per replica stay under the scenario's bound after settle";
     case Invariant::monotonic_writes: return "an acknowledged write is never replaced by an earlier write of its own client: every replica applies one user's writes in the order they were made";
+    case Invariant::monotonic_reads: return "a replica's view of a field or item never goes back to a value the one it showed had superseded, nor loses it without a remove";
+    case Invariant::read_your_writes: return "once a user sees their own write, their replica never shows an older value in its place (unless the write was rejected)";
   }
   return "?";
 }

@@ -54,6 +54,21 @@ struct OpRecord {
 /// soundness: a write the record forgot is only treated as one the server could have ordered later.
 inline constexpr std::size_t kSeenBeforeMax = 4;
 
+/// A client replica's view of a field or item going from one write's value to an earlier-issued
+/// write's value, or to nothing, between two samples: the raw material of the session checks
+/// (monotonic reads, read-your-writes), which decide whether the strategy's rule allows it.
+struct ViewRegression {
+  NodeId node;
+  Instant at;     ///< the sample that saw the new view
+  KeyId key;
+  OpId from;      ///< the value shown at the sample before
+  OpId to;        ///< the value shown now; zero when the field or item vanished
+};
+
+/// How many view regressions a run records; later ones are not judged. A bound on memory for runs
+/// that go badly wrong, not on soundness: a regression not recorded is only a finding missed.
+inline constexpr std::size_t kViewRegressionsMax = 4'096;
+
 struct NodeFinal {
   NodeId node;
   bool server = false;
@@ -74,6 +89,8 @@ struct History {
   /// promise them nothing (their own writes may be lost, their replicas are not judged), but their
   /// issued operations stay real writes that may appear in, and supersede values on, honest replicas.
   std::vector<NodeId> untrusted;
+  /// Client views sampled every 100 ms of the run (map and list only), in sample order.
+  std::vector<ViewRegression> view_regressions;
 
   const OpRecord& record(OpId id) const { return ops.at(id.value - 1); }
   /// Whether `a` happened before `b`: `b`'s client could have seen `a` when it issued `b`.

@@ -22,6 +22,11 @@
 //   remove may supersede an add unless the add's client had already seen the remove.
 // - A silent rollback is looked for first on its own client's replica, because that is what its
 //   user sees. Operations never issued are ignored; rejected ones may vanish.
+// - Monotonic reads and read-your-writes are judged on client views the engine samples every
+//   100 ms (History::view_regressions): a view that moves from a write to one the rule orders
+//   before it, or loses it with no remove, went back in time. It is read-your-writes when the
+//   write shown first was the replica's own user's, monotonic reads otherwise. A write rejected by
+//   then may vanish; a crash starts a new session. Transient views between two samples go unseen.
 // - A client a malicious fault turns hostile (History::untrusted) has a dishonest user, to whom a
 //   server owes nothing: it may drop that client's writes or cut it off. So its replica is left out
 //   of every state check (convergence, phantoms, metadata) and its writes are never reported lost
@@ -621,6 +626,64 @@ void check_absences(const History& history, const Snapshot& snapshot, const OpIn
 }
 
 // ---------------------------------------------------------------------------------------------
+// Session guarantees: monotonic reads and read-your-writes, from the engine's view samples.
+
+/// Whether a replica showing `from` may then show `to` (an earlier-issued write) under the rule:
+/// only when `to` could have been ordered after `from`.
+bool view_may_go_to(const History& history, const OpRecord& to, const OpRecord& from) {
+  if (history.rule == SupersedeRule::server_order) return server_may_order_after(to, from);
+  return !history.happened_before(to.op.id, from.op.id);
+}
+
+/// Whether an item may vanish from a view at `at`: some remove of it was issued by then and not
+/// rejected by then (the strategy's rule decides, at the end, whether that remove wins).
+bool item_removed_by(const History& history, const OpIndex& index, KeyId key, Instant at) {
+  auto ops = index.by_key.find(key);
+  if (ops == index.by_key.end()) return false;
+  return std::any_of(ops->second.removes.begin(), ops->second.removes.end(), [&](OpId remove) {
+    const OpRecord& r = history.record(remove);
+    return r.op.issued_at <= at && !(r.rejected && *r.rejected <= at);
+  });
+}
+
+void report_regression(const History& history, const ViewRegression& reg, Invariant invariant,
+                       Findings& findings) {
+  const OpRecord& from = history.record(reg.from);
+  const bool own = invariant == Invariant::read_your_writes;
+  const std::string place = fmt::format("{} {}", history.type == DataType::list ? "item" : "field", reg.key.value);
+  Violation v;
+  v.expected = fmt::format("{} = {} or a value that may supersede it", place, op_name(reg.from));
+  v.observed = fmt::format("{} = {} on node {} at {}", place, reg.to.valid() ? op_name(reg.to) : "nothing",
+                           reg.node.value, format_ms(reg.at));
+  v.detail = fmt::format(
+      "Node {} showed {} ({}) for {} and then, by {}, {}, which {} under {}: the user's view went back "
+      "in time.", reg.node.value, op_name(reg.from), own ? "its own user's write" : fmt::format("written by node {}", from.op.client.value),
+      place, format_ms(reg.at), reg.to.valid() ? op_name(reg.to) : "nothing",
+      reg.to.valid() ? "was ordered before it" : "no remove explains", to_string(history.rule));
+  v.involved.push_back({reg.from, own ? "own write shown first" : "value shown first"});
+  if (reg.to.valid()) v.involved.push_back({reg.to, "older value shown after it"});
+  const Subject subject{history.type == DataType::list ? SubjectKind::item : SubjectKind::field, reg.key.value};
+  findings.add(invariant, subject, reg.from, std::move(v));
+}
+
+void check_sessions(const History& history, const OpIndex& index, const InvariantOptions& options,
+                    Findings& findings) {
+  for (const ViewRegression& reg : history.view_regressions) {
+    const OpRecord& from = history.record(reg.from);
+    if (from.rejected && *from.rejected <= reg.at) continue;  // rolled back, and its user was told
+    const Invariant invariant = from.op.client == reg.node ? Invariant::read_your_writes : Invariant::monotonic_reads;
+    const Subject subject{history.type == DataType::list ? SubjectKind::item : SubjectKind::field, reg.key.value};
+    if (!enabled(options, invariant) || findings.has(invariant, subject)) continue;
+    if (reg.to.valid()) {
+      if (view_may_go_to(history, history.record(reg.to), from)) continue;
+    } else if (history.type == DataType::list && item_removed_by(history, index, reg.key, reg.at)) {
+      continue;
+    }
+    report_regression(history, reg, invariant, findings);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // 5. Phantom or double-applied values.
 
 /// Whether `value` is an issued operation of `kind`s that writes `key` (text: any key).
@@ -855,6 +918,7 @@ std::vector<Violation> check_invariants(const History& history, const InvariantO
   }
   if (enabled(options, Invariant::resurrection)) check_resurrection(history, snapshot, index, findings);
   check_absences(history, snapshot, index, options, findings);
+  check_sessions(history, index, options, findings);
   if (enabled(options, Invariant::phantom_or_double_applied)) check_phantoms(history, snapshot, findings);
   if (enabled(options, Invariant::bounded_metadata)) check_metadata(history, options, findings);
   return std::move(findings).sorted();

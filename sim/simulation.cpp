@@ -281,7 +281,11 @@ class Simulation {
   void connect_result(std::uint32_t client, std::uint64_t token, std::uint32_t b);
   void schedule_reconnect(std::uint32_t client);
   void reset_connection(std::uint32_t client, ResetReason reason);
-  void sample_convergence();
+  /// Takes in every touched node's state: its digest for convergence (from the last heal on, when
+  /// `before_heal` is false) and a client's view for the session checks.
+  void sample_convergence(bool before_heal);
+  /// Compares client `i`'s state with its last sampled view and records the regressions.
+  void note_view(std::uint32_t i, const State& state);
   void count_server_load(Instant at, std::uint32_t n = 1);
   void note_all_connected();
   void attack(std::uint32_t client, std::size_t fault_index);
@@ -432,6 +436,9 @@ class Simulation {
   /// Under server order: per node, the (key, write) pairs it last reported seen, at most
   /// kSeenBeforeMax per key, oldest first; copied into OpRecord::seen_before when it issues a write.
   std::vector<std::vector<std::pair<KeyId, OpId>>> seen_writes_;
+  /// Map and list runs: per client, the sorted (key, value) entries its state showed at the last
+  /// sample of its current incarnation, for History::view_regressions.
+  std::vector<std::vector<std::pair<std::uint32_t, std::uint64_t>>> views_;
   std::vector<std::optional<Packet>> packets_;
   std::vector<Instant> server_fifo_;  ///< last delivery per (server, server) pair
   std::vector<std::uint64_t> free_slots_;
@@ -488,6 +495,7 @@ void Simulation::setup() {
   h.type = model_.data_type;
   h.rule = model_.rule;
   if (h.rule == SupersedeRule::server_order) seen_writes_.resize(count);
+  if (h.type == DataType::map || h.type == DataType::list) views_.resize(count);
   h.ops.resize(schedule_.operations.size());
   for (std::size_t i = 0; i < schedule_.operations.size(); ++i) {
     h.ops[i].op = schedule_.operations[i];
@@ -509,6 +517,11 @@ void Simulation::setup() {
   if (!h.untrusted.empty()) hostile_ = std::make_unique<HostileTraffic>(seed_);
   h.last_heal = schedule_.last_heal();
   h.end = schedule_.end();
+  // Samples before the last heal watch client views only; from the heal on they also judge
+  // convergence. Sampling reads states and records no trace event.
+  if (!views_.empty() && Instant::start() + kSampleEvery < h.last_heal) {
+    push(Instant::start() + kSampleEvery, EvKind::sample, 0, 1);
+  }
   push(h.last_heal, EvKind::sample, 0);
   for (std::uint32_t i = 0; i < count; ++i) start_node(i);
 }
@@ -1177,7 +1190,7 @@ void Simulation::attack(std::uint32_t client, std::size_t fault_index) {
   send(NodeId{client}, n.conn_server, payload);
 }
 
-void Simulation::sample_convergence() {
+void Simulation::sample_convergence(bool before_heal) {
   History& h = result_.history;
   for (std::uint32_t i : dirty_nodes_) {
     NodeRuntime& n = nodes_[i];
@@ -1188,18 +1201,55 @@ void Simulation::sample_convergence() {
       if (--counted->second == 0) digest_counts_.erase(counted);
       n.digest.reset();
     }
+    // A crash ends a client's session: its next incarnation's view starts afresh.
+    if (!n.up && !views_.empty()) views_[i].clear();
     // A hostile client's replica is not judged (see History::untrusted).
     if (!n.up || h.is_untrusted(NodeId{i})) continue;
     if (auto state = n.node->state()) {
       n.digest = state->fingerprint();  // only compared within this run
       ++digest_counts_[*n.digest];
+      if (!views_.empty() && !n.server) note_view(i, *state);
     }
   }
   dirty_nodes_.clear();
+  if (before_heal) {
+    if (now_ + kSampleEvery < h.last_heal) push(now_ + kSampleEvery, EvKind::sample, 0, 1);
+    return;
+  }
   const bool agree = digest_counts_.size() <= 1;
   if (!agree) h.converged_at.reset();
   else if (!h.converged_at) h.converged_at = now_;
   if (now_ + kSampleEvery <= h.end) push(now_ + kSampleEvery, EvKind::sample, 0);
+}
+
+void Simulation::note_view(std::uint32_t i, const State& state) {
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> view;
+  if (state.type == DataType::map) {
+    view.reserve(state.fields.size());
+    for (const auto& [key, value] : state.fields) view.emplace_back(key.value, value.value);
+  } else if (state.type == DataType::list) {
+    view.reserve(state.items.size());
+    for (const Item& item : state.items) view.emplace_back(item.id.value, item.value.value);
+  }
+  std::sort(view.begin(), view.end());
+  History& h = result_.history;
+  const auto recorded = [&h](std::uint64_t id) { return id >= 1 && id <= h.ops.size(); };
+  // A later-issued write can never be what an earlier one legitimately gives way to, so only a
+  // change to an earlier-issued value, or to nothing, is worth a record.
+  const auto earlier = [&h](std::uint64_t a, std::uint64_t b) {
+    return std::pair{h.ops[a - 1].op.issued_at, a} < std::pair{h.ops[b - 1].op.issued_at, b};
+  };
+  std::vector<std::pair<std::uint32_t, std::uint64_t>>& previous = views_[i];
+  auto now_it = view.begin();
+  for (const auto& [key, from] : previous) {
+    while (now_it != view.end() && now_it->first < key) ++now_it;
+    const bool present = now_it != view.end() && now_it->first == key;
+    const std::uint64_t to = present ? now_it->second : 0;
+    if (to == from || !recorded(from) || (present && (!recorded(to) || !earlier(to, from)))) continue;
+    if (h.view_regressions.size() >= kViewRegressionsMax) break;
+    h.view_regressions.push_back({NodeId{i}, now_, KeyId{key}, OpId{from}, OpId{to}});
+  }
+  previous = std::move(view);
 }
 
 void Simulation::dispatch(const Event& e) {
@@ -1239,7 +1289,7 @@ void Simulation::dispatch(const Event& e) {
       break;
     }
     case EvKind::restart: start_node(node); break;
-    case EvKind::sample: sample_convergence(); break;
+    case EvKind::sample: sample_convergence(e.a == 1); break;
     case EvKind::attack: attack(node, e.a); break;
   }
 }

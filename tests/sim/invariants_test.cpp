@@ -394,6 +394,90 @@ TEST_CASE("under server order a write acknowledged before another was issued is 
   CHECK(found[0].involved.front().op == lost);
 }
 
+namespace {
+ViewRegression regression(std::uint32_t node, OpId from, OpId to, std::uint32_t key, Duration at = Duration::seconds(30)) {
+  return ViewRegression{NodeId{node}, Instant::start() + at, KeyId{key}, from, to};
+}
+}  // namespace
+
+TEST_CASE("a view that goes back from the user's own write to an older value breaks read-your-writes",
+          "[invariants][sessions]") {
+  Builder b(DataType::map, SupersedeRule::server_order);
+  const OpId old_value = b.op(2, OpKind::map_set, 3);
+  b.ack(old_value);
+  b.op(3, OpKind::list_add, 9);  // time passes: the old value is acknowledged before the next write
+  b.op(3, OpKind::list_add, 9);
+  b.op(3, OpKind::list_add, 9);
+  b.op(3, OpKind::list_add, 9);
+  b.op(3, OpKind::list_add, 9);
+  const OpId mine = b.op(1, OpKind::map_set, 3);
+  b.ack(mine);
+  b.node(0, map_state({{3, mine}})).node(1, map_state({{3, mine}})).node(2, map_state({{3, mine}}));
+  b.history().view_regressions.push_back(regression(1, mine, old_value, 3));
+  SECTION("on the writer's own replica: read-your-writes") {
+    const auto found = check(b.history());
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].invariant == Invariant::read_your_writes);
+    CHECK(found[0].subject == "field 3");
+    CHECK(found[0].involved.front().op == mine);
+  }
+  SECTION("on another replica: monotonic reads") {
+    b.history().view_regressions.front().node = NodeId{2};
+    const auto found = check(b.history());
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].invariant == Invariant::monotonic_reads);
+  }
+  SECTION("the write was rejected before the view went back: its user was told") {
+    b.history().ops.at(mine.value - 1).rejected = Instant::start() + Duration::seconds(29);
+    CHECK(of(check(b.history()), Invariant::read_your_writes).empty());
+  }
+  SECTION("rejected only after the view went back: the user saw it vanish untold") {
+    b.history().ops.at(mine.value - 1).rejected = Instant::start() + Duration::seconds(31);
+    CHECK(of(check(b.history()), Invariant::read_your_writes).size() == 1);
+  }
+  SECTION("a value vanishing from a map view altogether goes back too") {
+    b.history().view_regressions.front().to = OpId{};
+    CHECK(of(check(b.history()), Invariant::read_your_writes).size() == 1);
+  }
+}
+
+TEST_CASE("a view may move to a write the rule lets win, and a list item may vanish once removed",
+          "[invariants][sessions]") {
+  SECTION("server order: another client's write nobody saw applied first may come after") {
+    Builder b(DataType::map, SupersedeRule::server_order);
+    const OpId other = b.op(2, OpKind::map_set, 3);
+    const OpId mine = b.op(1, OpKind::map_set, 3);
+    b.ack(other).ack(mine);
+    b.node(0, map_state({{3, other}})).node(1, map_state({{3, other}}));
+    b.history().view_regressions.push_back(regression(1, mine, other, 3));
+    CHECK(check(b.history()).empty());
+  }
+  SECTION("last writer wins: a concurrent write may win, a causally earlier one may not") {
+    Builder b(DataType::map, SupersedeRule::last_writer_wins);
+    const OpId first = b.op(2, OpKind::map_set, 3);
+    const OpId concurrent = b.op(1, OpKind::map_set, 3);
+    b.sees(3, 2);
+    const OpId later = b.op(3, OpKind::map_set, 3);
+    b.node(0, map_state({{3, later}})).node(1, map_state({{3, later}}));
+    b.history().view_regressions.push_back(regression(4, concurrent, first, 3));
+    CHECK(of(check(b.history()), Invariant::monotonic_reads).empty());
+    b.history().view_regressions.push_back(regression(4, later, first, 3));
+    CHECK(of(check(b.history()), Invariant::monotonic_reads).size() == 1);
+  }
+  SECTION("add-wins list: an item vanishes after a remove was issued, not before") {
+    Builder b(DataType::list, SupersedeRule::add_wins);
+    const OpId add = b.op(1, OpKind::list_add, 5);
+    b.ack(add);
+    const OpId remove = b.op(2, OpKind::list_remove, 5);
+    b.ack(remove).target(remove, add);
+    b.node(0, list_state({})).node(1, list_state({}));
+    b.history().view_regressions.push_back(regression(3, add, OpId{}, 5));
+    CHECK(of(check(b.history()), Invariant::monotonic_reads).empty());
+    b.history().view_regressions.front().at = Instant::start() + Duration::millis(15);  // before the remove
+    CHECK(of(check(b.history()), Invariant::monotonic_reads).size() == 1);
+  }
+}
+
 TEST_CASE("under server order a write shown on the writer's replica before it wrote is never ordered after it",
           "[invariants]") {
   Builder b(DataType::map, SupersedeRule::server_order);
