@@ -385,7 +385,33 @@ void check_convergence_time(const History& history, const Snapshot& snapshot,
 }
 
 // ---------------------------------------------------------------------------------------------
+// Server order, judged by what users saw.
+
+/// Whether a server that serialises writes may have ordered `other` after `write`, judged by what
+/// the users saw rather than by the engine's happens-before (which counts any message chain, the
+/// reconnect handshakes too, and would call a resent offline write "earlier" than one the server
+/// legitimately applied before it). The server may order concurrent writes as it likes, but never:
+/// - a client's own earlier write after its later one (monotonic writes);
+/// - a write it had already applied before `write` was issued: one acknowledged to its own user, or
+///   shown on `write`'s client, before `write` existed.
+bool server_may_order_after(const OpRecord& other, const OpRecord& write) {
+  if (other.op.client == write.op.client) return other.sequence > write.sequence;
+  if (other.acknowledged && *other.acknowledged < write.op.issued_at) return false;
+  return std::find(write.seen_before.begin(), write.seen_before.end(), other.op.id) == write.seen_before.end();
+}
+
+// ---------------------------------------------------------------------------------------------
 // 2. Resurrection.
+
+/// Whether `write` certainly came before the value `target` that `remove` took away, so that the
+/// remove covers it. Under server order this is judged by what users saw, as for lost writes (see
+/// server_may_order_after): the engine's happens-before would count a write whose message was
+/// still on its way to the server, stalled behind a latency tail, because a later handshake of its
+/// client carried its causal past; the server may then legitimately apply it after the remove.
+bool ordered_before_remove(const History& history, const OpRecord& write, const OpRecord& remove, const OpRecord& target) {
+  if (history.rule != SupersedeRule::server_order) return history.happened_before(write.op.id, target.op.id);
+  return !server_may_order_after(write, target) || !server_may_order_after(write, remove);
+}
 
 /// The first acknowledged remove of an item that took away a value covering every add and update of
 /// it: after it, nothing may bring the item back. A remove covers what its replica showed (the value
@@ -398,8 +424,9 @@ std::optional<OpId> covering_remove(const History& history, const KeyOps& ops) {
     if (!r.acknowledged || r.rejected || !r.target.valid() || !is_recorded(history, r.target)) continue;
     bool covers = true;
     for (auto it = ops.writes.rbegin(); it != ops.writes.rend() && covers; ++it) {
-      if (history.record(*it).rejected) continue;
-      covers = *it == r.target || history.happened_before(*it, r.target);
+      const OpRecord& write = history.record(*it);
+      if (write.rejected) continue;
+      covers = *it == r.target || ordered_before_remove(history, write, r, history.record(r.target));
     }
     if (covers) return remove;
   }
@@ -451,19 +478,6 @@ bool remove_supersedes(const History& history, OpId remove, OpId write) {
     case SupersedeRule::last_writer_wins: return !history.happened_before(remove, write);
   }
   return true;
-}
-
-/// Whether a server that serialises writes may have ordered `other` after `write`, judged by what
-/// the users saw rather than by the engine's happens-before (which counts any message chain, the
-/// reconnect handshakes too, and would call a resent offline write "earlier" than one the server
-/// legitimately applied before it). The server may order concurrent writes as it likes, but never:
-/// - a client's own earlier write after its later one (monotonic writes);
-/// - a write it had already applied before `write` was issued: one acknowledged to its own user, or
-///   shown on `write`'s client, before `write` existed.
-bool server_may_order_after(const OpRecord& other, const OpRecord& write) {
-  if (other.op.client == write.op.client) return other.sequence > write.sequence;
-  if (other.acknowledged && *other.acknowledged < write.op.issued_at) return false;
-  return std::find(write.seen_before.begin(), write.seen_before.end(), other.op.id) == write.seen_before.end();
 }
 
 /// An operation that may legitimately have replaced `write` in the final state, if any.

@@ -394,6 +394,34 @@ TEST_CASE("under server order a write acknowledged before another was issued is 
   CHECK(found[0].involved.front().op == lost);
 }
 
+TEST_CASE("under server order a remove covers only the writes users saw applied before it", "[invariants]") {
+  // Client 3's update was on its way to the server, stalled, when a handshake carried client 3's
+  // causal past to client 1: the engine's happens-before puts it before client 1's update, which
+  // client 2 then removed. Nobody saw it applied; the server applied it after the remove.
+  Builder b(DataType::list, SupersedeRule::server_order);
+  const OpId add = b.op(1, OpKind::list_add, 5);
+  b.ack(add);
+  const OpId late = b.op(3, OpKind::list_update, 5);
+  b.sees(1, 3);
+  const OpId shown = b.op(1, OpKind::list_update, 5);
+  b.ack(shown).sees(2, 1);
+  const OpId remove = b.op(2, OpKind::list_remove, 5);
+  b.ack(remove).target(remove, shown);
+  b.node(0, list_state({{5, late}})).node(1, list_state({{5, late}})).node(2, list_state({{5, late}}));
+  SECTION("applied after the remove, as the server may: no resurrection") {
+    b.history().ops.at(late.value - 1).acknowledged = Instant::start() + Duration::seconds(9);
+    CHECK(of(check(b.history()), Invariant::resurrection).empty());
+  }
+  SECTION("acknowledged to its user before the remove was issued: the remove covered it") {
+    b.history().ops.at(late.value - 1).acknowledged = b.history().ops.at(remove.value - 1).op.issued_at - Duration::millis(1);
+    CHECK(of(check(b.history()), Invariant::resurrection).size() == 1);
+  }
+  SECTION("shown on the remover's replica before the remove: covered") {
+    b.history().ops.at(remove.value - 1).seen_before = {late};
+    CHECK(of(check(b.history()), Invariant::resurrection).size() == 1);
+  }
+}
+
 namespace {
 ViewRegression regression(std::uint32_t node, OpId from, OpId to, std::uint32_t key, Duration at = Duration::seconds(30)) {
   return ViewRegression{NodeId{node}, Instant::start() + at, KeyId{key}, from, to};
