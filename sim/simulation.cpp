@@ -49,6 +49,13 @@ enum class EvKind : std::uint8_t {
   attack,           ///< node = a malicious fault's client, a = fault index: send one hostile message
 };
 
+/// Why a connect attempt failed, in the high byte of a connect_result event (0: it did not).
+enum ConnectFailure : std::uint32_t {
+  kConnectRefused = 1,
+  kConnectCut = 2,
+  kConnectTimedOut = 3,
+};
+
 enum ResetReason : std::uint64_t {
   kReasonFault = 1,
   kReasonCrash = 2,
@@ -1031,12 +1038,19 @@ void Simulation::connect_attempt(std::uint32_t client, std::uint64_t token) {
   const Duration one_way = latency(schedule_.network.latency, n.net_rng);
   const NodeRuntime& s = nodes_[server.value];
   const bool refused = !s.up || fault_active_on(server, FaultKind::down) || fault_active_on(self, FaultKind::down);
+  const Duration timeout = schedule_.network.connect_timeout;
   if (cut(self, server) || cut(server, self)) {
-    push(now_ + schedule_.network.connect_timeout, EvKind::connect_result, client, token, server.value | (2u << 24));
+    push(now_ + timeout, EvKind::connect_result, client, token, server.value | (kConnectCut << 24));
     return;
   }
   if (!refused) count_server_load(now_ + one_way);
-  push(now_ + one_way * 2, EvKind::connect_result, client, token, server.value | ((refused ? 1u : 0u) << 24));
+  // The client gives up after its timeout whatever the handshake would have taken: a tail draw of
+  // 50 s must not leave it "connecting" past the end of the run with no backoff running.
+  if (one_way * 2 > timeout) {
+    push(now_ + timeout, EvKind::connect_result, client, token, server.value | (kConnectTimedOut << 24));
+    return;
+  }
+  push(now_ + one_way * 2, EvKind::connect_result, client, token, server.value | ((refused ? kConnectRefused : 0u) << 24));
 }
 
 void Simulation::connect_result(std::uint32_t client, std::uint64_t token, std::uint32_t b) {

@@ -205,3 +205,63 @@ TEST_CASE("a partition cuts exactly the configured pairs, in the configured dire
   }
   REQUIRE(cut_sends > 50);
 }
+
+TEST_CASE("a connect attempt fails at its timeout whatever latency was drawn, and the backoff retries", "[sim][network]") {
+  SECTION("a handshake slower than the timeout never completes") {
+    auto rec = std::make_shared<Recorder>();
+    const ModelInfo model = probe_model(rec, Duration::zero());
+    Scenario scenario = quiet_scenario(1, Duration::seconds(5));
+    // A 4 s handshake under a 1 s timeout: each attempt fails at 1 s, the next comes 500 ms later.
+    scenario.network.latency = LatencyOptions{Duration::seconds(2), Duration::seconds(2), Duration::seconds(2)};
+    scenario.network.connect_timeout = Duration::seconds(1);
+    scenario.network.backoff = BackoffOptions{BackoffPolicy::fixed, Duration::millis(500), Duration::millis(500), 1'000,
+                                              Jitter::none, 0, true};
+    Schedule schedule = make_schedule(scenario, DataType::map, 2);
+    schedule.operations.clear();
+    normalise(schedule);
+    std::ostringstream trace;
+    const RunResult r = run_simulation(scenario, model, schedule, 2, RunOptions{&trace});
+    std::vector<std::int64_t> attempts, failures;
+    for (const Line& l : parse_trace(trace.str())) {
+      if (l.ev == "connect_attempt") attempts.push_back(l.t);
+      if (l.ev == "connect_failed") failures.push_back(l.t);
+    }
+    REQUIRE(r.metrics.connections_established == 0);
+    REQUIRE(rec->connects.empty());
+    REQUIRE(attempts.size() >= 5);
+    REQUIRE(failures.size() >= attempts.size() - 1);
+    for (std::size_t k = 0; k < failures.size(); ++k) {
+      INFO("attempt " << k);
+      REQUIRE(attempts[k] == static_cast<std::int64_t>(k) * Duration::millis(1'500).us);
+      REQUIRE(failures[k] == attempts[k] + Duration::seconds(1).us);
+    }
+  }
+  SECTION("under a heavy latency tail every attempt ends within the timeout, and every client connects") {
+    std::uint64_t timed_out = 0;
+    for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+      auto rec = std::make_shared<Recorder>();
+      const ModelInfo model = probe_model(rec, Duration::zero());
+      Scenario scenario = quiet_scenario(4, Duration::seconds(20));
+      scenario.network.latency = LatencyOptions{Duration::millis(5), Duration::millis(100), Duration::seconds(5)};
+      scenario.network.connect_timeout = Duration::millis(500);
+      Schedule schedule = make_schedule(scenario, DataType::map, seed);
+      schedule.operations.clear();
+      normalise(schedule);
+      std::ostringstream trace;
+      const RunResult r = run_simulation(scenario, model, schedule, seed, RunOptions{&trace});
+      std::map<std::uint32_t, std::int64_t> pending;  // client -> its attempt in flight
+      for (const Line& l : parse_trace(trace.str())) {
+        if (l.ev == "connect_attempt") pending[l.node] = l.t;
+        if (l.ev != "connect_failed" && l.ev != "connected") continue;
+        INFO("seed " << seed << " client " << l.node << " at " << l.t);
+        REQUIRE(pending.count(l.node) == 1);
+        REQUIRE(l.t - pending[l.node] <= Duration::millis(500).us);
+        timed_out += l.ev == "connect_failed" && l.t - pending[l.node] == Duration::millis(500).us ? 1 : 0;
+        pending.erase(l.node);
+      }
+      INFO("seed " << seed);
+      REQUIRE(r.metrics.connections_established >= 4);
+    }
+    REQUIRE(timed_out > 0);  // the tail was met, and the backoff took over
+  }
+}
