@@ -557,7 +557,7 @@ bool Simulation::connected(NodeId from, NodeId to) const {
   if (to.value >= nodes_.size()) return false;
   const NodeRuntime& a = nodes_[from.value];
   const NodeRuntime& b = nodes_[to.value];
-  if (!a.up || !b.up) return false;
+  if (!a.up || !b.up || a.offline || b.offline) return false;
   if (a.server && b.server) return !cut(from, to);
   if (!a.server && !b.server) return model_.topology == Topology::peer_to_peer && !cut(from, to);
   if (schedule_.network.client_link == LinkKind::datagram) return true;
@@ -659,7 +659,8 @@ bool Simulation::send(NodeId from, NodeId to, std::string_view payload) {
       Instant& fifo = server_fifo_[from.value * schedule_.servers + to.value];
       at = max(at, fifo);
       fifo = at;
-    } else if (cut(from, to)) {
+    } else if (cut(from, to) || src.offline || nodes_[to.value].offline) {
+      // An offline node has no network: on a datagram link nothing leaves it and nothing reaches it.
       ++m.messages_dropped;
       record(TraceKind::drop, from.value, to.value, id, bytes);
       return true;
@@ -710,7 +711,10 @@ void Simulation::deliver(std::uint64_t slot) {
   free_slots_.push_back(slot);
   Metrics& m = result_.metrics;
   NodeRuntime& dst = nodes_[p.to.value];
-  bool lost = !dst.up || !nodes_[p.from.value].up;
+  const NodeRuntime& src = nodes_[p.from.value];
+  // An offline node hears nothing, and what it sent is cut on arrival as a partition cuts it: an
+  // offline fault is a partition of the node from everyone, on every link.
+  bool lost = !dst.up || !src.up || dst.offline || src.offline;
   if (!lost && p.link == LinkKind::stream && p.epoch != 0) {
     const NodeRuntime& c = nodes_[is_server(p.from) ? p.to.value : p.from.value];
     lost = c.epoch != p.epoch || !c.conn_up;

@@ -1,12 +1,14 @@
 // Each fault kind does what its one-line description promises.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
 #include <sstream>
 #include <string>
 
 #include <fmt/format.h>
 
+#include "sim/scenario_file.hpp"
 #include "sim/simulation.hpp"
 #include "tests/sim/probe_model.hpp"
 
@@ -238,4 +240,28 @@ TEST_CASE("a malicious fault's messages are the same on every run of a seed", "[
     hash = p.result.trace_hash;
   }
   CHECK(hashes[0] == hashes[1]);
+}
+
+TEST_CASE("a peer-to-peer strategy that never repairs a lost update fails when peers go offline", "[sim][faults]") {
+  // offline-peers loses no datagram: only the offline faults keep writes from their peers.
+  auto loaded = load_scenario(std::string(SYNCSTORM_SOURCE_DIR) + "/scenarios/offline-peers.toml");
+  if (!loaded.ok()) FAIL(loaded.error().to_string());
+  const Scenario scenario = loaded.value();
+  REQUIRE(scenario.network.drop == 0);
+  const ModelRegistry registry = shipped_models();
+  for (const char* name : {"p2p-lww-map", "p2p-lww-map-no-gossip"}) {
+    const ModelInfo* model = registry.find(name);
+    REQUIRE(model != nullptr);
+    std::uint32_t diverged = 0, failed = 0;
+    for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+      const RunResult r = run_simulation(scenario, *model, make_schedule(scenario, model->data_type, seed), seed);
+      REQUIRE(r.aborted.empty());
+      failed += r.violations.empty() ? 0 : 1;
+      diverged += std::any_of(r.violations.begin(), r.violations.end(),
+                              [](const Violation& v) { return v.invariant == Invariant::convergence; }) ? 1 : 0;
+    }
+    INFO(name);
+    if (model->correct) REQUIRE(failed == 0);
+    else REQUIRE(diverged == 10);
+  }
 }
