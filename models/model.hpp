@@ -73,7 +73,10 @@ class Context {
 
   /// Sends `payload` to `to`. On a stream link the message is delivered in order unless the
   /// connection resets first; returns false when there is no live connection to `to` (the bytes are
-  /// not sent). On a datagram link it returns true and the datagram may be lost, duplicated or late.
+  /// not sent). A send that itself closes the connection (it crosses a limit_data budget) returns
+  /// false too, and so does every later send to `to` in the same callback; on_disconnected comes
+  /// afterwards, as its own event. On a datagram link it returns true and the datagram may be lost,
+  /// duplicated or late (while either end is offline, it is always lost).
   /// The bytes are copied: `payload` need only live for the call, and a broadcast of one string to
   /// every client costs no copy per client in the caller.
   virtual bool send(NodeId to, std::string_view payload) = 0;
@@ -105,6 +108,17 @@ class Context {
 
 /// One replica or server of a strategy. A crash destroys the object; a restart makes a new one
 /// (only the Store survives, as the scenario says).
+///
+/// The callback contract:
+/// - Callbacks never nest. The engine calls one callback of one node at a time and none from inside
+///   a Context call, so a node may iterate its own containers while it sends. What a callback
+///   causes (a connection its send closed, on either end) reaches each node as an event of its own
+///   after the callback returns.
+/// - The connection is down from the moment it closes: inside the same callback connected() is
+///   false and send() returns false, though on_disconnected has not come yet.
+/// - Events run in order of virtual time; events of one instant run in the order they were
+///   scheduled. So an on_disconnected caused inside a callback runs at the same instant, after the
+///   events already due then, and before any reconnect.
 class Node {
  public:
   virtual ~Node() = default;

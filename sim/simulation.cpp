@@ -47,6 +47,14 @@ enum class EvKind : std::uint8_t {
   restart,          ///< node
   sample,           ///< convergence sampling after the heal
   attack,           ///< node = a malicious fault's client, a = fault index: send one hostile message
+  disconnected,     ///< node, a = peer, b = incarnation: a reset caused inside a callback, told afterwards
+};
+
+/// Why a connect attempt failed, in the high byte of a connect_result event (0: it did not).
+enum ConnectFailure : std::uint32_t {
+  kConnectRefused = 1,
+  kConnectCut = 2,
+  kConnectTimedOut = 3,
 };
 
 enum ResetReason : std::uint64_t {
@@ -289,6 +297,29 @@ class Simulation {
   void count_server_load(Instant at, std::uint32_t n = 1);
   void note_all_connected();
   void attack(std::uint32_t client, std::size_t fault_index);
+  /// Runs one model callback: the only place that calls into a Node. Callbacks never nest (the
+  /// contract in models/model.hpp): a model that iterates its own containers while it sends must not
+  /// find them changed under it by a callback the send caused.
+  template <class Call>
+  void invoke(NodeRuntime& n, Call&& call) {
+    assert(!in_callback_ && "a model callback never runs inside another");
+    in_callback_ = true;
+    struct Leave {
+      bool& flag;
+      ~Leave() { flag = false; }
+    } leave{in_callback_};
+    call(touch(n), n.context);
+  }
+  /// Tells node `i` that its connection to `peer` reset: at once, or, when a callback is running
+  /// (its send closed the connection), as an event of its own once that callback has returned.
+  void tell_disconnected(std::uint32_t i, NodeId peer) {
+    NodeRuntime& n = nodes_[i];
+    if (!in_callback_) {
+      invoke(n, [&](Node& model, Context& ctx) { model.on_disconnected(ctx, peer); });
+      return;
+    }
+    push(now_, EvKind::disconnected, i, peer.value, n.incarnation);
+  }
   /// A client that should be connected: up and not offline. Counted in reachable_clients_.
   static bool reachable(const NodeRuntime& n) { return !n.server && n.up && !n.offline; }
 
@@ -425,6 +456,7 @@ class Simulation {
   std::vector<NodeRuntime> nodes_;
   std::vector<const Node*> node_objects_;  ///< nodes_[i].node.get(), packed for prefetch()
   bool cache_hints_;              ///< RunOptions::cache_hints
+  bool in_callback_ = false;      ///< a model callback is on the stack (see invoke)
   bool prefetch_nodes_ = false;  ///< set by setup(): whether prefetch() is worth its cost
   // Convergence sampling costs O(nodes touched since the last sample), not O(nodes): the digests of
   // the live replicas are kept counted, and they agree when one distinct digest is left.
@@ -534,7 +566,7 @@ void Simulation::start_node(std::uint32_t i) {
   n.node = n.server ? model_.make_server(NodeId{i}) : model_.make_client(NodeId{i});
   assert(n.node && "the model makes a node for every role the scenario has");
   node_objects_[i] = n.node.get();
-  touch(n).on_start(n.context);
+  invoke(n, [&](Node& model, Context& ctx) { model.on_start(ctx); });
   if (!n.server && !n.offline) {
     n.attempt = 0;
     n.connecting = true;
@@ -572,7 +604,7 @@ bool Simulation::connected(NodeId from, NodeId to) const {
   if (to.value >= nodes_.size()) return false;
   const NodeRuntime& a = nodes_[from.value];
   const NodeRuntime& b = nodes_[to.value];
-  if (!a.up || !b.up) return false;
+  if (!a.up || !b.up || a.offline || b.offline) return false;
   if (a.server && b.server) return !cut(from, to);
   if (!a.server && !b.server) return model_.topology == Topology::peer_to_peer && !cut(from, to);
   if (schedule_.network.client_link == LinkKind::datagram) return true;
@@ -659,10 +691,12 @@ bool Simulation::send(NodeId from, NodeId to, std::string_view payload) {
       const ScheduledFault& f = schedule_.faults[fi];
       if (f.kind == FaultKind::limit_data && c.conn_bytes > f.bytes &&
           (std::binary_search(f.side_a.begin(), f.side_a.end(), from) || std::binary_search(f.side_a.begin(), f.side_a.end(), to))) {
+        // The bytes that cross the budget close the connection instead of crossing it: this send
+        // fails, as every later one on the connection does (its ends hear of the reset as events).
         ++m.messages_dropped;
         record(TraceKind::drop, from.value, to.value, id, bytes);
         reset_connection(client, kReasonLimitData);
-        return true;
+        return false;
       }
     }
   } else {
@@ -677,7 +711,8 @@ bool Simulation::send(NodeId from, NodeId to, std::string_view payload) {
       Instant& fifo = server_fifo_[from.value * schedule_.servers + to.value];
       at = max(at, fifo);
       fifo = at;
-    } else if (cut(from, to)) {
+    } else if (cut(from, to) || src.offline || nodes_[to.value].offline) {
+      // An offline node has no network: on a datagram link nothing leaves it and nothing reaches it.
       ++m.messages_dropped;
       record(TraceKind::drop, from.value, to.value, id, bytes);
       return true;
@@ -728,7 +763,10 @@ void Simulation::deliver(std::uint64_t slot) {
   free_slots_.push_back(slot);
   Metrics& m = result_.metrics;
   NodeRuntime& dst = nodes_[p.to.value];
-  bool lost = !dst.up || !nodes_[p.from.value].up;
+  const NodeRuntime& src = nodes_[p.from.value];
+  // An offline node hears nothing, and what it sent is cut on arrival as a partition cuts it: an
+  // offline fault is a partition of the node from everyone, on every link.
+  bool lost = !dst.up || !src.up || dst.offline || src.offline;
   if (!lost && p.link == LinkKind::stream && p.epoch != 0) {
     const NodeRuntime& c = nodes_[is_server(p.from) ? p.to.value : p.from.value];
     lost = c.epoch != p.epoch || !c.conn_up;
@@ -774,7 +812,7 @@ void Simulation::deliver(std::uint64_t slot) {
       else if (grew) dst.past_snapshot.reset();
     }
   }
-  touch(dst).on_message(dst.context, p.from, p.payload.view());
+  invoke(dst, [&](Node& model, Context& ctx) { model.on_message(ctx, p.from, p.payload.view()); });
 }
 
 void Simulation::user_operation(std::size_t index) {
@@ -798,7 +836,7 @@ void Simulation::user_operation(std::size_t index) {
   }
   ++result_.metrics.operations;
   record(TraceKind::operation, client, r.op.key.value, r.op.id.value, static_cast<std::uint64_t>(r.op.kind));
-  touch(n).on_user_operation(n.context, r.op);
+  invoke(n, [&](Node& model, Context& ctx) { model.on_user_operation(ctx, r.op); });
 }
 
 void Simulation::report(NodeId node, OpId op, Lifecycle lifecycle, OpId target) {
@@ -1076,12 +1114,19 @@ void Simulation::connect_attempt(std::uint32_t client, std::uint64_t token) {
   const Duration one_way = latency(schedule_.network.latency, n.net_rng);
   const NodeRuntime& s = nodes_[server.value];
   const bool refused = !s.up || fault_active_on(server, FaultKind::down) || fault_active_on(self, FaultKind::down);
+  const Duration timeout = schedule_.network.connect_timeout;
   if (cut(self, server) || cut(server, self)) {
-    push(now_ + schedule_.network.connect_timeout, EvKind::connect_result, client, token, server.value | (2u << 24));
+    push(now_ + timeout, EvKind::connect_result, client, token, server.value | (kConnectCut << 24));
     return;
   }
   if (!refused) count_server_load(now_ + one_way);
-  push(now_ + one_way * 2, EvKind::connect_result, client, token, server.value | ((refused ? 1u : 0u) << 24));
+  // The client gives up after its timeout whatever the handshake would have taken: a tail draw of
+  // 50 s must not leave it "connecting" past the end of the run with no backoff running.
+  if (one_way * 2 > timeout) {
+    push(now_ + timeout, EvKind::connect_result, client, token, server.value | (kConnectTimedOut << 24));
+    return;
+  }
+  push(now_ + one_way * 2, EvKind::connect_result, client, token, server.value | ((refused ? kConnectRefused : 0u) << 24));
 }
 
 void Simulation::connect_result(std::uint32_t client, std::uint64_t token, std::uint32_t b) {
@@ -1103,7 +1148,7 @@ void Simulation::connect_result(std::uint32_t client, std::uint64_t token, std::
     // death now, when the new connection takes over the session, and before it hears of the new one.
     n.server_side_up = false;
     NodeRuntime& old = nodes_[n.conn_server.value];
-    if (old.up) touch(old).on_disconnected(old.context, self);
+    if (old.up) invoke(old, [&](Node& model, Context& ctx) { model.on_disconnected(ctx, self); });
   }
   n.conn_up = n.server_side_up = true;
   n.conn_server = server;
@@ -1128,8 +1173,9 @@ void Simulation::connect_result(std::uint32_t client, std::uint64_t token, std::
   record(TraceKind::connected, client, server.value, n.epoch, n.attempt);
   n.attempt = 0;
   note_all_connected();
-  touch(s).on_connected(s.context, self);
-  if (n.up && n.conn_up) touch(n).on_connected(n.context, server);
+  invoke(s, [&](Node& model, Context& ctx) { model.on_connected(ctx, self); });
+  // The server's callback may have closed the connection again (a send over a limit_data budget).
+  if (n.up && n.conn_up) invoke(n, [&](Node& model, Context& ctx) { model.on_connected(ctx, server); });
 }
 
 void Simulation::reset_connection(std::uint32_t client, ResetReason reason) {
@@ -1151,10 +1197,9 @@ void Simulation::reset_connection(std::uint32_t client, ResetReason reason) {
     push(now_ + delay, EvKind::server_hears_reset, server.value, n.epoch, client);
   } else if (n.server_side_up) {
     n.server_side_up = false;
-    NodeRuntime& s = nodes_[server.value];
-    if (s.up) touch(s).on_disconnected(s.context, NodeId{client});
+    if (nodes_[server.value].up) tell_disconnected(server.value, NodeId{client});
   }
-  if (n.up && n.node) touch(n).on_disconnected(n.context, server);
+  if (n.up && n.node) tell_disconnected(client, server);
   if (n.up && !n.offline && !n.conn_up) {
     n.attempt = 0;
     schedule_reconnect(client);
@@ -1261,7 +1306,7 @@ void Simulation::dispatch(const Event& e) {
       if (!n.up || n.incarnation != e.b) break;
       ++result_.metrics.timers;
       record(TraceKind::timer, node, 0, e.a, e.b);
-      touch(n).on_timer(n.context, e.a);
+      invoke(n, [&](Node& model, Context& ctx) { model.on_timer(ctx, e.a); });
       break;
     }
     case EvKind::user_op: user_operation(e.a); break;
@@ -1285,7 +1330,14 @@ void Simulation::dispatch(const Event& e) {
       if (c.epoch != e.a || !c.server_side_up) break;
       c.server_side_up = false;
       NodeRuntime& s = nodes_[node];
-      if (s.up) touch(s).on_disconnected(s.context, NodeId{e.b});
+      if (s.up) invoke(s, [&](Node& model, Context& ctx) { model.on_disconnected(ctx, NodeId{e.b}); });
+      break;
+    }
+    case EvKind::disconnected: {
+      NodeRuntime& n = nodes_[node];
+      // A crash since the reset took the connection's callbacks with it (a restarted node never had it).
+      if (!n.up || n.incarnation != e.b) break;
+      invoke(n, [&](Node& model, Context& ctx) { model.on_disconnected(ctx, NodeId{static_cast<std::uint32_t>(e.a)}); });
       break;
     }
     case EvKind::restart: start_node(node); break;

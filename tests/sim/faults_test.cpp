@@ -1,12 +1,15 @@
 // Each fault kind does what its one-line description promises.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 
 #include <fmt/format.h>
 
+#include "sim/scenario_file.hpp"
 #include "sim/simulation.hpp"
 #include "tests/sim/probe_model.hpp"
 
@@ -252,4 +255,103 @@ TEST_CASE("a malicious fault's messages are the same on every run of a seed", "[
     hash = p.result.trace_hash;
   }
   CHECK(hashes[0] == hashes[1]);
+}
+
+namespace {
+
+/// What the relay below saw of its callbacks.
+struct RelayLog {
+  bool nested = false;              ///< on_disconnected ran while on_message was iterating
+  std::uint64_t failed_sends = 0;
+  std::uint64_t sent_after_failure = 0;  ///< a send or connected() that said "up" after a failed send
+  std::vector<Instant> failed_at;        ///< when each failed send happened
+  std::vector<Instant> heard_at;         ///< when the relay heard each reset
+};
+
+/// A relay written the natural way: it forwards each message to every subscriber while iterating
+/// its set of them, and erases a subscriber when its connection closes. Were on_disconnected called
+/// from inside one of its sends, the erase would invalidate the loop's iterator: the relay records
+/// that instead of erasing, so that the test fails cleanly rather than crashing.
+class Relay final : public Node {
+ public:
+  explicit Relay(std::shared_ptr<RelayLog> log) : log_(std::move(log)) {}
+  void on_start(Context&) override {}
+  void on_user_operation(Context&, const Operation&) override {}
+  void on_connected(Context&, NodeId peer) override { subscribers_.insert(peer); }
+  void on_disconnected(Context& ctx, NodeId peer) override {
+    log_->heard_at.push_back(ctx.local_clock());
+    if (iterating_) {
+      log_->nested = true;
+      return;
+    }
+    subscribers_.erase(peer);
+  }
+  void on_message(Context& ctx, NodeId, std::string_view payload) override {
+    iterating_ = true;
+    for (NodeId c : subscribers_) {
+      if (ctx.send(c, payload)) continue;
+      ++log_->failed_sends;
+      log_->failed_at.push_back(ctx.local_clock());
+      // The connection is down from the failed send on, for the rest of this callback.
+      if (ctx.connected(c) || ctx.send(c, payload)) ++log_->sent_after_failure;
+    }
+    iterating_ = false;
+  }
+  std::optional<State> state() const override { return std::nullopt; }
+
+ private:
+  std::shared_ptr<RelayLog> log_;
+  std::set<NodeId> subscribers_;
+  bool iterating_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("a reset caused by a send inside a callback reaches both ends as events after the callback", "[sim][faults]") {
+  auto rec = std::make_shared<Recorder>();
+  auto log = std::make_shared<RelayLog>();
+  ModelInfo model = probe_model(rec, Duration::millis(50));
+  model.make_server = [log](NodeId) { return std::make_unique<Relay>(log); };
+  Scenario scenario = quiet_scenario(4, Duration::seconds(20));
+  Schedule schedule = make_schedule(scenario, DataType::map, 1);
+  schedule.operations.clear();
+  // Every connection closes after 400 bytes: a relayed 8-byte message crosses some client's budget
+  // in the middle of the relay's loop over its subscribers.
+  schedule.faults.push_back(fault(FaultKind::limit_data, Duration::zero(), Duration::seconds(20),
+                                  {schedule.client(0), schedule.client(1), schedule.client(2), schedule.client(3)}));
+  schedule.faults.back().bytes = 400;
+  normalise(schedule);
+  const RunResult r = run_simulation(scenario, model, schedule, 1);
+  REQUIRE(r.aborted.empty());
+  REQUIRE_FALSE(log->nested);
+  REQUIRE(log->sent_after_failure == 0);
+  REQUIRE(log->failed_sends >= 20);
+  // Each end hears each reset once, at the instant of the send that caused it.
+  REQUIRE(log->heard_at.size() == r.metrics.connection_resets);
+  REQUIRE(rec->disconnects.size() == r.metrics.connection_resets);
+  for (Instant at : log->failed_at) REQUIRE(std::count(log->heard_at.begin(), log->heard_at.end(), at) >= 1);
+}
+
+TEST_CASE("a peer-to-peer strategy that never repairs a lost update fails when peers go offline", "[sim][faults]") {
+  // offline-peers loses no datagram: only the offline faults keep writes from their peers.
+  auto loaded = load_scenario(std::string(SYNCSTORM_SOURCE_DIR) + "/scenarios/offline-peers.toml");
+  if (!loaded.ok()) FAIL(loaded.error().to_string());
+  const Scenario scenario = loaded.value();
+  REQUIRE(scenario.network.drop == 0);
+  const ModelRegistry registry = shipped_models();
+  for (const char* name : {"p2p-lww-map", "p2p-lww-map-no-gossip"}) {
+    const ModelInfo* model = registry.find(name);
+    REQUIRE(model != nullptr);
+    std::uint32_t diverged = 0, failed = 0;
+    for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+      const RunResult r = run_simulation(scenario, *model, make_schedule(scenario, model->data_type, seed), seed);
+      REQUIRE(r.aborted.empty());
+      failed += r.violations.empty() ? 0 : 1;
+      diverged += std::any_of(r.violations.begin(), r.violations.end(),
+                              [](const Violation& v) { return v.invariant == Invariant::convergence; }) ? 1 : 0;
+    }
+    INFO(name);
+    if (model->correct) REQUIRE(failed == 0);
+    else REQUIRE(diverged == 10);
+  }
 }

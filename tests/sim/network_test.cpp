@@ -205,3 +205,138 @@ TEST_CASE("a partition cuts exactly the configured pairs, in the configured dire
   }
   REQUIRE(cut_sends > 50);
 }
+
+namespace {
+
+/// One client offline from 4 s to 8 s on links of a fixed 200 ms, so that messages are in flight
+/// when the fault starts; every other node keeps talking. The trace of the run.
+struct OfflineRun {
+  std::vector<Line> lines;
+  std::uint32_t offline = 0;
+  std::int64_t start = Duration::seconds(4).us;
+  std::int64_t end = Duration::seconds(8).us;
+
+  OfflineRun(LinkKind client_link, bool peers) {
+    auto rec = std::make_shared<Recorder>();
+    const ModelInfo model = probe_model(rec, Duration::millis(20), peers, /*echo=*/true);
+    Scenario scenario = quiet_scenario(3, Duration::seconds(12));
+    scenario.network.latency = LatencyOptions{Duration::millis(200), Duration::millis(200), Duration::millis(200)};
+    scenario.network.peer_latency = scenario.network.latency;
+    scenario.network.client_link = client_link;
+    if (peers) scenario.servers = 0;
+    Schedule schedule = make_schedule(scenario, DataType::map, 5);
+    schedule.operations.clear();
+    offline = schedule.client(0).value;
+    schedule.faults.push_back(fault(FaultKind::offline, Instant{start}, Duration{end - start}, {schedule.client(0)}));
+    normalise(schedule);
+    std::ostringstream trace;
+    run_simulation(scenario, model, schedule, 5, RunOptions{&trace});
+    lines = parse_trace(trace.str());
+  }
+
+  /// Checks what the fault must cut and what it must leave alone.
+  void check() const {
+    std::map<std::uint64_t, std::int64_t> delivered_at;
+    for (const Line& l : lines) {
+      if (l.ev == "deliver") delivered_at[l.a] = l.t;
+    }
+    std::uint64_t in_flight_cut = 0, others_inside = 0, back_out = 0, back_in = 0;
+    for (const Line& l : lines) {
+      if (l.ev != "send") continue;
+      const bool from_it = l.node == offline;
+      const bool to_it = l.peer == offline;
+      const auto it = delivered_at.find(l.a);
+      const bool delivered = it != delivered_at.end();
+      const bool sent_inside = l.t >= start && l.t < end;
+      INFO("send at " << l.t << " from " << l.node << " to " << l.peer);
+      if (from_it || to_it) {
+        // Nothing it sends and nothing sent to it while offline gets through, whenever it lands.
+        if (sent_inside) REQUIRE_FALSE(delivered);
+        // Nothing reaches it, or leaves it, while the fault lasts: what was in flight is cut too.
+        if (delivered) REQUIRE((it->second < start || it->second >= end));
+        if (!sent_inside && l.t < start && l.t + Duration::millis(200).us >= start) in_flight_cut += delivered ? 0 : 1;
+        if (delivered && l.t >= end + Duration::seconds(1).us) (from_it ? back_out : back_in) += 1;
+      } else if (sent_inside && delivered) {
+        ++others_inside;
+      }
+    }
+    REQUIRE(in_flight_cut > 0);   // messages sent just before the fault and landing inside it
+    REQUIRE(others_inside > 50);  // the other nodes are not cut
+    REQUIRE(back_out > 10);       // once the fault ends it talks again, both ways
+    REQUIRE(back_in > 10);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("an offline fault cuts a client's stream connection to its server both ways for its duration", "[sim][network][faults]") {
+  OfflineRun(LinkKind::stream, /*peers=*/false).check();
+}
+
+TEST_CASE("an offline fault cuts a client's datagram link to its server both ways, datagrams in flight included", "[sim][network][faults]") {
+  OfflineRun(LinkKind::datagram, /*peers=*/false).check();
+}
+
+TEST_CASE("an offline fault cuts every datagram link of a peer both ways, datagrams in flight included", "[sim][network][faults]") {
+  OfflineRun(LinkKind::stream, /*peers=*/true).check();
+}
+
+TEST_CASE("a connect attempt fails at its timeout whatever latency was drawn, and the backoff retries", "[sim][network]") {
+  SECTION("a handshake slower than the timeout never completes") {
+    auto rec = std::make_shared<Recorder>();
+    const ModelInfo model = probe_model(rec, Duration::zero());
+    Scenario scenario = quiet_scenario(1, Duration::seconds(5));
+    // A 4 s handshake under a 1 s timeout: each attempt fails at 1 s, the next comes 500 ms later.
+    scenario.network.latency = LatencyOptions{Duration::seconds(2), Duration::seconds(2), Duration::seconds(2)};
+    scenario.network.connect_timeout = Duration::seconds(1);
+    scenario.network.backoff = BackoffOptions{BackoffPolicy::fixed, Duration::millis(500), Duration::millis(500), 1'000,
+                                              Jitter::none, 0, true};
+    Schedule schedule = make_schedule(scenario, DataType::map, 2);
+    schedule.operations.clear();
+    normalise(schedule);
+    std::ostringstream trace;
+    const RunResult r = run_simulation(scenario, model, schedule, 2, RunOptions{&trace});
+    std::vector<std::int64_t> attempts, failures;
+    for (const Line& l : parse_trace(trace.str())) {
+      if (l.ev == "connect_attempt") attempts.push_back(l.t);
+      if (l.ev == "connect_failed") failures.push_back(l.t);
+    }
+    REQUIRE(r.metrics.connections_established == 0);
+    REQUIRE(rec->connects.empty());
+    REQUIRE(attempts.size() >= 5);
+    REQUIRE(failures.size() >= attempts.size() - 1);
+    for (std::size_t k = 0; k < failures.size(); ++k) {
+      INFO("attempt " << k);
+      REQUIRE(attempts[k] == static_cast<std::int64_t>(k) * Duration::millis(1'500).us);
+      REQUIRE(failures[k] == attempts[k] + Duration::seconds(1).us);
+    }
+  }
+  SECTION("under a heavy latency tail every attempt ends within the timeout, and every client connects") {
+    std::uint64_t timed_out = 0;
+    for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+      auto rec = std::make_shared<Recorder>();
+      const ModelInfo model = probe_model(rec, Duration::zero());
+      Scenario scenario = quiet_scenario(4, Duration::seconds(20));
+      scenario.network.latency = LatencyOptions{Duration::millis(5), Duration::millis(100), Duration::seconds(5)};
+      scenario.network.connect_timeout = Duration::millis(500);
+      Schedule schedule = make_schedule(scenario, DataType::map, seed);
+      schedule.operations.clear();
+      normalise(schedule);
+      std::ostringstream trace;
+      const RunResult r = run_simulation(scenario, model, schedule, seed, RunOptions{&trace});
+      std::map<std::uint32_t, std::int64_t> pending;  // client -> its attempt in flight
+      for (const Line& l : parse_trace(trace.str())) {
+        if (l.ev == "connect_attempt") pending[l.node] = l.t;
+        if (l.ev != "connect_failed" && l.ev != "connected") continue;
+        INFO("seed " << seed << " client " << l.node << " at " << l.t);
+        REQUIRE(pending.count(l.node) == 1);
+        REQUIRE(l.t - pending[l.node] <= Duration::millis(500).us);
+        timed_out += l.ev == "connect_failed" && l.t - pending[l.node] == Duration::millis(500).us ? 1 : 0;
+        pending.erase(l.node);
+      }
+      INFO("seed " << seed);
+      REQUIRE(r.metrics.connections_established >= 4);
+    }
+    REQUIRE(timed_out > 0);  // the tail was met, and the backoff took over
+  }
+}

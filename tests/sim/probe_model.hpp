@@ -1,5 +1,5 @@
 // A probe strategy for engine tests: clients send numbered messages on a timer, everyone records
-// what arrives. It shares a Recorder with the test (an observer, not a channel between nodes).
+// what arrives; an echoing server sends each message back to its sender. It shares a Recorder with the test (an observer, not a channel between nodes).
 #pragma once
 
 #include <map>
@@ -30,7 +30,8 @@ inline constexpr std::uint64_t kProbeTimer = 1;
 
 class ProbeNode final : public Node {
  public:
-  ProbeNode(std::shared_ptr<Recorder> rec, Duration every, bool peer) : rec_(std::move(rec)), every_(every), peer_(peer) {}
+  ProbeNode(std::shared_ptr<Recorder> rec, Duration every, bool peer, bool echo = false)
+      : rec_(std::move(rec)), every_(every), peer_(peer), echo_(echo) {}
   void on_start(Context& ctx) override {
     if (every_ > Duration::zero()) ctx.set_timer(every_, kProbeTimer);
   }
@@ -38,6 +39,7 @@ class ProbeNode final : public Node {
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader r(payload);
     rec_->receipts.push_back(Receipt{from, ctx.self(), r.u64(), ctx.local_clock()});
+    if (echo_) ctx.send(from, payload);
   }
   void on_timer(Context& ctx, std::uint64_t) override {
     ctx.set_timer(every_, kProbeTimer);
@@ -65,16 +67,18 @@ class ProbeNode final : public Node {
   std::shared_ptr<Recorder> rec_;
   Duration every_;
   bool peer_;
+  bool echo_;
   std::uint64_t next_ = 1;
 };
 
-inline ModelInfo probe_model(std::shared_ptr<Recorder> rec, Duration every, bool peer = false) {
+/// `echo`: the server sends every message it receives back to its sender.
+inline ModelInfo probe_model(std::shared_ptr<Recorder> rec, Duration every, bool peer = false, bool echo = false) {
   ModelInfo m;
   m.name = peer ? "probe-peer" : "probe";
   m.data_type = DataType::map;
   m.topology = peer ? Topology::peer_to_peer : Topology::client_server;
   m.make_client = [rec, every, peer](NodeId) { return std::make_unique<ProbeNode>(rec, every, peer); };
-  m.make_server = [rec](NodeId) { return std::make_unique<ProbeNode>(rec, Duration::zero(), false); };
+  m.make_server = [rec, echo](NodeId) { return std::make_unique<ProbeNode>(rec, Duration::zero(), false, echo); };
   return m;
 }
 
