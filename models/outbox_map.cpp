@@ -140,6 +140,9 @@ ModelInfo outbox_map_model() {
       .breaks = std::nullopt,
       .make_client = [](NodeId) { return std::make_unique<OutboxClient>(true); },
       .make_server = [](NodeId) { return std::make_unique<OutboxServer>(); },
+      // Its metadata may grow with the writes on the server only: the server keeps every applied
+      // id, so that a resend is applied once.
+      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 
@@ -154,6 +157,9 @@ ModelInfo outbox_map_memory_model() {
       .breaks = Invariant::silent_rollback,
       .make_client = [](NodeId) { return std::make_unique<OutboxClient>(false); },
       .make_server = [](NodeId) { return std::make_unique<OutboxServer>(); },
+      // Its metadata may grow with the writes on the server only: the server keeps every applied
+      // id, so that a resend is applied once.
+      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 

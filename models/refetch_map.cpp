@@ -130,6 +130,9 @@ ModelInfo refetch_map_model() {
       .breaks = std::nullopt,
       .make_client = [](NodeId) { return std::make_unique<FetchClient>(); },
       .make_server = [](NodeId) { return std::make_unique<FetchServer>(); },
+      // Its metadata may grow with the writes on the server only: the server keeps every applied
+      // id, so that a resend is applied once.
+      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 
