@@ -249,10 +249,20 @@ class BrokerServer final : public Node {
   }
 
   void apply(Context& ctx, const Entry& e) {
+    keep(ctx, e);
+    announce(ctx, e);
+  }
+
+  /// Puts the entry in this instance's replica and its store (unflushed: see publish).
+  void keep(Context& ctx, const Entry& e) {
     position_ = std::max(position_, e.seq);
     fields_[e.key] = e.value;
     ctx.store().put(fmt::format("replica/{:010}", e.key.value), Writer().u32(e.key.value).u64(e.value.value).take());
     ctx.store().put("position", Writer().u64(position_).take());
+  }
+
+  /// Pushes the entry to this instance's connected clients.
+  void announce(Context& ctx, const Entry& e) {
     const std::string update = Writer().u8(kUpdate).u32(e.key.value).u64(e.value.value).take();
     for (NodeId client : ctx.clients()) {
       if (ctx.connected(client)) ctx.send(client, update);
@@ -277,6 +287,10 @@ class BrokerServer final : public Node {
       ctx.store().put(fmt::format("mark/{:010}/{:020}", session.first, session.second), Writer().u64(mark).take());
       if (durable_) append(ctx, e);
       ctx.store().put("seq", Writer().u64(seq_).take());
+      // The broker's own app instance shares this store, and after a restart only the other
+      // instances resume from the log: its replica record must be in this flush, or a crash that
+      // loses unflushed writes takes a confirmed write out of its replica (and its clients' view).
+      keep(ctx, e);
       ctx.store().flush();  // durable before it is confirmed or delivered
       fan_out(ctx, e);
     }
@@ -304,7 +318,7 @@ class BrokerServer final : public Node {
   }
 
   void fan_out(Context& ctx, const Entry& e) {
-    apply(ctx, e);  // the broker's own app instance
+    announce(ctx, e);  // the broker's own app instance, whose replica publish() already updated
     const std::string message = Writer().u8(kDeliver).u32(1).u64(e.seq).u32(e.key.value).u64(e.value.value).take();
     for (NodeId instance : ctx.servers()) {
       if (instance == ctx.self()) continue;
@@ -381,6 +395,9 @@ ModelInfo make(std::string name, std::string description, bool durable) {
       .breaks = durable ? std::nullopt : std::optional<Invariant>(Invariant::convergence),
       .make_client = [](NodeId) { return std::make_unique<BrokerClient>(); },
       .make_server = [durable](NodeId) { return std::make_unique<BrokerServer>(durable); },
+      // Its metadata may grow with the writes on the server only: the broker retains its newest log
+      // entries, one per write up to its retention limit.
+      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 

@@ -146,6 +146,9 @@ ModelInfo echo_model() {
       .breaks = std::nullopt,
       .make_client = [](NodeId) { return std::make_unique<EchoClient>(); },
       .make_server = [](NodeId) { return std::make_unique<EchoServer>(); },
+      // Its metadata may grow with the writes on the server only: the server replays its whole log
+      // on restart and keeps every applied id.
+      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 

@@ -531,6 +531,8 @@ ModelInfo event_log_info(bool full_resync) {
       .breaks = std::nullopt,
       .make_client = [](NodeId) { return std::make_unique<Client>(); },
       .make_server = [full_resync](NodeId) { return std::make_unique<Server>(full_resync); },
+      // Event sourcing: the server's log of events is the state, so it grows with the writes.
+      .metadata_growth = MetadataGrowth::keeps_history,
   };
 }
 

@@ -282,6 +282,9 @@ ModelInfo make(std::string name, std::string description, Options options, bool 
       .breaks = breaks,
       .make_client = [](NodeId) { return std::make_unique<LogClient>(); },
       .make_server = [options](NodeId) { return std::make_unique<LogServer>(options); },
+      // Event sourcing keeps a log of events by design (the absolute bound still applies). The
+      // unbounded baseline is held to growth with its state: a log never trimmed is its bug.
+      .metadata_growth = correct ? MetadataGrowth::keeps_history : MetadataGrowth::with_state,
   };
 }
 

@@ -849,6 +849,7 @@ ModelInfo external_model(const ExternalSpec& spec) {
       .make_server = [type](NodeId id) { return std::make_unique<ExternalNode>(id, true, type); },
       .external = true,
       .begin_run = [spec] { return std::static_pointer_cast<void>(std::make_shared<Session>(spec)); },
+      .metadata_growth = spec.metadata_growth,
   };
 }
 
@@ -893,13 +894,17 @@ std::vector<ModelInfo> shipped_external_models() {
   };
   const std::vector<ExternalSpec> specs = {
       {"yjs-list", node("yjs", "list"), "Yjs (real library, Node.js): list items in a Y.Map relayed by a server",
-       DataType::list, Topology::client_server, SupersedeRule::add_wins, true, std::nullopt},
+       DataType::list, Topology::client_server, SupersedeRule::add_wins, true, std::nullopt,
+       MetadataGrowth::with_state},
       {"yjs-text", node("yjs", "text"), "Yjs (real library, Node.js): text as a Y.Array of elements relayed by a server",
-       DataType::text, Topology::client_server, SupersedeRule::add_wins, true, std::nullopt},
+       DataType::text, Topology::client_server, SupersedeRule::add_wins, true, std::nullopt,
+       MetadataGrowth::with_state},
       {"automerge-map", node("automerge", "map"), "Automerge (real library, Node.js): a map synced through a relay server",
-       DataType::map, Topology::client_server, SupersedeRule::last_writer_wins, true, std::nullopt},
+       DataType::map, Topology::client_server, SupersedeRule::last_writer_wins, true, std::nullopt,
+       MetadataGrowth::keeps_history},  // an Automerge document keeps its whole change history
       {"automerge-list", node("automerge", "list"), "Automerge (real library, Node.js): list items in a map synced through a relay server",
-       DataType::list, Topology::client_server, SupersedeRule::add_wins, true, std::nullopt},
+       DataType::list, Topology::client_server, SupersedeRule::add_wins, true, std::nullopt,
+       MetadataGrowth::keeps_history},
   };
   std::vector<ModelInfo> out;
   for (const ExternalSpec& spec : specs) out.push_back(external_model(spec));

@@ -33,6 +33,7 @@ struct ExternalSpec {
   SupersedeRule rule = SupersedeRule::last_writer_wins;
   bool correct = true;
   std::optional<Invariant> breaks;
+  MetadataGrowth metadata_growth = MetadataGrowth::with_state;
 };
 
 /// A model whose nodes forward every callback to one child process per run (started lazily, shared

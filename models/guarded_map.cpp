@@ -205,6 +205,9 @@ ModelInfo make(std::string name, std::string description, bool validate) {
       .breaks = validate ? std::nullopt : std::optional<Invariant>(Invariant::phantom_or_double_applied),
       .make_client = [](NodeId) { return std::make_unique<GuardedClient>(); },
       .make_server = [validate](NodeId) { return std::make_unique<GuardedServer>(validate); },
+      // Its metadata may grow with the writes on the server only: the server keeps every applied
+      // id, so that a resend is applied once.
+      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 

@@ -159,6 +159,9 @@ ModelInfo hybrid_dashboard_model() {
       .breaks = std::nullopt,
       .make_client = [](NodeId) { return std::make_unique<DashboardClient>(); },
       .make_server = [](NodeId) { return std::make_unique<DashboardServer>(); },
+      // Its metadata may grow with the writes on the server only: the server keeps every applied
+      // id, so that a resend is applied once.
+      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 

@@ -173,6 +173,17 @@ enum class Topology : std::uint8_t {
   peer_to_peer,   ///< clients talk to each other over datagram links; servers only signal
 };
 
+/// How a strategy's sync metadata may grow over a run, for the bounded-metadata invariant. Every
+/// model is held to the scenario's absolute bound; the growth check holds the nodes a declaration
+/// names to "no faster than the state they serve" (visible fields, items or elements, and writers).
+enum class MetadataGrowth : std::uint8_t {
+  with_state,           ///< every node's metadata grows only with its visible state and its writers
+  server_keeps_writes,  ///< servers keep a record per write by design (applied ids, a log); clients
+                        ///< are still judged
+  keeps_history,        ///< the strategy keeps its history by design (event sourcing, Automerge):
+                        ///< only the absolute bound applies
+};
+
 /// A strategy as the registry knows it: its facts and how to make its nodes.
 struct ModelInfo {
   std::string name;
@@ -190,6 +201,8 @@ struct ModelInfo {
   /// Called by the engine once at the start of every run; nodes get the result from
   /// Context::run_session(). Empty for models whose nodes share nothing.
   std::function<std::shared_ptr<void>()> begin_run = nullptr;
+  /// How its metadata may grow (see MetadataGrowth): a declaration the checker holds it to.
+  MetadataGrowth metadata_growth = MetadataGrowth::with_state;
 };
 
 /// The set of strategies a CLI knows. Passed by value, never a global: a user's own binary adds its

@@ -953,6 +953,9 @@ ModelInfo or_set_list_model() {
       .breaks = std::nullopt,
       .make_client = [options](NodeId) { return orset::make_client(options); },
       .make_server = [options](NodeId) { return orset::make_server(options); },
+      // Its metadata may grow with the writes on the server only: the relay keeps the id of every
+      // accepted and every purged tag, so that a resend is merged once.
+      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 

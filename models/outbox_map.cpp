@@ -218,6 +218,7 @@ ModelInfo outbox_variant(std::string name, std::string description, ClientFlaws 
       .breaks = breaks,
       .make_client = [flaws](NodeId) { return std::make_unique<OutboxClient>(flaws); },
       .make_server = nullptr,
+      .metadata_growth = MetadataGrowth::server_keeps_writes,  // as outbox-map's server
   };
   if (rebuilding_server) info.make_server = [](NodeId) { return std::make_unique<RebuildingServer>(); };
   else info.make_server = [](NodeId) { return std::make_unique<OutboxServer>(); };
@@ -255,6 +256,9 @@ ModelInfo outbox_map_model() {
       .breaks = std::nullopt,
       .make_client = [](NodeId) { return std::make_unique<OutboxClient>(ClientFlaws{}); },
       .make_server = [](NodeId) { return std::make_unique<OutboxServer>(); },
+      // Its metadata may grow with the writes on the server only: the server keeps every applied
+      // id, so that a resend is applied once.
+      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 
@@ -269,6 +273,9 @@ ModelInfo outbox_map_memory_model() {
       .breaks = Invariant::silent_rollback,
       .make_client = [](NodeId) { return std::make_unique<OutboxClient>(ClientFlaws{.outbox_in_memory = true}); },
       .make_server = [](NodeId) { return std::make_unique<OutboxServer>(); },
+      // Its metadata may grow with the writes on the server only: the server keeps every applied
+      // id, so that a resend is applied once.
+      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 

@@ -171,6 +171,9 @@ ModelInfo refetch_map_model() {
       .breaks = std::nullopt,
       .make_client = [](NodeId) { return std::make_unique<FetchClient>(); },
       .make_server = [](NodeId) { return std::make_unique<FetchServer>(false); },
+      // Its metadata may grow with the writes on the server only: the server keeps every applied
+      // id, so that a resend is applied once.
+      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 
@@ -185,6 +188,7 @@ ModelInfo refetch_map_read_replicas_model() {
       .breaks = Invariant::monotonic_reads,
       .make_client = [](NodeId) { return std::make_unique<FetchClient>(); },
       .make_server = [](NodeId) { return std::make_unique<FetchServer>(true); },
+      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 

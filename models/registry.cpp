@@ -43,6 +43,7 @@ ModelInfo refetch_map_read_replicas_model();
 ModelInfo hybrid_dashboard_model();
 ModelInfo versioned_map_model();
 ModelInfo versioned_map_no_upcast_model();
+ModelInfo siblings_map_model();
 
 ModelRegistry shipped_models() {
   ModelRegistry registry;
@@ -84,6 +85,7 @@ ModelRegistry shipped_models() {
   registry.add(hybrid_dashboard_model());
   registry.add(versioned_map_model());
   registry.add(versioned_map_no_upcast_model());
+  registry.add(siblings_map_model());
   // Real libraries in a child process (models/adapters/): registered by name, started only when used.
   for (ModelInfo& external : shipped_external_models()) registry.add(std::move(external));
   return registry;

@@ -592,6 +592,9 @@ ModelInfo rga_text_model() {
       .breaks = std::nullopt,
       .make_client = [](NodeId) { return std::make_unique<rga::Client>(); },
       .make_server = [](NodeId) { return std::make_unique<rga::Server>(); },
+      // Its metadata may grow with the writes on the server only: the server keeps every accepted
+      // id, so that a resend is merged once.
+      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 

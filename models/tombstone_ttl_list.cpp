@@ -20,6 +20,9 @@ ModelInfo tombstone_ttl_list_model() {
       .breaks = Invariant::resurrection,
       .make_client = [options](NodeId) { return orset::make_client(options); },
       .make_server = [options](NodeId) { return orset::make_server(options); },
+      // Its metadata may grow with the writes on the server only: or-set-list's relay keeps the id
+      // of every accepted and every purged tag.
+      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 

@@ -227,6 +227,9 @@ ModelInfo make(std::string name, std::string description, bool snapshot_rollback
       .breaks = snapshot_rollback ? std::optional<Invariant>(Invariant::convergence) : std::nullopt,
       .make_client = [snapshot_rollback](NodeId) { return std::make_unique<UndoClient>(snapshot_rollback); },
       .make_server = [](NodeId) { return std::make_unique<UndoServer>(); },
+      // Its metadata may grow with the writes on the server only: the server keeps its verdict on
+      // every write, so that a resend gets the same answer.
+      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 

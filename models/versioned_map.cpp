@@ -200,6 +200,9 @@ ModelInfo make(std::string name, std::string description, bool upcast) {
       .breaks = upcast ? std::nullopt : std::optional<Invariant>(Invariant::convergence),
       .make_client = [](NodeId) { return std::make_unique<VersionedClient>(); },
       .make_server = [upcast](NodeId) { return std::make_unique<VersionedServer>(upcast); },
+      // Its metadata may grow with the writes on the server only: the server keeps every applied
+      // id, so that a resend is applied once.
+      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 

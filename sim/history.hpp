@@ -69,12 +69,39 @@ struct ViewRegression {
 /// that go badly wrong, not on soundness: a regression not recorded is only a finding missed.
 inline constexpr std::size_t kViewRegressionsMax = 4'096;
 
+/// What a node held at one moment: its sync metadata beside the state that metadata serves.
+struct MetadataSample {
+  bool taken = false;            ///< false when the node was down (or is untrusted) at that moment
+  std::uint64_t bytes = 0;       ///< Node::metadata_bytes()
+  std::uint32_t visible = 0;     ///< visible_elements() of its state
+  std::uint32_t writers = 0;     ///< clients whose operations it could have seen (its causal past)
+};
+
+/// Fields of a map, items of a list, elements of a text; a counter is one element.
+inline std::uint32_t visible_elements(const std::optional<State>& state) {
+  if (!state) return 0;
+  switch (state->type) {
+    case DataType::map: return static_cast<std::uint32_t>(state->fields.size());
+    case DataType::list: return static_cast<std::uint32_t>(state->items.size());
+    case DataType::text: return static_cast<std::uint32_t>(state->text.size());
+    case DataType::counter: return 1;
+  }
+  return 0;
+}
+
+/// Every node's metadata just before one operation of the schedule was due, for the growth check.
+struct MetadataSampling {
+  OpId before;                         ///< taken just before this operation was due
+  std::vector<MetadataSample> nodes;   ///< by node index
+};
+
 struct NodeFinal {
   NodeId node;
   bool server = false;
   bool live = true;               ///< up at the end of the run
   std::optional<State> state;     ///< nullopt for nodes that hold no state
   std::uint64_t metadata_bytes = 0;
+  std::uint32_t writers = 0;      ///< clients whose operations it could have seen, at the end
 };
 
 struct History {
@@ -91,6 +118,12 @@ struct History {
   std::vector<NodeId> untrusted;
   /// Client views sampled every 100 ms of the run (map and list only), in sample order.
   std::vector<ViewRegression> view_regressions;
+
+  /// Samples taken during the writes (MetadataSampling), oldest first, and which nodes the model's
+  /// MetadataGrowth declaration lets the growth check judge.
+  std::vector<MetadataSampling> metadata_samples;
+  bool growth_judges_clients = true;
+  bool growth_judges_servers = true;
 
   const OpRecord& record(OpId id) const { return ops.at(id.value - 1); }
   /// Whether `a` happened before `b`: `b`'s client could have seen `a` when it issued `b`.

@@ -14,6 +14,11 @@
 // - Divergence is one violation naming the first node outside the majority state, with the count
 //   and a few ids of the others, instead of one line per client. Bounded metadata likewise names
 //   the first node over the bound and counts the rest.
+// - Bounded metadata is judged twice: against the scenario's absolute bound, and against its own
+//   growth: a node's end may hold at most what it held at a sample in the first half of the writes,
+//   scaled by how much its visible state and its writers grew since (times a slack, plus a floor).
+//   A sibling, tombstone or log entry kept per write outgrows that; what a model declares it keeps
+//   by design (ModelInfo::metadata_growth) is left to the absolute bound.
 // - The convergence time is only judged when at least two live replicas hold a state: a single
 //   replica trivially agrees with itself.
 // - Under server order another unrejected write to the key may supersede unless the users saw it
@@ -37,6 +42,7 @@
 
 #include <algorithm>
 #include <initializer_list>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -809,9 +815,9 @@ void check_phantoms(const History& history, const Snapshot& snapshot, Findings& 
 }
 
 // ---------------------------------------------------------------------------------------------
-// 6. Bounded metadata.
+// 6. Bounded metadata: an absolute bound, and growth no faster than the state the metadata serves.
 
-void check_metadata(const History& history, const InvariantOptions& options, Findings& findings) {
+void check_metadata_bound(const History& history, const InvariantOptions& options, Findings& findings) {
   // One report names the first node over the bound and sums up the rest: tombstone growth tends to
   // hit every replica alike, and a line per client would bury the other findings.
   const NodeFinal* first = nullptr;
@@ -833,6 +839,101 @@ void check_metadata(const History& history, const InvariantOptions& options, Fin
   v.detail = fmt::format("{} of {} live nodes hold more sync metadata than the bound; the largest is "
                          "node {} with {} bytes.", over, live, largest->node.value, largest->metadata_bytes);
   findings.add(Invariant::bounded_metadata, {SubjectKind::node, first->node.value}, {}, std::move(v));
+}
+
+/// How much a node may hold at the end if its metadata grew no faster than what it serves since
+/// `then`: then's bytes, scaled by the growth of its visible elements times the growth of its writers
+/// (a product, so that a version vector per field stays within it), times the allowed growth, plus
+/// the floor. Metadata that is a sum of per-element, per-writer and per-pair terms with any
+/// non-negative weights, plus what is in flight at the sample, never exceeds it. Nullopt when the
+/// sample served nothing of a kind the end serves: there is no ratio to scale by.
+std::optional<std::uint64_t> growth_allowance(const MetadataSample& then, const MetadataSample& end,
+                                              const InvariantOptions& options) {
+  // Bytes times elements times writers times the allowed growth can pass 64 bits.
+  __extension__ typedef unsigned __int128 Wide;
+  Wide num = 1;
+  Wide den = 1;
+  for (auto [was, is] : {std::pair{then.visible, end.visible}, std::pair{then.writers, end.writers}}) {
+    if (was == 0 && is > 0) return std::nullopt;
+    if (was == 0) continue;
+    num *= std::max(was, is);
+    den *= was;
+  }
+  const Wide scaled = Wide{then.bytes} * num * options.metadata_growth_milli_max / (den * 1'000);
+  const Wide allowed = scaled + options.metadata_growth_bytes_min;
+  constexpr std::uint64_t kMost = std::numeric_limits<std::uint64_t>::max();
+  return allowed > Wide{kMost} ? kMost : static_cast<std::uint64_t>(allowed);
+}
+
+/// One node whose metadata outgrew its state, against the sample that allowed it the most.
+struct Outgrown {
+  const NodeFinal* node = nullptr;
+  MetadataSample then;
+  MetadataSample end;
+  OpId since;
+  std::uint64_t allowed = 0;
+};
+
+/// Whether the model's declaration lets the growth check judge `node` (see MetadataGrowth).
+bool growth_judged(const History& history, const NodeFinal& node) {
+  if (!node.live || history.is_untrusted(node.node)) return false;
+  return node.server ? history.growth_judges_servers : history.growth_judges_clients;
+}
+
+/// The node outgrew its state when its end exceeds what every sample of it allows: each sample is a
+/// sound comparison on its own, and asking all of them keeps one odd moment (a restart, a burst in
+/// flight) from deciding.
+std::optional<Outgrown> outgrown(const History& history, const NodeFinal& node, const InvariantOptions& options) {
+  const MetadataSample end{true, node.metadata_bytes, visible_elements(node.state), node.writers};
+  std::optional<Outgrown> found;
+  for (const MetadataSampling& sampling : history.metadata_samples) {
+    if (node.node.value >= sampling.nodes.size()) continue;
+    const MetadataSample& then = sampling.nodes[node.node.value];
+    if (!then.taken) continue;
+    const std::optional<std::uint64_t> allowed = growth_allowance(then, end, options);
+    if (!allowed) continue;
+    if (end.bytes <= *allowed) return std::nullopt;
+    if (!found || *allowed > found->allowed) found = Outgrown{&node, then, end, sampling.before, *allowed};
+  }
+  return found;
+}
+
+void check_metadata_growth(const History& history, const InvariantOptions& options, Findings& findings) {
+  std::optional<Outgrown> first;
+  std::size_t over = 0;
+  std::size_t judged = 0;
+  for (const NodeFinal& node : history.finals) {
+    if (!growth_judged(history, node)) continue;
+    ++judged;
+    std::optional<Outgrown> o = outgrown(history, node, options);
+    if (!o) continue;
+    ++over;
+    if (!first) first = o;
+  }
+  if (!first) return;
+  // The growth figure: bytes gained per write issued after the sample.
+  const auto writes = static_cast<std::uint64_t>(std::count_if(
+      history.ops.begin() + static_cast<std::ptrdiff_t>(first->since.value - 1), history.ops.end(),
+      [](const OpRecord& r) { return r.issued; }));
+  const std::uint64_t gained = first->end.bytes - std::min(first->end.bytes, first->then.bytes);
+  Violation v;
+  v.expected = fmt::format("metadata that grows no faster than the state it serves: at most {} bytes on node {} "
+                           "({}.{:03} times its sample, scaled by the growth of its elements and writers, plus {} bytes)",
+                           first->allowed, first->node->node.value, options.metadata_growth_milli_max / 1'000,
+                           options.metadata_growth_milli_max % 1'000, options.metadata_growth_bytes_min);
+  v.observed = fmt::format("{} bytes on node {}", first->end.bytes, first->node->node.value);
+  v.detail = fmt::format("{} of {} judged nodes outgrew their state. Node {} held {} bytes for {} elements and {} "
+                         "writers just before {}, and {} bytes for {} elements and {} writers at the end: {} bytes more "
+                         "over {} writes ({} per write) while what it serves grew far less.",
+                         over, judged, first->node->node.value, first->then.bytes, first->then.visible,
+                         first->then.writers, op_name(first->since), first->end.bytes, first->end.visible,
+                         first->end.writers, gained, writes, writes == 0 ? 0 : gained / writes);
+  findings.add(Invariant::bounded_metadata, {SubjectKind::node, first->node->node.value}, {}, std::move(v));
+}
+
+void check_metadata(const History& history, const InvariantOptions& options, Findings& findings) {
+  check_metadata_bound(history, options, findings);
+  check_metadata_growth(history, options, findings);
 }
 
 // ---------------------------------------------------------------------------------------------

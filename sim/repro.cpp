@@ -339,6 +339,9 @@ void read_invariants(const toml::node& node, InvariantOptions& o, const std::str
   f.duration("settle_us", o.settle);
   f.duration("convergence_bound_us", o.convergence_bound);
   f.integer("metadata_bytes_max", o.metadata_bytes_max);
+  // Absent from repro files written before the growth check: they replay with its defaults.
+  f.integer("metadata_growth_milli_max", o.metadata_growth_milli_max, false);
+  f.integer("metadata_growth_bytes_min", o.metadata_growth_bytes_min, false);
   f.finish();
 }
 
@@ -460,6 +463,8 @@ std::string format_repro(const Repro& r) {
   for (Invariant i : r.invariants.enabled) enabled += fmt::format("{}\"{}\"", enabled.empty() ? "" : ", ", to_string(i));
   out += fmt::format("\n[invariants]\nenabled = [{}]\nsettle_us = {}\nconvergence_bound_us = {}\nmetadata_bytes_max = {}\n",
                      enabled, r.invariants.settle.us, r.invariants.convergence_bound.us, r.invariants.metadata_bytes_max);
+  out += fmt::format("metadata_growth_milli_max = {}\nmetadata_growth_bytes_min = {}\n", r.invariants.metadata_growth_milli_max,
+                     r.invariants.metadata_growth_bytes_min);
   out += "\n# Nodes 0..servers-1 are servers, then the clients.\n[schedule]\n";
   out += fmt::format("servers = {}\nclients = {}\nworkload_end_us = {}\nsettle_us = {}\n", s.servers, s.clients,
                      s.workload_end.us, s.settle.us);

@@ -198,6 +198,13 @@ struct InvariantOptions {
   Duration settle = Duration::seconds(20);             ///< quiet time after the last heal before checking
   Duration convergence_bound = Duration::seconds(15);  ///< converging later than this after the heal fails
   std::uint64_t metadata_bytes_max = 1 << 20;          ///< per replica, after settle
+  /// The growth check: a node's metadata at the end may be at most this many times (in thousandths)
+  /// what it held at a sample in the first half of the writes, scaled by how much the state it serves
+  /// (visible elements, writers) grew since; bounded metadata stays within that, a log or a sibling
+  /// kept per write outgrows it.
+  std::uint32_t metadata_growth_milli_max = 1'500;
+  /// ... plus this much, so that a handful of bytes of slack in a small run is never a finding.
+  std::uint64_t metadata_growth_bytes_min = 1 << 10;
 };
 
 struct Scenario {

@@ -210,7 +210,8 @@ constexpr std::string_view kWorkloadKeys[] = {"clients",      "rate",         "t
 constexpr std::string_view kWindowKeys[] = {"min", "max"};
 constexpr std::string_view kFaultKeys[] = {"kind", "at", "duration", "target", "shape", "amount", "bytes", "rate"};
 constexpr std::string_view kSwarmKeys[] = {"enabled", "kinds", "max_faults", "max_fault_duration"};
-constexpr std::string_view kInvariantKeys[] = {"check", "settle", "convergence_bound", "metadata_max"};
+constexpr std::string_view kInvariantKeys[] = {"check",           "settle",         "convergence_bound",
+                                               "metadata_max",    "metadata_growth", "metadata_growth_min"};
 
 struct SchemaTable {
   std::string_view path;  ///< dotted; "" is the top level, "fault" each [[fault]] entry
@@ -1030,6 +1031,9 @@ Status read_invariants(const Section& sec, InvariantOptions& inv) {
   SYNCSTORM_TRY(sec.duration("settle", inv.settle, false));
   SYNCSTORM_TRY(sec.duration("convergence_bound", inv.convergence_bound, false));
   SYNCSTORM_TRY(sec.bytes("metadata_max", inv.metadata_bytes_max));
+  // Below 1 the check would flag metadata that only keeps pace with its state.
+  SYNCSTORM_TRY(sec.milli("metadata_growth", inv.metadata_growth_milli_max, 1.0, 1'000.0));
+  SYNCSTORM_TRY(sec.bytes("metadata_growth_min", inv.metadata_growth_bytes_min));
   if (inv.convergence_bound > inv.settle) {
     return sec.error(sec.has("convergence_bound") ? "convergence_bound" : "settle",
                      "convergence_bound is longer than settle: the check runs at the end of settle, so it could "

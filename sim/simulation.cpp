@@ -29,6 +29,11 @@ constexpr std::size_t kMaxMessageBytes = 64u << 20;
 constexpr std::size_t kMaxLatencySamples = 200'000;
 constexpr Duration kLoadBucket = Duration::millis(100);
 constexpr Duration kSampleEvery = Duration::millis(100);
+/// The growth check's samples: every node's metadata just before the operation at each of these
+/// fractions (in parts per thousand) of the schedule is due. Two points in the first half, so that a
+/// run's second half of writes is what they are judged by; none in runs with too few operations.
+constexpr std::uint32_t kMetadataSamplesPermille[] = {250, 500};
+constexpr std::size_t kMetadataSampleOpsMin = 16;
 /// Below this many nodes their records stay in the caches and prefetching them only costs time.
 constexpr std::uint32_t kPrefetchNodesMin = 1'000;
 /// How many sends ahead keep_packet() asks for the packet slot that send will take.
@@ -294,6 +299,7 @@ class Simulation {
   void sample_convergence(bool before_heal);
   /// Compares client `i`'s state with its last sampled view and records the regressions.
   void note_view(std::uint32_t i, const State& state);
+  void sample_metadata(std::size_t before);
   void count_server_load(Instant at, std::uint32_t n = 1);
   void note_all_connected();
   void attack(std::uint32_t client, std::size_t fault_index);
@@ -370,6 +376,11 @@ class Simulation {
       n.past_snapshot = std::move(snapshot);
     }
     return n.past_snapshot;
+  }
+  /// How many clients' operations the node could have seen.
+  static std::uint32_t writers_seen(const NodeRuntime& n) {
+    const CausalPast& past = n.past_in_snapshot ? n.past_snapshot->past : n.past;
+    return static_cast<std::uint32_t>(past.size());
   }
   /// The node's past, to change: copied out of a snapshot it shares first.
   static CausalPast& own_past(NodeRuntime& n) {
@@ -461,6 +472,7 @@ class Simulation {
   // Convergence sampling costs O(nodes touched since the last sample), not O(nodes): the digests of
   // the live replicas are kept counted, and they agree when one distinct digest is left.
   std::vector<std::uint32_t> dirty_nodes_;
+  std::vector<std::size_t> metadata_sample_ops_;  ///< operation indexes that sample_metadata runs before
   std::map<std::uint64_t, std::uint32_t> digest_counts_;
   std::uint64_t last_snapshot_id_ = 0;  ///< ids of causal-past snapshots, from 1 (see PastSnapshot)
   std::vector<NodeId> server_ids_;
@@ -528,6 +540,15 @@ void Simulation::setup() {
   h.rule = model_.rule;
   if (h.rule == SupersedeRule::server_order) seen_writes_.resize(count);
   if (h.type == DataType::map || h.type == DataType::list) views_.resize(count);
+  h.growth_judges_clients = model_.metadata_growth != MetadataGrowth::keeps_history;
+  h.growth_judges_servers = model_.metadata_growth == MetadataGrowth::with_state;
+  // External replicas answer metadata queries over a pipe: sampling them mid-run is not cheap.
+  const bool judged = (h.growth_judges_clients || h.growth_judges_servers) && !model_.external;
+  if (judged && schedule_.operations.size() >= kMetadataSampleOpsMin) {
+    for (std::uint32_t permille : kMetadataSamplesPermille) {
+      metadata_sample_ops_.push_back(schedule_.operations.size() * permille / 1'000);
+    }
+  }
   h.ops.resize(schedule_.operations.size());
   for (std::size_t i = 0; i < schedule_.operations.size(); ++i) {
     h.ops[i].op = schedule_.operations[i];
@@ -816,6 +837,10 @@ void Simulation::deliver(std::uint64_t slot) {
 }
 
 void Simulation::user_operation(std::size_t index) {
+  if (result_.history.metadata_samples.size() < metadata_sample_ops_.size() &&
+      index >= metadata_sample_ops_[result_.history.metadata_samples.size()]) {
+    sample_metadata(index);
+  }
   OpRecord& r = result_.history.ops[index];
   const std::uint32_t client = r.op.client.value;
   NodeRuntime& n = nodes_[client];
@@ -1297,6 +1322,24 @@ void Simulation::note_view(std::uint32_t i, const State& state) {
   previous = std::move(view);
 }
 
+/// Twice a run, outside the hot loop: reads every live node's metadata and state without touching it,
+/// so the run goes on exactly as without the sample (no event, no trace record).
+void Simulation::sample_metadata(std::size_t before) {
+  History& h = result_.history;
+  MetadataSampling& sampling = h.metadata_samples.emplace_back();
+  sampling.before = schedule_.operations[before].id;
+  sampling.nodes.resize(nodes_.size());
+  for (std::uint32_t i = 0; i < nodes_.size(); ++i) {
+    const NodeRuntime& n = nodes_[i];
+    if (!n.up || h.is_untrusted(NodeId{i})) continue;
+    MetadataSample& s = sampling.nodes[i];
+    s.taken = true;
+    s.bytes = n.node->metadata_bytes();
+    s.visible = visible_elements(n.node->state());
+    s.writers = writers_seen(n);
+  }
+}
+
 void Simulation::dispatch(const Event& e) {
   const std::uint32_t node = e.node();
   switch (e.kind()) {
@@ -1377,6 +1420,7 @@ RunResult Simulation::run() {
     if (n.up) {
       f.state = n.node->state();
       f.metadata_bytes = n.node->metadata_bytes();
+      f.writers = writers_seen(n);
       m.metadata_bytes_max = std::max(m.metadata_bytes_max, f.metadata_bytes);
     }
     record(TraceKind::digest, i, 0, f.state ? f.state->digest() : 0, f.metadata_bytes);

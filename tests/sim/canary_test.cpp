@@ -64,3 +64,33 @@ TEST_CASE("every correct model passes the first seeds of every shipped scenario 
   }
   CHECK(pairs >= 200);
 }
+
+TEST_CASE("siblings-map is caught by its metadata growth where it stays far below the absolute bound", "[canary]") {
+  // Its siblings add 32 bytes per write to every replica: a few KB in these runs, against a bound
+  // of 1 MB. Only the growth check, which compares each replica with its own earlier samples, sees it.
+  const ModelRegistry models = shipped_models();
+  const ModelInfo* model = models.find("siblings-map");
+  REQUIRE(model != nullptr);
+  auto scenarios = shipped_scenarios();
+  REQUIRE(scenarios.ok());
+  std::size_t judged = 0;
+  for (const Scenario& scenario : scenarios.value()) {
+    if (!fits(scenario, *model) || scenario.invariants.metadata_bytes_max < InvariantOptions{}.metadata_bytes_max) continue;
+    if (scenario.name != "quiet" && scenario.name != "clock-skew" && scenario.name != "swarm") continue;
+    ++judged;
+    std::optional<std::uint64_t> caught;
+    for (std::uint64_t seed = 1; seed <= 20 && !caught; ++seed) {
+      const RunResult r = run_simulation(scenario, *model, make_schedule(scenario, model->data_type, seed), seed);
+      INFO(scenario.name << " seed " << seed);
+      CHECK(r.metrics.metadata_bytes_max * 50 < scenario.invariants.metadata_bytes_max);
+      for (const Violation& v : r.violations) {
+        if (v.invariant == Invariant::bounded_metadata && v.expected.find("grows no faster") != std::string::npos) {
+          caught = seed;
+        }
+      }
+    }
+    INFO("scenario " << scenario.name);
+    CHECK(caught.has_value());
+  }
+  CHECK(judged == 3);
+}

@@ -77,8 +77,20 @@ class Builder {
     return *this;
   }
   Builder& node(std::uint32_t id, std::optional<State> state, bool live = true,
-                std::uint64_t metadata_bytes = 0) {
-    history_.finals.push_back({NodeId{id}, id == 0, live, std::move(state), metadata_bytes});
+                std::uint64_t metadata_bytes = 0, std::uint32_t writers = 0) {
+    history_.finals.push_back({NodeId{id}, id == 0, live, std::move(state), metadata_bytes, writers});
+    return *this;
+  }
+  /// A sample of every node's metadata taken just before operation `before` (see MetadataSampling);
+  /// nodes not given are down at that moment.
+  Builder& sample(OpId before, std::vector<std::pair<std::uint32_t, MetadataSample>> nodes) {
+    MetadataSampling& sampling = history_.metadata_samples.emplace_back();
+    sampling.before = before;
+    for (auto& [id, sample] : nodes) {
+      if (sampling.nodes.size() <= id) sampling.nodes.resize(id + 1);
+      sample.taken = true;
+      sampling.nodes[id] = sample;
+    }
     return *this;
   }
   History& history() { return history_; }
@@ -724,6 +736,104 @@ TEST_CASE("metadata above the bound on a live node is reported once", "[invarian
   CHECK(found[0].subject == "node 1");
   CHECK(contains(found[0].detail, "2 of 3"));
   CHECK(contains(found[0].detail, "node 2 with 9000 bytes"));
+}
+
+/// A map with fields 0..n-1, each holding the value of op 1 (the growth check only counts them).
+State fields_state(std::uint32_t n) {
+  std::vector<std::pair<std::uint32_t, OpId>> fields;
+  for (std::uint32_t k = 0; k < n; ++k) fields.emplace_back(k, OpId{1});
+  return map_state(std::move(fields));
+}
+
+/// 40 writes by clients 1 and 2 to 10 fields, and samples before ops 11 and 21.
+Builder forty_writes() {
+  Builder b(DataType::map);
+  for (std::uint32_t i = 0; i < 40; ++i) b.op(1 + i % 2, OpKind::map_set, i % 10);
+  return b;
+}
+
+TEST_CASE("metadata that doubles while the state it serves stays the same is flagged as growth", "[invariants]") {
+  // A multi-value register that keeps every sibling: 100 to 150 bytes per write on every replica.
+  Builder b = forty_writes();
+  b.sample(OpId{11}, {{1, {true, 1'000, 10, 2}}, {2, {true, 1'000, 10, 2}}});
+  b.sample(OpId{21}, {{1, {true, 2'000, 10, 2}}, {2, {true, 2'000, 10, 2}}});
+  b.node(1, fields_state(10), true, 5'000, 2).node(2, fields_state(10), true, 5'000, 2);
+  const auto found = of(check(b.history()), Invariant::bounded_metadata);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].subject == "node 1");
+  CHECK(contains(found[0].observed, "5000 bytes on node 1"));
+  // Against op 21's sample (the one allowing the most): 2,000 x 1.5 + 1,024 bytes.
+  CHECK(contains(found[0].expected, "at most 4024 bytes"));
+  CHECK(contains(found[0].detail, "2 of 2 judged nodes"));
+  CHECK(contains(found[0].detail, "3000 bytes more over 20 writes (150 per write)"));
+}
+
+TEST_CASE("metadata that grows with the elements and writers it serves is not growth", "[invariants]") {
+  // A version vector per field, 800 bytes per field and writer: from 5 fields and 1 writer to 10
+  // fields and 2 writers the metadata grew 4 times. Scaled by the larger of the two growths alone it
+  // would be allowed only 4,000 x 2 x 1.5 + 1,024 = 13,024 bytes; by their product, 25,024.
+  Builder b = forty_writes();
+  b.sample(OpId{21}, {{1, {true, 5 * 1 * 800, 5, 1}}});
+  b.node(1, fields_state(10), true, 10 * 2 * 800, 2);
+  CHECK(of(check(b.history()), Invariant::bounded_metadata).empty());
+}
+
+TEST_CASE("a growth check compares with every sample and needs all of them to agree", "[invariants]") {
+  // A node that restarted empty just before the second sample: against it alone the end looks like
+  // growth (80 bytes for 2 fields, 2,600 for 10), but the first sample shows it kept pace.
+  Builder b = forty_writes();
+  b.sample(OpId{11}, {{1, {true, 1'600, 10, 2}}});
+  b.sample(OpId{21}, {{1, {true, 80, 2, 1}}});
+  b.node(1, fields_state(10), true, 1'600 + 1'000, 2);
+  CHECK(of(check(b.history()), Invariant::bounded_metadata).empty());
+  // Without the first sample the second one decides, and 2,600 bytes exceed 80 x 5 x 2 x 1.5 + 1,024.
+  b.history().metadata_samples.erase(b.history().metadata_samples.begin());
+  CHECK(of(check(b.history()), Invariant::bounded_metadata).size() == 1);
+}
+
+TEST_CASE("the growth check skips samples that served nothing, down nodes and untrusted clients",
+          "[invariants]") {
+  Builder b = forty_writes();
+  b.sample(OpId{21}, {{1, {true, 0, 0, 0}}, {3, {true, 500, 10, 2}}, {4, {true, 500, 10, 2}}});
+  b.node(1, fields_state(10), true, 9'000, 2);  // empty at the sample: no ratio to scale by
+  b.node(2, fields_state(10), true, 9'000, 2);  // down at the sample
+  b.node(3, fields_state(10), false, 9'000, 2);  // down at the end
+  b.node(4, fields_state(10), true, 9'000, 2);
+  b.history().untrusted = {NodeId{4}};
+  CHECK(of(check(b.history()), Invariant::bounded_metadata).empty());
+}
+
+TEST_CASE("the growth check judges only the nodes the model's declaration leaves to it", "[invariants]") {
+  Builder b = forty_writes();
+  b.sample(OpId{21}, {{0, {true, 2'000, 10, 2}}, {1, {true, 2'000, 10, 2}}});  // allows 4,024
+  b.node(0, fields_state(10), true, 8'000, 2).node(1, fields_state(10), true, 8'000, 2);
+  CHECK(of(check(b.history()), Invariant::bounded_metadata).size() == 1);
+  b.history().growth_judges_servers = false;  // a server that keeps a record per write by design
+  const auto clients = of(check(b.history()), Invariant::bounded_metadata);
+  REQUIRE(clients.size() == 1);
+  CHECK(clients[0].subject == "node 1");
+  CHECK(contains(clients[0].detail, "1 of 1 judged nodes"));
+  b.history().growth_judges_clients = false;  // a strategy that keeps its history
+  CHECK(of(check(b.history()), Invariant::bounded_metadata).empty());
+  // The absolute bound still holds every node.
+  InvariantOptions options;
+  options.metadata_bytes_max = 4'000;
+  CHECK(of(check(b.history(), options), Invariant::bounded_metadata).size() == 1);
+}
+
+TEST_CASE("the growth check's allowed growth and floor come from the scenario", "[invariants]") {
+  Builder b = forty_writes();
+  b.sample(OpId{21}, {{1, {true, 2'000, 10, 2}}});
+  b.node(1, fields_state(10), true, 5'000, 2);
+  InvariantOptions options;
+  CHECK(of(check(b.history(), options), Invariant::bounded_metadata).size() == 1);
+  options.metadata_growth_milli_max = 2'000;  // twice the sample plus the floor
+  CHECK(of(check(b.history(), options), Invariant::bounded_metadata).empty());
+  options.metadata_growth_milli_max = 1'000;
+  options.metadata_growth_bytes_min = 3'000;  // exactly at the allowance is allowed
+  CHECK(of(check(b.history(), options), Invariant::bounded_metadata).empty());
+  options.metadata_growth_bytes_min = 2'999;
+  CHECK(of(check(b.history(), options), Invariant::bounded_metadata).size() == 1);
 }
 
 // ------------------------------------------------------------------------------------------------

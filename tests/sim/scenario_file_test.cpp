@@ -97,6 +97,14 @@ TEST_CASE("each listed mistake fails with its key, line and reason", "[scenario]
       {"swarm with no kinds", "[swarm]\nenabled = true\n", "swarm.kinds", 1, "no fault kinds"},
       {"bound longer than settle", "[invariants]\nsettle = \"10s\"\nconvergence_bound = \"20s\"\n",
        "invariants.convergence_bound", 3, "longer than settle"},
+      {"metadata growth below one", "[invariants]\nmetadata_growth = 0.5\n", "invariants.metadata_growth", 2,
+       "0.5 is out of range: expected 1 to 1000"},
+      {"metadata growth as a string", "[invariants]\nmetadata_growth = \"150%\"\n", "invariants.metadata_growth", 2,
+       "expected a number, got a string"},
+      {"negative metadata growth floor", "[invariants]\nsettle = \"20s\"\nmetadata_growth_min = -1\n",
+       "invariants.metadata_growth_min", 3, "a size cannot be negative"},
+      {"metadata growth floor in an unknown unit", "[invariants]\nmetadata_growth_min = \"4 pages\"\n",
+       "invariants.metadata_growth_min", 2, "unknown size unit"},
       {"shares above one", "[workload]\nremove_share = 0.6\nupdate_share = \"50%\"\n", "workload.update_share", 3,
        "above 1"},
       {"offline min above max", "[workload]\noffline_clients = 0.5\noffline = { min = \"30s\", max = \"20s\" }\n",
@@ -353,6 +361,8 @@ check = ["convergence", "silent-rollback"]
 settle = "30s"
 convergence_bound = "25s"
 metadata_max = "2MB"
+metadata_growth = 2.25
+metadata_growth_min = "4KB"
 )");
   CHECK(s.name == "everything");
   CHECK(s.description == "sets every key once");
@@ -413,6 +423,8 @@ metadata_max = "2MB"
   CHECK(s.invariants.settle == Duration::seconds(30));
   CHECK(s.invariants.convergence_bound == Duration::seconds(25));
   CHECK(s.invariants.metadata_bytes_max == 2'000'000);
+  CHECK(s.invariants.metadata_growth_milli_max == 2'250);
+  CHECK(s.invariants.metadata_growth_bytes_min == 4'000);
 }
 
 TEST_CASE("an empty file gives the documented defaults and the file's stem as name", "[scenario]") {
@@ -423,6 +435,8 @@ TEST_CASE("an empty file gives the documented defaults and the file's stem as na
   CHECK(r.value().workload.clients == WorkloadOptions{}.clients);
   CHECK(r.value().invariants.enabled.size() == std::size(kAllInvariants));
   CHECK(r.value().faults.empty());
+  CHECK(r.value().invariants.metadata_growth_milli_max == 1'500);
+  CHECK(r.value().invariants.metadata_growth_bytes_min == 1'024);
 }
 
 TEST_CASE("every shipped scenario loads and can settle", "[scenario]") {
