@@ -12,6 +12,7 @@
 // answers with a snapshot of everything, which is correct but costs more bytes per reconnect. The
 // client shows the log's state with its own operations not yet in its copy of the log on top.
 #include <algorithm>
+#include <iterator>
 #include <map>
 #include <set>
 #include <utility>
@@ -60,7 +61,12 @@ void apply_to(Items& items, const Operation& op) {
 
 bool is_list(const Operation& op) { return data_type_of(op.kind) == DataType::list; }
 
-std::string op_message(const Operation& op) { return Writer().u8(kOp).bytes(op.encode()).take(); }
+/// An operation and the client's previous operation still unacknowledged when it was sent (0 when
+/// none): the leader appends a client's operations only in the order they were made, so one lost on a
+/// datagram link and resent later cannot land after its successor (monotonic writes).
+std::string op_message(const Operation& op, OpId previous) {
+  return Writer().u8(kOp).bytes(op.encode()).u64(previous.value).take();
+}
 
 std::string event_message(std::uint64_t pos, const Operation& op) {
   return Writer().u8(kEvent).u64(pos).bytes(op.encode()).take();
@@ -104,7 +110,7 @@ class Client final : public Node {
     refresh();
     persist(ctx);
     ctx.report(op.id, Lifecycle::applied, removed);
-    if (auto server = ctx.connected_server()) ctx.send(*server, op_message(op));
+    if (auto server = ctx.connected_server()) ctx.send(*server, op_message(op, previous_unacked(op.id)));
   }
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
@@ -124,13 +130,13 @@ class Client final : public Node {
     // Datagram links lose messages: resend what is unacknowledged and an unanswered resume.
     if (awaiting_) ctx.send(*server, Writer().u8(kResume).u64(last_pos_).take());
     else ctx.send(*server, Writer().u8(kPing).u64(last_pos_).take());
-    for (const auto& [id, op] : unacked_) ctx.send(*server, op_message(op));
+    for (const auto& [id, op] : unacked_) ctx.send(*server, op_message(op, previous_unacked(id)));
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
     awaiting_ = true;
     ctx.send(peer, Writer().u8(kResume).u64(last_pos_).take());
-    for (const auto& [id, op] : unacked_) ctx.send(peer, op_message(op));
+    for (const auto& [id, op] : unacked_) ctx.send(peer, op_message(op, previous_unacked(id)));
   }
 
   std::optional<State> state() const override { return shown_; }
@@ -139,6 +145,12 @@ class Client final : public Node {
   }
 
  private:
+  /// The unacknowledged operation made just before `id`, or 0.
+  OpId previous_unacked(OpId id) const {
+    auto it = unacked_.lower_bound(id);
+    return it == unacked_.begin() ? OpId{} : std::prev(it)->first;
+  }
+
   /// The answer to a resume is complete. Whatever of it a lossy link dropped, the next gap or the
   /// next ping asks for again.
   void on_caught_up(Reader& r) {
@@ -178,7 +190,11 @@ class Client final : public Node {
     apply_to(base_, op);
     last_pos_ = pos;
     if (op.client != ctx.self() && reported_.insert(op.id).second) ctx.report(op.id, Lifecycle::seen);
-    pending_.erase(op.id);
+    // The leader appends one client's operations in the order they were made, so our own operation
+    // here means every earlier one of ours is in the log already: none may stay on top of the log
+    // copy (it would hide whatever the log put after it, and show the user an older value).
+    if (op.client == ctx.self()) std::erase_if(pending_, [&](const auto& e) { return e.first <= op.id; });
+    else pending_.erase(op.id);
   }
 
   /// Applies the kept events that have become contiguous.
@@ -284,9 +300,10 @@ class Server final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kOp) {
       auto op = Operation::decode(r.bytes());
+      const OpId previous{r.u64()};
       if (!r.ok() || !op || !is_list(*op)) return;
-      if (leader(ctx)) accept(ctx, from, *op);
-      else if (ctx.connected(leader_id(ctx))) ctx.send(leader_id(ctx), op_message(*op));
+      if (leader(ctx)) accept(ctx, from, *op, previous);
+      else if (ctx.connected(leader_id(ctx))) ctx.send(leader_id(ctx), op_message(*op, previous));
     } else if (tag == kResume) {
       const std::uint64_t pos = r.u64();
       if (!r.ok()) return;
@@ -335,9 +352,11 @@ class Server final : public Node {
   static NodeId leader_id(Context& ctx) { return ctx.servers()[0]; }
   static bool leader(Context& ctx) { return ctx.self() == leader_id(ctx); }
 
-  void accept(Context& ctx, NodeId from, const Operation& op) {
+  void accept(Context& ctx, NodeId from, const Operation& op, OpId previous) {
     auto known = accepted_.find(op.id);
     std::uint64_t pos = known == accepted_.end() ? 0 : known->second;
+    // Its predecessor has not arrived: it was lost on the way, and the client resends both in order.
+    if (pos == 0 && previous.valid() && !accepted_.contains(previous)) return;
     if (pos == 0) {
       pos = head_ + 1;
       append(pos, op);

@@ -44,7 +44,7 @@ struct OpRecord {
   std::optional<Instant> acknowledged;
   std::optional<Instant> rejected;
   OpId target;  ///< text delete: the element it removed (as its replica reported)
-  /// Under server order only: writes of the same field or item its client had reported `seen`
+  /// Map and list runs: writes of the same field or item its client had reported `seen`
   /// before it issued this one, the latest kSeenBeforeMax of them. The server had applied each of
   /// them before this write existed, so none may be ordered after it.
   std::vector<OpId> seen_before;

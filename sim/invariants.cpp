@@ -474,12 +474,16 @@ void check_resurrection(const History& history, const Snapshot& snapshot, const 
 // 3 and 4. Lost acknowledged writes and silent rollbacks.
 
 /// Whether `remove` may legitimately take away write `write` of the same item under `rule`.
-/// Add-wins: only a remove that had seen the write. Otherwise a concurrent or later remove may win;
-/// under server order too, since a remove the writer had already seen was ordered before its write.
+/// Add-wins: only a remove that had seen the write. Otherwise a concurrent or later remove may win.
 bool remove_supersedes(const History& history, OpId remove, OpId write) {
   switch (history.rule) {
     case SupersedeRule::add_wins: return history.happened_before(write, remove);
-    case SupersedeRule::server_order:
+    case SupersedeRule::server_order: {
+      // Ordered after the write, the remove takes the item away; ordered before it, an update finds
+      // no item to change. Only an add the server certainly applied after the remove must stay.
+      const OpRecord& w = history.record(write);
+      return w.op.kind != OpKind::list_add || server_may_order_after(history.record(remove), w);
+    }
     case SupersedeRule::remove_wins:
     case SupersedeRule::last_writer_wins: return !history.happened_before(remove, write);
   }
@@ -649,10 +653,15 @@ void check_absences(const History& history, const Snapshot& snapshot, const OpIn
 // Session guarantees: monotonic reads and read-your-writes, from the engine's view samples.
 
 /// Whether a replica showing `from` may then show `to` (an earlier-issued write) under the rule:
-/// only when `to` could have been ordered after `from`.
+/// only when `to` could have been ordered after `from`. Judged by what users saw, under every rule:
+/// a view in the middle of a merge may briefly rank writes the engine's happens-before calls
+/// ordered (it counts handshakes that carried no data), so only `from`'s own client's earlier
+/// write, or one shown on that client before `from` was issued, certainly came first; under server
+/// order also one acknowledged to its user by then (see server_may_order_after).
 bool view_may_go_to(const History& history, const OpRecord& to, const OpRecord& from) {
   if (history.rule == SupersedeRule::server_order) return server_may_order_after(to, from);
-  return !history.happened_before(to.op.id, from.op.id);
+  if (to.op.client == from.op.client) return to.sequence > from.sequence;
+  return std::find(from.seen_before.begin(), from.seen_before.end(), to.op.id) == from.seen_before.end();
 }
 
 /// Whether an item may vanish from a view at `at`: some remove of it was issued by then and not

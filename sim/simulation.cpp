@@ -538,7 +538,8 @@ void Simulation::setup() {
   History& h = result_.history;
   h.type = model_.data_type;
   h.rule = model_.rule;
-  if (h.rule == SupersedeRule::server_order) seen_writes_.resize(count);
+  // Seen writes matter to the checkers wherever a field or item has writes to rank.
+  if (h.type == DataType::map || h.type == DataType::list) seen_writes_.resize(count);
   if (h.type == DataType::map || h.type == DataType::list) views_.resize(count);
   h.growth_judges_clients = model_.metadata_growth != MetadataGrowth::keeps_history;
   h.growth_judges_servers = model_.metadata_growth == MetadataGrowth::with_state;

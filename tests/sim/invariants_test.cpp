@@ -492,17 +492,24 @@ TEST_CASE("a view may move to a write the rule lets win, and a list item may van
     b.history().view_regressions.push_back(regression(1, mine, other, 3));
     CHECK(check(b.history()).empty());
   }
-  SECTION("last writer wins: a concurrent write may win, a causally earlier one may not") {
+  SECTION("last writer wins: a write its writer never saw may rank either way mid-merge; one it saw, or "
+          "its own earlier one, may not") {
     Builder b(DataType::map, SupersedeRule::last_writer_wins);
     const OpId first = b.op(2, OpKind::map_set, 3);
-    const OpId concurrent = b.op(1, OpKind::map_set, 3);
     b.sees(3, 2);
     const OpId later = b.op(3, OpKind::map_set, 3);
     b.node(0, map_state({{3, later}})).node(1, map_state({{3, later}}));
-    b.history().view_regressions.push_back(regression(4, concurrent, first, 3));
-    CHECK(of(check(b.history()), Invariant::monotonic_reads).empty());
     b.history().view_regressions.push_back(regression(4, later, first, 3));
+    CHECK(of(check(b.history()), Invariant::monotonic_reads).empty());
+    b.history().ops.at(later.value - 1).seen_before = {first};
     CHECK(of(check(b.history()), Invariant::monotonic_reads).size() == 1);
+    const OpId own_later = b.op(2, OpKind::map_set, 3);
+    b.history().view_regressions.push_back(regression(5, own_later, first, 3));
+    CHECK(of(check(b.history()), Invariant::monotonic_reads).size() == 1);  // one report per field
+    b.history().ops.at(later.value - 1).seen_before.clear();
+    const auto found = of(check(b.history()), Invariant::monotonic_reads);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].involved.front().op == own_later);
   }
   SECTION("add-wins list: an item vanishes after a remove was issued, not before") {
     Builder b(DataType::list, SupersedeRule::add_wins);
