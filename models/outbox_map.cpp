@@ -18,8 +18,8 @@
 //   flickers back to the old value until the server's echo of it arrives. That breaks
 //   read-your-writes, though every replica ends right.
 // - outbox-map-rebuilding-server keeps the server's state in memory only and, after a restart,
-//   rebuilds it from the first client that reconnects (each client says what it last saw of the
-//   server): writes acknowledged after that client's last update are gone. Any other write to the
+//   rebuilds it from the first client that reconnects (each client offers the copy it cached
+//   from the server's snapshot on its last connect): writes acknowledged since are gone. Any other write to the
 //   field would once have excused the loss under server order; a write acknowledged, or shown to
 //   the writer, before the lost one was issued cannot be ordered after it.
 #include <algorithm>
@@ -98,6 +98,7 @@ class OutboxClient final : public Node {
         if (it == server_.end() || it->second != value) ctx.report(value, Lifecycle::seen);
       }
       server_ = std::move(fresh);
+      synced_ = server_;
       refresh();
     }
   }
@@ -106,7 +107,7 @@ class OutboxClient final : public Node {
     if (flaws_.says_hello) {
       Writer w;
       w.u8(kHello);
-      write_fields(w, server_);
+      write_fields(w, synced_);
       ctx.send(peer, w.take());
     }
     std::vector<const Operation*> resend;
@@ -128,6 +129,7 @@ class OutboxClient final : public Node {
 
   Outbox outbox_;
   Fields server_;
+  Fields synced_;  ///< the last whole snapshot the server sent: what the client cached on its last connect
   Fields shown_;
 };
 
