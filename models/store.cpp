@@ -127,7 +127,7 @@ std::string_view describe(Invariant invariant) {
     case Invariant::lost_acknowledged_write: return "a write the user was told is saved survives unless a write the model's rule lets win supersedes it";
     case Invariant::silent_rollback: return "an operation the user saw applied does not vanish without a rejection shown to that user";
     case Invariant::phantom_or_double_applied: return "no value that was never written, no item twice, counters equal the sum of applied increments";
-    case Invariant::bounded_metadata: return "tombstones, logs and version vectors per replica stay under the scenario's bound after settle";
+    case Invariant::bounded_metadata: return "tombstones, logs and version vectors per replica stay under the scenario's bound and do not grow with the writes faster than the state they serve (unless the model declares it keeps history)";
     case Invariant::monotonic_writes: return "an acknowledged write is never replaced by an earlier write of its own client: every replica applies one user's writes in the order they were made";
     case Invariant::monotonic_reads: return "a replica's view of a field or item never goes back to a value the one it showed had superseded, nor loses it without a remove";
     case Invariant::read_your_writes: return "once a user sees their own write, their replica never shows an older value in its place (unless the write was rejected)";

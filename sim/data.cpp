@@ -70,6 +70,18 @@ std::string_view to_string(SupersedeRule rule) {
   return "?";
 }
 
+std::string_view describe(SupersedeRule rule) {
+  switch (rule) {
+    case SupersedeRule::last_writer_wins: return "a write may be superseded by any write that did not happen before it";
+    case SupersedeRule::add_wins: return "a remove takes away only the adds and updates it had seen; concurrent writes may win";
+    case SupersedeRule::remove_wins: return "a concurrent remove wins over an add";
+    case SupersedeRule::server_order:
+      return "the server orders writes as it likes, except that a write never gives way to its own client's earlier "
+             "write (monotonic writes) nor to one acknowledged, or shown on its client, before it was issued";
+  }
+  return "?";
+}
+
 std::string Operation::encode() const {
   Writer w;
   w.u64(id.value).u32(client.value).i64(issued_at.us).u8(static_cast<std::uint8_t>(kind));

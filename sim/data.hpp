@@ -100,5 +100,9 @@ enum class SupersedeRule : std::uint8_t {
   server_order,      ///< the server serialises; any write it orders later wins
 };
 std::string_view to_string(SupersedeRule rule);
+/// One line saying which writes the rule lets supersede which, for `syncstorm list`.
+std::string_view describe(SupersedeRule rule);
+inline constexpr SupersedeRule kAllSupersedeRules[] = {
+    SupersedeRule::last_writer_wins, SupersedeRule::add_wins, SupersedeRule::remove_wins, SupersedeRule::server_order};
 
 }  // namespace syncstorm

@@ -118,7 +118,7 @@ void add_run_commands(CLI::App& app, const ModelRegistry& models, Action& action
 
 void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action) {
   auto json = std::make_shared<bool>(false);
-  CLI::App* list = app.add_subcommand("list", "list models, scenarios, fault kinds and invariants");
+  CLI::App* list = app.add_subcommand("list", "list models, scenarios, fault kinds, invariants and supersede rules");
   list->add_flag("--json", *json, "print JSON for scripts and CI");
   list->callback([&action, &models, json] {
     action = [&models, json]() -> int {
@@ -148,6 +148,8 @@ void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action
       for (FaultKind k : kAllFaultKinds) out["fault_kinds"].push_back({{"name", to_string(k)}, {"description", describe(k)}});
       out["invariants"] = nlohmann::ordered_json::array();
       for (Invariant i : kAllInvariants) out["invariants"].push_back({{"name", to_string(i)}, {"description", describe(i)}});
+      out["supersede_rules"] = nlohmann::ordered_json::array();
+      for (SupersedeRule r : kAllSupersedeRules) out["supersede_rules"].push_back({{"name", to_string(r)}, {"description", describe(r)}});
       if (*json) {
         fmt::print("{}\n", out.dump(2));
         return kExitOk;
@@ -172,6 +174,10 @@ void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action
       fmt::print("invariants:\n");
       for (const auto& i : out["invariants"]) {
         fmt::print("  {:<30} {}\n", i["name"].get<std::string>(), i["description"].get<std::string>());
+      }
+      fmt::print("supersede rules (a model declares one; the checkers judge by it):\n");
+      for (const auto& r : out["supersede_rules"]) {
+        fmt::print("  {:<30} {}\n", r["name"].get<std::string>(), r["description"].get<std::string>());
       }
       return kExitOk;
     };
