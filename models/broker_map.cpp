@@ -147,7 +147,7 @@ class BrokerClient final : public Node {
   }
 
   std::uint64_t session_ = 0;
-  std::uint64_t sent_ = 0;  ///< writes numbered so far in this session
+  std::uint64_t sent_ = 0;  ///< writes numbered so far under session_
   Fields server_;
   Fields shown_;
   Outbox outbox_;

@@ -6,7 +6,7 @@
 namespace syncstorm {
 
 ModelInfo echo_model();
-// models-a: map, counter and server-authoritative strategies.
+// Map, counter and server-authoritative strategies.
 ModelInfo lww_map_model();
 ModelInfo lww_map_wallclock_model();
 ModelInfo pn_counter_model();
@@ -14,14 +14,14 @@ ModelInfo counter_no_dedup_model();
 ModelInfo server_authoritative_model();
 ModelInfo server_authoritative_silent_model();
 ModelInfo replace_all_model();
-// models-b: list, text and event-sourced strategies.
+// List, text and event-sourced strategies.
 ModelInfo or_set_list_model();
 ModelInfo union_set_list_model();
 ModelInfo tombstone_ttl_list_model();
 ModelInfo rga_text_model();
 ModelInfo event_log_list_model();
 ModelInfo event_log_list_full_resync_model();
-// Article models (issue 7): the systems and pitfalls of the real-time state article.
+// Article models: the systems and pitfalls of the real-time state article.
 ModelInfo outbox_map_model();
 ModelInfo outbox_map_memory_model();
 ModelInfo outbox_map_newest_first_model();
@@ -48,7 +48,7 @@ ModelInfo siblings_map_model();
 ModelRegistry shipped_models() {
   ModelRegistry registry;
   registry.add(echo_model());
-  // models-a
+  // Map, counter and server-authoritative strategies.
   registry.add(lww_map_model());
   registry.add(lww_map_wallclock_model());
   registry.add(pn_counter_model());
@@ -56,14 +56,14 @@ ModelRegistry shipped_models() {
   registry.add(server_authoritative_model());
   registry.add(server_authoritative_silent_model());
   registry.add(replace_all_model());
-  // models-b: list, text and event-sourced strategies.
+  // List, text and event-sourced strategies.
   registry.add(or_set_list_model());
   registry.add(union_set_list_model());
   registry.add(tombstone_ttl_list_model());
   registry.add(rga_text_model());
   registry.add(event_log_list_model());
   registry.add(event_log_list_full_resync_model());
-  // Article models (issue 7).
+  // Article models.
   registry.add(outbox_map_model());
   registry.add(outbox_map_memory_model());
   registry.add(outbox_map_newest_first_model());

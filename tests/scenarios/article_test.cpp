@@ -1,4 +1,4 @@
-// Every system and pitfall of the real-time state article (issue 7), each as a shipped scenario file
+// Every system and pitfall of the real-time state article, each as a shipped scenario file
 // run over a handful of seeds: the finding a scenario's header promises is asserted here, so a
 // change to a model or to the engine that erases the finding fails the suite.
 #include <catch2/catch.hpp>
