@@ -63,7 +63,7 @@ case "$mode" in
     echo "== test suite (Release)"
     (cd build/release && ctest --output-on-failure -j "$jobs")
     echo "== the CI gate on the shipped defaults: every shipped scenario x every correct model, 1,000 seeds"
-    # Issue 3's full count: each correct model passes 1,000 seeds of every shipped scenario it fits
+    # The full count: each correct model passes 1,000 seeds of every shipped scenario it fits
     # (about 10 minutes on 2 cores). The suite above runs the quick versions of these sweeps.
     started=$SECONDS
     ./build/release/syncstorm check --seeds 1000 --jobs "$jobs" --no-progress --verify-determinism=1 \
