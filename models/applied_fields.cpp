@@ -1,7 +1,6 @@
 #include "models/applied_fields.hpp"
 
-#include <fmt/format.h>
-
+#include "models/store_keys.hpp"
 #include "sim/codec.hpp"
 
 namespace syncstorm {
@@ -13,19 +12,23 @@ void AppliedFields::restore(Context& ctx) {
     const OpId value{r.u64()};
     if (r.ok()) fields_[key] = value;
   }
+  marks_.restore(ctx);
   for (const auto& [name, record] : ctx.store().scan("applied/")) {
     Reader r(record);
     const OpId id{r.u64()};
-    if (r.ok()) applied_.insert(id);
+    if (r.ok()) every_id_.insert(id);
   }
 }
 
-bool AppliedFields::apply(Context& ctx, KeyId key, OpId id) {
-  if (!applied_.insert(id).second) return false;
+bool AppliedFields::apply(Context& ctx, NodeId writer, KeyId key, OpId id, std::uint8_t lane) {
+  if (dedup_ == Dedup::every_id) {
+    if (!every_id_.insert(id).second) return false;
+    ctx.store().put(numbered_key("applied/", id.value), Writer().u64(id.value).take());
+  } else if (!marks_.first_time(ctx, writer, id, lane)) {
+    return false;
+  }
   fields_[key] = id;
-  // Zero-padded numbers: the records sort in key and id order.
-  ctx.store().put(fmt::format("field/{:010}", key.value), Writer().u32(key.value).u64(id.value).take());
-  ctx.store().put(fmt::format("applied/{:020}", id.value), Writer().u64(id.value).take());
+  ctx.store().put(numbered_key("field/", key.value), Writer().u32(key.value).u64(id.value).take());
   return true;
 }
 

@@ -3,9 +3,9 @@
 // order, acknowledges, and echoes its whole state to everyone; a client shows the server's state with
 // its own unacknowledged operations replayed on top.
 #include <map>
-#include <set>
 #include <string>
 
+#include "models/client_marks.hpp"
 #include "models/fields.hpp"
 #include "models/model.hpp"
 #include "sim/codec.hpp"
@@ -90,7 +90,7 @@ class EchoServer final : public Node {
     // A restarted server reloads its durable state: every applied operation, replayed in order.
     for (const auto& [key, bytes] : ctx.store().scan("log/")) {
       if (auto op = Operation::decode(bytes)) {
-        applied_.insert(op->id);
+        marks_.note(op->client, op->id);
         fields_[op->key] = op->id;
         ++log_length_;
       }
@@ -103,7 +103,7 @@ class EchoServer final : public Node {
     if (r.u8() != kOp) return;
     auto op = Operation::decode(r.bytes());
     if (!r.ok() || !op || op->kind != OpKind::map_set) return;
-    if (applied_.insert(op->id).second) {  // resends are applied once
+    if (marks_.first_time(ctx, op->client, op->id)) {  // resends are applied once
       fields_[op->key] = op->id;
       // Durable before acknowledged: an ack for a write a crash can lose would be a lie.
       ctx.store().put(log_key(++log_length_), op->encode());
@@ -119,7 +119,7 @@ class EchoServer final : public Node {
   void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, encode_state(fields_)); }
 
   std::optional<State> state() const override { return to_state(fields_); }
-  std::uint64_t metadata_bytes() const override { return applied_.size() * sizeof(OpId); }
+  std::uint64_t metadata_bytes() const override { return marks_.metadata_bytes(); }
 
  private:
   /// Zero-padded so that the store's key order is the log's order.
@@ -129,7 +129,7 @@ class EchoServer final : public Node {
   }
 
   Fields fields_;
-  std::set<OpId> applied_;
+  ClientMarks marks_;  ///< rebuilt from the log on restart; its own records are never read
   std::uint64_t log_length_ = 0;
 };
 
@@ -146,9 +146,6 @@ ModelInfo echo_model() {
       .breaks = std::nullopt,
       .make_client = [](NodeId) { return std::make_unique<EchoClient>(); },
       .make_server = [](NodeId) { return std::make_unique<EchoServer>(); },
-      // Its metadata may grow with the writes on the server only: the server replays its whole log
-      // on restart and keeps every applied id.
-      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 

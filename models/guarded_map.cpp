@@ -160,7 +160,7 @@ class GuardedServer final : public Node {
     auto op = Operation::decode(r.bytes());
     if (!r.ok() || !op) return;
     if (validate_ && !acceptable(*op, from, r)) return;
-    if (state_.apply(ctx, op->key, op->id)) {
+    if (state_.apply(ctx, *op)) {
       ctx.store().flush();  // durable before anyone hears of it
       // The trusting server relays what it got; the validating one sends only what it checked.
       const std::string update = validate_ ? Writer().u8(kUpdate).u32(op->key.value).u64(op->id.value).take()
@@ -180,7 +180,7 @@ class GuardedServer final : public Node {
   }
 
   std::optional<State> state() const override { return to_state(state_.fields()); }
-  std::uint64_t metadata_bytes() const override { return state_.applied_count() * sizeof(OpId); }
+  std::uint64_t metadata_bytes() const override { return state_.metadata_bytes(); }
 
  private:
   /// The checks a server owes every mutation: nothing after the operation, the right data type, the
@@ -205,9 +205,6 @@ ModelInfo make(std::string name, std::string description, bool validate) {
       .breaks = validate ? std::nullopt : std::optional<Invariant>(Invariant::phantom_or_double_applied),
       .make_client = [](NodeId) { return std::make_unique<GuardedClient>(); },
       .make_server = [validate](NodeId) { return std::make_unique<GuardedServer>(validate); },
-      // Its metadata may grow with the writes on the server only: the server keeps every applied
-      // id, so that a resend is applied once.
-      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 

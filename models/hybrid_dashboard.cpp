@@ -118,7 +118,8 @@ class DashboardServer final : public Node {
     for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
       auto op = Operation::decode(r.bytes());
       if (!r.ok() || !op || op->kind != OpKind::map_set || op->client != from) return;
-      if (state_.apply(ctx, op->key, op->id)) publish(ctx, *op);
+      // Aggregates go out at once and preferences in batches: each kind in its own order.
+      if (state_.apply(ctx, *op, is_aggregate(op->key) ? 1 : 0)) publish(ctx, *op);
       ctx.send(from, Writer().u8(kAck).u64(op->id.value).take());
     }
   }
@@ -131,7 +132,7 @@ class DashboardServer final : public Node {
   }
 
   std::optional<State> state() const override { return to_state(state_.fields()); }
-  std::uint64_t metadata_bytes() const override { return state_.applied_count() * sizeof(OpId); }
+  std::uint64_t metadata_bytes() const override { return state_.metadata_bytes(); }
 
  private:
   /// Tells every connected client of a newly applied write.
@@ -159,9 +160,6 @@ ModelInfo hybrid_dashboard_model() {
       .breaks = std::nullopt,
       .make_client = [](NodeId) { return std::make_unique<DashboardClient>(); },
       .make_server = [](NodeId) { return std::make_unique<DashboardServer>(); },
-      // Its metadata may grow with the writes on the server only: the server keeps every applied
-      // id, so that a resend is applied once.
-      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 

@@ -135,6 +135,8 @@ class OutboxClient final : public Node {
 
 class OutboxServer final : public Node {
  public:
+  explicit OutboxServer(AppliedFields::Dedup dedup = AppliedFields::Dedup::per_client_mark) : state_(dedup) {}
+
   void on_start(Context& ctx) override { state_.restore(ctx); }
   void on_user_operation(Context&, const Operation&) override {}
 
@@ -143,7 +145,7 @@ class OutboxServer final : public Node {
     if (r.u8() != kOp) return;
     auto op = Operation::decode(r.bytes());
     if (!r.ok() || !op || op->kind != OpKind::map_set) return;
-    if (state_.apply(ctx, op->key, op->id)) {
+    if (state_.apply(ctx, *op)) {
       ctx.store().flush();  // durable before anyone hears of it
       const std::string update = Writer().u8(kUpdate).u32(op->key.value).u64(op->id.value).take();
       for (NodeId client : ctx.clients()) {
@@ -156,10 +158,10 @@ class OutboxServer final : public Node {
   void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, encode_snapshot(state_.fields())); }
 
   std::optional<State> state() const override { return to_state(state_.fields()); }
-  std::uint64_t metadata_bytes() const override { return state_.applied_count() * sizeof(OpId); }
+  std::uint64_t metadata_bytes() const override { return state_.metadata_bytes(); }
 
  private:
-  AppliedFields state_;  ///< every operation applied, so that a resend is applied once
+  AppliedFields state_;  ///< the fields, and what makes a resend apply once
 };
 
 /// The rebuilding server: state in memory only; after a start it adopts the first view a client
@@ -220,10 +222,19 @@ ModelInfo outbox_variant(std::string name, std::string description, ClientFlaws 
       .breaks = breaks,
       .make_client = [flaws](NodeId) { return std::make_unique<OutboxClient>(flaws); },
       .make_server = nullptr,
-      .metadata_growth = MetadataGrowth::server_keeps_writes,  // as outbox-map's server
   };
-  if (rebuilding_server) info.make_server = [](NodeId) { return std::make_unique<RebuildingServer>(); };
-  else info.make_server = [](NodeId) { return std::make_unique<OutboxServer>(); };
+  if (rebuilding_server) {
+    info.make_server = [](NodeId) { return std::make_unique<RebuildingServer>(); };
+    info.metadata_growth = MetadataGrowth::server_keeps_writes;  // its in-memory set of applied ids
+  } else {
+    info.make_server = [](NodeId) { return std::make_unique<OutboxServer>(); };
+  }
+  if (flaws.newest_first) {
+    // Its server keeps every applied id, so that the reversed resends are applied (out of order)
+    // rather than dropped: what the baseline shows is the order, for the monotonic-writes check.
+    info.make_server = [](NodeId) { return std::make_unique<OutboxServer>(AppliedFields::Dedup::every_id); };
+    info.metadata_growth = MetadataGrowth::server_keeps_writes;
+  }
   return info;
 }
 
@@ -258,9 +269,6 @@ ModelInfo outbox_map_model() {
       .breaks = std::nullopt,
       .make_client = [](NodeId) { return std::make_unique<OutboxClient>(ClientFlaws{}); },
       .make_server = [](NodeId) { return std::make_unique<OutboxServer>(); },
-      // Its metadata may grow with the writes on the server only: the server keeps every applied
-      // id, so that a resend is applied once.
-      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 
@@ -275,9 +283,6 @@ ModelInfo outbox_map_memory_model() {
       .breaks = Invariant::silent_rollback,
       .make_client = [](NodeId) { return std::make_unique<OutboxClient>(ClientFlaws{.outbox_in_memory = true}); },
       .make_server = [](NodeId) { return std::make_unique<OutboxServer>(); },
-      // Its metadata may grow with the writes on the server only: the server keeps every applied
-      // id, so that a resend is applied once.
-      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 

@@ -125,7 +125,7 @@ class FetchServer final : public Node {
     if (tag != kOp) return;
     auto op = Operation::decode(r.bytes());
     if (!r.ok() || !op || op->kind != OpKind::map_set || op->client != from) return;
-    if (state_.apply(ctx, op->key, op->id)) {
+    if (state_.apply(ctx, *op)) {
       ctx.store().flush();
       if (lagging_replica_) replicated_.push_back({ctx.local_clock(), op->key, op->id});
     }
@@ -133,7 +133,7 @@ class FetchServer final : public Node {
   }
 
   std::optional<State> state() const override { return to_state(state_.fields()); }
-  std::uint64_t metadata_bytes() const override { return state_.applied_count() * sizeof(OpId); }
+  std::uint64_t metadata_bytes() const override { return state_.metadata_bytes(); }
 
  private:
   struct Replicated {
@@ -171,9 +171,6 @@ ModelInfo refetch_map_model() {
       .breaks = std::nullopt,
       .make_client = [](NodeId) { return std::make_unique<FetchClient>(); },
       .make_server = [](NodeId) { return std::make_unique<FetchServer>(false); },
-      // Its metadata may grow with the writes on the server only: the server keeps every applied
-      // id, so that a resend is applied once.
-      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 
@@ -188,7 +185,7 @@ ModelInfo refetch_map_read_replicas_model() {
       .breaks = Invariant::monotonic_reads,
       .make_client = [](NodeId) { return std::make_unique<FetchClient>(); },
       .make_server = [](NodeId) { return std::make_unique<FetchServer>(true); },
-      .metadata_growth = MetadataGrowth::server_keeps_writes,
+      .metadata_growth = MetadataGrowth::server_keeps_writes,  // the lagging replica keeps every write
   };
 }
 

@@ -429,10 +429,6 @@ ModelInfo make_info(bool silent) {
   if (silent) info.breaks = Invariant::silent_rollback;
   info.make_client = [silent](NodeId) { return std::make_unique<AuthoritativeClient>(silent); };
   info.make_server = [](NodeId) { return std::make_unique<AuthoritativeServer>(); };
-  // Its metadata may grow with the writes on the server only: the server keeps its answers to a
-  // client's writes until that client's next write shows it has them, which a client that stops
-  // writing never does.
-  info.metadata_growth = MetadataGrowth::server_keeps_writes;
   return info;
 }
 

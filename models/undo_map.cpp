@@ -12,6 +12,7 @@
 //   taken before the write): every remote update that arrived in between, and the user's own later
 //   writes, vanish from the screen, while the server and everyone else keep them. The checkers see
 //   the replica diverge (and, when the lost value was acknowledged, a lost write).
+#include <algorithm>
 #include <map>
 #include <string>
 
@@ -98,9 +99,11 @@ class UndoClient final : public Node {
     auto it = versions_.find(key);
     return it == versions_.end() ? 0 : it->second;
   }
-  /// An entry's base is the field's server version the user saw when writing.
-  static void send_op(Context& ctx, NodeId to, const Outbox::Entry& p) {
-    ctx.send(to, Writer().u8(kOp).bytes(p.op.encode()).u64(p.base).take());
+  /// An entry's base is the field's server version the user saw when writing. The oldest pending
+  /// write tells the server which answers this client has had: it may forget its verdicts on older ones.
+  void send_op(Context& ctx, NodeId to, const Outbox::Entry& p) const {
+    const OpId oldest_pending = pending_.entries().begin()->first;
+    ctx.send(to, Writer().u8(kOp).bytes(p.op.encode()).u64(p.base).u64(oldest_pending.value).take());
   }
 
   void roll_back(OpId rejected) {
@@ -141,8 +144,13 @@ class UndoServer final : public Node {
       }
       const std::uint32_t m = r.u32();
       for (std::uint32_t i = 0; i < m && r.ok(); ++i) {
-        const OpId id{r.u64()};
-        verdicts_[id] = r.u8() != 0;
+        Author& a = authors_[NodeId{r.u32()}];
+        a.mark = OpId{r.u64()};
+        const std::uint32_t v = r.u32();
+        for (std::uint32_t j = 0; j < v && r.ok(); ++j) {
+          const OpId id{r.u64()};
+          a.verdicts[id] = r.u8() != 0;
+        }
       }
     }
   }
@@ -153,9 +161,19 @@ class UndoServer final : public Node {
     if (r.u8() != kOp) return;
     auto op = Operation::decode(r.bytes());
     const std::uint64_t base = r.u64();
+    const OpId oldest_pending{r.u64()};
     if (!r.ok() || !op || op->kind != OpKind::map_set || op->client != from) return;
-    auto known = verdicts_.find(op->id);
-    const bool accepted = known != verdicts_.end() ? known->second : decide(ctx, *op, base);
+    Author& author = authors_[op->client];
+    // The author has had the answer to every write older than its oldest pending one.
+    author.verdicts.erase(author.verdicts.begin(), author.verdicts.lower_bound(std::min(oldest_pending, op->id)));
+    bool accepted = false;
+    if (auto known = author.verdicts.find(op->id); known != author.verdicts.end()) {
+      accepted = known->second;  // a resend gets the same answer
+    } else if (op->id <= author.mark) {
+      return;  // decided, and its author says it has the answer: nothing to send
+    } else {
+      accepted = decide(ctx, *op, base);
+    }
     ctx.send(from, Writer().u8(accepted ? kAck : kReject).u64(op->id.value).take());
   }
 
@@ -171,13 +189,24 @@ class UndoServer final : public Node {
     for (const auto& [key, f] : fields_) shown[key] = f.value;
     return to_state(shown);
   }
-  std::uint64_t metadata_bytes() const override { return fields_.size() * 12 + verdicts_.size() * 9; }
+  std::uint64_t metadata_bytes() const override {
+    std::uint64_t bytes = fields_.size() * 12 + authors_.size() * 12;
+    for (const auto& [client, a] : authors_) bytes += a.verdicts.size() * 9;
+    return bytes;
+  }
 
  private:
   struct Field {
     OpId value;
     std::uint64_t version = 0;
     NodeId writer;
+  };
+  /// Per client: the newest write decided, and the verdicts it may still ask for again (those on
+  /// its writes from its oldest pending one on), so that a resend gets the same answer while what
+  /// the server keeps grows with the writers and their pending writes, not with every write ever.
+  struct Author {
+    OpId mark;
+    std::map<OpId, bool> verdicts;
   };
 
   /// Accepts a write made on top of the field's current version, or on top of the writer's own
@@ -186,14 +215,14 @@ class UndoServer final : public Node {
     Field& f = fields_[op.key];
     if (f.version != base && f.writer != op.client) {
       if (f.version == 0) fields_.erase(op.key);
-      verdicts_[op.id] = false;
+      record(op, false);
       persist(ctx);
       return false;
     }
     f.value = op.id;
     f.writer = op.client;
     ++f.version;
-    verdicts_[op.id] = true;
+    record(op, true);
     persist(ctx);  // durable before anyone hears of it
     const std::string update = Writer().u8(kUpdate).u32(op.key.value).u64(op.id.value).u64(f.version).take();
     for (NodeId client : ctx.clients()) {
@@ -206,14 +235,23 @@ class UndoServer final : public Node {
     Writer w;
     w.u32(static_cast<std::uint32_t>(fields_.size()));
     for (const auto& [key, f] : fields_) w.u32(key.value).u64(f.value.value).u64(f.version).u32(f.writer.value);
-    w.u32(static_cast<std::uint32_t>(verdicts_.size()));
-    for (const auto& [id, accepted] : verdicts_) w.u64(id.value).u8(accepted ? 1 : 0);
+    w.u32(static_cast<std::uint32_t>(authors_.size()));
+    for (const auto& [client, a] : authors_) {
+      w.u32(client.value).u64(a.mark.value).u32(static_cast<std::uint32_t>(a.verdicts.size()));
+      for (const auto& [id, accepted] : a.verdicts) w.u64(id.value).u8(accepted ? 1 : 0);
+    }
     ctx.store().put("state", w.take());
     ctx.store().flush();
   }
 
+  void record(const Operation& op, bool accepted) {
+    Author& a = authors_[op.client];
+    a.mark = op.id;
+    a.verdicts[op.id] = accepted;
+  }
+
   std::map<KeyId, Field> fields_;
-  std::map<OpId, bool> verdicts_;  ///< every decided write: a resend gets the same answer
+  std::map<NodeId, Author> authors_;
 };
 
 ModelInfo make(std::string name, std::string description, bool snapshot_rollback) {
@@ -227,9 +265,6 @@ ModelInfo make(std::string name, std::string description, bool snapshot_rollback
       .breaks = snapshot_rollback ? std::optional<Invariant>(Invariant::convergence) : std::nullopt,
       .make_client = [snapshot_rollback](NodeId) { return std::make_unique<UndoClient>(snapshot_rollback); },
       .make_server = [](NodeId) { return std::make_unique<UndoServer>(); },
-      // Its metadata may grow with the writes on the server only: the server keeps its verdict on
-      // every write, so that a resend gets the same answer.
-      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 

@@ -152,14 +152,14 @@ class VersionedServer final : public Node {
     if (tag != kEvent) return;
     auto change = decode_event(upcast_ ? schema_of(from) : kNewSchema, r, from);
     if (!change || change->author != from) return;
-    if (state_.apply(ctx, change->key, change->value)) publish(ctx, *change);
+    if (state_.apply(ctx, change->author, change->key, change->value)) publish(ctx, *change);
     ctx.send(from, Writer().u8(kAck).u64(change->value.value).take());
   }
 
   void on_disconnected(Context&, NodeId peer) override { schemas_.erase(peer); }
 
   std::optional<State> state() const override { return to_state(state_.fields()); }
-  std::uint64_t metadata_bytes() const override { return state_.applied_count() * sizeof(OpId) + schemas_.size() * 5; }
+  std::uint64_t metadata_bytes() const override { return state_.metadata_bytes() + schemas_.size() * 5; }
 
  private:
   std::uint8_t schema_of(NodeId client) const {
@@ -200,9 +200,6 @@ ModelInfo make(std::string name, std::string description, bool upcast) {
       .breaks = upcast ? std::nullopt : std::optional<Invariant>(Invariant::convergence),
       .make_client = [](NodeId) { return std::make_unique<VersionedClient>(); },
       .make_server = [upcast](NodeId) { return std::make_unique<VersionedServer>(upcast); },
-      // Its metadata may grow with the writes on the server only: the server keeps every applied
-      // id, so that a resend is applied once.
-      .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
 
