@@ -8,6 +8,7 @@
 //
 // The silent variant rolls a rejected write back without telling its user: the article's "silent
 // data loss" pitfall, and the canary for the silent-rollback checker.
+#include <algorithm>
 #include <memory>
 #include <vector>
 
@@ -24,7 +25,8 @@ enum Tag : std::uint8_t {
   kUpdate = 4,    ///< server -> client: u32 n, then n x (u32 key, u64 version, u64 value, u32 writer)
   kReplicate = 5, ///< server -> server: one accepted write: u32 key, u64 version, u64 value, u32 writer,
                   ///< u64 oldest pending op of that writer
-  kSync = 6,      ///< client -> server every period: u64 digest of the server state the client knows
+  kSync = 6,      ///< client -> server every period: u64 digest of the server state the client knows,
+                  ///< u64 oldest pending op (what a quiet client lets the server forget)
 };
 
 constexpr std::uint64_t kTimer = 1;
@@ -143,7 +145,7 @@ class AuthoritativeClient final : public Node {
       resend(ctx, *server);
       // While broadcasts keep arriving the digests differ anyway (some are in flight): sync when
       // the server has gone quiet, and every kSyncEvery periods regardless.
-      if (!heard_ || ticks_ % kSyncEvery == 0) ctx.send(*server, Writer().u8(kSync).u64(digest(confirmed_)).take());
+      if (!heard_ || ticks_ % kSyncEvery == 0) ctx.send(*server, Writer().u8(kSync).u64(digest(confirmed_)).u64(oldest_pending().value).take());
     }
     heard_ = false;
     ctx.set_timer(kResendPeriod, kTimer);
@@ -170,14 +172,18 @@ class AuthoritativeClient final : public Node {
     return Writer().u8(kWrite).u64(p.op.value).u32(p.key.value).u64(p.base).u64(oldest_pending().value).take();
   }
 
-  OpId oldest_pending() const { return pending_.empty() ? OpId{} : pending_.front().op; }
+  /// Every op of this client before this one has its answer here and is never sent again: the
+  /// oldest pending op, or with none pending the one after the newest answered.
+  OpId oldest_pending() const { return pending_.empty() ? OpId{newest_answered_.value + 1} : pending_.front().op; }
 
   void resend(Context& ctx, NodeId server) {
     for (const PendingWrite& p : pending_) ctx.send(server, encode_write(p));
   }
 
   bool drop_pending(OpId op) {
-    return std::erase_if(pending_, [op](const PendingWrite& p) { return p.op == op; }) > 0;
+    if (std::erase_if(pending_, [op](const PendingWrite& p) { return p.op == op; }) == 0) return false;
+    newest_answered_ = std::max(newest_answered_, op);
+    return true;
   }
 
   /// Takes a field from the server if it is newer than what this client knows.
@@ -221,6 +227,7 @@ class AuthoritativeClient final : public Node {
   bool silent_;
   Fields confirmed_;                   ///< the server's state as this client last heard it
   std::vector<PendingWrite> pending_;  ///< applied here, not yet answered; in the order the user wrote
+  OpId newest_answered_;  ///< the newest of this client's ops answered since it started (not kept across a reload)
   bool heard_ = false;                 ///< a server message arrived since the last timer tick
   std::uint64_t ticks_ = 0;            ///< timer ticks since this node started
 };
@@ -257,7 +264,10 @@ class AuthoritativeServer final : public Node {
     if (tag == kReplicate) on_replicate(ctx, from, r);
     if (tag == kSync) {
       const std::uint64_t theirs = r.u64();
-      if (r.ok() && theirs != digest(fields_)) ctx.send(from, encode_update(fields_));
+      const OpId oldest{r.u64()};
+      if (!r.ok()) return;
+      decisions_[from.value].forget_before(oldest);  // a quiet client has had every answer before it
+      if (theirs != digest(fields_)) ctx.send(from, encode_update(fields_));
     }
   }
 
@@ -425,7 +435,6 @@ ModelInfo make_info(bool silent) {
   info.data_type = DataType::map;
   info.topology = Topology::client_server;
   info.rule = SupersedeRule::server_order;
-  info.correct = !silent;
   if (silent) info.breaks = Invariant::silent_rollback;
   info.make_client = [silent](NodeId) { return std::make_unique<AuthoritativeClient>(silent); };
   info.make_server = [](NodeId) { return std::make_unique<AuthoritativeServer>(); };
