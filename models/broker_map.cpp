@@ -391,7 +391,6 @@ ModelInfo make(std::string name, std::string description, bool durable) {
       .data_type = DataType::map,
       .topology = Topology::client_server,
       .rule = SupersedeRule::server_order,
-      .correct = durable,
       .breaks = durable ? std::nullopt : std::optional<Invariant>(Invariant::convergence),
       .make_client = [](NodeId) { return std::make_unique<BrokerClient>(); },
       .make_server = [durable](NodeId) { return std::make_unique<BrokerServer>(durable); },

@@ -274,7 +274,6 @@ ModelInfo counter_no_dedup_model() {
   info.data_type = DataType::counter;
   info.topology = Topology::client_server;
   info.rule = SupersedeRule::last_writer_wins;  // unused: increments never supersede one another
-  info.correct = false;
   info.breaks = Invariant::phantom_or_double_applied;
   info.make_client = [](NodeId) { return std::make_unique<NoDedupClient>(); };
   info.make_server = [](NodeId) { return std::make_unique<NoDedupServer>(); };

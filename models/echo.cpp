@@ -142,7 +142,6 @@ ModelInfo echo_model() {
       .data_type = DataType::map,
       .topology = Topology::client_server,
       .rule = SupersedeRule::server_order,
-      .correct = true,
       .breaks = std::nullopt,
       .make_client = [](NodeId) { return std::make_unique<EchoClient>(); },
       .make_server = [](NodeId) { return std::make_unique<EchoServer>(); },

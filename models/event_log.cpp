@@ -546,7 +546,6 @@ ModelInfo event_log_info(bool full_resync) {
       .data_type = DataType::list,
       .topology = Topology::client_server,
       .rule = SupersedeRule::server_order,
-      .correct = true,
       .breaks = std::nullopt,
       .make_client = [](NodeId) { return std::make_unique<Client>(); },
       .make_server = [full_resync](NodeId) { return std::make_unique<Server>(full_resync); },

@@ -278,7 +278,6 @@ ModelInfo make(std::string name, std::string description, Options options, bool 
       .data_type = DataType::map,
       .topology = Topology::client_server,
       .rule = SupersedeRule::server_order,
-      .correct = correct,
       .breaks = breaks,
       .make_client = [](NodeId) { return std::make_unique<LogClient>(); },
       .make_server = [options](NodeId) { return std::make_unique<LogServer>(options); },

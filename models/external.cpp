@@ -843,7 +843,6 @@ ModelInfo external_model(const ExternalSpec& spec) {
       .data_type = spec.data_type,
       .topology = spec.topology,
       .rule = spec.rule,
-      .correct = spec.correct,
       .breaks = spec.breaks,
       .make_client = [type](NodeId id) { return std::make_unique<ExternalNode>(id, false, type); },
       .make_server = [type](NodeId id) { return std::make_unique<ExternalNode>(id, true, type); },
@@ -875,8 +874,10 @@ Result<ModelInfo> describe_external(const std::string& command) {
     spec.topology = *topology;
     spec.rule = *rule;
     spec.description = a.value("description", std::string("external adapter"));
-    spec.correct = a.value("correct", true);
     if (a.contains("breaks") && a["breaks"].is_string()) spec.breaks = parse_invariant(a["breaks"].get<std::string>());
+    if (!a.value("correct", true) && !spec.breaks) {
+      return error(fmt::format("the adapter says it is not correct but names no invariant it breaks (\"breaks\"); it sent {}", shorten(a.dump())));
+    }
     return external_model(spec);
   }
   return error(fmt::format("the adapter did not answer the describe event with a describe action ({})", command));
@@ -894,16 +895,16 @@ std::vector<ModelInfo> shipped_external_models() {
   };
   const std::vector<ExternalSpec> specs = {
       {"yjs-list", node("yjs", "list"), "Yjs (real library, Node.js): list items in a Y.Map relayed by a server",
-       DataType::list, Topology::client_server, SupersedeRule::add_wins, true, std::nullopt,
+       DataType::list, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
        MetadataGrowth::with_state},
       {"yjs-text", node("yjs", "text"), "Yjs (real library, Node.js): text as a Y.Array of elements relayed by a server",
-       DataType::text, Topology::client_server, SupersedeRule::add_wins, true, std::nullopt,
+       DataType::text, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
        MetadataGrowth::with_state},
       {"automerge-map", node("automerge", "map"), "Automerge (real library, Node.js): a map synced through a relay server",
-       DataType::map, Topology::client_server, SupersedeRule::last_writer_wins, true, std::nullopt,
+       DataType::map, Topology::client_server, SupersedeRule::last_writer_wins, std::nullopt,
        MetadataGrowth::keeps_history},  // an Automerge document keeps its whole change history
       {"automerge-list", node("automerge", "list"), "Automerge (real library, Node.js): list items in a map synced through a relay server",
-       DataType::list, Topology::client_server, SupersedeRule::add_wins, true, std::nullopt,
+       DataType::list, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
        MetadataGrowth::keeps_history},
   };
   std::vector<ModelInfo> out;

@@ -31,7 +31,6 @@ struct ExternalSpec {
   DataType data_type = DataType::map;
   Topology topology = Topology::client_server;
   SupersedeRule rule = SupersedeRule::last_writer_wins;
-  bool correct = true;
   std::optional<Invariant> breaks;
   MetadataGrowth metadata_growth = MetadataGrowth::with_state;
 };

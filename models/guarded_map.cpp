@@ -201,7 +201,6 @@ ModelInfo make(std::string name, std::string description, bool validate) {
       .data_type = DataType::map,
       .topology = Topology::client_server,
       .rule = SupersedeRule::server_order,
-      .correct = validate,
       .breaks = validate ? std::nullopt : std::optional<Invariant>(Invariant::phantom_or_double_applied),
       .make_client = [](NodeId) { return std::make_unique<GuardedClient>(); },
       .make_server = [validate](NodeId) { return std::make_unique<GuardedServer>(validate); },

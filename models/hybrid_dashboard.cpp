@@ -156,7 +156,6 @@ ModelInfo hybrid_dashboard_model() {
       .data_type = DataType::map,
       .topology = Topology::client_server,
       .rule = SupersedeRule::server_order,
-      .correct = true,
       .breaks = std::nullopt,
       .make_client = [](NodeId) { return std::make_unique<DashboardClient>(); },
       .make_server = [](NodeId) { return std::make_unique<DashboardServer>(); },

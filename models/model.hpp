@@ -191,8 +191,9 @@ struct ModelInfo {
   DataType data_type = DataType::map;
   Topology topology = Topology::client_server;
   SupersedeRule rule = SupersedeRule::last_writer_wins;
-  bool correct = true;                  ///< false for a deliberately buggy baseline
-  std::optional<Invariant> breaks;      ///< for a baseline: the invariant it is known to break
+  /// Set for a deliberately buggy baseline: the invariant it is known to break. A model is correct
+  /// exactly when it names none, so a baseline cannot forget to say what it breaks.
+  std::optional<Invariant> breaks;
   std::function<std::unique_ptr<Node>(NodeId)> make_client;
   std::function<std::unique_ptr<Node>(NodeId)> make_server;  ///< may be empty for peer_to_peer
   /// Replicas run in a child process (models/external.hpp): slower, and need Node.js or the like, so
@@ -203,6 +204,8 @@ struct ModelInfo {
   std::function<std::shared_ptr<void>()> begin_run = nullptr;
   /// How its metadata may grow (see MetadataGrowth): a declaration the checker holds it to.
   MetadataGrowth metadata_growth = MetadataGrowth::with_state;
+
+  bool correct() const { return !breaks.has_value(); }
 };
 
 /// The set of strategies a CLI knows. Passed by value, never a global: a user's own binary adds its

@@ -949,7 +949,6 @@ ModelInfo or_set_list_model() {
       .data_type = DataType::list,
       .topology = Topology::client_server,
       .rule = SupersedeRule::add_wins,
-      .correct = true,
       .breaks = std::nullopt,
       .make_client = [options](NodeId) { return orset::make_client(options); },
       .make_server = [options](NodeId) { return orset::make_server(options); },

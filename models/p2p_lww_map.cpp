@@ -174,7 +174,6 @@ ModelInfo make(std::string name, std::string description, bool gossip) {
       .data_type = DataType::map,
       .topology = Topology::peer_to_peer,
       .rule = SupersedeRule::last_writer_wins,
-      .correct = gossip,
       .breaks = gossip ? std::nullopt : std::optional<Invariant>(Invariant::convergence),
       .make_client = [gossip](NodeId) { return std::make_unique<Peer>(gossip); },
       .make_server = [](NodeId) { return std::make_unique<SignalServer>(); },

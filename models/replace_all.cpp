@@ -258,7 +258,6 @@ ModelInfo replace_all_model() {
   info.data_type = DataType::map;
   info.topology = Topology::client_server;
   info.rule = SupersedeRule::server_order;
-  info.correct = false;
   info.breaks = Invariant::silent_rollback;
   info.make_client = [](NodeId) { return std::make_unique<ReplaceAllClient>(); };
   info.make_server = [](NodeId) { return std::make_unique<ReplaceAllServer>(); };

@@ -588,7 +588,6 @@ ModelInfo rga_text_model() {
       .data_type = DataType::text,
       .topology = Topology::client_server,
       .rule = SupersedeRule::add_wins,
-      .correct = true,
       .breaks = std::nullopt,
       .make_client = [](NodeId) { return std::make_unique<rga::Client>(); },
       .make_server = [](NodeId) { return std::make_unique<rga::Server>(); },

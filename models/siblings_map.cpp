@@ -162,7 +162,6 @@ ModelInfo siblings_map_model() {
       .data_type = DataType::map,
       .topology = Topology::client_server,
       .rule = SupersedeRule::server_order,
-      .correct = false,
       .breaks = Invariant::bounded_metadata,
       .make_client = [](NodeId) { return std::make_unique<SiblingsClient>(); },
       .make_server = [](NodeId) { return std::make_unique<SiblingsServer>(); },

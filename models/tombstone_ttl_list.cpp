@@ -16,7 +16,6 @@ ModelInfo tombstone_ttl_list_model() {
       .data_type = DataType::list,
       .topology = Topology::client_server,
       .rule = SupersedeRule::add_wins,
-      .correct = false,
       .breaks = Invariant::resurrection,
       .make_client = [options](NodeId) { return orset::make_client(options); },
       .make_server = [options](NodeId) { return orset::make_server(options); },

@@ -261,7 +261,6 @@ ModelInfo make(std::string name, std::string description, bool snapshot_rollback
       .data_type = DataType::map,
       .topology = Topology::client_server,
       .rule = SupersedeRule::server_order,
-      .correct = !snapshot_rollback,
       .breaks = snapshot_rollback ? std::optional<Invariant>(Invariant::convergence) : std::nullopt,
       .make_client = [snapshot_rollback](NodeId) { return std::make_unique<UndoClient>(snapshot_rollback); },
       .make_server = [](NodeId) { return std::make_unique<UndoServer>(); },

@@ -15,7 +15,6 @@ ModelInfo union_set_list_model() {
       .data_type = DataType::list,
       .topology = Topology::client_server,
       .rule = SupersedeRule::add_wins,
-      .correct = false,
       .breaks = Invariant::resurrection,
       .make_client = [options](NodeId) { return orset::make_client(options); },
       .make_server = [options](NodeId) { return orset::make_server(options); },

@@ -196,7 +196,6 @@ ModelInfo make(std::string name, std::string description, bool upcast) {
       .data_type = DataType::map,
       .topology = Topology::client_server,
       .rule = SupersedeRule::server_order,
-      .correct = upcast,
       .breaks = upcast ? std::nullopt : std::optional<Invariant>(Invariant::convergence),
       .make_client = [](NodeId) { return std::make_unique<VersionedClient>(); },
       .make_server = [upcast](NodeId) { return std::make_unique<VersionedServer>(upcast); },

@@ -180,7 +180,7 @@ InvariantResult invariant_result(const Scenario& scenario, const ModelInfo& mode
 Cell make_cell(const Scenario& scenario, const ModelInfo& model, const std::vector<RunDigest>& runs) {
   Cell c;
   c.model = model.name;
-  c.correct = model.correct;
+  c.correct = model.correct();
   c.breaks = model.breaks;
   std::uint32_t failing = 0;
   for (const RunDigest& r : runs) {
@@ -251,7 +251,7 @@ const ModelInfo* storm_model(const CompareOptions& options) {
   const ModelInfo* fallback = nullptr;
   for (const ModelInfo* m : options.models) {
     if (!fits(*options.storm, *m)) continue;
-    if (m->correct && m->topology == Topology::client_server) return m;
+    if (m->correct() && m->topology == Topology::client_server) return m;
     if (!fallback) fallback = m;
   }
   return fallback;

@@ -76,7 +76,7 @@ Result<std::vector<CheckTarget>> targets_of(const std::vector<Scenario>& scenari
   }
   if (chosen.empty()) {
     for (const ModelInfo& m : models.all()) {
-      if (m.correct && !m.external) chosen.push_back(&m);
+      if (m.correct() && !m.external) chosen.push_back(&m);
     }
   }
   std::vector<CheckTarget> out;

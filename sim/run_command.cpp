@@ -28,7 +28,7 @@ void print_summary(const Scenario& scenario, const ModelInfo& model, std::uint64
   fmt::print("scenario    {} ({} clients, {} servers, {} faults)\n", scenario.name, schedule.clients, schedule.servers,
              schedule.faults.size());
   fmt::print("model       {} ({}, {}, {})\n", model.name, to_string(model.data_type), to_string(model.rule),
-             model.correct ? "correct" : "buggy baseline");
+             model.correct() ? "correct" : "buggy baseline");
   fmt::print("seed        {}\n", seed);
   fmt::print("simulated   {:.3f} s, {} events\n", static_cast<double>(m.simulated_us) / 1e6, m.events);
   fmt::print("messages    {} sent, {} delivered, {} dropped, {} duplicated, {} bytes\n", m.messages_sent,
@@ -129,7 +129,7 @@ void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action
       for (const ModelInfo& m : models.all()) {
         nlohmann::ordered_json j{{"name", m.name},
                                  {"data_type", to_string(m.data_type)},
-                                 {"correct", m.correct},
+                                 {"correct", m.correct()},
                                  {"rule", to_string(m.rule)},
                                  {"topology", m.topology == Topology::peer_to_peer ? "peer-to-peer" : "client-server"},
                                  {"description", m.description}};

@@ -63,7 +63,7 @@ void register_shrink_benchmarks() {
   static const auto scenarios = shipped_scenarios();
   if (!scenarios.ok()) return;
   for (const ModelInfo& model : models.all()) {
-    if (model.correct || model.external || !model.breaks) continue;
+    if (model.correct() || model.external || !model.breaks) continue;
     benchmark::RegisterBenchmark(("shrink/" + model.name).c_str(), shrink, &model, &scenarios.value())
         ->Iterations(1)
         ->Unit(benchmark::kMillisecond)

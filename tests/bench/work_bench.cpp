@@ -126,7 +126,7 @@ void register_work_benchmarks() {
   }
   for (const Scenario& scenario : scenarios.value()) {
     for (const ModelInfo& model : models.all()) {
-      if (!model.correct || model.external || !fits(scenario, model)) continue;  // external: external_bench.cpp
+      if (!model.correct() || model.external || !fits(scenario, model)) continue;  // external: external_bench.cpp
       for (unsigned jobs : {1u, 2u}) {
         benchmark::RegisterBenchmark(fmt::format("work/{}/{}/jobs{}", scenario.name, model.name, jobs).c_str(), work,
                                      scenario, &model, jobs)
@@ -141,7 +141,7 @@ void register_work_benchmarks() {
       ten.name = "partition-heal-10-clients";
       ten.workload.clients = 10;
       for (const ModelInfo& model : models.all()) {
-        if (!model.correct || model.external || !fits(ten, model)) continue;
+        if (!model.correct() || model.external || !fits(ten, model)) continue;
         for (unsigned jobs : {1u, 2u}) {
           benchmark::RegisterBenchmark(fmt::format("work/{}/{}/jobs{}", ten.name, model.name, jobs).c_str(), work, ten,
                                        &model, jobs)

@@ -43,7 +43,7 @@ TEST_CASE("tombstone-ttl-list resurrects an item when a client was offline longe
           "[models][tombstone-ttl-list]") {
   const ModelInfo* info = &testing::shipped_model("tombstone-ttl-list");
   REQUIRE(info != nullptr);
-  REQUIRE_FALSE(info->correct);
+  REQUIRE_FALSE(info->correct());
   REQUIRE(info->breaks == Invariant::resurrection);
   REQUIRE(item_back_after("tombstone-ttl-list", Duration::seconds(30)));
 }

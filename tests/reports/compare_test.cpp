@@ -104,7 +104,7 @@ TEST_CASE("the shipped comparison finds every buggy baseline breaking its advert
   REQUIRE(shipped.ok());
   std::vector<const ModelInfo*> buggy;
   for (const ModelInfo& m : registry.all()) {
-    if (!m.correct) buggy.push_back(&m);
+    if (!m.correct()) buggy.push_back(&m);
   }
   if (shipped.value().empty() || buggy.empty()) {
     WARN("SKIP: no shipped scenarios or no buggy models registered yet");

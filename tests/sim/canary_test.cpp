@@ -17,7 +17,7 @@ TEST_CASE("every buggy baseline is caught by its own invariant within 200 seeds 
   REQUIRE(scenarios.ok());
   std::size_t canaries = 0;
   for (const ModelInfo& model : models.all()) {
-    if (model.correct || model.external || !model.breaks) continue;
+    if (model.correct() || model.external || !model.breaks) continue;
     ++canaries;
     std::optional<std::pair<std::string, std::uint64_t>> caught;
     // Seeds are the outer loop, so the first catch is found after the fewest runs on any scenario.
@@ -51,7 +51,7 @@ TEST_CASE("every correct model passes the first seeds of every shipped scenario 
   std::size_t pairs = 0;
   for (const Scenario& scenario : scenarios.value()) {
     for (const ModelInfo& model : models.all()) {
-      if (!model.correct || model.external || !fits(scenario, model)) continue;
+      if (!model.correct() || model.external || !fits(scenario, model)) continue;
       ++pairs;
       for (std::uint64_t seed = 1; seed <= kSeeds; ++seed) {
         const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed), seed);

@@ -351,7 +351,7 @@ TEST_CASE("a peer-to-peer strategy that never repairs a lost update fails when p
                               [](const Violation& v) { return v.invariant == Invariant::convergence; }) ? 1 : 0;
     }
     INFO(name);
-    if (model->correct) REQUIRE(failed == 0);
+    if (model->correct()) REQUIRE(failed == 0);
     else REQUIRE(diverged == 10);
   }
 }

@@ -37,7 +37,7 @@ void caught_where_the_old_rule_was_blind(const std::string& scenario_name, const
   const ModelRegistry models = shipped_models();
   const ModelInfo* model = models.find(model_name);
   REQUIRE(model != nullptr);
-  REQUIRE_FALSE(model->correct);
+  REQUIRE_FALSE(model->correct());
   REQUIRE(model->breaks == expected);
   const Scenario scenario = shipped(scenario_name);
   const Schedule schedule = make_schedule(scenario, model->data_type, seed);

@@ -112,7 +112,8 @@ function run(bugs = {}) {
       data_type: 'map',
       topology: 'peer_to_peer',
       rule: 'last_writer_wins',
-      correct: !Object.values(bugs).some(Boolean),
+      // The one bug that is a broken invariant; the others make the adapter itself misbehave.
+      breaks: bugs.dropOutOfOrder ? 'convergence' : undefined,
     },
     (event) => (event.role === 'server' ? new Server() : new Client(event)),
   );
