@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
+#include <cassert>
 #include <charconv>
 #include <chrono>
 #include <functional>
@@ -14,6 +16,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "sim/codec.hpp"
 #include "sim/commands.hpp"
 #include "sim/progress.hpp"
 #include "sim/sweep.hpp"
@@ -69,6 +72,52 @@ SeedOutcome run_seed(const CheckTarget& target, std::uint64_t seed) {
   const Schedule schedule = make_schedule(target.scenario, target.model->data_type, seed);
   const RunResult r = run_simulation(target.scenario, *target.model, schedule, seed);
   return SeedOutcome{r.trace_hash, verdicts_of(r), elapsed_s(start)};
+}
+
+// ---- runs in child processes ----
+
+// Every run of a model under test happens in a child process (run_isolated), so a model that
+// crashes is a finding of its seed. A child runs a chunk of runs and hands each outcome back as
+// these few bytes.
+
+/// Seeds one child runs in a row: forks stay rare (one per 16 runs) while two jobs still share one
+/// scenario x model evenly. Chunks start at fixed offsets from the first seed whatever --jobs is.
+constexpr std::uint64_t kChunkSeeds = 16;
+
+std::string encode_outcome(const SeedOutcome& o) {
+  Writer w;
+  w.u64(o.trace_hash).u64(std::bit_cast<std::uint64_t>(o.wall_seconds)).u32(static_cast<std::uint32_t>(o.verdicts.size()));
+  for (const auto& [verdict, report] : o.verdicts) w.bytes(verdict).bytes(report);
+  return w.take();
+}
+
+/// A crashed run has no trace hash (0) and one verdict, kCrashedVerdict, saying how it crashed.
+SeedOutcome crashed_outcome(const Crash& crash) {
+  return SeedOutcome{0, {{std::string(kCrashedVerdict), fmt::format("the model crashed on this seed: {}", crash.cause)}}, 0};
+}
+
+SeedOutcome decode_outcome(const Isolated& result) {
+  if (const Crash* crash = std::get_if<Crash>(&result)) return crashed_outcome(*crash);
+  Reader r(std::get<std::string>(result));
+  SeedOutcome o;
+  o.trace_hash = r.u64();
+  o.wall_seconds = std::bit_cast<double>(r.u64());
+  const std::uint32_t n = r.u32();
+  for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+    std::string verdict(r.bytes());
+    o.verdicts.emplace_back(std::move(verdict), std::string(r.bytes()));
+  }
+  assert(r.ok() && r.at_end() && "a child's outcome decodes as it was encoded");
+  return o;
+}
+
+/// Runs `seeds` of one target, in order, in child processes.
+std::vector<SeedOutcome> run_seeds_isolated(const CheckTarget& target, const std::vector<std::uint64_t>& seeds) {
+  std::vector<SeedOutcome> out;
+  for (const Isolated& r : run_isolated(0, seeds.size(), [&](std::size_t i) { return encode_outcome(run_seed(target, seeds[i])); })) {
+    out.push_back(decode_outcome(r));
+  }
+  return out;
 }
 
 // ---- shrinking ----
@@ -337,14 +386,23 @@ TargetResult empty_result(const CheckTarget& target) {
   return t;
 }
 
+/// Seeds first, first + 1, ... up to `count` of them.
+std::vector<std::uint64_t> seed_list(std::uint64_t first, std::uint64_t count) {
+  std::vector<std::uint64_t> seeds(count);
+  for (std::uint64_t i = 0; i < count; ++i) seeds[i] = first + i;
+  return seeds;
+}
+
 /// Runs the seeds of `options` over every target, batch by batch until the range or the budget ends.
+/// A batch is cut into chunks of kChunkSeeds seeds per target, each run in one child process.
 void sweep(const std::vector<CheckTarget>& targets, const CheckOptions& options, CheckReport& report) {
   const std::size_t n = targets.size();
   const auto start = WallClock::now();
   const auto over_budget = [&] { return options.time_budget_ms && elapsed_ms(start) >= *options.time_budget_ms; };
   Progress progress("check", options.seeds.size() * n, options.progress);
   report.covered = SeedRange{options.seeds.first, options.seeds.first - 1};
-  const std::uint64_t batch = std::max<std::uint64_t>(64, 16ULL * std::max(options.jobs, 1u));
+  // A multiple of kChunkSeeds, so chunks start at the same seeds on any --jobs.
+  const std::uint64_t batch = std::max<std::uint64_t>(4, std::max(options.jobs, 1u)) * kChunkSeeds;
   std::uint64_t next = options.seeds.first;
   while (n > 0 && next <= options.seeds.last && next >= options.seeds.first) {
     if (over_budget()) {
@@ -352,22 +410,29 @@ void sweep(const std::vector<CheckTarget>& targets, const CheckOptions& options,
       break;
     }
     const std::uint64_t count = std::min(batch, options.seeds.last - next + 1);
-    // Seed-major order: a prefix of finished tasks is a prefix of finished seeds.
-    const auto results = run_parallel<SeedOutcome>(
-        count * n, options.jobs, [&](std::size_t i) { return run_seed(targets[i % n], next + i / n); },
-        [&](std::size_t, const SeedOutcome& o) {
-          progress.tick(!o.verdicts.empty());
+    const std::uint64_t chunks = (count + kChunkSeeds - 1) / kChunkSeeds;
+    const auto chunk_first = [&](std::uint64_t c) { return next + c * kChunkSeeds; };
+    const auto chunk_size = [&](std::uint64_t c) { return std::min(kChunkSeeds, count - c * kChunkSeeds); };
+    // Chunk-major order: a prefix of finished tasks is a prefix of finished seeds.
+    const auto results = run_parallel<std::vector<SeedOutcome>>(
+        chunks * n, options.jobs,
+        [&](std::size_t i) { return run_seeds_isolated(targets[i % n], seed_list(chunk_first(i / n), chunk_size(i / n))); },
+        [&](std::size_t, const std::vector<SeedOutcome>& outcomes) {
+          for (const SeedOutcome& o : outcomes) progress.tick(!o.verdicts.empty());
           return !over_budget();
         });
     std::uint64_t done = 0;
-    while (done < count && std::all_of(results.begin() + static_cast<std::ptrdiff_t>(done * n),
-                                       results.begin() + static_cast<std::ptrdiff_t>((done + 1) * n),
-                                       [](const auto& r) { return r.has_value(); })) {
-      for (std::size_t t = 0; t < n; ++t) fold(report.targets[t], next + done, *results[done * n + t]);
+    while (done < chunks && std::all_of(results.begin() + static_cast<std::ptrdiff_t>(done * n),
+                                        results.begin() + static_cast<std::ptrdiff_t>((done + 1) * n),
+                                        [](const auto& r) { return r.has_value(); })) {
+      for (std::uint64_t j = 0; j < chunk_size(done); ++j) {
+        for (std::size_t t = 0; t < n; ++t) fold(report.targets[t], chunk_first(done) + j, (*results[done * n + t])[j]);
+      }
       ++done;
     }
-    report.covered.last = next + done - 1;
-    if (done < count) {
+    const std::uint64_t seeds_done = done == chunks ? count : done * kChunkSeeds;
+    report.covered.last = next + seeds_done - 1;
+    if (seeds_done < count) {
       report.budget_stopped = true;
       break;
     }
@@ -388,8 +453,61 @@ std::vector<std::pair<std::size_t, const SeedFailure*>> first_failures(const Che
   return out;
 }
 
+std::string encode_shrink(const ShrinkResult& r) {
+  Writer w;
+  w.bytes(r.invariant).u64(r.seed).u32(r.runs).bytes(r.stopped).u64(r.trace_hash).bytes(r.report);
+  for (const ScheduleSize& size : {r.before, r.after}) w.u32(size.clients).u64(size.operations).u64(size.faults);
+  w.bytes(format_repro(r.repro));
+  return w.take();
+}
+
+std::optional<ShrinkResult> decode_shrink(std::string_view bytes) {
+  Reader rd(bytes);
+  ShrinkResult r;
+  r.invariant = rd.bytes();
+  r.seed = rd.u64();
+  r.runs = rd.u32();
+  r.stopped = rd.bytes();
+  r.trace_hash = rd.u64();
+  r.report = rd.bytes();
+  for (ScheduleSize* size : {&r.before, &r.after}) *size = ScheduleSize{rd.u32(), rd.u64(), rd.u64()};
+  auto repro = parse_repro(rd.bytes(), "shrunk repro");
+  if (!rd.ok() || !repro) return std::nullopt;
+  r.repro = std::move(repro.value());
+  return r;
+}
+
+/// What a shrink that crashed leaves: the failure as the sweep found it, with its whole schedule.
+ShrinkResult unshrunk(const CheckTarget& target, const SeedFailure& failure, const Schedule& schedule, const std::string& cause) {
+  ShrinkResult r;
+  r.invariant = failure.invariant;
+  r.seed = failure.seed;
+  r.before = r.after = size_of(schedule);
+  r.stopped = fmt::format("crashed: {}", cause);
+  r.trace_hash = failure.trace_hash;
+  r.report = failure.report;
+  r.repro = Repro{target.scenario.name, target.scenario.file, target.model->name, failure.seed, failure.invariant,
+                  failure.trace_hash, r.before, target.scenario.persistence, target.scenario.invariants, schedule};
+  return r;
+}
+
+/// Shrinks one failure in a child process: a candidate schedule may crash the model where the
+/// original did not, and then the failure keeps its whole schedule.
+ShrinkResult shrink_isolated(const CheckTarget& target, const SeedFailure& failure, const ShrinkLimits& limits) {
+  const Schedule schedule = make_schedule(target.scenario, target.model->data_type, failure.seed);
+  const auto result = run_isolated(0, 1, [&](std::size_t) {
+    return encode_shrink(shrink_failure(target.scenario, *target.model, schedule, failure.seed, failure.invariant, limits));
+  });
+  if (const Crash* crash = std::get_if<Crash>(&result.front())) return unshrunk(target, failure, schedule, crash->cause);
+  auto shrunk = decode_shrink(std::get<std::string>(result.front()));
+  return shrunk ? std::move(*shrunk) : unshrunk(target, failure, schedule, "its shrunk repro did not read back");
+}
+
 void shrink_all(const std::vector<CheckTarget>& targets, const CheckOptions& options, CheckReport& report) {
-  const auto firsts = first_failures(report);
+  auto firsts = first_failures(report);
+  // A crash ends its run before any checker looks at it: there is no failure to keep while cutting
+  // the schedule, and its seed replays it already.
+  std::erase_if(firsts, [](const auto& first) { return first.second->invariant == kCrashedVerdict; });
   if (firsts.empty() || !options.shrink_enabled) return;
   // Shrinking can take seconds per failure with no bar to show for it; say what is going on.
   if (options.progress) {
@@ -398,9 +516,7 @@ void shrink_all(const std::vector<CheckTarget>& targets, const CheckOptions& opt
   }
   const auto shrunk = run_parallel<ShrinkResult>(firsts.size(), options.jobs, [&](std::size_t i) {
     const auto& [t, failure] = firsts[i];
-    const CheckTarget& target = targets[t];
-    const Schedule schedule = make_schedule(target.scenario, target.model->data_type, failure->seed);
-    return shrink_failure(target.scenario, *target.model, schedule, failure->seed, failure->invariant, options.shrink);
+    return shrink_isolated(targets[t], *failure, options.shrink);
   });
   for (std::size_t i = 0; i < firsts.size(); ++i) {
     ShrinkResult r = *shrunk[i];
@@ -434,42 +550,102 @@ std::string trace_of(const CheckTarget& target, std::uint64_t seed) {
   return trace.str();
 }
 
+/// Records two more traces of `seed` one after the other in one child process and names where
+/// they part (line 0: they agreed).
+Divergence divergence_of(const CheckTarget& target, std::uint64_t seed) {
+  const auto result = run_isolated(0, 1, [&](std::size_t) {
+    const Divergence d = first_divergence(trace_of(target, seed), trace_of(target, seed));
+    return Writer().u64(d.line).bytes(d.first_event).bytes(d.second_event).take();
+  });
+  Divergence d;
+  if (const Crash* crash = std::get_if<Crash>(&result.front())) {
+    d.first_event = fmt::format("(a recorded run crashed: {})", crash->cause);
+    return d;
+  }
+  Reader r(std::get<std::string>(result.front()));
+  d.line = r.u64();
+  d.first_event = r.bytes();
+  d.second_event = r.bytes();
+  return d;
+}
+
+/// The verified seeds of one target in chunks of kChunkSeeds, each chunk for one child process.
+struct VerifyTask {
+  std::size_t target = 0;
+  std::vector<std::uint64_t> seeds;
+};
+
+std::vector<VerifyTask> verify_tasks(const std::vector<std::uint64_t>& seeds, std::size_t targets) {
+  std::vector<VerifyTask> tasks;
+  for (std::size_t begin = 0; begin < seeds.size(); begin += kChunkSeeds) {
+    const std::size_t end = std::min<std::size_t>(begin + kChunkSeeds, seeds.size());
+    for (std::size_t t = 0; t < targets; ++t) tasks.push_back(VerifyTask{t, {seeds.begin() + begin, seeds.begin() + end}});
+  }
+  return tasks;
+}
+
+/// Runs each seed twice in a row in one child. The sweep ran the seed in another child after other
+/// seeds; here the second run follows a run of the same seed. State a model carries from one run to
+/// the next in its process (a global, a static) then shows as another trace hash.
+std::vector<std::pair<SeedOutcome, SeedOutcome>> rerun_twice(const CheckTarget& target, const std::vector<std::uint64_t>& seeds) {
+  std::vector<SeedOutcome> runs;
+  for (const Isolated& r : run_isolated(0, 2 * seeds.size(), [&](std::size_t i) { return encode_outcome(run_seed(target, seeds[i / 2])); })) {
+    runs.push_back(decode_outcome(r));
+  }
+  std::vector<std::pair<SeedOutcome, SeedOutcome>> out;
+  for (std::size_t i = 0; i + 1 < runs.size(); i += 2) out.emplace_back(std::move(runs[i]), std::move(runs[i + 1]));
+  return out;
+}
+
 /// Re-runs the chosen seeds; where a hash differs, records two traces and names where they part.
 void verify_determinism(const std::vector<CheckTarget>& targets, const CheckOptions& options, CheckReport& report) {
   const std::vector<std::uint64_t> seeds = verify_seeds(report.covered, options.verify_percent);
   const std::size_t n = targets.size();
   if (seeds.empty() || n == 0) return;
-  const auto rerun = run_parallel<SeedOutcome>(seeds.size() * n, options.jobs,
-                                               [&](std::size_t i) { return run_seed(targets[i % n], seeds[i / n]); });
-  for (std::size_t i = 0; i < rerun.size(); ++i) {
-    TargetResult& t = report.targets[i % n];
-    const std::uint64_t seed = seeds[i / n];
-    ++t.verified;
-    const std::uint64_t first_hash = t.hashes.at(seed - report.covered.first);
-    if (first_hash == rerun[i]->trace_hash) continue;
-    // The sweep kept no trace; two more recorded runs usually part where the first two did.
-    Divergence d = first_divergence(trace_of(targets[i % n], seed), trace_of(targets[i % n], seed));
-    d.seed = seed;
-    d.first_hash = first_hash;
-    d.second_hash = rerun[i]->trace_hash;
-    t.divergences.push_back(std::move(d));
+  const std::vector<VerifyTask> tasks = verify_tasks(seeds, n);
+  const auto rerun = run_parallel<std::vector<std::pair<SeedOutcome, SeedOutcome>>>(
+      tasks.size(), options.jobs, [&](std::size_t i) { return rerun_twice(targets[tasks[i].target], tasks[i].seeds); });
+  for (std::size_t i = 0; i < tasks.size(); ++i) {
+    const VerifyTask& task = tasks[i];
+    TargetResult& t = report.targets[task.target];
+    for (std::size_t j = 0; j < task.seeds.size(); ++j) {
+      const std::uint64_t seed = task.seeds[j];
+      ++t.verified;
+      const std::uint64_t first_hash = t.hashes.at(seed - report.covered.first);
+      const auto& [once, twice] = (*rerun[i])[j];
+      const std::uint64_t second_hash = once.trace_hash != first_hash ? once.trace_hash : twice.trace_hash;
+      if (second_hash == first_hash) continue;
+      // The sweep kept no trace; two more recorded runs usually part where the first two did.
+      Divergence d = divergence_of(targets[task.target], seed);
+      d.seed = seed;
+      d.first_hash = first_hash;
+      d.second_hash = second_hash;
+      t.divergences.push_back(std::move(d));
+    }
   }
 }
 
 void replay_corpus(const std::vector<CorpusEntry>& corpus, const CheckOptions& options, CheckReport& report) {
-  const auto results = run_parallel<CorpusResult>(corpus.size(), options.jobs, [&](std::size_t i) {
-    const CorpusEntry& e = corpus[i];
-    const auto start = WallClock::now();
-    const RunResult r = replay_repro(e.repro, *e.model);
-    CorpusResult c{e.file, e.repro.scenario_name, e.repro.model, e.repro.invariant, e.repro.trace_hash, r.trace_hash, {}, {}, 0};
-    for (const auto& [verdict, text] : verdicts_of(r)) {
-      c.failing.push_back(verdict);
-      c.report += (c.report.empty() ? "" : "\n\n") + text;
-    }
-    c.wall_seconds = elapsed_s(start);
-    return c;
+  const std::size_t chunks = (corpus.size() + kChunkSeeds - 1) / kChunkSeeds;
+  const auto results = run_parallel<std::vector<Isolated>>(chunks, options.jobs, [&](std::size_t c) {
+    return run_isolated(c * kChunkSeeds, std::min<std::size_t>((c + 1) * kChunkSeeds, corpus.size()), [&](std::size_t i) {
+      const auto start = WallClock::now();
+      const RunResult r = replay_repro(corpus[i].repro, *corpus[i].model);
+      return encode_outcome(SeedOutcome{r.trace_hash, verdicts_of(r), elapsed_s(start)});
+    });
   });
-  for (const auto& r : results) report.corpus.push_back(*r);
+  for (std::size_t c = 0; c < chunks; ++c) {
+    for (std::size_t j = 0; j < results[c]->size(); ++j) {
+      const CorpusEntry& e = corpus[c * kChunkSeeds + j];
+      const SeedOutcome o = decode_outcome((*results[c])[j]);
+      CorpusResult r{e.file, e.repro.scenario_name, e.repro.model, e.repro.invariant, e.repro.trace_hash, o.trace_hash, {}, {}, o.wall_seconds};
+      for (const auto& [verdict, text] : o.verdicts) {
+        r.failing.push_back(verdict);
+        r.report += (r.report.empty() ? "" : "\n\n") + text;
+      }
+      report.corpus.push_back(std::move(r));
+    }
+  }
 }
 
 std::string safe_name(std::string_view text) {
@@ -494,8 +670,11 @@ Json target_json(const TargetResult& t) {
          {"seeds_run", t.seeds_run}, {"failing_seeds", t.failing_seeds}};
   j["failures"] = Json::array();
   for (const SeedFailure& f : t.failures) {
-    j["failures"].push_back({{"seed", f.seed}, {"invariant", f.invariant}, {"trace_hash", hex(f.trace_hash)},
-                             {"replay", fmt::format("syncstorm replay {} --model {} --seed {}", t.replay_scenario, t.model, f.seed)}});
+    Json failure{{"seed", f.seed}, {"invariant", f.invariant}, {"trace_hash", hex(f.trace_hash)},
+                 {"replay", fmt::format("syncstorm replay {} --model {} --seed {}", t.replay_scenario, t.model, f.seed)}};
+    // A crash has no violation report to point to: the entry says how the run ended.
+    if (f.invariant == kCrashedVerdict) failure["crash"] = f.report;
+    j["failures"].push_back(std::move(failure));
   }
   j["shrunk"] = Json::array();
   for (const ShrinkResult& r : t.shrunk) {

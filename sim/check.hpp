@@ -71,12 +71,16 @@ struct CheckOptions {
   std::string repro_dir;                       ///< where shrunk repros go; "" = write none
 };
 
+/// The verdict of a seed whose run crashed the model (a signal, an abort, an uncaught exception):
+/// check runs the models in child processes, so a crash is a finding of its seed.
+inline constexpr std::string_view kCrashedVerdict = "crashed";
+
 /// One failing run of the sweep: one line per (seed, invariant).
 struct SeedFailure {
   std::uint64_t seed = 0;
-  std::string invariant;  ///< invariant name or kAbortedVerdict
-  std::uint64_t trace_hash = 0;
-  std::string report;     ///< format_violation of its first violation of that invariant
+  std::string invariant;  ///< invariant name, kAbortedVerdict or kCrashedVerdict
+  std::uint64_t trace_hash = 0;  ///< 0 for a crash: the run never finished
+  std::string report;     ///< format_violation of its first violation of that invariant; for a crash, how it crashed
 };
 
 /// The result of shrinking the first failure of one invariant.
@@ -86,7 +90,7 @@ struct ShrinkResult {
   ScheduleSize before;
   ScheduleSize after;
   std::uint32_t runs = 0;     ///< simulations the shrink spent
-  std::string stopped;        ///< "done", "run limit" or "time limit"
+  std::string stopped;        ///< "done", "run limit", "time limit", or "crashed: ..." (the schedule is then unshrunk)
   std::uint64_t trace_hash = 0;  ///< of the shrunk schedule's run
   std::string report;         ///< the violation report of the shrunk run
   std::string repro_path;     ///< "" when no repro was written
@@ -126,7 +130,7 @@ struct CorpusResult {
   std::string invariant;           ///< what the repro was written for
   std::uint64_t expected_hash = 0;
   std::uint64_t trace_hash = 0;
-  std::vector<std::string> failing;  ///< invariants the replay broke (kAbortedVerdict when it aborted)
+  std::vector<std::string> failing;  ///< invariants the replay broke (kAbortedVerdict, kCrashedVerdict)
   std::string report;
   double wall_seconds = 0;
   bool failed() const { return !failing.empty(); }

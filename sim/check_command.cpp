@@ -205,14 +205,16 @@ void print_target(const TargetResult& t) {
     if (!r.repro_path.empty()) fmt::print("    replay: syncstorm replay {}\n", r.repro_path);
     fmt::print("    replay the original: syncstorm replay {} --model {} --seed {}\n\n", t.replay_scenario, t.model, r.seed);
   }
-  if (t.shrunk.empty()) {
-    for (const SeedFailure& f : t.failures) {
-      fmt::print("    {} at seed {}: syncstorm replay {} --model {} --seed {}\n", f.invariant, f.seed, t.replay_scenario, t.model, f.seed);
-    }
+  // Seeds no shrink stands for: every failure when nothing was shrunk, and crashes (never shrunk).
+  for (const SeedFailure& f : t.failures) {
+    if (!t.shrunk.empty() && f.invariant != kCrashedVerdict) continue;
+    fmt::print("    {} at seed {}: syncstorm replay {} --model {} --seed {}\n", f.invariant, f.seed, t.replay_scenario, t.model, f.seed);
+    if (f.invariant == kCrashedVerdict) fmt::print("      {}\n", f.report);
   }
   for (const Divergence& d : t.divergences) {
     fmt::print("    NONDETERMINISTIC seed {}: trace hash {:016x} then {:016x}\n", d.seed, d.first_hash, d.second_hash);
     if (d.line > 0) fmt::print("      first divergent event, trace line {}:\n      {}\n      {}\n", d.line, d.first_event, d.second_event);
+    else if (!d.first_event.empty()) fmt::print("      {}\n", d.first_event);
     else fmt::print("      two further recorded runs agreed: the divergence does not repeat on demand\n");
   }
 }
