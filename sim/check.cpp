@@ -81,8 +81,13 @@ SeedOutcome run_seed(const CheckTarget& target, std::uint64_t seed) {
 // these few bytes.
 
 /// Seeds one child runs in a row: forks stay rare (one per 16 runs) while two jobs still share one
-/// scenario x model evenly. Chunks start at fixed offsets from the first seed whatever --jobs is.
+/// scenario x model evenly. Chunks start at fixed offsets from the first seed whatever --jobs is, so
+/// even a model that keeps state from one run to the next in its process gives the same results.
 constexpr std::uint64_t kChunkSeeds = 16;
+
+IsolationOptions isolation(const CheckOptions& options) {
+  return IsolationOptions{options.jobs, options.run_timeout_ms};
+}
 
 std::string encode_outcome(const SeedOutcome& o) {
   Writer w;
@@ -91,8 +96,10 @@ std::string encode_outcome(const SeedOutcome& o) {
   return w.take();
 }
 
-/// A crashed run has no trace hash (0) and one verdict, kCrashedVerdict, saying how it crashed.
+/// A crashed run has no trace hash (0) and one verdict, kCrashedVerdict or kHungVerdict, saying how
+/// it ended.
 SeedOutcome crashed_outcome(const Crash& crash) {
+  if (crash.hung) return SeedOutcome{0, {{std::string(kHungVerdict), fmt::format("the model did not finish this seed: {}", crash.cause)}}, 0};
   return SeedOutcome{0, {{std::string(kCrashedVerdict), fmt::format("the model crashed on this seed: {}", crash.cause)}}, 0};
 }
 
@@ -111,13 +118,9 @@ SeedOutcome decode_outcome(const Isolated& result) {
   return o;
 }
 
-/// Runs `seeds` of one target, in order, in child processes.
-std::vector<SeedOutcome> run_seeds_isolated(const CheckTarget& target, const std::vector<std::uint64_t>& seeds) {
-  std::vector<SeedOutcome> out;
-  for (const Isolated& r : run_isolated(0, seeds.size(), [&](std::size_t i) { return encode_outcome(run_seed(target, seeds[i])); })) {
-    out.push_back(decode_outcome(r));
-  }
-  return out;
+/// Chunks of at most kChunkSeeds tasks over [first, last).
+void add_chunks(std::vector<TaskRange>& chunks, std::size_t first, std::size_t last) {
+  for (std::size_t begin = first; begin < last; begin += kChunkSeeds) chunks.push_back(TaskRange{begin, std::min<std::size_t>(begin + kChunkSeeds, last)});
 }
 
 // ---- shrinking ----
@@ -386,15 +389,28 @@ TargetResult empty_result(const CheckTarget& target) {
   return t;
 }
 
-/// Seeds first, first + 1, ... up to `count` of them.
-std::vector<std::uint64_t> seed_list(std::uint64_t first, std::uint64_t count) {
-  std::vector<std::uint64_t> seeds(count);
-  for (std::uint64_t i = 0; i < count; ++i) seeds[i] = first + i;
-  return seeds;
+/// Runs seeds next .. next + count - 1 of every target in child processes: task t * count + j is
+/// seed next + j of target t, and one child runs up to kChunkSeeds seeds of one target. Chunks go out
+/// seed-major (the first chunk of every target, then the second), so a budget that stops the batch
+/// early leaves a prefix of seeds nearly done everywhere. `on_done` sees each outcome as it comes.
+std::vector<std::optional<SeedOutcome>> run_batch(const std::vector<CheckTarget>& targets, std::uint64_t next, std::uint64_t count,
+                                                  const CheckOptions& options, const std::function<bool(const SeedOutcome&)>& on_done) {
+  const std::size_t n = targets.size();
+  std::vector<TaskRange> chunks;
+  for (std::uint64_t begin = 0; begin < count; begin += kChunkSeeds) {
+    for (std::size_t t = 0; t < n; ++t) chunks.push_back(TaskRange{t * count + begin, t * count + std::min(begin + kChunkSeeds, count)});
+  }
+  std::vector<std::optional<SeedOutcome>> outcomes(n * count);
+  run_isolated(
+      chunks, isolation(options), [&](std::size_t i) { return encode_outcome(run_seed(targets[i / count], next + i % count)); },
+      [&](std::size_t i, const Isolated& result) {
+        outcomes[i] = decode_outcome(result);
+        return on_done(*outcomes[i]);
+      });
+  return outcomes;
 }
 
 /// Runs the seeds of `options` over every target, batch by batch until the range or the budget ends.
-/// A batch is cut into chunks of kChunkSeeds seeds per target, each run in one child process.
 void sweep(const std::vector<CheckTarget>& targets, const CheckOptions& options, CheckReport& report) {
   const std::size_t n = targets.size();
   const auto start = WallClock::now();
@@ -410,29 +426,23 @@ void sweep(const std::vector<CheckTarget>& targets, const CheckOptions& options,
       break;
     }
     const std::uint64_t count = std::min(batch, options.seeds.last - next + 1);
-    const std::uint64_t chunks = (count + kChunkSeeds - 1) / kChunkSeeds;
-    const auto chunk_first = [&](std::uint64_t c) { return next + c * kChunkSeeds; };
-    const auto chunk_size = [&](std::uint64_t c) { return std::min(kChunkSeeds, count - c * kChunkSeeds); };
-    // Chunk-major order: a prefix of finished tasks is a prefix of finished seeds.
-    const auto results = run_parallel<std::vector<SeedOutcome>>(
-        chunks * n, options.jobs,
-        [&](std::size_t i) { return run_seeds_isolated(targets[i % n], seed_list(chunk_first(i / n), chunk_size(i / n))); },
-        [&](std::size_t, const std::vector<SeedOutcome>& outcomes) {
-          for (const SeedOutcome& o : outcomes) progress.tick(!o.verdicts.empty());
-          return !over_budget();
-        });
+    const auto outcomes = run_batch(targets, next, count, options, [&](const SeedOutcome& o) {
+      progress.tick(!o.verdicts.empty());
+      return !over_budget();
+    });
+    // Seeds are folded in order while every target has that seed's outcome.
     std::uint64_t done = 0;
-    while (done < chunks && std::all_of(results.begin() + static_cast<std::ptrdiff_t>(done * n),
-                                        results.begin() + static_cast<std::ptrdiff_t>((done + 1) * n),
-                                        [](const auto& r) { return r.has_value(); })) {
-      for (std::uint64_t j = 0; j < chunk_size(done); ++j) {
-        for (std::size_t t = 0; t < n; ++t) fold(report.targets[t], chunk_first(done) + j, (*results[done * n + t])[j]);
+    const auto seed_done = [&](std::uint64_t j) {
+      for (std::size_t t = 0; t < n; ++t) {
+        if (!outcomes[t * count + j]) return false;
       }
-      ++done;
+      return true;
+    };
+    for (; done < count && seed_done(done); ++done) {
+      for (std::size_t t = 0; t < n; ++t) fold(report.targets[t], next + done, *outcomes[t * count + done]);
     }
-    const std::uint64_t seeds_done = done == chunks ? count : done * kChunkSeeds;
-    report.covered.last = next + seeds_done - 1;
-    if (seeds_done < count) {
+    report.covered.last = next + done - 1;
+    if (done < count) {
       report.budget_stopped = true;
       break;
     }
@@ -478,12 +488,12 @@ std::optional<ShrinkResult> decode_shrink(std::string_view bytes) {
 }
 
 /// What a shrink that crashed leaves: the failure as the sweep found it, with its whole schedule.
-ShrinkResult unshrunk(const CheckTarget& target, const SeedFailure& failure, const Schedule& schedule, const std::string& cause) {
+ShrinkResult unshrunk(const CheckTarget& target, const SeedFailure& failure, const Schedule& schedule, const std::string& stopped) {
   ShrinkResult r;
   r.invariant = failure.invariant;
   r.seed = failure.seed;
   r.before = r.after = size_of(schedule);
-  r.stopped = fmt::format("crashed: {}", cause);
+  r.stopped = stopped;
   r.trace_hash = failure.trace_hash;
   r.report = failure.report;
   r.repro = Repro{target.scenario.name, target.scenario.file, target.model->name, failure.seed, failure.invariant,
@@ -491,35 +501,40 @@ ShrinkResult unshrunk(const CheckTarget& target, const SeedFailure& failure, con
   return r;
 }
 
-/// Shrinks one failure in a child process: a candidate schedule may crash the model where the
-/// original did not, and then the failure keeps its whole schedule.
-ShrinkResult shrink_isolated(const CheckTarget& target, const SeedFailure& failure, const ShrinkLimits& limits) {
-  const Schedule schedule = make_schedule(target.scenario, target.model->data_type, failure.seed);
-  const auto result = run_isolated(0, 1, [&](std::size_t) {
-    return encode_shrink(shrink_failure(target.scenario, *target.model, schedule, failure.seed, failure.invariant, limits));
-  });
-  if (const Crash* crash = std::get_if<Crash>(&result.front())) return unshrunk(target, failure, schedule, crash->cause);
-  auto shrunk = decode_shrink(std::get<std::string>(result.front()));
-  return shrunk ? std::move(*shrunk) : unshrunk(target, failure, schedule, "its shrunk repro did not read back");
-}
-
 void shrink_all(const std::vector<CheckTarget>& targets, const CheckOptions& options, CheckReport& report) {
   auto firsts = first_failures(report);
   // A crash ends its run before any checker looks at it: there is no failure to keep while cutting
   // the schedule, and its seed replays it already.
-  std::erase_if(firsts, [](const auto& first) { return first.second->invariant == kCrashedVerdict; });
+  std::erase_if(firsts, [](const auto& first) { return is_crash_verdict(first.second->invariant); });
   if (firsts.empty() || !options.shrink_enabled) return;
   // Shrinking can take seconds per failure with no bar to show for it; say what is going on.
   if (options.progress) {
     fmt::print(stderr, "check: shrinking {} failure{} (at most {} runs each)\n", firsts.size(), firsts.size() == 1 ? "" : "s",
                options.shrink.max_runs);
   }
-  const auto shrunk = run_parallel<ShrinkResult>(firsts.size(), options.jobs, [&](std::size_t i) {
-    const auto& [t, failure] = firsts[i];
-    return shrink_isolated(targets[t], *failure, options.shrink);
+  const auto schedule_of = [&](std::size_t i) {
+    const CheckTarget& target = targets[firsts[i].first];
+    return make_schedule(target.scenario, target.model->data_type, firsts[i].second->seed);
+  };
+  // Each shrink runs in a child process of its own: a candidate schedule may crash the model where
+  // the original did not, and then the failure keeps its whole schedule. A shrink is many runs, so
+  // a time limit per run becomes one on the shrink: its own limit plus one run's.
+  IsolationOptions isolated = isolation(options);
+  isolated.run_timeout_ms = options.run_timeout_ms > 0 && options.shrink.max_wall_ms > 0 ? options.run_timeout_ms + options.shrink.max_wall_ms : 0;
+  std::vector<TaskRange> chunks;
+  for (std::size_t i = 0; i < firsts.size(); ++i) chunks.push_back(TaskRange{i, i + 1});
+  const auto shrunk = run_isolated(chunks, isolated, [&](std::size_t i) {
+    const CheckTarget& target = targets[firsts[i].first];
+    const SeedFailure& failure = *firsts[i].second;
+    return encode_shrink(shrink_failure(target.scenario, *target.model, schedule_of(i), failure.seed, failure.invariant, options.shrink));
   });
   for (std::size_t i = 0; i < firsts.size(); ++i) {
-    ShrinkResult r = *shrunk[i];
+    const auto& [t, failure] = firsts[i];
+    const Crash* crash = std::get_if<Crash>(&*shrunk[i]);
+    std::optional<ShrinkResult> decoded = crash ? std::nullopt : decode_shrink(std::get<std::string>(*shrunk[i]));
+    ShrinkResult r = decoded ? std::move(*decoded)
+                     : crash ? unshrunk(targets[t], *failure, schedule_of(i), fmt::format("{}: {}", crash->hung ? "hung" : "crashed", crash->cause))
+                             : unshrunk(targets[t], *failure, schedule_of(i), "crashed: its shrunk repro did not read back");
     if (!options.repro_dir.empty()) {
       const std::string path =
           (std::filesystem::path(options.repro_dir) / repro_file_name(r.repro.scenario_name, r.repro.model, r.invariant, r.seed))
@@ -527,7 +542,7 @@ void shrink_all(const std::vector<CheckTarget>& targets, const CheckOptions& opt
               .string();
       if (!save_repro(r.repro, path)) r.repro_path = path;
     }
-    report.targets[firsts[i].first].shrunk.push_back(std::move(r));
+    report.targets[t].shrunk.push_back(std::move(r));
   }
 }
 
@@ -552,99 +567,80 @@ std::string trace_of(const CheckTarget& target, std::uint64_t seed) {
 
 /// Records two more traces of `seed` one after the other in one child process and names where
 /// they part (line 0: they agreed).
-Divergence divergence_of(const CheckTarget& target, std::uint64_t seed) {
-  const auto result = run_isolated(0, 1, [&](std::size_t) {
+Divergence divergence_of(const CheckTarget& target, std::uint64_t seed, const CheckOptions& options) {
+  IsolationOptions isolated = isolation(options);
+  isolated.run_timeout_ms *= 2;
+  const auto result = run_isolated({TaskRange{0, 1}}, isolated, [&](std::size_t) {
     const Divergence d = first_divergence(trace_of(target, seed), trace_of(target, seed));
     return Writer().u64(d.line).bytes(d.first_event).bytes(d.second_event).take();
   });
   Divergence d;
-  if (const Crash* crash = std::get_if<Crash>(&result.front())) {
-    d.first_event = fmt::format("(a recorded run crashed: {})", crash->cause);
+  if (const Crash* crash = std::get_if<Crash>(&*result.front())) {
+    d.first_event = fmt::format("(a recorded run {}: {})", crash->hung ? "hung" : "crashed", crash->cause);
     return d;
   }
-  Reader r(std::get<std::string>(result.front()));
+  Reader r(std::get<std::string>(*result.front()));
   d.line = r.u64();
   d.first_event = r.bytes();
   d.second_event = r.bytes();
   return d;
 }
 
-/// The verified seeds of one target in chunks of kChunkSeeds, each chunk for one child process.
-struct VerifyTask {
-  std::size_t target = 0;
-  std::vector<std::uint64_t> seeds;
-};
-
-std::vector<VerifyTask> verify_tasks(const std::vector<std::uint64_t>& seeds, std::size_t targets) {
-  std::vector<VerifyTask> tasks;
-  for (std::size_t begin = 0; begin < seeds.size(); begin += kChunkSeeds) {
-    const std::size_t end = std::min<std::size_t>(begin + kChunkSeeds, seeds.size());
-    for (std::size_t t = 0; t < targets; ++t) tasks.push_back(VerifyTask{t, {seeds.begin() + begin, seeds.begin() + end}});
-  }
-  return tasks;
-}
-
-/// Runs each seed twice in a row in one child. The sweep ran the seed in another child after other
-/// seeds; here the second run follows a run of the same seed. State a model carries from one run to
-/// the next in its process (a global, a static) then shows as another trace hash.
-std::vector<std::pair<SeedOutcome, SeedOutcome>> rerun_twice(const CheckTarget& target, const std::vector<std::uint64_t>& seeds) {
-  std::vector<SeedOutcome> runs;
-  for (const Isolated& r : run_isolated(0, 2 * seeds.size(), [&](std::size_t i) { return encode_outcome(run_seed(target, seeds[i / 2])); })) {
-    runs.push_back(decode_outcome(r));
-  }
-  std::vector<std::pair<SeedOutcome, SeedOutcome>> out;
-  for (std::size_t i = 0; i + 1 < runs.size(); i += 2) out.emplace_back(std::move(runs[i]), std::move(runs[i + 1]));
-  return out;
-}
-
 /// Re-runs the chosen seeds; where a hash differs, records two traces and names where they part.
+/// Each seed runs twice in a row in one child (a chunk holds up to kChunkSeeds seeds of one target).
+/// The sweep ran the seed in another child after other seeds; here the second run follows a run of
+/// the same seed, so state a model carries from one run to the next in its process (a global, a
+/// static) shows as another trace hash.
 void verify_determinism(const std::vector<CheckTarget>& targets, const CheckOptions& options, CheckReport& report) {
   const std::vector<std::uint64_t> seeds = verify_seeds(report.covered, options.verify_percent);
   const std::size_t n = targets.size();
-  if (seeds.empty() || n == 0) return;
-  const std::vector<VerifyTask> tasks = verify_tasks(seeds, n);
-  const auto rerun = run_parallel<std::vector<std::pair<SeedOutcome, SeedOutcome>>>(
-      tasks.size(), options.jobs, [&](std::size_t i) { return rerun_twice(targets[tasks[i].target], tasks[i].seeds); });
-  for (std::size_t i = 0; i < tasks.size(); ++i) {
-    const VerifyTask& task = tasks[i];
-    TargetResult& t = report.targets[task.target];
-    for (std::size_t j = 0; j < task.seeds.size(); ++j) {
-      const std::uint64_t seed = task.seeds[j];
-      ++t.verified;
-      const std::uint64_t first_hash = t.hashes.at(seed - report.covered.first);
-      const auto& [once, twice] = (*rerun[i])[j];
-      const std::uint64_t second_hash = once.trace_hash != first_hash ? once.trace_hash : twice.trace_hash;
+  const std::size_t count = seeds.size();
+  if (count == 0 || n == 0) return;
+  // Tasks 2p and 2p + 1 are the two runs of pair p = t * count + j: seed seeds[j] of target t.
+  std::vector<TaskRange> chunks;
+  for (std::size_t begin = 0; begin < count; begin += kChunkSeeds) {
+    for (std::size_t t = 0; t < n; ++t) chunks.push_back(TaskRange{2 * (t * count + begin), 2 * (t * count + std::min<std::size_t>(begin + kChunkSeeds, count))});
+  }
+  const auto rerun = run_isolated(chunks, isolation(options), [&](std::size_t i) {
+    return encode_outcome(run_seed(targets[i / 2 / count], seeds[i / 2 % count]));
+  });
+  for (std::size_t t = 0; t < n; ++t) {
+    TargetResult& result = report.targets[t];
+    for (std::size_t j = 0; j < count; ++j) {
+      const std::uint64_t seed = seeds[j];
+      ++result.verified;
+      const std::uint64_t first_hash = result.hashes.at(seed - report.covered.first);
+      const std::uint64_t once = decode_outcome(*rerun[2 * (t * count + j)]).trace_hash;
+      const std::uint64_t twice = decode_outcome(*rerun[2 * (t * count + j) + 1]).trace_hash;
+      const std::uint64_t second_hash = once != first_hash ? once : twice;
       if (second_hash == first_hash) continue;
       // The sweep kept no trace; two more recorded runs usually part where the first two did.
-      Divergence d = divergence_of(targets[task.target], seed);
+      Divergence d = divergence_of(targets[t], seed, options);
       d.seed = seed;
       d.first_hash = first_hash;
       d.second_hash = second_hash;
-      t.divergences.push_back(std::move(d));
+      result.divergences.push_back(std::move(d));
     }
   }
 }
 
 void replay_corpus(const std::vector<CorpusEntry>& corpus, const CheckOptions& options, CheckReport& report) {
-  const std::size_t chunks = (corpus.size() + kChunkSeeds - 1) / kChunkSeeds;
-  const auto results = run_parallel<std::vector<Isolated>>(chunks, options.jobs, [&](std::size_t c) {
-    return run_isolated(c * kChunkSeeds, std::min<std::size_t>((c + 1) * kChunkSeeds, corpus.size()), [&](std::size_t i) {
-      const auto start = WallClock::now();
-      const RunResult r = replay_repro(corpus[i].repro, *corpus[i].model);
-      return encode_outcome(SeedOutcome{r.trace_hash, verdicts_of(r), elapsed_s(start)});
-    });
+  std::vector<TaskRange> chunks;
+  add_chunks(chunks, 0, corpus.size());
+  const auto results = run_isolated(chunks, isolation(options), [&](std::size_t i) {
+    const auto start = WallClock::now();
+    const RunResult r = replay_repro(corpus[i].repro, *corpus[i].model);
+    return encode_outcome(SeedOutcome{r.trace_hash, verdicts_of(r), elapsed_s(start)});
   });
-  for (std::size_t c = 0; c < chunks; ++c) {
-    for (std::size_t j = 0; j < results[c]->size(); ++j) {
-      const CorpusEntry& e = corpus[c * kChunkSeeds + j];
-      const SeedOutcome o = decode_outcome((*results[c])[j]);
-      CorpusResult r{e.file, e.repro.scenario_name, e.repro.model, e.repro.invariant, e.repro.trace_hash, o.trace_hash, {}, {}, o.wall_seconds};
-      for (const auto& [verdict, text] : o.verdicts) {
-        r.failing.push_back(verdict);
-        r.report += (r.report.empty() ? "" : "\n\n") + text;
-      }
-      report.corpus.push_back(std::move(r));
+  for (std::size_t i = 0; i < corpus.size(); ++i) {
+    const CorpusEntry& e = corpus[i];
+    const SeedOutcome o = decode_outcome(*results[i]);
+    CorpusResult r{e.file, e.repro.scenario_name, e.repro.model, e.repro.invariant, e.repro.trace_hash, o.trace_hash, {}, {}, o.wall_seconds};
+    for (const auto& [verdict, text] : o.verdicts) {
+      r.failing.push_back(verdict);
+      r.report += (r.report.empty() ? "" : "\n\n") + text;
     }
+    report.corpus.push_back(std::move(r));
   }
 }
 
@@ -673,7 +669,7 @@ Json target_json(const TargetResult& t) {
     Json failure{{"seed", f.seed}, {"invariant", f.invariant}, {"trace_hash", hex(f.trace_hash)},
                  {"replay", fmt::format("syncstorm replay {} --model {} --seed {}", t.replay_scenario, t.model, f.seed)}};
     // A crash has no violation report to point to: the entry says how the run ended.
-    if (f.invariant == kCrashedVerdict) failure["crash"] = f.report;
+    if (is_crash_verdict(f.invariant)) failure["crash"] = f.report;
     j["failures"].push_back(std::move(failure));
   }
   j["shrunk"] = Json::array();

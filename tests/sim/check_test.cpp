@@ -10,6 +10,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <stdexcept>
+#include <thread>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -517,7 +519,8 @@ TEST_CASE("JUnit output validates against the JUnit schema CI systems read (xmll
 // Models that crash, for the sweep's crash isolation: the client of `inner` crashes when it is
 // handed the operation issued at `at` (the first operation of one chosen seed, so exactly that
 // seed's run crashes), or, for the shrinker's test, as soon as a run has fewer clients than `clients`.
-enum class CrashKind { segfault, abort, exception };
+// A hang is a run that never returns, for the time limit.
+enum class CrashKind { segfault, abort, exception, hang };
 
 struct CrashPlan {
   CrashKind kind = CrashKind::segfault;
@@ -530,6 +533,8 @@ struct CrashPlan {
     case CrashKind::segfault: std::raise(SIGSEGV); break;
     case CrashKind::abort: std::abort();
     case CrashKind::exception: throw std::runtime_error("key out of range");
+    case CrashKind::hang:
+      for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
   }
   std::abort();  // raise() returns only when the signal is blocked or ignored
 }
@@ -572,6 +577,7 @@ std::string expected_cause(CrashKind kind) {
     case CrashKind::segfault: return "killed by signal 11 (SIGSEGV)";
     case CrashKind::abort: return "killed by signal 6 (SIGABRT)";
     case CrashKind::exception: return "uncaught exception: key out of range";
+    case CrashKind::hang: return "";
   }
   return "";
 }
@@ -687,6 +693,25 @@ TEST_CASE("A shrink that crashes the model keeps the failure with its whole sche
     CHECK(shows(replay, r.invariant));
     CHECK(replay.trace_hash == r.trace_hash);
   }
+}
+
+TEST_CASE("A model that hangs on one seed is killed after the run time limit and is a finding of that seed", "[check][crash]") {
+  const Fixture f;
+  const Instant at = make_schedule(f.scenario, DataType::map, kCrashSeed).operations.at(0).issued_at;
+  const ModelInfo hanging = crashing_model(*f.models.find("echo"), CrashPlan{CrashKind::hang, at, 0});
+  CheckOptions options = quick_options(2);
+  options.verify_percent = 0;
+  options.run_timeout_ms = 3'000;
+  const CheckReport report = run_check({CheckTarget{f.scenario, &hanging}}, {}, options);
+  const TargetResult& t = report.targets.at(0);
+  CHECK(t.seeds_run == 6);
+  REQUIRE(t.failures.size() == 1);
+  CHECK(t.failures[0].seed == kCrashSeed);
+  CHECK(t.failures[0].invariant == kHungVerdict);
+  CHECK(t.failures[0].report == "the model did not finish this seed: no result after 3000 ms: the run was killed (hung)");
+  const auto json = nlohmann::json::parse(check_json(report));
+  CHECK(json["results"][0]["failures"][0]["crash"] == t.failures[0].report);
+  CHECK(json["results"][0]["failures"][0]["replay"] == "syncstorm replay offline-test --model crashing-test --seed 4");
 }
 
 TEST_CASE("XML escaping leaves no markup characters in text", "[check]") {
