@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
+#include <cassert>
 #include <charconv>
 #include <chrono>
 #include <functional>
@@ -14,6 +16,7 @@
 #include <sstream>
 #include <tuple>
 
+#include "sim/codec.hpp"
 #include "sim/commands.hpp"
 #include "sim/progress.hpp"
 #include "sim/sweep.hpp"
@@ -69,6 +72,55 @@ SeedOutcome run_seed(const CheckTarget& target, std::uint64_t seed) {
   const Schedule schedule = make_schedule(target.scenario, target.model->data_type, seed);
   const RunResult r = run_simulation(target.scenario, *target.model, schedule, seed);
   return SeedOutcome{r.trace_hash, verdicts_of(r), elapsed_s(start)};
+}
+
+// ---- runs in child processes ----
+
+// Every run of a model under test happens in a child process (run_isolated), so a model that
+// crashes is a finding of its seed. A child runs a chunk of runs and hands each outcome back as
+// these few bytes.
+
+/// Seeds one child runs in a row: forks stay rare (one per 16 runs) while two jobs still share one
+/// scenario x model evenly. Chunks start at fixed offsets from the first seed whatever --jobs is, so
+/// even a model that keeps state from one run to the next in its process gives the same results.
+constexpr std::uint64_t kChunkSeeds = 16;
+
+IsolationOptions isolation(const CheckOptions& options) {
+  return IsolationOptions{options.jobs, options.run_timeout_ms};
+}
+
+std::string encode_outcome(const SeedOutcome& o) {
+  Writer w;
+  w.u64(o.trace_hash).u64(std::bit_cast<std::uint64_t>(o.wall_seconds)).u32(static_cast<std::uint32_t>(o.verdicts.size()));
+  for (const auto& [verdict, report] : o.verdicts) w.bytes(verdict).bytes(report);
+  return w.take();
+}
+
+/// A crashed run has no trace hash (0) and one verdict, kCrashedVerdict or kHungVerdict, saying how
+/// it ended.
+SeedOutcome crashed_outcome(const Crash& crash) {
+  if (crash.hung) return SeedOutcome{0, {{std::string(kHungVerdict), fmt::format("the model did not finish this seed: {}", crash.cause)}}, 0};
+  return SeedOutcome{0, {{std::string(kCrashedVerdict), fmt::format("the model crashed on this seed: {}", crash.cause)}}, 0};
+}
+
+SeedOutcome decode_outcome(const Isolated& result) {
+  if (const Crash* crash = std::get_if<Crash>(&result)) return crashed_outcome(*crash);
+  Reader r(std::get<std::string>(result));
+  SeedOutcome o;
+  o.trace_hash = r.u64();
+  o.wall_seconds = std::bit_cast<double>(r.u64());
+  const std::uint32_t n = r.u32();
+  for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+    std::string verdict(r.bytes());
+    o.verdicts.emplace_back(std::move(verdict), std::string(r.bytes()));
+  }
+  assert(r.ok() && r.at_end() && "a child's outcome decodes as it was encoded");
+  return o;
+}
+
+/// Chunks of at most kChunkSeeds tasks over [first, last).
+void add_chunks(std::vector<TaskRange>& chunks, std::size_t first, std::size_t last) {
+  for (std::size_t begin = first; begin < last; begin += kChunkSeeds) chunks.push_back(TaskRange{begin, std::min<std::size_t>(begin + kChunkSeeds, last)});
 }
 
 // ---- shrinking ----
@@ -337,6 +389,27 @@ TargetResult empty_result(const CheckTarget& target) {
   return t;
 }
 
+/// Runs seeds next .. next + count - 1 of every target in child processes: task t * count + j is
+/// seed next + j of target t, and one child runs up to kChunkSeeds seeds of one target. Chunks go out
+/// seed-major (the first chunk of every target, then the second), so a budget that stops the batch
+/// early leaves a prefix of seeds nearly done everywhere. `on_done` sees each outcome as it comes.
+std::vector<std::optional<SeedOutcome>> run_batch(const std::vector<CheckTarget>& targets, std::uint64_t next, std::uint64_t count,
+                                                  const CheckOptions& options, const std::function<bool(const SeedOutcome&)>& on_done) {
+  const std::size_t n = targets.size();
+  std::vector<TaskRange> chunks;
+  for (std::uint64_t begin = 0; begin < count; begin += kChunkSeeds) {
+    for (std::size_t t = 0; t < n; ++t) chunks.push_back(TaskRange{t * count + begin, t * count + std::min(begin + kChunkSeeds, count)});
+  }
+  std::vector<std::optional<SeedOutcome>> outcomes(n * count);
+  run_isolated(
+      chunks, isolation(options), [&](std::size_t i) { return encode_outcome(run_seed(targets[i / count], next + i % count)); },
+      [&](std::size_t i, const Isolated& result) {
+        outcomes[i] = decode_outcome(result);
+        return on_done(*outcomes[i]);
+      });
+  return outcomes;
+}
+
 /// Runs the seeds of `options` over every target, batch by batch until the range or the budget ends.
 void sweep(const std::vector<CheckTarget>& targets, const CheckOptions& options, CheckReport& report) {
   const std::size_t n = targets.size();
@@ -344,7 +417,8 @@ void sweep(const std::vector<CheckTarget>& targets, const CheckOptions& options,
   const auto over_budget = [&] { return options.time_budget_ms && elapsed_ms(start) >= *options.time_budget_ms; };
   Progress progress("check", options.seeds.size() * n, options.progress);
   report.covered = SeedRange{options.seeds.first, options.seeds.first - 1};
-  const std::uint64_t batch = std::max<std::uint64_t>(64, 16ULL * std::max(options.jobs, 1u));
+  // A multiple of kChunkSeeds, so chunks start at the same seeds on any --jobs.
+  const std::uint64_t batch = std::max<std::uint64_t>(4, std::max(options.jobs, 1u)) * kChunkSeeds;
   std::uint64_t next = options.seeds.first;
   while (n > 0 && next <= options.seeds.last && next >= options.seeds.first) {
     if (over_budget()) {
@@ -352,19 +426,20 @@ void sweep(const std::vector<CheckTarget>& targets, const CheckOptions& options,
       break;
     }
     const std::uint64_t count = std::min(batch, options.seeds.last - next + 1);
-    // Seed-major order: a prefix of finished tasks is a prefix of finished seeds.
-    const auto results = run_parallel<SeedOutcome>(
-        count * n, options.jobs, [&](std::size_t i) { return run_seed(targets[i % n], next + i / n); },
-        [&](std::size_t, const SeedOutcome& o) {
-          progress.tick(!o.verdicts.empty());
-          return !over_budget();
-        });
+    const auto outcomes = run_batch(targets, next, count, options, [&](const SeedOutcome& o) {
+      progress.tick(!o.verdicts.empty());
+      return !over_budget();
+    });
+    // Seeds are folded in order while every target has that seed's outcome.
     std::uint64_t done = 0;
-    while (done < count && std::all_of(results.begin() + static_cast<std::ptrdiff_t>(done * n),
-                                       results.begin() + static_cast<std::ptrdiff_t>((done + 1) * n),
-                                       [](const auto& r) { return r.has_value(); })) {
-      for (std::size_t t = 0; t < n; ++t) fold(report.targets[t], next + done, *results[done * n + t]);
-      ++done;
+    const auto seed_done = [&](std::uint64_t j) {
+      for (std::size_t t = 0; t < n; ++t) {
+        if (!outcomes[t * count + j]) return false;
+      }
+      return true;
+    };
+    for (; done < count && seed_done(done); ++done) {
+      for (std::size_t t = 0; t < n; ++t) fold(report.targets[t], next + done, *outcomes[t * count + done]);
     }
     report.covered.last = next + done - 1;
     if (done < count) {
@@ -388,22 +463,78 @@ std::vector<std::pair<std::size_t, const SeedFailure*>> first_failures(const Che
   return out;
 }
 
+std::string encode_shrink(const ShrinkResult& r) {
+  Writer w;
+  w.bytes(r.invariant).u64(r.seed).u32(r.runs).bytes(r.stopped).u64(r.trace_hash).bytes(r.report);
+  for (const ScheduleSize& size : {r.before, r.after}) w.u32(size.clients).u64(size.operations).u64(size.faults);
+  w.bytes(format_repro(r.repro));
+  return w.take();
+}
+
+std::optional<ShrinkResult> decode_shrink(std::string_view bytes) {
+  Reader rd(bytes);
+  ShrinkResult r;
+  r.invariant = rd.bytes();
+  r.seed = rd.u64();
+  r.runs = rd.u32();
+  r.stopped = rd.bytes();
+  r.trace_hash = rd.u64();
+  r.report = rd.bytes();
+  for (ScheduleSize* size : {&r.before, &r.after}) *size = ScheduleSize{rd.u32(), rd.u64(), rd.u64()};
+  auto repro = parse_repro(rd.bytes(), "shrunk repro");
+  if (!rd.ok() || !repro) return std::nullopt;
+  r.repro = std::move(repro.value());
+  return r;
+}
+
+/// What a shrink that crashed leaves: the failure as the sweep found it, with its whole schedule.
+ShrinkResult unshrunk(const CheckTarget& target, const SeedFailure& failure, const Schedule& schedule, const std::string& stopped) {
+  ShrinkResult r;
+  r.invariant = failure.invariant;
+  r.seed = failure.seed;
+  r.before = r.after = size_of(schedule);
+  r.stopped = stopped;
+  r.trace_hash = failure.trace_hash;
+  r.report = failure.report;
+  r.repro = Repro{target.scenario.name, target.scenario.file, target.model->name, failure.seed, failure.invariant,
+                  failure.trace_hash, r.before, target.scenario.persistence, target.scenario.invariants, schedule};
+  return r;
+}
+
 void shrink_all(const std::vector<CheckTarget>& targets, const CheckOptions& options, CheckReport& report) {
-  const auto firsts = first_failures(report);
+  auto firsts = first_failures(report);
+  // A crash ends its run before any checker looks at it: there is no failure to keep while cutting
+  // the schedule, and its seed replays it already.
+  std::erase_if(firsts, [](const auto& first) { return is_crash_verdict(first.second->invariant); });
   if (firsts.empty() || !options.shrink_enabled) return;
   // Shrinking can take seconds per failure with no bar to show for it; say what is going on.
   if (options.progress) {
     fmt::print(stderr, "check: shrinking {} failure{} (at most {} runs each)\n", firsts.size(), firsts.size() == 1 ? "" : "s",
                options.shrink.max_runs);
   }
-  const auto shrunk = run_parallel<ShrinkResult>(firsts.size(), options.jobs, [&](std::size_t i) {
-    const auto& [t, failure] = firsts[i];
-    const CheckTarget& target = targets[t];
-    const Schedule schedule = make_schedule(target.scenario, target.model->data_type, failure->seed);
-    return shrink_failure(target.scenario, *target.model, schedule, failure->seed, failure->invariant, options.shrink);
+  const auto schedule_of = [&](std::size_t i) {
+    const CheckTarget& target = targets[firsts[i].first];
+    return make_schedule(target.scenario, target.model->data_type, firsts[i].second->seed);
+  };
+  // Each shrink runs in a child process of its own: a candidate schedule may crash the model where
+  // the original did not, and then the failure keeps its whole schedule. A shrink is many runs, so
+  // a time limit per run becomes one on the shrink: its own limit plus one run's.
+  IsolationOptions isolated = isolation(options);
+  isolated.run_timeout_ms = options.run_timeout_ms > 0 && options.shrink.max_wall_ms > 0 ? options.run_timeout_ms + options.shrink.max_wall_ms : 0;
+  std::vector<TaskRange> chunks;
+  for (std::size_t i = 0; i < firsts.size(); ++i) chunks.push_back(TaskRange{i, i + 1});
+  const auto shrunk = run_isolated(chunks, isolated, [&](std::size_t i) {
+    const CheckTarget& target = targets[firsts[i].first];
+    const SeedFailure& failure = *firsts[i].second;
+    return encode_shrink(shrink_failure(target.scenario, *target.model, schedule_of(i), failure.seed, failure.invariant, options.shrink));
   });
   for (std::size_t i = 0; i < firsts.size(); ++i) {
-    ShrinkResult r = *shrunk[i];
+    const auto& [t, failure] = firsts[i];
+    const Crash* crash = std::get_if<Crash>(&*shrunk[i]);
+    std::optional<ShrinkResult> decoded = crash ? std::nullopt : decode_shrink(std::get<std::string>(*shrunk[i]));
+    ShrinkResult r = decoded ? std::move(*decoded)
+                     : crash ? unshrunk(targets[t], *failure, schedule_of(i), fmt::format("{}: {}", crash->hung ? "hung" : "crashed", crash->cause))
+                             : unshrunk(targets[t], *failure, schedule_of(i), "crashed: its shrunk repro did not read back");
     if (!options.repro_dir.empty()) {
       const std::string path =
           (std::filesystem::path(options.repro_dir) / repro_file_name(r.repro.scenario_name, r.repro.model, r.invariant, r.seed))
@@ -411,7 +542,7 @@ void shrink_all(const std::vector<CheckTarget>& targets, const CheckOptions& opt
               .string();
       if (!save_repro(r.repro, path)) r.repro_path = path;
     }
-    report.targets[firsts[i].first].shrunk.push_back(std::move(r));
+    report.targets[t].shrunk.push_back(std::move(r));
   }
 }
 
@@ -434,42 +565,83 @@ std::string trace_of(const CheckTarget& target, std::uint64_t seed) {
   return trace.str();
 }
 
+/// Records two more traces of `seed` one after the other in one child process and names where
+/// they part (line 0: they agreed).
+Divergence divergence_of(const CheckTarget& target, std::uint64_t seed, const CheckOptions& options) {
+  IsolationOptions isolated = isolation(options);
+  isolated.run_timeout_ms *= 2;
+  const auto result = run_isolated({TaskRange{0, 1}}, isolated, [&](std::size_t) {
+    const Divergence d = first_divergence(trace_of(target, seed), trace_of(target, seed));
+    return Writer().u64(d.line).bytes(d.first_event).bytes(d.second_event).take();
+  });
+  Divergence d;
+  if (const Crash* crash = std::get_if<Crash>(&*result.front())) {
+    d.first_event = fmt::format("(a recorded run {}: {})", crash->hung ? "hung" : "crashed", crash->cause);
+    return d;
+  }
+  Reader r(std::get<std::string>(*result.front()));
+  d.line = r.u64();
+  d.first_event = r.bytes();
+  d.second_event = r.bytes();
+  return d;
+}
+
 /// Re-runs the chosen seeds; where a hash differs, records two traces and names where they part.
+/// Each seed runs twice in a row in one child (a chunk holds up to kChunkSeeds seeds of one target).
+/// The sweep ran the seed in another child after other seeds; here the second run follows a run of
+/// the same seed, so state a model carries from one run to the next in its process (a global, a
+/// static) shows as another trace hash.
 void verify_determinism(const std::vector<CheckTarget>& targets, const CheckOptions& options, CheckReport& report) {
   const std::vector<std::uint64_t> seeds = verify_seeds(report.covered, options.verify_percent);
   const std::size_t n = targets.size();
-  if (seeds.empty() || n == 0) return;
-  const auto rerun = run_parallel<SeedOutcome>(seeds.size() * n, options.jobs,
-                                               [&](std::size_t i) { return run_seed(targets[i % n], seeds[i / n]); });
-  for (std::size_t i = 0; i < rerun.size(); ++i) {
-    TargetResult& t = report.targets[i % n];
-    const std::uint64_t seed = seeds[i / n];
-    ++t.verified;
-    const std::uint64_t first_hash = t.hashes.at(seed - report.covered.first);
-    if (first_hash == rerun[i]->trace_hash) continue;
-    // The sweep kept no trace; two more recorded runs usually part where the first two did.
-    Divergence d = first_divergence(trace_of(targets[i % n], seed), trace_of(targets[i % n], seed));
-    d.seed = seed;
-    d.first_hash = first_hash;
-    d.second_hash = rerun[i]->trace_hash;
-    t.divergences.push_back(std::move(d));
+  const std::size_t count = seeds.size();
+  if (count == 0 || n == 0) return;
+  // Tasks 2p and 2p + 1 are the two runs of pair p = t * count + j: seed seeds[j] of target t.
+  std::vector<TaskRange> chunks;
+  for (std::size_t begin = 0; begin < count; begin += kChunkSeeds) {
+    for (std::size_t t = 0; t < n; ++t) chunks.push_back(TaskRange{2 * (t * count + begin), 2 * (t * count + std::min<std::size_t>(begin + kChunkSeeds, count))});
+  }
+  const auto rerun = run_isolated(chunks, isolation(options), [&](std::size_t i) {
+    return encode_outcome(run_seed(targets[i / 2 / count], seeds[i / 2 % count]));
+  });
+  for (std::size_t t = 0; t < n; ++t) {
+    TargetResult& result = report.targets[t];
+    for (std::size_t j = 0; j < count; ++j) {
+      const std::uint64_t seed = seeds[j];
+      ++result.verified;
+      const std::uint64_t first_hash = result.hashes.at(seed - report.covered.first);
+      const std::uint64_t once = decode_outcome(*rerun[2 * (t * count + j)]).trace_hash;
+      const std::uint64_t twice = decode_outcome(*rerun[2 * (t * count + j) + 1]).trace_hash;
+      const std::uint64_t second_hash = once != first_hash ? once : twice;
+      if (second_hash == first_hash) continue;
+      // The sweep kept no trace; two more recorded runs usually part where the first two did.
+      Divergence d = divergence_of(targets[t], seed, options);
+      d.seed = seed;
+      d.first_hash = first_hash;
+      d.second_hash = second_hash;
+      result.divergences.push_back(std::move(d));
+    }
   }
 }
 
 void replay_corpus(const std::vector<CorpusEntry>& corpus, const CheckOptions& options, CheckReport& report) {
-  const auto results = run_parallel<CorpusResult>(corpus.size(), options.jobs, [&](std::size_t i) {
-    const CorpusEntry& e = corpus[i];
+  std::vector<TaskRange> chunks;
+  add_chunks(chunks, 0, corpus.size());
+  const auto results = run_isolated(chunks, isolation(options), [&](std::size_t i) {
     const auto start = WallClock::now();
-    const RunResult r = replay_repro(e.repro, *e.model);
-    CorpusResult c{e.file, e.repro.scenario_name, e.repro.model, e.repro.invariant, e.repro.trace_hash, r.trace_hash, {}, {}, 0};
-    for (const auto& [verdict, text] : verdicts_of(r)) {
-      c.failing.push_back(verdict);
-      c.report += (c.report.empty() ? "" : "\n\n") + text;
-    }
-    c.wall_seconds = elapsed_s(start);
-    return c;
+    const RunResult r = replay_repro(corpus[i].repro, *corpus[i].model);
+    return encode_outcome(SeedOutcome{r.trace_hash, verdicts_of(r), elapsed_s(start)});
   });
-  for (const auto& r : results) report.corpus.push_back(*r);
+  for (std::size_t i = 0; i < corpus.size(); ++i) {
+    const CorpusEntry& e = corpus[i];
+    const SeedOutcome o = decode_outcome(*results[i]);
+    CorpusResult r{e.file, e.repro.scenario_name, e.repro.model, e.repro.invariant, e.repro.trace_hash, o.trace_hash, {}, {}, o.wall_seconds};
+    for (const auto& [verdict, text] : o.verdicts) {
+      r.failing.push_back(verdict);
+      r.report += (r.report.empty() ? "" : "\n\n") + text;
+    }
+    report.corpus.push_back(std::move(r));
+  }
 }
 
 std::string safe_name(std::string_view text) {
@@ -494,8 +666,11 @@ Json target_json(const TargetResult& t) {
          {"seeds_run", t.seeds_run}, {"failing_seeds", t.failing_seeds}};
   j["failures"] = Json::array();
   for (const SeedFailure& f : t.failures) {
-    j["failures"].push_back({{"seed", f.seed}, {"invariant", f.invariant}, {"trace_hash", hex(f.trace_hash)},
-                             {"replay", fmt::format("syncstorm replay {} --model {} --seed {}", t.replay_scenario, t.model, f.seed)}});
+    Json failure{{"seed", f.seed}, {"invariant", f.invariant}, {"trace_hash", hex(f.trace_hash)},
+                 {"replay", fmt::format("syncstorm replay {} --model {} --seed {}", t.replay_scenario, t.model, f.seed)}};
+    // A crash has no violation report to point to: the entry says how the run ended.
+    if (is_crash_verdict(f.invariant)) failure["crash"] = f.report;
+    j["failures"].push_back(std::move(failure));
   }
   j["shrunk"] = Json::array();
   for (const ShrinkResult& r : t.shrunk) {

@@ -63,7 +63,8 @@ struct CorpusEntry {
 struct CheckOptions {
   SeedRange seeds;
   std::optional<std::int64_t> time_budget_ms;  ///< wall clock: stop handing out seeds after this
-  unsigned jobs = 1;                           ///< worker threads
+  unsigned jobs = 1;                           ///< child processes running models at a time
+  std::int64_t run_timeout_ms = 0;             ///< wall clock: a run longer than this is killed as hung; 0 = never
   std::uint32_t verify_percent = 0;            ///< share of seeds re-run to check determinism; 0 = off
   ShrinkLimits shrink;
   bool shrink_enabled = true;
@@ -71,12 +72,20 @@ struct CheckOptions {
   std::string repro_dir;                       ///< where shrunk repros go; "" = write none
 };
 
+/// The verdict of a seed whose run crashed the model (a signal, an abort, an uncaught exception):
+/// check runs the models in child processes, so a crash is a finding of its seed.
+inline constexpr std::string_view kCrashedVerdict = "crashed";
+/// The verdict of a seed whose run passed CheckOptions::run_timeout_ms and was killed.
+inline constexpr std::string_view kHungVerdict = "hung";
+/// Whether `verdict` says the run never finished (crashed or hung): no checker saw it.
+inline bool is_crash_verdict(std::string_view verdict) { return verdict == kCrashedVerdict || verdict == kHungVerdict; }
+
 /// One failing run of the sweep: one line per (seed, invariant).
 struct SeedFailure {
   std::uint64_t seed = 0;
-  std::string invariant;  ///< invariant name or kAbortedVerdict
-  std::uint64_t trace_hash = 0;
-  std::string report;     ///< format_violation of its first violation of that invariant
+  std::string invariant;  ///< invariant name, kAbortedVerdict, kCrashedVerdict or kHungVerdict
+  std::uint64_t trace_hash = 0;  ///< 0 for a crash: the run never finished
+  std::string report;     ///< format_violation of its first violation of that invariant; for a crash, how it ended
 };
 
 /// The result of shrinking the first failure of one invariant.
@@ -86,7 +95,7 @@ struct ShrinkResult {
   ScheduleSize before;
   ScheduleSize after;
   std::uint32_t runs = 0;     ///< simulations the shrink spent
-  std::string stopped;        ///< "done", "run limit" or "time limit"
+  std::string stopped;        ///< "done", "run limit", "time limit", or "crashed: ..." or "hung: ..." (the schedule is then unshrunk)
   std::uint64_t trace_hash = 0;  ///< of the shrunk schedule's run
   std::string report;         ///< the violation report of the shrunk run
   std::string repro_path;     ///< "" when no repro was written
@@ -126,7 +135,7 @@ struct CorpusResult {
   std::string invariant;           ///< what the repro was written for
   std::uint64_t expected_hash = 0;
   std::uint64_t trace_hash = 0;
-  std::vector<std::string> failing;  ///< invariants the replay broke (kAbortedVerdict when it aborted)
+  std::vector<std::string> failing;  ///< invariants the replay broke (kAbortedVerdict, kCrashedVerdict, kHungVerdict)
   std::string report;
   double wall_seconds = 0;
   bool failed() const { return !failing.empty(); }

@@ -39,6 +39,7 @@ struct CheckArgs {
   std::vector<std::string> verify;  ///< empty: off; [""]: the default share; ["P"]: P percent
   std::uint32_t shrink_runs = 2'000;
   std::int64_t shrink_ms = 10'000;
+  std::uint32_t run_timeout_s = 0;
   bool no_shrink = false;
   bool no_progress = false;
 };
@@ -205,14 +206,16 @@ void print_target(const TargetResult& t) {
     if (!r.repro_path.empty()) fmt::print("    replay: syncstorm replay {}\n", r.repro_path);
     fmt::print("    replay the original: syncstorm replay {} --model {} --seed {}\n\n", t.replay_scenario, t.model, r.seed);
   }
-  if (t.shrunk.empty()) {
-    for (const SeedFailure& f : t.failures) {
-      fmt::print("    {} at seed {}: syncstorm replay {} --model {} --seed {}\n", f.invariant, f.seed, t.replay_scenario, t.model, f.seed);
-    }
+  // Seeds no shrink stands for: every failure when nothing was shrunk, and crashes (never shrunk).
+  for (const SeedFailure& f : t.failures) {
+    if (!t.shrunk.empty() && !is_crash_verdict(f.invariant)) continue;
+    fmt::print("    {} at seed {}: syncstorm replay {} --model {} --seed {}\n", f.invariant, f.seed, t.replay_scenario, t.model, f.seed);
+    if (is_crash_verdict(f.invariant)) fmt::print("      {}\n", f.report);
   }
   for (const Divergence& d : t.divergences) {
     fmt::print("    NONDETERMINISTIC seed {}: trace hash {:016x} then {:016x}\n", d.seed, d.first_hash, d.second_hash);
     if (d.line > 0) fmt::print("      first divergent event, trace line {}:\n      {}\n      {}\n", d.line, d.first_event, d.second_event);
+    else if (!d.first_event.empty()) fmt::print("      {}\n", d.first_event);
     else fmt::print("      two further recorded runs agreed: the divergence does not repeat on demand\n");
   }
 }
@@ -254,6 +257,7 @@ int run_check_command(const CheckArgs& args, const ModelRegistry& models) {
   auto corpus = corpus_of(corpus_dir, repro_args, models);
   if (!corpus) return report_input_error(corpus.error());
   options.jobs = args.jobs > 0 ? args.jobs : std::max(1u, std::thread::hardware_concurrency());
+  options.run_timeout_ms = std::int64_t{args.run_timeout_s} * 1'000;
   options.shrink = ShrinkLimits{args.shrink_runs, args.shrink_ms};
   options.shrink_enabled = !args.no_shrink;
   options.progress = !args.no_progress;
@@ -296,7 +300,9 @@ void add_check_options(CLI::App* cmd, CheckArgs& a) {
   cmd->add_option("--seed-range", a.seed_range, "run seeds A..B, both inclusive, as A:B");
   cmd->add_option("--time-budget", a.time_budget,
                   "wall-clock budget such as 90s, 10m, 1h: run seeds until it is spent and print the range covered");
-  cmd->add_option("--jobs,-j", a.jobs, "worker threads (default: the number of cores); results do not depend on it");
+  cmd->add_option("--jobs,-j", a.jobs, "child processes running models at a time (default: the number of cores); results do not depend on it");
+  cmd->add_option("--run-timeout", a.run_timeout_s,
+                  "kill a run that takes more than this many wall-clock seconds and report its seed as hung (default 0: never)");
   cmd->add_option("--shard", a.shard, "run part K of N of the seed range, as K/N; `syncstorm merge` joins the JSON");
   cmd->add_option("--junit", a.junit, "write JUnit XML to this file");
   cmd->add_option("--json", a.json, "write the JSON summary (simulated figures only) to this file");

@@ -7,6 +7,11 @@
 #include <boost/property_tree/ptree.hpp>
 #include <boost/property_tree/xml_parser.hpp>
 #include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <stdexcept>
+#include <thread>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -508,6 +513,204 @@ TEST_CASE("JUnit output validates against the JUnit schema CI systems read (xmll
   REQUIRE(tests != std::string::npos);
   negative.insert(tests + 8, "-");
   CHECK_FALSE(validates("negative.xml", negative));
+}
+
+// Models that crash, for the sweep's crash isolation: the client of `inner` crashes when it is
+// handed the operation issued at `at` (the first operation of one chosen seed, so exactly that
+// seed's run crashes), or, for the shrinker's test, as soon as a run has fewer clients than `clients`.
+// A hang is a run that never returns, for the time limit.
+enum class CrashKind { segfault, abort, exception, hang };
+
+struct CrashPlan {
+  CrashKind kind = CrashKind::segfault;
+  std::optional<Instant> at;
+  std::size_t clients = 0;
+};
+
+[[noreturn]] void crash(CrashKind kind) {
+  switch (kind) {
+    case CrashKind::segfault: std::raise(SIGSEGV); break;
+    case CrashKind::abort: std::abort();
+    case CrashKind::exception: throw std::runtime_error("key out of range");
+    case CrashKind::hang:
+      for (;;) std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
+  std::abort();  // raise() returns only when the signal is blocked or ignored
+}
+
+class CrashingNode final : public Node {
+ public:
+  CrashingNode(std::unique_ptr<Node> inner, CrashPlan plan) : inner_(std::move(inner)), plan_(plan) {}
+  void on_start(Context& ctx) override {
+    if (ctx.clients().size() < plan_.clients) crash(plan_.kind);
+    inner_->on_start(ctx);
+  }
+  void on_user_operation(Context& ctx, const Operation& op) override {
+    if (plan_.at && op.issued_at == *plan_.at) crash(plan_.kind);
+    inner_->on_user_operation(ctx, op);
+  }
+  void on_message(Context& ctx, NodeId from, std::string_view payload) override { inner_->on_message(ctx, from, payload); }
+  void on_timer(Context& ctx, std::uint64_t tag) override { inner_->on_timer(ctx, tag); }
+  void on_connected(Context& ctx, NodeId peer) override { inner_->on_connected(ctx, peer); }
+  void on_disconnected(Context& ctx, NodeId peer) override { inner_->on_disconnected(ctx, peer); }
+  std::optional<State> state() const override { return inner_->state(); }
+  std::uint64_t metadata_bytes() const override { return inner_->metadata_bytes(); }
+
+ private:
+  std::unique_ptr<Node> inner_;
+  CrashPlan plan_;
+};
+
+ModelInfo crashing_model(const ModelInfo& inner, CrashPlan plan) {
+  ModelInfo m = inner;
+  m.name = "crashing-test";
+  m.make_client = [make = inner.make_client, plan](NodeId id) { return std::make_unique<CrashingNode>(make(id), plan); };
+  return m;
+}
+
+constexpr std::uint64_t kCrashSeed = 4;
+
+/// The crash cause each flavour must report.
+std::string expected_cause(CrashKind kind) {
+  switch (kind) {
+    case CrashKind::segfault: return "killed by signal 11 (SIGSEGV)";
+    case CrashKind::abort: return "killed by signal 6 (SIGABRT)";
+    case CrashKind::exception: return "uncaught exception: key out of range";
+    case CrashKind::hang: return "";
+  }
+  return "";
+}
+
+TEST_CASE("A model that crashes on one seed is a finding of that seed, and the sweep goes on", "[check][crash]") {
+  const Fixture f;
+  const ModelInfo& echo = *f.models.find("echo");
+  const Instant at = make_schedule(f.scenario, DataType::map, kCrashSeed).operations.at(0).issued_at;
+  // The same model without the crash: what every other seed must still give.
+  const ModelInfo calm = crashing_model(echo, CrashPlan{});
+  CheckOptions options = quick_options(2);
+  options.seeds = SeedRange{1, 8};
+  options.verify_percent = 100;
+  options.repro_dir = fresh_dir("crash").string();
+  const CheckReport baseline = run_check({CheckTarget{f.scenario, &calm}}, {}, options);
+  REQUIRE_FALSE(baseline.failed());
+  for (const CrashKind kind : {CrashKind::segfault, CrashKind::abort, CrashKind::exception}) {
+    const std::string cause = expected_cause(kind);
+    INFO(cause);
+    const ModelInfo crashing = crashing_model(echo, CrashPlan{kind, at, 0});
+    const std::vector<CheckTarget> targets{CheckTarget{f.scenario, &crashing}, CheckTarget{f.scenario, &f.forgetful}};
+    const CheckReport report = run_check(targets, {}, options);
+    const TargetResult& t = report.targets.at(0);
+    CHECK(report.covered == options.seeds);
+    CHECK(t.seeds_run == 8);
+    REQUIRE(t.failures.size() == 1);
+    CHECK(t.failing_seeds == 1);
+    CHECK(t.failures[0].seed == kCrashSeed);
+    CHECK(t.failures[0].invariant == kCrashedVerdict);
+    CHECK(t.failures[0].report == "the model crashed on this seed: " + cause);
+    CHECK(t.shrunk.empty());
+    // The other seeds ran as they run without the crash, before it and after it (in a new child).
+    for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+      if (seed != kCrashSeed) CHECK(t.hashes.at(seed - 1) == baseline.targets[0].hashes.at(seed - 1));
+    }
+    // The determinism re-runs crash the same way, which is no divergence; the next target is untouched.
+    CHECK(t.verified == 8);
+    CHECK(t.divergences.empty());
+    CHECK(report.targets.at(1).failed());
+    CHECK(report.targets[1].shrunk.size() >= 1);
+    // The JSON summary names the seed, the crash and its replay command, identically on one job.
+    const auto json = nlohmann::json::parse(check_json(report));
+    const auto& failure = json["results"][0]["failures"][0];
+    CHECK(failure["seed"] == kCrashSeed);
+    CHECK(failure["invariant"] == "crashed");
+    CHECK(failure["crash"] == "the model crashed on this seed: " + cause);
+    CHECK(failure["replay"] == "syncstorm replay offline-test --model crashing-test --seed 4");
+    CHECK(json["verdict"] == "fail");
+    CheckOptions one_job = options;
+    one_job.jobs = 1;
+    CHECK(check_json(run_check(targets, {}, one_job)) == check_json(report));
+    // So does the JUnit file.
+    const std::string junit = check_junit(report);
+    CHECK(junit.find("crashed (first at seed 4") != std::string::npos);
+    CHECK(junit.find(xml_escape(cause)) != std::string::npos);
+    CHECK(junit.find("replay: syncstorm replay offline-test --model crashing-test --seed 4") != std::string::npos);
+  }
+}
+
+TEST_CASE("The JUnit file of a sweep with a crash validates against the JUnit schema", "[check][crash]") {
+  REQUIRE(std::system("command -v xmllint > /dev/null 2>&1") == 0);
+  const Fixture f;
+  const Instant at = make_schedule(f.scenario, DataType::map, kCrashSeed).operations.at(0).issued_at;
+  const ModelInfo crashing = crashing_model(*f.models.find("echo"), CrashPlan{CrashKind::segfault, at, 0});
+  CheckOptions options = quick_options(2);
+  options.repro_dir = fresh_dir("crash-junit").string();
+  const CheckReport report = run_check({CheckTarget{f.scenario, &crashing}}, {}, options);
+  const std::string junit = check_junit(report);
+  REQUIRE(junit.find("crashed (first at seed 4") != std::string::npos);
+  const std::string file = (fresh_dir("crash-xsd") / "check.xml").string();
+  std::ofstream(file, std::ios::binary) << junit;
+  const std::string schema = std::string(SYNCSTORM_SOURCE_DIR) + "/tests/sim/junit.xsd";
+  CHECK(std::system(("xmllint --noout --schema '" + schema + "' '" + file + "' > /dev/null 2>&1").c_str()) == 0);
+}
+
+TEST_CASE("A corpus repro that crashes the model is a failing replay, and the check goes on", "[check][crash]") {
+  const Fixture f;
+  const Schedule schedule = make_schedule(f.scenario, DataType::map, kCrashSeed);
+  const ModelInfo crashing = crashing_model(*f.models.find("echo"), CrashPlan{CrashKind::abort, schedule.operations.at(0).issued_at, 0});
+  Repro repro = shrink_failure(f.scenario, f.forgetful, make_schedule(f.scenario, DataType::map, 2), 2, "convergence",
+                               ShrinkLimits{50, 0}).repro;
+  repro.seed = kCrashSeed;
+  repro.schedule = schedule;
+  CheckOptions options = quick_options(1);
+  options.seeds = SeedRange{1, 2};
+  const CheckReport report = run_check({CheckTarget{f.scenario, f.models.find("echo")}}, {{"crash.repro.toml", repro, &crashing}}, options);
+  REQUIRE(report.corpus.size() == 1);
+  CHECK(report.corpus[0].failing == std::vector<std::string>{"crashed"});
+  CHECK(report.corpus[0].report == "the model crashed on this seed: killed by signal 6 (SIGABRT)");
+  CHECK(report.targets.at(0).seeds_run == 2);
+  CHECK(report.failed());
+}
+
+TEST_CASE("A shrink that crashes the model keeps the failure with its whole schedule", "[check][crash]") {
+  const Fixture f;
+  // Fails convergence with its four clients and aborts as soon as the shrinker removes one.
+  const ModelInfo fragile = crashing_model(f.forgetful, CrashPlan{CrashKind::abort, std::nullopt, 4});
+  CheckOptions options = quick_options(2);
+  options.seeds = SeedRange{1, 3};
+  options.verify_percent = 0;
+  options.repro_dir = fresh_dir("crash-shrink").string();
+  const CheckReport report = run_check({CheckTarget{f.scenario, &fragile}}, {}, options);
+  const TargetResult& t = report.targets.at(0);
+  REQUIRE_FALSE(t.shrunk.empty());
+  for (const ShrinkResult& r : t.shrunk) {
+    INFO(r.invariant);
+    CHECK(r.stopped == "crashed: killed by signal 6 (SIGABRT)");
+    CHECK(r.after == r.before);
+    REQUIRE_FALSE(r.repro_path.empty());
+    auto repro = load_repro(r.repro_path);
+    REQUIRE(repro.ok());
+    const RunResult replay = replay_repro(repro.value(), fragile);
+    CHECK(shows(replay, r.invariant));
+    CHECK(replay.trace_hash == r.trace_hash);
+  }
+}
+
+TEST_CASE("A model that hangs on one seed is killed after the run time limit and is a finding of that seed", "[check][crash]") {
+  const Fixture f;
+  const Instant at = make_schedule(f.scenario, DataType::map, kCrashSeed).operations.at(0).issued_at;
+  const ModelInfo hanging = crashing_model(*f.models.find("echo"), CrashPlan{CrashKind::hang, at, 0});
+  CheckOptions options = quick_options(2);
+  options.verify_percent = 0;
+  options.run_timeout_ms = 3'000;
+  const CheckReport report = run_check({CheckTarget{f.scenario, &hanging}}, {}, options);
+  const TargetResult& t = report.targets.at(0);
+  CHECK(t.seeds_run == 6);
+  REQUIRE(t.failures.size() == 1);
+  CHECK(t.failures[0].seed == kCrashSeed);
+  CHECK(t.failures[0].invariant == kHungVerdict);
+  CHECK(t.failures[0].report == "the model did not finish this seed: no result after 3000 ms: the run was killed (hung)");
+  const auto json = nlohmann::json::parse(check_json(report));
+  CHECK(json["results"][0]["failures"][0]["crash"] == t.failures[0].report);
+  CHECK(json["results"][0]["failures"][0]["replay"] == "syncstorm replay offline-test --model crashing-test --seed 4");
 }
 
 TEST_CASE("XML escaping leaves no markup characters in text", "[check]") {
