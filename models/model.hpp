@@ -17,10 +17,10 @@
 
 #include <boost/container/flat_map.hpp>
 
-#include "sim/data.hpp"
-#include "sim/ids.hpp"
-#include "sim/rng.hpp"
-#include "sim/time.hpp"
+#include "sim/base/data.hpp"
+#include "sim/base/ids.hpp"
+#include "sim/base/rng.hpp"
+#include "sim/base/time.hpp"
 
 namespace syncstorm {
 

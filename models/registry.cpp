@@ -1,6 +1,6 @@
 // Every shipped strategy, one line each. A model file defines a function returning its ModelInfo;
 // registering it here is the only other change adding a model needs.
-#include "models/external.hpp"
+#include "models/external/external.hpp"
 #include "models/model.hpp"
 
 namespace syncstorm {

@@ -3,7 +3,7 @@
 #include <stdexcept>
 
 #include "models/model.hpp"
-#include "sim/prefetch.hpp"
+#include "sim/base/prefetch.hpp"
 
 namespace syncstorm {
 

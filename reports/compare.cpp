@@ -8,12 +8,12 @@
 #include <sstream>
 
 #include "reports/report.hpp"
-#include "sim/check.hpp"
-#include "sim/commands.hpp"
-#include "sim/progress.hpp"
-#include "sim/scenario_file.hpp"
-#include "sim/simulation.hpp"
-#include "sim/sweep.hpp"
+#include "sim/sweep/check.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/sweep/progress.hpp"
+#include "sim/scenario/scenario_file.hpp"
+#include "sim/engine/simulation.hpp"
+#include "sim/sweep/sweep.hpp"
 
 namespace syncstorm {
 

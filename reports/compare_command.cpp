@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "reports/report.hpp"
-#include "sim/commands.hpp"
+#include "sim/cli/commands.hpp"
 
 namespace syncstorm {
 

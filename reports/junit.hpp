@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "sim/check.hpp"
+#include "sim/sweep/check.hpp"
 
 namespace syncstorm {
 

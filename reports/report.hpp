@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "models/model.hpp"
-#include "sim/invariants.hpp"
-#include "sim/scenario.hpp"
-#include "sim/schedule.hpp"
+#include "sim/checkers/invariants.hpp"
+#include "sim/scenario/scenario.hpp"
+#include "sim/scenario/schedule.hpp"
 
 namespace syncstorm {
 

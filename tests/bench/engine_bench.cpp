@@ -5,7 +5,7 @@
 
 #include <queue>
 
-#include "sim/simulation.hpp"
+#include "sim/engine/simulation.hpp"
 
 using namespace syncstorm;
 

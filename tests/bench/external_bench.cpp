@@ -6,8 +6,8 @@
 #include <filesystem>
 #include <string>
 
-#include "models/external.hpp"
-#include "sim/simulation.hpp"
+#include "models/external/external.hpp"
+#include "sim/engine/simulation.hpp"
 
 using namespace syncstorm;
 

@@ -4,8 +4,8 @@
 #include <benchmark/benchmark.h>
 
 #include "models/model.hpp"
-#include "sim/codec.hpp"
-#include "sim/simulation.hpp"
+#include "sim/base/codec.hpp"
+#include "sim/engine/simulation.hpp"
 
 using namespace syncstorm;
 

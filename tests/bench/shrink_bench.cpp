@@ -7,9 +7,9 @@
 
 #include <algorithm>
 
-#include "sim/check.hpp"
-#include "sim/commands.hpp"
-#include "sim/simulation.hpp"
+#include "sim/sweep/check.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/engine/simulation.hpp"
 
 using namespace syncstorm;
 

@@ -18,9 +18,9 @@
 
 #include <fmt/format.h>
 
-#include "sim/commands.hpp"
-#include "sim/simulation.hpp"
-#include "sim/sweep.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/engine/simulation.hpp"
+#include "sim/sweep/sweep.hpp"
 
 using namespace syncstorm;
 

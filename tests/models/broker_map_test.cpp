@@ -5,9 +5,9 @@
 #include <catch2/catch.hpp>
 
 #include "models/model.hpp"
-#include "sim/scenario_file.hpp"
-#include "sim/schedule.hpp"
-#include "sim/simulation.hpp"
+#include "sim/scenario/scenario_file.hpp"
+#include "sim/scenario/schedule.hpp"
+#include "sim/engine/simulation.hpp"
 #include "tests/models/harness.hpp"
 
 using namespace syncstorm;

@@ -5,7 +5,7 @@
 #include <map>
 #include <set>
 
-#include "sim/simulation.hpp"
+#include "sim/engine/simulation.hpp"
 
 namespace syncstorm::testing {
 

@@ -6,8 +6,8 @@
 #include <catch2/catch.hpp>
 
 #include "models/model.hpp"
-#include "sim/schedule.hpp"
-#include "sim/simulation.hpp"
+#include "sim/scenario/schedule.hpp"
+#include "sim/engine/simulation.hpp"
 #include "tests/models/engine_situations.hpp"
 #include "tests/models/harness.hpp"
 

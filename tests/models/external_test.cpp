@@ -11,11 +11,11 @@
 #include <string>
 #include <unistd.h>
 
-#include "models/external.hpp"
+#include "models/external/external.hpp"
 #include "reports/report.hpp"
-#include "sim/commands.hpp"
-#include "sim/simulation.hpp"
-#include "sim/sweep.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/engine/simulation.hpp"
+#include "sim/sweep/sweep.hpp"
 
 using namespace syncstorm;
 

@@ -9,9 +9,9 @@
 #include <catch2/catch.hpp>
 #include <rapidcheck/catch.h>
 
-#include "models/lww_map.hpp"
+#include "models/crdt/lww_map.hpp"
 #include "models/model.hpp"
-#include "sim/simulation.hpp"
+#include "sim/engine/simulation.hpp"
 #include "tests/models/engine_situations.hpp"
 #include "tests/models/harness.hpp"
 

@@ -6,10 +6,10 @@
 #include <rapidcheck/catch.h>
 
 #include "models/model.hpp"
-#include "models/or_set.hpp"
-#include "sim/rng.hpp"
-#include "sim/schedule.hpp"
-#include "sim/simulation.hpp"
+#include "models/crdt/or_set.hpp"
+#include "sim/base/rng.hpp"
+#include "sim/scenario/schedule.hpp"
+#include "sim/engine/simulation.hpp"
 #include "tests/models/engine_situations.hpp"
 #include "tests/models/harness.hpp"
 

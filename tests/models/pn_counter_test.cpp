@@ -10,8 +10,8 @@
 #include <rapidcheck/catch.h>
 
 #include "models/model.hpp"
-#include "models/pn_counter.hpp"
-#include "sim/simulation.hpp"
+#include "models/crdt/pn_counter.hpp"
+#include "sim/engine/simulation.hpp"
 #include "tests/models/engine_situations.hpp"
 #include "tests/models/harness.hpp"
 

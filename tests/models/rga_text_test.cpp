@@ -6,9 +6,9 @@
 #include <rapidcheck/catch.h>
 
 #include "models/model.hpp"
-#include "models/rga.hpp"
-#include "sim/schedule.hpp"
-#include "sim/simulation.hpp"
+#include "models/crdt/rga.hpp"
+#include "sim/scenario/schedule.hpp"
+#include "sim/engine/simulation.hpp"
 #include "tests/models/engine_situations.hpp"
 #include "tests/models/harness.hpp"
 

@@ -8,7 +8,7 @@
 #include <catch2/catch.hpp>
 
 #include "models/model.hpp"
-#include "sim/simulation.hpp"
+#include "sim/engine/simulation.hpp"
 #include "tests/models/engine_situations.hpp"
 #include "tests/models/harness.hpp"
 

@@ -10,10 +10,10 @@
 #include <catch2/catch.hpp>
 #include <rapidcheck/catch.h>
 
-#include "models/journal.hpp"
+#include "models/kit/journal.hpp"
 #include "models/model.hpp"
-#include "models/store_keys.hpp"
-#include "sim/codec.hpp"
+#include "models/kit/store_keys.hpp"
+#include "sim/base/codec.hpp"
 
 using namespace syncstorm;
 

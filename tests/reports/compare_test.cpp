@@ -4,8 +4,8 @@
 #include <cstdlib>
 #include <filesystem>
 
-#include "sim/commands.hpp"
-#include "sim/scenario_file.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/scenario/scenario_file.hpp"
 #include "tests/reports/small_comparison.hpp"
 
 using namespace syncstorm;

@@ -6,7 +6,7 @@
 #include <regex>
 #include <unistd.h>
 
-#include "sim/commands.hpp"
+#include "sim/cli/commands.hpp"
 #include "tests/reports/small_comparison.hpp"
 
 using namespace syncstorm;

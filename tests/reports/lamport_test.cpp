@@ -7,7 +7,7 @@
 #include <sys/wait.h>
 #include <sstream>
 
-#include "sim/simulation.hpp"
+#include "sim/engine/simulation.hpp"
 #include "tests/reports/small_comparison.hpp"
 
 using namespace syncstorm;

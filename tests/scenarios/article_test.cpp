@@ -15,10 +15,10 @@
 #include <rapidcheck/catch.h>
 
 #include "models/model.hpp"
-#include "sim/codec.hpp"
-#include "sim/scenario_file.hpp"
-#include "sim/schedule.hpp"
-#include "sim/simulation.hpp"
+#include "sim/base/codec.hpp"
+#include "sim/scenario/scenario_file.hpp"
+#include "sim/scenario/schedule.hpp"
+#include "sim/engine/simulation.hpp"
 #include "tests/models/harness.hpp"
 
 using namespace syncstorm;

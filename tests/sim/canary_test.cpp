@@ -5,8 +5,8 @@
 
 #include <algorithm>
 
-#include "sim/commands.hpp"
-#include "sim/simulation.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/engine/simulation.hpp"
 
 using namespace syncstorm;
 

@@ -9,9 +9,9 @@
 #include <set>
 #include <vector>
 
-#include "sim/commands.hpp"
-#include "sim/history.hpp"
-#include "sim/simulation.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/engine/history.hpp"
+#include "sim/engine/simulation.hpp"
 
 using namespace syncstorm;
 

@@ -21,10 +21,10 @@
 
 #include "models/model.hpp"
 #include "reports/junit.hpp"
-#include "sim/check.hpp"
-#include "sim/codec.hpp"
-#include "sim/commands.hpp"
-#include "sim/repro.hpp"
+#include "sim/sweep/check.hpp"
+#include "sim/base/codec.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/sweep/repro.hpp"
 
 namespace syncstorm {
 namespace {

@@ -6,8 +6,8 @@
 #include <set>
 #include <sstream>
 
-#include "sim/simulation.hpp"
-#include "sim/sweep.hpp"
+#include "sim/engine/simulation.hpp"
+#include "sim/sweep/sweep.hpp"
 
 using namespace syncstorm;
 

@@ -10,8 +10,8 @@
 #include <tuple>
 #include <vector>
 
-#include "sim/event_queue.hpp"
-#include "sim/rng.hpp"
+#include "sim/engine/event_queue.hpp"
+#include "sim/base/rng.hpp"
 
 using namespace syncstorm;
 

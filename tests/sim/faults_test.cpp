@@ -9,8 +9,8 @@
 
 #include <fmt/format.h>
 
-#include "sim/scenario_file.hpp"
-#include "sim/simulation.hpp"
+#include "sim/scenario/scenario_file.hpp"
+#include "sim/engine/simulation.hpp"
 #include "tests/sim/probe_model.hpp"
 
 using namespace syncstorm;

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "sim/invariants.hpp"
+#include "sim/checkers/invariants.hpp"
 
 using namespace syncstorm;
 

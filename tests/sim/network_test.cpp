@@ -6,7 +6,7 @@
 #include <map>
 #include <sstream>
 
-#include "sim/simulation.hpp"
+#include "sim/engine/simulation.hpp"
 #include "tests/sim/probe_model.hpp"
 
 using namespace syncstorm;

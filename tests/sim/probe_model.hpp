@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "models/model.hpp"
-#include "sim/codec.hpp"
+#include "sim/base/codec.hpp"
 
 namespace syncstorm::testing {
 

@@ -4,9 +4,9 @@
 
 #include <string>
 
-#include "sim/commands.hpp"
-#include "sim/repro.hpp"
-#include "sim/simulation.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/sweep/repro.hpp"
+#include "sim/engine/simulation.hpp"
 
 namespace syncstorm {
 namespace {

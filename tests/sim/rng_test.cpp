@@ -6,7 +6,7 @@
 
 #include <rapidcheck/catch.h>
 
-#include "sim/rng.hpp"
+#include "sim/base/rng.hpp"
 
 using namespace syncstorm;
 

@@ -13,7 +13,7 @@
 #include <rapidcheck.h>
 #include <rapidcheck/catch.h>
 
-#include "sim/scenario_file.hpp"
+#include "sim/scenario/scenario_file.hpp"
 
 using namespace syncstorm;
 

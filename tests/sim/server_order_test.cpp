@@ -7,11 +7,11 @@
 #include <algorithm>
 #include <string>
 
-#include "sim/check.hpp"
-#include "sim/commands.hpp"
-#include "sim/invariants.hpp"
-#include "sim/scenario_file.hpp"
-#include "sim/simulation.hpp"
+#include "sim/sweep/check.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/checkers/invariants.hpp"
+#include "sim/scenario/scenario_file.hpp"
+#include "sim/engine/simulation.hpp"
 
 using namespace syncstorm;
 

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "sim/data.hpp"
+#include "sim/base/data.hpp"
 
 using namespace syncstorm;
 

@@ -1,6 +1,6 @@
 #include "tests/bench/peers/draws.hpp"
 
-#include "sim/rng.hpp"
+#include "sim/base/rng.hpp"
 
 void* draws_create(std::uint64_t seed, std::uint64_t index) {
   return new syncstorm::Rng(syncstorm::Rng::derive(seed, "peers", index));  // lives for the process

@@ -3,8 +3,8 @@
 #include <vector>
 
 #include "models/model.hpp"
-#include "sim/cli.hpp"
-#include "sim/codec.hpp"
+#include "sim/cli/cli.hpp"
+#include "sim/base/codec.hpp"
 
 namespace {
 

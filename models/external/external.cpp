@@ -1,0 +1,916 @@
+// External replicas over the lockstep JSON Lines protocol of models/adapters/PROTOCOL.md.
+//
+// The child process is started with posix_spawn (Boost.Process would need the compiled
+// Boost.Filesystem library for nothing we lack); all its I/O runs on Boost.Asio, one io_context per
+// process. Its stdin is one end of a Unix socket pair (an Asio local stream socket: Asio sends with
+// MSG_NOSIGNAL, so a write to a dead child fails with EPIPE instead of killing us with SIGPIPE), its
+// stdout and stderr are pipes (Asio stream descriptors). Lines are read with async_read_until, events
+// written with async_write, and a steady_timer bounds every wait. All our descriptors are
+// close-on-exec, so children started by parallel runs on other threads never inherit them and every
+// child sees end-of-file when its run ends.
+//
+// The wall clock appears here and nowhere else in models/: only to give up on a process that does not
+// answer. It never influences what a run computes, only whether the run is aborted.
+#include "models/external/external.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fmt/format.h>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+extern char** environ;
+
+namespace syncstorm {
+namespace {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+using SteadyClock = std::chrono::steady_clock;  // determinism-ok: wall-clock limit on a child process, never in a trace
+
+constexpr std::size_t kStderrTailBytes = 2'000;
+constexpr std::size_t kShownLineBytes = 300;
+constexpr int kDefaultTimeoutMs = 10'000;
+/// Stands for "no replica" in error messages: the describe handshake before any run.
+constexpr std::uint32_t kNoReplica = 0xffff'ffff;
+
+std::string shorten(std::string_view text, std::size_t limit = kShownLineBytes) {
+  if (text.size() <= limit) return std::string(text);
+  return fmt::format("{}... ({} bytes)", text.substr(0, limit), text.size());
+}
+
+/// Indents every line after the first, so a stack trace reads as part of one error message.
+std::string indent(std::string_view text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  std::string out;
+  for (char c : text) out += c == '\n' ? std::string("\n    ") : std::string(1, c);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Base64 (RFC 4648, with padding): message payloads are bytes, JSON strings are text.
+
+constexpr std::string_view kBase64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+std::string base64_encode(std::string_view in) {
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 3 <= in.size(); i += 3) {
+    const std::uint32_t v = (std::uint32_t{static_cast<unsigned char>(in[i])} << 16) |
+                            (std::uint32_t{static_cast<unsigned char>(in[i + 1])} << 8) |
+                            std::uint32_t{static_cast<unsigned char>(in[i + 2])};
+    for (int shift = 18; shift >= 0; shift -= 6) out.push_back(kBase64[(v >> shift) & 63]);
+  }
+  const std::size_t rest = in.size() - i;
+  if (rest > 0) {
+    std::uint32_t v = std::uint32_t{static_cast<unsigned char>(in[i])} << 16;
+    if (rest == 2) v |= std::uint32_t{static_cast<unsigned char>(in[i + 1])} << 8;
+    out.push_back(kBase64[(v >> 18) & 63]);
+    out.push_back(kBase64[(v >> 12) & 63]);
+    out.push_back(rest == 2 ? kBase64[(v >> 6) & 63] : '=');
+    out.push_back('=');
+  }
+  return out;
+}
+
+int base64_value(char c) {
+  const std::size_t at = kBase64.find(c);
+  return at == std::string_view::npos ? -1 : static_cast<int>(at);
+}
+
+std::optional<std::string> base64_decode(std::string_view in) {
+  if (in.size() % 4 != 0) return std::nullopt;
+  std::string out;
+  out.reserve(in.size() / 4 * 3);
+  for (std::size_t i = 0; i < in.size(); i += 4) {
+    const bool last = i + 4 == in.size();
+    const int pad = last ? (in[i + 3] == '=' ? (in[i + 2] == '=' ? 2 : 1) : 0) : 0;
+    std::uint32_t v = 0;
+    for (std::size_t j = 0; j < 4; ++j) {
+      const int d = j >= 4 - static_cast<std::size_t>(pad) ? 0 : base64_value(in[i + j]);
+      if (d < 0) return std::nullopt;
+      v = (v << 6) | static_cast<std::uint32_t>(d);
+    }
+    out.push_back(static_cast<char>((v >> 16) & 0xff));
+    if (pad < 2) out.push_back(static_cast<char>((v >> 8) & 0xff));
+    if (pad < 1) out.push_back(static_cast<char>(v & 0xff));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The child process and its three descriptors, driven by one Boost.Asio io_context.
+
+int timeout_ms() {
+  const char* text = std::getenv(kExternalTimeoutEnv);
+  if (text == nullptr || *text == '\0') return kDefaultTimeoutMs;
+  char* end = nullptr;
+  const long value = std::strtol(text, &end, 10);
+  if (*end != '\0' || value <= 0 || value > 86'400'000) return kDefaultTimeoutMs;
+  return static_cast<int>(value);
+}
+
+std::string describe_status(int status) {
+  if (WIFEXITED(status)) return fmt::format("the process exited with status {}", WEXITSTATUS(status));
+  if (WIFSIGNALED(status)) return fmt::format("the process was killed by signal {}", WTERMSIG(status));
+  return "the process stopped";
+}
+
+/// How one attempt to read a line ended.
+enum class ReadEnd : std::uint8_t { line, timeout, eof, error };
+
+/// One child process. Its stdin is our end of a Unix socket pair held as an Asio local stream socket
+/// (Asio sends with MSG_NOSIGNAL, so a write to a dead child fails with EPIPE instead of raising
+/// SIGPIPE); its stdout and stderr are pipes held as Asio stream descriptors. Every wait runs this
+/// process's own io_context, one handler at a time, until the operation waited for has completed or
+/// the deadline timer has fired; nothing runs between waits. A read of stderr is always pending, so
+/// stderr is collected while we wait for stdout and a chatty child never blocks on a full pipe.
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ~ChildProcess() { stop(); }
+
+  /// Starts `/bin/sh -c "exec COMMAND"`; returns an error message on failure.
+  std::optional<std::string> start(const std::string& command) {
+    int in_pair[2] = {-1, -1};
+    int out_pipe[2] = {-1, -1};
+    int err_pipe[2] = {-1, -1};
+    const auto close_all = [&] {
+      for (int* fd : {&in_pair[0], &in_pair[1], &out_pipe[0], &out_pipe[1], &err_pipe[0], &err_pipe[1]}) close_fd(*fd);
+    };
+    // Created close-on-exec here rather than by Asio (local::connect_pair sets no such flag): a child
+    // that a parallel run on another thread spawns meanwhile must not inherit them.
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_pair) != 0 || pipe2(out_pipe, O_CLOEXEC) != 0 ||
+        pipe2(err_pipe, O_CLOEXEC) != 0) {
+      const std::string error = std::strerror(errno);
+      close_all();
+      return fmt::format("cannot create pipes: {}", error);
+    }
+    try {
+      io_ = std::make_unique<Io>();  // its epoll, eventfd and timerfd descriptors are close-on-exec too
+    } catch (const std::exception& e) {
+      close_all();
+      return fmt::format("cannot set up its I/O: {}", e.what());
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, in_pair[1], 0);
+    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], 1);
+    posix_spawn_file_actions_adddup2(&actions, err_pipe[1], 2);
+    const std::string shell_line = "exec " + command;
+    std::array<char*, 4> argv{const_cast<char*>("/bin/sh"), const_cast<char*>("-c"),
+                              const_cast<char*>(shell_line.c_str()), nullptr};
+    const int rc = posix_spawn(&pid_, "/bin/sh", &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    // The child holds its own copies now; ours of its ends would keep it from seeing end-of-file.
+    close_fd(in_pair[1]);
+    close_fd(out_pipe[1]);
+    close_fd(err_pipe[1]);
+    if (rc != 0) {
+      pid_ = -1;
+      close_all();
+      return fmt::format("cannot start /bin/sh: {}", std::strerror(rc));
+    }
+    // An assign that succeeds hands the descriptor to Asio, which closes it from then on.
+    boost::system::error_code ec;
+    io_->in.assign(asio::local::stream_protocol(), in_pair[0], ec);
+    if (!ec) {
+      in_pair[0] = -1;
+      io_->in.non_blocking(true, ec);  // write_some then says would_block instead of waiting
+    }
+    if (!ec) io_->out.assign(out_pipe[0], ec);
+    if (!ec) {
+      out_pipe[0] = -1;
+      io_->err.assign(err_pipe[0], ec);
+    }
+    if (!ec) err_pipe[0] = -1;
+    close_all();  // what no assign took
+    if (ec) return fmt::format("cannot watch its pipes: {}", ec.message());  // the caller stops the child
+    read_stderr();
+    return std::nullopt;
+  }
+
+  /// Writes all of `bytes` before `deadline`; false when the child is gone or does not read.
+  bool write_all(std::string_view bytes, SteadyClock::time_point deadline) {
+    if (!io_ || !io_->in.is_open()) return false;
+    // An event line nearly always fits the socket's buffer: one non-blocking send, with no trip
+    // through the io_context (whose posted completion would cost an extra epoll_wait per event).
+    boost::system::error_code send_error;
+    const std::size_t sent = io_->in.write_some(asio::buffer(bytes.data(), bytes.size()), send_error);
+    if (send_error && send_error != asio::error::would_block) {
+      io_->in.close(send_error);
+      return false;
+    }
+    if (sent == bytes.size()) return true;
+    write_buffer_.assign(bytes.substr(sent));
+    writing_ = true;
+    asio::async_write(io_->in, asio::buffer(write_buffer_), [this](const boost::system::error_code& ec, std::size_t) {
+      writing_ = false;
+      write_error_ = ec;
+    });
+    if (!run_until([this] { return !writing_; }, deadline) || write_error_) {
+      // A write that failed or is stuck leaves a partial line behind: nothing more may follow it.
+      // Closing cancels a pending write (its handler only refers to members of this object).
+      boost::system::error_code ignored;
+      io_->in.close(ignored);
+      return false;
+    }
+    return true;
+  }
+
+  /// Reads the next line (without its newline) into `line`, collecting stderr meanwhile.
+  ReadEnd read_line(std::string& line, SteadyClock::time_point deadline) {
+    if (!io_) return ReadEnd::eof;
+    for (;;) {
+      // An answer usually arrives as one write holding all its lines: take the rest from the buffer.
+      // (A streambuf's input is one contiguous block and, unlike a dynamic_buffer over a string, it
+      // does not zero-fill the space it reads into.)
+      const auto* begin = static_cast<const char*>(buffer_.data().data());
+      if (const auto* newline = static_cast<const char*>(std::memchr(begin, '\n', buffer_.size()))) {
+        line.assign(begin, newline);
+        buffer_.consume(static_cast<std::size_t>(newline - begin) + 1);
+        return ReadEnd::line;
+      }
+      if (!io_->out.is_open()) return ReadEnd::eof;
+      if (!reading_) {
+        reading_ = true;
+        asio::async_read_until(io_->out, buffer_, '\n', [this](const boost::system::error_code& ec, std::size_t) {
+          reading_ = false;
+          read_error_ = ec;
+        });
+      }
+      // A read that times out stays pending, so a later call (the short look for last words after a
+      // failed write) waits on it instead of starting a second one.
+      if (!run_until([this] { return !reading_; }, deadline)) return ReadEnd::timeout;
+      if (read_error_ == asio::error::eof) {
+        boost::system::error_code ignored;
+        io_->out.close(ignored);
+        return ReadEnd::eof;
+      }
+      if (read_error_) return ReadEnd::error;
+    }
+  }
+
+  /// What the child wrote to stderr lately, for error messages. Reads what is waiting first.
+  std::string stderr_tail() {
+    if (io_) io_->context.poll();  // runs the pending stderr read (and whatever else is ready), never blocks
+    return err_tail_;
+  }
+
+  /// Waits briefly for the child to exit (it has been told or has failed) and says how it ended.
+  std::string reap(int wait_ms) {
+    if (pid_ < 0) return status_text_;
+    const auto deadline = SteadyClock::now() + std::chrono::milliseconds(wait_ms);
+    int status = 0;
+    for (;;) {
+      const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+      if (r == pid_) {
+        pid_ = -1;
+        status_text_ = describe_status(status);
+        return status_text_;
+      }
+      if (r < 0 || SteadyClock::now() >= deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return "the process is still running";
+  }
+
+  /// Closes its stdin, gives it a moment to exit on its own, then kills it.
+  void stop(int grace_ms = 500) {
+    boost::system::error_code ignored;
+    if (io_) io_->in.close(ignored);
+    if (pid_ >= 0) reap(grace_ms);
+    if (pid_ >= 0) {
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+      pid_ = -1;
+    }
+    // Closing cancels the pending reads; their handlers are destroyed with the io_context, unrun
+    // unless stderr_tail() polls it first (they only record the cancellation).
+    if (io_) {
+      io_->out.close(ignored);
+      io_->err.close(ignored);
+    }
+  }
+
+ private:
+  /// The Asio objects of one process. The io_context comes first, so it is destroyed last.
+  struct Io {
+    asio::io_context context{1};  // one thread: only the thread calling read_line or write_all runs it
+    asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(context);
+    asio::local::stream_protocol::socket in{context};
+    asio::posix::stream_descriptor out{context};
+    asio::posix::stream_descriptor err{context};
+    asio::steady_timer timer{context};  // determinism-ok: the wall-clock answer limit, never in a trace
+  };
+
+  static void close_fd(int& fd) {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+
+  /// Keeps one read of stderr pending for as long as the pipe is open, keeping its last bytes.
+  void read_stderr() {
+    io_->err.async_read_some(asio::buffer(err_chunk_), [this](const boost::system::error_code& ec, std::size_t n) {
+      err_tail_.append(err_chunk_.data(), n);
+      if (err_tail_.size() > kStderrTailBytes) err_tail_.erase(0, err_tail_.size() - kStderrTailBytes);
+      if (!ec) read_stderr();
+    });
+  }
+
+  /// Runs handlers until `done()` holds or `deadline` passes; false on the deadline. The timer is
+  /// not re-armed for every wait (that would cost a timerfd update per round trip): when it fires
+  /// before the current deadline it re-arms itself for it, so a healthy run sees it fire about once
+  /// per timeout period.
+  template <typename Done>
+  bool run_until(Done done, SteadyClock::time_point deadline) {
+    if (done()) return true;
+    deadline_ = deadline;
+    expired_ = false;
+    if (!timer_armed_ || io_->timer.expiry() > deadline) arm_timer(deadline);
+    while (!done() && !expired_) io_->context.run_one();
+    return done();
+  }
+
+  void arm_timer(SteadyClock::time_point at) {
+    io_->timer.expires_at(at);  // cancels a wait on a later expiry: its handler sees operation_aborted
+    timer_armed_ = true;
+    io_->timer.async_wait([this](const boost::system::error_code& ec) {
+      if (ec == asio::error::operation_aborted) return;  // replaced by an earlier expiry
+      timer_armed_ = false;
+      if (SteadyClock::now() >= deadline_) {
+        expired_ = true;
+      } else {
+        arm_timer(deadline_);  // a later wait moved the deadline on
+      }
+    });
+  }
+
+  pid_t pid_ = -1;
+  std::string write_buffer_;  ///< the part of an event line that did not fit the socket at once
+  bool writing_ = false;
+  boost::system::error_code write_error_;
+  asio::streambuf buffer_;  ///< what stdout wrote that is not yet returned as a line
+  bool reading_ = false;
+  boost::system::error_code read_error_;
+  std::array<char, 4096> err_chunk_{};
+  std::string err_tail_;
+  SteadyClock::time_point deadline_{};  ///< the deadline of the current (or last) wait
+  bool timer_armed_ = false;
+  bool expired_ = false;
+  std::string status_text_ = "the process has ended";
+  // Declared last, so destroyed first: its handlers refer to the members above.
+  std::unique_ptr<Io> io_;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// One run's session: the child process shared by every node of the run.
+
+class Session {
+ public:
+  explicit Session(ExternalSpec spec) : spec_(std::move(spec)), timeout_ms_(timeout_ms()) {}
+
+  /// Sends one event line and collects the actions up to the end marker. nullopt once the process
+  /// has failed; failure() then says how, naming `node` (the replica) and the event.
+  std::optional<std::vector<json>> call(std::uint32_t node, const json& event) {
+    if (!failure_.empty()) return std::nullopt;
+    if (!ensure_started(node)) return std::nullopt;
+    previous_event_ = std::move(last_event_);
+    last_event_ = event.dump();
+    const auto deadline = SteadyClock::now() + std::chrono::milliseconds(timeout_ms_);
+    if (!child_.write_all(last_event_ + "\n", deadline)) {
+      // The child is gone. What it wrote before it died says more than its exit status does (a
+      // program that is not an adapter prints something and exits before reading a line).
+      std::string line;
+      if (child_.read_line(line, SteadyClock::now() + std::chrono::milliseconds(200)) == ReadEnd::line) {
+        const json action = json::parse(line, nullptr, false);
+        if (action.is_discarded() || !action.is_object() || !action.contains("a")) {
+          return fail(node, "wrote a line that is not protocol", line);
+        }
+      }
+      return fail(node, died(), "");
+    }
+    if (!skip_owed(node, deadline)) return std::nullopt;
+    std::vector<json> actions;
+    std::string line;
+    for (;;) {
+      if (!read(node, line, deadline)) return std::nullopt;
+      json action = json::parse(line, nullptr, false);
+      if (action.is_discarded() || !action.is_object() || !action.contains("a") || !action["a"].is_string()) {
+        return fail(node, "wrote a line that is not protocol", line);
+      }
+      if (action["a"] == "done") return actions;
+      actions.push_back(std::move(action));
+    }
+  }
+
+  /// Sends an event whose answer is read later (before the next call): a replica that stops needs
+  /// no round trip of its own, which keeps the end of a 100-client run cheap.
+  void notify(const json& event) {
+    if (!failure_.empty() || !started_) return;
+    const auto deadline = SteadyClock::now() + std::chrono::milliseconds(timeout_ms_);
+    if (child_.write_all(event.dump() + "\n", deadline)) ++owed_;
+  }
+
+  /// Records a protocol error found while applying actions.
+  void protocol_error(std::uint32_t node, const std::string& what, const json& action) {
+    if (failure_.empty()) fail(node, what, action.dump());
+  }
+  /// The adapter said the library under test failed (an exception it caught).
+  void library_error(std::uint32_t node, const std::string& message) {
+    if (!failure_.empty()) return;
+    failure_ = fmt::format("external replica {} ({}): the library under test failed: {}; last event sent: {}",
+                           node, spec_.name, shorten(message, 1'000), shorten(last_event_));
+    child_.stop(0);
+  }
+
+  const std::string& failure() const { return failure_; }
+  const ExternalSpec& spec() const { return spec_; }
+
+ private:
+  bool ensure_started(std::uint32_t node) {
+    if (started_) return true;
+    started_ = true;
+    if (auto error = child_.start(spec_.command)) {
+      fail(node, *error, "");
+      return false;
+    }
+    return true;
+  }
+
+  bool read(std::uint32_t node, std::string& line, SteadyClock::time_point deadline) {
+    switch (child_.read_line(line, deadline)) {
+      case ReadEnd::line: return true;
+      case ReadEnd::timeout:
+        fail(node, fmt::format("no answer within {} ms (the limit is set by {})", timeout_ms_, kExternalTimeoutEnv), "");
+        return false;
+      case ReadEnd::eof: fail(node, died(), ""); return false;
+      case ReadEnd::error: fail(node, "cannot read its output", ""); return false;
+    }
+    return false;
+  }
+
+  /// How the process ended. One process hosts every replica of the run and may die after answering
+  /// an event, so the event before the last one is named too.
+  std::string died() {
+    std::string text = child_.reap(1'000);
+    if (!previous_event_.empty()) text += fmt::format(" (the event before: {})", shorten(previous_event_));
+    return text;
+  }
+
+  /// Reads the end markers owed for notify() events.
+  bool skip_owed(std::uint32_t node, SteadyClock::time_point deadline) {
+    std::string line;
+    while (owed_ > 0) {
+      if (!read(node, line, deadline)) return false;
+      const json action = json::parse(line, nullptr, false);
+      if (action.is_discarded() || !action.is_object() || !action.contains("a")) {
+        fail(node, "wrote a line that is not protocol", line);
+        return false;
+      }
+      if (action["a"] == "done") --owed_;
+    }
+    return true;
+  }
+
+  std::nullopt_t fail(std::uint32_t node, const std::string& what, const std::string& got) {
+    if (!failure_.empty()) return std::nullopt;
+    failure_ = node == kNoReplica ? fmt::format("external adapter ({}): {}", spec_.name, what)
+                                  : fmt::format("external replica {} ({}): {}", node, spec_.name, what);
+    if (!got.empty()) failure_ += fmt::format("; it wrote: {}", shorten(got));
+    failure_ += fmt::format("; last event sent: {}", last_event_.empty() ? "(none)" : shorten(last_event_));
+    const std::string tail = child_.stderr_tail();  // before stop(), which closes the pipe
+    child_.stop(0);
+    if (!tail.empty()) failure_ += fmt::format("; its stderr ends with:\n    {}", indent(tail));
+    return std::nullopt;
+  }
+
+  ExternalSpec spec_;
+  int timeout_ms_;
+  ChildProcess child_;
+  bool started_ = false;
+  std::uint32_t owed_ = 0;
+  std::string last_event_;
+  std::string previous_event_;
+  std::string failure_;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// Translating between the protocol's JSON and syncstorm's types.
+
+std::optional<std::uint64_t> get_u64(const json& object, const char* key) {
+  const auto it = object.find(key);
+  if (it == object.end() || !it->is_number_unsigned()) return std::nullopt;
+  return it->get<std::uint64_t>();
+}
+
+std::optional<std::int64_t> get_i64(const json& object, const char* key) {
+  const auto it = object.find(key);
+  if (it == object.end() || !it->is_number_integer()) return std::nullopt;
+  return it->get<std::int64_t>();
+}
+
+std::optional<Lifecycle> parse_lifecycle(const json& value) {
+  if (!value.is_string()) return std::nullopt;
+  for (Lifecycle l : {Lifecycle::applied, Lifecycle::acknowledged, Lifecycle::rejected, Lifecycle::seen}) {
+    if (value.get<std::string>() == to_string(l)) return l;
+  }
+  return std::nullopt;
+}
+
+json ids_json(std::span<const NodeId> ids) {
+  json out = json::array();
+  for (NodeId id : ids) out.push_back(id.value);
+  return out;
+}
+
+/// The protocol's names for operation kinds: the enum's identifiers, fixed by PROTOCOL.md (the CLI's
+/// display names may change without breaking adapters).
+std::string_view protocol_kind(OpKind kind) {
+  switch (kind) {
+    case OpKind::map_set: return "map_set";
+    case OpKind::list_add: return "list_add";
+    case OpKind::list_update: return "list_update";
+    case OpKind::list_remove: return "list_remove";
+    case OpKind::counter_add: return "counter_add";
+    case OpKind::text_insert: return "text_insert";
+    case OpKind::text_delete: return "text_delete";
+  }
+  return "unknown";
+}
+
+json operation_json(const Operation& op) {
+  return json{{"id", op.id.value},   {"kind", protocol_kind(op.kind)}, {"key", op.key.value},
+              {"amount", op.amount}, {"position_ppm", op.position_ppm}};
+}
+
+bool is_op_id(const json& v) { return v.is_number_unsigned() && v.get<std::uint64_t>() > 0; }
+bool is_key(const json& v) { return v.is_number_unsigned() && v.get<std::uint64_t>() <= 0xffff'ffffULL; }
+
+/// The canonical state from its JSON form (PROTOCOL.md "state"); nullopt when malformed.
+std::optional<State> parse_state(const json& j, DataType type) {
+  State s;
+  s.type = type;
+  if (!j.is_object() || !j.contains("type") || j["type"] != to_string(type)) return std::nullopt;
+  switch (type) {
+    case DataType::map: {
+      const json& fields = j.value("fields", json::object());
+      if (!fields.is_object()) return std::nullopt;
+      for (const auto& [key, value] : fields.items()) {
+        char* end = nullptr;
+        const unsigned long k = std::strtoul(key.c_str(), &end, 10);
+        if (key.empty() || *end != '\0' || k > 0xffff'ffffUL || !is_op_id(value)) return std::nullopt;
+        s.fields.emplace_back(KeyId{static_cast<std::uint32_t>(k)}, OpId{value.get<std::uint64_t>()});
+      }
+      std::sort(s.fields.begin(), s.fields.end());
+      return s;
+    }
+    case DataType::list: {
+      const json& items = j.value("items", json::array());
+      if (!items.is_array()) return std::nullopt;
+      for (const json& item : items) {
+        if (!item.is_array() || item.size() != 2 || !is_key(item[0]) || !is_op_id(item[1])) return std::nullopt;
+        s.items.push_back(Item{KeyId{item[0].get<std::uint32_t>()}, OpId{item[1].get<std::uint64_t>()}});
+      }
+      return s;
+    }
+    case DataType::counter: {
+      const auto counter = get_i64(j, "counter");
+      if (!counter) return std::nullopt;
+      s.counter = *counter;
+      return s;
+    }
+    case DataType::text: {
+      const json& text = j.value("text", json::array());
+      if (!text.is_array()) return std::nullopt;
+      for (const json& element : text) {
+        if (!is_op_id(element)) return std::nullopt;
+        s.text.push_back(OpId{element.get<std::uint64_t>()});
+      }
+      return s;
+    }
+  }
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The Node: every callback is one event; the actions that come back are applied to the Context.
+
+class ExternalNode final : public Node {
+ public:
+  ExternalNode(NodeId id, bool server, DataType type) : id_(id), server_(server), type_(type) {}
+
+  ~ExternalNode() override {
+    if (session_) session_->notify(json{{"ev", "stop"}, {"node", id_.value}});
+  }
+
+  void on_start(Context& ctx) override {
+    ctx_ = &ctx;
+    session_ = std::static_pointer_cast<Session>(ctx.run_session());
+    if (!session_) {
+      ctx.abort("an external model ran without its session: the engine did not call ModelInfo::begin_run");
+      return;
+    }
+    json store = json::object();
+    for (const auto& [key, value] : ctx.store().scan("")) store[key] = base64_encode(value);
+    json event = base(ctx, "start");
+    event["role"] = server_ ? "server" : "client";
+    event["seed"] = std::to_string(ctx.rng().next());
+    event["servers"] = ids_json(ctx.servers());
+    event["clients"] = ids_json(ctx.clients());
+    event["store"] = std::move(store);
+    exchange(ctx, event);
+  }
+
+  void on_user_operation(Context& ctx, const Operation& op) override {
+    json event = base(ctx, "op");
+    event["op"] = operation_json(op);
+    exchange(ctx, event);
+  }
+
+  void on_message(Context& ctx, NodeId from, std::string_view payload) override {
+    json event = base(ctx, "message");
+    event["from"] = from.value;
+    event["data"] = base64_encode(payload);
+    exchange(ctx, event);
+  }
+
+  void on_timer(Context& ctx, std::uint64_t tag) override {
+    json event = base(ctx, "timer");
+    event["tag"] = tag;
+    exchange(ctx, event);
+  }
+
+  void on_connected(Context& ctx, NodeId peer) override {
+    json event = base(ctx, "connected");
+    event["peer"] = peer.value;
+    exchange(ctx, event);
+  }
+
+  void on_disconnected(Context& ctx, NodeId peer) override {
+    json event = base(ctx, "disconnected");
+    event["peer"] = peer.value;
+    exchange(ctx, event);
+  }
+
+  std::optional<State> state() const override {
+    refresh_state();
+    return state_;
+  }
+
+  std::uint64_t metadata_bytes() const override {
+    refresh_state();
+    return metadata_bytes_;
+  }
+
+ private:
+  json base(Context& ctx, const char* kind) {
+    ctx_ = &ctx;
+    time_us_ = ctx.local_clock().us;
+    state_known_ = false;  // any event may change what the replica shows
+    return json{{"ev", kind}, {"node", id_.value}, {"time", time_us_}};
+  }
+
+  void exchange(Context& ctx, const json& event) {
+    if (!session_) return;
+    auto actions = session_->call(id_.value, event);
+    if (!actions) {
+      ctx.abort(session_->failure());
+      return;
+    }
+    for (const json& action : *actions) {
+      if (!apply(ctx, action)) break;
+    }
+    if (!session_->failure().empty()) ctx.abort(session_->failure());
+  }
+
+  /// Applies one action; false after a protocol error (the session records it).
+  bool apply(Context& ctx, const json& action) {
+    const std::string kind = action["a"].get<std::string>();
+    if (kind == "send") {
+      const auto to = get_u64(action, "to");
+      const auto data = action.contains("data") && action["data"].is_string()
+                            ? base64_decode(action["data"].get<std::string>())
+                            : std::nullopt;
+      if (!to || *to > 0xffff'ffffULL || !data) return bad("a send needs \"to\" (a node id) and \"data\" (base64)", action);
+      ctx.send(NodeId{static_cast<std::uint32_t>(*to)}, std::move(*data));
+    } else if (kind == "timer") {
+      const auto delay = get_u64(action, "delay");
+      const auto tag = get_u64(action, "tag");
+      if (!delay || !tag) return bad("a timer needs \"delay\" (microseconds) and \"tag\" (an integer)", action);
+      ctx.set_timer(Duration{static_cast<std::int64_t>(std::min<std::uint64_t>(*delay, Duration::max().us))}, *tag);
+    } else if (kind == "report") {
+      return report(ctx, action);
+    } else if (kind == "put") {
+      const auto value = action.contains("value") && action["value"].is_string()
+                             ? base64_decode(action["value"].get<std::string>())
+                             : std::nullopt;
+      if (!action.contains("key") || !action["key"].is_string() || !value) return bad("a put needs \"key\" and \"value\" (base64)", action);
+      ctx.store().put(action["key"].get<std::string>(), std::move(*value));
+    } else if (kind == "erase") {
+      if (!action.contains("key") || !action["key"].is_string()) return bad("an erase needs \"key\"", action);
+      ctx.store().erase(action["key"].get<std::string>());
+    } else if (kind == "flush") {
+      ctx.store().flush();
+    } else if (kind == "error") {
+      session_->library_error(id_.value, action.value("message", std::string("(no message)")));
+      return false;
+    } else if (kind != "state") {  // a state outside a state request is harmless and ignored
+      return bad("unknown action", action);
+    }
+    return true;
+  }
+
+  bool report(Context& ctx, const json& action) {
+    const auto op = get_u64(action, "op");
+    const auto lifecycle = action.contains("lifecycle") ? parse_lifecycle(action["lifecycle"]) : std::nullopt;
+    const auto target = action.contains("target") ? get_u64(action, "target") : std::optional<std::uint64_t>{0};
+    if (!op || *op == 0 || !lifecycle || !target) {
+      return bad("a report needs \"op\", \"lifecycle\" (applied, acknowledged, rejected or seen) and an optional \"target\"", action);
+    }
+    ctx.report(OpId{*op}, *lifecycle, OpId{*target});
+    return true;
+  }
+
+  bool bad(const std::string& what, const json& action) {
+    session_->protocol_error(id_.value, what, action);
+    return false;
+  }
+
+  /// Asks the replica for its canonical state unless no event reached it since the last answer.
+  void refresh_state() const {
+    if (state_known_ || !session_ || !session_->failure().empty()) return;
+    auto actions = session_->call(id_.value, json{{"ev", "state"}, {"node", id_.value}, {"time", time_us_}});
+    state_known_ = true;
+    state_.reset();
+    metadata_bytes_ = 0;
+    if (actions) read_state(*actions);
+    // state() has no Context: the failure reaches the run through the context of the last callback,
+    // which the engine keeps for the whole run (the abort is then reported like any other).
+    if (!session_->failure().empty() && ctx_ != nullptr) ctx_->abort(session_->failure());
+  }
+
+  void read_state(const std::vector<json>& actions) const {
+    for (const json& action : actions) {
+      if (action["a"] != "state") continue;
+      metadata_bytes_ = get_u64(action, "metadata_bytes").value_or(0);
+      const json& s = action.contains("state") ? action["state"] : json();
+      if (s.is_null()) return;  // a node that holds no user-visible state, such as a relay
+      state_ = parse_state(s, type_);
+      if (!state_) session_->protocol_error(id_.value, fmt::format("a state that is not a canonical {} state", to_string(type_)), action);
+      return;
+    }
+    session_->protocol_error(id_.value, "no state action in the answer to a state request", json::array());
+  }
+
+  NodeId id_;
+  bool server_;
+  DataType type_;
+  std::shared_ptr<Session> session_;
+  Context* ctx_ = nullptr;
+  std::int64_t time_us_ = 0;
+  mutable bool state_known_ = false;
+  mutable std::optional<State> state_;
+  mutable std::uint64_t metadata_bytes_ = 0;
+};
+
+std::string shell_quote(const std::string& text) {
+  std::string out = "'";
+  for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+template <typename T, typename Parse>
+std::optional<T> field(const json& j, const char* key, Parse parse) {
+  if (!j.contains(key) || !j[key].is_string()) return std::nullopt;
+  return parse(j[key].get<std::string>());
+}
+
+std::optional<Topology> parse_topology(std::string_view text) {
+  if (text == "client_server") return Topology::client_server;
+  if (text == "peer_to_peer") return Topology::peer_to_peer;
+  return std::nullopt;
+}
+
+/// The protocol's rule names are the enum's identifiers (last_writer_wins, add_wins, remove_wins,
+/// server_order); the CLI's display names are accepted too.
+std::optional<SupersedeRule> parse_rule(std::string_view text) {
+  constexpr std::pair<std::string_view, SupersedeRule> kNames[] = {
+      {"last_writer_wins", SupersedeRule::last_writer_wins},
+      {"add_wins", SupersedeRule::add_wins},
+      {"remove_wins", SupersedeRule::remove_wins},
+      {"server_order", SupersedeRule::server_order},
+  };
+  for (const auto& [name, rule] : kNames) {
+    if (text == name || text == to_string(rule)) return rule;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ModelInfo external_model(const ExternalSpec& spec) {
+  const DataType type = spec.data_type;
+  return ModelInfo{
+      .name = spec.name,
+      .description = spec.description,
+      .data_type = spec.data_type,
+      .topology = spec.topology,
+      .rule = spec.rule,
+      .breaks = spec.breaks,
+      .make_client = [type](NodeId id) { return std::make_unique<ExternalNode>(id, false, type); },
+      .make_server = [type](NodeId id) { return std::make_unique<ExternalNode>(id, true, type); },
+      .external = true,
+      .begin_run = [spec] { return std::static_pointer_cast<void>(std::make_shared<Session>(spec)); },
+      .metadata_growth = spec.metadata_growth,
+  };
+}
+
+Result<ModelInfo> describe_external(const std::string& command) {
+  const std::string name = std::string(kExternalPrefix) + command;
+  const auto error = [&](std::string message) { return InputError{"", 0, 0, "--model", std::move(message)}; };
+  if (command.empty()) return error("external: needs the command that starts the adapter, e.g. external:node my-adapter.js");
+  ExternalSpec spec;
+  spec.name = name;
+  spec.command = command;
+  Session session(spec);
+  const auto actions = session.call(kNoReplica, json{{"ev", "describe"}, {"protocol", 1}});
+  if (!actions) return error(session.failure());
+  for (const json& a : *actions) {
+    if (a["a"] != "describe") continue;
+    const auto type = field<DataType>(a, "data_type", parse_data_type);
+    const auto topology = field<Topology>(a, "topology", parse_topology);
+    const auto rule = field<SupersedeRule>(a, "rule", parse_rule);
+    if (!type || !topology || !rule) {
+      return error(fmt::format("the adapter's describe answer needs data_type, topology and rule; it sent {}", shorten(a.dump())));
+    }
+    spec.data_type = *type;
+    spec.topology = *topology;
+    spec.rule = *rule;
+    spec.description = a.value("description", std::string("external adapter"));
+    if (a.contains("breaks") && a["breaks"].is_string()) spec.breaks = parse_invariant(a["breaks"].get<std::string>());
+    if (!a.value("correct", true) && !spec.breaks) {
+      return error(fmt::format("the adapter says it is not correct but names no invariant it breaks (\"breaks\"); it sent {}", shorten(a.dump())));
+    }
+    return external_model(spec);
+  }
+  return error(fmt::format("the adapter did not answer the describe event with a describe action ({})", command));
+}
+
+std::string adapter_dir() {
+  if (const char* dir = std::getenv(kAdapterDirEnv); dir != nullptr && *dir != '\0') return dir;
+  // This file is compiled from <source>/models/external/external.cpp; the adapters are in
+  // <source>/models/adapters.
+  return (std::filesystem::path(__FILE__).parent_path().parent_path() / "adapters").string();
+}
+
+std::vector<ModelInfo> shipped_external_models() {
+  const auto node = [](const char* adapter, const char* variant) {
+    return fmt::format("node {} {}", shell_quote(adapter_dir() + "/" + adapter + "/adapter.js"), variant);
+  };
+  const std::vector<ExternalSpec> specs = {
+      {"yjs-list", node("yjs", "list"), "Yjs (real library, Node.js): list items in a Y.Map relayed by a server",
+       DataType::list, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
+       MetadataGrowth::with_state},
+      {"yjs-text", node("yjs", "text"), "Yjs (real library, Node.js): text as a Y.Array of elements relayed by a server",
+       DataType::text, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
+       MetadataGrowth::with_state},
+      {"automerge-map", node("automerge", "map"), "Automerge (real library, Node.js): a map synced through a relay server",
+       DataType::map, Topology::client_server, SupersedeRule::last_writer_wins, std::nullopt,
+       MetadataGrowth::keeps_history},  // an Automerge document keeps its whole change history
+      {"automerge-list", node("automerge", "list"), "Automerge (real library, Node.js): list items in a map synced through a relay server",
+       DataType::list, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
+       MetadataGrowth::keeps_history},
+  };
+  std::vector<ModelInfo> out;
+  for (const ExternalSpec& spec : specs) out.push_back(external_model(spec));
+  return out;
+}
+
+}  // namespace syncstorm

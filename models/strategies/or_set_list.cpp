@@ -1,0 +1,961 @@
+// or-set-list: an observed-remove set of list items synced through relay servers that merge and
+// store it. Each add or update carries a unique tag (its op id) and kills the tags of the item its
+// writer had observed; a remove kills the observed tags only, so a concurrent add survives (add wins).
+// An item's value is its live tag with the greatest (Lamport time, op id).
+//
+// Tombstones are kept until every client and every server has durably stored them: clients report
+// the tombstones they hold (after a flush), servers exchange those reports, and a server discards a
+// tombstone once the report set is complete, remembering the discarded id so that a stale copy can
+// never bring it back. The same code, with a different Collection, is the tombstone-ttl-list and
+// union-set-list baselines.
+//
+// Clients show the server's state with their own unacknowledged operations applied on top. On every
+// (re)connect a client sends its state (hello) and resends its outbox; servers de-duplicate by op id,
+// store and flush before acknowledging, broadcast each accepted op, and forward it to other servers.
+// Both keep their durable state as a journal (models/journal.hpp): a snapshot and one small record
+// per change, replayed on restart. Clients compare an order-free digest with their server's every
+// second (anti-entropy); a mismatch gets the whole state back.
+#include <algorithm>
+#include <cassert>
+#include <set>
+
+#include <boost/container/flat_set.hpp>
+
+
+#include "models/kit/digest_term.hpp"
+#include "models/kit/journal.hpp"
+#include "models/crdt/or_set.hpp"
+#include "sim/base/rng.hpp"
+
+namespace syncstorm::orset {
+
+// ---- the pure state --------------------------------------------------------------------------
+
+std::uint64_t OrSet::term(OpId id, const Tag& tag) {
+  return digest_term(1, id.value, tag.key.value, tag.lamport, tag.origin.value);
+}
+
+std::uint64_t OrSet::term(OpId id, const Removal& removal) {
+  return digest_term(2, id.value, removal.by.value, removal.origin.value, 0);
+}
+
+bool OrSet::add(OpId id, const Tag& tag) {
+  if (!tags_.try_emplace(id, tag).second) return false;
+  digest_ += term(id, tag);
+  return true;
+}
+
+bool OrSet::remove(OpId tag, const Removal& removal) {
+  auto [it, inserted] = removed_.try_emplace(tag, removal);
+  if (inserted) {
+    digest_ += term(tag, removal);
+    return true;
+  }
+  // Two removes of one tag: keep the lower remover so that merge order never matters.
+  if (!(removal.by < it->second.by)) return false;
+  digest_ -= term(tag, it->second);
+  it->second = removal;
+  digest_ += term(tag, removal);
+  return true;
+}
+
+void OrSet::discard(OpId tag) {
+  if (auto it = tags_.find(tag); it != tags_.end()) {
+    digest_ -= term(tag, it->second);
+    tags_.erase(it);
+  }
+  if (auto it = removed_.find(tag); it != removed_.end()) {
+    digest_ -= term(tag, it->second);
+    removed_.erase(it);
+  }
+}
+
+void OrSet::apply(const Op& op) {
+  const Removal removal{op.id, op.origin};
+  for (OpId tag : op.observed) remove(tag, removal);
+  if (op.kind != OpKind::list_remove) add(op.id, Tag{op.key, op.lamport, op.origin});
+}
+
+void OrSet::merge(const OrSet& other) {
+  for (const auto& [id, tag] : other.tags_) add(id, tag);
+  for (const auto& [id, removal] : other.removed_) remove(id, removal);
+}
+
+std::vector<OpId> OrSet::live_tags(KeyId key) const {
+  std::vector<OpId> out;
+  for (const auto& [id, tag] : tags_) {
+    if (tag.key == key && !removed_.contains(id)) out.push_back(id);
+  }
+  return out;
+}
+
+std::uint64_t OrSet::max_lamport() const {
+  std::uint64_t m = 0;
+  for (const auto& [id, tag] : tags_) m = std::max(m, tag.lamport);
+  return m;
+}
+
+State OrSet::state() const {
+  std::map<KeyId, std::pair<std::uint64_t, OpId>> best;
+  for (const auto& [id, tag] : tags_) {
+    if (removed_.contains(id)) continue;
+    auto [it, inserted] = best.emplace(tag.key, std::pair{tag.lamport, id});
+    if (!inserted && it->second < std::pair{tag.lamport, id}) it->second = {tag.lamport, id};
+  }
+  State s;
+  s.type = DataType::list;
+  for (const auto& [key, value] : best) s.items.push_back(Item{key, value.second});
+  return s;
+}
+
+std::uint64_t OrSet::metadata_bytes() const {
+  // A dead tag still held and its tombstone are pure metadata; a live tag's lamport and origin are
+  // the causal metadata of the value.
+  std::uint64_t dead = 0;
+  for (const auto& [id, tag] : tags_) dead += removed_.contains(id) ? 1 : 0;
+  return dead * 24 + removed_.size() * 20 + (tags_.size() - dead) * 12;
+}
+
+void OrSet::encode(Writer& w) const {
+  // Fixed-size records written into one extension each: replicas encode their whole state often.
+  constexpr std::size_t kTagBytes = 8 + 4 + 8 + 4;
+  constexpr std::size_t kRemovalBytes = 8 + 8 + 4;
+  w.u32(static_cast<std::uint32_t>(tags_.size()));
+  char* at = w.extend(tags_.size() * kTagBytes);
+  for (const auto& [id, tag] : tags_) {
+    at = Writer::put_u64(at, id.value);
+    at = Writer::put_u32(at, tag.key.value);
+    at = Writer::put_u64(at, tag.lamport);
+    at = Writer::put_u32(at, tag.origin.value);
+  }
+  w.u32(static_cast<std::uint32_t>(removed_.size()));
+  at = w.extend(removed_.size() * kRemovalBytes);
+  for (const auto& [id, removal] : removed_) {
+    at = Writer::put_u64(at, id.value);
+    at = Writer::put_u64(at, removal.by.value);
+    at = Writer::put_u32(at, removal.origin.value);
+  }
+}
+
+bool OrSet::decode(Reader& r) {
+  const std::uint32_t n = r.u32();
+  for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+    const OpId id{r.u64()};
+    Tag tag;
+    tag.key = KeyId{r.u32()};
+    tag.lamport = r.u64();
+    tag.origin = NodeId{r.u32()};
+    if (r.ok()) add(id, tag);
+  }
+  const std::uint32_t m = r.u32();
+  for (std::uint32_t i = 0; i < m && r.ok(); ++i) {
+    const OpId id{r.u64()};
+    Removal removal;
+    removal.by = OpId{r.u64()};
+    removal.origin = NodeId{r.u32()};
+    if (r.ok()) remove(id, removal);
+  }
+  return r.ok();
+}
+
+void encode_op(Writer& w, const Op& op) {
+  w.u64(op.id.value).u32(op.origin.value).u8(static_cast<std::uint8_t>(op.kind)).u32(op.key.value).u64(op.lamport);
+  w.u32(static_cast<std::uint32_t>(op.observed.size()));
+  for (OpId tag : op.observed) w.u64(tag.value);
+}
+
+std::optional<Op> decode_op(Reader& r) {
+  Op op;
+  op.id = OpId{r.u64()};
+  op.origin = NodeId{r.u32()};
+  const std::uint8_t kind = r.u8();
+  op.key = KeyId{r.u32()};
+  op.lamport = r.u64();
+  const std::uint32_t n = r.u32();
+  for (std::uint32_t i = 0; i < n && r.ok(); ++i) op.observed.push_back(OpId{r.u64()});
+  const bool list_kind = kind == static_cast<std::uint8_t>(OpKind::list_add) ||
+                         kind == static_cast<std::uint8_t>(OpKind::list_update) ||
+                         kind == static_cast<std::uint8_t>(OpKind::list_remove);
+  if (!r.ok() || !list_kind || !op.id.valid()) return std::nullopt;
+  op.kind = static_cast<OpKind>(kind);
+  return op;
+}
+
+// ---- the relay protocol ----------------------------------------------------------------------
+
+namespace {
+
+/// The value of item `key` this replica shows now (0 when absent): what a remove takes away.
+OpId shown_value(const Node& node, KeyId key) {
+  if (auto s = node.state()) {
+    for (const Item& item : s->items) {
+      if (item.id == key) return item.value;
+    }
+  }
+  return OpId{};
+}
+
+enum MsgTag : std::uint8_t {
+  kOp = 1,       ///< client -> server: an operation (resent until acknowledged)
+  kAck = 2,      ///< server -> client: the operation is stored and flushed
+  kApply = 3,    ///< server -> clients: an accepted operation
+  kFull = 4,     ///< server -> client: the whole state (catch-up)
+  kHello = 5,    ///< client -> server: the client's whole state, merged on every (re)connect
+  kSeen = 6,     ///< client -> server: tombstones this client has durably stored
+  kPurge = 7,    ///< server -> clients: tombstones every replica has seen; discard them
+  kForward = 8,  ///< server -> server: an operation a client sent
+  kSync = 9,     ///< server -> server: state, discarded ids and tombstone reports
+  kDigest = 10,  ///< client -> server: a hash of the client's base; a mismatch gets a full state back
+};
+
+enum TimerTag : std::uint64_t { kTick = 1 };
+
+/// Clients repeat their whole tombstone report this often (in resend intervals), in case a datagram
+/// carrying part of it was lost.
+constexpr std::uint64_t kFullReportEveryTicks = 5;
+
+std::string full_message(MsgTag tag, const OrSet& set) {
+  Writer w;
+  w.u8(tag);
+  set.encode(w);
+  return w.take();
+}
+
+std::string op_message(MsgTag tag, const Op& op) {
+  Writer w;
+  w.u8(tag);
+  encode_op(w, op);
+  return w.take();
+}
+
+std::string ids_message(MsgTag tag, const std::vector<OpId>& ids) {
+  Writer w;
+  w.u8(tag).u32(static_cast<std::uint32_t>(ids.size()));
+  for (OpId id : ids) w.u64(id.value);
+  return w.take();
+}
+
+std::vector<OpId> decode_ids(Reader& r) {
+  std::vector<OpId> ids;
+  const std::uint32_t n = r.u32();
+  for (std::uint32_t i = 0; i < n && r.ok(); ++i) ids.push_back(OpId{r.u64()});
+  return ids;
+}
+
+/// Tombstone time-to-live bookkeeping (after_ttl only): when this node first held each tombstone, by
+/// its own local clock, and the collection of the expired ones.
+class TtlClock {
+ public:
+  void note(Context& ctx, const OrSet& set) {
+    for (const auto& [id, removal] : set.removed()) since_.emplace(id, ctx.local_clock());
+    std::erase_if(since_, [&](const auto& entry) { return !set.removed().contains(entry.first); });
+  }
+  /// Discards expired tombstones (and their tags); returns whether any was discarded.
+  bool collect(Context& ctx, OrSet& set, Duration ttl) {
+    bool any = false;
+    for (auto it = since_.begin(); it != since_.end();) {
+      if (ctx.local_clock() - it->second < ttl) { ++it; continue; }
+      set.discard(it->first);
+      it = since_.erase(it);
+      any = true;
+    }
+    return any;
+  }
+  std::size_t size() const { return since_.size(); }
+
+ private:
+  std::map<OpId, Instant> since_;
+};
+
+/// Applies the strategy's collection rule right after a state change.
+void collect_now(Context& ctx, const Options& options, OrSet& set, TtlClock& ttl) {
+  if (options.collection == Collection::at_once) {
+    while (!set.removed().empty()) set.discard(set.removed().begin()->first);
+  } else if (options.collection == Collection::after_ttl) {
+    ttl.note(ctx, set);
+    ttl.collect(ctx, set, options.ttl);
+  }
+}
+
+/// What one journal record (see models/journal.hpp) says changed: a sequence of these entries,
+/// replayed in order on restore.
+enum JournalEntry : std::uint8_t {
+  kEntryApplied = 1,       ///< client: base_.apply(op)              server: accepted, state_.apply(op)
+  kEntryDiscarded = 2,     ///< client: base_.discard(id)            server: discarded and purged
+  kEntryQueued = 3,        ///< client: the op joined the outbox
+  kEntryAcknowledged = 4,  ///< client: the op left the outbox
+  kEntryAccepted = 5,      ///< server: an op id accepted without being applied (already purged)
+  kEntrySeen = 6,          ///< server: a node reported holding a tombstone
+  kEntryClock = 7,         ///< client: the Lamport clock (the last entry of each record)
+};
+
+class Client final : public Node {
+ public:
+  explicit Client(Options options) : options_(options) {}
+
+  void on_start(Context& ctx) override {
+    restore(ctx);
+    refresh();
+    ctx.set_timer(options_.resend_interval, kTick);
+  }
+
+  void on_user_operation(Context& ctx, const Operation& user) override {
+    if (data_type_of(user.kind) != DataType::list) return;
+    Op op;
+    op.id = user.id;
+    op.origin = ctx.self();
+    op.kind = user.kind;
+    op.key = user.key;
+    // The clock is at least every Lamport time the view holds: changed() takes in every tag's time
+    // as it arrives, and the outbox's ops were stamped from this clock.
+    assert(lamport_ >= view().max_lamport());
+    op.lamport = ++lamport_;
+    op.observed = view().live_tags(user.key);
+    const OpId removed = user.kind == OpKind::list_remove ? shown_value(*this, user.key) : OpId{};
+    outbox_[op.id] = op;
+    encode_op(pending_.u8(kEntryQueued), op);
+    refresh();
+    persist(ctx);
+    ctx.report(op.id, Lifecycle::applied, removed);
+    if (auto server = ctx.connected_server()) ctx.send(*server, op_message(kOp, op));
+  }
+
+  void on_message(Context& ctx, NodeId, std::string_view payload) override {
+    Reader r(payload);
+    const std::uint8_t tag = r.u8();
+    if (tag == kAck) {
+      const OpId id{r.u64()};
+      if (r.ok() && outbox_.erase(id) > 0) {
+        pending_.u8(kEntryAcknowledged).u64(id.value);
+        persist(ctx);
+        ctx.report(id, Lifecycle::acknowledged);
+      }
+    } else if (tag == kApply) {
+      auto op = decode_op(r);
+      if (!op) return;
+      const Applied applied = apply_to_base(*op);
+      encode_op(pending_.u8(kEntryApplied), *op);
+      // The clock takes in the times of the tags the base holds, and a remove brings no tag.
+      changed(ctx, op->kind == OpKind::list_remove ? 0 : op->lamport, &applied);
+    } else if (tag == kFull) {
+      OrSet server;
+      if (!server.decode(r)) return;
+      base_ = std::move(server);
+      snapshot_due_ = true;
+      base_replaced();
+      changed(ctx, base_.max_lamport(), nullptr);
+    } else if (tag == kPurge) {
+      const auto ids = decode_ids(r);
+      if (!r.ok()) return;
+      for (OpId id : ids) {
+        base_.discard(id);
+        pending_.u8(kEntryDiscarded).u64(id.value);
+      }
+      base_replaced();
+      refresh();
+      persist(ctx);
+    }
+  }
+
+  void on_timer(Context& ctx, std::uint64_t tag) override {
+    if (tag != kTick) return;
+    ctx.set_timer(options_.resend_interval, kTick);
+    if (options_.collection == Collection::after_ttl && ttl_.collect(ctx, base_, options_.ttl)) {
+      snapshot_due_ = true;
+      base_replaced();
+      refresh();
+      persist(ctx);
+    }
+    // Datagram links lose and reorder messages: resend what is unacknowledged and the tombstone
+    // report, and compare digests with the server (anti-entropy) so a lost or stale update heals.
+    if (auto server = ctx.connected_server()) {
+      for (const auto& [id, op] : outbox_) ctx.send(*server, op_message(kOp, op));
+      if (++ticks_ % kFullReportEveryTicks == 0) forget_told();
+      report_tombstones(ctx, *server);
+      ctx.send(*server, Writer().u8(kDigest).u64(base_.digest()).take());
+    }
+  }
+
+  void on_connected(Context& ctx, NodeId peer) override {
+    ctx.send(peer, full_message(kHello, base_));
+    for (const auto& [id, op] : outbox_) ctx.send(peer, op_message(kOp, op));
+    forget_told();  // a new connection, maybe a new server: report every tombstone again
+    report_tombstones(ctx, peer);
+  }
+
+  std::optional<State> state() const override {
+    if (!shown_) shown_ = view().state();  // computed when read: a burst of messages costs one
+    return shown_;
+  }
+
+  std::uint64_t metadata_bytes() const override {
+    std::uint64_t outbox = 0;
+    for (const auto& [id, op] : outbox_) outbox += 32 + op.observed.size() * 8;
+    return base_.metadata_bytes() + outbox + ttl_.size() * 16;
+  }
+
+ private:
+  /// What apply_to_base changed in base_, so that the reports after it can look at that alone.
+  struct Applied {
+    OpId op;
+    NodeId origin;
+    bool new_tag = false;          ///< the op's tag was not held before
+    std::vector<OpId> removals;    ///< tombstones the op created or lowered
+  };
+
+  /// The base changed through the server, bringing tags as late as `lamport` (the clock already
+  /// holds every earlier tag's time, so this is what base_.max_lamport() would add), by one
+  /// apply_to_base when `applied` is given: collect, report newly visible remote writes, store.
+  void changed(Context& ctx, std::uint64_t lamport, const Applied* applied) {
+    // A Lamport clock remembers every time it has seen, even of tags discarded since: a later write
+    // must order after them should one of them come back (as the buggy baselines let happen).
+    lamport_ = std::max(lamport_, lamport);
+    collect_now(ctx, options_, base_, ttl_);
+    if (options_.collection != Collection::when_all_seen) {
+      snapshot_due_ = true;  // what it discarded is not journaled
+      base_replaced();
+    }
+    refresh();
+    if (applied && seen_exact_ && view_is_base_) report_seen_applied(ctx, *applied);
+    else report_seen(ctx);
+    seen_exact_ = view_is_base_;
+    persist(ctx);
+    if (auto server = ctx.connected_server()) report_tombstones(ctx, *server);
+  }
+
+  /// Applies an op the server relayed, as OrSet::apply does, and says what it changed; the
+  /// tombstones it created also join fresh_tombstones_ for the next tombstone report.
+  Applied apply_to_base(const Op& op) {
+    Applied applied{op.id, op.origin, false, {}};
+    const Removal removal{op.id, op.origin};
+    for (OpId t : op.observed) {
+      const bool created = !base_.removed().contains(t);
+      if (!base_.remove(t, removal)) continue;
+      applied.removals.push_back(t);
+      if (created) fresh_tombstones_.push_back(t);
+    }
+    applied.new_tag = op.kind != OpKind::list_remove && base_.add(op.id, Tag{op.key, op.lamport, op.origin});
+    if (fresh_tombstones_.size() > kFreshTombstonesMax) base_replaced();
+    return applied;
+  }
+
+  /// base_ changed in a way apply_to_base did not note (a full state, a discard): the next reports
+  /// walk everything.
+  void base_replaced() {
+    seen_exact_ = false;
+    told_exact_ = false;
+    fresh_tombstones_.clear();
+  }
+
+  /// report_seen when the only change since its last call, made while the view was base_ as it is
+  /// now, is `applied`: only that op's tag and tombstones can be unreported, and their reporter is
+  /// that op. The reports and their order are report_seen's.
+  void report_seen_applied(Context& ctx, const Applied& applied) {
+    const bool remote = applied.origin != ctx.self();
+    if (remote && (applied.new_tag || !applied.removals.empty()) && reported_.insert(applied.op).second) {
+      ctx.report(applied.op, Lifecycle::seen);
+    }
+    for (OpId t : applied.removals) removals_checked_.insert_or_assign(t, base_.removed().find(t)->second);
+  }
+
+  void report_seen(Context& ctx) {
+    // Tags and reported ids are both sorted by id: one merged walk finds the unreported tags.
+    const NodeId self = ctx.self();
+    std::vector<OpId> fresh;
+    auto reported = reported_.begin();
+    for (const auto& [id, tag] : view().tags()) {
+      while (reported != reported_.end() && *reported < id) ++reported;
+      if (tag.origin != self && (reported == reported_.end() || *reported != id)) fresh.push_back(id);
+    }
+    for (OpId id : fresh) {
+      reported_.insert(id);
+      ctx.report(id, Lifecycle::seen);
+    }
+    // A tombstone exactly as the last call saw it was handled then (reported_ only grows), so only
+    // new or changed ones are looked up: one merged walk against the last call's copy finds them.
+    const auto& removed = view().removed();
+    auto before = removals_checked_.begin();
+    for (const auto& [id, removal] : removed) {
+      while (before != removals_checked_.end() && before->first < id) ++before;
+      const bool unchanged = before != removals_checked_.end() && before->first == id && before->second == removal;
+      if (!unchanged && removal.origin != self && reported_.insert(removal.by).second) ctx.report(removal.by, Lifecycle::seen);
+    }
+    removals_checked_ = removed;
+  }
+
+  /// Tells the server which tombstones this client holds, those not told yet; the store was
+  /// flushed by persist(), so a crash cannot take back what the report says.
+  void report_tombstones(Context& ctx, NodeId server) {
+    if (options_.collection != Collection::when_all_seen) return;
+    if (told_exact_) {
+      // Since the last report base_ only gained the fresh tombstones, none of them told: they are
+      // the difference, and told_ becomes base_'s tombstones by taking them in.
+      std::sort(fresh_tombstones_.begin(), fresh_tombstones_.end());
+      fresh_tombstones_.erase(std::unique(fresh_tombstones_.begin(), fresh_tombstones_.end()), fresh_tombstones_.end());
+      if (fresh_tombstones_.empty()) return;
+      const auto middle = told_.insert(told_.end(), fresh_tombstones_.begin(), fresh_tombstones_.end());
+      std::inplace_merge(told_.begin(), middle, told_.end());
+      ctx.send(server, ids_message(kSeen, fresh_tombstones_));
+      fresh_tombstones_.clear();
+      return;
+    }
+    // What was told and is still held stays told; what is held and was not told is told now. So
+    // after each report the told ids are exactly base_'s tombstones: keep them as a sorted list and
+    // send the difference, both found in one merged walk.
+    std::vector<OpId> ids;
+    std::vector<OpId> held;
+    held.reserve(base_.removed().size());
+    auto told = told_.begin();
+    for (const auto& [id, removal] : base_.removed()) {
+      while (told != told_.end() && *told < id) ++told;
+      if (told == told_.end() || *told != id) ids.push_back(id);
+      held.push_back(id);
+    }
+    told_ = std::move(held);
+    told_exact_ = true;
+    fresh_tombstones_.clear();
+    if (ids.empty()) return;
+    ctx.send(server, ids_message(kSeen, ids));
+  }
+
+  /// Forgets what was told (a new connection, or the periodic full report): the next report tells
+  /// every tombstone held.
+  void forget_told() {
+    told_.clear();
+    told_exact_ = false;
+    fresh_tombstones_.clear();
+  }
+
+  /// What the user sees as of the last refresh: base_ with the outbox applied. With an empty
+  /// outbox that is base_ itself, and no copy is made (base_ changes only just before a refresh).
+  const OrSet& view() const { return view_is_base_ ? base_ : view_; }
+
+  void refresh() {
+    view_is_base_ = outbox_.empty();
+    if (!view_is_base_) {
+      seen_exact_ = false;
+      view_ = base_;
+      for (const auto& [id, op] : outbox_) view_.apply(op);
+    }
+    shown_.reset();
+  }
+
+  /// Makes the changes since the last call durable: as one journal record of the entries noted in
+  /// pending_, or as a snapshot of the whole state when a change was too large to note (a full
+  /// state from the server, a collection) or the records have outgrown the last snapshot.
+  void persist(Context& ctx) {
+    if (snapshot_due_ || journal_.wants_snapshot()) {
+      Writer w;
+      w.u64(lamport_);
+      base_.encode(w);
+      w.u32(static_cast<std::uint32_t>(outbox_.size()));
+      for (const auto& [id, op] : outbox_) encode_op(w, op);
+      journal_.snapshot(ctx.store(), w.take());
+      snapshot_due_ = false;
+    } else {
+      journal_.append(ctx.store(), pending_.u8(kEntryClock).u64(lamport_).take());
+    }
+    pending_ = Writer();
+  }
+
+  void restore(Context& ctx) {
+    auto saved = journal_.load(ctx.store());
+    std::uint64_t lamport = 0;
+    OrSet base;
+    std::map<OpId, Op> outbox;
+    if (saved.snapshot) {
+      Reader r(*saved.snapshot);
+      lamport = r.u64();
+      if (!base.decode(r)) return;
+      const std::uint32_t n = r.u32();
+      for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+        if (auto op = decode_op(r)) outbox[op->id] = *op;
+      }
+      if (!r.ok()) return;
+    }
+    for (const std::string& record : saved.records) {
+      Reader r(record);
+      while (r.ok() && !r.at_end()) {
+        const std::uint8_t entry = r.u8();
+        if (entry == kEntryClock) {
+          lamport = r.u64();
+        } else if (entry == kEntryApplied || entry == kEntryQueued) {
+          auto op = decode_op(r);
+          if (!op) return;
+          if (entry == kEntryApplied) base.apply(*op);
+          else outbox[op->id] = *op;
+        } else if (entry == kEntryDiscarded) {
+          base.discard(OpId{r.u64()});
+        } else if (entry == kEntryAcknowledged) {
+          outbox.erase(OpId{r.u64()});
+        } else {
+          return;  // not a record this client wrote
+        }
+      }
+      if (!r.ok()) return;
+    }
+    lamport_ = lamport;
+    base_ = std::move(base);
+    outbox_ = std::move(outbox);
+    for (const auto& [id, tag] : base_.tags()) reported_.insert(id);
+    for (const auto& [id, removal] : base_.removed()) reported_.insert(removal.by);
+  }
+
+  Options options_;
+  OrSet base_;                        ///< the state as the servers last told us
+  std::map<OpId, Op> outbox_;         ///< applied here, not yet acknowledged
+  OrSet view_;                        ///< base_ with the outbox applied (see view())
+  bool view_is_base_ = true;
+  mutable std::optional<State> shown_;  ///< view().state(), computed when first read
+  std::uint64_t lamport_ = 0;
+  TtlClock ttl_;
+  boost::container::flat_set<OpId> reported_;  ///< remote writes already reported as seen
+  boost::container::flat_map<OpId, Removal> removals_checked_;  ///< view().removed() at the last report_seen
+  std::vector<OpId> told_;            ///< tombstones reported to the server on this connection, sorted
+  // What the reports may skip (see changed() and report_tombstones()).
+  static constexpr std::size_t kFreshTombstonesMax = 1024;  ///< beyond this, the next report walks everything
+  bool seen_exact_ = false;   ///< removals_checked_ is base_'s tombstones and the view was base_ then
+  bool told_exact_ = false;   ///< told_ plus fresh_tombstones_ is base_'s tombstones
+  std::vector<OpId> fresh_tombstones_;  ///< tombstones apply_to_base created since the last report
+  std::uint64_t ticks_ = 0;
+  Journal journal_{"orset/c/"};  ///< base_, outbox_ and lamport_, durable
+  Writer pending_;                    ///< journal entries of the changes not yet persisted
+  bool snapshot_due_ = false;         ///< a change since the last persist has no journal entry
+};
+
+class Server final : public Node {
+ public:
+  explicit Server(Options options) : options_(options) {}
+
+  void on_start(Context& ctx) override {
+    restore(ctx);
+    ctx.set_timer(options_.resend_interval, kTick);
+  }
+  void on_user_operation(Context&, const Operation&) override {}
+
+  void on_message(Context& ctx, NodeId from, std::string_view payload) override {
+    Reader r(payload);
+    const std::uint8_t tag = r.u8();
+    if (tag == kOp || tag == kForward) {
+      auto op = decode_op(r);
+      if (op) accept(ctx, from, *op, tag == kOp);
+    } else if (tag == kHello) {
+      OrSet incoming;
+      if (incoming.decode(r)) absorb(ctx, incoming);
+    } else if (tag == kSeen) {
+      const auto ids = decode_ids(r);
+      if (r.ok()) record_seen(ctx, from, ids);
+    } else if (tag == kSync) {
+      on_sync(ctx, r);
+    } else if (tag == kDigest) {
+      const std::uint64_t theirs = r.u64();
+      if (r.ok() && theirs != state_.digest()) ctx.send(from, full_message(kFull, state_));
+    }
+  }
+
+  void on_timer(Context& ctx, std::uint64_t tag) override {
+    if (tag != kTick) return;
+    ctx.set_timer(options_.resend_interval, kTick);
+    if (options_.collection == Collection::after_ttl && ttl_.collect(ctx, state_, options_.ttl)) {
+      snapshot_due_ = true;
+      persist(ctx);
+    }
+    ticks_ += 1;
+    const std::int64_t every = std::max<std::int64_t>(1, options_.server_sync_interval.us / options_.resend_interval.us);
+    if (ticks_ % static_cast<std::uint64_t>(every) == 0) sync_servers(ctx);
+  }
+
+  void on_connected(Context& ctx, NodeId peer) override {
+    if (is_server(ctx, peer)) ctx.send(peer, sync_message(ctx));
+    else ctx.send(peer, full_message(kFull, state_));
+  }
+
+  std::optional<State> state() const override { return state_.state(); }
+
+  std::uint64_t metadata_bytes() const override {
+    std::uint64_t reports = 0;
+    for (const auto& [id, nodes] : seen_by_) reports += 8 + nodes.size() * 4;
+    return state_.metadata_bytes() + accepted_.size() * 8 + purged_.size() * 8 + reports + ttl_.size() * 16;
+  }
+
+ private:
+  static bool is_server(Context& ctx, NodeId node) {
+    for (NodeId s : ctx.servers()) {
+      if (s == node) return true;
+    }
+    return false;
+  }
+
+  void accept(Context& ctx, NodeId from, Op op, bool from_client) {
+    if (accepted_.insert(op.id).second) {
+      if (purged_.contains(op.id)) {
+        pending_.u8(kEntryAccepted).u64(op.id.value);  // made durable with the next change
+      } else {
+        std::erase_if(op.observed, [&](OpId t) { return purged_.contains(t); });
+        state_.apply(op);
+        encode_op(pending_.u8(kEntryApplied), op);
+        settle(ctx, op.observed);
+        persist(ctx);  // flushed before anyone hears of it: an acknowledged write survives a crash
+        broadcast(ctx, op_message(kApply, op));
+        if (from_client) {
+          for (NodeId s : ctx.servers()) {
+            if (s != ctx.self()) ctx.send(s, op_message(kForward, op));
+          }
+        }
+        collect(ctx);
+      }
+    }
+    if (from_client) ctx.send(from, Writer().u8(kAck).u64(op.id.value).take());
+  }
+
+  /// Merges a state from a client or another server, ignoring anything already discarded.
+  void absorb(Context& ctx, OrSet incoming) {
+    incoming.discard_where([&](OpId id) { return purged_.contains(id); });
+    OrSet before = state_;
+    state_.merge(incoming);
+    std::vector<OpId> tombstones;
+    tombstones.reserve(state_.removed().size());
+    for (const auto& [id, removal] : state_.removed()) tombstones.push_back(id);
+    settle(ctx, tombstones);
+    if (state_ == before) return;
+    snapshot_due_ = true;
+    persist(ctx);
+    broadcast(ctx, full_message(kFull, state_));
+    collect(ctx);
+  }
+
+  /// After a change that may have added the tombstones `ids`: the collection rule, and this
+  /// server's own tombstone report.
+  void settle(Context& ctx, const std::vector<OpId>& ids) {
+    collect_now(ctx, options_, state_, ttl_);
+    if (options_.collection != Collection::when_all_seen) {
+      snapshot_due_ = true;  // what collection discarded is not journaled
+      return;
+    }
+    for (OpId id : ids) {
+      if (state_.removed().contains(id)) note_seen(ctx, id, ctx.self());
+    }
+  }
+
+  /// Records that `node` holds tombstone `id`; true when it had not said so before.
+  bool note_seen(Context& ctx, OpId id, NodeId node) {
+    auto& nodes = seen_by_[id];
+    if (!nodes.insert(node).second) return false;
+    if (nodes.size() >= reporters(ctx)) complete_.insert(id);
+    pending_.u8(kEntrySeen).u64(id.value).u32(node.value);
+    return true;
+  }
+
+  /// How many nodes report tombstones: every client and every server.
+  static std::size_t reporters(Context& ctx) { return ctx.clients().size() + ctx.servers().size(); }
+
+  /// complete_ from seen_by_ after a change to many entries.
+  void find_complete(Context& ctx) {
+    complete_.clear();
+    for (const auto& [id, nodes] : seen_by_) {
+      if (nodes.size() >= reporters(ctx)) complete_.insert(id);
+    }
+  }
+
+  void record_seen(Context& ctx, NodeId node, const std::vector<OpId>& ids) {
+    if (options_.collection != Collection::when_all_seen) return;
+    bool any = false;
+    for (OpId id : ids) {
+      if (state_.removed().contains(id)) any |= note_seen(ctx, id, node);
+    }
+    if (any) collect(ctx);
+  }
+
+  /// Discards the tombstones every client and every server has reported.
+  void collect(Context& ctx) {
+    if (options_.collection != Collection::when_all_seen) return;
+    // Only entries with as many reporters as there are nodes can be complete (complete_ holds just
+    // those, in id order, so `done` comes out in the order a walk over seen_by_ would give).
+    std::vector<OpId> done;
+    for (OpId id : complete_) {
+      if (seen_by_everyone(ctx, seen_by_.find(id)->second) && state_.removed().contains(id)) done.push_back(id);
+    }
+    if (done.empty()) return;
+    for (OpId id : done) {
+      state_.discard(id);
+      seen_by_.erase(id);
+      complete_.erase(id);
+      purged_.insert(id);
+      pending_.u8(kEntryDiscarded).u64(id.value);
+    }
+    persist(ctx);
+    broadcast(ctx, ids_message(kPurge, done));
+  }
+
+  static bool seen_by_everyone(Context& ctx, const boost::container::flat_set<NodeId>& nodes) {
+    // Reports come only from clients and servers, so fewer reporters than nodes settles it without
+    // a walk over every node (collect runs after every accepted op).
+    if (nodes.size() < ctx.clients().size() + ctx.servers().size()) return false;
+    for (NodeId n : ctx.clients()) {
+      if (!nodes.contains(n)) return false;
+    }
+    for (NodeId n : ctx.servers()) {
+      if (!nodes.contains(n)) return false;
+    }
+    return true;
+  }
+
+  void broadcast(Context& ctx, const std::string& message) {
+    for (NodeId c : ctx.clients()) {
+      if (ctx.connected(c)) ctx.send(c, message);
+    }
+  }
+
+  std::string sync_message(Context&) const {
+    Writer w;
+    w.u8(kSync);
+    encode_server(w);
+    return w.take();
+  }
+
+  void sync_servers(Context& ctx) {
+    if (ctx.servers().size() < 2) return;
+    const std::string message = sync_message(ctx);
+    for (NodeId s : ctx.servers()) {
+      if (s != ctx.self()) ctx.send(s, message);
+    }
+  }
+
+  void on_sync(Context& ctx, Reader& r) {
+    Server other(options_);
+    if (!other.decode_server(r)) return;
+    snapshot_due_ = true;  // the merge below changes too much to journal entry by entry
+    for (OpId id : other.purged_) {
+      if (purged_.insert(id).second) state_.discard(id);
+      seen_by_.erase(id);
+    }
+    for (const auto& [id, nodes] : other.seen_by_) {
+      if (!purged_.contains(id)) seen_by_[id].insert(nodes.begin(), nodes.end());
+    }
+    find_complete(ctx);
+    accepted_.insert(other.accepted_.begin(), other.accepted_.end());
+    absorb(ctx, other.state_);
+    collect(ctx);
+  }
+
+  void encode_server(Writer& w) const {
+    state_.encode(w);
+    w.u32(static_cast<std::uint32_t>(accepted_.size()));
+    for (OpId id : accepted_) w.u64(id.value);
+    w.u32(static_cast<std::uint32_t>(purged_.size()));
+    for (OpId id : purged_) w.u64(id.value);
+    w.u32(static_cast<std::uint32_t>(seen_by_.size()));
+    for (const auto& [id, nodes] : seen_by_) {
+      w.u64(id.value).u32(static_cast<std::uint32_t>(nodes.size()));
+      for (NodeId n : nodes) w.u32(n.value);
+    }
+  }
+
+  bool decode_server(Reader& r) {
+    if (!state_.decode(r)) return false;
+    for (OpId id : decode_ids(r)) accepted_.insert(id);
+    for (OpId id : decode_ids(r)) purged_.insert(id);
+    const std::uint32_t n = r.u32();
+    for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+      const OpId id{r.u64()};
+      const std::uint32_t m = r.u32();
+      for (std::uint32_t j = 0; j < m && r.ok(); ++j) seen_by_[id].insert(NodeId{r.u32()});
+    }
+    return r.ok();
+  }
+
+  /// Makes the changes since the last call durable: one journal record of the entries noted in
+  /// pending_, or a snapshot of the whole server state when a change was too large to note (a
+  /// merge, a collection by the clock) or the records have outgrown the last snapshot.
+  void persist(Context& ctx) {
+    if (snapshot_due_ || journal_.wants_snapshot()) {
+      Writer w;
+      encode_server(w);
+      journal_.snapshot(ctx.store(), w.take());
+      snapshot_due_ = false;
+    } else {
+      journal_.append(ctx.store(), pending_.take());
+    }
+    pending_ = Writer();
+  }
+
+  void restore(Context& ctx) {
+    auto saved = journal_.load(ctx.store());
+    Server loaded(options_);
+    if (saved.snapshot) {
+      Reader r(*saved.snapshot);
+      if (!loaded.decode_server(r)) return;
+    }
+    for (const std::string& record : saved.records) {
+      Reader r(record);
+      while (r.ok() && !r.at_end()) {
+        const std::uint8_t entry = r.u8();
+        if (entry == kEntryApplied) {
+          auto op = decode_op(r);
+          if (!op) return;
+          loaded.accepted_.insert(op->id);
+          loaded.state_.apply(*op);
+        } else if (entry == kEntryAccepted) {
+          loaded.accepted_.insert(OpId{r.u64()});
+        } else if (entry == kEntrySeen) {
+          const OpId id{r.u64()};
+          loaded.seen_by_[id].insert(NodeId{r.u32()});
+        } else if (entry == kEntryDiscarded) {
+          const OpId id{r.u64()};
+          loaded.state_.discard(id);
+          loaded.seen_by_.erase(id);
+          loaded.purged_.insert(id);
+        } else {
+          return;  // not a record this server wrote
+        }
+      }
+      if (!r.ok()) return;
+    }
+    state_ = std::move(loaded.state_);
+    accepted_ = std::move(loaded.accepted_);
+    purged_ = std::move(loaded.purged_);
+    seen_by_ = std::move(loaded.seen_by_);
+    find_complete(ctx);
+  }
+
+  Options options_;
+  OrSet state_;
+  // Flat (sorted vector) sets and maps, as in OrSet: walked whole to encode a snapshot or a sync.
+  boost::container::flat_set<OpId> accepted_;  ///< op ids already applied: resends apply once
+  boost::container::flat_set<OpId> purged_;    ///< discarded tags: never to come back
+  boost::container::flat_map<OpId, boost::container::flat_set<NodeId>> seen_by_;  ///< tombstone -> nodes that reported holding it
+  boost::container::flat_set<OpId> complete_;  ///< seen_by_'s entries with a report from as many nodes as there are
+  TtlClock ttl_;
+  std::uint64_t ticks_ = 0;
+  Journal journal_{"orset/s/"};  ///< state_, accepted_, purged_ and seen_by_, durable
+  Writer pending_;                    ///< journal entries of the changes not yet persisted
+  bool snapshot_due_ = false;         ///< a change since the last persist has no journal entry
+};
+
+}  // namespace
+
+std::unique_ptr<Node> make_client(const Options& options) { return std::make_unique<Client>(options); }
+std::unique_ptr<Node> make_server(const Options& options) { return std::make_unique<Server>(options); }
+
+}  // namespace syncstorm::orset
+
+namespace syncstorm {
+
+ModelInfo or_set_list_model() {
+  const orset::Options options{};
+  return ModelInfo{
+      .name = "or-set-list",
+      .description = "observed-remove set through relay servers; tombstones dropped once every replica has them",
+      .data_type = DataType::list,
+      .topology = Topology::client_server,
+      .rule = SupersedeRule::add_wins,
+      .breaks = std::nullopt,
+      .make_client = [options](NodeId) { return orset::make_client(options); },
+      .make_server = [options](NodeId) { return orset::make_server(options); },
+      // Its metadata may grow with the writes on the server only: the relay keeps the id of every
+      // accepted and every purged tag, so that a resend is merged once.
+      .metadata_growth = MetadataGrowth::server_keeps_writes,
+  };
+}
+
+}  // namespace syncstorm

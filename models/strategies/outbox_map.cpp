@@ -1,0 +1,286 @@
+// outbox-map: a server-ordered map whose clients keep their unsent edits in an outbox, the pattern a
+// local-first web app follows with IndexedDB. The user's edit shows at once, goes into the outbox,
+// and leaves it only when the server acknowledges it; a tab that closes (a client crash) and reopens
+// finds the outbox in its store and sends it again. The server applies each operation once (it
+// remembers applied ids), persists and flushes before acknowledging, and pushes each write to every
+// connected client; a client that connects receives the whole state.
+//
+// outbox-map-memory is the same strategy with the outbox held in memory only, as an app that never
+// wrote its pending edits to IndexedDB: a reload forgets edits the user saw applied, and nobody tells
+// the user. The checkers call that a silent rollback.
+//
+// Two more buggy baselines, each a mistake real teams make with this pattern:
+// - outbox-map-newest-first resends a reconnecting client's outbox newest first (a stack where a
+//   queue belonged): the server applies the user's two offline edits of one field in reverse, and
+//   the earlier one wins although both were acknowledged. That breaks monotonic writes.
+// - outbox-map-no-rebase shows each push of the server as it comes, without the user's pending
+//   edits on top (a reducer that replaces local state with the server's): the user's own edit
+//   flickers back to the old value until the server's echo of it arrives. That breaks
+//   read-your-writes, though every replica ends right.
+// - outbox-map-rebuilding-server keeps the server's state in memory only and, after a restart,
+//   rebuilds it from the first client that reconnects (each client offers the copy it cached
+//   from the server's snapshot on its last connect): writes acknowledged since are gone. Any other write to the
+//   field would once have excused the loss under server order; a write acknowledged, or shown to
+//   the writer, before the lost one was issued cannot be ordered after it.
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "models/kit/applied_fields.hpp"
+#include "models/kit/fields.hpp"
+#include "models/model.hpp"
+#include "models/kit/outbox.hpp"
+#include "sim/base/codec.hpp"
+
+namespace syncstorm {
+namespace {
+
+enum Tag : std::uint8_t { kOp = 1, kAck = 2, kSnapshot = 3, kUpdate = 4, kHello = 5 };
+
+/// How a client variant departs from the correct strategy.
+struct ClientFlaws {
+  bool outbox_in_memory = false;  ///< outbox-map-memory
+  bool newest_first = false;      ///< outbox-map-newest-first
+  bool says_hello = false;        ///< outbox-map-rebuilding-server: tells the server what it saw
+  bool no_rebase = false;         ///< outbox-map-no-rebase: pushes replace the view, pending edits and all
+};
+
+// Store keys sort in id order because the numbers are zero-padded.
+
+std::string encode_snapshot(const Fields& fields) {
+  Writer w;
+  w.u8(kSnapshot);
+  write_fields(w, fields);
+  return w.take();
+}
+
+class OutboxClient final : public Node {
+ public:
+  explicit OutboxClient(ClientFlaws flaws) : flaws_(flaws), outbox_(!flaws.outbox_in_memory) {}
+
+  void on_start(Context& ctx) override {
+    // A reopened tab: what the user had applied but the server had not confirmed is still pending.
+    outbox_.restore(ctx);
+    refresh();
+  }
+
+  void on_user_operation(Context& ctx, const Operation& op) override {
+    if (op.kind != OpKind::map_set) return;
+    outbox_.add(ctx, op);  // durable before the user sees it applied (unless in memory only)
+    shown_[op.key] = op.id;
+    ctx.report(op.id, Lifecycle::applied);
+    if (auto server = ctx.connected_server()) ctx.send(*server, Writer().u8(kOp).bytes(op.encode()).take());
+  }
+
+  void on_message(Context& ctx, NodeId, std::string_view payload) override {
+    Reader r(payload);
+    const std::uint8_t tag = r.u8();
+    if (tag == kAck) {
+      const OpId id{r.u64()};
+      if (!r.ok() || !outbox_.answer(ctx, id)) return;
+      ctx.report(id, Lifecycle::acknowledged);
+      refresh();
+    } else if (tag == kUpdate) {
+      const KeyId key{r.u32()};
+      const OpId value{r.u64()};
+      if (!r.ok()) return;
+      server_[key] = value;
+      ctx.report(value, Lifecycle::seen);
+      refresh();
+    } else if (tag == kSnapshot) {
+      Fields fresh;
+      if (!read_fields(r, fresh)) return;
+      for (const auto& [key, value] : fresh) {
+        auto it = server_.find(key);
+        if (it == server_.end() || it->second != value) ctx.report(value, Lifecycle::seen);
+      }
+      server_ = std::move(fresh);
+      synced_ = server_;
+      refresh();
+    }
+  }
+
+  void on_connected(Context& ctx, NodeId peer) override {
+    if (flaws_.says_hello) {
+      Writer w;
+      w.u8(kHello);
+      write_fields(w, synced_);
+      ctx.send(peer, w.take());
+    }
+    std::vector<const Operation*> resend;
+    for (const auto& [id, entry] : outbox_.entries()) resend.push_back(&entry.op);
+    if (flaws_.newest_first) std::reverse(resend.begin(), resend.end());
+    for (const Operation* op : resend) ctx.send(peer, Writer().u8(kOp).bytes(op->encode()).take());
+  }
+
+  std::optional<State> state() const override { return to_state(shown_); }
+  std::uint64_t metadata_bytes() const override { return outbox_.size() * sizeof(Operation); }
+
+ private:
+  ClientFlaws flaws_;
+  /// The user sees the server's state with pending edits on top, in the order they were made.
+  void refresh() {
+    shown_ = server_;
+    if (!flaws_.no_rebase) outbox_.overlay(shown_);
+  }
+
+  Outbox outbox_;
+  Fields server_;
+  Fields synced_;  ///< the last whole snapshot the server sent: what the client cached on its last connect
+  Fields shown_;
+};
+
+class OutboxServer final : public Node {
+ public:
+  explicit OutboxServer(AppliedFields::Dedup dedup = AppliedFields::Dedup::per_client_mark) : state_(dedup) {}
+
+  void on_start(Context& ctx) override { state_.restore(ctx); }
+  void on_user_operation(Context&, const Operation&) override {}
+
+  void on_message(Context& ctx, NodeId from, std::string_view payload) override {
+    Reader r(payload);
+    if (r.u8() != kOp) return;
+    auto op = Operation::decode(r.bytes());
+    if (!r.ok() || !op || op->kind != OpKind::map_set) return;
+    if (state_.apply(ctx, *op)) {
+      ctx.store().flush();  // durable before anyone hears of it
+      const std::string update = Writer().u8(kUpdate).u32(op->key.value).u64(op->id.value).take();
+      for (NodeId client : ctx.clients()) {
+        if (ctx.connected(client)) ctx.send(client, update);
+      }
+    }
+    ctx.send(from, Writer().u8(kAck).u64(op->id.value).take());  // a resend is acknowledged again
+  }
+
+  void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, encode_snapshot(state_.fields())); }
+
+  std::optional<State> state() const override { return to_state(state_.fields()); }
+  std::uint64_t metadata_bytes() const override { return state_.metadata_bytes(); }
+
+ private:
+  AppliedFields state_;  ///< the fields, and what makes a resend apply once
+};
+
+/// The rebuilding server: state in memory only; after a start it adopts the first view a client
+/// reports, then applies and acknowledges writes as OutboxServer does (without a store).
+class RebuildingServer final : public Node {
+ public:
+  void on_start(Context&) override {}
+  void on_user_operation(Context&, const Operation&) override {}
+
+  void on_message(Context& ctx, NodeId from, std::string_view payload) override {
+    Reader r(payload);
+    const std::uint8_t tag = r.u8();
+    if (tag == kHello) {
+      Fields seen;
+      if (!read_fields(r, seen) || rebuilt_) return;
+      rebuilt_ = true;
+      fields_ = std::move(seen);
+      broadcast(ctx, encode_snapshot(fields_));
+      return;
+    }
+    if (tag != kOp) return;
+    auto op = Operation::decode(r.bytes());
+    if (!r.ok() || !op || op->kind != OpKind::map_set) return;
+    rebuilt_ = true;  // nothing to rebuild from once writes arrive
+    if (applied_.insert(op->id).second) {
+      fields_[op->key] = op->id;
+      broadcast(ctx, Writer().u8(kUpdate).u32(op->key.value).u64(op->id.value).take());
+    }
+    ctx.send(from, Writer().u8(kAck).u64(op->id.value).take());
+  }
+
+  void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, encode_snapshot(fields_)); }
+
+  std::optional<State> state() const override { return to_state(fields_); }
+  std::uint64_t metadata_bytes() const override { return applied_.size() * sizeof(OpId); }
+
+ private:
+  static void broadcast(Context& ctx, const std::string& message) {
+    for (NodeId client : ctx.clients()) {
+      if (ctx.connected(client)) ctx.send(client, message);
+    }
+  }
+
+  Fields fields_;
+  std::set<OpId> applied_;
+  bool rebuilt_ = false;
+};
+
+ModelInfo outbox_variant(std::string name, std::string description, ClientFlaws flaws, bool rebuilding_server,
+                         std::optional<Invariant> breaks) {
+  ModelInfo info{
+      .name = std::move(name),
+      .description = std::move(description),
+      .data_type = DataType::map,
+      .topology = Topology::client_server,
+      .rule = SupersedeRule::server_order,
+      .breaks = breaks,
+      .make_client = [flaws](NodeId) { return std::make_unique<OutboxClient>(flaws); },
+      .make_server = nullptr,
+  };
+  if (rebuilding_server) {
+    info.make_server = [](NodeId) { return std::make_unique<RebuildingServer>(); };
+    info.metadata_growth = MetadataGrowth::server_keeps_writes;  // its in-memory set of applied ids
+  } else {
+    info.make_server = [](NodeId) { return std::make_unique<OutboxServer>(); };
+  }
+  if (flaws.newest_first) {
+    // Its server keeps every applied id, so that the reversed resends are applied (out of order)
+    // rather than dropped: what the baseline shows is the order, for the monotonic-writes check.
+    info.make_server = [](NodeId) { return std::make_unique<OutboxServer>(AppliedFields::Dedup::every_id); };
+    info.metadata_growth = MetadataGrowth::server_keeps_writes;
+  }
+  return info;
+}
+
+}  // namespace
+
+ModelInfo outbox_map_newest_first_model() {
+  return outbox_variant("outbox-map-newest-first",
+                        "outbox-map whose reconnecting clients resend their outbox newest first: one user's offline edits are applied in reverse",
+                        ClientFlaws{.newest_first = true}, false, Invariant::monotonic_writes);
+}
+
+ModelInfo outbox_map_no_rebase_model() {
+  return outbox_variant("outbox-map-no-rebase",
+                        "outbox-map whose clients show each server push without their pending edits on top: a user's own edit flickers back",
+                        ClientFlaws{.no_rebase = true}, false, Invariant::read_your_writes);
+}
+
+ModelInfo outbox_map_rebuilding_server_model() {
+  return outbox_variant("outbox-map-rebuilding-server",
+                        "outbox-map whose server keeps state in memory and rebuilds it after a restart from the first client that reconnects",
+                        ClientFlaws{.says_hello = true}, true, Invariant::lost_acknowledged_write);
+}
+
+ModelInfo outbox_map_model() {
+  return ModelInfo{
+      .name = "outbox-map",
+      .description = "server-ordered map; clients persist unsent edits (IndexedDB) and resend them after a reload",
+      .data_type = DataType::map,
+      .topology = Topology::client_server,
+      .rule = SupersedeRule::server_order,
+      .breaks = std::nullopt,
+      .make_client = [](NodeId) { return std::make_unique<OutboxClient>(ClientFlaws{}); },
+      .make_server = [](NodeId) { return std::make_unique<OutboxServer>(); },
+  };
+}
+
+ModelInfo outbox_map_memory_model() {
+  return ModelInfo{
+      .name = "outbox-map-memory",
+      .description = "outbox-map with the outbox in memory only: a tab reload silently drops unsent edits",
+      .data_type = DataType::map,
+      .topology = Topology::client_server,
+      .rule = SupersedeRule::server_order,
+      .breaks = Invariant::silent_rollback,
+      .make_client = [](NodeId) { return std::make_unique<OutboxClient>(ClientFlaws{.outbox_in_memory = true}); },
+      .make_server = [](NodeId) { return std::make_unique<OutboxServer>(); },
+  };
+}
+
+}  // namespace syncstorm

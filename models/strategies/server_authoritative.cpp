@@ -1,0 +1,449 @@
+// server-authoritative and server-authoritative-silent: optimistic updates with rollback, the
+// pattern of most real-time apps. A client shows a write at once and sends it with the version of the
+// field it last saw. The server keeps a version per field and rejects a write whose base version is
+// stale, that is when another client wrote the field since (optimistic concurrency control, like an
+// HTTP If-Match). Accepted writes are stored, acknowledged and broadcast. A client's view is always
+// the server state it knows with its pending writes replayed on top, so rolling back a rejected
+// write is simply dropping it from the pending list.
+//
+// The silent variant rolls a rejected write back without telling its user: the article's "silent
+// data loss" pitfall, and the canary for the silent-rollback checker.
+#include <algorithm>
+#include <memory>
+#include <vector>
+
+#include "models/model.hpp"
+#include "sim/base/codec.hpp"
+
+namespace syncstorm {
+namespace {
+
+enum Tag : std::uint8_t {
+  kWrite = 1,     ///< client -> server: u64 op, u32 key, u64 base version, u64 oldest pending op
+  kAccepted = 2,  ///< server -> client: u64 op, u32 key, u64 version it got
+  kRejected = 3,  ///< server -> client: u64 op
+  kUpdate = 4,    ///< server -> client: u32 n, then n x (u32 key, u64 version, u64 value, u32 writer)
+  kReplicate = 5, ///< server -> server: one accepted write: u32 key, u64 version, u64 value, u32 writer,
+                  ///< u64 oldest pending op of that writer
+  kSync = 6,      ///< client -> server every period: u64 digest of the server state the client knows,
+                  ///< u64 oldest pending op (what a quiet client lets the server forget)
+};
+
+constexpr std::uint64_t kTimer = 1;
+/// How often a client resends writes still waiting for the server's answer.
+constexpr Duration kResendPeriod = Duration::seconds(1);
+/// A client sends its digest at least every this many periods, even while broadcasts keep arriving.
+constexpr std::uint64_t kSyncEvery = 5;
+
+/// One field as the server ordered it.
+struct Field {
+  std::uint64_t version = 0;  ///< number of accepted writes to this field; 0: never written
+  OpId value;                 ///< the last accepted write
+  std::uint32_t writer = 0;   ///< the client that made it
+  /// The version just before the current writer's run of consecutive writes began: a write based on
+  /// any version from here on has seen every other client's write to the field.
+  std::uint64_t run_start = 0;
+
+  /// Servers that accepted writes concurrently (several servers) settle on the larger pair.
+  bool precedes(std::uint64_t other_version, OpId other_value) const {
+    return std::pair(version, value) < std::pair(other_version, other_value);
+  }
+};
+
+using Fields = std::map<KeyId, Field>;
+
+/// A digest of what a client can know of a server's fields. A client sends it every period and a
+/// server holding something else answers with its full state: this repairs broadcasts lost on
+/// datagram links, which have no connection event to trigger a catch-up.
+std::uint64_t digest(const Fields& fields) {
+  Writer w;
+  for (const auto& [key, f] : fields) w.u32(key.value).u64(f.version).u64(f.value.value);
+  return fnv1a64(w.take());
+}
+
+void write_field(Writer& w, KeyId key, const Field& f) {
+  w.u32(key.value).u64(f.version).u64(f.value.value).u32(f.writer);
+}
+
+std::string encode_update(const Fields& fields) {
+  Writer w;
+  w.u8(kUpdate).u32(static_cast<std::uint32_t>(fields.size()));
+  for (const auto& [key, field] : fields) write_field(w, key, field);
+  return w.take();
+}
+
+/// Reads n x (key, version, value, writer); nullopt on malformed input.
+std::optional<Fields> read_fields(Reader& r) {
+  Fields fields;
+  const std::uint32_t n = r.u32();
+  for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+    const KeyId key{r.u32()};
+    Field f;
+    f.version = r.u64();
+    f.value = OpId{r.u64()};
+    f.writer = r.u32();
+    fields[key] = f;
+  }
+  if (!r.ok()) return std::nullopt;
+  return fields;
+}
+
+struct PendingWrite {
+  OpId op;
+  KeyId key;
+  std::uint64_t base = 0;  ///< the field's version this client had seen when the user wrote
+};
+
+class AuthoritativeClient final : public Node {
+ public:
+  explicit AuthoritativeClient(bool silent) : silent_(silent) {}
+
+  void on_start(Context& ctx) override {
+    restore(ctx);
+    ctx.set_timer(kResendPeriod, kTimer);
+  }
+
+  void on_user_operation(Context& ctx, const Operation& op) override {
+    if (op.kind != OpKind::map_set) return;
+    const auto known = confirmed_.find(op.key);
+    pending_.push_back(PendingWrite{op.id, op.key, known == confirmed_.end() ? 0 : known->second.version});
+    persist(ctx);
+    ctx.report(op.id, Lifecycle::applied);
+    if (auto server = ctx.connected_server()) ctx.send(*server, encode_write(pending_.back()));
+  }
+
+  void on_message(Context& ctx, NodeId, std::string_view payload) override {
+    heard_ = true;
+    Reader r(payload);
+    const std::uint8_t tag = r.u8();
+    if (tag == kAccepted) {
+      const OpId op{r.u64()};
+      const KeyId key{r.u32()};
+      const std::uint64_t version = r.u64();
+      if (!r.ok() || !drop_pending(op)) return;
+      adopt(ctx, key, Field{version, op, ctx.self().value, 0});
+      ctx.report(op, Lifecycle::acknowledged);
+    } else if (tag == kRejected) {
+      const OpId op{r.u64()};
+      if (!r.ok() || !drop_pending(op)) return;
+      // The rollback itself: the view is recomputed without the op. Telling the user is the fix.
+      if (!silent_) ctx.report(op, Lifecycle::rejected);
+    } else if (tag == kUpdate) {
+      auto fields = read_fields(r);
+      if (!fields) return;
+      for (const auto& [key, field] : *fields) adopt(ctx, key, field);
+    } else {
+      return;
+    }
+    persist(ctx);
+  }
+
+  void on_timer(Context& ctx, std::uint64_t tag) override {
+    if (tag != kTimer) return;
+    ++ticks_;
+    if (auto server = ctx.connected_server()) {
+      resend(ctx, *server);
+      // While broadcasts keep arriving the digests differ anyway (some are in flight): sync when
+      // the server has gone quiet, and every kSyncEvery periods regardless.
+      if (!heard_ || ticks_ % kSyncEvery == 0) ctx.send(*server, Writer().u8(kSync).u64(digest(confirmed_)).u64(oldest_pending().value).take());
+    }
+    heard_ = false;
+    ctx.set_timer(kResendPeriod, kTimer);
+  }
+
+  void on_connected(Context& ctx, NodeId peer) override { resend(ctx, peer); }
+
+  std::optional<State> state() const override {
+    std::map<KeyId, OpId> view;
+    for (const auto& [key, field] : confirmed_) view[key] = field.value;
+    for (const PendingWrite& p : pending_) view[p.key] = p.op;  // optimistic: pending writes show
+    State s;
+    s.type = DataType::map;
+    s.fields.assign(view.begin(), view.end());
+    return s;
+  }
+
+  std::uint64_t metadata_bytes() const override {
+    return confirmed_.size() * (sizeof(KeyId) + sizeof(std::uint64_t)) + pending_.size() * sizeof(PendingWrite);
+  }
+
+ private:
+  std::string encode_write(const PendingWrite& p) const {
+    return Writer().u8(kWrite).u64(p.op.value).u32(p.key.value).u64(p.base).u64(oldest_pending().value).take();
+  }
+
+  /// Every op of this client before this one has its answer here and is never sent again: the
+  /// oldest pending op, or with none pending the one after the newest answered.
+  OpId oldest_pending() const { return pending_.empty() ? OpId{newest_answered_.value + 1} : pending_.front().op; }
+
+  void resend(Context& ctx, NodeId server) {
+    for (const PendingWrite& p : pending_) ctx.send(server, encode_write(p));
+  }
+
+  bool drop_pending(OpId op) {
+    if (std::erase_if(pending_, [op](const PendingWrite& p) { return p.op == op; }) == 0) return false;
+    newest_answered_ = std::max(newest_answered_, op);
+    return true;
+  }
+
+  /// Takes a field from the server if it is newer than what this client knows.
+  void adopt(Context& ctx, KeyId key, const Field& field) {
+    auto [it, inserted] = confirmed_.try_emplace(key, Field{});
+    if (!it->second.precedes(field.version, field.value)) return;
+    it->second = field;
+    // Confirmed versions only grow, so each remote write is taken (and reported) once.
+    if (field.writer != ctx.self().value) ctx.report(field.value, Lifecycle::seen);
+  }
+
+  void persist(Context& ctx) {
+    Writer w;
+    w.u32(static_cast<std::uint32_t>(confirmed_.size()));
+    for (const auto& [key, field] : confirmed_) write_field(w, key, field);
+    w.u32(static_cast<std::uint32_t>(pending_.size()));
+    for (const PendingWrite& p : pending_) w.u64(p.op.value).u32(p.key.value).u64(p.base);
+    ctx.store().put("sa/client", w.take());
+    ctx.store().flush();
+  }
+
+  void restore(Context& ctx) {
+    const auto saved = ctx.store().get("sa/client");
+    if (!saved) return;
+    Reader r(*saved);
+    auto confirmed = read_fields(r);
+    std::vector<PendingWrite> pending;
+    const std::uint32_t n = r.u32();
+    for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+      PendingWrite p;
+      p.op = OpId{r.u64()};
+      p.key = KeyId{r.u32()};
+      p.base = r.u64();
+      pending.push_back(p);
+    }
+    if (!confirmed || !r.ok()) return;  // a corrupt store is treated as empty
+    confirmed_ = std::move(*confirmed);
+    pending_ = std::move(pending);
+  }
+
+  bool silent_;
+  Fields confirmed_;                   ///< the server's state as this client last heard it
+  std::vector<PendingWrite> pending_;  ///< applied here, not yet answered; in the order the user wrote
+  OpId newest_answered_;  ///< the newest of this client's ops answered since it started (not kept across a reload)
+  bool heard_ = false;                 ///< a server message arrived since the last timer tick
+  std::uint64_t ticks_ = 0;            ///< timer ticks since this node started
+};
+
+/// The server's answer to one operation, kept so that a resend gets the same answer.
+struct Decision {
+  bool accepted = false;
+  KeyId key;
+  std::uint64_t version = 0;
+};
+
+/// The answers one client may still ask for again. Every write names the client's oldest pending
+/// op; everything older has been answered and is never resent, so it is forgotten.
+struct Answers {
+  OpId floor;  ///< the largest "oldest pending op" the client has named
+  std::map<OpId, Decision> ops;
+
+  void forget_before(OpId oldest) {
+    if (!(floor < oldest)) return;
+    floor = oldest;
+    ops.erase(ops.begin(), ops.lower_bound(oldest));
+  }
+};
+
+class AuthoritativeServer final : public Node {
+ public:
+  void on_start(Context& ctx) override { restore(ctx); }
+  void on_user_operation(Context&, const Operation&) override {}
+
+  void on_message(Context& ctx, NodeId from, std::string_view payload) override {
+    Reader r(payload);
+    const std::uint8_t tag = r.u8();
+    if (tag == kWrite) on_write(ctx, from, r);
+    if (tag == kReplicate) on_replicate(ctx, from, r);
+    if (tag == kSync) {
+      const std::uint64_t theirs = r.u64();
+      const OpId oldest{r.u64()};
+      if (!r.ok()) return;
+      decisions_[from.value].forget_before(oldest);  // a quiet client has had every answer before it
+      if (theirs != digest(fields_)) ctx.send(from, encode_update(fields_));
+    }
+  }
+
+  void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, encode_update(fields_)); }
+
+  std::optional<State> state() const override {
+    State s;
+    s.type = DataType::map;
+    for (const auto& [key, field] : fields_) s.fields.emplace_back(key, field.value);
+    return s;
+  }
+
+  std::uint64_t metadata_bytes() const override {
+    std::uint64_t decisions = 0;
+    for (const auto& [client, answers] : decisions_) decisions += answers.ops.size();
+    return fields_.size() * sizeof(Field) + decisions * (sizeof(OpId) + sizeof(Decision));
+  }
+
+ private:
+  void on_write(Context& ctx, NodeId from, Reader& r) {
+    const OpId op{r.u64()};
+    const KeyId key{r.u32()};
+    const std::uint64_t base = r.u64();
+    const OpId oldest{r.u64()};
+    if (!r.ok() || !op.valid()) return;
+    Answers& mine = decisions_[from.value];
+    mine.forget_before(oldest);
+    // A late duplicate of an op its client already has an answer for (a datagram can arrive long
+    // after): deciding it again could apply an old write twice.
+    if (op < mine.floor) return;
+    if (auto it = mine.ops.find(op); it != mine.ops.end()) return answer(ctx, from, op, it->second);
+    Field& f = fields_[key];
+    const bool fresh = base == f.version || (f.writer == from.value && base >= f.run_start);
+    // A reordered datagram can bring a client's older write after its newer one to the same field:
+    // the newer write already supersedes it, so it is accepted without changing the field.
+    const bool superseded = fresh && f.writer == from.value && op < f.value;
+    Decision d{fresh, key, f.version};
+    if (fresh && !superseded) {
+      if (f.writer != from.value) f.run_start = f.version;
+      f.version += 1;
+      f.value = op;
+      f.writer = from.value;
+      d.version = f.version;
+    }
+    mine.ops[op] = d;
+    persist(ctx);  // durable before the answer: an acknowledged write must survive a crash
+    answer(ctx, from, op, d);
+    if (!fresh || superseded) return;
+    broadcast(ctx, key, f, from);
+    Writer w;
+    w.u8(kReplicate);
+    write_field(w, key, f);
+    w.u64(op.value).u64(oldest.value);
+    const std::string replica = w.take();
+    for (NodeId server : ctx.servers()) {
+      if (server != ctx.self()) ctx.send(server, replica);
+    }
+  }
+
+  /// Another server accepted a write: take it if it orders after ours, and remember the decision so
+  /// that a resend of the same op reaching this server is answered, not applied again.
+  void on_replicate(Context& ctx, NodeId, Reader& r) {
+    auto fields = read_fields_one(r);
+    const OpId op{r.u64()};
+    const OpId oldest{r.u64()};
+    if (!fields || !r.ok()) return;
+    const auto& [key, incoming] = *fields;
+    Answers& theirs = decisions_[incoming.writer];
+    theirs.forget_before(oldest);
+    if (op >= theirs.floor) theirs.ops[op] = Decision{true, key, incoming.version};
+    Field& f = fields_[key];
+    const bool newer = f.precedes(incoming.version, incoming.value);
+    if (newer) {
+      if (f.writer != incoming.writer) f.run_start = f.version;
+      f.version = incoming.version;
+      f.value = incoming.value;
+      f.writer = incoming.writer;
+    }
+    persist(ctx);
+    if (newer) broadcast(ctx, key, f, ctx.self());
+  }
+
+  static std::optional<std::pair<KeyId, Field>> read_fields_one(Reader& r) {
+    const KeyId key{r.u32()};
+    Field f;
+    f.version = r.u64();
+    f.value = OpId{r.u64()};
+    f.writer = r.u32();
+    if (!r.ok()) return std::nullopt;
+    return std::pair(key, f);
+  }
+
+  void answer(Context& ctx, NodeId to, OpId op, const Decision& d) {
+    if (d.accepted) ctx.send(to, Writer().u8(kAccepted).u64(op.value).u32(d.key.value).u64(d.version).take());
+    else ctx.send(to, Writer().u8(kRejected).u64(op.value).take());
+  }
+
+  void broadcast(Context& ctx, KeyId key, const Field& f, NodeId except) {
+    Fields one;
+    one[key] = f;
+    const std::string update = encode_update(one);
+    for (NodeId client : ctx.clients()) {
+      if (client != except && ctx.connected(client)) ctx.send(client, update);
+    }
+  }
+
+  void persist(Context& ctx) {
+    Writer w;
+    w.u32(static_cast<std::uint32_t>(fields_.size()));
+    for (const auto& [key, f] : fields_) {
+      write_field(w, key, f);
+      w.u64(f.run_start);
+    }
+    w.u32(static_cast<std::uint32_t>(decisions_.size()));
+    for (const auto& [client, answers] : decisions_) {
+      w.u32(client).u64(answers.floor.value).u32(static_cast<std::uint32_t>(answers.ops.size()));
+      for (const auto& [op, d] : answers.ops) w.u64(op.value).u8(d.accepted ? 1 : 0).u32(d.key.value).u64(d.version);
+    }
+    ctx.store().put("sa/server", w.take());
+    ctx.store().flush();
+  }
+
+  void restore(Context& ctx) {
+    const auto saved = ctx.store().get("sa/server");
+    if (!saved) return;
+    Reader r(*saved);
+    Fields fields;
+    const std::uint32_t n = r.u32();
+    for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+      auto one = read_fields_one(r);
+      const std::uint64_t run_start = r.u64();
+      if (!one) break;
+      one->second.run_start = run_start;
+      fields[one->first] = one->second;
+    }
+    std::map<std::uint32_t, Answers> decisions;
+    const std::uint32_t clients = r.u32();
+    for (std::uint32_t c = 0; c < clients && r.ok(); ++c) {
+      Answers& answers = decisions[r.u32()];
+      answers.floor = OpId{r.u64()};
+      auto& ops = answers.ops;
+      const std::uint32_t count = r.u32();
+      for (std::uint32_t i = 0; i < count && r.ok(); ++i) {
+        const OpId op{r.u64()};
+        const bool accepted = r.u8() != 0;
+        const KeyId key{r.u32()};
+        ops[op] = Decision{accepted, key, r.u64()};
+      }
+    }
+    if (!r.ok()) return;  // a corrupt store is treated as empty
+    fields_ = std::move(fields);
+    decisions_ = std::move(decisions);
+  }
+
+  Fields fields_;
+  /// Per client (by NodeId value), the answers it may still ask for again.
+  std::map<std::uint32_t, Answers> decisions_;
+};
+
+ModelInfo make_info(bool silent) {
+  ModelInfo info;
+  info.name = silent ? "server-authoritative-silent" : "server-authoritative";
+  info.description = silent ? "optimistic updates whose rejected writes are rolled back without telling the user"
+                            : "optimistic updates, server rejects writes based on a stale field version, client rolls back";
+  info.data_type = DataType::map;
+  info.topology = Topology::client_server;
+  info.rule = SupersedeRule::server_order;
+  if (silent) info.breaks = Invariant::silent_rollback;
+  info.make_client = [silent](NodeId) { return std::make_unique<AuthoritativeClient>(silent); };
+  info.make_server = [](NodeId) { return std::make_unique<AuthoritativeServer>(); };
+  return info;
+}
+
+}  // namespace
+
+ModelInfo server_authoritative_model() { return make_info(false); }
+ModelInfo server_authoritative_silent_model() { return make_info(true); }
+
+}  // namespace syncstorm

@@ -1,0 +1,190 @@
+#include "sim/base/data.hpp"
+
+#include <fmt/format.h>
+
+#include "sim/base/codec.hpp"
+#include "sim/base/rng.hpp"
+
+namespace syncstorm {
+
+std::string_view to_string(DataType type) {
+  switch (type) {
+    case DataType::map: return "map";
+    case DataType::list: return "list";
+    case DataType::counter: return "counter";
+    case DataType::text: return "text";
+  }
+  return "?";
+}
+
+std::optional<DataType> parse_data_type(std::string_view text) {
+  for (DataType t : {DataType::map, DataType::list, DataType::counter, DataType::text}) {
+    if (to_string(t) == text) return t;
+  }
+  return std::nullopt;
+}
+
+std::string_view to_string(OpKind kind) {
+  switch (kind) {
+    case OpKind::map_set: return "set";
+    case OpKind::list_add: return "add";
+    case OpKind::list_update: return "update";
+    case OpKind::list_remove: return "remove";
+    case OpKind::counter_add: return "increment";
+    case OpKind::text_insert: return "insert";
+    case OpKind::text_delete: return "delete";
+  }
+  return "?";
+}
+
+DataType data_type_of(OpKind kind) {
+  switch (kind) {
+    case OpKind::map_set: return DataType::map;
+    case OpKind::list_add:
+    case OpKind::list_update:
+    case OpKind::list_remove: return DataType::list;
+    case OpKind::counter_add: return DataType::counter;
+    case OpKind::text_insert:
+    case OpKind::text_delete: return DataType::text;
+  }
+  return DataType::map;
+}
+
+std::string_view to_string(Lifecycle lifecycle) {
+  switch (lifecycle) {
+    case Lifecycle::applied: return "applied";
+    case Lifecycle::acknowledged: return "acknowledged";
+    case Lifecycle::rejected: return "rejected";
+    case Lifecycle::seen: return "seen";
+  }
+  return "?";
+}
+
+std::string_view to_string(SupersedeRule rule) {
+  switch (rule) {
+    case SupersedeRule::last_writer_wins: return "last-writer-wins";
+    case SupersedeRule::add_wins: return "add-wins";
+    case SupersedeRule::remove_wins: return "remove-wins";
+    case SupersedeRule::server_order: return "server-order";
+  }
+  return "?";
+}
+
+std::string_view describe(SupersedeRule rule) {
+  switch (rule) {
+    case SupersedeRule::last_writer_wins: return "a write may be superseded by any write that did not happen before it";
+    case SupersedeRule::add_wins: return "a remove takes away only the adds and updates it had seen; concurrent writes may win";
+    case SupersedeRule::remove_wins: return "a concurrent remove wins over an add";
+    case SupersedeRule::server_order:
+      return "the server orders writes as it likes, except that a write never gives way to its own client's earlier "
+             "write (monotonic writes) nor to one acknowledged, or shown on its client, before it was issued";
+  }
+  return "?";
+}
+
+std::string Operation::encode() const {
+  Writer w;
+  w.u64(id.value).u32(client.value).i64(issued_at.us).u8(static_cast<std::uint8_t>(kind));
+  w.u32(key.value).i64(amount).u32(position_ppm);
+  return w.take();
+}
+
+std::optional<Operation> Operation::decode(std::string_view bytes) {
+  Reader r(bytes);
+  Operation op;
+  op.id.value = r.u64();
+  op.client.value = r.u32();
+  op.issued_at.us = r.i64();
+  const std::uint8_t kind = r.u8();
+  op.key.value = r.u32();
+  op.amount = r.i64();
+  op.position_ppm = r.u32();
+  if (!r.ok() || kind > static_cast<std::uint8_t>(OpKind::text_delete)) return std::nullopt;
+  op.kind = static_cast<OpKind>(kind);
+  return op;
+}
+
+std::string State::encode() const {
+  Writer w;
+  w.u8(static_cast<std::uint8_t>(type));
+  switch (type) {
+    case DataType::map:
+      w.u32(static_cast<std::uint32_t>(fields.size()));
+      for (const auto& [key, value] : fields) w.u32(key.value).u64(value.value);
+      break;
+    case DataType::list:
+      w.u32(static_cast<std::uint32_t>(items.size()));
+      for (const Item& item : items) w.u32(item.id.value).u64(item.value.value);
+      break;
+    case DataType::counter: w.i64(counter); break;
+    case DataType::text:
+      w.u32(static_cast<std::uint32_t>(text.size()));
+      for (OpId element : text) w.u64(element.value);
+      break;
+  }
+  return w.take();
+}
+
+std::uint64_t State::digest() const { return fnv1a64(encode()); }
+
+std::uint64_t State::fingerprint() const {
+  std::uint64_t h = 0x9e3779b97f4a7c15ULL;
+  auto mix = [&h](std::uint64_t v) {
+    h = (h ^ v) * 0xff51afd7ed558ccdULL;
+    h ^= h >> 29;
+  };
+  mix(static_cast<std::uint64_t>(type));
+  switch (type) {
+    case DataType::map:
+      mix(fields.size());
+      for (const auto& [key, value] : fields) mix(key.value), mix(value.value);
+      break;
+    case DataType::list:
+      mix(items.size());
+      for (const Item& item : items) mix(item.id.value), mix(item.value.value);
+      break;
+    case DataType::counter: mix(static_cast<std::uint64_t>(counter)); break;
+    case DataType::text:
+      mix(text.size());
+      for (OpId element : text) mix(element.value);
+      break;
+  }
+  return h;
+}
+
+std::string State::describe(std::size_t max_entries) const {
+  std::string out;
+  auto more = [&](std::size_t total) {
+    if (total > max_entries) out += fmt::format(", ... ({} more)", total - max_entries);
+  };
+  switch (type) {
+    case DataType::map:
+      out = "{";
+      for (std::size_t i = 0; i < fields.size() && i < max_entries; ++i) {
+        out += fmt::format("{}k{}=op{}", i ? ", " : "", fields[i].first.value, fields[i].second.value);
+      }
+      more(fields.size());
+      out += "}";
+      break;
+    case DataType::list:
+      out = "[";
+      for (std::size_t i = 0; i < items.size() && i < max_entries; ++i) {
+        out += fmt::format("{}item{}=op{}", i ? ", " : "", items[i].id.value, items[i].value.value);
+      }
+      more(items.size());
+      out += "]";
+      break;
+    case DataType::counter: out = fmt::format("{}", counter); break;
+    case DataType::text:
+      out = "\"";
+      for (std::size_t i = 0; i < text.size() && i < max_entries; ++i) {
+        out += fmt::format("{}op{}", i ? " " : "", text[i].value);
+      }
+      more(text.size());
+      out += "\"";
+      break;
+  }
+  return out;
+}
+
+}  // namespace syncstorm

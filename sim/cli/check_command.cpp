@@ -1,0 +1,367 @@
+// `syncstorm check` (the CI gate), `syncstorm merge` (shard summaries into one verdict) and the
+// repro-file form of `syncstorm replay`.
+#include <fmt/format.h>
+
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <thread>
+
+#include "reports/junit.hpp"
+#include "sim/sweep/check.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/sweep/repro.hpp"
+#include "sim/engine/simulation.hpp"
+
+namespace syncstorm {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+/// The corpus folder used when --corpus is not given, if it exists.
+constexpr const char* kDefaultCorpus = "syncstorm-corpus";
+/// The seed range of a --time-budget run given no range: far more than any budget covers.
+constexpr std::uint64_t kOpenEndedLastSeed = 1'000'000'000'000ULL;
+
+struct CheckArgs {
+  std::vector<std::string> inputs;
+  std::vector<std::string> models;
+  std::uint64_t seeds = 0;
+  std::string seed_range;
+  std::string time_budget;
+  unsigned jobs = 0;
+  std::string shard;
+  std::string junit;
+  std::string json;
+  std::string corpus;
+  std::vector<std::string> verify;  ///< empty: off; [""]: the default share; ["P"]: P percent
+  std::uint32_t shrink_runs = 2'000;
+  std::int64_t shrink_ms = 10'000;
+  std::uint32_t run_timeout_s = 0;
+  bool no_shrink = false;
+  bool no_progress = false;
+};
+
+/// Expands the positional arguments: folders into their *.toml files, names into shipped files.
+/// Repro files go to `repros` and are replayed with the corpus.
+Result<std::vector<Scenario>> scenarios_of(const std::vector<std::string>& inputs, std::vector<std::string>& repros) {
+  if (inputs.empty()) return shipped_scenarios();
+  std::vector<Scenario> out;
+  for (const std::string& input : inputs) {
+    if (is_repro_path(input)) {
+      repros.push_back(input);
+      continue;
+    }
+    std::vector<std::string> files{input};
+    if (fs::is_directory(input)) files = scenario_files_in(input);
+    for (const std::string& file : files) {
+      auto scenario = resolve_scenario(file);
+      if (!scenario) return scenario.error();
+      out.push_back(std::move(scenario.value()));
+    }
+  }
+  return out;
+}
+
+/// Scenario x model pairs: every correct in-process model that fits when none is named (external
+/// models need Node.js and are slow: they run only by name), else the named ones wherever they fit.
+Result<std::vector<CheckTarget>> targets_of(const std::vector<Scenario>& scenarios, const CheckArgs& args,
+                                            const ModelRegistry& models) {
+  std::vector<const ModelInfo*> chosen;
+  for (const std::string& name : args.models) {
+    auto model = resolve_model(models, name);
+    if (!model) return model.error();
+    chosen.push_back(model.value());
+  }
+  if (chosen.empty()) {
+    for (const ModelInfo& m : models.all()) {
+      if (m.correct() && !m.external) chosen.push_back(&m);
+    }
+  }
+  std::vector<CheckTarget> out;
+  for (const Scenario& s : scenarios) {
+    for (const ModelInfo* m : chosen) {
+      if (fits(s, *m)) out.push_back(CheckTarget{s, m});
+    }
+  }
+  for (const ModelInfo* m : chosen) {
+    const bool used = std::any_of(out.begin(), out.end(), [&](const CheckTarget& t) { return t.model == m; });
+    if (!used && !args.models.empty()) {
+      return InputError{"", 0, 0, "--model", fmt::format("model '{}' fits none of the scenarios checked", m->name)};
+    }
+  }
+  return out;
+}
+
+Result<CorpusEntry> corpus_entry(const std::string& file, const ModelRegistry& models) {
+  auto repro = load_repro(file);
+  if (!repro) return repro.error();
+  auto model = resolve_model(models, repro.value().model, "model");
+  if (!model) {
+    InputError e = model.error();
+    e.file = file;
+    return e;
+  }
+  return CorpusEntry{file, std::move(repro.value()), model.value()};
+}
+
+/// The corpus folder's repros (sorted by name) and any repro files named on the command line.
+Result<std::vector<CorpusEntry>> corpus_of(const std::string& dir, const std::vector<std::string>& extra,
+                                           const ModelRegistry& models) {
+  std::vector<std::string> files;
+  if (!dir.empty() && fs::is_directory(dir)) {
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      if (entry.is_regular_file() && is_repro_path(entry.path().filename().string())) files.push_back(entry.path().string());
+    }
+    std::sort(files.begin(), files.end());
+  }
+  files.insert(files.end(), extra.begin(), extra.end());
+  std::vector<CorpusEntry> out;
+  for (const std::string& file : files) {
+    auto entry = corpus_entry(file, models);
+    if (!entry) return entry.error();
+    out.push_back(std::move(entry.value()));
+  }
+  return out;
+}
+
+/// Where new repros go: the corpus, else beside the JSON or JUnit output, else the current folder.
+std::string repro_dir_of(const CheckArgs& args, const std::string& corpus) {
+  if (!corpus.empty()) return corpus;
+  for (const std::string& output : {args.json, args.junit}) {
+    if (!output.empty()) {
+      const fs::path parent = fs::path(output).parent_path();
+      return parent.empty() ? "." : parent.string();
+    }
+  }
+  return ".";
+}
+
+/// The seeds to run and the time budget, from --seeds, --seed-range, --time-budget and --shard.
+std::optional<InputError> seed_options(const CheckArgs& args, CheckOptions& options, std::string& shard_label) {
+  if (args.seeds > 0 && !args.seed_range.empty()) return InputError{"", 0, 0, "--seeds", "give --seeds or --seed-range, not both"};
+  if (!args.time_budget.empty()) {
+    auto budget = parse_time_budget_ms(args.time_budget);
+    if (!budget) return budget.error();
+    options.time_budget_ms = budget.value();
+  }
+  if (args.seeds > 0) {
+    options.seeds = SeedRange{1, args.seeds};
+  } else if (!args.seed_range.empty()) {
+    auto range = parse_seed_range(args.seed_range);
+    if (!range) return range.error();
+    options.seeds = range.value();
+  } else if (options.time_budget_ms) {
+    options.seeds = SeedRange{1, kOpenEndedLastSeed};
+    if (!args.shard.empty()) return InputError{"", 0, 0, "--shard", "a shard needs a finite range: add --seeds or --seed-range"};
+  } else {
+    options.seeds = SeedRange{1, 100};
+  }
+  if (!args.shard.empty()) {
+    auto shard = parse_shard(args.shard);
+    if (!shard) return shard.error();
+    options.seeds = shard_range(options.seeds, shard.value());
+    shard_label = args.shard;
+  }
+  return std::nullopt;
+}
+
+std::optional<InputError> verify_option(const CheckArgs& args, CheckOptions& options) {
+  if (args.verify.empty()) return std::nullopt;
+  const std::string& text = args.verify.front();
+  if (text.empty()) {
+    options.verify_percent = 5;
+    return std::nullopt;
+  }
+  std::uint32_t percent = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), percent);
+  if (ec != std::errc() || end != text.data() + text.size() || percent == 0 || percent > 100) {
+    return InputError{"", 0, 0, "--verify-determinism", fmt::format("expected a percentage from 1 to 100, got \"{}\"", text)};
+  }
+  options.verify_percent = percent;
+  return std::nullopt;
+}
+
+std::optional<InputError> write_file(const std::string& path, const std::string& text, const std::string& key) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (out) out << text;
+  if (!out) return InputError{path, 0, 0, key, "cannot write the file"};
+  return std::nullopt;
+}
+
+void print_target(const TargetResult& t) {
+  if (!t.failed()) {
+    fmt::print("  PASS {} / {}: {} seeds\n", t.scenario, t.model, t.seeds_run);
+    return;
+  }
+  fmt::print("  FAIL {} / {}: {} of {} seeds failed\n", t.scenario, t.model, t.failing_seeds, t.seeds_run);
+  for (const ShrinkResult& r : t.shrunk) {
+    fmt::print("\n    {} first at seed {}; shrunk from {} clients, {} operations, {} faults to {} clients, {} operations, "
+               "{} faults ({} runs, {})\n",
+               r.invariant, r.seed, r.before.clients, r.before.operations, r.before.faults, r.after.clients,
+               r.after.operations, r.after.faults, r.runs, r.stopped);
+    fmt::print("{}\n", r.report);
+    if (!r.repro_path.empty()) fmt::print("    replay: syncstorm replay {}\n", r.repro_path);
+    fmt::print("    replay the original: syncstorm replay {} --model {} --seed {}\n\n", t.replay_scenario, t.model, r.seed);
+  }
+  // Seeds no shrink stands for: every failure when nothing was shrunk, and crashes (never shrunk).
+  for (const SeedFailure& f : t.failures) {
+    if (!t.shrunk.empty() && !is_crash_verdict(f.invariant)) continue;
+    fmt::print("    {} at seed {}: syncstorm replay {} --model {} --seed {}\n", f.invariant, f.seed, t.replay_scenario, t.model, f.seed);
+    if (is_crash_verdict(f.invariant)) fmt::print("      {}\n", f.report);
+  }
+  for (const Divergence& d : t.divergences) {
+    fmt::print("    NONDETERMINISTIC seed {}: trace hash {:016x} then {:016x}\n", d.seed, d.first_hash, d.second_hash);
+    if (d.line > 0) fmt::print("      first divergent event, trace line {}:\n      {}\n      {}\n", d.line, d.first_event, d.second_event);
+    else if (!d.first_event.empty()) fmt::print("      {}\n", d.first_event);
+    else fmt::print("      two further recorded runs agreed: the divergence does not repeat on demand\n");
+  }
+}
+
+void print_report(const CheckReport& report, const CheckOptions& options) {
+  std::size_t corpus_failed = 0;
+  for (const CorpusResult& c : report.corpus) {
+    if (!c.failed()) continue;
+    ++corpus_failed;
+    fmt::print("  FAIL corpus {}: {}\n{}\n    replay: syncstorm replay {}\n", c.file, fmt::join(c.failing, ", "), c.report, c.file);
+  }
+  if (!report.corpus.empty()) fmt::print("corpus: {} repros replayed, {} failing\n", report.corpus.size(), corpus_failed);
+  for (const TargetResult& t : report.targets) print_target(t);
+  if (report.budget_stopped) {
+    fmt::print("time budget spent: covered seeds {}..{}; continue with --seed-range {}:{}\n", report.covered.first,
+               report.covered.last, report.covered.last + 1, options.seeds.last);
+  } else if (report.covered.size() > 0) {
+    fmt::print("covered seeds {}..{}\n", report.covered.first, report.covered.last);
+  }
+  if (report.verify_percent > 0) fmt::print("determinism: re-ran {}% of the seeds\n", report.verify_percent);
+  fmt::print("verdict: {} ({:.1f} s)\n", report.failed() ? "FAIL" : "PASS", report.wall_seconds);
+}
+
+int run_check_command(const CheckArgs& args, const ModelRegistry& models) {
+  // Flags first: a typo in a flag should not wait for every scenario to load.
+  CheckOptions options;
+  std::string shard_label;
+  if (auto error = seed_options(args, options, shard_label)) return report_input_error(*error);
+  if (auto error = verify_option(args, options)) return report_input_error(*error);
+  std::vector<std::string> repro_args;
+  auto scenarios = scenarios_of(args.inputs, repro_args);
+  if (!scenarios) return report_input_error(scenarios.error());
+  auto targets = targets_of(scenarios.value(), args, models);
+  if (!targets) return report_input_error(targets.error());
+  if (targets.value().empty() && repro_args.empty()) {
+    return report_input_error(InputError{"", 0, 0, "scenarios", "nothing to check: no scenario x model pair fits"});
+  }
+  const std::string corpus_dir = !args.corpus.empty() ? args.corpus : (fs::is_directory(kDefaultCorpus) ? kDefaultCorpus : "");
+  auto corpus = corpus_of(corpus_dir, repro_args, models);
+  if (!corpus) return report_input_error(corpus.error());
+  options.jobs = args.jobs > 0 ? args.jobs : std::max(1u, std::thread::hardware_concurrency());
+  options.run_timeout_ms = std::int64_t{args.run_timeout_s} * 1'000;
+  options.shrink = ShrinkLimits{args.shrink_runs, args.shrink_ms};
+  options.shrink_enabled = !args.no_shrink;
+  options.progress = !args.no_progress;
+  options.repro_dir = repro_dir_of(args, corpus_dir);
+  fmt::print("check: {} scenario x model pairs, seeds {}..{}{}, {} jobs; new repros go to {}\n", targets.value().size(),
+             options.seeds.first, options.seeds.last, shard_label.empty() ? "" : " (shard " + shard_label + ")", options.jobs,
+             options.repro_dir);
+  std::fflush(stdout);
+  CheckReport report = run_check(targets.value(), corpus.value(), options);
+  report.shard = shard_label;
+  print_report(report, options);
+  if (!args.json.empty()) {
+    if (auto error = write_file(args.json, check_json(report), "--json")) return report_input_error(*error);
+  }
+  if (!args.junit.empty()) {
+    if (auto error = write_file(args.junit, check_junit(report), "--junit")) return report_input_error(*error);
+  }
+  return report.failed() ? kExitViolation : kExitOk;
+}
+
+int run_merge_command(const std::vector<std::string>& files, const std::string& output) {
+  bool failed = false;
+  auto merged = merge_check_json(files, failed);
+  if (!merged) return report_input_error(merged.error());
+  if (output.empty()) {
+    fmt::print("{}", merged.value());
+  } else if (auto error = write_file(output, merged.value(), "--json")) {
+    return report_input_error(*error);
+  }
+  fmt::print(stderr, "merge: {} summaries, verdict {}\n", files.size(), failed ? "FAIL" : "PASS");
+  return failed ? kExitViolation : kExitOk;
+}
+
+void add_check_options(CLI::App* cmd, CheckArgs& a) {
+  cmd->add_option("scenarios", a.inputs,
+                  "scenario files, shipped scenario names, folders of scenarios, or *.repro.toml files to replay "
+                  "(default: every shipped scenario)");
+  cmd->add_option("--model,-m", a.models, "models to check, buggy ones included (default: every correct in-process model that fits; external ones only by name)");
+  cmd->add_option("--seeds", a.seeds, "run seeds 1..N (default 100)");
+  cmd->add_option("--seed-range", a.seed_range, "run seeds A..B, both inclusive, as A:B");
+  cmd->add_option("--time-budget", a.time_budget,
+                  "wall-clock budget such as 90s, 10m, 1h: run seeds until it is spent and print the range covered");
+  cmd->add_option("--jobs,-j", a.jobs, "child processes running models at a time (default: the number of cores); results do not depend on it");
+  cmd->add_option("--run-timeout", a.run_timeout_s,
+                  "kill a run that takes more than this many wall-clock seconds and report its seed as hung (default 0: never)");
+  cmd->add_option("--shard", a.shard, "run part K of N of the seed range, as K/N; `syncstorm merge` joins the JSON");
+  cmd->add_option("--junit", a.junit, "write JUnit XML to this file");
+  cmd->add_option("--json", a.json, "write the JSON summary (simulated figures only) to this file");
+  cmd->add_option("--corpus", a.corpus,
+                  "folder of *.repro.toml replayed first and where new repros go (default ./syncstorm-corpus if it exists)");
+  cmd->add_option("--verify-determinism", a.verify, "re-run PERCENT of the seeds (default 5, at least one) and compare traces")
+      ->expected(0, 1);
+  cmd->add_option("--shrink-runs", a.shrink_runs, "at most this many simulations to shrink one failure (default 2000)");
+  cmd->add_option("--shrink-time", a.shrink_ms, "at most this many wall-clock milliseconds to shrink one failure (default 10000; 0 = no limit)");
+  cmd->add_flag("--no-shrink", a.no_shrink, "report failing seeds without shrinking them");
+  cmd->add_flag("--no-progress", a.no_progress, "no progress bar or progress lines on stderr");
+}
+
+}  // namespace
+
+int replay_repro_file(const std::string& path, const ModelRegistry& models, const std::string& trace) {
+  auto entry = corpus_entry(path, models);
+  if (!entry) return report_input_error(entry.error());
+  const Repro& repro = entry.value().repro;
+  std::ofstream trace_file;
+  RunOptions options;
+  if (!trace.empty()) {
+    trace_file.open(trace);
+    if (!trace_file) return report_input_error(InputError{trace, 0, 0, "--trace", "cannot open the file for writing"});
+    options.trace_out = &trace_file;
+  }
+  const RunResult r = replay_repro(repro, *entry.value().model, options);
+  const ScheduleSize size = size_of(repro.schedule);
+  fmt::print("repro       {}\n", path);
+  fmt::print("scenario    {} ({} clients, {} servers, {} operations, {} faults)\n", repro.scenario_name, size.clients,
+             repro.schedule.servers, size.operations, size.faults);
+  fmt::print("model       {}\nseed        {}\n", repro.model, repro.seed);
+  if (!r.aborted.empty()) fmt::print("aborted     {}\n", r.aborted);
+  fmt::print("violations  {}\n", r.violations.size());
+  for (const Violation& v : r.violations) fmt::print("\n{}\n", format_violation(v, r.history));
+  fmt::print("{}trace hash  {:016x} (the repro recorded {:016x})\n", r.violations.empty() ? "" : "\n", r.trace_hash, repro.trace_hash);
+  if (shows(r, repro.invariant) && r.trace_hash == repro.trace_hash) {
+    fmt::print("reproduced  {}, same trace hash\n", repro.invariant);
+  } else if (shows(r, repro.invariant)) {
+    fmt::print("reproduced  {}, another trace (the model or the engine changed since the repro was written)\n", repro.invariant);
+  } else {
+    fmt::print("not reproduced: {} holds now\n", repro.invariant);
+  }
+  if (!r.aborted.empty()) return kExitViolation;
+  return r.violations.empty() ? kExitOk : kExitViolation;
+}
+
+void add_check_commands(CLI::App& app, const ModelRegistry& models, Action& action) {
+  auto args = std::make_shared<CheckArgs>();
+  CLI::App* check = app.add_subcommand("check", "the CI gate: sweep seeds, shrink failures to repro files, write JUnit and JSON");
+  add_check_options(check, *args);
+  check->callback([&action, &models, args] { action = [&models, args] { return run_check_command(*args, models); }; });
+
+  auto files = std::make_shared<std::vector<std::string>>();
+  auto output = std::make_shared<std::string>();
+  CLI::App* merge = app.add_subcommand("merge", "combine the JSON summaries of check shards into one verdict");
+  merge->add_option("files", *files, "JSON summaries written by `syncstorm check --json`")->required();
+  merge->add_option("--json,-o", *output, "write the merged summary here (default: stdout)");
+  merge->callback([&action, files, output] { action = [files, output] { return run_merge_command(*files, *output); }; });
+}
+
+}  // namespace syncstorm

@@ -1,0 +1,91 @@
+#include "sim/cli/commands.hpp"
+
+#include "models/external/external.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <fmt/format.h>
+
+namespace syncstorm {
+
+Result<Scenario> resolve_scenario(const std::string& argument) {
+  namespace fs = std::filesystem;
+  if (argument.find('/') == std::string::npos && !argument.ends_with(".toml")) {
+    const fs::path shipped = fs::path(shipped_scenario_dir()) / (argument + ".toml");
+    if (fs::exists(shipped)) return load_scenario(shipped.string());
+    if (!fs::exists(argument)) {
+      std::string names;
+      for (const std::string& file : scenario_files_in(shipped_scenario_dir())) {
+        names += (names.empty() ? "" : ", ") + fs::path(file).stem().string();
+      }
+      return InputError{argument, 0, 0, "", fmt::format("no such scenario file or shipped scenario (shipped: {})", names)};
+    }
+  }
+  return load_scenario(argument);
+}
+
+Result<std::vector<Scenario>> shipped_scenarios() {
+  std::vector<Scenario> out;
+  for (const std::string& file : scenario_files_in(shipped_scenario_dir())) {
+    auto s = load_scenario(file);
+    if (!s) return s.error();
+    out.push_back(std::move(s.value()));
+  }
+  return out;
+}
+
+Result<const ModelInfo*> resolve_model(const ModelRegistry& models, const std::string& name, const std::string& key) {
+  if (const ModelInfo* m = models.find(name)) return m;
+  if (name.starts_with(kExternalPrefix)) {
+    auto external = describe_external(name.substr(kExternalPrefix.size()));
+    if (!external) return external.error();
+    return models.keep(std::move(external.value()));
+  }
+  std::string names;
+  for (const ModelInfo& m : models.all()) names += (names.empty() ? "" : ", ") + m.name;
+  return InputError{"", 0, 0, key, fmt::format("unknown model '{}' (known: {}; or external:COMMAND to run an adapter)", name, names)};
+}
+
+std::optional<InputError> check_fit(const Scenario& scenario, const ModelInfo& model) {
+  if (fits(scenario, model)) return std::nullopt;
+  if (scenario.data_type && *scenario.data_type != model.data_type) {
+    return InputError{scenario.file, 0, 0, "data_type",
+                      fmt::format("scenario '{}' pins data type {}, but model '{}' shares a {}", scenario.name,
+                                  to_string(*scenario.data_type), model.name, to_string(model.data_type))};
+  }
+  if (!scenario.models.empty() &&
+      std::find(scenario.models.begin(), scenario.models.end(), model.name) == scenario.models.end()) {
+    std::string names;
+    for (const std::string& m : scenario.models) names += (names.empty() ? "" : ", ") + m;
+    return InputError{scenario.file, 0, 0, "models",
+                      fmt::format("scenario '{}' is about the models {}; '{}' is not one of them", scenario.name, names,
+                                  model.name)};
+  }
+  return InputError{scenario.file, 0, 0, "servers",
+                    fmt::format("model '{}' needs at least one server, scenario '{}' has none", model.name, scenario.name)};
+}
+
+int report_input_error(const InputError& error) {
+  fmt::print(stderr, "syncstorm: error: {}\n", error.to_string());
+  return kExitBadInput;
+}
+
+std::string scenario_argument(const Scenario& scenario) {
+  namespace fs = std::filesystem;
+  if (scenario.file.empty()) return scenario.name;
+  std::error_code ec;
+  const fs::path relative = fs::relative(scenario.file, fs::current_path(), ec);
+  if (!ec && !relative.empty() && relative.string().size() < scenario.file.size()) return relative.string();
+  return scenario.file;
+}
+
+std::string replay_command(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
+  // An external model's name is a command line: quote it so the replay command pastes into a shell.
+  const bool plain = model.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/") == std::string::npos;
+  std::string quoted = "'";
+  for (char c : model.name) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  quoted += "'";
+  return fmt::format("syncstorm replay {} --model {} --seed {}", scenario_argument(scenario), plain ? model.name : quoted, seed);
+}
+
+}  // namespace syncstorm

@@ -1,0 +1,53 @@
+// What every subcommand of the CLI shares: resolving scenario and model names, printing input errors,
+// and the exact command that replays a run. Each subcommand lives in its own file and registers
+// itself on the CLI11 app with one add_*_command function.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "models/model.hpp"
+#include "sim/scenario/scenario.hpp"
+#include "sim/scenario/scenario_file.hpp"
+
+namespace syncstorm {
+
+/// Exit codes, the same for every command.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitViolation = 1;
+inline constexpr int kExitBadInput = 2;
+
+/// The work a parsed subcommand will do; set by its CLI11 callback, run after parsing.
+using Action = std::function<int()>;
+
+/// A scenario argument is a path to a TOML file or the name of a shipped scenario ("quiet").
+Result<Scenario> resolve_scenario(const std::string& argument);
+/// Every shipped scenario, in file-name order.
+Result<std::vector<Scenario>> shipped_scenarios();
+/// A model by name, or an input error that lists the known ones.
+Result<const ModelInfo*> resolve_model(const ModelRegistry& models, const std::string& name, const std::string& key = "--model");
+/// Checks that `model` fits `scenario`; the error names the pinned data type.
+std::optional<InputError> check_fit(const Scenario& scenario, const ModelInfo& model);
+
+/// Prints "syncstorm: error: <file:line:col: key ...: message>" to stderr and returns kExitBadInput.
+int report_input_error(const InputError& error);
+
+/// The command line that reproduces one run exactly.
+std::string replay_command(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed);
+/// How a scenario is named on a command line: its file path relative to the working directory when
+/// that is shorter, else its path.
+std::string scenario_argument(const Scenario& scenario);
+
+void add_run_commands(CLI::App& app, const ModelRegistry& models, Action& action);
+void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action);
+/// `check` and `merge` (sim/check_command.cpp).
+void add_check_commands(CLI::App& app, const ModelRegistry& models, Action& action);
+/// `replay FILE.repro.toml`: runs a repro file's explicit schedule; exit codes as `run`.
+int replay_repro_file(const std::string& path, const ModelRegistry& models, const std::string& trace);
+/// `compare` (reports/compare_command.cpp).
+void add_compare_command(CLI::App& app, const ModelRegistry& models, Action& action);
+
+}  // namespace syncstorm

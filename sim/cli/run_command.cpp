@@ -1,0 +1,187 @@
+// `syncstorm run` and `syncstorm replay`: one run, one screen. And `syncstorm list`.
+#include <fmt/format.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "reports/report.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/sweep/repro.hpp"
+#include "sim/engine/simulation.hpp"
+
+namespace syncstorm {
+
+namespace {
+
+struct RunArgs {
+  std::string scenario;
+  std::string model;
+  std::uint64_t seed = 1;
+  std::string trace;
+  std::string diagram;  ///< replay only: write a space-time diagram SVG here
+};
+
+void print_summary(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed, const Schedule& schedule,
+                   const RunResult& r) {
+  const Metrics& m = r.metrics;
+  fmt::print("scenario    {} ({} clients, {} servers, {} faults)\n", scenario.name, schedule.clients, schedule.servers,
+             schedule.faults.size());
+  fmt::print("model       {} ({}, {}, {})\n", model.name, to_string(model.data_type), to_string(model.rule),
+             model.correct() ? "correct" : "buggy baseline");
+  fmt::print("seed        {}\n", seed);
+  fmt::print("simulated   {:.3f} s, {} events\n", static_cast<double>(m.simulated_us) / 1e6, m.events);
+  fmt::print("messages    {} sent, {} delivered, {} dropped, {} duplicated, {} bytes\n", m.messages_sent,
+             m.messages_delivered, m.messages_dropped, m.messages_duplicated, m.bytes_sent);
+  if (m.hostile_messages > 0) fmt::print("hostile     {} of them sent by a malicious fault\n", m.hostile_messages);
+  fmt::print("connections {} resets, {} connect attempts, {} established\n", m.connection_resets, m.connect_attempts,
+             m.connections_established);
+  fmt::print("operations  {} issued, {} applied, {} acknowledged, {} rejected, {} intents lost (client down)\n",
+             m.operations, m.applied, m.acknowledged, m.rejected, m.intents_lost);
+  if (m.convergence_us >= 0) {
+    fmt::print("converged   {:.3f} s after the last heal\n", static_cast<double>(m.convergence_us) / 1e6);
+  } else {
+    fmt::print("converged   never (states still differ at the end)\n");
+  }
+  if (!r.aborted.empty()) fmt::print("aborted     {}\n", r.aborted);
+  fmt::print("violations  {}\n", r.violations.size());
+  for (const Violation& v : r.violations) fmt::print("\n{}\n", format_violation(v, r.history));
+  fmt::print("{}trace hash  {:016x}\n", r.violations.empty() ? "" : "\n", r.trace_hash);
+  fmt::print("replay      {}\n", replay_command(scenario, model, seed));
+}
+
+int run_once(const RunArgs& args, const ModelRegistry& models) {
+  auto scenario = resolve_scenario(args.scenario);
+  if (!scenario) return report_input_error(scenario.error());
+  auto model = resolve_model(models, args.model);
+  if (!model) return report_input_error(model.error());
+  if (auto misfit = check_fit(scenario.value(), *model.value())) return report_input_error(*misfit);
+  const Schedule schedule = make_schedule(scenario.value(), model.value()->data_type, args.seed);
+  std::ofstream trace_file;
+  RunOptions options;
+  if (!args.trace.empty()) {
+    trace_file.open(args.trace);
+    if (!trace_file) return report_input_error(InputError{args.trace, 0, 0, "--trace", "cannot open the file for writing"});
+    options.trace_out = &trace_file;
+  }
+  // The diagram is drawn from the JSON Lines trace; when --trace is also given, the same lines go to its file.
+  std::ostringstream recorded;
+  if (!args.diagram.empty()) options.trace_out = &recorded;
+  const RunResult result = run_simulation(scenario.value(), *model.value(), schedule, args.seed, options);
+  if (!args.diagram.empty()) {
+    if (trace_file.is_open()) trace_file << recorded.str();
+    std::ofstream svg(args.diagram);
+    svg << lamport_svg(schedule, recorded.str(), result.violations,
+                       fmt::format("{} on {}, seed {}", model.value()->name, scenario.value().name, args.seed));
+    if (!svg) return report_input_error(InputError{args.diagram, 0, 0, "--diagram", "cannot write the file"});
+  }
+  print_summary(scenario.value(), *model.value(), args.seed, schedule, result);
+  if (!result.aborted.empty()) return kExitViolation;
+  return result.violations.empty() ? kExitOk : kExitViolation;
+}
+
+void add_run_options(CLI::App* cmd, RunArgs& args) {
+  cmd->add_option("scenario", args.scenario, "scenario file, or the name of a shipped scenario")->required();
+  cmd->add_option("--model,-m", args.model, "strategy to run (see `syncstorm list`)")->required();
+  cmd->add_option("--seed,-s", args.seed, "run seed (decides the network, the faults and the users)")->required();
+  cmd->add_option("--trace", args.trace, "write every event as JSON Lines to this file");
+}
+
+}  // namespace
+
+void add_run_commands(CLI::App& app, const ModelRegistry& models, Action& action) {
+  auto args = std::make_shared<RunArgs>();
+  CLI::App* run = app.add_subcommand("run", "run one scenario with one model and one seed; print one screen");
+  add_run_options(run, *args);
+  run->callback([&action, &models, args] { action = [&models, args] { return run_once(*args, models); }; });
+
+  // `replay` takes the command `run` printed, or a repro file that `check` wrote (which carries its
+  // own model and seed, so --model and --seed are not required then).
+  auto replay_args = std::make_shared<RunArgs>();
+  auto given = std::make_shared<std::pair<CLI::Option*, CLI::Option*>>();
+  CLI::App* replay = app.add_subcommand("replay", "reproduce a run from the command `run` printed, or from a repro file");
+  replay->add_option("scenario", replay_args->scenario, "scenario file or shipped scenario name, or a *.repro.toml file")->required();
+  given->first = replay->add_option("--model,-m", replay_args->model, "strategy to run (not with a repro file)");
+  given->second = replay->add_option("--seed,-s", replay_args->seed, "run seed (not with a repro file)");
+  replay->add_option("--trace", replay_args->trace, "write every event as JSON Lines to this file");
+  replay->add_option("--diagram", replay_args->diagram, "write a space-time (Lamport) diagram of the run to this SVG file");
+  replay->callback([&action, &models, replay_args, given] {
+    action = [&models, replay_args, given] {
+      if (is_repro_path(replay_args->scenario)) return replay_repro_file(replay_args->scenario, models, replay_args->trace);
+      if (given->first->count() == 0 || given->second->count() == 0) {
+        return report_input_error(InputError{replay_args->scenario, 0, 0, "--model", "replay of a scenario needs --model and --seed"});
+      }
+      return run_once(*replay_args, models);
+    };
+  });
+}
+
+void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action) {
+  auto json = std::make_shared<bool>(false);
+  CLI::App* list = app.add_subcommand("list", "list models, scenarios, fault kinds, invariants and supersede rules");
+  list->add_flag("--json", *json, "print JSON for scripts and CI");
+  list->callback([&action, &models, json] {
+    action = [&models, json]() -> int {
+      auto scenarios = shipped_scenarios();
+      if (!scenarios) return report_input_error(scenarios.error());
+      nlohmann::ordered_json out;
+      out["models"] = nlohmann::ordered_json::array();
+      for (const ModelInfo& m : models.all()) {
+        nlohmann::ordered_json j{{"name", m.name},
+                                 {"data_type", to_string(m.data_type)},
+                                 {"correct", m.correct()},
+                                 {"rule", to_string(m.rule)},
+                                 {"topology", m.topology == Topology::peer_to_peer ? "peer-to-peer" : "client-server"},
+                                 {"description", m.description}};
+        if (m.breaks) j["breaks"] = to_string(*m.breaks);
+        if (m.external) j["external"] = true;
+        out["models"].push_back(j);
+      }
+      out["scenarios"] = nlohmann::ordered_json::array();
+      for (const Scenario& s : scenarios.value()) {
+        out["scenarios"].push_back({{"name", s.name},
+                                    {"file", s.file},
+                                    {"data_type", s.data_type ? std::string(to_string(*s.data_type)) : "any"},
+                                    {"description", s.description}});
+      }
+      out["fault_kinds"] = nlohmann::ordered_json::array();
+      for (FaultKind k : kAllFaultKinds) out["fault_kinds"].push_back({{"name", to_string(k)}, {"description", describe(k)}});
+      out["invariants"] = nlohmann::ordered_json::array();
+      for (Invariant i : kAllInvariants) out["invariants"].push_back({{"name", to_string(i)}, {"description", describe(i)}});
+      out["supersede_rules"] = nlohmann::ordered_json::array();
+      for (SupersedeRule r : kAllSupersedeRules) out["supersede_rules"].push_back({{"name", to_string(r)}, {"description", describe(r)}});
+      if (*json) {
+        fmt::print("{}\n", out.dump(2));
+        return kExitOk;
+      }
+      fmt::print("models:\n");
+      for (const auto& m : out["models"]) {
+        fmt::print("  {:<30} {:<8} {:<8} {}{}\n", m["name"].get<std::string>(), m["data_type"].get<std::string>(),
+                   m["correct"].get<bool>() ? "correct" : "buggy", m["description"].get<std::string>(),
+                   m.contains("breaks") ? fmt::format(" [breaks {}]", m["breaks"].get<std::string>())
+                   : m.contains("external") ? " [external process]"
+                                            : "");
+      }
+      fmt::print("scenarios:\n");
+      for (const auto& s : out["scenarios"]) {
+        fmt::print("  {:<30} {:<8} {}\n", s["name"].get<std::string>(), s["data_type"].get<std::string>(),
+                   s["description"].get<std::string>());
+      }
+      fmt::print("fault kinds:\n");
+      for (const auto& k : out["fault_kinds"]) {
+        fmt::print("  {:<30} {}\n", k["name"].get<std::string>(), k["description"].get<std::string>());
+      }
+      fmt::print("invariants:\n");
+      for (const auto& i : out["invariants"]) {
+        fmt::print("  {:<30} {}\n", i["name"].get<std::string>(), i["description"].get<std::string>());
+      }
+      fmt::print("supersede rules (a model declares one; the checkers judge by it):\n");
+      for (const auto& r : out["supersede_rules"]) {
+        fmt::print("  {:<30} {}\n", r["name"].get<std::string>(), r["description"].get<std::string>());
+      }
+      return kExitOk;
+    };
+  });
+}
+
+}  // namespace syncstorm

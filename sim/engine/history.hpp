@@ -1,0 +1,135 @@
+// What a run leaves for the checkers: every operation with its causal past and what its user saw,
+// and every node's final state. The simulator fills it from its own envelopes, never from a model's
+// internals, so the checkers judge every strategy by the same facts.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "sim/base/data.hpp"
+#include "sim/base/ids.hpp"
+#include "sim/base/time.hpp"
+
+namespace syncstorm {
+
+/// A node's knowledge of user operations: for each client, how many of its operations the node could
+/// have seen (through the messages delivered to it). Sparse and sorted by node: only clients that
+/// issued operations appear, so its size grows with writers, not with nodes.
+class CausalPast {
+ public:
+  std::uint32_t seen_from(NodeId client) const;
+  using Entry = std::pair<NodeId, std::uint32_t>;
+  /// Raises each entry to the larger of the two; returns whether anything grew. `*became_other`
+  /// (when given) says whether the result equals `other`.
+  bool merge(const CausalPast& other, bool* became_other = nullptr);
+  /// Records the next operation of `client`; returns its 1-based sequence number.
+  std::uint32_t advance(NodeId client);
+  std::size_t size() const { return entries_.size(); }
+  const std::vector<Entry>& entries() const { return entries_; }
+
+ private:
+  std::vector<Entry> entries_;
+};
+
+struct OpRecord {
+  Operation op;
+  bool issued = false;                   ///< false when its client was down and the intent was lost
+  std::uint32_t sequence = 0;            ///< 1-based among its client's operations
+  std::shared_ptr<const CausalPast> past;  ///< what its client had seen when it issued it (itself included)
+  std::optional<Instant> applied;
+  std::optional<Instant> acknowledged;
+  std::optional<Instant> rejected;
+  OpId target;  ///< text delete: the element it removed (as its replica reported)
+  /// Map and list runs: writes of the same field or item its client had reported `seen`
+  /// before it issued this one, the latest kSeenBeforeMax of them. The server had applied each of
+  /// them before this write existed, so none may be ordered after it.
+  std::vector<OpId> seen_before;
+};
+
+/// How many seen writes per client and key OpRecord::seen_before keeps. A bound on memory, not on
+/// soundness: a write the record forgot is only treated as one the server could have ordered later.
+inline constexpr std::size_t kSeenBeforeMax = 4;
+
+/// A client replica's view of a field or item going from one write's value to an earlier-issued
+/// write's value, or to nothing, between two samples: the raw material of the session checks
+/// (monotonic reads, read-your-writes), which decide whether the strategy's rule allows it.
+struct ViewRegression {
+  NodeId node;
+  Instant at;     ///< the sample that saw the new view
+  KeyId key;
+  OpId from;      ///< the value shown at the sample before
+  OpId to;        ///< the value shown now; zero when the field or item vanished
+};
+
+/// How many view regressions a run records; later ones are not judged. A bound on memory for runs
+/// that go badly wrong, not on soundness: a regression not recorded is only a finding missed.
+inline constexpr std::size_t kViewRegressionsMax = 4'096;
+
+/// What a node held at one moment: its sync metadata beside the state that metadata serves.
+struct MetadataSample {
+  bool taken = false;            ///< false when the node was down (or is untrusted) at that moment
+  std::uint64_t bytes = 0;       ///< Node::metadata_bytes()
+  std::uint32_t visible = 0;     ///< visible_elements() of its state
+  std::uint32_t writers = 0;     ///< clients whose operations it could have seen (its causal past)
+};
+
+/// Fields of a map, items of a list, elements of a text; a counter is one element.
+inline std::uint32_t visible_elements(const std::optional<State>& state) {
+  if (!state) return 0;
+  switch (state->type) {
+    case DataType::map: return static_cast<std::uint32_t>(state->fields.size());
+    case DataType::list: return static_cast<std::uint32_t>(state->items.size());
+    case DataType::text: return static_cast<std::uint32_t>(state->text.size());
+    case DataType::counter: return 1;
+  }
+  return 0;
+}
+
+/// Every node's metadata just before one operation of the schedule was due, for the growth check.
+struct MetadataSampling {
+  OpId before;                         ///< taken just before this operation was due
+  std::vector<MetadataSample> nodes;   ///< by node index
+};
+
+struct NodeFinal {
+  NodeId node;
+  bool server = false;
+  bool live = true;               ///< up at the end of the run
+  std::optional<State> state;     ///< nullopt for nodes that hold no state
+  std::uint64_t metadata_bytes = 0;
+  std::uint32_t writers = 0;      ///< clients whose operations it could have seen, at the end
+};
+
+struct History {
+  DataType type = DataType::map;
+  SupersedeRule rule = SupersedeRule::last_writer_wins;
+  std::vector<OpRecord> ops;  ///< ops[i].op.id.value == i + 1
+  std::vector<NodeFinal> finals;
+  Instant last_heal;
+  Instant end;
+  std::optional<Instant> converged_at;  ///< first moment after the heal from which all states agreed
+  /// Clients a malicious fault turns hostile (sorted). Their users are not honest: the checkers
+  /// promise them nothing (their own writes may be lost, their replicas are not judged), but their
+  /// issued operations stay real writes that may appear in, and supersede values on, honest replicas.
+  std::vector<NodeId> untrusted;
+  /// Client views sampled every 100 ms of the run (map and list only), in sample order.
+  std::vector<ViewRegression> view_regressions;
+
+  /// Samples taken during the writes (MetadataSampling), oldest first, and which nodes the model's
+  /// MetadataGrowth declaration lets the growth check judge.
+  std::vector<MetadataSampling> metadata_samples;
+  bool growth_judges_clients = true;
+  bool growth_judges_servers = true;
+
+  const OpRecord& record(OpId id) const { return ops.at(id.value - 1); }
+  /// Whether `a` happened before `b`: `b`'s client could have seen `a` when it issued `b`.
+  bool happened_before(OpId a, OpId b) const;
+  bool concurrent(OpId a, OpId b) const { return !happened_before(a, b) && !happened_before(b, a); }
+  bool is_untrusted(NodeId node) const { return std::binary_search(untrusted.begin(), untrusted.end(), node); }
+};
+
+}  // namespace syncstorm

@@ -1,0 +1,105 @@
+#include "sim/scenario/scenario.hpp"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace syncstorm {
+
+std::string_view to_string(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::partition: return "partition";
+    case FaultKind::crash: return "crash";
+    case FaultKind::reset: return "reset";
+    case FaultKind::offline: return "offline";
+    case FaultKind::latency: return "latency";
+    case FaultKind::jitter: return "jitter";
+    case FaultKind::bandwidth: return "bandwidth";
+    case FaultKind::down: return "down";
+    case FaultKind::timeout: return "timeout";
+    case FaultKind::slow_close: return "slow_close";
+    case FaultKind::slicer: return "slicer";
+    case FaultKind::limit_data: return "limit_data";
+    case FaultKind::drop: return "drop";
+    case FaultKind::duplicate: return "duplicate";
+    case FaultKind::reorder: return "reorder";
+    case FaultKind::clock_jump: return "clock_jump";
+    case FaultKind::malicious: return "malicious";
+  }
+  return "?";
+}
+
+std::optional<FaultKind> parse_fault_kind(std::string_view text) {
+  for (FaultKind k : kAllFaultKinds) {
+    if (to_string(k) == text) return k;
+  }
+  return std::nullopt;
+}
+
+std::string_view describe(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::partition: return "nodes on different sides cannot reach each other (isolate, halves, isolate_servers, bridge, one_way)";
+    case FaultKind::crash: return "a node crashes, losing volatile memory and unflushed writes, and restarts after the duration";
+    case FaultKind::reset: return "reset_peer: the target's stream connections reset at once; in-flight messages are lost";
+    case FaultKind::offline: return "a client loses the network for the duration while its user keeps editing";
+    case FaultKind::latency: return "adds a fixed delay to every message to or from the target";
+    case FaultKind::jitter: return "adds a uniform random delay to every message to or from the target";
+    case FaultKind::bandwidth: return "caps the target's links at a number of bytes per second";
+    case FaultKind::down: return "the target refuses connections and its live connections close";
+    case FaultKind::timeout: return "data to or from the target stops; its connections close after the timeout";
+    case FaultKind::slow_close: return "a connection reset reaches the peer only after a delay (half-open window)";
+    case FaultKind::slicer: return "messages are cut into slices, each paying an extra delay";
+    case FaultKind::limit_data: return "a connection closes once a number of bytes have crossed it";
+    case FaultKind::drop: return "datagram links lose an extra share of datagrams";
+    case FaultKind::duplicate: return "datagram links deliver an extra share of datagrams twice";
+    case FaultKind::reorder: return "datagram links hold back an extra share of datagrams";
+    case FaultKind::clock_jump: return "the target's local clock jumps forward or back";
+    case FaultKind::malicious:
+      return "a client also sends garbage, truncated, replayed (another user's) and oversized messages to its server";
+  }
+  return "?";
+}
+
+std::string_view to_string(PartitionShape shape) {
+  switch (shape) {
+    case PartitionShape::isolate: return "isolate";
+    case PartitionShape::halves: return "halves";
+    case PartitionShape::isolate_servers: return "isolate_servers";
+    case PartitionShape::bridge: return "bridge";
+    case PartitionShape::one_way: return "one_way";
+  }
+  return "?";
+}
+
+std::optional<PartitionShape> parse_partition_shape(std::string_view text) {
+  for (PartitionShape s : {PartitionShape::isolate, PartitionShape::halves, PartitionShape::isolate_servers,
+                           PartitionShape::bridge, PartitionShape::one_way}) {
+    if (to_string(s) == text) return s;
+  }
+  return std::nullopt;
+}
+
+std::string to_string(const Target& target) {
+  switch (target.kind) {
+    case Target::Kind::all: return "all";
+    case Target::Kind::clients: return "clients";
+    case Target::Kind::servers: return "servers";
+    case Target::Kind::client: return fmt::format("client:{}", target.index);
+    case Target::Kind::server: return fmt::format("server:{}", target.index);
+    case Target::Kind::random_client: return "random_client";
+    case Target::Kind::random_server: return "random_server";
+  }
+  return "?";
+}
+
+bool fits(const Scenario& scenario, const ModelInfo& model) {
+  if (scenario.data_type && *scenario.data_type != model.data_type) return false;
+  if (!scenario.models.empty() &&
+      std::find(scenario.models.begin(), scenario.models.end(), model.name) == scenario.models.end()) {
+    return false;
+  }
+  if (model.topology == Topology::client_server && scenario.servers == 0) return false;
+  return true;
+}
+
+}  // namespace syncstorm

@@ -1,0 +1,1141 @@
+// Loading scenarios from TOML. The work happens in three passes over the parsed document, so that
+// the most useful error comes first:
+//   1. every key of the file is checked against the list of accepted keys (kSchema), and every
+//      unknown key is named in one message, because a misspelt key is the commonest mistake and
+//      would otherwise surface as a confusing "missing key" or range error further on;
+//   2. each section is read into the option structs of sim/scenario.hpp, checking types and ranges;
+//   3. combinations that cannot work together (a bound longer than the settle time, a target that
+//      does not exist) are checked as soon as the values they relate are known.
+// After a successful read, every key present in the file must have been read; a key that is
+// accepted but never read would be silently ignored, which is a bug in this file, reported as such.
+#include "sim/scenario/scenario_file.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <set>
+#include <span>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+namespace syncstorm {
+
+std::string InputError::to_string() const {
+  // A mistake in a flag has no file: say where it is, the command line.
+  if (file.empty() && key.starts_with("--")) return fmt::format("command line: flag '{}': {}", key, message);
+  std::string where = file.empty() ? std::string("<input>") : file;
+  if (line > 0) where += fmt::format(":{}", line);
+  if (line > 0 && column > 0) where += fmt::format(":{}", column);
+  if (key.empty()) return fmt::format("{}: {}", where, message);
+  return fmt::format("{}: key '{}': {}", where, key, message);
+}
+
+namespace {
+
+/// Success, or the first mistake found.
+using Status = std::optional<InputError>;
+
+// Propagates a mistake to the caller; the one macro of this file keeps each reader a flat list.
+#define SYNCSTORM_TRY(expr)                                   \
+  do {                                                        \
+    if (::syncstorm::Status status_ = (expr)) return *status_; \
+  } while (false)
+
+// ---------------------------------------------------------------------------------------------
+// Numbers with units, read exactly with integers: "1.5s" is 1,500,000 us with no rounding.
+
+/// A non-negative decimal read without floating point: value = mantissa / 10^decimals.
+struct Decimal {
+  std::uint64_t mantissa = 0;
+  std::uint32_t decimals = 0;
+};
+
+/// Reads the leading "digits[.digits]" of `text` and removes them from it. At most 18 digits, so
+/// that the mantissa and every product below fit in 64 bits.
+std::optional<Decimal> take_decimal(std::string_view& text) {
+  Decimal d;
+  std::size_t i = 0;
+  std::uint32_t digits = 0;
+  bool seen_point = false;
+  for (; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '.' && !seen_point) {
+      seen_point = true;
+      continue;
+    }
+    if (c < '0' || c > '9') break;
+    if (++digits > 18) return std::nullopt;
+    d.mantissa = d.mantissa * 10 + static_cast<std::uint64_t>(c - '0');
+    if (seen_point) ++d.decimals;
+  }
+  if (digits == 0 || text[i - 1] == '.') return std::nullopt;
+  text.remove_prefix(i);
+  return d;
+}
+
+std::uint64_t pow10(std::uint32_t n) {
+  std::uint64_t p = 1;
+  while (n-- > 0) p *= 10;
+  return p;
+}
+
+/// mantissa * unit / 10^decimals when that is a whole number that fits; nullopt otherwise.
+/// `exact` false rounds half up instead of refusing a remainder.
+std::optional<std::uint64_t> scale(Decimal d, std::uint64_t unit, bool exact) {
+  std::uint64_t divisor = pow10(d.decimals);
+  if (unit != 0 && d.mantissa > std::numeric_limits<std::uint64_t>::max() / unit) return std::nullopt;
+  std::uint64_t product = d.mantissa * unit;
+  if (exact && product % divisor != 0) return std::nullopt;
+  return (product + (exact ? 0 : divisor / 2)) / divisor;
+}
+
+struct Unit {
+  std::string_view name;
+  std::uint64_t size;
+};
+
+constexpr Unit kDurationUnits[] = {
+    {"us", 1}, {"ms", 1'000}, {"s", 1'000'000}, {"m", 60'000'000}, {"h", 3'600'000'000}};
+constexpr Unit kByteUnits[] = {{"B", 1},
+                               {"KB", 1'000},
+                               {"kB", 1'000},
+                               {"MB", 1'000'000},
+                               {"GB", 1'000'000'000}};
+constexpr Unit kRateUnits[] = {{"s", 1'000'000}, {"m", 60'000'000}, {"h", 3'600'000'000}};
+
+std::optional<std::uint64_t> unit_size(std::span<const Unit> units, std::string_view name) {
+  for (const Unit& u : units) {
+    if (u.name == name) return u.size;
+  }
+  return std::nullopt;
+}
+
+InputError value_error(std::string message) { return InputError{"", 0, 0, "", std::move(message)}; }
+
+}  // namespace
+
+Result<Duration> parse_duration(std::string_view text) {
+  const std::string expected = "expected a duration like \"40ms\" (units: us, ms, s, m, h)";
+  std::string_view rest = text;
+  bool negative = !rest.empty() && rest.front() == '-';
+  if (negative) rest.remove_prefix(1);
+  std::optional<Decimal> number = take_decimal(rest);
+  if (!number) return value_error(fmt::format("{}, got \"{}\"", expected, text));
+  if (rest.empty() && number->mantissa == 0) return Duration::zero();
+  if (rest.empty()) return value_error(fmt::format("missing unit in \"{}\": {}", text, expected));
+  std::optional<std::uint64_t> unit = unit_size(kDurationUnits, rest);
+  if (!unit) return value_error(fmt::format("unknown duration unit \"{}\" (units: us, ms, s, m, h)", rest));
+  std::optional<std::uint64_t> us = scale(*number, *unit, true);
+  if (!us) return value_error(fmt::format("\"{}\" is not a whole number of microseconds", text));
+  if (*us > static_cast<std::uint64_t>(Duration::max().us)) {
+    return value_error(fmt::format("\"{}\" is too long", text));
+  }
+  auto signed_us = static_cast<std::int64_t>(*us);
+  return Duration::micros(negative ? -signed_us : signed_us);
+}
+
+Result<std::uint64_t> parse_bytes(std::string_view text) {
+  const std::string expected = "expected a size like \"10KB\" (units: B, KB, MB, GB; powers of 1000)";
+  std::string_view rest = text;
+  std::optional<Decimal> number = take_decimal(rest);
+  if (!number) return value_error(fmt::format("{}, got \"{}\"", expected, text));
+  std::uint64_t unit = 1;
+  if (!rest.empty()) {
+    std::optional<std::uint64_t> found = unit_size(kByteUnits, rest);
+    if (!found) return value_error(fmt::format("unknown size unit \"{}\" (units: B, KB, MB, GB)", rest));
+    unit = *found;
+  }
+  std::optional<std::uint64_t> bytes = scale(*number, unit, true);
+  if (!bytes) return value_error(fmt::format("\"{}\" is not a whole number of bytes", text));
+  return *bytes;
+}
+
+namespace {
+
+/// "2/s", "30/m", "0.5/h": per-client operations per unit of time, as the mean gap between them.
+Result<Duration> parse_rate(std::string_view text) {
+  const std::string expected = "expected a rate like \"2/s\" (per s, m or h)";
+  std::string_view rest = text;
+  std::optional<Decimal> number = take_decimal(rest);
+  if (!number || rest.size() < 2 || rest.front() != '/' || number->decimals > 6) {
+    return value_error(fmt::format("{}, got \"{}\"", expected, text));
+  }
+  std::optional<std::uint64_t> unit = unit_size(kRateUnits, rest.substr(1));
+  if (!unit) return value_error(fmt::format("unknown rate unit \"{}\" (per s, m or h)", rest));
+  if (number->mantissa == 0) return value_error("the rate must be above zero");
+  // The mean gap is unit / (mantissa / 10^decimals), rounded to the nearest microsecond.
+  std::uint64_t numerator = *unit * pow10(number->decimals);
+  std::uint64_t gap = (numerator + number->mantissa / 2) / number->mantissa;
+  if (gap == 0) return value_error(fmt::format("\"{}\" is too fast: the mean gap would be under 1us", text));
+  return Duration::micros(static_cast<std::int64_t>(gap));
+}
+
+/// "5%" or "0.25%": a share in parts per million, rounded to the nearest ppm.
+std::optional<Ppm> parse_percent(std::string_view text) {
+  std::string_view rest = text;
+  std::optional<Decimal> number = take_decimal(rest);
+  if (!number || rest != "%") return std::nullopt;
+  std::optional<std::uint64_t> ppm = scale(*number, kPpmOne / 100, false);
+  if (!ppm || *ppm > kPpmOne) return std::nullopt;
+  return static_cast<Ppm>(*ppm);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The accepted keys, in one place. Pass 1 checks the file against it; the readers below read
+// exactly these keys (the final pass proves it for every file the tests load).
+
+constexpr std::string_view kTopKeys[] = {"name",     "description", "data_type", "models", "servers",
+                                         "network",  "backoff",     "clocks",    "persistence",
+                                         "workload", "fault",       "swarm",     "invariants"};
+constexpr std::string_view kNetworkKeys[] = {"link",      "latency",   "peer_latency", "server_latency",
+                                             "bandwidth", "drop",      "duplicate",    "reorder",
+                                             "reorder_delay", "dead_connection_timeout", "connect_timeout",
+                                             "assignment"};
+constexpr std::string_view kLatencyKeys[] = {"min", "median", "p99"};
+constexpr std::string_view kBackoffKeys[] = {"preset", "policy",     "base",          "max",
+                                             "multiplier", "jitter", "randomization", "jitter_first_attempt"};
+constexpr std::string_view kClockKeys[] = {"skew", "drift_ppm"};
+constexpr std::string_view kPersistenceKeys[] = {"client", "server", "lose_unflushed"};
+constexpr std::string_view kWorkloadKeys[] = {"clients",      "rate",         "think_time",      "duration",
+                                              "keys",         "distribution", "hot_keys",        "hot_share",
+                                              "remove_share", "update_share", "decrement_share", "offline_clients",
+                                              "offline"};
+constexpr std::string_view kWindowKeys[] = {"min", "max"};
+constexpr std::string_view kFaultKeys[] = {"kind", "at", "duration", "target", "shape", "amount", "bytes", "rate"};
+constexpr std::string_view kSwarmKeys[] = {"enabled", "kinds", "max_faults", "max_fault_duration"};
+constexpr std::string_view kInvariantKeys[] = {"check",           "settle",         "convergence_bound",
+                                               "metadata_max",    "metadata_growth", "metadata_growth_min"};
+
+struct SchemaTable {
+  std::string_view path;  ///< dotted; "" is the top level, "fault" each [[fault]] entry
+  std::span<const std::string_view> keys;
+};
+
+constexpr SchemaTable kSchema[] = {
+    {"", kTopKeys},
+    {"network", kNetworkKeys},
+    {"network.latency", kLatencyKeys},
+    {"network.peer_latency", kLatencyKeys},
+    {"network.server_latency", kLatencyKeys},
+    {"backoff", kBackoffKeys},
+    {"clocks", kClockKeys},
+    {"persistence", kPersistenceKeys},
+    {"workload", kWorkloadKeys},
+    {"workload.offline", kWindowKeys},
+    {"fault", kFaultKeys},
+    {"swarm", kSwarmKeys},
+    {"invariants", kInvariantKeys},
+};
+
+const SchemaTable* schema_for(std::string_view path) {
+  for (const SchemaTable& t : kSchema) {
+    if (t.path == path) return &t;
+  }
+  return nullptr;
+}
+
+std::string join_key(std::string_view prefix, std::string_view key) {
+  return prefix.empty() ? std::string(key) : fmt::format("{}.{}", prefix, key);
+}
+
+std::string join_list(std::span<const std::string_view> words) {
+  std::string out;
+  for (std::string_view w : words) out += (out.empty() ? "" : ", ") + std::string(w);
+  return out;
+}
+
+/// Levenshtein distance, for "did you mean" hints on misspelt keys.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+/// A hint for an unknown key: the nearest accepted key here, or the section where the key belongs.
+std::string hint_for(std::string_view key, const SchemaTable& here) {
+  std::string_view best;
+  std::size_t best_distance = 3;
+  for (std::string_view k : here.keys) {
+    std::size_t d = edit_distance(key, k);
+    if (d < best_distance && d <= k.size() / 2) {
+      best = k;
+      best_distance = d;
+    }
+  }
+  if (!best.empty()) return fmt::format(" (did you mean '{}'?)", best);
+  std::vector<std::string> homes;
+  for (const SchemaTable& t : kSchema) {
+    if (std::find(t.keys.begin(), t.keys.end(), key) == t.keys.end()) continue;
+    if (t.path.empty()) homes.push_back("at the top level, before any [table]");
+    else if (t.path == "fault") homes.push_back("in [[fault]]");
+    else homes.push_back(fmt::format("in [{}]", t.path));
+  }
+  if (homes.empty()) return "";
+  std::string where = homes.front();
+  for (std::size_t i = 1; i < homes.size(); ++i) where += (i + 1 == homes.size() ? " or " : ", ") + homes[i];
+  return fmt::format(" (it belongs {})", where);
+}
+
+struct KeyAt {
+  std::string path;
+  toml::source_position where;
+  std::string hint;
+  const SchemaTable* table = nullptr;
+};
+
+/// Calls `visit(path, schema path, key, node)` for every key of `table` and of its known sub-tables.
+void walk(const toml::table& table, const std::string& path, const std::string& schema_path,
+          const std::function<void(const std::string&, const std::string&, const toml::key&,
+                                   const toml::node&)>& visit) {
+  for (const auto& [key, node] : table) {
+    std::string child = join_key(path, key.str());
+    std::string child_schema = join_key(schema_path, key.str());
+    visit(child, schema_path, key, node);
+    const SchemaTable* parent = schema_for(schema_path);
+    bool known = parent && std::find(parent->keys.begin(), parent->keys.end(), key.str()) != parent->keys.end();
+    if (!known || !schema_for(child_schema)) continue;
+    if (const toml::table* sub = node.as_table()) walk(*sub, child, child_schema, visit);
+    if (const toml::array* items = node.as_array()) {
+      for (std::size_t i = 0; i < items->size(); ++i) {
+        if (const toml::table* item = items->get(i)->as_table()) {
+          walk(*item, fmt::format("{}[{}]", child, i), child_schema, visit);
+        }
+      }
+    }
+  }
+}
+
+bool before(const toml::source_position& a, const toml::source_position& b) {
+  return a.line != b.line ? a.line < b.line : a.column < b.column;
+}
+
+/// Pass 1: every unknown key of the document, in file order, in one error.
+Status check_unknown_keys(const toml::table& doc, const std::string& file) {
+  std::vector<KeyAt> unknown;
+  walk(doc, "", "", [&](const std::string& path, const std::string& schema_path, const toml::key& key,
+                        const toml::node&) {
+    const SchemaTable* here = schema_for(schema_path);
+    if (std::find(here->keys.begin(), here->keys.end(), key.str()) != here->keys.end()) return;
+    unknown.push_back(KeyAt{path, key.source().begin, hint_for(key.str(), *here), here});
+  });
+  if (unknown.empty()) return std::nullopt;
+  std::stable_sort(unknown.begin(), unknown.end(),
+                   [](const KeyAt& a, const KeyAt& b) { return before(a.where, b.where); });
+  const KeyAt& first = unknown.front();
+  std::string message = fmt::format("unknown key{}; accepted here: {}", first.hint, join_list(first.table->keys));
+  if (unknown.size() > 1) {
+    std::string others;
+    for (std::size_t i = 1; i < unknown.size(); ++i) {
+      others += fmt::format("{}{} (line {}){}", i == 1 ? "" : ", ", unknown[i].path, unknown[i].where.line,
+                            unknown[i].hint);
+    }
+    message += fmt::format("; {} more unknown key{}: {}", unknown.size() - 1, unknown.size() > 2 ? "s" : "", others);
+  }
+  return InputError{file, first.where.line, first.where.column, first.path, message};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pass 2: typed readers over one table.
+
+/// What the readers share: the file name for messages and the keys read so far.
+struct Reader {
+  std::string file;
+  std::set<std::string> read;  ///< dotted paths of every key read
+};
+
+/// A named choice, e.g. {"stream", LinkKind::stream}.
+template <typename E>
+struct Choice {
+  std::string_view name;
+  E value;
+};
+
+template <typename E>
+std::string names_of(std::span<const Choice<E>> choices) {
+  std::string out;
+  for (const Choice<E>& c : choices) out += (out.empty() ? "" : ", ") + std::string(c.name);
+  return out;
+}
+
+/// One table of the document (possibly absent) and its dotted path. Each reader leaves its output
+/// untouched when the key is absent, so the struct's documented default stands.
+class Section {
+ public:
+  Section(Reader& ctx, const toml::table* table, std::string path, toml::source_position where)
+      : ctx_(&ctx), table_(table), path_(std::move(path)), where_(where) {}
+
+  bool has(std::string_view key) const { return table_ && table_->contains(key); }
+  const toml::table* table() const { return table_; }
+  const std::string& path() const { return path_; }
+  std::string key_path(std::string_view key) const { return join_key(path_, key); }
+
+  /// The node under `key`, marked as read; nullptr when absent.
+  const toml::node* get(std::string_view key) const {
+    if (!table_) return nullptr;
+    const toml::node* node = table_->get(key);
+    if (node) ctx_->read.insert(key_path(key));
+    return node;
+  }
+
+  /// An error at `key`'s value when present, else at the table itself.
+  InputError error(std::string_view key, std::string message) const {
+    toml::source_position at = where_;
+    if (const toml::node* node = table_ ? table_->get(key) : nullptr) at = node->source().begin;
+    return InputError{ctx_->file, at.line, at.column, key_path(key), std::move(message)};
+  }
+
+  /// Re-anchors a value error (from parse_duration and friends) at `key`.
+  InputError error(std::string_view key, const InputError& inner) const { return error(key, inner.message); }
+
+  /// A sub-table, or an absent section positioned at this table when the key is missing.
+  Result<Section> sub(std::string_view key) const {
+    const toml::node* node = get(key);
+    if (!node) return Section(*ctx_, nullptr, key_path(key), where_);
+    const toml::table* t = node->as_table();
+    if (!t) return error(key, fmt::format("expected a table ([{}] or {{ ... }}), got {}", key_path(key), type_name(*node)));
+    return Section(*ctx_, t, key_path(key), node->source().begin);
+  }
+
+  Status string(std::string_view key, std::string& out) const {
+    const toml::node* node = get(key);
+    if (!node) return std::nullopt;
+    if (!node->is_string()) return error(key, fmt::format("expected a string, got {}", type_name(*node)));
+    out = node->as_string()->get();
+    return std::nullopt;
+  }
+
+  Status boolean(std::string_view key, bool& out) const {
+    const toml::node* node = get(key);
+    if (!node) return std::nullopt;
+    if (!node->is_boolean()) return error(key, fmt::format("expected true or false, got {}", type_name(*node)));
+    out = node->as_boolean()->get();
+    return std::nullopt;
+  }
+
+  Status integer(std::string_view key, std::uint32_t& out, std::int64_t lo, std::int64_t hi) const {
+    const toml::node* node = get(key);
+    if (!node) return std::nullopt;
+    if (!node->is_integer()) return error(key, fmt::format("expected a whole number, got {}", type_name(*node)));
+    std::int64_t v = node->as_integer()->get();
+    if (v < lo || v > hi) return error(key, fmt::format("{} is out of range: expected {} to {}", v, lo, hi));
+    out = static_cast<std::uint32_t>(v);
+    return std::nullopt;
+  }
+
+  /// A duration string; `allow_negative` only for clock jumps, `allow_zero` where zero means "none".
+  Status duration(std::string_view key, Duration& out, bool allow_zero = true, bool allow_negative = false) const {
+    const toml::node* node = get(key);
+    if (!node) return std::nullopt;
+    if (!node->is_string()) {
+      return error(key, fmt::format("expected a duration string like \"40ms\", got {}", type_name(*node)));
+    }
+    Result<Duration> d = parse_duration(node->as_string()->get());
+    if (!d) return error(key, d.error());
+    if (!allow_negative && d.value() < Duration::zero()) return error(key, "a negative duration is not allowed here");
+    if (!allow_zero && d.value() == Duration::zero()) return error(key, "must be longer than zero");
+    out = d.value();
+    return std::nullopt;
+  }
+
+  /// A byte count: a whole number, or a string like "10KB"; `per_second` also accepts "10KB/s".
+  Status bytes(std::string_view key, std::uint64_t& out, bool per_second = false) const {
+    const toml::node* node = get(key);
+    if (!node) return std::nullopt;
+    if (node->is_integer()) {
+      std::int64_t v = node->as_integer()->get();
+      if (v < 0) return error(key, "a size cannot be negative");
+      out = static_cast<std::uint64_t>(v);
+      return std::nullopt;
+    }
+    if (!node->is_string()) return error(key, fmt::format("expected a size like \"10KB\", got {}", type_name(*node)));
+    std::string_view text = node->as_string()->get();
+    if (per_second && text.ends_with("/s")) text.remove_suffix(2);
+    Result<std::uint64_t> b = parse_bytes(text);
+    if (!b) return error(key, b.error());
+    out = b.value();
+    return std::nullopt;
+  }
+
+  /// A probability: a number from 0 to 1, or a percentage string like "5%".
+  Status probability(std::string_view key, Ppm& out) const {
+    const toml::node* node = get(key);
+    if (!node) return std::nullopt;
+    const std::string range = "expected a probability from 0 to 1 or a percentage like \"5%\"";
+    if (node->is_string()) {
+      std::optional<Ppm> ppm = parse_percent(node->as_string()->get());
+      if (!ppm) return error(key, fmt::format("{}, got \"{}\"", range, node->as_string()->get()));
+      out = *ppm;
+      return std::nullopt;
+    }
+    if (!node->is_number()) return error(key, fmt::format("{}, got {}", range, type_name(*node)));
+    double x = node->value<double>().value_or(-1.0);
+    if (!(x >= 0.0 && x <= 1.0)) return error(key, fmt::format("{} is out of range: {}", x, range));
+    // Converted once, here; the run itself only ever sees the integer.
+    out = static_cast<Ppm>(std::llround(x * 1e6));
+    return std::nullopt;
+  }
+
+  /// A number with a fractional part, stored times 1000 (e.g. a backoff multiplier).
+  Status milli(std::string_view key, std::uint32_t& out, double lo, double hi) const {
+    const toml::node* node = get(key);
+    if (!node) return std::nullopt;
+    if (!node->is_number()) return error(key, fmt::format("expected a number, got {}", type_name(*node)));
+    double x = node->value<double>().value_or(0.0);
+    if (!(x >= lo && x <= hi)) return error(key, fmt::format("{} is out of range: expected {} to {}", x, lo, hi));
+    out = static_cast<std::uint32_t>(std::llround(x * 1000.0));
+    return std::nullopt;
+  }
+
+  template <typename E>
+  Status choice(std::string_view key, E& out, std::span<const Choice<E>> choices) const {
+    const toml::node* node = get(key);
+    if (!node) return std::nullopt;
+    if (!node->is_string()) return error(key, fmt::format("expected one of {}, got {}", names_of(choices), type_name(*node)));
+    std::string_view text = node->as_string()->get();
+    for (const Choice<E>& c : choices) {
+      if (c.name == text) {
+        out = c.value;
+        return std::nullopt;
+      }
+    }
+    return error(key, fmt::format("unknown value \"{}\": expected one of {}", text, names_of(choices)));
+  }
+
+  static std::string type_name(const toml::node& node) {
+    switch (node.type()) {
+      case toml::node_type::string: return "a string";
+      case toml::node_type::integer: return "an integer";
+      case toml::node_type::floating_point: return "a float";
+      case toml::node_type::boolean: return "a boolean";
+      case toml::node_type::table: return "a table";
+      case toml::node_type::array: return "an array";
+      case toml::node_type::date: return "a date";
+      case toml::node_type::time: return "a time";
+      case toml::node_type::date_time: return "a date-time";
+      case toml::node_type::none: return "nothing";
+    }
+    return "an unknown type";
+  }
+
+ private:
+  Reader* ctx_;
+  const toml::table* table_;
+  std::string path_;
+  toml::source_position where_;
+};
+
+// The names accepted for each enumeration, in the order the messages list them.
+constexpr Choice<LinkKind> kLinks[] = {{"stream", LinkKind::stream}, {"datagram", LinkKind::datagram}};
+constexpr Choice<ServerAssignment> kAssignments[] = {{"sticky", ServerAssignment::sticky},
+                                                     {"random", ServerAssignment::random}};
+constexpr Choice<BackoffPolicy> kPolicies[] = {
+    {"none", BackoffPolicy::none}, {"fixed", BackoffPolicy::fixed}, {"exponential", BackoffPolicy::exponential}};
+constexpr Choice<Jitter> kJitters[] = {{"none", Jitter::none},
+                                       {"full", Jitter::full},
+                                       {"equal", Jitter::equal},
+                                       {"decorrelated", Jitter::decorrelated},
+                                       {"proportional", Jitter::proportional}};
+constexpr Choice<KeyDistribution> kDistributions[] = {{"uniform", KeyDistribution::uniform},
+                                                      {"hot", KeyDistribution::hot}};
+constexpr Choice<DataType> kDataTypes[] = {
+    {"map", DataType::map}, {"list", DataType::list}, {"counter", DataType::counter}, {"text", DataType::text}};
+constexpr Choice<PartitionShape> kShapes[] = {{"isolate", PartitionShape::isolate},
+                                              {"halves", PartitionShape::halves},
+                                              {"isolate_servers", PartitionShape::isolate_servers},
+                                              {"bridge", PartitionShape::bridge},
+                                              {"one_way", PartitionShape::one_way}};
+
+std::vector<Choice<FaultKind>> fault_kind_choices() {
+  std::vector<Choice<FaultKind>> out;
+  for (FaultKind k : kAllFaultKinds) out.push_back({to_string(k), k});
+  return out;
+}
+
+std::vector<Choice<Invariant>> invariant_choices() {
+  std::vector<Choice<Invariant>> out;
+  for (Invariant i : kAllInvariants) out.push_back({to_string(i), i});
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Section readers.
+
+constexpr std::uint32_t kMaxClients = 1'000'000;
+constexpr std::uint32_t kMaxServers = 64;
+
+Status read_top(const Section& top, Scenario& s) {
+  SYNCSTORM_TRY(top.string("name", s.name));
+  if (top.has("name") && s.name.empty()) return top.error("name", "a name cannot be empty");
+  if (!std::all_of(s.name.begin(), s.name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+      })) {
+    return top.error("name", "a name is letters, digits, '-', '_' and '.' only (it names output files)");
+  }
+  SYNCSTORM_TRY(top.string("description", s.description));
+  if (s.description.find('\n') != std::string::npos) return top.error("description", "a description is one line");
+  DataType type = DataType::map;
+  if (top.has("data_type")) {
+    SYNCSTORM_TRY(top.choice<DataType>("data_type", type, kDataTypes));
+    s.data_type = type;
+  }
+  if (top.has("models")) {
+    // The strategies the scenario is about: only they fit it (as a pinned data type narrows it).
+    const toml::array* names = top.get("models")->as_array();
+    if (!names || names->empty()) return top.error("models", "expected a non-empty list of model names");
+    for (const toml::node& item : *names) {
+      std::optional<std::string> name = item.value<std::string>();
+      if (!name || name->empty()) return top.error("models", "expected model names (non-empty strings)");
+      if (std::find(s.models.begin(), s.models.end(), *name) != s.models.end()) {
+        return top.error("models", fmt::format("\"{}\" is listed twice", *name));
+      }
+      s.models.push_back(*name);
+    }
+  }
+  return top.integer("servers", s.servers, 0, kMaxServers);
+}
+
+/// A latency: a table { min, median, p99 } with all three keys, or one duration for a fixed delay.
+Status read_latency(const Section& net, std::string_view key, LatencyOptions& out) {
+  const toml::node* node = net.get(key);
+  if (!node) return std::nullopt;
+  if (node->is_string()) {
+    Duration fixed;
+    SYNCSTORM_TRY(net.duration(key, fixed));
+    out = LatencyOptions{fixed, fixed, fixed};
+    return std::nullopt;
+  }
+  Result<Section> lat = net.sub(key);
+  if (!lat) return net.error(key, "expected { min = \"5ms\", median = \"30ms\", p99 = \"150ms\" } or one duration");
+  for (std::string_view part : {"min", "median", "p99"}) {
+    if (!lat.value().has(part)) {
+      return net.error(key, fmt::format("missing '{}': a latency gives min, median and p99", part));
+    }
+  }
+  SYNCSTORM_TRY(lat.value().duration("min", out.min));
+  SYNCSTORM_TRY(lat.value().duration("median", out.median));
+  SYNCSTORM_TRY(lat.value().duration("p99", out.p99));
+  if (out.min > out.median) return lat.value().error("min", "min is above median");
+  if (out.median > out.p99) return lat.value().error("p99", "p99 is below median");
+  if (out.median == out.min && out.p99 > out.min) {
+    return lat.value().error("median", "median equals min, so the log-normal excess is always zero and p99 cannot exceed min");
+  }
+  return std::nullopt;
+}
+
+Status read_network(const Section& net, NetworkOptions& n) {
+  SYNCSTORM_TRY(net.choice<LinkKind>("link", n.client_link, kLinks));
+  SYNCSTORM_TRY(read_latency(net, "latency", n.latency));
+  // Peer links follow the general latency unless the file gives their own; server-to-server links
+  // keep their datacenter default, because a slow access network says nothing about the backbone.
+  n.peer_latency = n.latency;
+  SYNCSTORM_TRY(read_latency(net, "peer_latency", n.peer_latency));
+  SYNCSTORM_TRY(read_latency(net, "server_latency", n.server_latency));
+  if (const toml::node* bw = net.get("bandwidth"); bw && bw->value<std::string>() == "unlimited") {
+    n.bandwidth_bytes_per_s = 0;
+  } else {
+    SYNCSTORM_TRY(net.bytes("bandwidth", n.bandwidth_bytes_per_s, true));
+    if (bw && n.bandwidth_bytes_per_s == 0) return net.error("bandwidth", "zero bandwidth delivers nothing; write \"unlimited\" for no cap");
+  }
+  SYNCSTORM_TRY(net.probability("drop", n.drop));
+  SYNCSTORM_TRY(net.probability("duplicate", n.duplicate));
+  SYNCSTORM_TRY(net.probability("reorder", n.reorder));
+  if (n.drop == kPpmOne) return net.error("drop", "a drop of 1 loses every datagram and nothing could ever converge");
+  SYNCSTORM_TRY(net.duration("reorder_delay", n.reorder_delay));
+  SYNCSTORM_TRY(net.duration("dead_connection_timeout", n.dead_connection_timeout, false));
+  SYNCSTORM_TRY(net.duration("connect_timeout", n.connect_timeout, false));
+  return net.choice<ServerAssignment>("assignment", n.assignment, kAssignments);
+}
+
+}  // namespace
+
+std::optional<BackoffOptions> backoff_preset(std::string_view name) {
+  if (name == "socket.io") {
+    return BackoffOptions{BackoffPolicy::exponential, Duration::seconds(1), Duration::seconds(5), 2'000,
+                          Jitter::proportional, 500'000, true};
+  }
+  if (name == "grpc") {
+    // gRPC tries to connect at once and backs off only after a failed attempt.
+    return BackoffOptions{BackoffPolicy::exponential, Duration::seconds(1), Duration::seconds(120), 1'600,
+                          Jitter::proportional, 200'000, false};
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+Status read_backoff(const Section& sec, BackoffOptions& b) {
+  std::string preset;
+  SYNCSTORM_TRY(sec.string("preset", preset));
+  if (sec.has("preset")) {
+    std::optional<BackoffOptions> p = backoff_preset(preset);
+    if (!p) return sec.error("preset", fmt::format("unknown value \"{}\": expected one of socket.io, grpc", preset));
+    b = *p;
+  }
+  SYNCSTORM_TRY(sec.choice<BackoffPolicy>("policy", b.policy, kPolicies));
+  SYNCSTORM_TRY(sec.duration("base", b.base, false));
+  SYNCSTORM_TRY(sec.duration("max", b.max, false));
+  SYNCSTORM_TRY(sec.milli("multiplier", b.multiplier_milli, 1.0, 100.0));
+  SYNCSTORM_TRY(sec.choice<Jitter>("jitter", b.jitter, kJitters));
+  SYNCSTORM_TRY(sec.probability("randomization", b.randomization));
+  SYNCSTORM_TRY(sec.boolean("jitter_first_attempt", b.jitter_first_attempt));
+  if (b.base > b.max) return sec.error(sec.has("max") ? "max" : "base", "max is below base: no delay could respect both");
+  if (sec.has("randomization") && b.jitter != Jitter::proportional) {
+    return sec.error("randomization", "randomization applies only to jitter = \"proportional\"");
+  }
+  if (sec.has("multiplier") && b.policy != BackoffPolicy::exponential) {
+    return sec.error("multiplier", "multiplier applies only to policy = \"exponential\"");
+  }
+  return std::nullopt;
+}
+
+Status read_clocks(const Section& sec, ClockOptions& c) {
+  SYNCSTORM_TRY(sec.duration("skew", c.skew_max));
+  // Quartz drifts by tens of ppm; 10% is already far beyond any real clock.
+  return sec.integer("drift_ppm", c.drift_ppm_max, 0, 100'000);
+}
+
+Status read_persistence(const Section& sec, PersistenceOptions& p) {
+  SYNCSTORM_TRY(sec.boolean("client", p.client));
+  SYNCSTORM_TRY(sec.boolean("server", p.server));
+  SYNCSTORM_TRY(sec.boolean("lose_unflushed", p.lose_unflushed));
+  if (p.lose_unflushed && !p.client && !p.server) {
+    return sec.error("lose_unflushed", "lose_unflushed needs client or server persistence: nothing is flushed");
+  }
+  return std::nullopt;
+}
+
+Status read_offline_window(const Section& work, WorkloadOptions& w) {
+  Result<Section> off = work.sub("offline");
+  if (!off) return off.error();
+  if (off.value().table() && w.offline_clients == 0) {
+    return work.error("offline", "offline applies only when offline_clients is above zero");
+  }
+  SYNCSTORM_TRY(off.value().duration("min", w.offline_min, false));
+  SYNCSTORM_TRY(off.value().duration("max", w.offline_max, false));
+  if (w.offline_min > w.offline_max) return off.value().error("min", "offline min is above max");
+  return std::nullopt;
+}
+
+Status read_workload(const Section& sec, WorkloadOptions& w) {
+  SYNCSTORM_TRY(sec.integer("clients", w.clients, 1, kMaxClients));
+  if (sec.has("rate") && sec.has("think_time")) {
+    return sec.error("think_time", "give rate or think_time, not both: one is the inverse of the other");
+  }
+  if (const toml::node* rate = sec.get("rate")) {
+    if (!rate->is_string()) return sec.error("rate", fmt::format("expected a rate like \"2/s\", got {}", Section::type_name(*rate)));
+    Result<Duration> gap = parse_rate(rate->as_string()->get());
+    if (!gap) return sec.error("rate", gap.error());
+    w.think_time_mean = gap.value();
+  }
+  SYNCSTORM_TRY(sec.duration("think_time", w.think_time_mean, false));
+  SYNCSTORM_TRY(sec.duration("duration", w.duration, false));
+  SYNCSTORM_TRY(sec.integer("keys", w.keys, 1, 1'000'000));
+  SYNCSTORM_TRY(sec.choice<KeyDistribution>("distribution", w.distribution, kDistributions));
+  for (std::string_view key : {"hot_keys", "hot_share"}) {
+    if (sec.has(key) && w.distribution != KeyDistribution::hot) {
+      return sec.error(key, fmt::format("{} applies only to distribution = \"hot\"", key));
+    }
+  }
+  SYNCSTORM_TRY(sec.integer("hot_keys", w.hot_keys, 1, 1'000'000));
+  SYNCSTORM_TRY(sec.probability("hot_share", w.hot_share));
+  if (w.distribution == KeyDistribution::hot && w.hot_keys > w.keys) {
+    return sec.error(sec.has("hot_keys") ? "hot_keys" : "keys",
+                     fmt::format("hot_keys ({}) is above keys ({})", w.hot_keys, w.keys));
+  }
+  SYNCSTORM_TRY(sec.probability("remove_share", w.remove_share));
+  SYNCSTORM_TRY(sec.probability("update_share", w.update_share));
+  if (std::uint64_t{w.remove_share} + w.update_share > kPpmOne) {
+    return sec.error(sec.has("update_share") ? "update_share" : "remove_share",
+                     "remove_share plus update_share is above 1: they are shares of one operation mix");
+  }
+  SYNCSTORM_TRY(sec.probability("decrement_share", w.decrement_share));
+  SYNCSTORM_TRY(sec.probability("offline_clients", w.offline_clients));
+  return read_offline_window(sec, w);
+}
+
+/// The bounds of a malicious fault's `bytes`: room for a real message plus padding, and far below
+/// the engine's own message limit, so an attack never stops a run.
+constexpr std::uint64_t kHostileBytesMin = 64;
+constexpr std::uint64_t kHostileBytesMax = 16'000'000;
+
+/// Which optional keys each fault kind takes, besides `kind` and `at`.
+struct FaultKeys {
+  bool duration = true;  ///< false for instantaneous faults
+  bool amount = false;
+  bool bytes = false;
+  bool rate = false;
+  bool shape = false;
+};
+
+FaultKeys keys_of(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::partition: return {.shape = true};
+    case FaultKind::reset: return {.duration = false};
+    case FaultKind::clock_jump: return {.duration = false, .amount = true};
+    case FaultKind::latency:
+    case FaultKind::jitter:
+    case FaultKind::timeout:
+    case FaultKind::slow_close: return {.amount = true};
+    case FaultKind::bandwidth:
+    case FaultKind::limit_data: return {.bytes = true};
+    case FaultKind::slicer:
+    case FaultKind::malicious: return {.amount = true, .bytes = true};
+    case FaultKind::drop:
+    case FaultKind::duplicate:
+    case FaultKind::reorder: return {.rate = true};
+    case FaultKind::crash:
+    case FaultKind::offline:
+    case FaultKind::down: return {};
+  }
+  return {};
+}
+
+std::vector<std::string_view> accepted_fault_keys(FaultKeys k, bool target) {
+  std::vector<std::string_view> out = {"kind", "at"};
+  if (k.duration) out.push_back("duration");
+  if (target) out.push_back("target");
+  if (k.shape) out.push_back("shape");
+  if (k.amount) out.push_back("amount");
+  if (k.bytes) out.push_back("bytes");
+  if (k.rate) out.push_back("rate");
+  return out;
+}
+
+/// "all", "clients", "servers", "client:N", "server:N", "random_client", "random_server".
+std::optional<Target> parse_target(std::string_view text) {
+  constexpr Choice<Target::Kind> kWhole[] = {{"all", Target::Kind::all},
+                                             {"clients", Target::Kind::clients},
+                                             {"servers", Target::Kind::servers},
+                                             {"random_client", Target::Kind::random_client},
+                                             {"random_server", Target::Kind::random_server}};
+  for (const auto& c : kWhole) {
+    if (c.name == text) return Target{c.value, 0};
+  }
+  for (auto [prefix, kind] : {std::pair{std::string_view("client:"), Target::Kind::client},
+                              std::pair{std::string_view("server:"), Target::Kind::server}}) {
+    if (!text.starts_with(prefix)) continue;
+    std::string_view digits = text.substr(prefix.size());
+    if (digits.empty() || digits.size() > 9 ||
+        !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return std::nullopt;
+    }
+    return Target{kind, static_cast<std::uint32_t>(std::stoul(std::string(digits)))};
+  }
+  return std::nullopt;
+}
+
+bool clients_only(const Target& t) {
+  return t.kind == Target::Kind::clients || t.kind == Target::Kind::client || t.kind == Target::Kind::random_client;
+}
+bool touches_servers(const Target& t) {
+  return t.kind == Target::Kind::servers || t.kind == Target::Kind::server || t.kind == Target::Kind::random_server;
+}
+
+/// Whether a partition of this shape names its target. Halves, bridge and isolate_servers split
+/// every node (the engine draws the halves and the bridge node per seed), so a target would be ignored.
+bool shape_takes_target(PartitionShape shape) {
+  return shape == PartitionShape::isolate || shape == PartitionShape::one_way;
+}
+
+Status read_target(const Section& f, const Scenario& s, FaultSpec& out) {
+  std::string text;
+  SYNCSTORM_TRY(f.string("target", text));
+  std::optional<Target> t = parse_target(text);
+  if (!t) {
+    return f.error("target", fmt::format("unknown target \"{}\": expected all, clients, servers, client:N, server:N, "
+                                         "random_client or random_server", text));
+  }
+  if (t->kind == Target::Kind::client && t->index >= s.workload.clients) {
+    return f.error("target", fmt::format("client:{} does not exist: there are {} clients (client:0 to client:{})",
+                                         t->index, s.workload.clients, s.workload.clients - 1));
+  }
+  if (t->kind == Target::Kind::server && t->index >= s.servers) {
+    return f.error("target", fmt::format("server:{} does not exist: there {} {} server{}", t->index,
+                                         s.servers == 1 ? "is" : "are", s.servers, s.servers == 1 ? "" : "s"));
+  }
+  if (touches_servers(*t) && s.servers == 0) return f.error("target", "this scenario has no servers");
+  out.target = *t;
+  return std::nullopt;
+}
+
+/// Rules between a fault's kind, shape and target.
+Status check_fault_target(const Section& f, const FaultSpec& fault) {
+  if (fault.kind == FaultKind::crash && fault.target.kind == Target::Kind::all) {
+    return f.error("target", "a crash of every node at once leaves nothing to converge; target clients or servers");
+  }
+  if (fault.kind == FaultKind::malicious && fault.target.kind != Target::Kind::client &&
+      fault.target.kind != Target::Kind::random_client) {
+    return f.error("target", "a malicious fault turns one client hostile: target client:N or random_client");
+  }
+  if (fault.kind == FaultKind::offline && !clients_only(fault.target)) {
+    return f.error("target", "only clients go offline: target clients, client:N or random_client");
+  }
+  if (fault.kind != FaultKind::partition || !shape_takes_target(fault.shape)) return std::nullopt;
+  if (fault.target.kind == Target::Kind::all) {
+    return f.error("target", fmt::format("a {} partition needs a part of the nodes, not all", to_string(fault.shape)));
+  }
+  return std::nullopt;
+}
+
+/// The keys a fault's kind needs, each read with its own rules.
+Status read_fault_values(const Section& f, FaultKeys keys, FaultSpec& fault) {
+  std::string_view kind = to_string(fault.kind);
+  auto require = [&](std::string_view key, std::string_view what) -> Status {
+    if (f.has(key)) return std::nullopt;
+    return f.error(key, fmt::format("missing key: a {} fault needs {} ({})", kind, key, what));
+  };
+  if (keys.duration) {
+    SYNCSTORM_TRY(require("duration", "how long it lasts, e.g. \"10s\""));
+    SYNCSTORM_TRY(f.duration("duration", fault.duration, fault.kind == FaultKind::crash));
+  } else {
+    fault.duration = Duration::zero();  // instantaneous
+  }
+  const bool malicious = fault.kind == FaultKind::malicious;
+  if (keys.amount) {
+    SYNCSTORM_TRY(require("amount", fault.kind == FaultKind::clock_jump ? "the jump, e.g. \"-2s\""
+                                    : malicious                         ? "the gap between hostile messages, e.g. \"200ms\""
+                                                                        : "a delay, e.g. \"200ms\""));
+    bool jump = fault.kind == FaultKind::clock_jump;
+    SYNCSTORM_TRY(f.duration("amount", fault.amount, false, jump));
+  }
+  if (keys.bytes) {
+    SYNCSTORM_TRY(require("bytes", fault.kind == FaultKind::bandwidth ? "bytes per second, e.g. \"10KB\""
+                                   : malicious                         ? "the largest hostile message, e.g. \"256KB\""
+                                                                       : "a size, e.g. \"10KB\""));
+    SYNCSTORM_TRY(f.bytes("bytes", fault.bytes, fault.kind == FaultKind::bandwidth));
+    if (fault.bytes == 0) return f.error("bytes", "must be above zero");
+    if (malicious && (fault.bytes < kHostileBytesMin || fault.bytes > kHostileBytesMax)) {
+      return f.error("bytes", fmt::format("the largest hostile message must be from {}B to {}MB, got {}B", kHostileBytesMin,
+                                          kHostileBytesMax / 1'000'000, fault.bytes));
+    }
+  }
+  if (keys.rate) {
+    SYNCSTORM_TRY(require("rate", "a probability, e.g. 0.2 or \"20%\""));
+    SYNCSTORM_TRY(f.probability("rate", fault.ppm));
+    if (fault.ppm == 0) return f.error("rate", "a rate of zero does nothing");
+  }
+  return std::nullopt;
+}
+
+Status read_fault(const Section& f, const Scenario& s, FaultSpec& fault) {
+  fault.line = f.table()->source().begin.line;
+  if (!f.has("kind")) return f.error("kind", "missing key: every fault needs a kind");
+  std::vector<Choice<FaultKind>> kinds = fault_kind_choices();
+  SYNCSTORM_TRY(f.choice<FaultKind>("kind", fault.kind, kinds));
+  if (fault.kind == FaultKind::partition) SYNCSTORM_TRY(f.choice<PartitionShape>("shape", fault.shape, kShapes));
+  FaultKeys keys = keys_of(fault.kind);
+  bool takes_target = fault.kind != FaultKind::partition || shape_takes_target(fault.shape);
+  std::vector<std::string_view> accepted = accepted_fault_keys(keys, takes_target);
+  for (const auto& [key, node] : *f.table()) {
+    if (std::find(accepted.begin(), accepted.end(), key.str()) != accepted.end()) continue;
+    std::string what = fault.kind == FaultKind::partition ? fmt::format("a {} partition", to_string(fault.shape))
+                                                          : fmt::format("a {} fault", to_string(fault.kind));
+    return f.error(key.str(), fmt::format("does not apply to {} (it takes: {})", what, join_list(accepted)));
+  }
+  if (!f.has("at")) return f.error("at", "missing key: every fault needs at (when it starts, e.g. \"10s\")");
+  Duration at;
+  SYNCSTORM_TRY(f.duration("at", at, true, true));
+  if (at < Duration::zero()) return f.error("at", "a fault cannot start before the run (at is negative)");
+  fault.at = Instant::start() + at;
+  if (takes_target) {
+    if (!f.has("target")) return f.error("target", fmt::format("missing key: a {} fault needs a target", to_string(fault.kind)));
+    SYNCSTORM_TRY(read_target(f, s, fault));
+    SYNCSTORM_TRY(check_fault_target(f, fault));
+  }
+  SYNCSTORM_TRY(read_fault_values(f, keys, fault));
+  if (fault.kind == FaultKind::partition && fault.shape == PartitionShape::isolate_servers && s.servers == 0) {
+    return f.error("shape", "isolate_servers needs servers, and this scenario has none");
+  }
+  return std::nullopt;
+}
+
+Status read_faults(const Section& top, Reader& ctx, Scenario& s) {
+  const toml::node* node = top.get("fault");
+  if (!node) return std::nullopt;
+  const toml::array* items = node->as_array();
+  if (!items || !items->is_array_of_tables()) {
+    return top.error("fault", "expected [[fault]] entries (an array of tables), each describing one fault");
+  }
+  for (std::size_t i = 0; i < items->size(); ++i) {
+    const toml::table* t = items->get(i)->as_table();
+    Section f(ctx, t, fmt::format("fault[{}]", i), t->source().begin);
+    FaultSpec fault;
+    SYNCSTORM_TRY(read_fault(f, s, fault));
+    s.faults.push_back(fault);
+  }
+  return std::nullopt;
+}
+
+/// A list of names, each parsed by `choices`, without repeats.
+template <typename E>
+Status read_names(const Section& sec, std::string_view key, std::vector<E>& out, std::span<const Choice<E>> choices) {
+  const toml::node* node = sec.get(key);
+  const toml::array* items = node ? node->as_array() : nullptr;
+  if (!items) return sec.error(key, fmt::format("expected a list of names from: {}", names_of(choices)));
+  out.clear();
+  for (const toml::node& item : *items) {
+    std::optional<std::string> name = item.value<std::string>();
+    auto hit = std::find_if(choices.begin(), choices.end(), [&](const Choice<E>& c) { return name && c.name == *name; });
+    std::string shown = name ? fmt::format("\"{}\"", *name) : Section::type_name(item);
+    if (hit == choices.end()) {
+      return sec.error(key, fmt::format("unknown value {}: expected names from {}", shown, names_of(choices)));
+    }
+    if (std::find(out.begin(), out.end(), hit->value) != out.end()) {
+      return sec.error(key, fmt::format("{} is listed twice", shown));
+    }
+    out.push_back(hit->value);
+  }
+  return std::nullopt;
+}
+
+Status read_swarm(const Section& sec, SwarmOptions& w) {
+  SYNCSTORM_TRY(sec.boolean("enabled", w.enabled));
+  if (sec.has("kinds")) {
+    std::vector<Choice<FaultKind>> kinds = fault_kind_choices();
+    SYNCSTORM_TRY(read_names<FaultKind>(sec, "kinds", w.kinds, kinds));
+  }
+  SYNCSTORM_TRY(sec.integer("max_faults", w.max_faults, 1, 1'000));
+  SYNCSTORM_TRY(sec.duration("max_fault_duration", w.max_fault_duration, false));
+  if (w.enabled && w.kinds.empty()) {
+    return sec.error("kinds", "swarm is enabled with no fault kinds to draw from");
+  }
+  return std::nullopt;
+}
+
+Status read_invariants(const Section& sec, InvariantOptions& inv) {
+  if (const toml::node* check = sec.get("check"); check && check->value<std::string>() == "all") {
+    inv.enabled.assign(std::begin(kAllInvariants), std::end(kAllInvariants));
+  } else if (check) {
+    std::vector<Choice<Invariant>> names = invariant_choices();
+    if (check->is_string()) {
+      return sec.error("check", fmt::format("expected \"all\" or a list of names from: {}", names_of<Invariant>(names)));
+    }
+    SYNCSTORM_TRY(read_names<Invariant>(sec, "check", inv.enabled, names));
+  }
+  SYNCSTORM_TRY(sec.duration("settle", inv.settle, false));
+  SYNCSTORM_TRY(sec.duration("convergence_bound", inv.convergence_bound, false));
+  SYNCSTORM_TRY(sec.bytes("metadata_max", inv.metadata_bytes_max));
+  // Below 1 the check would flag metadata that only keeps pace with its state.
+  SYNCSTORM_TRY(sec.milli("metadata_growth", inv.metadata_growth_milli_max, 1.0, 1'000.0));
+  SYNCSTORM_TRY(sec.bytes("metadata_growth_min", inv.metadata_growth_bytes_min));
+  if (inv.convergence_bound > inv.settle) {
+    return sec.error(sec.has("convergence_bound") ? "convergence_bound" : "settle",
+                     "convergence_bound is longer than settle: the check runs at the end of settle, so it could "
+                     "never see a late convergence");
+  }
+  return std::nullopt;
+}
+
+/// The last pass: a key accepted by the schema but never read would be silently ignored.
+Status check_all_read(const toml::table& doc, const Reader& ctx) {
+  Status missed;
+  walk(doc, "", "", [&](const std::string& path, const std::string&, const toml::key& key, const toml::node&) {
+    if (missed || ctx.read.count(path) > 0) return;
+    toml::source_position at = key.source().begin;
+    missed = InputError{ctx.file, at.line, at.column, path, "key is accepted but was never read (a bug in syncstorm)"};
+  });
+  return missed;
+}
+
+Status read_document(const toml::table& doc, Reader& ctx, Scenario& s) {
+  Section top(ctx, &doc, "", toml::source_position{1, 1});
+  SYNCSTORM_TRY(read_top(top, s));
+  struct Part {
+    std::string_view key;
+    std::function<Status(const Section&)> read;
+  };
+  // Workload before faults: a fault's target is checked against the number of clients.
+  const Part parts[] = {
+      {"network", [&](const Section& sec) { return read_network(sec, s.network); }},
+      {"backoff", [&](const Section& sec) { return read_backoff(sec, s.network.backoff); }},
+      {"clocks", [&](const Section& sec) { return read_clocks(sec, s.clocks); }},
+      {"persistence", [&](const Section& sec) { return read_persistence(sec, s.persistence); }},
+      {"workload", [&](const Section& sec) { return read_workload(sec, s.workload); }},
+      {"swarm", [&](const Section& sec) { return read_swarm(sec, s.swarm); }},
+      {"invariants", [&](const Section& sec) { return read_invariants(sec, s.invariants); }},
+  };
+  for (const Part& part : parts) {
+    Result<Section> sec = top.sub(part.key);
+    if (!sec) return sec.error();
+    SYNCSTORM_TRY(part.read(sec.value()));
+  }
+  SYNCSTORM_TRY(read_faults(top, ctx, s));
+  return check_all_read(doc, ctx);
+}
+
+std::string lowercase_first(std::string text) {
+  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  return text;
+}
+
+}  // namespace
+
+Result<Scenario> parse_scenario(std::string_view toml_text, const std::string& file) {
+  toml::table doc;
+  try {
+    doc = toml::parse(toml_text, file);
+  } catch (const toml::parse_error& e) {
+    return InputError{file, e.source().begin.line, e.source().begin.column, "",
+                      fmt::format("invalid TOML: {}", lowercase_first(std::string(e.description())))};
+  }
+  SYNCSTORM_TRY(check_unknown_keys(doc, file));
+  Scenario s;
+  s.file = file;
+  s.name = std::filesystem::path(file).stem().string();
+  if (s.name.empty()) s.name = "unnamed";
+  Reader ctx{file, {}};
+  SYNCSTORM_TRY(read_document(doc, ctx, s));
+  return s;
+}
+
+Result<Scenario> load_scenario(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return InputError{path, 0, 0, "", std::filesystem::exists(path, ec) ? "not a regular file" : "no such file"};
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return InputError{path, 0, 0, "", "cannot open the file"};
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_scenario(text.str(), path);
+}
+
+std::string shipped_scenario_dir() {
+  // Reading the environment is fine here: this runs at the CLI edge, never inside a simulation.
+  if (const char* dir = std::getenv("SYNCSTORM_SCENARIOS"); dir && *dir) return dir;
+#ifdef SYNCSTORM_SCENARIO_DIR
+  return SYNCSTORM_SCENARIO_DIR;
+#else
+  return "scenarios";
+#endif
+}
+
+std::vector<std::string> scenario_files_in(const std::string& dir) {
+  std::vector<std::string> files;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file(ec) && entry.path().extension() == ".toml") files.push_back(entry.path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+}  // namespace syncstorm
+
+#undef SYNCSTORM_TRY

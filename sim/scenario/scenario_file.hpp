@@ -1,0 +1,64 @@
+// Loading scenarios from TOML. Every mistake in a file is a value naming file, line, column and key,
+// turned into exit code 2 at the CLI edge: never a crash, never a silent default.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "sim/scenario/scenario.hpp"
+
+namespace syncstorm {
+
+/// A mistake in user input (a scenario file, a repro file or a flag).
+struct InputError {
+  std::string file;
+  std::uint32_t line = 0;    ///< 1-based; 0 when unknown
+  std::uint32_t column = 0;  ///< 1-based; 0 when unknown
+  std::string key;           ///< dotted path, e.g. "network.latency.median"; "" when none
+  std::string message;       ///< a short lowercase fact, e.g. "expected a duration like \"40ms\""
+
+  /// "file:line:column: key 'network.latency.median': expected a duration like \"40ms\""
+  /// (or "command line: flag '--seeds': ..." for a flag, whose key starts with "--" and which has
+  /// no file)
+  std::string to_string() const;
+};
+
+/// Either a value or the input error that prevented it.
+template <typename T>
+class Result {
+ public:
+  Result(T value) : v_(std::move(value)) {}
+  Result(InputError error) : v_(std::move(error)) {}
+  bool ok() const { return std::holds_alternative<T>(v_); }
+  explicit operator bool() const { return ok(); }
+  T& value() { return std::get<T>(v_); }
+  const T& value() const { return std::get<T>(v_); }
+  const InputError& error() const { return std::get<InputError>(v_); }
+
+ private:
+  std::variant<T, InputError> v_;
+};
+
+/// Parses a scenario from TOML text; `file` names it in errors and becomes Scenario::file.
+Result<Scenario> parse_scenario(std::string_view toml_text, const std::string& file);
+/// Reads and parses a scenario file.
+Result<Scenario> load_scenario(const std::string& path);
+
+/// The backoff of `[backoff] preset = NAME` ("socket.io" or "grpc"), copying real client libraries'
+/// defaults (see scenarios/README.md); nullopt for an unknown name.
+std::optional<BackoffOptions> backoff_preset(std::string_view name);
+
+/// Units in scenario and repro files: "500us", "40ms", "30s", "2m", "1h".
+Result<Duration> parse_duration(std::string_view text);
+/// "64B", "10KB", "1MB", "2GB" (powers of 1000), or a bare integer of bytes.
+Result<std::uint64_t> parse_bytes(std::string_view text);
+
+/// The folder of shipped scenarios (set at build time; overridable with SYNCSTORM_SCENARIOS).
+std::string shipped_scenario_dir();
+/// Every *.toml in `dir`, sorted by file name.
+std::vector<std::string> scenario_files_in(const std::string& dir);
+
+}  // namespace syncstorm

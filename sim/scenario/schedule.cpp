@@ -1,0 +1,230 @@
+#include "sim/scenario/schedule.hpp"
+
+#include <algorithm>
+#include <cassert>
+
+#include "sim/base/rng.hpp"
+
+namespace syncstorm {
+
+namespace {
+
+/// Every node a target names; random picks come from `rng`.
+std::vector<NodeId> resolve(const Target& target, const Schedule& s, Rng& rng) {
+  std::vector<NodeId> nodes;
+  switch (target.kind) {
+    case Target::Kind::all:
+      for (std::uint32_t i = 0; i < s.node_count(); ++i) nodes.push_back(NodeId{i});
+      break;
+    case Target::Kind::clients:
+      for (std::uint32_t i = 0; i < s.clients; ++i) nodes.push_back(s.client(i));
+      break;
+    case Target::Kind::servers:
+      for (std::uint32_t i = 0; i < s.servers; ++i) nodes.push_back(s.server(i));
+      break;
+    case Target::Kind::client: nodes.push_back(s.client(std::min(target.index, s.clients - 1))); break;
+    case Target::Kind::server:
+      if (s.servers > 0) nodes.push_back(s.server(std::min(target.index, s.servers - 1)));
+      break;
+    case Target::Kind::random_client:
+      nodes.push_back(s.client(static_cast<std::uint32_t>(rng.below(s.clients))));
+      break;
+    case Target::Kind::random_server:
+      if (s.servers > 0) nodes.push_back(s.server(static_cast<std::uint32_t>(rng.below(s.servers))));
+      break;
+  }
+  return nodes;
+}
+
+std::vector<NodeId> all_nodes(const Schedule& s) {
+  std::vector<NodeId> nodes;
+  for (std::uint32_t i = 0; i < s.node_count(); ++i) nodes.push_back(NodeId{i});
+  return nodes;
+}
+
+std::vector<NodeId> without(const std::vector<NodeId>& from, const std::vector<NodeId>& remove) {
+  std::vector<NodeId> out;
+  for (NodeId n : from) {
+    if (std::find(remove.begin(), remove.end(), n) == remove.end()) out.push_back(n);
+  }
+  return out;
+}
+
+void shuffle(std::vector<NodeId>& nodes, Rng& rng) {
+  for (std::size_t i = nodes.size(); i > 1; --i) std::swap(nodes[i - 1], nodes[rng.below(i)]);
+}
+
+/// Fills the sides of a partition fault by its shape.
+void shape_partition(ScheduledFault& f, PartitionShape shape, const Target& target, const Schedule& s, Rng& rng) {
+  switch (shape) {
+    case PartitionShape::isolate:
+    case PartitionShape::one_way:
+      f.side_a = resolve(target, s, rng);
+      f.side_b = without(all_nodes(s), f.side_a);
+      f.one_way = shape == PartitionShape::one_way;
+      break;
+    case PartitionShape::isolate_servers:
+      f.side_a = resolve(Target{Target::Kind::servers, 0}, s, rng);
+      f.side_b = resolve(Target{Target::Kind::clients, 0}, s, rng);
+      break;
+    case PartitionShape::halves:
+    case PartitionShape::bridge: {
+      std::vector<NodeId> nodes = all_nodes(s);
+      shuffle(nodes, rng);
+      if (shape == PartitionShape::bridge && !nodes.empty()) {
+        f.bridge.push_back(nodes.back());
+        nodes.pop_back();
+      }
+      const std::size_t half = nodes.size() / 2;
+      f.side_a.assign(nodes.begin(), nodes.begin() + static_cast<std::ptrdiff_t>(half));
+      f.side_b.assign(nodes.begin() + static_cast<std::ptrdiff_t>(half), nodes.end());
+      break;
+    }
+  }
+  std::sort(f.side_a.begin(), f.side_a.end());
+  std::sort(f.side_b.begin(), f.side_b.end());
+  std::sort(f.bridge.begin(), f.bridge.end());
+}
+
+ScheduledFault concrete(const FaultSpec& spec, const Schedule& s, Rng& rng) {
+  ScheduledFault f;
+  f.kind = spec.kind;
+  f.start = spec.at;
+  f.duration = spec.duration;
+  f.amount = spec.amount;
+  f.bytes = spec.bytes;
+  f.ppm = spec.ppm;
+  if (spec.kind == FaultKind::partition) {
+    shape_partition(f, spec.shape, spec.target, s, rng);
+  } else {
+    f.side_a = resolve(spec.target, s, rng);
+    std::sort(f.side_a.begin(), f.side_a.end());
+  }
+  return f;
+}
+
+/// Swarm mode: a random subset of the candidate kinds, at random intensities and times.
+void draw_swarm(const Scenario& scenario, Schedule& s, std::uint64_t seed) {
+  const SwarmOptions& swarm = scenario.swarm;
+  if (!swarm.enabled || swarm.kinds.empty()) return;
+  Rng rng = Rng::derive(seed, "swarm");
+  std::vector<FaultKind> enabled;
+  for (FaultKind kind : swarm.kinds) {
+    if (rng.chance_ppm(500'000)) enabled.push_back(kind);
+  }
+  if (enabled.empty()) enabled.push_back(swarm.kinds[rng.below(swarm.kinds.size())]);
+  // Datagram loss figures are network settings, drawn once per seed.
+  s.network.drop = std::max<Ppm>(s.network.drop, static_cast<Ppm>(rng.below(200'001)));
+  s.network.duplicate = std::max<Ppm>(s.network.duplicate, static_cast<Ppm>(rng.below(100'001)));
+  s.network.reorder = std::max<Ppm>(s.network.reorder, static_cast<Ppm>(rng.below(200'001)));
+  const auto count = 1 + rng.below(std::max<std::uint32_t>(swarm.max_faults, 1));
+  const Duration window = scenario.workload.duration;
+  for (std::uint64_t i = 0; i < count; ++i) {
+    FaultSpec spec;
+    spec.kind = enabled[rng.below(enabled.size())];
+    spec.at = Instant{rng.between(0, std::max<std::int64_t>(window.us - 1, 0))};
+    spec.duration = rng.duration_between(Duration::millis(500), std::max(swarm.max_fault_duration, Duration::millis(500)));
+    spec.target = rng.chance_ppm(800'000) ? Target{Target::Kind::random_client, 0} : Target{Target::Kind::random_server, 0};
+    if (s.servers == 0) spec.target = Target{Target::Kind::random_client, 0};
+    spec.shape = static_cast<PartitionShape>(rng.below(5));
+    spec.amount = rng.duration_between(Duration::millis(10), Duration::seconds(2));
+    spec.bytes = 1'000 + rng.below(100'000);
+    spec.ppm = static_cast<Ppm>(rng.below(500'001));
+    if (spec.kind == FaultKind::clock_jump && rng.chance_ppm(500'000)) spec.amount = Duration::zero() - spec.amount;
+    if (spec.kind == FaultKind::crash && spec.target.kind == Target::Kind::random_client && !scenario.persistence.client) {
+      // A client crash without persistence loses unsent edits by design of the scenario, not of the
+      // strategy; swarm mode aims its crashes at servers unless clients persist.
+      spec.target = s.servers > 0 ? Target{Target::Kind::random_server, 0} : spec.target;
+    }
+    s.faults.push_back(concrete(spec, s, rng));
+  }
+}
+
+OpKind draw_kind(DataType type, const WorkloadOptions& w, std::uint32_t roll) {
+  switch (type) {
+    case DataType::map: return OpKind::map_set;
+    case DataType::list:
+      if (roll < w.remove_share) return OpKind::list_remove;
+      if (roll < w.remove_share + w.update_share) return OpKind::list_update;
+      return OpKind::list_add;
+    case DataType::counter: return OpKind::counter_add;
+    case DataType::text: return roll < w.remove_share ? OpKind::text_delete : OpKind::text_insert;
+  }
+  return OpKind::map_set;
+}
+
+}  // namespace
+
+Instant Schedule::last_heal() const {
+  Instant heal = workload_end;
+  for (const ScheduledFault& f : faults) heal = max(heal, f.end());
+  return heal;
+}
+
+Schedule make_schedule(const Scenario& scenario, DataType type, std::uint64_t seed) {
+  Schedule s;
+  s.servers = scenario.servers;
+  s.clients = std::max<std::uint32_t>(scenario.workload.clients, 1);
+  s.network = scenario.network;
+  s.workload_end = Instant::start() + scenario.workload.duration;
+  s.settle = scenario.invariants.settle;
+
+  for (std::uint32_t i = 0; i < s.node_count(); ++i) {
+    Rng rng = Rng::derive(seed, "clock", i);
+    const Duration skew = scenario.clocks.skew_max;
+    s.clock_skew.push_back(rng.duration_between(Duration::zero() - skew, skew));
+    const auto drift = static_cast<std::int64_t>(scenario.clocks.drift_ppm_max);
+    s.clock_drift_ppm.push_back(static_cast<std::int32_t>(rng.between(-drift, drift)));
+  }
+
+  // Users. Every operation takes the same five draws whatever the data type, so strategies of
+  // different types meet the same timings and keys (common random numbers).
+  const WorkloadOptions& w = scenario.workload;
+  for (std::uint32_t c = 0; c < s.clients; ++c) {
+    Rng rng = Rng::derive(seed, "workload", c);
+    Instant at = Instant::start() + rng.exponential(w.think_time_mean);
+    while (at < s.workload_end) {
+      Operation op;
+      op.client = s.client(c);
+      op.issued_at = at;
+      const auto kind_roll = static_cast<std::uint32_t>(rng.below(kPpmOne));
+      op.kind = draw_kind(type, w, kind_roll);
+      const bool hot = w.distribution == KeyDistribution::hot && rng.chance_ppm(w.hot_share);
+      const std::uint32_t keys = std::max<std::uint32_t>(hot ? std::min(w.hot_keys, w.keys) : w.keys, 1);
+      op.key = KeyId{static_cast<std::uint32_t>(rng.below(keys))};
+      const bool decrement = rng.chance_ppm(w.decrement_share);
+      op.amount = type == DataType::counter ? (decrement ? -1 : 1) : 0;
+      op.position_ppm = static_cast<std::uint32_t>(rng.below(kPpmOne + 1));
+      s.operations.push_back(op);
+      at += max(rng.exponential(w.think_time_mean), Duration::micros(1));
+    }
+    // Offline periods: the user keeps editing while the client has no network.
+    Rng offline = Rng::derive(seed, "offline", c);
+    if (offline.chance_ppm(w.offline_clients)) {
+      ScheduledFault f;
+      f.kind = FaultKind::offline;
+      f.duration = offline.duration_between(w.offline_min, std::max(w.offline_min, w.offline_max));
+      const std::int64_t latest = std::max<std::int64_t>(w.duration.us - f.duration.us, 0);
+      f.start = Instant{offline.between(0, latest)};
+      f.side_a.push_back(s.client(c));
+      s.faults.push_back(f);
+    }
+  }
+
+  Rng targets = Rng::derive(seed, "fault-targets");
+  for (const FaultSpec& spec : scenario.faults) s.faults.push_back(concrete(spec, s, targets));
+  draw_swarm(scenario, s, seed);
+  normalise(s);
+  return s;
+}
+
+void normalise(Schedule& s) {
+  std::stable_sort(s.operations.begin(), s.operations.end(), [](const Operation& a, const Operation& b) {
+    return a.issued_at != b.issued_at ? a.issued_at < b.issued_at : a.client < b.client;
+  });
+  for (std::size_t i = 0; i < s.operations.size(); ++i) s.operations[i].id = OpId{i + 1};
+  std::stable_sort(s.faults.begin(), s.faults.end(),
+                   [](const ScheduledFault& a, const ScheduledFault& b) { return a.start < b.start; });
+}
+
+}  // namespace syncstorm

@@ -1,0 +1,952 @@
+#include "sim/sweep/check.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <bit>
+#include <cassert>
+#include <charconv>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <set>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <tuple>
+
+#include "sim/base/codec.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/sweep/progress.hpp"
+#include "sim/sweep/sweep.hpp"
+
+namespace syncstorm {
+
+namespace {
+
+// Wall-clock time bounds the work (a time budget, a shrink limit) and is shown to people; it never
+// decides a verdict of a run.
+using WallClock = std::chrono::steady_clock;  // determinism-ok: budgets and display only
+
+std::int64_t elapsed_ms(WallClock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(WallClock::now() - since).count();
+}
+
+double elapsed_s(WallClock::time_point since) {
+  return std::chrono::duration<double>(WallClock::now() - since).count();
+}
+
+std::optional<std::uint64_t> parse_u64(std::string_view text) {
+  std::uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+/// The failing verdicts of one run: the distinct invariants it broke, in the checkers' order, each
+/// with the report of its first violation; or the abort.
+std::vector<std::pair<std::string, std::string>> verdicts_of(const RunResult& r) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!r.aborted.empty()) {
+    out.emplace_back(std::string(kAbortedVerdict), r.aborted);
+    return out;
+  }
+  for (const Violation& v : r.violations) {
+    const std::string name(to_string(v.invariant));
+    const bool seen = std::any_of(out.begin(), out.end(), [&](const auto& p) { return p.first == name; });
+    if (!seen) out.emplace_back(name, format_violation(v, r.history));
+  }
+  return out;
+}
+
+/// What a sweep keeps of one run: small, so a long sweep does not hold every History.
+struct SeedOutcome {
+  std::uint64_t trace_hash = 0;
+  std::vector<std::pair<std::string, std::string>> verdicts;
+  double wall_seconds = 0;
+};
+
+SeedOutcome run_seed(const CheckTarget& target, std::uint64_t seed) {
+  const auto start = WallClock::now();
+  const Schedule schedule = make_schedule(target.scenario, target.model->data_type, seed);
+  const RunResult r = run_simulation(target.scenario, *target.model, schedule, seed);
+  return SeedOutcome{r.trace_hash, verdicts_of(r), elapsed_s(start)};
+}
+
+// ---- runs in child processes ----
+
+// Every run of a model under test happens in a child process (run_isolated), so a model that
+// crashes is a finding of its seed. A child runs a chunk of runs and hands each outcome back as
+// these few bytes.
+
+/// Seeds one child runs in a row: forks stay rare (one per 16 runs) while two jobs still share one
+/// scenario x model evenly. Chunks start at fixed offsets from the first seed whatever --jobs is, so
+/// even a model that keeps state from one run to the next in its process gives the same results.
+constexpr std::uint64_t kChunkSeeds = 16;
+
+IsolationOptions isolation(const CheckOptions& options) {
+  return IsolationOptions{options.jobs, options.run_timeout_ms};
+}
+
+std::string encode_outcome(const SeedOutcome& o) {
+  Writer w;
+  w.u64(o.trace_hash).u64(std::bit_cast<std::uint64_t>(o.wall_seconds)).u32(static_cast<std::uint32_t>(o.verdicts.size()));
+  for (const auto& [verdict, report] : o.verdicts) w.bytes(verdict).bytes(report);
+  return w.take();
+}
+
+/// A crashed run has no trace hash (0) and one verdict, kCrashedVerdict or kHungVerdict, saying how
+/// it ended.
+SeedOutcome crashed_outcome(const Crash& crash) {
+  if (crash.hung) return SeedOutcome{0, {{std::string(kHungVerdict), fmt::format("the model did not finish this seed: {}", crash.cause)}}, 0};
+  return SeedOutcome{0, {{std::string(kCrashedVerdict), fmt::format("the model crashed on this seed: {}", crash.cause)}}, 0};
+}
+
+SeedOutcome decode_outcome(const Isolated& result) {
+  if (const Crash* crash = std::get_if<Crash>(&result)) return crashed_outcome(*crash);
+  Reader r(std::get<std::string>(result));
+  SeedOutcome o;
+  o.trace_hash = r.u64();
+  o.wall_seconds = std::bit_cast<double>(r.u64());
+  const std::uint32_t n = r.u32();
+  for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+    std::string verdict(r.bytes());
+    o.verdicts.emplace_back(std::move(verdict), std::string(r.bytes()));
+  }
+  assert(r.ok() && r.at_end() && "a child's outcome decodes as it was encoded");
+  return o;
+}
+
+/// Chunks of at most kChunkSeeds tasks over [first, last).
+void add_chunks(std::vector<TaskRange>& chunks, std::size_t first, std::size_t last) {
+  for (std::size_t begin = first; begin < last; begin += kChunkSeeds) chunks.push_back(TaskRange{begin, std::min<std::size_t>(begin + kChunkSeeds, last)});
+}
+
+// ---- shrinking ----
+
+/// Runs candidates and keeps count of the work; once a limit is hit every candidate "passes", so the
+/// shrink stops with what it has.
+class Shrinker {
+ public:
+  Shrinker(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed, std::string verdict, const ShrinkLimits& limits)
+      : scenario_(scenario), model_(model), seed_(seed), verdict_(std::move(verdict)), limits_(limits), start_(WallClock::now()) {}
+
+  bool fails(const Schedule& candidate) {
+    if (exhausted()) return false;
+    ++runs_;
+    return shows(run_simulation(scenario_, model_, candidate, seed_), verdict_);
+  }
+
+  bool exhausted() {
+    if (!stopped_.empty()) return true;
+    if (runs_ >= limits_.max_runs) stopped_ = "run limit";
+    else if (limits_.max_wall_ms > 0 && elapsed_ms(start_) >= limits_.max_wall_ms) stopped_ = "time limit";
+    return !stopped_.empty();
+  }
+
+  std::uint32_t runs() const { return runs_; }
+  std::string stopped() const { return stopped_.empty() ? "done" : stopped_; }
+
+ private:
+  const Scenario& scenario_;
+  const ModelInfo& model_;
+  std::uint64_t seed_;
+  std::string verdict_;
+  ShrinkLimits limits_;
+  WallClock::time_point start_;
+  std::uint32_t runs_ = 0;
+  std::string stopped_;
+};
+
+/// Delta debugging (Zeller's ddmin): tries removing halves, then quarters, ... then single elements,
+/// keeping every removal after which `fails` still holds.
+template <typename T>
+std::vector<T> ddmin(std::vector<T> items, const std::function<bool(const std::vector<T>&)>& fails) {
+  std::size_t parts = 2;
+  while (!items.empty()) {
+    parts = std::min(parts, items.size());
+    const std::size_t chunk = (items.size() + parts - 1) / parts;
+    bool reduced = false;
+    for (std::size_t begin = 0; begin < items.size(); begin += chunk) {
+      std::vector<T> rest(items.begin(), items.begin() + static_cast<std::ptrdiff_t>(begin));
+      rest.insert(rest.end(), items.begin() + static_cast<std::ptrdiff_t>(std::min(begin + chunk, items.size())), items.end());
+      if (fails(rest)) {
+        items = std::move(rest);
+        parts = std::max<std::size_t>(parts - 1, 2);
+        reduced = true;
+        break;
+      }
+    }
+    if (reduced) continue;
+    if (parts >= items.size()) break;
+    parts = std::min(parts * 2, items.size());
+  }
+  return items;
+}
+
+/// Removes node `gone` from a sorted node list and closes the gap in the numbering.
+void drop_node(std::vector<NodeId>& nodes, NodeId gone) {
+  std::erase(nodes, gone);
+  for (NodeId& n : nodes) {
+    if (n.value > gone.value) --n.value;
+  }
+}
+
+/// A fault that no longer names anyone (or, for a partition, no longer separates anyone) does nothing.
+bool fault_is_empty(const ScheduledFault& f) {
+  if (f.side_a.empty()) return true;
+  return f.kind == FaultKind::partition && f.side_b.empty();
+}
+
+/// The schedule without client number `index`: its operations and its part in faults go, and the
+/// clients after it move down one node number.
+Schedule without_client(const Schedule& s, std::uint32_t index) {
+  Schedule out = s;
+  const NodeId gone = s.client(index);
+  std::erase_if(out.operations, [&](const Operation& op) { return op.client == gone; });
+  for (Operation& op : out.operations) {
+    if (op.client.value > gone.value) --op.client.value;
+  }
+  for (ScheduledFault& f : out.faults) {
+    drop_node(f.side_a, gone);
+    drop_node(f.side_b, gone);
+    drop_node(f.bridge, gone);
+  }
+  std::erase_if(out.faults, fault_is_empty);
+  out.clock_skew.erase(out.clock_skew.begin() + gone.value);
+  out.clock_drift_ppm.erase(out.clock_drift_ppm.begin() + gone.value);
+  if (out.streams.empty()) {
+    for (std::uint32_t i = 0; i < s.node_count(); ++i) out.streams.push_back(i);
+  }
+  out.streams.erase(out.streams.begin() + gone.value);
+  --out.clients;
+  normalise(out);
+  return out;
+}
+
+bool shrink_clients(Schedule& s, Shrinker& shrinker) {
+  bool progress = false;
+  for (std::uint32_t i = s.clients; i-- > 0 && s.clients > 1;) {
+    Schedule candidate = without_client(s, i);
+    if (shrinker.fails(candidate)) {
+      s = std::move(candidate);
+      progress = true;
+    }
+  }
+  return progress;
+}
+
+bool shrink_faults(Schedule& s, Shrinker& shrinker) {
+  const std::size_t before = s.faults.size();
+  s.faults = ddmin<ScheduledFault>(s.faults, [&](const std::vector<ScheduledFault>& kept) {
+    Schedule candidate = s;
+    candidate.faults = kept;
+    return shrinker.fails(candidate);
+  });
+  return s.faults.size() < before;
+}
+
+bool shrink_operations(Schedule& s, Shrinker& shrinker) {
+  const std::size_t before = s.operations.size();
+  std::vector<Operation> kept = ddmin<Operation>(s.operations, [&](const std::vector<Operation>& ops) {
+    Schedule candidate = s;
+    candidate.operations = ops;
+    normalise(candidate);
+    return shrinker.fails(candidate);
+  });
+  if (kept.size() == before) return false;
+  s.operations = std::move(kept);
+  normalise(s);
+  return true;
+}
+
+/// Keeps the shortest prefix of the operations (in time order) that still fails, by bisection. The
+/// run up to the last kept operation is exactly the original one, so a prefix usually keeps the
+/// failure where removing scattered operations would reshuffle everything after them.
+bool shrink_prefix(Schedule& s, Shrinker& shrinker) {
+  std::size_t low = 0;
+  std::size_t high = s.operations.size();
+  while (low < high) {
+    const std::size_t mid = low + (high - low) / 2;
+    Schedule candidate = s;
+    candidate.operations.resize(mid);
+    if (shrinker.fails(candidate)) high = mid;
+    else low = mid + 1;
+  }
+  if (high == s.operations.size()) return false;
+  s.operations.resize(high);
+  return true;
+}
+
+/// Tries the operations the violation report names, and nothing else: one run that, when it works,
+/// saves most of the delta debugging.
+bool shrink_to_involved(Schedule& s, const std::set<OpId>& involved, Shrinker& shrinker) {
+  if (involved.empty() || involved.size() >= s.operations.size()) return false;
+  Schedule candidate = s;
+  std::erase_if(candidate.operations, [&](const Operation& op) { return !involved.contains(op.id); });
+  normalise(candidate);
+  if (!shrinker.fails(candidate)) return false;
+  s = std::move(candidate);
+  return true;
+}
+
+/// The operations the first run's violations of `verdict` name.
+std::set<OpId> involved_in(const RunResult& r, std::string_view verdict) {
+  std::set<OpId> ids;
+  for (const Violation& v : r.violations) {
+    if (to_string(v.invariant) != verdict) continue;
+    for (const Involved& i : v.involved) ids.insert(i.op);
+  }
+  return ids;
+}
+
+/// Halves each fault's duration while the failure stays; a shorter fault is easier to reason about.
+bool shrink_durations(Schedule& s, Shrinker& shrinker) {
+  bool progress = false;
+  for (std::size_t i = 0; i < s.faults.size(); ++i) {
+    while (s.faults[i].duration > Duration::millis(1)) {
+      Schedule candidate = s;
+      candidate.faults[i].duration = s.faults[i].duration / 2;
+      if (!shrinker.fails(candidate)) break;
+      s = std::move(candidate);
+      progress = true;
+    }
+  }
+  return progress;
+}
+
+/// Ends the users' window right after the last operation left; the settle period stays whole,
+/// because convergence needs it.
+bool shrink_window(Schedule& s, Shrinker& shrinker) {
+  Instant last = Instant::start();
+  for (const Operation& op : s.operations) last = max(last, op.issued_at);
+  const Instant end = last + Duration::millis(1);
+  if (end >= s.workload_end) return false;
+  Schedule candidate = s;
+  candidate.workload_end = end;
+  if (!shrinker.fails(candidate)) return false;
+  s = std::move(candidate);
+  return true;
+}
+
+/// The issue's target for a repro: at most this many clients (and 12 operations).
+constexpr std::uint32_t kFewClients = 3;
+
+bool smaller(const Schedule& a, const Schedule& b) {
+  const ScheduleSize x = size_of(a);
+  const ScheduleSize y = size_of(b);
+  return std::tie(x.clients, x.operations, x.faults) < std::tie(y.clients, y.operations, y.faults);
+}
+
+/// One shrink from `original`. With `operations_first`, the one-shot cuts of the operations (the
+/// ones the report names, else the shortest failing prefix) come before everything else.
+Schedule shrink_pass(const Schedule& original, const std::set<OpId>& involved, bool operations_first, Shrinker& shrinker) {
+  Schedule s = original;
+  if (operations_first && !shrink_to_involved(s, involved, shrinker)) shrink_prefix(s, shrinker);
+  // Then cheap, large cuts (whole clients, then faults), then the fine ones; repeat until nothing
+  // more can go or the limits are hit.
+  for (bool progress = true; progress && !shrinker.exhausted();) {
+    progress = shrink_clients(s, shrinker);
+    progress = shrink_faults(s, shrinker) || progress;
+    progress = shrink_operations(s, shrinker) || progress;
+    progress = shrink_durations(s, shrinker) || progress;
+    progress = shrink_window(s, shrinker) || progress;
+  }
+  return s;
+}
+
+// ---- the sweep ----
+
+/// The per-target outcomes of one batch of seeds, folded into the report in seed order.
+void fold(TargetResult& t, std::uint64_t seed, const SeedOutcome& o) {
+  ++t.seeds_run;
+  t.hashes.push_back(o.trace_hash);
+  t.wall_seconds += o.wall_seconds;
+  if (!o.verdicts.empty()) ++t.failing_seeds;
+  for (const auto& [verdict, report] : o.verdicts) t.failures.push_back(SeedFailure{seed, verdict, o.trace_hash, report});
+}
+
+/// A shipped scenario is named by its short name on command lines, which works from any folder;
+/// any other by its path.
+std::string command_name(const Scenario& scenario) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path file(scenario.file);
+  if (!scenario.file.empty() && file.stem() == scenario.name &&
+      fs::equivalent(file.parent_path(), shipped_scenario_dir(), ec) && !ec) {
+    return scenario.name;
+  }
+  return scenario_argument(scenario);
+}
+
+TargetResult empty_result(const CheckTarget& target) {
+  TargetResult t;
+  t.scenario = target.scenario.name;
+  t.scenario_file = target.scenario.file;
+  t.model = target.model->name;
+  t.replay_scenario = command_name(target.scenario);
+  return t;
+}
+
+/// Runs seeds next .. next + count - 1 of every target in child processes: task t * count + j is
+/// seed next + j of target t, and one child runs up to kChunkSeeds seeds of one target. Chunks go out
+/// seed-major (the first chunk of every target, then the second), so a budget that stops the batch
+/// early leaves a prefix of seeds nearly done everywhere. `on_done` sees each outcome as it comes.
+std::vector<std::optional<SeedOutcome>> run_batch(const std::vector<CheckTarget>& targets, std::uint64_t next, std::uint64_t count,
+                                                  const CheckOptions& options, const std::function<bool(const SeedOutcome&)>& on_done) {
+  const std::size_t n = targets.size();
+  std::vector<TaskRange> chunks;
+  for (std::uint64_t begin = 0; begin < count; begin += kChunkSeeds) {
+    for (std::size_t t = 0; t < n; ++t) chunks.push_back(TaskRange{t * count + begin, t * count + std::min(begin + kChunkSeeds, count)});
+  }
+  std::vector<std::optional<SeedOutcome>> outcomes(n * count);
+  run_isolated(
+      chunks, isolation(options), [&](std::size_t i) { return encode_outcome(run_seed(targets[i / count], next + i % count)); },
+      [&](std::size_t i, const Isolated& result) {
+        outcomes[i] = decode_outcome(result);
+        return on_done(*outcomes[i]);
+      });
+  return outcomes;
+}
+
+/// Runs the seeds of `options` over every target, batch by batch until the range or the budget ends.
+void sweep(const std::vector<CheckTarget>& targets, const CheckOptions& options, CheckReport& report) {
+  const std::size_t n = targets.size();
+  const auto start = WallClock::now();
+  const auto over_budget = [&] { return options.time_budget_ms && elapsed_ms(start) >= *options.time_budget_ms; };
+  Progress progress("check", options.seeds.size() * n, options.progress);
+  report.covered = SeedRange{options.seeds.first, options.seeds.first - 1};
+  // A multiple of kChunkSeeds, so chunks start at the same seeds on any --jobs.
+  const std::uint64_t batch = std::max<std::uint64_t>(4, std::max(options.jobs, 1u)) * kChunkSeeds;
+  std::uint64_t next = options.seeds.first;
+  while (n > 0 && next <= options.seeds.last && next >= options.seeds.first) {
+    if (over_budget()) {
+      report.budget_stopped = true;
+      break;
+    }
+    const std::uint64_t count = std::min(batch, options.seeds.last - next + 1);
+    const auto outcomes = run_batch(targets, next, count, options, [&](const SeedOutcome& o) {
+      progress.tick(!o.verdicts.empty());
+      return !over_budget();
+    });
+    // Seeds are folded in order while every target has that seed's outcome.
+    std::uint64_t done = 0;
+    const auto seed_done = [&](std::uint64_t j) {
+      for (std::size_t t = 0; t < n; ++t) {
+        if (!outcomes[t * count + j]) return false;
+      }
+      return true;
+    };
+    for (; done < count && seed_done(done); ++done) {
+      for (std::size_t t = 0; t < n; ++t) fold(report.targets[t], next + done, *outcomes[t * count + done]);
+    }
+    report.covered.last = next + done - 1;
+    if (done < count) {
+      report.budget_stopped = true;
+      break;
+    }
+    next += count;
+  }
+  progress.finish();
+}
+
+/// The first failure of each verdict, per target, in the order they were found.
+std::vector<std::pair<std::size_t, const SeedFailure*>> first_failures(const CheckReport& report) {
+  std::vector<std::pair<std::size_t, const SeedFailure*>> out;
+  for (std::size_t t = 0; t < report.targets.size(); ++t) {
+    std::set<std::string> seen;
+    for (const SeedFailure& f : report.targets[t].failures) {
+      if (seen.insert(f.invariant).second) out.emplace_back(t, &f);
+    }
+  }
+  return out;
+}
+
+std::string encode_shrink(const ShrinkResult& r) {
+  Writer w;
+  w.bytes(r.invariant).u64(r.seed).u32(r.runs).bytes(r.stopped).u64(r.trace_hash).bytes(r.report);
+  for (const ScheduleSize& size : {r.before, r.after}) w.u32(size.clients).u64(size.operations).u64(size.faults);
+  w.bytes(format_repro(r.repro));
+  return w.take();
+}
+
+std::optional<ShrinkResult> decode_shrink(std::string_view bytes) {
+  Reader rd(bytes);
+  ShrinkResult r;
+  r.invariant = rd.bytes();
+  r.seed = rd.u64();
+  r.runs = rd.u32();
+  r.stopped = rd.bytes();
+  r.trace_hash = rd.u64();
+  r.report = rd.bytes();
+  for (ScheduleSize* size : {&r.before, &r.after}) *size = ScheduleSize{rd.u32(), rd.u64(), rd.u64()};
+  auto repro = parse_repro(rd.bytes(), "shrunk repro");
+  if (!rd.ok() || !repro) return std::nullopt;
+  r.repro = std::move(repro.value());
+  return r;
+}
+
+/// What a shrink that crashed leaves: the failure as the sweep found it, with its whole schedule.
+ShrinkResult unshrunk(const CheckTarget& target, const SeedFailure& failure, const Schedule& schedule, const std::string& stopped) {
+  ShrinkResult r;
+  r.invariant = failure.invariant;
+  r.seed = failure.seed;
+  r.before = r.after = size_of(schedule);
+  r.stopped = stopped;
+  r.trace_hash = failure.trace_hash;
+  r.report = failure.report;
+  r.repro = Repro{target.scenario.name, target.scenario.file, target.model->name, failure.seed, failure.invariant,
+                  failure.trace_hash, r.before, target.scenario.persistence, target.scenario.invariants, schedule};
+  return r;
+}
+
+void shrink_all(const std::vector<CheckTarget>& targets, const CheckOptions& options, CheckReport& report) {
+  auto firsts = first_failures(report);
+  // A crash ends its run before any checker looks at it: there is no failure to keep while cutting
+  // the schedule, and its seed replays it already.
+  std::erase_if(firsts, [](const auto& first) { return is_crash_verdict(first.second->invariant); });
+  if (firsts.empty() || !options.shrink_enabled) return;
+  // Shrinking can take seconds per failure with no bar to show for it; say what is going on.
+  if (options.progress) {
+    fmt::print(stderr, "check: shrinking {} failure{} (at most {} runs each)\n", firsts.size(), firsts.size() == 1 ? "" : "s",
+               options.shrink.max_runs);
+  }
+  const auto schedule_of = [&](std::size_t i) {
+    const CheckTarget& target = targets[firsts[i].first];
+    return make_schedule(target.scenario, target.model->data_type, firsts[i].second->seed);
+  };
+  // Each shrink runs in a child process of its own: a candidate schedule may crash the model where
+  // the original did not, and then the failure keeps its whole schedule. A shrink is many runs, so
+  // a time limit per run becomes one on the shrink: its own limit plus one run's.
+  IsolationOptions isolated = isolation(options);
+  isolated.run_timeout_ms = options.run_timeout_ms > 0 && options.shrink.max_wall_ms > 0 ? options.run_timeout_ms + options.shrink.max_wall_ms : 0;
+  std::vector<TaskRange> chunks;
+  for (std::size_t i = 0; i < firsts.size(); ++i) chunks.push_back(TaskRange{i, i + 1});
+  const auto shrunk = run_isolated(chunks, isolated, [&](std::size_t i) {
+    const CheckTarget& target = targets[firsts[i].first];
+    const SeedFailure& failure = *firsts[i].second;
+    return encode_shrink(shrink_failure(target.scenario, *target.model, schedule_of(i), failure.seed, failure.invariant, options.shrink));
+  });
+  for (std::size_t i = 0; i < firsts.size(); ++i) {
+    const auto& [t, failure] = firsts[i];
+    const Crash* crash = std::get_if<Crash>(&*shrunk[i]);
+    std::optional<ShrinkResult> decoded = crash ? std::nullopt : decode_shrink(std::get<std::string>(*shrunk[i]));
+    ShrinkResult r = decoded ? std::move(*decoded)
+                     : crash ? unshrunk(targets[t], *failure, schedule_of(i), fmt::format("{}: {}", crash->hung ? "hung" : "crashed", crash->cause))
+                             : unshrunk(targets[t], *failure, schedule_of(i), "crashed: its shrunk repro did not read back");
+    if (!options.repro_dir.empty()) {
+      const std::string path =
+          (std::filesystem::path(options.repro_dir) / repro_file_name(r.repro.scenario_name, r.repro.model, r.invariant, r.seed))
+              .lexically_normal()
+              .string();
+      if (!save_repro(r.repro, path)) r.repro_path = path;
+    }
+    report.targets[t].shrunk.push_back(std::move(r));
+  }
+}
+
+/// Which seeds of `range` the determinism check re-runs: evenly spread, at least one.
+std::vector<std::uint64_t> verify_seeds(const SeedRange& range, std::uint32_t percent) {
+  std::vector<std::uint64_t> out;
+  const std::uint64_t n = range.size();
+  if (n == 0 || percent == 0) return out;
+  const std::uint64_t count = std::clamp<std::uint64_t>((n * std::min(percent, 100u) + 99) / 100, 1, n);
+  for (std::uint64_t j = 0; j < count; ++j) out.push_back(range.first + j * n / count);
+  return out;
+}
+
+std::string trace_of(const CheckTarget& target, std::uint64_t seed) {
+  std::ostringstream trace;
+  RunOptions options;
+  options.trace_out = &trace;
+  const Schedule schedule = make_schedule(target.scenario, target.model->data_type, seed);
+  run_simulation(target.scenario, *target.model, schedule, seed, options);
+  return trace.str();
+}
+
+/// Records two more traces of `seed` one after the other in one child process and names where
+/// they part (line 0: they agreed).
+Divergence divergence_of(const CheckTarget& target, std::uint64_t seed, const CheckOptions& options) {
+  IsolationOptions isolated = isolation(options);
+  isolated.run_timeout_ms *= 2;
+  const auto result = run_isolated({TaskRange{0, 1}}, isolated, [&](std::size_t) {
+    const Divergence d = first_divergence(trace_of(target, seed), trace_of(target, seed));
+    return Writer().u64(d.line).bytes(d.first_event).bytes(d.second_event).take();
+  });
+  Divergence d;
+  if (const Crash* crash = std::get_if<Crash>(&*result.front())) {
+    d.first_event = fmt::format("(a recorded run {}: {})", crash->hung ? "hung" : "crashed", crash->cause);
+    return d;
+  }
+  Reader r(std::get<std::string>(*result.front()));
+  d.line = r.u64();
+  d.first_event = r.bytes();
+  d.second_event = r.bytes();
+  return d;
+}
+
+/// Re-runs the chosen seeds; where a hash differs, records two traces and names where they part.
+/// Each seed runs twice in a row in one child (a chunk holds up to kChunkSeeds seeds of one target).
+/// The sweep ran the seed in another child after other seeds; here the second run follows a run of
+/// the same seed, so state a model carries from one run to the next in its process (a global, a
+/// static) shows as another trace hash.
+void verify_determinism(const std::vector<CheckTarget>& targets, const CheckOptions& options, CheckReport& report) {
+  const std::vector<std::uint64_t> seeds = verify_seeds(report.covered, options.verify_percent);
+  const std::size_t n = targets.size();
+  const std::size_t count = seeds.size();
+  if (count == 0 || n == 0) return;
+  // Tasks 2p and 2p + 1 are the two runs of pair p = t * count + j: seed seeds[j] of target t.
+  std::vector<TaskRange> chunks;
+  for (std::size_t begin = 0; begin < count; begin += kChunkSeeds) {
+    for (std::size_t t = 0; t < n; ++t) chunks.push_back(TaskRange{2 * (t * count + begin), 2 * (t * count + std::min<std::size_t>(begin + kChunkSeeds, count))});
+  }
+  const auto rerun = run_isolated(chunks, isolation(options), [&](std::size_t i) {
+    return encode_outcome(run_seed(targets[i / 2 / count], seeds[i / 2 % count]));
+  });
+  for (std::size_t t = 0; t < n; ++t) {
+    TargetResult& result = report.targets[t];
+    for (std::size_t j = 0; j < count; ++j) {
+      const std::uint64_t seed = seeds[j];
+      ++result.verified;
+      const std::uint64_t first_hash = result.hashes.at(seed - report.covered.first);
+      const std::uint64_t once = decode_outcome(*rerun[2 * (t * count + j)]).trace_hash;
+      const std::uint64_t twice = decode_outcome(*rerun[2 * (t * count + j) + 1]).trace_hash;
+      const std::uint64_t second_hash = once != first_hash ? once : twice;
+      if (second_hash == first_hash) continue;
+      // The sweep kept no trace; two more recorded runs usually part where the first two did.
+      Divergence d = divergence_of(targets[t], seed, options);
+      d.seed = seed;
+      d.first_hash = first_hash;
+      d.second_hash = second_hash;
+      result.divergences.push_back(std::move(d));
+    }
+  }
+}
+
+void replay_corpus(const std::vector<CorpusEntry>& corpus, const CheckOptions& options, CheckReport& report) {
+  std::vector<TaskRange> chunks;
+  add_chunks(chunks, 0, corpus.size());
+  const auto results = run_isolated(chunks, isolation(options), [&](std::size_t i) {
+    const auto start = WallClock::now();
+    const RunResult r = replay_repro(corpus[i].repro, *corpus[i].model);
+    return encode_outcome(SeedOutcome{r.trace_hash, verdicts_of(r), elapsed_s(start)});
+  });
+  for (std::size_t i = 0; i < corpus.size(); ++i) {
+    const CorpusEntry& e = corpus[i];
+    const SeedOutcome o = decode_outcome(*results[i]);
+    CorpusResult r{e.file, e.repro.scenario_name, e.repro.model, e.repro.invariant, e.repro.trace_hash, o.trace_hash, {}, {}, o.wall_seconds};
+    for (const auto& [verdict, text] : o.verdicts) {
+      r.failing.push_back(verdict);
+      r.report += (r.report.empty() ? "" : "\n\n") + text;
+    }
+    report.corpus.push_back(std::move(r));
+  }
+}
+
+std::string safe_name(std::string_view text) {
+  std::string out;
+  for (char c : text) out += (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') ? c : '-';
+  return out;
+}
+
+
+// ---- JSON ----
+
+using Json = nlohmann::ordered_json;
+
+std::string hex(std::uint64_t value) { return fmt::format("{:016x}", value); }
+
+Json size_json(const ScheduleSize& s) {
+  return Json{{"clients", s.clients}, {"operations", s.operations}, {"faults", s.faults}};
+}
+
+Json target_json(const TargetResult& t) {
+  Json j{{"scenario", t.scenario}, {"scenario_file", t.scenario_file}, {"model", t.model},
+         {"seeds_run", t.seeds_run}, {"failing_seeds", t.failing_seeds}};
+  j["failures"] = Json::array();
+  for (const SeedFailure& f : t.failures) {
+    Json failure{{"seed", f.seed}, {"invariant", f.invariant}, {"trace_hash", hex(f.trace_hash)},
+                 {"replay", fmt::format("syncstorm replay {} --model {} --seed {}", t.replay_scenario, t.model, f.seed)}};
+    // A crash has no violation report to point to: the entry says how the run ended.
+    if (is_crash_verdict(f.invariant)) failure["crash"] = f.report;
+    j["failures"].push_back(std::move(failure));
+  }
+  j["shrunk"] = Json::array();
+  for (const ShrinkResult& r : t.shrunk) {
+    j["shrunk"].push_back({{"invariant", r.invariant}, {"seed", r.seed}, {"before", size_json(r.before)},
+                           {"after", size_json(r.after)}, {"shrink_runs", r.runs}, {"stopped", r.stopped},
+                           {"trace_hash", hex(r.trace_hash)}, {"repro", r.repro_path},
+                           {"replay", r.repro_path.empty() ? "" : "syncstorm replay " + r.repro_path}});
+  }
+  j["verified"] = t.verified;
+  j["divergences"] = Json::array();
+  for (const Divergence& d : t.divergences) {
+    j["divergences"].push_back({{"seed", d.seed}, {"first_hash", hex(d.first_hash)}, {"second_hash", hex(d.second_hash)},
+                                {"line", d.line}, {"first_event", d.first_event}, {"second_event", d.second_event}});
+  }
+  return j;
+}
+
+Json corpus_json(const CorpusResult& c) {
+  return Json{{"file", c.file},         {"scenario", c.scenario},
+              {"model", c.model},       {"invariant", c.invariant},
+              {"verdict", c.failed() ? "fail" : "pass"}, {"failing", c.failing},
+              {"expected_hash", hex(c.expected_hash)}, {"trace_hash", hex(c.trace_hash)}};
+}
+
+Json range_json(const SeedRange& r) { return Json{{"first", r.first}, {"last", r.last}}; }
+
+/// Sorts ranges and joins the ones that overlap or touch.
+std::vector<SeedRange> join_ranges(std::vector<SeedRange> ranges) {
+  std::erase_if(ranges, [](const SeedRange& r) { return r.size() == 0; });
+  std::sort(ranges.begin(), ranges.end(), [](const SeedRange& a, const SeedRange& b) { return a.first < b.first; });
+  std::vector<SeedRange> out;
+  for (const SeedRange& r : ranges) {
+    if (!out.empty() && r.first <= out.back().last + 1) out.back().last = std::max(out.back().last, r.last);
+    else out.push_back(r);
+  }
+  return out;
+}
+
+bool json_failed(const Json& doc) {
+  for (const Json& c : doc["corpus"]) {
+    if (c["verdict"] == "fail") return true;
+  }
+  for (const Json& r : doc["results"]) {
+    if (r["failing_seeds"].get<std::uint64_t>() > 0 || !r["divergences"].empty()) return true;
+  }
+  return false;
+}
+
+/// Folds one shard's result for a (scenario, model) into the merged one.
+void merge_target(Json& into, const Json& from) {
+  into["seeds_run"] = into["seeds_run"].get<std::uint64_t>() + from["seeds_run"].get<std::uint64_t>();
+  into["failing_seeds"] = into["failing_seeds"].get<std::uint64_t>() + from["failing_seeds"].get<std::uint64_t>();
+  into["verified"] = into["verified"].get<std::uint64_t>() + from["verified"].get<std::uint64_t>();
+  for (const char* list : {"failures", "shrunk", "divergences"}) {
+    for (const Json& item : from[list]) into[list].push_back(item);
+    std::stable_sort(into[list].begin(), into[list].end(),
+                     [](const Json& a, const Json& b) { return a["seed"].get<std::uint64_t>() < b["seed"].get<std::uint64_t>(); });
+  }
+  // One shrunk repro per invariant: the one of the lowest seed, as a single run would have kept.
+  Json kept = Json::array();
+  std::set<std::string> seen;
+  for (const Json& r : into["shrunk"]) {
+    if (seen.insert(r["invariant"].get<std::string>()).second) kept.push_back(r);
+  }
+  into["shrunk"] = kept;
+}
+
+std::optional<InputError> check_shape(const Json& doc, const std::string& file) {
+  if (!doc.is_object() || !doc.contains("syncstorm_check") || doc["syncstorm_check"] != 1) {
+    return InputError{file, 0, 0, "syncstorm_check", "not a syncstorm check JSON summary (format 1)"};
+  }
+  for (const char* key : {"requested", "covered", "corpus", "results"}) {
+    if (!doc.contains(key)) return InputError{file, 0, 0, key, "missing key"};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<SeedRange> parse_seed_range(std::string_view text, const std::string& key) {
+  const auto colon = text.find(':');
+  const auto first = colon == std::string_view::npos ? std::nullopt : parse_u64(text.substr(0, colon));
+  const auto last = colon == std::string_view::npos ? std::nullopt : parse_u64(text.substr(colon + 1));
+  if (!first || !last) return InputError{"", 0, 0, key, fmt::format("expected A:B with whole numbers, got \"{}\"", text)};
+  if (*first == 0 || *last < *first) return InputError{"", 0, 0, key, fmt::format("expected 0 < A <= B, got \"{}\"", text)};
+  return SeedRange{*first, *last};
+}
+
+Result<Shard> parse_shard(std::string_view text) {
+  const auto slash = text.find('/');
+  const auto k = slash == std::string_view::npos ? std::nullopt : parse_u64(text.substr(0, slash));
+  const auto n = slash == std::string_view::npos ? std::nullopt : parse_u64(text.substr(slash + 1));
+  if (!k || !n || *k == 0 || *n == 0 || *k > *n || *n > 1'000'000) {
+    return InputError{"", 0, 0, "--shard", fmt::format("expected K/N with 1 <= K <= N, got \"{}\"", text)};
+  }
+  return Shard{static_cast<std::uint32_t>(*k), static_cast<std::uint32_t>(*n)};
+}
+
+SeedRange shard_range(const SeedRange& range, const Shard& shard) {
+  // Shard k takes [size*(k-1)/N, size*k/N): neighbours share a boundary, so the parts meet exactly.
+  // size*k/N is computed as q*k + r*k/N (size = q*N + r) so that it cannot overflow.
+  const std::uint64_t size = range.size();
+  const auto boundary = [&](std::uint64_t k) {
+    return size / shard.count * k + size % shard.count * k / shard.count;
+  };
+  return SeedRange{range.first + boundary(shard.index - 1), range.first + boundary(shard.index) - 1};
+}
+
+Result<std::int64_t> parse_time_budget_ms(std::string_view text) {
+  std::int64_t unit_ms = 1'000;
+  std::string_view digits = text;
+  if (text.ends_with("ms")) {
+    unit_ms = 1;
+    digits.remove_suffix(2);
+  } else if (text.ends_with('s')) {
+    digits.remove_suffix(1);
+  } else if (text.ends_with('m')) {
+    unit_ms = 60'000;
+    digits.remove_suffix(1);
+  } else if (text.ends_with('h')) {
+    unit_ms = 3'600'000;
+    digits.remove_suffix(1);
+  }
+  const auto value = parse_u64(digits);
+  if (!value || *value == 0 || *value > 10'000'000) {
+    return InputError{"", 0, 0, "--time-budget", fmt::format("expected a duration like \"90s\", \"10m\" or \"1h\", got \"{}\"", text)};
+  }
+  return static_cast<std::int64_t>(*value) * unit_ms;
+}
+
+bool CheckReport::failed() const {
+  const bool corpus_failed = std::any_of(corpus.begin(), corpus.end(), [](const CorpusResult& c) { return c.failed(); });
+  return corpus_failed || std::any_of(targets.begin(), targets.end(), [](const TargetResult& t) { return t.failed(); });
+}
+
+RunResult replay_repro(const Repro& repro, const ModelInfo& model, const RunOptions& options) {
+  return run_simulation(repro_scenario(repro), model, repro.schedule, repro.seed, options);
+}
+
+bool shows(const RunResult& result, std::string_view verdict) {
+  if (verdict == kAbortedVerdict) return !result.aborted.empty();
+  return std::any_of(result.violations.begin(), result.violations.end(),
+                     [&](const Violation& v) { return to_string(v.invariant) == verdict; });
+}
+
+ShrinkResult shrink_failure(const Scenario& scenario, const ModelInfo& model, const Schedule& schedule, std::uint64_t seed,
+                            const std::string& verdict, const ShrinkLimits& limits) {
+  Shrinker shrinker(scenario, model, seed, verdict, limits);
+  const std::set<OpId> involved = involved_in(run_simulation(scenario, model, schedule, seed), verdict);
+  Schedule s = shrink_pass(schedule, involved, true, shrinker);
+  // Cutting the operations first can leave a failure that needs every client (a client that issues
+  // nothing still sends and receives). Starting again from the original with whole clients first
+  // often does better, so a result with many clients gets that second try.
+  if (s.clients > kFewClients && !shrinker.exhausted()) {
+    Schedule other = shrink_pass(schedule, involved, false, shrinker);
+    if (smaller(other, s)) s = std::move(other);
+  }
+  const RunResult final_run = run_simulation(scenario, model, s, seed);
+  ShrinkResult r;
+  r.invariant = verdict;
+  r.seed = seed;
+  r.before = size_of(schedule);
+  r.after = size_of(s);
+  r.runs = shrinker.runs();
+  r.stopped = shrinker.stopped();
+  r.trace_hash = final_run.trace_hash;
+  for (const auto& [name, text] : verdicts_of(final_run)) {
+    if (name == verdict) r.report = text;
+  }
+  r.repro = Repro{scenario.name, scenario.file, model.name, seed, verdict, final_run.trace_hash, r.before,
+                  scenario.persistence, scenario.invariants, std::move(s)};
+  return r;
+}
+
+std::string repro_file_name(const std::string& scenario, const std::string& model, const std::string& verdict, std::uint64_t seed) {
+  return fmt::format("{}__{}__{}__seed{}.repro.toml", safe_name(scenario), safe_name(model), safe_name(verdict), seed);
+}
+
+CheckReport run_check(const std::vector<CheckTarget>& targets, const std::vector<CorpusEntry>& corpus, const CheckOptions& options) {
+  const auto start = WallClock::now();
+  CheckReport report;
+  report.requested = options.seeds;
+  report.verify_percent = options.verify_percent;
+  for (const CheckTarget& t : targets) report.targets.push_back(empty_result(t));
+  replay_corpus(corpus, options, report);
+  sweep(targets, options, report);
+  shrink_all(targets, options, report);
+  verify_determinism(targets, options, report);
+  report.wall_seconds = elapsed_s(start);
+  return report;
+}
+
+Divergence first_divergence(const std::string& first, const std::string& second) {
+  std::istringstream a(first);
+  std::istringstream b(second);
+  std::string line_a;
+  std::string line_b;
+  Divergence d;
+  for (std::uint64_t line = 1;; ++line) {
+    const bool more_a = static_cast<bool>(std::getline(a, line_a));
+    const bool more_b = static_cast<bool>(std::getline(b, line_b));
+    if (!more_a && !more_b) return d;
+    if (more_a != more_b || line_a != line_b) {
+      d.line = line;
+      d.first_event = more_a ? line_a : "(end of trace)";
+      d.second_event = more_b ? line_b : "(end of trace)";
+      return d;
+    }
+  }
+}
+
+std::string check_json(const CheckReport& report) {
+  Json doc{{"syncstorm_check", 1}, {"verdict", report.failed() ? "fail" : "pass"}};
+  doc["requested"] = range_json(report.requested);
+  doc["covered"] = Json::array();
+  if (report.covered.size() > 0) doc["covered"].push_back(range_json(report.covered));
+  doc["budget_stopped"] = report.budget_stopped;
+  doc["shard"] = report.shard;
+  doc["verify_determinism_percent"] = report.verify_percent;
+  doc["corpus"] = Json::array();
+  for (const CorpusResult& c : report.corpus) doc["corpus"].push_back(corpus_json(c));
+  doc["results"] = Json::array();
+  for (const TargetResult& t : report.targets) doc["results"].push_back(target_json(t));
+  return doc.dump(2) + "\n";
+}
+
+Result<std::string> merge_check_json(const std::vector<std::string>& files, bool& failed) {
+  Json merged{{"syncstorm_check", 1}, {"verdict", "pass"}};
+  std::vector<SeedRange> requested;
+  std::vector<SeedRange> covered;
+  Json corpus = Json::array();
+  std::set<std::string> corpus_files;
+  Json results = Json::array();
+  std::map<std::pair<std::string, std::string>, std::size_t> index;
+  bool budget_stopped = false;
+  std::uint64_t percent = 0;
+  for (const std::string& file : files) {
+    std::ifstream in(file);
+    if (!in) return InputError{file, 0, 0, "", "cannot open the JSON summary"};
+    Json doc = Json::parse(in, nullptr, false);
+    if (doc.is_discarded()) return InputError{file, 0, 0, "", "not valid JSON"};
+    if (auto error = check_shape(doc, file)) return *error;
+    try {
+      requested.push_back(SeedRange{doc["requested"]["first"].get<std::uint64_t>(), doc["requested"]["last"].get<std::uint64_t>()});
+      for (const Json& r : doc["covered"]) covered.push_back(SeedRange{r["first"].get<std::uint64_t>(), r["last"].get<std::uint64_t>()});
+      budget_stopped = budget_stopped || doc.value("budget_stopped", false);
+      percent = std::max<std::uint64_t>(percent, doc.value("verify_determinism_percent", 0));
+      for (const Json& c : doc["corpus"]) {
+        if (corpus_files.insert(c["file"].get<std::string>()).second) corpus.push_back(c);
+      }
+      for (const Json& r : doc["results"]) {
+        const auto key = std::make_pair(r["scenario"].get<std::string>(), r["model"].get<std::string>());
+        if (auto it = index.find(key); it != index.end()) {
+          merge_target(results[it->second], r);
+        } else {
+          index[key] = results.size();
+          results.push_back(r);
+        }
+      }
+    } catch (const nlohmann::json::exception& e) {
+      return InputError{file, 0, 0, "", fmt::format("malformed check summary: {}", e.what())};
+    }
+  }
+  const std::vector<SeedRange> joined = join_ranges(requested);
+  merged["requested"] = joined.empty() ? range_json(SeedRange{1, 0})
+                                       : range_json(SeedRange{joined.front().first, joined.back().last});
+  merged["covered"] = Json::array();
+  for (const SeedRange& r : join_ranges(covered)) merged["covered"].push_back(range_json(r));
+  merged["budget_stopped"] = budget_stopped;
+  merged["shard"] = fmt::format("merged from {} files", files.size());
+  merged["verify_determinism_percent"] = percent;
+  merged["corpus"] = corpus;
+  merged["results"] = results;
+  failed = json_failed(merged);
+  merged["verdict"] = failed ? "fail" : "pass";
+  return merged.dump(2) + "\n";
+}
+
+}  // namespace syncstorm

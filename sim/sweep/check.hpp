@@ -1,0 +1,183 @@
+// `syncstorm check`, the CI gate: sweeps seeds over scenario x model pairs in parallel, shrinks the
+// first failure of each (scenario, model, invariant) to a small explicit schedule, replays a corpus
+// of earlier repros first, and re-runs a share of the seeds to catch nondeterminism. Everything it
+// returns is in a fixed order and, wall-clock fields aside, identical for any --jobs.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "models/model.hpp"
+#include "sim/sweep/repro.hpp"
+#include "sim/scenario/scenario.hpp"
+#include "sim/scenario/scenario_file.hpp"
+#include "sim/scenario/schedule.hpp"
+#include "sim/engine/simulation.hpp"
+
+namespace syncstorm {
+
+/// Seeds first..last, both inclusive. Empty when last < first (a shard with no seeds).
+struct SeedRange {
+  std::uint64_t first = 1;
+  std::uint64_t last = 100;
+  std::uint64_t size() const { return last < first ? 0 : last - first + 1; }
+  friend bool operator==(const SeedRange&, const SeedRange&) = default;
+};
+/// "A:B" with 0 < A <= B; `key` names the flag in errors.
+Result<SeedRange> parse_seed_range(std::string_view text, const std::string& key = "--seed-range");
+
+/// Shard `index` of `count` (1-based), as "K/N".
+struct Shard {
+  std::uint32_t index = 1;
+  std::uint32_t count = 1;
+};
+Result<Shard> parse_shard(std::string_view text);
+/// The contiguous part of `range` that shard K/N runs: the N parts cover it with no overlap or gap.
+SeedRange shard_range(const SeedRange& range, const Shard& shard);
+
+/// "90s", "10m", "1h" or bare seconds; the wall-clock budget of a --time-budget sweep, in ms.
+Result<std::int64_t> parse_time_budget_ms(std::string_view text);
+
+/// One pair that a check sweeps.
+struct CheckTarget {
+  Scenario scenario;
+  const ModelInfo* model = nullptr;
+};
+
+/// Bounds on the work spent shrinking one failure.
+struct ShrinkLimits {
+  std::uint32_t max_runs = 2'000;     ///< simulations per failure
+  std::int64_t max_wall_ms = 10'000;  ///< wall-clock milliseconds per failure; 0 = no limit
+};
+
+/// A repro from the corpus, already read, with its model resolved.
+struct CorpusEntry {
+  std::string file;
+  Repro repro;
+  const ModelInfo* model = nullptr;
+};
+
+struct CheckOptions {
+  SeedRange seeds;
+  std::optional<std::int64_t> time_budget_ms;  ///< wall clock: stop handing out seeds after this
+  unsigned jobs = 1;                           ///< child processes running models at a time
+  std::int64_t run_timeout_ms = 0;             ///< wall clock: a run longer than this is killed as hung; 0 = never
+  std::uint32_t verify_percent = 0;            ///< share of seeds re-run to check determinism; 0 = off
+  ShrinkLimits shrink;
+  bool shrink_enabled = true;
+  bool progress = true;                        ///< a bar or periodic lines on stderr
+  std::string repro_dir;                       ///< where shrunk repros go; "" = write none
+};
+
+/// The verdict of a seed whose run crashed the model (a signal, an abort, an uncaught exception):
+/// check runs the models in child processes, so a crash is a finding of its seed.
+inline constexpr std::string_view kCrashedVerdict = "crashed";
+/// The verdict of a seed whose run passed CheckOptions::run_timeout_ms and was killed.
+inline constexpr std::string_view kHungVerdict = "hung";
+/// Whether `verdict` says the run never finished (crashed or hung): no checker saw it.
+inline bool is_crash_verdict(std::string_view verdict) { return verdict == kCrashedVerdict || verdict == kHungVerdict; }
+
+/// One failing run of the sweep: one line per (seed, invariant).
+struct SeedFailure {
+  std::uint64_t seed = 0;
+  std::string invariant;  ///< invariant name, kAbortedVerdict, kCrashedVerdict or kHungVerdict
+  std::uint64_t trace_hash = 0;  ///< 0 for a crash: the run never finished
+  std::string report;     ///< format_violation of its first violation of that invariant; for a crash, how it ended
+};
+
+/// The result of shrinking the first failure of one invariant.
+struct ShrinkResult {
+  std::string invariant;
+  std::uint64_t seed = 0;
+  ScheduleSize before;
+  ScheduleSize after;
+  std::uint32_t runs = 0;     ///< simulations the shrink spent
+  std::string stopped;        ///< "done", "run limit", "time limit", or "crashed: ..." or "hung: ..." (the schedule is then unshrunk)
+  std::uint64_t trace_hash = 0;  ///< of the shrunk schedule's run
+  std::string report;         ///< the violation report of the shrunk run
+  std::string repro_path;     ///< "" when no repro was written
+  Repro repro;
+};
+
+/// A seed whose re-run produced another trace.
+struct Divergence {
+  std::uint64_t seed = 0;
+  std::uint64_t first_hash = 0;
+  std::uint64_t second_hash = 0;
+  std::uint64_t line = 0;     ///< 1-based trace line of the first divergent event; 0 when the traces agreed
+  std::string first_event;
+  std::string second_event;
+};
+
+struct TargetResult {
+  std::string scenario;
+  std::string scenario_file;
+  std::string model;
+  std::string replay_scenario;  ///< how a command line names the scenario
+  std::uint64_t seeds_run = 0;
+  std::uint64_t failing_seeds = 0;
+  std::vector<SeedFailure> failures;  ///< by seed, then invariant
+  std::vector<ShrinkResult> shrunk;   ///< one per failing invariant, in order of first failure
+  std::uint64_t verified = 0;         ///< seeds re-run for the determinism check
+  std::vector<Divergence> divergences;
+  std::vector<std::uint64_t> hashes;  ///< trace hash of each seed run, in seed order (not in JSON)
+  double wall_seconds = 0;            ///< summed run time, for JUnit only (never in JSON)
+  bool failed() const { return failing_seeds > 0 || !divergences.empty(); }
+};
+
+struct CorpusResult {
+  std::string file;
+  std::string scenario;
+  std::string model;
+  std::string invariant;           ///< what the repro was written for
+  std::uint64_t expected_hash = 0;
+  std::uint64_t trace_hash = 0;
+  std::vector<std::string> failing;  ///< invariants the replay broke (kAbortedVerdict, kCrashedVerdict, kHungVerdict)
+  std::string report;
+  double wall_seconds = 0;
+  bool failed() const { return !failing.empty(); }
+};
+
+struct CheckReport {
+  SeedRange requested;
+  SeedRange covered;        ///< the seeds every target ran (a time budget may stop early)
+  bool budget_stopped = false;
+  std::string shard;        ///< "K/N", "" when not sharded
+  std::uint32_t verify_percent = 0;
+  std::vector<CorpusResult> corpus;
+  std::vector<TargetResult> targets;
+  double wall_seconds = 0;  ///< for JUnit and the console only
+  bool failed() const;
+};
+
+/// Replays a repro's explicit schedule against `model`.
+RunResult replay_repro(const Repro& repro, const ModelInfo& model, const RunOptions& options = {});
+
+/// Whether `result` shows `verdict` (an invariant name or kAbortedVerdict).
+bool shows(const RunResult& result, std::string_view verdict);
+
+/// Cuts `schedule` down while `model` still fails `verdict` with `seed`: clients, faults, operations
+/// (delta debugging), fault durations, the workload window; never the settle period.
+ShrinkResult shrink_failure(const Scenario& scenario, const ModelInfo& model, const Schedule& schedule, std::uint64_t seed,
+                            const std::string& verdict, const ShrinkLimits& limits);
+
+/// The file name a shrunk repro gets inside the repro folder.
+std::string repro_file_name(const std::string& scenario, const std::string& model, const std::string& verdict,
+                            std::uint64_t seed);
+
+/// Replays the corpus, sweeps the seeds, shrinks, verifies determinism.
+CheckReport run_check(const std::vector<CheckTarget>& targets, const std::vector<CorpusEntry>& corpus,
+                      const CheckOptions& options);
+
+/// The JSON summary: simulated figures only, so any --jobs gives the same bytes.
+std::string check_json(const CheckReport& report);
+/// Combines the JSON summaries of shards into one; `failed` receives the verdict.
+Result<std::string> merge_check_json(const std::vector<std::string>& files, bool& failed);
+
+/// First differing line of two JSON Lines traces: its 1-based number and both lines; 0 when equal.
+Divergence first_divergence(const std::string& first, const std::string& second);
+
+}  // namespace syncstorm

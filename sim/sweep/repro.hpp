@@ -1,0 +1,60 @@
+// Repro files: a shrunk failing run written as TOML that `syncstorm replay FILE` runs again. The file
+// holds the explicit schedule (every operation and fault with its times and nodes, the network
+// settings swarm mode drew, the clock errors) and the few scenario settings the engine reads during a
+// run, so it replays the same situation even after the scenario file or the model code changes.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "sim/scenario/scenario.hpp"
+#include "sim/scenario/scenario_file.hpp"
+#include "sim/scenario/schedule.hpp"
+
+namespace syncstorm {
+
+/// The version of the repro format this code writes and reads.
+inline constexpr std::int64_t kReproFormat = 1;
+
+/// How big a schedule is, for "shrunk from ... to ..." lines.
+struct ScheduleSize {
+  std::uint32_t clients = 0;
+  std::uint64_t operations = 0;
+  std::uint64_t faults = 0;
+  friend bool operator==(const ScheduleSize&, const ScheduleSize&) = default;
+};
+ScheduleSize size_of(const Schedule& schedule);
+
+/// The name of the failure a repro reproduces: an invariant name, or this when the run aborted.
+inline constexpr std::string_view kAbortedVerdict = "aborted";
+
+struct Repro {
+  std::string scenario_name;
+  std::string scenario_file;  ///< where the scenario came from, for people; replay does not read it
+  std::string model;
+  std::uint64_t seed = 0;          ///< the run seed: the network's and the nodes' own random draws
+  std::string invariant;           ///< what failed: an invariant name or kAbortedVerdict
+  std::uint64_t trace_hash = 0;    ///< the hash the shrunk schedule's run produced
+  ScheduleSize original;           ///< the size before shrinking
+  PersistenceOptions persistence;  ///< scenario settings the engine reads during a run
+  InvariantOptions invariants;
+  Schedule schedule;
+};
+
+/// The TOML text of a repro. Durations are integer microseconds (keys end in _us): exact, no rounding.
+std::string format_repro(const Repro& repro);
+/// Parses repro TOML; `file` names it in errors. Every mistake names the file, line and key.
+Result<Repro> parse_repro(std::string_view text, const std::string& file);
+Result<Repro> load_repro(const std::string& path);
+/// Writes the repro to `path`, creating its folder; the error names the path.
+std::optional<InputError> save_repro(const Repro& repro, const std::string& path);
+
+/// The scenario a replay of `repro` runs with: only the settings the engine reads during a run.
+Scenario repro_scenario(const Repro& repro);
+
+/// True for a path that names a repro file rather than a scenario ("*.repro.toml").
+bool is_repro_path(std::string_view path);
+
+}  // namespace syncstorm
