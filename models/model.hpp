@@ -124,8 +124,9 @@ class Node {
   virtual ~Node() = default;
   /// The node starts (the first time, or after a restart).
   virtual void on_start(Context& ctx) = 0;
-  /// The user of this client replica performs `op` (clients only).
-  virtual void on_user_operation(Context& ctx, const Operation& op) = 0;
+  /// The user of this client replica performs `op`. Only clients have users, so a server need not
+  /// override it.
+  virtual void on_user_operation(Context& ctx, const Operation& op) { (void)ctx; (void)op; }
   virtual void on_message(Context& ctx, NodeId from, std::string_view payload) = 0;
   virtual void on_timer(Context& ctx, std::uint64_t tag) { (void)ctx; (void)tag; }
   /// A stream connection to `peer` came up (after a connect or a reconnect).

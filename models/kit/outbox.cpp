@@ -2,12 +2,11 @@
 
 #include <cassert>
 
-#include <fmt/format.h>
-
+#include "models/kit/store_keys.hpp"
 #include "sim/base/codec.hpp"
 
 namespace syncstorm {
-std::string Outbox::record_key(OpId id) const { return fmt::format("{}{:020}", prefix_, id.value); }
+std::string Outbox::record_key(OpId id) const { return numbered_key(prefix_, id.value); }
 
 void Outbox::restore(Context& ctx) {
   if (!durable_) return;

@@ -21,4 +21,10 @@ inline std::string numbered_key(std::string_view prefix, std::uint64_t number) {
   return key;
 }
 
+/// PREFIX + two numbers, 8 big-endian bytes each: sorts by the first, then the second.
+inline std::string numbered_key(std::string_view prefix, std::uint64_t first, std::uint64_t second) {
+  std::string key = numbered_key(prefix, first);
+  return numbered_key(key, second);
+}
+
 }  // namespace syncstorm

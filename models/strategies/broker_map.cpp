@@ -27,9 +27,8 @@
 #include <string>
 #include <utility>
 
-#include <fmt/format.h>
-
 #include "models/kit/fields.hpp"
+#include "models/kit/store_keys.hpp"
 #include "models/model.hpp"
 #include "models/kit/outbox.hpp"
 #include "sim/base/codec.hpp"
@@ -163,7 +162,6 @@ class BrokerServer final : public Node {
     ctx.set_timer(kRetryEvery, kRetryTimer);
     if (durable_ && !is_broker(ctx)) ctx.send(broker(ctx), Writer().u8(kResume).u64(position_ + 1).take());
   }
-  void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader r(payload);
@@ -257,7 +255,7 @@ class BrokerServer final : public Node {
   void keep(Context& ctx, const Entry& e) {
     position_ = std::max(position_, e.seq);
     fields_[e.key] = e.value;
-    ctx.store().put(fmt::format("replica/{:010}", e.key.value), Writer().u32(e.key.value).u64(e.value.value).take());
+    ctx.store().put(numbered_key("replica/", e.key.value), Writer().u32(e.key.value).u64(e.value.value).take());
     ctx.store().put("position", Writer().u64(position_).take());
   }
 
@@ -284,7 +282,8 @@ class BrokerServer final : public Node {
     if (t.seq == mark + 1) {
       mark = t.seq;
       const Entry e{++seq_, t.op.key, t.op.id};
-      ctx.store().put(fmt::format("mark/{:010}/{:020}", session.first, session.second), Writer().u64(mark).take());
+      ctx.store().put(numbered_key("mark/", session.first, session.second),
+                      Writer().u32(session.first).u64(session.second).u64(mark).take());
       if (durable_) append(ctx, e);
       ctx.store().put("seq", Writer().u64(seq_).take());
       // The broker's own app instance shares this store, and after a restart only the other
@@ -300,10 +299,10 @@ class BrokerServer final : public Node {
   void append(Context& ctx, const Entry& e) {
     if (log_.empty()) log_start_ = e.seq;
     log_.push_back(e);
-    ctx.store().put(fmt::format("log/{:020}", e.seq), Writer().u64(e.seq).u32(e.key.value).u64(e.value.value).take());
+    ctx.store().put(numbered_key("log/", e.seq), Writer().u64(e.seq).u32(e.key.value).u64(e.value.value).take());
     if (log_.size() < kRetainedEntries + kTrimChunk) return;
     while (log_.size() > kRetainedEntries) {
-      ctx.store().erase(fmt::format("log/{:020}", log_.front().seq));
+      ctx.store().erase(numbered_key("log/", log_.front().seq));
       log_.pop_front();
     }
     log_start_ = log_.front().seq;
@@ -356,12 +355,11 @@ class BrokerServer final : public Node {
     if (auto p = ctx.store().get("position")) position_ = Reader(*p).u64();
     if (auto s = ctx.store().get("seq")) seq_ = Reader(*s).u64();
     for (const auto& [key, bytes] : ctx.store().scan("mark/")) {
-      // "mark/<client>/<session>", both zero-padded decimals.
-      std::uint64_t client = 0;
-      std::uint64_t session = 0;
-      for (char c : key.substr(5, 10)) client = client * 10 + static_cast<std::uint64_t>(c - '0');
-      for (char c : key.substr(16)) session = session * 10 + static_cast<std::uint64_t>(c - '0');
-      marks_[{static_cast<std::uint32_t>(client), session}] = Reader(bytes).u64();
+      Reader r(bytes);
+      const std::uint32_t client = r.u32();
+      const std::uint64_t session = r.u64();
+      const std::uint64_t mark = r.u64();
+      if (r.ok()) marks_[{client, session}] = mark;
     }
     for (const auto& [key, bytes] : ctx.store().scan("log/")) {
       Reader r(bytes);

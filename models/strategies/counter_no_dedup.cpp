@@ -143,7 +143,6 @@ class NoDedupServer final : public Node {
     ctx.set_timer(kResendPeriod, kTimer);  // shares contributions when there are other servers
   }
 
-  void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader r(payload);

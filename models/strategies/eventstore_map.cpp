@@ -15,9 +15,8 @@
 #include <map>
 #include <string>
 
-#include <fmt/format.h>
-
 #include "models/kit/fields.hpp"
+#include "models/kit/store_keys.hpp"
 #include "models/model.hpp"
 #include "models/kit/outbox.hpp"
 #include "sim/base/codec.hpp"
@@ -45,7 +44,7 @@ struct Options {
   bool retention = true;  ///< false: the log is never trimmed
 };
 
-std::string event_key(std::uint64_t position) { return fmt::format("event/{:020}", position); }
+std::string event_key(std::uint64_t position) { return numbered_key("event/", position); }
 
 class LogClient final : public Node {
  public:
@@ -174,7 +173,6 @@ class LogServer final : public Node {
       }
     }
   }
-  void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader r(payload);

@@ -151,7 +151,6 @@ class GuardedServer final : public Node {
   explicit GuardedServer(bool validate) : validate_(validate) {}
 
   void on_start(Context& ctx) override { state_.restore(ctx); }
-  void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     if (validate_ && payload.size() > kMaxMessageBytes) return;

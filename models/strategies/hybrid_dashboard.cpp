@@ -109,7 +109,6 @@ class DashboardClient final : public Node {
 class DashboardServer final : public Node {
  public:
   void on_start(Context& ctx) override { state_.restore(ctx); }
-  void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader r(payload);

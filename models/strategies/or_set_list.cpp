@@ -631,7 +631,6 @@ class Server final : public Node {
     restore(ctx);
     ctx.set_timer(options_.resend_interval, kTick);
   }
-  void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader r(payload);

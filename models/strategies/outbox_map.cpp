@@ -138,7 +138,6 @@ class OutboxServer final : public Node {
   explicit OutboxServer(AppliedFields::Dedup dedup = AppliedFields::Dedup::per_client_mark) : state_(dedup) {}
 
   void on_start(Context& ctx) override { state_.restore(ctx); }
-  void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader r(payload);
@@ -169,7 +168,6 @@ class OutboxServer final : public Node {
 class RebuildingServer final : public Node {
  public:
   void on_start(Context&) override {}
-  void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader r(payload);

@@ -16,8 +16,7 @@
 #include <map>
 #include <string>
 
-#include <fmt/format.h>
-
+#include "models/kit/store_keys.hpp"
 #include "models/model.hpp"
 #include "sim/base/codec.hpp"
 
@@ -142,7 +141,7 @@ class Peer final : public Node {
   void store_field(Context& ctx, KeyId key, const Stamp& s) {
     Writer w;
     write_entry(w, key, s);
-    ctx.store().put(fmt::format("p2p/field/{:010}", key.value), w.take());
+    ctx.store().put(numbered_key("p2p/field/", key.value), w.take());
     stored_ = true;
   }
   void persist_clock(Context& ctx) {
@@ -162,7 +161,6 @@ class Peer final : public Node {
 class SignalServer final : public Node {
  public:
   void on_start(Context&) override {}
-  void on_user_operation(Context&, const Operation&) override {}
   void on_message(Context&, NodeId, std::string_view) override {}
   std::optional<State> state() const override { return std::nullopt; }
 };

@@ -251,7 +251,6 @@ class PnServer final : public Node {
     ctx.set_timer(kPeriod, kTimer);  // anti-entropy; it sends nothing while this is the only server
   }
 
-  void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader sync(payload);

@@ -106,7 +106,6 @@ class FetchServer final : public Node {
     state_.restore(ctx);
     replica_base_ = state_.fields();
   }
-  void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader r(payload);

@@ -460,7 +460,6 @@ class Server final : public Node {
     restore(ctx);
     ctx.set_timer(kResendInterval, kTick);
   }
-  void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader r(payload);

@@ -255,7 +255,6 @@ struct Answers {
 class AuthoritativeServer final : public Node {
  public:
   void on_start(Context& ctx) override { restore(ctx); }
-  void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader r(payload);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "models/kit/fields.hpp"
+#include "models/kit/store_keys.hpp"
 #include "models/model.hpp"
 #include "sim/base/codec.hpp"
 
@@ -117,7 +118,6 @@ class SiblingsServer final : public Node {
       }
     }
   }
-  void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader r(payload);
@@ -142,10 +142,7 @@ class SiblingsServer final : public Node {
   std::uint64_t metadata_bytes() const override { return applied_.size() * sizeof(OpId); }
 
  private:
-  static std::string log_key(std::uint64_t position) {
-    std::string digits = std::to_string(position);
-    return "log/" + std::string(20 - digits.size(), '0') + digits;
-  }
+  static std::string log_key(std::uint64_t position) { return numbered_key("log/", position); }
 
   Fields fields_;
   std::set<OpId> applied_;

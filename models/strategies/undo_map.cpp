@@ -154,7 +154,6 @@ class UndoServer final : public Node {
       }
     }
   }
-  void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader r(payload);

@@ -138,7 +138,6 @@ class VersionedServer final : public Node {
   explicit VersionedServer(bool upcast) : upcast_(upcast) {}
 
   void on_start(Context& ctx) override { state_.restore(ctx); }
-  void on_user_operation(Context&, const Operation&) override {}
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader r(payload);
