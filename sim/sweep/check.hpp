@@ -16,6 +16,7 @@
 #include "sim/scenario/scenario_file.hpp"
 #include "sim/scenario/schedule.hpp"
 #include "sim/engine/simulation.hpp"
+#include "sim/sweep/shrink.hpp"
 
 namespace syncstorm {
 
@@ -45,12 +46,6 @@ Result<std::int64_t> parse_time_budget_ms(std::string_view text);
 struct CheckTarget {
   Scenario scenario;
   const ModelInfo* model = nullptr;
-};
-
-/// Bounds on the work spent shrinking one failure.
-struct ShrinkLimits {
-  std::uint32_t max_runs = 2'000;     ///< simulations per failure
-  std::int64_t max_wall_ms = 10'000;  ///< wall-clock milliseconds per failure; 0 = no limit
 };
 
 /// A repro from the corpus, already read, with its model resolved.
@@ -156,10 +151,7 @@ struct CheckReport {
 /// Replays a repro's explicit schedule against `model`.
 RunResult replay_repro(const Repro& repro, const ModelInfo& model, const RunOptions& options = {});
 
-/// Whether `result` shows `verdict` (an invariant name or kAbortedVerdict).
-bool shows(const RunResult& result, std::string_view verdict);
-
-/// Cuts `schedule` down while `model` still fails `verdict` with `seed`: clients, faults, operations
+/// Shrinks (shrink_schedule) and replays the result: cuts `schedule` down while `model` still fails `verdict` with `seed`: clients, faults, operations
 /// (delta debugging), fault durations, the workload window; never the settle period.
 ShrinkResult shrink_failure(const Scenario& scenario, const ModelInfo& model, const Schedule& schedule, std::uint64_t seed,
                             const std::string& verdict, const ShrinkLimits& limits);
