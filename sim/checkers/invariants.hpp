@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "models/model.hpp"
+#include "sim/base/invariant.hpp"
 #include "sim/engine/history.hpp"
 #include "sim/scenario/scenario.hpp"
 
