@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "models/model.hpp"
-#include "sim/scenario/scenario_file.hpp"
+#include "sim/base/result.hpp"
 
 namespace syncstorm {
 
