@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "sim/base/invariant.hpp"
-#include "sim/engine/history.hpp"
+#include "sim/checkers/history.hpp"
 #include "sim/scenario/scenario.hpp"
 
 namespace syncstorm {
