@@ -25,6 +25,8 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include "sim/base/shipped_dirs.hpp"
+
 namespace syncstorm {
 
 namespace {
@@ -1106,15 +1108,7 @@ Result<Scenario> load_scenario(const std::string& path) {
   return parse_scenario(text.str(), path);
 }
 
-std::string shipped_scenario_dir() {
-  // Reading the environment is fine here: this runs at the CLI edge, never inside a simulation.
-  if (const char* dir = std::getenv("SYNCSTORM_SCENARIOS"); dir && *dir) return dir;
-#ifdef SYNCSTORM_SCENARIO_DIR
-  return SYNCSTORM_SCENARIO_DIR;
-#else
-  return "scenarios";
-#endif
-}
+std::string shipped_scenario_dir() { return shipped_dir("SYNCSTORM_SCENARIOS", "scenarios", "scenarios"); }
 
 std::vector<std::string> scenario_files_in(const std::string& dir) {
   std::vector<std::string> files;

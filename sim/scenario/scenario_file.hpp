@@ -27,7 +27,7 @@ Result<Duration> parse_duration(std::string_view text);
 /// "64B", "10KB", "1MB", "2GB" (powers of 1000), or a bare integer of bytes.
 Result<std::uint64_t> parse_bytes(std::string_view text);
 
-/// The folder of shipped scenarios (set at build time; overridable with SYNCSTORM_SCENARIOS).
+/// The folder of shipped scenarios: SYNCSTORM_SCENARIOS, else as shipped_dir() finds it.
 std::string shipped_scenario_dir();
 /// Every *.toml in `dir`, sorted by file name.
 std::vector<std::string> scenario_files_in(const std::string& dir);
