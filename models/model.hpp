@@ -19,6 +19,7 @@
 
 #include "sim/base/data.hpp"
 #include "sim/base/ids.hpp"
+#include "sim/base/invariant.hpp"
 #include "sim/base/rng.hpp"
 #include "sim/base/time.hpp"
 
@@ -143,29 +144,6 @@ class Node {
   /// writing only for a replica whose state is read on every message, in runs of 10,000 clients.
   /// It comes before a delivery: ask with HintInto::l2, as the engine does for the delivery's lines.
   virtual void prefetch() const {}
-};
-
-/// Which invariant a deliberately buggy baseline is known to break.
-enum class Invariant : std::uint8_t {
-  convergence,
-  resurrection,
-  lost_acknowledged_write,
-  silent_rollback,
-  phantom_or_double_applied,
-  bounded_metadata,
-  monotonic_writes,
-  monotonic_reads,
-  read_your_writes,
-};
-std::string_view to_string(Invariant invariant);
-std::optional<Invariant> parse_invariant(std::string_view text);
-/// One line saying what the invariant checks, for `syncstorm list`.
-std::string_view describe(Invariant invariant);
-inline constexpr Invariant kAllInvariants[] = {
-    Invariant::convergence,     Invariant::resurrection,
-    Invariant::lost_acknowledged_write, Invariant::silent_rollback,
-    Invariant::phantom_or_double_applied, Invariant::bounded_metadata,
-    Invariant::monotonic_writes, Invariant::monotonic_reads, Invariant::read_your_writes,
 };
 
 /// How a strategy's nodes are wired.

@@ -9,7 +9,6 @@
 
 #include "reports/report.hpp"
 #include "sim/sweep/check.hpp"
-#include "sim/cli/commands.hpp"
 #include "sim/sweep/progress.hpp"
 #include "sim/scenario/scenario_file.hpp"
 #include "sim/engine/simulation.hpp"

@@ -41,6 +41,8 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "sim/base/shipped_dirs.hpp"
+
 extern char** environ;
 
 namespace syncstorm {
@@ -883,12 +885,7 @@ Result<ModelInfo> describe_external(const std::string& command) {
   return error(fmt::format("the adapter did not answer the describe event with a describe action ({})", command));
 }
 
-std::string adapter_dir() {
-  if (const char* dir = std::getenv(kAdapterDirEnv); dir != nullptr && *dir != '\0') return dir;
-  // This file is compiled from <source>/models/external/external.cpp; the adapters are in
-  // <source>/models/adapters.
-  return (std::filesystem::path(__FILE__).parent_path().parent_path() / "adapters").string();
-}
+std::string adapter_dir() { return shipped_dir(kAdapterDirEnv, "adapters", "models/adapters"); }
 
 std::vector<ModelInfo> shipped_external_models() {
   const auto node = [](const char* adapter, const char* variant) {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "models/model.hpp"
-#include "sim/scenario/scenario_file.hpp"
+#include "sim/base/result.hpp"
 
 namespace syncstorm {
 
@@ -18,7 +18,7 @@ namespace syncstorm {
 /// (default 10000). A process that does not answer in time aborts the run with a clear error.
 inline constexpr const char* kExternalTimeoutEnv = "SYNCSTORM_EXTERNAL_TIMEOUT_MS";
 /// Environment variable: the folder holding the shipped adapters (default: models/adapters of the
-/// source tree this binary was built from).
+/// source tree this binary was built from, or share/syncstorm/adapters of the install prefix).
 inline constexpr const char* kAdapterDirEnv = "SYNCSTORM_ADAPTER_DIR";
 /// The prefix of a model argument naming an adapter command: `--model "external:node my.js"`.
 inline constexpr std::string_view kExternalPrefix = "external:";
@@ -43,7 +43,7 @@ ModelInfo external_model(const ExternalSpec& spec);
 /// `external:COMMAND`. An adapter that fails to start or to answer is an input error.
 Result<ModelInfo> describe_external(const std::string& command);
 
-/// The folder of the shipped adapters (kAdapterDirEnv, else the source tree's models/adapters).
+/// The folder of the shipped adapters: kAdapterDirEnv, else as shipped_dir() finds it.
 std::string adapter_dir();
 
 /// The shipped adapters: yjs-list, yjs-text, automerge-map, automerge-list. Registering them starts

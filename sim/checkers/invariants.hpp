@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "models/model.hpp"
-#include "sim/engine/history.hpp"
+#include "sim/base/invariant.hpp"
+#include "sim/checkers/history.hpp"
 #include "sim/scenario/scenario.hpp"
 
 namespace syncstorm {

@@ -9,7 +9,7 @@ namespace syncstorm {
 int cli_main(int argc, char** argv, const ModelRegistry& models) {
   CLI::App app{"syncstorm: deterministic simulation of real-time state-sync strategies"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "syncstorm 0.1.0");
+  app.set_version_flag("--version", "syncstorm " SYNCSTORM_VERSION);
   Action action;
   add_run_commands(app, models, action);
   add_list_command(app, models, action);

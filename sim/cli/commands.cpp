@@ -70,22 +70,4 @@ int report_input_error(const InputError& error) {
   return kExitBadInput;
 }
 
-std::string scenario_argument(const Scenario& scenario) {
-  namespace fs = std::filesystem;
-  if (scenario.file.empty()) return scenario.name;
-  std::error_code ec;
-  const fs::path relative = fs::relative(scenario.file, fs::current_path(), ec);
-  if (!ec && !relative.empty() && relative.string().size() < scenario.file.size()) return relative.string();
-  return scenario.file;
-}
-
-std::string replay_command(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
-  // An external model's name is a command line: quote it so the replay command pastes into a shell.
-  const bool plain = model.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/") == std::string::npos;
-  std::string quoted = "'";
-  for (char c : model.name) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  quoted += "'";
-  return fmt::format("syncstorm replay {} --model {} --seed {}", scenario_argument(scenario), plain ? model.name : quoted, seed);
-}
-
 }  // namespace syncstorm

@@ -12,6 +12,7 @@
 #include "models/model.hpp"
 #include "sim/scenario/scenario.hpp"
 #include "sim/scenario/scenario_file.hpp"
+#include "sim/sweep/repro.hpp"  // replay_command, scenario_argument
 
 namespace syncstorm {
 
@@ -35,19 +36,13 @@ std::optional<InputError> check_fit(const Scenario& scenario, const ModelInfo& m
 /// Prints "syncstorm: error: <file:line:col: key ...: message>" to stderr and returns kExitBadInput.
 int report_input_error(const InputError& error);
 
-/// The command line that reproduces one run exactly.
-std::string replay_command(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed);
-/// How a scenario is named on a command line: its file path relative to the working directory when
-/// that is shorter, else its path.
-std::string scenario_argument(const Scenario& scenario);
-
 void add_run_commands(CLI::App& app, const ModelRegistry& models, Action& action);
 void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action);
-/// `check` and `merge` (sim/check_command.cpp).
+/// `check` and `merge` (check_command.cpp).
 void add_check_commands(CLI::App& app, const ModelRegistry& models, Action& action);
 /// `replay FILE.repro.toml`: runs a repro file's explicit schedule; exit codes as `run`.
 int replay_repro_file(const std::string& path, const ModelRegistry& models, const std::string& trace);
-/// `compare` (reports/compare_command.cpp).
+/// `compare` (compare_command.cpp).
 void add_compare_command(CLI::App& app, const ModelRegistry& models, Action& action);
 
 }  // namespace syncstorm

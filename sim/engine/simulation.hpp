@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "models/model.hpp"
-#include "sim/engine/history.hpp"
+#include "sim/checkers/history.hpp"
 #include "sim/checkers/invariants.hpp"
 #include "sim/scenario/scenario.hpp"
 #include "sim/scenario/schedule.hpp"

@@ -7,8 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "models/model.hpp"
+#include "models/model.hpp"  // ModelInfo, for fits()
 #include "sim/base/data.hpp"
+#include "sim/base/invariant.hpp"
 #include "sim/base/time.hpp"
 
 namespace syncstorm {

@@ -25,17 +25,9 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
-namespace syncstorm {
+#include "sim/base/shipped_dirs.hpp"
 
-std::string InputError::to_string() const {
-  // A mistake in a flag has no file: say where it is, the command line.
-  if (file.empty() && key.starts_with("--")) return fmt::format("command line: flag '{}': {}", key, message);
-  std::string where = file.empty() ? std::string("<input>") : file;
-  if (line > 0) where += fmt::format(":{}", line);
-  if (line > 0 && column > 0) where += fmt::format(":{}", column);
-  if (key.empty()) return fmt::format("{}: {}", where, message);
-  return fmt::format("{}: key '{}': {}", where, key, message);
-}
+namespace syncstorm {
 
 namespace {
 
@@ -1116,15 +1108,7 @@ Result<Scenario> load_scenario(const std::string& path) {
   return parse_scenario(text.str(), path);
 }
 
-std::string shipped_scenario_dir() {
-  // Reading the environment is fine here: this runs at the CLI edge, never inside a simulation.
-  if (const char* dir = std::getenv("SYNCSTORM_SCENARIOS"); dir && *dir) return dir;
-#ifdef SYNCSTORM_SCENARIO_DIR
-  return SYNCSTORM_SCENARIO_DIR;
-#else
-  return "scenarios";
-#endif
-}
+std::string shipped_scenario_dir() { return shipped_dir("SYNCSTORM_SCENARIOS", "scenarios", "scenarios"); }
 
 std::vector<std::string> scenario_files_in(const std::string& dir) {
   std::vector<std::string> files;

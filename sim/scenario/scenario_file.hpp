@@ -8,39 +8,10 @@
 #include <variant>
 #include <vector>
 
+#include "sim/base/result.hpp"
 #include "sim/scenario/scenario.hpp"
 
 namespace syncstorm {
-
-/// A mistake in user input (a scenario file, a repro file or a flag).
-struct InputError {
-  std::string file;
-  std::uint32_t line = 0;    ///< 1-based; 0 when unknown
-  std::uint32_t column = 0;  ///< 1-based; 0 when unknown
-  std::string key;           ///< dotted path, e.g. "network.latency.median"; "" when none
-  std::string message;       ///< a short lowercase fact, e.g. "expected a duration like \"40ms\""
-
-  /// "file:line:column: key 'network.latency.median': expected a duration like \"40ms\""
-  /// (or "command line: flag '--seeds': ..." for a flag, whose key starts with "--" and which has
-  /// no file)
-  std::string to_string() const;
-};
-
-/// Either a value or the input error that prevented it.
-template <typename T>
-class Result {
- public:
-  Result(T value) : v_(std::move(value)) {}
-  Result(InputError error) : v_(std::move(error)) {}
-  bool ok() const { return std::holds_alternative<T>(v_); }
-  explicit operator bool() const { return ok(); }
-  T& value() { return std::get<T>(v_); }
-  const T& value() const { return std::get<T>(v_); }
-  const InputError& error() const { return std::get<InputError>(v_); }
-
- private:
-  std::variant<T, InputError> v_;
-};
 
 /// Parses a scenario from TOML text; `file` names it in errors and becomes Scenario::file.
 Result<Scenario> parse_scenario(std::string_view toml_text, const std::string& file);
@@ -56,7 +27,7 @@ Result<Duration> parse_duration(std::string_view text);
 /// "64B", "10KB", "1MB", "2GB" (powers of 1000), or a bare integer of bytes.
 Result<std::uint64_t> parse_bytes(std::string_view text);
 
-/// The folder of shipped scenarios (set at build time; overridable with SYNCSTORM_SCENARIOS).
+/// The folder of shipped scenarios: SYNCSTORM_SCENARIOS, else as shipped_dir() finds it.
 std::string shipped_scenario_dir();
 /// Every *.toml in `dir`, sorted by file name.
 std::vector<std::string> scenario_files_in(const std::string& dir);

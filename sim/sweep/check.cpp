@@ -17,7 +17,6 @@
 #include <tuple>
 
 #include "sim/base/codec.hpp"
-#include "sim/cli/commands.hpp"
 #include "sim/sweep/progress.hpp"
 #include "sim/sweep/shrink.hpp"
 #include "sim/sweep/sweep.hpp"

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "models/model.hpp"
 #include "sim/scenario/scenario.hpp"
 #include "sim/scenario/scenario_file.hpp"
 #include "sim/scenario/schedule.hpp"
@@ -56,5 +57,11 @@ Scenario repro_scenario(const Repro& repro);
 
 /// True for a path that names a repro file rather than a scenario ("*.repro.toml").
 bool is_repro_path(std::string_view path);
+
+/// The command line that reproduces one run exactly.
+std::string replay_command(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed);
+/// How a scenario is named on a command line: its file path relative to the working directory when
+/// that is shorter, else its path.
+std::string scenario_argument(const Scenario& scenario);
 
 }  // namespace syncstorm

@@ -17,4 +17,9 @@ grep -q '"name": "lww-map"' <<< "$listing" || { echo "FAILED: the shipped models
 out=$("$bin" run quiet --model my-counter --seed 3)
 grep -q "^violations  0" <<< "$out" || { echo "FAILED: my-counter on quiet:"; echo "$out"; exit 1; }
 grep -q "^replay      syncstorm replay" <<< "$out" || { echo "FAILED: no replay line"; exit 1; }
-echo "installed syncstorm: the user's model builds with find_package(syncstorm) and runs"
+# The installed binary finds the scenarios in <prefix>/share/syncstorm, not in the source tree.
+installed=$(cd "$work" && SYNCSTORM_SCENARIOS= prefix/bin/syncstorm run quiet --model echo --seed 1)
+grep -q "^replay      syncstorm replay prefix/share/syncstorm/scenarios/quiet.toml" <<< "$installed" ||
+  { echo "FAILED: the installed binary does not read <prefix>/share/syncstorm/scenarios:"; echo "$installed"; exit 1; }
+[ -f "$work/prefix/share/syncstorm/adapters/yjs/adapter.js" ] || { echo "FAILED: the adapters are not installed"; exit 1; }
+echo "installed syncstorm: the user's model builds with find_package(syncstorm) and runs; the installed binary reads its own scenarios"

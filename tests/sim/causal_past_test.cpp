@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "sim/cli/commands.hpp"
-#include "sim/engine/history.hpp"
+#include "sim/checkers/history.hpp"
 #include "sim/engine/simulation.hpp"
 
 using namespace syncstorm;

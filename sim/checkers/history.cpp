@@ -1,4 +1,4 @@
-#include "sim/engine/history.hpp"
+#include "sim/checkers/history.hpp"
 
 #include <algorithm>
 #include <cassert>
