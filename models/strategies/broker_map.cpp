@@ -31,6 +31,7 @@
 #include "models/kit/store_keys.hpp"
 #include "models/model.hpp"
 #include "models/kit/outbox.hpp"
+#include "models/kit/server_mirror.hpp"
 #include "sim/base/codec.hpp"
 
 namespace syncstorm {
@@ -96,17 +97,14 @@ class BrokerClient final : public Node {
     } else {
       session_ = ctx.rng().next();
     }
-    outbox_.restore(ctx);
-    outbox_.overlay(shown_);
+    mirror_.restore(ctx);
   }
 
   void on_user_operation(Context& ctx, const Operation& op) override {
     if (op.kind != OpKind::map_set) return;
     ++sent_;
     ctx.store().put("session", Writer().u64(session_).u64(sent_).take());
-    outbox_.add(ctx, op, sent_);  // flushes the session record too
-    shown_[op.key] = op.id;
-    ctx.report(op.id, Lifecycle::applied);
+    mirror_.write(ctx, op, sent_);  // the outbox's flush takes the session record too
     if (auto server = ctx.connected_server()) ctx.send(*server, tagged_message(kOp, tagged(op.id)));
   }
 
@@ -115,41 +113,37 @@ class BrokerClient final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kAck) {
       const OpId id{r.u64()};
-      if (r.ok() && outbox_.answer(ctx, id)) ctx.report(id, Lifecycle::acknowledged);
+      if (r.ok()) mirror_.acknowledge(ctx, id);
     } else if (tag == kUpdate) {
       const KeyId key{r.u32()};
       const OpId value{r.u64()};
       if (!r.ok()) return;
-      server_[key] = value;
-      ctx.report(value, Lifecycle::seen);
+      mirror_.update(ctx, key, value);
     } else if (tag == kSnapshot) {
       Fields fresh;
       if (!read_fields(r, fresh)) return;
-      server_ = std::move(fresh);
+      mirror_.snapshot(ctx, std::move(fresh), false);
     }
-    shown_ = server_;
-    outbox_.overlay(shown_);  // pending writes stay visible
+    mirror_.refresh();  // pending writes stay visible
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
-    for (const auto& [id, entry] : outbox_.entries()) ctx.send(peer, tagged_message(kOp, tagged(id)));
+    for (const auto& [id, entry] : mirror_.outbox().entries()) ctx.send(peer, tagged_message(kOp, tagged(id)));
   }
 
-  std::optional<State> state() const override { return to_state(shown_); }
-  std::uint64_t metadata_bytes() const override { return 16 + outbox_.size() * sizeof(Tagged); }
+  std::optional<State> state() const override { return mirror_.state(); }
+  std::uint64_t metadata_bytes() const override { return 16 + mirror_.outbox().size() * sizeof(Tagged); }
 
  private:
   /// A pending write with its number in the session (kept as the outbox entry's base).
   Tagged tagged(OpId id) const {
-    const Outbox::Entry& e = outbox_.entries().at(id);
+    const Outbox::Entry& e = mirror_.outbox().entries().at(id);
     return Tagged{e.op, session_, e.base};
   }
 
   std::uint64_t session_ = 0;
   std::uint64_t sent_ = 0;  ///< writes numbered so far under session_
-  Fields server_;
-  Fields shown_;
-  Outbox outbox_;
+  ServerMirror mirror_;
 };
 
 /// One server instance: always an app instance; server 0 is the broker too.

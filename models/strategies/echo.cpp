@@ -1,8 +1,9 @@
 // echo: the smallest strategy that syncs a map through a server, and the template for a new model:
 // copy this file, give the model a name in models/registry.cpp, and change what your strategy does
-// differently. It is built from the kit (models/kit/): the client keeps its unanswered writes in a
-// durable Outbox, the server keeps its fields and a mark per client in AppliedFields, and both speak
-// the map's wire form (write_fields / read_fields).
+// differently. It is built from the kit (models/kit/): the client is a ServerMirror (the server's
+// state, its unanswered writes in a durable Outbox, and the view of both), the server keeps its
+// fields and a mark per client in AppliedFields, and both speak the map's wire form (write_fields /
+// read_fields).
 //
 // Clients apply locally and send; the server applies in arrival order, acknowledges, and echoes its
 // whole state to everyone; a client shows the server's state with its own unacknowledged writes
@@ -11,7 +12,7 @@
 
 #include "models/kit/applied_fields.hpp"
 #include "models/kit/fields.hpp"
-#include "models/kit/outbox.hpp"
+#include "models/kit/server_mirror.hpp"
 #include "models/model.hpp"
 #include "sim/base/codec.hpp"
 
@@ -31,17 +32,12 @@ std::string encode_state(const Fields& fields) {
 
 class EchoClient final : public Node {
  public:
-  void on_start(Context& ctx) override {
-    // A reloaded tab finds its unsent writes in IndexedDB and shows them again.
-    outbox_.restore(ctx);
-    outbox_.overlay(shown_);
-  }
+  // A reloaded tab finds its unsent writes in IndexedDB and shows them again.
+  void on_start(Context& ctx) override { mirror_.restore(ctx); }
 
   void on_user_operation(Context& ctx, const Operation& op) override {
     if (op.kind != OpKind::map_set) return;
-    outbox_.add(ctx, op);  // durable before the user sees it applied
-    shown_[op.key] = op.id;
-    ctx.report(op.id, Lifecycle::applied);
+    mirror_.write(ctx, op);  // durable before the user sees it applied
     if (auto server = ctx.connected_server()) ctx.send(*server, encode_op(op));
   }
 
@@ -50,30 +46,27 @@ class EchoClient final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kAck) {
       const OpId id{r.u64()};
-      if (r.ok() && outbox_.answer(ctx, id)) ctx.report(id, Lifecycle::acknowledged);
+      if (r.ok()) mirror_.acknowledge(ctx, id);
     } else if (tag == kState) {
       Fields server;
       if (!read_fields(r, server)) return;
-      for (const auto& [key, value] : server) {
-        auto it = shown_.find(key);
-        if (it == shown_.end() || it->second != value) ctx.report(value, Lifecycle::seen);
-      }
-      shown_ = std::move(server);
-      outbox_.overlay(shown_);  // pending writes stay visible
+      mirror_.snapshot(ctx, std::move(server), true);
+      mirror_.refresh();  // pending writes stay visible
     }
+    // An acknowledgement changes nothing the user sees: the write stays shown until the state
+    // that the server sends right after it arrives.
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
     // Oldest first, as the user made them: the server's marks rely on that order.
-    for (const auto& [id, entry] : outbox_.entries()) ctx.send(peer, encode_op(entry.op));
+    for (const auto& [id, entry] : mirror_.outbox().entries()) ctx.send(peer, encode_op(entry.op));
   }
 
-  std::optional<State> state() const override { return to_state(shown_); }
-  std::uint64_t metadata_bytes() const override { return outbox_.size() * sizeof(Operation); }
+  std::optional<State> state() const override { return mirror_.state(); }
+  std::uint64_t metadata_bytes() const override { return mirror_.outbox().size() * sizeof(Operation); }
 
  private:
-  Fields shown_;
-  Outbox outbox_;  ///< applied here, not yet acknowledged by the server
+  ServerMirror mirror_;
 };
 
 class EchoServer final : public Node {

@@ -27,6 +27,7 @@
 #include "models/kit/fields.hpp"
 #include "models/model.hpp"
 #include "models/kit/outbox.hpp"
+#include "models/kit/server_mirror.hpp"
 #include "sim/base/codec.hpp"
 
 namespace syncstorm {
@@ -82,16 +83,13 @@ class GuardedClient final : public Node {
   void on_start(Context& ctx) override {
     attacker_ = !ctx.clients().empty() && ctx.clients().front() == ctx.self();
     if (attacker_) ctx.set_timer(kAttackEvery, kAttackTimer);
-    outbox_.restore(ctx);
-    outbox_.overlay(shown_);
+    mirror_.restore(ctx);
   }
 
   void on_user_operation(Context& ctx, const Operation& op) override {
     if (op.kind != OpKind::map_set) return;
-    outbox_.add(ctx, op);
+    mirror_.write(ctx, op);
     last_ = op;
-    shown_[op.key] = op.id;
-    ctx.report(op.id, Lifecycle::applied);
     if (auto server = ctx.connected_server()) ctx.send(*server, op_message(op));
   }
 
@@ -108,42 +106,37 @@ class GuardedClient final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kAck) {
       const OpId id{r.u64()};
-      if (r.ok() && outbox_.answer(ctx, id)) ctx.report(id, Lifecycle::acknowledged);
+      if (r.ok()) mirror_.acknowledge(ctx, id);
     } else if (tag == kUpdate) {
       const KeyId key{r.u32()};
       const OpId value{r.u64()};
       if (!r.ok()) return;
-      server_[key] = value;
-      ctx.report(value, Lifecycle::seen);
+      mirror_.update(ctx, key, value);
     } else if (tag == kOp) {
       // A trusting server relays client messages as they came.
       auto op = Operation::decode(r.bytes());
       if (!r.ok() || !op) return;
-      server_[op->key] = op->id;
-      ctx.report(op->id, Lifecycle::seen);
+      mirror_.update(ctx, op->key, op->id);
     } else if (tag == kSnapshot) {
       Fields fresh;
       if (!read_fields(r, fresh)) return;
-      server_ = std::move(fresh);
+      mirror_.snapshot(ctx, std::move(fresh), false);
     }
-    shown_ = server_;
-    outbox_.overlay(shown_);
+    mirror_.refresh();
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
-    for (const auto& [id, entry] : outbox_.entries()) ctx.send(peer, op_message(entry.op));
+    for (const auto& [id, entry] : mirror_.outbox().entries()) ctx.send(peer, op_message(entry.op));
   }
 
-  std::optional<State> state() const override { return to_state(shown_); }
-  std::uint64_t metadata_bytes() const override { return outbox_.size() * sizeof(Operation); }
+  std::optional<State> state() const override { return mirror_.state(); }
+  std::uint64_t metadata_bytes() const override { return mirror_.outbox().size() * sizeof(Operation); }
 
  private:
   bool attacker_ = false;
   std::optional<Operation> last_;
   std::uint64_t forged_ = 0;
-  Fields server_;
-  Fields shown_;
-  Outbox outbox_;
+  ServerMirror mirror_;
 };
 
 class GuardedServer final : public Node {

@@ -33,6 +33,7 @@
 #include "models/kit/fields.hpp"
 #include "models/model.hpp"
 #include "models/kit/outbox.hpp"
+#include "models/kit/server_mirror.hpp"
 #include "sim/base/codec.hpp"
 
 namespace syncstorm {
@@ -59,19 +60,16 @@ std::string encode_snapshot(const Fields& fields) {
 
 class OutboxClient final : public Node {
  public:
-  explicit OutboxClient(ClientFlaws flaws) : flaws_(flaws), outbox_(!flaws.outbox_in_memory) {}
+  explicit OutboxClient(ClientFlaws flaws) : flaws_(flaws), mirror_(!flaws.outbox_in_memory) {}
 
   void on_start(Context& ctx) override {
     // A reopened tab: what the user had applied but the server had not confirmed is still pending.
-    outbox_.restore(ctx);
-    refresh();
+    mirror_.restore(ctx, !flaws_.no_rebase);
   }
 
   void on_user_operation(Context& ctx, const Operation& op) override {
     if (op.kind != OpKind::map_set) return;
-    outbox_.add(ctx, op);  // durable before the user sees it applied (unless in memory only)
-    shown_[op.key] = op.id;
-    ctx.report(op.id, Lifecycle::applied);
+    mirror_.write(ctx, op);
     if (auto server = ctx.connected_server()) ctx.send(*server, Writer().u8(kOp).bytes(op.encode()).take());
   }
 
@@ -80,27 +78,22 @@ class OutboxClient final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kAck) {
       const OpId id{r.u64()};
-      if (!r.ok() || !outbox_.answer(ctx, id)) return;
-      ctx.report(id, Lifecycle::acknowledged);
-      refresh();
+      if (!r.ok() || !mirror_.acknowledge(ctx, id)) return;
     } else if (tag == kUpdate) {
       const KeyId key{r.u32()};
       const OpId value{r.u64()};
       if (!r.ok()) return;
-      server_[key] = value;
-      ctx.report(value, Lifecycle::seen);
-      refresh();
+      mirror_.update(ctx, key, value);
     } else if (tag == kSnapshot) {
       Fields fresh;
       if (!read_fields(r, fresh)) return;
-      for (const auto& [key, value] : fresh) {
-        auto it = server_.find(key);
-        if (it == server_.end() || it->second != value) ctx.report(value, Lifecycle::seen);
-      }
-      server_ = std::move(fresh);
-      synced_ = server_;
-      refresh();
+      mirror_.snapshot(ctx, std::move(fresh), true);
+      synced_ = mirror_.server();
+    } else {
+      return;
     }
+    // The user sees the server's state with pending edits on top, in the order they were made.
+    mirror_.refresh(!flaws_.no_rebase);
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
@@ -111,26 +104,18 @@ class OutboxClient final : public Node {
       ctx.send(peer, w.take());
     }
     std::vector<const Operation*> resend;
-    for (const auto& [id, entry] : outbox_.entries()) resend.push_back(&entry.op);
+    for (const auto& [id, entry] : mirror_.outbox().entries()) resend.push_back(&entry.op);
     if (flaws_.newest_first) std::reverse(resend.begin(), resend.end());
     for (const Operation* op : resend) ctx.send(peer, Writer().u8(kOp).bytes(op->encode()).take());
   }
 
-  std::optional<State> state() const override { return to_state(shown_); }
-  std::uint64_t metadata_bytes() const override { return outbox_.size() * sizeof(Operation); }
+  std::optional<State> state() const override { return mirror_.state(); }
+  std::uint64_t metadata_bytes() const override { return mirror_.outbox().size() * sizeof(Operation); }
 
  private:
   ClientFlaws flaws_;
-  /// The user sees the server's state with pending edits on top, in the order they were made.
-  void refresh() {
-    shown_ = server_;
-    if (!flaws_.no_rebase) outbox_.overlay(shown_);
-  }
-
-  Outbox outbox_;
-  Fields server_;
+  ServerMirror mirror_;
   Fields synced_;  ///< the last whole snapshot the server sent: what the client cached on its last connect
-  Fields shown_;
 };
 
 class OutboxServer final : public Node {
