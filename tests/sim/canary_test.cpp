@@ -42,7 +42,7 @@ TEST_CASE("every buggy baseline is caught by its own invariant within 200 seeds 
   REQUIRE(canaries >= 6);
 }
 
-TEST_CASE("every correct model passes the first seeds of every shipped scenario it fits", "[canary]") {
+TEST_CASE("every correct model passes the first seeds of every shipped scenario it fits", "[canary][slow]") {
   // The quick version of the CI gate (`./setup.sh test` runs 1,000 seeds of exactly these pairs).
   constexpr std::uint64_t kSeeds = 5;
   const ModelRegistry models = shipped_models();

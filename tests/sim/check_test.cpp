@@ -276,7 +276,7 @@ TEST_CASE("A buggy model's failure shrinks to a repro that replays to the same i
   CHECK(repro.value().trace_hash == shrunk.trace_hash);
 }
 
-TEST_CASE("Every shipped buggy baseline shrinks to at most 3 clients and 12 operations and replays exactly", "[check]") {
+TEST_CASE("Every shipped buggy baseline shrinks to at most 3 clients and 12 operations and replays exactly", "[check][slow]") {
   // Each baseline's first failure of its own invariant on the shipped scenarios (seeds outer, as the
   // canary test searches). A bounded-metadata failure is the exception the issue allows: the log must
   // outgrow the scenario's bound (12 KB, about 500 events), so its repro keeps hundreds of writes.
