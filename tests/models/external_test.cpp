@@ -17,6 +17,7 @@
 #include "sim/cli/commands.hpp"
 #include "sim/engine/simulation.hpp"
 #include "sim/sweep/sweep.hpp"
+#include "tests/printers.hpp"
 #include "tests/programs.hpp"
 
 using namespace syncstorm;

@@ -6,6 +6,7 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/scenario/scenario_file.hpp"
+#include "tests/printers.hpp"
 #include "tests/reports/small_comparison.hpp"
 
 using namespace syncstorm;

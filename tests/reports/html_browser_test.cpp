@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "sim/cli/commands.hpp"
+#include "tests/printers.hpp"
 #include "tests/programs.hpp"
 #include "tests/reports/small_comparison.hpp"
 

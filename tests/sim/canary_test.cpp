@@ -7,6 +7,7 @@
 
 #include "sim/cli/commands.hpp"
 #include "sim/engine/simulation.hpp"
+#include "tests/printers.hpp"
 
 using namespace syncstorm;
 

@@ -25,6 +25,7 @@
 #include "sim/base/codec.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/sweep/repro.hpp"
+#include "tests/printers.hpp"
 
 namespace syncstorm {
 namespace {

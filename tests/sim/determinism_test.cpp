@@ -8,6 +8,7 @@
 
 #include "sim/engine/simulation.hpp"
 #include "sim/sweep/sweep.hpp"
+#include "tests/printers.hpp"
 
 using namespace syncstorm;
 

@@ -11,6 +11,7 @@
 
 #include "sim/scenario/scenario_file.hpp"
 #include "sim/engine/simulation.hpp"
+#include "tests/printers.hpp"
 #include "tests/sim/probe_model.hpp"
 
 using namespace syncstorm;
