@@ -9,6 +9,7 @@
 #include "sim/scenario/schedule.hpp"
 #include "sim/engine/simulation.hpp"
 #include "tests/models/harness.hpp"
+#include "tests/printers.hpp"
 
 using namespace syncstorm;
 

@@ -25,7 +25,7 @@ inline std::map<Invariant, int> engine_breaks(const Scenario& scenario, const Mo
 /// A small busy scenario: 5 clients writing a few keys for 20 s, then 20 s to settle.
 inline Scenario small_scenario() {
   Scenario s;
-  s.name = "models-test";
+  s.name = "small-busy";
   s.workload.clients = 5;
   s.workload.keys = 4;
   s.workload.duration = Duration::seconds(20);
@@ -64,7 +64,7 @@ inline Scenario rough_scenario() {
 /// a long offline client and two servers behind a load balancer.
 inline Scenario engine_rough(std::uint32_t servers) {
   Scenario s = rough_scenario();
-  s.name = "models-b-rough";
+  s.name = "rough-behind-load-balancer";
   s.clocks.skew_max = Duration::zero();  // the servers are the point here, not the clocks
   s.servers = servers;
   s.network.assignment = ServerAssignment::random;
@@ -77,7 +77,7 @@ inline Scenario engine_rough(std::uint32_t servers) {
 /// removes an item it brings back. Enough keys that its own offline edits leave some items alone.
 inline Scenario engine_offline_removes() {
   Scenario s;
-  s.name = "models-b-offline";
+  s.name = "offline-past-tombstone-ttl";
   s.workload.clients = 4;
   s.workload.keys = 12;
   s.workload.duration = Duration::seconds(20);

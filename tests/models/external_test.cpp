@@ -1,6 +1,7 @@
 // External replicas: real processes behind the Node interface. The fixture adapter (plain Node.js,
 // no npm packages) checks the protocol and the error paths; the shipped Yjs and Automerge adapters
-// run end to end when their node_modules are installed (npm ci --prefix models/adapters/yjs, ...).
+// run end to end on their npm packages (npm ci --prefix models/adapters/yjs, ...). Every test that needs
+// Node.js is tagged [node] and fails where it is missing (tests/programs.hpp).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -16,17 +17,23 @@
 #include "sim/cli/commands.hpp"
 #include "sim/engine/simulation.hpp"
 #include "sim/sweep/sweep.hpp"
+#include "tests/printers.hpp"
+#include "tests/programs.hpp"
 
 using namespace syncstorm;
+using testing::needs;
+using testing::needs_node;
 
 namespace {
 
 const std::string kFixtures = std::string(SYNCSTORM_SOURCE_DIR) + "/tests/models/adapters/";
 
-bool node_available() { return std::system("node --version > /dev/null 2>&1") == 0; }
-
-bool installed(const std::string& adapter) {
-  return std::filesystem::exists(adapter_dir() + "/" + adapter + "/node_modules");
+/// The npm packages of a shipped adapter (`yjs`, `automerge`), which `./setup.sh` installs: a test
+/// of that adapter fails where they are missing, as it does where node is.
+bool needs_adapter(const std::string& adapter) {
+  const std::string packages = adapter_dir() + "/" + adapter + "/node_modules";
+  return needs(std::filesystem::exists(packages), "the npm packages of the " + adapter + " adapter (" + packages + ")",
+               "SYNCSTORM_NO_NODE", "npm ci --prefix models/adapters/" + adapter);
 }
 
 /// The wall-clock limit for answers, set for one test and restored after it.
@@ -104,8 +111,8 @@ std::size_t count_applied(const RunResult& r) {
 
 }  // namespace
 
-TEST_CASE("an adapter describes its model when named as external:COMMAND", "[external]") {
-  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+TEST_CASE("an adapter describes its model when named as external:COMMAND", "[external][node]") {
+  if (!needs_node()) return;
   const ModelInfo model = fixture("fixture.js");
   CHECK(model.name == "external:node " + kFixtures + "fixture.js");
   CHECK(model.data_type == DataType::map);
@@ -120,8 +127,8 @@ TEST_CASE("a command that is not an adapter is an input error naming what it did
   CHECK_THAT(model.error().message, Catch::Contains("not protocol") && Catch::Contains("not json"));
 }
 
-TEST_CASE("the fixture adapter converges and one seed replays to the same trace hash", "[external]") {
-  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+TEST_CASE("the fixture adapter converges and one seed replays to the same trace hash", "[external][node]") {
+  if (!needs_node()) return;
   const ModelInfo model = fixture("fixture.js");
   const Scenario scenario = reordering();
   const RunResult a = run(scenario, model, 7);
@@ -133,8 +140,8 @@ TEST_CASE("the fixture adapter converges and one seed replays to the same trace 
   CHECK(a.trace_hash == b.trace_hash);
 }
 
-TEST_CASE("parallel runs each get their own process and the hashes of sequential runs", "[external]") {
-  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+TEST_CASE("parallel runs each get their own process and the hashes of sequential runs", "[external][node]") {
+  if (!needs_node()) return;
   const ModelInfo model = fixture("fixture.js");
   const Scenario scenario = reordering();
   const std::function<std::uint64_t(std::size_t)> work = [&](std::size_t i) { return run(scenario, model, 100 + i).trace_hash; };
@@ -144,8 +151,8 @@ TEST_CASE("parallel runs each get their own process and the hashes of sequential
   CHECK(std::set<std::optional<std::uint64_t>>(parallel.begin(), parallel.end()).size() == 4);
 }
 
-TEST_CASE("an adapter that reads the real clock gives different trace hashes for one seed", "[external]") {
-  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+TEST_CASE("an adapter that reads the real clock gives different trace hashes for one seed", "[external][node]") {
+  if (!needs_node()) return;
   const ModelInfo model = fixture("clock.js");
   const Scenario scenario = quiet();
   const RunResult a = run(scenario, model, 7);
@@ -154,8 +161,8 @@ TEST_CASE("an adapter that reads the real clock gives different trace hashes for
   CHECK(a.trace_hash != b.trace_hash);
 }
 
-TEST_CASE("an adapter that drops a message it cannot apply yet leaves replicas diverged", "[external]") {
-  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+TEST_CASE("an adapter that drops a message it cannot apply yet leaves replicas diverged", "[external][node]") {
+  if (!needs_node()) return;
   const ModelInfo model = fixture("drop.js");
   const RunResult r = run(reordering(), model, 7);
   REQUIRE(r.aborted.empty());
@@ -165,15 +172,15 @@ TEST_CASE("an adapter that drops a message it cannot apply yet leaves replicas d
   CHECK(caught);
 }
 
-TEST_CASE("the correct fixture adapter passes every checker on the reordering network", "[external]") {
-  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+TEST_CASE("the correct fixture adapter passes every checker on the reordering network", "[external][node]") {
+  if (!needs_node()) return;
   const RunResult r = run(reordering(), fixture("fixture.js"), 7);
   REQUIRE(r.aborted.empty());
   for (const Violation& v : r.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
 }
 
-TEST_CASE("an adapter that stops answering aborts the run with the replica and the last event", "[external]") {
-  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+TEST_CASE("an adapter that stops answering aborts the run with the replica and the last event", "[external][node]") {
+  if (!needs_node()) return;
   const TimeoutLimit limit("1000");
   const ModelInfo model = fixture("hang.js");
   const RunResult r = run(quiet(), model, 7);
@@ -182,31 +189,31 @@ TEST_CASE("an adapter that stops answering aborts the run with the replica and t
   CHECK_THAT(r.aborted, Catch::Contains("last event sent: {\"ev\":\"op\""));
 }
 
-TEST_CASE("an adapter whose process dies aborts the run with its exit status and stderr", "[external]") {
-  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+TEST_CASE("an adapter whose process dies aborts the run with its exit status and stderr", "[external][node]") {
+  if (!needs_node()) return;
   const ModelInfo model = fixture("crash.js");
   const RunResult r = run(quiet(), model, 7);
   CHECK_THAT(r.aborted, Catch::Contains("exited with status 1"));
   CHECK_THAT(r.aborted, Catch::Contains("simulated library crash"));
 }
 
-TEST_CASE("an exception in the library under test aborts the run as a finding quoting it", "[external]") {
-  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+TEST_CASE("an exception in the library under test aborts the run as a finding quoting it", "[external][node]") {
+  if (!needs_node()) return;
   const RunResult r = run(quiet(), fixture("throw.js"), 7);
   CHECK_THAT(r.aborted, Catch::Contains("the library under test failed"));
   CHECK_THAT(r.aborted, Catch::Contains("simulated library exception"));
 }
 
-TEST_CASE("an adapter that writes a line that is not protocol aborts the run quoting the line", "[external]") {
-  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+TEST_CASE("an adapter that writes a line that is not protocol aborts the run quoting the line", "[external][node]") {
+  if (!needs_node()) return;
   const ModelInfo model = fixture("garbage.js");
   const RunResult r = run(quiet(), model, 7);
   CHECK_THAT(r.aborted, Catch::Contains("not protocol"));
   CHECK_THAT(r.aborted, Catch::Contains("debug: applying op"));
 }
 
-TEST_CASE("an event and an answer larger than the socket and pipe buffers go through whole", "[external]") {
-  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+TEST_CASE("an event and an answer larger than the socket and pipe buffers go through whole", "[external][node]") {
+  if (!needs_node()) return;
   // The client sends one 1 MiB message: its answer (1.4 MB of base64) takes many reads, and the
   // server's message event does not fit the socket at once, so its write waits for the adapter.
   const auto script = std::filesystem::temp_directory_path() / ("syncstorm-big-" + std::to_string(::getpid()) + ".js");
@@ -238,16 +245,12 @@ TEST_CASE("an event and an answer larger than the socket and pipe buffers go thr
   CHECK(server->state->counter == 1 << 20);
 }
 
-TEST_CASE("the shipped Yjs and Automerge adapters converge and replay to the same trace hash", "[external]") {
-  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+TEST_CASE("the shipped Yjs and Automerge adapters converge and replay to the same trace hash", "[external][node]") {
+  if (!needs_node()) return;
   const ModelRegistry registry = shipped_models();
   for (const char* name : {"yjs-list", "yjs-text", "automerge-map", "automerge-list"}) {
     const std::string adapter = std::string(name).starts_with("yjs") ? "yjs" : "automerge";
-    if (!installed(adapter)) {
-      WARN("models/adapters/" << adapter << "/node_modules is missing (npm ci --prefix models/adapters/" << adapter
-                              << "): " << name << " skipped");
-      continue;
-    }
+    if (!needs_adapter(adapter)) return;
     const ModelInfo* model = registry.find(name);
     REQUIRE(model != nullptr);
     const RunResult a = run(quiet(), *model, 11);
@@ -261,15 +264,12 @@ TEST_CASE("the shipped Yjs and Automerge adapters converge and replay to the sam
   }
 }
 
-TEST_CASE("the shipped adapters restart crashed replicas from their stores and converge", "[external]") {
-  if (!node_available()) { WARN("node is not installed: skipped"); return; }
+TEST_CASE("the shipped adapters restart crashed replicas from their stores and converge", "[external][node]") {
+  if (!needs_node()) return;
   const ModelRegistry registry = shipped_models();
   for (const char* name : {"yjs-list", "yjs-text", "automerge-map", "automerge-list"}) {
     const std::string adapter = std::string(name).starts_with("yjs") ? "yjs" : "automerge";
-    if (!installed(adapter)) {
-      WARN("models/adapters/" << adapter << "/node_modules is missing: " << name << " skipped");
-      continue;
-    }
+    if (!needs_adapter(adapter)) return;
     const RunResult r = run(crashes(), *registry.find(name), 5);
     INFO(name << ": " << r.aborted);
     REQUIRE(r.aborted.empty());
@@ -279,12 +279,9 @@ TEST_CASE("the shipped adapters restart crashed replicas from their stores and c
   }
 }
 
-TEST_CASE("a comparison report puts Yjs, Automerge and our own CRDTs side by side", "[external][reports]") {
-  if (!node_available()) { WARN("node is not installed: skipped"); return; }
-  if (!installed("yjs") || !installed("automerge")) {
-    WARN("the adapters' node_modules are missing (npm ci --prefix models/adapters/...): skipped");
-    return;
-  }
+TEST_CASE("a comparison report puts Yjs, Automerge and our own CRDTs side by side", "[external][reports][node]") {
+  if (!needs_node()) return;
+  if (!needs_adapter("yjs") || !needs_adapter("automerge")) return;
   const ModelRegistry registry = shipped_models();
   auto scenario = resolve_scenario("partition-heal");
   REQUIRE(scenario.ok());

@@ -11,6 +11,7 @@
 #include "sim/engine/simulation.hpp"
 #include "tests/models/engine_situations.hpp"
 #include "tests/models/harness.hpp"
+#include "tests/printers.hpp"
 
 using namespace syncstorm;
 

@@ -9,6 +9,7 @@
 
 #include "models/model.hpp"
 #include "tests/models/harness.hpp"
+#include "tests/printers.hpp"
 
 using namespace syncstorm;
 

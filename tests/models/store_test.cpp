@@ -14,6 +14,7 @@
 #include "models/model.hpp"
 #include "models/kit/store_keys.hpp"
 #include "sim/base/codec.hpp"
+#include "tests/printers.hpp"
 
 using namespace syncstorm;
 

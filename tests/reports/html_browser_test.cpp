@@ -1,5 +1,5 @@
 // Opens index.html in headless Chromium: every chart must render as a non-empty SVG and the page
-// must log no errors. Skips with a clear message where Chromium is not installed.
+// must log no errors. Fails where Chromium is missing, unless SYNCSTORM_NO_CHROMIUM=1 (tests/programs.hpp).
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "sim/cli/commands.hpp"
+#include "tests/printers.hpp"
+#include "tests/programs.hpp"
 #include "tests/reports/small_comparison.hpp"
 
 using namespace syncstorm;
@@ -16,8 +18,7 @@ namespace {
 
 std::string find_chromium() {
   for (const char* name : {"chromium", "chromium-browser", "google-chrome"}) {
-    const std::string probe = std::string("command -v ") + name + " >/dev/null 2>&1";
-    if (std::system(probe.c_str()) == 0) return name;
+    if (on_path(name)) return name;
   }
   return {};
 }
@@ -36,10 +37,10 @@ long attribute(const std::string& dom, const std::string& name) {
 
 }  // namespace
 
-TEST_CASE("index.html renders every chart in headless Chromium and logs no errors", "[reports][browser]") {
+TEST_CASE("index.html renders every chart in headless Chromium and logs no errors", "[reports][browser][chromium]") {
   const std::string browser = find_chromium();
-  if (browser.empty()) {
-    WARN("SKIP: chromium is not installed (apt-get install -y chromium chromium-driver)");
+  if (!needs(!browser.empty(), "chromium (none of chromium, chromium-browser, google-chrome is on the PATH)",
+             "SYNCSTORM_NO_CHROMIUM", "apt-get install -y chromium chromium-driver")) {
     return;
   }
   namespace fs = std::filesystem;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "sim/engine/simulation.hpp"
+#include "tests/printers.hpp"
 #include "tests/reports/small_comparison.hpp"
 
 using namespace syncstorm;

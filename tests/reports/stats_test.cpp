@@ -5,6 +5,7 @@
 #include <rapidcheck/catch.h>
 
 #include "reports/report.hpp"
+#include "tests/printers.hpp"
 
 using namespace syncstorm;
 

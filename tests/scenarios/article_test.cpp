@@ -20,6 +20,7 @@
 #include "sim/scenario/schedule.hpp"
 #include "sim/engine/simulation.hpp"
 #include "tests/models/harness.hpp"
+#include "tests/printers.hpp"
 
 using namespace syncstorm;
 
@@ -156,7 +157,7 @@ Sweep storm(const BackoffOptions& backoff, std::uint64_t seeds) {
 }  // namespace
 
 TEST_CASE("full jitter lowers the peak server load of a reconnect storm against no jitter",
-          "[article][storm]") {
+          "[article][storm][slow]") {
   const auto cases = backoff_cases();
   const Sweep plain = storm(cases[1].backoff, 3);
   const Sweep full = storm(cases[2].backoff, 3);
@@ -168,14 +169,14 @@ TEST_CASE("full jitter lowers the peak server load of a reconnect storm against 
 }
 
 TEST_CASE("reconnecting at once with no backoff loads the server more than full jitter",
-          "[article][storm]") {
+          "[article][storm][slow]") {
   const auto cases = backoff_cases();
   const Sweep none = storm(cases[0].backoff, 3);
   const Sweep full = storm(cases[2].backoff, 3);
   REQUIRE(full.storm_peak < none.storm_peak);
 }
 
-TEST_CASE("the herd scenario file shows a higher peak than the full-jitter file", "[article][storm]") {
+TEST_CASE("the herd scenario file shows a higher peak than the full-jitter file", "[article][storm][slow]") {
   const ModelInfo model = article_model("outbox-map");
   const Sweep herd = sweep(article_scenario("article/article-reconnect-storm-herd.toml"), model, 3, kStormStart);
   const Sweep full = sweep(article_scenario("article/article-reconnect-storm.toml"), model, 3, kStormStart);
@@ -201,7 +202,7 @@ TEST_CASE("an in-memory outbox loses unsent edits on a reload and is caught as a
 // 2. Diff-based against full-state resync.
 
 TEST_CASE("diff resync after reconnects sends fewer bytes than full-state resync and both stay correct",
-          "[article][diff]") {
+          "[article][diff][slow]") {
   const Scenario scenario = article_scenario("article/article-diff-sync.toml");
   const Sweep diff = sweep(scenario, article_model("eventstore-map"), 2);
   const Sweep full = sweep(scenario, article_model("eventstore-map-full-resync"), 2);
@@ -211,7 +212,7 @@ TEST_CASE("diff resync after reconnects sends fewer bytes than full-state resync
   REQUIRE(diff.bytes_sent < full.bytes_sent);
 }
 
-TEST_CASE("the event-log-list pair shows the same saving of diff over full-state resync", "[article][diff]") {
+TEST_CASE("the event-log-list pair shows the same saving of diff over full-state resync", "[article][diff][slow]") {
   const Scenario scenario = article_scenario("article/article-diff-sync.toml");
   // One seed: these list models are slower on this 2,000-item scenario (about 2 s a run).
   const Sweep diff = sweep(scenario, article_model("event-log-list"), 1);

@@ -4,21 +4,64 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <string>
+#include <vector>
 
 #include "sim/cli/commands.hpp"
 #include "sim/engine/simulation.hpp"
+#include "tests/printers.hpp"
 
 using namespace syncstorm;
+
+namespace {
+
+/// The names of the in-process models that say which invariant they break: the canaries.
+std::vector<std::string> buggy_in_process(const ModelRegistry& models) {
+  std::vector<std::string> names;
+  for (const ModelInfo& model : models.all()) {
+    if (!model.correct() && !model.external) names.push_back(model.name);
+  }
+  return names;
+}
+
+/// Names joined by commas, or "none".
+std::string listed(const std::vector<std::string>& names) {
+  std::string out;
+  for (const std::string& name : names) out += (out.empty() ? "" : ", ") + name;
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+TEST_CASE("the baselines we know are buggy still say which invariant they break", "[canary]") {
+  // A model is correct exactly when it names no invariant it breaks. A baseline that lost its `breaks`
+  // would pass as correct, and the canary test below would quietly stop running it: this list is what
+  // notices. A new baseline needs no entry here to be a canary, but deserves one.
+  const std::vector<std::string> known = {
+      "lww-map-wallclock", "counter-no-dedup", "server-authoritative-silent", "replace-all", "union-set-list",
+      "tombstone-ttl-list", "outbox-map-memory", "outbox-map-newest-first", "outbox-map-rebuilding-server",
+      "outbox-map-no-rebase", "eventstore-map-unbounded", "broker-map-at-most-once", "guarded-map-trusting",
+      "undo-map-snapshot", "p2p-lww-map-no-gossip", "refetch-map-read-replicas", "versioned-map-no-upcast",
+      "siblings-map"};
+  const std::vector<std::string> shipped = buggy_in_process(shipped_models());
+  std::vector<std::string> missing;
+  for (const std::string& name : known) {
+    if (std::find(shipped.begin(), shipped.end(), name) == shipped.end()) missing.push_back(name);
+  }
+  INFO("buggy in-process models shipped: " << listed(shipped));
+  CHECK(listed(missing) == "none");
+}
 
 TEST_CASE("every buggy baseline is caught by its own invariant within 200 seeds of a shipped scenario",
           "[canary]") {
   const ModelRegistry models = shipped_models();
   auto scenarios = shipped_scenarios();
   REQUIRE(scenarios.ok());
-  std::size_t canaries = 0;
-  for (const ModelInfo& model : models.all()) {
-    if (model.correct() || model.external || !model.breaks) continue;
-    ++canaries;
+  const std::vector<std::string> canaries = buggy_in_process(models);
+  REQUIRE_FALSE(canaries.empty());
+  std::vector<std::string> uncaught;
+  for (const std::string& name : canaries) {
+    const ModelInfo& model = *models.find(name);
     std::optional<std::pair<std::string, std::uint64_t>> caught;
     // Seeds are the outer loop, so the first catch is found after the fewest runs on any scenario.
     for (std::uint64_t seed = 1; seed <= 200 && !caught; ++seed) {
@@ -34,25 +77,34 @@ TEST_CASE("every buggy baseline is caught by its own invariant within 200 seeds 
         }
       }
     }
-    INFO("model " << model.name << " advertises " << to_string(*model.breaks));
-    REQUIRE(caught.has_value());
+    if (!caught) {
+      uncaught.push_back(name + " (" + std::string(to_string(*model.breaks)) + ")");
+      continue;
+    }
     WARN("canary " << model.name << ": " << to_string(*model.breaks) << " caught on " << caught->first << " at seed "
                    << caught->second);
   }
-  REQUIRE(canaries >= 6);
+  // Named, so that a failure says which baselines slipped through, not how many.
+  CHECK(listed(uncaught) == "none");
 }
 
-TEST_CASE("every correct model passes the first seeds of every shipped scenario it fits", "[canary]") {
+TEST_CASE("every correct model passes the first seeds of every shipped scenario it fits", "[canary][slow]") {
   // The quick version of the CI gate (`./setup.sh test` runs 1,000 seeds of exactly these pairs).
   constexpr std::uint64_t kSeeds = 5;
   const ModelRegistry models = shipped_models();
   auto scenarios = shipped_scenarios();
   REQUIRE(scenarios.ok());
-  std::size_t pairs = 0;
+  std::vector<std::string> unjudged;  // correct models that no shipped scenario fits
+  for (const ModelInfo& model : models.all()) {
+    if (!model.correct() || model.external) continue;
+    const bool judged = std::any_of(scenarios.value().begin(), scenarios.value().end(),
+                                    [&](const Scenario& scenario) { return fits(scenario, model); });
+    if (!judged) unjudged.push_back(model.name);
+  }
+  CHECK(listed(unjudged) == "none");
   for (const Scenario& scenario : scenarios.value()) {
     for (const ModelInfo& model : models.all()) {
       if (!model.correct() || model.external || !fits(scenario, model)) continue;
-      ++pairs;
       for (std::uint64_t seed = 1; seed <= kSeeds; ++seed) {
         const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed), seed);
         for (const Violation& v : r.violations) {
@@ -62,7 +114,6 @@ TEST_CASE("every correct model passes the first seeds of every shipped scenario 
       }
     }
   }
-  CHECK(pairs >= 200);
 }
 
 TEST_CASE("siblings-map is caught by its metadata growth where it stays far below the absolute bound", "[canary]") {

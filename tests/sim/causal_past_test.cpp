@@ -12,6 +12,7 @@
 #include "sim/cli/commands.hpp"
 #include "sim/checkers/history.hpp"
 #include "sim/engine/simulation.hpp"
+#include "tests/printers.hpp"
 
 using namespace syncstorm;
 

@@ -25,6 +25,7 @@
 #include "sim/base/codec.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/sweep/repro.hpp"
+#include "tests/printers.hpp"
 
 namespace syncstorm {
 namespace {
@@ -276,16 +277,16 @@ TEST_CASE("A buggy model's failure shrinks to a repro that replays to the same i
   CHECK(repro.value().trace_hash == shrunk.trace_hash);
 }
 
-TEST_CASE("Every shipped buggy baseline shrinks to at most 3 clients and 12 operations and replays exactly", "[check]") {
+TEST_CASE("Every shipped buggy baseline shrinks to at most 3 clients and 12 operations and replays exactly", "[check][slow]") {
   // Each baseline's first failure of its own invariant on the shipped scenarios (seeds outer, as the
-  // canary test searches). A bounded-metadata failure is the exception the issue allows: the log must
+  // canary test searches). A bounded-metadata failure is the one exception: the log must
   // outgrow the scenario's bound (12 KB, about 500 events), so its repro keeps hundreds of writes.
   const ModelRegistry models = shipped_models();
   auto scenarios = shipped_scenarios();
   REQUIRE(scenarios.ok());
-  std::size_t shrunk_models = 0;
+  std::vector<std::string> shrunk_models, unfailed;
   for (const ModelInfo& model : models.all()) {
-    if (model.correct() || model.external || !model.breaks) continue;
+    if (model.correct() || model.external) continue;
     const std::string verdict(to_string(*model.breaks));
     INFO(model.name << " breaks " << verdict);
     std::optional<std::pair<Scenario, std::uint64_t>> first;
@@ -299,7 +300,10 @@ TEST_CASE("Every shipped buggy baseline shrinks to at most 3 clients and 12 oper
         }
       }
     }
-    REQUIRE(first.has_value());
+    if (!first) {
+      unfailed.push_back(model.name);
+      continue;
+    }
     const auto& [scenario, seed] = *first;
     const bool needs_volume = *model.breaks == Invariant::bounded_metadata;
     const ShrinkLimits limits{needs_volume ? 100u : 2'000u, 0};
@@ -316,9 +320,11 @@ TEST_CASE("Every shipped buggy baseline shrinks to at most 3 clients and 12 oper
     const RunResult replay = replay_repro(shrunk.repro, model);
     CHECK(shows(replay, shrunk.invariant));
     CHECK(replay.trace_hash == shrunk.trace_hash);
-    ++shrunk_models;
+    shrunk_models.push_back(model.name);
   }
-  CHECK(shrunk_models >= 13);
+  INFO("shrunk: " << fmt::format("{}", fmt::join(shrunk_models, ", ")));
+  CHECK_FALSE(shrunk_models.empty());
+  CHECK(unfailed == std::vector<std::string>{});  // baselines that showed no failure in 20 seeds
 }
 
 TEST_CASE("A corpus repro that still fails fails the check, and one that is fixed passes", "[check]") {

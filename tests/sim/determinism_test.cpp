@@ -8,6 +8,7 @@
 
 #include "sim/engine/simulation.hpp"
 #include "sim/sweep/sweep.hpp"
+#include "tests/printers.hpp"
 
 using namespace syncstorm;
 
@@ -119,7 +120,7 @@ TEST_CASE("a schedule is drawn from the seed alone, the same for every data type
   REQUIRE(same == map.operations.size());
 }
 
-TEST_CASE("cache hints change nothing: 1,000-client runs trace the same with and without them", "[sim][determinism]") {
+TEST_CASE("cache hints change nothing: 1,000-client runs trace the same with and without them", "[sim][determinism][slow]") {
   // The engine and the models prefetch what the next events will read once a run has 1,000 nodes
   // (sim/prefetch.hpp). Hints must only read: here every in-process model runs a 1,000-client
   // swarm (crashes and restarts included, so nodes are destroyed and made anew) both ways.

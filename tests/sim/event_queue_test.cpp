@@ -12,6 +12,7 @@
 
 #include "sim/engine/event_queue.hpp"
 #include "sim/base/rng.hpp"
+#include "tests/printers.hpp"
 
 using namespace syncstorm;
 

@@ -11,6 +11,7 @@
 
 #include "sim/scenario/scenario_file.hpp"
 #include "sim/engine/simulation.hpp"
+#include "tests/printers.hpp"
 #include "tests/sim/probe_model.hpp"
 
 using namespace syncstorm;
@@ -83,7 +84,7 @@ TEST_CASE("a store keeps flushed writes across a crash and loses unflushed ones 
   }
 }
 
-TEST_CASE("a node's local clock carries its skew and drift; the simulator's time does not", "[sim][faults]") {
+TEST_CASE("a node's local clock carries its skew and drift, and the simulator's time does not", "[sim][faults]") {
   Scenario scenario = quiet_scenario(3, Duration::seconds(10));
   scenario.clocks.skew_max = Duration::seconds(2);
   scenario.clocks.drift_ppm_max = 500;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "sim/checkers/invariants.hpp"
+#include "tests/printers.hpp"
 
 using namespace syncstorm;
 

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "sim/engine/simulation.hpp"
+#include "tests/printers.hpp"
 #include "tests/sim/probe_model.hpp"
 
 using namespace syncstorm;

@@ -7,6 +7,7 @@
 #include "sim/cli/commands.hpp"
 #include "sim/sweep/repro.hpp"
 #include "sim/engine/simulation.hpp"
+#include "tests/printers.hpp"
 
 namespace syncstorm {
 namespace {

@@ -7,6 +7,7 @@
 #include <rapidcheck/catch.h>
 
 #include "sim/base/rng.hpp"
+#include "tests/printers.hpp"
 
 using namespace syncstorm;
 

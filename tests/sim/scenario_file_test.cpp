@@ -14,6 +14,7 @@
 #include <rapidcheck/catch.h>
 
 #include "sim/scenario/scenario_file.hpp"
+#include "tests/printers.hpp"
 
 using namespace syncstorm;
 

@@ -12,6 +12,7 @@
 #include "sim/checkers/invariants.hpp"
 #include "sim/scenario/scenario_file.hpp"
 #include "sim/engine/simulation.hpp"
+#include "tests/printers.hpp"
 
 using namespace syncstorm;
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sim/base/data.hpp"
+#include "tests/printers.hpp"
 
 using namespace syncstorm;
 

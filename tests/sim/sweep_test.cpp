@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "sim/sweep/sweep.hpp"
+#include "tests/printers.hpp"
 
 namespace syncstorm {
 namespace {

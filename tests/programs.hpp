@@ -1,0 +1,51 @@
+// The programs a few tests need besides the compiler: Node.js for the external replicas and Chromium
+// for the HTML report. A machine meant to run these tests that lacks one fails them, naming it: a test
+// that passes without running tells the developer something false. A developer who knows the program
+// is missing sets the opt-out (SYNCSTORM_NO_NODE=1, SYNCSTORM_NO_CHROMIUM=1) and the tests say they
+// were skipped; ctest then lists them as skipped (tests/CMakeLists.txt matches kSkipped).
+#pragma once
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+namespace syncstorm::testing {
+
+/// The word that starts a skipped test's warning; ctest's SKIP_REGULAR_EXPRESSION looks for it.
+inline constexpr std::string_view kSkipped = "SKIPPED:";
+
+/// Whether `program` is a command the shell finds.
+inline bool on_path(std::string_view program) {
+  const std::string probe = "command -v " + std::string(program) + " > /dev/null 2>&1";
+  return std::system(probe.c_str()) == 0;
+}
+
+/// Whether the developer set the environment variable `opt_out` to 1.
+inline bool opted_out(const char* opt_out) {
+  const char* value = std::getenv(opt_out);
+  return value != nullptr && std::string_view(value) == "1";
+}
+
+/// Whether a test that needs `what` goes on: true where `present`; false, after a warning, where the
+/// developer opted out; otherwise the test fails with a message that names what is missing and how to
+/// install it. Use as `if (!needs(...)) return;`.
+inline bool needs(bool present, std::string_view what, const char* opt_out, std::string_view install) {
+  if (opted_out(opt_out)) {
+    WARN(kSkipped << " " << opt_out << "=1 is set, and this test needs " << what);
+    return false;
+  }
+  if (!present) {
+    FAIL("this test needs " << what << ", which is missing here (" << install << "); set " << opt_out
+                             << "=1 to skip the tests that need it");
+  }
+  return true;
+}
+
+/// Node.js, which runs the external replicas (models/adapters/).
+inline bool needs_node() {
+  return needs(on_path("node"), "node (Node.js)", "SYNCSTORM_NO_NODE", "apt-get install nodejs");
+}
+
+}  // namespace syncstorm::testing
