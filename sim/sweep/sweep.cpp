@@ -169,7 +169,7 @@ class Isolation {
     std::fflush(nullptr);
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "cannot create a pipe");
-    const pid_t parent = ::getpid();
+    const pid_t parent = ::getpid();  // determinism-ok: only to notice the parent dying, never in a run
     const pid_t pid = ::fork();
     if (pid < 0) {
       const int error = errno;
