@@ -13,11 +13,13 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/container/flat_map.hpp>
 
 #include "sim/base/data.hpp"
+#include "sim/base/enum_names.hpp"
 #include "sim/base/ids.hpp"
 #include "sim/base/invariant.hpp"
 #include "sim/base/rng.hpp"
@@ -151,6 +153,10 @@ enum class Topology : std::uint8_t {
   client_server,  ///< clients talk to servers over stream (WebSocket) links
   peer_to_peer,   ///< clients talk to each other over datagram links; servers only signal
 };
+/// Its display names, as `syncstorm list --json` prints them.
+inline constexpr std::pair<Topology, std::string_view> kTopologyNames[] = {
+    {Topology::client_server, "client-server"}, {Topology::peer_to_peer, "peer-to-peer"}};
+inline std::string_view to_string(Topology topology) { return name_of(kTopologyNames, topology); }
 
 /// How a strategy's sync metadata may grow over a run, for the bounded-metadata invariant. Every
 /// model is held to the scenario's absolute bound; the growth check holds the nodes a declaration

@@ -42,8 +42,8 @@ constexpr std::uint32_t kShrinkRuns = 40;
 constexpr double kBucketsPerSecond = 10;
 
 std::string shape_of(const Schedule& schedule, const ScheduledFault& f) {
-  if (f.one_way) return "one_way";
-  if (!f.bridge.empty()) return "bridge";
+  if (f.one_way) return std::string(to_string(PartitionShape::one_way));
+  if (!f.bridge.empty()) return std::string(to_string(PartitionShape::bridge));
   auto all_servers = [&](const std::vector<NodeId>& nodes) {
     return !nodes.empty() && std::all_of(nodes.begin(), nodes.end(), [&](NodeId n) { return schedule.is_server(n); });
   };
@@ -51,9 +51,9 @@ std::string shape_of(const Schedule& schedule, const ScheduledFault& f) {
     return std::none_of(nodes.begin(), nodes.end(), [&](NodeId n) { return schedule.is_server(n); });
   };
   if ((all_servers(f.side_a) && no_servers(f.side_b)) || (all_servers(f.side_b) && no_servers(f.side_a))) {
-    return "isolate_servers";
+    return std::string(to_string(PartitionShape::isolate_servers));
   }
-  return f.side_a.size() == 1 ? "isolate" : "halves";
+  return std::string(to_string(f.side_a.size() == 1 ? PartitionShape::isolate : PartitionShape::halves));
 }
 
 double per_op(std::uint64_t amount, std::uint64_t operations) {

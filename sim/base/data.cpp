@@ -7,35 +7,13 @@
 
 namespace syncstorm {
 
-std::string_view to_string(DataType type) {
-  switch (type) {
-    case DataType::map: return "map";
-    case DataType::list: return "list";
-    case DataType::counter: return "counter";
-    case DataType::text: return "text";
-  }
-  return "?";
-}
+std::string_view to_string(DataType type) { return name_of(kDataTypeNames, type); }
 
-std::optional<DataType> parse_data_type(std::string_view text) {
-  for (DataType t : {DataType::map, DataType::list, DataType::counter, DataType::text}) {
-    if (to_string(t) == text) return t;
-  }
-  return std::nullopt;
-}
+std::optional<DataType> parse_data_type(std::string_view text) { return parse_enum(kDataTypeNames, text); }
 
-std::string_view to_string(OpKind kind) {
-  switch (kind) {
-    case OpKind::map_set: return "set";
-    case OpKind::list_add: return "add";
-    case OpKind::list_update: return "update";
-    case OpKind::list_remove: return "remove";
-    case OpKind::counter_add: return "increment";
-    case OpKind::text_insert: return "insert";
-    case OpKind::text_delete: return "delete";
-  }
-  return "?";
-}
+std::string_view to_string(OpKind kind) { return name_of(kOpKindNames, kind); }
+
+std::optional<OpKind> parse_op_kind(std::string_view text) { return parse_enum(kOpKindNames, text); }
 
 DataType data_type_of(OpKind kind) {
   switch (kind) {
@@ -50,25 +28,9 @@ DataType data_type_of(OpKind kind) {
   return DataType::map;
 }
 
-std::string_view to_string(Lifecycle lifecycle) {
-  switch (lifecycle) {
-    case Lifecycle::applied: return "applied";
-    case Lifecycle::acknowledged: return "acknowledged";
-    case Lifecycle::rejected: return "rejected";
-    case Lifecycle::seen: return "seen";
-  }
-  return "?";
-}
+std::string_view to_string(Lifecycle lifecycle) { return name_of(kLifecycleNames, lifecycle); }
 
-std::string_view to_string(SupersedeRule rule) {
-  switch (rule) {
-    case SupersedeRule::last_writer_wins: return "last-writer-wins";
-    case SupersedeRule::add_wins: return "add-wins";
-    case SupersedeRule::remove_wins: return "remove-wins";
-    case SupersedeRule::server_order: return "server-order";
-  }
-  return "?";
-}
+std::string_view to_string(SupersedeRule rule) { return name_of(kSupersedeRuleNames, rule); }
 
 std::string_view describe(SupersedeRule rule) {
   switch (rule) {

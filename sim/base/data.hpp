@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "sim/base/enum_names.hpp"
 #include "sim/base/ids.hpp"
 #include "sim/base/time.hpp"
 
@@ -22,6 +23,8 @@ enum class DataType : std::uint8_t {
   text,     ///< a character sequence edited collaboratively
 };
 
+inline constexpr std::pair<DataType, std::string_view> kDataTypeNames[] = {
+    {DataType::map, "map"}, {DataType::list, "list"}, {DataType::counter, "counter"}, {DataType::text, "text"}};
 std::string_view to_string(DataType type);
 std::optional<DataType> parse_data_type(std::string_view text);
 
@@ -35,7 +38,13 @@ enum class OpKind : std::uint8_t {
   text_delete,  ///< delete the element at `position_ppm` of the length (if any)
 };
 
+/// The names scenario files, traces and repro files use for operations.
+inline constexpr std::pair<OpKind, std::string_view> kOpKindNames[] = {
+    {OpKind::map_set, "set"},         {OpKind::list_add, "add"},       {OpKind::list_update, "update"},
+    {OpKind::list_remove, "remove"},  {OpKind::counter_add, "increment"}, {OpKind::text_insert, "insert"},
+    {OpKind::text_delete, "delete"}};
 std::string_view to_string(OpKind kind);
+std::optional<OpKind> parse_op_kind(std::string_view text);
 DataType data_type_of(OpKind kind);
 
 /// A user's intent. Intents are drawn before the run from the seed alone, so every strategy faces
@@ -90,6 +99,9 @@ enum class Lifecycle : std::uint8_t {
   rejected,      ///< the user was told it failed
   seen,          ///< another user's operation became visible here (for remote latency only)
 };
+inline constexpr std::pair<Lifecycle, std::string_view> kLifecycleNames[] = {
+    {Lifecycle::applied, "applied"}, {Lifecycle::acknowledged, "acknowledged"},
+    {Lifecycle::rejected, "rejected"}, {Lifecycle::seen, "seen"}};
 std::string_view to_string(Lifecycle lifecycle);
 
 /// How a strategy says writes supersede one another. The checkers ask this, never the model's code.
@@ -99,6 +111,9 @@ enum class SupersedeRule : std::uint8_t {
   remove_wins,       ///< a concurrent remove wins over an add
   server_order,      ///< the server serialises; any write it orders later wins
 };
+inline constexpr std::pair<SupersedeRule, std::string_view> kSupersedeRuleNames[] = {
+    {SupersedeRule::last_writer_wins, "last-writer-wins"}, {SupersedeRule::add_wins, "add-wins"},
+    {SupersedeRule::remove_wins, "remove-wins"}, {SupersedeRule::server_order, "server-order"}};
 std::string_view to_string(SupersedeRule rule);
 /// One line saying which writes the rule lets supersede which, for `syncstorm list`.
 std::string_view describe(SupersedeRule rule);

@@ -2,27 +2,9 @@
 
 namespace syncstorm {
 
-std::string_view to_string(Invariant invariant) {
-  switch (invariant) {
-    case Invariant::convergence: return "convergence";
-    case Invariant::resurrection: return "resurrection";
-    case Invariant::lost_acknowledged_write: return "lost-acknowledged-write";
-    case Invariant::silent_rollback: return "silent-rollback";
-    case Invariant::phantom_or_double_applied: return "phantom-or-double-applied";
-    case Invariant::bounded_metadata: return "bounded-metadata";
-    case Invariant::monotonic_writes: return "monotonic-writes";
-    case Invariant::monotonic_reads: return "monotonic-reads";
-    case Invariant::read_your_writes: return "read-your-writes";
-  }
-  return "?";
-}
+std::string_view to_string(Invariant invariant) { return name_of(kInvariantNames, invariant); }
 
-std::optional<Invariant> parse_invariant(std::string_view text) {
-  for (Invariant i : kAllInvariants) {
-    if (to_string(i) == text) return i;
-  }
-  return std::nullopt;
-}
+std::optional<Invariant> parse_invariant(std::string_view text) { return parse_enum(kInvariantNames, text); }
 
 std::string_view describe(Invariant invariant) {
   switch (invariant) {

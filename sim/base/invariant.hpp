@@ -5,6 +5,9 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <utility>
+
+#include "sim/base/enum_names.hpp"
 
 namespace syncstorm {
 
@@ -19,6 +22,17 @@ enum class Invariant : std::uint8_t {
   monotonic_writes,
   monotonic_reads,
   read_your_writes,
+};
+inline constexpr std::pair<Invariant, std::string_view> kInvariantNames[] = {
+    {Invariant::convergence, "convergence"},
+    {Invariant::resurrection, "resurrection"},
+    {Invariant::lost_acknowledged_write, "lost-acknowledged-write"},
+    {Invariant::silent_rollback, "silent-rollback"},
+    {Invariant::phantom_or_double_applied, "phantom-or-double-applied"},
+    {Invariant::bounded_metadata, "bounded-metadata"},
+    {Invariant::monotonic_writes, "monotonic-writes"},
+    {Invariant::monotonic_reads, "monotonic-reads"},
+    {Invariant::read_your_writes, "read-your-writes"},
 };
 std::string_view to_string(Invariant invariant);
 std::optional<Invariant> parse_invariant(std::string_view text);

@@ -131,7 +131,7 @@ void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action
                                  {"data_type", to_string(m.data_type)},
                                  {"correct", m.correct()},
                                  {"rule", to_string(m.rule)},
-                                 {"topology", m.topology == Topology::peer_to_peer ? "peer-to-peer" : "client-server"},
+                                 {"topology", to_string(m.topology)},
                                  {"description", m.description}};
         if (m.breaks) j["breaks"] = to_string(*m.breaks);
         if (m.external) j["external"] = true;

@@ -6,35 +6,9 @@
 
 namespace syncstorm {
 
-std::string_view to_string(FaultKind kind) {
-  switch (kind) {
-    case FaultKind::partition: return "partition";
-    case FaultKind::crash: return "crash";
-    case FaultKind::reset: return "reset";
-    case FaultKind::offline: return "offline";
-    case FaultKind::latency: return "latency";
-    case FaultKind::jitter: return "jitter";
-    case FaultKind::bandwidth: return "bandwidth";
-    case FaultKind::down: return "down";
-    case FaultKind::timeout: return "timeout";
-    case FaultKind::slow_close: return "slow_close";
-    case FaultKind::slicer: return "slicer";
-    case FaultKind::limit_data: return "limit_data";
-    case FaultKind::drop: return "drop";
-    case FaultKind::duplicate: return "duplicate";
-    case FaultKind::reorder: return "reorder";
-    case FaultKind::clock_jump: return "clock_jump";
-    case FaultKind::malicious: return "malicious";
-  }
-  return "?";
-}
+std::string_view to_string(FaultKind kind) { return name_of(kFaultKindNames, kind); }
 
-std::optional<FaultKind> parse_fault_kind(std::string_view text) {
-  for (FaultKind k : kAllFaultKinds) {
-    if (to_string(k) == text) return k;
-  }
-  return std::nullopt;
-}
+std::optional<FaultKind> parse_fault_kind(std::string_view text) { return parse_enum(kFaultKindNames, text); }
 
 std::string_view describe(FaultKind kind) {
   switch (kind) {
@@ -60,36 +34,14 @@ std::string_view describe(FaultKind kind) {
   return "?";
 }
 
-std::string_view to_string(PartitionShape shape) {
-  switch (shape) {
-    case PartitionShape::isolate: return "isolate";
-    case PartitionShape::halves: return "halves";
-    case PartitionShape::isolate_servers: return "isolate_servers";
-    case PartitionShape::bridge: return "bridge";
-    case PartitionShape::one_way: return "one_way";
-  }
-  return "?";
-}
-
-std::optional<PartitionShape> parse_partition_shape(std::string_view text) {
-  for (PartitionShape s : {PartitionShape::isolate, PartitionShape::halves, PartitionShape::isolate_servers,
-                           PartitionShape::bridge, PartitionShape::one_way}) {
-    if (to_string(s) == text) return s;
-  }
-  return std::nullopt;
-}
+std::string_view to_string(PartitionShape shape) { return name_of(kPartitionShapeNames, shape); }
 
 std::string to_string(const Target& target) {
   switch (target.kind) {
-    case Target::Kind::all: return "all";
-    case Target::Kind::clients: return "clients";
-    case Target::Kind::servers: return "servers";
     case Target::Kind::client: return fmt::format("client:{}", target.index);
     case Target::Kind::server: return fmt::format("server:{}", target.index);
-    case Target::Kind::random_client: return "random_client";
-    case Target::Kind::random_server: return "random_server";
+    default: return std::string(name_of(kWholeTargetNames, target.kind));
   }
-  return "?";
 }
 
 bool fits(const Scenario& scenario, const ModelInfo& model) {

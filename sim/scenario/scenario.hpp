@@ -5,10 +5,13 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "models/model.hpp"  // ModelInfo, for fits()
 #include "sim/base/data.hpp"
+#include "sim/base/enum_names.hpp"
 #include "sim/base/invariant.hpp"
 #include "sim/base/time.hpp"
 
@@ -22,6 +25,8 @@ enum class LinkKind : std::uint8_t {
   stream,    ///< WebSocket over TCP: FIFO and lossless inside one live connection; faults reset it
   datagram,  ///< WebRTC unreliable channel or UDP: per-message delay, drop, duplication, reordering
 };
+inline constexpr std::pair<LinkKind, std::string_view> kLinkKindNames[] = {{LinkKind::stream, "stream"},
+                                                                           {LinkKind::datagram, "datagram"}};
 
 /// One-way latency: min plus a log-normal excess whose median and 99th percentile are given.
 struct LatencyOptions {
@@ -39,6 +44,13 @@ enum class Jitter : std::uint8_t {
   decorrelated,  ///< uniform in [base, previous * 3], capped
   proportional,  ///< delay * (1 +- randomization), as socket.io and gRPC do
 };
+inline constexpr std::pair<BackoffPolicy, std::string_view> kBackoffPolicyNames[] = {
+    {BackoffPolicy::none, "none"}, {BackoffPolicy::fixed, "fixed"}, {BackoffPolicy::exponential, "exponential"}};
+inline constexpr std::pair<Jitter, std::string_view> kJitterNames[] = {{Jitter::none, "none"},
+                                                                       {Jitter::full, "full"},
+                                                                       {Jitter::equal, "equal"},
+                                                                       {Jitter::decorrelated, "decorrelated"},
+                                                                       {Jitter::proportional, "proportional"}};
 
 /// How a client reconnects after its stream connection resets.
 struct BackoffOptions {
@@ -56,6 +68,8 @@ enum class ServerAssignment : std::uint8_t {
   sticky,  ///< a client always reconnects to the same server (client index mod servers)
   random,  ///< each (re)connect picks a server at random, as a load balancer does
 };
+inline constexpr std::pair<ServerAssignment, std::string_view> kServerAssignmentNames[] = {
+    {ServerAssignment::sticky, "sticky"}, {ServerAssignment::random, "random"}};
 
 struct NetworkOptions {
   LinkKind client_link = LinkKind::stream;  ///< client-to-server links
@@ -91,6 +105,8 @@ enum class KeyDistribution : std::uint8_t {
   uniform,  ///< every key equally likely
   hot,      ///< `hot_share` of operations touch the first `hot_keys` keys
 };
+inline constexpr std::pair<KeyDistribution, std::string_view> kKeyDistributionNames[] = {
+    {KeyDistribution::uniform, "uniform"}, {KeyDistribution::hot, "hot"}};
 
 /// Users: what they do and how often. Operations are drawn before the run, per client, so every
 /// strategy meets the same user intents.
@@ -132,6 +148,17 @@ enum class FaultKind : std::uint8_t {
   /// replay of another client's, or an oversized one). Last, so older kinds keep their numbers.
   malicious,
 };
+inline constexpr std::pair<FaultKind, std::string_view> kFaultKindNames[] = {
+    {FaultKind::partition, "partition"}, {FaultKind::crash, "crash"},
+    {FaultKind::reset, "reset"},         {FaultKind::offline, "offline"},
+    {FaultKind::latency, "latency"},     {FaultKind::jitter, "jitter"},
+    {FaultKind::bandwidth, "bandwidth"}, {FaultKind::down, "down"},
+    {FaultKind::timeout, "timeout"},     {FaultKind::slow_close, "slow_close"},
+    {FaultKind::slicer, "slicer"},       {FaultKind::limit_data, "limit_data"},
+    {FaultKind::drop, "drop"},           {FaultKind::duplicate, "duplicate"},
+    {FaultKind::reorder, "reorder"},     {FaultKind::clock_jump, "clock_jump"},
+    {FaultKind::malicious, "malicious"},
+};
 std::string_view to_string(FaultKind kind);
 std::optional<FaultKind> parse_fault_kind(std::string_view text);
 inline constexpr FaultKind kAllFaultKinds[] = {
@@ -151,8 +178,13 @@ enum class PartitionShape : std::uint8_t {
   bridge,           ///< two halves, and one node that still reaches both
   one_way,          ///< the target can hear everyone but nobody hears it
 };
+inline constexpr std::pair<PartitionShape, std::string_view> kPartitionShapeNames[] = {
+    {PartitionShape::isolate, "isolate"},
+    {PartitionShape::halves, "halves"},
+    {PartitionShape::isolate_servers, "isolate_servers"},
+    {PartitionShape::bridge, "bridge"},
+    {PartitionShape::one_way, "one_way"}};
 std::string_view to_string(PartitionShape shape);
-std::optional<PartitionShape> parse_partition_shape(std::string_view text);
 
 /// Which nodes a fault hits.
 struct Target {
@@ -169,6 +201,13 @@ struct Target {
   std::uint32_t index = 0;
   friend bool operator==(const Target&, const Target&) = default;
 };
+/// The targets named by a word alone; client:N and server:N carry a number.
+inline constexpr std::pair<Target::Kind, std::string_view> kWholeTargetNames[] = {
+    {Target::Kind::all, "all"},
+    {Target::Kind::clients, "clients"},
+    {Target::Kind::servers, "servers"},
+    {Target::Kind::random_client, "random_client"},
+    {Target::Kind::random_server, "random_server"}};
 std::string to_string(const Target& target);
 
 /// One fault as the scenario file states it.

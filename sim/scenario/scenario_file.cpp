@@ -351,20 +351,6 @@ struct Reader {
   std::set<std::string> read;  ///< dotted paths of every key read
 };
 
-/// A named choice, e.g. {"stream", LinkKind::stream}.
-template <typename E>
-struct Choice {
-  std::string_view name;
-  E value;
-};
-
-template <typename E>
-std::string names_of(std::span<const Choice<E>> choices) {
-  std::string out;
-  for (const Choice<E>& c : choices) out += (out.empty() ? "" : ", ") + std::string(c.name);
-  return out;
-}
-
 /// One table of the document (possibly absent) and its dotted path. Each reader leaves its output
 /// untouched when the key is absent, so the struct's documented default stands.
 class Section {
@@ -494,19 +480,17 @@ class Section {
     return std::nullopt;
   }
 
+  /// One of an enum's names (its table beside the enum).
   template <typename E>
-  Status choice(std::string_view key, E& out, std::span<const Choice<E>> choices) const {
+  Status choice(std::string_view key, E& out, EnumNames<E> names) const {
     const toml::node* node = get(key);
     if (!node) return std::nullopt;
-    if (!node->is_string()) return error(key, fmt::format("expected one of {}, got {}", names_of(choices), type_name(*node)));
+    if (!node->is_string()) return error(key, fmt::format("expected one of {}, got {}", names_list(names), type_name(*node)));
     std::string_view text = node->as_string()->get();
-    for (const Choice<E>& c : choices) {
-      if (c.name == text) {
-        out = c.value;
-        return std::nullopt;
-      }
-    }
-    return error(key, fmt::format("unknown value \"{}\": expected one of {}", text, names_of(choices)));
+    std::optional<E> value = parse_enum(names, text);
+    if (!value) return error(key, fmt::format("unknown value \"{}\": expected one of {}", text, names_list(names)));
+    out = *value;
+    return std::nullopt;
   }
 
   static std::string type_name(const toml::node& node) {
@@ -532,39 +516,6 @@ class Section {
   toml::source_position where_;
 };
 
-// The names accepted for each enumeration, in the order the messages list them.
-constexpr Choice<LinkKind> kLinks[] = {{"stream", LinkKind::stream}, {"datagram", LinkKind::datagram}};
-constexpr Choice<ServerAssignment> kAssignments[] = {{"sticky", ServerAssignment::sticky},
-                                                     {"random", ServerAssignment::random}};
-constexpr Choice<BackoffPolicy> kPolicies[] = {
-    {"none", BackoffPolicy::none}, {"fixed", BackoffPolicy::fixed}, {"exponential", BackoffPolicy::exponential}};
-constexpr Choice<Jitter> kJitters[] = {{"none", Jitter::none},
-                                       {"full", Jitter::full},
-                                       {"equal", Jitter::equal},
-                                       {"decorrelated", Jitter::decorrelated},
-                                       {"proportional", Jitter::proportional}};
-constexpr Choice<KeyDistribution> kDistributions[] = {{"uniform", KeyDistribution::uniform},
-                                                      {"hot", KeyDistribution::hot}};
-constexpr Choice<DataType> kDataTypes[] = {
-    {"map", DataType::map}, {"list", DataType::list}, {"counter", DataType::counter}, {"text", DataType::text}};
-constexpr Choice<PartitionShape> kShapes[] = {{"isolate", PartitionShape::isolate},
-                                              {"halves", PartitionShape::halves},
-                                              {"isolate_servers", PartitionShape::isolate_servers},
-                                              {"bridge", PartitionShape::bridge},
-                                              {"one_way", PartitionShape::one_way}};
-
-std::vector<Choice<FaultKind>> fault_kind_choices() {
-  std::vector<Choice<FaultKind>> out;
-  for (FaultKind k : kAllFaultKinds) out.push_back({to_string(k), k});
-  return out;
-}
-
-std::vector<Choice<Invariant>> invariant_choices() {
-  std::vector<Choice<Invariant>> out;
-  for (Invariant i : kAllInvariants) out.push_back({to_string(i), i});
-  return out;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Section readers.
 
@@ -583,7 +534,7 @@ Status read_top(const Section& top, Scenario& s) {
   if (s.description.find('\n') != std::string::npos) return top.error("description", "a description is one line");
   DataType type = DataType::map;
   if (top.has("data_type")) {
-    SYNCSTORM_TRY(top.choice<DataType>("data_type", type, kDataTypes));
+    SYNCSTORM_TRY(top.choice<DataType>("data_type", type, kDataTypeNames));
     s.data_type = type;
   }
   if (top.has("models")) {
@@ -631,7 +582,7 @@ Status read_latency(const Section& net, std::string_view key, LatencyOptions& ou
 }
 
 Status read_network(const Section& net, NetworkOptions& n) {
-  SYNCSTORM_TRY(net.choice<LinkKind>("link", n.client_link, kLinks));
+  SYNCSTORM_TRY(net.choice<LinkKind>("link", n.client_link, kLinkKindNames));
   SYNCSTORM_TRY(read_latency(net, "latency", n.latency));
   // Peer links follow the general latency unless the file gives their own; server-to-server links
   // keep their datacenter default, because a slow access network says nothing about the backbone.
@@ -651,7 +602,7 @@ Status read_network(const Section& net, NetworkOptions& n) {
   SYNCSTORM_TRY(net.duration("reorder_delay", n.reorder_delay));
   SYNCSTORM_TRY(net.duration("dead_connection_timeout", n.dead_connection_timeout, false));
   SYNCSTORM_TRY(net.duration("connect_timeout", n.connect_timeout, false));
-  return net.choice<ServerAssignment>("assignment", n.assignment, kAssignments);
+  return net.choice<ServerAssignment>("assignment", n.assignment, kServerAssignmentNames);
 }
 
 }  // namespace
@@ -679,11 +630,11 @@ Status read_backoff(const Section& sec, BackoffOptions& b) {
     if (!p) return sec.error("preset", fmt::format("unknown value \"{}\": expected one of socket.io, grpc", preset));
     b = *p;
   }
-  SYNCSTORM_TRY(sec.choice<BackoffPolicy>("policy", b.policy, kPolicies));
+  SYNCSTORM_TRY(sec.choice<BackoffPolicy>("policy", b.policy, kBackoffPolicyNames));
   SYNCSTORM_TRY(sec.duration("base", b.base, false));
   SYNCSTORM_TRY(sec.duration("max", b.max, false));
   SYNCSTORM_TRY(sec.milli("multiplier", b.multiplier_milli, 1.0, 100.0));
-  SYNCSTORM_TRY(sec.choice<Jitter>("jitter", b.jitter, kJitters));
+  SYNCSTORM_TRY(sec.choice<Jitter>("jitter", b.jitter, kJitterNames));
   SYNCSTORM_TRY(sec.probability("randomization", b.randomization));
   SYNCSTORM_TRY(sec.boolean("jitter_first_attempt", b.jitter_first_attempt));
   if (b.base > b.max) return sec.error(sec.has("max") ? "max" : "base", "max is below base: no delay could respect both");
@@ -738,7 +689,7 @@ Status read_workload(const Section& sec, WorkloadOptions& w) {
   SYNCSTORM_TRY(sec.duration("think_time", w.think_time_mean, false));
   SYNCSTORM_TRY(sec.duration("duration", w.duration, false));
   SYNCSTORM_TRY(sec.integer("keys", w.keys, 1, 1'000'000));
-  SYNCSTORM_TRY(sec.choice<KeyDistribution>("distribution", w.distribution, kDistributions));
+  SYNCSTORM_TRY(sec.choice<KeyDistribution>("distribution", w.distribution, kKeyDistributionNames));
   for (std::string_view key : {"hot_keys", "hot_share"}) {
     if (sec.has(key) && w.distribution != KeyDistribution::hot) {
       return sec.error(key, fmt::format("{} applies only to distribution = \"hot\"", key));
@@ -811,14 +762,7 @@ std::vector<std::string_view> accepted_fault_keys(FaultKeys k, bool target) {
 
 /// "all", "clients", "servers", "client:N", "server:N", "random_client", "random_server".
 std::optional<Target> parse_target(std::string_view text) {
-  constexpr Choice<Target::Kind> kWhole[] = {{"all", Target::Kind::all},
-                                             {"clients", Target::Kind::clients},
-                                             {"servers", Target::Kind::servers},
-                                             {"random_client", Target::Kind::random_client},
-                                             {"random_server", Target::Kind::random_server}};
-  for (const auto& c : kWhole) {
-    if (c.name == text) return Target{c.value, 0};
-  }
+  if (std::optional<Target::Kind> whole = parse_enum(kWholeTargetNames, text)) return Target{*whole, 0};
   for (auto [prefix, kind] : {std::pair{std::string_view("client:"), Target::Kind::client},
                               std::pair{std::string_view("server:"), Target::Kind::server}}) {
     if (!text.starts_with(prefix)) continue;
@@ -928,9 +872,8 @@ Status read_fault_values(const Section& f, FaultKeys keys, FaultSpec& fault) {
 Status read_fault(const Section& f, const Scenario& s, FaultSpec& fault) {
   fault.line = f.table()->source().begin.line;
   if (!f.has("kind")) return f.error("kind", "missing key: every fault needs a kind");
-  std::vector<Choice<FaultKind>> kinds = fault_kind_choices();
-  SYNCSTORM_TRY(f.choice<FaultKind>("kind", fault.kind, kinds));
-  if (fault.kind == FaultKind::partition) SYNCSTORM_TRY(f.choice<PartitionShape>("shape", fault.shape, kShapes));
+  SYNCSTORM_TRY(f.choice<FaultKind>("kind", fault.kind, kFaultKindNames));
+  if (fault.kind == FaultKind::partition) SYNCSTORM_TRY(f.choice<PartitionShape>("shape", fault.shape, kPartitionShapeNames));
   FaultKeys keys = keys_of(fault.kind);
   bool takes_target = fault.kind != FaultKind::partition || shape_takes_target(fault.shape);
   std::vector<std::string_view> accepted = accepted_fault_keys(keys, takes_target);
@@ -976,22 +919,20 @@ Status read_faults(const Section& top, Reader& ctx, Scenario& s) {
 
 /// A list of names, each parsed by `choices`, without repeats.
 template <typename E>
-Status read_names(const Section& sec, std::string_view key, std::vector<E>& out, std::span<const Choice<E>> choices) {
+Status read_names(const Section& sec, std::string_view key, std::vector<E>& out, EnumNames<E> names) {
   const toml::node* node = sec.get(key);
   const toml::array* items = node ? node->as_array() : nullptr;
-  if (!items) return sec.error(key, fmt::format("expected a list of names from: {}", names_of(choices)));
+  if (!items) return sec.error(key, fmt::format("expected a list of names from: {}", names_list(names)));
   out.clear();
   for (const toml::node& item : *items) {
     std::optional<std::string> name = item.value<std::string>();
-    auto hit = std::find_if(choices.begin(), choices.end(), [&](const Choice<E>& c) { return name && c.name == *name; });
+    std::optional<E> value = name ? parse_enum(names, *name) : std::nullopt;
     std::string shown = name ? fmt::format("\"{}\"", *name) : Section::type_name(item);
-    if (hit == choices.end()) {
-      return sec.error(key, fmt::format("unknown value {}: expected names from {}", shown, names_of(choices)));
-    }
-    if (std::find(out.begin(), out.end(), hit->value) != out.end()) {
+    if (!value) return sec.error(key, fmt::format("unknown value {}: expected names from {}", shown, names_list(names)));
+    if (std::find(out.begin(), out.end(), *value) != out.end()) {
       return sec.error(key, fmt::format("{} is listed twice", shown));
     }
-    out.push_back(hit->value);
+    out.push_back(*value);
   }
   return std::nullopt;
 }
@@ -999,8 +940,7 @@ Status read_names(const Section& sec, std::string_view key, std::vector<E>& out,
 Status read_swarm(const Section& sec, SwarmOptions& w) {
   SYNCSTORM_TRY(sec.boolean("enabled", w.enabled));
   if (sec.has("kinds")) {
-    std::vector<Choice<FaultKind>> kinds = fault_kind_choices();
-    SYNCSTORM_TRY(read_names<FaultKind>(sec, "kinds", w.kinds, kinds));
+    SYNCSTORM_TRY(read_names<FaultKind>(sec, "kinds", w.kinds, kFaultKindNames));
   }
   SYNCSTORM_TRY(sec.integer("max_faults", w.max_faults, 1, 1'000));
   SYNCSTORM_TRY(sec.duration("max_fault_duration", w.max_fault_duration, false));
@@ -1014,11 +954,10 @@ Status read_invariants(const Section& sec, InvariantOptions& inv) {
   if (const toml::node* check = sec.get("check"); check && check->value<std::string>() == "all") {
     inv.enabled.assign(std::begin(kAllInvariants), std::end(kAllInvariants));
   } else if (check) {
-    std::vector<Choice<Invariant>> names = invariant_choices();
     if (check->is_string()) {
-      return sec.error("check", fmt::format("expected \"all\" or a list of names from: {}", names_of<Invariant>(names)));
+      return sec.error("check", fmt::format("expected \"all\" or a list of names from: {}", names_list(kInvariantNames)));
     }
-    SYNCSTORM_TRY(read_names<Invariant>(sec, "check", inv.enabled, names));
+    SYNCSTORM_TRY(read_names<Invariant>(sec, "check", inv.enabled, kInvariantNames));
   }
   SYNCSTORM_TRY(sec.duration("settle", inv.settle, false));
   SYNCSTORM_TRY(sec.duration("convergence_bound", inv.convergence_bound, false));

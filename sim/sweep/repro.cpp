@@ -19,39 +19,6 @@ namespace syncstorm {
 
 namespace {
 
-// Names of the enums that have no to_string elsewhere. One table per enum, read both ways, so the
-// writer and the reader cannot disagree.
-template <typename E>
-using Names = std::span<const std::pair<E, std::string_view>>;
-
-constexpr std::pair<LinkKind, std::string_view> kLinkNames[] = {{LinkKind::stream, "stream"}, {LinkKind::datagram, "datagram"}};
-constexpr std::pair<BackoffPolicy, std::string_view> kPolicyNames[] = {
-    {BackoffPolicy::none, "none"}, {BackoffPolicy::fixed, "fixed"}, {BackoffPolicy::exponential, "exponential"}};
-constexpr std::pair<Jitter, std::string_view> kJitterNames[] = {{Jitter::none, "none"},
-                                     {Jitter::full, "full"},
-                                     {Jitter::equal, "equal"},
-                                     {Jitter::decorrelated, "decorrelated"},
-                                     {Jitter::proportional, "proportional"}};
-constexpr std::pair<ServerAssignment, std::string_view> kAssignmentNames[] = {{ServerAssignment::sticky, "sticky"},
-                                                   {ServerAssignment::random, "random"}};
-constexpr OpKind kAllOpKinds[] = {OpKind::map_set,     OpKind::list_add,    OpKind::list_update, OpKind::list_remove,
-                                  OpKind::counter_add, OpKind::text_insert, OpKind::text_delete};
-
-template <typename E>
-std::string_view name_of(Names<E> names, std::type_identity_t<E> value) {
-  for (const auto& [v, n] : names) {
-    if (v == value) return n;
-  }
-  return "?";
-}
-
-template <typename E>
-std::string choices(Names<E> names) {
-  std::string out;
-  for (const auto& [v, n] : names) out += fmt::format("{}\"{}\"", out.empty() ? "" : ", ", n);
-  return out;
-}
-
 // ---- writing ----
 
 std::string toml_string(std::string_view text) {
@@ -79,19 +46,19 @@ void write_latency(std::string& out, std::string_view table, const LatencyOption
 
 void write_network(std::string& out, const NetworkOptions& n) {
   out += "\n# The network settings of this run, after swarm mode's draws.\n[network]\n";
-  out += fmt::format("client_link = \"{}\"\n", name_of<LinkKind>(kLinkNames, n.client_link));
+  out += fmt::format("client_link = \"{}\"\n", name_of(kLinkKindNames, n.client_link));
   out += fmt::format("bandwidth_bytes_per_s = {}\ndrop_ppm = {}\nduplicate_ppm = {}\nreorder_ppm = {}\n",
                      n.bandwidth_bytes_per_s, n.drop, n.duplicate, n.reorder);
   out += fmt::format("reorder_delay_us = {}\ndead_connection_timeout_us = {}\nconnect_timeout_us = {}\n",
                      n.reorder_delay.us, n.dead_connection_timeout.us, n.connect_timeout.us);
-  out += fmt::format("assignment = \"{}\"\n", name_of<ServerAssignment>(kAssignmentNames, n.assignment));
+  out += fmt::format("assignment = \"{}\"\n", name_of(kServerAssignmentNames, n.assignment));
   write_latency(out, "network.latency", n.latency);
   write_latency(out, "network.peer_latency", n.peer_latency);
   write_latency(out, "network.server_latency", n.server_latency);
   const BackoffOptions& b = n.backoff;
   out += fmt::format("\n[network.backoff]\npolicy = \"{}\"\nbase_us = {}\nmax_us = {}\nmultiplier_milli = {}\n",
-                     name_of<BackoffPolicy>(kPolicyNames, b.policy), b.base.us, b.max.us, b.multiplier_milli);
-  out += fmt::format("jitter = \"{}\"\nrandomization_ppm = {}\njitter_first_attempt = {}\n", name_of<Jitter>(kJitterNames, b.jitter),
+                     name_of(kBackoffPolicyNames, b.policy), b.base.us, b.max.us, b.multiplier_milli);
+  out += fmt::format("jitter = \"{}\"\nrandomization_ppm = {}\njitter_first_attempt = {}\n", name_of(kJitterNames, b.jitter),
                      b.randomization, b.jitter_first_attempt);
 }
 
@@ -167,17 +134,15 @@ class Fields {
   }
 
   template <typename E>
-  void enumeration(std::string_view key, E& out, Names<std::type_identity_t<E>> names) {
+  void enumeration(std::string_view key, E& out, EnumNames<std::type_identity_t<E>> names) {
     std::string text;
     string(key, text);
     if (error_) return;
-    for (const auto& [v, n] : names) {
-      if (n == text) {
-        out = v;
-        return;
-      }
+    if (std::optional<E> value = parse_enum(names, text)) {
+      out = *value;
+      return;
     }
-    fail_at(take(key)->source(), key, fmt::format("unknown value \"{}\" (expected one of {})", text, choices(names)));
+    fail_at(take(key)->source(), key, fmt::format("unknown value \"{}\" (expected one of {})", text, names_list(names, "\"")));
   }
 
   void nodes(std::string_view key, std::vector<NodeId>& out, bool required = true) {
@@ -233,7 +198,7 @@ void read_latency(Fields& parent, std::string_view key, const std::string& path,
 
 void read_network(const toml::node& node, NetworkOptions& n, const std::string& file, std::optional<InputError>& error) {
   Fields f(node, "network", file, error);
-  f.enumeration("client_link", n.client_link, kLinkNames);
+  f.enumeration("client_link", n.client_link, kLinkKindNames);
   f.integer("bandwidth_bytes_per_s", n.bandwidth_bytes_per_s);
   f.integer("drop_ppm", n.drop);
   f.integer("duplicate_ppm", n.duplicate);
@@ -241,7 +206,7 @@ void read_network(const toml::node& node, NetworkOptions& n, const std::string& 
   f.duration("reorder_delay_us", n.reorder_delay);
   f.duration("dead_connection_timeout_us", n.dead_connection_timeout);
   f.duration("connect_timeout_us", n.connect_timeout);
-  f.enumeration("assignment", n.assignment, kAssignmentNames);
+  f.enumeration("assignment", n.assignment, kServerAssignmentNames);
   read_latency(f, "latency", "network.latency", n.latency, file, error);
   read_latency(f, "peer_latency", "network.peer_latency", n.peer_latency, file, error);
   read_latency(f, "server_latency", "network.server_latency", n.server_latency, file, error);
@@ -249,7 +214,7 @@ void read_network(const toml::node& node, NetworkOptions& n, const std::string& 
   if (backoff && !error) {
     Fields b(*backoff, "network.backoff", file, error);
     BackoffOptions& o = n.backoff;
-    b.enumeration("policy", o.policy, kPolicyNames);
+    b.enumeration("policy", o.policy, kBackoffPolicyNames);
     b.duration("base_us", o.base);
     b.duration("max_us", o.max);
     b.integer("multiplier_milli", o.multiplier_milli);
@@ -286,9 +251,9 @@ void read_operation(Fields& f, Schedule& s) {
   f.integer("amount", op.amount, false);
   f.integer("position_ppm", op.position_ppm, false);
   if (f.failed()) return;
-  const auto* match = std::find_if(std::begin(kAllOpKinds), std::end(kAllOpKinds), [&](OpKind k) { return to_string(k) == kind; });
-  if (match == std::end(kAllOpKinds)) return f.fail_at(f.take("kind")->source(), "kind", fmt::format("unknown operation kind \"{}\"", kind));
-  op.kind = *match;
+  const std::optional<OpKind> parsed = parse_op_kind(kind);
+  if (!parsed) return f.fail_at(f.take("kind")->source(), "kind", fmt::format("unknown operation kind \"{}\"", kind));
+  op.kind = *parsed;
   if (op.client.value < s.servers || op.client.value >= s.node_count()) {
     return f.fail_at(f.take("client")->source(), "client", fmt::format("node {} is not a client of this schedule", op.client.value));
   }
