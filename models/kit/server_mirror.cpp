@@ -34,6 +34,26 @@ void ServerMirror::snapshot(Context& ctx, Fields fresh, bool report_seen) {
   server_ = std::move(fresh);
 }
 
+bool ServerMirror::read_ack(Context& ctx, Reader& r) {
+  const OpId id{r.u64()};
+  return r.ok() && acknowledge(ctx, id);
+}
+
+bool ServerMirror::read_update(Context& ctx, Reader& r) {
+  const KeyId key{r.u32()};
+  const OpId value{r.u64()};
+  if (!r.ok()) return false;
+  update(ctx, key, value);
+  return true;
+}
+
+bool ServerMirror::read_snapshot(Context& ctx, Reader& r, bool report_seen) {
+  Fields fresh;
+  if (!read_fields(r, fresh)) return false;
+  snapshot(ctx, std::move(fresh), report_seen);
+  return true;
+}
+
 void ServerMirror::refresh(bool overlay) {
   shown_ = server_;
   if (overlay) outbox_.overlay(shown_);

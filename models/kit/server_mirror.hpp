@@ -11,6 +11,7 @@
 #include "models/kit/fields.hpp"
 #include "models/kit/outbox.hpp"
 #include "models/model.hpp"
+#include "sim/base/codec.hpp"
 
 namespace syncstorm {
 
@@ -32,6 +33,12 @@ class ServerMirror {
   /// The server's whole state. With `report_seen`, every value that differs from the last known
   /// one is reported seen.
   void snapshot(Context& ctx, Fields fresh, bool report_seen);
+
+  /// The same three from the wire (a u64 op id; a u32 key and a u64 value; write_fields' form):
+  /// false on malformed bytes, and read_ack also when the write was not pending.
+  bool read_ack(Context& ctx, Reader& r);
+  bool read_update(Context& ctx, Reader& r);
+  bool read_snapshot(Context& ctx, Reader& r, bool report_seen);
 
   /// Recomputes the view: the server's state with the pending writes on top. Without `overlay`,
   /// the server's state alone (the outbox-map-no-rebase baseline).

@@ -112,17 +112,11 @@ class BrokerClient final : public Node {
     Reader r(payload);
     const std::uint8_t tag = r.u8();
     if (tag == kAck) {
-      const OpId id{r.u64()};
-      if (r.ok()) mirror_.acknowledge(ctx, id);
+      mirror_.read_ack(ctx, r);
     } else if (tag == kUpdate) {
-      const KeyId key{r.u32()};
-      const OpId value{r.u64()};
-      if (!r.ok()) return;
-      mirror_.update(ctx, key, value);
+      if (!mirror_.read_update(ctx, r)) return;
     } else if (tag == kSnapshot) {
-      Fields fresh;
-      if (!read_fields(r, fresh)) return;
-      mirror_.snapshot(ctx, std::move(fresh), false);
+      if (!mirror_.read_snapshot(ctx, r, false)) return;
     }
     mirror_.refresh();  // pending writes stay visible
   }

@@ -45,12 +45,8 @@ class EchoClient final : public Node {
     Reader r(payload);
     const std::uint8_t tag = r.u8();
     if (tag == kAck) {
-      const OpId id{r.u64()};
-      if (r.ok()) mirror_.acknowledge(ctx, id);
-    } else if (tag == kState) {
-      Fields server;
-      if (!read_fields(r, server)) return;
-      mirror_.snapshot(ctx, std::move(server), true);
+      mirror_.read_ack(ctx, r);
+    } else if (tag == kState && mirror_.read_snapshot(ctx, r, true)) {
       mirror_.refresh();  // pending writes stay visible
     }
     // An acknowledgement changes nothing the user sees: the write stays shown until the state
