@@ -23,4 +23,11 @@ bool read_fields(Reader& r, Fields& out) {
   return r.ok();
 }
 
+std::string fields_message(std::uint8_t tag, const Fields& fields) {
+  Writer w;
+  w.u8(tag);
+  write_fields(w, fields);
+  return w.take();
+}
+
 }  // namespace syncstorm

@@ -3,7 +3,9 @@
 // map models' clients and servers.
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <string>
 
 #include "models/model.hpp"
 #include "sim/base/codec.hpp"
@@ -17,6 +19,8 @@ State to_state(const Fields& fields);
 
 /// The wire form: a u32 count, then (u32 key, u64 op id) pairs in key order.
 void write_fields(Writer& w, const Fields& fields);
+/// A message of `tag` followed by write_fields' form of `fields`.
+std::string fields_message(std::uint8_t tag, const Fields& fields);
 /// Reads what write_fields wrote into `out`; false (and a partial `out`) on malformed bytes.
 bool read_fields(Reader& r, Fields& out);
 

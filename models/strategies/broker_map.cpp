@@ -172,12 +172,7 @@ class BrokerServer final : public Node {
     if (durable_) ctx.send(broker(ctx), Writer().u8(kResume).u64(position_ + 1).take());
   }
 
-  void on_connected(Context& ctx, NodeId peer) override {
-    Writer w;
-    w.u8(kSnapshot);
-    write_fields(w, fields_);
-    ctx.send(peer, w.take());
-  }
+  void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, fields_message(kSnapshot, fields_)); }
 
   std::optional<State> state() const override { return to_state(fields_); }
   std::uint64_t metadata_bytes() const override {

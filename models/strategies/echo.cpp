@@ -23,12 +23,7 @@ enum Tag : std::uint8_t { kOp = 1, kAck = 2, kState = 3 };
 
 std::string encode_op(const Operation& op) { return Writer().u8(kOp).bytes(op.encode()).take(); }
 
-std::string encode_state(const Fields& fields) {
-  Writer w;
-  w.u8(kState);
-  write_fields(w, fields);
-  return w.take();
-}
+std::string encode_state(const Fields& fields) { return fields_message(kState, fields); }
 
 class EchoClient final : public Node {
  public:

@@ -123,12 +123,7 @@ class DashboardServer final : public Node {
     }
   }
 
-  void on_connected(Context& ctx, NodeId peer) override {
-    Writer w;
-    w.u8(kSnapshot);
-    write_fields(w, state_.fields());
-    ctx.send(peer, w.take());
-  }
+  void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, fields_message(kSnapshot, state_.fields())); }
 
   std::optional<State> state() const override { return to_state(state_.fields()); }
   std::uint64_t metadata_bytes() const override { return state_.metadata_bytes(); }

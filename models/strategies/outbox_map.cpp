@@ -49,14 +49,7 @@ struct ClientFlaws {
   bool no_rebase = false;         ///< outbox-map-no-rebase: pushes replace the view, pending edits and all
 };
 
-// Store keys sort in id order because the numbers are zero-padded.
-
-std::string encode_snapshot(const Fields& fields) {
-  Writer w;
-  w.u8(kSnapshot);
-  write_fields(w, fields);
-  return w.take();
-}
+std::string encode_snapshot(const Fields& fields) { return fields_message(kSnapshot, fields); }
 
 class OutboxClient final : public Node {
  public:
@@ -91,12 +84,7 @@ class OutboxClient final : public Node {
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
-    if (flaws_.says_hello) {
-      Writer w;
-      w.u8(kHello);
-      write_fields(w, synced_);
-      ctx.send(peer, w.take());
-    }
+    if (flaws_.says_hello) ctx.send(peer, fields_message(kHello, synced_));
     std::vector<const Operation*> resend;
     for (const auto& [id, entry] : mirror_.outbox().entries()) resend.push_back(&entry.op);
     if (flaws_.newest_first) std::reverse(resend.begin(), resend.end());

@@ -31,14 +31,9 @@ struct Sibling {
   std::uint64_t counter = 0;
 };
 
-std::string encode_state(const Fields& fields) {
-  Writer w;
-  w.u8(kState);
-  write_fields(w, fields);
-  return w.take();
-}
+std::string encode_state(const Fields& fields) { return fields_message(kState, fields); }
 
-std::string outbox_key(OpId id) { return "outbox/" + std::to_string(id.value); }
+std::string outbox_key(OpId id) { return numbered_key("outbox/", id.value); }
 
 class SiblingsClient final : public Node {
  public:
