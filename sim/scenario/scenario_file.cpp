@@ -1,13 +1,9 @@
-// Loading scenarios from TOML. The work happens in three passes over the parsed document, so that
-// the most useful error comes first:
-//   1. every key of the file is checked against the list of accepted keys (kSchema), and every
-//      unknown key is named in one message, because a misspelt key is the commonest mistake and
-//      would otherwise surface as a confusing "missing key" or range error further on;
-//   2. each section is read into the option structs of sim/scenario.hpp, checking types and ranges;
-//   3. combinations that cannot work together (a bound longer than the settle time, a target that
-//      does not exist) are checked as soon as the values they relate are known.
-// After a successful read, every key present in the file must have been read; a key that is
-// accepted but never read would be silently ignored, which is a bug in this file, reported as such.
+// Loading scenarios from TOML, through the shared reader of toml_file.hpp, so that the most useful
+// error comes first: every key of the file is checked against the accepted keys (kSchema) before
+// anything is read, and every unknown key is named in one message; then each section is read into
+// the option structs of scenario.hpp, checking types and ranges, and combinations that cannot work
+// together (a bound longer than the settle time, a target that does not exist) are checked as soon
+// as the values they relate are known; last, a key accepted but never read is reported as a bug.
 #include "sim/scenario/scenario_file.hpp"
 
 #include <algorithm>
@@ -16,29 +12,19 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <limits>
-#include <set>
 #include <span>
 #include <sstream>
 
 #include <fmt/format.h>
-#include <toml++/toml.h>
+#include <fmt/ranges.h>
 
 #include "sim/base/shipped_dirs.hpp"
+#include "sim/scenario/toml_file.hpp"
 
 namespace syncstorm {
 
 namespace {
-
-/// Success, or the first mistake found.
-using Status = std::optional<InputError>;
-
-// Propagates a mistake to the caller; the one macro of this file keeps each reader a flat list.
-#define SYNCSTORM_TRY(expr)                                   \
-  do {                                                        \
-    if (::syncstorm::Status status_ = (expr)) return *status_; \
-  } while (false)
 
 // ---------------------------------------------------------------------------------------------
 // Numbers with units, read exactly with integers: "1.5s" is 1,500,000 us with no rounding.
@@ -205,12 +191,7 @@ constexpr std::string_view kSwarmKeys[] = {"enabled", "kinds", "max_faults", "ma
 constexpr std::string_view kInvariantKeys[] = {"check",           "settle",         "convergence_bound",
                                                "metadata_max",    "metadata_growth", "metadata_growth_min"};
 
-struct SchemaTable {
-  std::string_view path;  ///< dotted; "" is the top level, "fault" each [[fault]] entry
-  std::span<const std::string_view> keys;
-};
-
-constexpr SchemaTable kSchema[] = {
+constexpr TomlKeys kSchema[] = {
     {"", kTopKeys},
     {"network", kNetworkKeys},
     {"network.latency", kLatencyKeys},
@@ -221,300 +202,76 @@ constexpr SchemaTable kSchema[] = {
     {"persistence", kPersistenceKeys},
     {"workload", kWorkloadKeys},
     {"workload.offline", kWindowKeys},
-    {"fault", kFaultKeys},
+    {"fault", kFaultKeys, true},
     {"swarm", kSwarmKeys},
     {"invariants", kInvariantKeys},
 };
 
-const SchemaTable* schema_for(std::string_view path) {
-  for (const SchemaTable& t : kSchema) {
-    if (t.path == path) return &t;
-  }
-  return nullptr;
-}
-
-std::string join_key(std::string_view prefix, std::string_view key) {
-  return prefix.empty() ? std::string(key) : fmt::format("{}.{}", prefix, key);
-}
-
-std::string join_list(std::span<const std::string_view> words) {
-  std::string out;
-  for (std::string_view w : words) out += (out.empty() ? "" : ", ") + std::string(w);
-  return out;
-}
-
-/// Levenshtein distance, for "did you mean" hints on misspelt keys.
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
-/// A hint for an unknown key: the nearest accepted key here, or the section where the key belongs.
-std::string hint_for(std::string_view key, const SchemaTable& here) {
-  std::string_view best;
-  std::size_t best_distance = 3;
-  for (std::string_view k : here.keys) {
-    std::size_t d = edit_distance(key, k);
-    if (d < best_distance && d <= k.size() / 2) {
-      best = k;
-      best_distance = d;
-    }
-  }
-  if (!best.empty()) return fmt::format(" (did you mean '{}'?)", best);
-  std::vector<std::string> homes;
-  for (const SchemaTable& t : kSchema) {
-    if (std::find(t.keys.begin(), t.keys.end(), key) == t.keys.end()) continue;
-    if (t.path.empty()) homes.push_back("at the top level, before any [table]");
-    else if (t.path == "fault") homes.push_back("in [[fault]]");
-    else homes.push_back(fmt::format("in [{}]", t.path));
-  }
-  if (homes.empty()) return "";
-  std::string where = homes.front();
-  for (std::size_t i = 1; i < homes.size(); ++i) where += (i + 1 == homes.size() ? " or " : ", ") + homes[i];
-  return fmt::format(" (it belongs {})", where);
-}
-
-struct KeyAt {
-  std::string path;
-  toml::source_position where;
-  std::string hint;
-  const SchemaTable* table = nullptr;
-};
-
-/// Calls `visit(path, schema path, key, node)` for every key of `table` and of its known sub-tables.
-void walk(const toml::table& table, const std::string& path, const std::string& schema_path,
-          const std::function<void(const std::string&, const std::string&, const toml::key&,
-                                   const toml::node&)>& visit) {
-  for (const auto& [key, node] : table) {
-    std::string child = join_key(path, key.str());
-    std::string child_schema = join_key(schema_path, key.str());
-    visit(child, schema_path, key, node);
-    const SchemaTable* parent = schema_for(schema_path);
-    bool known = parent && std::find(parent->keys.begin(), parent->keys.end(), key.str()) != parent->keys.end();
-    if (!known || !schema_for(child_schema)) continue;
-    if (const toml::table* sub = node.as_table()) walk(*sub, child, child_schema, visit);
-    if (const toml::array* items = node.as_array()) {
-      for (std::size_t i = 0; i < items->size(); ++i) {
-        if (const toml::table* item = items->get(i)->as_table()) {
-          walk(*item, fmt::format("{}[{}]", child, i), child_schema, visit);
-        }
-      }
-    }
-  }
-}
-
-bool before(const toml::source_position& a, const toml::source_position& b) {
-  return a.line != b.line ? a.line < b.line : a.column < b.column;
-}
-
-/// Pass 1: every unknown key of the document, in file order, in one error.
-Status check_unknown_keys(const toml::table& doc, const std::string& file) {
-  std::vector<KeyAt> unknown;
-  walk(doc, "", "", [&](const std::string& path, const std::string& schema_path, const toml::key& key,
-                        const toml::node&) {
-    const SchemaTable* here = schema_for(schema_path);
-    if (std::find(here->keys.begin(), here->keys.end(), key.str()) != here->keys.end()) return;
-    unknown.push_back(KeyAt{path, key.source().begin, hint_for(key.str(), *here), here});
-  });
-  if (unknown.empty()) return std::nullopt;
-  std::stable_sort(unknown.begin(), unknown.end(),
-                   [](const KeyAt& a, const KeyAt& b) { return before(a.where, b.where); });
-  const KeyAt& first = unknown.front();
-  std::string message = fmt::format("unknown key{}; accepted here: {}", first.hint, join_list(first.table->keys));
-  if (unknown.size() > 1) {
-    std::string others;
-    for (std::size_t i = 1; i < unknown.size(); ++i) {
-      others += fmt::format("{}{} (line {}){}", i == 1 ? "" : ", ", unknown[i].path, unknown[i].where.line,
-                            unknown[i].hint);
-    }
-    message += fmt::format("; {} more unknown key{}: {}", unknown.size() - 1, unknown.size() > 2 ? "s" : "", others);
-  }
-  return InputError{file, first.where.line, first.where.column, first.path, message};
-}
-
 // ---------------------------------------------------------------------------------------------
-// Pass 2: typed readers over one table.
+// The scenario file's own value kinds, read through the shared table reader (toml_file.hpp).
 
-/// What the readers share: the file name for messages and the keys read so far.
-struct Reader {
-  std::string file;
-  std::set<std::string> read;  ///< dotted paths of every key read
-};
-
-/// One table of the document (possibly absent) and its dotted path. Each reader leaves its output
-/// untouched when the key is absent, so the struct's documented default stands.
-class Section {
- public:
-  Section(Reader& ctx, const toml::table* table, std::string path, toml::source_position where)
-      : ctx_(&ctx), table_(table), path_(std::move(path)), where_(where) {}
-
-  bool has(std::string_view key) const { return table_ && table_->contains(key); }
-  const toml::table* table() const { return table_; }
-  const std::string& path() const { return path_; }
-  std::string key_path(std::string_view key) const { return join_key(path_, key); }
-
-  /// The node under `key`, marked as read; nullptr when absent.
-  const toml::node* get(std::string_view key) const {
-    if (!table_) return nullptr;
-    const toml::node* node = table_->get(key);
-    if (node) ctx_->read.insert(key_path(key));
-    return node;
+/// A duration string; `allow_negative` only for clock jumps, `allow_zero` where zero means "none".
+TomlStatus read_duration(const TomlTable& sec, std::string_view key, Duration& out, bool allow_zero = true,
+                         bool allow_negative = false) {
+  const toml::node* node = sec.get(key);
+  if (!node) return std::nullopt;
+  if (!node->is_string()) {
+    return sec.error(key, fmt::format("expected a duration string like \"40ms\", got {}", TomlTable::type_name(*node)));
   }
+  Result<Duration> d = parse_duration(node->as_string()->get());
+  if (!d) return sec.error(key, d.error());
+  if (!allow_negative && d.value() < Duration::zero()) return sec.error(key, "a negative duration is not allowed here");
+  if (!allow_zero && d.value() == Duration::zero()) return sec.error(key, "must be longer than zero");
+  out = d.value();
+  return std::nullopt;
+}
 
-  /// An error at `key`'s value when present, else at the table itself.
-  InputError error(std::string_view key, std::string message) const {
-    toml::source_position at = where_;
-    if (const toml::node* node = table_ ? table_->get(key) : nullptr) at = node->source().begin;
-    return InputError{ctx_->file, at.line, at.column, key_path(key), std::move(message)};
-  }
-
-  /// Re-anchors a value error (from parse_duration and friends) at `key`.
-  InputError error(std::string_view key, const InputError& inner) const { return error(key, inner.message); }
-
-  /// A sub-table, or an absent section positioned at this table when the key is missing.
-  Result<Section> sub(std::string_view key) const {
-    const toml::node* node = get(key);
-    if (!node) return Section(*ctx_, nullptr, key_path(key), where_);
-    const toml::table* t = node->as_table();
-    if (!t) return error(key, fmt::format("expected a table ([{}] or {{ ... }}), got {}", key_path(key), type_name(*node)));
-    return Section(*ctx_, t, key_path(key), node->source().begin);
-  }
-
-  Status string(std::string_view key, std::string& out) const {
-    const toml::node* node = get(key);
-    if (!node) return std::nullopt;
-    if (!node->is_string()) return error(key, fmt::format("expected a string, got {}", type_name(*node)));
-    out = node->as_string()->get();
-    return std::nullopt;
-  }
-
-  Status boolean(std::string_view key, bool& out) const {
-    const toml::node* node = get(key);
-    if (!node) return std::nullopt;
-    if (!node->is_boolean()) return error(key, fmt::format("expected true or false, got {}", type_name(*node)));
-    out = node->as_boolean()->get();
-    return std::nullopt;
-  }
-
-  Status integer(std::string_view key, std::uint32_t& out, std::int64_t lo, std::int64_t hi) const {
-    const toml::node* node = get(key);
-    if (!node) return std::nullopt;
-    if (!node->is_integer()) return error(key, fmt::format("expected a whole number, got {}", type_name(*node)));
+/// A byte count: a whole number, or a string like "10KB"; `per_second` also accepts "10KB/s".
+TomlStatus read_bytes(const TomlTable& sec, std::string_view key, std::uint64_t& out, bool per_second = false) {
+  const toml::node* node = sec.get(key);
+  if (!node) return std::nullopt;
+  if (node->is_integer()) {
     std::int64_t v = node->as_integer()->get();
-    if (v < lo || v > hi) return error(key, fmt::format("{} is out of range: expected {} to {}", v, lo, hi));
-    out = static_cast<std::uint32_t>(v);
+    if (v < 0) return sec.error(key, "a size cannot be negative");
+    out = static_cast<std::uint64_t>(v);
     return std::nullopt;
   }
+  if (!node->is_string()) return sec.error(key, fmt::format("expected a size like \"10KB\", got {}", TomlTable::type_name(*node)));
+  std::string_view text = node->as_string()->get();
+  if (per_second && text.ends_with("/s")) text.remove_suffix(2);
+  Result<std::uint64_t> b = parse_bytes(text);
+  if (!b) return sec.error(key, b.error());
+  out = b.value();
+  return std::nullopt;
+}
 
-  /// A duration string; `allow_negative` only for clock jumps, `allow_zero` where zero means "none".
-  Status duration(std::string_view key, Duration& out, bool allow_zero = true, bool allow_negative = false) const {
-    const toml::node* node = get(key);
-    if (!node) return std::nullopt;
-    if (!node->is_string()) {
-      return error(key, fmt::format("expected a duration string like \"40ms\", got {}", type_name(*node)));
-    }
-    Result<Duration> d = parse_duration(node->as_string()->get());
-    if (!d) return error(key, d.error());
-    if (!allow_negative && d.value() < Duration::zero()) return error(key, "a negative duration is not allowed here");
-    if (!allow_zero && d.value() == Duration::zero()) return error(key, "must be longer than zero");
-    out = d.value();
+/// A probability: a number from 0 to 1, or a percentage string like "5%".
+TomlStatus read_probability(const TomlTable& sec, std::string_view key, Ppm& out) {
+  const toml::node* node = sec.get(key);
+  if (!node) return std::nullopt;
+  const std::string range = "expected a probability from 0 to 1 or a percentage like \"5%\"";
+  if (node->is_string()) {
+    std::optional<Ppm> ppm = parse_percent(node->as_string()->get());
+    if (!ppm) return sec.error(key, fmt::format("{}, got \"{}\"", range, node->as_string()->get()));
+    out = *ppm;
     return std::nullopt;
   }
+  if (!node->is_number()) return sec.error(key, fmt::format("{}, got {}", range, TomlTable::type_name(*node)));
+  double x = node->value<double>().value_or(-1.0);
+  if (!(x >= 0.0 && x <= 1.0)) return sec.error(key, fmt::format("{} is out of range: {}", x, range));
+  // Converted once, here; the run itself only ever sees the integer.
+  out = static_cast<Ppm>(std::llround(x * 1e6));
+  return std::nullopt;
+}
 
-  /// A byte count: a whole number, or a string like "10KB"; `per_second` also accepts "10KB/s".
-  Status bytes(std::string_view key, std::uint64_t& out, bool per_second = false) const {
-    const toml::node* node = get(key);
-    if (!node) return std::nullopt;
-    if (node->is_integer()) {
-      std::int64_t v = node->as_integer()->get();
-      if (v < 0) return error(key, "a size cannot be negative");
-      out = static_cast<std::uint64_t>(v);
-      return std::nullopt;
-    }
-    if (!node->is_string()) return error(key, fmt::format("expected a size like \"10KB\", got {}", type_name(*node)));
-    std::string_view text = node->as_string()->get();
-    if (per_second && text.ends_with("/s")) text.remove_suffix(2);
-    Result<std::uint64_t> b = parse_bytes(text);
-    if (!b) return error(key, b.error());
-    out = b.value();
-    return std::nullopt;
-  }
-
-  /// A probability: a number from 0 to 1, or a percentage string like "5%".
-  Status probability(std::string_view key, Ppm& out) const {
-    const toml::node* node = get(key);
-    if (!node) return std::nullopt;
-    const std::string range = "expected a probability from 0 to 1 or a percentage like \"5%\"";
-    if (node->is_string()) {
-      std::optional<Ppm> ppm = parse_percent(node->as_string()->get());
-      if (!ppm) return error(key, fmt::format("{}, got \"{}\"", range, node->as_string()->get()));
-      out = *ppm;
-      return std::nullopt;
-    }
-    if (!node->is_number()) return error(key, fmt::format("{}, got {}", range, type_name(*node)));
-    double x = node->value<double>().value_or(-1.0);
-    if (!(x >= 0.0 && x <= 1.0)) return error(key, fmt::format("{} is out of range: {}", x, range));
-    // Converted once, here; the run itself only ever sees the integer.
-    out = static_cast<Ppm>(std::llround(x * 1e6));
-    return std::nullopt;
-  }
-
-  /// A number with a fractional part, stored times 1000 (e.g. a backoff multiplier).
-  Status milli(std::string_view key, std::uint32_t& out, double lo, double hi) const {
-    const toml::node* node = get(key);
-    if (!node) return std::nullopt;
-    if (!node->is_number()) return error(key, fmt::format("expected a number, got {}", type_name(*node)));
-    double x = node->value<double>().value_or(0.0);
-    if (!(x >= lo && x <= hi)) return error(key, fmt::format("{} is out of range: expected {} to {}", x, lo, hi));
-    out = static_cast<std::uint32_t>(std::llround(x * 1000.0));
-    return std::nullopt;
-  }
-
-  /// One of an enum's names (its table beside the enum).
-  template <typename E>
-  Status choice(std::string_view key, E& out, EnumNames<E> names) const {
-    const toml::node* node = get(key);
-    if (!node) return std::nullopt;
-    if (!node->is_string()) return error(key, fmt::format("expected one of {}, got {}", names_list(names), type_name(*node)));
-    std::string_view text = node->as_string()->get();
-    std::optional<E> value = parse_enum(names, text);
-    if (!value) return error(key, fmt::format("unknown value \"{}\": expected one of {}", text, names_list(names)));
-    out = *value;
-    return std::nullopt;
-  }
-
-  static std::string type_name(const toml::node& node) {
-    switch (node.type()) {
-      case toml::node_type::string: return "a string";
-      case toml::node_type::integer: return "an integer";
-      case toml::node_type::floating_point: return "a float";
-      case toml::node_type::boolean: return "a boolean";
-      case toml::node_type::table: return "a table";
-      case toml::node_type::array: return "an array";
-      case toml::node_type::date: return "a date";
-      case toml::node_type::time: return "a time";
-      case toml::node_type::date_time: return "a date-time";
-      case toml::node_type::none: return "nothing";
-    }
-    return "an unknown type";
-  }
-
- private:
-  Reader* ctx_;
-  const toml::table* table_;
-  std::string path_;
-  toml::source_position where_;
-};
+/// A number with a fractional part, stored times 1000 (e.g. a backoff multiplier).
+TomlStatus read_milli(const TomlTable& sec, std::string_view key, std::uint32_t& out, double lo, double hi) {
+  double x = 0.0;
+  if (!sec.has(key)) return std::nullopt;
+  SYNCSTORM_TRY(sec.number(key, x, lo, hi));
+  out = static_cast<std::uint32_t>(std::llround(x * 1000.0));
+  return std::nullopt;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Section readers.
@@ -522,7 +279,7 @@ class Section {
 constexpr std::uint32_t kMaxClients = 1'000'000;
 constexpr std::uint32_t kMaxServers = 64;
 
-Status read_top(const Section& top, Scenario& s) {
+TomlStatus read_top(const TomlTable& top, Scenario& s) {
   SYNCSTORM_TRY(top.string("name", s.name));
   if (top.has("name") && s.name.empty()) return top.error("name", "a name cannot be empty");
   if (!std::all_of(s.name.begin(), s.name.end(), [](char c) {
@@ -554,25 +311,25 @@ Status read_top(const Section& top, Scenario& s) {
 }
 
 /// A latency: a table { min, median, p99 } with all three keys, or one duration for a fixed delay.
-Status read_latency(const Section& net, std::string_view key, LatencyOptions& out) {
+TomlStatus read_latency(const TomlTable& net, std::string_view key, LatencyOptions& out) {
   const toml::node* node = net.get(key);
   if (!node) return std::nullopt;
   if (node->is_string()) {
     Duration fixed;
-    SYNCSTORM_TRY(net.duration(key, fixed));
+    SYNCSTORM_TRY(read_duration(net, key, fixed));
     out = LatencyOptions{fixed, fixed, fixed};
     return std::nullopt;
   }
-  Result<Section> lat = net.sub(key);
+  Result<TomlTable> lat = net.sub(key);
   if (!lat) return net.error(key, "expected { min = \"5ms\", median = \"30ms\", p99 = \"150ms\" } or one duration");
   for (std::string_view part : {"min", "median", "p99"}) {
     if (!lat.value().has(part)) {
       return net.error(key, fmt::format("missing '{}': a latency gives min, median and p99", part));
     }
   }
-  SYNCSTORM_TRY(lat.value().duration("min", out.min));
-  SYNCSTORM_TRY(lat.value().duration("median", out.median));
-  SYNCSTORM_TRY(lat.value().duration("p99", out.p99));
+  SYNCSTORM_TRY(read_duration(lat.value(), "min", out.min));
+  SYNCSTORM_TRY(read_duration(lat.value(), "median", out.median));
+  SYNCSTORM_TRY(read_duration(lat.value(), "p99", out.p99));
   if (out.min > out.median) return lat.value().error("min", "min is above median");
   if (out.median > out.p99) return lat.value().error("p99", "p99 is below median");
   if (out.median == out.min && out.p99 > out.min) {
@@ -581,7 +338,7 @@ Status read_latency(const Section& net, std::string_view key, LatencyOptions& ou
   return std::nullopt;
 }
 
-Status read_network(const Section& net, NetworkOptions& n) {
+TomlStatus read_network(const TomlTable& net, NetworkOptions& n) {
   SYNCSTORM_TRY(net.choice<LinkKind>("link", n.client_link, kLinkKindNames));
   SYNCSTORM_TRY(read_latency(net, "latency", n.latency));
   // Peer links follow the general latency unless the file gives their own; server-to-server links
@@ -592,16 +349,16 @@ Status read_network(const Section& net, NetworkOptions& n) {
   if (const toml::node* bw = net.get("bandwidth"); bw && bw->value<std::string>() == "unlimited") {
     n.bandwidth_bytes_per_s = 0;
   } else {
-    SYNCSTORM_TRY(net.bytes("bandwidth", n.bandwidth_bytes_per_s, true));
+    SYNCSTORM_TRY(read_bytes(net, "bandwidth", n.bandwidth_bytes_per_s, true));
     if (bw && n.bandwidth_bytes_per_s == 0) return net.error("bandwidth", "zero bandwidth delivers nothing; write \"unlimited\" for no cap");
   }
-  SYNCSTORM_TRY(net.probability("drop", n.drop));
-  SYNCSTORM_TRY(net.probability("duplicate", n.duplicate));
-  SYNCSTORM_TRY(net.probability("reorder", n.reorder));
+  SYNCSTORM_TRY(read_probability(net, "drop", n.drop));
+  SYNCSTORM_TRY(read_probability(net, "duplicate", n.duplicate));
+  SYNCSTORM_TRY(read_probability(net, "reorder", n.reorder));
   if (n.drop == kPpmOne) return net.error("drop", "a drop of 1 loses every datagram and nothing could ever converge");
-  SYNCSTORM_TRY(net.duration("reorder_delay", n.reorder_delay));
-  SYNCSTORM_TRY(net.duration("dead_connection_timeout", n.dead_connection_timeout, false));
-  SYNCSTORM_TRY(net.duration("connect_timeout", n.connect_timeout, false));
+  SYNCSTORM_TRY(read_duration(net, "reorder_delay", n.reorder_delay));
+  SYNCSTORM_TRY(read_duration(net, "dead_connection_timeout", n.dead_connection_timeout, false));
+  SYNCSTORM_TRY(read_duration(net, "connect_timeout", n.connect_timeout, false));
   return net.choice<ServerAssignment>("assignment", n.assignment, kServerAssignmentNames);
 }
 
@@ -622,7 +379,7 @@ std::optional<BackoffOptions> backoff_preset(std::string_view name) {
 
 namespace {
 
-Status read_backoff(const Section& sec, BackoffOptions& b) {
+TomlStatus read_backoff(const TomlTable& sec, BackoffOptions& b) {
   std::string preset;
   SYNCSTORM_TRY(sec.string("preset", preset));
   if (sec.has("preset")) {
@@ -631,11 +388,11 @@ Status read_backoff(const Section& sec, BackoffOptions& b) {
     b = *p;
   }
   SYNCSTORM_TRY(sec.choice<BackoffPolicy>("policy", b.policy, kBackoffPolicyNames));
-  SYNCSTORM_TRY(sec.duration("base", b.base, false));
-  SYNCSTORM_TRY(sec.duration("max", b.max, false));
-  SYNCSTORM_TRY(sec.milli("multiplier", b.multiplier_milli, 1.0, 100.0));
+  SYNCSTORM_TRY(read_duration(sec, "base", b.base, false));
+  SYNCSTORM_TRY(read_duration(sec, "max", b.max, false));
+  SYNCSTORM_TRY(read_milli(sec, "multiplier", b.multiplier_milli, 1.0, 100.0));
   SYNCSTORM_TRY(sec.choice<Jitter>("jitter", b.jitter, kJitterNames));
-  SYNCSTORM_TRY(sec.probability("randomization", b.randomization));
+  SYNCSTORM_TRY(read_probability(sec, "randomization", b.randomization));
   SYNCSTORM_TRY(sec.boolean("jitter_first_attempt", b.jitter_first_attempt));
   if (b.base > b.max) return sec.error(sec.has("max") ? "max" : "base", "max is below base: no delay could respect both");
   if (sec.has("randomization") && b.jitter != Jitter::proportional) {
@@ -647,13 +404,13 @@ Status read_backoff(const Section& sec, BackoffOptions& b) {
   return std::nullopt;
 }
 
-Status read_clocks(const Section& sec, ClockOptions& c) {
-  SYNCSTORM_TRY(sec.duration("skew", c.skew_max));
+TomlStatus read_clocks(const TomlTable& sec, ClockOptions& c) {
+  SYNCSTORM_TRY(read_duration(sec, "skew", c.skew_max));
   // Quartz drifts by tens of ppm; 10% is already far beyond any real clock.
   return sec.integer("drift_ppm", c.drift_ppm_max, 0, 100'000);
 }
 
-Status read_persistence(const Section& sec, PersistenceOptions& p) {
+TomlStatus read_persistence(const TomlTable& sec, PersistenceOptions& p) {
   SYNCSTORM_TRY(sec.boolean("client", p.client));
   SYNCSTORM_TRY(sec.boolean("server", p.server));
   SYNCSTORM_TRY(sec.boolean("lose_unflushed", p.lose_unflushed));
@@ -663,31 +420,31 @@ Status read_persistence(const Section& sec, PersistenceOptions& p) {
   return std::nullopt;
 }
 
-Status read_offline_window(const Section& work, WorkloadOptions& w) {
-  Result<Section> off = work.sub("offline");
+TomlStatus read_offline_window(const TomlTable& work, WorkloadOptions& w) {
+  Result<TomlTable> off = work.sub("offline");
   if (!off) return off.error();
   if (off.value().table() && w.offline_clients == 0) {
     return work.error("offline", "offline applies only when offline_clients is above zero");
   }
-  SYNCSTORM_TRY(off.value().duration("min", w.offline_min, false));
-  SYNCSTORM_TRY(off.value().duration("max", w.offline_max, false));
+  SYNCSTORM_TRY(read_duration(off.value(), "min", w.offline_min, false));
+  SYNCSTORM_TRY(read_duration(off.value(), "max", w.offline_max, false));
   if (w.offline_min > w.offline_max) return off.value().error("min", "offline min is above max");
   return std::nullopt;
 }
 
-Status read_workload(const Section& sec, WorkloadOptions& w) {
+TomlStatus read_workload(const TomlTable& sec, WorkloadOptions& w) {
   SYNCSTORM_TRY(sec.integer("clients", w.clients, 1, kMaxClients));
   if (sec.has("rate") && sec.has("think_time")) {
     return sec.error("think_time", "give rate or think_time, not both: one is the inverse of the other");
   }
   if (const toml::node* rate = sec.get("rate")) {
-    if (!rate->is_string()) return sec.error("rate", fmt::format("expected a rate like \"2/s\", got {}", Section::type_name(*rate)));
+    if (!rate->is_string()) return sec.error("rate", fmt::format("expected a rate like \"2/s\", got {}", TomlTable::type_name(*rate)));
     Result<Duration> gap = parse_rate(rate->as_string()->get());
     if (!gap) return sec.error("rate", gap.error());
     w.think_time_mean = gap.value();
   }
-  SYNCSTORM_TRY(sec.duration("think_time", w.think_time_mean, false));
-  SYNCSTORM_TRY(sec.duration("duration", w.duration, false));
+  SYNCSTORM_TRY(read_duration(sec, "think_time", w.think_time_mean, false));
+  SYNCSTORM_TRY(read_duration(sec, "duration", w.duration, false));
   SYNCSTORM_TRY(sec.integer("keys", w.keys, 1, 1'000'000));
   SYNCSTORM_TRY(sec.choice<KeyDistribution>("distribution", w.distribution, kKeyDistributionNames));
   for (std::string_view key : {"hot_keys", "hot_share"}) {
@@ -696,19 +453,19 @@ Status read_workload(const Section& sec, WorkloadOptions& w) {
     }
   }
   SYNCSTORM_TRY(sec.integer("hot_keys", w.hot_keys, 1, 1'000'000));
-  SYNCSTORM_TRY(sec.probability("hot_share", w.hot_share));
+  SYNCSTORM_TRY(read_probability(sec, "hot_share", w.hot_share));
   if (w.distribution == KeyDistribution::hot && w.hot_keys > w.keys) {
     return sec.error(sec.has("hot_keys") ? "hot_keys" : "keys",
                      fmt::format("hot_keys ({}) is above keys ({})", w.hot_keys, w.keys));
   }
-  SYNCSTORM_TRY(sec.probability("remove_share", w.remove_share));
-  SYNCSTORM_TRY(sec.probability("update_share", w.update_share));
+  SYNCSTORM_TRY(read_probability(sec, "remove_share", w.remove_share));
+  SYNCSTORM_TRY(read_probability(sec, "update_share", w.update_share));
   if (std::uint64_t{w.remove_share} + w.update_share > kPpmOne) {
     return sec.error(sec.has("update_share") ? "update_share" : "remove_share",
                      "remove_share plus update_share is above 1: they are shares of one operation mix");
   }
-  SYNCSTORM_TRY(sec.probability("decrement_share", w.decrement_share));
-  SYNCSTORM_TRY(sec.probability("offline_clients", w.offline_clients));
+  SYNCSTORM_TRY(read_probability(sec, "decrement_share", w.decrement_share));
+  SYNCSTORM_TRY(read_probability(sec, "offline_clients", w.offline_clients));
   return read_offline_window(sec, w);
 }
 
@@ -789,7 +546,7 @@ bool shape_takes_target(PartitionShape shape) {
   return shape == PartitionShape::isolate || shape == PartitionShape::one_way;
 }
 
-Status read_target(const Section& f, const Scenario& s, FaultSpec& out) {
+TomlStatus read_target(const TomlTable& f, const Scenario& s, FaultSpec& out) {
   std::string text;
   SYNCSTORM_TRY(f.string("target", text));
   std::optional<Target> t = parse_target(text);
@@ -811,7 +568,7 @@ Status read_target(const Section& f, const Scenario& s, FaultSpec& out) {
 }
 
 /// Rules between a fault's kind, shape and target.
-Status check_fault_target(const Section& f, const FaultSpec& fault) {
+TomlStatus check_fault_target(const TomlTable& f, const FaultSpec& fault) {
   if (fault.kind == FaultKind::crash && fault.target.kind == Target::Kind::all) {
     return f.error("target", "a crash of every node at once leaves nothing to converge; target clients or servers");
   }
@@ -830,15 +587,14 @@ Status check_fault_target(const Section& f, const FaultSpec& fault) {
 }
 
 /// The keys a fault's kind needs, each read with its own rules.
-Status read_fault_values(const Section& f, FaultKeys keys, FaultSpec& fault) {
+TomlStatus read_fault_values(const TomlTable& f, FaultKeys keys, FaultSpec& fault) {
   std::string_view kind = to_string(fault.kind);
-  auto require = [&](std::string_view key, std::string_view what) -> Status {
-    if (f.has(key)) return std::nullopt;
-    return f.error(key, fmt::format("missing key: a {} fault needs {} ({})", kind, key, what));
+  auto require = [&](std::string_view key, std::string_view what) {
+    return f.require(key, fmt::format("a {} fault needs {} ({})", kind, key, what));
   };
   if (keys.duration) {
     SYNCSTORM_TRY(require("duration", "how long it lasts, e.g. \"10s\""));
-    SYNCSTORM_TRY(f.duration("duration", fault.duration, fault.kind == FaultKind::crash));
+    SYNCSTORM_TRY(read_duration(f, "duration", fault.duration, fault.kind == FaultKind::crash));
   } else {
     fault.duration = Duration::zero();  // instantaneous
   }
@@ -848,13 +604,13 @@ Status read_fault_values(const Section& f, FaultKeys keys, FaultSpec& fault) {
                                     : malicious                         ? "the gap between hostile messages, e.g. \"200ms\""
                                                                         : "a delay, e.g. \"200ms\""));
     bool jump = fault.kind == FaultKind::clock_jump;
-    SYNCSTORM_TRY(f.duration("amount", fault.amount, false, jump));
+    SYNCSTORM_TRY(read_duration(f, "amount", fault.amount, false, jump));
   }
   if (keys.bytes) {
     SYNCSTORM_TRY(require("bytes", fault.kind == FaultKind::bandwidth ? "bytes per second, e.g. \"10KB\""
                                    : malicious                         ? "the largest hostile message, e.g. \"256KB\""
                                                                        : "a size, e.g. \"10KB\""));
-    SYNCSTORM_TRY(f.bytes("bytes", fault.bytes, fault.kind == FaultKind::bandwidth));
+    SYNCSTORM_TRY(read_bytes(f, "bytes", fault.bytes, fault.kind == FaultKind::bandwidth));
     if (fault.bytes == 0) return f.error("bytes", "must be above zero");
     if (malicious && (fault.bytes < kHostileBytesMin || fault.bytes > kHostileBytesMax)) {
       return f.error("bytes", fmt::format("the largest hostile message must be from {}B to {}MB, got {}B", kHostileBytesMin,
@@ -863,15 +619,15 @@ Status read_fault_values(const Section& f, FaultKeys keys, FaultSpec& fault) {
   }
   if (keys.rate) {
     SYNCSTORM_TRY(require("rate", "a probability, e.g. 0.2 or \"20%\""));
-    SYNCSTORM_TRY(f.probability("rate", fault.ppm));
+    SYNCSTORM_TRY(read_probability(f, "rate", fault.ppm));
     if (fault.ppm == 0) return f.error("rate", "a rate of zero does nothing");
   }
   return std::nullopt;
 }
 
-Status read_fault(const Section& f, const Scenario& s, FaultSpec& fault) {
+TomlStatus read_fault(const TomlTable& f, const Scenario& s, FaultSpec& fault) {
   fault.line = f.table()->source().begin.line;
-  if (!f.has("kind")) return f.error("kind", "missing key: every fault needs a kind");
+  SYNCSTORM_TRY(f.require("kind", "every fault needs a kind"));
   SYNCSTORM_TRY(f.choice<FaultKind>("kind", fault.kind, kFaultKindNames));
   if (fault.kind == FaultKind::partition) SYNCSTORM_TRY(f.choice<PartitionShape>("shape", fault.shape, kPartitionShapeNames));
   FaultKeys keys = keys_of(fault.kind);
@@ -881,15 +637,15 @@ Status read_fault(const Section& f, const Scenario& s, FaultSpec& fault) {
     if (std::find(accepted.begin(), accepted.end(), key.str()) != accepted.end()) continue;
     std::string what = fault.kind == FaultKind::partition ? fmt::format("a {} partition", to_string(fault.shape))
                                                           : fmt::format("a {} fault", to_string(fault.kind));
-    return f.error(key.str(), fmt::format("does not apply to {} (it takes: {})", what, join_list(accepted)));
+    return f.error(key.str(), fmt::format("does not apply to {} (it takes: {})", what, fmt::join(accepted, ", ")));
   }
-  if (!f.has("at")) return f.error("at", "missing key: every fault needs at (when it starts, e.g. \"10s\")");
+  SYNCSTORM_TRY(f.require("at", "every fault needs at (when it starts, e.g. \"10s\")"));
   Duration at;
-  SYNCSTORM_TRY(f.duration("at", at, true, true));
+  SYNCSTORM_TRY(read_duration(f, "at", at, true, true));
   if (at < Duration::zero()) return f.error("at", "a fault cannot start before the run (at is negative)");
   fault.at = Instant::start() + at;
   if (takes_target) {
-    if (!f.has("target")) return f.error("target", fmt::format("missing key: a {} fault needs a target", to_string(fault.kind)));
+    SYNCSTORM_TRY(f.require("target", fmt::format("a {} fault needs a target", to_string(fault.kind))));
     SYNCSTORM_TRY(read_target(f, s, fault));
     SYNCSTORM_TRY(check_fault_target(f, fault));
   }
@@ -900,71 +656,43 @@ Status read_fault(const Section& f, const Scenario& s, FaultSpec& fault) {
   return std::nullopt;
 }
 
-Status read_faults(const Section& top, Reader& ctx, Scenario& s) {
-  const toml::node* node = top.get("fault");
-  if (!node) return std::nullopt;
-  const toml::array* items = node->as_array();
-  if (!items || !items->is_array_of_tables()) {
-    return top.error("fault", "expected [[fault]] entries (an array of tables), each describing one fault");
-  }
-  for (std::size_t i = 0; i < items->size(); ++i) {
-    const toml::table* t = items->get(i)->as_table();
-    Section f(ctx, t, fmt::format("fault[{}]", i), t->source().begin);
+TomlStatus read_faults(const TomlTable& top, Scenario& s) {
+  return top.each("fault", "fault", [&](const TomlTable& f) -> TomlStatus {
     FaultSpec fault;
     SYNCSTORM_TRY(read_fault(f, s, fault));
     s.faults.push_back(fault);
-  }
-  return std::nullopt;
+    return std::nullopt;
+  });
 }
 
-/// A list of names, each parsed by `choices`, without repeats.
-template <typename E>
-Status read_names(const Section& sec, std::string_view key, std::vector<E>& out, EnumNames<E> names) {
-  const toml::node* node = sec.get(key);
-  const toml::array* items = node ? node->as_array() : nullptr;
-  if (!items) return sec.error(key, fmt::format("expected a list of names from: {}", names_list(names)));
-  out.clear();
-  for (const toml::node& item : *items) {
-    std::optional<std::string> name = item.value<std::string>();
-    std::optional<E> value = name ? parse_enum(names, *name) : std::nullopt;
-    std::string shown = name ? fmt::format("\"{}\"", *name) : Section::type_name(item);
-    if (!value) return sec.error(key, fmt::format("unknown value {}: expected names from {}", shown, names_list(names)));
-    if (std::find(out.begin(), out.end(), *value) != out.end()) {
-      return sec.error(key, fmt::format("{} is listed twice", shown));
-    }
-    out.push_back(*value);
-  }
-  return std::nullopt;
-}
-
-Status read_swarm(const Section& sec, SwarmOptions& w) {
+TomlStatus read_swarm(const TomlTable& sec, SwarmOptions& w) {
   SYNCSTORM_TRY(sec.boolean("enabled", w.enabled));
   if (sec.has("kinds")) {
-    SYNCSTORM_TRY(read_names<FaultKind>(sec, "kinds", w.kinds, kFaultKindNames));
+    SYNCSTORM_TRY(sec.choices<FaultKind>("kinds", w.kinds, kFaultKindNames));
   }
   SYNCSTORM_TRY(sec.integer("max_faults", w.max_faults, 1, 1'000));
-  SYNCSTORM_TRY(sec.duration("max_fault_duration", w.max_fault_duration, false));
+  SYNCSTORM_TRY(read_duration(sec, "max_fault_duration", w.max_fault_duration, false));
   if (w.enabled && w.kinds.empty()) {
     return sec.error("kinds", "swarm is enabled with no fault kinds to draw from");
   }
   return std::nullopt;
 }
 
-Status read_invariants(const Section& sec, InvariantOptions& inv) {
+TomlStatus read_invariants(const TomlTable& sec, InvariantOptions& inv) {
   if (const toml::node* check = sec.get("check"); check && check->value<std::string>() == "all") {
     inv.enabled.assign(std::begin(kAllInvariants), std::end(kAllInvariants));
   } else if (check) {
     if (check->is_string()) {
       return sec.error("check", fmt::format("expected \"all\" or a list of names from: {}", names_list(kInvariantNames)));
     }
-    SYNCSTORM_TRY(read_names<Invariant>(sec, "check", inv.enabled, kInvariantNames));
+    SYNCSTORM_TRY(sec.choices<Invariant>("check", inv.enabled, kInvariantNames));
   }
-  SYNCSTORM_TRY(sec.duration("settle", inv.settle, false));
-  SYNCSTORM_TRY(sec.duration("convergence_bound", inv.convergence_bound, false));
-  SYNCSTORM_TRY(sec.bytes("metadata_max", inv.metadata_bytes_max));
+  SYNCSTORM_TRY(read_duration(sec, "settle", inv.settle, false));
+  SYNCSTORM_TRY(read_duration(sec, "convergence_bound", inv.convergence_bound, false));
+  SYNCSTORM_TRY(read_bytes(sec, "metadata_max", inv.metadata_bytes_max));
   // Below 1 the check would flag metadata that only keeps pace with its state.
-  SYNCSTORM_TRY(sec.milli("metadata_growth", inv.metadata_growth_milli_max, 1.0, 1'000.0));
-  SYNCSTORM_TRY(sec.bytes("metadata_growth_min", inv.metadata_growth_bytes_min));
+  SYNCSTORM_TRY(read_milli(sec, "metadata_growth", inv.metadata_growth_milli_max, 1.0, 1'000.0));
+  SYNCSTORM_TRY(read_bytes(sec, "metadata_growth_min", inv.metadata_growth_bytes_min));
   if (inv.convergence_bound > inv.settle) {
     return sec.error(sec.has("convergence_bound") ? "convergence_bound" : "settle",
                      "convergence_bound is longer than settle: the check runs at the end of settle, so it could "
@@ -973,65 +701,29 @@ Status read_invariants(const Section& sec, InvariantOptions& inv) {
   return std::nullopt;
 }
 
-/// The last pass: a key accepted by the schema but never read would be silently ignored.
-Status check_all_read(const toml::table& doc, const Reader& ctx) {
-  Status missed;
-  walk(doc, "", "", [&](const std::string& path, const std::string&, const toml::key& key, const toml::node&) {
-    if (missed || ctx.read.count(path) > 0) return;
-    toml::source_position at = key.source().begin;
-    missed = InputError{ctx.file, at.line, at.column, path, "key is accepted but was never read (a bug in syncstorm)"};
-  });
-  return missed;
-}
-
-Status read_document(const toml::table& doc, Reader& ctx, Scenario& s) {
-  Section top(ctx, &doc, "", toml::source_position{1, 1});
+TomlStatus read_document(const TomlTable& top, Scenario& s) {
   SYNCSTORM_TRY(read_top(top, s));
-  struct Part {
-    std::string_view key;
-    std::function<Status(const Section&)> read;
-  };
+  SYNCSTORM_TRY(top.section("network", [&](const TomlTable& sec) { return read_network(sec, s.network); }));
+  SYNCSTORM_TRY(top.section("backoff", [&](const TomlTable& sec) { return read_backoff(sec, s.network.backoff); }));
+  SYNCSTORM_TRY(top.section("clocks", [&](const TomlTable& sec) { return read_clocks(sec, s.clocks); }));
+  SYNCSTORM_TRY(top.section("persistence", [&](const TomlTable& sec) { return read_persistence(sec, s.persistence); }));
   // Workload before faults: a fault's target is checked against the number of clients.
-  const Part parts[] = {
-      {"network", [&](const Section& sec) { return read_network(sec, s.network); }},
-      {"backoff", [&](const Section& sec) { return read_backoff(sec, s.network.backoff); }},
-      {"clocks", [&](const Section& sec) { return read_clocks(sec, s.clocks); }},
-      {"persistence", [&](const Section& sec) { return read_persistence(sec, s.persistence); }},
-      {"workload", [&](const Section& sec) { return read_workload(sec, s.workload); }},
-      {"swarm", [&](const Section& sec) { return read_swarm(sec, s.swarm); }},
-      {"invariants", [&](const Section& sec) { return read_invariants(sec, s.invariants); }},
-  };
-  for (const Part& part : parts) {
-    Result<Section> sec = top.sub(part.key);
-    if (!sec) return sec.error();
-    SYNCSTORM_TRY(part.read(sec.value()));
-  }
-  SYNCSTORM_TRY(read_faults(top, ctx, s));
-  return check_all_read(doc, ctx);
-}
-
-std::string lowercase_first(std::string text) {
-  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
-  return text;
+  SYNCSTORM_TRY(top.section("workload", [&](const TomlTable& sec) { return read_workload(sec, s.workload); }));
+  SYNCSTORM_TRY(top.section("swarm", [&](const TomlTable& sec) { return read_swarm(sec, s.swarm); }));
+  SYNCSTORM_TRY(top.section("invariants", [&](const TomlTable& sec) { return read_invariants(sec, s.invariants); }));
+  return read_faults(top, s);
 }
 
 }  // namespace
 
 Result<Scenario> parse_scenario(std::string_view toml_text, const std::string& file) {
-  toml::table doc;
-  try {
-    doc = toml::parse(toml_text, file);
-  } catch (const toml::parse_error& e) {
-    return InputError{file, e.source().begin.line, e.source().begin.column, "",
-                      fmt::format("invalid TOML: {}", lowercase_first(std::string(e.description())))};
-  }
-  SYNCSTORM_TRY(check_unknown_keys(doc, file));
+  Result<TomlFile> doc = TomlFile::parse(toml_text, file, kSchema);
+  if (!doc) return doc.error();
   Scenario s;
   s.file = file;
   s.name = std::filesystem::path(file).stem().string();
   if (s.name.empty()) s.name = "unnamed";
-  Reader ctx{file, {}};
-  SYNCSTORM_TRY(read_document(doc, ctx, s));
+  SYNCSTORM_TRY(doc.value().read([&](const TomlTable& top) { return read_document(top, s); }));
   return s;
 }
 
@@ -1060,5 +752,3 @@ std::vector<std::string> scenario_files_in(const std::string& dir) {
 }
 
 }  // namespace syncstorm
-
-#undef SYNCSTORM_TRY

@@ -1,19 +1,17 @@
 #include "sim/sweep/repro.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <ranges>
+#include <sstream>
+#include <utility>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include <algorithm>
-#include <filesystem>
-#include <fstream>
-#include <set>
-#include <span>
-#include <type_traits>
-#include <sstream>
-#include <toml++/toml.h>
-#include <ranges>
-#include <utility>
-#include <cctype>
+#include "sim/scenario/toml_file.hpp"
 
 namespace syncstorm {
 
@@ -82,275 +80,182 @@ void write_fault(std::string& out, const ScheduledFault& f) {
 
 // ---- reading ----
 
-/// Reads the keys of one TOML table into typed fields, keeping the first mistake and rejecting keys
-/// it was never asked for (a typo in a hand-edited repro must not be silently ignored).
-class Fields {
- public:
-  Fields(const toml::node& table, std::string path, const std::string& file, std::optional<InputError>& error)
-      : table_(table.as_table()), where_(table.source()), path_(std::move(path)), file_(file), error_(error) {}
+// The keys a repro file accepts, table by table: every key format_repro writes. A key not listed is
+// an error (a typo in a hand-edited repro must not be silently ignored).
+constexpr std::string_view kTopKeys[] = {"format", "scenario", "scenario_file", "model", "seed", "invariant",
+                                         "trace_hash", "original", "persistence", "invariants", "schedule",
+                                         "network", "operation", "fault"};
+constexpr std::string_view kOriginalKeys[] = {"clients", "operations", "faults"};
+constexpr std::string_view kPersistenceKeys[] = {"client", "server", "lose_unflushed"};
+constexpr std::string_view kInvariantKeys[] = {"enabled", "settle_us", "convergence_bound_us", "metadata_bytes_max",
+                                               "metadata_growth_milli_max", "metadata_growth_bytes_min"};
+constexpr std::string_view kScheduleKeys[] = {"servers", "clients", "workload_end_us", "settle_us",
+                                              "clock_skew_us", "clock_drift_ppm", "streams"};
+constexpr std::string_view kNetworkKeys[] = {"client_link", "bandwidth_bytes_per_s", "drop_ppm", "duplicate_ppm",
+                                             "reorder_ppm", "reorder_delay_us", "dead_connection_timeout_us",
+                                             "connect_timeout_us", "assignment", "latency", "peer_latency",
+                                             "server_latency", "backoff"};
+constexpr std::string_view kLatencyKeys[] = {"min_us", "median_us", "p99_us"};
+constexpr std::string_view kBackoffKeys[] = {"policy", "base_us", "max_us", "multiplier_milli", "jitter",
+                                             "randomization_ppm", "jitter_first_attempt"};
+constexpr std::string_view kOperationKeys[] = {"id", "client", "at_us", "kind", "key", "amount", "position_ppm"};
+constexpr std::string_view kFaultKeys[] = {"kind", "start_us", "duration_us", "side_a", "side_b",
+                                           "bridge", "one_way", "amount_us", "bytes", "ppm"};
 
-  const toml::node* take(std::string_view key, bool required = true) {
-    used_.insert(std::string(key));
-    const toml::node* node = table_ ? table_->get(key) : nullptr;
-    if (!node && required) fail_at(where_, key, "missing key");
-    return node;
-  }
-
-  template <typename T>
-  void integer(std::string_view key, T& out, bool required = true) {
-    const toml::node* node = take(key, required);
-    if (!node || error_) return;
-    const auto value = node->value<std::int64_t>();
-    if (!node->is_integer() || !value) return fail_at(node->source(), key, "expected an integer");
-    if (!std::in_range<T>(*value)) return fail_at(node->source(), key, fmt::format("{} is out of range", *value));
-    out = static_cast<T>(*value);
-  }
-
-  void duration(std::string_view key, Duration& out, bool required = true) { integer(key, out.us, required); }
-
-  void boolean(std::string_view key, bool& out, bool required = true) {
-    const toml::node* node = take(key, required);
-    if (!node || error_) return;
-    if (!node->is_boolean()) return fail_at(node->source(), key, "expected true or false");
-    out = *node->value<bool>();
-  }
-
-  void string(std::string_view key, std::string& out, bool required = true) {
-    const toml::node* node = take(key, required);
-    if (!node || error_) return;
-    if (!node->is_string()) return fail_at(node->source(), key, "expected a string");
-    out = *node->value<std::string>();
-  }
-
-  /// A hexadecimal string such as "00c0ffee00c0ffee" (TOML integers are signed 64-bit).
-  void hex(std::string_view key, std::uint64_t& out) {
-    std::string text;
-    string(key, text);
-    if (error_) return;
-    const bool valid = !text.empty() && text.size() <= 16 &&
-                       std::all_of(text.begin(), text.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
-    if (!valid) return fail_at(take(key)->source(), key, "expected up to 16 hexadecimal digits");
-    out = std::stoull(text, nullptr, 16);
-  }
-
-  template <typename E>
-  void enumeration(std::string_view key, E& out, EnumNames<std::type_identity_t<E>> names) {
-    std::string text;
-    string(key, text);
-    if (error_) return;
-    if (std::optional<E> value = parse_enum(names, text)) {
-      out = *value;
-      return;
-    }
-    fail_at(take(key)->source(), key, fmt::format("unknown value \"{}\" (expected one of {})", text, names_list(names, "\"")));
-  }
-
-  void nodes(std::string_view key, std::vector<NodeId>& out, bool required = true) {
-    const toml::node* node = take(key, required);
-    if (!node || error_) return;
-    const toml::array* array = node->as_array();
-    if (!array) return fail_at(node->source(), key, "expected an array of node numbers");
-    for (const toml::node& element : *array) {
-      const auto value = element.value<std::int64_t>();
-      if (!element.is_integer() || !value || !std::in_range<std::uint32_t>(*value)) {
-        return fail_at(element.source(), key, "expected a node number");
-      }
-      out.push_back(NodeId{static_cast<std::uint32_t>(*value)});
-    }
-  }
-
-  /// Every key present but never asked for is a mistake.
-  void finish() {
-    if (error_ || !table_) return;
-    for (const auto& [key, node] : *table_) {
-      if (!used_.contains(std::string(key.str()))) return fail_at(node.source(), key.str(), "unknown key");
-    }
-  }
-
-  void fail_at(const toml::source_region& region, std::string_view key, std::string message) {
-    if (error_) return;
-    error_ = InputError{file_, static_cast<std::uint32_t>(region.begin.line), static_cast<std::uint32_t>(region.begin.column),
-                        path_.empty() ? std::string(key) : path_ + "." + std::string(key), std::move(message)};
-  }
-
-  bool failed() const { return error_.has_value(); }
-
- private:
-  const toml::table* table_;
-  toml::source_region where_;
-  std::string path_;
-  const std::string& file_;
-  std::optional<InputError>& error_;
-  std::set<std::string> used_;
+constexpr TomlKeys kSchema[] = {
+    {"", kTopKeys},
+    {"original", kOriginalKeys},
+    {"persistence", kPersistenceKeys},
+    {"invariants", kInvariantKeys},
+    {"schedule", kScheduleKeys},
+    {"network", kNetworkKeys},
+    {"network.latency", kLatencyKeys},
+    {"network.peer_latency", kLatencyKeys},
+    {"network.server_latency", kLatencyKeys},
+    {"network.backoff", kBackoffKeys},
+    {"operation", kOperationKeys, true},
+    {"fault", kFaultKeys, true},
 };
 
-void read_latency(Fields& parent, std::string_view key, const std::string& path, LatencyOptions& l,
-                  const std::string& file, std::optional<InputError>& error) {
-  const toml::node* node = parent.take(key);
-  if (!node || error) return;
-  if (!node->is_table()) return parent.fail_at(node->source(), key, "expected a table");
-  Fields f(*node, path, file, error);
-  f.duration("min_us", l.min);
-  f.duration("median_us", l.median);
-  f.duration("p99_us", l.p99);
-  f.finish();
+/// A hexadecimal string such as "00c0ffee00c0ffee" (TOML integers are signed 64-bit).
+TomlStatus read_hex(const TomlTable& t, std::string_view key, std::uint64_t& out) {
+  std::string text;
+  SYNCSTORM_TRY(t.string(key, text));
+  const bool valid = !text.empty() && text.size() <= 16 &&
+                     std::all_of(text.begin(), text.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+  if (!valid) return t.error(key, fmt::format("expected up to 16 hexadecimal digits, got \"{}\"", text));
+  out = std::stoull(text, nullptr, 16);
+  return std::nullopt;
 }
 
-void read_network(const toml::node& node, NetworkOptions& n, const std::string& file, std::optional<InputError>& error) {
-  Fields f(node, "network", file, error);
-  f.enumeration("client_link", n.client_link, kLinkKindNames);
-  f.integer("bandwidth_bytes_per_s", n.bandwidth_bytes_per_s);
-  f.integer("drop_ppm", n.drop);
-  f.integer("duplicate_ppm", n.duplicate);
-  f.integer("reorder_ppm", n.reorder);
-  f.duration("reorder_delay_us", n.reorder_delay);
-  f.duration("dead_connection_timeout_us", n.dead_connection_timeout);
-  f.duration("connect_timeout_us", n.connect_timeout);
-  f.enumeration("assignment", n.assignment, kServerAssignmentNames);
-  read_latency(f, "latency", "network.latency", n.latency, file, error);
-  read_latency(f, "peer_latency", "network.peer_latency", n.peer_latency, file, error);
-  read_latency(f, "server_latency", "network.server_latency", n.server_latency, file, error);
-  const toml::node* backoff = f.take("backoff");
-  if (backoff && !error) {
-    Fields b(*backoff, "network.backoff", file, error);
-    BackoffOptions& o = n.backoff;
-    b.enumeration("policy", o.policy, kBackoffPolicyNames);
-    b.duration("base_us", o.base);
-    b.duration("max_us", o.max);
-    b.integer("multiplier_milli", o.multiplier_milli);
-    b.enumeration("jitter", o.jitter, kJitterNames);
-    b.integer("randomization_ppm", o.randomization);
-    b.boolean("jitter_first_attempt", o.jitter_first_attempt);
-    b.finish();
+/// An array of node numbers, each a node of the schedule.
+TomlStatus read_nodes(const TomlTable& t, std::string_view key, std::vector<NodeId>& out, const Schedule& s) {
+  std::vector<std::uint32_t> numbers;
+  SYNCSTORM_TRY(t.integers(key, numbers));
+  for (std::uint32_t n : numbers) {
+    if (n >= s.node_count()) return t.error(key, fmt::format("node {} does not exist in this schedule", n));
+    out.push_back(NodeId{n});
   }
-  f.finish();
+  return std::nullopt;
 }
 
-/// Calls `read` on every table of the array of tables `key` ("operation", "fault").
-template <typename Read>
-void each_table(Fields& top, std::string_view key, const std::string& file, std::optional<InputError>& error, Read read) {
-  const toml::node* node = top.take(key, false);
-  if (!node || error) return;
-  const toml::array* array = node->as_array();
-  if (!array || !array->is_array_of_tables()) return top.fail_at(node->source(), key, "expected [[" + std::string(key) + "]] tables");
-  for (std::size_t i = 0; i < array->size() && !error; ++i) {
-    Fields f(*array->get(i), fmt::format("{}[{}]", key, i), file, error);
-    read(f);
-    f.finish();
-  }
+TomlStatus read_original(const TomlTable& t, ScheduleSize& o) {
+  SYNCSTORM_TRY(t.require({"clients", "operations", "faults"}));
+  SYNCSTORM_TRY(t.integer("clients", o.clients));
+  SYNCSTORM_TRY(t.integer("operations", o.operations));
+  return t.integer("faults", o.faults);
 }
 
-void read_operation(Fields& f, Schedule& s) {
+TomlStatus read_persistence(const TomlTable& t, PersistenceOptions& p) {
+  SYNCSTORM_TRY(t.require({"client", "server", "lose_unflushed"}));
+  SYNCSTORM_TRY(t.boolean("client", p.client));
+  SYNCSTORM_TRY(t.boolean("server", p.server));
+  return t.boolean("lose_unflushed", p.lose_unflushed);
+}
+
+TomlStatus read_latency(const TomlTable& t, LatencyOptions& l) {
+  SYNCSTORM_TRY(t.require({"min_us", "median_us", "p99_us"}));
+  SYNCSTORM_TRY(t.integer("min_us", l.min.us));
+  SYNCSTORM_TRY(t.integer("median_us", l.median.us));
+  return t.integer("p99_us", l.p99.us);
+}
+
+TomlStatus read_backoff(const TomlTable& t, BackoffOptions& o) {
+  SYNCSTORM_TRY(t.require({"policy", "base_us", "max_us", "multiplier_milli", "jitter", "randomization_ppm",
+                           "jitter_first_attempt"}));
+  SYNCSTORM_TRY(t.choice<BackoffPolicy>("policy", o.policy, kBackoffPolicyNames));
+  SYNCSTORM_TRY(t.integer("base_us", o.base.us));
+  SYNCSTORM_TRY(t.integer("max_us", o.max.us));
+  SYNCSTORM_TRY(t.integer("multiplier_milli", o.multiplier_milli));
+  SYNCSTORM_TRY(t.choice<Jitter>("jitter", o.jitter, kJitterNames));
+  SYNCSTORM_TRY(t.integer("randomization_ppm", o.randomization));
+  return t.boolean("jitter_first_attempt", o.jitter_first_attempt);
+}
+
+TomlStatus read_network(const TomlTable& t, NetworkOptions& n) {
+  SYNCSTORM_TRY(t.require({"client_link", "bandwidth_bytes_per_s", "drop_ppm", "duplicate_ppm", "reorder_ppm",
+                           "reorder_delay_us", "dead_connection_timeout_us", "connect_timeout_us", "assignment",
+                           "latency", "peer_latency", "server_latency", "backoff"}));
+  SYNCSTORM_TRY(t.choice<LinkKind>("client_link", n.client_link, kLinkKindNames));
+  SYNCSTORM_TRY(t.integer("bandwidth_bytes_per_s", n.bandwidth_bytes_per_s));
+  SYNCSTORM_TRY(t.integer("drop_ppm", n.drop));
+  SYNCSTORM_TRY(t.integer("duplicate_ppm", n.duplicate));
+  SYNCSTORM_TRY(t.integer("reorder_ppm", n.reorder));
+  SYNCSTORM_TRY(t.integer("reorder_delay_us", n.reorder_delay.us));
+  SYNCSTORM_TRY(t.integer("dead_connection_timeout_us", n.dead_connection_timeout.us));
+  SYNCSTORM_TRY(t.integer("connect_timeout_us", n.connect_timeout.us));
+  SYNCSTORM_TRY(t.choice<ServerAssignment>("assignment", n.assignment, kServerAssignmentNames));
+  SYNCSTORM_TRY(t.section("latency", [&](const TomlTable& l) { return read_latency(l, n.latency); }));
+  SYNCSTORM_TRY(t.section("peer_latency", [&](const TomlTable& l) { return read_latency(l, n.peer_latency); }));
+  SYNCSTORM_TRY(t.section("server_latency", [&](const TomlTable& l) { return read_latency(l, n.server_latency); }));
+  return t.section("backoff", [&](const TomlTable& b) { return read_backoff(b, n.backoff); });
+}
+
+TomlStatus read_operation(const TomlTable& t, Schedule& s) {
   Operation op;
-  std::string kind;
-  f.integer("id", op.id.value);
-  f.integer("client", op.client.value);
-  f.integer("at_us", op.issued_at.us);
-  f.string("kind", kind);
-  f.integer("key", op.key.value);
-  f.integer("amount", op.amount, false);
-  f.integer("position_ppm", op.position_ppm, false);
-  if (f.failed()) return;
-  const std::optional<OpKind> parsed = parse_op_kind(kind);
-  if (!parsed) return f.fail_at(f.take("kind")->source(), "kind", fmt::format("unknown operation kind \"{}\"", kind));
-  op.kind = *parsed;
+  SYNCSTORM_TRY(t.require({"id", "client", "at_us", "kind", "key"}));
+  SYNCSTORM_TRY(t.integer("id", op.id.value));
+  SYNCSTORM_TRY(t.integer("client", op.client.value));
+  SYNCSTORM_TRY(t.integer("at_us", op.issued_at.us));
+  SYNCSTORM_TRY(t.choice<OpKind>("kind", op.kind, kOpKindNames));
+  SYNCSTORM_TRY(t.integer("key", op.key.value));
+  SYNCSTORM_TRY(t.integer("amount", op.amount));
+  SYNCSTORM_TRY(t.integer("position_ppm", op.position_ppm));
   if (op.client.value < s.servers || op.client.value >= s.node_count()) {
-    return f.fail_at(f.take("client")->source(), "client", fmt::format("node {} is not a client of this schedule", op.client.value));
+    return t.error("client", fmt::format("node {} is not a client of this schedule", op.client.value));
   }
   s.operations.push_back(op);
+  return std::nullopt;
 }
 
-void read_fault(Fields& f, Schedule& s) {
+TomlStatus read_fault(const TomlTable& t, Schedule& s) {
   ScheduledFault fault;
-  std::string kind;
-  f.string("kind", kind);
-  f.integer("start_us", fault.start.us);
-  f.duration("duration_us", fault.duration);
-  f.nodes("side_a", fault.side_a);
-  f.nodes("side_b", fault.side_b, false);
-  f.nodes("bridge", fault.bridge, false);
-  f.boolean("one_way", fault.one_way, false);
-  f.duration("amount_us", fault.amount, false);
-  f.integer("bytes", fault.bytes, false);
-  f.integer("ppm", fault.ppm, false);
-  if (f.failed()) return;
-  const auto parsed = parse_fault_kind(kind);
-  if (!parsed) return f.fail_at(f.take("kind")->source(), "kind", fmt::format("unknown fault kind \"{}\"", kind));
-  fault.kind = *parsed;
-  for (const auto* side : {&fault.side_a, &fault.side_b, &fault.bridge}) {
-    for (NodeId n : *side) {
-      if (n.value >= s.node_count()) {
-        return f.fail_at(f.take("side_a")->source(), "side_a", fmt::format("node {} does not exist in this schedule", n.value));
-      }
-    }
-  }
+  SYNCSTORM_TRY(t.require({"kind", "start_us", "duration_us", "side_a"}));
+  SYNCSTORM_TRY(t.choice<FaultKind>("kind", fault.kind, kFaultKindNames));
+  SYNCSTORM_TRY(t.integer("start_us", fault.start.us));
+  SYNCSTORM_TRY(t.integer("duration_us", fault.duration.us));
+  SYNCSTORM_TRY(read_nodes(t, "side_a", fault.side_a, s));
+  SYNCSTORM_TRY(read_nodes(t, "side_b", fault.side_b, s));
+  SYNCSTORM_TRY(read_nodes(t, "bridge", fault.bridge, s));
+  SYNCSTORM_TRY(t.boolean("one_way", fault.one_way));
+  SYNCSTORM_TRY(t.integer("amount_us", fault.amount.us));
+  SYNCSTORM_TRY(t.integer("bytes", fault.bytes));
+  SYNCSTORM_TRY(t.integer("ppm", fault.ppm));
   s.faults.push_back(std::move(fault));
+  return std::nullopt;
 }
 
-void read_invariants(const toml::node& node, InvariantOptions& o, const std::string& file, std::optional<InputError>& error) {
-  Fields f(node, "invariants", file, error);
-  const toml::node* enabled = f.take("enabled");
-  if (enabled && !error) {
-    o.enabled.clear();
-    const toml::array* array = enabled->as_array();
-    if (!array) f.fail_at(enabled->source(), "enabled", "expected an array of invariant names");
-    for (std::size_t i = 0; array && i < array->size() && !error; ++i) {
-      const auto name = array->get(i)->value<std::string>();
-      const auto invariant = name ? parse_invariant(*name) : std::nullopt;
-      if (!invariant) f.fail_at(array->get(i)->source(), "enabled", "unknown invariant");
-      else o.enabled.push_back(*invariant);
-    }
-  }
-  f.duration("settle_us", o.settle);
-  f.duration("convergence_bound_us", o.convergence_bound);
-  f.integer("metadata_bytes_max", o.metadata_bytes_max);
+TomlStatus read_invariants(const TomlTable& t, InvariantOptions& o) {
+  SYNCSTORM_TRY(t.require({"enabled", "settle_us", "convergence_bound_us", "metadata_bytes_max"}));
+  SYNCSTORM_TRY(t.choices<Invariant>("enabled", o.enabled, kInvariantNames));
+  SYNCSTORM_TRY(t.integer("settle_us", o.settle.us));
+  SYNCSTORM_TRY(t.integer("convergence_bound_us", o.convergence_bound.us));
+  SYNCSTORM_TRY(t.integer("metadata_bytes_max", o.metadata_bytes_max));
   // Absent from repro files written before the growth check: they replay with its defaults.
-  f.integer("metadata_growth_milli_max", o.metadata_growth_milli_max, false);
-  f.integer("metadata_growth_bytes_min", o.metadata_growth_bytes_min, false);
-  f.finish();
+  SYNCSTORM_TRY(t.integer("metadata_growth_milli_max", o.metadata_growth_milli_max));
+  return t.integer("metadata_growth_bytes_min", o.metadata_growth_bytes_min);
 }
 
-void read_schedule_table(const toml::node& node, Schedule& s, const std::string& file, std::optional<InputError>& error) {
-  Fields f(node, "schedule", file, error);
-  f.integer("servers", s.servers);
-  f.integer("clients", s.clients);
-  f.integer("workload_end_us", s.workload_end.us);
-  f.duration("settle_us", s.settle);
-  const toml::node* skew = f.take("clock_skew_us");
-  const toml::node* drift = f.take("clock_drift_ppm");
-  const toml::node* streams = f.take("streams", false);
-  if (error) return;
-  if (streams) {
-    const toml::array* list = streams->as_array();
-    if (!list || list->size() != s.node_count()) {
-      return f.fail_at(streams->source(), "streams", fmt::format("expected an array of {} node numbers, one per node", s.node_count()));
-    }
-    for (std::size_t i = 0; i < list->size(); ++i) {
-      const auto v = list->get(i)->value<std::int64_t>();
-      if (!v || !list->get(i)->is_integer() || !std::in_range<std::uint32_t>(*v)) {
-        return f.fail_at(list->get(i)->source(), "streams", "expected a node number (a non-negative integer)");
-      }
-      s.streams.push_back(static_cast<std::uint32_t>(*v));
-    }
-  }
-  const toml::array* skews = skew->as_array();
-  const toml::array* drifts = drift->as_array();
-  if (!skews || skews->size() != s.node_count()) {
-    return f.fail_at(skew->source(), "clock_skew_us", fmt::format("expected an array of {} integers, one per node", s.node_count()));
-  }
-  if (!drifts || drifts->size() != s.node_count()) {
-    return f.fail_at(drift->source(), "clock_drift_ppm", fmt::format("expected an array of {} integers, one per node", s.node_count()));
-  }
-  for (std::size_t i = 0; i < s.node_count(); ++i) {
-    const auto k = skews->get(i)->value<std::int64_t>();
-    const auto d = drifts->get(i)->value<std::int64_t>();
-    if (!k || !skews->get(i)->is_integer()) return f.fail_at(skews->get(i)->source(), "clock_skew_us", "expected an integer");
-    if (!d || !std::in_range<std::int32_t>(*d)) return f.fail_at(drifts->get(i)->source(), "clock_drift_ppm", "expected an integer");
-    s.clock_skew.push_back(Duration{*k});
-    s.clock_drift_ppm.push_back(static_cast<std::int32_t>(*d));
-  }
-  if (s.clients == 0) f.fail_at(node.source(), "clients", "a schedule needs at least one client");
-  f.finish();
+TomlStatus read_schedule(const TomlTable& t, Schedule& s) {
+  SYNCSTORM_TRY(t.require({"servers", "clients", "workload_end_us", "settle_us", "clock_skew_us", "clock_drift_ppm"}));
+  SYNCSTORM_TRY(t.integer("servers", s.servers));
+  SYNCSTORM_TRY(t.integer("clients", s.clients));
+  if (s.clients == 0) return t.error("clients", "a schedule needs at least one client");
+  SYNCSTORM_TRY(t.integer("workload_end_us", s.workload_end.us));
+  SYNCSTORM_TRY(t.integer("settle_us", s.settle.us));
+  // One value per node, in node order.
+  const auto per_node = [&](std::string_view key, std::size_t size, std::string_view what) -> TomlStatus {
+    if (size == s.node_count()) return std::nullopt;
+    return t.error(key, fmt::format("expected an array of {} {}, one per node, got {}", s.node_count(), what, size));
+  };
+  SYNCSTORM_TRY(t.integers("streams", s.streams));
+  if (t.has("streams")) SYNCSTORM_TRY(per_node("streams", s.streams.size(), "node numbers"));
+  std::vector<std::int64_t> skews;
+  SYNCSTORM_TRY(t.integers("clock_skew_us", skews));
+  SYNCSTORM_TRY(per_node("clock_skew_us", skews.size(), "integers"));
+  for (std::int64_t us : skews) s.clock_skew.push_back(Duration{us});
+  SYNCSTORM_TRY(t.integers("clock_drift_ppm", s.clock_drift_ppm));
+  return per_node("clock_drift_ppm", s.clock_drift_ppm.size(), "integers");
 }
 
 /// Checks what TOML cannot: operation ids are 1..n in time order, as normalise() leaves them.
@@ -363,47 +268,31 @@ std::optional<InputError> check_order(const Schedule& s, const std::string& file
   return std::nullopt;
 }
 
-Result<Repro> read_repro(const toml::table& doc, const std::string& file) {
-  std::optional<InputError> error;
-  Repro r;
-  Fields top(doc, "", file, error);
+TomlStatus read_repro(const TomlTable& top, Repro& r) {
+  SYNCSTORM_TRY(top.require({"format", "scenario", "scenario_file", "model", "seed", "invariant", "trace_hash", "original",
+                             "persistence", "invariants", "schedule", "network"}));
   std::int64_t format = 0;
-  top.integer("format", format);
-  if (!error && format != kReproFormat) {
-    top.fail_at(top.take("format")->source(), "format", fmt::format("unsupported repro format {} (this syncstorm reads {})", format, kReproFormat));
+  SYNCSTORM_TRY(top.integer("format", format));
+  if (format != kReproFormat) {
+    return top.error("format", fmt::format("unsupported repro format {} (this syncstorm reads {})", format, kReproFormat));
   }
-  top.string("scenario", r.scenario_name);
-  top.string("scenario_file", r.scenario_file);
-  top.string("model", r.model);
-  top.integer("seed", r.seed);
-  top.string("invariant", r.invariant);
-  top.hex("trace_hash", r.trace_hash);
-  if (!error && r.invariant != kAbortedVerdict && !parse_invariant(r.invariant)) {
-    top.fail_at(top.take("invariant")->source(), "invariant", fmt::format("unknown invariant \"{}\"", r.invariant));
+  SYNCSTORM_TRY(top.string("scenario", r.scenario_name));
+  SYNCSTORM_TRY(top.string("scenario_file", r.scenario_file));
+  SYNCSTORM_TRY(top.string("model", r.model));
+  SYNCSTORM_TRY(top.integer("seed", r.seed));
+  SYNCSTORM_TRY(top.string("invariant", r.invariant));
+  if (r.invariant != kAbortedVerdict && !parse_invariant(r.invariant)) {
+    return top.error("invariant", fmt::format("unknown value \"{}\": expected {} or one of {}", r.invariant, kAbortedVerdict,
+                                              names_list(kInvariantNames)));
   }
-  if (const toml::node* original = top.take("original"); original && !error) {
-    Fields o(*original, "original", file, error);
-    o.integer("clients", r.original.clients);
-    o.integer("operations", r.original.operations);
-    o.integer("faults", r.original.faults);
-    o.finish();
-  }
-  if (const toml::node* persistence = top.take("persistence"); persistence && !error) {
-    Fields p(*persistence, "persistence", file, error);
-    p.boolean("client", r.persistence.client);
-    p.boolean("server", r.persistence.server);
-    p.boolean("lose_unflushed", r.persistence.lose_unflushed);
-    p.finish();
-  }
-  if (const toml::node* invariants = top.take("invariants"); invariants && !error) read_invariants(*invariants, r.invariants, file, error);
-  if (const toml::node* schedule = top.take("schedule"); schedule && !error) read_schedule_table(*schedule, r.schedule, file, error);
-  if (const toml::node* network = top.take("network"); network && !error) read_network(*network, r.schedule.network, file, error);
-  each_table(top, "operation", file, error, [&](Fields& f) { read_operation(f, r.schedule); });
-  each_table(top, "fault", file, error, [&](Fields& f) { read_fault(f, r.schedule); });
-  top.finish();
-  if (error) return *error;
-  if (auto order = check_order(r.schedule, file)) return *order;
-  return r;
+  SYNCSTORM_TRY(read_hex(top, "trace_hash", r.trace_hash));
+  SYNCSTORM_TRY(top.section("original", [&](const TomlTable& t) { return read_original(t, r.original); }));
+  SYNCSTORM_TRY(top.section("persistence", [&](const TomlTable& t) { return read_persistence(t, r.persistence); }));
+  SYNCSTORM_TRY(top.section("invariants", [&](const TomlTable& t) { return read_invariants(t, r.invariants); }));
+  SYNCSTORM_TRY(top.section("schedule", [&](const TomlTable& t) { return read_schedule(t, r.schedule); }));
+  SYNCSTORM_TRY(top.section("network", [&](const TomlTable& t) { return read_network(t, r.schedule.network); }));
+  SYNCSTORM_TRY(top.each("operation", "operation", [&](const TomlTable& t) { return read_operation(t, r.schedule); }));
+  return top.each("fault", "fault", [&](const TomlTable& t) { return read_fault(t, r.schedule); });
 }
 
 }  // namespace
@@ -446,13 +335,12 @@ std::string format_repro(const Repro& r) {
 }
 
 Result<Repro> parse_repro(std::string_view text, const std::string& file) {
-  try {
-    const toml::table doc = toml::parse(text, file);
-    return read_repro(doc, file);
-  } catch (const toml::parse_error& e) {
-    return InputError{file, static_cast<std::uint32_t>(e.source().begin.line), static_cast<std::uint32_t>(e.source().begin.column),
-                      "", std::string(e.description())};
-  }
+  Result<TomlFile> doc = TomlFile::parse(text, file, kSchema);
+  if (!doc) return doc.error();
+  Repro r;
+  SYNCSTORM_TRY(doc.value().read([&](const TomlTable& top) { return read_repro(top, r); }));
+  SYNCSTORM_TRY(check_order(r.schedule, file));
+  return r;
 }
 
 Result<Repro> load_repro(const std::string& path) {

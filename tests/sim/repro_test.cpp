@@ -120,7 +120,8 @@ TEST_CASE("A hand-edited repro file with a mistake gives an input error naming f
   };
   const Case cases[] = {
       {"seed = ", "seed = \"twelve\"", "seed"},
-      {"seed = ", "seeds = 12", "seed"},  // the real key is now missing
+      {"seed = ", "seeds = 12", "seeds"},  // an unknown key is named before the key it replaced goes missing
+      {"seed = ", "# no seed", "seed"},
       {"model = ", "model = 7", "model"},
       {"trace_hash = ", "trace_hash = \"xyz\"", "trace_hash"},
       {"invariant = ", "invariant = \"tidiness\"", "invariant"},
@@ -144,6 +145,29 @@ TEST_CASE("A hand-edited repro file with a mistake gives an input error naming f
     CHECK(parsed.error().line > 0);
     CHECK_FALSE(parsed.error().message.empty());
   }
+}
+
+TEST_CASE("A hand-edited repro file's mistakes are told in the scenario loader's words", "[check]") {
+  auto misspelt = parse_repro(edited("seed = ", "seeds = 12"), "bad.repro.toml");
+  REQUIRE_FALSE(misspelt.ok());
+  CHECK_THAT(misspelt.error().message, Catch::StartsWith("unknown key (did you mean 'seed'?); accepted here: format, "));
+  auto missing = parse_repro(edited("seed = ", "# no seed"), "bad.repro.toml");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().message == "missing key");
+  CHECK(missing.error().line == 1);  // the table that lacks it: the top level
+  auto wrong_type = parse_repro(edited("servers = ", "servers = \"two\""), "bad.repro.toml");
+  REQUIRE_FALSE(wrong_type.ok());
+  CHECK(wrong_type.error().message == "expected a whole number, got a string");
+  auto kind = parse_repro(edited("kind = \"", "kind = \"teleport\""), "bad.repro.toml");
+  REQUIRE_FALSE(kind.ok());
+  CHECK_THAT(kind.error().message, Catch::StartsWith("unknown value \"teleport\": expected one of set, add, "));
+  auto invariant = parse_repro(edited("enabled = ", "enabled = [\"convergence\", \"tidiness\"]"), "bad.repro.toml");
+  REQUIRE_FALSE(invariant.ok());
+  CHECK(invariant.error().key == "invariants.enabled");
+  CHECK_THAT(invariant.error().message, Catch::StartsWith("unknown value \"tidiness\": expected names from convergence, "));
+  auto syntax = parse_repro("format = 1\nseed = = 3\n", "broken.repro.toml");
+  REQUIRE_FALSE(syntax.ok());
+  CHECK_THAT(syntax.error().message, Catch::StartsWith("invalid TOML: "));
 }
 
 TEST_CASE("A corrupt repro file gives an input error with the line of the syntax error", "[check]") {
