@@ -204,12 +204,12 @@ void print_target(const TargetResult& t) {
                r.after.operations, r.after.faults, r.runs, r.stopped);
     fmt::print("{}\n", r.report);
     if (!r.repro_path.empty()) fmt::print("    replay: syncstorm replay {}\n", r.repro_path);
-    fmt::print("    replay the original: syncstorm replay {} --model {} --seed {}\n\n", t.replay_scenario, t.model, r.seed);
+    fmt::print("    replay the original: {}\n\n", replay_command(t.replay_scenario, t.model, r.seed));
   }
   // Seeds no shrink stands for: every failure when nothing was shrunk, and crashes (never shrunk).
   for (const SeedFailure& f : t.failures) {
     if (!t.shrunk.empty() && !is_crash_verdict(f.invariant)) continue;
-    fmt::print("    {} at seed {}: syncstorm replay {} --model {} --seed {}\n", f.invariant, f.seed, t.replay_scenario, t.model, f.seed);
+    fmt::print("    {} at seed {}: {}\n", f.invariant, f.seed, replay_command(t.replay_scenario, t.model, f.seed));
     if (is_crash_verdict(f.invariant)) fmt::print("      {}\n", f.report);
   }
   for (const Divergence& d : t.divergences) {

@@ -18,6 +18,7 @@
 
 #include "sim/base/codec.hpp"
 #include "sim/sweep/progress.hpp"
+#include "sim/sweep/repro.hpp"
 #include "sim/sweep/shrink.hpp"
 #include "sim/sweep/sweep.hpp"
 
@@ -434,7 +435,7 @@ Json target_json(const TargetResult& t) {
   j["failures"] = Json::array();
   for (const SeedFailure& f : t.failures) {
     Json failure{{"seed", f.seed}, {"invariant", f.invariant}, {"trace_hash", hex(f.trace_hash)},
-                 {"replay", fmt::format("syncstorm replay {} --model {} --seed {}", t.replay_scenario, t.model, f.seed)}};
+                 {"replay", replay_command(t.replay_scenario, t.model, f.seed)}};
     // A crash has no violation report to point to: the entry says how the run ended.
     if (is_crash_verdict(f.invariant)) failure["crash"] = f.report;
     j["failures"].push_back(std::move(failure));

@@ -387,13 +387,17 @@ std::string scenario_argument(const Scenario& scenario) {
   return scenario.file;
 }
 
-std::string replay_command(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
-  // An external model's name is a command line: quote it so the replay command pastes into a shell.
-  const bool plain = model.name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/") == std::string::npos;
+std::string replay_command(std::string_view scenario_arg, std::string_view model_name, std::uint64_t seed) {
+  const bool plain = model_name.find_first_not_of(
+                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/") == std::string_view::npos;
   std::string quoted = "'";
-  for (char c : model.name) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  for (char c : model_name) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
   quoted += "'";
-  return fmt::format("syncstorm replay {} --model {} --seed {}", scenario_argument(scenario), plain ? model.name : quoted, seed);
+  return fmt::format("syncstorm replay {} --model {} --seed {}", scenario_arg, plain ? std::string(model_name) : quoted, seed);
+}
+
+std::string replay_command(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
+  return replay_command(scenario_argument(scenario), model.name, seed);
 }
 
 }  // namespace syncstorm

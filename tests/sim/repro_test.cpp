@@ -194,5 +194,13 @@ TEST_CASE("Repro files are told from scenario files by their name", "[check]") {
   CHECK_FALSE(is_repro_path("scenarios/quiet.toml"));
 }
 
+TEST_CASE("a replay command quotes a model named by a command line, so it pastes into a shell whole", "[repro]") {
+  CHECK(replay_command("quiet", "echo", 3) == "syncstorm replay quiet --model echo --seed 3");
+  CHECK(replay_command("quiet", "external:node a.js --flush-later", 3) ==
+        "syncstorm replay quiet --model 'external:node a.js --flush-later' --seed 3");
+  CHECK(replay_command("quiet", "external:node it's.js", 1) ==
+        "syncstorm replay quiet --model 'external:node it'\\''s.js' --seed 1");
+}
+
 }  // namespace
 }  // namespace syncstorm

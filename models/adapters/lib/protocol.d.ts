@@ -1,0 +1,94 @@
+// Type declarations for protocol.js: the syncstorm adapter protocol for Node.js (../PROTOCOL.md).
+
+/** A replica's seeded random stream (sfc32); Math.random reads the current replica's. */
+export class Rng {
+  constructor(seedText: string);
+  /** A uniform 32-bit unsigned integer. */
+  u32(): number;
+  /** A float in [0, 1), as Math.random returns. */
+  float(): number;
+}
+
+/** An operation of the simulated user (PROTOCOL.md, "Operations"). Its value is its id. */
+export interface Operation {
+  id: number;
+  kind: 'map_set' | 'list_add' | 'list_update' | 'list_remove' | 'counter_add' | 'text_insert' | 'text_delete';
+  key: number;
+  amount: number;
+  position_ppm: number;
+}
+
+/** One event from syncstorm (PROTOCOL.md, "Events"). */
+export interface Event {
+  ev: 'describe' | 'start' | 'op' | 'message' | 'timer' | 'connected' | 'disconnected' | 'state' | 'stop';
+  node: number;
+  time: number;
+  role?: 'client' | 'server';
+  seed?: string;
+  servers?: number[];
+  clients?: number[];
+  store?: Record<string, string>;
+  op?: Operation;
+  from?: number;
+  data?: string;
+  tag?: number;
+  peer?: number;
+}
+
+export type Lifecycle = 'applied' | 'acknowledged' | 'rejected' | 'seen';
+
+/** What a replica does in answer to one event. */
+export class Actions {
+  lines: string[];
+  push(action: object): void;
+  send(to: number, bytes: Uint8Array): void;
+  timer(delayUs: number, tag: number): void;
+  report(op: number, lifecycle: Lifecycle, target?: number): void;
+  put(key: string, bytes: Uint8Array): void;
+  erase(key: string): void;
+  flush(): void;
+}
+
+/** A canonical state (PROTOCOL.md, "Canonical state"), or null for a replica that shows nothing. */
+export type CanonicalState =
+  | { type: 'map'; fields: Record<string, number> }
+  | { type: 'list'; items: Array<[number, number]> }
+  | { type: 'counter'; counter: number }
+  | { type: 'text'; text: number[] }
+  | null;
+
+export type DataType = 'map' | 'list' | 'counter' | 'text';
+export type Topology = 'client_server' | 'peer_to_peer';
+export type Rule = 'last_writer_wins' | 'add_wins' | 'remove_wins' | 'server_order';
+
+/** The describe action's fields: what the model is and the rule the checkers hold it to. */
+export interface Description {
+  data_type: DataType;
+  topology: Topology;
+  rule: Rule;
+  description: string;
+  /** The invariant a deliberately buggy adapter is known to break (makes it a buggy baseline). */
+  breaks?: string;
+  correct?: boolean;
+  name?: string;
+}
+
+/** A replica as protocol.serve drives it: each method handles the event of its name. */
+export interface ProtocolReplica {
+  start?(event: Event, out: Actions): void;
+  op?(event: Event, out: Actions): void;
+  message?(event: Event, out: Actions): void;
+  timer?(event: Event, out: Actions): void;
+  connected?(event: Event, out: Actions): void;
+  disconnected?(event: Event, out: Actions): void;
+  state(): { state: CanonicalState; metadata_bytes?: number };
+}
+
+/** Runs the protocol loop on stdin and stdout. */
+export function serve(describe: Description, makeReplica: (event: Event, rng: Rng) => ProtocolReplica): void;
+
+/** The replica's store from a start event: key to bytes. */
+export function storeOf(event: Event): Map<string, Buffer>;
+
+/** Reports `seen` for every id in `after` that is neither in `before` nor in `own`. */
+export function reportSeen(out: Actions, before: Set<number>, after: Iterable<number>, own: Set<number>): void;

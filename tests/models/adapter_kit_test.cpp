@@ -1,0 +1,93 @@
+// The adapter kit (models/adapters/lib/kit.js) and its worked example, "notes": a team's own client
+// and server modules wrapped in about 30 lines. The example must pass the checks a user would run
+// (server crashes, partitions), its deliberately buggy variant must be caught, and the kit's type
+// declarations must check the example. Every case needs Node.js ([node]) and fails where it is
+// missing (tests/programs.hpp).
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include "models/external/external.hpp"
+#include "sim/engine/simulation.hpp"
+#include "sim/scenario/scenario_file.hpp"
+#include "tests/printers.hpp"
+#include "tests/programs.hpp"
+
+using namespace syncstorm;
+using testing::needs;
+using testing::needs_node;
+
+namespace {
+
+const std::string kKit = std::string(SYNCSTORM_SOURCE_DIR) + "/models/adapters/lib/";
+
+ModelInfo notes(const std::string& flags = "") {
+  auto model = describe_external("node " + kKit + "example/adapter.js" + flags);
+  INFO((model ? std::string() : model.error().message));
+  REQUIRE(model.ok());
+  return model.value();
+}
+
+Scenario shipped(const std::string& name) {
+  auto scenario = load_scenario(shipped_scenario_dir() + "/" + name + ".toml");
+  INFO((scenario ? std::string() : scenario.error().message));
+  REQUIRE(scenario.ok());
+  return scenario.value();
+}
+
+RunResult run(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
+  return run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed), seed);
+}
+
+}  // namespace
+
+TEST_CASE("the kit's worked example passes server crashes and partitions", "[external][kit][node]") {
+  if (!needs_node()) return;
+  const ModelInfo model = notes();
+  CHECK(model.correct());
+  CHECK(model.rule == SupersedeRule::server_order);
+  for (const char* name : {"server-crash", "partition-heal"}) {
+    const Scenario scenario = shipped(name);
+    for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+      const RunResult r = run(scenario, model, seed);
+      INFO(name << " seed " << seed << ": " << r.aborted);
+      REQUIRE(r.aborted.empty());
+      CHECK(r.metrics.acknowledged > 0);
+      for (const Violation& v : r.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
+    }
+  }
+}
+
+TEST_CASE("the kit's example server that acknowledges before it flushes is caught", "[external][kit][node]") {
+  if (!needs_node()) return;
+  const ModelInfo model = notes(" --flush-later");
+  REQUIRE(model.breaks == Invariant::monotonic_reads);
+  const Scenario scenario = shipped("server-crash");
+  bool caught = false;
+  for (std::uint64_t seed = 1; seed <= 5 && !caught; ++seed) {
+    const RunResult r = run(scenario, model, seed);
+    REQUIRE(r.aborted.empty());
+    for (const Violation& v : r.violations) caught = caught || v.invariant == Invariant::monotonic_reads;
+  }
+  CHECK(caught);
+}
+
+TEST_CASE("the kit's type declarations check the worked example", "[external][kit][node]") {
+  if (!needs_node()) return;
+  const std::string tsc = kKit + "node_modules/.bin/tsc";
+  if (!needs(std::filesystem::exists(tsc), "TypeScript, the kit's development package (" + tsc + ")",
+             "SYNCSTORM_NO_NODE", "npm ci --prefix models/adapters/lib")) {
+    return;
+  }
+  const std::string command = tsc + " -p " + kKit + "example/tsconfig.json 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe != nullptr);
+  std::string output;
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) output += buffer;
+  const int status = ::pclose(pipe);
+  INFO(output);
+  CHECK(status == 0);
+}
