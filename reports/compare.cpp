@@ -165,6 +165,7 @@ InvariantResult invariant_result(const Scenario& scenario, const ModelInfo& mode
   }
   std::sort(out.failing_seeds.begin(), out.failing_seeds.end());
   out.rate = wilson(hits, static_cast<std::uint32_t>(runs.size()));
+  out.clean_seeds_to_trust = clean_seeds_to_trust(hits, runs.size());
   for (const RunDigest& r : runs) {
     if (out.failing_seeds.empty() || r.seed != out.failing_seeds.front()) continue;
     for (const auto& [kind, text] : r.first_report) {

@@ -112,10 +112,12 @@ std::string violations_section(const ScenarioResult& r) {
   for (const Cell& c : r.cells) {
     for (const InvariantResult& inv : c.invariants) {
       s += fmt::format("<li><b>{}</b> broke <code>{}</code> in {}/{} seeds ({}, 95% CI {}–{}), {} violations{}. Smallest "
-                       "failing seed: <code>{}</code><br>Fault attribution: ",
+                       "failing seed: <code>{}</code><br>A fix needs {} clean seed{} before it can be trusted at 95% "
+                       "confidence.<br>Fault attribution: ",
                        markup_escape(c.model), to_string(inv.invariant), inv.rate.hits, inv.rate.runs, percent(inv.rate.rate),
                        percent(inv.rate.ci_low), percent(inv.rate.ci_high), inv.count,
-                       c.breaks == inv.invariant ? ", as this baseline advertises" : "", markup_escape(inv.replay));
+                       c.breaks == inv.invariant ? ", as this baseline advertises" : "", markup_escape(inv.replay),
+                       inv.clean_seeds_to_trust, inv.clean_seeds_to_trust == 1 ? "" : "s");
       const Attribution& a = inv.attribution;
       if (a.features.empty()) s += "no fault setting sets the failing seeds apart";
       if (!a.features.empty() && a.passing_seeds == 0) s += "every seed failed, so no setting can be told apart; the failing seeds had: ";

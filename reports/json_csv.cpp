@@ -52,6 +52,7 @@ Json cell_json(const Cell& c) {
                           {"count", r.count},
                           {"failing_seeds", r.failing_seeds},
                           {"replay", r.replay},
+                          {"clean_seeds_to_trust", r.clean_seeds_to_trust},
                           {"attribution", attribution_json(r.attribution)}});
   }
   j["violations"] = invariants;

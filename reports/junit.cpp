@@ -22,14 +22,23 @@ struct Case {
   bool failed = false;
   std::string message;  ///< the short failure line (an attribute)
   std::string body;     ///< the full report and the replay command
+  std::vector<std::pair<std::string, std::string>> properties;  ///< the suite's <property> entries this case adds
 };
 
 /// What a failing target's <failure> says: each failing invariant's first seed, its report, and how
 /// to replay it (the shrunk repro when there is one, else the seed).
 Case target_case(const TargetResult& t) {
-  Case c{t.model, fmt::format("syncstorm.{}", t.scenario), t.wall_seconds, t.failed(), {}, {}};
+  Case c{t.model, fmt::format("syncstorm.{}", t.scenario), t.wall_seconds, t.failed(), {}, {}, {}};
   if (!c.failed) return c;
   c.message = fmt::format("{} of {} seeds failed", t.failing_seeds, t.seeds_run);
+  for (const Findability& f : findability(t)) {
+    c.body += findability_line(f) + "\n";
+    // Properties, so CI dashboards can chart how findable each failure is without parsing the text.
+    const std::string prefix = fmt::format("{} {}", t.model, f.invariant);
+    c.properties.emplace_back(prefix + " failing seeds", fmt::format("{}/{}", f.failing_seeds, f.seeds_run));
+    c.properties.emplace_back(prefix + " clean seeds to trust a fix", fmt::format("{}", f.clean_seeds_to_trust));
+  }
+  if (!c.body.empty()) c.body += "\n";
   std::map<std::string, const ShrinkResult*> shrunk;
   for (const ShrinkResult& r : t.shrunk) shrunk[r.invariant] = &r;
   std::vector<std::string> seen;
@@ -57,7 +66,7 @@ Case target_case(const TargetResult& t) {
 }
 
 Case corpus_case(const CorpusResult& r) {
-  Case c{r.file, "syncstorm.corpus", r.wall_seconds, r.failed(), {}, {}};
+  Case c{r.file, "syncstorm.corpus", r.wall_seconds, r.failed(), {}, {}, {}};
   if (!c.failed) return c;
   c.message = fmt::format("repro still fails: {}", fmt::join(r.failing, ", "));
   c.body = fmt::format("{}\n\nreplay: syncstorm replay {}\n", r.report, r.file);
@@ -73,6 +82,13 @@ void write_suite(std::string& out, const std::string& name, const std::vector<Ca
   }
   out += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"0\" time=\"{:.3f}\">\n",
                      xml_escape(name), cases.size(), failures, seconds);
+  std::string properties;
+  for (const Case& c : cases) {
+    for (const auto& [key, value] : c.properties) {
+      properties += fmt::format("      <property name=\"{}\" value=\"{}\"/>\n", xml_escape(key), xml_escape(value));
+    }
+  }
+  if (!properties.empty()) out += "    <properties>\n" + properties + "    </properties>\n";
   for (const Case& c : cases) {
     out += fmt::format("    <testcase name=\"{}\" classname=\"{}\" time=\"{:.3f}\"", xml_escape(c.name), xml_escape(c.classname),
                        c.seconds);

@@ -84,9 +84,10 @@ std::string violations_list(const ScenarioResult& r) {
   std::string s;
   for (const Cell& c : r.cells) {
     for (const InvariantResult& inv : c.invariants) {
-      s += fmt::format("- **{}** broke `{}` in {} ({}){}. Smallest failing seed: `{}`.\n  Fault attribution: {}.\n",
+      s += fmt::format("- **{}** broke `{}` in {} ({}){}. Smallest failing seed: `{}`.\n  A fix needs {} "
+                       "before it can be trusted at 95% confidence.\n  Fault attribution: {}.\n",
                        c.model, to_string(inv.invariant), seeds_text(inv.rate), plural(inv.count, "violation"),
-                       c.breaks == inv.invariant ? ", as this baseline advertises" : "", inv.replay,
+                       c.breaks == inv.invariant ? ", as this baseline advertises" : "", inv.replay, plural(inv.clean_seeds_to_trust, "clean seed"),
                        attribution_text(inv.attribution));
     }
     if (c.aborted) s += fmt::format("- **{}**: {} runs stopped by a limit (a model that never went quiet).\n", c.model, c.aborted);

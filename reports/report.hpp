@@ -130,6 +130,7 @@ struct InvariantResult {
   std::vector<std::uint64_t> failing_seeds;  ///< ascending, at most 10
   std::string example;                      ///< the report of the smallest failing seed
   std::string replay;                       ///< the command that reproduces that seed
+  std::uint64_t clean_seeds_to_trust = 0;   ///< clean seeds a fix must pass, at 95%, given this rate (clean_seeds_to_trust())
   Attribution attribution;
 };
 

@@ -197,6 +197,7 @@ void print_target(const TargetResult& t) {
     return;
   }
   fmt::print("  FAIL {} / {}: {} of {} seeds failed\n", t.scenario, t.model, t.failing_seeds, t.seeds_run);
+  for (const Findability& f : findability(t)) fmt::print("    {}\n", findability_line(f));
   for (const ShrinkResult& r : t.shrunk) {
     fmt::print("\n    {} first at seed {}; shrunk from {} clients, {} operations, {} faults to {} clients, {} operations, "
                "{} faults ({} runs, {})\n",

@@ -440,6 +440,11 @@ Json target_json(const TargetResult& t) {
     if (is_crash_verdict(f.invariant)) failure["crash"] = f.report;
     j["failures"].push_back(std::move(failure));
   }
+  j["findability"] = Json::array();
+  for (const Findability& f : findability(t)) {
+    j["findability"].push_back({{"invariant", f.invariant}, {"failing_seeds", f.failing_seeds},
+                                {"clean_seeds_to_trust", f.clean_seeds_to_trust}});
+  }
   j["shrunk"] = Json::array();
   for (const ShrinkResult& r : t.shrunk) {
     j["shrunk"].push_back({{"invariant", r.invariant}, {"seed", r.seed}, {"before", size_json(r.before)},
@@ -504,6 +509,18 @@ void merge_target(Json& into, const Json& from) {
     if (seen.insert(r["invariant"].get<std::string>()).second) kept.push_back(r);
   }
   into["shrunk"] = kept;
+  // Rates over the merged seeds: each shard's failing counts summed, the seeds to trust recomputed.
+  Json merged = Json::array();
+  for (const Json& f : into["failures"]) {
+    const std::string invariant = f["invariant"].get<std::string>();
+    auto it = std::find_if(merged.begin(), merged.end(), [&](const Json& m) { return m["invariant"] == invariant; });
+    if (it == merged.end()) merged.push_back({{"invariant", invariant}, {"failing_seeds", 1}, {"clean_seeds_to_trust", 0}});
+    else (*it)["failing_seeds"] = (*it)["failing_seeds"].get<std::uint64_t>() + 1;
+  }
+  for (Json& m : merged) {
+    m["clean_seeds_to_trust"] = clean_seeds_to_trust(m["failing_seeds"].get<std::uint64_t>(), into["seeds_run"].get<std::uint64_t>());
+  }
+  into["findability"] = merged;
 }
 
 std::optional<InputError> check_shape(const Json& doc, const std::string& file) {
@@ -701,6 +718,38 @@ Result<std::string> merge_check_json(const std::vector<std::string>& files, bool
   failed = json_failed(merged);
   merged["verdict"] = failed ? "fail" : "pass";
   return merged.dump(2) + "\n";
+}
+
+std::uint64_t clean_seeds_to_trust(std::uint64_t failing, std::uint64_t seeds, double confidence) {
+  if (failing == 0 || seeds == 0) return 0;
+  if (failing >= seeds) return 1;
+  const double miss = 1.0 - static_cast<double>(failing) / static_cast<double>(seeds);  // a seed not showing it
+  const double allowed = 1.0 - confidence;
+  // n is about 3 / rate at 95%, so at most about 3 * seeds steps: cheap for any sweep we run.
+  double unseen = 1.0;
+  std::uint64_t n = 0;
+  while (unseen > allowed) {
+    unseen *= miss;
+    ++n;
+  }
+  return n;
+}
+
+std::vector<Findability> findability(const TargetResult& t) {
+  std::vector<Findability> out;
+  for (const SeedFailure& f : t.failures) {
+    auto it = std::find_if(out.begin(), out.end(), [&](const Findability& x) { return x.invariant == f.invariant; });
+    if (it == out.end()) it = out.insert(out.end(), Findability{f.invariant, 0, t.seeds_run, 0});
+    ++it->failing_seeds;  // failures hold one entry per (seed, invariant)
+  }
+  for (Findability& f : out) f.clean_seeds_to_trust = clean_seeds_to_trust(f.failing_seeds, f.seeds_run);
+  return out;
+}
+
+std::string findability_line(const Findability& f) {
+  return fmt::format("{} failed {} of {} seeds ({:.1f}%); trust a fix after {} clean seed{} ({:.0f}% confidence)", f.invariant,
+                     f.failing_seeds, f.seeds_run, 100.0 * f.rate(), f.clean_seeds_to_trust,
+                     f.clean_seeds_to_trust == 1 ? "" : "s", 100.0 * kTrustConfidence);
 }
 
 }  // namespace syncstorm

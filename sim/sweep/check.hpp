@@ -123,6 +123,32 @@ struct TargetResult {
   bool failed() const { return failing_seeds > 0 || !divergences.empty(); }
 };
 
+/// How findable one failure of a target is: its observed rate per seed, and how many clean seeds a
+/// fix must pass before a failure that frequent would have shown (at kTrustConfidence). A rare
+/// failure needs many: one seen in 3 of 1,000 seeds needs 997 clean seeds before "fixed" means more
+/// than "not seen yet".
+struct Findability {
+  std::string invariant;             ///< as in SeedFailure
+  std::uint64_t failing_seeds = 0;   ///< seeds that failed it
+  std::uint64_t seeds_run = 0;
+  std::uint64_t clean_seeds_to_trust = 0;
+  double rate() const { return seeds_run == 0 ? 0.0 : static_cast<double>(failing_seeds) / static_cast<double>(seeds_run); }
+};
+
+/// The confidence the findability figures are for.
+inline constexpr double kTrustConfidence = 0.95;
+
+/// The least n with (1 - failing/seeds)^n <= 1 - confidence: the clean seeds after which a fix can
+/// be trusted, at that confidence, against a failure seen at that rate; 0 when nothing failed.
+/// Computed by repeated multiplication (no libm), so every machine prints the same figure.
+std::uint64_t clean_seeds_to_trust(std::uint64_t failing, std::uint64_t seeds, double confidence = kTrustConfidence);
+
+/// One entry per failing invariant (verdict) of `t`, in order of first failure.
+std::vector<Findability> findability(const TargetResult& t);
+
+/// The console and JUnit line for one: "monotonic-reads failed 29 of 30 seeds (96.7%); trust a fix after 1 clean seed (95% confidence)".
+std::string findability_line(const Findability& f);
+
 struct CorpusResult {
   std::string file;
   std::string scenario;

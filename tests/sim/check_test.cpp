@@ -191,6 +191,34 @@ TEST_CASE("A sweep on one job and on two jobs writes byte-identical JSON", "[che
   REQUIRE(check_json(one) == check_json(two));
 }
 
+TEST_CASE("Clean seeds to trust a fix: the least n with (1 - rate)^n at most 5%", "[check]") {
+  CHECK(clean_seeds_to_trust(0, 1'000) == 0);
+  CHECK(clean_seeds_to_trust(1'000, 1'000) == 1);
+  CHECK(clean_seeds_to_trust(1, 2) == 5);          // 0.5^4 = 6.25%, 0.5^5 = 3.1%
+  CHECK(clean_seeds_to_trust(3, 1'000) == 998);    // ln 0.05 / ln 0.997 = 997.1
+  CHECK(clean_seeds_to_trust(1, 1'000'000) == 2'995'731);
+  const Findability f{"convergence", 3, 1'000, clean_seeds_to_trust(3, 1'000)};
+  CHECK(findability_line(f) == "convergence failed 3 of 1000 seeds (0.3%); trust a fix after 998 clean seeds (95% confidence)");
+}
+
+TEST_CASE("Findability counts each failing invariant's seeds over the seeds run", "[check]") {
+  const Fixture f;
+  const CheckReport report = run_check(f.targets(), {}, quick_options(2));
+  const TargetResult& canary = report.targets.at(1);
+  REQUIRE(canary.failing_seeds > 0);
+  const std::vector<Findability> found = findability(canary);
+  REQUIRE_FALSE(found.empty());
+  for (const Findability& x : found) {
+    std::uint64_t seeds = 0;
+    for (const SeedFailure& failure : canary.failures) seeds += failure.invariant == x.invariant ? 1 : 0;
+    CHECK(x.failing_seeds == seeds);
+    CHECK(x.failing_seeds <= canary.failing_seeds);
+    CHECK(x.seeds_run == canary.seeds_run);
+    CHECK(x.clean_seeds_to_trust == clean_seeds_to_trust(seeds, canary.seeds_run));
+  }
+  CHECK(findability(report.targets.at(0)).empty());
+}
+
 TEST_CASE("The correct model passes the sweep the canary fails", "[check]") {
   const Fixture f;
   const CheckReport report = run_check(f.targets(), {}, quick_options(2));
@@ -242,6 +270,7 @@ TEST_CASE("Merging the JSON of shards gives the verdict and failures of one whol
   for (std::size_t t = 0; t < 2; ++t) {
     CHECK(doc["results"][t]["seeds_run"] == single["results"][t]["seeds_run"]);
     CHECK(doc["results"][t]["failures"] == single["results"][t]["failures"]);
+    CHECK(doc["results"][t]["findability"] == single["results"][t]["findability"]);
   }
 }
 
@@ -432,12 +461,26 @@ TEST_CASE("JUnit output is well-formed XML with the attributes CI systems read a
       if (auto failure = test.get_child_optional("failure")) {
         ++failures;
         CHECK(failure->data().find("syncstorm replay") != std::string::npos);
+        CHECK(failure->data().find("clean seeds (95% confidence)") != std::string::npos);
         CHECK_FALSE(failure->get<std::string>("<xmlattr>.message").empty());
       }
     }
   }
   CHECK(suites == 1);
   CHECK(failures == 1);
+  // The failing case's findability, as properties of its suite.
+  int properties = 0;
+  for (const auto& [tag, suite] : root) {
+    if (tag != "testsuite") continue;
+    for (const auto& [property_tag, property] : suite.get_child("properties")) {
+      if (property_tag != "property") continue;
+      ++properties;
+      CHECK_THAT(property.get<std::string>("<xmlattr>.name"),
+                 Catch::EndsWith(" failing seeds") || Catch::EndsWith(" clean seeds to trust a fix"));
+      CHECK_FALSE(property.get<std::string>("<xmlattr>.value").empty());
+    }
+  }
+  CHECK(properties >= 2);
 }
 
 /// Runs the syncstorm binary with `args`; returns its exit code.
