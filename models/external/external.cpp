@@ -9,6 +9,11 @@
 // close-on-exec, so children started by parallel runs on other threads never inherit them and every
 // child sees end-of-file when its run ends.
 //
+// A version-2 adapter's process outlives its run: the model keeps a ProcessPool, a run's Session
+// borrows a process from it (or starts one), and gives it back after a `reset` when the run ended
+// well. The pool belongs to the ModelInfo (shared by its copies), never to a global, and hands a
+// process only to runs of the OS process that started it (a forked sweep child starts its own).
+//
 // The wall clock appears here and nowhere else in models/: only to give up on a process that does not
 // answer. It never influences what a run computes, only whether the run is aborted.
 #include "models/external/external.hpp"
