@@ -9,11 +9,16 @@
 //    does). The ratio table pairs reuse with fresh.
 //  external/<scenario>/or-set-list/in-process: the same seeds of an in-process list CRDT, the yardstick.
 //  external/all/<model>/reuse|fresh: one seed of every shipped scenario the model fits per round.
+// Items are runs (seeds); seeds_per_cpu_s counts the CPU time of the adapter processes too.
 // The shipped adapters need their npm packages (npm ci --prefix models/adapters/yjs, .../automerge).
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -56,6 +61,40 @@ void external_round_trips(benchmark::State& state) {
   state.counters["events_per_s"] = benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
 }
 
+/// CPU seconds used so far by this process and its children, reaped or alive: an adapter process
+/// kept between runs is never reaped while the benchmark runs, so its share is read from /proc. On a
+/// shared machine wall time also measures the other tenants; CPU time measures only our work.
+double cpu_seconds_with_children() {
+  const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  rusage self{};
+  rusage reaped{};
+  ::getrusage(RUSAGE_SELF, &self);
+  ::getrusage(RUSAGE_CHILDREN, &reaped);
+  double total = seconds(self.ru_utime) + seconds(self.ru_stime) + seconds(reaped.ru_utime) + seconds(reaped.ru_stime);
+  const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name[0] < '0' || name[0] > '9') continue;
+    std::ifstream file(entry.path() / "stat");
+    std::string text;
+    std::getline(file, text);
+    const auto close = text.rfind(')');  // the command name may hold spaces and parentheses
+    if (close == std::string::npos) continue;
+    std::istringstream fields(text.substr(close + 1));
+    std::string skip;
+    long parent = 0;
+    fields >> skip >> parent;  // fields 3 (state) and 4 (ppid)
+    if (parent != ::getpid()) continue;
+    for (int i = 5; i <= 13; ++i) fields >> skip;
+    unsigned long user = 0;
+    unsigned long system = 0;
+    fields >> user >> system;  // fields 14 and 15, in clock ticks
+    total += static_cast<double>(user + system) / ticks;
+  }
+  return total;
+}
+
 /// Seeds of one round: `seeds` seeds of each scenario, the seed numbers going on from round to round
 /// so no round repeats another's work.
 constexpr std::uint64_t kSeedsPerRound = 4;
@@ -66,6 +105,7 @@ void external_seeds(benchmark::State& state, std::vector<Scenario> scenarios, co
   if (fresh) ::setenv(kExternalFreshEnv, "1", 1);
   std::uint64_t runs = 0;
   std::uint64_t seed = 1;
+  const double cpu_before = cpu_seconds_with_children();
   for (auto _ : state) {
     for (std::uint64_t i = 0; i < seeds; ++i, ++seed) {
       for (const Scenario& scenario : scenarios) {
@@ -79,8 +119,12 @@ void external_seeds(benchmark::State& state, std::vector<Scenario> scenarios, co
       }
     }
   }
+  const double cpu = cpu_seconds_with_children() - cpu_before;
   ::unsetenv(kExternalFreshEnv);
   state.SetItemsProcessed(static_cast<std::int64_t>(runs));
+  // Seeds per CPU second of syncstorm and its adapter processes together: the figure a noisy
+  // shared machine leaves standing.
+  state.counters["seeds_per_cpu_s"] = cpu > 0 ? static_cast<double>(runs) / cpu : 0.0;
 }
 
 }  // namespace
