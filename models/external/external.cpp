@@ -42,6 +42,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fmt/format.h>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -476,6 +477,8 @@ class ProcessPool {
 // ---------------------------------------------------------------------------------------------------
 // One run's session: the child process shared by every node of the run.
 
+class ExternalNode;
+
 class Session {
  public:
   /// `pool` (for a version-2 adapter) lends a process reset by an earlier run and takes this run's
@@ -552,6 +555,14 @@ class Session {
 
   const std::string& failure() const { return failure_; }
   const ExternalSpec& spec() const { return spec_; }
+
+  /// The run's live nodes by id (ordered: a batched state request lists them in id order).
+  void attach(std::uint32_t node, ExternalNode* object) { nodes_[node] = object; }
+  void detach(std::uint32_t node, const ExternalNode* object) {
+    const auto it = nodes_.find(node);
+    if (it != nodes_.end() && it->second == object) nodes_.erase(it);
+  }
+  const std::map<std::uint32_t, ExternalNode*>& nodes() const { return nodes_; }
 
  private:
   bool ensure_started(std::uint32_t node) {
@@ -643,6 +654,7 @@ class Session {
   std::string last_event_;
   std::string previous_event_;
   std::string failure_;
+  std::map<std::uint32_t, ExternalNode*> nodes_;
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -751,7 +763,9 @@ class ExternalNode final : public Node {
   ExternalNode(NodeId id, bool server, DataType type) : id_(id), server_(server), type_(type) {}
 
   ~ExternalNode() override {
-    if (session_) session_->notify(json{{"ev", "stop"}, {"node", id_.value}});
+    if (!session_) return;
+    session_->detach(id_.value, this);
+    session_->notify(json{{"ev", "stop"}, {"node", id_.value}});
   }
 
   void on_start(Context& ctx) override {
@@ -761,6 +775,7 @@ class ExternalNode final : public Node {
       ctx.abort("an external model ran without its session: the engine did not call ModelInfo::begin_run");
       return;
     }
+    session_->attach(id_.value, this);
     json store = json::object();
     for (const auto& [key, value] : ctx.store().scan("")) store[key] = base64_encode(value);
     json event = base(ctx, "start");
@@ -896,6 +911,10 @@ class ExternalNode final : public Node {
     if (!session_ || !session_->failure().empty()) return;
     const bool v2 = session_->spec().protocol >= 2;
     if (state_known_ && (metadata_known_ || !metadata)) return;
+    if (v2 && !metadata) {
+      refresh_states();
+      return;
+    }
     json event{{"ev", "state"}, {"node", id_.value}, {"time", time_us_}};
     if (v2) event["metadata"] = metadata;
     auto actions = session_->call(id_.value, event);
@@ -906,6 +925,45 @@ class ExternalNode final : public Node {
     if (actions) read_state(*actions);
     // state() has no Context: the failure reaches the run through the context of the last callback,
     // which the engine keeps for the whole run (the abort is then reported like any other).
+    if (!session_->failure().empty() && ctx_ != nullptr) ctx_->abort(session_->failure());
+  }
+
+  /// Version 2: asks for the state of every node of the run whose state is unknown, this one among
+  /// them, in one round trip. The checkers read the states of all the nodes an event reached at the
+  /// same simulated moment (every 100 ms), one after the other with no event between, so the
+  /// answers are those single requests would get. Replicas compute a state without changing
+  /// anything, so asking for one the checkers will not read changes nothing either.
+  void refresh_states() const {
+    std::vector<ExternalNode*> wanted;
+    json nodes = json::array();
+    json times = json::array();
+    for (const auto& [id, node] : session_->nodes()) {
+      if (node->state_known_) continue;
+      wanted.push_back(node);
+      nodes.push_back(id);
+      times.push_back(node->time_us_);
+    }
+    auto actions = session_->call(id_.value, json{{"ev", "states"}, {"nodes", std::move(nodes)}, {"times", std::move(times)}, {"metadata", false}});
+    std::map<std::uint64_t, const json*> answers;
+    if (actions) {
+      for (const json& action : *actions) {
+        const auto node = get_u64(action, "node");
+        if (action["a"] == "state" && node) answers[*node] = &action;
+      }
+    }
+    for (ExternalNode* node : wanted) {
+      node->state_known_ = true;
+      node->metadata_known_ = false;
+      node->state_.reset();
+      node->metadata_bytes_ = 0;
+      if (!actions) continue;
+      const auto answer = answers.find(node->id_.value);
+      if (answer == answers.end()) {
+        session_->protocol_error(node->id_.value, "no state action naming this node in the answer to a states request", json::array());
+        break;
+      }
+      node->read_state({*answer->second});
+    }
     if (!session_->failure().empty() && ctx_ != nullptr) ctx_->abort(session_->failure());
   }
 
@@ -1027,11 +1085,11 @@ Result<ModelInfo> describe_external(const std::string& command) {
 
 std::string adapter_dir() { return shipped_dir(kAdapterDirEnv, "adapters", "models/adapters"); }
 
-std::vector<ModelInfo> shipped_external_models() {
+std::vector<ExternalSpec> shipped_external_specs() {
   const auto node = [](const char* adapter, const char* variant) {
     return fmt::format("node {} {}", shell_quote(adapter_dir() + "/" + adapter + "/adapter.js"), variant);
   };
-  const std::vector<ExternalSpec> specs = {
+  std::vector<ExternalSpec> specs = {
       {"yjs-list", node("yjs", "list"), "Yjs (real library, Node.js): list items in a Y.Map relayed by a server",
        DataType::list, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
        MetadataGrowth::with_state},
@@ -1045,11 +1103,13 @@ std::vector<ModelInfo> shipped_external_models() {
        DataType::list, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
        MetadataGrowth::keeps_history},
   };
+  for (ExternalSpec& spec : specs) spec.protocol = 2;  // they accept reset: one process serves a worker's runs
+  return specs;
+}
+
+std::vector<ModelInfo> shipped_external_models() {
   std::vector<ModelInfo> out;
-  for (ExternalSpec spec : specs) {
-    spec.protocol = 2;  // the shipped adapters accept reset: one process serves a worker's runs
-    out.push_back(external_model(spec));
-  }
+  for (const ExternalSpec& spec : shipped_external_specs()) out.push_back(external_model(spec));
   return out;
 }
 

@@ -56,8 +56,11 @@ Result<ModelInfo> describe_external(const std::string& command);
 /// The folder of the shipped adapters: kAdapterDirEnv, else as shipped_dir() finds it.
 std::string adapter_dir();
 
-/// The shipped adapters: yjs-list, yjs-text, automerge-map, automerge-list. Registering them starts
-/// nothing; their process starts only when a run uses them.
+/// What the shipped adapters are: yjs-list, yjs-text, automerge-map, automerge-list (protocol 2).
+std::vector<ExternalSpec> shipped_external_specs();
+
+/// The shipped adapters as models. Registering them starts nothing; their process starts only when
+/// a run uses them.
 std::vector<ModelInfo> shipped_external_models();
 
 }  // namespace syncstorm

@@ -54,8 +54,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
         baseline.replace(at, 7, "/baseline");
       } else if (name.ends_with("/jobs2")) {
         baseline.replace(baseline.size() - 5, 5, "jobs1");
-      } else if (name.ends_with("/reuse")) {  // an adapter process kept between runs, against one per run
-        baseline.replace(baseline.size() - 5, 5, "fresh");
+      } else if (name.ends_with("/v2")) {  // an adapter in protocol version 2, against version 1
+        baseline.replace(baseline.size() - 2, 2, "v1");
       } else {
         continue;
       }

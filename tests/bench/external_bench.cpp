@@ -2,13 +2,14 @@
 //  external_round_trips/<clients>: protocol round trips per second through one adapter process:
 //    every node of a run keeps one timer pending in tests/models/adapters/hold.js, so each engine
 //    event is one event line and one answer. The aim is 20,000 events per second through Node.js.
-//  external/<scenario>/<model>/reuse|fresh: seeds per second of a shipped adapter on a shipped
-//    scenario, seeds run one after the other in this process as one sweep worker runs its chunk,
-//    all checkers on. `reuse` keeps the adapter's process from one run to the next (protocol version
-//    2, reset between runs); `fresh` starts one per run (SYNCSTORM_EXTERNAL_FRESH=1, as version 1
-//    does). The ratio table pairs reuse with fresh.
+//  external/<scenario>/<model>/v2|v1: seeds per second of a shipped adapter on a shipped scenario,
+//    seeds run one after the other in this process as one sweep worker runs its chunk, all checkers
+//    on. `v2` is the adapter as shipped (protocol version 2: its process kept from one run to the
+//    next, states batched, the metadata size read once); `v1` is the same adapter spoken to in
+//    version 1, as before version 2 existed (a process per run, one state request per node, the
+//    size with every state). The ratio table pairs v2 with v1.
 //  external/<scenario>/or-set-list/in-process: the same seeds of an in-process list CRDT, the yardstick.
-//  external/all/<model>/reuse|fresh: one seed of every shipped scenario the model fits per round.
+//  external/all/<model>/v2|v1: one seed of every shipped scenario the model fits per round.
 // Items are runs (seeds); seeds_per_cpu_s counts the CPU time of the adapter processes too.
 // The shipped adapters need their npm packages (npm ci --prefix models/adapters/yjs, .../automerge).
 #include <benchmark/benchmark.h>
@@ -99,10 +100,8 @@ double cpu_seconds_with_children() {
 /// so no round repeats another's work.
 constexpr std::uint64_t kSeedsPerRound = 4;
 
-/// Runs rounds of seeds of `scenarios` with `model`; `fresh` forces a new adapter process per run.
-void external_seeds(benchmark::State& state, std::vector<Scenario> scenarios, const ModelInfo* model, bool fresh,
-                    std::uint64_t seeds) {
-  if (fresh) ::setenv(kExternalFreshEnv, "1", 1);
+/// Runs rounds of `seeds` seeds of each of `scenarios` with `model`.
+void external_seeds(benchmark::State& state, std::vector<Scenario> scenarios, const ModelInfo* model, std::uint64_t seeds) {
   std::uint64_t runs = 0;
   std::uint64_t seed = 1;
   const double cpu_before = cpu_seconds_with_children();
@@ -111,7 +110,6 @@ void external_seeds(benchmark::State& state, std::vector<Scenario> scenarios, co
       for (const Scenario& scenario : scenarios) {
         const RunResult r = run_simulation(scenario, *model, make_schedule(scenario, model->data_type, seed), seed);
         if (!r.aborted.empty()) {
-          ::unsetenv(kExternalFreshEnv);
           state.SkipWithError(r.aborted.c_str());
           return;
         }
@@ -120,7 +118,6 @@ void external_seeds(benchmark::State& state, std::vector<Scenario> scenarios, co
     }
   }
   const double cpu = cpu_seconds_with_children() - cpu_before;
-  ::unsetenv(kExternalFreshEnv);
   state.SetItemsProcessed(static_cast<std::int64_t>(runs));
   // Seeds per CPU second of syncstorm and its adapter processes together: the figure a noisy
   // shared machine leaves standing.
@@ -133,30 +130,39 @@ BENCHMARK(external_round_trips)->Arg(10)->Arg(100)->Unit(benchmark::kMillisecond
 
 /// Registers the seeds-per-second benchmarks of the shipped adapters (called from main).
 void register_external_benchmarks() {
-  static const ModelRegistry models = shipped_models();  // lives for the benchmark process, with its adapter processes
+  // Both live for the benchmark process, with the adapter processes their models keep.
+  static const ModelRegistry models = shipped_models();
+  static const std::vector<ModelInfo> version1 = [] {
+    std::vector<ModelInfo> out;
+    for (ExternalSpec spec : shipped_external_specs()) {
+      spec.protocol = 1;
+      out.push_back(external_model(spec));
+    }
+    return out;
+  }();
   auto scenarios = shipped_scenarios();
   if (!scenarios) {
     fmt::print(stderr, "external benchmarks skipped: {}\n", scenarios.error().to_string());
     return;
   }
-  for (const char* name : {"yjs-list", "yjs-text", "automerge-map", "automerge-list"}) {
-    const ModelInfo* model = models.find(name);
-    if (model == nullptr) continue;
+  for (const ModelInfo& old : version1) {
+    const ModelInfo* shipped = models.find(old.name);
+    if (shipped == nullptr) continue;
     std::vector<Scenario> fitting;
     for (const Scenario& scenario : scenarios.value()) {
-      if (!fits(scenario, *model)) continue;
+      if (!fits(scenario, old)) continue;
       fitting.push_back(scenario);
       if (scenario.name != "partition-heal") continue;
-      for (const bool fresh : {false, true}) {
-        benchmark::RegisterBenchmark(fmt::format("external/{}/{}/{}", scenario.name, name, fresh ? "fresh" : "reuse").c_str(),
-                                     external_seeds, std::vector<Scenario>{scenario}, model, fresh, kSeedsPerRound)
+      for (const ModelInfo* model : {shipped, &old}) {
+        benchmark::RegisterBenchmark(fmt::format("external/{}/{}/{}", scenario.name, old.name, model == shipped ? "v2" : "v1").c_str(),
+                                     external_seeds, std::vector<Scenario>{scenario}, model, kSeedsPerRound)
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();
       }
     }
-    for (const bool fresh : {false, true}) {
-      benchmark::RegisterBenchmark(fmt::format("external/all/{}/{}", name, fresh ? "fresh" : "reuse").c_str(), external_seeds,
-                                   fitting, model, fresh, std::uint64_t{1})
+    for (const ModelInfo* model : {shipped, &old}) {
+      benchmark::RegisterBenchmark(fmt::format("external/all/{}/{}", old.name, model == shipped ? "v2" : "v1").c_str(), external_seeds,
+                                   fitting, model, std::uint64_t{1})
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
     }
@@ -165,7 +171,7 @@ void register_external_benchmarks() {
     const ModelInfo* or_set = models.find("or-set-list");
     if (scenario.name != "partition-heal" || or_set == nullptr) continue;
     benchmark::RegisterBenchmark(fmt::format("external/{}/or-set-list/in-process", scenario.name).c_str(), external_seeds,
-                                 std::vector<Scenario>{scenario}, or_set, false, kSeedsPerRound)
+                                 std::vector<Scenario>{scenario}, or_set, kSeedsPerRound)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
   }

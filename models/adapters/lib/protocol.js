@@ -112,7 +112,8 @@ function reportSeen(out, before, after, own) {
  * and calls `options.reset()`, where an adapter clears whatever else it keeps outside its replicas
  * (a module-level cache, a counter): after a reset the process must behave exactly as a new one.
  * A `state` event of version 2 says whether it wants the metadata size (`event.metadata`); a
- * replica whose size is costly to measure may skip it when that is false.
+ * replica whose size is costly to measure may skip it when that is false. A `states` event asks
+ * for the states of several replicas at once: this loop calls each one's state() in turn.
  */
 function serve(describe, makeReplica, options = {}) {
   const replicas = new Map();  // node id -> { replica, rng }
@@ -124,6 +125,21 @@ function serve(describe, makeReplica, options = {}) {
       virtualUs = 0;
       currentRng = new Rng('1');
       if (options.reset) options.reset();
+      return;
+    }
+    if (event.ev === 'states') {
+      for (let i = 0; i < event.nodes.length; i++) {
+        const node = event.nodes[i];
+        const time = event.times[i];
+        const one = { ev: 'state', node, time, metadata: event.metadata };
+        virtualUs = time;
+        const entry = replicas.get(node);
+        if (!entry) throw new Error(`event states for replica ${node}, which was never started`);
+        currentRng = entry.rng;
+        const answer = entry.replica.state(one);
+        if (event.metadata === false) out.push({ a: 'state', node, state: answer.state });
+        else out.push({ a: 'state', node, state: answer.state, metadata_bytes: answer.metadata_bytes || 0 });
+      }
       return;
     }
     virtualUs = event.time || 0;
