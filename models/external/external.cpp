@@ -9,6 +9,11 @@
 // close-on-exec, so children started by parallel runs on other threads never inherit them and every
 // child sees end-of-file when its run ends.
 //
+// A version-2 adapter's process outlives its run: the model keeps a ProcessPool, a run's Session
+// borrows a process from it (or starts one), and gives it back after a `reset` when the run ended
+// well. The pool belongs to the ModelInfo (shared by its copies), never to a global, and hands a
+// process only to runs of the OS process that started it (a forked sweep child starts its own).
+//
 // The wall clock appears here and nowhere else in models/: only to give up on a process that does not
 // answer. It never influences what a run computes, only whether the run is aborted.
 #include "models/external/external.hpp"
@@ -37,7 +42,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fmt/format.h>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -302,6 +309,18 @@ class ChildProcess {
     return "the process is still running";
   }
 
+  /// Drops what stderr held so far.
+  void forget_stderr() {
+    if (io_) io_->context.poll();
+    err_tail_.clear();
+  }
+
+  /// Closes its stdin: an adapter exits when it reads end-of-file.
+  void close_input() {
+    boost::system::error_code ignored;
+    if (io_) io_->in.close(ignored);
+  }
+
   /// Closes its stdin, gives it a moment to exit on its own, then kills it.
   void stop(int grace_ms = 500) {
     boost::system::error_code ignored;
@@ -392,11 +411,93 @@ class ChildProcess {
 };
 
 // ---------------------------------------------------------------------------------------------------
+// Processes kept between runs (protocol version 2).
+
+bool fresh_process_per_run() {
+  const char* text = std::getenv(kExternalFreshEnv);
+  return text != nullptr && std::string_view(text) == "1";
+}
+
+/// The idle processes of one model: a version-2 adapter's process, reset after its run, waits here
+/// for the next run of the model in this process. Runs on parallel threads each take their own.
+/// Processes are only ever handed to runs of the process that started them: a forked child (the
+/// sweep's crash isolation) shares its parent's descriptors and Asio reactor, so it leaves the
+/// parent's processes alone (they are neither used nor closed there) and starts its own.
+class ProcessPool {
+ public:
+  ProcessPool() = default;
+  ProcessPool(const ProcessPool&) = delete;
+  ProcessPool& operator=(const ProcessPool&) = delete;
+
+  ~ProcessPool() {
+    if (owner_ != ::getpid()) {
+      abandon();
+      return;
+    }
+    // Every process is told first, so they exit side by side rather than one grace period each.
+    for (auto& child : idle_) child->close_input();
+    for (auto& child : idle_) child->stop();
+  }
+
+  /// An idle process already reset, or null.
+  std::unique_ptr<ChildProcess> take() {
+    std::lock_guard guard(lock_);
+    if (owner_ != ::getpid()) {
+      abandon();
+      owner_ = ::getpid();
+    }
+    if (idle_.empty()) return nullptr;
+    std::unique_ptr<ChildProcess> child = std::move(idle_.back());
+    idle_.pop_back();
+    return child;
+  }
+
+  void put(std::unique_ptr<ChildProcess> child) {
+    std::lock_guard guard(lock_);
+    if (owner_ != ::getpid()) {
+      abandon();
+      owner_ = ::getpid();
+    }
+    idle_.push_back(std::move(child));
+  }
+
+ private:
+  /// Leaks the processes of another (parent) process: closing them here would deregister their
+  /// descriptors from the epoll instance this forked child shares with its parent.
+  void abandon() {
+    for (auto& child : idle_) static_cast<void>(child.release());
+    idle_.clear();
+  }
+
+  std::mutex lock_;
+  pid_t owner_ = ::getpid();
+  std::vector<std::unique_ptr<ChildProcess>> idle_;
+};
+
+// ---------------------------------------------------------------------------------------------------
 // One run's session: the child process shared by every node of the run.
+
+class ExternalNode;
 
 class Session {
  public:
-  explicit Session(ExternalSpec spec) : spec_(std::move(spec)), timeout_ms_(timeout_ms()) {}
+  /// `pool` (for a version-2 adapter) lends a process reset by an earlier run and takes this run's
+  /// back when the run ends well; null starts a new process for this run and ends it with the run.
+  Session(ExternalSpec spec, std::shared_ptr<ProcessPool> pool)
+      : spec_(std::move(spec)), timeout_ms_(timeout_ms()), pool_(std::move(pool)) {}
+
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  /// A healthy process is reset and handed back to the pool; any other is ended.
+  ~Session() {
+    if (!child_) return;
+    if (pool_ && failure_.empty() && reset()) {
+      pool_->put(std::move(child_));
+      return;
+    }
+    child_->stop();
+  }
 
   /// Sends one event line and collects the actions up to the end marker. nullopt once the process
   /// has failed; failure() then says how, naming `node` (the replica) and the event.
@@ -406,11 +507,11 @@ class Session {
     previous_event_ = std::move(last_event_);
     last_event_ = event.dump();
     const auto deadline = SteadyClock::now() + std::chrono::milliseconds(timeout_ms_);
-    if (!child_.write_all(last_event_ + "\n", deadline)) {
+    if (!child_->write_all(last_event_ + "\n", deadline)) {
       // The child is gone. What it wrote before it died says more than its exit status does (a
       // program that is not an adapter prints something and exits before reading a line).
       std::string line;
-      if (child_.read_line(line, SteadyClock::now() + std::chrono::milliseconds(200)) == ReadEnd::line) {
+      if (child_->read_line(line, SteadyClock::now() + std::chrono::milliseconds(200)) == ReadEnd::line) {
         const json action = json::parse(line, nullptr, false);
         if (action.is_discarded() || !action.is_object() || !action.contains("a")) {
           return fail(node, "wrote a line that is not protocol", line);
@@ -435,9 +536,9 @@ class Session {
   /// Sends an event whose answer is read later (before the next call): a replica that stops needs
   /// no round trip of its own, which keeps the end of a 100-client run cheap.
   void notify(const json& event) {
-    if (!failure_.empty() || !started_) return;
+    if (!failure_.empty() || !child_) return;
     const auto deadline = SteadyClock::now() + std::chrono::milliseconds(timeout_ms_);
-    if (child_.write_all(event.dump() + "\n", deadline)) ++owed_;
+    if (child_->write_all(event.dump() + "\n", deadline)) ++owed_;
   }
 
   /// Records a protocol error found while applying actions.
@@ -449,25 +550,54 @@ class Session {
     if (!failure_.empty()) return;
     failure_ = fmt::format("external replica {} ({}): the library under test failed: {}; last event sent: {}",
                            node, spec_.name, shorten(message, 1'000), shorten(last_event_));
-    child_.stop(0);
+    if (child_) child_->stop(0);
   }
 
   const std::string& failure() const { return failure_; }
   const ExternalSpec& spec() const { return spec_; }
 
+  /// The run's live nodes by id (ordered: a batched state request lists them in id order).
+  void attach(std::uint32_t node, ExternalNode* object) { nodes_[node] = object; }
+  void detach(std::uint32_t node, const ExternalNode* object) {
+    const auto it = nodes_.find(node);
+    if (it != nodes_.end() && it->second == object) nodes_.erase(it);
+  }
+  const std::map<std::uint32_t, ExternalNode*>& nodes() const { return nodes_; }
+
  private:
   bool ensure_started(std::uint32_t node) {
-    if (started_) return true;
+    if (child_) return true;
+    if (started_) return false;  // it failed to start, or was stopped
     started_ = true;
-    if (auto error = child_.start(spec_.command)) {
+    if (pool_) child_ = pool_->take();
+    if (child_) return true;
+    child_ = std::make_unique<ChildProcess>();
+    if (auto error = child_->start(spec_.command)) {
       fail(node, *error, "");
       return false;
     }
     return true;
   }
 
+  /// After the run: reads the answers still owed, then asks the adapter to drop every replica.
+  /// True when it answered as the protocol says, so the next run finds it as a new process.
+  bool reset() {
+    const auto deadline = SteadyClock::now() + std::chrono::milliseconds(timeout_ms_);
+    if (!child_->write_all("{\"ev\":\"reset\"}\n", deadline)) return false;
+    ++owed_;
+    std::string line;
+    while (owed_ > 0) {
+      if (child_->read_line(line, deadline) != ReadEnd::line) return false;
+      const json action = json::parse(line, nullptr, false);
+      if (action.is_discarded() || !action.is_object() || action.value("a", "") != "done") return false;
+      --owed_;
+    }
+    child_->forget_stderr();  // the next run's error messages quote only what it caused
+    return true;
+  }
+
   bool read(std::uint32_t node, std::string& line, SteadyClock::time_point deadline) {
-    switch (child_.read_line(line, deadline)) {
+    switch (child_->read_line(line, deadline)) {
       case ReadEnd::line: return true;
       case ReadEnd::timeout:
         fail(node, fmt::format("no answer within {} ms (the limit is set by {})", timeout_ms_, kExternalTimeoutEnv), "");
@@ -481,7 +611,7 @@ class Session {
   /// How the process ended. One process hosts every replica of the run and may die after answering
   /// an event, so the event before the last one is named too.
   std::string died() {
-    std::string text = child_.reap(1'000);
+    std::string text = child_->reap(1'000);
     if (!previous_event_.empty()) text += fmt::format(" (the event before: {})", shorten(previous_event_));
     return text;
   }
@@ -507,20 +637,24 @@ class Session {
                                   : fmt::format("external replica {} ({}): {}", node, spec_.name, what);
     if (!got.empty()) failure_ += fmt::format("; it wrote: {}", shorten(got));
     failure_ += fmt::format("; last event sent: {}", last_event_.empty() ? "(none)" : shorten(last_event_));
-    const std::string tail = child_.stderr_tail();  // before stop(), which closes the pipe
-    child_.stop(0);
-    if (!tail.empty()) failure_ += fmt::format("; its stderr ends with:\n    {}", indent(tail));
+    if (child_) {
+      const std::string tail = child_->stderr_tail();  // before stop(), which closes the pipe
+      child_->stop(0);
+      if (!tail.empty()) failure_ += fmt::format("; its stderr ends with:\n    {}", indent(tail));
+    }
     return std::nullopt;
   }
 
   ExternalSpec spec_;
   int timeout_ms_;
-  ChildProcess child_;
+  std::shared_ptr<ProcessPool> pool_;
+  std::unique_ptr<ChildProcess> child_;
   bool started_ = false;
   std::uint32_t owed_ = 0;
   std::string last_event_;
   std::string previous_event_;
   std::string failure_;
+  std::map<std::uint32_t, ExternalNode*> nodes_;
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -629,7 +763,9 @@ class ExternalNode final : public Node {
   ExternalNode(NodeId id, bool server, DataType type) : id_(id), server_(server), type_(type) {}
 
   ~ExternalNode() override {
-    if (session_) session_->notify(json{{"ev", "stop"}, {"node", id_.value}});
+    if (!session_) return;
+    session_->detach(id_.value, this);
+    session_->notify(json{{"ev", "stop"}, {"node", id_.value}});
   }
 
   void on_start(Context& ctx) override {
@@ -639,6 +775,7 @@ class ExternalNode final : public Node {
       ctx.abort("an external model ran without its session: the engine did not call ModelInfo::begin_run");
       return;
     }
+    session_->attach(id_.value, this);
     json store = json::object();
     for (const auto& [key, value] : ctx.store().scan("")) store[key] = base64_encode(value);
     json event = base(ctx, "start");
@@ -682,12 +819,12 @@ class ExternalNode final : public Node {
   }
 
   std::optional<State> state() const override {
-    refresh_state();
+    refresh_state(false);
     return state_;
   }
 
   std::uint64_t metadata_bytes() const override {
-    refresh_state();
+    refresh_state(true);
     return metadata_bytes_;
   }
 
@@ -696,6 +833,7 @@ class ExternalNode final : public Node {
     ctx_ = &ctx;
     time_us_ = ctx.local_clock().us;
     state_known_ = false;  // any event may change what the replica shows
+    metadata_known_ = false;
     return json{{"ev", kind}, {"node", id_.value}, {"time", time_us_}};
   }
 
@@ -766,15 +904,66 @@ class ExternalNode final : public Node {
   }
 
   /// Asks the replica for its canonical state unless no event reached it since the last answer.
-  void refresh_state() const {
-    if (state_known_ || !session_ || !session_->failure().empty()) return;
-    auto actions = session_->call(id_.value, json{{"ev", "state"}, {"node", id_.value}, {"time", time_us_}});
+  /// From version 2 on the request says whether the metadata size is wanted too: the checkers
+  /// sample states every 100 ms of simulated time but read an external replica's metadata only at
+  /// the end of a run, and measuring it (encoding a whole document) is most of a state's cost.
+  void refresh_state(bool metadata) const {
+    if (!session_ || !session_->failure().empty()) return;
+    const bool v2 = session_->spec().protocol >= 2;
+    if (state_known_ && (metadata_known_ || !metadata)) return;
+    if (v2 && !metadata) {
+      refresh_states();
+      return;
+    }
+    json event{{"ev", "state"}, {"node", id_.value}, {"time", time_us_}};
+    if (v2) event["metadata"] = metadata;
+    auto actions = session_->call(id_.value, event);
     state_known_ = true;
+    metadata_known_ = metadata || !v2;  // a version-1 answer always carries it
     state_.reset();
     metadata_bytes_ = 0;
     if (actions) read_state(*actions);
     // state() has no Context: the failure reaches the run through the context of the last callback,
     // which the engine keeps for the whole run (the abort is then reported like any other).
+    if (!session_->failure().empty() && ctx_ != nullptr) ctx_->abort(session_->failure());
+  }
+
+  /// Version 2: asks for the state of every node of the run whose state is unknown, this one among
+  /// them, in one round trip. The checkers read the states of all the nodes an event reached at the
+  /// same simulated moment (every 100 ms), one after the other with no event between, so the
+  /// answers are those single requests would get. Replicas compute a state without changing
+  /// anything, so asking for one the checkers will not read changes nothing either.
+  void refresh_states() const {
+    std::vector<ExternalNode*> wanted;
+    json nodes = json::array();
+    json times = json::array();
+    for (const auto& [id, node] : session_->nodes()) {
+      if (node->state_known_) continue;
+      wanted.push_back(node);
+      nodes.push_back(id);
+      times.push_back(node->time_us_);
+    }
+    auto actions = session_->call(id_.value, json{{"ev", "states"}, {"nodes", std::move(nodes)}, {"times", std::move(times)}, {"metadata", false}});
+    std::map<std::uint64_t, const json*> answers;
+    if (actions) {
+      for (const json& action : *actions) {
+        const auto node = get_u64(action, "node");
+        if (action["a"] == "state" && node) answers[*node] = &action;
+      }
+    }
+    for (ExternalNode* node : wanted) {
+      node->state_known_ = true;
+      node->metadata_known_ = false;
+      node->state_.reset();
+      node->metadata_bytes_ = 0;
+      if (!actions) continue;
+      const auto answer = answers.find(node->id_.value);
+      if (answer == answers.end()) {
+        session_->protocol_error(node->id_.value, "no state action naming this node in the answer to a states request", json::array());
+        break;
+      }
+      node->read_state({*answer->second});
+    }
     if (!session_->failure().empty() && ctx_ != nullptr) ctx_->abort(session_->failure());
   }
 
@@ -798,6 +987,7 @@ class ExternalNode final : public Node {
   Context* ctx_ = nullptr;
   std::int64_t time_us_ = 0;
   mutable bool state_known_ = false;
+  mutable bool metadata_known_ = false;
   mutable std::optional<State> state_;
   mutable std::uint64_t metadata_bytes_ = 0;
 };
@@ -849,7 +1039,11 @@ ModelInfo external_model(const ExternalSpec& spec) {
       .make_client = [type](NodeId id) { return std::make_unique<ExternalNode>(id, false, type); },
       .make_server = [type](NodeId id) { return std::make_unique<ExternalNode>(id, true, type); },
       .external = true,
-      .begin_run = [spec] { return std::static_pointer_cast<void>(std::make_shared<Session>(spec)); },
+      .begin_run =
+          [spec, pool = spec.protocol >= 2 ? std::make_shared<ProcessPool>() : nullptr] {
+            const bool reuse = pool != nullptr && !fresh_process_per_run();
+            return std::static_pointer_cast<void>(std::make_shared<Session>(spec, reuse ? pool : nullptr));
+          },
       .metadata_growth = spec.metadata_growth,
   };
 }
@@ -861,8 +1055,8 @@ Result<ModelInfo> describe_external(const std::string& command) {
   ExternalSpec spec;
   spec.name = name;
   spec.command = command;
-  Session session(spec);
-  const auto actions = session.call(kNoReplica, json{{"ev", "describe"}, {"protocol", 1}});
+  Session session(spec, nullptr);
+  const auto actions = session.call(kNoReplica, json{{"ev", "describe"}, {"protocol", kProtocolVersion}});
   if (!actions) return error(session.failure());
   for (const json& a : *actions) {
     if (a["a"] != "describe") continue;
@@ -876,6 +1070,10 @@ Result<ModelInfo> describe_external(const std::string& command) {
     spec.topology = *topology;
     spec.rule = *rule;
     spec.description = a.value("description", std::string("external adapter"));
+    // An adapter that names no version speaks version 1; one newer than this build is spoken to in
+    // this build's version, which it must accept (PROTOCOL.md, "Versions").
+    const auto version = get_u64(a, "protocol");
+    spec.protocol = static_cast<int>(std::clamp<std::uint64_t>(version.value_or(1), 1, kProtocolVersion));
     if (a.contains("breaks") && a["breaks"].is_string()) spec.breaks = parse_invariant(a["breaks"].get<std::string>());
     if (!a.value("correct", true) && !spec.breaks) {
       return error(fmt::format("the adapter says it is not correct but names no invariant it breaks (\"breaks\"); it sent {}", shorten(a.dump())));
@@ -887,11 +1085,11 @@ Result<ModelInfo> describe_external(const std::string& command) {
 
 std::string adapter_dir() { return shipped_dir(kAdapterDirEnv, "adapters", "models/adapters"); }
 
-std::vector<ModelInfo> shipped_external_models() {
+std::vector<ExternalSpec> shipped_external_specs() {
   const auto node = [](const char* adapter, const char* variant) {
     return fmt::format("node {} {}", shell_quote(adapter_dir() + "/" + adapter + "/adapter.js"), variant);
   };
-  const std::vector<ExternalSpec> specs = {
+  std::vector<ExternalSpec> specs = {
       {"yjs-list", node("yjs", "list"), "Yjs (real library, Node.js): list items in a Y.Map relayed by a server",
        DataType::list, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
        MetadataGrowth::with_state},
@@ -905,8 +1103,13 @@ std::vector<ModelInfo> shipped_external_models() {
        DataType::list, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
        MetadataGrowth::keeps_history},
   };
+  for (ExternalSpec& spec : specs) spec.protocol = 2;  // they accept reset: one process serves a worker's runs
+  return specs;
+}
+
+std::vector<ModelInfo> shipped_external_models() {
   std::vector<ModelInfo> out;
-  for (const ExternalSpec& spec : specs) out.push_back(external_model(spec));
+  for (const ExternalSpec& spec : shipped_external_specs()) out.push_back(external_model(spec));
   return out;
 }
 

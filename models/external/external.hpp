@@ -20,6 +20,11 @@ inline constexpr const char* kExternalTimeoutEnv = "SYNCSTORM_EXTERNAL_TIMEOUT_M
 /// Environment variable: the folder holding the shipped adapters (default: models/adapters of the
 /// source tree this binary was built from, or share/syncstorm/adapters of the install prefix).
 inline constexpr const char* kAdapterDirEnv = "SYNCSTORM_ADAPTER_DIR";
+/// Environment variable: set to 1 to start a new adapter process for every run, as protocol version 1
+/// does, even for adapters that accept `reset` (for measuring what reuse saves, and for debugging).
+inline constexpr const char* kExternalFreshEnv = "SYNCSTORM_EXTERNAL_FRESH";
+/// The newest version of models/adapters/PROTOCOL.md this build speaks.
+inline constexpr int kProtocolVersion = 2;
 /// The prefix of a model argument naming an adapter command: `--model "external:node my.js"`.
 inline constexpr std::string_view kExternalPrefix = "external:";
 
@@ -33,10 +38,15 @@ struct ExternalSpec {
   SupersedeRule rule = SupersedeRule::last_writer_wins;
   std::optional<Invariant> breaks;
   MetadataGrowth metadata_growth = MetadataGrowth::with_state;
+  /// The protocol version the adapter speaks (PROTOCOL.md). From 2 on, one process serves many runs
+  /// in turn: a `reset` event between two runs drops every replica, as a new process would.
+  int protocol = 1;
 };
 
-/// A model whose nodes forward every callback to one child process per run (started lazily, shared
-/// by every node of the run, ended when the run ends).
+/// A model whose nodes forward every callback to one child process per run, started lazily and shared
+/// by every node of the run. A version-1 adapter's process ends with its run; a version-2 adapter's
+/// is reset and kept for the next run of this model in the same process (one per run at a time,
+/// so parallel runs on threads each have their own; a forked child starts its own).
 ModelInfo external_model(const ExternalSpec& spec);
 
 /// Starts `command`, asks the adapter to describe its model, and builds an external model named
@@ -46,8 +56,11 @@ Result<ModelInfo> describe_external(const std::string& command);
 /// The folder of the shipped adapters: kAdapterDirEnv, else as shipped_dir() finds it.
 std::string adapter_dir();
 
-/// The shipped adapters: yjs-list, yjs-text, automerge-map, automerge-list. Registering them starts
-/// nothing; their process starts only when a run uses them.
+/// What the shipped adapters are: yjs-list, yjs-text, automerge-map, automerge-list (protocol 2).
+std::vector<ExternalSpec> shipped_external_specs();
+
+/// The shipped adapters as models. Registering them starts nothing; their process starts only when
+/// a run uses them.
 std::vector<ModelInfo> shipped_external_models();
 
 }  // namespace syncstorm

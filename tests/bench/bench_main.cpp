@@ -54,6 +54,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
         baseline.replace(at, 7, "/baseline");
       } else if (name.ends_with("/jobs2")) {
         baseline.replace(baseline.size() - 5, 5, "jobs1");
+      } else if (name.ends_with("/v2")) {  // an adapter in protocol version 2, against version 1
+        baseline.replace(baseline.size() - 2, 2, "v1");
       } else {
         continue;
       }
@@ -195,11 +197,13 @@ class RatioReporter : public benchmark::ConsoleReporter {
 
 void register_work_benchmarks();
 void register_shrink_benchmarks();
+void register_external_benchmarks();
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   register_work_benchmarks();
   register_shrink_benchmarks();
+  register_external_benchmarks();
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);

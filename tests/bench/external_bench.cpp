@@ -1,12 +1,32 @@
-// Protocol round trips per second through one adapter process: every node of a run keeps one timer
-// pending in tests/models/adapters/hold.js, so each engine event is one event line and one answer.
-// The aim is 20,000 events per second through a Node.js adapter.
+// External replicas.
+//  external_round_trips/<clients>: protocol round trips per second through one adapter process:
+//    every node of a run keeps one timer pending in tests/models/adapters/hold.js, so each engine
+//    event is one event line and one answer. The aim is 20,000 events per second through Node.js.
+//  external/<scenario>/<model>/v2|v1: seeds per second of a shipped adapter on a shipped scenario,
+//    seeds run one after the other in this process as one sweep worker runs its chunk, all checkers
+//    on. `v2` is the adapter as shipped (protocol version 2: its process kept from one run to the
+//    next, states batched, the metadata size read once); `v1` is the same adapter spoken to in
+//    version 1, as before version 2 existed (a process per run, one state request per node, the
+//    size with every state). The ratio table pairs v2 with v1.
+//  external/<scenario>/or-set-list/in-process: the same seeds of an in-process list CRDT, the yardstick.
+//  external/all/<model>/v2|v1: one seed of every shipped scenario the model fits per round.
+// Items are runs (seeds); seeds_per_cpu_s counts the CPU time of the adapter processes too.
+// The shipped adapters need their npm packages (npm ci --prefix models/adapters/yjs, .../automerge).
 #include <benchmark/benchmark.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include "models/external/external.hpp"
+#include "sim/cli/commands.hpp"
 #include "sim/engine/simulation.hpp"
 
 using namespace syncstorm;
@@ -42,6 +62,117 @@ void external_round_trips(benchmark::State& state) {
   state.counters["events_per_s"] = benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
 }
 
+/// CPU seconds used so far by this process and its children, reaped or alive: an adapter process
+/// kept between runs is never reaped while the benchmark runs, so its share is read from /proc. On a
+/// shared machine wall time also measures the other tenants; CPU time measures only our work.
+double cpu_seconds_with_children() {
+  const auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  rusage self{};
+  rusage reaped{};
+  ::getrusage(RUSAGE_SELF, &self);
+  ::getrusage(RUSAGE_CHILDREN, &reaped);
+  double total = seconds(self.ru_utime) + seconds(self.ru_stime) + seconds(reaped.ru_utime) + seconds(reaped.ru_stime);
+  const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name[0] < '0' || name[0] > '9') continue;
+    std::ifstream file(entry.path() / "stat");
+    std::string text;
+    std::getline(file, text);
+    const auto close = text.rfind(')');  // the command name may hold spaces and parentheses
+    if (close == std::string::npos) continue;
+    std::istringstream fields(text.substr(close + 1));
+    std::string skip;
+    long parent = 0;
+    fields >> skip >> parent;  // fields 3 (state) and 4 (ppid)
+    if (parent != ::getpid()) continue;
+    for (int i = 5; i <= 13; ++i) fields >> skip;
+    unsigned long user = 0;
+    unsigned long system = 0;
+    fields >> user >> system;  // fields 14 and 15, in clock ticks
+    total += static_cast<double>(user + system) / ticks;
+  }
+  return total;
+}
+
+/// Seeds of one round: `seeds` seeds of each scenario, the seed numbers going on from round to round
+/// so no round repeats another's work.
+constexpr std::uint64_t kSeedsPerRound = 4;
+
+/// Runs rounds of `seeds` seeds of each of `scenarios` with `model`.
+void external_seeds(benchmark::State& state, std::vector<Scenario> scenarios, const ModelInfo* model, std::uint64_t seeds) {
+  std::uint64_t runs = 0;
+  std::uint64_t seed = 1;
+  const double cpu_before = cpu_seconds_with_children();
+  for (auto _ : state) {
+    for (std::uint64_t i = 0; i < seeds; ++i, ++seed) {
+      for (const Scenario& scenario : scenarios) {
+        const RunResult r = run_simulation(scenario, *model, make_schedule(scenario, model->data_type, seed), seed);
+        if (!r.aborted.empty()) {
+          state.SkipWithError(r.aborted.c_str());
+          return;
+        }
+        ++runs;
+      }
+    }
+  }
+  const double cpu = cpu_seconds_with_children() - cpu_before;
+  state.SetItemsProcessed(static_cast<std::int64_t>(runs));
+  // Seeds per CPU second of syncstorm and its adapter processes together: the figure a noisy
+  // shared machine leaves standing.
+  state.counters["seeds_per_cpu_s"] = cpu > 0 ? static_cast<double>(runs) / cpu : 0.0;
+}
+
 }  // namespace
 
 BENCHMARK(external_round_trips)->Arg(10)->Arg(100)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+/// Registers the seeds-per-second benchmarks of the shipped adapters (called from main).
+void register_external_benchmarks() {
+  // Both live for the benchmark process, with the adapter processes their models keep.
+  static const ModelRegistry models = shipped_models();
+  static const std::vector<ModelInfo> version1 = [] {
+    std::vector<ModelInfo> out;
+    for (ExternalSpec spec : shipped_external_specs()) {
+      spec.protocol = 1;
+      out.push_back(external_model(spec));
+    }
+    return out;
+  }();
+  auto scenarios = shipped_scenarios();
+  if (!scenarios) {
+    fmt::print(stderr, "external benchmarks skipped: {}\n", scenarios.error().to_string());
+    return;
+  }
+  for (const ModelInfo& old : version1) {
+    const ModelInfo* shipped = models.find(old.name);
+    if (shipped == nullptr) continue;
+    std::vector<Scenario> fitting;
+    for (const Scenario& scenario : scenarios.value()) {
+      if (!fits(scenario, old)) continue;
+      fitting.push_back(scenario);
+      if (scenario.name != "partition-heal") continue;
+      for (const ModelInfo* model : {shipped, &old}) {
+        benchmark::RegisterBenchmark(fmt::format("external/{}/{}/{}", scenario.name, old.name, model == shipped ? "v2" : "v1").c_str(),
+                                     external_seeds, std::vector<Scenario>{scenario}, model, kSeedsPerRound)
+            ->Unit(benchmark::kMillisecond)
+            ->UseRealTime();
+      }
+    }
+    for (const ModelInfo* model : {shipped, &old}) {
+      benchmark::RegisterBenchmark(fmt::format("external/all/{}/{}", old.name, model == shipped ? "v2" : "v1").c_str(), external_seeds,
+                                   fitting, model, std::uint64_t{1})
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
+  }
+  for (const Scenario& scenario : scenarios.value()) {
+    const ModelInfo* or_set = models.find("or-set-list");
+    if (scenario.name != "partition-heal" || or_set == nullptr) continue;
+    benchmark::RegisterBenchmark(fmt::format("external/{}/or-set-list/in-process", scenario.name).c_str(), external_seeds,
+                                 std::vector<Scenario>{scenario}, or_set, kSeedsPerRound)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+  }
+}

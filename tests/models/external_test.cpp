@@ -151,6 +151,71 @@ TEST_CASE("parallel runs each get their own process and the hashes of sequential
   CHECK(std::set<std::optional<std::uint64_t>>(parallel.begin(), parallel.end()).size() == 4);
 }
 
+TEST_CASE("a seed run after another in one reused process gives the hash it gives alone", "[external][node]") {
+  if (!needs_node()) return;
+  const Scenario scenario = reordering();
+  const ModelInfo reused = fixture("fixture2.js");
+  const RunResult first = run(scenario, reused, 3);
+  const RunResult after = run(scenario, reused, 4);
+  const RunResult alone = run(scenario, fixture("fixture2.js"), 4);
+  INFO(first.aborted << after.aborted << alone.aborted);
+  REQUIRE(first.aborted.empty());
+  REQUIRE(after.aborted.empty());
+  CHECK(after.trace_hash == alone.trace_hash);
+  CHECK(first.trace_hash != after.trace_hash);
+}
+
+TEST_CASE("an adapter that keeps state across a reset is caught by a seed run after another", "[external][node]") {
+  if (!needs_node()) return;
+  const Scenario scenario = reordering();
+  const ModelInfo reused = fixture("leak.js");
+  REQUIRE(run(scenario, reused, 3).aborted.empty());
+  const RunResult after = run(scenario, reused, 4);
+  const RunResult alone = run(scenario, fixture("leak.js"), 4);
+  REQUIRE(after.aborted.empty());
+  // This is the canary of the test above: the same comparison sees the leak, so the process was reused.
+  CHECK(after.trace_hash != alone.trace_hash);
+  // With a new process for every run the leak has nothing to carry.
+  ::setenv(kExternalFreshEnv, "1", 1);
+  REQUIRE(run(scenario, reused, 3).aborted.empty());
+  const RunResult fresh = run(scenario, reused, 4);
+  ::unsetenv(kExternalFreshEnv);
+  CHECK(fresh.trace_hash == alone.trace_hash);
+}
+
+TEST_CASE("seeds in a forked child's reused process give the hashes they give alone", "[external][node]") {
+  if (!needs_node()) return;
+  const Scenario scenario = reordering();
+  const ModelInfo model = fixture("fixture2.js");
+  // The parent runs first, so an idle process of its own waits in the pool when the child forks:
+  // the child must leave it alone and start its own.
+  const std::uint64_t parent_hash = run(scenario, model, 20).trace_hash;
+  const auto in_child = run_isolated({TaskRange{0, 3}}, IsolationOptions{1, 0}, [&](std::size_t i) {
+    return std::to_string(run(scenario, model, 20 + i).trace_hash);
+  });
+  REQUIRE(in_child.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    INFO("seed " << 20 + i);
+    REQUIRE(in_child[i].has_value());
+    REQUIRE(std::holds_alternative<std::string>(*in_child[i]));
+    CHECK(std::get<std::string>(*in_child[i]) == std::to_string(run(scenario, fixture("fixture2.js"), 20 + i).trace_hash));
+  }
+  // The parent's own idle process still serves it after the child is gone.
+  CHECK(run(scenario, model, 20).trace_hash == parent_hash);
+}
+
+TEST_CASE("a reused adapter process that crashes is a finding of its run, and the next run starts a new one", "[external][node]") {
+  if (!needs_node()) return;
+  const Scenario scenario = quiet();
+  const ModelInfo model = fixture("crash2.js");
+  const RunResult crashed = run(scenario, model, 7);
+  CHECK_THAT(crashed.aborted, Catch::Contains("exited with status 1"));
+  CHECK_THAT(crashed.aborted, Catch::Contains("simulated library crash"));
+  // Each run crashes the same way at its own fifth operation: nothing of the first run's process is left.
+  const RunResult again = run(scenario, model, 7);
+  CHECK(again.aborted == crashed.aborted);
+}
+
 TEST_CASE("an adapter that reads the real clock gives different trace hashes for one seed", "[external][node]") {
   if (!needs_node()) return;
   const ModelInfo model = fixture("clock.js");
@@ -255,14 +320,20 @@ TEST_CASE("the shipped Yjs and Automerge adapters converge and replay to the sam
     if (!needs_adapter(adapter)) return;
     const ModelInfo* model = registry.find(name);
     REQUIRE(model != nullptr);
+    // The second and third runs reuse the first one's process (the adapters speak version 2): a
+    // seed gives the same hash after another seed as in a process of its own.
     const RunResult a = run(quiet(), *model, 11);
     const RunResult b = run(quiet(), *model, 11);
+    const RunResult c = run(quiet(), *model, 12);
+    const RunResult alone = run(quiet(), *shipped_models().find(name), 12);
     INFO(name << ": " << a.aborted);
     REQUIRE(a.aborted.empty());
     CHECK(count_applied(a) > 0);
     CHECK(converged(a));
     CHECK(a.violations.empty());
     CHECK(a.trace_hash == b.trace_hash);
+    CHECK(c.trace_hash == alone.trace_hash);
+    CHECK(c.trace_hash != a.trace_hash);
   }
 }
 

@@ -309,6 +309,7 @@ protocol.serve(
     data_type: variant,
     topology: 'client_server',
     rule: variant === 'map' ? 'last_writer_wins' : 'add_wins',
+    protocol: 2,  // nothing lives outside the replicas: a reset leaves the process as new
   },
   (event, rng) => (event.role === 'server' ? new Server(event, rng) : new Client(event, rng)),
 );

@@ -104,13 +104,44 @@ function reportSeen(out, before, after, own) {
 /**
  * Runs the adapter. `describe` is the describe action's fields; `makeReplica(event)` returns an
  * object with optional methods start, op, message, timer, connected, disconnected (each taking
- * the event and an Actions) and state() returning { state, metadata_bytes }.
+ * the event and an Actions) and state(event) returning { state, metadata_bytes }.
+ *
+ * Protocol version 2 (PROTOCOL.md): an adapter whose `describe` has `protocol: 2` tells syncstorm
+ * that one process may serve many runs in turn. Between two runs syncstorm sends `reset`: this loop
+ * then drops every replica and puts the clock and the random stream back as they were at load time,
+ * and calls `options.reset()`, where an adapter clears whatever else it keeps outside its replicas
+ * (a module-level cache, a counter): after a reset the process must behave exactly as a new one.
+ * A `state` event of version 2 says whether it wants the metadata size (`event.metadata`); a
+ * replica whose size is costly to measure may skip it when that is false. A `states` event asks
+ * for the states of several replicas at once: this loop calls each one's state() in turn.
  */
-function serve(describe, makeReplica) {
+function serve(describe, makeReplica, options = {}) {
   const replicas = new Map();  // node id -> { replica, rng }
 
   function handle(event, out) {
     if (event.ev === 'describe') { out.push(Object.assign({ a: 'describe' }, describe)); return; }
+    if (event.ev === 'reset') {
+      replicas.clear();
+      virtualUs = 0;
+      currentRng = new Rng('1');
+      if (options.reset) options.reset();
+      return;
+    }
+    if (event.ev === 'states') {
+      for (let i = 0; i < event.nodes.length; i++) {
+        const node = event.nodes[i];
+        const time = event.times[i];
+        const one = { ev: 'state', node, time, metadata: event.metadata };
+        virtualUs = time;
+        const entry = replicas.get(node);
+        if (!entry) throw new Error(`event states for replica ${node}, which was never started`);
+        currentRng = entry.rng;
+        const answer = entry.replica.state(one);
+        if (event.metadata === false) out.push({ a: 'state', node, state: answer.state });
+        else out.push({ a: 'state', node, state: answer.state, metadata_bytes: answer.metadata_bytes || 0 });
+      }
+      return;
+    }
     virtualUs = event.time || 0;
     if (event.ev === 'start') {
       const rng = new Rng(event.seed);
@@ -125,8 +156,9 @@ function serve(describe, makeReplica) {
     if (!entry) throw new Error(`event ${event.ev} for replica ${event.node}, which was never started`);
     currentRng = entry.rng;
     if (event.ev === 'state') {
-      const answer = entry.replica.state();
-      out.push({ a: 'state', state: answer.state, metadata_bytes: answer.metadata_bytes || 0 });
+      const answer = entry.replica.state(event);
+      if (event.metadata === false) out.push({ a: 'state', state: answer.state });
+      else out.push({ a: 'state', state: answer.state, metadata_bytes: answer.metadata_bytes || 0 });
       return;
     }
     const method = entry.replica[event.ev];

@@ -62,10 +62,12 @@ class Replica {
     for (const key of this.storeKeys) Y.applyUpdate(this.doc, store.get(key), 'store');
     // The next log index follows the highest stored one: compaction leaves gaps below it.
     this.stored = this.storeKeys.length === 0 ? 0 : Number(this.storeKeys[this.storeKeys.length - 1].slice(2)) + 1;
-    // The last state answered, kept until the document changes: many events (acknowledgements,
-    // state vectors) change nothing, and encoding the whole document for its size is not cheap.
+    // The last state answered and the document's size, kept until the document changes: many
+    // events (acknowledgements, state vectors) change nothing, and encoding the whole document for
+    // its size is not cheap (it is measured only when syncstorm asks for it).
     this.shown = null;
-    this.doc.on('update', () => { this.shown = null; });
+    this.size = null;
+    this.doc.on('update', () => { this.shown = null; this.size = null; });
   }
 
   /** Appends an update to the durable log, compacting the log into one snapshot now and then. */
@@ -81,11 +83,11 @@ class Replica {
     this.out.flush();
   }
 
-  state() {
-    if (this.shown === null) {
-      this.shown = { state: canonical(this.doc), metadata_bytes: Y.encodeStateAsUpdate(this.doc).length };
-    }
-    return this.shown;
+  state(event) {
+    if (this.shown === null) this.shown = canonical(this.doc);
+    if (event.metadata === false) return { state: this.shown };
+    if (this.size === null) this.size = Y.encodeStateAsUpdate(this.doc).length;
+    return { state: this.shown, metadata_bytes: this.size };
   }
 }
 
@@ -225,6 +227,7 @@ protocol.serve(
     data_type: variant,
     topology: 'client_server',
     rule: 'add_wins',
+    protocol: 2,  // nothing lives outside the replicas: a reset leaves the process as new
   },
   (event, rng) => (event.role === 'server' ? new Server(event, rng) : new Client(event, rng)),
 );

@@ -12,9 +12,11 @@ const protocol = require('../../../models/adapters/lib/protocol');
 
 const HEARTBEAT_US = 1000000;
 
-/** Options turn one behaviour into a bug: { dropOutOfOrder, realClockHeartbeat, hangOnOp, ... }. */
+/** Options turn one behaviour into a bug: { dropOutOfOrder, realClockHeartbeat, hangOnOp, ... };
+ *  { protocol2 } makes it a version-2 adapter (one process for many runs, reset between them). */
 function run(bugs = {}) {
   let opsSeen = 0;
+  let resets = 0;  // runs this process served before the current one (version 2)
 
   class Client {
     constructor(event) {
@@ -30,6 +32,8 @@ function run(bugs = {}) {
     start(event, out) { out.timer(this.heartbeatDelay(), 1); }
 
     heartbeatDelay() {
+      // The bug: state kept outside the replicas that a reset does not clear.
+      if (bugs.leakAcrossRuns) return HEARTBEAT_US + resets;
       if (!bugs.realClockHeartbeat) return HEARTBEAT_US;
       // The bug: aligning the heartbeat to whole seconds of a REAL clock. process.hrtime is the one
       // clock the protocol library cannot virtualise.
@@ -114,8 +118,15 @@ function run(bugs = {}) {
       rule: 'last_writer_wins',
       // The one bug that is a broken invariant; the others make the adapter itself misbehave.
       breaks: bugs.dropOutOfOrder ? 'convergence' : undefined,
+      protocol: bugs.protocol2 ? 2 : undefined,
     },
     (event) => (event.role === 'server' ? new Server() : new Client(event)),
+    {
+      reset() {
+        resets++;
+        opsSeen = 0;
+      },
+    },
   );
 }
 
