@@ -53,7 +53,11 @@ const args = process.argv.slice(2);
 const variant = args.find((arg) => !arg.startsWith('--')) || 'map';
 const releaseArg = args.find((arg) => arg.startsWith('--release='));
 const release = releaseArg ? releaseArg.slice('--release='.length) : 'current';
-const PACKAGES = { 'current': 'sharedb', '1.0.0-beta.29': 'sharedb-1.0.0-beta.29' };
+const PACKAGES = {
+  'current': 'sharedb',
+  '1.0.0-beta.29': 'sharedb-1.0.0-beta.29',
+  '1.0.0-beta.31': 'sharedb-1.0.0-beta.31',
+};
 if (variant !== 'map' && variant !== 'list') {
   process.stderr.write(`usage: node adapter.js map|list [--release=current|1.0.0-beta.29] (got ${variant})\n`);
   process.exit(2);
@@ -73,6 +77,18 @@ function requireInstalled(name) {
     process.exit(3);
   }
 }
+
+// What a release is known to break: it makes that release a buggy baseline. In 1.0.0-beta.29 an op
+// that was in flight when the connection reset goes back to the pending queue still carrying its
+// sequence number, and an edit made before the reconnect is composed into it. If the server had
+// committed the first op (its acknowledgement was lost with the connection), it takes the resent,
+// composed op for a duplicate and acknowledges it: the second edit is acknowledged and never applied.
+// Its author goes on seeing it until a later op on that field arrives, then sees an older value come
+// back (read-your-writes); with no later op, that client never converges with the others
+// (fixed by share/sharedb pull request 327; 1.0.0-beta.31 is the first release on npm with the fix).
+const KNOWN_BUGS = {
+  '1.0.0-beta.29': { breaks: 'read-your-writes', correct: false },
+};
 
 const COLLECTION = 'docs';
 const DOC_ID = 'doc';
@@ -299,13 +315,13 @@ const replicas = new Map();  // node id -> { replica, rng }
 
 function handle(event, out) {
   if (event.ev === 'describe') {
-    out.push({
+    out.push(Object.assign({
       a: 'describe',
       data_type: variant,
       topology: 'client_server',
       rule: 'server_order',
       description: `ShareDB ${release}: ${variant === 'map' ? 'a map' : 'list items'} as fields of a json0 document`,
-    });
+    }, KNOWN_BUGS[release] || {}));
     return;
   }
   virtualUs = event.time || 0;
