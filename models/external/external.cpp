@@ -908,7 +908,7 @@ std::vector<ModelInfo> shipped_external_models() {
        DataType::map, Topology::client_server, SupersedeRule::server_order, std::nullopt,
        MetadataGrowth::keeps_history},  // ShareDB keeps every op in its op log
       {"sharedb-list", node("sharedb", "list"), "ShareDB 7 (real library, Node.js): list items as fields of a json0 document",
-       DataType::list, Topology::client_server, SupersedeRule::server_order, std::nullopt,
+       DataType::list, Topology::client_server, SupersedeRule::add_wins, std::nullopt,  // json0: a write beats a concurrent removal
        MetadataGrowth::keeps_history},
       // A release whose clients compose an edit made offline into the op that was in flight when the
       // connection reset: the server drops the resent op as a duplicate and acknowledges both edits.

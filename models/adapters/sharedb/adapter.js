@@ -15,8 +15,11 @@
 // events. On the server, each connected client is a Duplex stream handed to Backend.listen.
 //
 // Transformation makes the server's order final: two concurrent writes to one field are ordered by
-// the server, the later one wins (json0 transforms the earlier-submitted insert away), so the rule is
-// server_order. ShareDB keeps every op in its op log, so the server's store grows with every write.
+// the server, the later one wins (json0 transforms the earlier-submitted insert away), so the map's
+// rule is server_order. A list also removes items, and json0 lets a write beat a concurrent removal
+// whatever the server's order (a removal whose old value was replaced meanwhile becomes a no-op; a
+// replacement of a value removed meanwhile becomes an insert), so the list's rule is add_wins.
+// ShareDB keeps every op in its op log, so the server's store grows with every write.
 //
 // ShareDB defers its work with process.nextTick and its streams do too. This adapter therefore runs
 // its own loop rather than lib/protocol.js's synchronous one: after each event it lets Node.js run
@@ -319,7 +322,7 @@ function handle(event, out) {
       a: 'describe',
       data_type: variant,
       topology: 'client_server',
-      rule: 'server_order',
+      rule: variant === 'list' ? 'add_wins' : 'server_order',
       description: `ShareDB ${release}: ${variant === 'map' ? 'a map' : 'list items'} as fields of a json0 document`,
     }, KNOWN_BUGS[release] || {}));
     return;
