@@ -1102,6 +1102,22 @@ std::vector<ExternalSpec> shipped_external_specs() {
       {"automerge-list", node("automerge", "list"), "Automerge (real library, Node.js): list items in a map synced through a relay server",
        DataType::list, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
        MetadataGrowth::keeps_history},
+      {"sharedb-map", node("sharedb", "map"), "ShareDB 7 (real library, Node.js): a map as a json0 document, operational transformation on the server",
+       DataType::map, Topology::client_server, SupersedeRule::server_order, std::nullopt,
+       MetadataGrowth::keeps_history},  // ShareDB keeps every op in its op log
+      {"sharedb-list", node("sharedb", "list"), "ShareDB 7 (real library, Node.js): list items as fields of a json0 document",
+       DataType::list, Topology::client_server, SupersedeRule::add_wins, std::nullopt,  // json0: a write beats a concurrent removal
+       MetadataGrowth::keeps_history},
+      // A release whose clients compose an edit made offline into the op that was in flight when the
+      // connection reset: the server drops the resent op as a duplicate and acknowledges both edits.
+      {"sharedb-map-1.0.0-beta.29", node("sharedb", "map --release=1.0.0-beta.29"),
+       "ShareDB 1.0.0-beta.29 (real library, Node.js): sharedb-map on a release that loses an offline edit after a lost acknowledgement",
+       DataType::map, Topology::client_server, SupersedeRule::server_order, Invariant::read_your_writes,
+       MetadataGrowth::keeps_history},
+      {"sharedb-map-1.0.0-beta.31", node("sharedb", "map --release=1.0.0-beta.31"),
+       "ShareDB 1.0.0-beta.31 (real library, Node.js): sharedb-map on the first release with that fix",
+       DataType::map, Topology::client_server, SupersedeRule::server_order, std::nullopt,
+       MetadataGrowth::keeps_history},
   };
   for (ExternalSpec& spec : specs) spec.protocol = 2;  // they accept reset: one process serves a worker's runs
   return specs;

@@ -1,0 +1,393 @@
+'use strict';
+// syncstorm adapter for ShareDB (operational transformation through a server):
+//   node adapter.js map|list [--release=current|1.0.0-beta.29]
+// `map` (sharedb-map): one json0 document whose fields are the map's keys. `list` (sharedb-list): list
+// items as fields of that document, from item id to op id. `--release` picks the ShareDB release:
+// `current` is the pinned `sharedb` package, `1.0.0-beta.29` the pinned `sharedb-1.0.0-beta.29` alias
+// (a release with a known reconnect bug, kept to show that the simulator finds it).
+//
+// The server node runs ShareDB's own Backend over its in-memory database (MemoryDB). Every committed
+// op and the snapshot it produced are written to the node's durable store and flushed before the
+// commit's callback runs, so before the acknowledgement and the broadcast leave the server; a server
+// that restarts after a crash rebuilds the database from the store. Each client runs a ShareDB
+// Connection over a socket object: its `send` becomes a syncstorm `send` while the connection is up,
+// and its onopen, onclose and onmessage are driven by the `connected`, `disconnected` and `message`
+// events. On the server, each connected client is a Duplex stream handed to Backend.listen.
+//
+// Transformation makes the server's order final: two concurrent writes to one field are ordered by
+// the server, the later one wins (json0 transforms the earlier-submitted insert away), so the map's
+// rule is server_order. A list also removes items, and json0 lets a write beat a concurrent removal
+// whatever the server's order (a removal whose old value was replaced meanwhile becomes a no-op; a
+// replacement of a value removed meanwhile becomes an insert), so the list's rule is add_wins.
+// ShareDB keeps every op in its op log, so the server's store grows with every write.
+//
+// ShareDB defers its work with process.nextTick and its streams do too. This adapter therefore runs
+// its own loop rather than lib/protocol.js's synchronous one: after each event it lets Node.js run
+// until nothing is left to do (no new action appeared across two turns of the event loop) and only
+// then writes the end marker. It reuses lib/protocol.js for the virtual clock and seeded randomness.
+
+const protocol = require('../lib/protocol');  // first: it virtualises the clock and randomness
+const { Duplex } = require('stream');
+
+// lib/protocol.js sets its clock and random stream inside its own loop and exports neither setter,
+// so this adapter, which runs its own loop, installs the same two hooks over them.
+let virtualUs = 0;
+let currentRng = new protocol.Rng('1');
+const ProtocolDate = globalThis.Date;
+class AdapterDate extends ProtocolDate {
+  constructor(...dateArgs) {
+    if (dateArgs.length === 0) super(Math.floor(virtualUs / 1000));
+    else super(...dateArgs);
+  }
+  static now() { return Math.floor(virtualUs / 1000); }
+}
+globalThis.Date = AdapterDate;
+if (globalThis.performance) globalThis.performance.now = () => virtualUs / 1000;
+Math.random = () => currentRng.float();
+const fillRandom = (array) => {
+  const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = currentRng.u32() & 0xff;
+  return array;
+};
+try { require('crypto').webcrypto.getRandomValues = fillRandom; } catch (e) { /* not available */ }
+try { if (globalThis.crypto) globalThis.crypto.getRandomValues = fillRandom; } catch (e) { /* read-only */ }
+
+const args = process.argv.slice(2);
+const variant = args.find((arg) => !arg.startsWith('--')) || 'map';
+const releaseArg = args.find((arg) => arg.startsWith('--release='));
+const release = releaseArg ? releaseArg.slice('--release='.length) : 'current';
+const PACKAGES = {
+  'current': 'sharedb',
+  '1.0.0-beta.29': 'sharedb-1.0.0-beta.29',
+  '1.0.0-beta.31': 'sharedb-1.0.0-beta.31',
+};
+if (variant !== 'map' && variant !== 'list') {
+  process.stderr.write(`usage: node adapter.js map|list [--release=current|1.0.0-beta.29] (got ${variant})\n`);
+  process.exit(2);
+}
+if (!(release in PACKAGES)) {
+  process.stderr.write(`--release: unknown release ${release}; known: ${Object.keys(PACKAGES).join(', ')}\n`);
+  process.exit(2);
+}
+const ShareDB = requireInstalled(PACKAGES[release]);
+const Connection = requireInstalled(`${PACKAGES[release]}/lib/client`).Connection;
+
+function requireInstalled(name) {
+  try {
+    return require(name);
+  } catch (error) {
+    process.stderr.write(`${error.message}\nthe adapter's packages are not installed: run npm ci --prefix models/adapters/sharedb\n`);
+    process.exit(3);
+  }
+}
+
+// What a release is known to break: it makes that release a buggy baseline. In 1.0.0-beta.29 an op
+// that was in flight when the connection reset goes back to the pending queue still carrying its
+// sequence number, and an edit made before the reconnect is composed into it. If the server had
+// committed the first op (its acknowledgement was lost with the connection), it takes the resent,
+// composed op for a duplicate and acknowledges it: the second edit is acknowledged and never applied.
+// Its author goes on seeing it until a later op on that field arrives, then sees an older value come
+// back (read-your-writes); with no later op, that client never converges with the others
+// (fixed by share/sharedb pull request 327; 1.0.0-beta.31 is the first release on npm with the fix).
+const KNOWN_BUGS = {
+  '1.0.0-beta.29': { breaks: 'read-your-writes', correct: false },
+};
+
+const COLLECTION = 'docs';
+const DOC_ID = 'doc';
+const SNAPSHOT_KEY = 's/doc';
+const OP_KEY_PREFIX = 'o/';
+
+/** The Actions of the event being handled: ShareDB's deferred callbacks write into it. */
+let current = null;
+/** Set when a deferred callback throws: reported as the event's error action. */
+let failure = null;
+
+function guarded(fn) {
+  return function (...callArgs) {
+    try {
+      return fn.apply(this, callArgs);
+    } catch (error) {
+      if (!failure) failure = error;
+      return undefined;
+    }
+  };
+}
+
+function opKey(version) { return OP_KEY_PREFIX + String(version).padStart(10, '0'); }
+
+/** The canonical state of a document's data (an object from key to op id). */
+function canonical(data) {
+  const entries = Object.keys(data || {}).map((key) => [Number(key), data[key]]);
+  entries.sort((x, y) => x[0] - y[0]);
+  if (variant === 'map') return { type: 'map', fields: Object.fromEntries(entries) };
+  return { type: 'list', items: entries };
+}
+
+// ----------------------------------------------------------------------------------------------
+// The server: ShareDB's Backend over a MemoryDB whose commits are written to the durable store.
+
+/** Wraps MemoryDB.commit: what it committed is put and flushed before ShareDB hears of it. */
+function durableMemoryDb(server) {
+  const db = new ShareDB.MemoryDB();
+  const commit = db.commit;
+  db.commit = function (collection, id, op, snapshot, options, callback) {
+    commit.call(this, collection, id, op, snapshot, options, (error, succeeded) => {
+      if (!error && succeeded) server.persist(op, snapshot);
+      callback(error, succeeded);
+    });
+  };
+  return db;
+}
+
+class Server {
+  constructor(event) {
+    this.db = durableMemoryDb(this);
+    this.storedBytes = 0;
+    this.streams = new Map();  // client node id -> the Duplex stream its agent reads
+    const store = protocol.storeOf(event);
+    this.restore(store);
+    this.backend = new ShareDB({ db: this.db });
+    this.backend.on('error', guarded((error) => { throw error; }));
+  }
+
+  /** Rebuilds the in-memory database from the store: the op log, then the latest snapshot. */
+  restore(store) {
+    const keys = [...store.keys()].sort();
+    for (const key of keys) {
+      this.storedBytes += store.get(key).length;
+      if (!key.startsWith(OP_KEY_PREFIX)) continue;
+      this.db._writeOpSync(COLLECTION, DOC_ID, JSON.parse(store.get(key).toString('utf8')));
+    }
+    if (store.has(SNAPSHOT_KEY)) {
+      this.db._writeSnapshotSync(COLLECTION, DOC_ID, JSON.parse(store.get(SNAPSHOT_KEY).toString('utf8')));
+    }
+  }
+
+  start() {
+    // The document exists from the server's first start on, so a client only has to subscribe.
+    const doc = this.backend.connect().get(COLLECTION, DOC_ID);
+    doc.fetch(guarded((error) => {
+      if (error) throw error;
+      if (doc.type) return;
+      doc.create({}, guarded((createError) => { if (createError) throw createError; }));
+    }));
+  }
+
+  persist(op, snapshot) {
+    const opBytes = Buffer.from(JSON.stringify(op));
+    const snapshotBytes = Buffer.from(JSON.stringify(snapshot));
+    current.put(opKey(op.v), opBytes);
+    current.put(SNAPSHOT_KEY, snapshotBytes);
+    current.flush();
+    this.storedBytes += opBytes.length;
+    this.snapshotBytes = snapshotBytes.length;
+  }
+
+  connected(event) {
+    const peer = event.peer;
+    const stream = new Duplex({
+      objectMode: true,
+      read() {},
+      write(chunk, encoding, callback) {
+        if (current) current.send(peer, Buffer.from(JSON.stringify(chunk)));
+        callback();
+      },
+    });
+    stream.on('error', () => {});  // a write after the connection reset: nothing left to tell
+    this.streams.set(peer, stream);
+    this.backend.listen(stream);
+  }
+
+  disconnected(event) {
+    const stream = this.streams.get(event.peer);
+    if (!stream) return;
+    this.streams.delete(event.peer);
+    stream.push(null);
+    stream.destroy();
+  }
+
+  message(event) {
+    const stream = this.streams.get(event.from);
+    if (stream) stream.push(JSON.parse(Buffer.from(event.data, 'base64').toString('utf8')));
+  }
+
+  state() {
+    const snapshot = this.db._getSnapshotSync(COLLECTION, DOC_ID, false);
+    return {
+      state: canonical(snapshot && snapshot.data),
+      metadata_bytes: this.storedBytes + (this.snapshotBytes || 0),
+    };
+  }
+
+  stop() {
+    for (const stream of this.streams.values()) stream.destroy();
+    this.streams.clear();
+  }
+}
+
+// ----------------------------------------------------------------------------------------------
+// A client: a ShareDB Connection over a socket made of syncstorm messages.
+
+class Client {
+  constructor() {
+    this.server = null;
+    this.socket = { readyState: 3, send: (text) => this.socketSend(text), close: () => {} };
+    this.connection = new Connection(this.socket);
+    this.connection.on('error', guarded((error) => { throw error; }));
+    this.doc = this.connection.get(COLLECTION, DOC_ID);
+    this.doc.on('error', guarded((error) => { throw error; }));
+    this.doc.subscribe(guarded(() => {}));
+    this.ownOps = new Set();
+    this.shown = {};
+  }
+
+  socketSend(text) {
+    if (this.socket.readyState !== 1 || this.server === null) return;
+    current.send(this.server, Buffer.from(text));
+  }
+
+  connected(event) {
+    this.server = event.peer;
+    this.socket.readyState = 1;
+    this.socket.onopen();
+  }
+
+  disconnected(event) {
+    if (event.peer !== this.server) return;
+    this.socket.readyState = 3;
+    this.socket.onclose('disconnected');
+  }
+
+  message(event) {
+    this.socket.onmessage({ data: Buffer.from(event.data, 'base64').toString('utf8') });
+  }
+
+  /** The json0 op for a user operation, or null when the operation cannot be done here. */
+  opFor(op, data) {
+    const key = String(op.key);
+    const has = Object.prototype.hasOwnProperty.call(data, key);
+    const component = { p: [key] };
+    if (has) component.od = data[key];
+    if (op.kind === 'list_remove') {
+      if (!has) return null;
+    } else if (op.kind === 'list_update' && !has) {
+      return null;
+    } else {
+      component.oi = op.id;
+    }
+    return [component];
+  }
+
+  op(event, out) {
+    const op = event.op;
+    // A client that has never loaded the document holds nothing to edit.
+    const json0 = this.doc.type ? this.opFor(op, this.doc.data) : null;
+    if (json0 === null) { out.report(op.id, 'rejected'); return; }
+    this.ownOps.add(op.id);
+    this.doc.submitOp(json0, guarded((error) => {
+      // ShareDB rolled the op back and told the user.
+      current.report(op.id, error ? 'rejected' : 'acknowledged');
+    }));
+    out.report(op.id, 'applied');
+  }
+
+  /** Reports `seen` for every op id now shown that was not shown before (nor written here). */
+  afterEvent(out) {
+    const data = this.doc.data || {};
+    for (const key of Object.keys(data)) {
+      const id = data[key];
+      if (this.shown[key] !== id && !this.ownOps.has(id)) out.report(id, 'seen');
+    }
+    this.shown = Object.assign({}, data);
+  }
+
+  state() {
+    return { state: canonical(this.doc.data), metadata_bytes: 0 };
+  }
+
+  stop() {
+    this.socket.readyState = 3;
+  }
+}
+
+// ----------------------------------------------------------------------------------------------
+// The loop: lib/protocol.js's framing and actions, with deferred work drained before `done`.
+
+const replicas = new Map();  // node id -> { replica, rng }
+
+function handle(event, out) {
+  if (event.ev === 'describe') {
+    out.push(Object.assign({
+      a: 'describe',
+      data_type: variant,
+      topology: 'client_server',
+      rule: variant === 'list' ? 'add_wins' : 'server_order',
+      description: `ShareDB ${release}: ${variant === 'map' ? 'a map' : 'list items'} as fields of a json0 document`,
+    }, KNOWN_BUGS[release] || {}));
+    return;
+  }
+  virtualUs = event.time || 0;
+  if (event.ev === 'start') {
+    const rng = new protocol.Rng(event.seed);
+    currentRng = rng;
+    const replica = event.role === 'server' ? new Server(event) : new Client(event);
+    replicas.set(event.node, { replica, rng });
+    if (replica.start) replica.start(event, out);
+    return;
+  }
+  const entry = replicas.get(event.node);
+  if (event.ev === 'stop') {
+    if (entry && entry.replica.stop) entry.replica.stop();
+    replicas.delete(event.node);
+    return;
+  }
+  if (!entry) throw new Error(`event ${event.ev} for replica ${event.node}, which was never started`);
+  currentRng = entry.rng;
+  if (event.ev === 'state') {
+    const answer = entry.replica.state();
+    out.push({ a: 'state', state: answer.state, metadata_bytes: answer.metadata_bytes || 0 });
+    return;
+  }
+  const method = entry.replica[event.ev];
+  if (typeof method === 'function') method.call(entry.replica, event, out);
+}
+
+const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+/** Runs one event to quiescence: its handler, then every nextTick, promise and stream callback. */
+async function answer(line) {
+  const out = new protocol.Actions();
+  current = out;
+  failure = null;
+  let event = null;
+  try {
+    event = JSON.parse(line);
+    handle(event, out);
+    let idle = 0;
+    while (idle < 2) {
+      const before = out.lines.length;
+      await turn();
+      idle = out.lines.length === before ? idle + 1 : 0;
+    }
+    if (failure) throw failure;
+    const entry = event.node !== undefined ? replicas.get(event.node) : undefined;
+    if (entry && entry.replica.afterEvent && event.ev !== 'state') entry.replica.afterEvent(out);
+  } catch (error) {
+    out.lines.length = 0;
+    out.push({ a: 'error', message: String(error && error.stack ? error.stack : error) });
+  }
+  current = null;
+  out.lines.push(JSON.stringify({ a: 'done' }));
+  process.stdout.write(out.lines.join('\n') + '\n');
+}
+
+let queue = Promise.resolve();
+let partial = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk) => {
+  const lines = (partial + chunk).split('\n');
+  partial = lines.pop();
+  for (const line of lines) if (line.length > 0) queue = queue.then(() => answer(line));
+});
+process.stdin.on('end', () => { queue.then(() => process.exit(0)); });

@@ -1,0 +1,164 @@
+// The ShareDB adapter (models/adapters/sharedb): sharedb-map and sharedb-list on ShareDB's own Backend
+// and Connection, and sharedb-map on two old releases, one with a published reconnect bug
+// (1.0.0-beta.29) and the first with its fix (1.0.0-beta.31). The repro file beside this test is the
+// shrunk schedule syncstorm found for that bug; it must still fail on the buggy release and pass on the
+// fixed ones. Every test needs Node.js and the adapter's npm packages and fails where they are missing.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <string>
+
+#include "models/external/external.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/engine/simulation.hpp"
+#include "sim/sweep/check.hpp"
+#include "sim/sweep/repro.hpp"
+#include "tests/printers.hpp"
+#include "tests/programs.hpp"
+
+using namespace syncstorm;
+using testing::needs;
+using testing::needs_node;
+
+namespace {
+
+const std::string kRepro =
+    std::string(SYNCSTORM_SOURCE_DIR) + "/tests/models/repros/sharedb-map-1.0.0-beta.29.read-your-writes.repro.toml";
+
+/// Node.js and the adapter's npm packages (`./setup.sh` installs them).
+bool needs_sharedb() {
+  if (!needs_node()) return false;
+  const std::string packages = adapter_dir() + "/sharedb/node_modules";
+  return needs(std::filesystem::exists(packages), "the npm packages of the sharedb adapter (" + packages + ")",
+               "SYNCSTORM_NO_NODE", "npm ci --prefix models/adapters/sharedb");
+}
+
+/// A few clients, no faults.
+Scenario quiet() {
+  Scenario s;
+  s.name = "sharedb-quiet";
+  s.servers = 1;
+  s.workload.clients = 3;
+  s.workload.duration = Duration::seconds(5);
+  s.workload.think_time_mean = Duration::millis(300);
+  s.workload.keys = 6;
+  s.invariants.settle = Duration::seconds(5);
+  return s;
+}
+
+/// The server crashes twice and rebuilds ShareDB's database from its store each time.
+Scenario server_crashes() {
+  Scenario s = quiet();
+  s.name = "sharedb-server-crashes";
+  FaultSpec crash;
+  crash.kind = FaultKind::crash;
+  crash.at = Instant{1'500'000};
+  crash.duration = Duration::seconds(1);
+  crash.target = Target{Target::Kind::server, 0};
+  FaultSpec again = crash;
+  again.at = Instant{3'500'000};
+  s.faults = {crash, again};
+  return s;
+}
+
+RunResult run(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
+  return run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed), seed);
+}
+
+/// Whether every live node that holds a state holds the same one.
+bool converged(const RunResult& r) {
+  std::optional<State> first;
+  for (const NodeFinal& f : r.history.finals) {
+    if (!f.live || !f.state) continue;
+    if (!first) first = f.state;
+    else if (*first != *f.state) return false;
+  }
+  return first.has_value();
+}
+
+std::size_t count_acknowledged(const RunResult& r) {
+  return static_cast<std::size_t>(std::count_if(r.history.ops.begin(), r.history.ops.end(),
+                                                [](const OpRecord& op) { return op.acknowledged.has_value(); }));
+}
+
+bool shows(const RunResult& r, Invariant invariant) {
+  return std::any_of(r.violations.begin(), r.violations.end(), [&](const Violation& v) { return v.invariant == invariant; });
+}
+
+}  // namespace
+
+TEST_CASE("sharedb-map and sharedb-list converge, pass every checker and replay to the same trace hash",
+          "[external][node][sharedb]") {
+  if (!needs_sharedb()) return;
+  const ModelRegistry registry = shipped_models();
+  for (const char* name : {"sharedb-map", "sharedb-list"}) {
+    const ModelInfo* model = registry.find(name);
+    REQUIRE(model != nullptr);
+    const RunResult a = run(quiet(), *model, 11);
+    const RunResult b = run(quiet(), *model, 11);
+    INFO(name << ": " << a.aborted);
+    REQUIRE(a.aborted.empty());
+    CHECK(count_acknowledged(a) > 0);
+    CHECK(converged(a));
+    for (const Violation& v : a.violations) FAIL_CHECK(name << ": " << to_string(v.invariant) << ": " << v.detail);
+    CHECK(a.trace_hash == b.trace_hash);
+  }
+}
+
+TEST_CASE("a ShareDB server rebuilds its database from its store after a crash and keeps every acknowledged op",
+          "[external][node][sharedb]") {
+  if (!needs_sharedb()) return;
+  const ModelRegistry registry = shipped_models();
+  for (const char* name : {"sharedb-map", "sharedb-list"}) {
+    const RunResult r = run(server_crashes(), *registry.find(name), 5);
+    INFO(name << ": " << r.aborted);
+    REQUIRE(r.aborted.empty());
+    CHECK(r.metrics.crashes == 2);
+    CHECK(count_acknowledged(r) > 0);
+    CHECK(converged(r));
+    for (const Violation& v : r.violations) FAIL_CHECK(name << ": " << to_string(v.invariant) << ": " << v.detail);
+  }
+}
+
+TEST_CASE("sharedb-map passes the first seeds of flaky-mobile and server-crash", "[external][node][sharedb]") {
+  if (!needs_sharedb()) return;
+  const ModelRegistry registry = shipped_models();
+  const ModelInfo& model = *registry.find("sharedb-map");
+  auto scenarios = shipped_scenarios();
+  REQUIRE(scenarios.ok());
+  for (const Scenario& scenario : scenarios.value()) {
+    if (scenario.name != "flaky-mobile" && scenario.name != "server-crash") continue;
+    for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+      const RunResult r = run(scenario, model, seed);
+      INFO(scenario.name << " seed " << seed << ": " << r.aborted);
+      REQUIRE(r.aborted.empty());
+      for (const Violation& v : r.violations) FAIL_CHECK(scenario.name << " seed " << seed << ": " << v.detail);
+    }
+  }
+}
+
+TEST_CASE("the shrunk repro shows a user its acknowledged edit undone on ShareDB 1.0.0-beta.29, not on the fixed releases",
+          "[external][node][sharedb]") {
+  if (!needs_sharedb()) return;
+  const ModelRegistry registry = shipped_models();
+  auto repro = load_repro(kRepro);
+  INFO((repro ? std::string() : repro.error().message));
+  REQUIRE(repro.ok());
+  CHECK(size_of(repro.value().schedule).clients <= 3);
+  CHECK(size_of(repro.value().schedule).operations <= 12);
+
+  const RunResult buggy = replay_repro(repro.value(), *registry.find("sharedb-map-1.0.0-beta.29"));
+  INFO(buggy.aborted);
+  REQUIRE(buggy.aborted.empty());
+  CHECK(shows(buggy, Invariant::read_your_writes));
+  CHECK(buggy.trace_hash == repro.value().trace_hash);
+
+  for (const char* fixed : {"sharedb-map-1.0.0-beta.31", "sharedb-map"}) {
+    const RunResult r = replay_repro(repro.value(), *registry.find(fixed));
+    INFO(fixed << ": " << r.aborted);
+    REQUIRE(r.aborted.empty());
+    CHECK(converged(r));
+    for (const Violation& v : r.violations) FAIL_CHECK(fixed << ": " << to_string(v.invariant) << ": " << v.detail);
+  }
+}
