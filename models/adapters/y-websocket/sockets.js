@@ -7,13 +7,15 @@
 // number. Every frame is one `send`:
 //
 //   [kind byte][session, lib0 varuint][payload]
-//   kind 0 OPEN    client -> server: the opening handshake of a new session
-//   kind 1 ACCEPT  server -> client: the handshake's answer; the client's `onopen` fires on it
+//   kind 0 OPEN    client -> server: a new session starts (the server runs setupWSConnection)
 //   kind 2 DATA    either way: one WebSocket message (the payload)
 //   kind 3 CLOSE   either way: the closing handshake
 //   kind 4 PING    server -> client (`ws`'s conn.ping()); a browser answers with PONG by itself
 //   kind 5 PONG    client -> server
 //
+// syncstorm's `connected` event is the WebSocket handshake (PROTOCOL.md: a stream connection is a
+// WebSocket), so a socket made while the connection is up opens at once, as the provider expects
+// of a handshake that already succeeded; its OPEN frame reaches the server before anything it sends.
 // A client socket opened while its syncstorm connection is down fails at once (onerror, onclose),
 // as a browser's does when the network is gone, and the provider backs off and tries again. Events a
 // browser or `ws` delivers later (onclose after close(), a server conn's 'close') come on a timer of
@@ -23,7 +25,6 @@ const encoding = require('lib0/encoding');
 const decoding = require('lib0/decoding');
 
 const OPEN = 0;
-const ACCEPT = 1;
 const DATA = 2;
 const CLOSE = 3;
 const PING = 4;
@@ -87,10 +88,7 @@ class ClientLink {
     const { kind, session, payload } = parse(bytes);
     const socket = this.socket;
     if (!socket || socket.session !== session || socket.server !== from) return;  // an older session's frame
-    if (kind === ACCEPT && socket.readyState === CONNECTING) {
-      socket.readyState = OPENED;
-      if (socket.onopen) socket.onopen({ type: 'open' });
-    } else if (kind === DATA && socket.readyState === OPENED) {
+    if (kind === DATA && socket.readyState === OPENED) {
       if (socket.onmessage) socket.onmessage({ type: 'message', data: arrayBuffer(payload) });
     } else if (kind === PING && socket.readyState === OPENED) {
       this.replica.out.send(from, frame(PONG, session));
@@ -119,6 +117,11 @@ class ClientSocket {
       setTimeout(() => { if (this.readyState === CONNECTING) this.fail(1006); }, 0);
     } else {
       link.replica.out.send(this.server, frame(OPEN, this.session));
+      setTimeout(() => {
+        if (this.readyState !== CONNECTING) return;
+        this.readyState = OPENED;
+        if (this.onopen) this.onopen({ type: 'open' });
+      }, 0);
     }
   }
 
@@ -185,7 +188,6 @@ class ServerLink {
       if (previous) previous.lost();
       const conn = new ServerConn(this, from, session);
       this.conns.set(from, conn);
-      this.replica.out.send(from, frame(ACCEPT, session));
       this.accept(conn);
       return;
     }
