@@ -904,6 +904,14 @@ std::vector<ModelInfo> shipped_external_models() {
       {"automerge-list", node("automerge", "list"), "Automerge (real library, Node.js): list items in a map synced through a relay server",
        DataType::list, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
        MetadataGrowth::keeps_history},
+      // y-websocket's provider and server: a Y.Map key keeps one of concurrent sets, and a concurrent
+      // delete of that one empties it, hence last-writer-wins for the list (models/adapters/README.md).
+      {"yjs-ws-list", node("y-websocket", "list"), "Yjs through y-websocket's provider and server (real libraries, Node.js): list items in a Y.Map",
+       DataType::list, Topology::client_server, SupersedeRule::last_writer_wins, std::nullopt,
+       MetadataGrowth::with_state},
+      {"yjs-ws-text", node("y-websocket", "text"), "Yjs through y-websocket's provider and server (real libraries, Node.js): text as a Y.Array",
+       DataType::text, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
+       MetadataGrowth::with_state},
   };
   std::vector<ModelInfo> out;
   for (const ExternalSpec& spec : specs) out.push_back(external_model(spec));

@@ -46,7 +46,7 @@ Result<ModelInfo> describe_external(const std::string& command);
 /// The folder of the shipped adapters: kAdapterDirEnv, else as shipped_dir() finds it.
 std::string adapter_dir();
 
-/// The shipped adapters: yjs-list, yjs-text, automerge-map, automerge-list. Registering them starts
+/// The shipped adapters: yjs-list, yjs-text, automerge-map, automerge-list, yjs-ws-list, yjs-ws-text. Registering them starts
 /// nothing; their process starts only when a run uses them.
 std::vector<ModelInfo> shipped_external_models();
 
