@@ -24,23 +24,44 @@
 // provider's `synced` flag only says the first sync step 2 arrived), so operations are reported
 // `applied` and never `acknowledged`.
 
-// The server package reads its settings from the environment when it loads; a stray YPERSISTENCE or
-// CALLBACK_URL would open a LevelDB directory or post over HTTP, so they are cleared first.
-for (const name of ['YPERSISTENCE', 'CALLBACK_URL', 'CALLBACK_OBJECTS', 'GC']) delete process.env[name];
+// The server package reads its settings from the environment when it loads. The deployment is the
+// one its README describes, with YPERSISTENCE naming a LevelDB directory; everything else (an HTTP
+// CALLBACK_URL, GC off) is cleared so a stray setting of the machine cannot change the run.
+for (const name of ['CALLBACK_URL', 'CALLBACK_OBJECTS', 'GC']) delete process.env[name];
+process.env.YPERSISTENCE = 'ydb';
 
+// stdout carries the protocol: the packages' console output goes to stderr ("Persisting documents").
+console.log = console.info = console.debug = console.error;
+
+const path = require('path');
+const Module = require('module');
 const protocol = require('../lib/protocol');  // first: it virtualises the clock and randomness
 const timers = require('./timers');          // second: library timers become syncstorm timers
 const sockets = require('./sockets');
 const persistence = require('./persistence');
+
+// The packages come from the folder of the adapter that was started: this one, or a folder that
+// pins other versions and runs this file (see README.md).
+const packages = Module.createRequire(path.join(process.env.SYNCSTORM_YWS_PACKAGES || __dirname, 'package.json'));
+// y-leveldb, wherever the server package asks for it, is the stand-in on syncstorm's store.
+const load = Module._load;
+Module._load = function loadWithStore(request, ...rest) {
+  if (request === 'y-leveldb') return { LeveldbPersistence: persistence.LevelStandIn };
+  return load.call(this, request, ...rest);
+};
 const Y = requireInstalled('yjs');
 const { WebsocketProvider } = requireInstalled('y-websocket');
 const server = requireInstalled('@y/websocket-server/utils');
+// Whether this version of the server package honours YPERSISTENCE: its own code decides.
+const packaged = server.getPersistence();
+const serverPersistence = packaged === null ? null : persistence.rehosted(packaged.provider, Y);
+server.setPersistence(serverPersistence);
 
 function requireInstalled(name) {
   try {
-    return require(name);
+    return packages(name);
   } catch (error) {
-    const folder = require('path').basename(__dirname);
+    const folder = path.basename(process.env.SYNCSTORM_YWS_PACKAGES || __dirname);
     process.stderr.write(`${error.message}\nthe adapter's packages are not installed: run npm ci --prefix models/adapters/${folder}\n`);
     process.exit(3);
   }
@@ -202,44 +223,23 @@ class Server extends Replica {
     // names its document apart, so several servers in one process never share one.
     this.docName = `${event.node}/${ROOM}`;
     server.docs.delete(this.docName);  // a crashed incarnation's document is gone with it
-    this.durable = new persistence.ServerStore(this, event, Y);
+    persistence.serverStores.set(this.docName, new persistence.ServerStore(this, event, Y));
     this.link = new sockets.ServerLink(this, (conn) => {
-      server.setPersistence(this.durable.hooks());
       server.setupWSConnection(conn, { url: `/${ROOM}` }, { docName: this.docName });
     });
   }
 
   message(event, out) {
     this.within(out, () => {
-      // One persistence per process in the package: set it to this server's before it may run.
-      server.setPersistence(this.durable.hooks());
       this.link.receive(event.from, Buffer.from(event.data, 'base64'));
     });
   }
 
-  timer(event, out) {
-    this.within(out, () => {
-      server.setPersistence(this.durable.hooks());
-      this.timers.fire(event.tag);
-    });
-  }
-
   connected(event, out) { this.within(out, () => this.link.up(event.peer)); }
-  disconnected(event, out) {
-    this.within(out, () => {
-      server.setPersistence(this.durable.hooks());
-      this.link.down(event.peer);
-    });
-  }
+  disconnected(event, out) { this.within(out, () => this.link.down(event.peer)); }
 
   /** The server shows no user anything: the document may not even be loaded. */
   state() { return { state: null, metadata_bytes: 0 }; }
-
-  retire() {
-    super.retire();
-    const doc = server.docs.get(this.docName);
-    if (doc && doc.owner === this) server.docs.delete(this.docName);
-  }
 }
 
 protocol.serve(

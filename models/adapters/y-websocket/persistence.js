@@ -1,14 +1,13 @@
 'use strict';
 // Durable documents on syncstorm's store.
 //
-// Server: the persistence the y-websocket server package builds on y-leveldb (its YPERSISTENCE
-// setting), with y-leveldb's contract held on the store: every update appended under its own key,
-// the document read back by applying them in order, and the log merged into one update once it
-// holds more than PREFERRED_TRIM_SIZE entries. bindState is the package's own code with its `await`
-// written as `.then` on a thenable that calls back at once: a real promise would run the rest after
-// the event's end marker, outside syncstorm's control. The LevelDB read it waits for completes on a
-// timer of zero delay, so a client's first sync can meet a document that is not loaded yet, as it
-// can in production.
+// Server: the server is deployed as its README says, with YPERSISTENCE set. Where the package
+// version honours it, it builds its persistence on y-leveldb; this file stands in for y-leveldb on
+// the store (every update appended under its own key, the document read back by applying them in
+// order, the log merged into one update beyond PREFERRED_TRIM_SIZE entries), and re-hosts the
+// package's bindState (see `rehosted`). The LevelDB read completes on a timer of zero delay, so a
+// client's first sync can meet a document that is not loaded yet, as it can in production. Where the
+// package version ignores YPERSISTENCE, the server has no persistence, as deployed.
 //
 // Client: y-indexeddb's contract (the same append-and-merge log, read when the page loads), applied
 // before the provider connects.
@@ -50,51 +49,69 @@ class UpdateLog {
   }
 }
 
-class ServerStore extends UpdateLog {
-  constructor(replica, event, Y) {
-    super(replica, event, Y);
-    const Yjs = Y;
-    const log = this;
-    // What the server package's YPERSISTENCE branch passes to setPersistence, with `ldb` the log.
-    this.persistence = {
-      provider: log,
-      bindState: (docName, ydoc) => {
-        ydoc.owner = replica;
-        log.getYDoc(docName).then((persistedYdoc) => {
-          const newUpdates = Yjs.encodeStateAsUpdate(ydoc);
-          log.storeUpdate(docName, newUpdates);
-          Yjs.applyUpdate(ydoc, Yjs.encodeStateAsUpdate(persistedYdoc));
-          ydoc.on('update', (update) => {
-            log.storeUpdate(docName, update);
-          });
-        });
-      },
-      // The package calls writeState(...).then(() => doc.destroy()) when the last connection
-      // closes. A thenable that calls back at once keeps that inside the current event; the
-      // y-leveldb branch's writeState does nothing either (every update is already stored).
-      writeState: (_docName, _ydoc) => ({ then: (resolve) => resolve() }),
-    };
-  }
+/** A server replica's log; `LevelStandIn` finds it by document name. */
+class ServerStore extends UpdateLog {}
 
-  hooks() { return this.persistence; }
+/** Server stores by document name: one y-leveldb instance serves every server node's document. */
+const serverStores = new Map();
 
-  /** y-leveldb's getYDoc: the stored log as a fresh document, read after a LevelDB round trip. */
-  getYDoc(_docName) {
+function storeOf(docName) {
+  const store = serverStores.get(docName);
+  if (!store) throw new Error(`no store for document ${docName}`);
+  return store;
+}
+
+/**
+ * What the server package gets when it asks for y-leveldb's LeveldbPersistence: the same calls, on
+ * syncstorm's store. getYDoc answers with a thenable that calls back on a timer of zero delay (the
+ * LevelDB read); storeUpdate is written and flushed at once.
+ */
+class LevelStandIn {
+  constructor(_location) { /* the store is syncstorm's, whatever directory the deployment names */ }
+
+  getYDoc(docName) {
+    const store = storeOf(docName);
     return { then: (resolve) => {
       setTimeout(() => {
-        if (this.replica.dead) return;
-        const doc = new this.Y.Doc();
-        this.applyTo(doc, null);
+        if (store.replica.dead) return;
+        const doc = new store.Y.Doc();
+        store.applyTo(doc, null);
         resolve(doc);
       }, 0);
     } };
   }
 
-  storeUpdate(_docName, update) { this.append(update); }
+  storeUpdate(docName, update) { storeOf(docName).append(update); }
+}
+
+/**
+ * The persistence the server package's YPERSISTENCE branch passes to setPersistence, with its
+ * `await` written as `.then`: the package's async bindState would run its second half in a
+ * microtask after the event's end marker, outside syncstorm's control. The calls and their order are
+ * the package's.
+ */
+function rehosted(ldb, Y) {
+  return {
+    provider: ldb,
+    bindState: (docName, ydoc) => {
+      ldb.getYDoc(docName).then((persistedYdoc) => {
+        const newUpdates = Y.encodeStateAsUpdate(ydoc);
+        ldb.storeUpdate(docName, newUpdates);
+        Y.applyUpdate(ydoc, Y.encodeStateAsUpdate(persistedYdoc));
+        ydoc.on('update', (update) => {
+          ldb.storeUpdate(docName, update);
+        });
+      });
+    },
+    // The package calls writeState(...).then(() => doc.destroy()) when the last connection closes;
+    // its y-leveldb branch writes nothing there (every update is already stored). A thenable that
+    // calls back at once keeps the destroy inside the current event.
+    writeState: (_docName, _ydoc) => ({ then: (resolve) => resolve() }),
+  };
 }
 
 class ClientStore extends UpdateLog {
   load(doc) { this.applyTo(doc, this); }
 }
 
-module.exports = { ServerStore, ClientStore };
+module.exports = { ServerStore, ClientStore, serverStores, LevelStandIn, rehosted };
