@@ -20,9 +20,9 @@
 // id to op id, text as a Y.Array of op ids. The rules declared are what Yjs does, not more: a Y.Array
 // delete removes only the elements its author saw (add-wins), but a Y.Map key holds one winner among
 // concurrent sets, and a concurrent delete of that winner empties the key even when it never saw the
-// losing set, so the list declares last-writer-wins (partition-heal seed 19 shows it). The library gives its user no acknowledgement (the
-// provider's `synced` flag only says the first sync step 2 arrived), so operations are reported
-// `applied` and never `acknowledged`.
+// losing set, so the list declares last-writer-wins. The library gives its user no acknowledgement
+// (the provider's `synced` flag only says the first sync step 2 arrived), so operations are
+// reported `applied` and never `acknowledged`.
 
 // The server package reads its settings from the environment when it loads. The deployment is the
 // one its README describes, with YPERSISTENCE naming a LevelDB directory; everything else (an HTTP
@@ -40,9 +40,7 @@ const timers = require('./timers');          // second: library timers become sy
 const sockets = require('./sockets');
 const persistence = require('./persistence');
 
-// The packages come from the folder of the adapter that was started: this one, or a folder that
-// pins other versions and runs this file (see README.md).
-const packages = Module.createRequire(path.join(process.env.SYNCSTORM_YWS_PACKAGES || __dirname, 'package.json'));
+const packages = Module.createRequire(path.join(__dirname, 'package.json'));
 // y-leveldb, wherever the server package asks for it, is the stand-in on syncstorm's store.
 const load = Module._load;
 Module._load = function loadWithStore(request, ...rest) {
@@ -61,8 +59,7 @@ function requireInstalled(name) {
   try {
     return packages(name);
   } catch (error) {
-    const folder = path.basename(process.env.SYNCSTORM_YWS_PACKAGES || __dirname);
-    process.stderr.write(`${error.message}\nthe adapter's packages are not installed: run npm ci --prefix models/adapters/${folder}\n`);
+    process.stderr.write(`${error.message}\nthe adapter's packages are not installed: run npm ci --prefix models/adapters/y-websocket\n`);
     process.exit(3);
   }
 }
