@@ -3,11 +3,12 @@
 //
 // syncstorm owns the connection between a client and its server (`connected`, `disconnected`); the
 // provider owns WebSocket objects, which it closes and opens again on its own (its watchdog, its
-// backoff). One syncstorm connection therefore carries a sequence of WebSocket sessions, each with a
+// backoff). One syncstorm connection therefore carries a sequence of WebSockets, each with a
 // number. Every frame is one `send`:
 //
-//   [kind byte][session, lib0 varuint][payload]
-//   kind 0 OPEN    client -> server: a new session starts (the server runs setupWSConnection)
+//   [kind byte][socket number, lib0 varuint][payload]
+//   kind 0 OPEN    client -> server: a new socket starts (the server runs setupWSConnection)
+//   kind 1         unused
 //   kind 2 DATA    either way: one WebSocket message (the payload)
 //   kind 3 CLOSE   either way: the closing handshake
 //   kind 4 PING    server -> client (`ws`'s conn.ping()); a browser answers with PONG by itself
@@ -35,10 +36,10 @@ const OPENED = 1;
 const CLOSING = 2;
 const CLOSED = 3;
 
-function frame(kind, session, payload) {
+function frame(kind, socketNumber, payload) {
   const encoder = encoding.createEncoder();
   encoding.writeUint8(encoder, kind);
-  encoding.writeVarUint(encoder, session);
+  encoding.writeVarUint(encoder, socketNumber);
   if (payload) encoding.writeUint8Array(encoder, payload instanceof Uint8Array ? payload : new Uint8Array(payload));
   return encoding.toUint8Array(encoder);
 }
@@ -46,9 +47,9 @@ function frame(kind, session, payload) {
 function parse(bytes) {
   const decoder = decoding.createDecoder(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   const kind = decoding.readUint8(decoder);
-  const session = decoding.readVarUint(decoder);
+  const socketNumber = decoding.readVarUint(decoder);
   const payload = decoding.readTailAsUint8Array(decoder);
-  return { kind, session, payload };
+  return { kind, socketNumber, payload };
 }
 
 /** An ArrayBuffer holding exactly `bytes`, as a socket with binaryType 'arraybuffer' delivers. */
@@ -64,7 +65,7 @@ class ClientLink {
     this.replica = replica;
     this.server = null;    // the peer of the live syncstorm connection, or null
     this.socket = null;    // the newest socket the provider made
-    this.sessions = 0;
+    this.socketsMade = 0;
   }
 
   /** The WebSocket class handed to the provider as its WebSocketPolyfill. */
@@ -85,13 +86,13 @@ class ClientLink {
   }
 
   receive(from, bytes) {
-    const { kind, session, payload } = parse(bytes);
+    const { kind, socketNumber, payload } = parse(bytes);
     const socket = this.socket;
-    if (!socket || socket.session !== session || socket.server !== from) return;  // an older session's frame
+    if (!socket || socket.socketNumber !== socketNumber || socket.server !== from) return;  // an older socket's frame
     if (kind === DATA && socket.readyState === OPENED) {
       if (socket.onmessage) socket.onmessage({ type: 'message', data: arrayBuffer(payload) });
     } else if (kind === PING && socket.readyState === OPENED) {
-      this.replica.out.send(from, frame(PONG, session));
+      this.replica.out.send(from, frame(PONG, socketNumber));
     } else if (kind === CLOSE && socket.readyState !== CLOSED) {
       socket.readyState = CLOSED;
       if (socket.onclose) socket.onclose({ type: 'close', code: 1005, reason: '', wasClean: true });
@@ -109,14 +110,14 @@ class ClientSocket {
     this.onmessage = null;
     this.onclose = null;
     this.onerror = null;
-    this.session = ++link.sessions;
+    this.socketNumber = ++link.socketsMade;
     this.server = link.server;
     link.socket = this;
     if (this.server === null) {
       // No network: the attempt fails, reported after the constructor returns as a browser does.
       setTimeout(() => { if (this.readyState === CONNECTING) this.fail(1006); }, 0);
     } else {
-      link.replica.out.send(this.server, frame(OPEN, this.session));
+      link.replica.out.send(this.server, frame(OPEN, this.socketNumber));
       setTimeout(() => {
         if (this.readyState !== CONNECTING) return;
         this.readyState = OPENED;
@@ -133,7 +134,7 @@ class ClientSocket {
   send(data) {
     if (this.readyState === CONNECTING) throw new Error("Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.");
     if (this.readyState !== OPENED || this.link.replica.dead) return;  // a browser drops it silently
-    this.link.replica.out.send(this.server, frame(DATA, this.session, data));
+    this.link.replica.out.send(this.server, frame(DATA, this.socketNumber, data));
   }
 
   close() {
@@ -141,7 +142,7 @@ class ClientSocket {
     const wasOpen = this.readyState === OPENED;
     this.readyState = CLOSING;
     if (this.link.server === this.server && this.server !== null && !this.link.replica.dead) {
-      this.link.replica.out.send(this.server, frame(CLOSE, this.session));
+      this.link.replica.out.send(this.server, frame(CLOSE, this.socketNumber));
     }
     setTimeout(() => {
       if (this.readyState === CLOSED) return;
@@ -174,7 +175,7 @@ class ServerLink {
     this.conns = new Map();  // client node id -> its live ServerConn
   }
 
-  up() { /* a session starts with the client's OPEN frame */ }
+  up() { /* a socket starts with the client's OPEN frame */ }
 
   down(peer) {
     const conn = this.conns.get(peer);
@@ -182,17 +183,17 @@ class ServerLink {
   }
 
   receive(from, bytes) {
-    const { kind, session, payload } = parse(bytes);
+    const { kind, socketNumber, payload } = parse(bytes);
     if (kind === OPEN) {
       const previous = this.conns.get(from);
       if (previous) previous.lost();
-      const conn = new ServerConn(this, from, session);
+      const conn = new ServerConn(this, from, socketNumber);
       this.conns.set(from, conn);
       this.accept(conn);
       return;
     }
     const conn = this.conns.get(from);
-    if (!conn || conn.session !== session || conn.readyState !== OPENED) return;
+    if (!conn || conn.socketNumber !== socketNumber || conn.readyState !== OPENED) return;
     if (kind === DATA) conn.emit('message', arrayBuffer(payload), true);
     else if (kind === PONG) conn.emit('pong');
     else if (kind === CLOSE) conn.lost();
@@ -200,10 +201,10 @@ class ServerLink {
 }
 
 class ServerConn {
-  constructor(link, client, session) {
+  constructor(link, client, socketNumber) {
     this.link = link;
     this.client = client;
-    this.session = session;
+    this.socketNumber = socketNumber;
     this.readyState = OPENED;
     this.binaryType = 'nodebuffer';
     this.listeners = new Map();  // event name -> [fn]
@@ -225,19 +226,19 @@ class ServerConn {
       if (done) done(new Error('WebSocket is not open'));
       return;
     }
-    this.link.replica.out.send(this.client, frame(DATA, this.session, data));
+    this.link.replica.out.send(this.client, frame(DATA, this.socketNumber, data));
     if (done) done(undefined);
   }
 
   ping() {
     if (this.readyState !== OPENED) throw new Error('WebSocket is not open');
-    if (!this.link.replica.dead) this.link.replica.out.send(this.client, frame(PING, this.session));
+    if (!this.link.replica.dead) this.link.replica.out.send(this.client, frame(PING, this.socketNumber));
   }
 
   close() {
     if (this.readyState !== OPENED) return;
     this.readyState = CLOSING;
-    if (!this.link.replica.dead) this.link.replica.out.send(this.client, frame(CLOSE, this.session));
+    if (!this.link.replica.dead) this.link.replica.out.send(this.client, frame(CLOSE, this.socketNumber));
     this.forget();
     setTimeout(() => this.finish(), 0);
   }
