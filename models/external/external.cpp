@@ -1118,8 +1118,20 @@ std::vector<ExternalSpec> shipped_external_specs() {
        "ShareDB 1.0.0-beta.31 (real library, Node.js): sharedb-map on the first release with that fix",
        DataType::map, Topology::client_server, SupersedeRule::server_order, std::nullopt,
        MetadataGrowth::keeps_history},
+      // y-websocket's provider and server: a Y.Map key keeps one of concurrent sets, and a concurrent
+      // delete of that one empties it, hence last-writer-wins for the list (models/adapters/README.md).
+      {"yjs-ws-list", node("y-websocket", "list"), "Yjs through y-websocket's provider and server (real libraries, Node.js): list items in a Y.Map",
+       DataType::list, Topology::client_server, SupersedeRule::last_writer_wins, std::nullopt,
+       MetadataGrowth::with_state},
+      {"yjs-ws-text", node("y-websocket", "text"), "Yjs through y-websocket's provider and server (real libraries, Node.js): text as a Y.Array",
+       DataType::text, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
+       MetadataGrowth::with_state},
   };
-  for (ExternalSpec& spec : specs) spec.protocol = 2;  // they accept reset: one process serves a worker's runs
+  // The Yjs and Automerge adapters accept reset (protocol 2): one process serves a worker's runs. The
+  // others run their own event loops and get a fresh process per run until they handle reset too.
+  for (ExternalSpec& spec : specs) {
+    if (spec.name.starts_with("yjs-list") || spec.name.starts_with("yjs-text") || spec.name.starts_with("automerge-")) spec.protocol = 2;
+  }
   return specs;
 }
 

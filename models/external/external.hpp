@@ -56,7 +56,7 @@ Result<ModelInfo> describe_external(const std::string& command);
 /// The folder of the shipped adapters: kAdapterDirEnv, else as shipped_dir() finds it.
 std::string adapter_dir();
 
-/// What the shipped adapters are: yjs-list, yjs-text, automerge-map, automerge-list (protocol 2).
+/// What the shipped adapters are (models/adapters/README.md lists them), with the protocol each speaks.
 std::vector<ExternalSpec> shipped_external_specs();
 
 /// The shipped adapters as models. Registering them starts nothing; their process starts only when

@@ -1,0 +1,251 @@
+'use strict';
+// syncstorm adapter for Yjs as teams deploy it: `node adapter.js list` (yjs-ws-list) or
+// `node adapter.js text` (yjs-ws-text).
+//
+// Nothing of the sync protocol is ours. Clients run y-websocket's WebsocketProvider (sync step 1
+// and 2, updates and awareness through y-protocols; its reconnect backoff, its resync on every
+// reconnect, its watchdog that drops a silent connection). Servers run the y-websocket server's
+// document handling (`setupWSConnection` and `WSSharedDoc` from @y/websocket-server/utils): one
+// shared document per server, its update broadcast, its awareness relay, its ping/pong liveness
+// check, and its persistence hooks (`bindState`/`writeState`), which unload the document when its
+// last connection closes and load it again from storage on the next one.
+//
+// What this file adds is only what a process of its own would get from the platform:
+// - timers: setTimeout/setInterval become syncstorm `timer` actions (timers.js);
+// - WebSockets: fake sockets whose frames travel as syncstorm `send` actions (sockets.js);
+// - storage: y-leveldb's read/append/compact contract on syncstorm's store for the server, and
+//   y-indexeddb's on the client (persistence.js); those two packages need LevelDB and IndexedDB.
+//
+// A user's edits and what they see are mapped as in the yjs adapter: list items in a Y.Map from item
+// id to op id, text as a Y.Array of op ids. The rules declared are what Yjs does, not more: a Y.Array
+// delete removes only the elements its author saw (add-wins), but a Y.Map key holds one winner among
+// concurrent sets, and a concurrent delete of that winner empties the key even when it never saw the
+// losing set, so the list declares last-writer-wins. The library gives its user no acknowledgement
+// (the provider's `synced` flag only says the first sync step 2 arrived), so operations are
+// reported `applied` and never `acknowledged`.
+
+// The server package reads its settings from the environment when it loads. The deployment is the
+// one its README describes, with YPERSISTENCE naming a LevelDB directory; everything else (an HTTP
+// CALLBACK_URL, GC off) is cleared so a stray setting of the machine cannot change the run.
+for (const name of ['CALLBACK_URL', 'CALLBACK_OBJECTS', 'GC']) delete process.env[name];
+process.env.YPERSISTENCE = 'ydb';
+
+// stdout carries the protocol: the packages' console output goes to stderr ("Persisting documents").
+console.log = console.info = console.debug = console.error;
+
+const path = require('path');
+const Module = require('module');
+const protocol = require('../lib/protocol');  // first: it virtualises the clock and randomness
+const timers = require('./timers');          // second: library timers become syncstorm timers
+const sockets = require('./sockets');
+const persistence = require('./persistence');
+
+const packages = Module.createRequire(path.join(__dirname, 'package.json'));
+// y-leveldb, wherever the server package asks for it, is the stand-in on syncstorm's store.
+const load = Module._load;
+Module._load = function loadWithStore(request, ...rest) {
+  if (request === 'y-leveldb') return { LeveldbPersistence: persistence.LevelStandIn };
+  return load.call(this, request, ...rest);
+};
+const Y = requireInstalled('yjs');
+const { WebsocketProvider } = requireInstalled('y-websocket');
+const server = requireInstalled('@y/websocket-server/utils');
+// Whether this version of the server package honours YPERSISTENCE: its own code decides.
+const packaged = server.getPersistence();
+const serverPersistence = packaged === null ? null : persistence.rehosted(packaged.provider, Y);
+server.setPersistence(serverPersistence);
+
+function requireInstalled(name) {
+  try {
+    return packages(name);
+  } catch (error) {
+    process.stderr.write(`${error.message}\nthe adapter's packages are not installed: run npm ci --prefix models/adapters/y-websocket\n`);
+    process.exit(3);
+  }
+}
+
+const variant = process.argv[2] || 'list';
+if (variant !== 'list' && variant !== 'text') {
+  process.stderr.write(`usage: node adapter.js list|text (got ${variant})\n`);
+  process.exit(2);
+}
+const ROOM = 'syncstorm';
+// Every client's provider listens to process 'exit'; sixty clients are not a leak.
+process.setMaxListeners(0);
+
+/** The canonical state of a document. */
+function canonical(doc) {
+  if (variant === 'text') return { type: 'text', text: doc.getArray('text').toArray() };
+  const items = [];
+  doc.getMap('items').forEach((value, key) => items.push([Number(key), value]));
+  items.sort((x, y) => x[0] - y[0]);
+  return { type: 'list', items };
+}
+
+/** The replicas of the current and earlier incarnations, to silence one that was restarted. */
+const incarnations = new Map();
+
+/** What both roles share: a node id, a clock for the library's timers, the current event's actions. */
+class Replica {
+  constructor(event) {
+    this.node = event.node;
+    this.out = null;
+    this.dead = false;
+    this.timers = new timers.Timers(this);
+    const before = incarnations.get(event.node);
+    if (before) before.retire();
+    incarnations.set(event.node, this);
+  }
+
+  /** Runs `work` as this replica: its timers, its sends and its clock. */
+  within(out, work) {
+    this.out = out;
+    return timers.within(this, () => work());
+  }
+
+  timer(event, out) { this.within(out, () => this.timers.fire(event.tag)); }
+
+  /** A crashed incarnation's objects may still be reachable from the packages' module state. */
+  retire() { this.dead = true; }
+}
+
+class Client extends Replica {
+  constructor(event, rng) {
+    super(event);
+    this.rng = rng;
+    this.link = new sockets.ClientLink(this);
+  }
+
+  start(event, out) {
+    this.within(out, () => {
+      this.doc = new Y.Doc({ gc: true });
+      this.doc.clientID = this.rng.u32();  // before the provider: its Awareness copies the id
+      this.local = new persistence.ClientStore(this, event, Y);
+      this.local.load(this.doc);
+      this.shown = null;
+      this.ownOps = new Set();
+      this.observe();
+      this.doc.on('update', (update, origin) => {
+        this.shown = null;
+        if (origin !== this.local) this.local.append(update);
+      });
+      this.provider = new WebsocketProvider(`ws://server`, ROOM, this.doc, {
+        WebSocketPolyfill: this.link.socketClass(),
+        disableBc: true,
+      });
+    });
+  }
+
+  /** Reports `seen` for the op ids a remote update (origin: the provider) makes visible. */
+  observe() {
+    const remote = (event) => event.transaction.origin === this.provider;
+    const seen = (id) => { if (!this.ownOps.has(id)) this.out.report(id, 'seen'); };
+    if (variant === 'text') {
+      this.doc.getArray('text').observe((event) => {
+        if (!remote(event)) return;
+        for (const delta of event.changes.delta) if (delta.insert) delta.insert.forEach(seen);
+      });
+      return;
+    }
+    const items = this.doc.getMap('items');
+    items.observe((event) => {
+      if (!remote(event)) return;
+      for (const [key, change] of event.changes.keys) {
+        const id = items.get(key);
+        if (change.action !== 'delete' && id !== change.oldValue) seen(id);
+      }
+    });
+  }
+
+  op(event, out) {
+    this.within(out, () => {
+      const op = event.op;
+      const result = this.apply(op);
+      if (result === null) { out.report(op.id, 'rejected'); return; }
+      this.ownOps.add(op.id);
+      out.report(op.id, 'applied', result);
+    });
+  }
+
+  /** Applies a user operation; returns the target (text deletes) or 0, or null when impossible. */
+  apply(op) {
+    let target = 0;
+    let possible = true;
+    this.doc.transact(() => {
+      if (variant === 'text') {
+        const text = this.doc.getArray('text');
+        const position = Math.floor(op.position_ppm * text.length / 1000000);
+        if (op.kind === 'text_insert') {
+          text.insert(Math.min(position, text.length), [op.id]);
+        } else if (text.length === 0) {
+          possible = false;
+        } else {
+          const at = Math.min(position, text.length - 1);
+          target = text.get(at);
+          text.delete(at, 1);
+        }
+        return;
+      }
+      const items = this.doc.getMap('items');
+      const key = String(op.key);
+      if (op.kind === 'list_add') items.set(key, op.id);
+      else if (op.kind === 'list_update' && items.has(key)) items.set(key, op.id);
+      else if (op.kind === 'list_remove') items.delete(key);
+      else possible = false;  // an update of an item this user does not see
+    });
+    return possible ? target : null;
+  }
+
+  message(event, out) { this.within(out, () => this.link.receive(event.from, Buffer.from(event.data, 'base64'))); }
+  connected(event, out) { this.within(out, () => this.link.up(event.peer)); }
+  disconnected(event, out) { this.within(out, () => this.link.down(event.peer)); }
+
+  state() {
+    if (this.shown === null) {
+      this.shown = { state: canonical(this.doc), metadata_bytes: Y.encodeStateAsUpdate(this.doc).length };
+    }
+    return this.shown;
+  }
+
+  retire() {
+    super.retire();
+    if (this.provider) process.off('exit', this.provider._exitHandler);
+  }
+}
+
+class Server extends Replica {
+  constructor(event) {
+    super(event);
+    // The server package keeps its documents in one module-wide map by name; each server node
+    // names its document apart, so several servers in one process never share one.
+    this.docName = `${event.node}/${ROOM}`;
+    server.docs.delete(this.docName);  // a crashed incarnation's document is gone with it
+    persistence.serverStores.set(this.docName, new persistence.ServerStore(this, event, Y));
+    this.link = new sockets.ServerLink(this, (conn) => {
+      server.setupWSConnection(conn, { url: `/${ROOM}` }, { docName: this.docName });
+    });
+  }
+
+  message(event, out) {
+    this.within(out, () => {
+      this.link.receive(event.from, Buffer.from(event.data, 'base64'));
+    });
+  }
+
+  connected(event, out) { this.within(out, () => this.link.up(event.peer)); }
+  disconnected(event, out) { this.within(out, () => this.link.down(event.peer)); }
+
+  /** The server shows no user anything: the document may not even be loaded. */
+  state() { return { state: null, metadata_bytes: 0 }; }
+}
+
+protocol.serve(
+  {
+    name: `yjs-ws-${variant}`,
+    description: `Yjs through y-websocket's provider and server: ${variant === 'text' ? 'text as a Y.Array of elements' : 'list items in a Y.Map'}`,
+    data_type: variant,
+    topology: 'client_server',
+    rule: variant === 'text' ? 'add_wins' : 'last_writer_wins',
+  },
+  (event, rng) => (event.role === 'server' ? new Server(event, rng) : new Client(event, rng)),
+);
