@@ -904,6 +904,14 @@ std::vector<ModelInfo> shipped_external_models() {
       {"automerge-list", node("automerge", "list"), "Automerge (real library, Node.js): list items in a map synced through a relay server",
        DataType::list, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
        MetadataGrowth::keeps_history},
+      {"automerge-repo-map", node("automerge-repo", "map"),
+       "automerge-repo (real library, Node.js): a map in one document, a Repo per replica, synced through a sync-server Repo",
+       DataType::map, Topology::client_server, SupersedeRule::last_writer_wins, std::nullopt,
+       MetadataGrowth::keeps_history},
+      {"automerge-repo-list", node("automerge-repo", "list"),
+       "automerge-repo (real library, Node.js): list items in a map, a Repo per replica, synced through a sync-server Repo",
+       DataType::list, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
+       MetadataGrowth::keeps_history},
   };
   std::vector<ModelInfo> out;
   for (const ExternalSpec& spec : specs) out.push_back(external_model(spec));

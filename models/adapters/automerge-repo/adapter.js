@@ -34,6 +34,10 @@
 // document from the first client that syncs it.
 
 const crypto = require('crypto');
+const fs = require('fs');
+const path = require('path');
+const { createRequire } = require('module');
+const { pathToFileURL } = require('url');
 const { Actions, Rng, storeOf } = require('../lib/protocol');
 
 // ----------------------------------------------------------------------------------------------
@@ -73,6 +77,17 @@ crypto.randomUUID = () => {
   const hex = Buffer.from(b).toString('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 };
+
+// The 2.6 releases call Promise.withResolvers, which Node.js has from version 22 on; the same
+// three lines on Node.js 20.
+if (typeof Promise.withResolvers !== 'function') {
+  Promise.withResolvers = function withResolvers() {
+    let resolve;
+    let reject;
+    const promise = new this((yes, no) => { resolve = yes; reject = no; });
+    return { promise, resolve, reject };
+  };
+}
 
 // The library logs with console.log in places (errors it catches); stdout is the protocol's.
 for (const name of ['log', 'info', 'warn', 'debug']) {
@@ -121,13 +136,26 @@ globalThis.setImmediate = () => {
 // ----------------------------------------------------------------------------------------------
 // The library (loaded after the replacements above).
 
+// The packages resolve from the folder of the script node runs: this one, or a folder that pins
+// another release of the library and runs this file (see README.md).
+const packageDir = path.dirname(require.main.filename);
+const requireLibrary = createRequire(require.main.filename);
+
 function requireInstalled(name) {
   try {
-    return require(name);
+    return requireLibrary(name);
   } catch (error) {
-    process.stderr.write(`${error.message}\nthe adapter's packages are not installed: run npm ci --prefix models/adapters/automerge-repo\n`);
+    process.stderr.write(`${error.message}\nthe adapter's packages are not installed: run npm ci --prefix ${path.relative(process.cwd(), packageDir) || '.'}\n`);
     process.exit(3);
   }
+}
+
+/** The ES module build of Automerge's slim entry point, the one automerge-repo itself imports. */
+function automergeModuleUrl() {
+  let dir = path.dirname(requireLibrary.resolve('@automerge/automerge'));
+  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+  return pathToFileURL(path.join(dir, manifest.exports['./slim'].node.import)).href;
 }
 
 const repoPackage = requireInstalled('@automerge/automerge-repo');
@@ -135,7 +163,7 @@ const { Repo, NetworkAdapter, StorageAdapter, cbor } = repoPackage;
 // automerge-repo imports Automerge as an ES module; `require` would load the CommonJS build, a
 // second instance whose documents the first cannot read. Loaded (once) before the first event.
 let A = null;
-const loaded = import('@automerge/automerge/slim').then((module) => {
+const loaded = import(automergeModuleUrl()).then((module) => {
   A = module.next;
   GENESIS = genesis();
 });
