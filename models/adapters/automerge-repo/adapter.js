@@ -328,6 +328,7 @@ class Replica {
     this.shownDoc = null;  // the document the last seen-report compared against
     this.ownOps = new Set();
     this.pending = new Map();  // change hash -> op id: applied here, not yet known to the server
+    this.failure = null;       // an error the library raised in deferred work, reported on the next answer
   }
 
   /** The actions of the event being handled; a replica that is not running must not act. */
