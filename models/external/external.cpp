@@ -1126,11 +1126,21 @@ std::vector<ExternalSpec> shipped_external_specs() {
       {"yjs-ws-text", node("y-websocket", "text"), "Yjs through y-websocket's provider and server (real libraries, Node.js): text as a Y.Array",
        DataType::text, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
        MetadataGrowth::with_state},
+      {"automerge-repo-map", node("automerge-repo", "map"),
+       "automerge-repo (real library, Node.js): a map in one document, a Repo per replica, synced through a sync-server Repo",
+       DataType::map, Topology::client_server, SupersedeRule::last_writer_wins, std::nullopt,
+       MetadataGrowth::keeps_history},
+      {"automerge-repo-list", node("automerge-repo", "list"),
+       "automerge-repo (real library, Node.js): list items in a map, a Repo per replica, synced through a sync-server Repo",
+       DataType::list, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
+       MetadataGrowth::keeps_history},
   };
   // The Yjs and Automerge adapters accept reset (protocol 2): one process serves a worker's runs. The
   // others run their own event loops and get a fresh process per run until they handle reset too.
   for (ExternalSpec& spec : specs) {
-    if (spec.name.starts_with("yjs-list") || spec.name.starts_with("yjs-text") || spec.name.starts_with("automerge-")) spec.protocol = 2;
+    for (const char* name : {"yjs-list", "yjs-text", "automerge-map", "automerge-list"}) {
+      if (spec.name == name) spec.protocol = 2;
+    }
   }
   return specs;
 }

@@ -1,0 +1,507 @@
+'use strict';
+// syncstorm adapter for automerge-repo, the way teams deploy Automerge: `node adapter.js map`
+// (automerge-repo-map) or `node adapter.js list` (automerge-repo-list: list items as a map from item
+// id to op id). Every replica is a `Repo` with a storage adapter backed by syncstorm's store and a
+// network adapter whose messages travel as syncstorm `send` actions. The server is a Repo acting as
+// a sync server, configured as automerge-repo-sync-server configures it (storage, a fixed-style peer
+// id, and `sharePolicy: async () => false`: it announces nothing and answers whoever asks). The
+// library's own sync state machine, throttled saves, timeouts and retries all run unmodified.
+//
+// Determinism. automerge-repo is asynchronous (promises, xstate timers, throttled saves), while the
+// protocol answers one event at a time. Three things make a run replay exactly:
+// - Clock and randomness. Date, performance.now, Math.random, crypto.getRandomValues (Automerge's
+//   actor ids), crypto.randomUUID and crypto.randomFillSync (the uuid package: storage ids) read the
+//   virtual clock and the seeded stream of the replica handling the current event. The shared
+//   protocol loop (../lib/protocol.js) answers synchronously and keeps its clock private, so this
+//   adapter installs the same replacements itself and runs its own asynchronous loop.
+// - Timers. setTimeout, setInterval and their clear functions are replaced by a shim: a library
+//   timer becomes a protocol `timer` action of the replica that set it, keyed by a tag, and its
+//   callback runs when syncstorm fires that tag. A cleared timer's event is ignored when it comes.
+// - Microtasks. After an event is dispatched, the loop waits for one real setImmediate before it
+//   answers. Node.js drains the whole nextTick and promise queues (including the jobs those jobs
+//   enqueue) before it runs any macrotask, and with every library timer shimmed no other macrotask
+//   can carry library work, so when the immediate runs the replica is quiescent. The library code
+//   itself is kept off setImmediate (the global is replaced by one that throws), so the barrier
+//   cannot be overtaken. Events are queued and handled strictly one after another.
+//
+// Automerge keeps the whole history of a document: the metadata figure is the size of what the
+// replica holds in durable storage (snapshots, incremental chunks, sync states), which grows with
+// every write even when the visible state does not.
+//
+// Every replica shares one document, as an app shares one automerge URL: its id is a constant, and
+// every client starts from the same empty genesis change (made once, by a fixed actor at time 0), as
+// if the app shipped the document's first version. The server starts with nothing and learns the
+// document from the first client that syncs it.
+
+const crypto = require('crypto');
+const fs = require('fs');
+const path = require('path');
+const { createRequire } = require('module');
+const { pathToFileURL } = require('url');
+const { Actions, Rng, storeOf } = require('../lib/protocol');
+
+// ----------------------------------------------------------------------------------------------
+// The virtual clock and seeded randomness of the current replica (installed before the library
+// loads, so nothing captures the real ones).
+
+let virtualUs = 0;
+let currentRng = new Rng('1');
+const RealDate = globalThis.Date;
+class VirtualDate extends RealDate {
+  constructor(...args) {
+    if (args.length === 0) super(Math.floor(virtualUs / 1000));
+    else super(...args);
+  }
+  static now() { return Math.floor(virtualUs / 1000); }
+}
+globalThis.Date = VirtualDate;
+if (globalThis.performance) globalThis.performance.now = () => virtualUs / 1000;
+Math.random = () => currentRng.float();
+const fillRandom = (array) => {
+  const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = currentRng.u32() & 0xff;
+  return array;
+};
+crypto.webcrypto.getRandomValues = fillRandom;
+if (globalThis.crypto) globalThis.crypto.getRandomValues = fillRandom;
+crypto.randomFillSync = (array, offset, size) => {
+  const start = offset || 0;
+  const view = new Uint8Array(array.buffer, array.byteOffset + start, size === undefined ? array.byteLength - start : size);
+  fillRandom(view);
+  return array;
+};
+crypto.randomUUID = () => {
+  const b = fillRandom(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = Buffer.from(b).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+};
+
+// The 2.6 releases call Promise.withResolvers, which Node.js has from version 22 on; the same
+// three lines on Node.js 20.
+if (typeof Promise.withResolvers !== 'function') {
+  Promise.withResolvers = function withResolvers() {
+    let resolve;
+    let reject;
+    const promise = new this((yes, no) => { resolve = yes; reject = no; });
+    return { promise, resolve, reject };
+  };
+}
+
+// The library logs with console.log in places (errors it catches); stdout is the protocol's.
+for (const name of ['log', 'info', 'warn', 'debug']) {
+  console[name] = (...args) => process.stderr.write(args.map(String).join(' ') + '\n');
+}
+
+// ----------------------------------------------------------------------------------------------
+// Timers: library timers become protocol timer actions of the replica that is running.
+
+/** The replica handling the current event and the actions of its answer. */
+const current = { replica: null, out: null };
+
+class VirtualTimeout {
+  constructor(replica, tag) { this.replica = replica; this.tag = tag; }
+  ref() { return this; }
+  unref() { return this; }
+  hasRef() { return true; }
+  refresh() { return this; }
+  [Symbol.toPrimitive]() { return this.tag; }
+}
+
+function armTimer(callback, delayMs, args, repeat) {
+  const replica = current.replica;
+  if (!replica) throw new Error('a library timer was set outside of any replica event');
+  const tag = replica.nextTimerTag++;
+  const delayUs = Math.max(0, Math.floor(Number(delayMs) || 0)) * 1000;
+  replica.timers.set(tag, { callback, args, delayUs, repeat });
+  current.out.timer(delayUs, tag);
+  return new VirtualTimeout(replica, tag);
+}
+
+function clearTimer(handle) {
+  if (!(handle instanceof VirtualTimeout)) return;
+  handle.replica.timers.delete(handle.tag);
+}
+
+const realSetImmediate = globalThis.setImmediate;
+globalThis.setTimeout = (callback, delayMs, ...args) => armTimer(callback, delayMs, args, false);
+globalThis.setInterval = (callback, delayMs, ...args) => armTimer(callback, delayMs, args, true);
+globalThis.clearTimeout = clearTimer;
+globalThis.clearInterval = clearTimer;
+globalThis.setImmediate = () => {
+  throw new Error('setImmediate is not virtualised: a library deferred work past the event barrier');
+};
+
+// ----------------------------------------------------------------------------------------------
+// The library (loaded after the replacements above).
+
+// The packages resolve from the folder of the script node runs: this one, or a folder that pins
+// another release of the library and runs this file (see README.md).
+const packageDir = path.dirname(require.main.filename);
+const requireLibrary = createRequire(require.main.filename);
+
+function requireInstalled(name) {
+  try {
+    return requireLibrary(name);
+  } catch (error) {
+    process.stderr.write(`${error.message}\nthe adapter's packages are not installed: run npm ci --prefix ${path.relative(process.cwd(), packageDir) || '.'}\n`);
+    process.exit(3);
+  }
+}
+
+/** The ES module build of Automerge's slim entry point, the one automerge-repo itself imports. */
+function automergeModuleUrl() {
+  let dir = path.dirname(requireLibrary.resolve('@automerge/automerge'));
+  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+  return pathToFileURL(path.join(dir, manifest.exports['./slim'].node.import)).href;
+}
+
+const repoPackage = requireInstalled('@automerge/automerge-repo');
+const { Repo, NetworkAdapter, StorageAdapter, cbor } = repoPackage;
+// automerge-repo imports Automerge as an ES module; `require` would load the CommonJS build, a
+// second instance whose documents the first cannot read. Loaded (once) before the first event.
+let A = null;
+const loaded = import(automergeModuleUrl()).then((module) => {
+  A = module.next;
+  GENESIS = genesis();
+});
+
+const variant = process.argv[2] || 'map';
+if (variant !== 'map' && variant !== 'list') {
+  process.stderr.write(`usage: node adapter.js map|list (got ${variant})\n`);
+  process.exit(2);
+}
+
+/** The one document every replica syncs, as an app's shared automerge URL names it. */
+const DOCUMENT_ID = '23hPPCK6FC3XAAemvjXgKs1Ap7Hp';
+
+/** The document's first version, byte-identical everywhere: a fixed actor, time 0, no content. */
+function genesis() {
+  const saved = virtualUs;
+  virtualUs = 0;
+  const doc = A.emptyChange(A.init({ actor: '00000000000000000000000000000000' }), { time: 0 });
+  virtualUs = saved;
+  return A.save(doc);
+}
+let GENESIS = null;  // set once Automerge has loaded
+
+// ----------------------------------------------------------------------------------------------
+// Network: one syncstorm stream connection per peer. When a connection comes up both ends send a
+// hello (their peer id and metadata, as automerge-repo's WebSocket adapters send join and peer),
+// and a hello makes the sender a peer candidate. Every frame is CBOR, as over a WebSocket.
+
+class SimNetworkAdapter extends NetworkAdapter {
+  constructor(replica) {
+    super();
+    this.replica = replica;
+    this.nodeByPeer = new Map();   // peer id -> node id, for peers that said hello
+    this.peerByNode = new Map();   // node id -> peer id
+    this.connected = new Set();    // node ids with a live connection
+  }
+
+  isReady() { return true; }
+  whenReady() { return Promise.resolve(); }
+  connect(peerId, peerMetadata) { this.peerId = peerId; this.peerMetadata = peerMetadata; }
+  disconnect() {}
+
+  send(message) {
+    const node = this.nodeByPeer.get(message.targetId);
+    if (node === undefined || !this.connected.has(node)) return;
+    this.replica.output().send(node, cbor.encode(message));
+  }
+
+  onConnected(node) {
+    this.connected.add(node);
+    this.replica.output().send(node, cbor.encode({ type: 'hello', peerId: this.peerId, peerMetadata: this.peerMetadata }));
+  }
+
+  onDisconnected(node) {
+    this.connected.delete(node);
+    this.forget(node);
+  }
+
+  forget(node) {
+    const peerId = this.peerByNode.get(node);
+    if (peerId === undefined) return;
+    this.peerByNode.delete(node);
+    this.nodeByPeer.delete(peerId);
+    this.emit('peer-disconnected', { peerId });
+  }
+
+  onMessage(node, bytes) {
+    const message = cbor.decode(bytes);
+    if (message.type === 'hello') {
+      this.forget(node);
+      this.peerByNode.set(node, message.peerId);
+      this.nodeByPeer.set(message.peerId, node);
+      this.emit('peer-candidate', { peerId: message.peerId, peerMetadata: message.peerMetadata || {} });
+      return;
+    }
+    if (this.peerByNode.get(node) !== message.senderId) return;  // from before a reset
+    this.emit('message', message);
+  }
+}
+
+// ----------------------------------------------------------------------------------------------
+// Storage: the replica's syncstorm store. A key is automerge-repo's key array joined with '/'
+// (document ids are base58, hashes hex, storage ids uuids: none holds a '/'). A save is a put and a
+// flush, as a file system adapter's write resolves once the file is written.
+
+class SimStorageAdapter extends StorageAdapter {
+  constructor(replica, store) {
+    super();
+    this.replica = replica;
+    this.data = new Map();  // joined key -> bytes
+    for (const [key, value] of store) this.data.set(key, new Uint8Array(value));
+  }
+
+  bytes() {
+    let total = 0;
+    for (const value of this.data.values()) total += value.length;
+    return total;
+  }
+
+  async load(keyParts) { return this.data.get(keyParts.join('/')); }
+
+  async save(keyParts, value) {
+    const key = keyParts.join('/');
+    this.data.set(key, new Uint8Array(value));
+    const out = this.replica.output();
+    out.put(key, value);
+    out.flush();
+  }
+
+  async remove(keyParts) {
+    const key = keyParts.join('/');
+    if (!this.data.delete(key)) return;
+    this.replica.output().erase(key);
+  }
+
+  #matching(prefix) {
+    const keys = [...this.data.keys()].filter((key) => {
+      const parts = key.split('/');
+      return prefix.every((part, i) => parts[i] === part);
+    });
+    return keys.sort();
+  }
+
+  async loadRange(prefix) {
+    return this.#matching(prefix).map((key) => ({ key: key.split('/'), data: this.data.get(key) }));
+  }
+
+  async removeRange(prefix) {
+    for (const key of this.#matching(prefix)) await this.remove(key.split('/'));
+  }
+}
+
+// ----------------------------------------------------------------------------------------------
+// Replicas.
+
+function hexOf(rng, words) {
+  let hex = '';
+  for (let i = 0; i < words; i++) hex += rng.u32().toString(16).padStart(8, '0');
+  return hex;
+}
+
+/** The canonical state of a document's root map. */
+function canonical(doc) {
+  const entries = doc ? Object.entries(doc).map(([key, value]) => [Number(key), value]) : [];
+  entries.sort((x, y) => x[0] - y[0]);
+  if (variant === 'map') return { type: 'map', fields: Object.fromEntries(entries) };
+  return { type: 'list', items: entries };
+}
+
+class Replica {
+  constructor(event, rng) {
+    this.node = event.node;
+    this.role = event.role;
+    this.rng = rng;
+    this.alive = true;
+    this.timers = new Map();  // tag -> { callback, args, delayUs, repeat }
+    this.nextTimerTag = 1;
+    this.network = new SimNetworkAdapter(this);
+    this.storage = new SimStorageAdapter(this, storeOf(event));
+    this.repo = null;
+    this.handle = null;
+    this.shownDoc = null;  // the document the last seen-report compared against
+    this.ownOps = new Set();
+    this.pending = new Map();  // change hash -> op id: applied here, not yet known to the server
+    this.failure = null;       // an error the library raised in deferred work, reported on the next answer
+  }
+
+  /** The actions of the event being handled; a replica that is not running must not act. */
+  output() {
+    if (current.replica !== this || !this.alive) throw new Error(`replica ${this.node} acted outside its own event`);
+    return current.out;
+  }
+
+  doc() { return this.handle && this.handle.isReady() ? this.handle.doc() : null; }
+
+  /** Builds the Repo; its constructor already starts timers and storage reads, so it runs inside
+   *  the start event. */
+  start() {
+    const peerId = `${this.role}-${this.node}-${hexOf(this.rng, 2)}`;
+    this.repo = new Repo(this.role === 'server'
+      ? { network: [this.network], storage: this.storage, peerId, sharePolicy: async () => false }
+      : { network: [this.network], storage: this.storage, peerId });
+    if (this.role === 'server') return;  // the sync server learns the document when asked for it
+    const stored = [...this.storage.data.keys()].some((key) => key.startsWith(`${DOCUMENT_ID}/`));
+    if (stored) {
+      this.repo.find(DOCUMENT_ID).then((handle) => { this.handle = handle; this.shownDoc = handle.doc(); },
+        (error) => { this.failure = error; });
+    } else {
+      this.handle = this.repo.import(GENESIS, { docId: DOCUMENT_ID });
+    }
+  }
+
+  connected(event) { this.network.onConnected(event.peer); }
+  disconnected(event) { this.network.onDisconnected(event.peer); }
+  message(event) { this.network.onMessage(event.from, Buffer.from(event.data, 'base64')); }
+
+  timer(event) {
+    const timer = this.timers.get(event.tag);
+    if (!timer) return;  // cleared since
+    // An interval keeps its tag, so the handle the library holds still clears it.
+    if (timer.repeat) current.out.timer(timer.delayUs, event.tag);
+    else this.timers.delete(event.tag);
+    timer.callback(...timer.args);
+  }
+
+  op(event, out) {
+    const op = event.op;
+    const doc = this.doc();
+    if (this.role !== 'client' || !doc) { out.report(op.id, 'rejected'); return; }
+    const key = String(op.key);
+    if (op.kind === 'list_update' && !(key in doc)) { out.report(op.id, 'rejected'); return; }
+    const before = A.getHeads(doc).join();
+    this.handle.change((d) => {
+      if (op.kind === 'list_remove') delete d[key];
+      else d[key] = op.id;
+    });
+    this.ownOps.add(op.id);
+    out.report(op.id, 'applied');
+    const heads = A.getHeads(this.handle.doc());
+    if (heads.join() === before) out.report(op.id, 'acknowledged');  // a no-op: nothing to sync
+    else this.pending.set(heads[0], op.id);
+  }
+
+  /** After the event's work has settled: what the user now sees, and what the server now holds. */
+  settle(out) {
+    if (this.failure) throw this.failure;
+    if (this.handle === null && this.role === 'server') this.handle = this.repo.handles[DOCUMENT_ID] || null;
+    const doc = this.doc();
+    if (!doc || this.role !== 'client') return;
+    if (doc !== this.shownDoc) {
+      const before = this.shownDoc || {};
+      for (const key of Object.keys(doc)) {
+        const id = doc[key];
+        if (before[key] !== id && !this.ownOps.has(id)) out.report(id, 'seen');
+      }
+      this.shownDoc = doc;
+    }
+    if (this.pending.size > 0) this.acknowledgeHeld(doc);
+  }
+
+  /** Acknowledges the pending changes the server's heads include, as automerge-repo tracks them
+   *  for every peer with a storage id (`DocHandle.getSyncInfo`): what a "saved to the server"
+   *  indicator shows. */
+  acknowledgeHeld(doc) {
+    for (const peerId of this.repo.peers) {
+      const storageId = this.repo.getStorageIdOfPeer(peerId);
+      const info = storageId && this.handle.getSyncInfo(storageId);
+      if (!info) continue;
+      const serverHeads = repoPackage.decodeHeads(info.lastHeads);
+      if (!A.hasHeads(doc, serverHeads)) continue;
+      const missing = new Set(A.getChangesMetaSince(doc, serverHeads).map((meta) => meta.hash));
+      for (const [hash, op] of [...this.pending]) {
+        if (!missing.has(hash)) { current.out.report(op, 'acknowledged'); this.pending.delete(hash); }
+      }
+    }
+  }
+
+  state() {
+    return { state: canonical(this.doc()), metadata_bytes: this.storage.bytes() };
+  }
+}
+
+// ----------------------------------------------------------------------------------------------
+// The loop: the protocol of ../PROTOCOL.md, asynchronous so that each event's work settles first.
+
+const DESCRIBE = {
+  name: `automerge-repo-${variant}`,
+  description: `automerge-repo: ${variant === 'map' ? 'a map' : 'list items in a map'} in one document, each replica a Repo, synced through a sync-server Repo`,
+  data_type: variant,
+  topology: 'client_server',
+  rule: variant === 'map' ? 'last_writer_wins' : 'add_wins',
+};
+
+const replicas = new Map();  // node id -> Replica
+
+/** Resolves once every microtask the event started has run (see the file header). */
+function settled() { return new Promise((resolve) => realSetImmediate(resolve)); }
+
+async function handle(event, out) {
+  if (event.ev === 'describe') { out.push(Object.assign({ a: 'describe' }, DESCRIBE)); return; }
+  virtualUs = event.time || 0;
+  if (event.ev === 'stop') {
+    const replica = replicas.get(event.node);
+    if (replica) { replica.alive = false; replica.timers.clear(); replicas.delete(event.node); }
+    return;
+  }
+  let replica;
+  if (event.ev === 'start') {
+    currentRng = new Rng(event.seed);
+    const old = replicas.get(event.node);
+    if (old) old.alive = false;
+    replica = new Replica(event, currentRng);
+    replicas.set(event.node, replica);
+  } else {
+    replica = replicas.get(event.node);
+    if (!replica) throw new Error(`event ${event.ev} for replica ${event.node}, which was never started`);
+    currentRng = replica.rng;
+  }
+  current.replica = replica;
+  current.out = out;
+  try {
+    if (event.ev === 'state') {
+      const answer = replica.state();
+      out.push({ a: 'state', state: answer.state, metadata_bytes: answer.metadata_bytes });
+      return;
+    }
+    const method = replica[event.ev];
+    if (typeof method === 'function') method.call(replica, event, out);
+    await settled();
+    replica.settle(out);
+    await settled();
+  } finally {
+    current.replica = null;
+    current.out = null;
+  }
+}
+
+async function answer(line) {
+  const out = new Actions();
+  try {
+    await handle(JSON.parse(line), out);
+  } catch (error) {
+    out.lines.length = 0;
+    out.push({ a: 'error', message: String(error && error.stack ? error.stack : error) });
+  }
+  out.lines.push(JSON.stringify({ a: 'done' }));
+  process.stdout.write(out.lines.join('\n') + '\n');
+}
+
+let queue = loaded.catch((error) => {
+  process.stderr.write(`${error.stack}\n`);
+  process.exit(3);
+});
+let partial = '';
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (chunk) => {
+  const lines = (partial + chunk).split('\n');
+  partial = lines.pop();
+  for (const line of lines) queue = queue.then(() => answer(line));
+});
+process.stdin.on('end', () => { queue = queue.then(() => process.exit(0)); });

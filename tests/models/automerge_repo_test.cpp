@@ -1,0 +1,142 @@
+// The automerge-repo adapter (models/adapters/automerge-repo/): every replica a real Repo, the server
+// a sync-server Repo. These tests need Node.js and the adapter's npm packages (npm ci --prefix
+// models/adapters/automerge-repo): they are tagged [node] and fail where either is missing.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "models/external/external.hpp"
+#include "sim/cli/commands.hpp"
+#include "sim/engine/simulation.hpp"
+#include "sim/sweep/check.hpp"
+#include "sim/sweep/repro.hpp"
+#include "tests/printers.hpp"
+#include "tests/programs.hpp"
+
+using namespace syncstorm;
+using testing::needs;
+using testing::needs_node;
+
+namespace {
+
+/// The npm packages of an adapter folder, which `./setup.sh` installs.
+bool needs_packages(const std::string& folder = "automerge-repo") {
+  const std::string packages = adapter_dir() + "/" + folder + "/node_modules";
+  return needs(std::filesystem::exists(packages), "the npm packages of the " + folder + " adapter (" + packages + ")",
+               "SYNCSTORM_NO_NODE", "npm ci --prefix models/adapters/" + folder);
+}
+
+/// A few clients, no faults.
+Scenario quiet() {
+  Scenario s;
+  s.name = "automerge-repo-quiet";
+  s.servers = 1;
+  s.workload.clients = 3;
+  s.workload.duration = Duration::seconds(5);
+  s.workload.think_time_mean = Duration::millis(300);
+  s.workload.keys = 6;
+  s.invariants.settle = Duration::seconds(5);
+  return s;
+}
+
+/// A client crashes and restarts from its store, then the server does; both stores survive.
+Scenario crashes() {
+  Scenario s = quiet();
+  s.name = "automerge-repo-crashes";
+  s.persistence.client = true;
+  s.persistence.server = true;
+  FaultSpec client;
+  client.kind = FaultKind::crash;
+  client.at = Instant{1'500'000};
+  client.duration = Duration::seconds(1);
+  client.target = Target{Target::Kind::client, 0};
+  FaultSpec server = client;
+  server.at = Instant{3'000'000};
+  server.target = Target{Target::Kind::server, 0};
+  s.faults = {client, server};
+  return s;
+}
+
+RunResult run(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
+  return run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed), seed);
+}
+
+/// Whether every live node that holds a state holds the same one.
+bool converged(const RunResult& r) {
+  std::optional<State> first;
+  for (const NodeFinal& f : r.history.finals) {
+    if (!f.live || !f.state) continue;
+    if (!first) first = f.state;
+    else if (*first != *f.state) return false;
+  }
+  return first.has_value();
+}
+
+const std::string kRepro = std::string(SYNCSTORM_SOURCE_DIR) + "/tests/models/repros/automerge-repo-reconnect-sync-loop.repro.toml";
+
+}  // namespace
+
+TEST_CASE("automerge-repo replicas converge, keep their history and replay to the same trace hash", "[external][node]") {
+  if (!needs_node() || !needs_packages()) return;
+  const ModelRegistry registry = shipped_models();
+  for (const char* name : {"automerge-repo-map", "automerge-repo-list"}) {
+    const ModelInfo* model = registry.find(name);
+    REQUIRE(model != nullptr);
+    CHECK(model->metadata_growth == MetadataGrowth::keeps_history);
+    const RunResult a = run(quiet(), *model, 11);
+    const RunResult b = run(quiet(), *model, 11);
+    INFO(name << ": " << a.aborted);
+    REQUIRE(a.aborted.empty());
+    CHECK(converged(a));
+    for (const Violation& v : a.violations) FAIL_CHECK(name << ": " << to_string(v.invariant) << ": " << v.detail);
+    CHECK(a.trace_hash == b.trace_hash);
+  }
+}
+
+TEST_CASE("automerge-repo replicas restart from their stores after a crash and converge", "[external][node]") {
+  if (!needs_node() || !needs_packages()) return;
+  const ModelRegistry registry = shipped_models();
+  const RunResult r = run(crashes(), *registry.find("automerge-repo-map"), 5);
+  INFO(r.aborted);
+  REQUIRE(r.aborted.empty());
+  CHECK(r.metrics.crashes == 2);
+  CHECK(converged(r));
+  for (const Violation& v : r.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
+}
+
+TEST_CASE("a sync server that reconnects a client after changes were lost in flight never resends them",
+          "[external][node]") {
+  // The shrunk repro of a stall found in automerge-repo 2.5.6: see models/adapters/automerge-repo/README.md.
+  if (!needs_node() || !needs_packages()) return;
+  auto repro = load_repro(kRepro);
+  INFO((repro ? std::string() : repro.error().message));
+  REQUIRE(repro.ok());
+  CHECK(size_of(repro.value().schedule).clients <= 3);
+  CHECK(size_of(repro.value().schedule).operations <= 12);
+  const ModelRegistry registry = shipped_models();
+  const ModelInfo* model = registry.find(repro.value().model);
+  REQUIRE(model != nullptr);
+  const RunResult r = replay_repro(repro.value(), *model);
+  INFO(r.aborted);
+  REQUIRE(r.aborted.empty());
+  CHECK_FALSE(converged(r));
+  bool flagged = false;
+  for (const Violation& v : r.violations) flagged = flagged || to_string(v.invariant) == repro.value().invariant;
+  CHECK(flagged);
+}
+
+TEST_CASE("the 2.6 prerelease, which resets a reconnecting peer's sync state, passes the same repro", "[external][node]") {
+  if (!needs_node() || !needs_packages("automerge-repo-next")) return;
+  auto repro = load_repro(kRepro);
+  REQUIRE(repro.ok());
+  auto model = describe_external("node " + adapter_dir() + "/automerge-repo-next/adapter.js map");
+  INFO((model ? std::string() : model.error().message));
+  REQUIRE(model.ok());
+  const RunResult r = replay_repro(repro.value(), model.value());
+  INFO(r.aborted);
+  REQUIRE(r.aborted.empty());
+  CHECK(converged(r));
+  for (const Violation& v : r.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
+}
