@@ -1120,19 +1120,24 @@ std::vector<ExternalSpec> shipped_external_specs() {
        MetadataGrowth::keeps_history},
       // y-websocket's provider and server: a Y.Map key keeps one of concurrent sets, and a concurrent
       // delete of that one empties it, hence last-writer-wins for the list (models/adapters/README.md).
+      // Yjs applies an update's deletions before its insertions arrive (yjs issues 461, 591, 674, open): an
+      // overwritten Y.Map value shows as absent for a while (models/adapters/y-websocket/README.md).
       {"yjs-ws-list", node("y-websocket", "list"), "Yjs through y-websocket's provider and server (real libraries, Node.js): list items in a Y.Map",
-       DataType::list, Topology::client_server, SupersedeRule::last_writer_wins, std::nullopt,
+       DataType::list, Topology::client_server, SupersedeRule::last_writer_wins, Invariant::monotonic_reads,
        MetadataGrowth::with_state},
       {"yjs-ws-text", node("y-websocket", "text"), "Yjs through y-websocket's provider and server (real libraries, Node.js): text as a Y.Array",
        DataType::text, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
        MetadataGrowth::with_state},
+      // automerge-repo 2.5.6, the newest release, stalls after a reconnect: a sync server that announces
+      // nothing keeps the sync state of changes lost in flight and never sends them again
+      // (models/adapters/automerge-repo/README.md). Declared, so the gate fails it for that reason only.
       {"automerge-repo-map", node("automerge-repo", "map"),
-       "automerge-repo (real library, Node.js): a map in one document, a Repo per replica, synced through a sync-server Repo",
-       DataType::map, Topology::client_server, SupersedeRule::last_writer_wins, std::nullopt,
+       "automerge-repo 2.5.6 (real library, Node.js): a map in one document, a Repo per replica, synced through a sync-server Repo",
+       DataType::map, Topology::client_server, SupersedeRule::last_writer_wins, Invariant::convergence,
        MetadataGrowth::keeps_history},
       {"automerge-repo-list", node("automerge-repo", "list"),
-       "automerge-repo (real library, Node.js): list items in a map, a Repo per replica, synced through a sync-server Repo",
-       DataType::list, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
+       "automerge-repo 2.5.6 (real library, Node.js): list items in a map, a Repo per replica, synced through a sync-server Repo",
+       DataType::list, Topology::client_server, SupersedeRule::add_wins, Invariant::convergence,
        MetadataGrowth::keeps_history},
   };
   // The Yjs and Automerge adapters accept reset (protocol 2): one process serves a worker's runs. The

@@ -57,6 +57,8 @@ export interface AdapterConfig {
   client(env: Env): Handlers;
   /** Left out: servers relay nothing and show nothing. */
   server?(env: Env): Handlers;
+  /** With describe.protocol 2: clears what your modules keep outside their replicas, between runs. */
+  reset?(): void;
 }
 
 /** Runs the adapter on stdin and stdout until syncstorm closes stdin. */

@@ -132,6 +132,9 @@ const HANDLERS = ['onOp', 'onMessage', 'onConnected', 'onDisconnected', 'state',
  *   state()                   the replica's canonical state (see `states`), or null for a relay
  *   metadataBytes()           optional: bytes of sync metadata the replica keeps (for growth checks)
  * A server config may be left out: servers then relay nothing and show nothing.
+ *
+ * With `describe.protocol: 2` one process serves many runs in turn (much faster): say so only when
+ * your modules keep nothing at module level, or clear it in `config.reset()`, called between runs.
  */
 function adapter(config) {
   if (!config || !config.describe || typeof config.client !== 'function') {
@@ -175,13 +178,14 @@ function adapter(config) {
       this.env.timers.delete(event.tag);
       this.within(out, callback);
     }
-    state() {
-      const metadata = this.handlers.metadataBytes ? this.handlers.metadataBytes() : 0;
+    state(event) {
+      const wanted = !event || event.metadata !== false;
+      const metadata = wanted && this.handlers.metadataBytes ? this.handlers.metadataBytes() : 0;
       return { state: this.handlers.state(), metadata_bytes: metadata };
     }
   }
 
-  protocol.serve(config.describe, (event, rng) => new Replica(event, rng));
+  protocol.serve(config.describe, (event, rng) => new Replica(event, rng), { reset: config.reset });
 }
 
 module.exports = { adapter, states, Env };

@@ -20,7 +20,7 @@ export interface Operation {
 
 /** One event from syncstorm (PROTOCOL.md, "Events"). */
 export interface Event {
-  ev: 'describe' | 'start' | 'op' | 'message' | 'timer' | 'connected' | 'disconnected' | 'state' | 'stop';
+  ev: 'describe' | 'start' | 'op' | 'message' | 'timer' | 'connected' | 'disconnected' | 'state' | 'states' | 'stop' | 'reset';
   node: number;
   time: number;
   role?: 'client' | 'server';
@@ -33,6 +33,11 @@ export interface Event {
   data?: string;
   tag?: number;
   peer?: number;
+  /** Version 2, `state` and `states`: false when syncstorm does not need the metadata size. */
+  metadata?: boolean;
+  /** Version 2, `states`: the replicas whose states are asked for, and each one's local clock. */
+  nodes?: number[];
+  times?: number[];
 }
 
 export type Lifecycle = 'applied' | 'acknowledged' | 'rejected' | 'seen';
@@ -71,6 +76,8 @@ export interface Description {
   breaks?: string;
   correct?: boolean;
   name?: string;
+  /** 2: one process may serve many runs, told apart by `reset` events (PROTOCOL.md, "Versions"). */
+  protocol?: number;
 }
 
 /** A replica as protocol.serve drives it: each method handles the event of its name. */
@@ -81,11 +88,17 @@ export interface ProtocolReplica {
   timer?(event: Event, out: Actions): void;
   connected?(event: Event, out: Actions): void;
   disconnected?(event: Event, out: Actions): void;
-  state(): { state: CanonicalState; metadata_bytes?: number };
+  /** `event.metadata === false`: the size is not needed and may be left out. */
+  state(event: Event): { state: CanonicalState; metadata_bytes?: number };
+}
+
+/** Options of serve: `reset` clears what the adapter keeps outside its replicas between two runs. */
+export interface ServeOptions {
+  reset?(): void;
 }
 
 /** Runs the protocol loop on stdin and stdout. */
-export function serve(describe: Description, makeReplica: (event: Event, rng: Rng) => ProtocolReplica): void;
+export function serve(describe: Description, makeReplica: (event: Event, rng: Rng) => ProtocolReplica, options?: ServeOptions): void;
 
 /** The replica's store from a start event: key to bytes. */
 export function storeOf(event: Event): Map<string, Buffer>;
