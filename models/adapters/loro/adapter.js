@@ -33,7 +33,32 @@
 //   2 = an acknowledgement: the server's version vector after it stored an update
 
 const protocol = require('../lib/protocol');  // first: it virtualises the clock and randomness
-const Loro = requireInstalled('loro-crdt');
+
+const usage = 'usage: node adapter.js map|list|text [--trim-history] [--loro-version VERSION]';
+const options = parseArguments(process.argv.slice(2));
+// Another pinned release (an npm alias in package.json, such as loro-crdt-1.16.1) runs the same code:
+// that is how a bug fixed in a later release is shown on the release that had it.
+const Loro = requireInstalled(options.version === null ? 'loro-crdt' : `loro-crdt-${options.version}`);
+const variant = options.variant;
+
+function parseArguments(args) {
+  const parsed = { variant: 'map', trim: false, version: null };
+  const rest = [...args];
+  if (rest.length > 0 && !rest[0].startsWith('--')) parsed.variant = rest.shift();
+  while (rest.length > 0) {
+    const flag = rest.shift();
+    if (flag === '--trim-history') parsed.trim = true;
+    else if (flag === '--loro-version' && rest.length > 0) parsed.version = rest.shift();
+    else fail(`unknown or incomplete flag ${flag}`);
+  }
+  if (!['map', 'list', 'text'].includes(parsed.variant)) fail(`unknown variant ${parsed.variant}`);
+  return parsed;
+}
+
+function fail(message) {
+  process.stderr.write(`${message}\n${usage}\n`);
+  process.exit(2);
+}
 
 function requireInstalled(name) {
   try {
@@ -44,15 +69,10 @@ function requireInstalled(name) {
   }
 }
 
-const variant = process.argv[2] || 'map';
-if (variant !== 'map' && variant !== 'list' && variant !== 'text') {
-  process.stderr.write(`usage: node adapter.js map|list|text (got ${variant})\n`);
-  process.exit(2);
-}
-
 const TAG_VV = 0;
 const TAG_UPDATE = 1;
 const TAG_ACK = 2;
+const TAG_HAVE = 3;  // with --trim-history: a client's version vector after it imported an update
 const COMPACT_AFTER = 64;        // stored updates merged into one snapshot beyond this many
 const ELEMENT_BASE = 0x10000;    // text element i is the code point ELEMENT_BASE + i
 const ELEMENT_MAX = 0x10ffff - ELEMENT_BASE;
@@ -221,6 +241,7 @@ class Client extends Replica {
       const before = new Set(shownIds(this.doc));
       if (this.importUpdate(body) !== null) {
         for (const id of shownIds(this.doc)) if (!before.has(id) && !this.ownOps.has(id)) out.report(id, 'seen');
+        if (options.trim) out.send(event.from, frame(TAG_HAVE, this.doc.oplogVersion().encode()));
       }
     } else if (bytes[0] === TAG_VV || bytes[0] === TAG_ACK) {
       const theirs = Loro.VersionVector.decode(body);
@@ -262,6 +283,11 @@ class Server extends Replica {
   constructor(event, rng) {
     super(event, rng);
     this.clients = new Set();
+    // With --trim-history: every client's last reported version vector, and the version the stored
+    // history starts at. History every client holds is history no client will ask for again.
+    this.everyClient = event.clients || [];
+    this.reported = new Map();
+    this.trimmedAt = new Loro.VersionVector(null);
   }
 
   message(event, out) {
@@ -274,6 +300,9 @@ class Server extends Replica {
         out.send(event.from, frame(TAG_UPDATE, this.doc.export({ mode: 'update', from: theirs })));
       }
       out.send(event.from, frame(TAG_VV, this.doc.oplogVersion().encode()));
+      if (options.trim) this.clientHas(event.from, theirs);
+    } else if (bytes[0] === TAG_HAVE) {
+      if (options.trim) this.clientHas(event.from, Loro.VersionVector.decode(body));
     } else if (bytes[0] === TAG_UPDATE) {
       const before = this.importUpdate(body);  // stored and flushed before it is acknowledged
       out.send(event.from, frame(TAG_ACK, this.doc.oplogVersion().encode()));
@@ -281,6 +310,30 @@ class Server extends Replica {
       const news = frame(TAG_UPDATE, this.doc.export({ mode: 'update', from: before }));
       for (const client of this.clients) if (client !== event.from) out.send(client, news);
     }
+  }
+
+  /** Records what a client holds; once every client holds more than the stored history's start,
+   *  the store becomes one shallow snapshot starting at the version they all hold. */
+  clientHas(client, version) {
+    this.reported.set(client, version);
+    if (!this.everyClient.every((c) => this.reported.has(c))) return;
+    const stable = new Map();
+    for (const [peer, end] of this.doc.oplogVersion().toJSON()) {
+      let least = end;
+      for (const c of this.everyClient) least = Math.min(least, this.reported.get(c).get(peer) || 0);
+      if (least > 0) stable.set(peer, least);
+    }
+    const held = new Loro.VersionVector(stable);
+    if (stable.size === 0 || !hasMore(held, this.trimmedAt)) return;
+    this.trimmedAt = held;
+    for (const key of this.storeKeys) this.out.erase(key);
+    const snapshot = this.doc.export({ mode: 'shallow-snapshot', frontiers: this.doc.vvToFrontiers(held) });
+    const key = `u/${String(this.stored++).padStart(10, '0')}`;
+    this.storeKeys = [key];
+    this.storedBytes = snapshot.length;
+    this.out.put(key, snapshot);
+    this.out.flush();
+    this.shown = null;
   }
 
   connected(event) { this.clients.add(event.peer); }
