@@ -39,9 +39,9 @@ build() {  # build DIR TYPE [extra cmake args...]
 }
 
 install_npm_adapters() {
-  # The shipped Yjs and Automerge adapters (models/adapters/) need their npm packages; the lock files
+  # The shipped Yjs, Automerge and Loro adapters (models/adapters/) need their npm packages; the lock files
   # pin them. Tests of the adapters fail where these are missing (SYNCSTORM_NO_NODE=1 skips them).
-  for dir in models/adapters/yjs models/adapters/automerge; do
+  for dir in models/adapters/yjs models/adapters/automerge models/adapters/loro; do
     [ -d "$dir/node_modules" ] && continue
     echo "setup: npm ci in $dir"
     npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error || echo "setup: npm ci failed in $dir (its tests will fail)"

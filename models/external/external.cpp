@@ -904,6 +904,17 @@ std::vector<ModelInfo> shipped_external_models() {
       {"automerge-list", node("automerge", "list"), "Automerge (real library, Node.js): list items in a map synced through a relay server",
        DataType::list, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
        MetadataGrowth::keeps_history},
+      // A LoroMap entry, a delete included, is last-writer-wins by Lamport timestamp and peer id; a
+      // LoroDoc keeps its whole history.
+      {"loro-map", node("loro", "map"), "Loro (real library, Node.js): a LoroMap relayed by a server",
+       DataType::map, Topology::client_server, SupersedeRule::last_writer_wins, std::nullopt,
+       MetadataGrowth::keeps_history},
+      {"loro-list", node("loro", "list"), "Loro (real library, Node.js): list items in a LoroMap relayed by a server",
+       DataType::list, Topology::client_server, SupersedeRule::last_writer_wins, std::nullopt,
+       MetadataGrowth::keeps_history},
+      {"loro-text", node("loro", "text"), "Loro (real library, Node.js): text as a LoroText of elements relayed by a server",
+       DataType::text, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
+       MetadataGrowth::keeps_history},
   };
   std::vector<ModelInfo> out;
   for (const ExternalSpec& spec : specs) out.push_back(external_model(spec));
