@@ -10,6 +10,8 @@
 #include "models/external/external.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/engine/simulation.hpp"
+#include "sim/sweep/check.hpp"
+#include "sim/sweep/repro.hpp"
 #include "tests/printers.hpp"
 #include "tests/programs.hpp"
 
@@ -71,6 +73,17 @@ bool converged(const RunResult& r) {
     else if (*first != *f.state) return false;
   }
   return first.has_value();
+}
+
+/// The Loro adapter with a server that keeps its store as a shallow snapshot, on loro-crdt `version`
+/// (an npm alias in the adapter's package.json) or on the current release when it is empty.
+ModelInfo trimming_model(const std::string& version) {
+  std::string command = "node " + adapter_dir() + "/loro/adapter.js map --trim-history";
+  if (!version.empty()) command += " --loro-version " + version;
+  auto model = describe_external(command);
+  INFO((model ? std::string() : model.error().message));
+  REQUIRE(model.ok());
+  return model.value();
 }
 
 std::size_t count_acknowledged(const RunResult& r) {
@@ -138,4 +151,22 @@ TEST_CASE("the Loro adapters pass partition-heal on a few seeds", "[external][no
       for (const Violation& v : r.violations) FAIL_CHECK(name << " seed " << seed << ": " << to_string(v.invariant) << ": " << v.detail);
     }
   }
+}
+
+TEST_CASE("a shallow snapshot with three heads stops a restarted server on loro-crdt 1.16.1 and not on the fixed release", "[external][node]") {
+  // loro-dev/loro#1095, fixed in 1.16.2: the schedule shrunk from server-crash seed 1 (5 clients,
+  // 48 operations, the scenario's two server crashes).
+  if (!needs_node() || !needs_loro_packages()) return;
+  auto repro = load_repro(std::string(SYNCSTORM_SOURCE_DIR) + "/models/adapters/loro/repros/shallow-snapshot-three-heads.repro.toml");
+  INFO((repro ? std::string() : repro.error().message));
+  REQUIRE(repro.ok());
+
+  const RunResult old = replay_repro(repro.value(), trimming_model("1.16.1"));
+  CHECK_THAT(old.aborted, Catch::Contains("shallow history"));
+
+  const RunResult fixed = replay_repro(repro.value(), trimming_model(""));
+  INFO(fixed.aborted);
+  CHECK(fixed.aborted.empty());
+  CHECK(converged(fixed));
+  for (const Violation& v : fixed.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
 }
