@@ -41,7 +41,7 @@ build() {  # build DIR TYPE [extra cmake args...]
 install_npm_adapters() {
   # The shipped adapters (models/adapters/) need their npm packages, and the adapter kit its
   # TypeScript, which checks the kit's type declarations; the lock files pin them. Tests of the adapters fail where these are missing (SYNCSTORM_NO_NODE=1 skips them).
-  for dir in models/adapters/lib models/adapters/yjs models/adapters/automerge models/adapters/sharedb models/adapters/y-websocket models/adapters/automerge-repo models/adapters/automerge-repo-next; do
+  for dir in models/adapters/lib models/adapters/yjs models/adapters/automerge models/adapters/sharedb models/adapters/y-websocket models/adapters/automerge-repo models/adapters/automerge-repo-next models/adapters/loro; do
     [ -d "$dir/node_modules" ] && continue
     echo "setup: npm ci in $dir"
     npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error || echo "setup: npm ci failed in $dir (its tests will fail)"

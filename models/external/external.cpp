@@ -1138,6 +1138,16 @@ std::vector<ExternalSpec> shipped_external_specs() {
       {"automerge-repo-list", node("automerge-repo", "list"),
        "automerge-repo 2.5.6 (real library, Node.js): list items in a map, a Repo per replica, synced through a sync-server Repo",
        DataType::list, Topology::client_server, SupersedeRule::add_wins, Invariant::convergence,
+      // A LoroMap entry, a delete included, is last-writer-wins by Lamport timestamp and peer id; a
+      // LoroDoc keeps its whole history.
+      {"loro-map", node("loro", "map"), "Loro (real library, Node.js): a LoroMap relayed by a server",
+       DataType::map, Topology::client_server, SupersedeRule::last_writer_wins, std::nullopt,
+       MetadataGrowth::keeps_history},
+      {"loro-list", node("loro", "list"), "Loro (real library, Node.js): list items in a LoroMap relayed by a server",
+       DataType::list, Topology::client_server, SupersedeRule::last_writer_wins, std::nullopt,
+       MetadataGrowth::keeps_history},
+      {"loro-text", node("loro", "text"), "Loro (real library, Node.js): text as a LoroText of elements relayed by a server",
+       DataType::text, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
        MetadataGrowth::keeps_history},
   };
   // The Yjs and Automerge adapters accept reset (protocol 2): one process serves a worker's runs. The

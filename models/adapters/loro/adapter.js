@@ -1,0 +1,360 @@
+'use strict';
+// syncstorm adapter for Loro: `node adapter.js map` (loro-map), `node adapter.js list` (loro-list)
+// or `node adapter.js text` (loro-text).
+//
+// Clients and a relay server each hold a LoroDoc, synced the way Loro's documentation describes a
+// client/server setup: peers swap version vectors and each exports what the other lacks
+// (`export({mode: "update", from: vv})`). The server is a replica like the others: it imports every
+// update, stores what was new to it durably, acknowledges with its version vector, and sends what was
+// new to every other connected client. On (re)connect the client sends its version vector; the
+// server answers with the updates the client lacks and its own version vector, and the client
+// answers that with the updates the server lacks.
+//
+// Data types:
+// - map: the fields are a root LoroMap. A LoroMap entry is last-writer-wins by Lamport timestamp,
+//   ties broken by peer id; a delete is a write of "absent" under the same rule.
+// - list: the workload's list is keyed (an item id names one item), so items live in a root LoroMap
+//   from item id to value. A sequence (LoroList, LoroMovableList) would hold an item twice after two
+//   users added it concurrently. A remove is a map delete, so a concurrent add or update may lose to
+//   it: the rule is last-writer-wins, not add-wins (Yjs and Automerge keep a concurrent add).
+// - text: a root LoroText (Loro's Fugue-based text). Every element is one character, the code point
+//   0x10000 + op id: outside the Basic Multilingual Plane, so each is exactly two UTF-16 units and a
+//   position in elements is twice that in the UTF-16 indices LoroText's JavaScript API takes.
+//
+// Determinism: each incarnation of a replica sets its peer id from its seed (a restart never reuses
+// one). Loro draws random bytes only for a default peer id, through crypto.getRandomValues, which
+// the protocol library replaces. Loro records change timestamps only after setRecordTimestamp(true);
+// this adapter leaves it off, and Date.now would read the virtual clock anyway. No subscriptions are
+// used, so nothing is deferred past the end marker.
+//
+// Message bytes: one tag byte, then a Loro encoding.
+//   0 = a version vector ("this is what I have")
+//   1 = an update (exported from the receiver's version vector, or a change forwarded by the server)
+//   2 = an acknowledgement: the server's version vector after it stored an update
+
+const protocol = require('../lib/protocol');  // first: it virtualises the clock and randomness
+
+const usage = 'usage: node adapter.js map|list|text [--trim-history] [--loro-version VERSION]';
+const options = parseArguments(process.argv.slice(2));
+// Another pinned release (an npm alias in package.json, such as loro-crdt-1.16.1) runs the same code:
+// that is how a bug fixed in a later release is shown on the release that had it.
+const Loro = requireInstalled(options.version === null ? 'loro-crdt' : `loro-crdt-${options.version}`);
+const variant = options.variant;
+
+function parseArguments(args) {
+  const parsed = { variant: 'map', trim: false, version: null };
+  const rest = [...args];
+  if (rest.length > 0 && !rest[0].startsWith('--')) parsed.variant = rest.shift();
+  while (rest.length > 0) {
+    const flag = rest.shift();
+    if (flag === '--trim-history') parsed.trim = true;
+    else if (flag === '--loro-version' && rest.length > 0) parsed.version = rest.shift();
+    else fail(`unknown or incomplete flag ${flag}`);
+  }
+  if (!['map', 'list', 'text'].includes(parsed.variant)) fail(`unknown variant ${parsed.variant}`);
+  return parsed;
+}
+
+function fail(message) {
+  process.stderr.write(`${message}\n${usage}\n`);
+  process.exit(2);
+}
+
+function requireInstalled(name) {
+  try {
+    return require(name);
+  } catch (error) {
+    process.stderr.write(`${error.message}\nthe adapter's packages are not installed: run npm ci --prefix models/adapters/loro\n`);
+    process.exit(3);
+  }
+}
+
+const TAG_VV = 0;
+const TAG_UPDATE = 1;
+const TAG_ACK = 2;
+const TAG_HAVE = 3;  // with --trim-history: a client's version vector after it imported an update
+const COMPACT_AFTER = 64;        // stored updates merged into one snapshot beyond this many
+const ELEMENT_BASE = 0x10000;    // text element i is the code point ELEMENT_BASE + i
+const ELEMENT_MAX = 0x10ffff - ELEMENT_BASE;
+
+function frame(tag, bytes) {
+  const out = new Uint8Array(bytes.length + 1);
+  out[0] = tag;
+  out.set(bytes, 1);
+  return out;
+}
+
+/** A 64-bit peer id from the replica's seeded stream. */
+function peerIdFrom(rng) {
+  return (BigInt(rng.u32()) << 32n) | BigInt(rng.u32());
+}
+
+/** The op ids of a text's elements, in document order. */
+function elementsOf(text) {
+  return Array.from(text.toString(), (ch) => ch.codePointAt(0) - ELEMENT_BASE);
+}
+
+/** The canonical state of a document. */
+function canonical(doc) {
+  if (variant === 'text') return { type: 'text', text: elementsOf(doc.getText('text')) };
+  const entries = Object.entries(doc.getMap(variant === 'map' ? 'fields' : 'items').toJSON())
+    .map(([key, value]) => [Number(key), value]);
+  entries.sort((x, y) => x[0] - y[0]);
+  if (variant === 'map') return { type: 'map', fields: Object.fromEntries(entries) };
+  return { type: 'list', items: entries };
+}
+
+/** The op ids a document shows: field or item values, or text elements. */
+function shownIds(doc) {
+  if (variant === 'text') return elementsOf(doc.getText('text'));
+  return Object.values(doc.getMap(variant === 'map' ? 'fields' : 'items').toJSON());
+}
+
+/** Whether version vector `a` holds an operation that `b` does not. */
+function hasMore(a, b) {
+  const order = a.compare(b);
+  return order === undefined || order > 0;
+}
+
+/** What both roles share: a LoroDoc restored from the store, and its durable update log. */
+class Replica {
+  constructor(event, rng) {
+    this.doc = new Loro.LoroDoc();
+    this.doc.setPeerId(peerIdFrom(rng));
+    this.out = null;  // the Actions of the event being handled
+    const store = protocol.storeOf(event);
+    this.storeKeys = [...store.keys()].filter((key) => key.startsWith('u/')).sort();
+    if (this.storeKeys.length > 0) this.doc.importBatch(this.storeKeys.map((key) => store.get(key)));
+    // The next log index follows the highest stored one: compaction leaves gaps below it.
+    this.stored = this.storeKeys.length === 0 ? 0 : Number(this.storeKeys[this.storeKeys.length - 1].slice(2)) + 1;
+    this.storedBytes = this.storeKeys.reduce((sum, key) => sum + store.get(key).length, 0);
+    this.shown = null;  // the last state answered, until the document changes
+  }
+
+  /** Appends the operations made since `from` to the durable log, compacting it now and then. */
+  persistSince(from) {
+    let bytes;
+    if (this.storeKeys.length >= COMPACT_AFTER) {
+      for (const key of this.storeKeys) this.out.erase(key);
+      this.storeKeys = [];
+      this.storedBytes = 0;
+      bytes = this.doc.export({ mode: 'snapshot' });
+    } else {
+      bytes = this.doc.export({ mode: 'update', from });
+    }
+    const key = `u/${String(this.stored++).padStart(10, '0')}`;
+    this.storeKeys.push(key);
+    this.storedBytes += bytes.length;
+    this.out.put(key, bytes);
+    this.out.flush();
+    this.shown = null;
+  }
+
+  /** Imports an update; returns the version vector from before it, or null when nothing was new. */
+  importUpdate(bytes) {
+    const before = this.doc.oplogVersion();
+    this.doc.import(bytes);
+    if (!hasMore(this.doc.oplogVersion(), before)) return null;
+    this.persistSince(before);
+    return before;
+  }
+
+  /** The metadata figure is the durable log: Loro keeps the whole history of the document. */
+  state() {
+    if (this.shown === null) this.shown = { state: canonical(this.doc), metadata_bytes: this.storedBytes };
+    return this.shown;
+  }
+}
+
+class Client extends Replica {
+  constructor(event, rng) {
+    super(event, rng);
+    this.server = null;
+    this.pending = [];  // { op, end }: applied here, stored by the server once its vector reaches end
+    this.ownOps = new Set();
+  }
+
+  op(event, out) {
+    this.out = out;
+    const op = event.op;
+    const before = this.doc.oplogVersion();
+    const result = this.apply(op);
+    if (result === null) { out.report(op.id, 'rejected'); return; }
+    this.ownOps.add(op.id);
+    out.report(op.id, 'applied', result);
+    if (!hasMore(this.doc.oplogVersion(), before)) {
+      // Removing an item this user does not see writes nothing: there is nothing to store.
+      out.report(op.id, 'acknowledged');
+      return;
+    }
+    this.persistSince(before);
+    this.pending.push({ op: op.id, end: this.doc.oplogVersion().get(this.doc.peerIdStr) });
+    if (this.server !== null) out.send(this.server, frame(TAG_UPDATE, this.doc.export({ mode: 'update', from: before })));
+  }
+
+  /** Applies a user operation; returns the target (removes) or 0, or null when impossible. */
+  apply(op) {
+    if (variant === 'text') return this.applyText(op);
+    const map = this.doc.getMap(variant === 'map' ? 'fields' : 'items');
+    const key = String(op.key);
+    const current = map.get(key);
+    if (op.kind === 'map_set' || op.kind === 'list_add') {
+      map.set(key, op.id);
+    } else if (op.kind === 'list_update') {
+      if (current === undefined) return null;  // an update of an item this user does not see
+      map.set(key, op.id);
+    } else if (op.kind === 'list_remove') {
+      if (current === undefined) return 0;
+      map.delete(key);
+      this.doc.commit();
+      return current;
+    } else {
+      return null;
+    }
+    this.doc.commit();
+    return 0;
+  }
+
+  applyText(op) {
+    const text = this.doc.getText('text');
+    const length = text.length / 2;
+    const position = Math.floor(op.position_ppm * length / 1000000);
+    if (op.kind === 'text_insert') {
+      if (op.id > ELEMENT_MAX) throw new Error(`op id ${op.id} is beyond the ${ELEMENT_MAX} text elements this adapter can name`);
+      text.insert(2 * Math.min(position, length), String.fromCodePoint(ELEMENT_BASE + op.id));
+      this.doc.commit();
+      return 0;
+    }
+    if (op.kind !== 'text_delete' || length === 0) return null;
+    const at = Math.min(position, length - 1);
+    const target = text.toString().codePointAt(2 * at) - ELEMENT_BASE;
+    text.delete(2 * at, 2);
+    this.doc.commit();
+    return target;
+  }
+
+  message(event, out) {
+    this.out = out;
+    const bytes = Buffer.from(event.data, 'base64');
+    const body = bytes.subarray(1);
+    if (bytes[0] === TAG_UPDATE) {
+      const before = new Set(shownIds(this.doc));
+      if (this.importUpdate(body) !== null) {
+        for (const id of shownIds(this.doc)) if (!before.has(id) && !this.ownOps.has(id)) out.report(id, 'seen');
+        if (options.trim) out.send(event.from, frame(TAG_HAVE, this.doc.oplogVersion().encode()));
+      }
+    } else if (bytes[0] === TAG_VV || bytes[0] === TAG_ACK) {
+      const theirs = Loro.VersionVector.decode(body);
+      this.acknowledge(theirs);
+      // The server's answer to a connect: send what it lacks. An acknowledgement that shows the
+      // server holds something this replica lacks (it restarted from its store, or a forward was
+      // lost with a connection) asks for it.
+      if (bytes[0] === TAG_VV && hasMore(this.doc.oplogVersion(), theirs)) {
+        out.send(event.from, frame(TAG_UPDATE, this.doc.export({ mode: 'update', from: theirs })));
+      } else if (bytes[0] === TAG_ACK && hasMore(theirs, this.doc.oplogVersion())) {
+        out.send(event.from, frame(TAG_VV, this.doc.oplogVersion().encode()));
+      }
+    }
+  }
+
+  /** Acknowledges the pending operations the server's version vector includes: it stores what it
+   *  imports before it answers. */
+  acknowledge(serverVersion) {
+    const stored = serverVersion.get(this.doc.peerIdStr) || 0;
+    this.pending = this.pending.filter((p) => {
+      if (p.end > stored) return true;
+      this.out.report(p.op, 'acknowledged');
+      return false;
+    });
+  }
+
+  connected(event, out) {
+    this.out = out;
+    this.server = event.peer;
+    out.send(event.peer, frame(TAG_VV, this.doc.oplogVersion().encode()));
+  }
+
+  disconnected(event) {
+    if (this.server === event.peer) this.server = null;
+  }
+}
+
+class Server extends Replica {
+  constructor(event, rng) {
+    super(event, rng);
+    this.clients = new Set();
+    // With --trim-history: every client's last reported version vector, and the version the stored
+    // history starts at. History every client holds is history no client will ask for again.
+    this.everyClient = event.clients || [];
+    this.reported = new Map();
+    this.trimmedAt = new Loro.VersionVector(null);
+  }
+
+  message(event, out) {
+    this.out = out;
+    const bytes = Buffer.from(event.data, 'base64');
+    const body = bytes.subarray(1);
+    if (bytes[0] === TAG_VV) {
+      const theirs = Loro.VersionVector.decode(body);
+      if (hasMore(this.doc.oplogVersion(), theirs)) {
+        out.send(event.from, frame(TAG_UPDATE, this.doc.export({ mode: 'update', from: theirs })));
+      }
+      out.send(event.from, frame(TAG_VV, this.doc.oplogVersion().encode()));
+      if (options.trim) this.clientHas(event.from, theirs);
+    } else if (bytes[0] === TAG_HAVE) {
+      if (options.trim) this.clientHas(event.from, Loro.VersionVector.decode(body));
+    } else if (bytes[0] === TAG_UPDATE) {
+      const before = this.importUpdate(body);  // stored and flushed before it is acknowledged
+      out.send(event.from, frame(TAG_ACK, this.doc.oplogVersion().encode()));
+      if (before === null) return;
+      const news = frame(TAG_UPDATE, this.doc.export({ mode: 'update', from: before }));
+      for (const client of this.clients) if (client !== event.from) out.send(client, news);
+    }
+  }
+
+  /** Records what a client holds; once every client holds more than the stored history's start,
+   *  the store becomes one shallow snapshot starting at the version they all hold. */
+  clientHas(client, version) {
+    this.reported.set(client, version);
+    if (!this.everyClient.every((c) => this.reported.has(c))) return;
+    const stable = new Map();
+    for (const [peer, end] of this.doc.oplogVersion().toJSON()) {
+      let least = end;
+      for (const c of this.everyClient) least = Math.min(least, this.reported.get(c).get(peer) || 0);
+      if (least > 0) stable.set(peer, least);
+    }
+    const held = new Loro.VersionVector(stable);
+    if (stable.size === 0 || !hasMore(held, this.trimmedAt)) return;
+    this.trimmedAt = held;
+    for (const key of this.storeKeys) this.out.erase(key);
+    const snapshot = this.doc.export({ mode: 'shallow-snapshot', frontiers: this.doc.vvToFrontiers(held) });
+    const key = `u/${String(this.stored++).padStart(10, '0')}`;
+    this.storeKeys = [key];
+    this.storedBytes = snapshot.length;
+    this.out.put(key, snapshot);
+    this.out.flush();
+    this.shown = null;
+  }
+
+  connected(event) { this.clients.add(event.peer); }
+  disconnected(event) { this.clients.delete(event.peer); }
+}
+
+const descriptions = {
+  map: 'Loro: a map (LoroMap) relayed by a server',
+  list: 'Loro: list items in a LoroMap relayed by a server',
+  text: 'Loro: text as a LoroText of elements relayed by a server',
+};
+
+protocol.serve(
+  {
+    name: `loro-${variant}`,
+    description: descriptions[variant],
+    data_type: variant,
+    topology: 'client_server',
+    // A LoroMap entry (field or item, a delete included) is last-writer-wins by Lamport timestamp
+    // and peer id. Text elements are only ever taken away by a delete that targeted them.
+    rule: variant === 'text' ? 'add_wins' : 'last_writer_wins',
+  },
+  (event, rng) => (event.role === 'server' ? new Server(event, rng) : new Client(event, rng)),
+);
