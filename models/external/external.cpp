@@ -1138,6 +1138,7 @@ std::vector<ExternalSpec> shipped_external_specs() {
       {"automerge-repo-list", node("automerge-repo", "list"),
        "automerge-repo 2.5.6 (real library, Node.js): list items in a map, a Repo per replica, synced through a sync-server Repo",
        DataType::list, Topology::client_server, SupersedeRule::add_wins, Invariant::convergence,
+       MetadataGrowth::keeps_history},
       // A LoroMap entry, a delete included, is last-writer-wins by Lamport timestamp and peer id; a
       // LoroDoc keeps its whole history.
       {"loro-map", node("loro", "map"), "Loro (real library, Node.js): a LoroMap relayed by a server",
