@@ -104,8 +104,10 @@ TEST_CASE("the shipped comparison finds every buggy baseline breaking its advert
   auto shipped = shipped_scenarios();
   REQUIRE(shipped.ok());
   std::vector<const ModelInfo*> buggy;
+  // In-process baselines: the external ones (real libraries' published bugs) are caught by their own
+  // scenarios and repro files in tests/models/, in seconds per run rather than microseconds.
   for (const ModelInfo& m : registry.all()) {
-    if (!m.correct()) buggy.push_back(&m);
+    if (!m.correct() && !m.external) buggy.push_back(&m);
   }
   REQUIRE_FALSE(shipped.value().empty());
   REQUIRE_FALSE(buggy.empty());
