@@ -319,10 +319,21 @@ void add_check_options(CLI::App* cmd, CheckArgs& a) {
 
 }  // namespace
 
-int replay_repro_file(const std::string& path, const ModelRegistry& models, const std::string& trace) {
+int replay_repro_file(const std::string& path, const ModelRegistry& models, const std::string& trace, const std::string& model) {
   auto entry = corpus_entry(path, models);
   if (!entry) return report_input_error(entry.error());
   const Repro& repro = entry.value().repro;
+  const ModelInfo* target = entry.value().model;
+  if (!model.empty()) {
+    auto other = resolve_model(models, model);
+    if (!other) return report_input_error(other.error());
+    if (other.value()->data_type != target->data_type) {
+      return report_input_error(InputError{"--model", 0, 0, "--model",
+                                           fmt::format("{} is a {} model; the repro's schedule has {} operations ({})", model,
+                                                       to_string(other.value()->data_type), to_string(target->data_type), repro.model)});
+    }
+    target = other.value();
+  }
   std::ofstream trace_file;
   RunOptions options;
   if (!trace.empty()) {
@@ -330,12 +341,13 @@ int replay_repro_file(const std::string& path, const ModelRegistry& models, cons
     if (!trace_file) return report_input_error(InputError{trace, 0, 0, "--trace", "cannot open the file for writing"});
     options.trace_out = &trace_file;
   }
-  const RunResult r = replay_repro(repro, *entry.value().model, options);
+  const RunResult r = replay_repro(repro, *target, options);
   const ScheduleSize size = size_of(repro.schedule);
   fmt::print("repro       {}\n", path);
   fmt::print("scenario    {} ({} clients, {} servers, {} operations, {} faults)\n", repro.scenario_name, size.clients,
              repro.schedule.servers, size.operations, size.faults);
-  fmt::print("model       {}\nseed        {}\n", repro.model, repro.seed);
+  if (target->name == repro.model) fmt::print("model       {}\nseed        {}\n", repro.model, repro.seed);
+  else fmt::print("model       {} (the repro was written for {})\nseed        {}\n", target->name, repro.model, repro.seed);
   if (!r.aborted.empty()) fmt::print("aborted     {}\n", r.aborted);
   fmt::print("violations  {}\n", r.violations.size());
   for (const Violation& v : r.violations) fmt::print("\n{}\n", format_violation(v, r.history));

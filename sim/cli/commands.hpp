@@ -41,7 +41,9 @@ void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action
 /// `check` and `merge` (check_command.cpp).
 void add_check_commands(CLI::App& app, const ModelRegistry& models, Action& action);
 /// `replay FILE.repro.toml`: runs a repro file's explicit schedule; exit codes as `run`.
-int replay_repro_file(const std::string& path, const ModelRegistry& models, const std::string& trace);
+/// Replays a repro file; a non-empty `model` replays its schedule against that model instead (a fixed
+/// version, say), which must have the repro's data type.
+int replay_repro_file(const std::string& path, const ModelRegistry& models, const std::string& trace, const std::string& model = "");
 /// `compare` (compare_command.cpp).
 void add_compare_command(CLI::App& app, const ModelRegistry& models, Action& action);
 

@@ -101,13 +101,24 @@ void add_run_commands(CLI::App& app, const ModelRegistry& models, Action& action
   auto given = std::make_shared<std::pair<CLI::Option*, CLI::Option*>>();
   CLI::App* replay = app.add_subcommand("replay", "reproduce a run from the command `run` printed, or from a repro file");
   replay->add_option("scenario", replay_args->scenario, "scenario file or shipped scenario name, or a *.repro.toml file")->required();
-  given->first = replay->add_option("--model,-m", replay_args->model, "strategy to run (not with a repro file)");
-  given->second = replay->add_option("--seed,-s", replay_args->seed, "run seed (not with a repro file)");
+  given->first = replay->add_option("--model,-m", replay_args->model,
+                                    "strategy to run; with a repro file, replays its schedule against this model instead");
+  given->second = replay->add_option("--seed,-s", replay_args->seed, "run seed (not with a repro file, which holds its own)");
   replay->add_option("--trace", replay_args->trace, "write every event as JSON Lines to this file");
   replay->add_option("--diagram", replay_args->diagram, "write a space-time (Lamport) diagram of the run to this SVG file");
   replay->callback([&action, &models, replay_args, given] {
     action = [&models, replay_args, given] {
-      if (is_repro_path(replay_args->scenario)) return replay_repro_file(replay_args->scenario, models, replay_args->trace);
+      if (is_repro_path(replay_args->scenario)) {
+        if (given->second->count() > 0) {
+          return report_input_error(InputError{replay_args->scenario, 0, 0, "--seed",
+                                               "a repro file holds its own seed and schedule; replay it without --seed"});
+        }
+        if (!replay_args->diagram.empty()) {
+          return report_input_error(InputError{replay_args->scenario, 0, 0, "--diagram",
+                                               "not drawn for a repro file yet; replay the original seed's command with --diagram"});
+        }
+        return replay_repro_file(replay_args->scenario, models, replay_args->trace, replay_args->model);
+      }
       if (given->first->count() == 0 || given->second->count() == 0) {
         return report_input_error(InputError{replay_args->scenario, 0, 0, "--model", "replay of a scenario needs --model and --seed"});
       }

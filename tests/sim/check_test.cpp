@@ -530,6 +530,12 @@ TEST_CASE("Merge and a repro replay exit 1 on a failure and 0 without one", "[ch
   REQUIRE_FALSE(save_repro(repro, file).has_value());
   CHECK(syncstorm_cli("replay " + file) == 0);
   CHECK(syncstorm_cli("check --no-progress " + file) == 0);
+  // Its schedule against another map model (a fixed version, say); never a flag silently ignored.
+  CHECK(syncstorm_cli("replay " + file + " --model lww-map") == 0);
+  CHECK(syncstorm_cli("replay " + file + " --model pn-counter") == 2);  // counter operations it does not have
+  CHECK(syncstorm_cli("replay " + file + " --model no-such-model") == 2);
+  CHECK(syncstorm_cli("replay " + file + " --seed 3") == 2);
+  CHECK(syncstorm_cli("replay " + file + " --diagram " + (dir / "d.svg").string()) == 2);
 }
 
 TEST_CASE("JUnit output validates against the JUnit schema CI systems read (xmllint)", "[check]") {
