@@ -430,7 +430,7 @@ class ProcessPool {
   ProcessPool& operator=(const ProcessPool&) = delete;
 
   ~ProcessPool() {
-    if (owner_ != ::getpid()) {
+    if (owner_ != ::getpid()) {  // determinism-ok: which process owns the adapter, never in a trace
       abandon();
       return;
     }
@@ -442,9 +442,9 @@ class ProcessPool {
   /// An idle process already reset, or null.
   std::unique_ptr<ChildProcess> take() {
     std::lock_guard guard(lock_);
-    if (owner_ != ::getpid()) {
+    if (owner_ != ::getpid()) {  // determinism-ok: which process owns the adapter, never in a trace
       abandon();
-      owner_ = ::getpid();
+      owner_ = ::getpid();  // determinism-ok: which process owns the adapter, never in a trace
     }
     if (idle_.empty()) return nullptr;
     std::unique_ptr<ChildProcess> child = std::move(idle_.back());
@@ -454,9 +454,9 @@ class ProcessPool {
 
   void put(std::unique_ptr<ChildProcess> child) {
     std::lock_guard guard(lock_);
-    if (owner_ != ::getpid()) {
+    if (owner_ != ::getpid()) {  // determinism-ok: which process owns the adapter, never in a trace
       abandon();
-      owner_ = ::getpid();
+      owner_ = ::getpid();  // determinism-ok: which process owns the adapter, never in a trace
     }
     idle_.push_back(std::move(child));
   }
@@ -470,7 +470,7 @@ class ProcessPool {
   }
 
   std::mutex lock_;
-  pid_t owner_ = ::getpid();
+  pid_t owner_ = ::getpid();  // determinism-ok: which process owns the adapter, never in a trace
   std::vector<std::unique_ptr<ChildProcess>> idle_;
 };
 

@@ -13,6 +13,7 @@
 #include "sim/engine/simulation.hpp"
 #include "sim/scenario/scenario_file.hpp"
 #include "tests/printers.hpp"
+#include "tests/models/external_support.hpp"
 #include "tests/programs.hpp"
 
 using namespace syncstorm;
@@ -20,6 +21,10 @@ using testing::needs;
 using testing::needs_node;
 
 namespace {
+
+RunResult run(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
+  return testing::run_seed(scenario, model, seed);
+}
 
 const std::string kKit = std::string(SYNCSTORM_SOURCE_DIR) + "/models/adapters/lib/";
 
@@ -35,10 +40,6 @@ Scenario shipped(const std::string& name) {
   INFO((scenario ? std::string() : scenario.error().message));
   REQUIRE(scenario.ok());
   return scenario.value();
-}
-
-RunResult run(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
-  return run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed), seed);
 }
 
 }  // namespace

@@ -13,33 +13,26 @@
 #include "sim/sweep/check.hpp"
 #include "sim/sweep/repro.hpp"
 #include "tests/printers.hpp"
+#include "tests/models/external_support.hpp"
 #include "tests/programs.hpp"
 
 using namespace syncstorm;
-using testing::needs;
+using testing::converged;
+using testing::quiet_scenario;
+using testing::needs_adapter;
 using testing::needs_node;
 
 namespace {
 
-/// The npm packages of an adapter folder, which `./setup.sh` installs.
-bool needs_packages(const std::string& folder = "automerge-repo") {
-  const std::string packages = adapter_dir() + "/" + folder + "/node_modules";
-  return needs(std::filesystem::exists(packages), "the npm packages of the " + folder + " adapter (" + packages + ")",
-               "SYNCSTORM_NO_NODE", "npm ci --prefix models/adapters/" + folder);
+RunResult run(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
+  return testing::run_seed(scenario, model, seed);
 }
 
+/// The npm packages of an adapter folder, which `./setup.sh` installs.
+bool needs_packages(const std::string& folder = "automerge-repo") { return needs_adapter(folder); }
+
 /// A few clients, no faults.
-Scenario quiet() {
-  Scenario s;
-  s.name = "automerge-repo-quiet";
-  s.servers = 1;
-  s.workload.clients = 3;
-  s.workload.duration = Duration::seconds(5);
-  s.workload.think_time_mean = Duration::millis(300);
-  s.workload.keys = 6;
-  s.invariants.settle = Duration::seconds(5);
-  return s;
-}
+Scenario quiet() { return quiet_scenario("automerge-repo-quiet"); }
 
 /// A client crashes and restarts from its store, then the server does; both stores survive.
 Scenario crashes() {
@@ -57,21 +50,6 @@ Scenario crashes() {
   server.target = Target{Target::Kind::server, 0};
   s.faults = {client, server};
   return s;
-}
-
-RunResult run(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
-  return run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed), seed);
-}
-
-/// Whether every live node that holds a state holds the same one.
-bool converged(const RunResult& r) {
-  std::optional<State> first;
-  for (const NodeFinal& f : r.history.finals) {
-    if (!f.live || !f.state) continue;
-    if (!first) first = f.state;
-    else if (*first != *f.state) return false;
-  }
-  return first.has_value();
 }
 
 const std::string kRepro = std::string(SYNCSTORM_SOURCE_DIR) + "/tests/models/repros/automerge-repo-reconnect-sync-loop.repro.toml";

@@ -18,23 +18,27 @@
 #include "sim/engine/simulation.hpp"
 #include "sim/sweep/sweep.hpp"
 #include "tests/printers.hpp"
+#include "tests/models/external_support.hpp"
 #include "tests/programs.hpp"
 
 using namespace syncstorm;
+using testing::converged;
+using testing::count_applied;
+using testing::quiet_scenario;
+using testing::needs_adapter;
 using testing::needs;
 using testing::needs_node;
 
 namespace {
 
-const std::string kFixtures = std::string(SYNCSTORM_SOURCE_DIR) + "/tests/models/adapters/";
-
-/// The npm packages of a shipped adapter (`yjs`, `automerge`), which `./setup.sh` installs: a test
-/// of that adapter fails where they are missing, as it does where node is.
-bool needs_adapter(const std::string& adapter) {
-  const std::string packages = adapter_dir() + "/" + adapter + "/node_modules";
-  return needs(std::filesystem::exists(packages), "the npm packages of the " + adapter + " adapter (" + packages + ")",
-               "SYNCSTORM_NO_NODE", "npm ci --prefix models/adapters/" + adapter);
+RunResult run(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
+  return testing::run_seed(scenario, model, seed);
 }
+
+/// A few clients, no faults: every correct model converges here.
+Scenario quiet(std::uint32_t clients = 3) { return quiet_scenario("external-quiet", clients); }
+
+const std::string kFixtures = std::string(SYNCSTORM_SOURCE_DIR) + "/tests/models/adapters/";
 
 /// The wall-clock limit for answers, set for one test and restored after it.
 class TimeoutLimit {
@@ -42,19 +46,6 @@ class TimeoutLimit {
   explicit TimeoutLimit(const char* ms) { ::setenv(kExternalTimeoutEnv, ms, 1); }
   ~TimeoutLimit() { ::unsetenv(kExternalTimeoutEnv); }
 };
-
-/// A few clients, no faults: every correct model converges here.
-Scenario quiet(std::uint32_t clients = 3) {
-  Scenario s;
-  s.name = "external-quiet";
-  s.servers = 1;
-  s.workload.clients = clients;
-  s.workload.duration = Duration::seconds(5);
-  s.workload.think_time_mean = Duration::millis(300);
-  s.workload.keys = 6;
-  s.invariants.settle = Duration::seconds(5);
-  return s;
-}
 
 /// A client and then the server crash and restart from their stores; the client's store survives.
 Scenario crashes() {
@@ -86,27 +77,6 @@ ModelInfo fixture(const std::string& file) {
   INFO((model ? std::string() : model.error().message));
   REQUIRE(model.ok());
   return model.value();
-}
-
-RunResult run(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
-  return run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed), seed);
-}
-
-/// Whether every live node that holds a state holds the same one.
-bool converged(const RunResult& r) {
-  std::optional<State> first;
-  for (const NodeFinal& f : r.history.finals) {
-    if (!f.live || !f.state) continue;
-    if (!first) first = f.state;
-    else if (*first != *f.state) return false;
-  }
-  return first.has_value();
-}
-
-std::size_t count_applied(const RunResult& r) {
-  std::size_t n = 0;
-  for (const OpRecord& op : r.history.ops) n += op.applied.has_value() ? 1 : 0;
-  return n;
 }
 
 }  // namespace

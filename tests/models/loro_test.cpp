@@ -13,35 +13,30 @@
 #include "sim/sweep/check.hpp"
 #include "sim/sweep/repro.hpp"
 #include "tests/printers.hpp"
+#include "tests/models/external_support.hpp"
 #include "tests/programs.hpp"
 
 using namespace syncstorm;
+using testing::converged;
+using testing::count_acknowledged;
+using testing::quiet_scenario;
+using testing::needs_adapter;
 using testing::needs;
 using testing::needs_node;
 
 namespace {
 
+RunResult run(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
+  return testing::run_seed(scenario, model, seed);
+}
+
 constexpr const char* kLoroModels[] = {"loro-map", "loro-list", "loro-text"};
 
 /// The adapter's npm packages, which `./setup.sh` installs.
-bool needs_loro_packages() {
-  const std::string packages = adapter_dir() + "/loro/node_modules";
-  return needs(std::filesystem::exists(packages), "the npm packages of the loro adapter (" + packages + ")",
-               "SYNCSTORM_NO_NODE", "npm ci --prefix models/adapters/loro");
-}
+bool needs_loro_packages() { return needs_adapter("loro"); }
 
 /// Three clients editing for five seconds, no faults.
-Scenario quiet() {
-  Scenario s;
-  s.name = "loro-quiet";
-  s.servers = 1;
-  s.workload.clients = 3;
-  s.workload.duration = Duration::seconds(5);
-  s.workload.think_time_mean = Duration::millis(300);
-  s.workload.keys = 6;
-  s.invariants.settle = Duration::seconds(5);
-  return s;
-}
+Scenario quiet() { return quiet_scenario("loro-quiet"); }
 
 /// A client and then the server crash and restart from their stores; the client's store survives.
 Scenario crashes() {
@@ -60,21 +55,6 @@ Scenario crashes() {
   return s;
 }
 
-RunResult run(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
-  return run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed), seed);
-}
-
-/// Whether every live node that holds a state holds the same one.
-bool converged(const RunResult& r) {
-  std::optional<State> first;
-  for (const NodeFinal& f : r.history.finals) {
-    if (!f.live || !f.state) continue;
-    if (!first) first = f.state;
-    else if (*first != *f.state) return false;
-  }
-  return first.has_value();
-}
-
 /// The Loro adapter with a server that keeps its store as a shallow snapshot, on loro-crdt `version`
 /// (an npm alias in the adapter's package.json) or on the current release when it is empty.
 ModelInfo trimming_model(const std::string& version) {
@@ -84,12 +64,6 @@ ModelInfo trimming_model(const std::string& version) {
   INFO((model ? std::string() : model.error().message));
   REQUIRE(model.ok());
   return model.value();
-}
-
-std::size_t count_acknowledged(const RunResult& r) {
-  std::size_t n = 0;
-  for (const OpRecord& op : r.history.ops) n += op.acknowledged.has_value() ? 1 : 0;
-  return n;
 }
 
 }  // namespace

@@ -15,37 +15,31 @@
 #include "sim/sweep/check.hpp"
 #include "sim/sweep/repro.hpp"
 #include "tests/printers.hpp"
+#include "tests/models/external_support.hpp"
 #include "tests/programs.hpp"
 
 using namespace syncstorm;
+using testing::converged;
+using testing::count_acknowledged;
+using testing::quiet_scenario;
+using testing::needs_adapter;
 using testing::needs;
 using testing::needs_node;
 
 namespace {
 
+RunResult run(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
+  return testing::run_seed(scenario, model, seed);
+}
+
 const std::string kRepro =
     std::string(SYNCSTORM_SOURCE_DIR) + "/tests/models/repros/sharedb-map-1.0.0-beta.29.read-your-writes.repro.toml";
 
 /// Node.js and the adapter's npm packages (`./setup.sh` installs them).
-bool needs_sharedb() {
-  if (!needs_node()) return false;
-  const std::string packages = adapter_dir() + "/sharedb/node_modules";
-  return needs(std::filesystem::exists(packages), "the npm packages of the sharedb adapter (" + packages + ")",
-               "SYNCSTORM_NO_NODE", "npm ci --prefix models/adapters/sharedb");
-}
+bool needs_sharedb() { return testing::needs_node() && needs_adapter("sharedb"); }
 
 /// A few clients, no faults.
-Scenario quiet() {
-  Scenario s;
-  s.name = "sharedb-quiet";
-  s.servers = 1;
-  s.workload.clients = 3;
-  s.workload.duration = Duration::seconds(5);
-  s.workload.think_time_mean = Duration::millis(300);
-  s.workload.keys = 6;
-  s.invariants.settle = Duration::seconds(5);
-  return s;
-}
+Scenario quiet() { return quiet_scenario("sharedb-quiet"); }
 
 /// The server crashes twice and rebuilds ShareDB's database from its store each time.
 Scenario server_crashes() {
@@ -60,26 +54,6 @@ Scenario server_crashes() {
   again.at = Instant{3'500'000};
   s.faults = {crash, again};
   return s;
-}
-
-RunResult run(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
-  return run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed), seed);
-}
-
-/// Whether every live node that holds a state holds the same one.
-bool converged(const RunResult& r) {
-  std::optional<State> first;
-  for (const NodeFinal& f : r.history.finals) {
-    if (!f.live || !f.state) continue;
-    if (!first) first = f.state;
-    else if (*first != *f.state) return false;
-  }
-  return first.has_value();
-}
-
-std::size_t count_acknowledged(const RunResult& r) {
-  return static_cast<std::size_t>(std::count_if(r.history.ops.begin(), r.history.ops.end(),
-                                                [](const OpRecord& op) { return op.acknowledged.has_value(); }));
 }
 
 bool shows(const RunResult& r, Invariant invariant) {

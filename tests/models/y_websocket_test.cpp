@@ -14,34 +14,29 @@
 #include "sim/sweep/repro.hpp"
 #include "sim/scenario/scenario_file.hpp"
 #include "tests/printers.hpp"
+#include "tests/models/external_support.hpp"
 #include "tests/programs.hpp"
 
 using namespace syncstorm;
+using testing::converged;
+using testing::count_applied;
+using testing::quiet_scenario;
+using testing::needs_adapter;
 using testing::needs;
 using testing::needs_node;
 
 namespace {
 
+RunResult run(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
+  return testing::run_seed(scenario, model, seed);
+}
+
 constexpr const char* kModels[] = {"yjs-ws-list", "yjs-ws-text"};
 
-bool needs_packages() {
-  const std::string packages = adapter_dir() + "/y-websocket/node_modules";
-  return needs(std::filesystem::exists(packages), "the npm packages of the y-websocket adapter (" + packages + ")",
-               "SYNCSTORM_NO_NODE", "npm ci --prefix models/adapters/y-websocket");
-}
+bool needs_packages() { return needs_adapter("y-websocket"); }
 
 /// Three clients editing for a few seconds on a healthy network.
-Scenario quiet() {
-  Scenario s;
-  s.name = "y-websocket-quiet";
-  s.servers = 1;
-  s.workload.clients = 3;
-  s.workload.duration = Duration::seconds(5);
-  s.workload.think_time_mean = Duration::millis(300);
-  s.workload.keys = 6;
-  s.invariants.settle = Duration::seconds(5);
-  return s;
-}
+Scenario quiet() { return quiet_scenario("y-websocket-quiet"); }
 
 /// The server crashes while clients edit, and comes back from its store; later a client crashes
 /// and comes back from its own store.
@@ -83,27 +78,6 @@ Scenario only_the_server_keeps_it() {
   second.target = Target{Target::Kind::client, 1};
   s.faults = {server, first, second};
   return s;
-}
-
-RunResult run(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
-  return run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed), seed);
-}
-
-/// Whether every live client holds the same state (the server shows none).
-bool converged(const RunResult& r) {
-  std::optional<State> first;
-  for (const NodeFinal& f : r.history.finals) {
-    if (!f.live || !f.state) continue;
-    if (!first) first = f.state;
-    else if (*first != *f.state) return false;
-  }
-  return first.has_value();
-}
-
-std::size_t count_applied(const RunResult& r) {
-  std::size_t n = 0;
-  for (const OpRecord& op : r.history.ops) n += op.applied.has_value() ? 1 : 0;
-  return n;
 }
 
 }  // namespace

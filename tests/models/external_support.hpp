@@ -1,0 +1,68 @@
+// What the tests of external replicas share: the npm packages an adapter needs, a small quiet
+// scenario, one run of a seed, and the facts most of them check (converged, how many ops the user saw
+// applied or acknowledged). A test that needs Node.js or an adapter's packages fails where they are
+// missing (tests/programs.hpp).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "models/external/external.hpp"
+#include "sim/engine/simulation.hpp"
+#include "tests/programs.hpp"
+
+namespace syncstorm::testing {
+
+/// The npm packages of a shipped adapter's folder (`yjs`, `loro`, ...), which `./setup.sh` installs:
+/// a test of that adapter fails where they are missing, as it does where node is.
+inline bool needs_adapter(const std::string& folder) {
+  const std::string packages = adapter_dir() + "/" + folder + "/node_modules";
+  return needs(std::filesystem::exists(packages), "the npm packages of the " + folder + " adapter (" + packages + ")",
+               "SYNCSTORM_NO_NODE", "npm ci --prefix models/adapters/" + folder);
+}
+
+/// A few clients writing for 5 s with no faults, then 5 s to settle: every correct model converges.
+inline Scenario quiet_scenario(const std::string& name, std::uint32_t clients = 3) {
+  Scenario s;
+  s.name = name;
+  s.servers = 1;
+  s.workload.clients = clients;
+  s.workload.duration = Duration::seconds(5);
+  s.workload.think_time_mean = Duration::millis(300);
+  s.workload.keys = 6;
+  s.invariants.settle = Duration::seconds(5);
+  return s;
+}
+
+/// One run of `seed`, with the schedule the seed draws.
+inline RunResult run_seed(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
+  return run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed), seed);
+}
+
+/// Whether every live node that holds a state holds the same one.
+inline bool converged(const RunResult& r) {
+  std::optional<State> first;
+  for (const NodeFinal& f : r.history.finals) {
+    if (!f.live || !f.state) continue;
+    if (!first) first = f.state;
+    else if (*first != *f.state) return false;
+  }
+  return first.has_value();
+}
+
+inline std::size_t count_applied(const RunResult& r) {
+  std::size_t n = 0;
+  for (const OpRecord& op : r.history.ops) n += op.applied.has_value() ? 1 : 0;
+  return n;
+}
+
+inline std::size_t count_acknowledged(const RunResult& r) {
+  std::size_t n = 0;
+  for (const OpRecord& op : r.history.ops) n += op.acknowledged.has_value() ? 1 : 0;
+  return n;
+}
+
+}  // namespace syncstorm::testing
