@@ -167,11 +167,10 @@ void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action
       }
       fmt::print("models:\n");
       for (const auto& m : out["models"]) {
-        fmt::print("  {:<30} {:<8} {:<8} {}{}\n", m["name"].get<std::string>(), m["data_type"].get<std::string>(),
+        fmt::print("  {:<30} {:<8} {:<8} {}{}{}\n", m["name"].get<std::string>(), m["data_type"].get<std::string>(),
                    m["correct"].get<bool>() ? "correct" : "buggy", m["description"].get<std::string>(),
-                   m.contains("breaks") ? fmt::format(" [breaks {}]", m["breaks"].get<std::string>())
-                   : m.contains("external") ? " [external process]"
-                                            : "");
+                   m.contains("breaks") ? fmt::format(" [breaks {}]", m["breaks"].get<std::string>()) : "",
+                   m.contains("external") ? " [external process]" : "");
       }
       fmt::print("scenarios:\n");
       for (const auto& s : out["scenarios"]) {
