@@ -24,7 +24,7 @@ pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:12px} code{backgro
 .matrix-wrap{overflow-x:auto} table.matrix{font-size:12px} table.matrix th{cursor:default}
 table.matrix th.model{writing-mode:vertical-rl;transform:rotate(180deg);text-align:left;vertical-align:bottom;font-weight:normal;padding:4px 2px}
 table.matrix th.group{text-align:center} table.matrix th.buggy{color:#a33;font-style:italic}
-table.matrix td{text-align:center;padding:0;min-width:2.2em;white-space:nowrap} table.matrix td a{display:block;padding:3px 4px;color:#111;text-decoration:none}
+table.matrix td{text-align:center;padding:0;min-width:2.2em;max-width:5em;line-height:1.15} table.matrix tbody th{white-space:nowrap;text-align:left} table.matrix td a{display:block;padding:3px 4px;color:#111;text-decoration:none}
 table.matrix .gap{border-left:3px solid #555}
 td.r0{background:#cdebc5} td.r1{background:#fff0b3} td.r2{background:#f7bd78} td.r3{background:#e0625a}
 td.c0{background:#cdebc5} td.c1{background:#eef5c8} td.c2{background:#f7d9a8} td.c3{background:#eba07f}
