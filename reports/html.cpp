@@ -186,6 +186,9 @@ std::string change_value(std::string_view figure, double v) {
   return figure.starts_with("violation_rate") ? percent(v) : svg::number(v);
 }
 
+/// results.json lists every moved figure; the page stops after this many.
+constexpr std::size_t kChangesListedMax = 200;
+
 std::string changes_section(const Comparison& c) {
   const BaselineSummary& b = *c.baseline;
   std::string s = fmt::format("<h2 id=\"changes\">What changed since the baseline</h2>\n<p>Baseline: {} seeds from seed {}; {} figures "
@@ -197,12 +200,12 @@ std::string changes_section(const Comparison& c) {
     for (const Cell& cell : r.cells) {
       if (!cell.trend) continue;
       if (cell.trend->is_new) {
-        items += fmt::format("<li>new: <b>{}</b> on <a href=\"#{}\">{}</a> (not in the baseline)</li>\n", markup_escape(cell.model),
+        if (listed < kChangesListedMax) items += fmt::format("<li>new: <b>{}</b> on <a href=\"#{}\">{}</a> (not in the baseline)</li>\n", markup_escape(cell.model),
                              markup_escape(matrix::anchor(r.name)), markup_escape(r.name));
         ++listed;
       }
       for (const FigureChange& f : cell.trend->changes) {
-        items += fmt::format("<li class=\"{}\">{}: <b>{}</b> on <a href=\"#{}\">{}</a>: <code>{}</code> {} ({}&#8211;{}) &#8594; {} ({}&#8211;{})</li>\n",
+        if (listed < kChangesListedMax) items += fmt::format("<li class=\"{}\">{}: <b>{}</b> on <a href=\"#{}\">{}</a>: <code>{}</code> {} ({}&#8211;{}) &#8594; {} ({}&#8211;{})</li>\n",
                              to_string(f.movement), to_string(f.movement), markup_escape(cell.model), markup_escape(matrix::anchor(r.name)),
                              markup_escape(r.name), markup_escape(f.figure), change_value(f.figure, f.before),
                              change_value(f.figure, f.before_low), change_value(f.figure, f.before_high), change_value(f.figure, f.now),
@@ -212,10 +215,11 @@ std::string changes_section(const Comparison& c) {
     }
   }
   for (const auto& [scenario, model] : b.removed) {
-    items += fmt::format("<li>removed: <b>{}</b> on {} (in the baseline, not compared now)</li>\n", markup_escape(model), markup_escape(scenario));
+    if (listed < kChangesListedMax) items += fmt::format("<li>removed: <b>{}</b> on {} (in the baseline, not compared now)</li>\n", markup_escape(model), markup_escape(scenario));
     ++listed;
   }
   if (listed == 0) return s + "<p class=\"ok\">Nothing moved beyond its 95% interval.</p>\n";
+  if (listed > kChangesListedMax) items += fmt::format("<li>&#8230; and {} more (results.json lists every one)</li>\n", listed - kChangesListedMax);
   return s + "<ul class=\"changes\">\n" + items + "</ul>\n";
 }
 
