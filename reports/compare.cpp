@@ -511,7 +511,10 @@ Comparison run_comparison(const CompareOptions& options) {
   Comparison c;
   c.seeds = options.seeds;
   c.first_seed = options.first_seed;
-  for (const ModelInfo* m : options.models) c.models.push_back(m->name);
+  for (const ModelInfo* m : options.models) {
+    c.models.push_back(m->name);
+    if (!m->correct()) c.buggy_models.push_back(m->name);
+  }
   c.scenarios = aggregate(plan, options, runs);
   c.backoff = study(plan, options, runs);
   if (options.diagrams) c.diagrams = diagrams(options, c.scenarios);

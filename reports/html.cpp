@@ -3,6 +3,7 @@
 // space-time diagrams of failing runs.
 #include <fmt/format.h>
 
+#include "reports/matrix.hpp"
 #include "reports/report.hpp"
 #include "reports/svg_util.hpp"
 
@@ -20,6 +21,17 @@ tr.buggy td:first-child{color:#a33} .bad{color:#b00;font-weight:bold} .ok{color:
 .charts{display:flex;flex-wrap:wrap;gap:10px} .charts svg{border:1px solid #eee}
 pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:12px} code{background:#f3f3f3;padding:0 3px}
 .lamport-wrap{overflow-x:auto;border:1px solid #eee}
+.matrix-wrap{overflow-x:auto} table.matrix{font-size:12px} table.matrix th{cursor:default}
+table.matrix th.model{writing-mode:vertical-rl;transform:rotate(180deg);text-align:left;vertical-align:bottom;font-weight:normal;padding:4px 2px}
+table.matrix th.group{text-align:center} table.matrix th.buggy{color:#a33;font-style:italic}
+table.matrix td{text-align:center;padding:0;min-width:2.2em;max-width:5em;line-height:1.15} table.matrix tbody th{white-space:nowrap;text-align:left} table.matrix td a{display:block;padding:3px 4px;color:#111;text-decoration:none}
+table.matrix .gap{border-left:3px solid #555}
+td.r0{background:#cdebc5} td.r1{background:#fff0b3} td.r2{background:#f7bd78} td.r3{background:#e0625a}
+td.c0{background:#cdebc5} td.c1{background:#eef5c8} td.c2{background:#f7d9a8} td.c3{background:#eba07f}
+td.nf{background:repeating-linear-gradient(45deg,#f4f4f4,#f4f4f4 4px,#e2e2e2 4px,#e2e2e2 8px);color:#888}
+td.worse{outline:2px solid #b00;outline-offset:-3px} td.better{outline:2px solid #070;outline-offset:-3px}
+.legend span.key{display:inline-block;width:1.4em;margin:0 .3em 0 .8em;border:1px solid #ccc}
+ul.changes li.worse::marker{color:#b00} ul.changes li.better::marker{color:#070}
 </style>
 )";
 
@@ -63,6 +75,154 @@ std::string number_cell(const Summary& s, double value) {
   return fmt::format("<td data-v=\"{}\">{}</td>", value, svg::number(value));
 }
 
+// ---- The strategy and cost matrices, and what changed since a baseline ----
+
+constexpr std::string_view kRateBandText[] = {"no violation", "up to 10% of seeds", "up to 50% of seeds", "over 50% of seeds"};
+constexpr std::string_view kCostBandText[] = {"within 10% of the best", "up to 2x the best", "up to 5x the best", "over 5x the best"};
+
+std::string move_mark(std::optional<Movement> m, bool is_new) {
+  if (is_new) return "<sup title=\"not in the baseline\">new</sup>";
+  if (!m) return "";
+  return *m == Movement::worse ? "<b title=\"worse than the baseline\">&#8593;</b>" : "<b title=\"better than the baseline\">&#8595;</b>";
+}
+
+std::string move_class(std::optional<Movement> m) {
+  if (!m) return "";
+  return *m == Movement::worse ? " worse" : " better";
+}
+
+std::string matrix_head(const matrix::Matrix& m) {
+  std::string s = "<thead><tr><th rowspan=\"2\">scenario</th>";
+  if (!m.correct_models.empty()) s += fmt::format("<th class=\"group\" colspan=\"{}\">correct models</th>", m.correct_models.size());
+  if (!m.buggy_models.empty()) {
+    s += fmt::format("<th class=\"group buggy gap\" colspan=\"{}\">buggy baselines (built to fail)</th>", m.buggy_models.size());
+  }
+  s += "</tr>\n<tr>";
+  for (const std::string& name : m.correct_models) s += fmt::format("<th class=\"model\">{}</th>", markup_escape(name));
+  for (std::size_t i = 0; i < m.buggy_models.size(); ++i) {
+    s += fmt::format("<th class=\"model buggy{}\">{}</th>", i == 0 ? " gap" : "", markup_escape(m.buggy_models[i]));
+  }
+  return s + "</tr></thead>\n";
+}
+
+/// One row of either matrix; `cell_html` draws a cell that ran, given its extra class ("gap" or "").
+template <typename CellHtml>
+std::string matrix_row(const matrix::MatrixRow& row, CellHtml cell_html) {
+  std::string s = fmt::format("<tr><th><a href=\"#{}\">{}</a></th>", markup_escape(row.anchor), markup_escape(row.scenario));
+  auto one = [&](const matrix::MatrixCell& cell, bool gap) {
+    if (cell.cell == nullptr) {
+      s += fmt::format("<td class=\"nf{}\" title=\"{} does not fit {}: not run\">&#183;</td>", gap ? " gap" : "",
+                       markup_escape(cell.model), markup_escape(row.scenario));
+    } else {
+      s += cell_html(cell, gap ? " gap" : "");
+    }
+  };
+  for (const matrix::MatrixCell& cell : row.correct) one(cell, false);
+  for (std::size_t i = 0; i < row.buggy.size(); ++i) one(row.buggy[i], i == 0);
+  return s + "</tr>\n";
+}
+
+std::string strategy_matrix(const matrix::Matrix& m, bool with_baseline) {
+  std::string s = "<h2 id=\"matrix\">Strategy matrix</h2>\n<p class=\"legend\">Each cell: the share of seeds on which the model broke "
+                  "an invariant, and which ones. Click a cell for the scenario's section.";
+  for (int band = 0; band < matrix::kRateBands; ++band) {
+    s += fmt::format("<span class=\"key\" style=\"background:{}\">&nbsp;</span>{}", std::array{"#cdebc5", "#fff0b3", "#f7bd78", "#e0625a"}[band],
+                     kRateBandText[band]);
+  }
+  s += "<span class=\"key\" style=\"background:#e2e2e2\">&#183;</span>does not fit the scenario (not run)<br>Invariants: ";
+  for (std::size_t i = 0; i < std::size(kAllInvariants); ++i) {
+    s += fmt::format("{}<b>{}</b> {}", i ? ", " : "", matrix::code(kAllInvariants[i]), to_string(kAllInvariants[i]));
+  }
+  s += "; <b>AB</b> runs stopped by a limit. &#10003;: held every invariant on every seed.";
+  if (with_baseline) s += " Since the baseline: &#8593; worse, &#8595; better (95% intervals no longer overlap), <sup>new</sup> not in it.";
+  s += "</p>\n<div class=\"matrix-wrap\"><table class=\"matrix\" id=\"strategy-matrix\">\n" + matrix_head(m) + "<tbody>\n";
+  for (const matrix::MatrixRow& row : m.rows) {
+    s += matrix_row(row, [&](const matrix::MatrixCell& cell, std::string_view extra) {
+      const Rate& r = cell.cell->violation_rate;
+      std::string codes;
+      for (Invariant inv : cell.broken) codes += (codes.empty() ? "" : " ") + std::string(matrix::code(inv));
+      if (cell.cell->aborted > 0) codes += (codes.empty() ? "" : " ") + std::string("AB");
+      if (codes.empty()) codes = "&#10003;";
+      return fmt::format("<td class=\"r{}{}{}\"><a href=\"#{}\" title=\"{} on {}: {}/{} seeds with a violation ({}, 95% CI {}&#8211;{})\">{}{}</a></td>",
+                         matrix::rate_band(r), extra, move_class(cell.violation_move), markup_escape(row.anchor), markup_escape(cell.model),
+                         markup_escape(row.scenario), r.hits, r.runs, percent(r.rate), percent(r.ci_low), percent(r.ci_high), codes,
+                         move_mark(cell.violation_move, cell.is_new));
+    });
+  }
+  return s + "</tbody></table></div>\n";
+}
+
+std::string cost_matrix(const matrix::Matrix& m, bool with_baseline) {
+  const MetricInfo& cost = info(matrix::kCostMetric);
+  std::string s = fmt::format("<h2 id=\"cost-matrix\">Cost matrix</h2>\n<p class=\"legend\">Each cell: {} (mean over seeds) relative to "
+                              "the lowest in its row, buggy baselines included.",
+                              markup_escape(cost.title));
+  for (int band = 0; band < matrix::kCostBands; ++band) {
+    s += fmt::format("<span class=\"key\" style=\"background:{}\">&nbsp;</span>{}", std::array{"#cdebc5", "#eef5c8", "#f7d9a8", "#eba07f"}[band],
+                     kCostBandText[band]);
+  }
+  s += " n/a: no seed gave the figure.";
+  if (with_baseline) s += " Since the baseline: &#8593; worse, &#8595; better.";
+  s += "</p>\n<div class=\"matrix-wrap\"><table class=\"matrix\" id=\"cost-matrix-table\">\n" + matrix_head(m) + "<tbody>\n";
+  for (const matrix::MatrixRow& row : m.rows) {
+    s += matrix_row(row, [&](const matrix::MatrixCell& cell, std::string_view extra) {
+      const Summary& x = cell.cell->metrics[static_cast<std::size_t>(matrix::kCostMetric)];
+      if (!cell.cost_ratio) {
+        return fmt::format("<td class=\"{}\"><a href=\"#{}\" title=\"{} on {}: no figure\">n/a</a></td>", extra.empty() ? "" : "gap",
+                           markup_escape(row.anchor), markup_escape(cell.model), markup_escape(row.scenario));
+      }
+      return fmt::format("<td class=\"c{}{}{}\"><a href=\"#{}\" title=\"{} on {}: {} {} (95% CI {}&#8211;{}); best in row: {} {}\">&#215;{}{}</a></td>",
+                         matrix::cost_band(*cell.cost_ratio), extra, move_class(cell.cost_move), markup_escape(row.anchor),
+                         markup_escape(cell.model), markup_escape(row.scenario), svg::number(x.mean), markup_escape(cost.unit),
+                         svg::number(x.ci_low), svg::number(x.ci_high), markup_escape(row.best_cost_model), svg::number(*row.best_cost),
+                         svg::number(*cell.cost_ratio), move_mark(cell.cost_move, cell.is_new));
+    });
+  }
+  return s + "</tbody></table></div>\n";
+}
+
+/// A rate as a percentage, a metric as a number.
+std::string change_value(std::string_view figure, double v) {
+  return figure.starts_with("violation_rate") ? percent(v) : svg::number(v);
+}
+
+/// results.json lists every moved figure; the page stops after this many.
+constexpr std::size_t kChangesListedMax = 200;
+
+std::string changes_section(const Comparison& c) {
+  const BaselineSummary& b = *c.baseline;
+  std::string s = fmt::format("<h2 id=\"changes\">What changed since the baseline</h2>\n<p>Baseline: {} seeds from seed {}; {} figures "
+                              "compared. A figure counts as moved when its 95% interval no longer overlaps the baseline's.</p>\n",
+                              b.seeds, b.first_seed, b.figures_compared);
+  std::string items;
+  std::size_t listed = 0;
+  for (const ScenarioResult& r : c.scenarios) {
+    for (const Cell& cell : r.cells) {
+      if (!cell.trend) continue;
+      if (cell.trend->is_new) {
+        if (listed < kChangesListedMax) items += fmt::format("<li>new: <b>{}</b> on <a href=\"#{}\">{}</a> (not in the baseline)</li>\n", markup_escape(cell.model),
+                             markup_escape(matrix::anchor(r.name)), markup_escape(r.name));
+        ++listed;
+      }
+      for (const FigureChange& f : cell.trend->changes) {
+        if (listed < kChangesListedMax) items += fmt::format("<li class=\"{}\">{}: <b>{}</b> on <a href=\"#{}\">{}</a>: <code>{}</code> {} ({}&#8211;{}) &#8594; {} ({}&#8211;{})</li>\n",
+                             to_string(f.movement), to_string(f.movement), markup_escape(cell.model), markup_escape(matrix::anchor(r.name)),
+                             markup_escape(r.name), markup_escape(f.figure), change_value(f.figure, f.before),
+                             change_value(f.figure, f.before_low), change_value(f.figure, f.before_high), change_value(f.figure, f.now),
+                             change_value(f.figure, f.now_low), change_value(f.figure, f.now_high));
+        ++listed;
+      }
+    }
+  }
+  for (const auto& [scenario, model] : b.removed) {
+    if (listed < kChangesListedMax) items += fmt::format("<li>removed: <b>{}</b> on {} (in the baseline, not compared now)</li>\n", markup_escape(model), markup_escape(scenario));
+    ++listed;
+  }
+  if (listed == 0) return s + "<p class=\"ok\">Nothing moved beyond its 95% interval.</p>\n";
+  if (listed > kChangesListedMax) items += fmt::format("<li>&#8230; and {} more (results.json lists every one)</li>\n", listed - kChangesListedMax);
+  return s + "<ul class=\"changes\">\n" + items + "</ul>\n";
+}
+
 std::string decision_section(const Comparison& c) {
   std::string s = "<h2>Decision summary</h2>\n<table class=\"sortable\"><thead><tr><th>scenario</th><th>held every invariant "
                   "on every seed</th><th>cheapest (bytes/op)</th><th>most responsive (remote latency p95)</th></tr></thead><tbody>\n";
@@ -70,8 +230,8 @@ std::string decision_section(const Comparison& c) {
     const Decision& d = r.decision;
     std::string held;
     for (const std::string& m : d.held) held += (held.empty() ? "" : ", ") + markup_escape(m);
-    s += fmt::format("<tr><td><a href=\"#s-{}\">{}</a></td><td style=\"text-align:left\">{}</td><td>{}</td><td>{}</td></tr>\n",
-                     markup_escape(r.name), markup_escape(r.name), held.empty() ? "<span class=\"bad\">none</span>" : held,
+    s += fmt::format("<tr><td><a href=\"#{}\">{}</a></td><td style=\"text-align:left\">{}</td><td>{}</td><td>{}</td></tr>\n",
+                     markup_escape(matrix::anchor(r.name)), markup_escape(r.name), held.empty() ? "<span class=\"bad\">none</span>" : held,
                      d.cheapest.empty() ? "—" : fmt::format("{} ({})", markup_escape(d.cheapest), svg::number(d.cheapest_bytes_per_op)),
                      d.most_responsive.empty()
                          ? "—"
@@ -168,7 +328,7 @@ std::vector<Series> cdf_series(const ScenarioResult& r, bool convergence) {
 }
 
 std::string scenario_section(const ScenarioResult& r) {
-  std::string s = fmt::format("<h2 id=\"s-{}\">Scenario {}</h2>\n<p>{}</p>\n", markup_escape(r.name), markup_escape(r.name),
+  std::string s = fmt::format("<h2 id=\"{}\">Scenario {}</h2>\n<p>{}</p>\n", markup_escape(matrix::anchor(r.name)), markup_escape(r.name),
                               markup_escape(r.description));
   s += cells_table(r);
   if (!r.skipped_models.empty()) {
@@ -231,9 +391,16 @@ std::string to_html(const Comparison& c) {
                    "(common random numbers). All figures are simulated. Click a column header to sort.</p>\n",
                    c.seeds, c.first_seed, c.first_seed + c.seeds - 1);
   s += "<p>";
-  for (const ScenarioResult& r : c.scenarios) s += fmt::format("<a href=\"#s-{}\">{}</a> · ", markup_escape(r.name), markup_escape(r.name));
+  s += "<a href=\"#matrix\">strategy matrix</a> · <a href=\"#cost-matrix\">cost matrix</a> · ";
+  for (const ScenarioResult& r : c.scenarios) {
+    s += fmt::format("<a href=\"#{}\">{}</a> · ", markup_escape(matrix::anchor(r.name)), markup_escape(r.name));
+  }
   if (c.backoff) s += "<a href=\"#backoff\">backoff study</a> · ";
   s += "<a href=\"#diagrams\">diagrams</a></p>\n";
+  if (c.baseline) s += changes_section(c);
+  const matrix::Matrix m = matrix::build(c);
+  s += strategy_matrix(m, c.baseline.has_value());
+  s += cost_matrix(m, c.baseline.has_value());
   s += decision_section(c);
   for (const ScenarioResult& r : c.scenarios) s += scenario_section(r);
   if (c.backoff) s += backoff_section(*c.backoff);

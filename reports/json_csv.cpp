@@ -1,7 +1,5 @@
 // results.json and results.csv: the simulated figures only (no wall-clock time, no host, no date),
 // so both files are byte-identical across machines and job counts and can be diffed between commits.
-#include <cmath>
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -13,12 +11,7 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-/// Figures are rounded to 6 significant digits: more would only show floating-point noise.
-double tidy(double v) {
-  if (!std::isfinite(v) || v == 0) return 0;
-  const double scale = std::pow(10.0, 5 - std::floor(std::log10(std::fabs(v))));
-  return std::round(v * scale) / scale;
-}
+double tidy(double v) { return round_figure(v); }
 
 Json summary_json(const Summary& s) {
   return Json{{"seeds", s.seeds},        {"samples", s.samples},   {"mean", tidy(s.mean)},
@@ -37,6 +30,17 @@ Json attribution_json(const Attribution& a) {
     features.push_back({{"feature", f.feature}, {"failing_share", tidy(f.failing_share)}, {"passing_share", tidy(f.passing_share)}});
   }
   return Json{{"failing_seeds", a.failing_seeds}, {"passing_seeds", a.passing_seeds}, {"features", features}};
+}
+
+Json trend_json(const CellTrend& t) {
+  Json changes = Json::array();
+  for (const FigureChange& f : t.changes) {
+    changes.push_back({{"figure", f.figure},
+                       {"movement", to_string(f.movement)},
+                       {"baseline", {{"value", tidy(f.before)}, {"ci95_low", tidy(f.before_low)}, {"ci95_high", tidy(f.before_high)}}},
+                       {"now", {{"value", tidy(f.now)}, {"ci95_low", tidy(f.now_low)}, {"ci95_high", tidy(f.now_high)}}}});
+  }
+  return Json{{"new", t.is_new}, {"moved", changes}};
 }
 
 Json cell_json(const Cell& c) {
@@ -68,6 +72,7 @@ Json cell_json(const Cell& c) {
   cdfs["convergence_ms"] = tidy_all(c.convergence_cdf);
   cdfs["remote_latency_ms"] = tidy_all(c.remote_latency_cdf);
   j["cdf_quantiles"] = cdfs;
+  if (c.trend) j["trend"] = trend_json(*c.trend);
   return j;
 }
 
@@ -106,6 +111,7 @@ std::string csv_field(std::string_view text) {
 
 std::string to_json(const Comparison& c) {
   Json j;
+  j["format_version"] = kResultsFormatVersion;
   j["seeds"] = c.seeds;
   j["first_seed"] = c.first_seed;
   j["models"] = c.models;
@@ -122,6 +128,14 @@ std::string to_json(const Comparison& c) {
                         {"seed", d.seed}, {"file", d.file}, {"replay", d.replay}});
   }
   j["diagrams"] = diagrams;
+  if (c.baseline) {
+    Json removed = Json::array();
+    for (const auto& [scenario, model] : c.baseline->removed) removed.push_back({{"scenario", scenario}, {"model", model}});
+    j["baseline"] = {{"seeds", c.baseline->seeds}, {"first_seed", c.baseline->first_seed},
+                     {"figures_compared", c.baseline->figures_compared}, {"removed", removed}};
+  } else {
+    j["baseline"] = nullptr;
+  }
   return j.dump(2) + "\n";
 }
 

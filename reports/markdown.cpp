@@ -1,6 +1,9 @@
 // report.md: the comparison as GitHub-flavoured Markdown, short enough for a pull-request comment.
+#include <cctype>
+
 #include <fmt/format.h>
 
+#include "reports/matrix.hpp"
 #include "reports/report.hpp"
 #include "reports/svg_util.hpp"
 
@@ -24,6 +27,133 @@ const Summary& metric(const Cell& c, Metric m) { return c.metrics[static_cast<st
 
 /// "n/a" when no seed gave the figure, so an empty cell is never mistaken for zero.
 std::string figure(const Summary& s, double value) { return s.seeds == 0 ? "n/a" : svg::number(value); }
+
+// ---- The strategy and cost matrices, and what changed since a baseline ----
+
+constexpr std::string_view kRateSymbols[] = {"🟩", "🟨", "🟧", "🟥"};
+constexpr std::string_view kCostSymbols[] = {"🟩", "🟨", "🟧", "🟥"};
+/// What changed is listed in full in results.json; a pull-request comment stops after this many.
+constexpr std::size_t kChangesListedMax = 40;
+
+/// The anchor GitHub gives a heading: lowercase, spaces to hyphens, punctuation other than - and _ dropped.
+std::string github_anchor(std::string_view heading) {
+  std::string out;
+  for (char ch : heading) {
+    const auto u = static_cast<unsigned char>(ch);
+    if (std::isalnum(u) || ch == '-' || ch == '_') out += static_cast<char>(std::tolower(u));
+    else if (ch == ' ') out += '-';
+  }
+  return out;
+}
+
+std::string scenario_heading(std::string_view name) { return fmt::format("Scenario `{}`", name); }
+
+std::string move_mark(std::optional<Movement> m, bool is_new) {
+  if (is_new) return " 🆕";
+  if (!m) return "";
+  return *m == Movement::worse ? " ↑" : " ↓";
+}
+
+/// One Markdown table of a matrix over one column group; `text` draws a cell that ran.
+template <typename CellText>
+std::string matrix_table(const matrix::Matrix& m, bool buggy, CellText text) {
+  const std::vector<std::string>& models = buggy ? m.buggy_models : m.correct_models;
+  std::string s = "| scenario |";
+  std::string rule = "|---|";
+  for (const std::string& name : models) {
+    s += fmt::format(" {} |", name);
+    rule += ":-:|";
+  }
+  s += "\n" + rule + "\n";
+  for (const matrix::MatrixRow& row : m.rows) {
+    s += fmt::format("| [{}](#{}) |", row.scenario, github_anchor(scenario_heading(row.scenario)));
+    for (const matrix::MatrixCell& cell : buggy ? row.buggy : row.correct) {
+      s += " " + (cell.cell == nullptr ? std::string("·") : text(cell, row)) + " |";
+    }
+    s += "\n";
+  }
+  return s + "\n";
+}
+
+std::string matrices(const Comparison& c) {
+  const matrix::Matrix m = matrix::build(c);
+  std::string s = "## Strategy matrix\n\nShare of seeds with a violation: ";
+  constexpr std::string_view kBands[] = {"none", "up to 10%", "up to 50%", "over 50%"};
+  for (int band = 0; band < matrix::kRateBands; ++band) s += fmt::format("{} {}, ", kRateSymbols[band], kBands[band]);
+  s += "`·` not run (the model does not fit the scenario). Invariants: ";
+  for (std::size_t i = 0; i < std::size(kAllInvariants); ++i) {
+    s += fmt::format("{}**{}** {}", i ? ", " : "", matrix::code(kAllInvariants[i]), to_string(kAllInvariants[i]));
+  }
+  s += "; **AB** runs stopped by a limit.";
+  if (c.baseline) s += " Since the baseline: ↑ worse, ↓ better, 🆕 not in it.";
+  s += "\n\n";
+  auto rate_cell = [](const matrix::MatrixCell& cell, const matrix::MatrixRow&) {
+    std::string codes;
+    for (Invariant inv : cell.broken) codes += " " + std::string(matrix::code(inv));
+    if (cell.cell->aborted > 0) codes += " AB";
+    return std::string(kRateSymbols[matrix::rate_band(cell.cell->violation_rate)]) + codes + move_mark(cell.violation_move, cell.is_new);
+  };
+  auto cost_cell = [](const matrix::MatrixCell& cell, const matrix::MatrixRow&) {
+    if (!cell.cost_ratio) return std::string("n/a");
+    return fmt::format("{} ×{}{}", kCostSymbols[matrix::cost_band(*cell.cost_ratio)], svg::number(*cell.cost_ratio),
+                       move_mark(cell.cost_move, cell.is_new));
+  };
+  if (!m.correct_models.empty()) s += "### Correct models\n\n" + matrix_table(m, false, rate_cell);
+  if (!m.buggy_models.empty()) s += "### Buggy baselines (built to fail)\n\n" + matrix_table(m, true, rate_cell);
+  s += fmt::format("## Cost matrix\n\n{} (mean over seeds) relative to the lowest in its row, buggy baselines included: "
+                   "🟩 within 10%, 🟨 up to 2x, 🟧 up to 5x, 🟥 over 5x, n/a no seed gave the figure, `·` not run.\n\n",
+                   info(matrix::kCostMetric).title);
+  if (!m.correct_models.empty()) s += "### Correct models\n\n" + matrix_table(m, false, cost_cell);
+  if (!m.buggy_models.empty()) s += "### Buggy baselines (built to fail)\n\n" + matrix_table(m, true, cost_cell);
+  return s;
+}
+
+std::string figure_name(std::string_view figure) {
+  if (figure == "violation_rate") return "seeds with a violation";
+  if (figure.starts_with("violation_rate.")) return fmt::format("seeds breaking {}", figure.substr(15));
+  for (const MetricInfo& m : metric_infos()) {
+    if (m.key == figure) return fmt::format("{} ({}, mean)", m.title, m.unit);
+  }
+  return std::string(figure);
+}
+
+/// A rate as a percentage, a metric as a number.
+std::string change_value(std::string_view figure, double v) {
+  return figure.starts_with("violation_rate") ? percent(v) : svg::number(v);
+}
+
+std::string what_changed(const Comparison& c) {
+  const BaselineSummary& b = *c.baseline;
+  std::vector<std::string> lines;
+  std::size_t worse = 0;
+  std::size_t better = 0;
+  std::size_t fresh = 0;
+  for (const ScenarioResult& r : c.scenarios) {
+    for (const Cell& cell : r.cells) {
+      if (!cell.trend) continue;
+      if (cell.trend->is_new) {
+        ++fresh;
+        lines.push_back(fmt::format("- 🆕 new: **{}** on `{}` (not in the baseline)", cell.model, r.name));
+      }
+      for (const FigureChange& f : cell.trend->changes) {
+        ++(f.movement == Movement::worse ? worse : better);
+        lines.push_back(fmt::format("- {} {}: **{}** on `{}`: {} {} ({}–{}) → {} ({}–{})", f.movement == Movement::worse ? "↑" : "↓",
+                                    to_string(f.movement), cell.model, r.name, figure_name(f.figure), change_value(f.figure, f.before),
+                                    change_value(f.figure, f.before_low), change_value(f.figure, f.before_high),
+                                    change_value(f.figure, f.now), change_value(f.figure, f.now_low), change_value(f.figure, f.now_high)));
+      }
+    }
+  }
+  for (const auto& [scenario, model] : b.removed) lines.push_back(fmt::format("- removed: **{}** on `{}` (in the baseline, not compared now)", model, scenario));
+  std::string s = fmt::format("## What changed since the baseline\n\n{} worse, {} better, {} new, {} removed, of {} figures compared "
+                              "(baseline: {} seeds from seed {}). A figure counts as moved when its 95% interval no longer "
+                              "overlaps the baseline's.\n\n",
+                              worse, better, fresh, b.removed.size(), b.figures_compared, b.seeds, b.first_seed);
+  if (lines.empty()) return s + "Nothing moved beyond its 95% interval.\n\n";
+  for (std::size_t i = 0; i < lines.size() && i < kChangesListedMax; ++i) s += lines[i] + "\n";
+  if (lines.size() > kChangesListedMax) s += fmt::format("- … and {} more (results.json lists every one)\n", lines.size() - kChangesListedMax);
+  return s + "\n";
+}
 
 std::string decision_table(const Comparison& c) {
   std::string s = "## Decision summary\n\n"
@@ -118,9 +248,11 @@ std::string to_markdown(const Comparison& c) {
   s += fmt::format("{} seeds per scenario and model (seeds {}–{}); every model meets the same schedules for a seed. "
                    "Figures are simulated, identical on every machine.\n\n",
                    c.seeds, c.first_seed, c.first_seed + c.seeds - 1);
+  if (c.baseline) s += what_changed(c);
+  s += matrices(c);
   s += decision_table(c);
   for (const ScenarioResult& r : c.scenarios) {
-    s += fmt::format("## Scenario `{}`\n\n", r.name);
+    s += fmt::format("## {}\n\n", scenario_heading(r.name));
     if (!r.description.empty()) s += r.description + "\n\n";
     s += cells_table(r);
     if (!r.skipped_models.empty()) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "models/model.hpp"
+#include "sim/base/result.hpp"
 #include "sim/checkers/invariants.hpp"
 #include "sim/scenario/scenario.hpp"
 #include "sim/scenario/schedule.hpp"
@@ -134,6 +135,29 @@ struct InvariantResult {
   Attribution attribution;
 };
 
+/// Which way a figure moved since a baseline. Every figure a comparison reports is better lower
+/// (violation rates, latencies, bytes, load, metadata, rollbacks, reconnect time).
+enum class Movement : std::uint8_t { better, worse };
+std::string_view to_string(Movement movement);
+
+/// One figure of a (scenario, model) pair whose 95% interval no longer overlaps the baseline's.
+struct FigureChange {
+  std::string figure;  ///< "violation_rate", "violation_rate.<invariant>" or a metric key, as in results.csv
+  Movement movement = Movement::worse;
+  double before = 0;  ///< the baseline's figure and its 95% interval
+  double before_low = 0;
+  double before_high = 0;
+  double now = 0;  ///< this comparison's figure and its 95% interval
+  double now_low = 0;
+  double now_high = 0;
+};
+
+/// What a (scenario, model) pair did since the baseline (`compare --baseline`).
+struct CellTrend {
+  bool is_new = false;                ///< the baseline has no such pair, so nothing was compared
+  std::vector<FigureChange> changes;  ///< moved figures only: violation rates first, then metrics in report order
+};
+
 /// One model on one scenario, over every seed.
 struct Cell {
   std::string model;
@@ -146,6 +170,7 @@ struct Cell {
   std::array<Summary, kMetricCount> metrics;
   std::vector<double> convergence_cdf;     ///< ms at quantiles 0, 1/50, ..., 1 (empty: no samples)
   std::vector<double> remote_latency_cdf;  ///< ms at the same quantiles
+  std::optional<CellTrend> trend;          ///< set only when the comparison was held against a baseline
 };
 
 /// Which strategies a scenario leaves standing, and the best of them on cost and responsiveness.
@@ -193,13 +218,23 @@ struct Diagram {
   std::string replay;
 };
 
+/// The baseline a comparison was held against, as the reports describe it.
+struct BaselineSummary {
+  std::uint32_t seeds = 0;
+  std::uint64_t first_seed = 1;
+  std::uint64_t figures_compared = 0;  ///< figures present on both sides with an interval to compare
+  std::vector<std::pair<std::string, std::string>> removed;  ///< (scenario, model) pairs the baseline has and this comparison has not
+};
+
 struct Comparison {
   std::uint32_t seeds = 0;
   std::uint64_t first_seed = 1;
   std::vector<std::string> models;
+  std::vector<std::string> buggy_models;  ///< the deliberately buggy baselines among `models`, in the same order
   std::vector<ScenarioResult> scenarios;
   std::optional<BackoffStudy> backoff;
   std::vector<Diagram> diagrams;
+  std::optional<BaselineSummary> baseline;  ///< set by compare_with_baseline
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -229,6 +264,45 @@ Scenario default_storm_scenario();
 
 /// The backoff policies the study compares, with their labels.
 std::vector<std::pair<std::string, BackoffOptions>> backoff_policies(const BackoffOptions& base);
+
+// ---------------------------------------------------------------------------------------------
+// Trend against a baseline (an older results.json)
+// ---------------------------------------------------------------------------------------------
+
+/// The version of results.json's layout. A baseline must carry the same one: figures of another
+/// layout could be read wrongly rather than fail.
+inline constexpr int kResultsFormatVersion = 1;
+
+/// The figures of one (scenario, model) pair in a baseline.
+struct BaselineCell {
+  std::string scenario;
+  std::string model;
+  Rate violation_rate;
+  std::vector<std::pair<Invariant, Rate>> invariants;  ///< those broken, as the baseline listed them
+  std::array<Summary, kMetricCount> metrics;           ///< seeds, mean and interval only
+};
+
+struct Baseline {
+  std::string file;
+  std::uint32_t seeds = 0;
+  std::uint64_t first_seed = 1;
+  std::vector<BaselineCell> cells;  ///< in the file's order; no two share a (scenario, model) pair
+};
+
+/// Reads an older results.json. Errors name the file, the line for a parse error and the key for
+/// a missing or mistyped field; another format version is an error too.
+Result<Baseline> read_baseline(const std::string& path);
+/// The same, from text already read (`file` names it in errors).
+Result<Baseline> parse_baseline(const std::string& text, const std::string& file);
+
+/// Marks every figure whose 95% interval no longer overlaps the baseline's (rates: Wilson's interval
+/// recomputed from hits and runs; metrics: Student's t interval of the per-seed mean, at least 2
+/// seeds on both sides), and pairs the baseline lacks as new. Both sides are rounded as results.json
+/// rounds them first, so an unchanged figure read back from a file never counts as moved.
+void compare_with_baseline(Comparison& comparison, const Baseline& baseline);
+
+/// A figure rounded to 6 significant digits, as results.json and results.csv write it.
+double round_figure(double value);
 
 // ---------------------------------------------------------------------------------------------
 // Writers

@@ -63,6 +63,13 @@ Summary summarise(const std::vector<std::vector<double>>& per_seed) {
   return s;
 }
 
+double round_figure(double value) {
+  // Six significant digits: more would only show floating-point noise.
+  if (!std::isfinite(value) || value == 0) return 0;
+  const double scale = std::pow(10.0, 5 - std::floor(std::log10(std::fabs(value))));
+  return std::round(value * scale) / scale;
+}
+
 Rate wilson(std::uint32_t hits, std::uint32_t runs) {
   Rate r;
   r.hits = hits;

@@ -23,6 +23,7 @@ struct CompareArgs {
   bool no_study = false;
   bool no_diagrams = false;
   bool quiet = false;
+  std::string baseline;  ///< an older results.json to mark trends against; "" for none
 };
 
 Result<std::vector<Scenario>> chosen_scenarios(const CompareArgs& args) {
@@ -77,6 +78,13 @@ int run_compare(const CompareArgs& args, const ModelRegistry& registry) {
   auto models = chosen_models(args, registry);
   if (!models) return report_input_error(models.error());
   if (args.seeds == 0) return report_input_error(InputError{"", 0, 0, "--seeds", "must be at least 1"});
+  // Read before the runs, so a bad baseline fails in a moment rather than after the whole comparison.
+  std::optional<Baseline> baseline;
+  if (!args.baseline.empty()) {
+    auto read = read_baseline(args.baseline);
+    if (!read) return report_input_error(read.error());
+    baseline = std::move(read.value());
+  }
   CompareOptions options;
   options.scenarios = std::move(scenarios.value());
   options.models = models.value();
@@ -87,7 +95,8 @@ int run_compare(const CompareArgs& args, const ModelRegistry& registry) {
   options.storm_seeds = args.storm_seeds;
   options.diagrams = !args.no_diagrams;
   if (!args.no_study) options.storm = storm_scenario(options.scenarios);
-  const Comparison comparison = run_comparison(options);
+  Comparison comparison = run_comparison(options);
+  if (baseline) compare_with_baseline(comparison, *baseline);
   if (std::string error = write_report(comparison, args.out); !error.empty()) {
     return report_input_error(InputError{args.out, 0, 0, "--out", error});
   }
@@ -110,6 +119,8 @@ void add_compare_command(CLI::App& app, const ModelRegistry& models, Action& act
   cmd->add_flag("--no-backoff-study", args->no_study, "skip rerunning the reconnect storm under each backoff policy");
   cmd->add_flag("--no-diagrams", args->no_diagrams, "skip the space-time diagrams of failing runs");
   cmd->add_flag("--quiet,-q", args->quiet, "no progress bar");
+  cmd->add_option("--baseline", args->baseline,
+                  "an older results.json: mark every figure whose 95% interval no longer overlaps the baseline's, better or worse");
   cmd->callback([&action, &models, args] { action = [&models, args] { return run_compare(*args, models); }; });
 }
 
