@@ -6,6 +6,19 @@
 // rebroadcasts it to the other connected clients. On (re)connect the client and the server swap
 // state vectors and each sends the other what it lacks, as y-websocket's sync protocol does.
 //
+// Updates travel in causal order: every update a replica receives finds the items it depends on
+// already there. Yjs does not need this for the final state, but it shows a wrong state while it
+// waits: it applies an update's delete set at once and parks the update's new items until the
+// update they follow arrives, so an overwrite of a map key (a new item plus the deletion of the old
+// one) makes the key vanish in between, although nobody removed it (yjs#461). Two rules keep the
+// order, and so keep the views of users monotonic:
+// - the server relays updates to a client only after it has answered the client's state vector
+//   with everything the client lacks (the same stream then carries the relayed updates after it);
+// - a client sends its own updates only after it has answered the server's state vector, because
+//   edits made while it was away reach the server in that answer, and a newer edit sent before
+//   them would depend on them.
+// y-websocket (../y-websocket/) keeps neither rule, and its users meet the vanishing key.
+//
 // Message bytes: one tag byte, then a Yjs encoding.
 //   0 = a state vector (sync step 1: "this is what I have")
 //   1 = an update (sync step 2, or an incremental change)
@@ -24,8 +37,15 @@ function requireInstalled(name) {
 }
 
 const variant = process.argv[2] || 'list';
-if (variant !== 'list' && variant !== 'text') {
-  process.stderr.write(`usage: node adapter.js list|text (got ${variant})\n`);
+// `--relay-before-sync` gives up the causal order (below) as y-websocket does: the server relays to
+// a client from the moment it connects, and a client sends its edits at once. A buggy baseline,
+// reached as `external:node models/adapters/yjs/adapter.js list --relay-before-sync`: its tests
+// show the vanishing key the causal order prevents (list only: the checkers sample views of lists).
+const relayBeforeSync = process.argv[3] === '--relay-before-sync';
+const usable = (variant === 'list' || variant === 'text') && process.argv.length <= 4 &&
+  (process.argv.length <= 3 || (relayBeforeSync && variant === 'list'));
+if (!usable) {
+  process.stderr.write(`usage: node adapter.js list [--relay-before-sync] | text (got ${process.argv.slice(2).join(' ')})\n`);
   process.exit(2);
 }
 
@@ -95,6 +115,7 @@ class Client extends Replica {
   constructor(event, rng) {
     super(event, rng);
     this.server = null;
+    this.synced = false;  // whether this connection has answered the server's state vector
     this.pending = [];  // { op, clock }: applied here, not yet acknowledged by the server
     this.ownOps = new Set();
     this.seen = null;   // while a remote update is applied: the op ids it makes visible
@@ -118,7 +139,8 @@ class Client extends Replica {
     }
     this.doc.on('update', (update, origin) => {
       this.persist(update);
-      if (origin === 'local' && this.server !== null) this.out.send(this.server, frame(TAG_UPDATE, update));
+      // Before the answer to the server's state vector, a local edit waits: the answer carries it.
+      if (origin === 'local' && this.server !== null && (this.synced || relayBeforeSync)) this.out.send(this.server, frame(TAG_UPDATE, update));
     });
   }
 
@@ -167,6 +189,7 @@ class Client extends Replica {
     const body = bytes.subarray(1);
     if (bytes[0] === TAG_SV) {
       out.send(event.from, frame(TAG_UPDATE, Y.encodeStateAsUpdate(this.doc, body)));
+      this.synced = event.from === this.server;
     } else if (bytes[0] === TAG_UPDATE) {
       this.seen = [];
       Y.applyUpdate(this.doc, body, 'remote');
@@ -189,7 +212,9 @@ class Client extends Replica {
   }
 
   disconnected(event) {
-    if (this.server === event.peer) this.server = null;
+    if (this.server !== event.peer) return;
+    this.server = null;
+    this.synced = false;
   }
 }
 
@@ -207,6 +232,8 @@ class Server extends Replica {
     if (bytes[0] === TAG_SV) {
       out.send(event.from, frame(TAG_UPDATE, Y.encodeStateAsUpdate(this.doc, body)));
       out.send(event.from, frame(TAG_SV, Y.encodeStateVector(this.doc)));
+      // From now on the client holds everything this server held, so relayed updates follow it.
+      this.clients.add(event.from);
     } else if (bytes[0] === TAG_UPDATE) {
       Y.applyUpdate(this.doc, body, event.from);  // stored and flushed by the update handler
       out.send(event.from, frame(TAG_ACK, Y.encodeStateVector(this.doc)));
@@ -216,17 +243,23 @@ class Server extends Replica {
     }
   }
 
-  connected(event) { this.clients.add(event.peer); }
+  // A new connection joins the relay when its state vector has been answered (see message).
+  connected(event) {
+    if (relayBeforeSync) this.clients.add(event.peer);
+    else this.clients.delete(event.peer);
+  }
   disconnected(event) { this.clients.delete(event.peer); }
 }
 
 protocol.serve(
   {
-    name: `yjs-${variant}`,
-    description: `Yjs: ${variant === 'text' ? 'text as a Y.Array of elements' : 'list items in a Y.Map'}, relayed by a server`,
+    name: `yjs-${variant}${relayBeforeSync ? '-relay-before-sync' : ''}`,
+    description: `Yjs: ${variant === 'text' ? 'text as a Y.Array of elements' : 'list items in a Y.Map'}, relayed by a server` +
+      (relayBeforeSync ? ' that relays updates before a client has synced' : ''),
     data_type: variant,
     topology: 'client_server',
     rule: 'add_wins',
+    ...(relayBeforeSync ? { breaks: 'monotonic-reads', correct: false } : {}),
     protocol: 2,  // nothing lives outside the replicas: a reset leaves the process as new
   },
   (event, rng) => (event.role === 'server' ? new Server(event, rng) : new Client(event, rng)),
