@@ -4,9 +4,11 @@
 # copies it:
 #   github-actions-check.yml     its install step, its build steps, every matrix shard, the merge job
 #   kubernetes-indexed-job.yaml  every index's container command, then the merge its header names
-#   github-actions-adapters.yml  the same as the first, with "adapters" as the second argument
+# github-actions-adapters.yml is not run: its sweep of the external replicas finds the libraries'
+# known violations from seed 1 on (models/adapters/README.md) and shrinks them for many minutes,
+# so its verdict is a failure by design and its cost that of a nightly job.
 #
-#   tests/ci_examples.sh BUILD_DIR [check|kubernetes|adapters] [SEEDS]
+#   tests/ci_examples.sh BUILD_DIR [check|kubernetes] [SEEDS]
 #
 # BUILD_DIR holds an already-built syncstorm. The build steps are not run as written: a cmake on the
 # PATH configures exactly as the step says (failing on an option the project does not know) and
@@ -18,7 +20,7 @@
 # PyYAML (Debian: python3-yaml).
 set -euo pipefail
 source_dir=$(cd "$(dirname "$0")/.." && pwd)
-build_dir=$(cd "${1:?usage: tests/ci_examples.sh BUILD_DIR [check|kubernetes|adapters] [SEEDS]}" && pwd)
+build_dir=$(cd "${1:?usage: tests/ci_examples.sh BUILD_DIR [check|kubernetes] [SEEDS]}" && pwd)
 which_example=${2:-check}
 seeds=${3:-8}
 binary=$build_dir/syncstorm
@@ -62,18 +64,6 @@ fi
 (cd "\$dir" && pwd) > "\$stamp"
 EOF
 chmod +x "$work/bin/cmake"
-
-# An npm whose `ci --prefix DIR` checks that DIR has its lock file and that setup.sh already installed
-# what it pins, instead of downloading into the source tree.
-cat > "$work/bin/npm" << 'EOF'
-#!/usr/bin/env bash
-set -euo pipefail
-[ "${1:-}" = ci ] && [ "${2:-}" = --prefix ] && [ -n "${3:-}" ] ||
-  { echo "ci_examples: only 'npm ci --prefix DIR' is imitated, got: npm $*" >&2; exit 1; }
-[ -f "$3/package-lock.json" ] || { echo "ci_examples: $3 has no package-lock.json" >&2; exit 1; }
-[ -d "$3/node_modules" ] || { echo "ci_examples: $3/node_modules is missing: run ./setup.sh build" >&2; exit 1; }
-EOF
-chmod +x "$work/bin/npm"
 
 new_workspace() {  # new_workspace NAME: a fresh checkout of the source tree, as a runner has
   local ws=$work/ws/$1 entry
@@ -242,16 +232,9 @@ case "$which_example" in
     [ -f "$work/ws/merge--/merged.json" ] || fail "the merge job wrote no merged.json"
     check_merged "$work/ws/merge--/merged.json"
     ;;
-  adapters)
-    if [ -n "${SYNCSTORM_NO_NODE:-}" ]; then echo "SKIPPED: SYNCSTORM_NO_NODE is set"; exit 0; fi
-    run_github_job "$source_dir/.ci/examples/github-actions-adapters.yml" check
-    run_github_job "$source_dir/.ci/examples/github-actions-adapters.yml" merge
-    [ -f "$work/ws/merge--/merged.json" ] || fail "the merge job wrote no merged.json"
-    check_merged "$work/ws/merge--/merged.json"
-    ;;
   kubernetes)
     run_kubernetes_job "$source_dir/.ci/examples/kubernetes-indexed-job.yaml"
     ;;
-  *) echo "ci_examples: unknown example '$which_example' (check, kubernetes, adapters)" >&2; exit 2 ;;
+  *) echo "ci_examples: unknown example '$which_example' (check, kubernetes)" >&2; exit 2 ;;
 esac
 echo "ci_examples: $which_example: every step passed"
