@@ -1,27 +1,30 @@
 #!/usr/bin/env bash
-# One script for a fresh Debian 12 machine: installs what is missing, builds, and then
-#   ./setup.sh run    runs the main job on the shipped defaults (syncstorm compare -> syncstorm-report/)
-#   ./setup.sh test   runs the whole test suite: Release, then AddressSanitizer + UBSan, then checks that
-#                     Debug and Release builds give the same trace hashes
-#   ./setup.sh build  only installs and builds
+# One script for a fresh Debian 12 machine: installs what is missing, builds what the mode needs, and then
+#   ./setup.sh run    builds the syncstorm binary only and runs the main job on the shipped defaults
+#                     (syncstorm compare -> syncstorm-report/)
+#   ./setup.sh test   builds everything and runs the whole test suite: Release, then AddressSanitizer +
+#                     UBSan, then checks that Debug and Release builds give the same trace hashes
+#   ./setup.sh build  installs everything and builds everything (the binary, the tests, the benchmarks)
+#   ./setup.sh deps   only installs the Debian packages the syncstorm binary needs (what CI jobs that
+#                     build only the binary call; see .ci/examples/)
 set -euo pipefail
 cd "$(dirname "$0")"
 
 mode=${1:-build}
 jobs=$(nproc 2>/dev/null || echo 2)
 
-packages=(cmake ninja-build g++ libboost-dev libfmt-dev catch2 librapidcheck-dev libxml2-utils libtomlplusplus-dev
-          libcli11-dev nlohmann-json3-dev libbenchmark-dev libjemalloc-dev chromium chromium-driver)
+# The one list of Debian packages: what the syncstorm binary needs to build, then what the test suite
+# and the benchmarks add (Chromium checks the HTML report in a browser, xmllint the JUnit schema, PyYAML
+# reads the CI examples for tests/ci_examples.sh).
+binary_packages=(cmake ninja-build g++ libboost-dev libfmt-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
+                 libjemalloc-dev)
+test_packages=(catch2 librapidcheck-dev libxml2-utils libbenchmark-dev chromium chromium-driver python3-yaml)
 
-install_missing() {
+install_missing() {  # install_missing PACKAGE...
   local missing=()
-  for p in "${packages[@]}"; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
-  # Node.js and npm run the Yjs and Automerge adapters. Checked as commands, not packages: a machine
-  # may have them from elsewhere (NodeSource's nodejs bundles npm and conflicts with Debian's npm).
-  command -v node > /dev/null || missing+=(nodejs)
-  command -v npm > /dev/null || missing+=(npm)
   [ ${#missing[@]} -eq 0 ] && return 0
   echo "setup: installing ${missing[*]}"
   local sudo=""
@@ -48,18 +51,53 @@ install_npm_adapters() {
   done
 }
 
-install_missing
-install_npm_adapters
-mkdir -p build
-build build/release Release
+install_node() {
+  # Node.js and npm run the external adapters. Checked as commands, not packages: a machine may have
+  # them from elsewhere (NodeSource's nodejs bundles npm and conflicts with Debian's npm).
+  local missing=()
+  command -v node > /dev/null || missing+=(nodejs)
+  command -v npm > /dev/null || missing+=(npm)
+  [ ${#missing[@]} -eq 0 ] || install_missing "${missing[@]}"
+}
+
+install_everything() {
+  install_missing "${binary_packages[@]}" "${test_packages[@]}"
+  install_node
+  install_npm_adapters
+}
+
+# The tests and the benchmarks are on for every mode that builds them; `run` leaves them off in a
+# fresh build directory but keeps what an earlier `build` or `test` configured there (turning them
+# off would leave a developer's build/release without its ctest entries).
+build_everything() {
+  mkdir -p build
+  build build/release Release -DSYNCSTORM_TESTS=ON -DSYNCSTORM_BENCH=ON
+}
 
 case "$mode" in
-  build) ;;
+  deps)
+    install_missing "${binary_packages[@]}"
+    ;;
+  build)
+    install_everything
+    build_everything
+    ;;
   run)
+    install_missing "${binary_packages[@]}"
+    mkdir -p build
+    if [ -f build/release/CMakeCache.txt ]; then
+      cmake -S . -B build/release > build/release.configure.log 2>&1 || { cat build/release.configure.log; exit 1; }
+    else
+      cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DSYNCSTORM_TESTS=OFF -DSYNCSTORM_BENCH=OFF \
+        > build/release.configure.log 2>&1 || { cat build/release.configure.log; exit 1; }
+    fi
+    cmake --build build/release -j "$jobs" --target syncstorm
     ./build/release/syncstorm compare --out syncstorm-report
     echo "setup: the report is in syncstorm-report/index.html (also report.md, results.json, results.csv)"
     ;;
   test)
+    install_everything
+    build_everything
     echo "== test suite (Release)"
     (cd build/release && ctest --output-on-failure -j "$jobs")
     echo "== the CI gate on the shipped defaults: every shipped scenario x every correct model, 1,000 seeds"
@@ -85,7 +123,7 @@ case "$mode" in
     echo "hashes: $(wc -l < build/hashes-release.txt) runs identical in Debug and Release"
     ;;
   *)
-    echo "usage: ./setup.sh [build|run|test]" >&2
+    echo "usage: ./setup.sh [build|run|test|deps]" >&2
     exit 2
     ;;
 esac

@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# Runs the commands of the CI examples in .ci/examples/ on this machine, read from the YAML files
+# themselves, so that an example whose flags drift from the command line fails here before a user
+# copies it:
+#   github-actions-check.yml     its install step, its build steps, every matrix shard, the merge job
+#   kubernetes-indexed-job.yaml  every index's container command, then the merge its header names
+# github-actions-adapters.yml is not run: its sweep of the external replicas finds the libraries'
+# known violations from seed 1 on (models/adapters/README.md) and shrinks them for many minutes,
+# so its verdict is a failure by design and its cost that of a nightly job.
+#
+#   tests/ci_examples.sh BUILD_DIR [check|kubernetes] [SEEDS]
+#
+# BUILD_DIR holds an already-built syncstorm. The build steps are not run as written: a cmake on the
+# PATH configures exactly as the step says (failing on an option the project does not know) and
+# then puts BUILD_DIR's binary where `cmake --build` would have written it, so the test costs
+# seconds, not a rebuild. The only other edit to a command is its seed range: `--seed-range A:B`
+# becomes `--seed-range 1:SEEDS` (default 8); a check command without one fails the test. Each job
+# runs in its own workspace (the source tree's entries linked into a temporary directory), as on a
+# fresh runner; uploads and downloads of artifacts are copies between workspaces. Needs python3 with
+# PyYAML (Debian: python3-yaml).
+set -euo pipefail
+source_dir=$(cd "$(dirname "$0")/.." && pwd)
+build_dir=$(cd "${1:?usage: tests/ci_examples.sh BUILD_DIR [check|kubernetes] [SEEDS]}" && pwd)
+which_example=${2:-check}
+seeds=${3:-8}
+binary=$build_dir/syncstorm
+[ -x "$binary" ] || { echo "ci_examples: $binary is missing: build it first" >&2; exit 2; }
+python3 -c 'import yaml' 2> /dev/null || { echo "ci_examples: python3 with PyYAML is missing (Debian: python3-yaml)" >&2; exit 2; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAILED: $*" >&2; exit 1; }
+
+# ---- A cmake that configures for real but builds nothing ---------------------------------------
+real_cmake=$(command -v cmake)
+mkdir -p "$work/bin"
+cat > "$work/bin/cmake" << EOF
+#!/usr/bin/env bash
+# Stands in for cmake inside the examples' build steps (see tests/ci_examples.sh).
+set -euo pipefail
+if [ "\${1:-}" = --build ]; then
+  dir=\$2; shift 2
+  target=""
+  while [ \$# -gt 0 ]; do [ "\$1" = --target ] && target=\$2; shift; done
+  [ "\$target" = syncstorm ] || { echo "ci_examples: the build step must build --target syncstorm, got '\$target'" >&2; exit 1; }
+  grep -q '^build syncstorm:' "\$dir/build.ninja" || { echo "ci_examples: \$dir has no syncstorm target" >&2; exit 1; }
+  ln -sf "$binary" "\$dir/syncstorm"
+  exit 0
+fi
+# Every job configures the same way: the first configure with given arguments runs, the others copy
+# its build.ninja (all the build step reads).
+dir=""
+args=("\$@")
+for i in "\${!args[@]}"; do [ "\${args[\$i]}" = -B ] && dir=\${args[\$((i + 1))]}; done
+[ -n "\$dir" ] || { echo "ci_examples: a configure step without -B DIR" >&2; exit 1; }
+stamp=$work/configured/\$(printf '%s\\n' "\$@" | md5sum | cut -c1-32)
+mkdir -p "\$dir" "$work/configured"
+if [ -f "\$stamp" ]; then cp "\$(cat "\$stamp")/build.ninja" "\$dir/"; exit 0; fi
+log=\$(mktemp)
+"$real_cmake" "\$@" > "\$log" 2>&1 || { cat "\$log"; exit 1; }
+if grep -q 'Manually-specified variables were not used' "\$log"; then
+  cat "\$log"; echo "ci_examples: the configure step sets an option the project does not have" >&2; exit 1
+fi
+(cd "\$dir" && pwd) > "\$stamp"
+EOF
+chmod +x "$work/bin/cmake"
+
+new_workspace() {  # new_workspace NAME: a fresh checkout of the source tree, as a runner has
+  local ws=$work/ws/$1 entry
+  mkdir -p "$ws"
+  for entry in "$source_dir"/* "$source_dir"/.ci; do
+    case "$(basename "$entry")" in build|syncstorm-report|syncstorm-corpus) continue ;; esac
+    ln -s "$entry" "$ws/$(basename "$entry")"
+  done
+  [ -d "$source_dir/syncstorm-corpus" ] && cp -r "$source_dir/syncstorm-corpus" "$ws/"
+  echo "$ws"
+}
+
+small_seed_range() {  # small_seed_range FILE: the one edit to an example's command
+  if grep -q 'syncstorm check' "$1" && ! grep -Eq -- '--seed-range[ =][0-9]+:[0-9]+' "$1"; then
+    fail "a check command without --seed-range A:B (the test would run the full count):"$'\n'"$(cat "$1")"
+  fi
+  sed -E -i "s/--seed-range([ =])[0-9]+:[0-9]+/--seed-range\\11:$seeds/g" "$1"
+}
+
+run_script() {  # run_script WORKSPACE FILE LABEL [ENV=VALUE...]: runs one step, fails the test if it fails
+  local ws=$1 file=$2 label=$3
+  shift 3
+  local started=$SECONDS
+  if ! (cd "$ws" && env PATH="$work/bin:$PATH" "$@" bash -e "$file") > "$file.log" 2>&1; then
+    cat "$file.log" >&2
+    fail "$label failed; its commands:"$'\n'"$(cat "$file")"
+  fi
+  echo "-- $label: passed ($((SECONDS - started)) s)"
+}
+
+# ---- GitHub Actions --------------------------------------------------------------------------
+# Writes one file per step of one job: N.run (the script), N.upload (artifact name, then paths),
+# N.download (pattern, then path), N.uses (an action this test does not imitate); and matrix (the
+# values of the job's one matrix variable, one per line, or nothing).
+extract_job() {  # extract_job WORKFLOW JOB OUTDIR
+  python3 - "$@" << 'EOF'
+import os, sys, yaml
+workflow, job_name, out = sys.argv[1:]
+job = yaml.safe_load(open(workflow))["jobs"][job_name]
+os.makedirs(out, exist_ok=True)
+matrix = job.get("strategy", {}).get("matrix", {})
+if len(matrix) > 1:
+    sys.exit(f"{workflow}: job {job_name}: only one matrix variable is understood, got {sorted(matrix)}")
+with open(f"{out}/matrix", "w") as f:
+    for values in matrix.values():
+        f.write("".join(f"{v}\n" for v in values))
+for i, step in enumerate(job["steps"]):
+    n = f"{out}/{i:02d}"
+    uses = step.get("uses", "")
+    if "run" in step:
+        open(f"{n}.run", "w").write(step["run"] + "\n")
+    elif uses.startswith("actions/upload-artifact@"):
+        w = step["with"]
+        open(f"{n}.upload", "w").write(w["name"] + "\n" + w["path"].strip() + "\n")
+    elif uses.startswith("actions/download-artifact@"):
+        w = step["with"]
+        if not w.get("merge-multiple"):
+            sys.exit(f"{workflow}: job {job_name}: only merge-multiple downloads are imitated")
+        open(f"{n}.download", "w").write(w["pattern"] + "\n" + w["path"] + "\n")
+    else:
+        open(f"{n}.uses", "w").write(uses + "\n")
+EOF
+}
+
+expand() {  # expand FILE VALUE: puts the matrix value in, and fails on any other expression
+  sed -i "s/\${{ *matrix\.[a-z_]* *}}/$2/g" "$1"
+  if grep -q '\${{' "$1"; then fail "an expression this test cannot evaluate in: $(grep '\${{' "$1")"; fi
+}
+
+run_github_job() {  # run_github_job WORKFLOW JOB
+  local workflow=$1 job=$2 steps=$work/steps/$2 value values step ws artifact line pattern dest
+  extract_job "$workflow" "$job" "$steps" || fail "$workflow: job $job could not be read"
+  values=$(cat "$steps/matrix")
+  [ -n "$values" ] || values="-"
+  for value in $values; do
+    ws=$(new_workspace "$job-$value")
+    for step in "$steps"/*.run "$steps"/*.upload "$steps"/*.download "$steps"/*.uses; do
+      [ -e "$step" ] || continue
+      echo "${step##*/}"
+    done | sort | while read -r step; do
+      cp "$steps/$step" "$work/current"
+      expand "$work/current" "$value"
+      case "$step" in
+        *.run)
+          small_seed_range "$work/current"
+          run_script "$ws" "$work/current" "$(basename "$workflow") $job [$value] step ${step%.run}"
+          ;;
+        *.upload)
+          artifact=$work/artifacts/$(head -n 1 "$work/current")
+          mkdir -p "$artifact"
+          tail -n +2 "$work/current" | while read -r line; do
+            (cd "$ws" && for path in $line; do [ -e "$path" ] && cp -r --parents "$path" "$artifact/"; done; true)
+          done
+          ;;
+        *.download)
+          pattern=$(head -n 1 "$work/current")
+          dest=$ws/$(sed -n 2p "$work/current")
+          mkdir -p "$dest"
+          for artifact in "$work"/artifacts/$pattern; do
+            [ -d "$artifact" ] && cp -r "$artifact"/. "$dest/"
+          done
+          ;;
+        *.uses) echo "-- $(basename "$workflow") $job [$value]: not imitated: $(cat "$work/current")" ;;
+      esac
+    done
+  done
+}
+
+# ---- Kubernetes -------------------------------------------------------------------------------
+# Each index's container command runs in turn with JOB_COMPLETION_INDEX set, `syncstorm` on the PATH
+# and the results volume's mount path replaced by a directory here; then the merge command the
+# file's header gives on a line of its own ("#   merge: COMMAND").
+run_kubernetes_job() {  # run_kubernetes_job FILE
+  local file=$1 ws completions mount index merged
+  ws=$(new_workspace kubernetes)
+  ln -s "$binary" "$work/bin/syncstorm"
+  python3 - "$file" "$work/k8s" << 'EOF' || fail "$file could not be read"
+import os, sys, yaml
+path, out = sys.argv[1:]
+spec = yaml.safe_load(open(path))["spec"]
+if spec.get("completionMode") != "Indexed":
+    sys.exit(f"{path}: not an Indexed Job")
+(container,) = spec["template"]["spec"]["containers"]
+if container["command"] != ["/bin/sh", "-c"] or len(container["args"]) != 1:
+    sys.exit(f"{path}: expected command [/bin/sh, -c] and one script in args")
+(mount,) = container["volumeMounts"]
+merges = [line.split(" merge: ", 1)[1].strip() for line in open(path) if line.startswith("#") and " merge: " in line]
+if len(merges) != 1:
+    sys.exit(f"{path}: expected one header line '#   merge: COMMAND', found {len(merges)}")
+os.makedirs(out, exist_ok=True)
+open(f"{out}/index.sh", "w").write(container["args"][0])
+open(f"{out}/completions", "w").write(f"{spec['completions']}\n")
+open(f"{out}/mount", "w").write(mount["mountPath"] + "\n")
+open(f"{out}/merge.sh", "w").write(merges[0] + "\n")
+EOF
+  completions=$(cat "$work/k8s/completions")
+  mount=$(cat "$work/k8s/mount")
+  mkdir -p "$work/volume"
+  for script in index merge; do
+    sed -i "s#$mount/#$work/volume/#g; s#$mount\$#$work/volume#g; s#$mount\\([\" ]\\)#$work/volume\\1#g" "$work/k8s/$script.sh"
+    small_seed_range "$work/k8s/$script.sh"
+  done
+  for index in $(seq 0 $((completions - 1))); do
+    run_script "$ws" "$work/k8s/index.sh" "$(basename "$file") index $index" JOB_COMPLETION_INDEX="$index"
+  done
+  run_script "$ws" "$work/k8s/merge.sh" "$(basename "$file") merge"
+  merged=$(grep -o -- '--json [^ ]*' "$work/k8s/merge.sh" | cut -d' ' -f2)
+  [ -n "$merged" ] && [ -f "$merged" ] || fail "the merge command wrote no JSON summary"
+  check_merged "$merged"
+}
+
+check_merged() {  # check_merged FILE: a passing verdict over exactly seeds 1..SEEDS
+  python3 - "$1" "$seeds" << 'EOF' || fail "the merged summary $1 is not the whole small range, passed"
+import json, sys
+merged, seeds = json.load(open(sys.argv[1])), int(sys.argv[2])
+whole = {"first": 1, "last": seeds}
+print(f"-- merged: verdict {merged['verdict']}, requested {merged['requested']}, covered {merged['covered']}")
+sys.exit(merged["verdict"] != "pass" or merged["requested"] != whole or merged["covered"] != [whole])
+EOF
+}
+
+case "$which_example" in
+  check)
+    run_github_job "$source_dir/.ci/examples/github-actions-check.yml" check
+    run_github_job "$source_dir/.ci/examples/github-actions-check.yml" merge
+    [ -f "$work/ws/merge--/merged.json" ] || fail "the merge job wrote no merged.json"
+    check_merged "$work/ws/merge--/merged.json"
+    ;;
+  kubernetes)
+    run_kubernetes_job "$source_dir/.ci/examples/kubernetes-indexed-job.yaml"
+    ;;
+  *) echo "ci_examples: unknown example '$which_example' (check, kubernetes)" >&2; exit 2 ;;
+esac
+echo "ci_examples: $which_example: every step passed"
