@@ -11,7 +11,8 @@
 //  external/<scenario>/or-set-list/in-process: the same seeds of an in-process list CRDT, the yardstick.
 //  external/all/<model>/v2|v1: one seed of every shipped scenario the model fits per round.
 // Items are runs (seeds); seeds_per_cpu_s counts the CPU time of the adapter processes too.
-// The shipped adapters need their npm packages (npm ci --prefix models/adapters/yjs, .../automerge).
+// The shipped adapters need their npm packages (npm ci --prefix models/adapters/yjs, .../automerge,
+// .../sharedb, .../y-websocket, .../loro, .../automerge-repo); every one speaks version 2.
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
 #include <sys/resource.h>

@@ -42,6 +42,24 @@ inline RunResult run_seed(const Scenario& scenario, const ModelInfo& model, std:
   return run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed), seed);
 }
 
+/// The proof that a protocol-2 adapter leaves nothing behind between runs: `first_seed` of `busy` and
+/// then `seed` of `quiet` through `reused` (one process: the second run follows a reset), and `seed`
+/// of `quiet` through `fresh`, a model of the same adapter from another registry (a process of its own).
+struct SeedAfterAnother {
+  RunResult first;
+  RunResult after;
+  RunResult alone;
+};
+
+inline SeedAfterAnother seed_after_another(const Scenario& busy, std::uint64_t first_seed, const Scenario& quiet,
+                                           std::uint64_t seed, const ModelInfo& reused, const ModelInfo& fresh) {
+  SeedAfterAnother out;
+  out.first = run_seed(busy, reused, first_seed);
+  out.after = run_seed(quiet, reused, seed);
+  out.alone = run_seed(quiet, fresh, seed);
+  return out;
+}
+
 /// Whether every live node that holds a state holds the same one.
 inline bool converged(const RunResult& r) {
   std::optional<State> first;

@@ -146,3 +146,24 @@ TEST_CASE("a shallow snapshot with three heads stops a restarted server on loro-
   CHECK(converged(fixed));
   for (const Violation& v : fixed.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
 }
+
+TEST_CASE("a Loro seed run after another in one process gives the hash it gives alone", "[external][node]") {
+  if (!needs_node() || !needs_loro_packages()) return;
+  // Version 2: the second run reuses the first one's process after a reset; a model from another
+  // registry starts a process of its own. Equal hashes mean the reset left nothing of the first run.
+  const ModelRegistry reused = shipped_models();
+  const ModelRegistry fresh = shipped_models();
+  for (const ExternalSpec& spec : shipped_external_specs()) {
+    for (const char* name : {"loro-map", "loro-list", "loro-text"}) {
+      if (spec.name == name) CHECK(spec.protocol == 2);
+    }
+  }
+  for (const char* name : {"loro-map", "loro-list", "loro-text"}) {
+    const testing::SeedAfterAnother r = testing::seed_after_another(crashes(), 5, quiet(), 12, *reused.find(name), *fresh.find(name));
+    INFO(name << ": " << r.first.aborted << r.after.aborted << r.alone.aborted);
+    REQUIRE(r.first.aborted.empty());
+    REQUIRE(r.after.aborted.empty());
+    CHECK(r.after.trace_hash == r.alone.trace_hash);
+    CHECK(r.after.trace_hash != r.first.trace_hash);
+  }
+}

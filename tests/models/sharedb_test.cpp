@@ -136,3 +136,24 @@ TEST_CASE("the shrunk repro shows a user its acknowledged edit undone on ShareDB
     for (const Violation& v : r.violations) FAIL_CHECK(fixed << ": " << to_string(v.invariant) << ": " << v.detail);
   }
 }
+
+TEST_CASE("a ShareDB seed run after another in one process gives the hash it gives alone", "[external][node][sharedb]") {
+  if (!needs_sharedb()) return;
+  // Version 2: the second run reuses the first one's process after a reset; a model from another
+  // registry starts a process of its own. Equal hashes mean the reset left nothing of the first run.
+  const ModelRegistry reused = shipped_models();
+  const ModelRegistry fresh = shipped_models();
+  for (const ExternalSpec& spec : shipped_external_specs()) {
+    for (const char* name : {"sharedb-map", "sharedb-list", "sharedb-map-1.0.0-beta.29", "sharedb-map-1.0.0-beta.31"}) {
+      if (spec.name == name) CHECK(spec.protocol == 2);
+    }
+  }
+  for (const char* name : {"sharedb-map", "sharedb-list", "sharedb-map-1.0.0-beta.29", "sharedb-map-1.0.0-beta.31"}) {
+    const testing::SeedAfterAnother r = testing::seed_after_another(server_crashes(), 5, quiet(), 12, *reused.find(name), *fresh.find(name));
+    INFO(name << ": " << r.first.aborted << r.after.aborted << r.alone.aborted);
+    REQUIRE(r.first.aborted.empty());
+    REQUIRE(r.after.aborted.empty());
+    CHECK(r.after.trace_hash == r.alone.trace_hash);
+    CHECK(r.after.trace_hash != r.first.trace_hash);
+  }
+}

@@ -162,3 +162,24 @@ TEST_CASE("a Y.Map value vanishes until the resync lands when an overwrite outru
   for (const Violation& v : r.violations) vanished = vanished || to_string(v.invariant) == "monotonic-reads";
   CHECK(vanished);
 }
+
+TEST_CASE("a y-websocket seed run after another in one process gives the hash it gives alone", "[external][node]") {
+  if (!needs_node() || !needs_packages()) return;
+  // Version 2: the second run reuses the first one's process after a reset; a model from another
+  // registry starts a process of its own. Equal hashes mean the reset left nothing of the first run.
+  const ModelRegistry reused = shipped_models();
+  const ModelRegistry fresh = shipped_models();
+  for (const ExternalSpec& spec : shipped_external_specs()) {
+    for (const char* name : {"yjs-ws-list", "yjs-ws-text"}) {
+      if (spec.name == name) CHECK(spec.protocol == 2);
+    }
+  }
+  for (const char* name : {"yjs-ws-list", "yjs-ws-text"}) {
+    const testing::SeedAfterAnother r = testing::seed_after_another(crashes(), 5, quiet(), 12, *reused.find(name), *fresh.find(name));
+    INFO(name << ": " << r.first.aborted << r.after.aborted << r.alone.aborted);
+    REQUIRE(r.first.aborted.empty());
+    REQUIRE(r.after.aborted.empty());
+    CHECK(r.after.trace_hash == r.alone.trace_hash);
+    CHECK(r.after.trace_hash != r.first.trace_hash);
+  }
+}

@@ -8,21 +8,23 @@
 // library's own sync state machine, throttled saves, timeouts and retries all run unmodified.
 //
 // Determinism. automerge-repo is asynchronous (promises, xstate timers, throttled saves), while the
-// protocol answers one event at a time. Three things make a run replay exactly:
+// protocol answers one event at a time. ../lib/protocol.js's loop, in its asynchronous mode, makes a
+// run replay exactly:
 // - Clock and randomness. Date, performance.now, Math.random, crypto.getRandomValues (Automerge's
 //   actor ids), crypto.randomUUID and crypto.randomFillSync (the uuid package: storage ids) read the
-//   virtual clock and the seeded stream of the replica handling the current event. The shared
-//   protocol loop (../lib/protocol.js) answers synchronously and keeps its clock private, so this
-//   adapter installs the same replacements itself and runs its own asynchronous loop.
-// - Timers. setTimeout, setInterval and their clear functions are replaced by a shim: a library
-//   timer becomes a protocol `timer` action of the replica that set it, keyed by a tag, and its
-//   callback runs when syncstorm fires that tag. A cleared timer's event is ignored when it comes.
-// - Microtasks. After an event is dispatched, the loop waits for one real setImmediate before it
-//   answers. Node.js drains the whole nextTick and promise queues (including the jobs those jobs
-//   enqueue) before it runs any macrotask, and with every library timer shimmed no other macrotask
-//   can carry library work, so when the immediate runs the replica is quiescent. The library code
-//   itself is kept off setImmediate (the global is replaced by one that throws), so the barrier
-//   cannot be overtaken. Events are queued and handled strictly one after another.
+//   virtual clock and the seeded stream of the replica handling the current event.
+// - Timers. setTimeout, setInterval and their clear functions are virtual (virtualiseTimers): a
+//   library timer becomes a protocol `timer` action of the replica that set it, keyed by a tag, and
+//   its callback runs when syncstorm fires that tag. A cleared timer's event is ignored when it comes.
+// - Microtasks. After an event is dispatched, the loop lets real turns of the event loop pass
+//   (setImmediate) before it answers. Node.js drains the whole nextTick and promise queues
+//   (including the jobs those jobs enqueue) before it runs any macrotask, and with every library
+//   timer virtual no other macrotask can carry library work, so then the replica is quiescent. The
+//   library itself is kept off setImmediate (the global throws), so the barrier cannot be
+//   overtaken. Events are queued and handled strictly one after another.
+// - Between runs (protocol version 2) the loop drops every replica with its timers; the Repos and
+//   their synchronizers belong to the replicas, and the library keeps no module-level state that
+//   outlives them, so one process serves many runs.
 //
 // Automerge keeps the whole history of a document: the metadata figure is the size of what the
 // replica holds in durable storage (snapshots, incremental chunks, sync states), which grows with
@@ -33,50 +35,16 @@
 // if the app shipped the document's first version. The server starts with nothing and learns the
 // document from the first client that syncs it.
 
-const crypto = require('crypto');
 const fs = require('fs');
 const path = require('path');
 const { createRequire } = require('module');
 const { pathToFileURL } = require('url');
-const { Actions, Rng, storeOf } = require('../lib/protocol');
+// First: it virtualises the clock and randomness, before the library loads.
+const protocol = require('../lib/protocol');
+const { storeOf } = protocol;
 
-// ----------------------------------------------------------------------------------------------
-// The virtual clock and seeded randomness of the current replica (installed before the library
-// loads, so nothing captures the real ones).
-
-let virtualUs = 0;
-let currentRng = new Rng('1');
-const RealDate = globalThis.Date;
-class VirtualDate extends RealDate {
-  constructor(...args) {
-    if (args.length === 0) super(Math.floor(virtualUs / 1000));
-    else super(...args);
-  }
-  static now() { return Math.floor(virtualUs / 1000); }
-}
-globalThis.Date = VirtualDate;
-if (globalThis.performance) globalThis.performance.now = () => virtualUs / 1000;
-Math.random = () => currentRng.float();
-const fillRandom = (array) => {
-  const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = currentRng.u32() & 0xff;
-  return array;
-};
-crypto.webcrypto.getRandomValues = fillRandom;
-if (globalThis.crypto) globalThis.crypto.getRandomValues = fillRandom;
-crypto.randomFillSync = (array, offset, size) => {
-  const start = offset || 0;
-  const view = new Uint8Array(array.buffer, array.byteOffset + start, size === undefined ? array.byteLength - start : size);
-  fillRandom(view);
-  return array;
-};
-crypto.randomUUID = () => {
-  const b = fillRandom(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const hex = Buffer.from(b).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-};
+// Library timers become protocol timer actions of the replica that is running (see above).
+protocol.virtualiseTimers();
 
 // The 2.6 releases call Promise.withResolvers, which Node.js has from version 22 on; the same
 // three lines on Node.js 20.
@@ -93,45 +61,6 @@ if (typeof Promise.withResolvers !== 'function') {
 for (const name of ['log', 'info', 'warn', 'debug']) {
   console[name] = (...args) => process.stderr.write(args.map(String).join(' ') + '\n');
 }
-
-// ----------------------------------------------------------------------------------------------
-// Timers: library timers become protocol timer actions of the replica that is running.
-
-/** The replica handling the current event and the actions of its answer. */
-const current = { replica: null, out: null };
-
-class VirtualTimeout {
-  constructor(replica, tag) { this.replica = replica; this.tag = tag; }
-  ref() { return this; }
-  unref() { return this; }
-  hasRef() { return true; }
-  refresh() { return this; }
-  [Symbol.toPrimitive]() { return this.tag; }
-}
-
-function armTimer(callback, delayMs, args, repeat) {
-  const replica = current.replica;
-  if (!replica) throw new Error('a library timer was set outside of any replica event');
-  const tag = replica.nextTimerTag++;
-  const delayUs = Math.max(0, Math.floor(Number(delayMs) || 0)) * 1000;
-  replica.timers.set(tag, { callback, args, delayUs, repeat });
-  current.out.timer(delayUs, tag);
-  return new VirtualTimeout(replica, tag);
-}
-
-function clearTimer(handle) {
-  if (!(handle instanceof VirtualTimeout)) return;
-  handle.replica.timers.delete(handle.tag);
-}
-
-const realSetImmediate = globalThis.setImmediate;
-globalThis.setTimeout = (callback, delayMs, ...args) => armTimer(callback, delayMs, args, false);
-globalThis.setInterval = (callback, delayMs, ...args) => armTimer(callback, delayMs, args, true);
-globalThis.clearTimeout = clearTimer;
-globalThis.clearInterval = clearTimer;
-globalThis.setImmediate = () => {
-  throw new Error('setImmediate is not virtualised: a library deferred work past the event barrier');
-};
 
 // ----------------------------------------------------------------------------------------------
 // The library (loaded after the replacements above).
@@ -179,10 +108,10 @@ const DOCUMENT_ID = '23hPPCK6FC3XAAemvjXgKs1Ap7Hp';
 
 /** The document's first version, byte-identical everywhere: a fixed actor, time 0, no content. */
 function genesis() {
-  const saved = virtualUs;
-  virtualUs = 0;
+  const saved = protocol.clock.now();
+  protocol.clock.set(0);
   const doc = A.emptyChange(A.init({ actor: '00000000000000000000000000000000' }), { time: 0 });
-  virtualUs = saved;
+  protocol.clock.set(saved);
   return A.save(doc);
 }
 let GENESIS = null;  // set once Automerge has loaded
@@ -319,8 +248,6 @@ class Replica {
     this.role = event.role;
     this.rng = rng;
     this.alive = true;
-    this.timers = new Map();  // tag -> { callback, args, delayUs, repeat }
-    this.nextTimerTag = 1;
     this.network = new SimNetworkAdapter(this);
     this.storage = new SimStorageAdapter(this, storeOf(event));
     this.repo = null;
@@ -333,8 +260,9 @@ class Replica {
 
   /** The actions of the event being handled; a replica that is not running must not act. */
   output() {
-    if (current.replica !== this || !this.alive) throw new Error(`replica ${this.node} acted outside its own event`);
-    return current.out;
+    const active = protocol.current();
+    if (active === null || active.replica !== this || !this.alive) throw new Error(`replica ${this.node} acted outside its own event`);
+    return active.out;
   }
 
   doc() { return this.handle && this.handle.isReady() ? this.handle.doc() : null; }
@@ -360,15 +288,6 @@ class Replica {
   disconnected(event) { this.network.onDisconnected(event.peer); }
   message(event) { this.network.onMessage(event.from, Buffer.from(event.data, 'base64')); }
 
-  timer(event) {
-    const timer = this.timers.get(event.tag);
-    if (!timer) return;  // cleared since
-    // An interval keeps its tag, so the handle the library holds still clears it.
-    if (timer.repeat) current.out.timer(timer.delayUs, event.tag);
-    else this.timers.delete(event.tag);
-    timer.callback(...timer.args);
-  }
-
   op(event, out) {
     const op = event.op;
     const doc = this.doc();
@@ -388,7 +307,7 @@ class Replica {
   }
 
   /** After the event's work has settled: what the user now sees, and what the server now holds. */
-  settle(out) {
+  settle(event, out) {
     if (this.failure) throw this.failure;
     if (this.handle === null && this.role === 'server') this.handle = this.repo.handles[DOCUMENT_ID] || null;
     const doc = this.doc();
@@ -416,7 +335,7 @@ class Replica {
       if (!A.hasHeads(doc, serverHeads)) continue;
       const missing = new Set(A.getChangesMetaSince(doc, serverHeads).map((meta) => meta.hash));
       for (const [hash, op] of [...this.pending]) {
-        if (!missing.has(hash)) { current.out.report(op, 'acknowledged'); this.pending.delete(hash); }
+        if (!missing.has(hash)) { this.output().report(op, 'acknowledged'); this.pending.delete(hash); }
       }
     }
   }
@@ -424,84 +343,23 @@ class Replica {
   state() {
     return { state: canonical(this.doc()), metadata_bytes: this.storage.bytes() };
   }
+
+  /** The replica crashed or the run ended: its Repo must not act again (its timers are gone). */
+  stop() { this.alive = false; }
 }
 
 // ----------------------------------------------------------------------------------------------
-// The loop: the protocol of ../PROTOCOL.md, asynchronous so that each event's work settles first.
+// The loop: lib/protocol.js's, asynchronous, so that each event's work settles first.
 
-const DESCRIBE = {
-  name: `automerge-repo-${variant}`,
-  description: `automerge-repo: ${variant === 'map' ? 'a map' : 'list items in a map'} in one document, each replica a Repo, synced through a sync-server Repo`,
-  data_type: variant,
-  topology: 'client_server',
-  rule: variant === 'map' ? 'last_writer_wins' : 'add_wins',
-};
-
-const replicas = new Map();  // node id -> Replica
-
-/** Resolves once every microtask the event started has run (see the file header). */
-function settled() { return new Promise((resolve) => realSetImmediate(resolve)); }
-
-async function handle(event, out) {
-  if (event.ev === 'describe') { out.push(Object.assign({ a: 'describe' }, DESCRIBE)); return; }
-  virtualUs = event.time || 0;
-  if (event.ev === 'stop') {
-    const replica = replicas.get(event.node);
-    if (replica) { replica.alive = false; replica.timers.clear(); replicas.delete(event.node); }
-    return;
-  }
-  let replica;
-  if (event.ev === 'start') {
-    currentRng = new Rng(event.seed);
-    const old = replicas.get(event.node);
-    if (old) old.alive = false;
-    replica = new Replica(event, currentRng);
-    replicas.set(event.node, replica);
-  } else {
-    replica = replicas.get(event.node);
-    if (!replica) throw new Error(`event ${event.ev} for replica ${event.node}, which was never started`);
-    currentRng = replica.rng;
-  }
-  current.replica = replica;
-  current.out = out;
-  try {
-    if (event.ev === 'state') {
-      const answer = replica.state();
-      out.push({ a: 'state', state: answer.state, metadata_bytes: answer.metadata_bytes });
-      return;
-    }
-    const method = replica[event.ev];
-    if (typeof method === 'function') method.call(replica, event, out);
-    await settled();
-    replica.settle(out);
-    await settled();
-  } finally {
-    current.replica = null;
-    current.out = null;
-  }
-}
-
-async function answer(line) {
-  const out = new Actions();
-  try {
-    await handle(JSON.parse(line), out);
-  } catch (error) {
-    out.lines.length = 0;
-    out.push({ a: 'error', message: String(error && error.stack ? error.stack : error) });
-  }
-  out.lines.push(JSON.stringify({ a: 'done' }));
-  process.stdout.write(out.lines.join('\n') + '\n');
-}
-
-let queue = loaded.catch((error) => {
-  process.stderr.write(`${error.stack}\n`);
-  process.exit(3);
-});
-let partial = '';
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk) => {
-  const lines = (partial + chunk).split('\n');
-  partial = lines.pop();
-  for (const line of lines) queue = queue.then(() => answer(line));
-});
-process.stdin.on('end', () => { queue = queue.then(() => process.exit(0)); });
+protocol.serve(
+  {
+    name: `automerge-repo-${variant}`,
+    description: `automerge-repo: ${variant === 'map' ? 'a map' : 'list items in a map'} in one document, each replica a Repo, synced through a sync-server Repo`,
+    data_type: variant,
+    topology: 'client_server',
+    rule: variant === 'map' ? 'last_writer_wins' : 'add_wins',
+    protocol: 2,
+  },
+  (event, rng) => new Replica(event, rng),
+  { async: true, ready: loaded },
+);

@@ -90,12 +90,50 @@ export interface ProtocolReplica {
   disconnected?(event: Event, out: Actions): void;
   /** `event.metadata === false`: the size is not needed and may be left out. */
   state(event: Event): { state: CanonicalState; metadata_bytes?: number };
+  /** The replica is gone (it crashed, the run ended, or a reset came): it must not act again. */
+  stop?(): void;
+  /** `async` only: called once the library's deferred work for the event is done, before the end
+   *  marker (what the user now sees, what the server now holds). */
+  settle?(event: Event, out: Actions): void;
 }
 
-/** Options of serve: `reset` clears what the adapter keeps outside its replicas between two runs. */
+/** Options of serve. */
 export interface ServeOptions {
+  /** Clears what the adapter keeps outside its replicas, between two runs (protocol version 2). */
   reset?(): void;
+  /** For libraries that defer work (promises, process.nextTick, streams): after each event the
+   *  loop lets Node.js run until that work is done, then calls settle, then answers. */
+  async?: boolean;
+  /** `async` only: what must be loaded (an ES module import) before the first event is handled. */
+  ready?: Promise<unknown>;
 }
+
+/** The replica handling the current event, its Actions and its node id; null between events.
+ *  Deferred library code (a promise, a nextTick, a virtual timer) writes its actions there. */
+export function current(): { node: number; replica: ProtocolReplica | null; out: Actions } | null;
+
+/** Records an error a library raised in deferred work: the current event answers `error`. */
+export function fail(error: unknown): void;
+
+/** The virtual clock (microseconds of the current replica's local clock). */
+export const clock: {
+  now(): number;
+  /** Sets it, for work done at a fixed time (a genesis document at 0); put it back afterwards. */
+  set(us: number): void;
+};
+
+/** The seeded stream that Math.random and the crypto replacements read (the current replica's). */
+export const random: {
+  current(): Rng;
+  use(rng: Rng): void;
+  /** Fills a typed array from the current stream, as crypto.getRandomValues does. */
+  fill<T extends ArrayBufferView>(array: T): T;
+};
+
+/** Makes setTimeout, setInterval and their clear functions `timer` actions of the replica whose
+ *  event set them (serve then handles `timer` events itself) and takes setImmediate away from the
+ *  library. Call it before the library loads. */
+export function virtualiseTimers(): void;
 
 /** Runs the protocol loop on stdin and stdout. */
 export function serve(describe: Description, makeReplica: (event: Event, rng: Rng) => ProtocolReplica, options?: ServeOptions): void;

@@ -51,7 +51,8 @@ class Rng {
 
 let currentRng = new Rng('1');
 Math.random = () => currentRng.float();
-// Libraries that ask the platform for random bytes (uuids, client ids) get the replica's stream too.
+// Libraries that ask the platform for random bytes (uuids, client ids, actor ids) get the replica's
+// stream too: getRandomValues, and the two calls of Node's crypto module the uuid package uses.
 const fillRandom = (array) => {
   const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
   for (let i = 0; i < bytes.length; i++) bytes[i] = currentRng.u32() & 0xff;
@@ -59,6 +60,37 @@ const fillRandom = (array) => {
 };
 try { require('crypto').webcrypto.getRandomValues = fillRandom; } catch (e) { /* not available */ }
 try { if (globalThis.crypto) globalThis.crypto.getRandomValues = fillRandom; } catch (e) { /* read-only */ }
+try {
+  const nodeCrypto = require('crypto');
+  nodeCrypto.randomFillSync = (array, offset, size) => {
+    const start = offset || 0;
+    const length = size === undefined ? array.byteLength - start : size;
+    fillRandom(new Uint8Array(array.buffer, array.byteOffset + start, length));
+    return array;
+  };
+  nodeCrypto.randomUUID = () => {
+    const b = fillRandom(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;  // version 4
+    b[8] = (b[8] & 0x3f) | 0x80;  // RFC 4122 variant
+    const hex = Buffer.from(b).toString('hex');
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  };
+} catch (e) { /* not available */ }
+
+/** The virtual clock, for adapters that must read or set it outside the loop (a library's genesis
+ *  document made at time 0, say). Microseconds of the current replica's local clock. */
+const clock = {
+  now() { return virtualUs; },
+  set(us) { virtualUs = us; },
+};
+
+/** The random stream Math.random and the crypto replacements read: the current replica's. */
+const random = {
+  current() { return currentRng; },
+  use(rng) { currentRng = rng; },
+  /** Fills a typed array from the current stream, as crypto.getRandomValues does. */
+  fill: fillRandom,
+};
 
 // ----------------------------------------------------------------------------------------------
 // Actions: what a replica does in answer to one event.
@@ -99,77 +131,196 @@ function reportSeen(out, before, after, own) {
 }
 
 // ----------------------------------------------------------------------------------------------
-// The loop.
+// The event being handled, and failures raised by work a library deferred.
+
+/** { node, replica, out } of the event being handled (its deferred work included), else null. */
+let active = null;
+/** The first error a library raised in deferred work during the current event. */
+let deferredFailure = null;
+
+/** The replica handling the current event and the Actions of its answer, or null between events:
+ *  a library callback that runs later (a promise, a nextTick, a virtual timer) writes there. */
+function current() { return active; }
+
+/** Records an error a library raised in deferred work (where nothing can catch it): the current
+ *  event is answered with an `error` action instead of its actions. */
+function fail(error) { if (!deferredFailure) deferredFailure = error || new Error('unknown failure'); }
+
+// ----------------------------------------------------------------------------------------------
+// Virtual timers: a library's setTimeout and setInterval as `timer` actions of its replica.
+
+const realSetImmediate = globalThis.setImmediate;
+let timersVirtual = false;
+
+/** What setTimeout returns once timers are virtual: the tag of a timer of one replica. */
+class VirtualTimeout {
+  constructor(entry, tag) { this.entry = entry; this.tag = tag; }
+  ref() { return this; }
+  unref() { return this; }
+  hasRef() { return true; }
+  refresh() { return this; }
+  [Symbol.toPrimitive]() { return this.tag; }
+}
+
+function armTimer(callback, delayMs, args, repeat) {
+  if (active === null || !active.entry) throw new Error('a library timer was set outside of any replica event');
+  const entry = active.entry;
+  const tag = entry.nextTimerTag++;
+  const delayUs = Math.max(0, Math.floor(Number(delayMs) || 0)) * 1000;
+  entry.timers.set(tag, { callback, args, delayUs, repeat });
+  active.out.timer(delayUs, tag);
+  return new VirtualTimeout(entry, tag);
+}
+
+function clearTimer(handle) {
+  if (handle instanceof VirtualTimeout) handle.entry.timers.delete(handle.tag);
+}
 
 /**
- * Runs the adapter. `describe` is the describe action's fields; `makeReplica(event)` returns an
- * object with optional methods start, op, message, timer, connected, disconnected (each taking
- * the event and an Actions) and state(event) returning { state, metadata_bytes }.
+ * Replaces setTimeout, setInterval and their clear functions for good: a timer becomes a `timer`
+ * action of the replica whose event set it, and its callback runs (with that replica's clock and
+ * random stream) when syncstorm fires its tag; serve then handles `timer` events itself. A timer
+ * set between events is an error, and so is setImmediate, which the asynchronous loop keeps for
+ * itself: with no library work waiting in a macrotask, one turn of the event loop finds the
+ * replicas at rest. Call it before the library loads, so the library holds no real timer function.
+ */
+function virtualiseTimers() {
+  timersVirtual = true;
+  globalThis.setTimeout = (callback, delayMs, ...args) => armTimer(callback, delayMs, args, false);
+  globalThis.setInterval = (callback, delayMs, ...args) => armTimer(callback, delayMs, args, true);
+  globalThis.clearTimeout = clearTimer;
+  globalThis.clearInterval = clearTimer;
+  globalThis.setImmediate = () => {
+    throw new Error('setImmediate is not virtualised: a library deferred work past the event barrier');
+  };
+}
+
+/** Fires a virtual timer of `entry`; an interval keeps its tag, so the library's handle still clears it. */
+function fireTimer(entry, tag, out) {
+  const timer = entry.timers.get(tag);
+  if (!timer) return;  // cleared since
+  if (timer.repeat) out.timer(timer.delayUs, tag);
+  else entry.timers.delete(tag);
+  timer.callback(...timer.args);
+}
+
+// ----------------------------------------------------------------------------------------------
+// The loop.
+
+/** Events that reach a replica's own code and may leave work behind (not state, stop, ...). */
+const WORKING_EVENTS = new Set(['start', 'op', 'message', 'timer', 'connected', 'disconnected']);
+
+/** One turn of Node's event loop: every nextTick and promise job queued before it has run. */
+const turn = () => new Promise((resolve) => realSetImmediate(resolve));
+
+/** Lets deferred work run until two turns in a row add no action (Node's streams, for one, hop
+ *  through several ticks). Limited, so a library that reschedules itself for ever is reported. */
+async function drain(out) {
+  const TURNS_MAX = 10000;
+  let idle = 0;
+  for (let turns = 0; idle < 2; turns++) {
+    if (turns === TURNS_MAX) throw new Error(`deferred work still running after ${TURNS_MAX} turns of the event loop`);
+    const before = out.lines.length;
+    await turn();
+    idle = out.lines.length === before ? idle + 1 : 0;
+  }
+}
+
+/**
+ * Runs the adapter. `describe` is the describe action's fields; `makeReplica(event, rng)` returns
+ * an object with optional methods start, op, message, timer, connected, disconnected (each taking
+ * the event and an Actions), stop() and state(event) returning { state, metadata_bytes }.
  *
  * Protocol version 2 (PROTOCOL.md): an adapter whose `describe` has `protocol: 2` tells syncstorm
  * that one process may serve many runs in turn. Between two runs syncstorm sends `reset`: this loop
- * then drops every replica and puts the clock and the random stream back as they were at load time,
- * and calls `options.reset()`, where an adapter clears whatever else it keeps outside its replicas
- * (a module-level cache, a counter): after a reset the process must behave exactly as a new one.
+ * then drops every replica (and its virtual timers) and puts the clock and the random stream back as
+ * they were at load time, and calls `options.reset()`, where an adapter clears whatever else it keeps
+ * outside its replicas (a module-level cache, a counter): after a reset the process must behave
+ * exactly as a new one.
  * A `state` event of version 2 says whether it wants the metadata size (`event.metadata`); a
  * replica whose size is costly to measure may skip it when that is false. A `states` event asks
  * for the states of several replicas at once: this loop calls each one's state() in turn.
+ *
+ * `options.async: true` is for libraries that defer their work (promises, process.nextTick,
+ * streams). After a replica's handler returns, the loop lets Node.js run until that work is done
+ * (`drain`), then calls the replica's optional settle(event, out) (what the user now sees, once the
+ * library is at rest), drains again and only then writes the end marker; events are handled
+ * strictly one after another. Deferred code finds its replica and Actions with current(), and
+ * reports an exception with fail(error). Libraries that also use timers call virtualiseTimers()
+ * before they load.
  */
 function serve(describe, makeReplica, options = {}) {
-  const replicas = new Map();  // node id -> { replica, rng }
+  const replicas = new Map();  // node id -> { replica, rng, timers, nextTimerTag }
 
+  function dropEntry(entry) {
+    entry.timers.clear();
+    if (entry.replica.stop) entry.replica.stop();
+  }
+
+  function answerStates(event, out) {
+    for (let i = 0; i < event.nodes.length; i++) {
+      const node = event.nodes[i];
+      const time = event.times[i];
+      const one = { ev: 'state', node, time, metadata: event.metadata };
+      virtualUs = time;
+      const entry = replicas.get(node);
+      if (!entry) throw new Error(`event states for replica ${node}, which was never started`);
+      currentRng = entry.rng;
+      const answer = entry.replica.state(one);
+      if (event.metadata === false) out.push({ a: 'state', node, state: answer.state });
+      else out.push({ a: 'state', node, state: answer.state, metadata_bytes: answer.metadata_bytes || 0 });
+    }
+  }
+
+  /** Handles the synchronous part of an event; returns the entry whose code ran, if any. */
   function handle(event, out) {
-    if (event.ev === 'describe') { out.push(Object.assign({ a: 'describe' }, describe)); return; }
+    if (event.ev === 'describe') { out.push(Object.assign({ a: 'describe' }, describe)); return null; }
     if (event.ev === 'reset') {
+      for (const entry of replicas.values()) dropEntry(entry);
       replicas.clear();
       virtualUs = 0;
       currentRng = new Rng('1');
       if (options.reset) options.reset();
-      return;
+      return null;
     }
-    if (event.ev === 'states') {
-      for (let i = 0; i < event.nodes.length; i++) {
-        const node = event.nodes[i];
-        const time = event.times[i];
-        const one = { ev: 'state', node, time, metadata: event.metadata };
-        virtualUs = time;
-        const entry = replicas.get(node);
-        if (!entry) throw new Error(`event states for replica ${node}, which was never started`);
-        currentRng = entry.rng;
-        const answer = entry.replica.state(one);
-        if (event.metadata === false) out.push({ a: 'state', node, state: answer.state });
-        else out.push({ a: 'state', node, state: answer.state, metadata_bytes: answer.metadata_bytes || 0 });
-      }
-      return;
-    }
+    if (event.ev === 'states') { answerStates(event, out); return null; }
     virtualUs = event.time || 0;
     if (event.ev === 'start') {
+      const before = replicas.get(event.node);
+      if (before) dropEntry(before);
       const rng = new Rng(event.seed);
       currentRng = rng;
-      const replica = makeReplica(event, rng);
-      replicas.set(event.node, { replica, rng });
-      if (replica.start) replica.start(event, out);
-      return;
+      const entry = { replica: null, rng, timers: new Map(), nextTimerTag: 1 };
+      active = { node: event.node, replica: null, out, entry };
+      entry.replica = makeReplica(event, rng);
+      active.replica = entry.replica;
+      replicas.set(event.node, entry);
+      if (entry.replica.start) entry.replica.start(event, out);
+      return entry;
     }
     const entry = replicas.get(event.node);
-    if (event.ev === 'stop') { replicas.delete(event.node); return; }
+    if (event.ev === 'stop') {
+      if (entry) dropEntry(entry);
+      replicas.delete(event.node);
+      return null;
+    }
     if (!entry) throw new Error(`event ${event.ev} for replica ${event.node}, which was never started`);
     currentRng = entry.rng;
     if (event.ev === 'state') {
       const answer = entry.replica.state(event);
       if (event.metadata === false) out.push({ a: 'state', state: answer.state });
       else out.push({ a: 'state', state: answer.state, metadata_bytes: answer.metadata_bytes || 0 });
-      return;
+      return null;
     }
+    active = { node: event.node, replica: entry.replica, out, entry };
+    if (event.ev === 'timer' && timersVirtual) { fireTimer(entry, event.tag, out); return entry; }
     const method = entry.replica[event.ev];
     if (typeof method === 'function') method.call(entry.replica, event, out);
+    return entry;
   }
 
-  function answer(line) {
-    const out = new Actions();
-    try {
-      handle(JSON.parse(line), out);
-    } catch (error) {
+  function write(out, error) {
+    if (error) {
       // The library under test threw: a finding for the simulator to report, not a silent death.
       out.lines.length = 0;
       out.push({ a: 'error', message: String(error && error.stack ? error.stack : error) });
@@ -178,9 +329,52 @@ function serve(describe, makeReplica, options = {}) {
     process.stdout.write(out.lines.join('\n') + '\n');
   }
 
+  function answer(line) {
+    const out = new Actions();
+    let error = null;
+    try {
+      handle(JSON.parse(line), out);
+    } catch (thrown) {
+      error = thrown;
+    }
+    active = null;
+    write(out, error);
+  }
+
+  async function answerAfterDrain(line) {
+    const out = new Actions();
+    let error = null;
+    deferredFailure = null;
+    try {
+      const event = JSON.parse(line);
+      const entry = handle(event, out);
+      if (entry && WORKING_EVENTS.has(event.ev)) {
+        await drain(out);
+        if (deferredFailure) throw deferredFailure;
+        if (entry.replica.settle) {
+          entry.replica.settle(event, out);
+          await drain(out);
+          if (deferredFailure) throw deferredFailure;
+        }
+      }
+    } catch (thrown) {
+      error = thrown;
+    }
+    active = null;
+    write(out, error);
+  }
+
   // Lines are split by hand rather than by readline, whose per-line machinery costs more than the
   // rest of a cheap event. Events arrive one at a time (lockstep), but a read may still hold part of
-  // a line, or (after a stop, whose answer the simulator need not wait for) more than one.
+  // a line, or (after a stop, whose answer the simulator need not wait for) more than one. The
+  // asynchronous loop queues them, so each event's deferred work ends before the next one starts.
+  if (options.ready && !options.async) throw new Error('serve: options.ready needs options.async');
+  // `ready`: what the adapter loads asynchronously (an ES module) before it can answer anything.
+  let queue = options.async ? Promise.resolve(options.ready).catch((error) => {
+    process.stderr.write(`${error && error.stack ? error.stack : error}\n`);
+    process.exit(3);
+  }) : null;
+  const take = options.async ? (line) => { queue = queue.then(() => answerAfterDrain(line)); } : answer;
   let partial = '';
   process.stdin.setEncoding('utf8');
   process.stdin.on('data', (chunk) => {
@@ -188,19 +382,24 @@ function serve(describe, makeReplica, options = {}) {
     let newline = chunk.indexOf('\n');
     if (newline < 0) { partial += chunk; return; }
     if (partial.length > 0) {
-      answer(partial + chunk.slice(0, newline));
+      take(partial + chunk.slice(0, newline));
       partial = '';
       start = newline + 1;
       newline = chunk.indexOf('\n', start);
     }
     while (newline >= 0) {
-      answer(chunk.slice(start, newline));
+      take(chunk.slice(start, newline));
       start = newline + 1;
       newline = chunk.indexOf('\n', start);
     }
     partial = chunk.slice(start);
   });
-  process.stdin.on('end', () => process.exit(0));
+  process.stdin.on('end', () => {
+    if (queue === null) process.exit(0);
+    queue.then(() => process.exit(0));
+  });
 }
 
-module.exports = { serve, Actions, Rng, storeOf, reportSeen };
+module.exports = {
+  serve, Actions, Rng, storeOf, reportSeen, clock, random, current, fail, virtualiseTimers,
+};

@@ -355,6 +355,9 @@ protocol.serve(
     // A LoroMap entry (field or item, a delete included) is last-writer-wins by Lamport timestamp
     // and peer id. Text elements are only ever taken away by a delete that targeted them.
     rule: variant === 'text' ? 'add_wins' : 'last_writer_wins',
+    // Every LoroDoc belongs to a replica and its peer id comes from the replica's seed; this file
+    // keeps nothing at module level, so one process serves many runs.
+    protocol: 2,
   },
   (event, rng) => (event.role === 'server' ? new Server(event, rng) : new Client(event, rng)),
 );

@@ -22,35 +22,14 @@
 // ShareDB keeps every op in its op log, so the server's store grows with every write.
 //
 // ShareDB defers its work with process.nextTick and its streams do too. This adapter therefore runs
-// its own loop rather than lib/protocol.js's synchronous one: after each event it lets Node.js run
-// until nothing is left to do (no new action appeared across two turns of the event loop) and only
-// then writes the end marker. It reuses lib/protocol.js for the virtual clock and seeded randomness.
+// lib/protocol.js's loop in its asynchronous mode: after each event it lets Node.js run until
+// nothing is left to do (no new action appeared across two turns of the event loop) and only then
+// writes the end marker. ShareDB keeps nothing at module level that a run could leave behind (its
+// Backend, MemoryDB and Connections belong to the replicas, dropped with them), so one process
+// serves many runs (protocol version 2).
 
 const protocol = require('../lib/protocol');  // first: it virtualises the clock and randomness
 const { Duplex } = require('stream');
-
-// lib/protocol.js sets its clock and random stream inside its own loop and exports neither setter,
-// so this adapter, which runs its own loop, installs the same two hooks over them.
-let virtualUs = 0;
-let currentRng = new protocol.Rng('1');
-const ProtocolDate = globalThis.Date;
-class AdapterDate extends ProtocolDate {
-  constructor(...dateArgs) {
-    if (dateArgs.length === 0) super(Math.floor(virtualUs / 1000));
-    else super(...dateArgs);
-  }
-  static now() { return Math.floor(virtualUs / 1000); }
-}
-globalThis.Date = AdapterDate;
-if (globalThis.performance) globalThis.performance.now = () => virtualUs / 1000;
-Math.random = () => currentRng.float();
-const fillRandom = (array) => {
-  const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = currentRng.u32() & 0xff;
-  return array;
-};
-try { require('crypto').webcrypto.getRandomValues = fillRandom; } catch (e) { /* not available */ }
-try { if (globalThis.crypto) globalThis.crypto.getRandomValues = fillRandom; } catch (e) { /* read-only */ }
 
 const args = process.argv.slice(2);
 const variant = args.find((arg) => !arg.startsWith('--')) || 'map';
@@ -99,16 +78,15 @@ const SNAPSHOT_KEY = 's/doc';
 const OP_KEY_PREFIX = 'o/';
 
 /** The Actions of the event being handled: ShareDB's deferred callbacks write into it. */
-let current = null;
-/** Set when a deferred callback throws: reported as the event's error action. */
-let failure = null;
+function output() { return protocol.current().out; }
 
+/** Wraps a ShareDB callback: an exception there is reported as the event's error action. */
 function guarded(fn) {
   return function (...callArgs) {
     try {
       return fn.apply(this, callArgs);
     } catch (error) {
-      if (!failure) failure = error;
+      protocol.fail(error);
       return undefined;
     }
   };
@@ -177,9 +155,10 @@ class Server {
   persist(op, snapshot) {
     const opBytes = Buffer.from(JSON.stringify(op));
     const snapshotBytes = Buffer.from(JSON.stringify(snapshot));
-    current.put(opKey(op.v), opBytes);
-    current.put(SNAPSHOT_KEY, snapshotBytes);
-    current.flush();
+    const out = output();
+    out.put(opKey(op.v), opBytes);
+    out.put(SNAPSHOT_KEY, snapshotBytes);
+    out.flush();
     this.storedBytes += opBytes.length;
     this.snapshotBytes = snapshotBytes.length;
   }
@@ -190,7 +169,8 @@ class Server {
       objectMode: true,
       read() {},
       write(chunk, encoding, callback) {
-        if (current) current.send(peer, Buffer.from(JSON.stringify(chunk)));
+        const active = protocol.current();
+        if (active) active.out.send(peer, Buffer.from(JSON.stringify(chunk)));
         callback();
       },
     });
@@ -244,7 +224,7 @@ class Client {
 
   socketSend(text) {
     if (this.socket.readyState !== 1 || this.server === null) return;
-    current.send(this.server, Buffer.from(text));
+    output().send(this.server, Buffer.from(text));
   }
 
   connected(event) {
@@ -287,13 +267,14 @@ class Client {
     this.ownOps.add(op.id);
     this.doc.submitOp(json0, guarded((error) => {
       // ShareDB rolled the op back and told the user.
-      current.report(op.id, error ? 'rejected' : 'acknowledged');
+      output().report(op.id, error ? 'rejected' : 'acknowledged');
     }));
     out.report(op.id, 'applied');
   }
 
-  /** Reports `seen` for every op id now shown that was not shown before (nor written here). */
-  afterEvent(out) {
+  /** Once ShareDB is at rest: reports `seen` for every op id now shown that was not shown before
+   *  (nor written here). */
+  settle(event, out) {
     const data = this.doc.data || {};
     for (const key of Object.keys(data)) {
       const id = data[key];
@@ -312,82 +293,16 @@ class Client {
 }
 
 // ----------------------------------------------------------------------------------------------
-// The loop: lib/protocol.js's framing and actions, with deferred work drained before `done`.
+// The loop: lib/protocol.js's, asynchronous, so that ShareDB's deferred work ends before each answer.
 
-const replicas = new Map();  // node id -> { replica, rng }
-
-function handle(event, out) {
-  if (event.ev === 'describe') {
-    out.push(Object.assign({
-      a: 'describe',
-      data_type: variant,
-      topology: 'client_server',
-      rule: variant === 'list' ? 'add_wins' : 'server_order',
-      description: `ShareDB ${release}: ${variant === 'map' ? 'a map' : 'list items'} as fields of a json0 document`,
-    }, KNOWN_BUGS[release] || {}));
-    return;
-  }
-  virtualUs = event.time || 0;
-  if (event.ev === 'start') {
-    const rng = new protocol.Rng(event.seed);
-    currentRng = rng;
-    const replica = event.role === 'server' ? new Server(event) : new Client(event);
-    replicas.set(event.node, { replica, rng });
-    if (replica.start) replica.start(event, out);
-    return;
-  }
-  const entry = replicas.get(event.node);
-  if (event.ev === 'stop') {
-    if (entry && entry.replica.stop) entry.replica.stop();
-    replicas.delete(event.node);
-    return;
-  }
-  if (!entry) throw new Error(`event ${event.ev} for replica ${event.node}, which was never started`);
-  currentRng = entry.rng;
-  if (event.ev === 'state') {
-    const answer = entry.replica.state();
-    out.push({ a: 'state', state: answer.state, metadata_bytes: answer.metadata_bytes || 0 });
-    return;
-  }
-  const method = entry.replica[event.ev];
-  if (typeof method === 'function') method.call(entry.replica, event, out);
-}
-
-const turn = () => new Promise((resolve) => setImmediate(resolve));
-
-/** Runs one event to quiescence: its handler, then every nextTick, promise and stream callback. */
-async function answer(line) {
-  const out = new protocol.Actions();
-  current = out;
-  failure = null;
-  let event = null;
-  try {
-    event = JSON.parse(line);
-    handle(event, out);
-    let idle = 0;
-    while (idle < 2) {
-      const before = out.lines.length;
-      await turn();
-      idle = out.lines.length === before ? idle + 1 : 0;
-    }
-    if (failure) throw failure;
-    const entry = event.node !== undefined ? replicas.get(event.node) : undefined;
-    if (entry && entry.replica.afterEvent && event.ev !== 'state') entry.replica.afterEvent(out);
-  } catch (error) {
-    out.lines.length = 0;
-    out.push({ a: 'error', message: String(error && error.stack ? error.stack : error) });
-  }
-  current = null;
-  out.lines.push(JSON.stringify({ a: 'done' }));
-  process.stdout.write(out.lines.join('\n') + '\n');
-}
-
-let queue = Promise.resolve();
-let partial = '';
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (chunk) => {
-  const lines = (partial + chunk).split('\n');
-  partial = lines.pop();
-  for (const line of lines) if (line.length > 0) queue = queue.then(() => answer(line));
-});
-process.stdin.on('end', () => { queue.then(() => process.exit(0)); });
+protocol.serve(
+  Object.assign({
+    data_type: variant,
+    topology: 'client_server',
+    rule: variant === 'list' ? 'add_wins' : 'server_order',
+    description: `ShareDB ${release}: ${variant === 'map' ? 'a map' : 'list items'} as fields of a json0 document`,
+    protocol: 2,
+  }, KNOWN_BUGS[release] || {}),
+  (event) => (event.role === 'server' ? new Server(event) : new Client(event)),
+  { async: true },
+);

@@ -246,6 +246,21 @@ protocol.serve(
     data_type: variant,
     topology: 'client_server',
     rule: variant === 'text' ? 'add_wins' : 'last_writer_wins',
+    protocol: 2,
   },
   (event, rng) => (event.role === 'server' ? new Server(event, rng) : new Client(event, rng)),
+  { reset },
 );
+
+/**
+ * Between two runs (protocol version 2): what the packages and this file keep at module level goes
+ * with the run. The server package's documents by name (each with its awareness and connections),
+ * the store stand-ins by document name, and every incarnation (a retired client also takes its
+ * provider's process 'exit' listener away). Their timers were the replicas' and are gone with them.
+ */
+function reset() {
+  for (const replica of incarnations.values()) replica.retire();
+  incarnations.clear();
+  server.docs.clear();
+  persistence.serverStores.clear();
+}

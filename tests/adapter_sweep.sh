@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The adapter sweep: every shipped external adapter (real libraries in Node.js) over every shipped
+# scenario it fits, with a seed count per adapter sized so that the whole sweep takes under 8 minutes
+# on 2 cores. Prints, per adapter, the seeds run, the runs and the wall-clock seconds, and exits 1 when
+# a model declared correct fails any seed, or a buggy baseline (one that declares "breaks X") fails
+# anything but X (another invariant, a crash, a hang). Exits 2 on bad input or a missing program.
+#
+#   tests/adapter_sweep.sh [SYNCSTORM_BINARY [MODEL...]]
+#
+# SYNCSTORM_BINARY defaults to build/release/syncstorm; MODEL names limit the sweep to those adapters
+# (all shipped ones by default).
+# ADAPTER_SWEEP_JOBS (default 2): check's --jobs. ADAPTER_SWEEP_SEEDS_PERCENT (default 100): scales
+# every seed count (at least 1 seed each), for a faster or a longer machine. Seed counts, their cost
+# and the libraries' own limits: models/adapters/README.md, "The adapter sweep".
+set -uo pipefail
+
+bin=${1:-build/release/syncstorm}
+shift $(( $# > 0 ? 1 : 0 ))
+only=" $* "
+jobs=${ADAPTER_SWEEP_JOBS:-2}
+percent=${ADAPTER_SWEEP_SEEDS_PERCENT:-100}
+cd "$(dirname "$0")/.." || exit 2
+# A loaded CI machine can take seconds to start Node.js and a library: a hang is still caught, later.
+export SYNCSTORM_EXTERNAL_TIMEOUT_MS=${SYNCSTORM_EXTERNAL_TIMEOUT_MS:-60000}
+
+fail_input() { printf 'adapter_sweep: %s\n' "$1" >&2; exit 2; }
+[ -x "$bin" ] || fail_input "no syncstorm binary at $bin (build it, or pass its path)"
+command -v node > /dev/null || fail_input "node is not installed: the external adapters need Node.js 20"
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || fail_input "ADAPTER_SWEEP_JOBS: not a positive integer: $jobs"
+[[ $percent =~ ^[1-9][0-9]*$ ]] || fail_input "ADAPTER_SWEEP_SEEDS_PERCENT: not a positive integer: $percent"
+
+# Seeds per adapter (1..N of every scenario it fits: 15 or 16 for a map, 8 for a list or a text).
+# The aim is 200; the libraries' own work allows far fewer in 8 minutes of 2 cores (about 700 CPU
+# seconds once a margin is kept). One seed of every scenario an adapter fits costs, warm, about 3
+# CPU seconds (Yjs) to 60 (automerge-repo map): models/adapters/README.md, "The adapter sweep",
+# gives the estimates and how they were measured.
+declare -A seeds=(
+  [yjs-list]=16
+  [yjs-text]=16
+  [automerge-map]=2
+  [automerge-list]=4
+  [sharedb-map]=4
+  [sharedb-list]=8
+  [sharedb-map-1.0.0-beta.29]=2
+  [sharedb-map-1.0.0-beta.31]=2
+  [yjs-ws-list]=8
+  [yjs-ws-text]=8
+  [automerge-repo-map]=1
+  [automerge-repo-list]=1
+  [loro-map]=4
+  [loro-list]=8
+  [loro-text]=2
+)
+
+# The shipped external models and what each declares it breaks ("-" for a model declared correct).
+models=$("$bin" list --json | node -e '
+  let text = "";
+  process.stdin.on("data", (chunk) => { text += chunk; });
+  process.stdin.on("end", () => {
+    for (const m of JSON.parse(text).models) if (m.external) console.log(m.name, m.correct ? "-" : m.breaks);
+  });') || fail_input "$bin list --json failed"
+[ -n "$models" ] || fail_input "$bin lists no external model"
+
+# Every shipped adapter must have a seed count here: a new one is not silently left out.
+while read -r name _; do
+  [ -n "${seeds[$name]:-}" ] || fail_input "no seed count for the shipped adapter $name: add it to the table in $0"
+done <<< "$models"
+for name in $only; do
+  grep -q "^$name " <<< "$models" || fail_input "$name is not a shipped external model ($bin list)"
+done
+if [ "$only" != "  " ]; then models=$(grep -E "^($(tr ' ' '\n' <<< "$only" | grep . | paste -sd '|')) " <<< "$models"); fi
+
+work=$(mktemp -d) || exit 2
+trap 'rm -rf "$work"' EXIT
+
+# Prints the failures of a check JSON summary that the model's declaration does not explain: every
+# failure of a correct model, and a buggy model's failures of anything but the invariant it breaks.
+unexplained() {
+  node -e '
+    const fs = require("fs");
+    const [file, breaks] = process.argv.slice(1);
+    const summary = JSON.parse(fs.readFileSync(file, "utf8"));
+    for (const result of summary.results) {
+      for (const f of result.failures) {
+        if (breaks !== "-" && f.invariant === breaks && !f.crash) continue;
+        console.log(`    ${result.scenario} seed ${f.seed}: ${f.crash ? "crashed: " + f.crash : f.invariant} (${f.replay})`);
+      }
+      for (const d of result.divergences || []) console.log(`    ${result.scenario}: a re-run gave another trace: ${JSON.stringify(d)}`);
+    }' "$1" "$2"
+}
+
+runs_of() { node -e 'let n = 0; for (const r of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).results) n += r.seeds_run; console.log(n);' "$1"; }
+
+status=0
+total_start=$(date +%s)
+printf '%-28s %6s %6s %8s  %s\n' model seeds runs seconds verdict
+while read -r name breaks; do
+  n=$(( seeds[$name] * percent / 100 ))
+  [ "$n" -ge 1 ] || n=1
+  start=$(date +%s)
+  "$bin" check -m "$name" --seeds "$n" --jobs "$jobs" --no-shrink --no-progress \
+    --corpus "$work/corpus-$name" --json "$work/$name.json" > "$work/$name.log" 2>&1
+  rc=$?
+  seconds=$(( $(date +%s) - start ))
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ] || [ ! -s "$work/$name.json" ]; then
+    printf '%-28s %6s %6s %8s  %s\n' "$name" "$n" "-" "$seconds" "ERROR (check exited $rc)"
+    tail -n 20 "$work/$name.log" | sed 's/^/    /'
+    status=1
+    continue
+  fi
+  bad=$(unexplained "$work/$name.json" "$breaks")
+  if [ -n "$bad" ]; then verdict="FAIL"; status=1
+  elif [ "$rc" -eq 1 ]; then verdict="pass (fails only $breaks, as it declares)"
+  else verdict="pass"; fi
+  printf '%-28s %6s %6s %8s  %s\n' "$name" "$n" "$(runs_of "$work/$name.json")" "$seconds" "$verdict"
+  [ -z "$bad" ] || printf '%s\n' "$bad"
+done <<< "$models"
+printf 'total %d s; verdict: %s\n' "$(( $(date +%s) - total_start ))" "$([ $status -eq 0 ] && echo PASS || echo FAIL)"
+exit $status
