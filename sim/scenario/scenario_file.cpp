@@ -742,15 +742,26 @@ TomlStatus check_run_size(const TomlTable& top, const Scenario& s) {
                                   limits::kOperationsMax));
   }
   Duration heal = w.duration;
-  for (const FaultSpec& f : s.faults) heal = std::max(heal, (f.at - Instant::start()) + f.duration);
-  if (s.swarm.enabled) heal = std::max(heal, w.duration + s.swarm.max_fault_duration);
-  const Duration span = heal + s.invariants.settle;
-  if (span > limits::kDurationMax) {
-    return size_error(top, "invariants", {"settle"},
-                      fmt::format("the run would last {} (its last heal at {} plus settle), above the limit of {} "
-                                  "(limits::kDurationMax)", days(span), days(heal), days(limits::kDurationMax)));
+  const FaultSpec* last = nullptr;  // the fault that heals last, when one outlasts the users
+  for (const FaultSpec& f : s.faults) {
+    if ((f.at - Instant::start()) + f.duration > heal) {
+      heal = (f.at - Instant::start()) + f.duration;
+      last = &f;
+    }
   }
-  return std::nullopt;
+  if (s.swarm.enabled && w.duration + s.swarm.max_fault_duration > heal) {
+    heal = w.duration + s.swarm.max_fault_duration;
+    last = nullptr;
+  }
+  const Duration span = heal + s.invariants.settle;
+  if (span <= limits::kDurationMax) return std::nullopt;
+  const std::string message = fmt::format("the run would last {} (its last heal at {} plus settle), above the limit of {} "
+                                          "(limits::kDurationMax)", days(span), days(heal), days(limits::kDurationMax));
+  if (last != nullptr) {
+    const auto index = static_cast<std::size_t>(last - s.faults.data());
+    return InputError{s.file, last->line, 1, fmt::format("fault[{}].duration", index), message};
+  }
+  return size_error(top, "invariants", {"settle"}, message);
 }
 
 TomlStatus read_document(const TomlTable& top, Scenario& s) {

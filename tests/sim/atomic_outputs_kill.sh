@@ -18,6 +18,12 @@ fail() { echo "FAILED: $*"; exit 1; }
 
 # JUnit carries wall-clock times; everything else in these outputs is byte-identical run to run.
 junit_norm() { sed -E 's/time="[^"]*"/time=""/g' "$1"; }
+# same_as_either FILE: killed/FILE is old/FILE or new/FILE, byte for byte (JUnit: but for its times).
+same_as_either() {
+  local norm=cat
+  [[ $1 == *.xml ]] && norm=junit_norm
+  cmp -s <($norm "killed/$1" 2> /dev/null) <($norm "old/$1") || cmp -s <($norm "killed/$1" 2> /dev/null) <($norm "new/$1")
+}
 
 # check_run OUT SEEDS: one complete check, writing OUT.json, OUT.xml and repros into OUT-corpus.
 check_args() {
@@ -50,54 +56,57 @@ run_killed() {
 
 ms_of() { date +%s%3N; }
 
+# Each run happens in a folder of its own under the same relative names (the outputs name their
+# paths): "old" is a complete earlier run, "new" the complete run the killed ones repeat from the old
+# state, and every killed run starts from a copy of "old".
+
 # ---- check: JUnit, JSON, repros ------------------------------------------------------------------
-"$bin" $(check_args old 12) > /dev/null || true
-"$bin" $(check_args new 24) > /dev/null || true
-[ -s old.json ] && [ -s new.json ] && ! cmp -s old.json new.json || fail "the reference check runs wrote no distinct JSON"
+mkdir old && (cd old && "$bin" $(check_args out 12) > /dev/null || true)
+cp -r old new && (cd new && "$bin" $(check_args out 24) > /dev/null || true)
+[ -s old/out.json ] && [ -s new/out.json ] && ! cmp -s old/out.json new/out.json || fail "the reference check runs wrote no distinct JSON"
+cp -r old timed
 start=$(ms_of)
-"${slow[@]}" "$bin" $(check_args timed 24) > /dev/null || true
+(cd timed && "${slow[@]}" "$bin" $(check_args out 24) > /dev/null || true)
 check_ms=$(( $(ms_of) - start ))
 for i in $(seq 1 "$kills"); do
-  rm -rf out.json out.xml out-corpus
-  cp old.json out.json
-  cp old.xml out.xml
-  cp -r old-corpus out-corpus
+  rm -rf killed
+  cp -r old killed
   # Moments from 40% to 120% of a full run: the outputs are written at its end.
   delay=$(( check_ms * (40 + 80 * i / kills) / 100 ))
-  run_killed "$delay" "$bin" $(check_args out 24)
-  if ! cmp -s out.json old.json && ! cmp -s out.json new.json; then fail "check kill $i (${delay} ms): out.json is neither version"; fi
-  jq empty out.json || fail "check kill $i: out.json does not parse"
-  xmllint --noout --schema "$src/tests/sim/junit.xsd" out.xml 2> /dev/null || fail "check kill $i: out.xml does not validate"
-  if ! cmp -s <(junit_norm out.xml) <(junit_norm old.xml) && ! cmp -s <(junit_norm out.xml) <(junit_norm new.xml); then
-    fail "check kill $i: out.xml is neither version"
-  fi
-  for repro in out-corpus/*.repro.toml; do
+  (cd killed && run_killed "$delay" "$bin" $(check_args out 24))
+  for file in out.json out.xml; do
+    same_as_either "$file" || fail "check kill $i (${delay} ms of ${check_ms}): $file is neither version"
+  done
+  jq empty killed/out.json || fail "check kill $i: out.json does not parse"
+  xmllint --noout --schema "$src/tests/sim/junit.xsd" killed/out.xml 2> /dev/null || fail "check kill $i: out.xml does not validate"
+  for repro in killed/out-corpus/*.repro.toml; do
     name=$(basename "$repro")
-    cmp -s "$repro" "old-corpus/$name" || cmp -s "$repro" "new-corpus/$name" || fail "check kill $i: $name is neither version"
+    same_as_either "out-corpus/$name" || fail "check kill $i: $name is neither version"
   done
 done
 echo "check: $kills kills over a ${check_ms} ms run; every output whole"
 
 # ---- compare: the report folder ---------------------------------------------------------------------
-"$bin" $(compare_args old-report 2) > /dev/null
-"$bin" $(compare_args new-report 4) > /dev/null
+(cd old && "$bin" $(compare_args out-report 2) > /dev/null)
+(cd new && "$bin" $(compare_args out-report 4) > /dev/null)
 start=$(ms_of)
-"${slow[@]}" "$bin" $(compare_args timed-report 4) > /dev/null
+(cd timed && "${slow[@]}" "$bin" $(compare_args out-report 4) > /dev/null)
 compare_ms=$(( $(ms_of) - start ))
 for i in $(seq 1 "$kills"); do
-  rm -rf out-report
-  cp -r old-report out-report
+  rm -rf killed
+  mkdir killed
+  cp -r old/out-report killed/
   delay=$(( compare_ms * (40 + 80 * i / kills) / 100 ))
-  run_killed "$delay" "$bin" $(compare_args out-report 4)
+  (cd killed && run_killed "$delay" "$bin" $(compare_args out-report 4))
   for file in index.html report.md results.json results.csv; do
-    cmp -s "out-report/$file" "old-report/$file" || cmp -s "out-report/$file" "new-report/$file" ||
-      fail "compare kill $i (${delay} ms): $file is neither version"
+    same_as_either "out-report/$file" ||
+      fail "compare kill $i (${delay} ms of ${compare_ms}): $file is neither version"
   done
-  jq empty out-report/results.json || fail "compare kill $i: results.json does not parse"
-  for svg in out-report/*.svg; do
+  jq empty killed/out-report/results.json || fail "compare kill $i: results.json does not parse"
+  for svg in killed/out-report/*.svg; do
     [ -e "$svg" ] || continue
     name=$(basename "$svg")
-    cmp -s "$svg" "old-report/$name" || cmp -s "$svg" "new-report/$name" || fail "compare kill $i: $name is neither version"
+    same_as_either "out-report/$name" || fail "compare kill $i: $name is neither version"
   done
 done
 echo "compare: $kills kills over a ${compare_ms} ms run; every output whole"

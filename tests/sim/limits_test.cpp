@@ -79,7 +79,7 @@ TEST_CASE("every size a scenario file asks for beyond its limit is refused at it
       {"a run whose parts add up to more than a week", "[workload]\nduration = \"100h\"\n[invariants]\nsettle = \"100h\"\n",
        "invariants.settle", "kDurationMax"},
       {"a fault whose end and settle pass a week", "[[fault]]\nkind = \"crash\"\nat = \"100h\"\nduration = \"100h\"\ntarget = \"clients\"\n",
-       "invariants", "kDurationMax"},
+       "fault[0].duration", "kDurationMax"},
       {"billions of operations from many clients", "[workload]\nclients = 1000000\nduration = \"1h\"\nrate = \"1/s\"\n",
        "workload.duration", "kOperationsMax"},
       {"operations from a high rate", "[workload]\nrate = \"1000000/s\"\n", "workload.rate", "kOperationsMax"},
@@ -149,9 +149,11 @@ std::string repro_text() {
   return format_repro(r);
 }
 
-/// `text` with the first line that starts with `key =` replaced by `key = value`.
-std::string with(std::string text, const std::string& key, const std::string& value) {
-  const std::size_t at = text.find("\n" + key + " = ");
+/// `text` with the first `key = ...` line after the header `section` replaced by `key = value`.
+std::string with(std::string text, const std::string& section, const std::string& key, const std::string& value) {
+  const std::size_t table = text.find("\n" + section + "\n");
+  REQUIRE(table != std::string::npos);
+  const std::size_t at = text.find("\n" + key + " = ", table);
   REQUIRE(at != std::string::npos);
   const std::size_t end = text.find('\n', at + 1);
   return text.replace(at + 1, end - at - 1, key + " = " + value);
@@ -162,23 +164,27 @@ std::string with(std::string text, const std::string& key, const std::string& va
 TEST_CASE("every size a repro file asks for beyond its limit is refused at its key", "[repro][limits]") {
   const std::string text = repro_text();
   REQUIRE(parse_repro(text, "r.repro.toml").ok());
-  const std::vector<std::tuple<std::string, std::string, std::string>> cases = {
-      {"clients", "2000000", "schedule.clients"},
-      {"servers", "65", "schedule.servers"},
-      {"workload_end_us", "700000000000", "schedule.workload_end_us"},
-      {"settle_us", "0", "schedule.settle_us"},
-      {"at_us", "-5", "operation[0].at_us"},
-      {"key", "1000000", "operation[0].key"},
-      {"bandwidth_bytes_per_s", "2000000000000", "network.bandwidth_bytes_per_s"},
-      {"drop_ppm", "1000000", "network.drop_ppm"},
-      {"connect_timeout_us", "0", "network.connect_timeout_us"},
-      {"metadata_bytes_max", "2000000000000", "invariants.metadata_bytes_max"},
+  struct Case {
+    std::string section, key, value, where;
   };
-  for (const auto& [key, value, where] : cases) {
-    DYNAMIC_SECTION(key << " = " << value) {
-      const Result<Repro> r = parse_repro(with(text, key, value), "r.repro.toml");
+  const std::vector<Case> cases = {
+      {"[schedule]", "clients", "2000000", "schedule.clients"},
+      {"[schedule]", "servers", "65", "schedule.servers"},
+      {"[schedule]", "workload_end_us", "700000000000", "schedule.workload_end_us"},
+      {"[schedule]", "settle_us", "0", "schedule.settle_us"},
+      {"[invariants]", "settle_us", "700000000000", "invariants.settle_us"},
+      {"[invariants]", "metadata_bytes_max", "2000000000000", "invariants.metadata_bytes_max"},
+      {"[[operation]]", "at_us", "-5", "operation[0].at_us"},
+      {"[[operation]]", "key", "1000000", "operation[0].key"},
+      {"[network]", "bandwidth_bytes_per_s", "2000000000000", "network.bandwidth_bytes_per_s"},
+      {"[network]", "drop_ppm", "1000000", "network.drop_ppm"},
+      {"[network]", "connect_timeout_us", "0", "network.connect_timeout_us"},
+  };
+  for (const Case& c : cases) {
+    DYNAMIC_SECTION(c.section << " " << c.key << " = " << c.value) {
+      const Result<Repro> r = parse_repro(with(text, c.section, c.key, c.value), "r.repro.toml");
       REQUIRE_FALSE(r.ok());
-      CHECK(r.error().key == where);
+      CHECK(r.error().key == c.where);
       CHECK(r.error().line > 0);
     }
   }
