@@ -36,11 +36,21 @@ compare_args() {
 }
 
 # Writing a few files takes a millisecond of a run of seconds, so kills spread over the run would
-# seldom land inside a write. strace (when installed) holds every write(2) for 10 ms before it runs:
-# the writes then fill much of the run, and a writer that truncates its file first (open, then
-# write) is caught with it empty. Without strace the test still runs, with less power.
+# seldom land inside a write. strace (when installed) holds every write(2) and writev(2) to an output file's own
+# name for 300 ms before it runs: a writer that truncates its file first (open, then write) leaves it
+# empty for that long, and the kills below find it so. A writer that writes a temporary file and
+# renames it never writes the name itself. Without strace the test still runs, with less power.
 slow=()
-if command -v strace > /dev/null; then slow=(strace -f -qq -o /dev/null -e trace=write -e inject=write:delay_enter=10000); fi
+# slow_writes FOLDER FILE...: sets `slow` to hold the writes to these files under FOLDER.
+slow_writes() {
+  slow=()
+  command -v strace > /dev/null || return 0
+  local folder=$1
+  shift
+  slow=(strace -f -qq -o /dev/null -e trace=write,writev -e inject=write,writev:delay_enter=300000)
+  local file
+  for file in "$@"; do slow+=(-P "$folder/$file"); done
+}
 
 # run_killed DELAY_MS COMMAND...: starts the command in its own process group (under strace's slow
 # writes), kills the group after DELAY_MS, and waits for it.
@@ -64,9 +74,12 @@ ms_of() { date +%s%3N; }
 mkdir old && (cd old && "$bin" $(check_args out 12) > /dev/null || true)
 cp -r old new && (cd new && "$bin" $(check_args out 24) > /dev/null || true)
 [ -s old/out.json ] && [ -s new/out.json ] && ! cmp -s old/out.json new/out.json || fail "the reference check runs wrote no distinct JSON"
+check_outputs=(out.json out.xml $(cd new/out-corpus && ls | sed 's|^|out-corpus/|'))
 cp -r old timed
+slow_writes "$work/timed" "${check_outputs[@]}"
 start=$(ms_of)
 (cd timed && "${slow[@]}" "$bin" $(check_args out 24) > /dev/null || true)
+slow_writes "$work/killed" "${check_outputs[@]}"
 check_ms=$(( $(ms_of) - start ))
 for i in $(seq 1 "$kills"); do
   rm -rf killed
@@ -89,8 +102,11 @@ echo "check: $kills kills over a ${check_ms} ms run; every output whole"
 # ---- compare: the report folder ---------------------------------------------------------------------
 (cd old && "$bin" $(compare_args out-report 2) > /dev/null)
 (cd new && "$bin" $(compare_args out-report 4) > /dev/null)
+report_outputs=($(cd new && ls out-report/*))
+slow_writes "$work/timed" "${report_outputs[@]}"
 start=$(ms_of)
 (cd timed && "${slow[@]}" "$bin" $(compare_args out-report 4) > /dev/null)
+slow_writes "$work/killed" "${report_outputs[@]}"
 compare_ms=$(( $(ms_of) - start ))
 for i in $(seq 1 "$kills"); do
   rm -rf killed
