@@ -1,18 +1,18 @@
-// Writing the report folder: every file at once, named as the README describes.
+// Writing the report folder: every file at once, named as the README describes. Each file is
+// replaced in one rename (sim/base/atomic_file.hpp): a compare killed while writing leaves each file
+// either as the previous report had it or complete, never cut short.
 #include <filesystem>
-#include <fstream>
 
 #include "reports/report.hpp"
+#include "sim/base/atomic_file.hpp"
 
 namespace syncstorm {
 
 namespace {
 
 std::string write_file(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  out.close();
-  return out ? std::string() : "cannot write " + path.string();
+  const std::error_code ec = write_file_atomically(path, text);
+  return ec ? "cannot write " + path.string() + ": " + ec.message() : std::string();
 }
 
 }  // namespace

@@ -36,11 +36,13 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <fmt/format.h>
 #include <map>
 #include <memory>
@@ -1085,9 +1087,86 @@ Result<ModelInfo> describe_external(const std::string& command) {
 
 std::string adapter_dir() { return shipped_dir(kAdapterDirEnv, "adapters", "models/adapters"); }
 
+namespace {
+
+/// Whether `program` is an executable file: as a path when it holds a '/', else in a folder of PATH.
+bool program_found(const std::string& program) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto executable = [&](const fs::path& file) { return fs::is_regular_file(file, ec) && ::access(file.c_str(), X_OK) == 0; };
+  if (program.find('/') != std::string::npos) return executable(program);
+  const char* path = std::getenv("PATH");
+  std::string_view folders = path ? path : "";
+  while (!folders.empty()) {
+    const std::size_t colon = folders.find(':');
+    const std::string_view folder = folders.substr(0, colon);
+    if (executable(fs::path(folder.empty() ? "." : std::string(folder)) / program)) return true;
+    if (colon == std::string_view::npos) break;
+    folders.remove_prefix(colon + 1);
+  }
+  return false;
+}
+
+/// `dir` relative to the current folder when that is shorter: the form a person copies into a shell.
+std::string display_path(const std::string& dir) {
+  std::error_code ec;
+  const std::string relative = std::filesystem::relative(dir, std::filesystem::current_path(), ec).string();
+  return !ec && !relative.empty() && relative.size() < dir.size() ? relative : dir;
+}
+
+/// Whether `text` needs no quoting in a shell.
+bool plain_word(const std::string& text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("/._-+@").find(c) != std::string_view::npos;
+  });
+}
+
+/// The first dependency of `dir`/package.json that has no package in `dir`/node_modules.
+std::optional<std::string> missing_package(const std::filesystem::path& dir) {
+  std::ifstream in(dir / "package.json");
+  if (!in) return std::nullopt;  // nothing to install
+  const json doc = json::parse(in, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("dependencies") || !doc["dependencies"].is_object()) {
+    return std::nullopt;
+  }
+  std::error_code ec;
+  for (const auto& [name, version] : doc["dependencies"].items()) {
+    if (!std::filesystem::is_regular_file(dir / "node_modules" / name / "package.json", ec)) return name;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<InputError> external_setup_error(const std::string& model_name, const std::string& key) {
+  for (const ExternalSpec& spec : shipped_external_specs()) {
+    if (spec.name != model_name) continue;
+    const std::string program = spec.command.substr(0, spec.command.find(' '));
+    if (!program_found(program)) {
+      return InputError{"", 0, 0, key,
+                        fmt::format("model '{}' runs its replicas in Node.js, and \"{}\" is not on PATH: install Node.js "
+                                    "(apt-get install nodejs, or ./setup.sh build) or add its folder to PATH",
+                                    model_name, program)};
+    }
+    if (spec.package_dir.empty()) return std::nullopt;
+    if (std::optional<std::string> missing = missing_package(spec.package_dir)) {
+      const std::string dir = display_path(spec.package_dir);
+      return InputError{"", 0, 0, key,
+                        fmt::format("the npm packages of model '{}' are not installed ({} is missing from {}/node_modules): "
+                                    "run npm ci --prefix {}",
+                                    model_name, *missing, dir, plain_word(dir) ? dir : shell_quote(dir))};
+    }
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 std::vector<ExternalSpec> shipped_external_specs() {
-  const auto node = [](const char* adapter, const char* variant) {
-    return fmt::format("node {} {}", shell_quote(adapter_dir() + "/" + adapter + "/adapter.js"), variant);
+  std::map<std::string, std::string> package_dirs;  // command -> the adapter's folder
+  const auto node = [&package_dirs](const char* adapter, const char* variant) {
+    std::string command = fmt::format("node {} {}", shell_quote(adapter_dir() + "/" + adapter + "/adapter.js"), variant);
+    package_dirs[command] = adapter_dir() + "/" + adapter;
+    return command;
   };
   std::vector<ExternalSpec> specs = {
       {"yjs-list", node("yjs", "list"), "Yjs (real library, Node.js): list items in a Y.Map relayed by a server",
@@ -1153,7 +1232,10 @@ std::vector<ExternalSpec> shipped_external_specs() {
   };
   // Every shipped adapter accepts reset (protocol 2): one process serves a worker's runs, and each
   // adapter's test shows that a seed run after another gives the hash it gives alone.
-  for (ExternalSpec& spec : specs) spec.protocol = 2;
+  for (ExternalSpec& spec : specs) {
+    spec.package_dir = package_dirs.at(spec.command);
+    spec.protocol = 2;
+  }
   return specs;
 }
 

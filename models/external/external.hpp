@@ -41,6 +41,9 @@ struct ExternalSpec {
   /// The protocol version the adapter speaks (PROTOCOL.md). From 2 on, one process serves many runs
   /// in turn: a `reset` event between two runs drops every replica, as a new process would.
   int protocol = 1;
+  /// Shipped adapters: the folder whose package.json lists the npm packages the adapter needs
+  /// ("" for an adapter given on the command line, which describe_external starts at once).
+  std::string package_dir = "";
 };
 
 /// A model whose nodes forward every callback to one child process per run, started lazily and shared
@@ -52,6 +55,13 @@ ModelInfo external_model(const ExternalSpec& spec);
 /// Starts `command`, asks the adapter to describe its model, and builds an external model named
 /// `external:COMMAND`. An adapter that fails to start or to answer is an input error.
 Result<ModelInfo> describe_external(const std::string& command);
+
+/// A set-up problem of the shipped external model `model_name`, found before any run: the program
+/// its command starts (node) is not on PATH, or an npm package its adapter's package.json lists is
+/// not installed. The error names what fixes it (`npm ci --prefix models/adapters/yjs`) at flag or
+/// file key `key`, and the CLI exits 2 on it: a missing install is bad input, not a finding. nullopt
+/// when there is none, and for any other model.
+std::optional<InputError> external_setup_error(const std::string& model_name, const std::string& key = "--model");
 
 /// The folder of the shipped adapters: kAdapterDirEnv, else as shipped_dir() finds it.
 std::string adapter_dir();

@@ -9,8 +9,10 @@
 #include <thread>
 
 #include "reports/junit.hpp"
+#include "sim/base/atomic_file.hpp"
 #include "sim/sweep/check.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/scenario/limits.hpp"
 #include "sim/sweep/repro.hpp"
 #include "sim/engine/simulation.hpp"
 
@@ -139,6 +141,21 @@ std::string repro_dir_of(const CheckArgs& args, const std::string& corpus) {
   return ".";
 }
 
+/// A --seed-range within limits.hpp: seeds a repro file can hold, and no more seeds than one check keeps
+/// (a time budget stops earlier, so it may name a longer range).
+std::optional<InputError> check_seed_range(const SeedRange& range, bool budget) {
+  if (range.last > limits::kSeedMax) {
+    return InputError{"", 0, 0, "--seed-range", fmt::format("seeds go up to {} (limits::kSeedMax)", limits::kSeedMax)};
+  }
+  if (!budget && range.size() > limits::kCheckSeedsMax) {
+    return InputError{"", 0, 0, "--seed-range",
+                      fmt::format("{} seeds are more than the {} one check runs (limits::kCheckSeedsMax): split the range into "
+                                  "shards (--shard K/N) or consecutive ranges and join them with `syncstorm merge`",
+                                  range.size(), limits::kCheckSeedsMax)};
+  }
+  return std::nullopt;
+}
+
 /// The seeds to run and the time budget, from --seeds, --seed-range, --time-budget and --shard.
 std::optional<InputError> seed_options(const CheckArgs& args, CheckOptions& options, std::string& shard_label) {
   if (args.seeds > 0 && !args.seed_range.empty()) return InputError{"", 0, 0, "--seeds", "give --seeds or --seed-range, not both"};
@@ -153,6 +170,7 @@ std::optional<InputError> seed_options(const CheckArgs& args, CheckOptions& opti
     auto range = parse_seed_range(args.seed_range);
     if (!range) return range.error();
     options.seeds = range.value();
+    if (auto error = check_seed_range(options.seeds, options.time_budget_ms.has_value())) return error;
   } else if (options.time_budget_ms) {
     options.seeds = SeedRange{1, kOpenEndedLastSeed};
     if (!args.shard.empty()) return InputError{"", 0, 0, "--shard", "a shard needs a finite range: add --seeds or --seed-range"};
@@ -184,10 +202,9 @@ std::optional<InputError> verify_option(const CheckArgs& args, CheckOptions& opt
   return std::nullopt;
 }
 
+/// The old file or the whole new one, never a part (write_file_atomically).
 std::optional<InputError> write_file(const std::string& path, const std::string& text, const std::string& key) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (out) out << text;
-  if (!out) return InputError{path, 0, 0, key, "cannot write the file"};
+  if (std::error_code ec = write_file_atomically(path, text)) return InputError{path, 0, 0, key, "cannot write the file: " + ec.message()};
   return std::nullopt;
 }
 
@@ -297,13 +314,15 @@ void add_check_options(CLI::App* cmd, CheckArgs& a) {
                   "scenario files, shipped scenario names, folders of scenarios, or *.repro.toml files to replay "
                   "(default: every shipped scenario)");
   cmd->add_option("--model,-m", a.models, "models to check, buggy ones included (default: every correct in-process model that fits; external ones only by name)");
-  cmd->add_option("--seeds", a.seeds, "run seeds 1..N (default 100)");
+  cmd->add_option("--seeds", a.seeds, "run seeds 1..N (default 100)")->transform(whole_number(1, limits::kCheckSeedsMax, "limits::kCheckSeedsMax"));
   cmd->add_option("--seed-range", a.seed_range, "run seeds A..B, both inclusive, as A:B");
   cmd->add_option("--time-budget", a.time_budget,
                   "wall-clock budget such as 90s, 10m, 1h: run seeds until it is spent and print the range covered");
-  cmd->add_option("--jobs,-j", a.jobs, "child processes running models at a time (default: the number of cores); results do not depend on it");
+  cmd->add_option("--jobs,-j", a.jobs, "child processes running models at a time (default: the number of cores); results do not depend on it")
+      ->transform(whole_number(1, limits::kJobsMax, "limits::kJobsMax"));
   cmd->add_option("--run-timeout", a.run_timeout_s,
-                  "kill a run that takes more than this many wall-clock seconds and report its seed as hung (default 0: never)");
+                  "kill a run that takes more than this many wall-clock seconds and report its seed as hung (default 0: never)")
+      ->transform(whole_number(0, limits::kRunTimeoutSecondsMax, "limits::kRunTimeoutSecondsMax"));
   cmd->add_option("--shard", a.shard, "run part K of N of the seed range, as K/N; `syncstorm merge` joins the JSON");
   cmd->add_option("--junit", a.junit, "write JUnit XML to this file");
   cmd->add_option("--json", a.json, "write the JSON summary (simulated figures only) to this file");
@@ -311,8 +330,10 @@ void add_check_options(CLI::App* cmd, CheckArgs& a) {
                   "folder of *.repro.toml replayed first and where new repros go (default ./syncstorm-corpus if it exists)");
   cmd->add_option("--verify-determinism", a.verify, "re-run PERCENT of the seeds (default 5, at least one) and compare traces")
       ->expected(0, 1);
-  cmd->add_option("--shrink-runs", a.shrink_runs, "at most this many simulations to shrink one failure (default 2000)");
-  cmd->add_option("--shrink-time", a.shrink_ms, "at most this many wall-clock milliseconds to shrink one failure (default 10000; 0 = no limit)");
+  cmd->add_option("--shrink-runs", a.shrink_runs, "at most this many simulations to shrink one failure (default 2000)")
+      ->transform(whole_number(1, limits::kShrinkRunsMax, "limits::kShrinkRunsMax"));
+  cmd->add_option("--shrink-time", a.shrink_ms, "at most this many wall-clock milliseconds to shrink one failure (default 10000; 0 = no limit)")
+      ->transform(whole_number(0, limits::kShrinkTimeMsMax, "limits::kShrinkTimeMsMax"));
   cmd->add_flag("--no-shrink", a.no_shrink, "report failing seeds without shrinking them");
   cmd->add_flag("--no-progress", a.no_progress, "no progress bar or progress lines on stderr");
 }

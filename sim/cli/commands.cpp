@@ -3,6 +3,7 @@
 #include "models/external/external.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <filesystem>
 #include <fmt/format.h>
 
@@ -35,7 +36,11 @@ Result<std::vector<Scenario>> shipped_scenarios() {
 }
 
 Result<const ModelInfo*> resolve_model(const ModelRegistry& models, const std::string& name, const std::string& key) {
-  if (const ModelInfo* m = models.find(name)) return m;
+  if (const ModelInfo* m = models.find(name)) {
+    // A shipped adapter that cannot start here is a set-up problem (exit 2), not a failing run.
+    if (auto setup = m->external ? external_setup_error(name, key) : std::nullopt) return *setup;
+    return m;
+  }
   if (name.starts_with(kExternalPrefix)) {
     auto external = describe_external(name.substr(kExternalPrefix.size()));
     if (!external) return external.error();
@@ -63,6 +68,21 @@ std::optional<InputError> check_fit(const Scenario& scenario, const ModelInfo& m
   }
   return InputError{scenario.file, 0, 0, "servers",
                     fmt::format("model '{}' needs at least one server, scenario '{}' has none", model.name, scenario.name)};
+}
+
+CLI::Validator whole_number(std::uint64_t lo, std::uint64_t hi, std::string limit) {
+  const auto check = [lo, hi, limit](std::string& input) -> std::string {
+    const bool digits = !input.empty() && std::all_of(input.begin(), input.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (!digits) return fmt::format("expected a whole number from {} to {}, got \"{}\"", lo, hi, input);
+    input.erase(0, std::min(input.find_first_not_of('0'), input.size() - 1));  // "010" is ten, not octal eight
+    std::uint64_t value = 0;
+    const auto [end, ec] = std::from_chars(input.data(), input.data() + input.size(), value);
+    if (ec != std::errc() || end != input.data() + input.size() || value < lo || value > hi) {
+      return fmt::format("{} is out of range: expected {} to {}{}", input, lo, hi, limit.empty() ? "" : " (" + limit + ")");
+    }
+    return {};
+  };
+  return CLI::Validator(check, fmt::format("INT in [{} - {}]", lo, hi));
 }
 
 int report_input_error(const InputError& error) {

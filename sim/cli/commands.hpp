@@ -33,6 +33,13 @@ Result<const ModelInfo*> resolve_model(const ModelRegistry& models, const std::s
 /// Checks that `model` fits `scenario`; the error names the pinned data type.
 std::optional<InputError> check_fit(const Scenario& scenario, const ModelInfo& model);
 
+/// The check of every numeric flag: a whole number from `lo` to `hi`, written in decimal digits only.
+/// CLI11 reads an unsigned flag with strtoull, which takes "-1" as 2^64 - 1 and "010" as octal; this
+/// refuses a sign, a base prefix and anything else, and strips leading zeros. Add it with
+/// `->transform(...)`, not `->check(...)`: CLI11 reads the stripped text only from a transform.
+/// `limit` names the constant of sim/scenario/limits.hpp behind `hi`, for the message.
+CLI::Validator whole_number(std::uint64_t lo, std::uint64_t hi, std::string limit = "");
+
 /// Prints "syncstorm: error: <file:line:col: key ...: message>" to stderr and returns kExitBadInput.
 int report_input_error(const InputError& error);
 

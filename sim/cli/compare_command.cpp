@@ -6,6 +6,7 @@
 
 #include "reports/report.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/scenario/limits.hpp"
 
 namespace syncstorm {
 
@@ -78,6 +79,9 @@ int run_compare(const CompareArgs& args, const ModelRegistry& registry) {
   auto models = chosen_models(args, registry);
   if (!models) return report_input_error(models.error());
   if (args.seeds == 0) return report_input_error(InputError{"", 0, 0, "--seeds", "must be at least 1"});
+  if (args.first_seed > limits::kSeedMax - (args.seeds - 1)) {
+    return report_input_error(InputError{"", 0, 0, "--first-seed", fmt::format("the last seed would pass {} (limits::kSeedMax)", limits::kSeedMax)});
+  }
   // Read before the runs, so a bad baseline fails in a moment rather than after the whole comparison.
   std::optional<Baseline> baseline;
   if (!args.baseline.empty()) {
@@ -111,11 +115,15 @@ void add_compare_command(CLI::App& app, const ModelRegistry& models, Action& act
   CLI::App* cmd = app.add_subcommand("compare", "run every model on every scenario over the same seeds; write a report");
   cmd->add_option("scenario", args->scenarios, "scenario files or shipped scenario names (default: every shipped one)");
   cmd->add_option("--model,-m", args->models, "strategies to compare (repeatable; default: every in-process model; name external ones to add them)");
-  cmd->add_option("--seeds,-n", args->seeds, "seeds per (scenario, model), a count (default 10)");
-  cmd->add_option("--first-seed", args->first_seed, "the first seed; the others follow it (default 1)");
+  cmd->add_option("--seeds,-n", args->seeds, "seeds per (scenario, model), a count (default 10)")
+      ->transform(whole_number(1, limits::kCompareSeedsMax, "limits::kCompareSeedsMax"));
+  cmd->add_option("--first-seed", args->first_seed, "the first seed; the others follow it (default 1)")
+      ->transform(whole_number(0, limits::kSeedMax, "limits::kSeedMax"));
   cmd->add_option("--out,-o", args->out, "the report folder (default syncstorm-report)");
-  cmd->add_option("--jobs,-j", args->jobs, "worker threads, a count (default: every core); never changes a result");
-  cmd->add_option("--storm-seeds", args->storm_seeds, "seeds per backoff policy in the reconnect-storm study, a count (default 10)");
+  cmd->add_option("--jobs,-j", args->jobs, "worker threads, a count (default: every core); never changes a result")
+      ->transform(whole_number(1, limits::kJobsMax, "limits::kJobsMax"));
+  cmd->add_option("--storm-seeds", args->storm_seeds, "seeds per backoff policy in the reconnect-storm study, a count (default 10)")
+      ->transform(whole_number(1, limits::kCompareSeedsMax, "limits::kCompareSeedsMax"));
   cmd->add_flag("--no-backoff-study", args->no_study, "skip rerunning the reconnect storm under each backoff policy");
   cmd->add_flag("--no-diagrams", args->no_diagrams, "skip the space-time diagrams of failing runs");
   cmd->add_flag("--quiet,-q", args->quiet, "no progress bar");

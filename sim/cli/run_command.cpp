@@ -6,7 +6,9 @@
 #include <sstream>
 
 #include "reports/report.hpp"
+#include "sim/base/atomic_file.hpp"
 #include "sim/cli/commands.hpp"
+#include "sim/scenario/limits.hpp"
 #include "sim/sweep/repro.hpp"
 #include "sim/engine/simulation.hpp"
 
@@ -70,10 +72,11 @@ int run_once(const RunArgs& args, const ModelRegistry& models) {
   const RunResult result = run_simulation(scenario.value(), *model.value(), schedule, args.seed, options);
   if (!args.diagram.empty()) {
     if (trace_file.is_open()) trace_file << recorded.str();
-    std::ofstream svg(args.diagram);
-    svg << lamport_svg(schedule, recorded.str(), result.violations,
-                       fmt::format("{} on {}, seed {}", model.value()->name, scenario.value().name, args.seed));
-    if (!svg) return report_input_error(InputError{args.diagram, 0, 0, "--diagram", "cannot write the file"});
+    const std::string svg = lamport_svg(schedule, recorded.str(), result.violations,
+                                        fmt::format("{} on {}, seed {}", model.value()->name, scenario.value().name, args.seed));
+    if (std::error_code ec = write_file_atomically(args.diagram, svg)) {
+      return report_input_error(InputError{args.diagram, 0, 0, "--diagram", "cannot write the file: " + ec.message()});
+    }
   }
   print_summary(scenario.value(), *model.value(), args.seed, schedule, result);
   if (!result.aborted.empty()) return kExitViolation;
@@ -83,7 +86,9 @@ int run_once(const RunArgs& args, const ModelRegistry& models) {
 void add_run_options(CLI::App* cmd, RunArgs& args) {
   cmd->add_option("scenario", args.scenario, "scenario file, or the name of a shipped scenario")->required();
   cmd->add_option("--model,-m", args.model, "strategy to run (see `syncstorm list`)")->required();
-  cmd->add_option("--seed,-s", args.seed, "run seed (decides the network, the faults and the users)")->required();
+  cmd->add_option("--seed,-s", args.seed, "run seed (decides the network, the faults and the users)")
+      ->required()
+      ->transform(whole_number(0, limits::kSeedMax, "limits::kSeedMax"));
   cmd->add_option("--trace", args.trace, "write every event as JSON Lines to this file");
 }
 
@@ -103,7 +108,8 @@ void add_run_commands(CLI::App& app, const ModelRegistry& models, Action& action
   replay->add_option("scenario", replay_args->scenario, "scenario file or shipped scenario name, or a *.repro.toml file")->required();
   given->first = replay->add_option("--model,-m", replay_args->model,
                                     "strategy to run; with a repro file, replays its schedule against this model instead");
-  given->second = replay->add_option("--seed,-s", replay_args->seed, "run seed (not with a repro file, which holds its own)");
+  given->second = replay->add_option("--seed,-s", replay_args->seed, "run seed (not with a repro file, which holds its own)")
+                      ->transform(whole_number(0, limits::kSeedMax, "limits::kSeedMax"));
   replay->add_option("--trace", replay_args->trace, "write every event as JSON Lines to this file");
   replay->add_option("--diagram", replay_args->diagram, "write a space-time (Lamport) diagram of the run to this SVG file");
   replay->callback([&action, &models, replay_args, given] {

@@ -319,8 +319,11 @@ RunResult Simulation::run() {
     dispatch(e);
     if (!result_.aborted.empty()) break;
     if (m.events >= max_events) {
-      result_.aborted = fmt::format("the run exceeded {} events by {:.3f} s of simulated time: a model that never goes quiet?",
-                                    max_events, (now_ - Instant::start()).to_seconds());
+      result_.aborted = fmt::format(
+          "the run reached the engine's event limit, {} events, at {:.3f} s of simulated time: a model that never goes "
+          "quiet? The limit is limits::kEventsMax (or limits::kEventsPerNodeMax per node when more) in "
+          "sim/scenario/limits.hpp; a run this large needs it raised there and a rebuild, or a smaller scenario",
+          max_events, (now_ - Instant::start()).to_seconds());
       break;
     }
   }

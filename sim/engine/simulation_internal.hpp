@@ -18,14 +18,14 @@
 #include "sim/engine/hostile.hpp"
 #include "sim/engine/simulation.hpp"
 #include "sim/engine/trace.hpp"
+#include "sim/scenario/limits.hpp"
 
 namespace syncstorm::engine_internal {
 
-/// Limits on everything: a model that never goes quiet must not hang a sweep.
-/// The event limit is 20 million or 1,000 per node, whichever is larger: a 100,000-client storm
-/// legitimately needs more than 20 million.
-constexpr std::uint64_t kMaxEvents = 20'000'000;
-constexpr std::uint64_t kMaxEventsPerNode = 1'000;
+/// Limits on everything: a model that never goes quiet must not hang a sweep. The event limit is
+/// 20 million or 1,000 per node, whichever is larger (sim/scenario/limits.hpp says why).
+constexpr std::uint64_t kMaxEvents = limits::kEventsMax;
+constexpr std::uint64_t kMaxEventsPerNode = limits::kEventsPerNodeMax;
 constexpr std::size_t kMaxMessageBytes = 64u << 20;
 constexpr std::size_t kMaxLatencySamples = 200'000;
 constexpr Duration kLoadBucket = Duration::millis(100);

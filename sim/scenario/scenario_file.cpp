@@ -20,6 +20,7 @@
 #include <fmt/ranges.h>
 
 #include "sim/base/shipped_dirs.hpp"
+#include "sim/scenario/limits.hpp"
 #include "sim/scenario/toml_file.hpp"
 
 namespace syncstorm {
@@ -222,8 +223,18 @@ TomlStatus read_duration(const TomlTable& sec, std::string_view key, Duration& o
   if (!d) return sec.error(key, d.error());
   if (!allow_negative && d.value() < Duration::zero()) return sec.error(key, "a negative duration is not allowed here");
   if (!allow_zero && d.value() == Duration::zero()) return sec.error(key, "must be longer than zero");
+  if (d.value() > limits::kDurationMax || d.value() < Duration::zero() - limits::kDurationMax) {
+    return sec.error(key, fmt::format("\"{}\" is beyond the limit of {} days on any duration (limits::kDurationMax)",
+                                      node->as_string()->get(), limits::kDurationMax.us / 86'400'000'000));
+  }
   out = d.value();
   return std::nullopt;
+}
+
+TomlStatus check_bytes_limit(const TomlTable& sec, std::string_view key, std::uint64_t bytes) {
+  if (bytes <= limits::kBytesMax) return std::nullopt;
+  return sec.error(key, fmt::format("{} bytes is beyond the limit of {} bytes (1TB) on any size (limits::kBytesMax)", bytes,
+                                    limits::kBytesMax));
 }
 
 /// A byte count: a whole number, or a string like "10KB"; `per_second` also accepts "10KB/s".
@@ -234,7 +245,7 @@ TomlStatus read_bytes(const TomlTable& sec, std::string_view key, std::uint64_t&
     std::int64_t v = node->as_integer()->get();
     if (v < 0) return sec.error(key, "a size cannot be negative");
     out = static_cast<std::uint64_t>(v);
-    return std::nullopt;
+    return check_bytes_limit(sec, key, out);
   }
   if (!node->is_string()) return sec.error(key, fmt::format("expected a size like \"10KB\", got {}", TomlTable::type_name(*node)));
   std::string_view text = node->as_string()->get();
@@ -242,7 +253,7 @@ TomlStatus read_bytes(const TomlTable& sec, std::string_view key, std::uint64_t&
   Result<std::uint64_t> b = parse_bytes(text);
   if (!b) return sec.error(key, b.error());
   out = b.value();
-  return std::nullopt;
+  return check_bytes_limit(sec, key, out);
 }
 
 /// A probability: a number from 0 to 1, or a percentage string like "5%".
@@ -276,9 +287,6 @@ TomlStatus read_milli(const TomlTable& sec, std::string_view key, std::uint32_t&
 // ---------------------------------------------------------------------------------------------
 // Section readers.
 
-constexpr std::uint32_t kMaxClients = 1'000'000;
-constexpr std::uint32_t kMaxServers = 64;
-
 TomlStatus read_top(const TomlTable& top, Scenario& s) {
   SYNCSTORM_TRY(top.string("name", s.name));
   if (top.has("name") && s.name.empty()) return top.error("name", "a name cannot be empty");
@@ -307,7 +315,7 @@ TomlStatus read_top(const TomlTable& top, Scenario& s) {
       s.models.push_back(*name);
     }
   }
-  return top.integer("servers", s.servers, 0, kMaxServers);
+  return top.integer("servers", s.servers, 0, limits::kServersMax);
 }
 
 /// A latency: a table { min, median, p99 } with all three keys, or one duration for a fixed delay.
@@ -433,7 +441,7 @@ TomlStatus read_offline_window(const TomlTable& work, WorkloadOptions& w) {
 }
 
 TomlStatus read_workload(const TomlTable& sec, WorkloadOptions& w) {
-  SYNCSTORM_TRY(sec.integer("clients", w.clients, 1, kMaxClients));
+  SYNCSTORM_TRY(sec.integer("clients", w.clients, 1, limits::kClientsMax));
   if (sec.has("rate") && sec.has("think_time")) {
     return sec.error("think_time", "give rate or think_time, not both: one is the inverse of the other");
   }
@@ -445,14 +453,14 @@ TomlStatus read_workload(const TomlTable& sec, WorkloadOptions& w) {
   }
   SYNCSTORM_TRY(read_duration(sec, "think_time", w.think_time_mean, false));
   SYNCSTORM_TRY(read_duration(sec, "duration", w.duration, false));
-  SYNCSTORM_TRY(sec.integer("keys", w.keys, 1, 1'000'000));
+  SYNCSTORM_TRY(sec.integer("keys", w.keys, 1, limits::kKeysMax));
   SYNCSTORM_TRY(sec.choice<KeyDistribution>("distribution", w.distribution, kKeyDistributionNames));
   for (std::string_view key : {"hot_keys", "hot_share"}) {
     if (sec.has(key) && w.distribution != KeyDistribution::hot) {
       return sec.error(key, fmt::format("{} applies only to distribution = \"hot\"", key));
     }
   }
-  SYNCSTORM_TRY(sec.integer("hot_keys", w.hot_keys, 1, 1'000'000));
+  SYNCSTORM_TRY(sec.integer("hot_keys", w.hot_keys, 1, limits::kKeysMax));
   SYNCSTORM_TRY(read_probability(sec, "hot_share", w.hot_share));
   if (w.distribution == KeyDistribution::hot && w.hot_keys > w.keys) {
     return sec.error(sec.has("hot_keys") ? "hot_keys" : "keys",
@@ -658,6 +666,10 @@ TomlStatus read_fault(const TomlTable& f, const Scenario& s, FaultSpec& fault) {
 
 TomlStatus read_faults(const TomlTable& top, Scenario& s) {
   return top.each("fault", "fault", [&](const TomlTable& f) -> TomlStatus {
+    if (s.faults.size() >= limits::kFaultsMax) {
+      return f.error("kind", fmt::format("more than {} faults (limits::kFaultsMax); swarm mode draws many faults from a "
+                                         "few lines", limits::kFaultsMax));
+    }
     FaultSpec fault;
     SYNCSTORM_TRY(read_fault(f, s, fault));
     s.faults.push_back(fault);
@@ -670,7 +682,7 @@ TomlStatus read_swarm(const TomlTable& sec, SwarmOptions& w) {
   if (sec.has("kinds")) {
     SYNCSTORM_TRY(sec.choices<FaultKind>("kinds", w.kinds, kFaultKindNames));
   }
-  SYNCSTORM_TRY(sec.integer("max_faults", w.max_faults, 1, 1'000));
+  SYNCSTORM_TRY(sec.integer("max_faults", w.max_faults, 1, limits::kSwarmFaultsMax));
   SYNCSTORM_TRY(read_duration(sec, "max_fault_duration", w.max_fault_duration, false));
   if (w.enabled && w.kinds.empty()) {
     return sec.error("kinds", "swarm is enabled with no fault kinds to draw from");
@@ -701,6 +713,57 @@ TomlStatus read_invariants(const TomlTable& sec, InvariantOptions& inv) {
   return std::nullopt;
 }
 
+/// The error for a run too large as a whole, at the first of `keys` the file sets in `section`.
+InputError size_error(const TomlTable& top, std::string_view section, std::initializer_list<std::string_view> keys,
+                      std::string message) {
+  Result<TomlTable> sec = top.sub(section);
+  if (!sec || !sec.value().table()) return top.error(section, std::move(message));
+  for (std::string_view key : keys) {
+    if (sec.value().has(key)) return sec.value().error(key, std::move(message));
+  }
+  return top.error(section, std::move(message));
+}
+
+std::string days(Duration d) { return fmt::format("{:.1f} days", static_cast<double>(d.us) / 86'400e6); }
+
+/// What the values allow only together: the expected number of operations, drawn before the run,
+/// and the simulated span (the last heal plus settle), against limits.hpp.
+TomlStatus check_run_size(const TomlTable& top, const Scenario& s) {
+  const WorkloadOptions& w = s.workload;
+  // At most 1e6 clients x 6.05e11 us: the product fits in 64 bits.
+  const std::uint64_t operations =
+      std::uint64_t{w.clients} * static_cast<std::uint64_t>(w.duration.us) / static_cast<std::uint64_t>(w.think_time_mean.us);
+  if (operations > limits::kOperationsMax) {
+    return size_error(top, "workload", {"duration", "rate", "think_time", "clients"},
+                      fmt::format("the users would issue about {} operations ({} clients for {} s at one per {} s), above "
+                                  "the limit of {} per run (limits::kOperationsMax): shorten the duration, lower the rate "
+                                  "or use fewer clients",
+                                  operations, w.clients, w.duration.to_seconds(), w.think_time_mean.to_seconds(),
+                                  limits::kOperationsMax));
+  }
+  Duration heal = w.duration;
+  const FaultSpec* last = nullptr;  // the fault that heals last, when one outlasts the users
+  for (const FaultSpec& f : s.faults) {
+    if ((f.at - Instant::start()) + f.duration > heal) {
+      heal = (f.at - Instant::start()) + f.duration;
+      last = &f;
+    }
+  }
+  if (s.swarm.enabled && w.duration + s.swarm.max_fault_duration > heal) {
+    heal = w.duration + s.swarm.max_fault_duration;
+    last = nullptr;
+  }
+  const Duration span = heal + s.invariants.settle;
+  if (span <= limits::kDurationMax) return std::nullopt;
+  const std::string message = fmt::format("the run would last {} (its last heal at {} plus settle), above the limit of {} "
+                                          "(limits::kDurationMax)", days(span), days(heal), days(limits::kDurationMax));
+  if (last != nullptr) {
+    const auto index = static_cast<std::size_t>(last - s.faults.data());
+    return InputError{s.file, last->line, 1, fmt::format("fault[{}].duration", index), message};
+  }
+  return size_error(top, "invariants", {"settle"}, message);
+}
+
 TomlStatus read_document(const TomlTable& top, Scenario& s) {
   SYNCSTORM_TRY(read_top(top, s));
   SYNCSTORM_TRY(top.section("network", [&](const TomlTable& sec) { return read_network(sec, s.network); }));
@@ -711,7 +774,8 @@ TomlStatus read_document(const TomlTable& top, Scenario& s) {
   SYNCSTORM_TRY(top.section("workload", [&](const TomlTable& sec) { return read_workload(sec, s.workload); }));
   SYNCSTORM_TRY(top.section("swarm", [&](const TomlTable& sec) { return read_swarm(sec, s.swarm); }));
   SYNCSTORM_TRY(top.section("invariants", [&](const TomlTable& sec) { return read_invariants(sec, s.invariants); }));
-  return read_faults(top, s);
+  SYNCSTORM_TRY(read_faults(top, s));
+  return check_run_size(top, s);
 }
 
 }  // namespace
@@ -731,6 +795,10 @@ Result<Scenario> load_scenario(const std::string& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     return InputError{path, 0, 0, "", std::filesystem::exists(path, ec) ? "not a regular file" : "no such file"};
+  }
+  if (const std::uintmax_t size = std::filesystem::file_size(path, ec); !ec && size > limits::kScenarioFileBytesMax) {
+    return InputError{path, 0, 0, "", fmt::format("the file has {} bytes, above the limit of {} for a scenario file "
+                                                  "(limits::kScenarioFileBytesMax)", size, limits::kScenarioFileBytesMax)};
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) return InputError{path, 0, 0, "", "cannot open the file"};

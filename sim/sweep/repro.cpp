@@ -11,6 +11,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "sim/base/atomic_file.hpp"
+#include "sim/scenario/limits.hpp"
 #include "sim/scenario/toml_file.hpp"
 
 namespace syncstorm {
@@ -128,6 +130,14 @@ TomlStatus read_hex(const TomlTable& t, std::string_view key, std::uint64_t& out
   return std::nullopt;
 }
 
+constexpr std::int64_t kDurationMaxUs = limits::kDurationMax.us;
+constexpr std::int64_t kBytesMax = static_cast<std::int64_t>(limits::kBytesMax);
+
+/// A time or duration in microseconds, from `lo` to limits::kDurationMax.
+TomlStatus read_us(const TomlTable& t, std::string_view key, std::int64_t& out, std::int64_t lo = 0) {
+  return t.integer(key, out, lo, kDurationMaxUs);
+}
+
 /// An array of node numbers, each a node of the schedule.
 TomlStatus read_nodes(const TomlTable& t, std::string_view key, std::vector<NodeId>& out, const Schedule& s) {
   std::vector<std::uint32_t> numbers;
@@ -155,20 +165,20 @@ TomlStatus read_persistence(const TomlTable& t, PersistenceOptions& p) {
 
 TomlStatus read_latency(const TomlTable& t, LatencyOptions& l) {
   SYNCSTORM_TRY(t.require({"min_us", "median_us", "p99_us"}));
-  SYNCSTORM_TRY(t.integer("min_us", l.min.us));
-  SYNCSTORM_TRY(t.integer("median_us", l.median.us));
-  return t.integer("p99_us", l.p99.us);
+  SYNCSTORM_TRY(read_us(t, "min_us", l.min.us));
+  SYNCSTORM_TRY(read_us(t, "median_us", l.median.us));
+  return read_us(t, "p99_us", l.p99.us);
 }
 
 TomlStatus read_backoff(const TomlTable& t, BackoffOptions& o) {
   SYNCSTORM_TRY(t.require({"policy", "base_us", "max_us", "multiplier_milli", "jitter", "randomization_ppm",
                            "jitter_first_attempt"}));
   SYNCSTORM_TRY(t.choice<BackoffPolicy>("policy", o.policy, kBackoffPolicyNames));
-  SYNCSTORM_TRY(t.integer("base_us", o.base.us));
-  SYNCSTORM_TRY(t.integer("max_us", o.max.us));
-  SYNCSTORM_TRY(t.integer("multiplier_milli", o.multiplier_milli));
+  SYNCSTORM_TRY(read_us(t, "base_us", o.base.us));
+  SYNCSTORM_TRY(read_us(t, "max_us", o.max.us));
+  SYNCSTORM_TRY(t.integer("multiplier_milli", o.multiplier_milli, 1'000, 100'000));
   SYNCSTORM_TRY(t.choice<Jitter>("jitter", o.jitter, kJitterNames));
-  SYNCSTORM_TRY(t.integer("randomization_ppm", o.randomization));
+  SYNCSTORM_TRY(t.integer("randomization_ppm", o.randomization, 0, kPpmOne));
   return t.boolean("jitter_first_attempt", o.jitter_first_attempt);
 }
 
@@ -177,13 +187,13 @@ TomlStatus read_network(const TomlTable& t, NetworkOptions& n) {
                            "reorder_delay_us", "dead_connection_timeout_us", "connect_timeout_us", "assignment",
                            "latency", "peer_latency", "server_latency", "backoff"}));
   SYNCSTORM_TRY(t.choice<LinkKind>("client_link", n.client_link, kLinkKindNames));
-  SYNCSTORM_TRY(t.integer("bandwidth_bytes_per_s", n.bandwidth_bytes_per_s));
-  SYNCSTORM_TRY(t.integer("drop_ppm", n.drop));
-  SYNCSTORM_TRY(t.integer("duplicate_ppm", n.duplicate));
-  SYNCSTORM_TRY(t.integer("reorder_ppm", n.reorder));
-  SYNCSTORM_TRY(t.integer("reorder_delay_us", n.reorder_delay.us));
-  SYNCSTORM_TRY(t.integer("dead_connection_timeout_us", n.dead_connection_timeout.us));
-  SYNCSTORM_TRY(t.integer("connect_timeout_us", n.connect_timeout.us));
+  SYNCSTORM_TRY(t.integer("bandwidth_bytes_per_s", n.bandwidth_bytes_per_s, 0, kBytesMax));
+  SYNCSTORM_TRY(t.integer("drop_ppm", n.drop, 0, kPpmOne - 1));
+  SYNCSTORM_TRY(t.integer("duplicate_ppm", n.duplicate, 0, kPpmOne));
+  SYNCSTORM_TRY(t.integer("reorder_ppm", n.reorder, 0, kPpmOne));
+  SYNCSTORM_TRY(read_us(t, "reorder_delay_us", n.reorder_delay.us));
+  SYNCSTORM_TRY(read_us(t, "dead_connection_timeout_us", n.dead_connection_timeout.us, 1));
+  SYNCSTORM_TRY(read_us(t, "connect_timeout_us", n.connect_timeout.us, 1));
   SYNCSTORM_TRY(t.choice<ServerAssignment>("assignment", n.assignment, kServerAssignmentNames));
   SYNCSTORM_TRY(t.section("latency", [&](const TomlTable& l) { return read_latency(l, n.latency); }));
   SYNCSTORM_TRY(t.section("peer_latency", [&](const TomlTable& l) { return read_latency(l, n.peer_latency); }));
@@ -192,15 +202,18 @@ TomlStatus read_network(const TomlTable& t, NetworkOptions& n) {
 }
 
 TomlStatus read_operation(const TomlTable& t, Schedule& s) {
+  if (s.operations.size() >= limits::kOperationsMax) {
+    return t.error("id", fmt::format("more than {} operations (limits::kOperationsMax)", limits::kOperationsMax));
+  }
   Operation op;
   SYNCSTORM_TRY(t.require({"id", "client", "at_us", "kind", "key"}));
   SYNCSTORM_TRY(t.integer("id", op.id.value));
   SYNCSTORM_TRY(t.integer("client", op.client.value));
-  SYNCSTORM_TRY(t.integer("at_us", op.issued_at.us));
+  SYNCSTORM_TRY(read_us(t, "at_us", op.issued_at.us));
   SYNCSTORM_TRY(t.choice<OpKind>("kind", op.kind, kOpKindNames));
-  SYNCSTORM_TRY(t.integer("key", op.key.value));
+  SYNCSTORM_TRY(t.integer("key", op.key.value, 0, limits::kKeysMax - 1));
   SYNCSTORM_TRY(t.integer("amount", op.amount));
-  SYNCSTORM_TRY(t.integer("position_ppm", op.position_ppm));
+  SYNCSTORM_TRY(t.integer("position_ppm", op.position_ppm, 0, kPpmOne));
   if (op.client.value < s.servers || op.client.value >= s.node_count()) {
     return t.error("client", fmt::format("node {} is not a client of this schedule", op.client.value));
   }
@@ -208,19 +221,25 @@ TomlStatus read_operation(const TomlTable& t, Schedule& s) {
   return std::nullopt;
 }
 
+/// Faults a schedule may hold: the scenario's, the swarm's and one offline period per client.
+constexpr std::uint64_t kScheduleFaultsMax = std::uint64_t{limits::kFaultsMax} + limits::kSwarmFaultsMax + limits::kClientsMax;
+
 TomlStatus read_fault(const TomlTable& t, Schedule& s) {
+  if (s.faults.size() >= kScheduleFaultsMax) {
+    return t.error("kind", fmt::format("more than {} faults (limits::kFaultsMax + kSwarmFaultsMax + kClientsMax)", kScheduleFaultsMax));
+  }
   ScheduledFault fault;
   SYNCSTORM_TRY(t.require({"kind", "start_us", "duration_us", "side_a"}));
   SYNCSTORM_TRY(t.choice<FaultKind>("kind", fault.kind, kFaultKindNames));
-  SYNCSTORM_TRY(t.integer("start_us", fault.start.us));
-  SYNCSTORM_TRY(t.integer("duration_us", fault.duration.us));
+  SYNCSTORM_TRY(read_us(t, "start_us", fault.start.us));
+  SYNCSTORM_TRY(read_us(t, "duration_us", fault.duration.us));
   SYNCSTORM_TRY(read_nodes(t, "side_a", fault.side_a, s));
   SYNCSTORM_TRY(read_nodes(t, "side_b", fault.side_b, s));
   SYNCSTORM_TRY(read_nodes(t, "bridge", fault.bridge, s));
   SYNCSTORM_TRY(t.boolean("one_way", fault.one_way));
-  SYNCSTORM_TRY(t.integer("amount_us", fault.amount.us));
-  SYNCSTORM_TRY(t.integer("bytes", fault.bytes));
-  SYNCSTORM_TRY(t.integer("ppm", fault.ppm));
+  SYNCSTORM_TRY(read_us(t, "amount_us", fault.amount.us, -kDurationMaxUs));
+  SYNCSTORM_TRY(t.integer("bytes", fault.bytes, 0, kBytesMax));
+  SYNCSTORM_TRY(t.integer("ppm", fault.ppm, 0, kPpmOne));
   s.faults.push_back(std::move(fault));
   return std::nullopt;
 }
@@ -228,33 +247,32 @@ TomlStatus read_fault(const TomlTable& t, Schedule& s) {
 TomlStatus read_invariants(const TomlTable& t, InvariantOptions& o) {
   SYNCSTORM_TRY(t.require({"enabled", "settle_us", "convergence_bound_us", "metadata_bytes_max"}));
   SYNCSTORM_TRY(t.choices<Invariant>("enabled", o.enabled, kInvariantNames));
-  SYNCSTORM_TRY(t.integer("settle_us", o.settle.us));
-  SYNCSTORM_TRY(t.integer("convergence_bound_us", o.convergence_bound.us));
-  SYNCSTORM_TRY(t.integer("metadata_bytes_max", o.metadata_bytes_max));
+  SYNCSTORM_TRY(read_us(t, "settle_us", o.settle.us, 1));
+  SYNCSTORM_TRY(read_us(t, "convergence_bound_us", o.convergence_bound.us, 1));
+  SYNCSTORM_TRY(t.integer("metadata_bytes_max", o.metadata_bytes_max, 0, kBytesMax));
   // Absent from repro files written before the growth check: they replay with its defaults.
   SYNCSTORM_TRY(t.integer("metadata_growth_milli_max", o.metadata_growth_milli_max));
-  return t.integer("metadata_growth_bytes_min", o.metadata_growth_bytes_min);
+  return t.integer("metadata_growth_bytes_min", o.metadata_growth_bytes_min, 0, kBytesMax);
 }
 
 TomlStatus read_schedule(const TomlTable& t, Schedule& s) {
   SYNCSTORM_TRY(t.require({"servers", "clients", "workload_end_us", "settle_us", "clock_skew_us", "clock_drift_ppm"}));
-  SYNCSTORM_TRY(t.integer("servers", s.servers));
-  SYNCSTORM_TRY(t.integer("clients", s.clients));
-  if (s.clients == 0) return t.error("clients", "a schedule needs at least one client");
-  SYNCSTORM_TRY(t.integer("workload_end_us", s.workload_end.us));
-  SYNCSTORM_TRY(t.integer("settle_us", s.settle.us));
+  SYNCSTORM_TRY(t.integer("servers", s.servers, 0, limits::kServersMax));
+  SYNCSTORM_TRY(t.integer("clients", s.clients, 1, limits::kClientsMax));
+  SYNCSTORM_TRY(read_us(t, "workload_end_us", s.workload_end.us));
+  SYNCSTORM_TRY(read_us(t, "settle_us", s.settle.us, 1));
   // One value per node, in node order.
   const auto per_node = [&](std::string_view key, std::size_t size, std::string_view what) -> TomlStatus {
     if (size == s.node_count()) return std::nullopt;
     return t.error(key, fmt::format("expected an array of {} {}, one per node, got {}", s.node_count(), what, size));
   };
-  SYNCSTORM_TRY(t.integers("streams", s.streams));
+  SYNCSTORM_TRY(t.integers("streams", s.streams, 0, limits::kClientsMax + limits::kServersMax - 1));
   if (t.has("streams")) SYNCSTORM_TRY(per_node("streams", s.streams.size(), "node numbers"));
   std::vector<std::int64_t> skews;
-  SYNCSTORM_TRY(t.integers("clock_skew_us", skews));
+  SYNCSTORM_TRY(t.integers("clock_skew_us", skews, -kDurationMaxUs, kDurationMaxUs));
   SYNCSTORM_TRY(per_node("clock_skew_us", skews.size(), "integers"));
   for (std::int64_t us : skews) s.clock_skew.push_back(Duration{us});
-  SYNCSTORM_TRY(t.integers("clock_drift_ppm", s.clock_drift_ppm));
+  SYNCSTORM_TRY(t.integers("clock_drift_ppm", s.clock_drift_ppm, -100'000, 100'000));
   return per_node("clock_drift_ppm", s.clock_drift_ppm.size(), "integers");
 }
 
@@ -344,6 +362,11 @@ Result<Repro> parse_repro(std::string_view text, const std::string& file) {
 }
 
 Result<Repro> load_repro(const std::string& path) {
+  std::error_code ec;
+  if (const std::uintmax_t size = std::filesystem::file_size(path, ec); !ec && size > limits::kReproFileBytesMax) {
+    return InputError{path, 0, 0, "", fmt::format("the file has {} bytes, above the limit of {} for a repro file "
+                                                  "(limits::kReproFileBytesMax)", size, limits::kReproFileBytesMax)};
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return InputError{path, 0, 0, "", "cannot open the repro file"};
   std::ostringstream text;
@@ -351,17 +374,30 @@ Result<Repro> load_repro(const std::string& path) {
   return parse_repro(text.str(), path);
 }
 
-std::optional<InputError> save_repro(const Repro& repro, const std::string& path) {
+/// Names tried for one repro before giving up: a folder holding a thousand repros of one failure
+/// needs a person's look, not another file.
+constexpr std::uint32_t kReproNamesMax = 1'000;
+
+Result<std::string> save_repro(const Repro& repro, const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
-  const fs::path parent = fs::path(path).parent_path();
-  if (!parent.empty()) fs::create_directories(parent, ec);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return InputError{path, 0, 0, "", "cannot write the repro file"};
-  out << format_repro(repro);
-  out.close();
-  if (!out) return InputError{path, 0, 0, "", "cannot write the repro file"};
-  return std::nullopt;
+  const fs::path target(path);
+  if (target.has_parent_path()) fs::create_directories(target.parent_path(), ec);
+  const std::string text = format_repro(repro);
+  // An existing repro is never replaced (it may be committed, or another failure's): the new one
+  // takes the first free name NAME-2.repro.toml, NAME-3, ...; one with the same bytes is kept as is.
+  const std::string stem = path.substr(0, path.size() - std::string_view(".repro.toml").size());
+  for (std::uint32_t n = 1; n <= kReproNamesMax; ++n) {
+    const std::string candidate = n == 1 ? path : fmt::format("{}-{}.repro.toml", stem, n);
+    ec = write_file_atomically(candidate, text, IfExists::keep);
+    if (!ec) return candidate;
+    if (ec != std::errc::file_exists) return InputError{candidate, 0, 0, "", "cannot write the repro file: " + ec.message()};
+    std::ifstream old(candidate, std::ios::binary);
+    std::ostringstream bytes;
+    bytes << old.rdbuf();
+    if (old && bytes.str() == text) return candidate;
+  }
+  return InputError{path, 0, 0, "", fmt::format("{} repro files of this name exist already; move some away", kReproNamesMax)};
 }
 
 Scenario repro_scenario(const Repro& repro) {

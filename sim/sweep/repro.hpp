@@ -49,8 +49,11 @@ std::string format_repro(const Repro& repro);
 /// Parses repro TOML; `file` names it in errors. Every mistake names the file, line and key.
 Result<Repro> parse_repro(std::string_view text, const std::string& file);
 Result<Repro> load_repro(const std::string& path);
-/// Writes the repro to `path`, creating its folder; the error names the path.
-std::optional<InputError> save_repro(const Repro& repro, const std::string& path);
+/// Writes the repro to `path`, creating its folder, and returns the path written. The file appears
+/// whole or not at all (write_file_atomically), and an existing repro is never replaced: when `path`
+/// exists with other content, the repro goes to the first free `NAME-2.repro.toml`, `NAME-3`, ...
+/// (an existing file with the same bytes is returned as it is). The error names the path.
+Result<std::string> save_repro(const Repro& repro, const std::string& path);
 
 /// The scenario a replay of `repro` runs with: only the settings the engine reads during a run.
 Scenario repro_scenario(const Repro& repro);
