@@ -15,10 +15,10 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 # The one list of Debian packages: what the syncstorm binary needs to build, then what the test suite
 # and the benchmarks add (Chromium checks the HTML report in a browser, xmllint the JUnit schema, PyYAML
-# reads the CI examples for tests/ci_examples.sh).
+# reads the CI examples for tests/ci_examples.sh, jq and strace serve the killed-writer test).
 binary_packages=(cmake ninja-build g++ libboost-dev libfmt-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
                  libjemalloc-dev)
-test_packages=(catch2 librapidcheck-dev libxml2-utils libbenchmark-dev chromium chromium-driver python3-yaml)
+test_packages=(catch2 librapidcheck-dev libxml2-utils libbenchmark-dev chromium chromium-driver python3-yaml jq strace)
 
 install_missing() {  # install_missing PACKAGE...
   local missing=()
