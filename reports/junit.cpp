@@ -46,7 +46,7 @@ Case target_case(const TargetResult& t) {
     if (std::find(seen.begin(), seen.end(), f.invariant) != seen.end()) continue;
     seen.push_back(f.invariant);
     c.body += fmt::format("{} (first at seed {}, trace hash {:016x})\n{}\n", f.invariant, f.seed, f.trace_hash, f.report);
-    c.body += fmt::format("replay: {}\n", replay_command(t.replay_scenario, t.model, f.seed));
+    c.body += fmt::format("replay: {}\n", replay_command(t.replay_scenario, t.model, f.seed, t.explore));
     if (auto it = shrunk.find(f.invariant); it != shrunk.end()) {
       const ShrinkResult& r = *it->second;
       c.body += fmt::format("shrunk: {} clients, {} operations, {} faults -> {} clients, {} operations, {} faults\n",

@@ -44,6 +44,7 @@ struct CheckArgs {
   std::uint32_t run_timeout_s = 0;
   bool no_shrink = false;
   bool no_progress = false;
+  std::string explore = "random";
 };
 
 /// Expands the positional arguments: folders into their *.toml files, names into shipped files.
@@ -222,12 +223,12 @@ void print_target(const TargetResult& t) {
                r.after.operations, r.after.faults, r.runs, r.stopped);
     fmt::print("{}\n", r.report);
     if (!r.repro_path.empty()) fmt::print("    replay: syncstorm replay {}\n", r.repro_path);
-    fmt::print("    replay the original: {}\n\n", replay_command(t.replay_scenario, t.model, r.seed));
+    fmt::print("    replay the original: {}\n\n", replay_command(t.replay_scenario, t.model, r.seed, t.explore));
   }
   // Seeds no shrink stands for: every failure when nothing was shrunk, and crashes (never shrunk).
   for (const SeedFailure& f : t.failures) {
     if (!t.shrunk.empty() && !is_crash_verdict(f.invariant)) continue;
-    fmt::print("    {} at seed {}: {}\n", f.invariant, f.seed, replay_command(t.replay_scenario, t.model, f.seed));
+    fmt::print("    {} at seed {}: {}\n", f.invariant, f.seed, replay_command(t.replay_scenario, t.model, f.seed, t.explore));
     if (is_crash_verdict(f.invariant)) fmt::print("      {}\n", f.report);
   }
   for (const Divergence& d : t.divergences) {
@@ -263,11 +264,14 @@ int run_check_command(const CheckArgs& args, const ModelRegistry& models) {
   std::string shard_label;
   if (auto error = seed_options(args, options, shard_label)) return report_input_error(*error);
   if (auto error = verify_option(args, options)) return report_input_error(*error);
+  auto explore = parse_exploration(args.explore);
+  if (!explore) return report_input_error(explore.error());
   std::vector<std::string> repro_args;
   auto scenarios = scenarios_of(args.inputs, repro_args);
   if (!scenarios) return report_input_error(scenarios.error());
   auto targets = targets_of(scenarios.value(), args, models);
   if (!targets) return report_input_error(targets.error());
+  for (CheckTarget& target : targets.value()) target.explore = explore.value();
   if (targets.value().empty() && repro_args.empty()) {
     return report_input_error(InputError{"", 0, 0, "scenarios", "nothing to check: no scenario x model pair fits"});
   }
@@ -280,9 +284,9 @@ int run_check_command(const CheckArgs& args, const ModelRegistry& models) {
   options.shrink_enabled = !args.no_shrink;
   options.progress = !args.no_progress;
   options.repro_dir = repro_dir_of(args, corpus_dir);
-  fmt::print("check: {} scenario x model pairs, seeds {}..{}{}, {} jobs; new repros go to {}\n", targets.value().size(),
-             options.seeds.first, options.seeds.last, shard_label.empty() ? "" : " (shard " + shard_label + ")", options.jobs,
-             options.repro_dir);
+  fmt::print("check: {} scenario x model pairs, seeds {}..{}{}{}, {} jobs; new repros go to {}\n", targets.value().size(),
+             options.seeds.first, options.seeds.last, shard_label.empty() ? "" : " (shard " + shard_label + ")",
+             explore.value() == Exploration::random ? "" : ", explore " + args.explore, options.jobs, options.repro_dir);
   std::fflush(stdout);
   CheckReport report = run_check(targets.value(), corpus.value(), options);
   report.shard = shard_label;
@@ -334,6 +338,9 @@ void add_check_options(CLI::App* cmd, CheckArgs& a) {
       ->transform(whole_number(1, limits::kShrinkRunsMax, "limits::kShrinkRunsMax"));
   cmd->add_option("--shrink-time", a.shrink_ms, "at most this many wall-clock milliseconds to shrink one failure (default 10000; 0 = no limit)")
       ->transform(whole_number(0, limits::kShrinkTimeMsMax, "limits::kShrinkTimeMsMax"));
+  cmd->add_option("--explore", a.explore,
+                  "how runs are chosen: random (independent draws, the default) or priority (PCT-style priorities over "
+                  "connections and resets while writes are in flight); recorded in repros and replay commands");
   cmd->add_flag("--no-shrink", a.no_shrink, "report failing seeds without shrinking them");
   cmd->add_flag("--no-progress", a.no_progress, "no progress bar or progress lines on stderr");
 }

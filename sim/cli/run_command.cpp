@@ -10,6 +10,7 @@
 #include "sim/cli/commands.hpp"
 #include "sim/scenario/limits.hpp"
 #include "sim/sweep/repro.hpp"
+#include "sim/sweep/check.hpp"  // parse_exploration
 #include "sim/engine/simulation.hpp"
 
 namespace syncstorm {
@@ -22,16 +23,19 @@ struct RunArgs {
   std::uint64_t seed = 1;
   std::string trace;
   std::string diagram;  ///< replay only: write a space-time diagram SVG here
+  std::string explore = "random";  ///< the exploration strategy's name (check --explore)
 };
 
 void print_summary(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed, const Schedule& schedule,
                    const RunResult& r) {
+  const bool explored = schedule.explore != Exploration::random;
   const Metrics& m = r.metrics;
   fmt::print("scenario    {} ({} clients, {} servers, {} faults)\n", scenario.name, schedule.clients, schedule.servers,
              schedule.faults.size());
   fmt::print("model       {} ({}, {}, {})\n", model.name, to_string(model.data_type), to_string(model.rule),
              model.correct() ? "correct" : "buggy baseline");
   fmt::print("seed        {}\n", seed);
+  if (explored) fmt::print("explore     {}\n", name_of(kExplorationNames, schedule.explore));
   fmt::print("simulated   {:.3f} s, {} events\n", static_cast<double>(m.simulated_us) / 1e6, m.events);
   fmt::print("messages    {} sent, {} delivered, {} dropped, {} duplicated, {} bytes\n", m.messages_sent,
              m.messages_delivered, m.messages_dropped, m.messages_duplicated, m.bytes_sent);
@@ -49,7 +53,7 @@ void print_summary(const Scenario& scenario, const ModelInfo& model, std::uint64
   fmt::print("violations  {}\n", r.violations.size());
   for (const Violation& v : r.violations) fmt::print("\n{}\n", format_violation(v, r.history));
   fmt::print("{}trace hash  {:016x}\n", r.violations.empty() ? "" : "\n", r.trace_hash);
-  fmt::print("replay      {}\n", replay_command(scenario, model, seed));
+  fmt::print("replay      {}\n", replay_command(scenario, model, seed, schedule.explore));
 }
 
 int run_once(const RunArgs& args, const ModelRegistry& models) {
@@ -58,7 +62,9 @@ int run_once(const RunArgs& args, const ModelRegistry& models) {
   auto model = resolve_model(models, args.model);
   if (!model) return report_input_error(model.error());
   if (auto misfit = check_fit(scenario.value(), *model.value())) return report_input_error(*misfit);
-  const Schedule schedule = make_schedule(scenario.value(), model.value()->data_type, args.seed);
+  auto explore = parse_exploration(args.explore);
+  if (!explore) return report_input_error(explore.error());
+  const Schedule schedule = make_schedule(scenario.value(), model.value()->data_type, args.seed, explore.value());
   std::ofstream trace_file;
   RunOptions options;
   if (!args.trace.empty()) {
@@ -90,6 +96,7 @@ void add_run_options(CLI::App* cmd, RunArgs& args) {
       ->required()
       ->transform(whole_number(0, limits::kSeedMax, "limits::kSeedMax"));
   cmd->add_option("--trace", args.trace, "write every event as JSON Lines to this file");
+  cmd->add_option("--explore", args.explore, "exploration strategy of the run: random (default) or priority, as check --explore");
 }
 
 }  // namespace
@@ -112,9 +119,15 @@ void add_run_commands(CLI::App& app, const ModelRegistry& models, Action& action
                       ->transform(whole_number(0, limits::kSeedMax, "limits::kSeedMax"));
   replay->add_option("--trace", replay_args->trace, "write every event as JSON Lines to this file");
   replay->add_option("--diagram", replay_args->diagram, "write a space-time (Lamport) diagram of the run to this SVG file");
-  replay->callback([&action, &models, replay_args, given] {
-    action = [&models, replay_args, given] {
+  auto explore_given = replay->add_option("--explore", replay_args->explore,
+                                          "exploration strategy of the run: random (default) or priority (not with a repro file)");
+  replay->callback([&action, &models, replay_args, given, explore_given] {
+    action = [&models, replay_args, given, explore_given] {
       if (is_repro_path(replay_args->scenario)) {
+        if (explore_given->count() > 0) {
+          return report_input_error(InputError{replay_args->scenario, 0, 0, "--explore",
+                                               "a repro file holds its own strategy and schedule; replay it without --explore"});
+        }
         if (given->second->count() > 0) {
           return report_input_error(InputError{replay_args->scenario, 0, 0, "--seed",
                                                "a repro file holds its own seed and schedule; replay it without --seed"});

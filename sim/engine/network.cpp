@@ -37,9 +37,11 @@ bool Simulation::send(NodeId from, NodeId to, std::string_view payload) {
   // A broadcast's sends carry the same bytes: they share one block (see Payload).
   if (!last_payload_.holds(payload)) last_payload_ = Payload(payload);
   Packet p{from, to, id, 0, link, last_payload_, past_of(from.value)};
-  Duration delay = latency(server_link ? schedule_.network.server_latency
-                                       : peer_link ? schedule_.network.peer_latency : schedule_.network.latency,
-                           rng) +
+  // A client's stream connection has the client's priority; any other link the sender's.
+  const std::uint32_t owner = link == LinkKind::stream && !server_link && is_server(from) ? to.value : from.value;
+  Duration delay = message_latency(server_link ? schedule_.network.server_latency
+                                               : peer_link ? schedule_.network.peer_latency : schedule_.network.latency,
+                                   owner, rng) +
                    fault_delay(from, to, bytes, rng);
   Instant at = now_ + delay;
 

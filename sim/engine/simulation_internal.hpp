@@ -16,6 +16,7 @@
 #include "sim/base/prefetch.hpp"
 #include "sim/engine/event_queue.hpp"
 #include "sim/engine/hostile.hpp"
+#include "sim/engine/priority.hpp"
 #include "sim/engine/simulation.hpp"
 #include "sim/engine/trace.hpp"
 #include "sim/scenario/limits.hpp"
@@ -222,7 +223,8 @@ class Simulation {
         schedule_(schedule),
         seed_(seed),
         trace_(options.trace_out),
-        cache_hints_(options.cache_hints) {}
+        cache_hints_(options.cache_hints),
+        priority_(schedule.explore == Exploration::priority ? PriorityPlan::draw(schedule, seed) : PriorityPlan()) {}
 
   RunResult run();
 
@@ -340,6 +342,12 @@ class Simulation {
     return client_latency_;
   }
   Duration latency(const LatencyOptions& l, Rng& rng) const { return sampler(l).draw(rng); }
+  /// A message's base delay on a link with latency `l`: a random draw, or under the priority
+  /// strategy the band of `owner`'s priority within the link's [min, p99] (see PriorityPlan).
+  Duration message_latency(const LatencyOptions& l, std::uint32_t owner, Rng& rng) const {
+    if (schedule_.explore != Exploration::priority) return latency(l, rng);
+    return priority_.delay(owner, now_, l.min, l.p99, rng);
+  }
   Duration backoff(NodeRuntime& n);
   /// Extra delay the active faults add to a message between a and b.
   Duration fault_delay(NodeId a, NodeId b, std::size_t bytes, Rng& rng) const;
@@ -462,6 +470,7 @@ class Simulation {
   std::vector<NodeRuntime> nodes_;
   std::vector<const Node*> node_objects_;  ///< nodes_[i].node.get(), packed for prefetch()
   bool cache_hints_;              ///< RunOptions::cache_hints
+  PriorityPlan priority_;         ///< the priority strategy's plan; inactive under random
   bool in_callback_ = false;      ///< a model callback is on the stack (see invoke)
   bool prefetch_nodes_ = false;  ///< set by setup(): whether prefetch() is worth its cost
   // Convergence sampling costs O(nodes touched since the last sample), not O(nodes): the digests of

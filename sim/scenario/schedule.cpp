@@ -140,6 +140,49 @@ void draw_swarm(const Scenario& scenario, Schedule& s, std::uint64_t seed) {
   }
 }
 
+/// Whether the scenario puts `kind` on its runs, listed or as a swarm candidate.
+bool scenario_uses(const Scenario& scenario, FaultKind kind) {
+  const auto listed = std::any_of(scenario.faults.begin(), scenario.faults.end(), [&](const FaultSpec& f) { return f.kind == kind; });
+  const auto& kinds = scenario.swarm.kinds;
+  return listed || (scenario.swarm.enabled && std::find(kinds.begin(), kinds.end(), kind) != kinds.end());
+}
+
+/// The priority strategy's bursts of correlated faults: a connection dies while a user's write (or
+/// its acknowledgement) is on the wire, the moment where resends, duplicates and lost acknowledged
+/// writes are born. Each burst picks a random operation and, within two 99th-percentile latencies
+/// after it was issued, resets its client's connection or every connection of a server (a
+/// correlated reset: all its clients reconnect at once), and, where the scenario crashes nodes,
+/// sometimes crashes that server too. A scenario without faults promises a calm network, so it
+/// gets no bursts. At most kBurstsMax per run, so the scenario's own faults stay what it is about.
+void draw_priority_bursts(const Scenario& scenario, Schedule& s, std::uint64_t seed) {
+  constexpr std::uint64_t kBurstsMax = 3;
+  const bool faulty = !scenario.faults.empty() || (scenario.swarm.enabled && !scenario.swarm.kinds.empty());
+  if (!faulty || s.operations.empty()) return;
+  Rng rng = Rng::derive(seed, "explore-bursts");
+  const bool crashes = scenario_uses(scenario, FaultKind::crash) && s.servers > 0;
+  const std::uint64_t count = 1 + rng.below(kBurstsMax);
+  const Duration in_flight = max(s.network.latency.p99 * 2, Duration::millis(1));
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const Operation& op = s.operations[rng.below(s.operations.size())];
+    ScheduledFault reset;
+    reset.kind = FaultKind::reset;
+    reset.start = op.issued_at + rng.duration_between(Duration::micros(1), in_flight);
+    reset.duration = Duration::millis(1);
+    const bool whole_server = s.servers > 0 && rng.chance_ppm(500'000);
+    const NodeId server = s.servers > 0 ? s.server(static_cast<std::uint32_t>(rng.below(s.servers))) : NodeId{0};
+    reset.side_a.push_back(whole_server ? server : op.client);
+    if (crashes && rng.chance_ppm(333'333)) {
+      ScheduledFault crash;
+      crash.kind = FaultKind::crash;
+      crash.start = reset.start;
+      crash.duration = rng.duration_between(Duration::zero(), Duration::seconds(2));
+      crash.side_a.push_back(server);
+      s.faults.push_back(std::move(crash));
+    }
+    s.faults.push_back(std::move(reset));
+  }
+}
+
 OpKind draw_kind(DataType type, const WorkloadOptions& w, std::uint32_t roll) {
   switch (type) {
     case DataType::map: return OpKind::map_set;
@@ -161,8 +204,9 @@ Instant Schedule::last_heal() const {
   return heal;
 }
 
-Schedule make_schedule(const Scenario& scenario, DataType type, std::uint64_t seed) {
+Schedule make_schedule(const Scenario& scenario, DataType type, std::uint64_t seed, Exploration explore) {
   Schedule s;
+  s.explore = explore;
   s.servers = scenario.servers;
   s.clients = std::max<std::uint32_t>(scenario.workload.clients, 1);
   s.network = scenario.network;
@@ -214,7 +258,11 @@ Schedule make_schedule(const Scenario& scenario, DataType type, std::uint64_t se
   Rng targets = Rng::derive(seed, "fault-targets");
   for (const FaultSpec& spec : scenario.faults) s.faults.push_back(concrete(spec, s, targets));
   draw_swarm(scenario, s, seed);
-  normalise(s);
+  normalise(s);  // bursts pick operations by index: in time order, as every schedule has them
+  if (explore == Exploration::priority) {
+    draw_priority_bursts(scenario, s, seed);
+    normalise(s);
+  }
   return s;
 }
 

@@ -5,12 +5,24 @@
 #pragma once
 
 #include <cstdint>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sim/base/data.hpp"
 #include "sim/scenario/scenario.hpp"
 
 namespace syncstorm {
+
+/// How the runs of a sweep are chosen among the legal ones. `random` draws every delay and fault
+/// independently, as the scenario says. `priority` is PCT's idea for message passing (PCTCP): each
+/// run gives the nodes random priorities, which change at a few random moments, and a message travels
+/// as fast as its connection's priority allows within the scenario's latency range (the fastest
+/// node's at the range's minimum, the slowest's near its 99th percentile); it also adds a few bursts
+/// of resets (and crashes, where the scenario has them) at moments a user's write is in flight.
+enum class Exploration : std::uint8_t { random, priority };
+inline constexpr std::pair<Exploration, std::string_view> kExplorationNames[] = {{Exploration::random, "random"},
+                                                                                 {Exploration::priority, "priority"}};
 
 /// A fault with concrete nodes and times. For a partition, `side_a` and `side_b` cannot talk
 /// (only a->b is cut when `one_way`), and `bridge` nodes reach both sides.
@@ -44,6 +56,8 @@ struct Schedule {
   std::vector<ScheduledFault> faults;      ///< sorted by start
   Instant workload_end;                    ///< users act before this
   Duration settle;
+  /// How the engine picks message delays in this run (its fault bursts are already in `faults`).
+  Exploration explore = Exploration::random;
 
   std::uint32_t node_count() const { return servers + clients; }
   NodeId server(std::uint32_t i) const { return NodeId{i}; }
@@ -60,8 +74,10 @@ struct Schedule {
 
 /// Draws the schedule of run `seed`: the users' operations of `type`, the faults (scenario-listed
 /// ones made concrete, plus swarm draws), the clock errors. Streams are derived per component, so
-/// two data types meet the same timings, keys and faults.
-Schedule make_schedule(const Scenario& scenario, DataType type, std::uint64_t seed);
+/// two data types meet the same timings, keys and faults. `explore` other than random adds its own
+/// draws (from streams of its own: the random schedule's draws are unchanged) and is recorded in it.
+Schedule make_schedule(const Scenario& scenario, DataType type, std::uint64_t seed,
+                       Exploration explore = Exploration::random);
 
 /// Renumbers operation ids to 1..n in time order and re-sorts faults; used after shrinking.
 void normalise(Schedule& schedule);

@@ -70,7 +70,7 @@ struct SeedOutcome {
 
 SeedOutcome run_seed(const CheckTarget& target, std::uint64_t seed) {
   const auto start = WallClock::now();
-  const Schedule schedule = make_schedule(target.scenario, target.model->data_type, seed);
+  const Schedule schedule = make_schedule(target.scenario, target.model->data_type, seed, target.explore);
   const RunResult r = run_simulation(target.scenario, *target.model, schedule, seed);
   return SeedOutcome{r.trace_hash, verdicts_of(r), elapsed_s(start)};
 }
@@ -154,6 +154,7 @@ TargetResult empty_result(const CheckTarget& target) {
   t.scenario_file = target.scenario.file;
   t.model = target.model->name;
   t.replay_scenario = command_name(target.scenario);
+  t.explore = target.explore;
   return t;
 }
 
@@ -282,7 +283,7 @@ void shrink_all(const std::vector<CheckTarget>& targets, const CheckOptions& opt
   }
   const auto schedule_of = [&](std::size_t i) {
     const CheckTarget& target = targets[firsts[i].first];
-    return make_schedule(target.scenario, target.model->data_type, firsts[i].second->seed);
+    return make_schedule(target.scenario, target.model->data_type, firsts[i].second->seed, target.explore);
   };
   // Each shrink runs in a child process of its own: a candidate schedule may crash the model where
   // the original did not, and then the failure keeps its whole schedule. A shrink is many runs, so
@@ -328,7 +329,7 @@ std::string trace_of(const CheckTarget& target, std::uint64_t seed) {
   std::ostringstream trace;
   RunOptions options;
   options.trace_out = &trace;
-  const Schedule schedule = make_schedule(target.scenario, target.model->data_type, seed);
+  const Schedule schedule = make_schedule(target.scenario, target.model->data_type, seed, target.explore);
   run_simulation(target.scenario, *target.model, schedule, seed, options);
   return trace.str();
 }
@@ -430,12 +431,15 @@ Json size_json(const ScheduleSize& s) {
 }
 
 Json target_json(const TargetResult& t) {
-  Json j{{"scenario", t.scenario}, {"scenario_file", t.scenario_file}, {"model", t.model},
-         {"seeds_run", t.seeds_run}, {"failing_seeds", t.failing_seeds}};
+  Json j{{"scenario", t.scenario}, {"scenario_file", t.scenario_file}, {"model", t.model}};
+  // Random runs say nothing: a summary of the default strategy keeps the bytes it always had.
+  if (t.explore != Exploration::random) j["explore"] = std::string(name_of(kExplorationNames, t.explore));
+  j["seeds_run"] = t.seeds_run;
+  j["failing_seeds"] = t.failing_seeds;
   j["failures"] = Json::array();
   for (const SeedFailure& f : t.failures) {
     Json failure{{"seed", f.seed}, {"invariant", f.invariant}, {"trace_hash", hex(f.trace_hash)},
-                 {"replay", replay_command(t.replay_scenario, t.model, f.seed)}};
+                 {"replay", replay_command(t.replay_scenario, t.model, f.seed, t.explore)}};
     // A crash has no violation report to point to: the entry says how the run ended.
     if (is_crash_verdict(f.invariant)) failure["crash"] = f.report;
     j["failures"].push_back(std::move(failure));
@@ -542,6 +546,11 @@ Result<SeedRange> parse_seed_range(std::string_view text, const std::string& key
   if (!first || !last) return InputError{"", 0, 0, key, fmt::format("expected A:B with whole numbers, got \"{}\"", text)};
   if (*first == 0 || *last < *first) return InputError{"", 0, 0, key, fmt::format("expected 0 < A <= B, got \"{}\"", text)};
   return SeedRange{*first, *last};
+}
+
+Result<Exploration> parse_exploration(std::string_view text, const std::string& key) {
+  if (auto explore = parse_enum(kExplorationNames, text)) return *explore;
+  return InputError{"", 0, 0, key, fmt::format("expected one of {}, got \"{}\"", names_list(kExplorationNames), text)};
 }
 
 Result<Shard> parse_shard(std::string_view text) {

@@ -42,11 +42,15 @@ SeedRange shard_range(const SeedRange& range, const Shard& shard);
 /// "90s", "10m", "1h" or bare seconds; the wall-clock budget of a --time-budget sweep, in ms.
 Result<std::int64_t> parse_time_budget_ms(std::string_view text);
 
-/// One pair that a check sweeps.
+/// One pair that a check sweeps, and how its runs are chosen.
 struct CheckTarget {
   Scenario scenario;
   const ModelInfo* model = nullptr;
+  Exploration explore = Exploration::random;
 };
+
+/// The value of `--explore` (`key` names the flag in errors): one of kExplorationNames.
+Result<Exploration> parse_exploration(std::string_view text, const std::string& key = "--explore");
 
 /// A repro from the corpus, already read, with its model resolved.
 struct CorpusEntry {
@@ -112,6 +116,7 @@ struct TargetResult {
   std::string scenario_file;
   std::string model;
   std::string replay_scenario;  ///< how a command line names the scenario
+  Exploration explore = Exploration::random;  ///< named in replay commands, and in JSON unless random
   std::uint64_t seeds_run = 0;
   std::uint64_t failing_seeds = 0;
   std::vector<SeedFailure> failures;  ///< by seed, then invariant

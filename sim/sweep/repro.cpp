@@ -92,7 +92,7 @@ constexpr std::string_view kPersistenceKeys[] = {"client", "server", "lose_unflu
 constexpr std::string_view kInvariantKeys[] = {"enabled", "settle_us", "convergence_bound_us", "metadata_bytes_max",
                                                "metadata_growth_milli_max", "metadata_growth_bytes_min"};
 constexpr std::string_view kScheduleKeys[] = {"servers", "clients", "workload_end_us", "settle_us",
-                                              "clock_skew_us", "clock_drift_ppm", "streams"};
+                                              "clock_skew_us", "clock_drift_ppm", "streams", "explore"};
 constexpr std::string_view kNetworkKeys[] = {"client_link", "bandwidth_bytes_per_s", "drop_ppm", "duplicate_ppm",
                                              "reorder_ppm", "reorder_delay_us", "dead_connection_timeout_us",
                                              "connect_timeout_us", "assignment", "latency", "peer_latency",
@@ -266,6 +266,8 @@ TomlStatus read_schedule(const TomlTable& t, Schedule& s) {
     if (size == s.node_count()) return std::nullopt;
     return t.error(key, fmt::format("expected an array of {} {}, one per node, got {}", s.node_count(), what, size));
   };
+  // Absent from repros of random runs (and from every repro written before strategies existed).
+  SYNCSTORM_TRY(t.choice<Exploration>("explore", s.explore, kExplorationNames));
   SYNCSTORM_TRY(t.integers("streams", s.streams, 0, limits::kClientsMax + limits::kServersMax - 1));
   if (t.has("streams")) SYNCSTORM_TRY(per_node("streams", s.streams.size(), "node numbers"));
   std::vector<std::int64_t> skews;
@@ -346,6 +348,10 @@ std::string format_repro(const Repro& r) {
     out += "# The node number each node's random streams come from (shrinking removed clients).\n";
     out += fmt::format("streams = [{}]\n", fmt::join(s.streams, ", "));
   }
+  if (s.explore != Exploration::random) {
+    out += "# The exploration strategy that chose this run's delays (and added some of its faults).\n";
+    out += fmt::format("explore = \"{}\"\n", name_of(kExplorationNames, s.explore));
+  }
   write_network(out, s.network);
   for (const Operation& op : s.operations) write_operation(out, op);
   for (const ScheduledFault& f : s.faults) write_fault(out, f);
@@ -423,17 +429,21 @@ std::string scenario_argument(const Scenario& scenario) {
   return scenario.file;
 }
 
-std::string replay_command(std::string_view scenario_arg, std::string_view model_name, std::uint64_t seed) {
+std::string replay_command(std::string_view scenario_arg, std::string_view model_name, std::uint64_t seed,
+                           Exploration explore) {
   const bool plain = model_name.find_first_not_of(
                          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/") == std::string_view::npos;
   std::string quoted = "'";
   for (char c : model_name) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
   quoted += "'";
-  return fmt::format("syncstorm replay {} --model {} --seed {}", scenario_arg, plain ? std::string(model_name) : quoted, seed);
+  std::string command =
+      fmt::format("syncstorm replay {} --model {} --seed {}", scenario_arg, plain ? std::string(model_name) : quoted, seed);
+  if (explore != Exploration::random) command += fmt::format(" --explore {}", name_of(kExplorationNames, explore));
+  return command;
 }
 
-std::string replay_command(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
-  return replay_command(scenario_argument(scenario), model.name, seed);
+std::string replay_command(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed, Exploration explore) {
+  return replay_command(scenario_argument(scenario), model.name, seed, explore);
 }
 
 }  // namespace syncstorm

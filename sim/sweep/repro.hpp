@@ -61,12 +61,14 @@ Scenario repro_scenario(const Repro& repro);
 /// True for a path that names a repro file rather than a scenario ("*.repro.toml").
 bool is_repro_path(std::string_view path);
 
-/// The command line that reproduces one run exactly.
-std::string replay_command(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed);
+/// The command line that reproduces one run exactly; it names the strategy unless it is random.
+std::string replay_command(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed,
+                           Exploration explore = Exploration::random);
 
 /// The same, from the scenario argument a check recorded (a shipped name or a file) and a model's
 /// name. An external model's name is a command line: it is shell-quoted so the command pastes whole.
-std::string replay_command(std::string_view scenario_arg, std::string_view model_name, std::uint64_t seed);
+std::string replay_command(std::string_view scenario_arg, std::string_view model_name, std::uint64_t seed,
+                           Exploration explore = Exploration::random);
 /// How a scenario is named on a command line: its file path relative to the working directory when
 /// that is shorter, else its path.
 std::string scenario_argument(const Scenario& scenario);

@@ -198,15 +198,19 @@ class RatioReporter : public benchmark::ConsoleReporter {
 void register_work_benchmarks();
 void register_shrink_benchmarks();
 void register_external_benchmarks();
+void register_exploration_benchmarks();
+void print_exploration_table();
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   register_work_benchmarks();
   register_shrink_benchmarks();
   register_external_benchmarks();
+  register_exploration_benchmarks();
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   RatioReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
+  print_exploration_table();
   benchmark::Shutdown();
   return 0;
 }
