@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "models/model.hpp"
@@ -52,6 +53,12 @@ ModelInfo external_model(const ExternalSpec& spec);
 /// Starts `command`, asks the adapter to describe its model, and builds an external model named
 /// `external:COMMAND`. An adapter that fails to start or to answer is an input error.
 Result<ModelInfo> describe_external(const std::string& command);
+
+/// How an external replica reads one line of its adapter's answer (PROTOCOL.md), with no process and
+/// no run: nullopt for the end marker or an action it would carry out, else the protocol error that
+/// would abort the run. A state action's state is read as a `type` state, a describe action as the
+/// answer to `describe`. The replicas read every line with this same code; the fuzzer calls it.
+std::optional<std::string> protocol_line_error(std::string_view line, DataType type);
 
 /// The folder of the shipped adapters: kAdapterDirEnv, else as shipped_dir() finds it.
 std::string adapter_dir();
