@@ -49,6 +49,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <variant>
 
 #include "sim/base/shipped_dirs.hpp"
 
@@ -130,6 +131,13 @@ std::optional<std::string> base64_decode(std::string_view in) {
     if (pad < 1) out.push_back(static_cast<char>(v & 0xff));
   }
   return out;
+}
+
+/// One line of an adapter's answer as JSON: an object whose "a" (the action) is a string, else nullopt.
+std::optional<json> parse_action_line(std::string_view line) {
+  json action = json::parse(line, nullptr, false);
+  if (action.is_discarded() || !action.is_object() || !action.contains("a") || !action["a"].is_string()) return std::nullopt;
+  return action;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -514,10 +522,7 @@ class Session {
       // program that is not an adapter prints something and exits before reading a line).
       std::string line;
       if (child_->read_line(line, SteadyClock::now() + std::chrono::milliseconds(200)) == ReadEnd::line) {
-        const json action = json::parse(line, nullptr, false);
-        if (action.is_discarded() || !action.is_object() || !action.contains("a")) {
-          return fail(node, "wrote a line that is not protocol", line);
-        }
+        if (!parse_action_line(line)) return fail(node, "wrote a line that is not protocol", line);
       }
       return fail(node, died(), "");
     }
@@ -526,12 +531,10 @@ class Session {
     std::string line;
     for (;;) {
       if (!read(node, line, deadline)) return std::nullopt;
-      json action = json::parse(line, nullptr, false);
-      if (action.is_discarded() || !action.is_object() || !action.contains("a") || !action["a"].is_string()) {
-        return fail(node, "wrote a line that is not protocol", line);
-      }
-      if (action["a"] == "done") return actions;
-      actions.push_back(std::move(action));
+      std::optional<json> action = parse_action_line(line);
+      if (!action) return fail(node, "wrote a line that is not protocol", line);
+      if ((*action)["a"] == "done") return actions;
+      actions.push_back(std::move(*action));
     }
   }
 
@@ -590,8 +593,8 @@ class Session {
     std::string line;
     while (owed_ > 0) {
       if (child_->read_line(line, deadline) != ReadEnd::line) return false;
-      const json action = json::parse(line, nullptr, false);
-      if (action.is_discarded() || !action.is_object() || action.value("a", "") != "done") return false;
+      const std::optional<json> action = parse_action_line(line);
+      if (!action || (*action)["a"] != "done") return false;
       --owed_;
     }
     child_->forget_stderr();  // the next run's error messages quote only what it caused
@@ -623,12 +626,12 @@ class Session {
     std::string line;
     while (owed_ > 0) {
       if (!read(node, line, deadline)) return false;
-      const json action = json::parse(line, nullptr, false);
-      if (action.is_discarded() || !action.is_object() || !action.contains("a")) {
+      const std::optional<json> action = parse_action_line(line);
+      if (!action) {
         fail(node, "wrote a line that is not protocol", line);
         return false;
       }
-      if (action["a"] == "done") --owed_;
+      if ((*action)["a"] == "done") --owed_;
     }
     return true;
   }
@@ -757,6 +760,95 @@ std::optional<State> parse_state(const json& j, DataType type) {
   return std::nullopt;
 }
 
+/// The string field `key` of an action, or nullopt when it is missing or not a string.
+std::optional<std::string> get_string(const json& object, const char* key) {
+  const auto it = object.find(key);
+  if (it == object.end() || !it->is_string()) return std::nullopt;
+  return it->get<std::string>();
+}
+
+/// One action of an answer, checked and decoded (PROTOCOL.md, "Actions"): what the replica then does.
+struct Action {
+  enum class Kind : std::uint8_t { send, timer, report, put, erase, flush, error, state };
+  Kind kind = Kind::flush;
+  NodeId to;              ///< send
+  std::string bytes;      ///< send: the payload; put: the value
+  Duration delay;         ///< timer
+  std::uint64_t tag = 0;  ///< timer
+  OpId op;                ///< report
+  Lifecycle lifecycle = Lifecycle::applied;
+  OpId target;
+  std::string key;        ///< put, erase
+  std::string message;    ///< error: what the library under test threw
+};
+
+/// Decodes the action of a line parse_action_line accepted; the error (what the action lacks) ends
+/// the run. Every field is checked for its type here: nlohmann's accessors throw on a wrong one.
+std::variant<Action, std::string> decode_action(const json& action) {
+  Action out;
+  const std::string kind = action["a"].get<std::string>();
+  if (kind == "send") {
+    out.kind = Action::Kind::send;
+    const auto to = get_u64(action, "to");
+    const auto text = get_string(action, "data");
+    auto data = text ? base64_decode(*text) : std::nullopt;
+    if (!to || *to > 0xffff'ffffULL || !data) return std::string("a send needs \"to\" (a node id) and \"data\" (base64)");
+    out.to = NodeId{static_cast<std::uint32_t>(*to)};
+    out.bytes = std::move(*data);
+  } else if (kind == "timer") {
+    out.kind = Action::Kind::timer;
+    const auto delay = get_u64(action, "delay");
+    const auto tag = get_u64(action, "tag");
+    if (!delay || !tag) return std::string("a timer needs \"delay\" (microseconds) and \"tag\" (an integer)");
+    out.delay = Duration{static_cast<std::int64_t>(std::min<std::uint64_t>(*delay, Duration::max().us))};
+    out.tag = *tag;
+  } else if (kind == "report") {
+    out.kind = Action::Kind::report;
+    const auto op = get_u64(action, "op");
+    const auto lifecycle = action.contains("lifecycle") ? parse_lifecycle(action["lifecycle"]) : std::nullopt;
+    const auto target = action.contains("target") ? get_u64(action, "target") : std::optional<std::uint64_t>{0};
+    if (!op || *op == 0 || !lifecycle || !target) {
+      return std::string("a report needs \"op\", \"lifecycle\" (applied, acknowledged, rejected or seen) and an optional \"target\"");
+    }
+    out.op = OpId{*op};
+    out.lifecycle = *lifecycle;
+    out.target = OpId{*target};
+  } else if (kind == "put") {
+    out.kind = Action::Kind::put;
+    const auto key = get_string(action, "key");
+    const auto text = get_string(action, "value");
+    auto value = text ? base64_decode(*text) : std::nullopt;
+    if (!key || !value) return std::string("a put needs \"key\" and \"value\" (base64)");
+    out.key = *key;
+    out.bytes = std::move(*value);
+  } else if (kind == "erase") {
+    out.kind = Action::Kind::erase;
+    const auto key = get_string(action, "key");
+    if (!key) return std::string("an erase needs \"key\"");
+    out.key = *key;
+  } else if (kind == "flush") {
+    out.kind = Action::Kind::flush;
+  } else if (kind == "error") {
+    out.kind = Action::Kind::error;
+    out.message = get_string(action, "message").value_or("(no message)");
+  } else if (kind == "state") {
+    out.kind = Action::Kind::state;
+  } else {
+    return std::string("unknown action");
+  }
+  return out;
+}
+
+/// The state a state action carries: nullopt for a node that holds none (a relay), or the error
+/// when it is not a canonical `type` state.
+std::variant<std::optional<State>, std::string> decode_state(const json& action, DataType type) {
+  const auto it = action.find("state");
+  if (it == action.end() || it->is_null()) return std::optional<State>{};
+  std::optional<State> state = parse_state(*it, type);
+  if (!state) return fmt::format("a state that is not a canonical {} state", to_string(type));
+  return state;
+}
+
 // ---------------------------------------------------------------------------------------------------
 // The Node: every callback is one event; the actions that come back are applied to the Context.
 
@@ -852,51 +944,21 @@ class ExternalNode final : public Node {
     if (!session_->failure().empty()) ctx.abort(session_->failure());
   }
 
-  /// Applies one action; false after a protocol error (the session records it).
+  /// Carries out one action; false after a protocol error (the session records it).
   bool apply(Context& ctx, const json& action) {
-    const std::string kind = action["a"].get<std::string>();
-    if (kind == "send") {
-      const auto to = get_u64(action, "to");
-      const auto data = action.contains("data") && action["data"].is_string()
-                            ? base64_decode(action["data"].get<std::string>())
-                            : std::nullopt;
-      if (!to || *to > 0xffff'ffffULL || !data) return bad("a send needs \"to\" (a node id) and \"data\" (base64)", action);
-      ctx.send(NodeId{static_cast<std::uint32_t>(*to)}, std::move(*data));
-    } else if (kind == "timer") {
-      const auto delay = get_u64(action, "delay");
-      const auto tag = get_u64(action, "tag");
-      if (!delay || !tag) return bad("a timer needs \"delay\" (microseconds) and \"tag\" (an integer)", action);
-      ctx.set_timer(Duration{static_cast<std::int64_t>(std::min<std::uint64_t>(*delay, Duration::max().us))}, *tag);
-    } else if (kind == "report") {
-      return report(ctx, action);
-    } else if (kind == "put") {
-      const auto value = action.contains("value") && action["value"].is_string()
-                             ? base64_decode(action["value"].get<std::string>())
-                             : std::nullopt;
-      if (!action.contains("key") || !action["key"].is_string() || !value) return bad("a put needs \"key\" and \"value\" (base64)", action);
-      ctx.store().put(action["key"].get<std::string>(), std::move(*value));
-    } else if (kind == "erase") {
-      if (!action.contains("key") || !action["key"].is_string()) return bad("an erase needs \"key\"", action);
-      ctx.store().erase(action["key"].get<std::string>());
-    } else if (kind == "flush") {
-      ctx.store().flush();
-    } else if (kind == "error") {
-      session_->library_error(id_.value, action.value("message", std::string("(no message)")));
-      return false;
-    } else if (kind != "state") {  // a state outside a state request is harmless and ignored
-      return bad("unknown action", action);
+    auto decoded = decode_action(action);
+    if (const auto* error = std::get_if<std::string>(&decoded)) return bad(*error, action);
+    Action& a = std::get<Action>(decoded);
+    switch (a.kind) {
+      case Action::Kind::send: ctx.send(a.to, a.bytes); break;
+      case Action::Kind::timer: ctx.set_timer(a.delay, a.tag); break;
+      case Action::Kind::report: ctx.report(a.op, a.lifecycle, a.target); break;
+      case Action::Kind::put: ctx.store().put(a.key, std::move(a.bytes)); break;
+      case Action::Kind::erase: ctx.store().erase(a.key); break;
+      case Action::Kind::flush: ctx.store().flush(); break;
+      case Action::Kind::error: session_->library_error(id_.value, a.message); return false;
+      case Action::Kind::state: break;  // a state outside a state request is harmless and ignored
     }
-    return true;
-  }
-
-  bool report(Context& ctx, const json& action) {
-    const auto op = get_u64(action, "op");
-    const auto lifecycle = action.contains("lifecycle") ? parse_lifecycle(action["lifecycle"]) : std::nullopt;
-    const auto target = action.contains("target") ? get_u64(action, "target") : std::optional<std::uint64_t>{0};
-    if (!op || *op == 0 || !lifecycle || !target) {
-      return bad("a report needs \"op\", \"lifecycle\" (applied, acknowledged, rejected or seen) and an optional \"target\"", action);
-    }
-    ctx.report(OpId{*op}, *lifecycle, OpId{*target});
     return true;
   }
 
@@ -973,10 +1035,12 @@ class ExternalNode final : public Node {
     for (const json& action : actions) {
       if (action["a"] != "state") continue;
       metadata_bytes_ = get_u64(action, "metadata_bytes").value_or(0);
-      const json& s = action.contains("state") ? action["state"] : json();
-      if (s.is_null()) return;  // a node that holds no user-visible state, such as a relay
-      state_ = parse_state(s, type_);
-      if (!state_) session_->protocol_error(id_.value, fmt::format("a state that is not a canonical {} state", to_string(type_)), action);
+      auto decoded = decode_state(action, type_);
+      if (const auto* error = std::get_if<std::string>(&decoded)) {
+        session_->protocol_error(id_.value, *error, action);
+      } else {
+        state_ = std::move(std::get<std::optional<State>>(decoded));
+      }
       return;
     }
     session_->protocol_error(id_.value, "no state action in the answer to a state request", json::array());
@@ -1027,7 +1091,54 @@ std::optional<SupersedeRule> parse_rule(std::string_view text) {
   return std::nullopt;
 }
 
+/// The model a describe action describes (PROTOCOL.md, "describe"), filled into `spec`, or what the
+/// action lacks.
+std::variant<ExternalSpec, std::string> decode_describe(const json& a, ExternalSpec spec) {
+  const auto type = field<DataType>(a, "data_type", parse_data_type);
+  const auto topology = field<Topology>(a, "topology", parse_topology);
+  const auto rule = field<SupersedeRule>(a, "rule", parse_rule);
+  if (!type || !topology || !rule) {
+    return fmt::format("the adapter's describe answer needs data_type, topology and rule; it sent {}", shorten(a.dump()));
+  }
+  spec.data_type = *type;
+  spec.topology = *topology;
+  spec.rule = *rule;
+  spec.description = get_string(a, "description").value_or("external adapter");
+  // An adapter that names no version speaks version 1; one newer than this build is spoken to in
+  // this build's version, which it must accept (PROTOCOL.md, "Versions").
+  const auto version = get_u64(a, "protocol");
+  spec.protocol = static_cast<int>(std::clamp<std::uint64_t>(version.value_or(1), 1, kProtocolVersion));
+  if (const auto breaks = get_string(a, "breaks")) spec.breaks = parse_invariant(*breaks);
+  const auto correct = a.find("correct");
+  if (correct != a.end() && !correct->is_boolean()) {
+    return fmt::format("the adapter's describe answer has a \"correct\" that is not true or false; it sent {}", shorten(a.dump()));
+  }
+  if (correct != a.end() && !correct->get<bool>() && !spec.breaks) {
+    return fmt::format("the adapter says it is not correct but names no invariant it breaks (\"breaks\"); it sent {}", shorten(a.dump()));
+  }
+  return spec;
+}
+
 }  // namespace
+
+std::optional<std::string> protocol_line_error(std::string_view line, DataType type) {
+  const std::optional<json> action = parse_action_line(line);
+  if (!action) return std::string("wrote a line that is not protocol");
+  const json& a = *action;
+  if (a["a"] == "done") return std::nullopt;
+  if (a["a"] == "describe") {
+    auto described = decode_describe(a, ExternalSpec{});
+    if (auto* message = std::get_if<std::string>(&described)) return std::move(*message);
+    return std::nullopt;
+  }
+  auto decoded = decode_action(a);
+  if (auto* message = std::get_if<std::string>(&decoded)) return std::move(*message);
+  if (std::get<Action>(decoded).kind != Action::Kind::state) return std::nullopt;
+  static_cast<void>(get_u64(a, "metadata_bytes"));
+  auto state = decode_state(a, type);
+  if (auto* message = std::get_if<std::string>(&state)) return std::move(*message);
+  return std::nullopt;
+}
 
 ModelInfo external_model(const ExternalSpec& spec) {
   const DataType type = spec.data_type;
@@ -1062,25 +1173,9 @@ Result<ModelInfo> describe_external(const std::string& command) {
   if (!actions) return error(session.failure());
   for (const json& a : *actions) {
     if (a["a"] != "describe") continue;
-    const auto type = field<DataType>(a, "data_type", parse_data_type);
-    const auto topology = field<Topology>(a, "topology", parse_topology);
-    const auto rule = field<SupersedeRule>(a, "rule", parse_rule);
-    if (!type || !topology || !rule) {
-      return error(fmt::format("the adapter's describe answer needs data_type, topology and rule; it sent {}", shorten(a.dump())));
-    }
-    spec.data_type = *type;
-    spec.topology = *topology;
-    spec.rule = *rule;
-    spec.description = a.value("description", std::string("external adapter"));
-    // An adapter that names no version speaks version 1; one newer than this build is spoken to in
-    // this build's version, which it must accept (PROTOCOL.md, "Versions").
-    const auto version = get_u64(a, "protocol");
-    spec.protocol = static_cast<int>(std::clamp<std::uint64_t>(version.value_or(1), 1, kProtocolVersion));
-    if (a.contains("breaks") && a["breaks"].is_string()) spec.breaks = parse_invariant(a["breaks"].get<std::string>());
-    if (!a.value("correct", true) && !spec.breaks) {
-      return error(fmt::format("the adapter says it is not correct but names no invariant it breaks (\"breaks\"); it sent {}", shorten(a.dump())));
-    }
-    return external_model(spec);
+    auto described = decode_describe(a, std::move(spec));
+    if (auto* message = std::get_if<std::string>(&described)) return error(std::move(*message));
+    return external_model(std::get<ExternalSpec>(described));
   }
   return error(fmt::format("the adapter did not answer the describe event with a describe action ({})", command));
 }

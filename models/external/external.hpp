@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "models/model.hpp"
@@ -62,6 +63,12 @@ Result<ModelInfo> describe_external(const std::string& command);
 /// file key `key`, and the CLI exits 2 on it: a missing install is bad input, not a finding. nullopt
 /// when there is none, and for any other model.
 std::optional<InputError> external_setup_error(const std::string& model_name, const std::string& key = "--model");
+
+/// How an external replica reads one line of its adapter's answer (PROTOCOL.md), with no process and
+/// no run: nullopt for the end marker or an action it would carry out, else the protocol error that
+/// would abort the run. A state action's state is read as a `type` state, a describe action as the
+/// answer to `describe`. The replicas read every line with this same code; the fuzzer calls it.
+std::optional<std::string> protocol_line_error(std::string_view line, DataType type);
 
 /// The folder of the shipped adapters: kAdapterDirEnv, else as shipped_dir() finds it.
 std::string adapter_dir();

@@ -342,7 +342,10 @@ std::string format_repro(const Repro& r) {
   out += "\n# Nodes 0..servers-1 are servers, then the clients.\n[schedule]\n";
   out += fmt::format("servers = {}\nclients = {}\nworkload_end_us = {}\nsettle_us = {}\n", s.servers, s.clients,
                      s.workload_end.us, s.settle.us);
-  out += fmt::format("clock_skew_us = [{}]\n", fmt::join(s.clock_skew | std::views::transform([](Duration d) { return d.us; }), ", "));
+  // A plain loop, not std::views::transform: Clang 14 cannot compile that view over libstdc++ 12.
+  std::vector<std::int64_t> clock_skew_us;
+  for (Duration d : s.clock_skew) clock_skew_us.push_back(d.us);
+  out += fmt::format("clock_skew_us = [{}]\n", fmt::join(clock_skew_us, ", "));
   out += fmt::format("clock_drift_ppm = [{}]\n", fmt::join(s.clock_drift_ppm, ", "));
   if (!s.streams.empty()) {
     out += "# The node number each node's random streams come from (shrinking removed clients).\n";

@@ -1,0 +1,46 @@
+// How an external replica reads its adapter's answer lines, without a process: every line a buggy
+// adapter can write is a protocol error or a valid action, never an exception out of the replica.
+// The lines below are the regression inputs of tests/fuzz/ (the protocol harness).
+#include <catch2/catch.hpp>
+
+#include <optional>
+#include <string>
+
+#include "models/external/external.hpp"
+#include "tests/printers.hpp"
+
+using namespace syncstorm;
+
+TEST_CASE("the actions a shipped adapter writes are valid protocol lines", "[external]") {
+  CHECK(protocol_line_error(R"({"a":"done"})", DataType::map) == std::nullopt);
+  CHECK(protocol_line_error(R"({"a":"send","to":0,"data":"AQEB"})", DataType::map) == std::nullopt);
+  CHECK(protocol_line_error(R"({"a":"report","op":1,"lifecycle":"applied"})", DataType::map) == std::nullopt);
+  CHECK(protocol_line_error(R"({"a":"state","state":{"type":"list","items":[[3,2]]},"metadata_bytes":38})", DataType::list) ==
+        std::nullopt);
+  CHECK(protocol_line_error(
+            R"({"a":"describe","name":"yjs-list","data_type":"list","topology":"client_server","rule":"add_wins","protocol":2})",
+            DataType::map) == std::nullopt);
+}
+
+TEST_CASE("a line that breaks the protocol is an error saying what it lacks", "[external]") {
+  CHECK(protocol_line_error("not json", DataType::map) == "wrote a line that is not protocol");
+  CHECK(protocol_line_error(R"({"a":7})", DataType::map) == "wrote a line that is not protocol");
+  CHECK(protocol_line_error(R"({"a":"send","to":0,"data":"A"})", DataType::map).value().starts_with("a send needs"));
+  CHECK(protocol_line_error(R"({"a":"put","key":1,"value":"AAAA"})", DataType::map).value().starts_with("a put needs"));
+  CHECK(protocol_line_error(R"({"a":"state","state":{"type":"map","fields":{"x":1}}})", DataType::map) ==
+        "a state that is not a canonical map state");
+  CHECK(protocol_line_error(R"({"a":"jump"})", DataType::map) == "unknown action");
+}
+
+TEST_CASE("fields of the wrong JSON type are errors or defaults, never an exception", "[external]") {
+  // nlohmann's value() throws when the field has another type: these once escaped the replica.
+  CHECK(protocol_line_error(R"({"a":"error","message":5})", DataType::map) == std::nullopt);
+  const auto describe = [](const std::string& extra) {
+    return protocol_line_error(
+        R"({"a":"describe","data_type":"map","topology":"client_server","rule":"add_wins")" + extra + "}", DataType::map);
+  };
+  CHECK(describe(R"(,"description":[1])") == std::nullopt);
+  CHECK(describe(R"(,"correct":"no")").value().find("\"correct\" that is not true or false") != std::string::npos);
+  CHECK(describe(R"(,"correct":false)").value().find("names no invariant") != std::string::npos);
+  CHECK(describe(R"(,"correct":false,"breaks":"convergence")") == std::nullopt);
+}
