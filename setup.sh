@@ -15,10 +15,10 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 # The one list of Debian packages: what the syncstorm binary needs to build, then what the test suite
 # and the benchmarks add (Chromium checks the HTML report in a browser, xmllint the JUnit schema, PyYAML
-# reads the CI examples for tests/ci_examples.sh, jq and strace serve the killed-writer test).
+# reads the CI examples for tests/ci_examples.sh, jq and strace serve the killed-writer test, Clang and its runtime the fuzz harnesses).
 binary_packages=(cmake ninja-build g++ libboost-dev libfmt-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
                  libjemalloc-dev)
-test_packages=(catch2 librapidcheck-dev libxml2-utils libbenchmark-dev chromium chromium-driver python3-yaml jq strace)
+test_packages=(catch2 librapidcheck-dev libxml2-utils libbenchmark-dev chromium chromium-driver python3-yaml jq strace clang libclang-rt-14-dev)
 
 install_missing() {  # install_missing PACKAGE...
   local missing=()
@@ -112,6 +112,13 @@ case "$mode" in
     build build/sanitize Debug -DSYNCSTORM_SANITIZE=ON -DSYNCSTORM_BENCH=OFF "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1"
     (cd build/sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
        ctest --output-on-failure -j "$jobs" -LE install)
+    echo "== fuzz harnesses (Clang + libFuzzer with ASan and UBSan; a bounded run of each, fixed seed)"
+    # Only the harness targets: the test suite itself runs under GCC's sanitizers above.
+    cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ -DSYNCSTORM_FUZZ=ON \
+      -DSYNCSTORM_BENCH=OFF "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1" > build/fuzz.configure.log 2>&1 ||
+      { cat build/fuzz.configure.log; exit 1; }
+    cmake --build build/fuzz -j "$jobs" --target fuzz_scenario fuzz_repro fuzz_protocol fuzz_model
+    (cd build/fuzz && ctest --output-on-failure -j "$jobs" -L fuzz)
     echo "== the same trace hashes in Debug and Release builds (and with glibc's allocator and jemalloc)"
     build build/debug Debug -DSYNCSTORM_TESTS=OFF -DSYNCSTORM_JEMALLOC=OFF
     tests/cross_build_hashes.sh build/release/syncstorm > build/hashes-release.txt
