@@ -189,6 +189,10 @@ struct ModelInfo {
   std::function<std::shared_ptr<void>()> begin_run = nullptr;
   /// How its metadata may grow (see MetadataGrowth): a declaration the checker holds it to.
   MetadataGrowth metadata_growth = MetadataGrowth::with_state;
+  /// One of the bug suite (models/bugs/): a target for benchmarks of bug finding, many of them found
+  /// only after hundreds of seeds. `list` shows it under a heading of its own, and commands that run
+  /// every model by default (compare, check) leave it out unless it is named.
+  bool bug_suite = false;
 
   bool correct() const { return !breaks.has_value(); }
 };

@@ -44,6 +44,19 @@ ModelInfo hybrid_dashboard_model();
 ModelInfo versioned_map_model();
 ModelInfo versioned_map_no_upcast_model();
 ModelInfo siblings_map_model();
+// The bug suite (models/bugs/): subtle buggy strategies, targets for benchmarks of bug finding.
+ModelInfo ack_before_fsync_map_model();
+ModelInfo reused_mutation_id_map_model();
+ModelInfo resend_skips_inflight_map_model();
+ModelInfo restored_not_resent_map_model();
+ModelInfo global_watermark_map_model();
+ModelInfo newest_id_wins_map_model();
+ModelInfo volatile_marks_map_model();
+ModelInfo mark_before_apply_map_model();
+ModelInfo snapshot_replay_counter_model();
+ModelInfo dedup_ttl_counter_model();
+ModelInfo volatile_dedup_counter_model();
+ModelInfo ring_dedup_counter_model();
 
 ModelRegistry shipped_models() {
   ModelRegistry registry;
@@ -86,6 +99,19 @@ ModelRegistry shipped_models() {
   registry.add(versioned_map_model());
   registry.add(versioned_map_no_upcast_model());
   registry.add(siblings_map_model());
+  // The bug suite (models/bugs/): listed apart, run by default by no command (ModelInfo::bug_suite).
+  registry.add(ack_before_fsync_map_model());
+  registry.add(reused_mutation_id_map_model());
+  registry.add(resend_skips_inflight_map_model());
+  registry.add(restored_not_resent_map_model());
+  registry.add(global_watermark_map_model());
+  registry.add(newest_id_wins_map_model());
+  registry.add(volatile_marks_map_model());
+  registry.add(mark_before_apply_map_model());
+  registry.add(snapshot_replay_counter_model());
+  registry.add(dedup_ttl_counter_model());
+  registry.add(volatile_dedup_counter_model());
+  registry.add(ring_dedup_counter_model());
   // Real libraries in a child process (models/adapters/): registered by name, started only when used.
   for (ModelInfo& external : shipped_external_models()) registry.add(std::move(external));
   return registry;

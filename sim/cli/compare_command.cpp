@@ -42,9 +42,10 @@ Result<std::vector<const ModelInfo*>> chosen_models(const CompareArgs& args, con
   std::vector<const ModelInfo*> out;
   if (args.models.empty()) {
     // External replicas (a Node.js process per run) are slow enough to dominate the default run;
-    // like `check`, the default leaves them out and --model names them in.
+    // like `check`, the default leaves them out and --model names them in. So it does the bug
+    // suite: benchmark targets, not the baselines a comparison shows.
     for (const ModelInfo& m : registry.all()) {
-      if (!m.external) out.push_back(&m);
+      if (!m.external && !m.bug_suite) out.push_back(&m);
     }
     return out;
   }
@@ -114,7 +115,7 @@ void add_compare_command(CLI::App& app, const ModelRegistry& models, Action& act
   auto args = std::make_shared<CompareArgs>();
   CLI::App* cmd = app.add_subcommand("compare", "run every model on every scenario over the same seeds; write a report");
   cmd->add_option("scenario", args->scenarios, "scenario files or shipped scenario names (default: every shipped one)");
-  cmd->add_option("--model,-m", args->models, "strategies to compare (repeatable; default: every in-process model; name external ones to add them)");
+  cmd->add_option("--model,-m", args->models, "strategies to compare (repeatable; default: every in-process model outside the bug suite; name external and bug-suite ones to add them)");
   cmd->add_option("--seeds,-n", args->seeds, "seeds per (scenario, model), a count (default 10)")
       ->transform(whole_number(1, limits::kCompareSeedsMax, "limits::kCompareSeedsMax"));
   cmd->add_option("--first-seed", args->first_seed, "the first seed; the others follow it (default 1)")

@@ -165,6 +165,7 @@ void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action
                                  {"description", m.description}};
         if (m.breaks) j["breaks"] = to_string(*m.breaks);
         if (m.external) j["external"] = true;
+        if (m.bug_suite) j["bug_suite"] = true;
         out["models"].push_back(j);
       }
       out["scenarios"] = nlohmann::ordered_json::array();
@@ -184,13 +185,20 @@ void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action
         fmt::print("{}\n", out.dump(2));
         return kExitOk;
       }
-      fmt::print("models:\n");
-      for (const auto& m : out["models"]) {
-        fmt::print("  {:<30} {:<8} {:<8} {}{}{}\n", m["name"].get<std::string>(), m["data_type"].get<std::string>(),
+      // The bug suite goes under a heading of its own, after the shipped models.
+      auto print_models = [&](bool bug_suite) {
+        for (const auto& m : out["models"]) {
+          if (m.contains("bug_suite") != bug_suite) continue;
+          fmt::print("  {:<30} {:<8} {:<8} {}{}{}\n", m["name"].get<std::string>(), m["data_type"].get<std::string>(),
                    m["correct"].get<bool>() ? "correct" : "buggy", m["description"].get<std::string>(),
                    m.contains("breaks") ? fmt::format(" [breaks {}]", m["breaks"].get<std::string>()) : "",
                    m.contains("external") ? " [external process]" : "");
-      }
+        }
+      };
+      fmt::print("models:\n");
+      print_models(false);
+      fmt::print("bug suite:\n");  // buggy on purpose; no command runs them by default
+      print_models(true);
       fmt::print("scenarios:\n");
       for (const auto& s : out["scenarios"]) {
         fmt::print("  {:<30} {:<8} {}\n", s["name"].get<std::string>(), s["data_type"].get<std::string>(),
