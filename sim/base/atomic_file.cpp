@@ -37,7 +37,8 @@ std::error_code write_temporary(const std::filesystem::path& temp, std::string_v
 
 std::error_code write_file_atomically(const std::filesystem::path& path, std::string_view text, IfExists if_exists) {
   std::filesystem::path temp = path;
-  temp.replace_filename("." + path.filename().string() + ".tmp." + std::to_string(::getpid()));
+  // The process id only keeps two writers' temporary names apart; no file's content depends on it.
+  temp.replace_filename("." + path.filename().string() + ".tmp." + std::to_string(::getpid()));  // determinism-ok: a temporary name only
   if (std::error_code ec = write_temporary(temp, text)) {
     ::unlink(temp.c_str());
     return ec;
