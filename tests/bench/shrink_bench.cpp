@@ -1,4 +1,4 @@
-// Shrink time per buggy model (issue #4: "shrinking takes under 10 seconds per failure").
+// Shrink time per buggy model (the aim: "shrinking takes under 10 seconds per failure").
 //  shrink/<model>: the first failure of the model's own invariant on the shipped scenarios (seeds
 //    outer, as the canary test searches), shrunk once with check's default limits. Wall time is the
 //    benchmark's time; counters give the simulations spent (`runs`, the ratio against one run of

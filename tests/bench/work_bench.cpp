@@ -135,7 +135,7 @@ void register_work_benchmarks() {
       }
     }
     if (scenario.name == "partition-heal") {
-      // Issue 6's reference: a 10-client, 60-simulated-second partition scenario, all checkers on
+      // The reference workload: a 10-client, 60-simulated-second partition scenario, all checkers on
       // (the shipped file has 6 clients). 1,000,000 seeds an hour on 2 jobs is 278 per second.
       Scenario ten = scenario;
       ten.name = "partition-heal-10-clients";

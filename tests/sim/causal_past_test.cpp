@@ -62,7 +62,7 @@ TEST_CASE("merging causal pasts takes each client's larger count", "[sim][histor
 }
 
 TEST_CASE("an operation's causal past names the clients that wrote, not every client", "[sim][history]") {
-  // Issue 6: happens-before tracking must not cost O(clients) per message. A past holds one entry
+  // Happens-before tracking must not cost O(clients) per message. A past holds one entry
   // per client whose writes it could have seen, so its size (what each delivery merges) is bounded
   // by the writers, whatever the client count. The same ~30 writes among 200 and among 2,000
   // clients of the shipped reconnect storm: every past stays within the writers so far. (A dense
