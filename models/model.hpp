@@ -83,6 +83,27 @@ class Context {
   /// The bytes are copied: `payload` need only live for the call, and a broadcast of one string to
   /// every client costs no copy per client in the caller.
   virtual bool send(NodeId to, std::string_view payload) = 0;
+  /// Sends like send(), declaring that `payload` carries no write: nothing in it lets the receiver
+  /// show an operation it could not show before (a handshake, a state-vector request, an
+  /// acknowledgement that names only the receiver's own writes, presence). The checkers'
+  /// happens-before does not flow along it, so what the receiver writes next is not taken to
+  /// follow the writes its sender had seen. Without it, a reconnect handshake sent ahead of a
+  /// client's offline writes would order every later write of its peers after those writes, and a
+  /// strategy that lets a concurrent write win would be accused of losing one. A model that sends
+  /// writes this way hides their loss from the checkers: the declaration is the model's promise.
+  /// By default it sends an ordinary message, which orders.
+  virtual bool send_control(NodeId to, std::string_view payload) { return send(to, payload); }
+  /// Sends like send(), declaring that of this node's own writes `payload` carries `last` (which this
+  /// node issued) and those before it, none issued after it: a resent message, or one behind which
+  /// newer writes wait (a ShareDB client resends its in-flight op after a reconnect while the ops its
+  /// user made offline wait behind it). Happens-before then carries the sender's own writes only
+  /// through `last`; without it, a peer's write made after this message arrived would "follow" the
+  /// waiting writes it never received. Like send_control, the declaration is the model's promise.
+  /// By default it sends an ordinary message, which carries all of them.
+  virtual bool send_with_own_writes_through(NodeId to, std::string_view payload, OpId last) {
+    (void)last;
+    return send(to, payload);
+  }
   /// Whether a stream connection to `to` is up right now.
   virtual bool connected(NodeId to) const = 0;
   /// The server this client is connected to, if any (clients may land on another instance after a
@@ -159,14 +180,19 @@ inline constexpr std::pair<Topology, std::string_view> kTopologyNames[] = {
 inline std::string_view to_string(Topology topology) { return name_of(kTopologyNames, topology); }
 
 /// How a strategy's sync metadata may grow over a run, for the bounded-metadata invariant. Every
-/// model is held to the scenario's absolute bound; the growth check holds the nodes a declaration
-/// names to "no faster than the state they serve" (visible fields, items or elements, and writers).
+/// model but one that keeps every change for ever is held to the scenario's absolute bound; the
+/// growth check holds the nodes a declaration does not exempt.
 enum class MetadataGrowth : std::uint8_t {
   with_state,           ///< every node's metadata grows only with its visible state and its writers
   server_keeps_writes,  ///< servers keep a record per write by design (applied ids, a log); clients
                         ///< are still judged
-  keeps_history,        ///< the strategy keeps its history by design (event sourcing, Automerge):
-                        ///< only the absolute bound applies
+  keeps_history,        ///< the strategy keeps its history by design but bounds it (event sourcing
+                        ///< with retention): only the absolute bound applies
+  keeps_every_change,   ///< the strategy keeps every change for ever and promises no bound
+                        ///< (Automerge, Loro): neither check applies. Its growth is a figure
+                        ///< (`run` prints it against the scenario's bound; `compare` reports the
+                        ///< metadata per replica), not a finding: a team that needs the bound
+                        ///< learns it does not fit, without the gate calling the library buggy.
 };
 
 /// A strategy as the registry knows it: its facts and how to make its nodes.

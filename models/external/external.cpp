@@ -772,6 +772,8 @@ struct Action {
   enum class Kind : std::uint8_t { send, timer, report, put, erase, flush, error, state };
   Kind kind = Kind::flush;
   NodeId to;              ///< send
+  bool control = false;   ///< send: declared to carry no write (Context::send_control)
+  OpId own_through;       ///< send: the last of the sender's own writes it carries (0: all of them)
   std::string bytes;      ///< send: the payload; put: the value
   Duration delay;         ///< timer
   std::uint64_t tag = 0;  ///< timer
@@ -794,6 +796,17 @@ std::variant<Action, std::string> decode_action(const json& action) {
     auto data = text ? base64_decode(*text) : std::nullopt;
     if (!to || *to > 0xffff'ffffULL || !data) return std::string("a send needs \"to\" (a node id) and \"data\" (base64)");
     out.to = NodeId{static_cast<std::uint32_t>(*to)};
+    const auto control = action.find("control");
+    if (control != action.end() && !control->is_boolean()) {
+      return std::string("a send's \"control\" must be true or false (true: the message carries no write)");
+    }
+    out.control = control != action.end() && control->get<bool>();
+    if (action.contains("own_writes_through")) {
+      const auto through = get_u64(action, "own_writes_through");
+      if (!through || *through == 0) return std::string("a send's \"own_writes_through\" must be an op id");
+      if (out.control) return std::string("a control send carries no write: it has no \"own_writes_through\"");
+      out.own_through = OpId{*through};
+    }
     out.bytes = std::move(*data);
   } else if (kind == "timer") {
     out.kind = Action::Kind::timer;
@@ -950,7 +963,11 @@ class ExternalNode final : public Node {
     if (const auto* error = std::get_if<std::string>(&decoded)) return bad(*error, action);
     Action& a = std::get<Action>(decoded);
     switch (a.kind) {
-      case Action::Kind::send: ctx.send(a.to, a.bytes); break;
+      case Action::Kind::send:
+        if (a.control) ctx.send_control(a.to, a.bytes);
+        else if (a.own_through.valid()) ctx.send_with_own_writes_through(a.to, a.bytes, a.own_through);
+        else ctx.send(a.to, a.bytes);
+        break;
       case Action::Kind::timer: ctx.set_timer(a.delay, a.tag); break;
       case Action::Kind::report: ctx.report(a.op, a.lifecycle, a.target); break;
       case Action::Kind::put: ctx.store().put(a.key, std::move(a.bytes)); break;
@@ -1272,26 +1289,26 @@ std::vector<ExternalSpec> shipped_external_specs() {
        MetadataGrowth::with_state},
       {"automerge-map", node("automerge", "map"), "Automerge (real library, Node.js): a map synced through a relay server",
        DataType::map, Topology::client_server, SupersedeRule::last_writer_wins, std::nullopt,
-       MetadataGrowth::keeps_history},  // an Automerge document keeps its whole change history
+       MetadataGrowth::keeps_every_change},  // an Automerge document keeps its whole change history
       {"automerge-list", node("automerge", "list"), "Automerge (real library, Node.js): list items in a map synced through a relay server",
        DataType::list, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
-       MetadataGrowth::keeps_history},
+       MetadataGrowth::keeps_every_change},
       {"sharedb-map", node("sharedb", "map"), "ShareDB 7 (real library, Node.js): a map as a json0 document, operational transformation on the server",
        DataType::map, Topology::client_server, SupersedeRule::server_order, std::nullopt,
-       MetadataGrowth::keeps_history},  // ShareDB keeps every op in its op log
+       MetadataGrowth::keeps_every_change},  // ShareDB keeps every op in its op log, with no retention
       {"sharedb-list", node("sharedb", "list"), "ShareDB 7 (real library, Node.js): list items as fields of a json0 document",
        DataType::list, Topology::client_server, SupersedeRule::add_wins, std::nullopt,  // json0: a write beats a concurrent removal
-       MetadataGrowth::keeps_history},
+       MetadataGrowth::keeps_every_change},
       // A release whose clients compose an edit made offline into the op that was in flight when the
       // connection reset: the server drops the resent op as a duplicate and acknowledges both edits.
       {"sharedb-map-1.0.0-beta.29", node("sharedb", "map --release=1.0.0-beta.29"),
        "ShareDB 1.0.0-beta.29 (real library, Node.js): sharedb-map on a release that loses an offline edit after a lost acknowledgement",
        DataType::map, Topology::client_server, SupersedeRule::server_order, Invariant::read_your_writes,
-       MetadataGrowth::keeps_history},
+       MetadataGrowth::keeps_every_change},
       {"sharedb-map-1.0.0-beta.31", node("sharedb", "map --release=1.0.0-beta.31"),
        "ShareDB 1.0.0-beta.31 (real library, Node.js): sharedb-map on the first release with that fix",
        DataType::map, Topology::client_server, SupersedeRule::server_order, std::nullopt,
-       MetadataGrowth::keeps_history},
+       MetadataGrowth::keeps_every_change},
       // y-websocket's provider and server: a Y.Map key keeps one of concurrent sets, and a concurrent
       // delete of that one empties it, hence last-writer-wins for the list (models/adapters/README.md).
       // Yjs applies an update's deletions before its insertions arrive (yjs issues 461, 591, 674, open): an
@@ -1308,22 +1325,22 @@ std::vector<ExternalSpec> shipped_external_specs() {
       {"automerge-repo-map", node("automerge-repo", "map"),
        "automerge-repo 2.5.6 (real library, Node.js): a map in one document, a Repo per replica, synced through a sync-server Repo",
        DataType::map, Topology::client_server, SupersedeRule::last_writer_wins, Invariant::convergence,
-       MetadataGrowth::keeps_history},
+       MetadataGrowth::keeps_every_change},
       {"automerge-repo-list", node("automerge-repo", "list"),
        "automerge-repo 2.5.6 (real library, Node.js): list items in a map, a Repo per replica, synced through a sync-server Repo",
        DataType::list, Topology::client_server, SupersedeRule::add_wins, Invariant::convergence,
-       MetadataGrowth::keeps_history},
+       MetadataGrowth::keeps_every_change},
       // A LoroMap entry, a delete included, is last-writer-wins by Lamport timestamp and peer id; a
       // LoroDoc keeps its whole history.
       {"loro-map", node("loro", "map"), "Loro (real library, Node.js): a LoroMap relayed by a server",
        DataType::map, Topology::client_server, SupersedeRule::last_writer_wins, std::nullopt,
-       MetadataGrowth::keeps_history},
+       MetadataGrowth::keeps_every_change},
       {"loro-list", node("loro", "list"), "Loro (real library, Node.js): list items in a LoroMap relayed by a server",
        DataType::list, Topology::client_server, SupersedeRule::last_writer_wins, std::nullopt,
-       MetadataGrowth::keeps_history},
+       MetadataGrowth::keeps_every_change},
       {"loro-text", node("loro", "text"), "Loro (real library, Node.js): text as a LoroText of elements relayed by a server",
        DataType::text, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
-       MetadataGrowth::keeps_history},
+       MetadataGrowth::keeps_every_change},
   };
   // Every shipped adapter accepts reset (protocol 2): one process serves a worker's runs, and each
   // adapter's test shows that a seed run after another gives the hash it gives alone.

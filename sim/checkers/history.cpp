@@ -5,6 +5,17 @@
 
 namespace syncstorm {
 
+void CausalPast::lower(NodeId client, std::uint32_t count) {
+  auto it = std::lower_bound(entries_.begin(), entries_.end(), client,
+                             [](const auto& entry, NodeId n) { return entry.first < n; });
+  if (it == entries_.end() || it->first != client) return;
+  if (count == 0) {
+    entries_.erase(it);  // sparse: a client none of whose writes are known has no entry
+  } else {
+    it->second = std::min(it->second, count);
+  }
+}
+
 std::uint32_t CausalPast::seen_from(NodeId client) const {
   auto it = std::lower_bound(entries_.begin(), entries_.end(), client,
                              [](const auto& entry, NodeId n) { return entry.first < n; });

@@ -28,6 +28,8 @@ class CausalPast {
   bool merge(const CausalPast& other, bool* became_other = nullptr);
   /// Records the next operation of `client`; returns its 1-based sequence number.
   std::uint32_t advance(NodeId client);
+  /// Lowers `client`'s count to at most `count` (a message that carries only some of its writes).
+  void lower(NodeId client, std::uint32_t count);
   std::size_t size() const { return entries_.size(); }
   const std::vector<Entry>& entries() const { return entries_; }
 
@@ -122,6 +124,7 @@ struct History {
   /// Samples taken during the writes (MetadataSampling), oldest first, and which nodes the model's
   /// MetadataGrowth declaration lets the growth check judge.
   std::vector<MetadataSampling> metadata_samples;
+  bool metadata_bound_applies = true;  ///< false: the model keeps every change by design (MetadataGrowth)
   bool growth_judges_clients = true;
   bool growth_judges_servers = true;
 

@@ -18,7 +18,8 @@
 //   growth: a node's end may hold at most what it held at a sample in the first half of the writes,
 //   scaled by how much its visible state and its writers grew since (times a slack, plus a floor).
 //   A sibling, tombstone or log entry kept per write outgrows that; what a model declares it keeps
-//   by design (ModelInfo::metadata_growth) is left to the absolute bound.
+//   by design (ModelInfo::metadata_growth) is left to the absolute bound, and a model that declares
+//   it keeps every change for ever (Automerge) to neither: its size is a figure, not a finding.
 // - The convergence time is only judged when at least two live replicas hold a state: a single
 //   replica trivially agrees with itself.
 // - Under server order another unrejected write to the key may supersede unless the users saw it
@@ -827,6 +828,7 @@ void check_phantoms(const History& history, const Snapshot& snapshot, Findings& 
 // 6. Bounded metadata: an absolute bound, and growth no faster than the state the metadata serves.
 
 void check_metadata_bound(const History& history, const InvariantOptions& options, Findings& findings) {
+  if (!history.metadata_bound_applies) return;
   // One report names the first node over the bound and sums up the rest: tombstone growth tends to
   // hit every replica alike, and a line per client would bury the other findings.
   const NodeFinal* first = nullptr;

@@ -17,7 +17,24 @@ bool Simulation::connected(NodeId from, NodeId to) const {
   return a.conn_up && a.conn_server == to;
 }
 
-bool Simulation::send(NodeId from, NodeId to, std::string_view payload) {
+std::shared_ptr<const PastSnapshot> Simulation::past_through(std::uint32_t from, OpId last) {
+  const std::vector<OpRecord>& ops = result_.history.ops;
+  const OpRecord* record = last.value <= ops.size() ? &ops[last.value - 1] : nullptr;
+  if (record == nullptr || !record->issued || record->op.client.value != from) {
+    if (result_.aborted.empty()) {
+      result_.aborted = fmt::format("node {} sent a message declared to carry its own writes through op{}, which it "
+                                    "did not issue", from, last.value);
+    }
+    return nullptr;
+  }
+  auto capped = std::make_shared<PastSnapshot>();
+  capped->past = past_of(from)->past;
+  capped->past.lower(NodeId{from}, record->sequence);
+  capped->id = ++last_snapshot_id_;
+  return capped;
+}
+
+bool Simulation::send(NodeId from, NodeId to, std::string_view payload, bool carries_writes, OpId own_through) {
   if (to.value >= nodes_.size() || to == from) return false;
   NodeRuntime& src = nodes_[from.value];
   if (!src.up) return false;
@@ -36,7 +53,11 @@ bool Simulation::send(NodeId from, NodeId to, std::string_view payload) {
 
   // A broadcast's sends carry the same bytes: they share one block (see Payload).
   if (!last_payload_.holds(payload)) last_payload_ = Payload(payload);
-  Packet p{from, to, id, 0, link, last_payload_, past_of(from.value)};
+  // A control message carries no write, so no causal past: happens-before flows only along data.
+  std::shared_ptr<const PastSnapshot> past;
+  if (carries_writes) past = own_through.valid() ? past_through(from.value, own_through) : past_of(from.value);
+  if (carries_writes && !past) return false;  // past_through aborted the run
+  Packet p{from, to, id, 0, link, last_payload_, std::move(past)};
   // A client's stream connection has the client's priority; any other link the sender's.
   const std::uint32_t owner = link == LinkKind::stream && !server_link && is_server(from) ? to.value : from.value;
   Duration delay = message_latency(server_link ? schedule_.network.server_latency

@@ -9,6 +9,12 @@ Instant NodeContext::local_clock() const { return sim_->local_clock(index_); }
 std::span<const NodeId> NodeContext::servers() const { return sim_->server_ids(); }
 std::span<const NodeId> NodeContext::clients() const { return sim_->client_ids(); }
 bool NodeContext::send(NodeId to, std::string_view payload) { return sim_->send(NodeId{index_}, to, payload); }
+bool NodeContext::send_control(NodeId to, std::string_view payload) {
+  return sim_->send(NodeId{index_}, to, payload, false);
+}
+bool NodeContext::send_with_own_writes_through(NodeId to, std::string_view payload, OpId last) {
+  return sim_->send(NodeId{index_}, to, payload, true, last);
+}
 bool NodeContext::connected(NodeId to) const { return sim_->connected(NodeId{index_}, to); }
 std::optional<NodeId> NodeContext::connected_server() const { return sim_->connected_server(NodeId{index_}); }
 void NodeContext::set_timer(Duration delay, std::uint64_t tag) { sim_->set_timer(NodeId{index_}, delay, tag); }
@@ -41,7 +47,9 @@ void Simulation::setup() {
   // Seen writes matter to the checkers wherever a field or item has writes to rank.
   if (h.type == DataType::map || h.type == DataType::list) seen_writes_.resize(count);
   if (h.type == DataType::map || h.type == DataType::list) views_.resize(count);
-  h.growth_judges_clients = model_.metadata_growth != MetadataGrowth::keeps_history;
+  h.metadata_bound_applies = model_.metadata_growth != MetadataGrowth::keeps_every_change;
+  h.growth_judges_clients = model_.metadata_growth != MetadataGrowth::keeps_history &&
+                            model_.metadata_growth != MetadataGrowth::keeps_every_change;
   h.growth_judges_servers = model_.metadata_growth == MetadataGrowth::with_state;
   // External replicas answer metadata queries over a pipe: sampling them mid-run is not cheap.
   const bool judged = (h.growth_judges_clients || h.growth_judges_servers) && !model_.external;

@@ -158,6 +158,8 @@ class NodeContext final : public Context {
   std::span<const NodeId> servers() const override;
   std::span<const NodeId> clients() const override;
   bool send(NodeId to, std::string_view payload) override;
+  bool send_control(NodeId to, std::string_view payload) override;
+  bool send_with_own_writes_through(NodeId to, std::string_view payload, OpId last) override;
   bool connected(NodeId to) const override;
   std::optional<NodeId> connected_server() const override;
   void set_timer(Duration delay, std::uint64_t tag) override;
@@ -236,7 +238,13 @@ class Simulation {
   }
   std::span<const NodeId> server_ids() const { return server_ids_; }
   std::span<const NodeId> client_ids() const { return client_ids_; }
-  bool send(NodeId from, NodeId to, std::string_view payload);
+  /// `carries_writes` false: a control message (Context::send_control), which carries no causal past.
+  /// `own_through` valid: the message carries the sender's own writes only through that one
+  /// (Context::send_with_own_writes_through).
+  bool send(NodeId from, NodeId to, std::string_view payload, bool carries_writes = true, OpId own_through = {});
+  /// The past a message of `from` carries when it holds `from`'s own writes only through `last`;
+  /// null (and the run aborted) when `from` did not issue `last`.
+  std::shared_ptr<const PastSnapshot> past_through(std::uint32_t from, OpId last);
   /// Keeps `p` until its delivery; returns its slot in packets_.
   std::uint64_t keep_packet(Packet p);
   bool connected(NodeId from, NodeId to) const;

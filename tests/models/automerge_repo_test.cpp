@@ -62,7 +62,7 @@ TEST_CASE("automerge-repo replicas converge, keep their history and replay to th
   for (const char* name : {"automerge-repo-map", "automerge-repo-list"}) {
     const ModelInfo* model = registry.find(name);
     REQUIRE(model != nullptr);
-    CHECK(model->metadata_growth == MetadataGrowth::keeps_history);
+    CHECK(model->metadata_growth == MetadataGrowth::keeps_every_change);
     const RunResult a = run(quiet(), *model, 11);
     const RunResult b = run(quiet(), *model, 11);
     INFO(name << ": " << a.aborted);

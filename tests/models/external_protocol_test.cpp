@@ -14,6 +14,8 @@ using namespace syncstorm;
 TEST_CASE("the actions a shipped adapter writes are valid protocol lines", "[external]") {
   CHECK(protocol_line_error(R"({"a":"done"})", DataType::map) == std::nullopt);
   CHECK(protocol_line_error(R"({"a":"send","to":0,"data":"AQEB"})", DataType::map) == std::nullopt);
+  CHECK(protocol_line_error(R"({"a":"send","to":0,"data":"AQEB","control":true})", DataType::map) == std::nullopt);
+  CHECK(protocol_line_error(R"({"a":"send","to":0,"data":"AQEB","control":false})", DataType::map) == std::nullopt);
   CHECK(protocol_line_error(R"({"a":"report","op":1,"lifecycle":"applied"})", DataType::map) == std::nullopt);
   CHECK(protocol_line_error(R"({"a":"state","state":{"type":"list","items":[[3,2]]},"metadata_bytes":38})", DataType::list) ==
         std::nullopt);
@@ -27,6 +29,8 @@ TEST_CASE("a line that breaks the protocol is an error saying what it lacks", "[
   CHECK(protocol_line_error(R"({"a":7})", DataType::map) == "wrote a line that is not protocol");
   CHECK(protocol_line_error(R"({"a":"send","to":0,"data":"A"})", DataType::map).value().starts_with("a send needs"));
   CHECK(protocol_line_error(R"({"a":"put","key":1,"value":"AAAA"})", DataType::map).value().starts_with("a put needs"));
+  CHECK(protocol_line_error(R"({"a":"send","to":0,"data":"AQEB","control":"yes"})", DataType::map).value().starts_with(
+      "a send's \"control\" must be true or false"));
   CHECK(protocol_line_error(R"({"a":"state","state":{"type":"map","fields":{"x":1}}})", DataType::map) ==
         "a state that is not a canonical map state");
   CHECK(protocol_line_error(R"({"a":"jump"})", DataType::map) == "unknown action");

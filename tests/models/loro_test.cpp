@@ -75,7 +75,7 @@ TEST_CASE("the Loro models are shipped with the rule a LoroMap keeps", "[externa
     REQUIRE(model != nullptr);
     CHECK(model->external);
     CHECK(model->correct());
-    CHECK(model->metadata_growth == MetadataGrowth::keeps_history);
+    CHECK(model->metadata_growth == MetadataGrowth::keeps_every_change);
   }
   // A map delete is a write of "absent" under the same Lamport order: a concurrent remove may win.
   CHECK(registry.find("loro-list")->rule == SupersedeRule::last_writer_wins);

@@ -827,6 +827,9 @@ TEST_CASE("the growth check judges only the nodes the model's declaration leaves
   InvariantOptions options;
   options.metadata_bytes_max = 4'000;
   CHECK(of(check(b.history(), options), Invariant::bounded_metadata).size() == 1);
+  // Unless the model declares that it keeps every change for ever (MetadataGrowth::keeps_every_change).
+  b.history().metadata_bound_applies = false;
+  CHECK(of(check(b.history(), options), Invariant::bounded_metadata).empty());
 }
 
 TEST_CASE("the growth check's allowed growth and floor come from the scenario", "[invariants]") {

@@ -25,8 +25,12 @@ export class Env {
   readonly servers: number[];
   readonly clients: number[];
   readonly storage: Storage;
-  /** Sends a JSON message to node `to`; silently not sent when no connection to it is up. */
-  send(to: number, message: Json | object): void;
+  /**
+   * Sends a JSON message to node `to`; silently not sent when no connection to it is up.
+   * `{ control: true }` declares that it carries no write (a handshake, presence): the checkers'
+   * happens-before does not flow along it. A write sent this way would hide its loss.
+   */
+  send(to: number, message: Json | object, options?: { control?: boolean; ownWritesThrough?: number }): void;
   /** Runs `callback` after `ms` milliseconds of virtual time; returns a handle for clearTimeout. */
   setTimeout(callback: () => void, ms: number): number;
   clearTimeout(handle: number): void;

@@ -76,7 +76,7 @@ class Env {
   }
 
   /** Sends a JSON-serialisable message to node `to` (dropped silently if no connection is up). */
-  send(to, message) { this.actions('send').send(to, Buffer.from(JSON.stringify(message), 'utf8')); }
+  send(to, message, options) { this.actions('send').send(to, Buffer.from(JSON.stringify(message), 'utf8'), options); }
 
   /** Calls `callback` after `ms` milliseconds of this replica's virtual time; returns a handle. */
   setTimeout(callback, ms) {

@@ -46,7 +46,11 @@ export type Lifecycle = 'applied' | 'acknowledged' | 'rejected' | 'seen';
 export class Actions {
   lines: string[];
   push(action: object): void;
-  send(to: number, bytes: Uint8Array): void;
+  /**
+   * `control: true`: the bytes carry no write, so happens-before does not flow along them.
+   * `ownWritesThrough`: of the sender's own writes they carry that op and those before it only.
+   */
+  send(to: number, bytes: Uint8Array, options?: { control?: boolean; ownWritesThrough?: number }): void;
   timer(delayUs: number, tag: number): void;
   report(op: number, lifecycle: Lifecycle, target?: number): void;
   put(key: string, bytes: Uint8Array): void;

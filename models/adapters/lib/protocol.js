@@ -100,8 +100,18 @@ const DONE = JSON.stringify({ a: 'done' });
 class Actions {
   constructor() { this.lines = []; }
   push(action) { this.lines.push(JSON.stringify(action)); }
-  /** Sends bytes (a Uint8Array or Buffer) to node `to`. */
-  send(to, bytes) { this.push({ a: 'send', to, data: Buffer.from(bytes).toString('base64') }); }
+  /**
+   * Sends bytes (a Uint8Array or Buffer) to node `to`. `{ control: true }` declares that they carry
+   * no write (a handshake, a state-vector request, presence): the checkers' happens-before does not
+   * flow along them. `{ ownWritesThrough: opId }` declares that of the sender's own writes they carry
+   * that op and those before it only (PROTOCOL.md, "Control messages and happens-before").
+   */
+  send(to, bytes, options) {
+    const action = { a: 'send', to, data: Buffer.from(bytes).toString('base64') };
+    if (options && options.control) action.control = true;
+    else if (options && options.ownWritesThrough) action.own_writes_through = options.ownWritesThrough;
+    this.push(action);
+  }
   /** Calls the replica's timer(tag) after `delayUs` microseconds of virtual time. */
   timer(delayUs, tag) { this.push({ a: 'timer', delay: Math.max(0, Math.floor(delayUs)), tag }); }
   /** Tells the simulator what the user saw: applied, acknowledged, rejected or seen. */

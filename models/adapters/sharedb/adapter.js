@@ -92,6 +92,17 @@ function guarded(fn) {
   };
 }
 
+// Which ShareDB messages carry writes (PROTOCOL.md, "Control messages and happens-before"): an op
+// (`a: 'op'` with `op`, `create` or `del`) and any message with a snapshot (`data`) or a bulk of them
+// (`b`). The rest carry none and are sent as control messages: the handshake, subscribe and fetch
+// requests, an acknowledgement (an `op` message naming only the receiver's own submission).
+const CONTROL = { control: true };
+function sendOptions(message) {
+  if (!message || typeof message !== 'object') return undefined;
+  if (message.a === 'op') return 'op' in message || 'create' in message || 'del' in message ? undefined : CONTROL;
+  return message.data === undefined && message.b === undefined ? CONTROL : undefined;
+}
+
 function opKey(version) { return OP_KEY_PREFIX + String(version).padStart(10, '0'); }
 
 /** The canonical state of a document's data (an object from key to op id). */
@@ -170,7 +181,7 @@ class Server {
       read() {},
       write(chunk, encoding, callback) {
         const active = protocol.current();
-        if (active) active.out.send(peer, Buffer.from(JSON.stringify(chunk)));
+        if (active) active.out.send(peer, Buffer.from(JSON.stringify(chunk)), sendOptions(chunk));
         callback();
       },
     });
@@ -220,11 +231,24 @@ class Client {
     this.doc.subscribe(guarded(() => {}));
     this.ownOps = new Set();
     this.shown = {};
+    this.lastSubmitted = 0;      // the op id of the user's latest submitted op
+    this.throughBySeq = new Map();  // an op message's seq: the last of the user's ops it carries
   }
 
   socketSend(text) {
     if (this.socket.readyState !== 1 || this.server === null) return;
-    output().send(this.server, Buffer.from(text));
+    const message = JSON.parse(text);
+    let options = sendOptions(message);
+    if (options === undefined && message.a === 'op' && message.seq !== undefined && this.lastSubmitted !== 0) {
+      // ShareDB sends an op (its pending ops composed) once it has no op in flight, so its first
+      // send carries every op submitted so far; a resend after a reconnect keeps its seq and carries
+      // the same ops, while those submitted since wait behind it (PROTOCOL.md, "Control messages
+      // and happens-before"). Where composing fails, the first figure is too high: more ordering,
+      // never less.
+      if (!this.throughBySeq.has(message.seq)) this.throughBySeq.set(message.seq, this.lastSubmitted);
+      options = { ownWritesThrough: this.throughBySeq.get(message.seq) };
+    }
+    output().send(this.server, Buffer.from(text), options);
   }
 
   connected(event) {
@@ -265,6 +289,7 @@ class Client {
     const json0 = this.doc.type ? this.opFor(op, this.doc.data) : null;
     if (json0 === null) { out.report(op.id, 'rejected'); return; }
     this.ownOps.add(op.id);
+    this.lastSubmitted = op.id;
     this.doc.submitOp(json0, guarded((error) => {
       // ShareDB rolled the op back and told the user.
       output().report(op.id, error ? 'rejected' : 'acknowledged');

@@ -31,6 +31,16 @@ const CLOSE = 3;
 const PING = 4;
 const PONG = 5;
 
+// Which sends carry writes (PROTOCOL.md, "Control messages and happens-before"): of y-protocols'
+// messages only sync step 2 and update (message type 0, sub-type 1 or 2, one byte each as varuints)
+// carry document updates. Sync step 1 (a state vector), awareness (presence), the query for it and
+// the socket frames OPEN, CLOSE, PING and PONG carry none, and are sent as control messages.
+const CONTROL = { control: true };
+function dataOptions(data) {
+  const bytes = new Uint8Array(data);
+  return bytes.length >= 2 && bytes[0] === 0 && (bytes[1] === 1 || bytes[1] === 2) ? undefined : CONTROL;
+}
+
 const CONNECTING = 0;
 const OPENED = 1;
 const CLOSING = 2;
@@ -92,7 +102,7 @@ class ClientLink {
     if (kind === DATA && socket.readyState === OPENED) {
       if (socket.onmessage) socket.onmessage({ type: 'message', data: arrayBuffer(payload) });
     } else if (kind === PING && socket.readyState === OPENED) {
-      this.replica.out.send(from, frame(PONG, socketNumber));
+      this.replica.out.send(from, frame(PONG, socketNumber), CONTROL);
     } else if (kind === CLOSE && socket.readyState !== CLOSED) {
       socket.readyState = CLOSED;
       if (socket.onclose) socket.onclose({ type: 'close', code: 1005, reason: '', wasClean: true });
@@ -117,7 +127,7 @@ class ClientSocket {
       // No network: the attempt fails, reported after the constructor returns as a browser does.
       setTimeout(() => { if (this.readyState === CONNECTING) this.fail(1006); }, 0);
     } else {
-      link.replica.out.send(this.server, frame(OPEN, this.socketNumber));
+      link.replica.out.send(this.server, frame(OPEN, this.socketNumber), CONTROL);
       setTimeout(() => {
         if (this.readyState !== CONNECTING) return;
         this.readyState = OPENED;
@@ -134,7 +144,7 @@ class ClientSocket {
   send(data) {
     if (this.readyState === CONNECTING) throw new Error("Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.");
     if (this.readyState !== OPENED || this.link.replica.dead) return;  // a browser drops it silently
-    this.link.replica.out.send(this.server, frame(DATA, this.socketNumber, data));
+    this.link.replica.out.send(this.server, frame(DATA, this.socketNumber, data), dataOptions(data));
   }
 
   close() {
@@ -142,7 +152,7 @@ class ClientSocket {
     const wasOpen = this.readyState === OPENED;
     this.readyState = CLOSING;
     if (this.link.server === this.server && this.server !== null && !this.link.replica.dead) {
-      this.link.replica.out.send(this.server, frame(CLOSE, this.socketNumber));
+      this.link.replica.out.send(this.server, frame(CLOSE, this.socketNumber), CONTROL);
     }
     setTimeout(() => {
       if (this.readyState === CLOSED) return;
@@ -226,19 +236,19 @@ class ServerConn {
       if (done) done(new Error('WebSocket is not open'));
       return;
     }
-    this.link.replica.out.send(this.client, frame(DATA, this.socketNumber, data));
+    this.link.replica.out.send(this.client, frame(DATA, this.socketNumber, data), dataOptions(data));
     if (done) done(undefined);
   }
 
   ping() {
     if (this.readyState !== OPENED) throw new Error('WebSocket is not open');
-    if (!this.link.replica.dead) this.link.replica.out.send(this.client, frame(PING, this.socketNumber));
+    if (!this.link.replica.dead) this.link.replica.out.send(this.client, frame(PING, this.socketNumber), CONTROL);
   }
 
   close() {
     if (this.readyState !== OPENED) return;
     this.readyState = CLOSING;
-    if (!this.link.replica.dead) this.link.replica.out.send(this.client, frame(CLOSE, this.socketNumber));
+    if (!this.link.replica.dead) this.link.replica.out.send(this.client, frame(CLOSE, this.socketNumber), CONTROL);
     this.forget();
     setTimeout(() => this.finish(), 0);
   }

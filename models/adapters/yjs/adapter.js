@@ -52,6 +52,9 @@ if (!usable) {
 const TAG_SV = 0;
 const TAG_UPDATE = 1;
 const TAG_ACK = 2;
+// State vectors (TAG_SV, TAG_ACK) say which updates a replica holds, never what they hold: they are
+// sent as control messages, along which the checkers' happens-before does not flow (PROTOCOL.md).
+const CONTROL = { control: true };
 const COMPACT_AFTER = 64;  // stored updates merged into one snapshot beyond this many
 
 function frame(tag, bytes) {
@@ -208,7 +211,7 @@ class Client extends Replica {
   connected(event, out) {
     this.out = out;
     this.server = event.peer;
-    out.send(event.peer, frame(TAG_SV, Y.encodeStateVector(this.doc)));
+    out.send(event.peer, frame(TAG_SV, Y.encodeStateVector(this.doc)), CONTROL);
   }
 
   disconnected(event) {
@@ -231,12 +234,12 @@ class Server extends Replica {
     const body = bytes.subarray(1);
     if (bytes[0] === TAG_SV) {
       out.send(event.from, frame(TAG_UPDATE, Y.encodeStateAsUpdate(this.doc, body)));
-      out.send(event.from, frame(TAG_SV, Y.encodeStateVector(this.doc)));
+      out.send(event.from, frame(TAG_SV, Y.encodeStateVector(this.doc)), CONTROL);
       // From now on the client holds everything this server held, so relayed updates follow it.
       this.clients.add(event.from);
     } else if (bytes[0] === TAG_UPDATE) {
       Y.applyUpdate(this.doc, body, event.from);  // stored and flushed by the update handler
-      out.send(event.from, frame(TAG_ACK, Y.encodeStateVector(this.doc)));
+      out.send(event.from, frame(TAG_ACK, Y.encodeStateVector(this.doc)), CONTROL);
       for (const client of this.clients) {
         if (client !== event.from) out.send(client, frame(TAG_UPDATE, body));
       }
