@@ -100,8 +100,8 @@ std::string matrices(const Comparison& c) {
   };
   if (!m.correct_models.empty()) s += "### Correct models\n\n" + matrix_table(m, false, rate_cell);
   if (!m.buggy_models.empty()) s += "### Buggy baselines (built to fail)\n\n" + matrix_table(m, true, rate_cell);
-  s += fmt::format("## Cost matrix\n\n{} (mean over seeds) relative to the lowest in its row, buggy baselines included: "
-                   "🟩 within 10%, 🟨 up to 2x, 🟧 up to 5x, 🟥 over 5x, n/a no seed gave the figure, `·` not run.\n\n",
+  s += fmt::format("## Cost matrix\n\n{} (mean over seeds) relative to the lowest correct model in its row (buggy baselines are "
+                   "shown against it, never chosen as it): 🟩 within 10% or below, 🟨 up to 2x, 🟧 up to 5x, 🟥 over 5x, n/a no seed gave the figure, `·` not run.\n\n",
                    info(matrix::kCostMetric).title);
   if (!m.correct_models.empty()) s += "### Correct models\n\n" + matrix_table(m, false, cost_cell);
   if (!m.buggy_models.empty()) s += "### Buggy baselines (built to fail)\n\n" + matrix_table(m, true, cost_cell);
