@@ -265,9 +265,12 @@ std::string to_markdown(const Comparison& c) {
   if (c.backoff) s += backoff_table(*c.backoff);
   if (!c.diagrams.empty()) {
     s += "## Space-time diagrams\n\n";
-    for (const Diagram& d : c.diagrams) {
+    for (std::size_t i = 0; i < c.diagrams.size(); ++i) {
+      const Diagram& d = c.diagrams[i];
       s += fmt::format("- `{}`: [{}]({}) ({} on {}, seed {}): `{}`\n", to_string(d.invariant), d.file, d.file, d.model,
                        d.scenario, d.seed, d.replay);
+      // The caption is the item's second paragraph; a blank line then keeps the next item apart.
+      if (!d.caption.empty()) s += fmt::format("\n  {}\n{}", d.caption, i + 1 < c.diagrams.size() ? "\n" : "");
     }
     s += "\n";
   }
