@@ -2,6 +2,7 @@
 // one lane per node, time left to right, a message as an arrow from its send to its delivery.
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -55,11 +56,31 @@ std::vector<std::uint32_t> choose_lanes(const Schedule& schedule, const std::set
   return lanes;
 }
 
+/// A stretch of the time axis: drawn to scale, or folded into a narrow marked gap.
+struct Piece {
+  std::int64_t from_us = 0, to_us = 0;
+  double x0 = 0, x1 = 0;
+  bool folded = false;
+};
+
 struct Layout {
   std::map<std::uint32_t, int> lane_of;
   std::int64_t end_us = 1;
   int plot = kPlotMin;
-  double x(std::int64_t us) const { return kLeft + static_cast<double>(std::clamp<std::int64_t>(us, 0, end_us)) / static_cast<double>(end_us) * plot; }
+  std::vector<Piece> pieces;  ///< empty: one linear axis
+  double x(std::int64_t us) const {
+    us = std::clamp<std::int64_t>(us, 0, end_us);
+    for (const Piece& p : pieces) {
+      if (us > p.to_us) continue;
+      const double span = static_cast<double>(std::max<std::int64_t>(1, p.to_us - p.from_us));
+      return p.x0 + static_cast<double>(us - p.from_us) / span * (p.x1 - p.x0);
+    }
+    return kLeft + static_cast<double>(us) / static_cast<double>(end_us) * plot;
+  }
+  /// Whether `from`..`to` lies inside one folded gap (traffic there is not drawn).
+  bool folded(std::int64_t from, std::int64_t to) const {
+    return std::any_of(pieces.begin(), pieces.end(), [&](const Piece& p) { return p.folded && from >= p.from_us && to <= p.to_us; });
+  }
   double y(std::uint32_t node) const { return kTop + lane_of.at(node) * kLane + kLane / 2.0; }
   bool shown(std::uint32_t node) const { return lane_of.count(node) > 0; }
 };
@@ -133,9 +154,10 @@ std::vector<Arrow> arrows_of(const std::vector<TraceLine>& events, const Layout&
   return arrows;
 }
 
-bool kept(const Arrow& a, std::size_t i, std::size_t stride, bool told) {
+bool kept(const Arrow& a, std::size_t i, std::size_t stride, bool told, const Layout& l) {
   // Every dropped message is kept in a plain diagram, every message on the path in a story; the
-  // rest are thinned evenly when there are too many.
+  // rest are thinned evenly when there are too many, and not drawn inside a folded gap.
+  if (told && !a.on_path && l.folded(a.from_t, a.to_t)) return false;
   return (told ? a.on_path : a.dropped) || i % stride == 0;
 }
 
@@ -144,7 +166,7 @@ std::string draw_arrows(const std::vector<Arrow>& arrows, const Layout& l, bool 
   std::string s;
   for (std::size_t i = 0; i < arrows.size(); ++i) {
     const Arrow& a = arrows[i];
-    if (!kept(a, i, stride, told)) continue;
+    if (!kept(a, i, stride, told, l)) continue;
     const double x1 = l.x(a.from_t), y1 = l.y(a.from), y2 = l.y(a.to);
     const bool faded = told && !a.on_path;
     const std::string tag = told ? fmt::format("class=\"{}\" data-msg=\"{}\" ", faded ? "faded" : "path", a.msg) : std::string();
@@ -266,6 +288,7 @@ std::string lanes_and_axis(const Layout& l, const Schedule& schedule, int height
     s += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text><path d=\"M{} {:.1f}H{}\" stroke=\"#bbb\"/>\n",
                      kLeft - 6, y + 4, name, kLeft, y, kLeft + l.plot);
   }
+  if (!l.pieces.empty()) return s;  // a folded axis gets its ticks from folded_axis
   const double step = svg::nice_step(static_cast<double>(l.end_us) / 1e6, 10);
   for (double t = 0; t * 1e6 <= static_cast<double>(l.end_us); t += step) {
     const double x = l.x(static_cast<std::int64_t>(t * 1e6));
@@ -275,14 +298,99 @@ std::string lanes_and_axis(const Layout& l, const Schedule& schedule, int height
   return s;
 }
 
+/// Folding: time within kFoldMarginUs of a moment of the story is drawn to scale; a stretch longer
+/// than kFoldMinUs with nothing of the story in it is folded into a gap kGapPx wide.
+constexpr std::int64_t kFoldMarginUs = 1'000'000, kFoldMinUs = 3'000'000;
+constexpr int kGapPx = 40;
+/// Seconds drawn to scale get at least kPixelsPerSecond and at most this.
+constexpr double kStoryPixelsPerSecondMax = 400;
+
+/// The story's times: its moments, the sends and arrivals of messages on its path, its lost copies.
+std::vector<std::int64_t> story_times(const story::Story& st, const std::vector<Arrow>& arrows) {
+  std::vector<std::int64_t> times;
+  for (const story::Moment& m : st.moments) times.push_back(m.t);
+  for (const Arrow& a : arrows) {
+    if (!a.on_path) continue;
+    times.push_back(a.from_t);
+    times.push_back(a.to_t);
+  }
+  for (const story::LostMessage& m : st.lost) {
+    times.push_back(m.sent_t);
+    times.push_back(m.cut_t);
+  }
+  std::sort(times.begin(), times.end());
+  return times;
+}
+
+/// Cuts the axis into pieces to scale around the story's times and folded gaps between them.
+void fold(Layout& l, const std::vector<std::int64_t>& times) {
+  std::vector<std::pair<std::int64_t, std::int64_t>> kept;
+  for (std::int64_t t : times) {
+    const std::int64_t from = std::max<std::int64_t>(0, t - kFoldMarginUs), to = std::min(l.end_us, t + kFoldMarginUs);
+    if (!kept.empty() && from - kept.back().second < kFoldMinUs) kept.back().second = std::max(kept.back().second, to);
+    else kept.emplace_back(from, to);
+  }
+  if (kept.empty()) return;
+  if (kept.front().first < kFoldMinUs) kept.front().first = 0;
+  if (l.end_us - kept.back().second < kFoldMinUs) kept.back().second = l.end_us;
+  std::vector<Piece> pieces;
+  std::int64_t at = 0;
+  for (const auto& [from, to] : kept) {
+    if (from > at) pieces.push_back(Piece{at, from, 0, 0, true});
+    pieces.push_back(Piece{from, to, 0, 0, false});
+    at = to;
+  }
+  if (at < l.end_us) pieces.push_back(Piece{at, l.end_us, 0, 0, true});
+  std::int64_t scaled_us = 0;
+  int gaps = 0;
+  for (const Piece& p : pieces) {
+    if (p.folded) ++gaps;
+    else scaled_us += p.to_us - p.from_us;
+  }
+  if (gaps == 0) return;  // nothing to fold: the plain linear axis
+  const double seconds = std::max(1e-3, static_cast<double>(scaled_us) / 1e6);
+  const double room_min = kPlotMin - gaps * kGapPx, room_max = kPlotMax - gaps * kGapPx;
+  const double pps = std::clamp(std::max<double>(kPixelsPerSecond, room_min / seconds), 1.0,
+                                std::min(kStoryPixelsPerSecondMax, std::max(1.0, room_max / seconds)));
+  double x = kLeft;
+  for (Piece& p : pieces) {
+    p.x0 = x;
+    x += p.folded ? kGapPx : static_cast<double>(p.to_us - p.from_us) / 1e6 * pps;
+    p.x1 = x;
+  }
+  l.pieces = std::move(pieces);
+  l.plot = static_cast<int>(std::ceil(x - kLeft));
+}
+
+/// Ticks within each piece drawn to scale, and each folded gap marked with the time it hides.
+std::string folded_axis(const Layout& l, int height) {
+  std::string s;
+  for (const Piece& p : l.pieces) {
+    if (p.folded) {
+      s += fmt::format("<rect class=\"fold\" x=\"{:.1f}\" y=\"{}\" width=\"{:.1f}\" height=\"{}\" fill=\"#f2f2f2\" fill-opacity=\"0.8\"/>"
+                       "<path d=\"M{:.1f} {}v{}M{:.1f} {}v{}\" stroke=\"#bbb\" stroke-dasharray=\"3 3\"/>"
+                       "<text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\" fill=\"#777\">{}s folded</text>\n",
+                       p.x0, kTop, p.x1 - p.x0, height - kTop - 34, p.x0, kTop, height - kTop - 34, p.x1, kTop, height - kTop - 34,
+                       (p.x0 + p.x1) / 2, height - 6, svg::number(static_cast<double>(p.to_us - p.from_us) / 1e6));
+      continue;
+    }
+    const double from_s = static_cast<double>(p.from_us) / 1e6, to_s = static_cast<double>(p.to_us) / 1e6;
+    const double step = svg::nice_step(to_s - from_s, std::max(1, static_cast<int>((p.x1 - p.x0) / 110)));
+    for (double t = std::ceil(from_s / step) * step; t <= to_s; t += step) {
+      const double x = l.x(static_cast<std::int64_t>(std::llround(t * 1e6)));
+      s += fmt::format("<path d=\"M{:.1f} {}v{}\" stroke=\"#eee\"/><text x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}s</text>\n",
+                       x, kTop, height - kTop - 34, x, height - 18, svg::number(t));
+    }
+  }
+  return s;
+}
 
 std::string legend(std::size_t shown, std::size_t total, std::size_t lanes, std::uint32_t nodes, bool told) {
   if (told) {
     return fmt::format(
-        "<text x=\"8\" y=\"34\">bold blue: messages on the causal path of the operations the violation names; grey: other "
-        "traffic ({} of {} messages shown{}); red cross: dropped, dashed: died in flight; shading: orange partition, grey "
-        "offline, red down, black crashed (faint: off the path); labels: the write, its fate, the fault, the loss; right: "
-        "each node's final value</text>\n",
+        "<text x=\"8\" y=\"34\">bold: the causal path of the named operations; grey: other traffic ({} of {} messages "
+        "shown{}); cross: dropped; dashed: died in flight; shading: orange partition, grey offline, red down, black crashed, "
+        "faint off the path; dashed bands: folded time</text>\n",
         shown, total, lanes < nodes ? fmt::format(", {} of {} nodes", lanes, nodes) : std::string());
   }
   return fmt::format(
@@ -314,9 +422,10 @@ std::string lamport_svg(const Schedule& schedule, std::string_view trace_jsonl, 
   const int axis_height = kTop + kLane * static_cast<int>(lanes.size()) + 40;
   const int height = axis_height + 16 * static_cast<int>(caption.size()) + (caption.empty() ? 0 : 8);
   const std::vector<Arrow> arrows = arrows_of(events, l, st);
+  if (st.told) fold(l, story_times(st, arrows));
   const std::size_t stride = arrows.size() > kMaxArrows ? (arrows.size() + kMaxArrows - 1) / kMaxArrows : 1;
   std::size_t shown = 0;
-  for (std::size_t i = 0; i < arrows.size(); ++i) shown += kept(arrows[i], i, stride, st.told) ? 1 : 0;
+  for (std::size_t i = 0; i < arrows.size(); ++i) shown += kept(arrows[i], i, stride, st.told, l) ? 1 : 0;
 
   std::string s = svg::open(kLeft + l.plot + (st.told ? kFinalsWidth : kRight), height, "chart lamport", title);
   s += "<defs><marker id=\"arrow\" viewBox=\"0 0 6 6\" refX=\"6\" refY=\"3\" markerWidth=\"5\" markerHeight=\"5\" "
@@ -330,6 +439,7 @@ std::string lamport_svg(const Schedule& schedule, std::string_view trace_jsonl, 
   s += fault_shading(schedule, l, st);
   s += crash_shading(events, l, st);
   s += lanes_and_axis(l, schedule, axis_height);
+  if (!l.pieces.empty()) s += folded_axis(l, axis_height);
   s += draw_arrows(arrows, l, st.told);
   s += draw_lost(st, l);
   s += highlight_ops(events, l, violations);

@@ -193,6 +193,11 @@ TEST_CASE("a failure diagram draws the named operation's messages at full streng
   CHECK(count(svg, "class=\"path\" data-msg=\"" + first_msg + "\"") == 0);
   // Fewer arrows on the path than greyed ones: the routine traffic no longer dominates.
   CHECK(count(svg, "class=\"path\"") < count(svg, "class=\"faded\""));
+  // The quiet seconds after the story are folded into a marked gap; a plain diagram is not folded.
+  CHECK(count(svg, "<rect class=\"fold\"") >= 1);
+  CHECK(count(svg, "s folded</text>") == count(svg, "<rect class=\"fold\""));
+  const std::string plain = lamport_svg(w.run.schedule, w.run.trace, {}, w.run.result.history, "plain");
+  CHECK(count(plain, "<rect class=\"fold\"") == 0);
 }
 
 TEST_CASE("a failure diagram labels the write, its acknowledgement, the fault, the loss and the final states", "[reports][story]") {
