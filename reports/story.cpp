@@ -64,6 +64,12 @@ std::string seconds(std::int64_t us) {
   return fmt::format("{}.{:03} s", us / 1'000'000, (us / 1'000) % 1'000);
 }
 
+/// When a fault held: "4.000 s to 5.000 s", or "at 4.000 s" for one that is over at once.
+std::string span(const ScheduledFault& f) {
+  if (f.duration.us <= 0) return "at " + seconds(f.start.us);
+  return fmt::format("{} to {}", seconds(f.start.us), seconds(f.end().us));
+}
+
 std::string short_op(const Operation& op) {
   switch (op.kind) {
     case OpKind::map_set: return fmt::format("set field {}", op.key.value);
@@ -260,8 +266,8 @@ std::string fault_sentence(const Schedule& schedule, const Story& story, const K
     const ScheduledFault& f = schedule.faults[i];
     const bool on_writer = first && std::any_of(f.side_a.begin(), f.side_a.end(), [&](NodeId n) { return n.value == first->client; });
     if (on_writer && first && f.start.us <= first->issued_t && f.end().us >= first->issued_t) {
-      return fmt::format("It was written while {} was under the {} fault ({} to {}).", node_name(schedule, first->client),
-                         to_string(f.kind), seconds(f.start.us), seconds(f.end().us));
+      return fmt::format("It was written while {} was under the {} fault ({}).", node_name(schedule, first->client),
+                         to_string(f.kind), span(f));
     }
     if (!chosen) chosen = i;
   }
@@ -269,8 +275,7 @@ std::string fault_sentence(const Schedule& schedule, const Story& story, const K
     const ScheduledFault& f = schedule.faults[*chosen];
     std::set<std::uint32_t> targets;
     for (NodeId n : f.side_a) targets.insert(n.value);
-    return fmt::format("The {} fault on {} ({} to {}) cut its path.", to_string(f.kind), names(schedule, targets),
-                       seconds(f.start.us), seconds(f.end().us));
+    return fmt::format("The {} fault on {} ({}) cut its path.", to_string(f.kind), names(schedule, targets), span(f));
   }
   if (!story.crashed.empty()) return fmt::format("A crash of {} took it.", names(schedule, story.crashed));
   if (!story.lost.empty()) return "A copy of it died in flight with its connection.";
@@ -289,8 +294,7 @@ std::string run_faults_sentence(const Schedule& schedule) {
     const ScheduledFault& f = schedule.faults[i];
     std::set<std::uint32_t> targets;
     for (NodeId n : f.side_a) targets.insert(n.value);
-    s += fmt::format("{}{} on {} ({} to {})", i == 0 ? "" : ", ", to_string(f.kind), names(schedule, targets), seconds(f.start.us),
-                     seconds(f.end().us));
+    s += fmt::format("{}{} on {} ({})", i == 0 ? "" : ", ", to_string(f.kind), names(schedule, targets), span(f));
   }
   if (schedule.faults.size() > kListed) s += fmt::format(" and {} more", schedule.faults.size() - kListed);
   return s + ".";
@@ -436,7 +440,7 @@ Story tell(const Schedule& schedule, const std::vector<TraceLine>& events, const
   for (std::size_t i : story.faults) {
     const ScheduledFault& f = schedule.faults[i];
     for (NodeId n : f.side_a) {
-      story.moments.push_back({f.start.us, n.value, fmt::format("{} {} to {}", to_string(f.kind), seconds(f.start.us), seconds(f.end().us)), true});
+      story.moments.push_back({f.start.us, n.value, fmt::format("{} {}", to_string(f.kind), span(f)), true});
     }
   }
   std::stable_sort(story.moments.begin(), story.moments.end(),
