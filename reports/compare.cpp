@@ -382,7 +382,8 @@ Diagram draw_failing_run(const Scenario& scenario, const ModelInfo& model, std::
   d.file = "diagram-" + std::string(to_string(invariant)) + ".svg";
   const std::string title = std::string(to_string(invariant)) + ": " + model.name + " on " + scenario.name + ", seed " +
                             std::to_string(seed) + (drew_shrunk ? " (shrunk schedule)" : "");
-  d.svg = lamport_svg(schedule, trace.str(), kind, title);
+  d.svg = lamport_svg(schedule, trace.str(), kind, r.history, title);
+  d.caption = failure_caption(schedule, trace.str(), kind, r.history);
   if (!kind.empty()) d.report = format_violation(kind.front(), r.history);
   d.replay = replay_command(scenario, model, seed);
   return d;

@@ -78,7 +78,7 @@ std::string number_cell(const Summary& s, double value) {
 // ---- The strategy and cost matrices, and what changed since a baseline ----
 
 constexpr std::string_view kRateBandText[] = {"no violation", "up to 10% of seeds", "up to 50% of seeds", "over 50% of seeds"};
-constexpr std::string_view kCostBandText[] = {"within 10% of the best", "up to 2x the best", "up to 5x the best", "over 5x the best"};
+constexpr std::string_view kCostBandText[] = {"within 10% of the best, or below it", "up to 2x the best", "up to 5x the best", "over 5x the best"};
 
 std::string move_mark(std::optional<Movement> m, bool is_new) {
   if (is_new) return "<sup title=\"not in the baseline\">new</sup>";
@@ -155,7 +155,7 @@ std::string strategy_matrix(const matrix::Matrix& m, bool with_baseline) {
 std::string cost_matrix(const matrix::Matrix& m, bool with_baseline) {
   const MetricInfo& cost = info(matrix::kCostMetric);
   std::string s = fmt::format("<h2 id=\"cost-matrix\">Cost matrix</h2>\n<p class=\"legend\">Each cell: {} (mean over seeds) relative to "
-                              "the lowest in its row, buggy baselines included.",
+                              "the lowest correct model in its row (buggy baselines are shown against it, never chosen as it).",
                               markup_escape(cost.title));
   for (int band = 0; band < matrix::kCostBands; ++band) {
     s += fmt::format("<span class=\"key\" style=\"background:{}\">&nbsp;</span>{}", std::array{"#cdebc5", "#eef5c8", "#f7d9a8", "#eba07f"}[band],
@@ -374,9 +374,11 @@ std::string diagrams_section(const std::vector<Diagram>& diagrams) {
   std::string s = "<h2 id=\"diagrams\">Space-time diagrams of failing runs</h2>\n";
   for (const Diagram& d : diagrams) {
     s += fmt::format("<h3>{}: {} on {}, seed {} (<a href=\"{}\">{}</a>)</h3>\n<p><code>{}</code></p>\n<div class=\"lamport-wrap\">{}</div>\n"
-                     "<details><summary>violation report</summary><pre>{}</pre></details>\n",
+                     "{}<details><summary>violation report</summary><pre>{}</pre></details>\n",
                      to_string(d.invariant), markup_escape(d.model), markup_escape(d.scenario), d.seed, markup_escape(d.file),
-                     markup_escape(d.file), markup_escape(d.replay), d.svg, markup_escape(d.report));
+                     markup_escape(d.file), markup_escape(d.replay), d.svg,
+                     d.caption.empty() ? std::string() : fmt::format("<p class=\"caption\">{}</p>\n", markup_escape(d.caption)),
+                     markup_escape(d.report));
   }
   return s;
 }

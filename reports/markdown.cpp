@@ -100,8 +100,8 @@ std::string matrices(const Comparison& c) {
   };
   if (!m.correct_models.empty()) s += "### Correct models\n\n" + matrix_table(m, false, rate_cell);
   if (!m.buggy_models.empty()) s += "### Buggy baselines (built to fail)\n\n" + matrix_table(m, true, rate_cell);
-  s += fmt::format("## Cost matrix\n\n{} (mean over seeds) relative to the lowest in its row, buggy baselines included: "
-                   "🟩 within 10%, 🟨 up to 2x, 🟧 up to 5x, 🟥 over 5x, n/a no seed gave the figure, `·` not run.\n\n",
+  s += fmt::format("## Cost matrix\n\n{} (mean over seeds) relative to the lowest correct model in its row (buggy baselines are "
+                   "shown against it, never chosen as it): 🟩 within 10% or below, 🟨 up to 2x, 🟧 up to 5x, 🟥 over 5x, n/a no seed gave the figure, `·` not run.\n\n",
                    info(matrix::kCostMetric).title);
   if (!m.correct_models.empty()) s += "### Correct models\n\n" + matrix_table(m, false, cost_cell);
   if (!m.buggy_models.empty()) s += "### Buggy baselines (built to fail)\n\n" + matrix_table(m, true, cost_cell);
@@ -265,9 +265,12 @@ std::string to_markdown(const Comparison& c) {
   if (c.backoff) s += backoff_table(*c.backoff);
   if (!c.diagrams.empty()) {
     s += "## Space-time diagrams\n\n";
-    for (const Diagram& d : c.diagrams) {
+    for (std::size_t i = 0; i < c.diagrams.size(); ++i) {
+      const Diagram& d = c.diagrams[i];
       s += fmt::format("- `{}`: [{}]({}) ({} on {}, seed {}): `{}`\n", to_string(d.invariant), d.file, d.file, d.model,
                        d.scenario, d.seed, d.replay);
+      // The caption is the item's second paragraph; a blank line then keeps the next item apart.
+      if (!d.caption.empty()) s += fmt::format("\n  {}\n{}", d.caption, i + 1 < c.diagrams.size() ? "\n" : "");
     }
     s += "\n";
   }

@@ -15,7 +15,8 @@ int rate_band(const Rate& rate) {
 }
 
 int cost_band(double ratio) {
-  assert(!(ratio < 1));  // relative to the row's best, so never below it
+  assert(!(ratio < 0));  // bytes are never negative
+  // Below 1 is possible: a buggy baseline may undercut the best correct model.
   if (ratio <= 1.1) return 0;
   if (ratio <= 2) return 1;
   if (ratio <= 5) return 2;
@@ -86,8 +87,10 @@ Matrix build(const Comparison& c) {
     row.anchor = anchor(s.name);
     for (const Cell& cell : s.cells) {
       const auto cost = cost_of(cell);
+      // The best is a correct model's: a buggy baseline is cheap because it skips the work that
+      // keeps data safe, so a correct model measured against it would look wasteful for being right.
       // Ties keep the first in model order, so the row's best is the same on every run.
-      if (cost && (!row.best_cost || *cost < *row.best_cost)) {
+      if (cell.correct && cost && (!row.best_cost || *cost < *row.best_cost)) {
         row.best_cost = cost;
         row.best_cost_model = cell.model;
       }

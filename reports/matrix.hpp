@@ -17,7 +17,8 @@ namespace syncstorm::matrix {
 inline constexpr int kRateBands = 4;
 int rate_band(const Rate& rate);
 
-/// Colour bands of a cost relative to the best in its row: 0 up to x1.1, 1 up to x2, 2 up to x5, 3 above.
+/// Colour bands of a cost relative to the best correct model in its row: 0 up to x1.1 (below x1 too:
+/// a buggy baseline may be cheaper), 1 up to x2, 2 up to x5, 3 above.
 inline constexpr int kCostBands = 4;
 int cost_band(double ratio);
 
@@ -31,7 +32,7 @@ struct MatrixCell {
   std::string model;
   const Cell* cell = nullptr;              ///< nullptr: the model does not fit the scenario, so it was not run
   std::vector<Invariant> broken;           ///< in invariant order
-  std::optional<double> cost_ratio;        ///< the cost over the row's best; nullopt when no seed gave the figure
+  std::optional<double> cost_ratio;        ///< the cost over the row's best; nullopt when no seed gave the figure or no correct model did
   std::optional<Movement> violation_move;  ///< worse if any violation rate got worse, else better if any got better
   std::optional<Movement> cost_move;       ///< of the cost figure
   bool is_new = false;                     ///< not in the baseline
@@ -42,7 +43,7 @@ struct MatrixRow {
   std::string anchor;                  ///< the id of the scenario's section in index.html
   std::vector<MatrixCell> correct;     ///< in Comparison::models order
   std::vector<MatrixCell> buggy;       ///< in Comparison::models order
-  std::optional<double> best_cost;     ///< the lowest cost of any model run in this row
+  std::optional<double> best_cost;     ///< the lowest cost of a correct model run in this row (buggy baselines never set it)
   std::string best_cost_model;
 };
 

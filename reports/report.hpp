@@ -214,7 +214,8 @@ struct Diagram {
   std::uint64_t seed = 0;
   std::string file;    ///< file name inside the output folder
   std::string svg;
-  std::string report;  ///< the violation as format_violation prints it
+  std::string caption;  ///< what was lost, where, and which fault made it possible (failure_caption)
+  std::string report;   ///< the violation as format_violation prints it
   std::string replay;
 };
 
@@ -340,10 +341,18 @@ std::string line_chart_svg(std::string_view title, std::string_view x_unit, std:
                            const std::vector<Series>& series);
 
 /// A space-time (Lamport) diagram: nodes as lanes, time left to right, messages as arrows (dropped
-/// ones end in a cross), partitions, offline periods and crashes shaded, and the operations the
-/// violations name highlighted. `trace_jsonl` is the JSON Lines trace of the run.
+/// ones end in a cross), partitions, offline periods and crashes shaded. With violations it tells the
+/// first one's story: the messages and faults on the causal path of the operations it names at full
+/// strength and the rest greyed, labels at the write, its acknowledgement, the fault and the
+/// overwrite or loss, each node's final value at the end of its lane, and the caption below.
+/// `trace_jsonl` is the JSON Lines trace of the run, `history` what its checkers judged.
 std::string lamport_svg(const Schedule& schedule, std::string_view trace_jsonl, const std::vector<Violation>& violations,
-                        std::string_view title);
+                        const History& history, std::string_view title);
+
+/// The diagram's caption, 1 to 3 sentences from the first violation's data: what was lost, where,
+/// and which fault made it possible. Empty without a violation.
+std::string failure_caption(const Schedule& schedule, std::string_view trace_jsonl, const std::vector<Violation>& violations,
+                            const History& history);
 
 /// Escapes text for HTML and SVG.
 std::string markup_escape(std::string_view text);

@@ -86,7 +86,7 @@ int run_once(const RunArgs& args, const ModelRegistry& models) {
   const RunResult result = run_simulation(scenario.value(), *model.value(), schedule, args.seed, options);
   if (!args.diagram.empty()) {
     if (trace_file.is_open()) trace_file << recorded.str();
-    const std::string svg = lamport_svg(schedule, recorded.str(), result.violations,
+    const std::string svg = lamport_svg(schedule, recorded.str(), result.violations, result.history,
                                         fmt::format("{} on {}, seed {}", model.value()->name, scenario.value().name, args.seed));
     if (std::error_code ec = write_file_atomically(args.diagram, svg)) {
       return report_input_error(InputError{args.diagram, 0, 0, "--diagram", "cannot write the file: " + ec.message()});

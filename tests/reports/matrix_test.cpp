@@ -104,7 +104,7 @@ TEST_CASE("the matrix puts correct models first, buggy baselines apart, and mark
   CHECK(alpha.buggy[0].broken == std::vector<Invariant>{Invariant::convergence, Invariant::silent_rollback});
   REQUIRE(alpha.best_cost.has_value());
   CHECK(*alpha.best_cost == 100);
-  CHECK(alpha.best_cost_model == "bad-x");  // ties keep the first in model order
+  CHECK(alpha.best_cost_model == "good-a");  // bad-x ties it and comes first, but a buggy baseline is never the best
   CHECK(alpha.correct[1].cost_ratio == std::optional<double>(6.0));
   const matrix::MatrixRow& beta = m.rows[1];
   CHECK(beta.correct[0].cell != nullptr);
@@ -149,6 +149,39 @@ TEST_CASE("the cost matrix shows bytes per operation relative to the best in the
   CHECK(part.find("&#215;6.00</a>") != std::string::npos);
   CHECK(part.find("<td class=\"c0 gap\"><a href=\"#s-alpha\" title=\"bad-x on alpha") != std::string::npos);
   CHECK(part.find("<td class=\"nf\" title=\"good-b does not fit beta") != std::string::npos);
+}
+
+TEST_CASE("the cost matrix takes the row's best over correct models only, and shows a cheaper buggy baseline below it", "[reports][matrix]") {
+  Comparison c = two_scenarios();
+  // bad-x sends less than any correct model: it skips the work that keeps data safe.
+  c.scenarios[0].cells[0].metrics[static_cast<std::size_t>(Metric::bytes_per_op)].mean = 40;
+  const matrix::Matrix m = matrix::build(c);
+  const matrix::MatrixRow& alpha = m.rows[0];
+  REQUIRE(alpha.best_cost);
+  CHECK(*alpha.best_cost == 100);
+  CHECK(alpha.best_cost_model == "good-a");
+  REQUIRE(alpha.correct.size() == 2);
+  REQUIRE(alpha.correct[1].cost_ratio);
+  CHECK(*alpha.correct[1].cost_ratio == Approx(6.0));
+  REQUIRE(alpha.buggy.size() == 1);
+  REQUIRE(alpha.buggy[0].cost_ratio);
+  CHECK(*alpha.buggy[0].cost_ratio == Approx(0.4));
+  CHECK(matrix::cost_band(*alpha.buggy[0].cost_ratio) == 0);
+  const std::string md = to_markdown(c);
+  CHECK(md.find("| [alpha](#scenario-alpha) | 🟩 ×0.400 |") != std::string::npos);
+  CHECK(md.find("| [alpha](#scenario-alpha) | 🟩 ×1.00 | 🟥 ×6.00 |") != std::string::npos);
+}
+
+TEST_CASE("a row where no correct model ran has no best cost, so no cell gets a ratio", "[reports][matrix]") {
+  Comparison c = two_scenarios();
+  c.scenarios[1].cells = {cell("bad-x", false, 10, {Invariant::convergence}, 30)};
+  c.scenarios[1].skipped_models = {"good-a", "good-b"};
+  const matrix::Matrix m = matrix::build(c);
+  const matrix::MatrixRow& beta = m.rows[1];
+  CHECK_FALSE(beta.best_cost);
+  REQUIRE(beta.buggy.size() == 1);
+  REQUIRE(beta.buggy[0].cell != nullptr);
+  CHECK_FALSE(beta.buggy[0].cost_ratio);
 }
 
 TEST_CASE("report.md opens with the matrices as compact tables, buggy baselines in a table of their own", "[reports][matrix]") {
