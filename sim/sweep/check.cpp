@@ -727,6 +727,9 @@ Result<std::string> merge_check_json(const std::vector<std::string>& files, bool
   std::map<std::pair<std::string, std::string>, std::size_t> index;
   bool budget_stopped = false;
   std::uint64_t percent = 0;
+  // The strategy each file's results were swept with, and the first file that used it: shards of
+  // different strategies ran different schedules for the same seeds, so their sum means nothing.
+  std::map<std::string, std::string> strategy_file;
   for (const std::string& file : files) {
     std::ifstream in(file);
     if (!in) return InputError{file, 0, 0, "", "cannot open the JSON summary"};
@@ -742,6 +745,14 @@ Result<std::string> merge_check_json(const std::vector<std::string>& files, bool
         if (corpus_files.insert(c["file"].get<std::string>()).second) corpus.push_back(c);
       }
       for (const Json& r : doc["results"]) {
+        const std::string strategy = r.value("explore", std::string(name_of(kExplorationNames, Exploration::random)));
+        strategy_file.emplace(strategy, file);
+        if (strategy_file.size() > 1) {
+          const auto& [other, other_file] = *std::find_if(strategy_file.begin(), strategy_file.end(), [&](const auto& e) { return e.first != strategy; });
+          return InputError{file, 0, 0, "explore",
+                            fmt::format("swept with --explore {}, but {} was swept with --explore {}; merge only shards of one strategy",
+                                        strategy, other_file, other)};
+        }
         const auto key = std::make_pair(r["scenario"].get<std::string>(), r["model"].get<std::string>());
         if (auto it = index.find(key); it != index.end()) {
           merge_target(results[it->second], r);

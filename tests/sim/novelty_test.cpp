@@ -1,6 +1,6 @@
 // Tests of the novelty exploration strategy (check --explore novelty): its corpus and coverage
 // signal, its mutations, the same bytes on any number of jobs, the replay of a bred failure from its
-// command and from its repro.
+// command and from its repro, and merge refusing shards swept with different strategies.
 #include <catch2/catch.hpp>
 
 #include <fmt/format.h>
@@ -218,6 +218,35 @@ TEST_CASE("A failure bred by novelty replays from its command and from its repro
   const auto [repro_code, repro_out] = syncstorm_cli(fmt::format("replay {} --lineage 1", shrunk.repro_path));
   CHECK(repro_code == 2);
   CHECK(repro_out.find("--lineage") != std::string::npos);
+}
+
+TEST_CASE("Merge refuses shard summaries swept with different --explore strategies, naming the files", "[novelty]") {
+  const ModelRegistry models = shipped_models();
+  const auto dir = fresh_dir("merge");
+  CheckOptions options = options_for(4, 1);
+  options.verify_percent = 0;
+  options.shrink_enabled = false;
+  const std::string random = (dir / "random.json").string();
+  const std::string novelty = (dir / "novelty.json").string();
+  const std::string novelty_too = (dir / "novelty-too.json").string();
+  std::ofstream(random) << check_json(run_check({{shipped("quiet"), models.find("echo"), Exploration::random}}, {}, options));
+  std::ofstream(novelty) << check_json(run_check({{shipped("quiet"), models.find("echo"), Exploration::novelty}}, {}, options));
+  options.seeds = SeedRange{5, 8};
+  std::ofstream(novelty_too) << check_json(run_check({{shipped("quiet"), models.find("echo"), Exploration::novelty}}, {}, options));
+  bool failed = false;
+  auto refused = merge_check_json({random, novelty}, failed);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().file == novelty);
+  CHECK(refused.error().message.find(random) != std::string::npos);
+  CHECK(refused.error().message.find("novelty") != std::string::npos);
+  const auto [code, out] = syncstorm_cli("merge " + random + " " + novelty);
+  INFO(out);
+  CHECK(code == 2);
+  CHECK(out.find("random.json") != std::string::npos);
+  CHECK(out.find("novelty.json") != std::string::npos);
+  // Shards of one strategy still merge.
+  CHECK(merge_check_json({novelty, novelty_too}, failed).ok());
+  CHECK(syncstorm_cli("merge " + novelty + " " + novelty_too).first == 0);
 }
 
 }  // namespace syncstorm
