@@ -207,8 +207,9 @@ void sweep(const std::vector<CheckTarget>& targets, const CheckOptions& options,
   // A multiple of kChunkSeeds, so chunks start at the same seeds on any --jobs. Under novelty a
   // batch is a generation, planned from the corpus before it: its size cannot depend on --jobs.
   const bool novelty = std::any_of(targets.begin(), targets.end(), [](const CheckTarget& t) { return t.explore == Exploration::novelty; });
-  const std::uint64_t batch = novelty ? kNoveltyGeneration : std::max<std::uint64_t>(4, std::max(options.jobs, 1u)) * kChunkSeeds;
-  static_assert(kNoveltyGeneration % kChunkSeeds == 0);
+  const std::uint64_t batch = std::max<std::uint64_t>(4, std::max(options.jobs, 1u)) * kChunkSeeds;
+  static_assert(novelty_generation_size(0) % kChunkSeeds == 0 && novelty_generation_size(9) % kChunkSeeds == 0);
+  std::uint64_t generation = 0;
   std::vector<NoveltyCorpus> corpora(n);
   std::uint64_t next = options.seeds.first;
   while (n > 0 && next <= options.seeds.last && next >= options.seeds.first) {
@@ -216,7 +217,7 @@ void sweep(const std::vector<CheckTarget>& targets, const CheckOptions& options,
       report.budget_stopped = true;
       break;
     }
-    const std::uint64_t count = std::min(batch, options.seeds.last - next + 1);
+    const std::uint64_t count = std::min(novelty ? novelty_generation_size(generation++) : batch, options.seeds.last - next + 1);
     // Lineage t * count + j: seed next + j of target t (empty where the strategy is not novelty).
     std::vector<Lineage> lineages(n * count);
     for (std::size_t t = 0; t < n; ++t) {

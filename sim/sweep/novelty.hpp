@@ -28,9 +28,14 @@ namespace syncstorm {
 /// is a root: the random strategy's schedule of that seed.
 using Lineage = std::vector<std::uint64_t>;
 
-/// Seeds planned from one state of the corpus: a sweep folds their results only after all of them
-/// ran. Fixed, not derived from --jobs, so any number of jobs breeds the same runs.
-inline constexpr std::uint64_t kNoveltyGeneration = 64;
+/// How many seeds generation `generation` (0-based) of a sweep plans from one state of the corpus:
+/// the sweep folds their results only after all of them ran. 16, 16, 32, 32, then 64: small at
+/// first, so breeding starts early, then large enough to keep many jobs busy. Never derived from
+/// --jobs, so any number of jobs breeds the same runs; always a multiple of 16, so check's chunks
+/// of 16 seeds start at the same seeds as under the other strategies.
+constexpr std::uint64_t novelty_generation_size(std::uint64_t generation) {
+  return generation >= 4 ? 64 : std::uint64_t{16} << (generation / 2);
+}
 /// The longest lineage the corpus breeds from: a replay rebuilds a schedule mutation by mutation.
 inline constexpr std::size_t kLineageMax = 8;
 /// One seed in this many is planned as a fresh root even when the corpus has members.
