@@ -2,6 +2,8 @@
 // repro-file form of `syncstorm replay`.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include <charconv>
 #include <filesystem>
 #include <fstream>
@@ -216,6 +218,10 @@ void print_target(const TargetResult& t) {
   }
   fmt::print("  FAIL {} / {}: {} of {} seeds failed\n", t.scenario, t.model, t.failing_seeds, t.seeds_run);
   for (const Findability& f : findability(t)) fmt::print("    {}\n", findability_line(f));
+  const auto lineage_of = [&](std::uint64_t seed) {
+    const auto it = std::find_if(t.failures.begin(), t.failures.end(), [&](const SeedFailure& f) { return f.seed == seed; });
+    return it == t.failures.end() ? std::vector<std::uint64_t>{} : it->lineage;
+  };
   for (const ShrinkResult& r : t.shrunk) {
     fmt::print("\n    {} first at seed {}; shrunk from {} clients, {} operations, {} faults to {} clients, {} operations, "
                "{} faults ({} runs, {})\n",
@@ -223,12 +229,12 @@ void print_target(const TargetResult& t) {
                r.after.operations, r.after.faults, r.runs, r.stopped);
     fmt::print("{}\n", r.report);
     if (!r.repro_path.empty()) fmt::print("    replay: syncstorm replay {}\n", r.repro_path);
-    fmt::print("    replay the original: {}\n\n", replay_command(t.replay_scenario, t.model, r.seed, t.explore));
+    fmt::print("    replay the original: {}\n\n", replay_command(t.replay_scenario, t.model, r.seed, t.explore, lineage_of(r.seed)));
   }
   // Seeds no shrink stands for: every failure when nothing was shrunk, and crashes (never shrunk).
   for (const SeedFailure& f : t.failures) {
     if (!t.shrunk.empty() && !is_crash_verdict(f.invariant)) continue;
-    fmt::print("    {} at seed {}: {}\n", f.invariant, f.seed, replay_command(t.replay_scenario, t.model, f.seed, t.explore));
+    fmt::print("    {} at seed {}: {}\n", f.invariant, f.seed, replay_command(t.replay_scenario, t.model, f.seed, t.explore, f.lineage));
     if (is_crash_verdict(f.invariant)) fmt::print("      {}\n", f.report);
   }
   for (const Divergence& d : t.divergences) {
@@ -339,8 +345,9 @@ void add_check_options(CLI::App* cmd, CheckArgs& a) {
   cmd->add_option("--shrink-time", a.shrink_ms, "at most this many wall-clock milliseconds to shrink one failure (default 10000; 0 = no limit)")
       ->transform(whole_number(0, limits::kShrinkTimeMsMax, "limits::kShrinkTimeMsMax"));
   cmd->add_option("--explore", a.explore,
-                  "how runs are chosen: random (independent draws, the default) or priority (PCT-style priorities over "
-                  "connections and resets while writes are in flight); recorded in repros and replay commands");
+                  "how runs are chosen: random (independent draws, the default), priority (PCT-style priorities over "
+                  "connections and resets while writes are in flight) or novelty (a corpus of runs that reached something "
+                  "new, bred by small mutations of their faults and operations); recorded in repros and replay commands");
   cmd->add_flag("--no-shrink", a.no_shrink, "report failing seeds without shrinking them");
   cmd->add_flag("--no-progress", a.no_progress, "no progress bar or progress lines on stderr");
 }

@@ -11,6 +11,7 @@
 #include "sim/scenario/limits.hpp"
 #include "sim/sweep/repro.hpp"
 #include "sim/sweep/check.hpp"  // parse_exploration
+#include "sim/sweep/novelty.hpp"
 #include "sim/engine/simulation.hpp"
 
 namespace syncstorm {
@@ -24,10 +25,11 @@ struct RunArgs {
   std::string trace;
   std::string diagram;  ///< replay only: write a space-time diagram SVG here
   std::string explore = "random";  ///< the exploration strategy's name (check --explore)
+  std::string lineage;  ///< novelty only: the seeds the schedule was bred from, before --seed
 };
 
 void print_summary(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed, const Schedule& schedule,
-                   const RunResult& r) {
+                   const RunResult& r, const Lineage& lineage) {
   const bool explored = schedule.explore != Exploration::random;
   const Metrics& m = r.metrics;
   fmt::print("scenario    {} ({} clients, {} servers, {} faults)\n", scenario.name, schedule.clients, schedule.servers,
@@ -61,7 +63,7 @@ void print_summary(const Scenario& scenario, const ModelInfo& model, std::uint64
   fmt::print("violations  {}\n", r.violations.size());
   for (const Violation& v : r.violations) fmt::print("\n{}\n", format_violation(v, r.history));
   fmt::print("{}trace hash  {:016x}\n", r.violations.empty() ? "" : "\n", r.trace_hash);
-  fmt::print("replay      {}\n", replay_command(scenario, model, seed, schedule.explore));
+  fmt::print("replay      {}\n", replay_command(scenario, model, seed, schedule.explore, lineage));
 }
 
 int run_once(const RunArgs& args, const ModelRegistry& models) {
@@ -72,7 +74,19 @@ int run_once(const RunArgs& args, const ModelRegistry& models) {
   if (auto misfit = check_fit(scenario.value(), *model.value())) return report_input_error(*misfit);
   auto explore = parse_exploration(args.explore);
   if (!explore) return report_input_error(explore.error());
-  const Schedule schedule = make_schedule(scenario.value(), model.value()->data_type, args.seed, explore.value());
+  Lineage lineage{args.seed};
+  if (!args.lineage.empty()) {
+    if (explore.value() != Exploration::novelty) {
+      return report_input_error(InputError{"", 0, 0, "--lineage", "only with --explore novelty, whose schedules are bred from earlier seeds"});
+    }
+    auto ancestors = parse_lineage(args.lineage);
+    if (!ancestors) return report_input_error(ancestors.error());
+    lineage = ancestors.value();
+    lineage.push_back(args.seed);
+  }
+  const Schedule schedule = explore.value() == Exploration::novelty
+                                ? novelty_schedule(scenario.value(), model.value()->data_type, lineage)
+                                : make_schedule(scenario.value(), model.value()->data_type, args.seed, explore.value());
   std::ofstream trace_file;
   RunOptions options;
   if (!args.trace.empty()) {
@@ -92,7 +106,7 @@ int run_once(const RunArgs& args, const ModelRegistry& models) {
       return report_input_error(InputError{args.diagram, 0, 0, "--diagram", "cannot write the file: " + ec.message()});
     }
   }
-  print_summary(scenario.value(), *model.value(), args.seed, schedule, result);
+  print_summary(scenario.value(), *model.value(), args.seed, schedule, result, lineage);
   if (!result.aborted.empty()) return kExitViolation;
   return result.violations.empty() ? kExitOk : kExitViolation;
 }
@@ -104,7 +118,8 @@ void add_run_options(CLI::App* cmd, RunArgs& args) {
       ->required()
       ->transform(whole_number(0, limits::kSeedMax, "limits::kSeedMax"));
   cmd->add_option("--trace", args.trace, "write every event as JSON Lines to this file");
-  cmd->add_option("--explore", args.explore, "exploration strategy of the run: random (default) or priority, as check --explore");
+  cmd->add_option("--explore", args.explore, "exploration strategy of the run: random (default), priority or novelty, as check --explore");
+  cmd->add_option("--lineage", args.lineage, "novelty only: the seeds the run's schedule was bred from, oldest first, as check prints them");
 }
 
 }  // namespace
@@ -128,13 +143,16 @@ void add_run_commands(CLI::App& app, const ModelRegistry& models, Action& action
   replay->add_option("--trace", replay_args->trace, "write every event as JSON Lines to this file");
   replay->add_option("--diagram", replay_args->diagram, "write a space-time (Lamport) diagram of the run to this SVG file");
   auto explore_given = replay->add_option("--explore", replay_args->explore,
-                                          "exploration strategy of the run: random (default) or priority (not with a repro file)");
-  replay->callback([&action, &models, replay_args, given, explore_given] {
-    action = [&models, replay_args, given, explore_given] {
+                                          "exploration strategy of the run: random (default), priority or novelty (not with a repro file)");
+  auto lineage_given = replay->add_option("--lineage", replay_args->lineage,
+                                          "novelty only: the seeds the run's schedule was bred from, oldest first (not with a repro file)");
+  replay->callback([&action, &models, replay_args, given, explore_given, lineage_given] {
+    action = [&models, replay_args, given, explore_given, lineage_given] {
       if (is_repro_path(replay_args->scenario)) {
-        if (explore_given->count() > 0) {
-          return report_input_error(InputError{replay_args->scenario, 0, 0, "--explore",
-                                               "a repro file holds its own strategy and schedule; replay it without --explore"});
+        if (explore_given->count() > 0 || lineage_given->count() > 0) {
+          const char* flag = explore_given->count() > 0 ? "--explore" : "--lineage";
+          return report_input_error(InputError{replay_args->scenario, 0, 0, flag,
+                                               fmt::format("a repro file holds its own strategy and schedule; replay it without {}", flag)});
         }
         if (given->second->count() > 0) {
           return report_input_error(InputError{replay_args->scenario, 0, 0, "--seed",

@@ -20,9 +20,12 @@ namespace syncstorm {
 /// as fast as its connection's priority allows within the scenario's latency range (the fastest
 /// node's at the range's minimum, the slowest's near its 99th percentile); it also adds a few bursts
 /// of resets (and crashes, where the scenario has them) at moments a user's write is in flight.
-enum class Exploration : std::uint8_t { random, priority };
-inline constexpr std::pair<Exploration, std::string_view> kExplorationNames[] = {{Exploration::random, "random"},
-                                                                                 {Exploration::priority, "priority"}};
+/// `novelty` keeps a corpus of the sweep's schedules that reached something new and breeds later
+/// runs from them (sim/sweep/novelty.hpp); a schedule it made runs as a random one does, and
+/// make_schedule gives the corpus's roots: the random strategy's schedules.
+enum class Exploration : std::uint8_t { random, priority, novelty };
+inline constexpr std::pair<Exploration, std::string_view> kExplorationNames[] = {
+    {Exploration::random, "random"}, {Exploration::priority, "priority"}, {Exploration::novelty, "novelty"}};
 
 /// A fault with concrete nodes and times. For a partition, `side_a` and `side_b` cannot talk
 /// (only a->b is cut when `one_way`), and `bridge` nodes reach both sides.

@@ -17,6 +17,7 @@
 #include <tuple>
 
 #include "sim/base/codec.hpp"
+#include "sim/sweep/novelty.hpp"
 #include "sim/sweep/progress.hpp"
 #include "sim/sweep/repro.hpp"
 #include "sim/sweep/shrink.hpp"
@@ -66,13 +67,24 @@ struct SeedOutcome {
   std::uint64_t trace_hash = 0;
   std::vector<std::pair<std::string, std::string>> verdicts;
   double wall_seconds = 0;
+  std::vector<std::uint64_t> features;  ///< novelty_features of the run; empty unless --explore novelty
 };
 
-SeedOutcome run_seed(const CheckTarget& target, std::uint64_t seed) {
+/// The schedule seed `seed` of `target` runs: under novelty the one its lineage breeds (a lineage
+/// of the seed alone when none was planned), else the strategy's draw.
+Schedule schedule_for(const CheckTarget& target, std::uint64_t seed, const Lineage& lineage) {
+  if (target.explore != Exploration::novelty) return make_schedule(target.scenario, target.model->data_type, seed, target.explore);
+  assert((lineage.empty() || lineage.back() == seed) && "a lineage ends with its run's seed");
+  return novelty_schedule(target.scenario, target.model->data_type, lineage.empty() ? Lineage{seed} : lineage);
+}
+
+SeedOutcome run_seed(const CheckTarget& target, std::uint64_t seed, const Lineage& lineage = {}) {
   const auto start = WallClock::now();
-  const Schedule schedule = make_schedule(target.scenario, target.model->data_type, seed, target.explore);
+  const Schedule schedule = schedule_for(target, seed, lineage);
   const RunResult r = run_simulation(target.scenario, *target.model, schedule, seed);
-  return SeedOutcome{r.trace_hash, verdicts_of(r), elapsed_s(start)};
+  SeedOutcome o{r.trace_hash, verdicts_of(r), elapsed_s(start), {}};
+  if (target.explore == Exploration::novelty) o.features = novelty_features(schedule, r);
+  return o;
 }
 
 // ---- runs in child processes ----
@@ -94,14 +106,16 @@ std::string encode_outcome(const SeedOutcome& o) {
   Writer w;
   w.u64(o.trace_hash).u64(std::bit_cast<std::uint64_t>(o.wall_seconds)).u32(static_cast<std::uint32_t>(o.verdicts.size()));
   for (const auto& [verdict, report] : o.verdicts) w.bytes(verdict).bytes(report);
+  w.u32(static_cast<std::uint32_t>(o.features.size()));
+  for (std::uint64_t f : o.features) w.u64(f);
   return w.take();
 }
 
 /// A crashed run has no trace hash (0) and one verdict, kCrashedVerdict or kHungVerdict, saying how
 /// it ended.
 SeedOutcome crashed_outcome(const Crash& crash) {
-  if (crash.hung) return SeedOutcome{0, {{std::string(kHungVerdict), fmt::format("the model did not finish this seed: {}", crash.cause)}}, 0};
-  return SeedOutcome{0, {{std::string(kCrashedVerdict), fmt::format("the model crashed on this seed: {}", crash.cause)}}, 0};
+  if (crash.hung) return SeedOutcome{0, {{std::string(kHungVerdict), fmt::format("the model did not finish this seed: {}", crash.cause)}}, 0, {}};
+  return SeedOutcome{0, {{std::string(kCrashedVerdict), fmt::format("the model crashed on this seed: {}", crash.cause)}}, 0, {}};
 }
 
 SeedOutcome decode_outcome(const Isolated& result) {
@@ -115,6 +129,8 @@ SeedOutcome decode_outcome(const Isolated& result) {
     std::string verdict(r.bytes());
     o.verdicts.emplace_back(std::move(verdict), std::string(r.bytes()));
   }
+  const std::uint32_t features = r.u32();
+  for (std::uint32_t i = 0; i < features && r.ok(); ++i) o.features.push_back(r.u64());
   assert(r.ok() && r.at_end() && "a child's outcome decodes as it was encoded");
   return o;
 }
@@ -127,12 +143,13 @@ void add_chunks(std::vector<TaskRange>& chunks, std::size_t first, std::size_t l
 // ---- the sweep ----
 
 /// The per-target outcomes of one batch of seeds, folded into the report in seed order.
-void fold(TargetResult& t, std::uint64_t seed, const SeedOutcome& o) {
+void fold(TargetResult& t, std::uint64_t seed, const SeedOutcome& o, const Lineage& lineage) {
   ++t.seeds_run;
   t.hashes.push_back(o.trace_hash);
+  if (t.explore == Exploration::novelty) t.lineages.push_back(lineage);
   t.wall_seconds += o.wall_seconds;
   if (!o.verdicts.empty()) ++t.failing_seeds;
-  for (const auto& [verdict, report] : o.verdicts) t.failures.push_back(SeedFailure{seed, verdict, o.trace_hash, report});
+  for (const auto& [verdict, report] : o.verdicts) t.failures.push_back(SeedFailure{seed, verdict, o.trace_hash, report, lineage});
 }
 
 /// A shipped scenario is named by its short name on command lines, which works from any folder;
@@ -163,7 +180,8 @@ TargetResult empty_result(const CheckTarget& target) {
 /// seed-major (the first chunk of every target, then the second), so a budget that stops the batch
 /// early leaves a prefix of seeds nearly done everywhere. `on_done` sees each outcome as it comes.
 std::vector<std::optional<SeedOutcome>> run_batch(const std::vector<CheckTarget>& targets, std::uint64_t next, std::uint64_t count,
-                                                  const CheckOptions& options, const std::function<bool(const SeedOutcome&)>& on_done) {
+                                                  const std::vector<Lineage>& lineages, const CheckOptions& options,
+                                                  const std::function<bool(const SeedOutcome&)>& on_done) {
   const std::size_t n = targets.size();
   std::vector<TaskRange> chunks;
   for (std::uint64_t begin = 0; begin < count; begin += kChunkSeeds) {
@@ -171,7 +189,7 @@ std::vector<std::optional<SeedOutcome>> run_batch(const std::vector<CheckTarget>
   }
   std::vector<std::optional<SeedOutcome>> outcomes(n * count);
   run_isolated(
-      chunks, isolation(options), [&](std::size_t i) { return encode_outcome(run_seed(targets[i / count], next + i % count)); },
+      chunks, isolation(options), [&](std::size_t i) { return encode_outcome(run_seed(targets[i / count], next + i % count, lineages[i])); },
       [&](std::size_t i, const Isolated& result) {
         outcomes[i] = decode_outcome(result);
         return on_done(*outcomes[i]);
@@ -186,16 +204,27 @@ void sweep(const std::vector<CheckTarget>& targets, const CheckOptions& options,
   const auto over_budget = [&] { return options.time_budget_ms && elapsed_ms(start) >= *options.time_budget_ms; };
   Progress progress("check", options.seeds.size() * n, options.progress);
   report.covered = SeedRange{options.seeds.first, options.seeds.first - 1};
-  // A multiple of kChunkSeeds, so chunks start at the same seeds on any --jobs.
+  // A multiple of kChunkSeeds, so chunks start at the same seeds on any --jobs. Under novelty a
+  // batch is a generation, planned from the corpus before it: its size cannot depend on --jobs.
+  const bool novelty = std::any_of(targets.begin(), targets.end(), [](const CheckTarget& t) { return t.explore == Exploration::novelty; });
   const std::uint64_t batch = std::max<std::uint64_t>(4, std::max(options.jobs, 1u)) * kChunkSeeds;
+  static_assert(novelty_generation_size(0) % kChunkSeeds == 0 && novelty_generation_size(9) % kChunkSeeds == 0);
+  std::uint64_t generation = 0;
+  std::vector<NoveltyCorpus> corpora(n);
   std::uint64_t next = options.seeds.first;
   while (n > 0 && next <= options.seeds.last && next >= options.seeds.first) {
     if (over_budget()) {
       report.budget_stopped = true;
       break;
     }
-    const std::uint64_t count = std::min(batch, options.seeds.last - next + 1);
-    const auto outcomes = run_batch(targets, next, count, options, [&](const SeedOutcome& o) {
+    const std::uint64_t count = std::min(novelty ? novelty_generation_size(generation++) : batch, options.seeds.last - next + 1);
+    // Lineage t * count + j: seed next + j of target t (empty where the strategy is not novelty).
+    std::vector<Lineage> lineages(n * count);
+    for (std::size_t t = 0; t < n; ++t) {
+      if (targets[t].explore != Exploration::novelty) continue;
+      for (std::uint64_t j = 0; j < count; ++j) lineages[t * count + j] = corpora[t].plan(next + j);
+    }
+    const auto outcomes = run_batch(targets, next, count, lineages, options, [&](const SeedOutcome& o) {
       progress.tick(!o.verdicts.empty());
       return !over_budget();
     });
@@ -208,7 +237,11 @@ void sweep(const std::vector<CheckTarget>& targets, const CheckOptions& options,
       return true;
     };
     for (; done < count && seed_done(done); ++done) {
-      for (std::size_t t = 0; t < n; ++t) fold(report.targets[t], next + done, *outcomes[t * count + done]);
+      for (std::size_t t = 0; t < n; ++t) {
+        const std::size_t i = t * count + done;
+        fold(report.targets[t], next + done, *outcomes[i], lineages[i]);
+        if (targets[t].explore == Exploration::novelty) corpora[t].add(lineages[i], outcomes[i]->features);
+      }
     }
     report.covered.last = next + done - 1;
     if (done < count) {
@@ -283,7 +316,7 @@ void shrink_all(const std::vector<CheckTarget>& targets, const CheckOptions& opt
   }
   const auto schedule_of = [&](std::size_t i) {
     const CheckTarget& target = targets[firsts[i].first];
-    return make_schedule(target.scenario, target.model->data_type, firsts[i].second->seed, target.explore);
+    return schedule_for(target, firsts[i].second->seed, firsts[i].second->lineage);
   };
   // Each shrink runs in a child process of its own: a candidate schedule may crash the model where
   // the original did not, and then the failure keeps its whole schedule. A shrink is many runs, so
@@ -325,22 +358,22 @@ std::vector<std::uint64_t> verify_seeds(const SeedRange& range, std::uint32_t pe
   return out;
 }
 
-std::string trace_of(const CheckTarget& target, std::uint64_t seed) {
+std::string trace_of(const CheckTarget& target, std::uint64_t seed, const Lineage& lineage) {
   std::ostringstream trace;
   RunOptions options;
   options.trace_out = &trace;
-  const Schedule schedule = make_schedule(target.scenario, target.model->data_type, seed, target.explore);
+  const Schedule schedule = schedule_for(target, seed, lineage);
   run_simulation(target.scenario, *target.model, schedule, seed, options);
   return trace.str();
 }
 
 /// Records two more traces of `seed` one after the other in one child process and names where
 /// they part (line 0: they agreed).
-Divergence divergence_of(const CheckTarget& target, std::uint64_t seed, const CheckOptions& options) {
+Divergence divergence_of(const CheckTarget& target, std::uint64_t seed, const Lineage& lineage, const CheckOptions& options) {
   IsolationOptions isolated = isolation(options);
   isolated.run_timeout_ms *= 2;
   const auto result = run_isolated({TaskRange{0, 1}}, isolated, [&](std::size_t) {
-    const Divergence d = first_divergence(trace_of(target, seed), trace_of(target, seed));
+    const Divergence d = first_divergence(trace_of(target, seed, lineage), trace_of(target, seed, lineage));
     return Writer().u64(d.line).bytes(d.first_event).bytes(d.second_event).take();
   });
   Divergence d;
@@ -370,8 +403,14 @@ void verify_determinism(const std::vector<CheckTarget>& targets, const CheckOpti
   for (std::size_t begin = 0; begin < count; begin += kChunkSeeds) {
     for (std::size_t t = 0; t < n; ++t) chunks.push_back(TaskRange{2 * (t * count + begin), 2 * (t * count + std::min<std::size_t>(begin + kChunkSeeds, count))});
   }
+  const auto lineage_of = [&](std::size_t t, std::uint64_t seed) {
+    const std::vector<Lineage>& planned = report.targets[t].lineages;
+    return planned.empty() ? Lineage{} : planned.at(seed - report.covered.first);
+  };
   const auto rerun = run_isolated(chunks, isolation(options), [&](std::size_t i) {
-    return encode_outcome(run_seed(targets[i / 2 / count], seeds[i / 2 % count]));
+    const std::size_t t = i / 2 / count;
+    const std::uint64_t seed = seeds[i / 2 % count];
+    return encode_outcome(run_seed(targets[t], seed, lineage_of(t, seed)));
   });
   for (std::size_t t = 0; t < n; ++t) {
     TargetResult& result = report.targets[t];
@@ -384,7 +423,7 @@ void verify_determinism(const std::vector<CheckTarget>& targets, const CheckOpti
       const std::uint64_t second_hash = once != first_hash ? once : twice;
       if (second_hash == first_hash) continue;
       // The sweep kept no trace; two more recorded runs usually part where the first two did.
-      Divergence d = divergence_of(targets[t], seed, options);
+      Divergence d = divergence_of(targets[t], seed, lineage_of(t, seed), options);
       d.seed = seed;
       d.first_hash = first_hash;
       d.second_hash = second_hash;
@@ -399,7 +438,7 @@ void replay_corpus(const std::vector<CorpusEntry>& corpus, const CheckOptions& o
   const auto results = run_isolated(chunks, isolation(options), [&](std::size_t i) {
     const auto start = WallClock::now();
     const RunResult r = replay_repro(corpus[i].repro, *corpus[i].model);
-    return encode_outcome(SeedOutcome{r.trace_hash, verdicts_of(r), elapsed_s(start)});
+    return encode_outcome(SeedOutcome{r.trace_hash, verdicts_of(r), elapsed_s(start), {}});
   });
   for (std::size_t i = 0; i < corpus.size(); ++i) {
     const CorpusEntry& e = corpus[i];
@@ -439,7 +478,9 @@ Json target_json(const TargetResult& t) {
   j["failures"] = Json::array();
   for (const SeedFailure& f : t.failures) {
     Json failure{{"seed", f.seed}, {"invariant", f.invariant}, {"trace_hash", hex(f.trace_hash)},
-                 {"replay", replay_command(t.replay_scenario, t.model, f.seed, t.explore)}};
+                 {"replay", replay_command(t.replay_scenario, t.model, f.seed, t.explore, f.lineage)}};
+    // Under novelty a seed's schedule is bred from earlier seeds: the lineage says which.
+    if (t.explore == Exploration::novelty) failure["lineage"] = f.lineage;
     // A crash has no violation report to point to: the entry says how the run ended.
     if (is_crash_verdict(f.invariant)) failure["crash"] = f.report;
     j["failures"].push_back(std::move(failure));
@@ -687,6 +728,9 @@ Result<std::string> merge_check_json(const std::vector<std::string>& files, bool
   std::map<std::pair<std::string, std::string>, std::size_t> index;
   bool budget_stopped = false;
   std::uint64_t percent = 0;
+  // The strategy each file's results were swept with, and the first file that used it: shards of
+  // different strategies ran different schedules for the same seeds, so their sum means nothing.
+  std::map<std::string, std::string> strategy_file;
   for (const std::string& file : files) {
     std::ifstream in(file);
     if (!in) return InputError{file, 0, 0, "", "cannot open the JSON summary"};
@@ -702,6 +746,14 @@ Result<std::string> merge_check_json(const std::vector<std::string>& files, bool
         if (corpus_files.insert(c["file"].get<std::string>()).second) corpus.push_back(c);
       }
       for (const Json& r : doc["results"]) {
+        const std::string strategy = r.value("explore", std::string(name_of(kExplorationNames, Exploration::random)));
+        strategy_file.emplace(strategy, file);
+        if (strategy_file.size() > 1) {
+          const auto& [other, other_file] = *std::find_if(strategy_file.begin(), strategy_file.end(), [&](const auto& e) { return e.first != strategy; });
+          return InputError{file, 0, 0, "explore",
+                            fmt::format("swept with --explore {}, but {} was swept with --explore {}; merge only shards of one strategy",
+                                        strategy, other_file, other)};
+        }
         const auto key = std::make_pair(r["scenario"].get<std::string>(), r["model"].get<std::string>());
         if (auto it = index.find(key); it != index.end()) {
           merge_target(results[it->second], r);

@@ -85,6 +85,8 @@ struct SeedFailure {
   std::string invariant;  ///< invariant name, kAbortedVerdict, kCrashedVerdict or kHungVerdict
   std::uint64_t trace_hash = 0;  ///< 0 for a crash: the run never finished
   std::string report;     ///< format_violation of its first violation of that invariant; for a crash, how it ended
+  /// Under --explore novelty, the seeds its schedule was bred from, ending with `seed`; else empty.
+  std::vector<std::uint64_t> lineage;
 };
 
 /// The result of shrinking the first failure of one invariant.
@@ -124,6 +126,8 @@ struct TargetResult {
   std::uint64_t verified = 0;         ///< seeds re-run for the determinism check
   std::vector<Divergence> divergences;
   std::vector<std::uint64_t> hashes;  ///< trace hash of each seed run, in seed order (not in JSON)
+  /// Under --explore novelty, the lineage of each seed run, in seed order (else empty).
+  std::vector<std::vector<std::uint64_t>> lineages;
   double wall_seconds = 0;            ///< summed run time, for JUnit only (never in JSON)
   bool failed() const { return failing_seeds > 0 || !divergences.empty(); }
 };

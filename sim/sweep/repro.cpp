@@ -433,7 +433,7 @@ std::string scenario_argument(const Scenario& scenario) {
 }
 
 std::string replay_command(std::string_view scenario_arg, std::string_view model_name, std::uint64_t seed,
-                           Exploration explore) {
+                           Exploration explore, const std::vector<std::uint64_t>& lineage) {
   const bool plain = model_name.find_first_not_of(
                          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:/") == std::string_view::npos;
   std::string quoted = "'";
@@ -442,11 +442,13 @@ std::string replay_command(std::string_view scenario_arg, std::string_view model
   std::string command =
       fmt::format("syncstorm replay {} --model {} --seed {}", scenario_arg, plain ? std::string(model_name) : quoted, seed);
   if (explore != Exploration::random) command += fmt::format(" --explore {}", name_of(kExplorationNames, explore));
+  if (lineage.size() > 1) command += fmt::format(" --lineage {}", fmt::join(lineage.begin(), lineage.end() - 1, ","));
   return command;
 }
 
-std::string replay_command(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed, Exploration explore) {
-  return replay_command(scenario_argument(scenario), model.name, seed, explore);
+std::string replay_command(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed, Exploration explore,
+                           const std::vector<std::uint64_t>& lineage) {
+  return replay_command(scenario_argument(scenario), model.name, seed, explore, lineage);
 }
 
 }  // namespace syncstorm

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "models/model.hpp"
 #include "sim/scenario/scenario.hpp"
@@ -62,13 +63,15 @@ Scenario repro_scenario(const Repro& repro);
 bool is_repro_path(std::string_view path);
 
 /// The command line that reproduces one run exactly; it names the strategy unless it is random.
+/// A `lineage` (novelty: the seeds the schedule was bred from, ending with `seed`) of more than
+/// one seed adds `--lineage` with its ancestors.
 std::string replay_command(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed,
-                           Exploration explore = Exploration::random);
+                           Exploration explore = Exploration::random, const std::vector<std::uint64_t>& lineage = {});
 
 /// The same, from the scenario argument a check recorded (a shipped name or a file) and a model's
 /// name. An external model's name is a command line: it is shell-quoted so the command pastes whole.
 std::string replay_command(std::string_view scenario_arg, std::string_view model_name, std::uint64_t seed,
-                           Exploration explore = Exploration::random);
+                           Exploration explore = Exploration::random, const std::vector<std::uint64_t>& lineage = {});
 /// How a scenario is named on a command line: its file path relative to the working directory when
 /// that is shorter, else its path.
 std::string scenario_argument(const Scenario& scenario);

@@ -2,6 +2,8 @@
 // strategy needs before it first catches each bug of syncstorm::bench::kBugSuite.
 //  exploration/<model>: for each strategy, kStreams independent streams; a stream is a deterministic
 //    sequence of run seeds derived from its index alone, so every strategy meets the same seeds.
+//    Novelty keeps one corpus per stream and plans each generation of runs from
+//    it before they run, as check does (novelty_generation_size).
 //    A stream stops at its first run that breaks the model's own invariant, or at the run limit (a
 //    censored stream, counted at the limit in the quantiles and counted apart). The run counts are
 //    simulated facts, identical on every machine; the wall times are this machine's.
@@ -23,6 +25,7 @@
 #include "sim/cli/commands.hpp"
 #include "sim/engine/simulation.hpp"
 #include "sim/sweep/check.hpp"
+#include "sim/sweep/novelty.hpp"
 #include "tests/bench/bug_suite.hpp"
 
 using namespace syncstorm;
@@ -99,10 +102,27 @@ void explore_bug(benchmark::State& state, const bench::BugCase* bug) {
         const auto start = Clock::now();
         std::uint64_t run = 0;
         bool found = false;
+        // Novelty, as check runs it: each generation is planned from the corpus before it.
+        NoveltyCorpus corpus;
+        std::vector<std::pair<Lineage, std::vector<std::uint64_t>>> generation;
+        std::uint64_t generations = 0;
         while (run < limit && !found) {
           const std::uint64_t seed = stream_seed(s, run++);
-          const Schedule schedule = make_schedule(scenario.value(), model->data_type, seed, explore);
-          found = breaks(run_simulation(scenario.value(), *model, schedule, seed), *model->breaks);
+          if (explore != Exploration::novelty) {
+            const Schedule schedule = make_schedule(scenario.value(), model->data_type, seed, explore);
+            found = breaks(run_simulation(scenario.value(), *model, schedule, seed), *model->breaks);
+            continue;
+          }
+          if (generation.size() == novelty_generation_size(generations)) {
+            for (const auto& [lineage, features] : generation) corpus.add(lineage, features);
+            generation.clear();
+            ++generations;
+          }
+          Lineage lineage = corpus.plan(seed);
+          const Schedule schedule = novelty_schedule(scenario.value(), model->data_type, lineage);
+          const RunResult result = run_simulation(scenario.value(), *model, schedule, seed);
+          found = breaks(result, *model->breaks);
+          generation.emplace_back(std::move(lineage), novelty_features(schedule, result));
         }
         if (!found) ++row.censored;
         runs.push_back(static_cast<double>(run));
