@@ -266,8 +266,8 @@ std::string to_markdown(const Comparison& c) {
   if (!c.diagrams.empty()) {
     s += "## Space-time diagrams\n\n";
     for (const Diagram& d : c.diagrams) {
-      s += fmt::format("- `{}`: [{}]({}) ({} on {}, seed {}): `{}`\n", to_string(d.invariant), d.file, d.file, d.model,
-                       d.scenario, d.seed, d.replay);
+      s += fmt::format("- `{}`: [{}]({}), [timeline]({}) ({} on {}, seed {}): `{}`\n", to_string(d.invariant), d.file, d.file,
+                       d.timeline_file, d.model, d.scenario, d.seed, d.replay);
     }
     s += "\n";
   }

@@ -214,6 +214,8 @@ struct Diagram {
   std::uint64_t seed = 0;
   std::string file;    ///< file name inside the output folder
   std::string svg;
+  std::string timeline_file;  ///< the same run's interactive timeline page, inside the output folder
+  std::string timeline;       ///< its HTML (timeline_html)
   std::string report;  ///< the violation as format_violation prints it
   std::string replay;
 };

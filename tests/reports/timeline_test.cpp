@@ -12,6 +12,7 @@
 #include "sim/cli/commands.hpp"
 #include "tests/printers.hpp"
 #include "tests/reports/failing_run.hpp"
+#include "tests/reports/small_comparison.hpp"
 
 using namespace syncstorm;
 using namespace syncstorm::testing;
@@ -114,5 +115,26 @@ TEST_CASE("run and replay --html write the page, and a missing folder is exit 2"
   CHECK(fs::file_size(dir / "replay.html") == fs::file_size(dir / "run.html"));
   CHECK(syncstorm_cli("replay " + args + (dir / "no-such-folder" / "t.html").string()) == 2);
   CHECK(!fs::exists(dir / "no-such-folder"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("compare writes a timeline page beside each diagram and links it", "[reports][timeline]") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("syncstorm-timeline-compare-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const ModelRegistry registry = shipped_models();
+  const Comparison c = run_comparison(small_comparison(registry, 2));
+  REQUIRE(!c.diagrams.empty());
+  REQUIRE(write_report(c, dir.string()).empty());
+  const std::string index = read_text((dir / "index.html").string());
+  for (const Diagram& d : c.diagrams) {
+    CHECK(d.timeline_file == "timeline-" + std::string(to_string(d.invariant)) + ".html");
+    CHECK(read_text((dir / d.timeline_file).string()) == d.timeline);
+    CHECK(index.find("<a href=\"" + d.timeline_file + "\">interactive timeline</a>") != std::string::npos);
+    const auto j = nlohmann::json::parse(
+        d.timeline.substr(d.timeline.find("id=\"timeline-data\">") + 19,
+                          d.timeline.find("</script>", d.timeline.find("id=\"timeline-data\">")) - d.timeline.find("id=\"timeline-data\">") - 19));
+    CHECK(!j["violations"].empty());
+  }
   fs::remove_all(dir);
 }
