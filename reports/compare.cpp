@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "reports/report.hpp"
+#include "reports/timeline.hpp"
 #include "sim/sweep/check.hpp"
 #include "sim/sweep/progress.hpp"
 #include "sim/scenario/scenario_file.hpp"
@@ -359,14 +360,17 @@ Diagram draw_failing_run(const Scenario& scenario, const ModelInfo& model, std::
     return std::any_of(run.violations.begin(), run.violations.end(), [&](const Violation& v) { return v.invariant == invariant; });
   };
   std::ostringstream trace;
+  PayloadRecorder payloads;
   RunOptions options;
   options.trace_out = &trace;
+  options.on_send = [&payloads](std::uint64_t id, std::string_view bytes) { payloads.record(id, bytes); };
   bool drew_shrunk = shrunk.repro.schedule.node_count() > 0;
   RunResult r = drew_shrunk ? replay_repro(shrunk.repro, model, options) : RunResult{};
   if (!drew_shrunk || !shows_kind(r)) {
     // No shrunk schedule, or it no longer shows the failure: draw the original run instead.
     drew_shrunk = false;
     trace.str("");
+    payloads = PayloadRecorder();
     r = run_simulation(scenario, model, original, seed, options);
   }
   const Schedule& schedule = drew_shrunk ? shrunk.repro.schedule : original;
@@ -386,6 +390,10 @@ Diagram draw_failing_run(const Scenario& scenario, const ModelInfo& model, std::
   d.caption = failure_caption(schedule, trace.str(), kind, r.history);
   if (!kind.empty()) d.report = format_violation(kind.front(), r.history);
   d.replay = replay_command(scenario, model, seed);
+  // The same run, explorable: every violation of the run is listed there, not only this kind.
+  d.timeline_file = "timeline-" + std::string(to_string(invariant)) + ".html";
+  const std::string jsonl = trace.str();
+  d.timeline = timeline_html(TimelineRun{title, d.replay, &schedule, jsonl, &r.violations, &r.history, &payloads.payloads()});
   return d;
 }
 

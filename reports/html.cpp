@@ -373,10 +373,11 @@ std::string backoff_section(const BackoffStudy& b) {
 std::string diagrams_section(const std::vector<Diagram>& diagrams) {
   std::string s = "<h2 id=\"diagrams\">Space-time diagrams of failing runs</h2>\n";
   for (const Diagram& d : diagrams) {
-    s += fmt::format("<h3>{}: {} on {}, seed {} (<a href=\"{}\">{}</a>)</h3>\n<p><code>{}</code></p>\n<div class=\"lamport-wrap\">{}</div>\n"
+    s += fmt::format("<h3>{}: {} on {}, seed {} (<a href=\"{}\">{}</a>, <a href=\"{}\">interactive timeline</a>)</h3>\n"
+                     "<p><code>{}</code></p>\n<div class=\"lamport-wrap\">{}</div>\n"
                      "{}<details><summary>violation report</summary><pre>{}</pre></details>\n",
                      to_string(d.invariant), markup_escape(d.model), markup_escape(d.scenario), d.seed, markup_escape(d.file),
-                     markup_escape(d.file), markup_escape(d.replay), d.svg,
+                     markup_escape(d.file), markup_escape(d.timeline_file), markup_escape(d.replay), d.svg,
                      d.caption.empty() ? std::string() : fmt::format("<p class=\"caption\">{}</p>\n", markup_escape(d.caption)),
                      markup_escape(d.report));
   }

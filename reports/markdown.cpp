@@ -267,8 +267,8 @@ std::string to_markdown(const Comparison& c) {
     s += "## Space-time diagrams\n\n";
     for (std::size_t i = 0; i < c.diagrams.size(); ++i) {
       const Diagram& d = c.diagrams[i];
-      s += fmt::format("- `{}`: [{}]({}) ({} on {}, seed {}): `{}`\n", to_string(d.invariant), d.file, d.file, d.model,
-                       d.scenario, d.seed, d.replay);
+      s += fmt::format("- `{}`: [{}]({}), [timeline]({}) ({} on {}, seed {}): `{}`\n", to_string(d.invariant), d.file, d.file,
+                       d.timeline_file, d.model, d.scenario, d.seed, d.replay);
       // The caption is the item's second paragraph; a blank line then keeps the next item apart.
       if (!d.caption.empty()) s += fmt::format("\n  {}\n{}", d.caption, i + 1 < c.diagrams.size() ? "\n" : "");
     }

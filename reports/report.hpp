@@ -215,6 +215,8 @@ struct Diagram {
   std::string file;    ///< file name inside the output folder
   std::string svg;
   std::string caption;  ///< what was lost, where, and which fault made it possible (failure_caption)
+  std::string timeline_file;  ///< the same run's interactive timeline page, inside the output folder
+  std::string timeline;       ///< its HTML (timeline_html)
   std::string report;   ///< the violation as format_violation prints it
   std::string replay;
 };

@@ -31,6 +31,7 @@ std::string write_report(const Comparison& comparison, const std::string& dir) {
   }
   for (const Diagram& d : comparison.diagrams) {
     if (std::string error = write_file(root / d.file, d.svg); !error.empty()) return error;
+    if (std::string error = write_file(root / d.timeline_file, d.timeline); !error.empty()) return error;
   }
   return {};
 }

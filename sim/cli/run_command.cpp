@@ -1,11 +1,14 @@
 // `syncstorm run` and `syncstorm replay`: one run, one screen. And `syncstorm list`.
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "reports/report.hpp"
+#include "reports/timeline.hpp"
 #include "sim/base/atomic_file.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/scenario/limits.hpp"
@@ -24,9 +27,19 @@ struct RunArgs {
   std::uint64_t seed = 1;
   std::string trace;
   std::string diagram;  ///< replay only: write a space-time diagram SVG here
+  std::string html;     ///< write the interactive timeline page of the run here
   std::string explore = "random";  ///< the exploration strategy's name (check --explore)
   std::string lineage;  ///< novelty only: the seeds the schedule was bred from, before --seed
 };
+
+/// An output file's folder must exist before a run starts, so a mistyped path costs no run.
+std::optional<InputError> check_output_folder(const std::string& path, const char* flag) {
+  if (path.empty()) return std::nullopt;
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (folder.empty() || std::filesystem::is_directory(folder, ec)) return std::nullopt;
+  return InputError{path, 0, 0, flag, fmt::format("the folder '{}' does not exist", folder.string())};
+}
 
 void print_summary(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed, const Schedule& schedule,
                    const RunResult& r, const Lineage& lineage) {
@@ -94,12 +107,27 @@ int run_once(const RunArgs& args, const ModelRegistry& models) {
     if (!trace_file) return report_input_error(InputError{args.trace, 0, 0, "--trace", "cannot open the file for writing"});
     options.trace_out = &trace_file;
   }
-  // The diagram is drawn from the JSON Lines trace; when --trace is also given, the same lines go to its file.
+  if (auto unwritable = check_output_folder(args.html, "--html")) return report_input_error(*unwritable);
+  // The diagram and the timeline are drawn from the JSON Lines trace; when --trace is also given, the
+  // same lines go to its file.
   std::ostringstream recorded;
-  if (!args.diagram.empty()) options.trace_out = &recorded;
+  const bool drawn = !args.diagram.empty() || !args.html.empty();
+  if (drawn) options.trace_out = &recorded;
+  PayloadRecorder payloads;
+  if (!args.html.empty()) options.on_send = [&payloads](std::uint64_t id, std::string_view bytes) { payloads.record(id, bytes); };
   const RunResult result = run_simulation(scenario.value(), *model.value(), schedule, args.seed, options);
+  if (drawn && trace_file.is_open()) trace_file << recorded.str();
+  if (!args.html.empty()) {
+    const std::string trace = recorded.str();
+    const TimelineRun run{fmt::format("{} on {}, seed {}", model.value()->name, scenario.value().name, args.seed),
+                          // The scenario as the user named it: the page must not depend on the working directory.
+                          replay_command(args.scenario, model.value()->name, args.seed, schedule.explore, lineage),
+                          &schedule, trace, &result.violations, &result.history, &payloads.payloads()};
+    if (std::error_code ec = write_file_atomically(args.html, timeline_html(run))) {
+      return report_input_error(InputError{args.html, 0, 0, "--html", "cannot write the file: " + ec.message()});
+    }
+  }
   if (!args.diagram.empty()) {
-    if (trace_file.is_open()) trace_file << recorded.str();
     const std::string svg = lamport_svg(schedule, recorded.str(), result.violations, result.history,
                                         fmt::format("{} on {}, seed {}", model.value()->name, scenario.value().name, args.seed));
     if (std::error_code ec = write_file_atomically(args.diagram, svg)) {
@@ -120,6 +148,7 @@ void add_run_options(CLI::App* cmd, RunArgs& args) {
   cmd->add_option("--trace", args.trace, "write every event as JSON Lines to this file");
   cmd->add_option("--explore", args.explore, "exploration strategy of the run: random (default), priority or novelty, as check --explore");
   cmd->add_option("--lineage", args.lineage, "novelty only: the seeds the run's schedule was bred from, oldest first, as check prints them");
+  cmd->add_option("--html", args.html, "write an interactive timeline of the run to this HTML file");
 }
 
 }  // namespace
@@ -142,6 +171,7 @@ void add_run_commands(CLI::App& app, const ModelRegistry& models, Action& action
                       ->transform(whole_number(0, limits::kSeedMax, "limits::kSeedMax"));
   replay->add_option("--trace", replay_args->trace, "write every event as JSON Lines to this file");
   replay->add_option("--diagram", replay_args->diagram, "write a space-time (Lamport) diagram of the run to this SVG file");
+  replay->add_option("--html", replay_args->html, "write an interactive timeline of the run to this HTML file");
   auto explore_given = replay->add_option("--explore", replay_args->explore,
                                           "exploration strategy of the run: random (default), priority or novelty (not with a repro file)");
   auto lineage_given = replay->add_option("--lineage", replay_args->lineage,
@@ -161,6 +191,10 @@ void add_run_commands(CLI::App& app, const ModelRegistry& models, Action& action
         if (!replay_args->diagram.empty()) {
           return report_input_error(InputError{replay_args->scenario, 0, 0, "--diagram",
                                                "not drawn for a repro file yet; replay the original seed's command with --diagram"});
+        }
+        if (!replay_args->html.empty()) {
+          return report_input_error(InputError{replay_args->scenario, 0, 0, "--html",
+                                               "not drawn for a repro file yet; replay the original seed's command with --html"});
         }
         return replay_repro_file(replay_args->scenario, models, replay_args->trace, replay_args->model);
       }

@@ -75,6 +75,7 @@ bool Simulation::send(NodeId from, NodeId to, std::string_view payload, bool car
     ++m.messages_sent;
     m.bytes_sent += bytes;
     record(TraceKind::send, from.value, to.value, id, bytes);
+    if (on_send_) on_send_(id, payload);
     // Bandwidth: messages queue behind each other on the link.
     const std::uint64_t bandwidth = schedule_.network.bandwidth_bytes_per_s;
     Instant& link_free = is_server(from) ? c.link_free_down : c.link_free_up;
@@ -131,6 +132,7 @@ bool Simulation::send(NodeId from, NodeId to, std::string_view payload, bool car
     ++m.messages_sent;
     m.bytes_sent += bytes;
     record(TraceKind::send, from.value, to.value, id, bytes);
+    if (on_send_) on_send_(id, payload);
     if (server_link) {
       // Servers talk over long-lived TCP connections: FIFO per ordered pair, and a partition stalls
       // them until it heals (they reconnect at once) instead of losing what was sent.

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "models/model.hpp"
@@ -59,6 +61,10 @@ struct RunOptions {
   /// Cache prefetch hints in runs of 1,000 nodes and more. They change nothing a run does (a test
   /// runs with and without them and compares the traces); off only for that test.
   bool cache_hints = true;
+  /// Receives every message's bytes as it is sent, with the message id its trace events carry, when
+  /// set (the timeline page shows them). It only observes: the trace and its hash are the same with
+  /// and without it.
+  std::function<void(std::uint64_t message, std::string_view payload)> on_send = nullptr;
 };
 
 /// Runs `model` through `schedule` with network draws from `seed`, then checks the invariants the

@@ -226,6 +226,7 @@ class Simulation {
         seed_(seed),
         trace_(options.trace_out),
         cache_hints_(options.cache_hints),
+        on_send_(options.on_send),
         priority_(schedule.explore == Exploration::priority ? PriorityPlan::draw(schedule, seed) : PriorityPlan()) {}
 
   RunResult run();
@@ -478,6 +479,7 @@ class Simulation {
   std::vector<NodeRuntime> nodes_;
   std::vector<const Node*> node_objects_;  ///< nodes_[i].node.get(), packed for prefetch()
   bool cache_hints_;              ///< RunOptions::cache_hints
+  std::function<void(std::uint64_t, std::string_view)> on_send_;  ///< RunOptions::on_send
   PriorityPlan priority_;         ///< the priority strategy's plan; inactive under random
   bool in_callback_ = false;      ///< a model callback is on the stack (see invoke)
   bool prefetch_nodes_ = false;  ///< set by setup(): whether prefetch() is worth its cost

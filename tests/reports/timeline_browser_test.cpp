@@ -1,0 +1,120 @@
+// Opens the timeline page of a failing run in headless Chromium: the page must draw (a screenshot
+// that is not blank), select the message its URL fragment names and show its details, draw one lane
+// per node and mark the violation, and log no errors. Fails where Chromium is missing, unless
+// SYNCSTORM_NO_CHROMIUM=1 (tests/programs.hpp).
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <unistd.h>
+
+#include "sim/base/atomic_file.hpp"
+#include "tests/printers.hpp"
+#include "tests/programs.hpp"
+#include "tests/reports/failing_run.hpp"
+#include "tests/reports/small_comparison.hpp"  // read_text
+
+using namespace syncstorm;
+using namespace syncstorm::testing;
+
+namespace {
+
+std::string find_chromium() {
+  for (const char* name : {"chromium", "chromium-browser", "google-chrome"}) {
+    if (on_path(name)) return name;
+  }
+  return {};
+}
+
+std::string chromium_command(const std::string& browser, const std::filesystem::path& profile) {
+  return "timeout 60 " + browser +
+         " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking"
+         " --disable-component-update --disable-sync --user-data-dir=" + profile.string();
+}
+
+std::size_t count(const std::string& text, const std::string& needle) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+/// The page as drawn, without its script and data elements: their text names the very classes the
+/// checks look for, so counting in it would pass even if nothing were drawn.
+std::string drawn_part(const std::string& dom) {
+  std::string out;
+  std::size_t at = 0;
+  for (std::size_t open = dom.find("<script"); open != std::string::npos; open = dom.find("<script", at)) {
+    out += dom.substr(at, open - at);
+    const std::size_t close = dom.find("</script>", open);
+    at = close == std::string::npos ? dom.size() : close + 9;
+  }
+  return out + dom.substr(std::min(at, dom.size()));
+}
+
+/// The first message the client of the violation's first operation sends at or after issuing it:
+/// selecting it puts the violation's marker in view.
+std::uint64_t message_near_violation(const nlohmann::json& data) {
+  const auto& op = data["violations"][0]["ops"][0];
+  for (const auto& m : data["messages"]) {
+    if (m["from"] == op["node"] && m["sent"].get<std::int64_t>() >= op["t"].get<std::int64_t>()) return m["id"].get<std::uint64_t>();
+  }
+  FAIL("the client of op " << op["op"] << " sends nothing after issuing it");
+  return 0;
+}
+
+}  // namespace
+
+TEST_CASE("the timeline page selects a message from its URL, shows lanes and the violation in headless Chromium",
+          "[reports][browser][chromium]") {
+  const std::string browser = find_chromium();
+  if (!needs(!browser.empty(), "chromium (none of chromium, chromium-browser, google-chrome is on the PATH)",
+             "SYNCSTORM_NO_CHROMIUM", "apt-get install -y chromium chromium-driver")) {
+    return;
+  }
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("syncstorm-timeline-browser-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const FailingRun run = failing_run();
+  REQUIRE(run.result.violations.size() == 1);
+  REQUIRE(!write_file_atomically(dir / "timeline.html", timeline_html(run.timeline())));
+  const std::uint64_t id = message_near_violation(nlohmann::json::parse(timeline_json(run.timeline())));
+  const std::string page = "file://" + (dir / "timeline.html").string();
+
+  const std::string dump = chromium_command(browser, dir / "profile-dom") + " --enable-logging=stderr --v=0 --window-size=1400,900 --dump-dom '" +
+                           page + "#select=msg-" + std::to_string(id) + "' > '" + (dir / "dom.html").string() + "' 2> '" +
+                           (dir / "console.log").string() + "'";
+  REQUIRE(std::system(dump.c_str()) == 0);
+  const std::string full = read_text((dir / "dom.html").string());
+  const std::string dom = drawn_part(full);
+  REQUIRE(dom.size() < full.size());
+  CHECK(dom.find("data-ready=\"true\"") != std::string::npos);
+  CHECK(dom.find("data-selected=\"msg-" + std::to_string(id) + "\"") != std::string::npos);
+  // The details panel shows the selected message: its id, both ends and its bytes.
+  CHECK(dom.find("<h3>message " + std::to_string(id) + "</h3>") != std::string::npos);
+  CHECK(dom.find("<td>sender</td>") != std::string::npos);
+  CHECK(dom.find("<td>receiver</td>") != std::string::npos);
+  CHECK(dom.find("class=\"hex\"") != std::string::npos);
+  CHECK(dom.find("class=\"msg selected\"") != std::string::npos);
+  CHECK(count(dom, "<g class=\"lane\"") == run.schedule.node_count());
+  CHECK(count(dom, "class=\"violation-marker\"") >= 1);
+  CHECK(count(dom, "<li class=\"violation\"") == 1);
+  // Console messages are logged as CONSOLE(line); the page logs nothing, so any is an error.
+  const std::string console = read_text((dir / "console.log").string());
+  std::string errors;
+  std::istringstream lines(console);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("CONSOLE") != std::string::npos || line.find("Uncaught") != std::string::npos) errors += line + "\n";
+  }
+  CHECK(errors.empty());
+
+  const fs::path shot = fs::temp_directory_path() / "syncstorm-timeline-screenshot.png";  // outside the repository
+  const std::string screenshot = chromium_command(browser, dir / "profile-shot") + " --window-size=1400,900 --screenshot='" +
+                                 shot.string() + "' '" + page + "' > /dev/null 2>&1";
+  REQUIRE(std::system(screenshot.c_str()) == 0);
+  // A blank 1400x900 page compresses to a few kilobytes; lanes, arrows and text do not.
+  CHECK(fs::file_size(shot) > 20'000);
+  WARN("screenshot saved to " << shot.string());
+  fs::remove_all(dir);
+}
