@@ -310,6 +310,13 @@ render();
 // A fragment such as #select=msg-12 selects that message on load: a link can point at one message.
 const wanted = /^#select=msg-(\d+)$/.exec(location.hash);
 if (wanted) select(+wanted[1], true);
+// #click=msg-12 clicks that message's arrow as a user would: the browser test drives the page's own
+// click handler with it.
+const clicked = /^#click=msg-(\d+)$/.exec(location.hash);
+if (clicked) {
+  const arrow = document.querySelector('[data-msg="' + clicked[1] + '"]');
+  if (arrow) arrow.dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true, view: window}));
+}
 document.body.dataset.ready = 'true';
 })();
 )js";

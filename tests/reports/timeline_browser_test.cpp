@@ -109,6 +109,16 @@ TEST_CASE("the timeline page selects a message from its URL, shows lanes and the
   }
   CHECK(errors.empty());
 
+  // A scripted click on the same message's arrow (the page's own click handler) selects it too.
+  const std::string click = chromium_command(browser, dir / "profile-click") + " --window-size=1400,900 --dump-dom '" +
+                            page + "#click=msg-" + std::to_string(id) + "' > '" + (dir / "click.html").string() +
+                            "' 2> /dev/null";
+  REQUIRE(std::system(click.c_str()) == 0);
+  const std::string clicked = drawn_part(read_text((dir / "click.html").string()));
+  CHECK(clicked.find("data-selected=\"msg-" + std::to_string(id) + "\"") != std::string::npos);
+  CHECK(clicked.find("<h3>message " + std::to_string(id) + "</h3>") != std::string::npos);
+  CHECK(clicked.find("class=\"msg selected\"") != std::string::npos);
+
   const fs::path shot = fs::temp_directory_path() / "syncstorm-timeline-screenshot.png";  // outside the repository
   const std::string screenshot = chromium_command(browser, dir / "profile-shot") + " --window-size=1400,900 --screenshot='" +
                                  shot.string() + "' '" + page + "' > /dev/null 2>&1";

@@ -31,11 +31,11 @@ enum class Resend : std::uint8_t { ignored, applied_again };
 constexpr std::uint64_t kRetry = std::uint64_t{1} << 63;  ///< timer tag bit: the resend
 
 /// A last-writer-wins map whose first client announces its one write at once (a ping the server
-/// passes on to the other client) and sends the write itself 3 s later, while the other client
+/// passes on to the other client) and sends the write itself 5 s later, while the other client
 /// sends its writes at once: the server applies them in arrival order, so the delayed write beats
 /// the other client's writes of the same field made in between. Under last-writer-wins those are
 /// concurrent: the other client never saw the delayed write, only the ping. The first client sends
-/// its write once more 3 s later; a server that applies it again overwrites writes made after the
+/// its write once more 5 s later; a server that applies it again overwrites writes made after the
 /// other client had received it, a loss along data messages.
 /// How many writes the first client makes, and whether its delayed sends declare that they carry
 /// its own writes only through the one they send (Context::send_with_own_writes_through).
@@ -64,8 +64,8 @@ class DeferredClient final : public Node {
     }
     ++wrote_;
     if (server) send_ping(ctx, ping_, *server);
-    ctx.set_timer(Duration::seconds(3), op.id.value);
-    ctx.set_timer(Duration::seconds(6), op.id.value | kRetry);
+    ctx.set_timer(Duration::seconds(5), op.id.value);
+    ctx.set_timer(Duration::seconds(10), op.id.value | kRetry);
   }
 
   void on_timer(Context& ctx, std::uint64_t tag) override {
@@ -151,7 +151,7 @@ class DeferredServer final : public Node {
 ModelInfo deferred_model(Ping ping, Resend resend = Resend::ignored, Deferral deferral = {}) {
   return ModelInfo{
       .name = "deferred-ping",
-      .description = "last-writer-wins map whose first client announces a write 3 s before sending it",
+      .description = "last-writer-wins map whose first client announces a write 5 s before sending it",
       .data_type = DataType::map,
       .topology = Topology::client_server,
       .rule = SupersedeRule::last_writer_wins,
@@ -165,7 +165,7 @@ int runs_with_lost_writes(const ModelInfo& model, const char* duration = "4s") {
   Result<Scenario> scenario = parse_scenario(
       std::string("[workload]\nclients = 2\nrate = \"4/s\"\nduration = \"") + duration + "\"\nkeys = 1\n"
       "[network]\nlatency = { min = \"20ms\", median = \"40ms\", p99 = \"80ms\" }\n"
-      "[invariants]\nsettle = \"10s\"\n",
+      "[invariants]\nsettle = \"20s\"\n",
       "deferred.toml");
   REQUIRE(scenario.ok());
   int failing = 0;
@@ -191,18 +191,18 @@ TEST_CASE("happens-before flows along data messages and not along control messag
   CHECK(runs_with_lost_writes(deferred_model(Ping::control)) == 0);
   // A resend applied again overwrites writes made after the state that carried it: that loss runs
   // along data messages, and control pings do not hide it.
-  CHECK(runs_with_lost_writes(deferred_model(Ping::control, Resend::applied_again)) >= 3);
+  CHECK(runs_with_lost_writes(deferred_model(Ping::control, Resend::applied_again), "10s") >= 3);
 }
 
 TEST_CASE("a message that carries its sender's writes only through one does not order the newer ones", "[sim][history]") {
-  // The first client makes two writes and sends each 3 s later, oldest first. The first write's
+  // The first client makes two writes and sends each 5 s later, oldest first. The first write's
   // message leaves after the second write was made and carries only the first; the other client
   // writes after the first reaches it, and the second then beats that write on arrival. Counted
   // whole, the first message's past orders the other client's write after the second write.
   const Deferral whole{2, false};
   const Deferral through{2, true};
-  CHECK(runs_with_lost_writes(deferred_model(Ping::none, Resend::ignored, whole), "8s") >= 3);
-  CHECK(runs_with_lost_writes(deferred_model(Ping::none, Resend::ignored, through), "8s") == 0);
+  CHECK(runs_with_lost_writes(deferred_model(Ping::none, Resend::ignored, whole), "6s") >= 3);
+  CHECK(runs_with_lost_writes(deferred_model(Ping::none, Resend::ignored, through), "6s") == 0);
   // Declared through each write, a resend applied again still overwrites what followed it.
-  CHECK(runs_with_lost_writes(deferred_model(Ping::none, Resend::applied_again, through), "8s") >= 3);
+  CHECK(runs_with_lost_writes(deferred_model(Ping::none, Resend::applied_again, through), "6s") >= 3);
 }
