@@ -107,11 +107,18 @@ case "$mode" in
     ./build/release/syncstorm check --seeds 1000 --jobs "$jobs" --no-progress --verify-determinism=1 \
       --junit build/check-junit.xml --json build/check.json
     echo "gate: $((SECONDS - started)) s"
+    echo "== the adapter sweep: every shipped external adapter (real JavaScript libraries) over every scenario it fits"
+    # Seed counts sized for about 8 minutes on 2 cores (models/adapters/README.md, "The adapter sweep").
+    started=$SECONDS
+    tests/adapter_sweep.sh build/release/syncstorm
+    echo "adapter sweep: $((SECONDS - started)) s"
     echo "== test suite (AddressSanitizer + UndefinedBehaviorSanitizer)"
     # -O1 keeps assertions (a Debug build) while running the sanitized suite ten times faster than -O0.
+    # The CI examples' steps (shell and flags, run by the Release suite) and the install test (a user's
+    # build against the installed library) exercise no code the other sanitized tests miss.
     build build/sanitize Debug -DSYNCSTORM_SANITIZE=ON -DSYNCSTORM_BENCH=OFF "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1"
     (cd build/sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-       ctest --output-on-failure -j "$jobs" -LE install)
+       ctest --output-on-failure -j "$jobs" -LE 'install|examples')
     echo "== the same trace hashes in Debug and Release builds (and with glibc's allocator and jemalloc)"
     build build/debug Debug -DSYNCSTORM_TESTS=OFF -DSYNCSTORM_JEMALLOC=OFF
     tests/cross_build_hashes.sh build/release/syncstorm > build/hashes-release.txt

