@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "reports/report.hpp"
+#include "reports/story.hpp"
 
 namespace syncstorm {
 
@@ -17,37 +18,16 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-/// One trace line: the kind-specific fields are the fifth and sixth of every line (trace.cpp).
-struct Event {
-  std::int64_t t = 0;
-  std::string kind;
-  std::uint32_t node = 0;
-  std::uint32_t peer = 0;
-  std::uint64_t a = 0;
-  std::uint64_t b = 0;
-};
+/// One trace line, as the failure diagrams read it.
+using Event = story::TraceLine;
 
 /// Bookkeeping events that show nothing a user saw or a message that travelled.
 bool embedded_kind(std::string_view kind) { return kind != "timer" && kind != "digest"; }
 
+/// The trace's events, less the bookkeeping ones.
 std::vector<Event> parse_trace(std::string_view jsonl) {
-  std::vector<Event> events;
-  std::istringstream in{std::string(jsonl)};
-  for (std::string line; std::getline(in, line);) {
-    const Json j = Json::parse(line, nullptr, false);
-    if (j.is_discarded() || !j.is_object() || j.size() != 6) continue;
-    Event e;
-    e.t = j.value("t", std::int64_t{0});
-    e.kind = j.value("ev", std::string());
-    if (!embedded_kind(e.kind)) continue;
-    e.node = j.value("node", 0u);
-    e.peer = j.value("peer", 0u);
-    auto field = j.begin();
-    std::advance(field, 4);
-    e.a = field->get<std::uint64_t>();
-    e.b = (++field)->get<std::uint64_t>();
-    events.push_back(std::move(e));
-  }
+  std::vector<Event> events = story::parse_trace(jsonl);
+  std::erase_if(events, [](const Event& e) { return !embedded_kind(e.kind); });
   return events;
 }
 

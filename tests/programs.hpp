@@ -48,4 +48,20 @@ inline bool needs_node() {
   return needs(on_path("node"), "node (Node.js)", "SYNCSTORM_NO_NODE", "apt-get install nodejs");
 }
 
+/// The headless browser the report tests drive: the first of chromium, chromium-browser and
+/// google-chrome on the PATH, or empty.
+inline std::string find_chromium() {
+  for (const char* name : {"chromium", "chromium-browser", "google-chrome"}) {
+    if (on_path(name)) return name;
+  }
+  return {};
+}
+
+/// The start of a headless run of `browser` with its own profile folder, cut off after a time limit.
+inline std::string chromium_command(const std::string& browser, const std::string& profile) {
+  return "timeout 120 " + browser +
+         " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking"
+         " --disable-component-update --disable-sync --user-data-dir=" + profile;
+}
+
 }  // namespace syncstorm::testing

@@ -16,19 +16,6 @@ using namespace syncstorm::testing;
 
 namespace {
 
-std::string find_chromium() {
-  for (const char* name : {"chromium", "chromium-browser", "google-chrome"}) {
-    if (on_path(name)) return name;
-  }
-  return {};
-}
-
-std::string chromium_command(const std::string& browser, const std::filesystem::path& profile) {
-  return "timeout 120 " + browser +
-         " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking"
-         " --disable-component-update --disable-sync --user-data-dir=" + profile.string();
-}
-
 long attribute(const std::string& dom, const std::string& name) {
   std::smatch m;
   if (!std::regex_search(dom, m, std::regex(name + "=\"([0-9]+)\""))) return -1;
@@ -51,7 +38,7 @@ TEST_CASE("index.html renders every chart in headless Chromium and logs no error
   REQUIRE(write_report(c, dir.string()).empty());
   const std::string page = "file://" + (dir / "index.html").string();
 
-  const std::string dump = chromium_command(browser, dir / "profile-dom") + " --enable-logging=stderr --v=0 --dump-dom '" +
+  const std::string dump = chromium_command(browser, (dir / "profile-dom").string()) + " --enable-logging=stderr --v=0 --dump-dom '" +
                            page + "' > '" + (dir / "dom.html").string() + "' 2> '" + (dir / "console.log").string() + "'";
   REQUIRE(std::system(dump.c_str()) == 0);
   const std::string dom = read_text((dir / "dom.html").string());
@@ -70,7 +57,7 @@ TEST_CASE("index.html renders every chart in headless Chromium and logs no error
   CHECK(errors.empty());
 
   const fs::path shot = fs::temp_directory_path() / "syncstorm-html-report-screenshot.png";  // outside the repository
-  const std::string screenshot = chromium_command(browser, dir / "profile-shot") + " --window-size=1400,3000 --screenshot='" +
+  const std::string screenshot = chromium_command(browser, (dir / "profile-shot").string()) + " --window-size=1400,3000 --screenshot='" +
                                  shot.string() + "' '" + page + "' > /dev/null 2>&1";
   REQUIRE(std::system(screenshot.c_str()) == 0);
   CHECK(fs::file_size(shot) > 10'000);

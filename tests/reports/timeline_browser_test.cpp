@@ -20,19 +20,6 @@ using namespace syncstorm::testing;
 
 namespace {
 
-std::string find_chromium() {
-  for (const char* name : {"chromium", "chromium-browser", "google-chrome"}) {
-    if (on_path(name)) return name;
-  }
-  return {};
-}
-
-std::string chromium_command(const std::string& browser, const std::filesystem::path& profile) {
-  return "timeout 60 " + browser +
-         " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking"
-         " --disable-component-update --disable-sync --user-data-dir=" + profile.string();
-}
-
 std::size_t count(const std::string& text, const std::string& needle) {
   std::size_t n = 0;
   for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
@@ -82,7 +69,7 @@ TEST_CASE("the timeline page selects a message from its URL, shows lanes and the
   const std::uint64_t id = message_near_violation(nlohmann::json::parse(timeline_json(run.timeline())));
   const std::string page = "file://" + (dir / "timeline.html").string();
 
-  const std::string dump = chromium_command(browser, dir / "profile-dom") + " --enable-logging=stderr --v=0 --window-size=1400,900 --dump-dom '" +
+  const std::string dump = chromium_command(browser, (dir / "profile-dom").string()) + " --enable-logging=stderr --v=0 --window-size=1400,900 --dump-dom '" +
                            page + "#select=msg-" + std::to_string(id) + "' > '" + (dir / "dom.html").string() + "' 2> '" +
                            (dir / "console.log").string() + "'";
   REQUIRE(std::system(dump.c_str()) == 0);
@@ -110,7 +97,7 @@ TEST_CASE("the timeline page selects a message from its URL, shows lanes and the
   CHECK(errors.empty());
 
   // A scripted click on the same message's arrow (the page's own click handler) selects it too.
-  const std::string click = chromium_command(browser, dir / "profile-click") + " --window-size=1400,900 --dump-dom '" +
+  const std::string click = chromium_command(browser, (dir / "profile-click").string()) + " --window-size=1400,900 --dump-dom '" +
                             page + "#click=msg-" + std::to_string(id) + "' > '" + (dir / "click.html").string() +
                             "' 2> /dev/null";
   REQUIRE(std::system(click.c_str()) == 0);
@@ -120,7 +107,7 @@ TEST_CASE("the timeline page selects a message from its URL, shows lanes and the
   CHECK(clicked.find("class=\"msg selected\"") != std::string::npos);
 
   const fs::path shot = fs::temp_directory_path() / "syncstorm-timeline-screenshot.png";  // outside the repository
-  const std::string screenshot = chromium_command(browser, dir / "profile-shot") + " --window-size=1400,900 --screenshot='" +
+  const std::string screenshot = chromium_command(browser, (dir / "profile-shot").string()) + " --window-size=1400,900 --screenshot='" +
                                  shot.string() + "' '" + page + "' > /dev/null 2>&1";
   REQUIRE(std::system(screenshot.c_str()) == 0);
   // A blank 1400x900 page compresses to a few kilobytes; lanes, arrows and text do not.
