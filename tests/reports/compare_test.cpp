@@ -52,13 +52,22 @@ TEST_CASE("report.md and results.json of a fixed small comparison match the appr
   check_golden("small-results.json", to_json(c));
 }
 
-TEST_CASE("results.json and results.csv are byte-identical on 1 and 2 jobs", "[reports]") {
+TEST_CASE("every report file is byte-identical on 1 and 2 jobs", "[reports]") {
   const ModelRegistry registry = shipped_models();
   const Comparison one = run_comparison(small_comparison(registry, 1));
   const Comparison two = run_comparison(small_comparison(registry, 2));
   CHECK(to_json(one) == to_json(two));
   CHECK(to_csv(one) == to_csv(two));
   CHECK(to_markdown(one) == to_markdown(two));
+  CHECK(to_html(one) == to_html(two));
+  // The failure diagrams and their interactive timelines too.
+  REQUIRE(one.diagrams.size() == two.diagrams.size());
+  REQUIRE_FALSE(one.diagrams.empty());
+  for (std::size_t i = 0; i < one.diagrams.size(); ++i) {
+    CHECK(one.diagrams[i].svg == two.diagrams[i].svg);
+    CHECK(one.diagrams[i].caption == two.diagrams[i].caption);
+    CHECK(one.diagrams[i].timeline == two.diagrams[i].timeline);
+  }
 }
 
 TEST_CASE("every model meets every fitting scenario over the same number of seeds", "[reports]") {
