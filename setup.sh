@@ -93,7 +93,7 @@ case "$mode" in
     fi
     cmake --build build/release -j "$jobs" --target syncstorm
     ./build/release/syncstorm compare --out syncstorm-report
-    echo "setup: the report is in syncstorm-report/index.html (also report.md, results.json, results.csv)"
+    echo "setup: the report is in syncstorm-report/index.html (also report.md, summary.md, results.json, results.csv)"
     ;;
   test)
     install_everything

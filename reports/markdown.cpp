@@ -277,4 +277,27 @@ std::string to_markdown(const Comparison& c) {
   return s;
 }
 
+std::string to_markdown_summary(const Comparison& c) {
+  std::string s = "# syncstorm comparison: summary\n\n";
+  s += fmt::format("{} seeds per scenario and model (seeds {}–{}). The whole report, with a section per scenario, "
+                   "is `report.md` beside this file.\n\n",
+                   c.seeds, c.first_seed, c.first_seed + c.seeds - 1);
+  std::string body;
+  if (c.baseline) body += what_changed(c);
+  body += matrices(c);
+  // The matrices link their cells to the scenarios' sections, which live in report.md.
+  for (std::size_t at = body.find("](#"); at != std::string::npos; at = body.find("](#", at)) {
+    body.replace(at, 3, "](report.md#");
+  }
+  body += decision_table(c);
+  if (s.size() + body.size() > kSummaryBytesMax) {
+    // Cut at a line, and say so: a comment that ends mid-table would mislead.
+    const std::string note = "\n\n(Cut here to fit a pull-request comment: the rest is in `report.md`.)\n";
+    std::size_t keep = kSummaryBytesMax - s.size() - note.size();
+    keep = body.rfind('\n', keep);
+    body = body.substr(0, keep == std::string::npos ? 0 : keep) + note;
+  }
+  return s + body;
+}
+
 }  // namespace syncstorm

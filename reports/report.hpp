@@ -314,9 +314,14 @@ double round_figure(double value);
 std::string to_json(const Comparison& comparison);
 std::string to_csv(const Comparison& comparison);
 std::string to_markdown(const Comparison& comparison);
+/// The head of report.md that fits a pull-request comment (GitHub takes 65,536 characters): what
+/// changed since the baseline, the strategy and cost matrices and the decision table, cut at a line
+/// with a note where it would pass kSummaryBytesMax. Written as summary.md.
+inline constexpr std::size_t kSummaryBytesMax = 60'000;
+std::string to_markdown_summary(const Comparison& comparison);
 std::string to_html(const Comparison& comparison);
 
-/// Writes index.html, report.md, results.json, results.csv and the diagrams into `dir` (created if
+/// Writes index.html, report.md, summary.md, results.json, results.csv and the diagrams into `dir` (created if
 /// missing). Returns an error message, or "" on success.
 std::string write_report(const Comparison& comparison, const std::string& dir);
 

@@ -25,6 +25,7 @@ std::string write_report(const Comparison& comparison, const std::string& dir) {
   const fs::path root(dir);
   for (const auto& [name, text] : {std::pair<std::string, std::string>{"index.html", to_html(comparison)},
                                    {"report.md", to_markdown(comparison)},
+                                   {"summary.md", to_markdown_summary(comparison)},
                                    {"results.json", to_json(comparison)},
                                    {"results.csv", to_csv(comparison)}}) {
     if (std::string error = write_file(root / name, text); !error.empty()) return error;

@@ -195,3 +195,20 @@ TEST_CASE("the backoff study covers the presets real clients ship with and repor
   CHECK(to_json(c).find("\"violation_rate\"") != std::string::npos);
   CHECK(to_markdown(c).find("| every client back, mean (ms) |") != std::string::npos);
 }
+
+TEST_CASE("summary.md is the head of the report that fits a pull-request comment", "[reports]") {
+  const ModelRegistry registry = shipped_models();
+  const Comparison c = run_comparison(small_comparison(registry, 2));
+  const std::string summary = to_markdown_summary(c);
+  CHECK(summary.size() <= kSummaryBytesMax);
+  CHECK(summary.find("## Strategy matrix") != std::string::npos);
+  CHECK(summary.find("](#") == std::string::npos);  // its links point into report.md
+  CHECK(summary.find("Cut here") == std::string::npos);
+  CHECK(to_markdown(c).size() > summary.size());
+  // A comparison too big for a comment is cut at a line, and says so.
+  Comparison big = c;
+  for (int i = 0; i < 400; ++i) big.scenarios.push_back(c.scenarios.front());
+  const std::string cut = to_markdown_summary(big);
+  CHECK(cut.size() <= kSummaryBytesMax);
+  CHECK(cut.find("Cut here to fit a pull-request comment") != std::string::npos);
+}

@@ -229,5 +229,7 @@ TEST_CASE("compare with a baseline writes byte-identical files on 1 and 4 jobs",
     CHECK(read_text((dir / "one" / name).string()) == read_text((dir / "four" / name).string()));
   }
   CHECK(read_text((dir / "one" / "report.md").string()).find("## What changed since the baseline") != std::string::npos);
+  // The pull-request comment's file carries the same list.
+  CHECK(read_text((dir / "one" / "summary.md").string()).find("## What changed since the baseline") != std::string::npos);
   std::filesystem::remove_all(dir);
 }
