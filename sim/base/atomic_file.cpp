@@ -33,12 +33,18 @@ std::error_code write_temporary(const std::filesystem::path& temp, std::string_v
   return ec;
 }
 
+/// `.NAME.tmp.PID` beside `path`. The process id only keeps two writers' temporary names apart; no
+/// file's content depends on it.
+std::filesystem::path temporary_path(const std::filesystem::path& path) {
+  std::filesystem::path temp = path;
+  temp.replace_filename("." + path.filename().string() + ".tmp." + std::to_string(::getpid()));  // determinism-ok: a temporary name only
+  return temp;
+}
+
 }  // namespace
 
 std::error_code write_file_atomically(const std::filesystem::path& path, std::string_view text, IfExists if_exists) {
-  std::filesystem::path temp = path;
-  // The process id only keeps two writers' temporary names apart; no file's content depends on it.
-  temp.replace_filename("." + path.filename().string() + ".tmp." + std::to_string(::getpid()));  // determinism-ok: a temporary name only
+  const std::filesystem::path temp = temporary_path(path);
   if (std::error_code ec = write_temporary(temp, text)) {
     ::unlink(temp.c_str());
     return ec;
@@ -50,6 +56,32 @@ std::error_code write_file_atomically(const std::filesystem::path& path, std::st
     ec = last_error();  // EEXIST: the old file stays, as asked
   }
   if (ec || if_exists == IfExists::keep) ::unlink(temp.c_str());
+  return ec;
+}
+
+StreamedFile::StreamedFile(std::filesystem::path path) : path_(std::move(path)), temp_(temporary_path(path_)) {
+  out_.open(temp_, std::ios::binary | std::ios::trunc);
+}
+
+StreamedFile::~StreamedFile() {
+  if (committed_) return;
+  if (out_.is_open()) out_.close();
+  ::unlink(temp_.c_str());
+}
+
+std::error_code StreamedFile::commit() {
+  out_.flush();
+  const bool written = out_.good();
+  out_.close();
+  if (!written) return std::make_error_code(std::errc::io_error);
+  // The stream cannot fsync: its bytes are in the file now, and any descriptor of it can.
+  const int fd = ::open(temp_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return last_error();
+  std::error_code ec;
+  if (::fsync(fd) != 0) ec = last_error();
+  ::close(fd);
+  if (!ec) std::filesystem::rename(temp_, path_, ec);
+  committed_ = !ec;
   return ec;
 }
 

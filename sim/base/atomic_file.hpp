@@ -5,6 +5,8 @@
 #pragma once
 
 #include <filesystem>
+#include <fstream>
+#include <ostream>
 #include <string_view>
 #include <system_error>
 
@@ -23,5 +25,29 @@ enum class IfExists : bool {
 /// the process, and after a power failure it is whole or absent. Returns an empty code on success.
 std::error_code write_file_atomically(const std::filesystem::path& path, std::string_view text,
                                       IfExists if_exists = IfExists::replace);
+
+/// A file written as a stream and named only when whole: for output too big to hold in memory (the
+/// `--trace` of a long run). The bytes go to the temporary file write_file_atomically would use;
+/// commit() flushes it to the disk and renames it into place. Destroyed uncommitted (an error, an
+/// exception), it removes the temporary file, and `path` keeps what it held before.
+class StreamedFile {
+ public:
+  explicit StreamedFile(std::filesystem::path path);
+  ~StreamedFile();
+  StreamedFile(const StreamedFile&) = delete;
+  StreamedFile& operator=(const StreamedFile&) = delete;
+
+  /// False when the temporary file could not be created (a missing folder, no permission).
+  bool is_open() const { return out_.is_open(); }
+  std::ostream& stream() { return out_; }
+  /// Gives the file its name; an error when a write failed or the rename did.
+  std::error_code commit();
+
+ private:
+  std::filesystem::path path_;
+  std::filesystem::path temp_;
+  std::ofstream out_;
+  bool committed_ = false;
+};
 
 }  // namespace syncstorm

@@ -100,12 +100,14 @@ int run_once(const RunArgs& args, const ModelRegistry& models) {
   const Schedule schedule = explore.value() == Exploration::novelty
                                 ? novelty_schedule(scenario.value(), model.value()->data_type, lineage)
                                 : make_schedule(scenario.value(), model.value()->data_type, args.seed, explore.value());
-  std::ofstream trace_file;
+  // The trace streams to a temporary file that takes its name only when whole (a long run's trace
+  // is too big to hold in memory): a run killed midway leaves the old file, or none.
+  std::optional<StreamedFile> trace_file;
   RunOptions options;
   if (!args.trace.empty()) {
-    trace_file.open(args.trace);
-    if (!trace_file) return report_input_error(InputError{args.trace, 0, 0, "--trace", "cannot open the file for writing"});
-    options.trace_out = &trace_file;
+    trace_file.emplace(args.trace);
+    if (!trace_file->is_open()) return report_input_error(InputError{args.trace, 0, 0, "--trace", "cannot open the file for writing"});
+    options.trace_out = &trace_file->stream();
   }
   if (auto unwritable = check_output_folder(args.html, "--html")) return report_input_error(*unwritable);
   // The diagram and the timeline are drawn from the JSON Lines trace; when --trace is also given, the
@@ -116,7 +118,12 @@ int run_once(const RunArgs& args, const ModelRegistry& models) {
   PayloadRecorder payloads;
   if (!args.html.empty()) options.on_send = [&payloads](std::uint64_t id, std::string_view bytes) { payloads.record(id, bytes); };
   const RunResult result = run_simulation(scenario.value(), *model.value(), schedule, args.seed, options);
-  if (drawn && trace_file.is_open()) trace_file << recorded.str();
+  if (trace_file) {
+    if (drawn) trace_file->stream() << recorded.str();
+    if (std::error_code ec = trace_file->commit()) {
+      return report_input_error(InputError{args.trace, 0, 0, "--trace", "cannot write the file: " + ec.message()});
+    }
+  }
   if (!args.html.empty()) {
     const std::string trace = recorded.str();
     const TimelineRun run{fmt::format("{} on {}, seed {}", model.value()->name, scenario.value().name, args.seed),

@@ -117,3 +117,30 @@ TEST_CASE("a repro never overwrites another: a different one takes the next free
   CHECK(save_repro(r, path).value() == (dir / "small__lww-map__convergence__seed1-3.repro.toml").string());
   CHECK(files_in(dir) == 3);
 }
+
+TEST_CASE("a streamed file keeps its old content until it is committed whole", "[atomic]") {
+  const fs::path dir = fresh_dir("streamed");
+  const fs::path file = dir / "trace.jsonl";
+  {
+    std::ofstream(file) << "old\n";
+  }
+  {
+    StreamedFile streamed(file);
+    REQUIRE(streamed.is_open());
+    streamed.stream() << "new line 1\n";
+    CHECK(read(file) == "old\n");  // nothing shows under the name before commit
+    streamed.stream() << "new line 2\n";
+    REQUIRE_FALSE(streamed.commit());
+  }
+  CHECK(read(file) == "new line 1\nnew line 2\n");
+  {
+    StreamedFile abandoned(file);  // an error before commit: the last whole file stays
+    abandoned.stream() << "half";
+  }
+  CHECK(read(file) == "new line 1\nnew line 2\n");
+  std::size_t entries = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir)) ++entries;
+  CHECK(entries == 1);  // no temporary file left behind
+  CHECK_FALSE(StreamedFile(dir / "missing" / "trace.jsonl").is_open());
+  fs::remove_all(dir);
+}
