@@ -77,5 +77,10 @@ inline constexpr std::uint32_t kRunTimeoutSecondsMax = 24 * 3600;
 inline constexpr std::uint32_t kShrinkRunsMax = 1'000'000;
 /// --shrink-time, in wall-clock milliseconds: an hour per failure (0 means no time limit).
 inline constexpr std::int64_t kShrinkTimeMsMax = 3'600'000;
+/// Shards of one sweep (--shard K/N): a million, one seed each at the largest --seeds.
+inline constexpr std::uint64_t kShardsMax = 1'000'000;
+/// --time-budget, in its own unit: ten million seconds (about 116 days) is beyond any CI job, and
+/// keeps the budget in milliseconds far from overflow.
+inline constexpr std::uint64_t kTimeBudgetCountMax = 10'000'000;
 
 }  // namespace syncstorm::limits

@@ -1,5 +1,7 @@
 #include "sim/sweep/check.hpp"
 
+#include "sim/scenario/limits.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -598,7 +600,7 @@ Result<Shard> parse_shard(std::string_view text) {
   const auto slash = text.find('/');
   const auto k = slash == std::string_view::npos ? std::nullopt : parse_u64(text.substr(0, slash));
   const auto n = slash == std::string_view::npos ? std::nullopt : parse_u64(text.substr(slash + 1));
-  if (!k || !n || *k == 0 || *n == 0 || *k > *n || *n > 1'000'000) {
+  if (!k || !n || *k == 0 || *n == 0 || *k > *n || *n > limits::kShardsMax) {
     return InputError{"", 0, 0, "--shard", fmt::format("expected K/N with 1 <= K <= N, got \"{}\"", text)};
   }
   return Shard{static_cast<std::uint32_t>(*k), static_cast<std::uint32_t>(*n)};
@@ -630,7 +632,7 @@ Result<std::int64_t> parse_time_budget_ms(std::string_view text) {
     digits.remove_suffix(1);
   }
   const auto value = parse_u64(digits);
-  if (!value || *value == 0 || *value > 10'000'000) {
+  if (!value || *value == 0 || *value > limits::kTimeBudgetCountMax) {
     return InputError{"", 0, 0, "--time-budget", fmt::format("expected a duration like \"90s\", \"10m\" or \"1h\", got \"{}\"", text)};
   }
   return static_cast<std::int64_t>(*value) * unit_ms;

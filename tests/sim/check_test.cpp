@@ -21,6 +21,7 @@
 
 #include "models/model.hpp"
 #include "reports/junit.hpp"
+#include "sim/scenario/limits.hpp"
 #include "sim/sweep/check.hpp"
 #include "sim/base/codec.hpp"
 #include "sim/cli/commands.hpp"
@@ -432,6 +433,12 @@ TEST_CASE("Seed ranges, shards and time budgets reject malformed flags", "[check
   CHECK(parse_time_budget_ms("10m").value() == 600'000);
   CHECK(parse_time_budget_ms("90s").value() == 90'000);
   CHECK_FALSE(parse_time_budget_ms("ten").ok());
+  // The bounds of sim/scenario/limits.hpp, at and one past each.
+  const std::string most = std::to_string(limits::kShardsMax);
+  CHECK(parse_shard(most + "/" + most).ok());
+  CHECK_FALSE(parse_shard("1/" + std::to_string(limits::kShardsMax + 1)).ok());
+  CHECK(parse_time_budget_ms(std::to_string(limits::kTimeBudgetCountMax) + "h").ok());
+  CHECK_FALSE(parse_time_budget_ms(std::to_string(limits::kTimeBudgetCountMax + 1) + "ms").ok());
 }
 
 TEST_CASE("JUnit output is well-formed XML with the attributes CI systems read and the replay command", "[check]") {
