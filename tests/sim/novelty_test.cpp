@@ -2,6 +2,7 @@
 // signal, its mutations, the same bytes on any number of jobs, the replay of a bred failure from its
 // command and from its repro, and merge refusing shards swept with different strategies.
 #include <catch2/catch.hpp>
+#include <unistd.h>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -32,7 +33,8 @@ Scenario shipped(const std::string& name) {
 
 /// Runs the syncstorm binary with `args`; returns its exit code and what it printed on stdout and stderr.
 std::pair<int, std::string> syncstorm_cli(const std::string& args) {
-  const auto out = std::filesystem::temp_directory_path() / "syncstorm-novelty-test-cli.txt";
+  // One file per test process: ctest runs this file's cases side by side.
+  const auto out = std::filesystem::temp_directory_path() / ("syncstorm-novelty-test-cli-" + std::to_string(::getpid()) + ".txt");
   const int status = std::system((std::string(SYNCSTORM_BINARY) + " " + args + " > " + out.string() + " 2>&1").c_str());
   std::ifstream in(out);
   std::stringstream text;
