@@ -2,6 +2,7 @@
 // legality of what it schedules, its record in repros and replay commands, the same bytes on any
 // number of jobs, and the default staying exactly the random strategy.
 #include <catch2/catch.hpp>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -42,7 +43,8 @@ std::optional<std::uint64_t> first_priority_failure(const Scenario& scenario, co
 
 /// Runs the syncstorm binary with `args`; returns its exit code and what it printed on stdout and stderr.
 std::pair<int, std::string> syncstorm_cli(const std::string& args) {
-  const auto out = std::filesystem::temp_directory_path() / "syncstorm-explore-test-cli.txt";
+  // One file per test process: ctest runs this file's cases side by side.
+  const auto out = std::filesystem::temp_directory_path() / ("syncstorm-explore-test-cli-" + std::to_string(::getpid()) + ".txt");
   const int status = std::system((std::string(SYNCSTORM_BINARY) + " " + args + " > " + out.string() + " 2>&1").c_str());
   std::ifstream in(out);
   std::stringstream text;
