@@ -7,9 +7,16 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace syncstorm::testing {
 
@@ -62,6 +69,18 @@ inline std::string chromium_command(const std::string& browser, const std::strin
   return "timeout 120 " + browser +
          " --headless --no-sandbox --disable-gpu --disable-quic --no-first-run --disable-background-networking"
          " --disable-component-update --disable-sync --user-data-dir=" + profile;
+}
+
+/// Runs the syncstorm binary under test with `args`; returns its exit code and what it printed on
+/// stdout and stderr. The output goes through a file of this process's own: ctest runs a file's test
+/// cases side by side.
+inline std::pair<int, std::string> syncstorm_cli(const std::string& args) {
+  const auto out = std::filesystem::temp_directory_path() / ("syncstorm-test-cli-" + std::to_string(::getpid()) + ".txt");
+  const int status = std::system((std::string(SYNCSTORM_BINARY) + " " + args + " > " + out.string() + " 2>&1").c_str());
+  std::ifstream in(out);
+  std::stringstream text;
+  text << in.rdbuf();
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
 }
 
 }  // namespace syncstorm::testing

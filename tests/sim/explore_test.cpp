@@ -20,9 +20,12 @@
 #include "sim/sweep/check.hpp"
 #include "sim/sweep/repro.hpp"
 #include "tests/printers.hpp"
+#include "tests/programs.hpp"
 
 namespace syncstorm {
 namespace {
+
+using testing::syncstorm_cli;
 
 Scenario shipped(const std::string& name) {
   auto scenario = resolve_scenario(name);
@@ -39,17 +42,6 @@ std::optional<std::uint64_t> first_priority_failure(const Scenario& scenario, co
     }
   }
   return std::nullopt;
-}
-
-/// Runs the syncstorm binary with `args`; returns its exit code and what it printed on stdout and stderr.
-std::pair<int, std::string> syncstorm_cli(const std::string& args) {
-  // One file per test process: ctest runs this file's cases side by side.
-  const auto out = std::filesystem::temp_directory_path() / ("syncstorm-explore-test-cli-" + std::to_string(::getpid()) + ".txt");
-  const int status = std::system((std::string(SYNCSTORM_BINARY) + " " + args + " > " + out.string() + " 2>&1").c_str());
-  std::ifstream in(out);
-  std::stringstream text;
-  text << in.rdbuf();
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
 }
 
 }  // namespace

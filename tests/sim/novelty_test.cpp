@@ -21,25 +21,17 @@
 #include "sim/sweep/novelty.hpp"
 #include "sim/sweep/repro.hpp"
 #include "tests/printers.hpp"
+#include "tests/programs.hpp"
 
 namespace syncstorm {
 namespace {
+
+using testing::syncstorm_cli;
 
 Scenario shipped(const std::string& name) {
   auto scenario = resolve_scenario(name);
   REQUIRE(scenario.ok());
   return scenario.value();
-}
-
-/// Runs the syncstorm binary with `args`; returns its exit code and what it printed on stdout and stderr.
-std::pair<int, std::string> syncstorm_cli(const std::string& args) {
-  // One file per test process: ctest runs this file's cases side by side.
-  const auto out = std::filesystem::temp_directory_path() / ("syncstorm-novelty-test-cli-" + std::to_string(::getpid()) + ".txt");
-  const int status = std::system((std::string(SYNCSTORM_BINARY) + " " + args + " > " + out.string() + " 2>&1").c_str());
-  std::ifstream in(out);
-  std::stringstream text;
-  text << in.rdbuf();
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, text.str()};
 }
 
 std::filesystem::path fresh_dir(const std::string& name) {
