@@ -64,6 +64,15 @@ inline std::string find_chromium() {
   return {};
 }
 
+/// The browser to drive, or empty when the test must stop here: missing Chromium fails the test,
+/// unless SYNCSTORM_NO_CHROMIUM=1 makes it a skip (see needs).
+inline std::string needs_chromium() {
+  const std::string browser = find_chromium();
+  const bool found = needs(!browser.empty(), "chromium (none of chromium, chromium-browser, google-chrome is on the PATH)",
+                           "SYNCSTORM_NO_CHROMIUM", "apt-get install -y chromium chromium-driver");
+  return found ? browser : std::string();
+}
+
 /// The start of a headless run of `browser` with its own profile folder, cut off after a time limit.
 inline std::string chromium_command(const std::string& browser, const std::string& profile) {
   return "timeout 120 " + browser +

@@ -54,11 +54,8 @@ std::uint64_t message_near_violation(const nlohmann::json& data) {
 
 TEST_CASE("the timeline page selects a message from its URL, shows lanes and the violation in headless Chromium",
           "[reports][browser][chromium]") {
-  const std::string browser = find_chromium();
-  if (!needs(!browser.empty(), "chromium (none of chromium, chromium-browser, google-chrome is on the PATH)",
-             "SYNCSTORM_NO_CHROMIUM", "apt-get install -y chromium chromium-driver")) {
-    return;
-  }
+  const std::string browser = needs_chromium();
+  if (browser.empty()) return;
   namespace fs = std::filesystem;
   const fs::path dir = fs::temp_directory_path() / ("syncstorm-timeline-browser-" + std::to_string(::getpid()));
   fs::remove_all(dir);
