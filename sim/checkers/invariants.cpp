@@ -28,6 +28,11 @@
 //   remove may supersede an add unless the add's client had already seen the remove.
 // - A silent rollback is looked for first on its own client's replica, because that is what its
 //   user sees. Operations never issued are ignored; rejected ones may vanish.
+// - A write that the replicas of the largest state hold (more of them than any state without it) is
+//   not lost: the replicas without it diverged, and the divergence violation names them. Reporting
+//   it again as a lost write or a rollback would count one stall many times, once per write it
+//   kept from the stalled replicas. With convergence off, or when the largest state lacks the write
+//   too, it is reported as lost.
 // - Monotonic reads and read-your-writes are judged on client views the engine samples every
 //   100 ms (History::view_regressions): a view that moves from a write to one the rule orders
 //   before it, or loses it with no remove, went back in time. It is read-your-writes when the
@@ -607,6 +612,18 @@ void report_reordered(const OpRecord& write, const StateGroup& group, Findings& 
   findings.add(Invariant::monotonic_writes, subject_of(op), op.id, std::move(v));
 }
 
+/// Whether the largest state holds `op` while every state without it is smaller: then the replicas
+/// without it diverged (see the top) rather than lost it.
+bool held_by_the_largest_state(const Snapshot& snapshot, const Operation& op) {
+  if (snapshot.groups.size() < 2) return false;
+  const StateGroup& largest = snapshot.groups[majority_group(snapshot)];
+  if (!group_holds(largest, op)) return false;
+  for (const StateGroup& group : snapshot.groups) {
+    if (!group_holds(group, op) && group.nodes.size() >= largest.nodes.size()) return false;
+  }
+  return true;
+}
+
 bool live_at_end(const History& history, NodeId node) {
   for (const NodeFinal& f : history.finals) {
     if (f.node == node) return f.live;
@@ -631,6 +648,7 @@ void check_absences(const History& history, const Snapshot& snapshot, const OpIn
     if (!enabled(options, invariant) || findings.has(invariant, subject_of(op))) continue;
     const StateGroup* without = first_without(snapshot, op, invariant == Invariant::silent_rollback);
     if (without == nullptr) continue;
+    if (enabled(options, Invariant::convergence) && held_by_the_largest_state(snapshot, op)) continue;
     // Under server order the server answers every write it receives, so a later write explains a
     // missing value only for a write that was answered. A write its live client never heard back
     // about, and that is gone, was dropped without telling the user: a silent rollback.

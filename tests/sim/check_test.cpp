@@ -468,7 +468,8 @@ TEST_CASE("JUnit output is well-formed XML with the attributes CI systems read a
       if (auto failure = test.get_child_optional("failure")) {
         ++failures;
         CHECK(failure->data().find("syncstorm replay") != std::string::npos);
-        CHECK(failure->data().find("clean seeds (95% confidence)") != std::string::npos);
+        CHECK(failure->data().find("trust a fix after ") != std::string::npos);
+        CHECK(failure->data().find("(95% confidence)") != std::string::npos);
         CHECK_FALSE(failure->get<std::string>("<xmlattr>.message").empty());
       }
     }
