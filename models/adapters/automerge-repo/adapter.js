@@ -121,6 +121,17 @@ let GENESIS = null;  // set once Automerge has loaded
 // hello (their peer id and metadata, as automerge-repo's WebSocket adapters send join and peer),
 // and a hello makes the sender a peer candidate. Every frame is CBOR, as over a WebSocket.
 
+// Only Automerge sync messages (automerge-repo's `sync` and `request`) that carry changes carry
+// writes. A hello, a sync message of heads, a bloom filter and needs, and the repo's other messages
+// (doc-unavailable, remote heads, ephemeral) are sent as control messages, along which the
+// checkers' happens-before does not flow (PROTOCOL.md, "Control messages and happens-before").
+const CONTROL = { control: true };
+
+function carriesChanges(message) {
+  if ((message.type !== 'sync' && message.type !== 'request') || !message.data) return false;
+  return A.decodeSyncMessage(message.data).changes.length > 0;
+}
+
 class SimNetworkAdapter extends NetworkAdapter {
   constructor(replica) {
     super();
@@ -138,12 +149,12 @@ class SimNetworkAdapter extends NetworkAdapter {
   send(message) {
     const node = this.nodeByPeer.get(message.targetId);
     if (node === undefined || !this.connected.has(node)) return;
-    this.replica.output().send(node, cbor.encode(message));
+    this.replica.output().send(node, cbor.encode(message), carriesChanges(message) ? undefined : CONTROL);
   }
 
   onConnected(node) {
     this.connected.add(node);
-    this.replica.output().send(node, cbor.encode({ type: 'hello', peerId: this.peerId, peerMetadata: this.peerMetadata }));
+    this.replica.output().send(node, cbor.encode({ type: 'hello', peerId: this.peerId, peerMetadata: this.peerMetadata }), CONTROL);
   }
 
   onDisconnected(node) {

@@ -57,6 +57,16 @@ const TAG_SYNC = 0;
 const TAG_CHANGES = 1;
 const COMPACT_AFTER = 64;  // stored chunks merged into one snapshot beyond this many
 const HASH_BYTES = 32;
+// A sync message without changes (heads, a bloom filter of what its sender has, what it needs) and an
+// acknowledgement naming only the receiver's own changes carry no write: they are sent as control
+// messages, along which the checkers' happens-before does not flow (PROTOCOL.md, "Control messages
+// and happens-before").
+const CONTROL = { control: true };
+
+/** Whether an Automerge sync message carries changes (writes), not only what its sender holds. */
+function carriesChanges(message) {
+  return A.decodeSyncMessage(message).changes.length > 0;
+}
 
 function frame(tag, bytes) {
   const out = new Uint8Array(bytes.length + 1);
@@ -163,7 +173,7 @@ class Replica {
     if (!syncState) return;
     const [next, message] = A.generateSyncMessage(this.doc, syncState);
     this.peers.set(peer, next);
-    if (message) this.out.send(peer, frame(TAG_SYNC, message));
+    if (message) this.out.send(peer, frame(TAG_SYNC, message), carriesChanges(message) ? undefined : CONTROL);
   }
 
   /** Applies a sync message from `from`. */
@@ -296,7 +306,9 @@ class Server extends Replica {
     }
     const message = encodeChanges(hashes, changes);
     for (const peer of this.peers.keys()) {
-      if (peer === from) this.out.send(peer, forSender === changes ? message : encodeChanges(hashes, forSender));
+      // To the sender, changes it did not send: when there are none, the hashes only acknowledge its
+      // own writes, a control message.
+      if (peer === from) this.out.send(peer, forSender === changes ? message : encodeChanges(hashes, forSender), forSender.length === 0 ? CONTROL : undefined);
       else this.out.send(peer, message);
     }
   }

@@ -31,6 +31,9 @@
 //   0 = a version vector ("this is what I have")
 //   1 = an update (exported from the receiver's version vector, or a change forwarded by the server)
 //   2 = an acknowledgement: the server's version vector after it stored an update
+// Version vectors, "have" reports and acknowledgements say which changes a replica holds, never what
+// they hold: they are sent as control messages, along which the checkers' happens-before does not
+// flow (PROTOCOL.md, "Control messages and happens-before"). Only updates carry writes.
 
 const protocol = require('../lib/protocol');  // first: it virtualises the clock and randomness
 
@@ -73,6 +76,7 @@ const TAG_VV = 0;
 const TAG_UPDATE = 1;
 const TAG_ACK = 2;
 const TAG_HAVE = 3;  // with --trim-history: a client's version vector after it imported an update
+const CONTROL = { control: true };  // see "Message bytes" above
 const COMPACT_AFTER = 64;        // stored updates merged into one snapshot beyond this many
 const ELEMENT_BASE = 0x10000;    // text element i is the code point ELEMENT_BASE + i
 const ELEMENT_MAX = 0x10ffff - ELEMENT_BASE;
@@ -241,7 +245,7 @@ class Client extends Replica {
       const before = new Set(shownIds(this.doc));
       if (this.importUpdate(body) !== null) {
         for (const id of shownIds(this.doc)) if (!before.has(id) && !this.ownOps.has(id)) out.report(id, 'seen');
-        if (options.trim) out.send(event.from, frame(TAG_HAVE, this.doc.oplogVersion().encode()));
+        if (options.trim) out.send(event.from, frame(TAG_HAVE, this.doc.oplogVersion().encode()), CONTROL);
       }
     } else if (bytes[0] === TAG_VV || bytes[0] === TAG_ACK) {
       const theirs = Loro.VersionVector.decode(body);
@@ -252,7 +256,7 @@ class Client extends Replica {
       if (bytes[0] === TAG_VV && hasMore(this.doc.oplogVersion(), theirs)) {
         out.send(event.from, frame(TAG_UPDATE, this.doc.export({ mode: 'update', from: theirs })));
       } else if (bytes[0] === TAG_ACK && hasMore(theirs, this.doc.oplogVersion())) {
-        out.send(event.from, frame(TAG_VV, this.doc.oplogVersion().encode()));
+        out.send(event.from, frame(TAG_VV, this.doc.oplogVersion().encode()), CONTROL);
       }
     }
   }
@@ -271,7 +275,7 @@ class Client extends Replica {
   connected(event, out) {
     this.out = out;
     this.server = event.peer;
-    out.send(event.peer, frame(TAG_VV, this.doc.oplogVersion().encode()));
+    out.send(event.peer, frame(TAG_VV, this.doc.oplogVersion().encode()), CONTROL);
   }
 
   disconnected(event) {
@@ -299,13 +303,13 @@ class Server extends Replica {
       if (hasMore(this.doc.oplogVersion(), theirs)) {
         out.send(event.from, frame(TAG_UPDATE, this.doc.export({ mode: 'update', from: theirs })));
       }
-      out.send(event.from, frame(TAG_VV, this.doc.oplogVersion().encode()));
+      out.send(event.from, frame(TAG_VV, this.doc.oplogVersion().encode()), CONTROL);
       if (options.trim) this.clientHas(event.from, theirs);
     } else if (bytes[0] === TAG_HAVE) {
       if (options.trim) this.clientHas(event.from, Loro.VersionVector.decode(body));
     } else if (bytes[0] === TAG_UPDATE) {
       const before = this.importUpdate(body);  // stored and flushed before it is acknowledged
-      out.send(event.from, frame(TAG_ACK, this.doc.oplogVersion().encode()));
+      out.send(event.from, frame(TAG_ACK, this.doc.oplogVersion().encode()), CONTROL);
       if (before === null) return;
       const news = frame(TAG_UPDATE, this.doc.export({ mode: 'update', from: before }));
       for (const client of this.clients) if (client !== event.from) out.send(client, news);
