@@ -432,7 +432,8 @@ Story tell(const Schedule& schedule, const std::vector<TraceLine>& events, const
   for (std::size_t i = 0; i < schedule.faults.size(); ++i) {
     const ScheduledFault& f = schedule.faults[i];
     for (const auto& [node, t] : story.losing_crashes) {
-      const bool on_node = std::any_of(f.side_a.begin(), f.side_a.end(), [&](NodeId n) { return n.value == node; });
+      const auto crashed = node;  // Clang 14 cannot capture a structured binding
+      const bool on_node = std::any_of(f.side_a.begin(), f.side_a.end(), [&](NodeId n) { return n.value == crashed; });
       if (f.kind == FaultKind::crash && on_node && f.start.us <= t && t <= f.end().us) faults.insert(i);
     }
   }

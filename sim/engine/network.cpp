@@ -60,10 +60,14 @@ bool Simulation::send(NodeId from, NodeId to, std::string_view payload, bool car
   Packet p{from, to, id, 0, link, last_payload_, std::move(past)};
   // A client's stream connection has the client's priority; any other link the sender's.
   const std::uint32_t owner = link == LinkKind::stream && !server_link && is_server(from) ? to.value : from.value;
+  // Both draw from `rng`, so they are two statements: the operands of `+` are unsequenced, and GCC
+  // and Clang evaluate them in opposite orders (a jitter fault then moved deliveries between builds).
+  // The fault's draw comes first, the order GCC gave every pinned trace hash.
+  const Duration fault_extra = fault_delay(from, to, bytes, rng);
   Duration delay = message_latency(server_link ? schedule_.network.server_latency
                                                : peer_link ? schedule_.network.peer_latency : schedule_.network.latency,
                                    owner, rng) +
-                   fault_delay(from, to, bytes, rng);
+                   fault_extra;
   Instant at = now_ + delay;
 
   if (link == LinkKind::stream && !server_link) {
