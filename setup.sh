@@ -2,8 +2,9 @@
 # One script for a fresh Debian 12 machine: installs what is missing, builds what the mode needs, and then
 #   ./setup.sh run    builds the syncstorm binary only and runs the main job on the shipped defaults
 #                     (syncstorm compare -> syncstorm-report/)
-#   ./setup.sh test   builds everything and runs the whole test suite: Release, then AddressSanitizer +
-#                     UBSan, then checks that Debug and Release builds give the same trace hashes
+#   ./setup.sh test   builds everything and runs the whole test suite: Release, then the suite and the
+#                     fuzz harnesses under Clang with AddressSanitizer + UBSan, then checks that Debug
+#                     and Release builds give the same trace hashes
 #   ./setup.sh build  installs everything and builds everything (the binary, the tests, the benchmarks)
 #   ./setup.sh deps   only installs the Debian packages the syncstorm binary needs (what CI jobs that
 #                     build only the binary call; see .ci/examples/)
@@ -113,11 +114,15 @@ case "$mode" in
     started=$SECONDS
     ADAPTER_SWEEP_SEEDS_PERCENT=${ADAPTER_SWEEP_SEEDS_PERCENT:-60} tests/adapter_sweep.sh build/release/syncstorm
     echo "adapter sweep: $((SECONDS - started)) s"
-    echo "== test suite (AddressSanitizer + UndefinedBehaviorSanitizer)"
-    # -O1 keeps assertions (a Debug build) while running the sanitized suite ten times faster than -O0.
-    # The CI examples' steps (shell and flags, run by the Release suite) and the install test (a user's
-    # build against the installed library) exercise no code the other sanitized tests miss.
-    build build/sanitize Debug -DSYNCSTORM_SANITIZE=ON -DSYNCSTORM_BENCH=OFF "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1"
+    echo "== test suite and fuzz harnesses (Clang, AddressSanitizer + UndefinedBehaviorSanitizer, libFuzzer)"
+    # One tree does three jobs: the whole suite under the sanitizers, the libFuzzer harnesses of
+    # tests/fuzz for a bounded number of inputs each (label fuzz), and the pinned trace hashes from
+    # another compiler than the Release build's (GCC and Clang once drew two random numbers of one
+    # expression in opposite orders). -O1 keeps assertions (a Debug build) while running the suite
+    # ten times faster than -O0. The CI examples' steps (shell and flags, run by the Release suite) and
+    # the install test (a user's build against the installed library) exercise no code the rest misses.
+    build build/sanitize Debug -DCMAKE_CXX_COMPILER=clang++ -DSYNCSTORM_FUZZ=ON -DSYNCSTORM_BENCH=OFF \
+      "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1"
     (cd build/sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
        ctest --output-on-failure -j "$jobs" -LE 'install|examples')
     echo "== the same trace hashes in Debug and Release builds (and with glibc's allocator and jemalloc)"
