@@ -8,6 +8,8 @@
 #   ./setup.sh build  installs everything and builds everything (the binary, the tests, the benchmarks)
 #   ./setup.sh deps   only installs the Debian packages the syncstorm binary needs (what CI jobs that
 #                     build only the binary call; see .ci/examples/)
+#   ./setup.sh adapters  only installs Node.js and the external adapters' npm packages (lock files
+#                     pin them); fails when one cannot be installed
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -42,10 +44,13 @@ build() {  # build DIR TYPE [extra cmake args...]
   cmake --build "$dir" -j "$jobs"
 }
 
+# The shipped adapters (models/adapters/) need their npm packages, and the adapter kit its
+# TypeScript, which checks the kit's type declarations; the lock files pin them.
+npm_dirs=(models/adapters/lib models/adapters/yjs models/adapters/automerge models/adapters/sharedb models/adapters/y-websocket models/adapters/automerge-repo models/adapters/automerge-repo-next models/adapters/loro)
+
 install_npm_adapters() {
-  # The shipped adapters (models/adapters/) need their npm packages, and the adapter kit its
-  # TypeScript, which checks the kit's type declarations; the lock files pin them. Tests of the adapters fail where these are missing (SYNCSTORM_NO_NODE=1 skips them).
-  for dir in models/adapters/lib models/adapters/yjs models/adapters/automerge models/adapters/sharedb models/adapters/y-websocket models/adapters/automerge-repo models/adapters/automerge-repo-next models/adapters/loro; do
+  # Tests of the adapters fail where these are missing (SYNCSTORM_NO_NODE=1 skips them).
+  for dir in "${npm_dirs[@]}"; do
     [ -d "$dir/node_modules" ] && continue
     echo "setup: npm ci in $dir"
     npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error || echo "setup: npm ci failed in $dir (its tests will fail)"
@@ -78,6 +83,13 @@ build_everything() {
 case "$mode" in
   deps)
     install_missing "${binary_packages[@]}"
+    ;;
+  adapters)
+    install_node
+    install_npm_adapters
+    for dir in "${npm_dirs[@]}"; do
+      [ -d "$dir/node_modules" ] || { echo "setup: $dir has no node_modules: npm ci failed there (see above)" >&2; exit 1; }
+    done
     ;;
   build)
     install_everything
@@ -136,7 +148,7 @@ case "$mode" in
     echo "hashes: $(wc -l < build/hashes-release.txt) runs identical in Debug and Release"
     ;;
   *)
-    echo "usage: ./setup.sh [build|run|test|deps]" >&2
+    echo "usage: ./setup.sh [build|run|test|deps|adapters]" >&2
     exit 2
     ;;
 esac

@@ -4,23 +4,25 @@
 # copies it:
 #   github-actions-check.yml     its install step, its build steps, every matrix shard, the merge job
 #   kubernetes-indexed-job.yaml  every index's container command, then the merge its header names
-# github-actions-adapters.yml is not run: its sweep of the external replicas finds the libraries'
-# known violations from seed 1 on (models/adapters/README.md) and shrinks them for many minutes,
-# so its verdict is a failure by design and its cost that of a nightly job.
+#   github-actions-adapters.yml  the same as the check example, with its SYNCSTORM_ADAPTERS narrowed
+#                                to yjs-list: every adapter's run is the adapter sweep's job
+#                                (tests/adapter_sweep.sh), and the full list finds the libraries'
+#                                published violations from seed 1 on, so its verdict is red by design
 #
-#   tests/ci_examples.sh BUILD_DIR [check|kubernetes] [SEEDS]
+#   tests/ci_examples.sh BUILD_DIR [check|kubernetes|adapters] [SEEDS]
 #
 # BUILD_DIR holds an already-built syncstorm. The build steps are not run as written: a cmake on the
 # PATH configures exactly as the step says (failing on an option the project does not know) and
 # then puts BUILD_DIR's binary where `cmake --build` would have written it, so the test costs
 # seconds, not a rebuild. The only other edit to a command is its seed range: `--seed-range A:B`
-# becomes `--seed-range 1:SEEDS` (default 8); a check command without one fails the test. Each job
+# becomes `--seed-range 1:SEEDS` (default 8); a check command without one fails the test. A workflow's
+# and a job's `env:` reach every step, as on GitHub, with the one narrowing above. Each job
 # runs in its own workspace (the source tree's entries linked into a temporary directory), as on a
 # fresh runner; uploads and downloads of artifacts are copies between workspaces. Needs python3 with
 # PyYAML (Debian: python3-yaml).
 set -euo pipefail
 source_dir=$(cd "$(dirname "$0")/.." && pwd)
-build_dir=$(cd "${1:?usage: tests/ci_examples.sh BUILD_DIR [check|kubernetes] [SEEDS]}" && pwd)
+build_dir=$(cd "${1:?usage: tests/ci_examples.sh BUILD_DIR [check|kubernetes|adapters] [SEEDS]}" && pwd)
 which_example=${2:-check}
 seeds=${3:-8}
 binary=$build_dir/syncstorm
@@ -96,14 +98,23 @@ run_script() {  # run_script WORKSPACE FILE LABEL [ENV=VALUE...]: runs one step,
 
 # ---- GitHub Actions --------------------------------------------------------------------------
 # Writes one file per step of one job: N.run (the script), N.upload (artifact name, then paths),
-# N.download (pattern, then path), N.uses (an action this test does not imitate); and matrix (the
-# values of the job's one matrix variable, one per line, or nothing).
+# N.download (pattern, then path), N.uses (an action this test does not imitate); matrix (the
+# values of the job's one matrix variable, one per line, or nothing); and env (NAME=VALUE per line:
+# the workflow's `env:`, then the job's, which wins).
 extract_job() {  # extract_job WORKFLOW JOB OUTDIR
   python3 - "$@" << 'EOF'
 import os, sys, yaml
 workflow, job_name, out = sys.argv[1:]
-job = yaml.safe_load(open(workflow))["jobs"][job_name]
+document = yaml.safe_load(open(workflow))
+job = document["jobs"][job_name]
 os.makedirs(out, exist_ok=True)
+variables = {**(document.get("env") or {}), **(job.get("env") or {})}
+with open(f"{out}/env", "w") as f:
+    for name, value in variables.items():
+        value = str(value).strip()
+        if "\n" in value or "${{" in value:
+            sys.exit(f"{workflow}: env {name}: only one-line values without expressions are understood")
+        f.write(f"{name}={value}\n")
 matrix = job.get("strategy", {}).get("matrix", {})
 if len(matrix) > 1:
     sys.exit(f"{workflow}: job {job_name}: only one matrix variable is understood, got {sorted(matrix)}")
@@ -133,9 +144,19 @@ expand() {  # expand FILE VALUE: puts the matrix value in, and fails on any othe
   if grep -q '\${{' "$1"; then fail "an expression this test cannot evaluate in: $(grep '\${{' "$1")"; fi
 }
 
+# NAME=VALUE settings that replace the workflow's own env values (the adapters example's narrowing).
+env_overrides=()
+
 run_github_job() {  # run_github_job WORKFLOW JOB
-  local workflow=$1 job=$2 steps=$work/steps/$2 value values step ws artifact line pattern dest
+  local workflow=$1 job=$2 steps=$work/steps/$2 value values step ws artifact line pattern dest override
   extract_job "$workflow" "$job" "$steps" || fail "$workflow: job $job could not be read"
+  for override in "${env_overrides[@]}"; do
+    grep -q "^${override%%=*}=" "$steps/env" || fail "$workflow: job $job sets no ${override%%=*} for this test to narrow"
+    sed -i "/^${override%%=*}=/d" "$steps/env"
+    echo "$override" >> "$steps/env"
+  done
+  local -a step_env=()
+  mapfile -t step_env < "$steps/env"
   values=$(cat "$steps/matrix")
   [ -n "$values" ] || values="-"
   for value in $values; do
@@ -149,7 +170,7 @@ run_github_job() {  # run_github_job WORKFLOW JOB
       case "$step" in
         *.run)
           small_seed_range "$work/current"
-          run_script "$ws" "$work/current" "$(basename "$workflow") $job [$value] step ${step%.run}"
+          run_script "$ws" "$work/current" "$(basename "$workflow") $job [$value] step ${step%.run}" "${step_env[@]}"
           ;;
         *.upload)
           artifact=$work/artifacts/$(head -n 1 "$work/current")
@@ -235,6 +256,21 @@ case "$which_example" in
   kubernetes)
     run_kubernetes_job "$source_dir/.ci/examples/kubernetes-indexed-job.yaml"
     ;;
-  *) echo "ci_examples: unknown example '$which_example' (check, kubernetes)" >&2; exit 2 ;;
+  adapters)
+    command -v node > /dev/null || { echo "ci_examples: node is not installed: the adapters example needs Node.js 20" >&2; exit 2; }
+    env_overrides=(SYNCSTORM_ADAPTERS=yjs-list)
+    run_github_job "$source_dir/.ci/examples/github-actions-adapters.yml" check
+    run_github_job "$source_dir/.ci/examples/github-actions-adapters.yml" merge
+    [ -f "$work/ws/merge--/merged.json" ] || fail "the merge job wrote no merged.json"
+    check_merged "$work/ws/merge--/merged.json"
+    # The narrowed list reached the command: yjs-list ran every seed of every scenario it fits.
+    python3 - "$work/ws/merge--/merged.json" "$seeds" << 'EOF' || fail "the merged summary is not yjs-list's $seeds seeds per scenario"
+import json, sys
+results, seeds = json.load(open(sys.argv[1]))["results"], int(sys.argv[2])
+print(f"-- merged: {len(results)} scenarios of yjs-list, seeds run {sorted({r['seeds_run'] for r in results})}")
+sys.exit(not results or any(r["model"] != "yjs-list" or r["seeds_run"] != seeds for r in results))
+EOF
+    ;;
+  *) echo "ci_examples: unknown example '$which_example' (check, kubernetes, adapters)" >&2; exit 2 ;;
 esac
 echo "ci_examples: $which_example: every step passed"
