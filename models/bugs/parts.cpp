@@ -1,4 +1,5 @@
 #include "models/bugs/parts.hpp"
+#include "models/kit/counter_sum.hpp"
 
 #include "models/kit/store_keys.hpp"
 
@@ -161,7 +162,7 @@ std::optional<State> CounterClient::state() const {
   State s;
   s.type = DataType::counter;
   s.counter = server_total_;
-  for (const auto& [op, amount] : pending_) s.counter += amount;  // optimistic: pending deltas show
+  for (const auto& [op, amount] : pending_) s.counter = counter_sum(s.counter, amount);  // optimistic: pending deltas show
   return s;
 }
 
@@ -185,7 +186,7 @@ void CounterServer::on_message(Context& ctx, NodeId from, std::string_view paylo
   const std::int64_t amount = r.i64();
   if (!r.ok() || !op.valid()) return;
   if (first_time(ctx, from, op)) {
-    total_ += amount;
+    total_ = counter_sum(total_, amount);
     record(ctx, op, amount);
     ctx.store().flush();  // durable before anyone hears of it
     broadcast(ctx, Writer().u8(kTotal).i64(total_).u64(op.value).u32(from.value).take());

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "models/bugs/parts.hpp"
+#include "models/kit/counter_sum.hpp"
 #include "models/kit/store_keys.hpp"
 
 namespace syncstorm {
@@ -47,7 +48,7 @@ class SnapshotLogServer final : public bugs::CounterServer {
       const std::uint64_t seq = r.u64();
       const std::int64_t amount = r.i64();
       if (!r.ok()) continue;
-      if (seq >= snapshot_seq) total_ += amount;  // the mistaken branch: the snapshot already counts `snapshot_seq`
+      if (seq >= snapshot_seq) total_ = counter_sum(total_, amount);  // the mistaken branch: the snapshot already counts `snapshot_seq`
       seq_ = std::max(seq_, seq);
     }
   }

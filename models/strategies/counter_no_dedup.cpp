@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "models/model.hpp"
+#include "models/kit/counter_sum.hpp"
 #include "sim/base/codec.hpp"
 
 namespace syncstorm {
@@ -82,7 +83,7 @@ class NoDedupClient final : public Node {
     State s;
     s.type = DataType::counter;
     s.counter = server_total_;
-    for (const auto& [op, p] : pending_) s.counter += p.amount;  // optimistic: pending deltas show
+    for (const auto& [op, p] : pending_) s.counter = counter_sum(s.counter, p.amount);  // optimistic: pending deltas show
     return s;
   }
   std::uint64_t metadata_bytes() const override { return pending_.size() * (sizeof(OpId) + sizeof(Pending)); }
@@ -188,7 +189,7 @@ class NoDedupServer final : public Node {
   void count(Context& ctx, NodeId from, OpId op, std::int64_t amount) {
     Contribution& mine = contributions_[ctx.self().value];
     mine.version += 1;
-    mine.total += amount;  // THE BUG: no record of which operations were already counted
+    mine.total = counter_sum(mine.total, amount);  // THE BUG: no record of which operations were already counted
     persist(ctx);          // durable before the acknowledgement, so only the documented bug remains
     ctx.send(from, Writer().u8(kAck).u64(op.value).i64(total()).take());
     tell_clients(ctx, op, from.value, from);
@@ -229,7 +230,7 @@ class NoDedupServer final : public Node {
 
   std::int64_t total() const {
     std::int64_t sum = 0;
-    for (const auto& [server, c] : contributions_) sum += c.total;
+    for (const auto& [server, c] : contributions_) sum = counter_sum(sum, c.total);
     return sum;
   }
 

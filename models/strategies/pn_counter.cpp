@@ -17,7 +17,7 @@ namespace pn {
 void Counter::add(std::uint64_t replica, std::int64_t amount) {
   Totals& t = replicas[replica];
   if (amount >= 0) t.added += static_cast<std::uint64_t>(amount);
-  else t.subtracted += static_cast<std::uint64_t>(-amount);
+  else t.subtracted += std::uint64_t{0} - static_cast<std::uint64_t>(amount);  // no negation: -INT64_MIN overflows
 }
 
 bool Counter::raise(std::uint64_t replica, const Totals& totals) {
