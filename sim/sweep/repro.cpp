@@ -212,7 +212,7 @@ TomlStatus read_operation(const TomlTable& t, Schedule& s) {
   SYNCSTORM_TRY(read_us(t, "at_us", op.issued_at.us));
   SYNCSTORM_TRY(t.choice<OpKind>("kind", op.kind, kOpKindNames));
   SYNCSTORM_TRY(t.integer("key", op.key.value, 0, limits::kKeysMax - 1));
-  SYNCSTORM_TRY(t.integer("amount", op.amount));
+  SYNCSTORM_TRY(t.integer("amount", op.amount, -limits::kCounterAmountMax, limits::kCounterAmountMax));
   SYNCSTORM_TRY(t.integer("position_ppm", op.position_ppm, 0, kPpmOne));
   if (op.client.value < s.servers || op.client.value >= s.node_count()) {
     return t.error("client", fmt::format("node {} is not a client of this schedule", op.client.value));

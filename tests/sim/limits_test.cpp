@@ -190,6 +190,31 @@ TEST_CASE("every size a repro file asks for beyond its limit is refused at its k
   }
 }
 
+TEST_CASE("a counter operation's amount beyond its limit is refused at its key", "[repro][limits]") {
+  // Amounts reach the counter models' sums: an unbounded one could overflow them.
+  Result<Scenario> s = parse_scenario("[workload]\nclients = 2\nduration = \"2s\"\n", "small.toml");
+  REQUIRE(s.ok());
+  Repro r;
+  r.scenario_name = "small";
+  r.model = "pn-counter";
+  r.seed = 3;
+  r.invariant = "convergence";
+  r.persistence = s.value().persistence;
+  r.invariants = s.value().invariants;
+  r.schedule = make_schedule(s.value(), DataType::counter, 3);
+  const std::string text = format_repro(r);
+  REQUIRE(parse_repro(text, "r.repro.toml").ok());
+  for (const std::string value : {"1000001", "-1000001", "-9223372036854775808"}) {
+    DYNAMIC_SECTION("amount = " << value) {
+      const Result<Repro> bad = parse_repro(with(text, "[[operation]]", "amount", value), "r.repro.toml");
+      REQUIRE_FALSE(bad.ok());
+      CHECK(bad.error().key == "operation[0].amount");
+      CHECK(bad.error().line > 0);
+    }
+  }
+  CHECK(parse_repro(with(text, "[[operation]]", "amount", "-1000000"), "r.repro.toml").ok());
+}
+
 TEST_CASE("a repro file above its size limit is refused before it is read", "[repro][limits]") {
   const fs::path file = fresh_dir("repro-size") / "large.repro.toml";
   std::ofstream{file}.close();
