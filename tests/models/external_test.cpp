@@ -349,3 +349,36 @@ TEST_CASE("a comparison report puts Yjs, Automerge and our own CRDTs side by sid
   const std::string markdown = to_markdown(c);
   for (const char* name : {"yjs-list", "automerge-list", "or-set-list"}) CHECK(markdown.find(name) != std::string::npos);
 }
+
+TEST_CASE("a comparison report puts the production stacks beside our own CRDT", "[external][reports][node]") {
+  // y-websocket's provider and server, automerge-repo's Repos, ShareDB's Backend and Connections, and
+  // Loro, each in its own cell of one report; the two that declare a broken invariant are held to
+  // nothing else here (the adapter sweep holds them to the rest).
+  if (!needs_node()) return;
+  for (const char* folder : {"y-websocket", "automerge-repo", "sharedb", "loro"}) {
+    if (!needs_adapter(folder)) return;
+  }
+  const ModelRegistry registry = shipped_models();
+  auto scenario = resolve_scenario("wifi-drop");
+  REQUIRE(scenario.ok());
+  CompareOptions options;
+  options.scenarios = {scenario.value()};
+  const std::vector<std::string> names = {"yjs-ws-list", "automerge-repo-list", "sharedb-list", "loro-list", "or-set-list"};
+  for (const std::string& name : names) options.models.push_back(registry.find(name));
+  REQUIRE(std::find(options.models.begin(), options.models.end(), nullptr) == options.models.end());
+  options.seeds = 1;
+  options.diagrams = false;
+  const Comparison c = run_comparison(options);
+  REQUIRE(c.scenarios.size() == 1);
+  const ScenarioResult& s = c.scenarios.front();
+  REQUIRE(s.cells.size() == names.size());
+  for (const Cell& cell : s.cells) {
+    INFO(cell.model);
+    CHECK(cell.violation_rate.runs == 1);
+    CHECK(cell.aborted == 0);
+    CHECK(cell.correct == (cell.model != "yjs-ws-list" && cell.model != "automerge-repo-list"));
+    if (cell.correct) CHECK(cell.violation_rate.hits == 0);
+  }
+  const std::string markdown = to_markdown(c);
+  for (const std::string& name : names) CHECK(markdown.find(name) != std::string::npos);
+}
