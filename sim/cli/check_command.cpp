@@ -290,9 +290,10 @@ int run_check_command(const CheckArgs& args, const ModelRegistry& models) {
   options.shrink_enabled = !args.no_shrink;
   options.progress = !args.no_progress;
   options.repro_dir = repro_dir_of(args, corpus_dir);
-  fmt::print("check: {} scenario x model pairs, seeds {}..{}{}{}, {} jobs; new repros go to {}\n", targets.value().size(),
+  fmt::print("check: {} scenario x model pairs, seeds {}..{}{}{}, {} jobs; {}\n", targets.value().size(),
              options.seeds.first, options.seeds.last, shard_label.empty() ? "" : " (shard " + shard_label + ")",
-             explore.value() == Exploration::random ? "" : ", explore " + args.explore, options.jobs, options.repro_dir);
+             explore.value() == Exploration::random ? "" : ", explore " + args.explore, options.jobs,
+             options.shrink_enabled ? "new repros go to " + options.repro_dir : std::string("no shrinking, no repro files (--no-shrink)"));
   std::fflush(stdout);
   CheckReport report = run_check(targets.value(), corpus.value(), options);
   report.shard = shard_label;

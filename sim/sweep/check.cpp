@@ -300,7 +300,7 @@ ShrinkResult unshrunk(const CheckTarget& target, const SeedFailure& failure, con
   r.stopped = stopped;
   r.trace_hash = failure.trace_hash;
   r.report = failure.report;
-  r.repro = Repro{target.scenario.name, target.scenario.file, target.model->name, failure.seed, failure.invariant,
+  r.repro = Repro{target.scenario.name, repro_scenario_file(target.scenario), target.model->name, failure.seed, failure.invariant,
                   failure.trace_hash, r.before, target.scenario.persistence, target.scenario.invariants, schedule};
   return r;
 }
@@ -663,7 +663,7 @@ ShrinkResult shrink_failure(const Scenario& scenario, const ModelInfo& model, co
   for (const auto& [name, text] : verdicts_of(final_run)) {
     if (name == verdict) r.report = text;
   }
-  r.repro = Repro{scenario.name, scenario.file, model.name, seed, verdict, final_run.trace_hash, r.before,
+  r.repro = Repro{scenario.name, repro_scenario_file(scenario), model.name, seed, verdict, final_run.trace_hash, r.before,
                   scenario.persistence, scenario.invariants, std::move(s)};
   return r;
 }

@@ -432,6 +432,10 @@ std::string scenario_argument(const Scenario& scenario) {
   return scenario.file;
 }
 
+std::string repro_scenario_file(const Scenario& scenario) {
+  return scenario.file.empty() ? std::string() : scenario_argument(scenario);
+}
+
 std::string replay_command(std::string_view scenario_arg, std::string_view model_name, std::uint64_t seed,
                            Exploration explore, const std::vector<std::uint64_t>& lineage) {
   const bool plain = model_name.find_first_not_of(

@@ -75,5 +75,8 @@ std::string replay_command(std::string_view scenario_arg, std::string_view model
 /// How a scenario is named on a command line: its file path relative to the working directory when
 /// that is shorter, else its path.
 std::string scenario_argument(const Scenario& scenario);
+/// The scenario's file as a repro records it, as scenario_argument names it (a repro written inside a
+/// project and committed with it then names no machine's folders); "" for a scenario without a file.
+std::string repro_scenario_file(const Scenario& scenario);
 
 }  // namespace syncstorm

@@ -780,5 +780,37 @@ TEST_CASE("XML escaping leaves no markup characters in text", "[check]") {
   CHECK(xml_escape("a<b & \"c\" 'd'>") == "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;");
 }
 
+TEST_CASE("A repro written in a project names its scenario file relative to it, and --no-shrink writes none", "[check]") {
+  // A repro is committed with the project (syncstorm-corpus/): a machine's folders in it would be
+  // wrong on every other clone.
+  const auto dir = fresh_dir("repro-relative");
+  std::filesystem::create_directories(dir / "scenarios");
+  std::filesystem::copy_file(std::string(SYNCSTORM_SOURCE_DIR) + "/scenarios/clock-skew.toml", dir / "scenarios" / "skew.toml");
+  const std::string in_dir = "cd " + dir.string() + " && " + SYNCSTORM_BINARY;
+  const auto run = [&](const std::string& args, const std::string& output) {
+    const int status = std::system((in_dir + " " + args + " > " + output + " 2>&1").c_str());
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  const auto text_of = [](const std::filesystem::path& file) {
+    std::ifstream in(file);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  REQUIRE(run("check scenarios/skew.toml -m lww-map-wallclock --seeds 1 --no-progress --corpus corpus", "out.txt") == 1);
+  std::vector<std::filesystem::path> repros;
+  for (const auto& entry : std::filesystem::directory_iterator(dir / "corpus")) repros.push_back(entry.path());
+  REQUIRE(repros.size() == 1);
+  const std::string repro = text_of(repros.front());
+  CHECK_THAT(repro, Catch::Contains("scenario_file = \"scenarios/skew.toml\"\n"));
+  CHECK_THAT(repro, !Catch::Contains(dir.string()));
+
+  REQUIRE(run("check scenarios/skew.toml -m lww-map-wallclock --seeds 1 --no-progress --no-shrink", "plain.txt") == 1);
+  const std::string header = text_of(dir / "plain.txt");
+  CHECK_THAT(header, Catch::Contains("no shrinking, no repro files (--no-shrink)"));
+  CHECK_THAT(header, !Catch::Contains("new repros go to"));
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) CHECK_FALSE(is_repro_path(entry.path().string()));
+}
+
 }  // namespace
 }  // namespace syncstorm
