@@ -13,6 +13,7 @@
 #include "sim/engine/simulation.hpp"
 #include "sim/scenario/scenario_file.hpp"
 #include "tests/printers.hpp"
+#include "tests/shipped_scenario.hpp"
 #include "tests/models/external_support.hpp"
 #include "tests/programs.hpp"
 
@@ -21,6 +22,8 @@ using testing::needs;
 using testing::needs_node;
 
 namespace {
+
+using testing::shipped_scenario;
 
 RunResult run(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
   return testing::run_seed(scenario, model, seed);
@@ -35,13 +38,6 @@ ModelInfo notes(const std::string& flags = "") {
   return model.value();
 }
 
-Scenario shipped(const std::string& name) {
-  auto scenario = load_scenario(shipped_scenario_dir() + "/" + name + ".toml");
-  INFO((scenario ? std::string() : scenario.error().message));
-  REQUIRE(scenario.ok());
-  return scenario.value();
-}
-
 }  // namespace
 
 TEST_CASE("the kit's worked example passes server crashes and partitions", "[external][kit][node]") {
@@ -50,7 +46,7 @@ TEST_CASE("the kit's worked example passes server crashes and partitions", "[ext
   CHECK(model.correct());
   CHECK(model.rule == SupersedeRule::server_order);
   for (const char* name : {"server-crash", "partition-heal"}) {
-    const Scenario scenario = shipped(name);
+    const Scenario scenario = shipped_scenario(name);
     for (std::uint64_t seed = 1; seed <= 3; ++seed) {
       const RunResult r = run(scenario, model, seed);
       INFO(name << " seed " << seed << ": " << r.aborted);
@@ -65,7 +61,7 @@ TEST_CASE("the kit's example server that acknowledges before it flushes is caugh
   if (!needs_node()) return;
   const ModelInfo model = notes(" --flush-later");
   REQUIRE(model.breaks == Invariant::monotonic_reads);
-  const Scenario scenario = shipped("server-crash");
+  const Scenario scenario = shipped_scenario("server-crash");
   bool caught = false;
   for (std::uint64_t seed = 1; seed <= 5 && !caught; ++seed) {
     const RunResult r = run(scenario, model, seed);

@@ -20,18 +20,15 @@
 #include "sim/sweep/check.hpp"
 #include "sim/sweep/repro.hpp"
 #include "tests/printers.hpp"
+#include "tests/shipped_scenario.hpp"
 #include "tests/programs.hpp"
 
 namespace syncstorm {
 namespace {
 
-using testing::syncstorm_cli;
+using testing::shipped_scenario;
 
-Scenario shipped(const std::string& name) {
-  auto scenario = resolve_scenario(name);
-  REQUIRE(scenario.ok());
-  return scenario.value();
-}
+using testing::syncstorm_cli;
 
 /// The first seed of 1..`last` whose priority run breaks `model`'s own invariant on `scenario`.
 std::optional<std::uint64_t> first_priority_failure(const Scenario& scenario, const ModelInfo& model, std::uint64_t last) {
@@ -47,7 +44,7 @@ std::optional<std::uint64_t> first_priority_failure(const Scenario& scenario, co
 }  // namespace
 
 TEST_CASE("The default strategy is random and draws exactly the schedule it always drew", "[explore]") {
-  const Scenario scenario = shipped("flaky-mobile");
+  const Scenario scenario = shipped_scenario("flaky-mobile");
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {
     const Schedule plain = make_schedule(scenario, DataType::map, seed);
     CHECK(plain.explore == Exploration::random);
@@ -61,12 +58,12 @@ TEST_CASE("The default strategy is random and draws exactly the schedule it alwa
     CHECK(priority.faults.size() <= plain.faults.size() + 2 * 3);
   }
   // A scenario without faults promises a calm network: no bursts.
-  const Scenario quiet = shipped("quiet");
+  const Scenario quiet = shipped_scenario("quiet");
   CHECK(make_schedule(quiet, DataType::map, 3, Exploration::priority).faults == make_schedule(quiet, DataType::map, 3).faults);
 }
 
 TEST_CASE("A priority plan ranks every node once and drops the highest at each change point", "[explore]") {
-  const Schedule schedule = make_schedule(shipped("flaky-mobile"), DataType::map, 7, Exploration::priority);
+  const Schedule schedule = make_schedule(shipped_scenario("flaky-mobile"), DataType::map, 7, Exploration::priority);
   const PriorityPlan plan = PriorityPlan::draw(schedule, 7);
   const std::uint32_t n = schedule.node_count();
   REQUIRE(plan.change_points().size() == PriorityPlan::kChangePoints);
@@ -99,7 +96,7 @@ TEST_CASE("A priority plan ranks every node once and drops the highest at each c
 }
 
 TEST_CASE("Priority runs keep every stream FIFO and every delay inside the scenario's latency range", "[explore]") {
-  const Scenario scenario = shipped("quiet");
+  const Scenario scenario = shipped_scenario("quiet");
   const ModelRegistry models = shipped_models();
   const ModelInfo& model = *models.find("lww-map");
   REQUIRE(scenario.network.client_link == LinkKind::stream);
@@ -137,7 +134,7 @@ TEST_CASE("Priority runs keep every stream FIFO and every delay inside the scena
 }
 
 TEST_CASE("A priority failure shrinks to a repro that records the strategy and replays exactly", "[explore]") {
-  const Scenario scenario = shipped("flaky-mobile");
+  const Scenario scenario = shipped_scenario("flaky-mobile");
   const ModelRegistry models = shipped_models();
   const ModelInfo& model = *models.find("counter-no-dedup");
   const auto seed = first_priority_failure(scenario, model, 60);
@@ -174,8 +171,8 @@ TEST_CASE("A priority failure shrinks to a repro that records the strategy and r
 
 TEST_CASE("A priority check gives the same JSON bytes on one job and on three", "[explore]") {
   const ModelRegistry models = shipped_models();
-  const std::vector<CheckTarget> targets{{shipped("flaky-mobile"), models.find("counter-no-dedup"), Exploration::priority},
-                                         {shipped("partition-heal"), models.find("lww-map"), Exploration::priority}};
+  const std::vector<CheckTarget> targets{{shipped_scenario("flaky-mobile"), models.find("counter-no-dedup"), Exploration::priority},
+                                         {shipped_scenario("partition-heal"), models.find("lww-map"), Exploration::priority}};
   CheckOptions options;
   options.seeds = SeedRange{1, 20};
   options.progress = false;

@@ -21,18 +21,15 @@
 #include "sim/sweep/novelty.hpp"
 #include "sim/sweep/repro.hpp"
 #include "tests/printers.hpp"
+#include "tests/shipped_scenario.hpp"
 #include "tests/programs.hpp"
 
 namespace syncstorm {
 namespace {
 
-using testing::syncstorm_cli;
+using testing::shipped_scenario;
 
-Scenario shipped(const std::string& name) {
-  auto scenario = resolve_scenario(name);
-  REQUIRE(scenario.ok());
-  return scenario.value();
-}
+using testing::syncstorm_cli;
 
 std::filesystem::path fresh_dir(const std::string& name) {
   const auto dir = std::filesystem::temp_directory_path() / ("syncstorm-novelty-test-" + name);
@@ -77,7 +74,7 @@ TEST_CASE("The novelty strategy is a value of --explore, and --lineage a list of
 }
 
 TEST_CASE("A lineage of one seed is the random schedule and each later seed mutates it within the same nodes and window", "[novelty]") {
-  const Scenario scenario = shipped("flaky-mobile");
+  const Scenario scenario = shipped_scenario("flaky-mobile");
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {
     Schedule root = novelty_schedule(scenario, DataType::map, {seed});
     CHECK(root.explore == Exploration::novelty);
@@ -132,8 +129,8 @@ TEST_CASE("The corpus keeps a run only when it reached a new feature, and breeds
 TEST_CASE("The coverage signal is a sorted set that tells a calm run from one with faults in flight", "[novelty]") {
   const ModelRegistry models = shipped_models();
   const ModelInfo& model = *models.find("outbox-map");
-  const Scenario faulty = shipped("flaky-mobile");
-  const Scenario calm = shipped("quiet");
+  const Scenario faulty = shipped_scenario("flaky-mobile");
+  const Scenario calm = shipped_scenario("quiet");
   const Schedule a = novelty_schedule(faulty, model.data_type, {3});
   const std::vector<std::uint64_t> features = novelty_features(a, run_simulation(faulty, model, a, 3));
   REQUIRE_FALSE(features.empty());
@@ -149,8 +146,8 @@ TEST_CASE("The coverage signal is a sorted set that tells a calm run from one wi
 
 TEST_CASE("A novelty check gives the same JSON bytes on one job and on three, and breeds its later seeds", "[novelty]") {
   const ModelRegistry models = shipped_models();
-  const std::vector<CheckTarget> targets{{shipped("flaky-mobile"), models.find("counter-no-dedup"), Exploration::novelty},
-                                         {shipped("partition-heal"), models.find("lww-map"), Exploration::novelty}};
+  const std::vector<CheckTarget> targets{{shipped_scenario("flaky-mobile"), models.find("counter-no-dedup"), Exploration::novelty},
+                                         {shipped_scenario("partition-heal"), models.find("lww-map"), Exploration::novelty}};
   const CheckOptions options = options_for(100, 1);
   CheckOptions three = options;
   three.jobs = 3;
@@ -177,7 +174,7 @@ TEST_CASE("A novelty check gives the same JSON bytes on one job and on three, an
 TEST_CASE("A failure bred by novelty replays from its command and from its repro", "[novelty]") {
   const ModelRegistry models = shipped_models();
   const ModelInfo& model = *models.find("counter-no-dedup");
-  const std::vector<CheckTarget> targets{{shipped("flaky-mobile"), &model, Exploration::novelty}};
+  const std::vector<CheckTarget> targets{{shipped_scenario("flaky-mobile"), &model, Exploration::novelty}};
   CheckOptions options = options_for(60, 2);
   options.repro_dir = fresh_dir("repros").string();
   const CheckReport report = run_check(targets, {}, options);
@@ -223,10 +220,10 @@ TEST_CASE("Merge refuses shard summaries swept with different --explore strategi
   const std::string random = (dir / "random.json").string();
   const std::string novelty = (dir / "novelty.json").string();
   const std::string novelty_too = (dir / "novelty-too.json").string();
-  std::ofstream(random) << check_json(run_check({{shipped("quiet"), models.find("echo"), Exploration::random}}, {}, options));
-  std::ofstream(novelty) << check_json(run_check({{shipped("quiet"), models.find("echo"), Exploration::novelty}}, {}, options));
+  std::ofstream(random) << check_json(run_check({{shipped_scenario("quiet"), models.find("echo"), Exploration::random}}, {}, options));
+  std::ofstream(novelty) << check_json(run_check({{shipped_scenario("quiet"), models.find("echo"), Exploration::novelty}}, {}, options));
   options.seeds = SeedRange{5, 8};
-  std::ofstream(novelty_too) << check_json(run_check({{shipped("quiet"), models.find("echo"), Exploration::novelty}}, {}, options));
+  std::ofstream(novelty_too) << check_json(run_check({{shipped_scenario("quiet"), models.find("echo"), Exploration::novelty}}, {}, options));
   bool failed = false;
   auto refused = merge_check_json({random, novelty}, failed);
   REQUIRE_FALSE(refused.ok());

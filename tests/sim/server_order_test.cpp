@@ -13,16 +13,13 @@
 #include "sim/scenario/scenario_file.hpp"
 #include "sim/engine/simulation.hpp"
 #include "tests/printers.hpp"
+#include "tests/shipped_scenario.hpp"
 
 using namespace syncstorm;
 
 namespace {
 
-Scenario shipped(const std::string& name) {
-  auto loaded = load_scenario(shipped_scenario_dir() + "/" + name + ".toml");
-  REQUIRE(loaded.ok());
-  return loaded.value();
-}
+using testing::shipped_scenario;
 
 /// Whether the rule that let any other unrejected write of the field supersede would have excused
 /// the write a violation names: some other issued write of the same field exists.
@@ -40,7 +37,7 @@ void caught_where_the_old_rule_was_blind(const std::string& scenario_name, const
   REQUIRE(model != nullptr);
   REQUIRE_FALSE(model->correct());
   REQUIRE(model->breaks == expected);
-  const Scenario scenario = shipped(scenario_name);
+  const Scenario scenario = shipped_scenario(scenario_name);
   const Schedule schedule = make_schedule(scenario, model->data_type, seed);
   const RunResult r = run_simulation(scenario, *model, schedule, seed);
   INFO(model_name << " on " << scenario_name << " seed " << seed);
