@@ -133,18 +133,18 @@ TEST_CASE("a scenario file above its size limit is refused before it is read", "
 
 namespace {
 
-/// A small valid repro's text, to break one value at a time.
-std::string repro_text() {
+/// A small valid repro's text (of `model`, whose data type is `type`), to break one value at a time.
+std::string repro_text(DataType type = DataType::map, const std::string& model = "lww-map") {
   Result<Scenario> s = parse_scenario("[workload]\nclients = 2\nduration = \"2s\"\n", "small.toml");
   REQUIRE(s.ok());
   Repro r;
   r.scenario_name = "small";
-  r.model = "lww-map";
+  r.model = model;
   r.seed = 3;
   r.invariant = "convergence";
   r.persistence = s.value().persistence;
   r.invariants = s.value().invariants;
-  r.schedule = make_schedule(s.value(), DataType::map, 3);
+  r.schedule = make_schedule(s.value(), type, 3);
   REQUIRE_FALSE(r.schedule.operations.empty());
   return format_repro(r);
 }
@@ -192,17 +192,7 @@ TEST_CASE("every size a repro file asks for beyond its limit is refused at its k
 
 TEST_CASE("a counter operation's amount beyond its limit is refused at its key", "[repro][limits]") {
   // Amounts reach the counter models' sums: an unbounded one could overflow them.
-  Result<Scenario> s = parse_scenario("[workload]\nclients = 2\nduration = \"2s\"\n", "small.toml");
-  REQUIRE(s.ok());
-  Repro r;
-  r.scenario_name = "small";
-  r.model = "pn-counter";
-  r.seed = 3;
-  r.invariant = "convergence";
-  r.persistence = s.value().persistence;
-  r.invariants = s.value().invariants;
-  r.schedule = make_schedule(s.value(), DataType::counter, 3);
-  const std::string text = format_repro(r);
+  const std::string text = repro_text(DataType::counter, "pn-counter");
   REQUIRE(parse_repro(text, "r.repro.toml").ok());
   for (const std::string value : {"1000001", "-1000001", "-9223372036854775808"}) {
     DYNAMIC_SECTION("amount = " << value) {
