@@ -2,7 +2,8 @@
 // two clients: tests/models/harness.hpp) runs a script read from the fuzz input: user operations,
 // deliveries of the messages the model really sent, deliveries of those messages mutated (cut short,
 // a byte flipped, delivered twice) and raw bytes from the input delivered to a client or the server,
-// as a malicious client, a corrupting proxy or a buggy peer would send them. A model may ignore or
+// as a malicious client, a corrupting proxy or a buggy peer would send them, disconnections, and
+// crashes with restarts from what the store kept. A model may ignore or
 // reject any message; it must never crash, fail an assertion or hit undefined behaviour.
 //
 // Input: byte 0 picks the model (in registry order, external models left out); then commands, each
@@ -133,6 +134,22 @@ void deliver_raw(testing::Cluster& cluster, const ModelInfo& model, Input& in) {
   cluster.node(to).on_message(cluster.context(to), from, payload);
 }
 
+/// A node crashes and restarts at once, its store kept or lost, as the engine's crash fault does: its
+/// connections close first and reopen after the restart, so the restarted node reads whatever the
+/// mutated and raw messages before left in its store.
+void crash(testing::Cluster& cluster, const std::vector<bool>& connected, Input& in) {
+  const std::uint8_t pick = in.u8();
+  const bool persistent = pick % 2 == 0;
+  const std::uint32_t target = (pick / 2) % (kClients + 1);  // kClients picks the server
+  std::vector<NodeId> dropped;
+  for (std::uint32_t i = 0; i < kClients; ++i) {
+    if (connected[i] && (target == kClients || target == i)) dropped.push_back(cluster.client(i));
+  }
+  for (NodeId c : dropped) cluster.disconnect(c);
+  cluster.restart(target == kClients ? cluster.server() : cluster.client(target), persistent);
+  for (NodeId c : dropped) cluster.reconnect(c);
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -144,7 +161,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::vector<bool> connected(kClients, true);
   Users users(model.data_type);
   for (std::size_t step = 0; step < kCommandsMax && !in.done(); ++step) {
-    switch (in.u8() % 7) {
+    switch (in.u8() % 8) {
       case 0: users.act(cluster, in); break;
       case 1: cluster.deliver_all(1); break;
       case 2: deliver_mutated(cluster, in); break;
@@ -161,6 +178,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         break;
       }
       case 6: cluster.deliver_all(kDeliveriesPerFlush); break;
+      case 7: crash(cluster, connected, in); break;
     }
     if (cluster.queue.size() > kQueueMax) cluster.queue.clear();  // a model that floods: start afresh
     if (cluster.timers.size() > kQueueMax) cluster.timers.clear();

@@ -138,15 +138,20 @@ class Cluster {
 
   /// Crashes and restarts a node at once; its Store survives when `persistent`.
   void crash_restart(NodeId id, bool persistent) {
-    context(id).store_.crash(persistent, false);
-    nodes_[id.value].reset();
-    start(id);
+    replace_node(id, persistent);
     for (NodeId s : servers_) {
       if (s != id) {
         node(id).on_connected(context(id), s);
         node(s).on_connected(context(s), id);
       }
     }
+  }
+
+  /// Crashes and restarts a node at once as the engine does: its pending timers die with it and it
+  /// hears of no connection; the caller disconnects its links first and reconnects them after.
+  void restart(NodeId id, bool persistent) {
+    std::erase_if(timers, [&](const auto& timer) { return timer.first == id; });
+    replace_node(id, persistent);
   }
 
   /// Fires every pending timer once (in the order they were set).
@@ -173,6 +178,12 @@ class Cluster {
   Instant now;
 
  private:
+  /// A new incarnation of node `id` over what its Store kept (all of it when `persistent`).
+  void replace_node(NodeId id, bool persistent) {
+    context(id).store_.crash(persistent, false);
+    nodes_[id.value].reset();
+    start(id);
+  }
   void start(NodeId id) {
     const bool is_server = id.value < servers_.size();
     nodes_[id.value] = is_server ? model_.make_server(id) : model_.make_client(id);
