@@ -46,7 +46,7 @@ build() {  # build DIR TYPE [extra cmake args...]
 
 # The shipped adapters (models/adapters/) need their npm packages, and the adapter kit its
 # TypeScript, which checks the kit's type declarations; the lock files pin them.
-npm_dirs=(models/adapters/lib models/adapters/yjs models/adapters/automerge models/adapters/sharedb models/adapters/y-websocket models/adapters/automerge-repo models/adapters/automerge-repo-next models/adapters/loro)
+npm_dirs=(models/adapters/lib models/adapters/yjs models/adapters/automerge models/adapters/sharedb models/adapters/y-websocket models/adapters/automerge-repo models/adapters/automerge-repo-next models/adapters/loro models/adapters/tinybase)
 
 install_npm_adapters() {
   # Tests of the adapters fail where these are missing (SYNCSTORM_NO_NODE=1 skips them).

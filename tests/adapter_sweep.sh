@@ -50,6 +50,8 @@ declare -A seeds=(
   [loro-map]=4
   [loro-list]=8
   [loro-text]=2
+  [tinybase-map]=2
+  [tinybase-list]=2
 )
 
 # Findings of the libraries themselves, not of our adapters: verdicts the checkers give rightly, which
@@ -67,6 +69,8 @@ declare -A seeds=(
 # - automerge-repo 2.5.6 stalls after a reconnect (the convergence break its models declare): the
 #   stalled clients' later writes reach nobody else, and their users are told nothing. The checks
 #   report those writes as silent rollbacks beside the divergence.
+# - TinyBase 10.0.1 never sends a change made while its synchronizer is loading (the convergence
+#   break its models declare): the replicas that never pull it lose that write, silently.
 known_findings="
 sharedb-map article-tab-reload silent-rollback
 sharedb-map-1.0.0-beta.29 article-tab-reload silent-rollback
@@ -74,6 +78,8 @@ sharedb-map-1.0.0-beta.31 article-tab-reload silent-rollback
 yjs-ws-list * read-your-writes
 automerge-repo-map * silent-rollback
 automerge-repo-list * silent-rollback
+tinybase-map * silent-rollback
+tinybase-list * silent-rollback
 "
 
 # Quarantined adapters: failures whose cause (the library or our adapter) is not yet found. The sweep

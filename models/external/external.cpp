@@ -1341,6 +1341,19 @@ std::vector<ExternalSpec> shipped_external_specs() {
       {"loro-text", node("loro", "text"), "Loro (real library, Node.js): text as a LoroText of elements relayed by a server",
        DataType::text, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
        MetadataGrowth::keeps_every_change},
+      // TinyBase 10.0.1: a MergeableStore per replica (localStorage on clients), createWsSynchronizer and
+      // createWsServer. Every cell and value, a deletion included, is last-writer-wins by hybrid
+      // logical clock. A change made while the synchronizer is loading is never sent: its persister
+      // skips a save while it loads, and a synchronizer's save carries only that transaction's
+      // changes (models/adapters/tinybase/README.md). Declared, so the gate fails it for that reason only.
+      {"tinybase-map", node("tinybase", "map"),
+       "TinyBase 10.0.1 (real library, Node.js): a MergeableStore's values, createWsSynchronizer through createWsServer",
+       DataType::map, Topology::client_server, SupersedeRule::last_writer_wins, Invariant::convergence,
+       MetadataGrowth::with_state},
+      {"tinybase-list", node("tinybase", "list"),
+       "TinyBase 10.0.1 (real library, Node.js): list items as rows of a MergeableStore table, createWsSynchronizer through createWsServer",
+       DataType::list, Topology::client_server, SupersedeRule::last_writer_wins, Invariant::convergence,
+       MetadataGrowth::with_state},
   };
   // Every shipped adapter accepts reset (protocol 2): one process serves a worker's runs, and each
   // adapter's test shows that a seed run after another gives the hash it gives alone.
