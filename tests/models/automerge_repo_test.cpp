@@ -36,19 +36,8 @@ Scenario quiet() { return quiet_scenario("automerge-repo-quiet"); }
 
 /// A client crashes and restarts from its store, then the server does; both stores survive.
 Scenario crashes() {
-  Scenario s = quiet();
-  s.name = "automerge-repo-crashes";
-  s.persistence.client = true;
+  Scenario s = testing::crashes_scenario("automerge-repo-crashes");
   s.persistence.server = true;
-  FaultSpec client;
-  client.kind = FaultKind::crash;
-  client.at = Instant{1'500'000};
-  client.duration = Duration::seconds(1);
-  client.target = Target{Target::Kind::client, 0};
-  FaultSpec server = client;
-  server.at = Instant{3'000'000};
-  server.target = Target{Target::Kind::server, 0};
-  s.faults = {client, server};
   return s;
 }
 

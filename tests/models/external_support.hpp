@@ -37,6 +37,23 @@ inline Scenario quiet_scenario(const std::string& name, std::uint32_t clients = 
   return s;
 }
 
+/// quiet_scenario, in which client 0 crashes at 1.5 s and the server at 3 s, each down for a
+/// second and restarted from its store; clients keep theirs (persistence.client).
+inline Scenario crashes_scenario(const std::string& name) {
+  Scenario s = quiet_scenario(name);
+  s.persistence.client = true;
+  FaultSpec client;
+  client.kind = FaultKind::crash;
+  client.at = Instant{1'500'000};
+  client.duration = Duration::seconds(1);
+  client.target = Target{Target::Kind::client, 0};
+  FaultSpec server = client;
+  server.at = Instant{3'000'000};
+  server.target = Target{Target::Kind::server, 0};
+  s.faults = {client, server};
+  return s;
+}
+
 /// One run of `seed`, with the schedule the seed draws.
 inline RunResult run_seed(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
   return run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed), seed);

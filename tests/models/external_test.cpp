@@ -48,21 +48,7 @@ class TimeoutLimit {
 };
 
 /// A client and then the server crash and restart from their stores; the client's store survives.
-Scenario crashes() {
-  Scenario s = quiet();
-  s.name = "external-crashes";
-  s.persistence.client = true;
-  FaultSpec client;
-  client.kind = FaultKind::crash;
-  client.at = Instant{1'500'000};
-  client.duration = Duration::seconds(1);
-  client.target = Target{Target::Kind::client, 0};
-  FaultSpec server = client;
-  server.at = Instant{3'000'000};
-  server.target = Target{Target::Kind::server, 0};
-  s.faults = {client, server};
-  return s;
-}
+Scenario crashes() { return testing::crashes_scenario("external-crashes"); }
 
 /// Peer-to-peer datagrams that reorder a lot but never lose: a replica that buffers converges.
 Scenario reordering() {

@@ -39,21 +39,7 @@ bool needs_loro_packages() { return needs_adapter("loro"); }
 Scenario quiet() { return quiet_scenario("loro-quiet"); }
 
 /// A client and then the server crash and restart from their stores; the client's store survives.
-Scenario crashes() {
-  Scenario s = quiet();
-  s.name = "loro-crashes";
-  s.persistence.client = true;
-  FaultSpec client;
-  client.kind = FaultKind::crash;
-  client.at = Instant{1'500'000};
-  client.duration = Duration::seconds(1);
-  client.target = Target{Target::Kind::client, 0};
-  FaultSpec server = client;
-  server.at = Instant{3'000'000};
-  server.target = Target{Target::Kind::server, 0};
-  s.faults = {client, server};
-  return s;
-}
+Scenario crashes() { return testing::crashes_scenario("loro-crashes"); }
 
 /// The Loro adapter with a server that keeps its store as a shallow snapshot, on loro-crdt `version`
 /// (an npm alias in the adapter's package.json) or on the current release when it is empty.

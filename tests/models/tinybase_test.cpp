@@ -33,21 +33,7 @@ Scenario quiet() { return quiet_scenario("tinybase-quiet"); }
 
 /// A client and then the server crash and restart from their stores (localStorage and the server's
 /// file); the client's store survives.
-Scenario crashes() {
-  Scenario s = quiet();
-  s.name = "tinybase-crashes";
-  s.persistence.client = true;
-  FaultSpec client;
-  client.kind = FaultKind::crash;
-  client.at = Instant{1'500'000};
-  client.duration = Duration::seconds(1);
-  client.target = Target{Target::Kind::client, 0};
-  FaultSpec server = client;
-  server.at = Instant{3'000'000};
-  server.target = Target{Target::Kind::server, 0};
-  s.faults = {client, server};
-  return s;
-}
+Scenario crashes() { return testing::crashes_scenario("tinybase-crashes"); }
 
 std::size_t count_applied(const RunResult& r) {
   std::size_t n = 0;
