@@ -312,6 +312,7 @@ class Client extends Replica {
   }
 
   connected(event) {
+    if (this.socket !== null) this.disconnected({ peer: this.socket.server });  // a new connection replaces it
     const socket = new ClientSocket(this, event.peer);
     this.socket = socket;
     createWsSynchronizer(this.store, socket)
