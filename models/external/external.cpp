@@ -51,6 +51,7 @@
 #include <thread>
 #include <variant>
 
+#include "sim/base/cpu_affinity.hpp"
 #include "sim/base/shipped_dirs.hpp"
 
 extern char** environ;
@@ -350,6 +351,10 @@ class ChildProcess {
     }
   }
 
+  /// The CPU the process is pinned to: the one its starting thread was pinned to, if any.
+  std::optional<int> cpu() const { return cpu_; }
+  void set_cpu(std::optional<int> cpu) { cpu_ = cpu; }
+
  private:
   /// The Asio objects of one process. The io_context comes first, so it is destroyed last.
   struct Io {
@@ -404,6 +409,7 @@ class ChildProcess {
   }
 
   pid_t pid_ = -1;
+  std::optional<int> cpu_;  ///< the CPU it was started on (it inherited its starter's pin), if pinned
   std::string write_buffer_;  ///< the part of an event line that did not fit the socket at once
   bool writing_ = false;
   boost::system::error_code write_error_;
@@ -449,16 +455,19 @@ class ProcessPool {
     for (auto& child : idle_) child->stop();
   }
 
-  /// An idle process already reset, or null.
-  std::unique_ptr<ChildProcess> take() {
+  /// An idle process already reset, or null: one pinned to `cpu` if there is one (the thread asking
+  /// runs there), else the one put back last.
+  std::unique_ptr<ChildProcess> take(std::optional<int> cpu) {
     std::lock_guard guard(lock_);
     if (owner_ != ::getpid()) {  // determinism-ok: which process owns the adapter, never in a trace
       abandon();
       owner_ = ::getpid();  // determinism-ok: which process owns the adapter, never in a trace
     }
     if (idle_.empty()) return nullptr;
-    std::unique_ptr<ChildProcess> child = std::move(idle_.back());
-    idle_.pop_back();
+    auto it = std::find_if(idle_.rbegin(), idle_.rend(), [cpu](const auto& child) { return child->cpu() == cpu; });
+    if (it == idle_.rend()) it = idle_.rbegin();
+    std::unique_ptr<ChildProcess> child = std::move(*it);
+    idle_.erase(std::next(it).base());
     return child;
   }
 
@@ -574,9 +583,17 @@ class Session {
     if (child_) return true;
     if (started_) return false;  // it failed to start, or was stopped
     started_ = true;
-    if (pool_) child_ = pool_->take();
-    if (child_) return true;
+    // This thread and the adapter take turns, never both running: on one CPU each turn is a plain
+    // context switch rather than a wake-up of another CPU (sim/base/cpu_affinity.hpp).
+    const std::optional<int> cpu = worker_cpu();
+    if (pool_) child_ = pool_->take(cpu);
+    if (child_) {
+      if (child_->cpu()) pin_.emplace(*child_->cpu());
+      return true;
+    }
+    if (cpu) pin_.emplace(*cpu);  // before the start: the process inherits the pin
     child_ = std::make_unique<ChildProcess>();
+    if (pin_ && pin_->pinned()) child_->set_cpu(cpu);
     if (auto error = child_->start(spec_.command)) {
       fail(node, *error, "");
       return false;
@@ -653,6 +670,9 @@ class Session {
   ExternalSpec spec_;
   int timeout_ms_;
   std::shared_ptr<ProcessPool> pool_;
+  /// Pins this run's thread to its adapter's CPU until the run ends. Declared before child_ so it
+  /// outlives the destructor's last exchange with the process.
+  std::optional<ThreadCpuPin> pin_;
   std::unique_ptr<ChildProcess> child_;
   bool started_ = false;
   std::uint32_t owed_ = 0;

@@ -117,6 +117,7 @@ std::string describe(int status) {
 /// One live child: the tasks of its chunk it has not finished, and what it is doing now.
 struct Child {
   pid_t pid = -1;
+  unsigned slot = 0;                       ///< its worker slot (cpu_affinity.hpp), unique among live children
   int fd = -1;                             ///< the read end of its pipe
   TaskRange rest;                          ///< tasks of its chunk without a result yet
   std::optional<std::size_t> running;      ///< announced, no result yet
@@ -170,6 +171,9 @@ class Isolation {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) throw std::system_error(errno, std::generic_category(), "cannot create a pipe");
     const pid_t parent = ::getpid();  // determinism-ok: only to notice the parent dying, never in a run
+    unsigned slot = 0;
+    while (std::any_of(children_.begin(), children_.end(), [slot](const Child& c) { return c.slot == slot; })) ++slot;
+    prepare_worker_cpus();  // before the fork: every child then spreads from the same base
     const pid_t pid = ::fork();
     if (pid < 0) {
       const int error = errno;
@@ -181,11 +185,13 @@ class Isolation {
       std::vector<int> inherited{fds[0]};
       for (const Child& c : children_) inherited.push_back(c.fd);
       prepare_child(inherited, parent);
+      set_worker_slot(slot);
       child_main(fds[1], chunk, work_);
     }
     ::close(fds[1]);
     Child child;
     child.pid = pid;
+    child.slot = slot;
     child.fd = fds[0];
     child.rest = chunk;
     children_.push_back(std::move(child));

@@ -17,6 +17,8 @@
 #include <variant>
 #include <vector>
 
+#include "sim/base/cpu_affinity.hpp"
+
 namespace syncstorm {
 
 /// Calls `work(i)` for i in [0, count) on `jobs` threads and returns the results indexed by i.
@@ -31,7 +33,8 @@ std::vector<std::optional<R>> run_parallel(std::size_t count, unsigned jobs, con
   std::atomic<bool> stop{false};
   std::mutex lock;
   std::exception_ptr failure;
-  auto worker = [&] {
+  auto worker = [&](unsigned slot) {
+    set_worker_slot(slot);  // each thread's external runs get a CPU of their own
     while (!stop.load()) {
       const std::size_t i = next.fetch_add(1);
       if (i >= count) return;
@@ -49,10 +52,11 @@ std::vector<std::optional<R>> run_parallel(std::size_t count, unsigned jobs, con
   };
   jobs = std::max(1u, jobs);
   if (jobs == 1) {
-    worker();
+    worker(0);
   } else {
+    prepare_worker_cpus();
     boost::asio::thread_pool pool(jobs);
-    for (unsigned t = 0; t < jobs; ++t) boost::asio::post(pool, worker);
+    for (unsigned t = 0; t < jobs; ++t) boost::asio::post(pool, [&worker, t] { worker(t); });
     pool.join();
   }
   if (failure) std::rethrow_exception(failure);

@@ -47,8 +47,8 @@ class RatioReporter : public benchmark::ConsoleReporter {
     }
     fmt::print("\n{:<44} {:>16} {:>16} {:>8}\n", "figure (items per second, median)", "syncstorm", "baseline", "ratio");
     for (const auto& [name, rate] : rates_) {
-      // A figure "X/engine/..." pairs with "X/baseline/..." of the same arguments, and ".../jobs2"
-      // (two threads) with ".../jobs1".
+      // A figure "X/engine/..." pairs with "X/baseline/..." of the same arguments, ".../jobs2"
+      // (two threads) with ".../jobs1", and ".../v2" with ".../v1" and ".../v2-unpinned".
       std::string baseline = name;
       if (const auto at = name.find("/engine"); at != std::string::npos) {
         baseline.replace(at, 7, "/baseline");
@@ -56,6 +56,11 @@ class RatioReporter : public benchmark::ConsoleReporter {
         baseline.replace(baseline.size() - 5, 5, "jobs1");
       } else if (name.ends_with("/v2")) {  // an adapter in protocol version 2, against version 1
         baseline.replace(baseline.size() - 2, 2, "v1");
+        // and against itself with the adapter left wherever the scheduler puts it
+        const auto unpinned = rates_.find(name + "-unpinned");
+        if (unpinned != rates_.end() && unpinned->second > 0) {
+          fmt::print("{:<44} {:>16.0f} {:>16.0f} {:>8.2f}\n", name + " vs unpinned", rate, unpinned->second, rate / unpinned->second);
+        }
       } else {
         continue;
       }

@@ -8,6 +8,9 @@
 //    next, states batched, the metadata size read once); `v1` is the same adapter spoken to in
 //    version 1, as before version 2 existed (a process per run, one state request per node, the
 //    size with every state). The ratio table pairs v2 with v1.
+//  external/partition-heal/<model>/v2-unpinned: v2 with SYNCSTORM_EXTERNAL_UNPINNED=1, this thread and
+//    the adapter process left wherever the scheduler puts them (v2 pins both to one CPU, as shipped;
+//    v1, the code before version 2, runs unpinned). The ratio table pairs v2 with it too.
 //  external/<scenario>/or-set-list/in-process: the same seeds of an in-process list CRDT, the yardstick.
 //  external/all/<model>/v2|v1: one seed of every shipped scenario the model fits per round.
 // Items are runs (seeds); seeds_per_cpu_s counts the CPU time of the adapter processes too.
@@ -22,11 +25,13 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "models/external/external.hpp"
+#include "sim/base/cpu_affinity.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/engine/simulation.hpp"
 
@@ -101,8 +106,34 @@ double cpu_seconds_with_children() {
 /// so no round repeats another's work.
 constexpr std::uint64_t kSeedsPerRound = 4;
 
+/// Where the runs of one benchmark execute: as shipped (this thread and its adapter process pinned to
+/// one CPU, sim/base/cpu_affinity.hpp), or wherever the scheduler puts them, as before the pin.
+enum class Cpus : bool { pinned, unpinned };
+
+/// Sets kExternalUnpinnedEnv for one benchmark and puts it back after.
+class Placement {
+ public:
+  explicit Placement(Cpus cpus) : had_(std::getenv(kExternalUnpinnedEnv) != nullptr) {
+    if (had_) before_ = std::getenv(kExternalUnpinnedEnv);
+    if (cpus == Cpus::unpinned) ::setenv(kExternalUnpinnedEnv, "1", 1);
+    else ::unsetenv(kExternalUnpinnedEnv);
+  }
+  ~Placement() {
+    if (had_) ::setenv(kExternalUnpinnedEnv, before_.c_str(), 1);
+    else ::unsetenv(kExternalUnpinnedEnv);
+  }
+  Placement(const Placement&) = delete;
+  Placement& operator=(const Placement&) = delete;
+
+ private:
+  bool had_;
+  std::string before_;
+};
+
 /// Runs rounds of `seeds` seeds of each of `scenarios` with `model`.
-void external_seeds(benchmark::State& state, std::vector<Scenario> scenarios, const ModelInfo* model, std::uint64_t seeds) {
+void external_seeds(benchmark::State& state, std::vector<Scenario> scenarios, const ModelInfo* model, std::uint64_t seeds,
+                    Cpus cpus) {
+  const Placement placement(cpus);
   std::uint64_t runs = 0;
   std::uint64_t seed = 1;
   const double cpu_before = cpu_seconds_with_children();
@@ -154,16 +185,18 @@ void register_external_benchmarks() {
       if (!fits(scenario, old)) continue;
       fitting.push_back(scenario);
       if (scenario.name != "partition-heal") continue;
-      for (const ModelInfo* model : {shipped, &old}) {
-        benchmark::RegisterBenchmark(fmt::format("external/{}/{}/{}", scenario.name, old.name, model == shipped ? "v2" : "v1").c_str(),
-                                     external_seeds, std::vector<Scenario>{scenario}, model, kSeedsPerRound)
+      // v1 is the code before version 2, so unpinned as it was; v2-unpinned isolates the pin.
+      for (const auto& [model, variant, cpus] : {std::tuple{shipped, "v2", Cpus::pinned}, std::tuple{shipped, "v2-unpinned", Cpus::unpinned},
+                                                 std::tuple{static_cast<const ModelInfo*>(&old), "v1", Cpus::unpinned}}) {
+        benchmark::RegisterBenchmark(fmt::format("external/{}/{}/{}", scenario.name, old.name, variant).c_str(), external_seeds,
+                                     std::vector<Scenario>{scenario}, model, kSeedsPerRound, cpus)
             ->Unit(benchmark::kMillisecond)
             ->UseRealTime();
       }
     }
     for (const ModelInfo* model : {shipped, &old}) {
       benchmark::RegisterBenchmark(fmt::format("external/all/{}/{}", old.name, model == shipped ? "v2" : "v1").c_str(), external_seeds,
-                                   fitting, model, std::uint64_t{1})
+                                   fitting, model, std::uint64_t{1}, model == shipped ? Cpus::pinned : Cpus::unpinned)
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
     }
@@ -172,7 +205,7 @@ void register_external_benchmarks() {
     const ModelInfo* or_set = models.find("or-set-list");
     if (scenario.name != "partition-heal" || or_set == nullptr) continue;
     benchmark::RegisterBenchmark(fmt::format("external/{}/or-set-list/in-process", scenario.name).c_str(), external_seeds,
-                                 std::vector<Scenario>{scenario}, or_set, kSeedsPerRound)
+                                 std::vector<Scenario>{scenario}, or_set, kSeedsPerRound, Cpus::pinned)
         ->Unit(benchmark::kMillisecond)
         ->UseRealTime();
   }

@@ -5,7 +5,8 @@
 
 SYNCSTORM_JSON is syncstorm_bench's --benchmark_out (every repetition, not only aggregates). A figure
 pairs with its baseline as bench_main.cpp pairs them ("X/engine/..." with "X/baseline/...",
-".../jobs2" with ".../jobs1", ".../v2" with ".../v1"); repetition i is divided by repetition i.
+".../jobs2" with ".../jobs1", ".../v2" with ".../v2-unpinned" and with ".../v1"); repetition i is
+divided by repetition i.
 PEERS_FILE has one line per peer row: "LABEL FIGURE RATE RATE ...", the peer's rate in each of its
 runs, divided in the same way by the figure's repetitions.
 
@@ -35,13 +36,14 @@ def rates_by_name(path):
     return wall, cpu
 
 
-def baseline_of(name):
+def baselines_of(name):
     if "/engine" in name:
-        return name.replace("/engine", "/baseline", 1)
-    for new, old in (("/jobs2", "/jobs1"), ("/v2", "/v1")):
-        if name.endswith(new):
-            return name[: -len(new)] + old
-    return None
+        return [name.replace("/engine", "/baseline", 1)]
+    if name.endswith("/v2"):
+        return [name + "-unpinned", name[: -len("/v2")] + "/v1"]
+    if name.endswith("/jobs2"):
+        return [name[: -len("/jobs2")] + "/jobs1"]
+    return []
 
 
 def spread(mine, theirs):
@@ -56,9 +58,12 @@ def main():
     print(f"{'figure':<44} {'median/s':>14} {'baseline/s':>14}   wall ratio: min median max (runs)"
           "   CPU-time ratio: min median max")
     for name in sorted(rates):
-        base = baseline_of(name)
-        if base in rates:
-            print(f"{name:<44} {statistics.median(rates[name]):14.0f} {statistics.median(rates[base]):14.0f}   "
+        bases = baselines_of(name)
+        for base in bases:
+            if base not in rates:
+                continue
+            label = name if len(bases) == 1 else f"{name} vs {base.rsplit('/', 1)[1]}"
+            print(f"{label:<44} {statistics.median(rates[name]):14.0f} {statistics.median(rates[base]):14.0f}   "
                   + spread(rates[name], rates[base]) + "   "
                   # Only the engine pairs run on the benchmark's thread alone: jobs2 and the adapters
                   # work on other threads and processes, which its CPU time does not count.

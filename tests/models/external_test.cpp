@@ -9,10 +9,14 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
+#include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include "models/external/external.hpp"
+#include "sim/base/cpu_affinity.hpp"
 #include "reports/report.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/engine/simulation.hpp"
@@ -233,6 +237,84 @@ TEST_CASE("an adapter that writes a line that is not protocol aborts the run quo
   const RunResult r = run(quiet(), model, 7);
   CHECK_THAT(r.aborted, Catch::Contains("not protocol"));
   CHECK_THAT(r.aborted, Catch::Contains("debug: applying op"));
+}
+
+namespace {
+
+/// The CPUs the calling thread may run on.
+std::set<int> cpus_of_this_thread() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  REQUIRE(pthread_getaffinity_np(pthread_self(), sizeof set, &set) == 0);
+  std::set<int> cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cpus.insert(cpu);
+  }
+  return cpus;
+}
+
+/// A fixture adapter started through a shell that first appends the CPUs it may run on (the
+/// Cpus_allowed_list line of /proc/self/status, which node inherits through exec) to `file`.
+std::string cpu_reporting_fixture(const std::filesystem::path& file) {
+  return "sh -c 'grep Cpus_allowed_list: /proc/self/status >> " + file.string() + "; exec node " + kFixtures + "fixture2.js'";
+}
+
+/// The CPUs of the last Cpus_allowed_list line in `file` ("Cpus_allowed_list:\t0-1,3").
+std::set<int> last_cpu_list(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::string line;
+  std::string last;
+  while (std::getline(in, line)) last = line;
+  std::set<int> cpus;
+  std::stringstream ranges(last.substr(last.find(':') + 1));
+  std::string range;
+  while (std::getline(ranges, range, ',')) {
+    const auto dash = range.find('-');
+    const int first = std::stoi(range.substr(0, dash));
+    const int end = dash == std::string::npos ? first : std::stoi(range.substr(dash + 1));
+    for (int cpu = first; cpu <= end; ++cpu) cpus.insert(cpu);
+  }
+  return cpus;
+}
+
+}  // namespace
+
+TEST_CASE("an adapter process runs on the one CPU of its run, whose thread gets its CPUs back after", "[external][node]") {
+  if (!needs_node()) return;
+  const auto file = std::filesystem::temp_directory_path() / ("syncstorm-cpus-" + std::to_string(::getpid()) + ".txt");
+  std::filesystem::remove(file);
+  const std::set<int> before = cpus_of_this_thread();
+  const auto described = describe_external(cpu_reporting_fixture(file));
+  INFO((described ? std::string() : described.error().message));
+  REQUIRE(described.ok());
+  const ModelInfo model = described.value();
+  const RunResult r = run(quiet(), model, 1);
+  INFO(r.aborted);
+  REQUIRE(r.aborted.empty());
+  CHECK(converged(r));
+  CHECK(cpus_of_this_thread() == before);
+  const std::set<int> adapter = last_cpu_list(file);
+  const char* unpinned = std::getenv(kExternalUnpinnedEnv);
+  if (before.size() < 2 || (unpinned != nullptr && std::string_view(unpinned) == "1")) {
+    CHECK(adapter == before);
+  } else {
+    REQUIRE(adapter.size() == 1);
+    CHECK(before.count(*adapter.begin()) == 1);
+  }
+  std::filesystem::remove(file);
+}
+
+TEST_CASE("SYNCSTORM_EXTERNAL_UNPINNED=1 leaves the adapter process on every CPU", "[external][node]") {
+  if (!needs_node()) return;
+  const auto file = std::filesystem::temp_directory_path() / ("syncstorm-cpus-unpinned-" + std::to_string(::getpid()) + ".txt");
+  std::filesystem::remove(file);
+  ::setenv(kExternalUnpinnedEnv, "1", 1);
+  const auto [status, output] = testing::syncstorm_cli("run quiet --seed 1 --model \"external:" + cpu_reporting_fixture(file) + "\"");
+  ::unsetenv(kExternalUnpinnedEnv);
+  INFO(output);
+  REQUIRE(status == 0);
+  CHECK(last_cpu_list(file) == cpus_of_this_thread());
+  std::filesystem::remove(file);
 }
 
 TEST_CASE("an event and an answer larger than the socket and pipe buffers go through whole", "[external][node]") {

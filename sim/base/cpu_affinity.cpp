@@ -1,0 +1,71 @@
+#include "sim/base/cpu_affinity.hpp"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <mutex>
+#include <string_view>
+#include <vector>
+
+namespace syncstorm {
+namespace {
+
+thread_local unsigned t_worker_slot = 0;
+
+/// The CPUs the process could use when first asked (before any pin of ours), and the base.
+struct WorkerCpus {
+  std::vector<int> allowed;
+  unsigned base = 0;
+};
+
+WorkerCpus& worker_cpus() {
+  static WorkerCpus cpus;
+  return cpus;
+}
+
+std::once_flag g_prepared;
+
+void prepare_once() {
+  WorkerCpus& cpus = worker_cpus();
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (pthread_getaffinity_np(pthread_self(), sizeof set, &set) != 0) return;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cpus.allowed.push_back(cpu);
+  }
+  // determinism-ok: where the workers run, never what they compute
+  cpus.base = static_cast<unsigned>(::getpid());
+}
+
+}  // namespace
+
+void set_worker_slot(unsigned slot) { t_worker_slot = slot; }
+
+void prepare_worker_cpus() { std::call_once(g_prepared, prepare_once); }
+
+std::optional<int> worker_cpu() {
+  prepare_worker_cpus();
+  // Read at every run, not once: a benchmark measures runs with and without the pin side by side.
+  const char* unpinned = std::getenv(kExternalUnpinnedEnv);
+  if (unpinned != nullptr && std::string_view(unpinned) == "1") return std::nullopt;
+  const WorkerCpus& cpus = worker_cpus();
+  if (cpus.allowed.size() < 2) return std::nullopt;
+  return cpus.allowed[(cpus.base + t_worker_slot) % cpus.allowed.size()];
+}
+
+ThreadCpuPin::ThreadCpuPin(int cpu) {
+  if (cpu < 0 || cpu >= CPU_SETSIZE) return;
+  CPU_ZERO(&before_);
+  if (pthread_getaffinity_np(pthread_self(), sizeof before_, &before_) != 0) return;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  pinned_ = pthread_setaffinity_np(pthread_self(), sizeof one, &one) == 0;
+}
+
+ThreadCpuPin::~ThreadCpuPin() {
+  if (pinned_) pthread_setaffinity_np(pthread_self(), sizeof before_, &before_);
+}
+
+}  // namespace syncstorm

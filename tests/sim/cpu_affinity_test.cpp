@@ -1,0 +1,74 @@
+// Where external runs execute (sim/base/cpu_affinity.hpp): a pin holds while it lives and gives the
+// thread its CPUs back after; worker slots of one process land on different CPUs.
+#include <catch2/catch.hpp>
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <cstdlib>
+#include <set>
+#include <string_view>
+#include <thread>
+
+#include "sim/base/cpu_affinity.hpp"
+
+using namespace syncstorm;
+
+namespace {
+
+std::set<int> cpus_of_this_thread() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  REQUIRE(pthread_getaffinity_np(pthread_self(), sizeof set, &set) == 0);
+  std::set<int> cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cpus.insert(cpu);
+  }
+  return cpus;
+}
+
+}  // namespace
+
+TEST_CASE("a thread pinned to one CPU runs only there and gets its CPUs back when the pin ends", "[affinity]") {
+  const std::set<int> before = cpus_of_this_thread();
+  REQUIRE(!before.empty());
+  const int last = *before.rbegin();
+  {
+    ThreadCpuPin pin(last);
+    REQUIRE(pin.pinned());
+    CHECK(cpus_of_this_thread() == std::set<int>{last});
+  }
+  CHECK(cpus_of_this_thread() == before);
+}
+
+TEST_CASE("a pin to a CPU that does not exist leaves the thread as it was", "[affinity]") {
+  const std::set<int> before = cpus_of_this_thread();
+  {
+    ThreadCpuPin pin(-1);
+    CHECK_FALSE(pin.pinned());
+    CHECK(cpus_of_this_thread() == before);
+  }
+  CHECK(cpus_of_this_thread() == before);
+}
+
+TEST_CASE("two worker slots get two different CPUs of this process, when it has two", "[affinity]") {
+  // Each slot is asked on a thread of its own, as the sweep's workers are.
+  std::optional<int> cpu[2];
+  for (unsigned slot = 0; slot < 2; ++slot) {
+    std::thread([&cpu, slot] {
+      set_worker_slot(slot);
+      cpu[slot] = worker_cpu();
+    }).join();
+  }
+  const std::set<int> allowed = cpus_of_this_thread();
+  const char* unpinned = std::getenv(kExternalUnpinnedEnv);
+  if (allowed.size() < 2 || (unpinned != nullptr && std::string_view(unpinned) == "1")) {
+    CHECK_FALSE(cpu[0].has_value());  // one CPU: nothing to choose, nothing pinned
+    return;
+  }
+  REQUIRE(cpu[0].has_value());
+  REQUIRE(cpu[1].has_value());
+  CHECK(*cpu[0] != *cpu[1]);
+  CHECK(allowed.count(*cpu[0]) == 1);
+  CHECK(allowed.count(*cpu[1]) == 1);
+}
