@@ -65,12 +65,7 @@ TEST_CASE("automerge-repo replicas converge, keep their history and replay to th
 TEST_CASE("automerge-repo replicas restart from their stores after a crash and converge", "[external][node]") {
   if (!needs_node() || !needs_packages()) return;
   const ModelRegistry registry = shipped_models();
-  const RunResult r = run(crashes(), *registry.find("automerge-repo-map"), 5);
-  INFO(r.aborted);
-  REQUIRE(r.aborted.empty());
-  CHECK(r.metrics.crashes == 2);
-  CHECK(converged(r));
-  for (const Violation& v : r.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
+  testing::check_restarts_and_converges(crashes(), *registry.find("automerge-repo-map"));
 }
 
 TEST_CASE("a sync server that reconnects a client after changes were lost in flight never resends them",
@@ -110,23 +105,7 @@ TEST_CASE("the 2.6 prerelease, which resets a reconnecting peer's sync state, pa
 
 TEST_CASE("an automerge-repo seed run after another in one process gives the hash it gives alone", "[external][node]") {
   if (!needs_node() || !needs_packages()) return;
-  // Version 2: the second run reuses the first one's process after a reset; a model from another
-  // registry starts a process of its own. Equal hashes mean the reset left nothing of the first run.
-  const ModelRegistry reused = shipped_models();
-  const ModelRegistry fresh = shipped_models();
-  for (const ExternalSpec& spec : shipped_external_specs()) {
-    for (const char* name : {"automerge-repo-map", "automerge-repo-list"}) {
-      if (spec.name == name) CHECK(spec.protocol == 2);
-    }
-  }
-  for (const char* name : {"automerge-repo-map", "automerge-repo-list"}) {
-    const testing::SeedAfterAnother r = testing::seed_after_another(crashes(), 5, quiet(), 12, *reused.find(name), *fresh.find(name));
-    INFO(name << ": " << r.first.aborted << r.after.aborted << r.alone.aborted);
-    REQUIRE(r.first.aborted.empty());
-    REQUIRE(r.after.aborted.empty());
-    CHECK(r.after.trace_hash == r.alone.trace_hash);
-    CHECK(r.after.trace_hash != r.first.trace_hash);
-  }
+  testing::check_seed_after_another({"automerge-repo-map", "automerge-repo-list"}, crashes(), quiet());
 }
 
 TEST_CASE("an automerge-repo 2.6 seed run after another in one process gives the hash it gives alone", "[external][node]") {

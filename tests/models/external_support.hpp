@@ -4,14 +4,18 @@
 // missing (tests/programs.hpp).
 #pragma once
 
+#include <catch2/catch.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "models/external/external.hpp"
 #include "sim/engine/simulation.hpp"
+#include "tests/printers.hpp"
 #include "tests/programs.hpp"
 
 namespace syncstorm::testing {
@@ -77,6 +81,30 @@ inline SeedAfterAnother seed_after_another(const Scenario& busy, std::uint64_t f
   return out;
 }
 
+/// Checks, for each of the shipped models `names`, that it speaks protocol version 2 and that a seed
+/// run after another in one process gives the hash it gives alone: seed 5 of `busy` first, then seed
+/// 12 of `quiet` (seed_after_another; the second run reuses the first one's process after a reset, a
+/// model from another registry starts a process of its own, so equal hashes mean the reset left
+/// nothing of the first run).
+inline void check_seed_after_another(const std::vector<std::string>& names, const Scenario& busy, const Scenario& quiet) {
+  const ModelRegistry reused = shipped_models();
+  const ModelRegistry fresh = shipped_models();
+  for (const std::string& name : names) {
+    INFO(name);
+    const ModelInfo* model = reused.find(name);
+    REQUIRE(model != nullptr);
+    bool speaks_2 = false;
+    for (const ExternalSpec& spec : shipped_external_specs()) speaks_2 = speaks_2 || (spec.name == name && spec.protocol == 2);
+    CHECK(speaks_2);
+    const SeedAfterAnother r = seed_after_another(busy, 5, quiet, 12, *model, *fresh.find(name));
+    INFO(r.first.aborted << r.after.aborted << r.alone.aborted);
+    REQUIRE(r.first.aborted.empty());
+    REQUIRE(r.after.aborted.empty());
+    CHECK(r.after.trace_hash == r.alone.trace_hash);
+    CHECK(r.after.trace_hash != r.first.trace_hash);
+  }
+}
+
 /// Whether every live node that holds a state holds the same one.
 inline bool converged(const RunResult& r) {
   std::optional<State> first;
@@ -98,6 +126,19 @@ inline std::size_t count_acknowledged(const RunResult& r) {
   std::size_t n = 0;
   for (const OpRecord& op : r.history.ops) n += op.acknowledged.has_value() ? 1 : 0;
   return n;
+}
+
+/// Runs `seed` of `crashes` (two crashes, each restarted from its store: crashes_scenario) with
+/// `model` and checks what a correct adapter shows there: both crashes happened, the replicas
+/// converged, no checker found anything. Returns the run for checks of the caller's own.
+inline RunResult check_restarts_and_converges(const Scenario& crashes, const ModelInfo& model, std::uint64_t seed = 5) {
+  RunResult r = run_seed(crashes, model, seed);
+  INFO(model.name << ": " << r.aborted);
+  REQUIRE(r.aborted.empty());
+  CHECK(r.metrics.crashes == 2);
+  CHECK(converged(r));
+  for (const Violation& v : r.violations) FAIL_CHECK(model.name << ": " << to_string(v.invariant) << ": " << v.detail);
+  return r;
 }
 
 }  // namespace syncstorm::testing

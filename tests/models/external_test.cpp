@@ -381,12 +381,7 @@ TEST_CASE("the shipped adapters restart crashed replicas from their stores and c
   for (const char* name : {"yjs-list", "yjs-text", "automerge-map", "automerge-list"}) {
     const std::string adapter = std::string(name).starts_with("yjs") ? "yjs" : "automerge";
     if (!needs_adapter(adapter)) return;
-    const RunResult r = run(crashes(), *registry.find(name), 5);
-    INFO(name << ": " << r.aborted);
-    REQUIRE(r.aborted.empty());
-    CHECK(r.metrics.crashes == 2);
-    CHECK(converged(r));
-    for (const Violation& v : r.violations) FAIL_CHECK(name << ": " << to_string(v.invariant) << ": " << v.detail);
+    testing::check_restarts_and_converges(crashes(), *registry.find(name));
   }
 }
 

@@ -87,14 +87,7 @@ TEST_CASE("the Loro adapters converge and one seed replays to the same trace has
 TEST_CASE("the Loro adapters restart crashed replicas from their stores and converge", "[external][node]") {
   if (!needs_node() || !needs_loro_packages()) return;
   const ModelRegistry registry = shipped_models();
-  for (const char* name : kLoroModels) {
-    const RunResult r = run(crashes(), *registry.find(name), 5);
-    INFO(name << ": " << r.aborted);
-    REQUIRE(r.aborted.empty());
-    CHECK(r.metrics.crashes == 2);
-    CHECK(converged(r));
-    for (const Violation& v : r.violations) FAIL_CHECK(name << ": " << to_string(v.invariant) << ": " << v.detail);
-  }
+  for (const char* name : kLoroModels) testing::check_restarts_and_converges(crashes(), *registry.find(name));
 }
 
 TEST_CASE("the Loro adapters pass partition-heal on a few seeds", "[external][node][slow]") {
@@ -135,21 +128,5 @@ TEST_CASE("a shallow snapshot with three heads stops a restarted server on loro-
 
 TEST_CASE("a Loro seed run after another in one process gives the hash it gives alone", "[external][node]") {
   if (!needs_node() || !needs_loro_packages()) return;
-  // Version 2: the second run reuses the first one's process after a reset; a model from another
-  // registry starts a process of its own. Equal hashes mean the reset left nothing of the first run.
-  const ModelRegistry reused = shipped_models();
-  const ModelRegistry fresh = shipped_models();
-  for (const ExternalSpec& spec : shipped_external_specs()) {
-    for (const char* name : {"loro-map", "loro-list", "loro-text"}) {
-      if (spec.name == name) CHECK(spec.protocol == 2);
-    }
-  }
-  for (const char* name : {"loro-map", "loro-list", "loro-text"}) {
-    const testing::SeedAfterAnother r = testing::seed_after_another(crashes(), 5, quiet(), 12, *reused.find(name), *fresh.find(name));
-    INFO(name << ": " << r.first.aborted << r.after.aborted << r.alone.aborted);
-    REQUIRE(r.first.aborted.empty());
-    REQUIRE(r.after.aborted.empty());
-    CHECK(r.after.trace_hash == r.alone.trace_hash);
-    CHECK(r.after.trace_hash != r.first.trace_hash);
-  }
+  testing::check_seed_after_another({"loro-map", "loro-list", "loro-text"}, crashes(), quiet());
 }

@@ -85,13 +85,8 @@ TEST_CASE("a ShareDB server rebuilds its database from its store after a crash a
   if (!needs_sharedb()) return;
   const ModelRegistry registry = shipped_models();
   for (const char* name : {"sharedb-map", "sharedb-list"}) {
-    const RunResult r = run(server_crashes(), *registry.find(name), 5);
-    INFO(name << ": " << r.aborted);
-    REQUIRE(r.aborted.empty());
-    CHECK(r.metrics.crashes == 2);
+    const RunResult r = testing::check_restarts_and_converges(server_crashes(), *registry.find(name));
     CHECK(count_acknowledged(r) > 0);
-    CHECK(converged(r));
-    for (const Violation& v : r.violations) FAIL_CHECK(name << ": " << to_string(v.invariant) << ": " << v.detail);
   }
 }
 
@@ -139,21 +134,5 @@ TEST_CASE("the shrunk repro shows a user its acknowledged edit undone on ShareDB
 
 TEST_CASE("a ShareDB seed run after another in one process gives the hash it gives alone", "[external][node][sharedb]") {
   if (!needs_sharedb()) return;
-  // Version 2: the second run reuses the first one's process after a reset; a model from another
-  // registry starts a process of its own. Equal hashes mean the reset left nothing of the first run.
-  const ModelRegistry reused = shipped_models();
-  const ModelRegistry fresh = shipped_models();
-  for (const ExternalSpec& spec : shipped_external_specs()) {
-    for (const char* name : {"sharedb-map", "sharedb-list", "sharedb-map-1.0.0-beta.29", "sharedb-map-1.0.0-beta.31"}) {
-      if (spec.name == name) CHECK(spec.protocol == 2);
-    }
-  }
-  for (const char* name : {"sharedb-map", "sharedb-list", "sharedb-map-1.0.0-beta.29", "sharedb-map-1.0.0-beta.31"}) {
-    const testing::SeedAfterAnother r = testing::seed_after_another(server_crashes(), 5, quiet(), 12, *reused.find(name), *fresh.find(name));
-    INFO(name << ": " << r.first.aborted << r.after.aborted << r.alone.aborted);
-    REQUIRE(r.first.aborted.empty());
-    REQUIRE(r.after.aborted.empty());
-    CHECK(r.after.trace_hash == r.alone.trace_hash);
-    CHECK(r.after.trace_hash != r.first.trace_hash);
-  }
+  testing::check_seed_after_another({"sharedb-map", "sharedb-list", "sharedb-map-1.0.0-beta.29", "sharedb-map-1.0.0-beta.31"}, server_crashes(), quiet());
 }

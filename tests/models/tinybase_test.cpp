@@ -77,28 +77,12 @@ TEST_CASE("the TinyBase adapters converge, acknowledge nothing, and one seed rep
 TEST_CASE("the TinyBase adapters restart crashed replicas from their stores and converge", "[external][node]") {
   if (!needs_node() || !needs_tinybase_packages()) return;
   const ModelRegistry registry = shipped_models();
-  for (const char* name : kTinyBaseModels) {
-    const RunResult r = testing::run_seed(crashes(), *registry.find(name), 5);
-    INFO(name << ": " << r.aborted);
-    REQUIRE(r.aborted.empty());
-    CHECK(r.metrics.crashes == 2);
-    CHECK(converged(r));
-    for (const Violation& v : r.violations) FAIL_CHECK(name << ": " << to_string(v.invariant) << ": " << v.detail);
-  }
+  for (const char* name : kTinyBaseModels) testing::check_restarts_and_converges(crashes(), *registry.find(name));
 }
 
 TEST_CASE("a TinyBase seed run after another in one process gives the hash it gives alone", "[external][node]") {
   if (!needs_node() || !needs_tinybase_packages()) return;
-  const ModelRegistry reused = shipped_models();
-  const ModelRegistry fresh = shipped_models();
-  for (const char* name : kTinyBaseModels) {
-    const testing::SeedAfterAnother r = testing::seed_after_another(crashes(), 5, quiet(), 12, *reused.find(name), *fresh.find(name));
-    INFO(name << ": " << r.first.aborted << r.after.aborted << r.alone.aborted);
-    REQUIRE(r.first.aborted.empty());
-    REQUIRE(r.after.aborted.empty());
-    CHECK(r.after.trace_hash == r.alone.trace_hash);
-    CHECK(r.after.trace_hash != r.first.trace_hash);
-  }
+  testing::check_seed_after_another({std::begin(kTinyBaseModels), std::end(kTinyBaseModels)}, crashes(), quiet());
 }
 
 TEST_CASE("a TinyBase change made while the synchronizer loads never reaches the other replicas", "[external][node]") {

@@ -102,14 +102,7 @@ TEST_CASE("yjs-ws models converge on a quiet network and replay to the same trac
 TEST_CASE("the y-websocket server reloads its document from the store after a crash", "[external][node]") {
   if (!needs_node() || !needs_packages()) return;
   const ModelRegistry registry = shipped_models();
-  for (const char* name : kModels) {
-    const RunResult r = run(crashes(), *registry.find(name), 5);
-    INFO(name << ": " << r.aborted);
-    REQUIRE(r.aborted.empty());
-    CHECK(r.metrics.crashes == 2);
-    CHECK(converged(r));
-    for (const Violation& v : r.violations) FAIL_CHECK(name << ": " << to_string(v.invariant) << ": " << v.detail);
-  }
+  for (const char* name : kModels) testing::check_restarts_and_converges(crashes(), *registry.find(name));
 }
 
 TEST_CASE("edits that only the y-websocket server's store holds survive its crash", "[external][node]") {
@@ -165,21 +158,5 @@ TEST_CASE("a Y.Map value vanishes until the resync lands when an overwrite outru
 
 TEST_CASE("a y-websocket seed run after another in one process gives the hash it gives alone", "[external][node]") {
   if (!needs_node() || !needs_packages()) return;
-  // Version 2: the second run reuses the first one's process after a reset; a model from another
-  // registry starts a process of its own. Equal hashes mean the reset left nothing of the first run.
-  const ModelRegistry reused = shipped_models();
-  const ModelRegistry fresh = shipped_models();
-  for (const ExternalSpec& spec : shipped_external_specs()) {
-    for (const char* name : {"yjs-ws-list", "yjs-ws-text"}) {
-      if (spec.name == name) CHECK(spec.protocol == 2);
-    }
-  }
-  for (const char* name : {"yjs-ws-list", "yjs-ws-text"}) {
-    const testing::SeedAfterAnother r = testing::seed_after_another(crashes(), 5, quiet(), 12, *reused.find(name), *fresh.find(name));
-    INFO(name << ": " << r.first.aborted << r.after.aborted << r.alone.aborted);
-    REQUIRE(r.first.aborted.empty());
-    REQUIRE(r.after.aborted.empty());
-    CHECK(r.after.trace_hash == r.alone.trace_hash);
-    CHECK(r.after.trace_hash != r.first.trace_hash);
-  }
+  testing::check_seed_after_another({"yjs-ws-list", "yjs-ws-text"}, crashes(), quiet());
 }
