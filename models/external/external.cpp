@@ -455,17 +455,20 @@ class ProcessPool {
     for (auto& child : idle_) child->stop();
   }
 
-  /// An idle process already reset, or null: one pinned to `cpu` if there is one (the thread asking
-  /// runs there), else the one put back last.
+  /// An idle process already reset, or null. A thread that runs pinned (`cpu`) gets a pinned process,
+  /// the one on its own CPU if there is one (else it moves to the process's CPU); an unpinned thread
+  /// gets an unpinned one, so that SYNCSTORM_EXTERNAL_UNPINNED=1 never runs on a process pinned before.
   std::unique_ptr<ChildProcess> take(std::optional<int> cpu) {
     std::lock_guard guard(lock_);
     if (owner_ != ::getpid()) {  // determinism-ok: which process owns the adapter, never in a trace
       abandon();
       owner_ = ::getpid();  // determinism-ok: which process owns the adapter, never in a trace
     }
-    if (idle_.empty()) return nullptr;
     auto it = std::find_if(idle_.rbegin(), idle_.rend(), [cpu](const auto& child) { return child->cpu() == cpu; });
-    if (it == idle_.rend()) it = idle_.rbegin();
+    if (it == idle_.rend() && cpu) {
+      it = std::find_if(idle_.rbegin(), idle_.rend(), [](const auto& child) { return child->cpu().has_value(); });
+    }
+    if (it == idle_.rend()) return nullptr;
     std::unique_ptr<ChildProcess> child = std::move(*it);
     idle_.erase(std::next(it).base());
     return child;
@@ -585,15 +588,22 @@ class Session {
     started_ = true;
     // This thread and the adapter take turns, never both running: on one CPU each turn is a plain
     // context switch rather than a wake-up of another CPU (sim/base/cpu_affinity.hpp).
-    const std::optional<int> cpu = worker_cpu();
+    // The pin comes before the start: the process inherits it. One the system refuses runs unpinned.
+    std::optional<int> cpu = worker_cpu();
+    if (cpu && !pin_.emplace(*cpu).pinned()) {
+      pin_.reset();
+      cpu.reset();
+    }
     if (pool_) child_ = pool_->take(cpu);
     if (child_) {
-      if (child_->cpu()) pin_.emplace(*child_->cpu());
+      if (child_->cpu() != cpu) {  // a process on another CPU: this thread joins it there
+        pin_.reset();
+        pin_.emplace(*child_->cpu());
+      }
       return true;
     }
-    if (cpu) pin_.emplace(*cpu);  // before the start: the process inherits the pin
     child_ = std::make_unique<ChildProcess>();
-    if (pin_ && pin_->pinned()) child_->set_cpu(cpu);
+    child_->set_cpu(cpu);
     if (auto error = child_->start(spec_.command)) {
       fail(node, *error, "");
       return false;

@@ -1,8 +1,10 @@
 #include "sim/base/cpu_affinity.hpp"
 
 #include <pthread.h>
+#include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <mutex>
 #include <string_view>
@@ -11,7 +13,7 @@
 namespace syncstorm {
 namespace {
 
-thread_local unsigned t_worker_slot = 0;
+thread_local std::optional<unsigned> t_worker_slot;  ///< none: not one of several workers
 
 /// The CPUs the process could use when first asked (before any pin of ours), and the base.
 struct WorkerCpus {
@@ -51,7 +53,12 @@ std::optional<int> worker_cpu() {
   if (unpinned != nullptr && std::string_view(unpinned) == "1") return std::nullopt;
   const WorkerCpus& cpus = worker_cpus();
   if (cpus.allowed.size() < 2) return std::nullopt;
-  return cpus.allowed[(cpus.base + t_worker_slot) % cpus.allowed.size()];
+  if (t_worker_slot) return cpus.allowed[(cpus.base + *t_worker_slot) % cpus.allowed.size()];
+  // A lone worker stays where the scheduler has put it: beside other busy processes (ctest running
+  // two tests at once), that is a CPU they do not hold, where a fixed choice could share one.
+  const int current = ::sched_getcpu();  // determinism-ok: where the run executes, never what it computes
+  if (current >= 0 && std::find(cpus.allowed.begin(), cpus.allowed.end(), current) != cpus.allowed.end()) return current;
+  return cpus.allowed.front();
 }
 
 ThreadCpuPin::ThreadCpuPin(int cpu) {

@@ -5,7 +5,8 @@
 // a plain context switch: on a 2-core VM that doubles the seeds per second of an adapter (the
 // figures are in tests/bench/README.md). So a thread pins itself to one CPU for an external run and
 // the adapter process it starts inherits that CPU; the workers of a sweep (threads of run_parallel,
-// children of run_isolated) each get their own worker slot, hence their own CPU.
+// children of run_isolated, when there are several) each get their own worker slot, hence their own
+// CPU; a lone worker stays on the CPU it runs on.
 //
 // Nothing here changes what a run computes, only where it runs.
 #pragma once
@@ -20,8 +21,8 @@ namespace syncstorm {
 /// scheduler puts them (for measuring what pinning saves, and on machines where it hurts).
 inline constexpr const char* kExternalUnpinnedEnv = "SYNCSTORM_EXTERNAL_UNPINNED";
 
-/// Says which worker of a sweep the calling thread (or forked child) is. A thread no sweep started
-/// is worker 0.
+/// Says which of several workers of a sweep the calling thread (or forked child) is. A thread that
+/// is no such worker (the main thread, a sweep's only worker) has no slot.
 void set_worker_slot(unsigned slot);
 
 /// Reads, once per process tree, the CPUs this process may use and where its workers start on them.
@@ -29,10 +30,11 @@ void set_worker_slot(unsigned slot);
 /// calling it again does nothing.
 void prepare_worker_cpus();
 
-/// The CPU of the calling thread's worker slot: the slot's turn in the CPUs this process may use,
-/// counted from a base drawn from the process id (so two syncstorm processes side by side do not
-/// both start on the first CPU). nullopt when there is only one CPU to use, or kExternalUnpinnedEnv
-/// says not to pin (read at every call).
+/// The CPU for the calling thread's external runs. A worker slot's is the slot's turn in the CPUs
+/// this process may use, counted from a base drawn from the process id (so that two syncstorm
+/// processes side by side do not both start on the first CPU); a thread with no slot gets the CPU it
+/// runs on now. nullopt when there is only one CPU to use, or kExternalUnpinnedEnv says not to pin
+/// (read at every call).
 std::optional<int> worker_cpu();
 
 /// Pins the calling thread to one CPU for its lifetime and puts back the CPUs it could use before.

@@ -185,7 +185,7 @@ class Isolation {
       std::vector<int> inherited{fds[0]};
       for (const Child& c : children_) inherited.push_back(c.fd);
       prepare_child(inherited, parent);
-      set_worker_slot(slot);
+      if (options_.jobs > 1) set_worker_slot(slot);  // a lone child stays where it runs
       child_main(fds[1], chunk, work_);
     }
     ::close(fds[1]);

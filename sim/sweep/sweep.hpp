@@ -33,8 +33,7 @@ std::vector<std::optional<R>> run_parallel(std::size_t count, unsigned jobs, con
   std::atomic<bool> stop{false};
   std::mutex lock;
   std::exception_ptr failure;
-  auto worker = [&](unsigned slot) {
-    set_worker_slot(slot);  // each thread's external runs get a CPU of their own
+  auto worker = [&] {
     while (!stop.load()) {
       const std::size_t i = next.fetch_add(1);
       if (i >= count) return;
@@ -52,11 +51,16 @@ std::vector<std::optional<R>> run_parallel(std::size_t count, unsigned jobs, con
   };
   jobs = std::max(1u, jobs);
   if (jobs == 1) {
-    worker(0);
+    worker();
   } else {
     prepare_worker_cpus();
     boost::asio::thread_pool pool(jobs);
-    for (unsigned t = 0; t < jobs; ++t) boost::asio::post(pool, [&worker, t] { worker(t); });
+    for (unsigned t = 0; t < jobs; ++t) {
+      boost::asio::post(pool, [&worker, t] {
+        set_worker_slot(t);  // each thread's external runs get a CPU of their own
+        worker();
+      });
+    }
     pool.join();
   }
   if (failure) std::rethrow_exception(failure);

@@ -72,3 +72,21 @@ TEST_CASE("two worker slots get two different CPUs of this process, when it has 
   CHECK(allowed.count(*cpu[0]) == 1);
   CHECK(allowed.count(*cpu[1]) == 1);
 }
+
+TEST_CASE("a thread that is no sweep worker gets the CPU it runs on", "[affinity]") {
+  const std::set<int> allowed = cpus_of_this_thread();
+  const char* unpinned = std::getenv(kExternalUnpinnedEnv);
+  if (allowed.size() < 2 || (unpinned != nullptr && std::string_view(unpinned) == "1")) {
+    CHECK_FALSE(worker_cpu().has_value());
+    return;
+  }
+  // Each CPU in turn, on a new thread (a thread the test itself runs on may have a slot).
+  for (int cpu : allowed) {
+    std::optional<int> chosen;
+    std::thread([&chosen, cpu] {
+      const ThreadCpuPin pin(cpu);
+      chosen = worker_cpu();
+    }).join();
+    CHECK(chosen == cpu);
+  }
+}
