@@ -62,6 +62,7 @@ std::optional<int> worker_cpu() {
 }
 
 ThreadCpuPin::ThreadCpuPin(int cpu) {
+  prepare_worker_cpus();  // the CPUs this process may use are read before any pin of ours
   if (cpu < 0 || cpu >= CPU_SETSIZE) return;
   CPU_ZERO(&before_);
   if (pthread_getaffinity_np(pthread_self(), sizeof before_, &before_) != 0) return;
