@@ -95,10 +95,10 @@ SeedOutcome run_seed(const CheckTarget& target, std::uint64_t seed, const Lineag
 // crashes is a finding of its seed. A child runs a chunk of runs and hands each outcome back as
 // these few bytes.
 
-/// Seeds one child runs in a row: forks stay rare (one per 16 runs) while two jobs still share one
-/// scenario x model evenly. Chunks start at fixed offsets from the first seed whatever --jobs is, so
-/// even a model that keeps state from one run to the next in its process gives the same results.
-constexpr std::uint64_t kChunkSeeds = 16;
+// kChunkSeeds (check.hpp), seeds one child runs in a row: forks stay rare (one per 16 runs) while
+// two jobs still share one scenario x model evenly. Chunks start at fixed offsets from the first
+// seed whatever --jobs is, so even a model that keeps state from one run to the next in its process
+// gives the same results.
 
 IsolationOptions isolation(const CheckOptions& options) {
   return IsolationOptions{options.jobs, options.run_timeout_ms};
@@ -144,6 +144,31 @@ void add_chunks(std::vector<TaskRange>& chunks, std::size_t first, std::size_t l
 
 // ---- the sweep ----
 
+}  // namespace
+
+std::vector<TaskRange> batch_chunks(std::size_t targets, std::uint64_t count) {
+  std::vector<TaskRange> chunks;
+  if (targets == 0 || count == 0) return chunks;
+  if (count >= kChunkSeeds) {
+    for (std::uint64_t begin = 0; begin < count; begin += kChunkSeeds) {
+      for (std::size_t t = 0; t < targets; ++t) {
+        chunks.push_back(TaskRange{t * count + begin, t * count + std::min(begin + kChunkSeeds, count)});
+      }
+    }
+    return chunks;
+  }
+  // One chunk of seeds a target, so consecutive targets' tasks are contiguous: group them.
+  const std::size_t fit = static_cast<std::size_t>(kChunkSeeds / count);
+  const std::size_t spread = (targets + kBatchChunksMin - 1) / kBatchChunksMin;
+  const std::size_t group = std::max<std::size_t>(1, std::min(fit, spread));
+  for (std::size_t t = 0; t < targets; t += group) {
+    chunks.push_back(TaskRange{t * count, std::min(t + group, targets) * count});
+  }
+  return chunks;
+}
+
+namespace {
+
 /// The per-target outcomes of one batch of seeds, folded into the report in seed order.
 void fold(TargetResult& t, std::uint64_t seed, const SeedOutcome& o, const Lineage& lineage) {
   ++t.seeds_run;
@@ -178,17 +203,14 @@ TargetResult empty_result(const CheckTarget& target) {
 }
 
 /// Runs seeds next .. next + count - 1 of every target in child processes: task t * count + j is
-/// seed next + j of target t, and one child runs up to kChunkSeeds seeds of one target. Chunks go out
-/// seed-major (the first chunk of every target, then the second), so a budget that stops the batch
-/// early leaves a prefix of seeds nearly done everywhere. `on_done` sees each outcome as it comes.
+/// seed next + j of target t, and one child runs a chunk (batch_chunks). Chunks go out seed-major
+/// (the first chunk of every target, then the second), so a budget that stops the batch early leaves
+/// a prefix of seeds nearly done everywhere. `on_done` sees each outcome as it comes.
 std::vector<std::optional<SeedOutcome>> run_batch(const std::vector<CheckTarget>& targets, std::uint64_t next, std::uint64_t count,
                                                   const std::vector<Lineage>& lineages, const CheckOptions& options,
                                                   const std::function<bool(const SeedOutcome&)>& on_done) {
   const std::size_t n = targets.size();
-  std::vector<TaskRange> chunks;
-  for (std::uint64_t begin = 0; begin < count; begin += kChunkSeeds) {
-    for (std::size_t t = 0; t < n; ++t) chunks.push_back(TaskRange{t * count + begin, t * count + std::min(begin + kChunkSeeds, count)});
-  }
+  const std::vector<TaskRange> chunks = batch_chunks(n, count);
   std::vector<std::optional<SeedOutcome>> outcomes(n * count);
   run_isolated(
       chunks, isolation(options), [&](std::size_t i) { return encode_outcome(run_seed(targets[i / count], next + i % count, lineages[i])); },

@@ -17,6 +17,7 @@
 #include "sim/scenario/schedule.hpp"
 #include "sim/engine/simulation.hpp"
 #include "sim/sweep/shrink.hpp"
+#include "sim/sweep/sweep.hpp"
 
 namespace syncstorm {
 
@@ -194,6 +195,20 @@ ShrinkResult shrink_failure(const Scenario& scenario, const ModelInfo& model, co
 /// The file name a shrunk repro gets inside the repro folder.
 std::string repro_file_name(const std::string& scenario, const std::string& model, const std::string& verdict,
                             std::uint64_t seed);
+
+/// Seeds one child process of a sweep runs in a row, at most.
+inline constexpr std::uint64_t kChunkSeeds = 16;
+/// How many chunks a batch is cut into at least, when it has the tasks: enough to keep the jobs of
+/// a 2- or 4-core machine busy, and the same on any --jobs.
+inline constexpr std::size_t kBatchChunksMin = 4;
+
+/// The chunks (one child process each) of a batch of `count` seeds of each of `targets` targets,
+/// where task t * count + j is seed j of target t. Seed-major: every target's first kChunkSeeds
+/// seeds, then the next. With fewer than kChunkSeeds seeds a target, a chunk takes the seeds of
+/// several targets in a row (up to kChunkSeeds tasks, leaving at least kBatchChunksMin chunks), so a
+/// model whose runs share a process (an external adapter) starts it once for several scenarios. The
+/// chunks depend on nothing but these two numbers: never on --jobs.
+std::vector<TaskRange> batch_chunks(std::size_t targets, std::uint64_t count);
 
 /// Replays the corpus, sweeps the seeds, shrinks, verifies determinism.
 CheckReport run_check(const std::vector<CheckTarget>& targets, const std::vector<CorpusEntry>& corpus,

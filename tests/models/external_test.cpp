@@ -20,6 +20,7 @@
 #include "reports/report.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/engine/simulation.hpp"
+#include "sim/sweep/check.hpp"
 #include "sim/sweep/sweep.hpp"
 #include "tests/printers.hpp"
 #include "tests/models/external_support.hpp"
@@ -301,6 +302,29 @@ TEST_CASE("an adapter process runs on the one CPU of its run, whose thread gets 
     REQUIRE(adapter.size() == 1);
     CHECK(before.count(*adapter.begin()) == 1);
   }
+  std::filesystem::remove(file);
+}
+
+TEST_CASE("a sweep of one seed over eight scenarios starts an adapter process per chunk, not per scenario", "[external][node]") {
+  if (!needs_node()) return;
+  const auto file = std::filesystem::temp_directory_path() / ("syncstorm-starts-" + std::to_string(::getpid()) + ".txt");
+  std::filesystem::remove(file);
+  const auto described = describe_external(cpu_reporting_fixture(file));  // one start: the describe
+  REQUIRE(described.ok());
+  const ModelInfo model = described.value();
+  std::vector<CheckTarget> targets;
+  for (int i = 0; i < 8; ++i) targets.push_back(CheckTarget{reordering(), &model});
+  CheckOptions options;
+  options.seeds = SeedRange{1, 1};
+  options.jobs = 2;
+  options.progress = false;
+  options.shrink_enabled = false;
+  const CheckReport report = run_check(targets, {}, options);
+  for (const TargetResult& t : report.targets) CHECK(t.failing_seeds == 0);
+  std::ifstream in(file);
+  std::size_t starts = 0;
+  for (std::string line; std::getline(in, line);) ++starts;
+  CHECK(starts == 5);  // the describe, then one a chunk of two scenarios; a process per scenario made 9
   std::filesystem::remove(file);
 }
 

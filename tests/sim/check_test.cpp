@@ -6,6 +6,7 @@
 
 #include <boost/property_tree/ptree.hpp>
 #include <boost/property_tree/xml_parser.hpp>
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
@@ -190,6 +191,69 @@ TEST_CASE("A sweep on one job and on two jobs writes byte-identical JSON", "[che
   const CheckReport two = run_check(f.targets(), {}, quick_options(2));
   REQUIRE(one.targets.at(1).failing_seeds > 0);
   REQUIRE(check_json(one) == check_json(two));
+}
+
+/// Every task of a batch in exactly one chunk, no chunk empty or longer than kChunkSeeds.
+void check_cover(const std::vector<TaskRange>& chunks, std::size_t targets, std::uint64_t count) {
+  std::vector<int> seen(targets * count, 0);
+  for (const TaskRange& c : chunks) {
+    REQUIRE(c.first < c.last);
+    REQUIRE(c.last <= seen.size());
+    CHECK(c.last - c.first <= kChunkSeeds);
+    for (std::size_t i = c.first; i < c.last; ++i) ++seen[i];
+  }
+  CHECK(std::all_of(seen.begin(), seen.end(), [](int n) { return n == 1; }));
+}
+
+TEST_CASE("A batch of many seeds a target is cut into chunks of one target, seed-major", "[check]") {
+  const auto chunks = batch_chunks(3, 40);
+  check_cover(chunks, 3, 40);
+  REQUIRE(chunks.size() == 9);  // 16 + 16 + 8 seeds of each of the 3 targets
+  for (const TaskRange& c : chunks) CHECK(c.first / 40 == (c.last - 1) / 40);
+  // The first chunk of every target before any second one.
+  CHECK(chunks[0].first == 0);
+  CHECK(chunks[1].first == 40);
+  CHECK(chunks[2].first == 80);
+  CHECK(chunks[3].first == 16);
+}
+
+TEST_CASE("A batch of few seeds a target puts several targets in a chunk, leaving four chunks", "[check]") {
+  // 16 targets of 2 seeds: 8 targets would fit a chunk; 4 a chunk leave 4 chunks for the jobs.
+  const auto sixteen = batch_chunks(16, 2);
+  check_cover(sixteen, 16, 2);
+  CHECK(sixteen.size() == 4);
+  // 8 targets of one seed: 2 a chunk. 40 of one seed: 10 a chunk.
+  CHECK(batch_chunks(8, 1).size() == 4);
+  check_cover(batch_chunks(40, 1), 40, 1);
+  CHECK(batch_chunks(40, 1).size() == 4);
+  // 40 targets of 9 seeds: only one target fits a chunk.
+  CHECK(batch_chunks(40, 9).size() == 40);
+  // Fewer targets than four chunks: one a chunk, as before.
+  CHECK(batch_chunks(3, 1).size() == 3);
+  CHECK(batch_chunks(0, 5).empty());
+}
+
+TEST_CASE("A sweep of few seeds over many scenarios gives each seed the verdict and hash it gives alone", "[check]") {
+  // Eight targets of two seeds run as four chunks of four targets; each seed's hash must still be
+  // the one a sweep of that target alone gives (the chunking is where runs happen, never what they
+  // compute).
+  const Fixture f;
+  std::vector<CheckTarget> many;
+  for (int i = 0; i < 4; ++i) {
+    for (const CheckTarget& t : f.targets()) many.push_back(t);
+  }
+  CheckOptions options = quick_options(2);
+  options.seeds = SeedRange{1, 2};
+  options.verify_percent = 0;
+  options.shrink_enabled = false;
+  const CheckReport together = run_check(many, {}, options);
+  REQUIRE(together.targets.size() == many.size());
+  for (std::size_t t = 0; t < many.size(); ++t) {
+    const CheckReport alone = run_check({many[t]}, {}, options);
+    INFO("target " << t);
+    CHECK(together.targets[t].hashes == alone.targets.at(0).hashes);
+    CHECK(together.targets[t].failing_seeds == alone.targets.at(0).failing_seeds);
+  }
 }
 
 TEST_CASE("Clean seeds to trust a fix: the least n with (1 - rate)^n at most 5%", "[check]") {
