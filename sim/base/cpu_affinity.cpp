@@ -30,19 +30,24 @@ std::once_flag g_prepared;
 
 void prepare_once() {
   WorkerCpus& cpus = worker_cpus();
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (pthread_getaffinity_np(pthread_self(), sizeof set, &set) != 0) return;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &set)) cpus.allowed.push_back(cpu);
-  }
-  // determinism-ok: where the workers run, never what they compute
-  cpus.base = static_cast<unsigned>(::getpid());
+  cpus.allowed = cpus_of_this_thread();
+  cpus.base = static_cast<unsigned>(::getpid());  // determinism-ok: where workers run, never what they compute
 }
 
 }  // namespace
 
 void set_worker_slot(unsigned slot) { t_worker_slot = slot; }
+
+std::vector<int> cpus_of_this_thread() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (pthread_getaffinity_np(pthread_self(), sizeof set, &set) != 0) return {};
+  std::vector<int> cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cpus.push_back(cpu);
+  }
+  return cpus;
+}
 
 void prepare_worker_cpus() { std::call_once(g_prepared, prepare_once); }
 

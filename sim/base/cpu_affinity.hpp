@@ -14,12 +14,16 @@
 #include <sched.h>
 
 #include <optional>
+#include <vector>
 
 namespace syncstorm {
 
 /// Environment variable: set to 1 to leave external runs and their adapter processes wherever the
 /// scheduler puts them (for measuring what pinning saves, and on machines where it hurts).
 inline constexpr const char* kExternalUnpinnedEnv = "SYNCSTORM_EXTERNAL_UNPINNED";
+
+/// The CPUs the calling thread may run on, in increasing order (empty if the system will not say).
+std::vector<int> cpus_of_this_thread();
 
 /// Says which of several workers of a sweep the calling thread (or forked child) is. A thread that
 /// is no such worker (the main thread, a sweep's only worker) has no slot.

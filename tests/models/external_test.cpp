@@ -11,8 +11,6 @@
 #include <set>
 #include <sstream>
 #include <string>
-#include <pthread.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include "models/external/external.hpp"
@@ -243,15 +241,9 @@ TEST_CASE("an adapter that writes a line that is not protocol aborts the run quo
 namespace {
 
 /// The CPUs the calling thread may run on.
-std::set<int> cpus_of_this_thread() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  REQUIRE(pthread_getaffinity_np(pthread_self(), sizeof set, &set) == 0);
-  std::set<int> cpus;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &set)) cpus.insert(cpu);
-  }
-  return cpus;
+std::set<int> cpus_now() {
+  const std::vector<int> cpus = cpus_of_this_thread();
+  return {cpus.begin(), cpus.end()};
 }
 
 /// A fixture adapter started through a shell that first appends the CPUs it may run on (the
@@ -284,7 +276,7 @@ TEST_CASE("an adapter process runs on the one CPU of its run, whose thread gets 
   if (!needs_node()) return;
   const auto file = std::filesystem::temp_directory_path() / ("syncstorm-cpus-" + std::to_string(::getpid()) + ".txt");
   std::filesystem::remove(file);
-  const std::set<int> before = cpus_of_this_thread();
+  const std::set<int> before = cpus_now();
   const auto described = describe_external(cpu_reporting_fixture(file));
   INFO((described ? std::string() : described.error().message));
   REQUIRE(described.ok());
@@ -293,7 +285,7 @@ TEST_CASE("an adapter process runs on the one CPU of its run, whose thread gets 
   INFO(r.aborted);
   REQUIRE(r.aborted.empty());
   CHECK(converged(r));
-  CHECK(cpus_of_this_thread() == before);
+  CHECK(cpus_now() == before);
   const std::set<int> adapter = last_cpu_list(file);
   const char* unpinned = std::getenv(kExternalUnpinnedEnv);
   if (before.size() < 2 || (unpinned != nullptr && std::string_view(unpinned) == "1")) {
@@ -337,7 +329,7 @@ TEST_CASE("SYNCSTORM_EXTERNAL_UNPINNED=1 leaves the adapter process on every CPU
   ::unsetenv(kExternalUnpinnedEnv);
   INFO(output);
   REQUIRE(status == 0);
-  CHECK(last_cpu_list(file) == cpus_of_this_thread());
+  CHECK(last_cpu_list(file) == cpus_now());
   std::filesystem::remove(file);
 }
 

@@ -16,39 +16,33 @@ using namespace syncstorm;
 
 namespace {
 
-std::set<int> cpus_of_this_thread() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  REQUIRE(pthread_getaffinity_np(pthread_self(), sizeof set, &set) == 0);
-  std::set<int> cpus;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &set)) cpus.insert(cpu);
-  }
-  return cpus;
+std::set<int> cpus_now() {
+  const std::vector<int> cpus = cpus_of_this_thread();
+  return {cpus.begin(), cpus.end()};
 }
 
 }  // namespace
 
 TEST_CASE("a thread pinned to one CPU runs only there and gets its CPUs back when the pin ends", "[affinity]") {
-  const std::set<int> before = cpus_of_this_thread();
+  const std::set<int> before = cpus_now();
   REQUIRE(!before.empty());
   const int last = *before.rbegin();
   {
     ThreadCpuPin pin(last);
     REQUIRE(pin.pinned());
-    CHECK(cpus_of_this_thread() == std::set<int>{last});
+    CHECK(cpus_now() == std::set<int>{last});
   }
-  CHECK(cpus_of_this_thread() == before);
+  CHECK(cpus_now() == before);
 }
 
 TEST_CASE("a pin to a CPU that does not exist leaves the thread as it was", "[affinity]") {
-  const std::set<int> before = cpus_of_this_thread();
+  const std::set<int> before = cpus_now();
   {
     ThreadCpuPin pin(-1);
     CHECK_FALSE(pin.pinned());
-    CHECK(cpus_of_this_thread() == before);
+    CHECK(cpus_now() == before);
   }
-  CHECK(cpus_of_this_thread() == before);
+  CHECK(cpus_now() == before);
 }
 
 TEST_CASE("two worker slots get two different CPUs of this process, when it has two", "[affinity]") {
@@ -60,7 +54,7 @@ TEST_CASE("two worker slots get two different CPUs of this process, when it has 
       cpu[slot] = worker_cpu();
     }).join();
   }
-  const std::set<int> allowed = cpus_of_this_thread();
+  const std::set<int> allowed = cpus_now();
   const char* unpinned = std::getenv(kExternalUnpinnedEnv);
   if (allowed.size() < 2 || (unpinned != nullptr && std::string_view(unpinned) == "1")) {
     CHECK_FALSE(cpu[0].has_value());  // one CPU: nothing to choose, nothing pinned
@@ -74,7 +68,7 @@ TEST_CASE("two worker slots get two different CPUs of this process, when it has 
 }
 
 TEST_CASE("a thread that is no sweep worker gets the CPU it runs on", "[affinity]") {
-  const std::set<int> allowed = cpus_of_this_thread();
+  const std::set<int> allowed = cpus_now();
   const char* unpinned = std::getenv(kExternalUnpinnedEnv);
   if (allowed.size() < 2 || (unpinned != nullptr && std::string_view(unpinned) == "1")) {
     CHECK_FALSE(worker_cpu().has_value());
