@@ -95,11 +95,6 @@ SeedOutcome run_seed(const CheckTarget& target, std::uint64_t seed, const Lineag
 // crashes is a finding of its seed. A child runs a chunk of runs and hands each outcome back as
 // these few bytes.
 
-// kChunkSeeds (check.hpp), seeds one child runs in a row: forks stay rare (one per 16 runs) while
-// two jobs still share one scenario x model evenly. Chunks start at fixed offsets from the first
-// seed whatever --jobs is, so even a model that keeps state from one run to the next in its process
-// gives the same results.
-
 IsolationOptions isolation(const CheckOptions& options) {
   return IsolationOptions{options.jobs, options.run_timeout_ms};
 }

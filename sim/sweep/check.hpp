@@ -196,7 +196,10 @@ ShrinkResult shrink_failure(const Scenario& scenario, const ModelInfo& model, co
 std::string repro_file_name(const std::string& scenario, const std::string& model, const std::string& verdict,
                             std::uint64_t seed);
 
-/// Seeds one child process of a sweep runs in a row, at most.
+/// Seeds one child process of a sweep runs in a row, at most: forks stay rare (one per 16 runs) while
+/// two jobs still share one scenario x model evenly. Chunks start at fixed offsets from the first
+/// seed whatever --jobs is, so even a model that keeps state from one run to the next in its process
+/// gives the same results on any --jobs.
 inline constexpr std::uint64_t kChunkSeeds = 16;
 /// How many chunks a batch is cut into at least, when it has the tasks: enough to keep the jobs of
 /// a 2- or 4-core machine busy, and the same on any --jobs.
