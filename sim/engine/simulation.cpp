@@ -123,9 +123,8 @@ void Simulation::user_operation(std::size_t index) {
   const auto snapshot = past_of(client);
   r.past = std::shared_ptr<const CausalPast>(snapshot, &snapshot->past);
   if (!seen_writes_.empty()) {
-    for (const auto& [key, seen] : seen_writes_[client]) {
-      if (key == r.op.key) r.seen_before.push_back(seen);
-    }
+    const auto seen = seen_writes_[client].find(r.op.key);
+    if (seen != seen_writes_[client].end()) r.seen_before.insert(r.seen_before.end(), seen->second.begin(), seen->second.end());
   }
   ++result_.metrics.operations;
   record(TraceKind::operation, client, r.op.key.value, r.op.id.value, static_cast<std::uint64_t>(r.op.kind));
@@ -172,16 +171,10 @@ void Simulation::report(NodeId node, OpId op, Lifecycle lifecycle, OpId target) 
 
 void Simulation::note_seen_write(NodeId node, const Operation& op) {
   if (op.kind != OpKind::map_set && op.kind != OpKind::list_add && op.kind != OpKind::list_update) return;
-  std::vector<std::pair<KeyId, OpId>>& seen = seen_writes_[node.value];
-  std::size_t same_key = 0;
-  auto oldest = seen.end();
-  for (auto it = seen.begin(); it != seen.end(); ++it) {
-    if (it->first != op.key) continue;
-    if (it->second == op.id) return;
-    if (same_key++ == 0) oldest = it;
-  }
-  if (same_key >= kSeenBeforeMax) seen.erase(oldest);
-  seen.emplace_back(op.key, op.id);
+  SeenWrites& seen = seen_writes_[node.value][op.key];
+  if (std::find(seen.begin(), seen.end(), op.id) != seen.end()) return;
+  if (seen.size() == kSeenBeforeMax) seen.erase(seen.begin());
+  seen.push_back(op.id);
 }
 
 void Simulation::sample_convergence(bool before_heal) {
@@ -189,10 +182,13 @@ void Simulation::sample_convergence(bool before_heal) {
   for (std::uint32_t i : dirty_nodes_) {
     NodeRuntime& n = nodes_[i];
     n.dirty = false;
+    // The digest the node's view (views_) was taken from, if it was sampled since it last came up.
+    std::optional<std::uint64_t> viewed;
     if (n.digest) {
       auto counted = digest_counts_.find(*n.digest);
       assert(counted != digest_counts_.end() && counted->second > 0);
       if (--counted->second == 0) digest_counts_.erase(counted);
+      viewed = n.digest;
       n.digest.reset();
     }
     // A crash ends a client's session: its next incarnation's view starts afresh.
@@ -202,7 +198,10 @@ void Simulation::sample_convergence(bool before_heal) {
     if (auto state = n.node->state()) {
       n.digest = state->fingerprint();  // only compared within this run
       ++digest_counts_[*n.digest];
-      if (!views_.empty() && !n.server) note_view(i, *state);
+      // Most samples find a touched node showing what it showed before (an acknowledgement, a
+      // heartbeat): the same digest is the same state (convergence already rests on that), so the
+      // same view, in which note_view would find nothing new.
+      if (!views_.empty() && !n.server && n.digest != viewed) note_view(i, *state);
     }
   }
   dirty_nodes_.clear();

@@ -11,6 +11,7 @@
 #include <memory>
 #include <utility>
 
+#include <boost/container/static_vector.hpp>
 #include <fmt/format.h>
 
 #include "sim/base/prefetch.hpp"
@@ -491,9 +492,10 @@ class Simulation {
   std::uint64_t last_snapshot_id_ = 0;  ///< ids of causal-past snapshots, from 1 (see PastSnapshot)
   std::vector<NodeId> server_ids_;
   std::vector<NodeId> client_ids_;
-  /// Under server order: per node, the (key, write) pairs it last reported seen, at most
-  /// kSeenBeforeMax per key, oldest first; copied into OpRecord::seen_before when it issues a write.
-  std::vector<std::vector<std::pair<KeyId, OpId>>> seen_writes_;
+  /// Under server order: per node and key, the writes it last reported seen, at most kSeenBeforeMax,
+  /// oldest first; copied into OpRecord::seen_before when it issues a write of that key.
+  using SeenWrites = boost::container::static_vector<OpId, kSeenBeforeMax>;
+  std::vector<std::map<KeyId, SeenWrites>> seen_writes_;
   /// Map and list runs: per client, the sorted (key, value) entries its state showed at the last
   /// sample of its current incarnation, for History::view_regressions.
   std::vector<std::vector<std::pair<std::uint32_t, std::uint64_t>>> views_;
