@@ -1,6 +1,6 @@
 #include "models/bugs/parts.hpp"
-#include "models/kit/counter_sum.hpp"
 
+#include "models/kit/counter_sum.hpp"
 #include "models/kit/store_keys.hpp"
 
 namespace syncstorm::bugs {
