@@ -198,7 +198,7 @@ void Simulation::sample_convergence(bool before_heal) {
     if (auto state = n.node->state()) {
       n.digest = state->fingerprint();  // only compared within this run
       ++digest_counts_[*n.digest];
-      // Most samples find a touched node showing what it showed before (an acknowledgement, a
+      // Many samples find a touched node showing what it showed before (an acknowledgement, a
       // heartbeat): the same digest is the same state (convergence already rests on that), so the
       // same view, in which note_view would find nothing new.
       if (!views_.empty() && !n.server && n.digest != viewed) note_view(i, *state);
