@@ -131,10 +131,12 @@ case "$mode" in
     # tests/fuzz for a bounded number of inputs each (label fuzz), and the pinned trace hashes from
     # another compiler than the Release build's (GCC and Clang once drew two random numbers of one
     # expression in opposite orders). -O1 keeps assertions (a Debug build) while running the suite
-    # ten times faster than -O0. The CI examples' steps (shell and flags, run by the Release suite) and
+    # ten times faster than -O0; line tables are all the debug information a sanitizer's report needs
+    # (functions, files, lines, inlined frames), and full debug information cost about a tenth more
+    # compile time. The CI examples' steps (shell and flags, run by the Release suite) and
     # the install test (a user's build against the installed library) exercise no code the rest misses.
     build build/sanitize Debug -DCMAKE_CXX_COMPILER=clang++ -DSYNCSTORM_FUZZ=ON -DSYNCSTORM_BENCH=OFF \
-      "-DCMAKE_CXX_FLAGS_DEBUG=-g -O1"
+      "-DCMAKE_CXX_FLAGS_DEBUG=-gline-tables-only -O1"
     (cd build/sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
        ctest --output-on-failure -j "$jobs" -LE 'install|examples')
     echo "== the same trace hashes in Debug and Release builds (and with glibc's allocator and jemalloc)"

@@ -16,6 +16,7 @@
 #include "tests/shipped_scenario.hpp"
 #include "tests/models/external_support.hpp"
 #include "tests/programs.hpp"
+#include "tests/source_tree.hpp"
 
 using namespace syncstorm;
 using testing::needs;
@@ -29,7 +30,7 @@ RunResult run(const Scenario& scenario, const ModelInfo& model, std::uint64_t se
   return testing::run_seed(scenario, model, seed);
 }
 
-const std::string kKit = std::string(SYNCSTORM_SOURCE_DIR) + "/models/adapters/lib/";
+const std::string kKit = testing::source_path("models/adapters/lib/");
 
 ModelInfo notes(const std::string& flags = "") {
   auto model = describe_external("node " + kKit + "example/adapter.js" + flags);

@@ -15,6 +15,7 @@
 #include "tests/printers.hpp"
 #include "tests/models/external_support.hpp"
 #include "tests/programs.hpp"
+#include "tests/source_tree.hpp"
 
 using namespace syncstorm;
 using testing::converged;
@@ -41,7 +42,7 @@ Scenario crashes() {
   return s;
 }
 
-const std::string kRepro = std::string(SYNCSTORM_SOURCE_DIR) + "/tests/models/repros/automerge-repo-reconnect-sync-loop.repro.toml";
+const std::string kRepro = testing::source_path("tests/models/repros/automerge-repo-reconnect-sync-loop.repro.toml");
 
 }  // namespace
 

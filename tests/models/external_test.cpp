@@ -23,6 +23,7 @@
 #include "tests/printers.hpp"
 #include "tests/models/external_support.hpp"
 #include "tests/programs.hpp"
+#include "tests/source_tree.hpp"
 
 using namespace syncstorm;
 using testing::converged;
@@ -41,7 +42,7 @@ RunResult run(const Scenario& scenario, const ModelInfo& model, std::uint64_t se
 /// A few clients, no faults: every correct model converges here.
 Scenario quiet(std::uint32_t clients = 3) { return quiet_scenario("external-quiet", clients); }
 
-const std::string kFixtures = std::string(SYNCSTORM_SOURCE_DIR) + "/tests/models/adapters/";
+const std::string kFixtures = testing::source_path("tests/models/adapters/");
 
 /// The wall-clock limit for answers, set for one test and restored after it.
 class TimeoutLimit {

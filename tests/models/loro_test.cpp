@@ -15,6 +15,7 @@
 #include "tests/printers.hpp"
 #include "tests/models/external_support.hpp"
 #include "tests/programs.hpp"
+#include "tests/source_tree.hpp"
 
 using namespace syncstorm;
 using testing::converged;
@@ -110,7 +111,7 @@ TEST_CASE("a shallow snapshot with three heads stops a restarted server on loro-
   // loro-dev/loro#1095, fixed in 1.16.2: the schedule shrunk from server-crash seed 1. Three heads
   // take three writers, so three clients each write once; the server crashes twice.
   if (!needs_node() || !needs_loro_packages()) return;
-  auto repro = load_repro(std::string(SYNCSTORM_SOURCE_DIR) + "/models/adapters/loro/repros/shallow-snapshot-three-heads.repro.toml");
+  auto repro = load_repro(testing::source_path("models/adapters/loro/repros/shallow-snapshot-three-heads.repro.toml"));
   INFO((repro ? std::string() : repro.error().message));
   REQUIRE(repro.ok());
   CHECK(size_of(repro.value().schedule).clients == 3);

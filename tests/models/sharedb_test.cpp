@@ -17,6 +17,7 @@
 #include "tests/printers.hpp"
 #include "tests/models/external_support.hpp"
 #include "tests/programs.hpp"
+#include "tests/source_tree.hpp"
 
 using namespace syncstorm;
 using testing::converged;
@@ -33,7 +34,7 @@ RunResult run(const Scenario& scenario, const ModelInfo& model, std::uint64_t se
 }
 
 const std::string kRepro =
-    std::string(SYNCSTORM_SOURCE_DIR) + "/tests/models/repros/sharedb-map-1.0.0-beta.29.read-your-writes.repro.toml";
+    testing::source_path("tests/models/repros/sharedb-map-1.0.0-beta.29.read-your-writes.repro.toml");
 
 /// Node.js and the adapter's npm packages (`./setup.sh` installs them).
 bool needs_sharedb() { return testing::needs_node() && needs_adapter("sharedb"); }

@@ -14,6 +14,7 @@
 #include "tests/printers.hpp"
 #include "tests/models/external_support.hpp"
 #include "tests/programs.hpp"
+#include "tests/source_tree.hpp"
 
 using namespace syncstorm;
 using testing::converged;
@@ -90,7 +91,7 @@ TEST_CASE("a TinyBase change made while the synchronizer loads never reaches the
   // synchronizer's first load waits for an answer; the save that would send the add is skipped,
   // and every later pull of it outlasts TinyBase's 1-second request timeout.
   if (!needs_node() || !needs_tinybase_packages()) return;
-  auto repro = load_repro(std::string(SYNCSTORM_SOURCE_DIR) + "/models/adapters/tinybase/repros/change-during-load-never-sent.repro.toml");
+  auto repro = load_repro(testing::source_path("models/adapters/tinybase/repros/change-during-load-never-sent.repro.toml"));
   INFO((repro ? std::string() : repro.error().message));
   REQUIRE(repro.ok());
   CHECK(size_of(repro.value().schedule).clients <= 3);

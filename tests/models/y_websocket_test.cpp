@@ -16,6 +16,7 @@
 #include "tests/printers.hpp"
 #include "tests/models/external_support.hpp"
 #include "tests/programs.hpp"
+#include "tests/source_tree.hpp"
 
 using namespace syncstorm;
 using testing::converged;
@@ -121,7 +122,7 @@ TEST_CASE("edits that only the y-websocket server's store holds survive its cras
 
 TEST_CASE("yjs-ws models pass a few seeds of partition-heal", "[external][node]") {
   if (!needs_node() || !needs_packages()) return;
-  auto loaded = load_scenario(std::string(SYNCSTORM_SOURCE_DIR) + "/scenarios/partition-heal.toml");
+  auto loaded = load_scenario(testing::source_path("scenarios/partition-heal.toml"));
   if (!loaded.ok()) FAIL(loaded.error().to_string());
   const ModelRegistry registry = shipped_models();
   for (const char* name : kModels) {
@@ -142,7 +143,7 @@ TEST_CASE("a Y.Map value vanishes until the resync lands when an overwrite outru
   // item as absent until step 2 arrives. Here the overwrite reaches the server before the writer's
   // own step 2, so the server itself holds the new item back and broadcasts only the deletion.
   if (!needs_node() || !needs_packages()) return;
-  const std::string file = std::string(SYNCSTORM_SOURCE_DIR) + "/tests/models/repros/yjs-ws-list-map-value-vanishes.repro.toml";
+  const std::string file = testing::source_path("tests/models/repros/yjs-ws-list-map-value-vanishes.repro.toml");
   auto repro = load_repro(file);
   if (!repro.ok()) FAIL(repro.error().to_string());
   const ModelRegistry registry = shipped_models();

@@ -13,6 +13,7 @@
 #include "tests/models/external_support.hpp"
 #include "tests/printers.hpp"
 #include "tests/programs.hpp"
+#include "tests/source_tree.hpp"
 
 using namespace syncstorm;
 using testing::converged;
@@ -25,7 +26,7 @@ namespace {
 /// receives another user's overwrite of item 3 before the update that overwrite follows. Recorded
 /// against the adapter's `--relay-before-sync` baseline.
 const std::string kRepro =
-    std::string(SYNCSTORM_SOURCE_DIR) + "/tests/models/repros/yjs-list-relay-before-sync-value-vanishes.repro.toml";
+    testing::source_path("tests/models/repros/yjs-list-relay-before-sync-value-vanishes.repro.toml");
 
 bool breaks_monotonic_reads(const RunResult& r) {
   for (const Violation& v : r.violations) {
@@ -79,7 +80,7 @@ TEST_CASE("a Yjs state vector sent ahead of offline writes does not order later 
   const ModelRegistry registry = shipped_models();
   const ModelInfo* model = registry.find("yjs-list");
   REQUIRE(model != nullptr);
-  auto scenario = load_scenario(std::string(SYNCSTORM_SOURCE_DIR) + "/scenarios/flaky-mobile.toml");
+  auto scenario = load_scenario(testing::source_path("scenarios/flaky-mobile.toml"));
   if (!scenario.ok()) FAIL(scenario.error().to_string());
   const Schedule schedule = make_schedule(scenario.value(), model->data_type, 3);
   const RunResult r = run_simulation(scenario.value(), *model, schedule, 3);

@@ -1,6 +1,7 @@
 // `syncstorm compare`: approved golden reports, determinism across job counts, and the effects a
 // reader of the shipped comparison expects to see.
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 #include <cstdlib>
 #include <filesystem>
 
@@ -8,6 +9,7 @@
 #include "sim/scenario/scenario_file.hpp"
 #include "tests/printers.hpp"
 #include "tests/reports/small_comparison.hpp"
+#include "tests/source_tree.hpp"
 
 using namespace syncstorm;
 using namespace syncstorm::testing;
@@ -16,7 +18,7 @@ namespace {
 
 /// Compares `actual` with the approved file, or rewrites it when SYNCSTORM_UPDATE_GOLDEN=1.
 void check_golden(const std::string& name, const std::string& actual) {
-  const std::string path = std::string(SYNCSTORM_SOURCE_DIR) + "/tests/reports/golden/" + name;
+  const std::string path = testing::source_path(fmt::format("tests/reports/golden/{}", name));
   const char* update = std::getenv("SYNCSTORM_UPDATE_GOLDEN");
   if (update != nullptr && std::string(update) == "1") {
     std::ofstream(path, std::ios::binary) << actual;

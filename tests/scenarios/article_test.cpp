@@ -2,6 +2,7 @@
 // run over a handful of seeds: the finding a scenario's header promises is asserted here, so a
 // change to a model or to the engine that erases the finding fails the suite.
 #include <catch2/catch.hpp>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -21,13 +22,14 @@
 #include "sim/engine/simulation.hpp"
 #include "tests/models/harness.hpp"
 #include "tests/printers.hpp"
+#include "tests/source_tree.hpp"
 
 using namespace syncstorm;
 
 namespace {
 
 Scenario article_scenario(std::string_view file) {
-  auto loaded = load_scenario(std::string(SYNCSTORM_SOURCE_DIR) + "/scenarios/" + std::string(file));
+  auto loaded = load_scenario(testing::source_path(fmt::format("scenarios/{}", file)));
   if (!loaded.ok()) FAIL(loaded.error().to_string());
   return loaded.value();
 }

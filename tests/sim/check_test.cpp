@@ -28,6 +28,7 @@
 #include "sim/cli/commands.hpp"
 #include "sim/sweep/repro.hpp"
 #include "tests/printers.hpp"
+#include "tests/source_tree.hpp"
 
 namespace syncstorm {
 namespace {
@@ -614,7 +615,7 @@ TEST_CASE("JUnit output validates against the JUnit schema CI systems read (xmll
   // tests/sim/junit.xsd is the JUnit structure Jenkins, GitLab and the GitHub Actions report actions
   // read; ./setup.sh installs xmllint (libxml2-utils).
   REQUIRE(std::system("command -v xmllint > /dev/null 2>&1") == 0);
-  const std::string schema = std::string(SYNCSTORM_SOURCE_DIR) + "/tests/sim/junit.xsd";
+  const std::string schema = testing::source_path("tests/sim/junit.xsd");
   const Fixture f;
   CheckOptions options = quick_options(2);
   options.repro_dir = fresh_dir("junit-schema").string();
@@ -775,7 +776,7 @@ TEST_CASE("The JUnit file of a sweep with a crash validates against the JUnit sc
   REQUIRE(junit.find("crashed (first at seed 4") != std::string::npos);
   const std::string file = (fresh_dir("crash-xsd") / "check.xml").string();
   std::ofstream(file, std::ios::binary) << junit;
-  const std::string schema = std::string(SYNCSTORM_SOURCE_DIR) + "/tests/sim/junit.xsd";
+  const std::string schema = testing::source_path("tests/sim/junit.xsd");
   CHECK(std::system(("xmllint --noout --schema '" + schema + "' '" + file + "' > /dev/null 2>&1").c_str()) == 0);
 }
 
@@ -849,7 +850,7 @@ TEST_CASE("A repro written in a project names its scenario file relative to it, 
   // wrong on every other clone.
   const auto dir = fresh_dir("repro-relative");
   std::filesystem::create_directories(dir / "scenarios");
-  std::filesystem::copy_file(std::string(SYNCSTORM_SOURCE_DIR) + "/scenarios/clock-skew.toml", dir / "scenarios" / "skew.toml");
+  std::filesystem::copy_file(testing::source_path("scenarios/clock-skew.toml"), dir / "scenarios" / "skew.toml");
   const std::string in_dir = "cd " + dir.string() + " && " + SYNCSTORM_BINARY;
   const auto run = [&](const std::string& args, const std::string& output) {
     const int status = std::system((in_dir + " " + args + " > " + output + " 2>&1").c_str());

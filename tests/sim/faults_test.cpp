@@ -13,6 +13,7 @@
 #include "sim/engine/simulation.hpp"
 #include "tests/printers.hpp"
 #include "tests/sim/probe_model.hpp"
+#include "tests/source_tree.hpp"
 
 using namespace syncstorm;
 using namespace syncstorm::testing;
@@ -335,7 +336,7 @@ TEST_CASE("a reset caused by a send inside a callback reaches both ends as event
 
 TEST_CASE("a peer-to-peer strategy that never repairs a lost update fails when peers go offline", "[sim][faults]") {
   // offline-peers loses no datagram: only the offline faults keep writes from their peers.
-  auto loaded = load_scenario(std::string(SYNCSTORM_SOURCE_DIR) + "/scenarios/offline-peers.toml");
+  auto loaded = load_scenario(testing::source_path("scenarios/offline-peers.toml"));
   if (!loaded.ok()) FAIL(loaded.error().to_string());
   const Scenario scenario = loaded.value();
   REQUIRE(scenario.network.drop == 0);

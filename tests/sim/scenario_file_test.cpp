@@ -15,6 +15,7 @@
 
 #include "sim/scenario/scenario_file.hpp"
 #include "tests/printers.hpp"
+#include "tests/source_tree.hpp"
 
 using namespace syncstorm;
 
@@ -474,7 +475,7 @@ TEST_CASE("the shipped scenario folder can be moved with SYNCSTORM_SCENARIOS", "
 }
 
 TEST_CASE("the example in scenarios/README.md loads", "[scenario]") {
-  std::ifstream in(std::string(SYNCSTORM_SOURCE_DIR) + "/scenarios/README.md");
+  std::ifstream in(testing::source_path("scenarios/README.md"));
   REQUIRE(in);
   std::string line, example;
   bool inside = false;
@@ -518,7 +519,7 @@ namespace {
 
 /// The keys the first table under each "### " heading of scenarios/README.md documents, by section.
 std::map<std::string, std::set<std::string>> documented_keys() {
-  std::ifstream in(std::string(SYNCSTORM_SOURCE_DIR) + "/scenarios/README.md");
+  std::ifstream in(testing::source_path("scenarios/README.md"));
   std::map<std::string, std::set<std::string>> out;
   std::string line, section;
   bool in_section = false, in_table = false, table_done = false;
