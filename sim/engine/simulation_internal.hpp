@@ -499,6 +499,8 @@ class Simulation {
   /// Map and list runs: per client, the sorted (key, value) entries its state showed at the last
   /// sample of its current incarnation, for History::view_regressions.
   std::vector<std::vector<std::pair<std::uint32_t, std::uint64_t>>> views_;
+  /// The view note_view builds, swapped with the node's previous one: no allocation per sample.
+  std::vector<std::pair<std::uint32_t, std::uint64_t>> view_scratch_;
   std::vector<std::optional<Packet>> packets_;
   std::vector<Instant> server_fifo_;  ///< last delivery per (server, server) pair
   std::vector<std::uint64_t> free_slots_;
