@@ -13,6 +13,7 @@
 #include <set>
 
 #include "models/kit/client_marks.hpp"
+#include "models/kit/fields.hpp"
 #include "models/model.hpp"
 
 namespace syncstorm {
@@ -32,13 +33,13 @@ class AppliedFields {
     return apply(ctx, op.client, op.key, op.id, lane);
   }
 
-  const std::map<KeyId, OpId>& fields() const { return fields_; }
+  const Fields& fields() const { return fields_; }
   /// What the server keeps besides the fields: a mark per writer.
   std::uint64_t metadata_bytes() const { return marks_.metadata_bytes() + every_id_.size() * sizeof(OpId); }
 
  private:
   Dedup dedup_;
-  std::map<KeyId, OpId> fields_;
+  Fields fields_;
   ClientMarks marks_;
   std::set<OpId> every_id_;  ///< Dedup::every_id only
 };

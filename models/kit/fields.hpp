@@ -4,15 +4,19 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <string>
+
+#include <boost/container/flat_map.hpp>
 
 #include "models/model.hpp"
 #include "sim/base/codec.hpp"
 
 namespace syncstorm {
 
-using Fields = std::map<KeyId, OpId>;
+/// Sorted in one block: every replica's state() copies it and every snapshot is read into one, both
+/// in key order, far more often than a field is added. A reference into it holds until the next
+/// field is added.
+using Fields = boost::container::flat_map<KeyId, OpId>;
 
 /// The user-visible state of `fields` in canonical form.
 State to_state(const Fields& fields);

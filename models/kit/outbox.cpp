@@ -43,7 +43,7 @@ bool Outbox::touches(KeyId key) const {
   return false;
 }
 
-void Outbox::overlay(std::map<KeyId, OpId>& fields) const {
+void Outbox::overlay(Fields& fields) const {
   for (const auto& [id, entry] : pending_) fields[entry.op.key] = id;
 }
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 
+#include "models/kit/fields.hpp"
 #include "models/model.hpp"
 
 namespace syncstorm {
@@ -38,7 +39,7 @@ class Outbox {
   /// Whether a pending write touches `key`.
   bool touches(KeyId key) const;
   /// Puts the pending writes on top of `fields`, oldest first, as the user made them.
-  void overlay(std::map<KeyId, OpId>& fields) const;
+  void overlay(Fields& fields) const;
 
  private:
   std::string record_key(OpId id) const;

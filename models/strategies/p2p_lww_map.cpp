@@ -13,8 +13,9 @@
 //
 // p2p-lww-map-no-gossip sends the deltas only. Under loss some replicas never hear some writes, and
 // the checkers report divergence.
-#include <map>
 #include <string>
+
+#include <boost/container/flat_map.hpp>
 
 #include "models/kit/store_keys.hpp"
 #include "models/model.hpp"
@@ -35,7 +36,8 @@ struct Stamp {
   auto operator<=>(const Stamp&) const = default;
 };
 
-using Register = std::map<KeyId, Stamp>;
+// Sorted in one block: a push carries the whole register, which the receiver reads in key order.
+using Register = boost::container::flat_map<KeyId, Stamp>;
 
 class Peer final : public Node {
  public:

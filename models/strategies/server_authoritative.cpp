@@ -9,8 +9,11 @@
 // The silent variant rolls a rejected write back without telling its user: the article's "silent
 // data loss" pitfall, and the canary for the silent-rollback checker.
 #include <algorithm>
+#include <map>
 #include <memory>
 #include <vector>
+
+#include <boost/container/flat_map.hpp>
 
 #include "models/model.hpp"
 #include "sim/base/codec.hpp"
@@ -50,7 +53,9 @@ struct Field {
   }
 };
 
-using Fields = std::map<KeyId, Field>;
+/// Sorted in one block: iterated (digests, persisting, state) far more often than a field is added.
+/// A reference into it holds until the next field is added.
+using Fields = boost::container::flat_map<KeyId, Field>;
 
 /// A digest of what a client can know of a server's fields. A client sends it every period and a
 /// server holding something else answers with its full state: this repairs broadcasts lost on
@@ -154,12 +159,17 @@ class AuthoritativeClient final : public Node {
   void on_connected(Context& ctx, NodeId peer) override { resend(ctx, peer); }
 
   std::optional<State> state() const override {
-    std::map<KeyId, OpId> view;
-    for (const auto& [key, field] : confirmed_) view[key] = field.value;
-    for (const PendingWrite& p : pending_) view[p.key] = p.op;  // optimistic: pending writes show
     State s;
     s.type = DataType::map;
-    s.fields.assign(view.begin(), view.end());
+    s.fields.reserve(confirmed_.size() + pending_.size());
+    for (const auto& [key, field] : confirmed_) s.fields.emplace_back(key, field.value);
+    // Optimistic: pending writes show, each over the one before it to the same field.
+    for (const PendingWrite& p : pending_) {
+      auto at = std::lower_bound(s.fields.begin(), s.fields.end(), p.key,
+                                 [](const std::pair<KeyId, OpId>& field, KeyId key) { return field.first < key; });
+      if (at != s.fields.end() && at->first == p.key) at->second = p.op;
+      else s.fields.emplace(at, p.key, p.op);
+    }
     return s;
   }
 
@@ -188,9 +198,9 @@ class AuthoritativeClient final : public Node {
 
   /// Takes a field from the server if it is newer than what this client knows.
   void adopt(Context& ctx, KeyId key, const Field& field) {
-    auto [it, inserted] = confirmed_.try_emplace(key, Field{});
-    if (!it->second.precedes(field.version, field.value)) return;
-    it->second = field;
+    Field& known = confirmed_[key];
+    if (!known.precedes(field.version, field.value)) return;
+    known = field;
     // Confirmed versions only grow, so each remote write is taken (and reported) once.
     if (field.writer != ctx.self().value) ctx.report(field.value, Lifecycle::seen);
   }
