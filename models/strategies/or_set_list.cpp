@@ -18,6 +18,8 @@
 #include <algorithm>
 #include <cassert>
 #include <set>
+#include <tuple>
+#include <vector>
 
 #include <boost/container/flat_set.hpp>
 
@@ -96,15 +98,23 @@ std::uint64_t OrSet::max_lamport() const {
 }
 
 State OrSet::state() const {
-  std::map<KeyId, std::pair<std::uint64_t, OpId>> best;
+  // The live tags as (key, lamport, id), sorted: each key's last entry is its greatest. Both maps
+  // are in id order, so one walk over the tombstones finds which tags are dead.
+  std::vector<std::tuple<KeyId, std::uint64_t, OpId>> live;
+  live.reserve(tags_.size());
+  auto tombstone = removed_.begin();
   for (const auto& [id, tag] : tags_) {
-    if (removed_.contains(id)) continue;
-    auto [it, inserted] = best.emplace(tag.key, std::pair{tag.lamport, id});
-    if (!inserted && it->second < std::pair{tag.lamport, id}) it->second = {tag.lamport, id};
+    while (tombstone != removed_.end() && tombstone->first < id) ++tombstone;
+    if (tombstone != removed_.end() && tombstone->first == id) continue;
+    live.emplace_back(tag.key, tag.lamport, id);
   }
+  std::sort(live.begin(), live.end());
   State s;
   s.type = DataType::list;
-  for (const auto& [key, value] : best) s.items.push_back(Item{key, value.second});
+  for (std::size_t i = 0; i < live.size(); ++i) {
+    const auto& [key, lamport, id] = live[i];
+    if (i + 1 == live.size() || std::get<0>(live[i + 1]) != key) s.items.push_back(Item{key, id});
+  }
   return s;
 }
 
