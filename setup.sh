@@ -133,12 +133,13 @@ case "$mode" in
     # expression in opposite orders). -O1 keeps assertions (a Debug build) while running the suite
     # ten times faster than -O0; line tables are all the debug information a sanitizer's report needs
     # (functions, files, lines, inlined frames), and full debug information cost about a tenth more
-    # compile time. The CI examples' steps (shell and flags, run by the Release suite) and
-    # the install test (a user's build against the installed library) exercise no code the rest misses.
+    # compile time. The CI examples' steps (shell and flags, run by the Release suite), the install
+    # test (a user's build against the installed library) and the kill test of whole outputs (its
+    # kills land at moments of a run, which the sanitizers stretch tenfold) exercise no code the rest misses.
     build build/sanitize Debug -DCMAKE_CXX_COMPILER=clang++ -DSYNCSTORM_FUZZ=ON -DSYNCSTORM_BENCH=OFF \
       "-DCMAKE_CXX_FLAGS_DEBUG=-gline-tables-only -O1"
     (cd build/sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-       ctest --output-on-failure -j "$jobs" -LE 'install|examples')
+       ctest --output-on-failure -j "$jobs" -LE 'install|examples|kills')
     echo "== the same trace hashes in Debug and Release builds (and with glibc's allocator and jemalloc)"
     build build/debug Debug -DSYNCSTORM_TESTS=OFF -DSYNCSTORM_JEMALLOC=OFF
     tests/cross_build_hashes.sh build/release/syncstorm > build/hashes-release.txt
