@@ -2,9 +2,10 @@
 # The adapter sweep: every shipped external adapter (real libraries in Node.js) over every shipped
 # scenario it fits (the slowest over a few cheap ones: only_scenarios below), with a seed count per
 # adapter sized so that the whole sweep takes under 8 minutes on 2 cores, and the costliest scenarios
-# at a share of it (scenario_share below). Prints, per adapter, the seeds run, the runs and the wall-clock seconds, and exits 1 when
-# a model declared correct fails any seed, or a buggy baseline (one that declares "breaks X") fails
-# anything but X (another invariant, a crash, a hang). Exits 2 on bad input or a missing program.
+# at a share of it (scenario_share below). Prints, per adapter, the seeds run, the runs and the
+# wall-clock seconds, and exits 1 when a model declared correct fails any seed, or a buggy baseline
+# (one that declares "breaks X") fails anything but X (another invariant, a crash, a hang). Exits 2
+# on bad input or a missing program.
 #
 #   tests/adapter_sweep.sh [SYNCSTORM_BINARY [MODEL...]]
 #
@@ -202,6 +203,7 @@ while read -r name breaks; do
   [ -z "$light" ] || groups=("$n$light" "${groups[@]}")
   start=$(date +%s)
   error=""
+  error_tail=""
   bad=""
   runs=0
   any_failed=0
@@ -220,7 +222,7 @@ while read -r name breaks; do
     fi
     if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ] || [ ! -s "$out.json" ]; then
       error="check of $group_scenarios exited $rc"
-      tail -n 20 "$out.log" | sed 's/^/    /' > "$work/$name.error"
+      error_tail=$(tail -n 20 "$out.log" | sed 's/^/    /')
       break
     fi
     [ "$rc" -eq 0 ] || any_failed=1
@@ -230,9 +232,10 @@ while read -r name breaks; do
     [ "$group_scenarios" = "${light# }" ] || heavy_note="$heavy_note; $group_scenarios at $count seed$([ "$count" -eq 1 ] || echo s)"
   done
   seconds=$(( $(date +%s) - start ))
+  [ -n "$error" ] || [ "$runs" -gt 0 ] || error="no scenario it fits was run"
   if [ -n "$error" ]; then
     printf '%-28s %6s %6s %8s  %s\n' "$name" "$n" "-" "$seconds" "ERROR ($error)"
-    cat "$work/$name.error"
+    [ -z "$error_tail" ] || printf '%s\n' "$error_tail"
     status=1
     continue
   fi
