@@ -122,8 +122,9 @@ case "$mode" in
     echo "gate: $((SECONDS - started)) s"
     echo "== the adapter sweep: every shipped external adapter (real JavaScript libraries) over every scenario it fits"
     # At 60% of the script's seed counts: the full counts took 624 s on 2 quiet cores, which pushed
-    # the whole command past an hour; 60% took 168 to 175 s on 2 quiet cores and 337 s inside a
-    # loaded run of this command (models/adapters/README.md, "The adapter sweep").
+    # the whole command past an hour. At 60% the current table took 168 to 175 s on 2 quiet cores;
+    # the table before it took 337 s inside a loaded run of this command (models/adapters/README.md,
+    # "The adapter sweep").
     started=$SECONDS
     ADAPTER_SWEEP_SEEDS_PERCENT=${ADAPTER_SWEEP_SEEDS_PERCENT:-60} tests/adapter_sweep.sh build/release/syncstorm
     echo "adapter sweep: $((SECONDS - started)) s"

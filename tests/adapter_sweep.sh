@@ -200,7 +200,8 @@ while read -r name breaks; do
       light="$light $scenario"
     fi
   done
-  [ -z "$light" ] || groups=("$n$light" "${groups[@]}")
+  light=${light# }
+  [ -z "$light" ] || groups=("$n $light" "${groups[@]}")
   start=$(date +%s)
   error=""
   error_tail=""
@@ -217,7 +218,7 @@ while read -r name breaks; do
       --corpus "$work/corpus-$name" --json "$out.json" > "$out.log" 2>&1
     rc=$?
     # A costly scenario the adapter does not fit (another topology) is not an error of the sweep.
-    if [ "$rc" -eq 2 ] && [ "$group_scenarios" != "${light# }" ] && grep -q 'fits none of the scenarios checked' "$out.log"; then
+    if [ "$rc" -eq 2 ] && [ "$group_scenarios" != "$light" ] && grep -q 'fits none of the scenarios checked' "$out.log"; then
       continue
     fi
     if [ "$rc" -ne 0 ] && [ "$rc" -ne 1 ] || [ ! -s "$out.json" ]; then
@@ -229,7 +230,7 @@ while read -r name breaks; do
     found=$(unexplained "$out.json" "$breaks" "$(known_of "$name")")
     [ -z "$found" ] || bad="${bad:+$bad$'\n'}$found"
     runs=$(( runs + $(runs_of "$out.json") ))
-    [ "$group_scenarios" = "${light# }" ] || heavy_note="$heavy_note; $group_scenarios at $count seed$([ "$count" -eq 1 ] || echo s)"
+    [ "$group_scenarios" = "$light" ] || heavy_note="$heavy_note; $group_scenarios at $count seed$([ "$count" -eq 1 ] || echo s)"
   done
   seconds=$(( $(date +%s) - start ))
   [ -n "$error" ] || [ "$runs" -gt 0 ] || error="no scenario it fits was run"
