@@ -233,6 +233,12 @@ void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action
         if (m.breaks) j["breaks"] = to_string(*m.breaks);
         if (m.external) j["external"] = true;
         if (m.bug_suite) j["bug_suite"] = true;
+        // The shipped scenarios this model can run (data type, topology, a scenario's own model
+        // list): what `check` would run it on, so a script need not learn it from check's errors.
+        j["fits"] = nlohmann::ordered_json::array();
+        for (const Scenario& s : scenarios.value()) {
+          if (fits(s, m)) j["fits"].push_back(s.name);
+        }
         out["models"].push_back(j);
       }
       out["scenarios"] = nlohmann::ordered_json::array();

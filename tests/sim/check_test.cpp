@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <sys/wait.h>
@@ -28,6 +29,7 @@
 #include "sim/cli/commands.hpp"
 #include "sim/sweep/repro.hpp"
 #include "tests/printers.hpp"
+#include "tests/programs.hpp"
 #include "tests/source_tree.hpp"
 
 namespace syncstorm {
@@ -576,6 +578,36 @@ TEST_CASE("The check, merge and replay commands exit 2 on bad input", "[check]")
   const std::string json = (dir / "bad.json").string();
   std::ofstream(json) << "[1, 2";
   CHECK(syncstorm_cli("merge " + json) == 2);
+}
+
+TEST_CASE("list --json names the shipped scenarios each model fits", "[check]") {
+  const auto [code, text] = syncstorm::testing::syncstorm_cli("list --json");
+  REQUIRE(code == 0);
+  const auto listing = nlohmann::json::parse(text);
+  std::map<std::string, std::set<std::string>> listed;
+  for (const auto& m : listing.at("models")) {
+    for (const auto& s : m.at("fits")) listed[m.at("name").get<std::string>()].insert(s.get<std::string>());
+  }
+  // Each rule of fits(): the data type, the topology, a scenario's own list of models.
+  CHECK(listed["or-set-list"].count("partition-heal") == 1);      // any data type
+  CHECK(listed["lww-map"].count("clock-skew") == 1);
+  CHECK(listed["or-set-list"].count("clock-skew") == 0);          // a map scenario, a list model
+  CHECK(listed["p2p-lww-map"].count("offline-peers") == 1);       // peer to peer: no server needed
+  CHECK(listed["lww-map"].count("offline-peers") == 0);           // a client-server model, no server
+  CHECK(listed["broker-map"].count("article-broker-fanout") == 1);
+  CHECK(listed["lww-map"].count("article-broker-fanout") == 0);   // the scenario names its models
+  // And every model and scenario, against fits() itself.
+  const ModelRegistry models = shipped_models();
+  auto scenarios = shipped_scenarios();
+  REQUIRE(scenarios);
+  for (const ModelInfo& m : models.all()) {
+    std::set<std::string> expected;
+    for (const Scenario& s : scenarios.value()) {
+      if (fits(s, m)) expected.insert(s.name);
+    }
+    INFO(m.name);
+    CHECK(listed[m.name] == expected);
+  }
 }
 
 TEST_CASE("Merge and a repro replay exit 1 on a failure and 0 without one", "[check]") {
