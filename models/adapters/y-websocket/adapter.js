@@ -69,18 +69,11 @@ if (variant !== 'list' && variant !== 'text') {
   process.stderr.write(`usage: node adapter.js list|text (got ${variant})\n`);
   process.exit(2);
 }
+// The data on a Y.Doc is the one the relay-based Yjs adapter keeps.
+const yjsData = require('../yjs/document').documentOf(variant);
 const ROOM = 'syncstorm';
 // Every client's provider listens to process 'exit'; sixty clients are not a leak.
 process.setMaxListeners(0);
-
-/** The canonical state of a document. */
-function canonical(doc) {
-  if (variant === 'text') return { type: 'text', text: doc.getArray('text').toArray() };
-  const items = [];
-  doc.getMap('items').forEach((value, key) => items.push([Number(key), value]));
-  items.sort((x, y) => x[0] - y[0]);
-  return { type: 'list', items };
-}
 
 /** The replicas of the current and earlier incarnations, to silence one that was restarted. */
 const incarnations = new Map();
@@ -160,40 +153,11 @@ class Client extends Replica {
   op(event, out) {
     this.within(out, () => {
       const op = event.op;
-      const result = this.apply(op);
+      const result = yjsData.apply(this.doc, op);
       if (result === null) { out.report(op.id, 'rejected'); return; }
       this.ownOps.add(op.id);
       out.report(op.id, 'applied', result);
     });
-  }
-
-  /** Applies a user operation; returns the target (text deletes) or 0, or null when impossible. */
-  apply(op) {
-    let target = 0;
-    let possible = true;
-    this.doc.transact(() => {
-      if (variant === 'text') {
-        const text = this.doc.getArray('text');
-        const position = Math.floor(op.position_ppm * text.length / 1000000);
-        if (op.kind === 'text_insert') {
-          text.insert(Math.min(position, text.length), [op.id]);
-        } else if (text.length === 0) {
-          possible = false;
-        } else {
-          const at = Math.min(position, text.length - 1);
-          target = text.get(at);
-          text.delete(at, 1);
-        }
-        return;
-      }
-      const items = this.doc.getMap('items');
-      const key = String(op.key);
-      if (op.kind === 'list_add') items.set(key, op.id);
-      else if (op.kind === 'list_update' && items.has(key)) items.set(key, op.id);
-      else if (op.kind === 'list_remove') items.delete(key);
-      else possible = false;  // an update of an item this user does not see
-    });
-    return possible ? target : null;
   }
 
   message(event, out) { this.within(out, () => this.link.receive(event.from, Buffer.from(event.data, 'base64'))); }
@@ -202,7 +166,7 @@ class Client extends Replica {
 
   state() {
     if (this.shown === null) {
-      this.shown = { state: canonical(this.doc), metadata_bytes: Y.encodeStateAsUpdate(this.doc).length };
+      this.shown = { state: yjsData.canonical(this.doc), metadata_bytes: Y.encodeStateAsUpdate(this.doc).length };
     }
     return this.shown;
   }

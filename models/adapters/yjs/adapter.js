@@ -48,6 +48,7 @@ if (!usable) {
   process.stderr.write(`usage: node adapter.js list [--relay-before-sync] | text (got ${process.argv.slice(2).join(' ')})\n`);
   process.exit(2);
 }
+const yjsData = require('./document').documentOf(variant);
 
 const TAG_SV = 0;
 const TAG_UPDATE = 1;
@@ -62,15 +63,6 @@ function frame(tag, bytes) {
   out[0] = tag;
   out.set(bytes, 1);
   return out;
-}
-
-/** The canonical state of a document. */
-function canonical(doc) {
-  if (variant === 'text') return { type: 'text', text: doc.getArray('text').toArray() };
-  const items = [];
-  doc.getMap('items').forEach((value, key) => items.push([Number(key), value]));
-  items.sort((x, y) => x[0] - y[0]);
-  return { type: 'list', items };
 }
 
 /** What both roles share: a Y.Doc restored from the store, and its durable update log. */
@@ -107,7 +99,7 @@ class Replica {
   }
 
   state(event) {
-    if (this.shown === null) this.shown = canonical(this.doc);
+    if (this.shown === null) this.shown = yjsData.canonical(this.doc);
     if (event.metadata === false) return { state: this.shown };
     if (this.size === null) this.size = Y.encodeStateAsUpdate(this.doc).length;
     return { state: this.shown, metadata_bytes: this.size };
@@ -150,40 +142,11 @@ class Client extends Replica {
   op(event, out) {
     this.out = out;
     const op = event.op;
-    const result = this.apply(op);
+    const result = yjsData.apply(this.doc, op, 'local');
     if (result === null) { out.report(op.id, 'rejected'); return; }
     this.ownOps.add(op.id);
     out.report(op.id, 'applied', result);
     this.pending.push({ op: op.id, clock: Y.getState(this.doc.store, this.doc.clientID) });
-  }
-
-  /** Applies a user operation; returns the target (text deletes) or 0, or null when impossible. */
-  apply(op) {
-    let target = 0;
-    let possible = true;
-    this.doc.transact(() => {
-      if (variant === 'text') {
-        const text = this.doc.getArray('text');
-        const position = Math.floor(op.position_ppm * text.length / 1000000);
-        if (op.kind === 'text_insert') {
-          text.insert(Math.min(position, text.length), [op.id]);
-        } else if (text.length === 0) {
-          possible = false;
-        } else {
-          const at = Math.min(position, text.length - 1);
-          target = text.get(at);
-          text.delete(at, 1);
-        }
-        return;
-      }
-      const items = this.doc.getMap('items');
-      const key = String(op.key);
-      if (op.kind === 'list_add') items.set(key, op.id);
-      else if (op.kind === 'list_update' && items.has(key)) items.set(key, op.id);
-      else if (op.kind === 'list_remove') items.delete(key);
-      else possible = false;  // an update of an item this user does not see
-    }, 'local');
-    return possible ? target : null;
   }
 
   message(event, out) {
