@@ -265,9 +265,13 @@ void print_report(const CheckReport& report, const CheckOptions& options) {
 }
 
 int run_check_command(const CheckArgs& args, const ModelRegistry& models) {
-  // Flags first: a typo in a flag should not wait for every scenario to load.
+  // Flags first: a typo in a flag should not wait for every scenario to load, nor an output path
+  // for the whole sweep.
   CheckOptions options;
   std::string shard_label;
+  for (const auto& [path, flag] : {std::pair{&args.json, "--json"}, std::pair{&args.junit, "--junit"}}) {
+    if (auto unwritable = check_output_folder(*path, flag)) return report_input_error(*unwritable);
+  }
   if (auto error = seed_options(args, options, shard_label)) return report_input_error(*error);
   if (auto error = verify_option(args, options)) return report_input_error(*error);
   auto explore = parse_exploration(args.explore);
@@ -308,6 +312,7 @@ int run_check_command(const CheckArgs& args, const ModelRegistry& models) {
 }
 
 int run_merge_command(const std::vector<std::string>& files, const std::string& output) {
+  if (auto unwritable = check_output_folder(output, "--json")) return report_input_error(*unwritable);
   bool failed = false;
   auto merged = merge_check_json(files, failed);
   if (!merged) return report_input_error(merged.error());

@@ -2,8 +2,12 @@
 
 #include "models/external/external.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
 #include <fmt/format.h>
 
@@ -83,6 +87,20 @@ CLI::Validator whole_number(std::uint64_t lo, std::uint64_t hi, std::string limi
     return {};
   };
   return CLI::Validator(check, fmt::format("INT in [{} - {}]", lo, hi));
+}
+
+std::optional<InputError> check_output_folder(const std::string& path, const char* flag) {
+  if (path.empty()) return std::nullopt;
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) return InputError{path, 0, 0, flag, "is a folder: name a file in it"};
+  const fs::path parent = fs::path(path).parent_path();
+  const fs::path folder = parent.empty() ? fs::path(".") : parent;
+  if (!fs::is_directory(folder, ec)) return InputError{path, 0, 0, flag, fmt::format("the folder '{}' does not exist", folder.string())};
+  if (::access(folder.c_str(), W_OK) != 0) {
+    return InputError{path, 0, 0, flag, fmt::format("cannot write in the folder '{}': {}", folder.string(), std::strerror(errno))};
+  }
+  return std::nullopt;
 }
 
 int report_input_error(const InputError& error) {

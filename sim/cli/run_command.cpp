@@ -32,15 +32,6 @@ struct RunArgs {
   std::string lineage;  ///< novelty only: the seeds the schedule was bred from, before --seed
 };
 
-/// An output file's folder must exist before a run starts, so a mistyped path costs no run.
-std::optional<InputError> check_output_folder(const std::string& path, const char* flag) {
-  if (path.empty()) return std::nullopt;
-  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
-  std::error_code ec;
-  if (folder.empty() || std::filesystem::is_directory(folder, ec)) return std::nullopt;
-  return InputError{path, 0, 0, flag, fmt::format("the folder '{}' does not exist", folder.string())};
-}
-
 void print_summary(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed, const Schedule& schedule,
                    const RunResult& r, const Lineage& lineage) {
   const bool explored = schedule.explore != Exploration::random;
@@ -102,6 +93,9 @@ int run_once(const RunArgs& args, const ModelRegistry& models) {
                                 : make_schedule(scenario.value(), model.value()->data_type, args.seed, explore.value());
   // The trace streams to a temporary file that takes its name only when whole (a long run's trace
   // is too big to hold in memory): a run killed midway leaves the old file, or none.
+  for (const auto& [path, flag] : {std::pair{&args.trace, "--trace"}, std::pair{&args.html, "--html"}, std::pair{&args.diagram, "--diagram"}}) {
+    if (auto unwritable = check_output_folder(*path, flag)) return report_input_error(*unwritable);
+  }
   std::optional<StreamedFile> trace_file;
   RunOptions options;
   if (!args.trace.empty()) {
@@ -109,7 +103,6 @@ int run_once(const RunArgs& args, const ModelRegistry& models) {
     if (!trace_file->is_open()) return report_input_error(InputError{args.trace, 0, 0, "--trace", "cannot open the file for writing"});
     options.trace_out = &trace_file->stream();
   }
-  if (auto unwritable = check_output_folder(args.html, "--html")) return report_input_error(*unwritable);
   // The diagram and the timeline are drawn from the JSON Lines trace; when --trace is also given, the
   // same lines go to its file.
   std::ostringstream recorded;

@@ -580,6 +580,24 @@ TEST_CASE("The check, merge and replay commands exit 2 on bad input", "[check]")
   CHECK(syncstorm_cli("merge " + json) == 2);
 }
 
+TEST_CASE("An output path whose folder is missing, or that names a folder, is refused before any run", "[check]") {
+  const auto dir = fresh_dir("cli-outputs");
+  const std::string missing = (dir / "no-such-folder" / "out").string();
+  // A million seeds: were the sweep to run first, the test would time out.
+  for (const std::string& args : {"check quiet -m lww-map --seeds 1000000 --json " + missing + ".json",
+                                  "check quiet -m lww-map --seeds 1000000 --junit " + missing + ".xml",
+                                  "check quiet -m lww-map --seeds 1000000 --junit " + dir.string(),
+                                  "run quiet -m lww-map --seed 1 --trace " + dir.string(),
+                                  "replay quiet -m lww-map --seed 1 --diagram " + missing + ".svg",
+                                  "merge " + missing + ".in.json --json " + missing + ".json"}) {
+    INFO(args);
+    const auto [code, text] = syncstorm::testing::syncstorm_cli(args);
+    CHECK(code == 2);
+    CHECK_THAT(text, Catch::Contains("does not exist") || Catch::Contains("is a folder"));
+    CHECK_THAT(text, !Catch::Contains("covered seeds") && !Catch::Contains("trace hash"));
+  }
+}
+
 TEST_CASE("list --json names the shipped scenarios each model fits", "[check]") {
   const auto [code, text] = syncstorm::testing::syncstorm_cli("list --json");
   REQUIRE(code == 0);
