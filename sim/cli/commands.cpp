@@ -89,17 +89,34 @@ CLI::Validator whole_number(std::uint64_t lo, std::uint64_t hi, std::string limi
   return CLI::Validator(check, fmt::format("INT in [{} - {}]", lo, hi));
 }
 
+namespace {
+
+/// Why `folder` cannot take new files, or nothing.
+std::optional<std::string> unwritable(const std::filesystem::path& folder) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(folder, ec)) return fmt::format("the folder '{}' does not exist", folder.string());
+  if (::access(folder.c_str(), W_OK) != 0) return fmt::format("cannot write in the folder '{}': {}", folder.string(), std::strerror(errno));
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<InputError> check_output_folder(const std::string& path, const char* flag) {
   if (path.empty()) return std::nullopt;
   namespace fs = std::filesystem;
   std::error_code ec;
   if (fs::is_directory(path, ec)) return InputError{path, 0, 0, flag, "is a folder: name a file in it"};
   const fs::path parent = fs::path(path).parent_path();
-  const fs::path folder = parent.empty() ? fs::path(".") : parent;
-  if (!fs::is_directory(folder, ec)) return InputError{path, 0, 0, flag, fmt::format("the folder '{}' does not exist", folder.string())};
-  if (::access(folder.c_str(), W_OK) != 0) {
-    return InputError{path, 0, 0, flag, fmt::format("cannot write in the folder '{}': {}", folder.string(), std::strerror(errno))};
-  }
+  if (auto why = unwritable(parent.empty() ? fs::path(".") : parent)) return InputError{path, 0, 0, flag, *why};
+  return std::nullopt;
+}
+
+std::optional<InputError> make_output_folder(const std::string& path, const char* flag) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(path, ec);
+  if (ec) return InputError{path, 0, 0, flag, "cannot make the folder: " + ec.message()};
+  if (auto why = unwritable(path)) return InputError{path, 0, 0, flag, *why};
   return std::nullopt;
 }
 

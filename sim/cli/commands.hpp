@@ -43,6 +43,8 @@ CLI::Validator whole_number(std::uint64_t lo, std::uint64_t hi, std::string limi
 /// An output file's folder must exist and take files before the work starts, so that a mistyped
 /// path costs no run (and no sweep); a path naming a folder is refused too. An empty path is no output.
 std::optional<InputError> check_output_folder(const std::string& path, const char* flag);
+/// The same for an output folder (`compare --out`): made now, with its parents, if it is missing.
+std::optional<InputError> make_output_folder(const std::string& path, const char* flag);
 
 /// Prints "syncstorm: error: <file:line:col: key ...: message>" to stderr and returns kExitBadInput.
 int report_input_error(const InputError& error);

@@ -90,6 +90,8 @@ int run_compare(const CompareArgs& args, const ModelRegistry& registry) {
     if (!read) return report_input_error(read.error());
     baseline = std::move(read.value());
   }
+  // The report folder is made before the runs too: a path that cannot hold one fails now.
+  if (auto unwritable = make_output_folder(args.out, "--out")) return report_input_error(*unwritable);
   CompareOptions options;
   options.scenarios = std::move(scenarios.value());
   options.models = models.value();

@@ -580,21 +580,24 @@ TEST_CASE("The check, merge and replay commands exit 2 on bad input", "[check]")
   CHECK(syncstorm_cli("merge " + json) == 2);
 }
 
-TEST_CASE("An output path whose folder is missing, or that names a folder, is refused before any run", "[check]") {
+TEST_CASE("An output path that cannot be written is refused before any run", "[check]") {
   const auto dir = fresh_dir("cli-outputs");
   const std::string missing = (dir / "no-such-folder" / "out").string();
+  const std::string file = (dir / "a-file").string();
+  std::ofstream(file) << "not a folder\n";
   // A million seeds: were the sweep to run first, the test would time out.
   for (const std::string& args : {"check quiet -m lww-map --seeds 1000000 --json " + missing + ".json",
                                   "check quiet -m lww-map --seeds 1000000 --junit " + missing + ".xml",
                                   "check quiet -m lww-map --seeds 1000000 --junit " + dir.string(),
                                   "run quiet -m lww-map --seed 1 --trace " + dir.string(),
                                   "replay quiet -m lww-map --seed 1 --diagram " + missing + ".svg",
-                                  "merge " + missing + ".in.json --json " + missing + ".json"}) {
+                                  "merge " + missing + ".in.json --json " + missing + ".json",
+                                  "compare --seeds 10000 --out " + file + "/report"}) {
     INFO(args);
     const auto [code, text] = syncstorm::testing::syncstorm_cli(args);
     CHECK(code == 2);
-    CHECK_THAT(text, Catch::Contains("does not exist") || Catch::Contains("is a folder"));
-    CHECK_THAT(text, !Catch::Contains("covered seeds") && !Catch::Contains("trace hash"));
+    CHECK_THAT(text, Catch::Contains("does not exist") || Catch::Contains("is a folder") || Catch::Contains("cannot make the folder"));
+    CHECK_THAT(text, !Catch::Contains("covered seeds") && !Catch::Contains("trace hash") && !Catch::Contains("runs/s"));
   }
 }
 
