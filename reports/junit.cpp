@@ -53,6 +53,7 @@ Case target_case(const TargetResult& t) {
                             r.before.clients, r.before.operations, r.before.faults, r.after.clients, r.after.operations,
                             r.after.faults);
       if (!r.repro_path.empty()) c.body += fmt::format("replay the shrunk repro: syncstorm replay {}\n", r.repro_path);
+      if (!r.repro_error.empty()) c.body += fmt::format("no repro file: {}\n", r.repro_error);
     }
     c.body += "\n";
   }

@@ -229,6 +229,7 @@ void print_target(const TargetResult& t) {
                r.after.operations, r.after.faults, r.runs, r.stopped);
     fmt::print("{}\n", r.report);
     if (!r.repro_path.empty()) fmt::print("    replay: syncstorm replay {}\n", r.repro_path);
+    if (!r.repro_error.empty()) fmt::print("    NO REPRO FILE: {}\n", r.repro_error);
     fmt::print("    replay the original: {}\n\n", replay_command(t.replay_scenario, t.model, r.seed, t.explore, lineage_of(r.seed)));
   }
   // Seeds no shrink stands for: every failure when nothing was shrunk, and crashes (never shrunk).
@@ -271,6 +272,10 @@ int run_check_command(const CheckArgs& args, const ModelRegistry& models) {
   std::string shard_label;
   for (const auto& [path, flag] : {std::pair{&args.json, "--json"}, std::pair{&args.junit, "--junit"}}) {
     if (auto unwritable = check_output_folder(*path, flag)) return report_input_error(*unwritable);
+  }
+  // New repros go to the corpus folder: made now, so that a path that cannot hold one fails now.
+  if (!args.corpus.empty()) {
+    if (auto unwritable = make_output_folder(args.corpus, "--corpus")) return report_input_error(*unwritable);
   }
   if (auto error = seed_options(args, options, shard_label)) return report_input_error(*error);
   if (auto error = verify_option(args, options)) return report_input_error(*error);

@@ -361,7 +361,9 @@ void shrink_all(const std::vector<CheckTarget>& targets, const CheckOptions& opt
           (std::filesystem::path(options.repro_dir) / repro_file_name(r.repro.scenario_name, r.repro.model, r.invariant, r.seed))
               .lexically_normal()
               .string();
-      if (auto written = save_repro(r.repro, path)) r.repro_path = written.value();
+      auto written = save_repro(r.repro, path);
+      if (written) r.repro_path = written.value();
+      else r.repro_error = written.error().to_string();
     }
     report.targets[t].shrunk.push_back(std::move(r));
   }

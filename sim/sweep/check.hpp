@@ -101,6 +101,7 @@ struct ShrinkResult {
   std::uint64_t trace_hash = 0;  ///< of the shrunk schedule's run
   std::string report;         ///< the violation report of the shrunk run
   std::string repro_path;     ///< "" when no repro was written
+  std::string repro_error;    ///< why the repro could not be written (a full disk, a folder that is a file); "" otherwise
   Repro repro;
 };
 

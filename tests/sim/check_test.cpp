@@ -374,6 +374,22 @@ TEST_CASE("A buggy model's failure shrinks to a repro that replays to the same i
   CHECK(repro.value().trace_hash == shrunk.trace_hash);
 }
 
+TEST_CASE("A repro that cannot be written is said so in the report, never lost in silence", "[check]") {
+  const Fixture f;
+  const auto dir = fresh_dir("shrink-unwritable");
+  const auto file = dir / "a-file";
+  std::ofstream(file) << "not a folder\n";
+  CheckOptions options = quick_options(2);
+  options.seeds = SeedRange{1, 3};
+  options.repro_dir = file.string();  // a file where the repro folder should be
+  const CheckReport report = run_check({CheckTarget{f.scenario, &f.forgetful}}, {}, options);
+  REQUIRE(report.targets.at(0).shrunk.size() >= 1);
+  const ShrinkResult& shrunk = report.targets[0].shrunk[0];
+  CHECK(shrunk.repro_path.empty());
+  CHECK_THAT(shrunk.repro_error, Catch::Contains("cannot write the repro file"));
+  CHECK_THAT(check_junit(report), Catch::Contains("no repro file: "));
+}
+
 TEST_CASE("Every shipped buggy baseline shrinks to at most 3 clients and 12 operations and replays exactly", "[check][slow]") {
   // Each baseline's first failure of its own invariant on the shipped scenarios (seeds outer, as the
   // canary test searches). A bounded-metadata failure is the one exception: the log must
@@ -592,7 +608,8 @@ TEST_CASE("An output path that cannot be written is refused before any run", "[c
                                   "run quiet -m lww-map --seed 1 --trace " + dir.string(),
                                   "replay quiet -m lww-map --seed 1 --diagram " + missing + ".svg",
                                   "merge " + missing + ".in.json --json " + missing + ".json",
-                                  "compare --seeds 10000 --out " + file + "/report"}) {
+                                  "compare --seeds 10000 --out " + file + "/report",
+                                  "check quiet -m lww-map --seeds 1000000 --corpus " + file}) {
     INFO(args);
     const auto [code, text] = syncstorm::testing::syncstorm_cli(args);
     CHECK(code == 2);
