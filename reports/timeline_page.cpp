@@ -317,6 +317,35 @@ if (clicked) {
   const arrow = document.querySelector('[data-msg="' + clicked[1] + '"]');
   if (arrow) arrow.dispatchEvent(new MouseEvent('click', {bubbles: true, cancelable: true, view: window}));
 }
+// #drive=STEP,STEP,... plays gestures through the page's own handlers, as #click does, for the browser
+// test of zoom and pan: zoom-in, zoom-out, pan-left, pan-right and whole (the buttons), wheel-in@F and
+// wheel-out@F (the wheel, the pointer at fraction F of the plot's width), drag@F:G (press at F, move
+// by G of the plot's width, release). The body's data-views holds the view [v0, v1] (microseconds)
+// before the first step and after each.
+const drive = /^#drive=([a-z0-9@:.,-]+)$/.exec(location.hash);
+if (drive) {
+  const views = [[st.v0, st.v1]];
+  const box = svg.getBoundingClientRect(), y = box.top + 10;
+  const xAt = f => box.left + LEFT + f * plotWidth();
+  for (const step of drive[1].split(',')) {
+    let m;
+    if (/^(zoom-in|zoom-out|pan-left|pan-right|whole)$/.test(step)) {
+      document.getElementById(step).click();
+    } else if ((m = /^wheel-(in|out)@([0-9.]+)$/.exec(step))) {
+      svg.dispatchEvent(new WheelEvent('wheel', {deltaY: m[1] === 'in' ? -100 : 100, clientX: xAt(+m[2]), clientY: y, bubbles: true, cancelable: true}));
+    } else if ((m = /^drag@([0-9.]+):(-?[0-9.]+)$/.exec(step))) {
+      const x0 = xAt(+m[1]), x1 = x0 + +m[2] * plotWidth();
+      svg.dispatchEvent(new PointerEvent('pointerdown', {clientX: x0, clientY: y, bubbles: true}));
+      window.dispatchEvent(new PointerEvent('pointermove', {clientX: x1, clientY: y}));
+      window.dispatchEvent(new PointerEvent('pointerup', {clientX: x1, clientY: y}));
+    } else {
+      throw new Error('#drive: no such step: ' + step);
+    }
+    views.push([st.v0, st.v1]);
+  }
+  document.body.dataset.views = JSON.stringify(views);
+  render();
+}
 document.body.dataset.ready = 'true';
 })();
 )js";

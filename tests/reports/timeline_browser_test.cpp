@@ -112,3 +112,73 @@ TEST_CASE("the timeline page selects a message from its URL, shows lanes and the
   WARN("screenshot saved to " << shot.string());
   fs::remove_all(dir);
 }
+
+namespace {
+
+/// The view [v0, v1] after each gesture, from the body's data-views attribute of a dumped page.
+std::vector<std::pair<double, double>> views_of(const std::string& dom) {
+  const std::string key = "data-views=\"";
+  const std::size_t at = dom.find(key);
+  if (at == std::string::npos) return {};
+  std::string text = dom.substr(at + key.size(), dom.find('"', at + key.size()) - at - key.size());
+  for (std::size_t q = text.find("&quot;"); q != std::string::npos; q = text.find("&quot;", q)) text.replace(q, 6, "\"");
+  std::vector<std::pair<double, double>> out;
+  for (const auto& v : nlohmann::json::parse(text)) out.emplace_back(v[0].get<double>(), v[1].get<double>());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("the timeline page zooms around the pointer, pans by drag and buttons, and stays inside the run",
+          "[reports][browser][chromium]") {
+  const std::string browser = needs_chromium();
+  if (browser.empty()) return;
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("syncstorm-timeline-zoom-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const FailingRun run = failing_run();
+  REQUIRE(!write_file_atomically(dir / "timeline.html", timeline_html(run.timeline())));
+  const double end = nlohmann::json::parse(timeline_json(run.timeline()))["end_us"].get<double>();
+  REQUIRE(end > 1e6);
+  const std::string steps = "zoom-in,wheel-in@0.25,drag@0.5:0.1,pan-right,zoom-out,whole,pan-left,zoom-in,pan-left,pan-left,"
+                            "wheel-out@0.9,wheel-out@0.9,wheel-out@0.9,wheel-out@0.9";
+  const std::string page = "file://" + (dir / "timeline.html").string() + "#drive=" + steps;
+  const std::string dump = chromium_command(browser, (dir / "profile").string()) + " --window-size=1400,900 --dump-dom '" + page +
+                           "' > '" + (dir / "dom.html").string() + "' 2> /dev/null";
+  REQUIRE(std::system(dump.c_str()) == 0);
+  const auto v = views_of(read_text((dir / "dom.html").string()));
+  REQUIRE(v.size() == 15);
+  const auto span = [&](std::size_t i) { return v[i].second - v[i].first; };
+  const double eps = end * 1e-9;
+  // The whole run first; "zoom in" halves the view around its middle.
+  CHECK(v[0].first == Approx(0).margin(eps));
+  CHECK(v[0].second == Approx(end).margin(eps));
+  CHECK(v[1].first == Approx(end / 4).margin(eps));
+  CHECK(v[1].second == Approx(3 * end / 4).margin(eps));
+  // The wheel zooms in by 0.8 around the pointer: the time under it stays where it was, to the pixel
+  // (a wheel event's position is in whole pixels; around the middle, it would move by 5% of the view).
+  const double pixel = span(1) / 1000;  // the plot is over 1,000 pixels wide in a 1400-pixel window
+  CHECK(span(2) == Approx(0.8 * span(1)).margin(eps));
+  CHECK(v[2].first + 0.25 * span(2) == Approx(v[1].first + 0.25 * span(1)).margin(pixel));
+  // Dragging right by a tenth of the plot shows a tenth of the view earlier, at the same zoom.
+  CHECK(span(3) == Approx(span(2)).margin(eps));
+  CHECK(v[3].first == Approx(v[2].first - 0.1 * span(2)).margin(eps));
+  // The arrow buttons move a quarter of the view; "zoom out" doubles it around its middle.
+  CHECK(v[4].first == Approx(v[3].first + 0.25 * span(3)).margin(eps));
+  CHECK(span(5) == Approx(2 * span(4)).margin(eps));
+  CHECK((v[5].first + v[5].second) / 2 == Approx((v[4].first + v[4].second) / 2).margin(eps));
+  // "whole run", and no panning past either end of the run.
+  CHECK(v[6].first == Approx(0).margin(eps));
+  CHECK(v[6].second == Approx(end).margin(eps));
+  CHECK(v[7] == v[6]);
+  CHECK(v[8].first == Approx(end / 4).margin(eps));
+  CHECK(v[9].first == Approx(end / 8).margin(eps));
+  CHECK(v[10].first == Approx(0).margin(eps));  // an eighth left, then the start of the run
+  CHECK(span(10) == Approx(end / 2).margin(eps));
+  // Zooming out stops at the whole run.
+  CHECK(span(11) == Approx(1.25 * span(10)).margin(eps));
+  CHECK(v[14].first == Approx(0).margin(eps));
+  CHECK(v[14].second == Approx(end).margin(eps));
+  fs::remove_all(dir);
+}
