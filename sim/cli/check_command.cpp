@@ -45,6 +45,7 @@ struct CheckArgs {
   std::int64_t shrink_ms = 10'000;
   std::uint32_t run_timeout_s = 0;
   bool no_shrink = false;
+  bool fail_fast = false;
   bool no_progress = false;
   std::string explore = "random";
 };
@@ -213,7 +214,7 @@ std::optional<InputError> write_file(const std::string& path, const std::string&
 
 void print_target(const TargetResult& t) {
   if (!t.failed()) {
-    fmt::print("  PASS {} / {}: {} seeds\n", t.scenario, t.model, t.seeds_run);
+    fmt::print("  PASS {} / {}: {} seed{}\n", t.scenario, t.model, t.seeds_run, t.seeds_run == 1 ? "" : "s");
     return;
   }
   fmt::print("  FAIL {} / {}: {} of {} seeds failed\n", t.scenario, t.model, t.failing_seeds, t.seeds_run);
@@ -255,7 +256,10 @@ void print_report(const CheckReport& report, const CheckOptions& options) {
   }
   if (!report.corpus.empty()) fmt::print("corpus: {} repros replayed, {} failing\n", report.corpus.size(), corpus_failed);
   for (const TargetResult& t : report.targets) print_target(t);
-  if (report.budget_stopped) {
+  if (report.fail_fast_stopped) {
+    fmt::print("stopped at the first failing seed (--fail-fast): covered seeds {}..{}; continue with --seed-range {}:{}\n",
+               report.covered.first, report.covered.last, report.covered.last + 1, options.seeds.last);
+  } else if (report.budget_stopped) {
     fmt::print("time budget spent: covered seeds {}..{}; continue with --seed-range {}:{}\n", report.covered.first,
                report.covered.last, report.covered.last + 1, options.seeds.last);
   } else if (report.covered.size() > 0) {
@@ -297,6 +301,7 @@ int run_check_command(const CheckArgs& args, const ModelRegistry& models) {
   options.run_timeout_ms = std::int64_t{args.run_timeout_s} * 1'000;
   options.shrink = ShrinkLimits{args.shrink_runs, args.shrink_ms};
   options.shrink_enabled = !args.no_shrink;
+  options.fail_fast = args.fail_fast;
   options.progress = !args.no_progress;
   options.repro_dir = repro_dir_of(args, corpus_dir);
   fmt::print("check: {} scenario x model pairs, seeds {}..{}{}{}, {} jobs; {}\n", targets.value().size(),
@@ -360,6 +365,8 @@ void add_check_options(CLI::App* cmd, CheckArgs& a) {
                   "connections and resets while writes are in flight) or novelty (a corpus of runs that reached something "
                   "new, bred by small mutations of their faults and operations); recorded in repros and replay commands");
   cmd->add_flag("--no-shrink", a.no_shrink, "report failing seeds without shrinking them");
+  cmd->add_flag("--fail-fast", a.fail_fast,
+                "stop the sweep at its first failing seed (the same seed on any --jobs), then shrink and report it as usual");
   cmd->add_flag("--no-progress", a.no_progress, "no progress bar or progress lines on stderr");
 }
 

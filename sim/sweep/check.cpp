@@ -255,14 +255,22 @@ void sweep(const std::vector<CheckTarget>& targets, const CheckOptions& options,
       }
       return true;
     };
-    for (; done < count && seed_done(done); ++done) {
+    bool failing = false;
+    for (; done < count && !failing && seed_done(done); ++done) {
       for (std::size_t t = 0; t < n; ++t) {
         const std::size_t i = t * count + done;
         fold(report.targets[t], next + done, *outcomes[i], lineages[i]);
         if (targets[t].explore == Exploration::novelty) corpora[t].add(lineages[i], outcomes[i]->features);
+        failing = failing || (options.fail_fast && !outcomes[i]->verdicts.empty());
       }
     }
     report.covered.last = next + done - 1;
+    if (failing) {
+      // Seeds after the first failing one may have run in this batch; counting them would make
+      // the covered range depend on how the batch was cut.
+      report.fail_fast_stopped = true;
+      break;
+    }
     if (done < count) {
       report.budget_stopped = true;
       break;
@@ -730,6 +738,7 @@ std::string check_json(const CheckReport& report) {
   doc["covered"] = Json::array();
   if (report.covered.size() > 0) doc["covered"].push_back(range_json(report.covered));
   doc["budget_stopped"] = report.budget_stopped;
+  doc["fail_fast_stopped"] = report.fail_fast_stopped;
   doc["shard"] = report.shard;
   doc["verify_determinism_percent"] = report.verify_percent;
   doc["corpus"] = Json::array();
@@ -748,6 +757,7 @@ Result<std::string> merge_check_json(const std::vector<std::string>& files, bool
   Json results = Json::array();
   std::map<std::pair<std::string, std::string>, std::size_t> index;
   bool budget_stopped = false;
+  bool fail_fast_stopped = false;
   std::uint64_t percent = 0;
   // The strategy each file's results were swept with, and the first file that used it: shards of
   // different strategies ran different schedules for the same seeds, so their sum means nothing.
@@ -762,6 +772,7 @@ Result<std::string> merge_check_json(const std::vector<std::string>& files, bool
       requested.push_back(SeedRange{doc["requested"]["first"].get<std::uint64_t>(), doc["requested"]["last"].get<std::uint64_t>()});
       for (const Json& r : doc["covered"]) covered.push_back(SeedRange{r["first"].get<std::uint64_t>(), r["last"].get<std::uint64_t>()});
       budget_stopped = budget_stopped || doc.value("budget_stopped", false);
+      fail_fast_stopped = fail_fast_stopped || doc.value("fail_fast_stopped", false);
       percent = std::max<std::uint64_t>(percent, doc.value("verify_determinism_percent", 0));
       for (const Json& c : doc["corpus"]) {
         if (corpus_files.insert(c["file"].get<std::string>()).second) corpus.push_back(c);
@@ -793,6 +804,7 @@ Result<std::string> merge_check_json(const std::vector<std::string>& files, bool
   merged["covered"] = Json::array();
   for (const SeedRange& r : join_ranges(covered)) merged["covered"].push_back(range_json(r));
   merged["budget_stopped"] = budget_stopped;
+  merged["fail_fast_stopped"] = fail_fast_stopped;
   merged["shard"] = fmt::format("merged from {} files", files.size());
   merged["verify_determinism_percent"] = percent;
   merged["corpus"] = corpus;

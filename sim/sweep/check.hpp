@@ -68,6 +68,9 @@ struct CheckOptions {
   std::uint32_t verify_percent = 0;            ///< share of seeds re-run to check determinism; 0 = off
   ShrinkLimits shrink;
   bool shrink_enabled = true;
+  /// Stop the sweep at its first failing seed: the covered range ends with it, the same seed on any
+  /// --jobs (the rest of its batch runs, but is not counted). Corpus replays run in full.
+  bool fail_fast = false;
   bool progress = true;                        ///< a bar or periodic lines on stderr
   std::string repro_dir;                       ///< where shrunk repros go; "" = write none
 };
@@ -177,6 +180,7 @@ struct CheckReport {
   SeedRange requested;
   SeedRange covered;        ///< the seeds every target ran (a time budget may stop early)
   bool budget_stopped = false;
+  bool fail_fast_stopped = false;  ///< --fail-fast ended the sweep at covered.last, a failing seed
   std::string shard;        ///< "K/N", "" when not sharded
   std::uint32_t verify_percent = 0;
   std::vector<CorpusResult> corpus;
