@@ -50,6 +50,16 @@ std::uint64_t message_near_violation(const nlohmann::json& data) {
   return 0;
 }
 
+/// A fresh folder holding the timeline page of `run` as timeline.html.
+std::filesystem::path page_folder(const std::string& name, const FailingRun& run) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("syncstorm-timeline-" + name + "-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  REQUIRE(!write_file_atomically(dir / "timeline.html", timeline_html(run.timeline())));
+  return dir;
+}
+
 }  // namespace
 
 TEST_CASE("the timeline page selects a message from its URL, shows lanes and the violation in headless Chromium",
@@ -57,12 +67,9 @@ TEST_CASE("the timeline page selects a message from its URL, shows lanes and the
   const std::string browser = needs_chromium();
   if (browser.empty()) return;
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("syncstorm-timeline-browser-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
   const FailingRun run = failing_run();
   REQUIRE(run.result.violations.size() == 1);
-  REQUIRE(!write_file_atomically(dir / "timeline.html", timeline_html(run.timeline())));
+  const fs::path dir = page_folder("browser", run);
   const std::uint64_t id = message_near_violation(nlohmann::json::parse(timeline_json(run.timeline())));
   const std::string page = "file://" + (dir / "timeline.html").string();
 
@@ -134,11 +141,8 @@ TEST_CASE("the timeline page zooms around the pointer, pans by drag and buttons,
   const std::string browser = needs_chromium();
   if (browser.empty()) return;
   namespace fs = std::filesystem;
-  const fs::path dir = fs::temp_directory_path() / ("syncstorm-timeline-zoom-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
   const FailingRun run = failing_run();
-  REQUIRE(!write_file_atomically(dir / "timeline.html", timeline_html(run.timeline())));
+  const fs::path dir = page_folder("zoom", run);
   const double end = nlohmann::json::parse(timeline_json(run.timeline()))["end_us"].get<double>();
   REQUIRE(end > 1e6);
   const std::string steps = "zoom-in,wheel-in@0.25,drag@0.5:0.1,pan-right,zoom-out,whole,pan-left,zoom-in,pan-left,pan-left,"
