@@ -91,11 +91,11 @@ int run_once(const RunArgs& args, const ModelRegistry& models) {
   const Schedule schedule = explore.value() == Exploration::novelty
                                 ? novelty_schedule(scenario.value(), model.value()->data_type, lineage)
                                 : make_schedule(scenario.value(), model.value()->data_type, args.seed, explore.value());
-  // The trace streams to a temporary file that takes its name only when whole (a long run's trace
-  // is too big to hold in memory): a run killed midway leaves the old file, or none.
   for (const auto& [path, flag] : {std::pair{&args.trace, "--trace"}, std::pair{&args.html, "--html"}, std::pair{&args.diagram, "--diagram"}}) {
     if (auto unwritable = check_output_folder(*path, flag)) return report_input_error(*unwritable);
   }
+  // The trace streams to a temporary file that takes its name only when whole (a long run's trace
+  // is too big to hold in memory): a run killed midway leaves the old file, or none.
   std::optional<StreamedFile> trace_file;
   RunOptions options;
   if (!args.trace.empty()) {
