@@ -122,11 +122,16 @@ models=$(node -e '
   fail_input "$bin list --json printed no model list"
 [ -n "$models" ] || fail_input "$bin lists no external model"
 # The shipped scenarios each one fits (its data type, its topology): the scenarios it is checked on.
+fitting=$(node -e '
+  for (const m of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).models) {
+    if (!m.external) continue;
+    if (!Array.isArray(m.fits)) throw new Error(`no "fits" for ${m.name}: a binary older than this script?`);
+    console.log(m.name, m.fits.join(" "));
+  }' "$listing") || fail_input "$bin list --json does not say which scenarios each model fits"
 declare -A fits=()
-while read -r name fitting; do
-  fits[$name]=$fitting
-done < <(node -e '
-  for (const m of JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).models) if (m.external) console.log(m.name, m.fits.join(" "));' "$listing")
+while read -r name scenario_names; do
+  fits[$name]=$scenario_names
+done <<< "$fitting"
 
 # Every shipped adapter must have a seed count here: a new one is not silently left out.
 while read -r name _; do
@@ -140,7 +145,7 @@ for name in "${!quarantined[@]}" "${!over_budget[@]}" "${!only_scenarios[@]}"; d
 done
 for name in "${!only_scenarios[@]}"; do
   for scenario in ${only_scenarios[$name]}; do
-    [[ " ${fits[$name]} " == *" $scenario "* ]] || fail_input "only_scenarios of $name names $scenario, a scenario it does not fit"
+    [[ " ${fits[$name]:-} " == *" $scenario "* ]] || fail_input "only_scenarios of $name names $scenario, a scenario it does not fit"
   done
 done
 # Every shipped scenario, by name.
@@ -197,7 +202,7 @@ while read -r name breaks; do
   groups=()
   light=""
   heavy_note=""
-  for scenario in ${only_scenarios[$name]:-${fits[$name]}}; do
+  for scenario in ${only_scenarios[$name]:-${fits[$name]:-}}; do
     if [ -n "${scenario_share[$scenario]:-}" ]; then
       k=$(( n * scenario_share[$scenario] / 100 ))
       [ "$k" -ge 1 ] || k=1

@@ -219,6 +219,7 @@ void print_target(const TargetResult& t) {
   }
   fmt::print("  FAIL {} / {}: {} of {} seeds failed\n", t.scenario, t.model, t.failing_seeds, t.seeds_run);
   for (const Findability& f : findability(t)) fmt::print("    {}\n", findability_line(f));
+  if (t.stopped_at_failure) fmt::print("    no failure rate: --fail-fast stopped the sweep at a failing seed\n");
   const auto lineage_of = [&](std::uint64_t seed) {
     const auto it = std::find_if(t.failures.begin(), t.failures.end(), [&](const SeedFailure& f) { return f.seed == seed; });
     return it == t.failures.end() ? std::vector<std::uint64_t>{} : it->lineage;
@@ -256,12 +257,15 @@ void print_report(const CheckReport& report, const CheckOptions& options) {
   }
   if (!report.corpus.empty()) fmt::print("corpus: {} repros replayed, {} failing\n", report.corpus.size(), corpus_failed);
   for (const TargetResult& t : report.targets) print_target(t);
+  // How to go on from where the sweep stopped, when any seed of the range is left.
+  const std::string rest = report.covered.last < options.seeds.last
+                               ? fmt::format("; continue with --seed-range {}:{}", report.covered.last + 1, options.seeds.last)
+                               : std::string("; no seed of the range is left");
   if (report.fail_fast_stopped) {
-    fmt::print("stopped at the first failing seed (--fail-fast): covered seeds {}..{}; continue with --seed-range {}:{}\n",
-               report.covered.first, report.covered.last, report.covered.last + 1, options.seeds.last);
+    fmt::print("stopped at the first failing seed (--fail-fast): covered seeds {}..{}{}\n", report.covered.first,
+               report.covered.last, rest);
   } else if (report.budget_stopped) {
-    fmt::print("time budget spent: covered seeds {}..{}; continue with --seed-range {}:{}\n", report.covered.first,
-               report.covered.last, report.covered.last + 1, options.seeds.last);
+    fmt::print("time budget spent: covered seeds {}..{}{}\n", report.covered.first, report.covered.last, rest);
   } else if (report.covered.size() > 0) {
     fmt::print("covered seeds {}..{}\n", report.covered.first, report.covered.last);
   }
@@ -277,10 +281,6 @@ int run_check_command(const CheckArgs& args, const ModelRegistry& models) {
   for (const auto& [path, flag] : {std::pair{&args.json, "--json"}, std::pair{&args.junit, "--junit"}}) {
     if (auto unwritable = check_output_folder(*path, flag)) return report_input_error(*unwritable);
   }
-  // New repros go to the corpus folder: made now, so that a path that cannot hold one fails now.
-  if (!args.corpus.empty()) {
-    if (auto unwritable = make_output_folder(args.corpus, "--corpus")) return report_input_error(*unwritable);
-  }
   if (auto error = seed_options(args, options, shard_label)) return report_input_error(*error);
   if (auto error = verify_option(args, options)) return report_input_error(*error);
   auto explore = parse_exploration(args.explore);
@@ -293,6 +293,11 @@ int run_check_command(const CheckArgs& args, const ModelRegistry& models) {
   for (CheckTarget& target : targets.value()) target.explore = explore.value();
   if (targets.value().empty() && repro_args.empty()) {
     return report_input_error(InputError{"", 0, 0, "scenarios", "nothing to check: no scenario x model pair fits"});
+  }
+  // New repros go to the corpus folder: made now, so that a path that cannot hold one fails before
+  // the sweep rather than after it (with --no-shrink no repro is written: it is only read).
+  if (!args.corpus.empty() && !args.no_shrink) {
+    if (auto unwritable = make_output_folder(args.corpus, "--corpus")) return report_input_error(*unwritable);
   }
   const std::string corpus_dir = !args.corpus.empty() ? args.corpus : (fs::is_directory(kDefaultCorpus) ? kDefaultCorpus : "");
   auto corpus = corpus_of(corpus_dir, repro_args, models);
@@ -366,7 +371,8 @@ void add_check_options(CLI::App* cmd, CheckArgs& a) {
                   "new, bred by small mutations of their faults and operations); recorded in repros and replay commands");
   cmd->add_flag("--no-shrink", a.no_shrink, "report failing seeds without shrinking them");
   cmd->add_flag("--fail-fast", a.fail_fast,
-                "stop the sweep at its first failing seed (the same seed on any --jobs), then shrink and report it as usual");
+                "end the sweep with the batch of seeds (64 a model, or 16 x --jobs) that holds its first failing seed, "
+                "counting seeds up to that one only (the same on any --jobs); shrink and report it as usual");
   cmd->add_flag("--no-progress", a.no_progress, "no progress bar or progress lines on stderr");
 }
 
@@ -387,14 +393,21 @@ int replay_repro_file(const std::string& path, const ModelRegistry& models, cons
     }
     target = other.value();
   }
-  std::ofstream trace_file;
+  // As run's --trace: streamed to a temporary file that takes its name only when whole.
+  if (auto unwritable = check_output_folder(trace, "--trace")) return report_input_error(*unwritable);
+  std::optional<StreamedFile> trace_file;
   RunOptions options;
   if (!trace.empty()) {
-    trace_file.open(trace);
-    if (!trace_file) return report_input_error(InputError{trace, 0, 0, "--trace", "cannot open the file for writing"});
-    options.trace_out = &trace_file;
+    trace_file.emplace(trace);
+    if (!trace_file->is_open()) return report_input_error(InputError{trace, 0, 0, "--trace", "cannot open the file for writing"});
+    options.trace_out = &trace_file->stream();
   }
   const RunResult r = replay_repro(repro, *target, options);
+  if (trace_file) {
+    if (std::error_code ec = trace_file->commit()) {
+      return report_input_error(InputError{trace, 0, 0, "--trace", "cannot write the file: " + ec.message()});
+    }
+  }
   const ScheduleSize size = size_of(repro.schedule);
   fmt::print("repro       {}\n", path);
   fmt::print("scenario    {} ({} clients, {} servers, {} operations, {} faults)\n", repro.scenario_name, size.clients,

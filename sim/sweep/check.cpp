@@ -269,6 +269,7 @@ void sweep(const std::vector<CheckTarget>& targets, const CheckOptions& options,
       // Seeds after the first failing one may have run in this batch; counting them would make
       // the covered range depend on how the batch was cut.
       report.fail_fast_stopped = true;
+      for (TargetResult& t : report.targets) t.stopped_at_failure = true;
       break;
     }
     if (done < count) {
@@ -525,6 +526,7 @@ Json target_json(const TargetResult& t) {
                            {"after", size_json(r.after)}, {"shrink_runs", r.runs}, {"stopped", r.stopped},
                            {"trace_hash", hex(r.trace_hash)}, {"repro", r.repro_path},
                            {"replay", r.repro_path.empty() ? "" : "syncstorm replay " + r.repro_path}});
+    if (!r.repro_error.empty()) j["shrunk"].back()["repro_error"] = r.repro_error;  // why "repro" is empty
   }
   j["verified"] = t.verified;
   j["divergences"] = Json::array();
@@ -805,6 +807,10 @@ Result<std::string> merge_check_json(const std::vector<std::string>& files, bool
   for (const SeedRange& r : join_ranges(covered)) merged["covered"].push_back(range_json(r));
   merged["budget_stopped"] = budget_stopped;
   merged["fail_fast_stopped"] = fail_fast_stopped;
+  // A shard that stopped at its first failure measured no failure rate: neither does the whole.
+  if (fail_fast_stopped) {
+    for (Json& r : results) r["findability"] = Json::array();
+  }
   merged["shard"] = fmt::format("merged from {} files", files.size());
   merged["verify_determinism_percent"] = percent;
   merged["corpus"] = corpus;
@@ -831,6 +837,7 @@ std::uint64_t clean_seeds_to_trust(std::uint64_t failing, std::uint64_t seeds, d
 
 std::vector<Findability> findability(const TargetResult& t) {
   std::vector<Findability> out;
+  if (t.stopped_at_failure) return out;
   for (const SeedFailure& f : t.failures) {
     auto it = std::find_if(out.begin(), out.end(), [&](const Findability& x) { return x.invariant == f.invariant; });
     if (it == out.end()) it = out.insert(out.end(), Findability{f.invariant, 0, t.seeds_run, 0});

@@ -134,6 +134,9 @@ struct TargetResult {
   /// Under --explore novelty, the lineage of each seed run, in seed order (else empty).
   std::vector<std::vector<std::uint64_t>> lineages;
   double wall_seconds = 0;            ///< summed run time, for JUnit only (never in JSON)
+  /// --fail-fast ended the sweep at a failing seed: the seeds run were chosen by a failure, so their
+  /// failure rate says nothing about the model, and findability() gives none.
+  bool stopped_at_failure = false;
   bool failed() const { return failing_seeds > 0 || !divergences.empty(); }
 };
 

@@ -244,10 +244,35 @@ TEST_CASE("Fail-fast ends the sweep at its first failing seed, the same seed on 
     REQUIRE_FALSE(report.targets.at(1).failures.empty());
     for (const SeedFailure& failure : report.targets[1].failures) CHECK(failure.seed == *first);
     CHECK(report.targets[1].shrunk.size() >= 1);  // shrunk and reported as usual
+    // Seeds chosen by a failure measure no rate: none is given, nor seeds to trust a fix.
+    CHECK(report.targets[1].stopped_at_failure);
+    CHECK(findability(report.targets[1]).empty());
+    CHECK(check_junit(report).find("clean seeds to trust a fix") == std::string::npos);
     if (json.empty()) json = check_json(report);
     else CHECK(check_json(report) == json);
   }
   CHECK(json.find("\"fail_fast_stopped\": true") != std::string::npos);
+  // Merged with a shard that ran every seed, the whole gives no rate either.
+  const auto dir = fresh_dir("fail-fast-merge");
+  std::ofstream(dir / "stopped.json") << json;
+  std::ofstream(dir / "whole.json") << check_json(all);
+  bool failed = false;
+  auto merged = merge_check_json({(dir / "stopped.json").string(), (dir / "whole.json").string()}, failed);
+  REQUIRE(merged);
+  CHECK(failed);
+  const auto merged_doc = nlohmann::json::parse(merged.value());
+  CHECK(merged_doc["fail_fast_stopped"] == true);
+  for (const auto& r : merged_doc["results"]) CHECK(r["findability"].empty());
+  // On the command line: how to go on, unless the failing seed was the range's last.
+  const auto [code, text] = syncstorm::testing::syncstorm_cli(
+      fmt::format("check swarm -m outbox-map-memory --seed-range {}:{} --fail-fast --no-shrink --no-progress", passing, *first));
+  CHECK(code == 1);
+  CHECK_THAT(text, Catch::Contains(fmt::format("covered seeds {}..{}; no seed of the range is left", passing, *first)));
+  CHECK_THAT(text, Catch::Contains("no failure rate: --fail-fast stopped the sweep"));
+  const auto [more_code, more] = syncstorm::testing::syncstorm_cli(
+      fmt::format("check swarm -m outbox-map-memory --seed-range {}:{} --fail-fast --no-shrink --no-progress", passing, *first + 5));
+  CHECK(more_code == 1);
+  CHECK_THAT(more, Catch::Contains(fmt::format("continue with --seed-range {}:{}", *first + 1, *first + 5)));
 }
 
 TEST_CASE("A batch of many seeds a target is cut into chunks of one target, seed-major", "[check]") {
@@ -651,7 +676,10 @@ TEST_CASE("An output path that cannot be written is refused before any run", "[c
                                   "replay quiet -m lww-map --seed 1 --diagram " + missing + ".svg",
                                   "merge " + missing + ".in.json --json " + missing + ".json",
                                   "compare --seeds 10000 --out " + file + "/report",
-                                  "check quiet -m lww-map --seeds 1000000 --corpus " + file}) {
+                                  "check quiet -m lww-map --seeds 1000000 --corpus " + file,
+                                  "replay " + syncstorm::testing::source_path(
+                                      "tests/fuzz/corpus/repro/clock-skew__lww-map-wallclock__lost-acknowledged-write__seed1.repro.toml") +
+                                      " --trace " + dir.string()}) {
     INFO(args);
     const auto [code, text] = syncstorm::testing::syncstorm_cli(args);
     CHECK(code == 2);
