@@ -286,6 +286,10 @@ class Client extends Replica {
 class Server extends Replica {
   constructor(event, rng) {
     super(event, rng);
+    // The clients the server relays to: those whose version vector it has answered on their current
+    // connection. A relay is a delta from the server's version just before it; sent to a client that
+    // has not caught up, Loro could only hold it pending, and its sender's past (which the checkers
+    // count as the receiver's once it arrives) would claim writes the receiver never had.
     this.clients = new Set();
     // With --trim-history: every client's last reported version vector, and the version the stored
     // history starts at. History every client holds is history no client will ask for again.
@@ -304,6 +308,7 @@ class Server extends Replica {
         out.send(event.from, frame(TAG_UPDATE, this.doc.export({ mode: 'update', from: theirs })));
       }
       out.send(event.from, frame(TAG_VV, this.doc.oplogVersion().encode()), CONTROL);
+      this.clients.add(event.from);
       if (options.trim) this.clientHas(event.from, theirs);
     } else if (bytes[0] === TAG_HAVE) {
       if (options.trim) this.clientHas(event.from, Loro.VersionVector.decode(body));
@@ -340,7 +345,7 @@ class Server extends Replica {
     this.shown = null;
   }
 
-  connected(event) { this.clients.add(event.peer); }
+  connected(event) { this.clients.delete(event.peer); }  // caught up again once it sends its vector
   disconnected(event) { this.clients.delete(event.peer); }
 }
 
