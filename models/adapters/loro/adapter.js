@@ -174,6 +174,10 @@ class Client extends Replica {
   constructor(event, rng) {
     super(event, rng);
     this.server = null;
+    // Whether the server has answered this connection's version vector: until then a change goes
+    // with the answer to it, not alone. Sent alone, it would follow offline changes the server does
+    // not have yet, and Loro would park it there, unseen, while its past counted as the server's.
+    this.synced = false;
     this.pending = [];  // { op, end }: applied here, stored by the server once its vector reaches end
     this.ownOps = new Set();
   }
@@ -193,7 +197,7 @@ class Client extends Replica {
     }
     this.persistSince(before);
     this.pending.push({ op: op.id, end: this.doc.oplogVersion().get(this.doc.peerIdStr) });
-    if (this.server !== null) out.send(this.server, frame(TAG_UPDATE, this.doc.export({ mode: 'update', from: before })));
+    if (this.server !== null && this.synced) out.send(this.server, frame(TAG_UPDATE, this.doc.export({ mode: 'update', from: before })));
   }
 
   /** Applies a user operation; returns the target (removes) or 0, or null when impossible. */
@@ -253,6 +257,7 @@ class Client extends Replica {
       // The server's answer to a connect: send what it lacks. An acknowledgement that shows the
       // server holds something this replica lacks (it restarted from its store, or a forward was
       // lost with a connection) asks for it.
+      if (bytes[0] === TAG_VV) this.synced = true;
       if (bytes[0] === TAG_VV && hasMore(this.doc.oplogVersion(), theirs)) {
         out.send(event.from, frame(TAG_UPDATE, this.doc.export({ mode: 'update', from: theirs })));
       } else if (bytes[0] === TAG_ACK && hasMore(theirs, this.doc.oplogVersion())) {
@@ -275,11 +280,15 @@ class Client extends Replica {
   connected(event, out) {
     this.out = out;
     this.server = event.peer;
+    this.synced = false;
     out.send(event.peer, frame(TAG_VV, this.doc.oplogVersion().encode()), CONTROL);
   }
 
   disconnected(event) {
-    if (this.server === event.peer) this.server = null;
+    if (this.server === event.peer) {
+      this.server = null;
+      this.synced = false;
+    }
   }
 }
 
