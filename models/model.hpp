@@ -104,6 +104,19 @@ class Context {
     (void)last;
     return send(to, payload);
   }
+  /// Only in on_message, and only for a model that declares ModelInfo::holds_messages: what this
+  /// message carries waits inside the replica for something it lacks (a CRDT update whose
+  /// dependencies have not arrived), so the receiver has not seen it yet. The checkers'
+  /// happens-before then does not flow along it until release_held(tag): without it, the
+  /// receiver's next write would count as following writes it never had, and a library ordering one
+  /// of those after it, as it may for concurrent writes, would be reported as losing it. Sends made
+  /// in the same callback still carry the message's past. The declaration is the model's promise: a
+  /// message held and never released hides what it ordered from the checkers.
+  virtual void hold_message(std::uint64_t tag) { (void)tag; }
+  /// What this node held under `tag` (hold_message, in earlier callbacks) is now part of its state:
+  /// the pasts of those messages become its own. A crash releases every tag (what the node could
+  /// have seen stays counted).
+  virtual void release_held(std::uint64_t tag) { (void)tag; }
   /// Whether a stream connection to `to` is up right now.
   virtual bool connected(NodeId to) const = 0;
   /// The server this client is connected to, if any (clients may land on another instance after a
@@ -210,6 +223,9 @@ struct ModelInfo {
   /// Replicas run in a child process (models/external.hpp): slower, and need Node.js or the like, so
   /// commands that run every model by default skip them unless asked by name.
   bool external = false;
+  /// Its nodes may call Context::hold_message: the engine then keeps each delivered message's
+  /// causal past until the callback has said whether it was held. Off for models that never hold.
+  bool holds_messages = false;
   /// Called by the engine once at the start of every run; nodes get the result from
   /// Context::run_session(). Empty for models whose nodes share nothing.
   std::function<std::shared_ptr<void>()> begin_run = nullptr;

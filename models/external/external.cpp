@@ -799,14 +799,14 @@ std::optional<std::string> get_string(const json& object, const char* key) {
 
 /// One action of an answer, checked and decoded (PROTOCOL.md, "Actions"): what the replica then does.
 struct Action {
-  enum class Kind : std::uint8_t { send, timer, report, put, erase, flush, error, state };
+  enum class Kind : std::uint8_t { send, timer, report, put, erase, flush, error, state, hold, release };
   Kind kind = Kind::flush;
   NodeId to;              ///< send
   bool control = false;   ///< send: declared to carry no write (Context::send_control)
   OpId own_through;       ///< send: the last of the sender's own writes it carries (0: all of them)
   std::string bytes;      ///< send: the payload; put: the value
   Duration delay;         ///< timer
-  std::uint64_t tag = 0;  ///< timer
+  std::uint64_t tag = 0;  ///< timer; hold and release: what is held
   OpId op;                ///< report
   Lifecycle lifecycle = Lifecycle::applied;
   OpId target;
@@ -876,6 +876,11 @@ std::variant<Action, std::string> decode_action(const json& action) {
     out.message = get_string(action, "message").value_or("(no message)");
   } else if (kind == "state") {
     out.kind = Action::Kind::state;
+  } else if (kind == "hold" || kind == "release") {
+    out.kind = kind == "hold" ? Action::Kind::hold : Action::Kind::release;
+    const auto tag = get_u64(action, "tag");
+    if (!tag) return fmt::format("a {} needs \"tag\" (an integer naming what is held)", kind);
+    out.tag = *tag;
   } else {
     return std::string("unknown action");
   }
@@ -1005,6 +1010,8 @@ class ExternalNode final : public Node {
       case Action::Kind::flush: ctx.store().flush(); break;
       case Action::Kind::error: session_->library_error(id_.value, a.message); return false;
       case Action::Kind::state: break;  // a state outside a state request is harmless and ignored
+      case Action::Kind::hold: ctx.hold_message(a.tag); break;  // outside a message event the run aborts
+      case Action::Kind::release: ctx.release_held(a.tag); break;
     }
     return true;
   }
@@ -1199,6 +1206,7 @@ ModelInfo external_model(const ExternalSpec& spec) {
       .make_client = [type](NodeId id) { return std::make_unique<ExternalNode>(id, false, type); },
       .make_server = [type](NodeId id) { return std::make_unique<ExternalNode>(id, true, type); },
       .external = true,
+      .holds_messages = true,
       .begin_run =
           [spec, pool = spec.protocol >= 2 ? std::make_shared<ProcessPool>() : nullptr] {
             const bool reuse = pool != nullptr && !fresh_process_per_run();

@@ -29,6 +29,7 @@ void Simulation::crash_node(std::uint32_t i) {
   n.node.reset();
   node_objects_[i] = nullptr;
   n.store.crash(persistent, scenario_.persistence.lose_unflushed);
+  release_held(NodeId{i}, std::nullopt);  // what it held is gone with it, but it could have seen it
 }
 
 bool Simulation::cut(NodeId from, NodeId to, Instant* heals) const {

@@ -228,6 +228,10 @@ void Simulation::deliver(std::uint64_t slot) {
   record(TraceKind::deliver, p.to.value, p.from.value, p.id, p.payload.size());
   if (dst.server) count_server_load(now_);
   if (hostile_ && dst.server && !is_server(p.from)) hostile_->remember(p.from, p.to, p.payload.view());
+  // A model that may hold the message (Context::hold_message) gets its past back as it was: kept
+  // here, a shared snapshot (copied only when the past grew since the last one).
+  std::shared_ptr<const PastSnapshot> before;
+  if (p.past && model_.holds_messages) before = past_of(p.to.value);
   if (p.past) {
     const PastSnapshot& sent = *p.past;
     // past_snapshot_id is the snapshot's id while there is one: no read of the (cold) snapshot.
@@ -246,7 +250,52 @@ void Simulation::deliver(std::uint64_t slot) {
       else if (grew) dst.past_snapshot.reset();
     }
   }
+  if (!model_.holds_messages) {
+    invoke(dst, [&](Node& model, Context& ctx) { model.on_message(ctx, p.from, p.payload.view()); });
+    return;
+  }
+  delivering_ = p.to.value;
+  hold_tag_.reset();
   invoke(dst, [&](Node& model, Context& ctx) { model.on_message(ctx, p.from, p.payload.view()); });
+  delivering_.reset();
+  if (hold_tag_ && before && dst.up) {
+    // Back to the past from before the message, plus what the callback released; the message's
+    // past waits with the node's other held ones.
+    share_past(dst, before, false);
+    for (const auto& released : released_now_) merge_past(dst, *released);
+    held_[p.to.value].emplace_back(*hold_tag_, p.past);
+  }
+  hold_tag_.reset();
+  released_now_.clear();
+}
+
+void Simulation::hold_message(NodeId node, std::uint64_t tag) {
+  if (!model_.holds_messages) {
+    abort(fmt::format("node {} held a message, but model {} does not declare that its nodes hold messages",
+                      node.value, model_.name));
+    return;
+  }
+  if (delivering_ != node.value) {
+    abort(fmt::format("node {} held a message outside the delivery of one", node.value));
+    return;
+  }
+  hold_tag_ = tag;
+}
+
+void Simulation::release_held(NodeId node, std::optional<std::uint64_t> tag) {
+  auto held = held_.find(node.value);
+  if (held == held_.end()) return;
+  NodeRuntime& n = nodes_[node.value];
+  std::vector<HeldPast>& pasts = held->second;
+  // Kept in the order they were held; the released ones leave, in that order.
+  auto kept = std::stable_partition(pasts.begin(), pasts.end(),
+                                    [&](const HeldPast& h) { return tag && h.first != *tag; });
+  for (auto it = kept; it != pasts.end(); ++it) {
+    merge_past(n, *it->second);
+    if (delivering_ == node.value) released_now_.push_back(it->second);
+  }
+  pasts.erase(kept, pasts.end());
+  if (pasts.empty()) held_.erase(held);
 }
 
 Duration Simulation::backoff(NodeRuntime& n) {

@@ -15,6 +15,8 @@ bool NodeContext::send_control(NodeId to, std::string_view payload) {
 bool NodeContext::send_with_own_writes_through(NodeId to, std::string_view payload, OpId last) {
   return sim_->send(NodeId{index_}, to, payload, true, last);
 }
+void NodeContext::hold_message(std::uint64_t tag) { sim_->hold_message(NodeId{index_}, tag); }
+void NodeContext::release_held(std::uint64_t tag) { sim_->release_held(NodeId{index_}, tag); }
 bool NodeContext::connected(NodeId to) const { return sim_->connected(NodeId{index_}, to); }
 std::optional<NodeId> NodeContext::connected_server() const { return sim_->connected_server(NodeId{index_}); }
 void NodeContext::set_timer(Duration delay, std::uint64_t tag) { sim_->set_timer(NodeId{index_}, delay, tag); }

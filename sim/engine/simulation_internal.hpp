@@ -161,6 +161,8 @@ class NodeContext final : public Context {
   bool send(NodeId to, std::string_view payload) override;
   bool send_control(NodeId to, std::string_view payload) override;
   bool send_with_own_writes_through(NodeId to, std::string_view payload, OpId last) override;
+  void hold_message(std::uint64_t tag) override;
+  void release_held(std::uint64_t tag) override;
   bool connected(NodeId to) const override;
   std::optional<NodeId> connected_server() const override;
   void set_timer(Duration delay, std::uint64_t tag) override;
@@ -261,6 +263,10 @@ class Simulation {
   Rng& rng(NodeId node) { return nodes_[node.value].rng; }
   Store& store(NodeId node) { return nodes_[node.value].store; }
   void report(NodeId node, OpId op, Lifecycle lifecycle, OpId target);
+  /// Context::hold_message: marks the message being delivered to `node` as held under `tag`.
+  void hold_message(NodeId node, std::uint64_t tag);
+  /// Context::release_held: the pasts `node` held under `tag` (every tag: nullopt) become its own.
+  void release_held(NodeId node, std::optional<std::uint64_t> tag);
   /// Remembers that `node` showed `op`, a write of a field or item, for OpRecord::seen_before.
   void note_seen_write(NodeId node, const Operation& op);
   void abort(std::string reason) {
@@ -403,6 +409,10 @@ class Simulation {
     }
     return n.past;
   }
+  /// Takes `past` into the node's own (a node's past only grows).
+  static void merge_past(NodeRuntime& n, const PastSnapshot& past) {
+    if (own_past(n).merge(past.past)) n.past_snapshot.reset();
+  }
   /// The node's past is now exactly `snapshot`'s (whose id it records, as the base of its next).
   static void share_past(NodeRuntime& n, const std::shared_ptr<const PastSnapshot>& snapshot, bool copied) {
     n.past_snapshot = snapshot;
@@ -483,6 +493,15 @@ class Simulation {
   std::function<void(std::uint64_t, std::string_view)> on_send_;  ///< RunOptions::on_send
   PriorityPlan priority_;         ///< the priority strategy's plan; inactive under random
   bool in_callback_ = false;      ///< a model callback is on the stack (see invoke)
+  /// Held messages (Context::hold_message). `delivering_` names the node whose on_message is running
+  /// (none outside one); `hold_tag_` the tag it held that message under; `released_now_` keeps the
+  /// pasts it released in the same callback, which a hold must not take back. `held_` keeps, per
+  /// node that holds any, its held messages' pasts by tag until it releases them or crashes.
+  std::optional<std::uint32_t> delivering_;
+  std::optional<std::uint64_t> hold_tag_;
+  std::vector<std::shared_ptr<const PastSnapshot>> released_now_;
+  using HeldPast = std::pair<std::uint64_t, std::shared_ptr<const PastSnapshot>>;
+  std::map<std::uint32_t, std::vector<HeldPast>> held_;
   bool prefetch_nodes_ = false;  ///< set by setup(): whether prefetch() is worth its cost
   // Convergence sampling costs O(nodes touched since the last sample), not O(nodes): the digests of
   // the live replicas are kept counted, and they agree when one distinct digest is left.

@@ -17,6 +17,8 @@ TEST_CASE("the actions a shipped adapter writes are valid protocol lines", "[ext
   CHECK(protocol_line_error(R"({"a":"send","to":0,"data":"AQEB","control":true})", DataType::map) == std::nullopt);
   CHECK(protocol_line_error(R"({"a":"send","to":0,"data":"AQEB","control":false})", DataType::map) == std::nullopt);
   CHECK(protocol_line_error(R"({"a":"report","op":1,"lifecycle":"applied"})", DataType::map) == std::nullopt);
+  CHECK(protocol_line_error(R"({"a":"hold","tag":3})", DataType::map) == std::nullopt);
+  CHECK(protocol_line_error(R"({"a":"release","tag":3})", DataType::map) == std::nullopt);
   CHECK(protocol_line_error(R"({"a":"state","state":{"type":"list","items":[[3,2]]},"metadata_bytes":38})", DataType::list) ==
         std::nullopt);
   CHECK(protocol_line_error(
@@ -33,6 +35,8 @@ TEST_CASE("a line that breaks the protocol is an error saying what it lacks", "[
       "a send's \"control\" must be true or false"));
   CHECK(protocol_line_error(R"({"a":"state","state":{"type":"map","fields":{"x":1}}})", DataType::map) ==
         "a state that is not a canonical map state");
+  CHECK(protocol_line_error(R"({"a":"hold"})", DataType::map) == "a hold needs \"tag\" (an integer naming what is held)");
+  CHECK(protocol_line_error(R"({"a":"release","tag":"x"})", DataType::map).value().starts_with("a release needs"));
   CHECK(protocol_line_error(R"({"a":"jump"})", DataType::map) == "unknown action");
 }
 

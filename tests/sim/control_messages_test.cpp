@@ -24,8 +24,10 @@ namespace {
 enum Tag : std::uint8_t { kOp = 1, kAck = 2, kState = 3, kPing = 4 };
 
 /// How the test model sends its "I wrote something" ping: as data (the past flows), as control, or
-/// not at all.
-enum class Ping : std::uint8_t { data, control, none };
+/// not at all; or as data that the server holds (Context::hold_message) instead of passing it on,
+/// until the write it announces arrives, or releases early, at the next message of any client.
+enum class Ping : std::uint8_t { data, control, none, held, held_released_early };
+constexpr std::uint64_t kPingHold = 7;  ///< the tag the server holds pings under
 /// Whether its server applies a resent write again (a bug: the resend overwrites what came after).
 enum class Resend : std::uint8_t { ignored, applied_again };
 constexpr std::uint64_t kRetry = std::uint64_t{1} << 63;  ///< timer tag bit: the resend
@@ -101,7 +103,7 @@ class DeferredClient final : public Node {
   static void send_ping(Context& ctx, Ping ping, NodeId to) {
     const std::string bytes = Writer().u8(kPing).take();
     if (ping == Ping::control) ctx.send_control(to, bytes);
-    if (ping == Ping::data) ctx.send(to, bytes);
+    if (ping == Ping::data || ping == Ping::held || ping == Ping::held_released_early) ctx.send(to, bytes);
   }
 
  private:
@@ -121,6 +123,15 @@ class DeferredServer final : public Node {
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader r(payload);
     const std::uint8_t tag = r.u8();
+    const bool holds = ping_ == Ping::held || ping_ == Ping::held_released_early;
+    // The write the ping announced is here (or, early, any message): what the ping ordered holds.
+    if (holds && (ping_ == Ping::held_released_early || (tag == kOp && from == ctx.clients().front()))) {
+      ctx.release_held(kPingHold);
+    }
+    if (tag == kPing && holds) {
+      ctx.hold_message(kPingHold);
+      return;
+    }
     if (tag == kPing) {
       for (NodeId client : ctx.clients()) {
         if (client != from && ctx.connected(client)) DeferredClient::send_ping(ctx, ping_, client);
@@ -158,6 +169,7 @@ ModelInfo deferred_model(Ping ping, Resend resend = Resend::ignored, Deferral de
       .breaks = std::nullopt,
       .make_client = [ping, deferral](NodeId) { return std::make_unique<DeferredClient>(ping, deferral); },
       .make_server = [ping, resend](NodeId) { return std::make_unique<DeferredServer>(ping, resend); },
+      .holds_messages = ping == Ping::held || ping == Ping::held_released_early,
   };
 }
 /// Seeds among 1..20 whose run reports a lost acknowledged write.
@@ -205,4 +217,39 @@ TEST_CASE("a message that carries its sender's writes only through one does not 
   CHECK(runs_with_lost_writes(deferred_model(Ping::none, Resend::ignored, through), "6s") == 0);
   // Declared through each write, a resend applied again still overwrites what followed it.
   CHECK(runs_with_lost_writes(deferred_model(Ping::none, Resend::applied_again, through), "6s") >= 3);
+}
+
+TEST_CASE("a held message orders nothing until its receiver releases it", "[sim][history]") {
+  // The ping travels as data, but the server holds it (what it announces is not there yet) and
+  // passes nothing on: the other client's writes do not follow the delayed write, which may win.
+  CHECK(runs_with_lost_writes(deferred_model(Ping::held)) == 0);
+  // Released early, at the other client's next write, the ping's past is the server's again: every
+  // state it sends orders the other client's next writes after the delayed write.
+  CHECK(runs_with_lost_writes(deferred_model(Ping::held_released_early)) >= 5);
+  // Released when the write arrives, a resend applied again still overwrites what followed it.
+  CHECK(runs_with_lost_writes(deferred_model(Ping::held, Resend::applied_again), "10s") >= 3);
+}
+
+TEST_CASE("a hold by a model that does not declare holds, or outside a delivery, aborts the run", "[sim][history]") {
+  Result<Scenario> scenario = parse_scenario(
+      "[workload]\nclients = 2\nrate = \"4/s\"\nduration = \"2s\"\nkeys = 1\n", "holds.toml");
+  REQUIRE(scenario.ok());
+  ModelInfo undeclared = deferred_model(Ping::held);
+  undeclared.holds_messages = false;
+  const Schedule schedule = make_schedule(scenario.value(), undeclared.data_type, 1);
+  const RunResult r = run_simulation(scenario.value(), undeclared, schedule, 1);
+  CHECK_THAT(r.aborted, Catch::Contains("does not declare that its nodes hold messages"));
+
+  // A client that holds in a timer: not a delivery.
+  struct TimerHolder final : Node {
+    void on_start(Context& ctx) override { ctx.set_timer(Duration::seconds(1), 1); }
+    void on_timer(Context& ctx, std::uint64_t) override { ctx.hold_message(1); }
+    void on_message(Context&, NodeId, std::string_view) override {}
+    void on_user_operation(Context& ctx, const Operation& op) override { ctx.report(op.id, Lifecycle::rejected); }
+    std::optional<State> state() const override { return std::nullopt; }
+  };
+  ModelInfo timer_holder = deferred_model(Ping::held);
+  timer_holder.make_client = [](NodeId) { return std::make_unique<TimerHolder>(); };
+  const RunResult t = run_simulation(scenario.value(), timer_holder, schedule, 1);
+  CHECK_THAT(t.aborted, Catch::Contains("held a message outside the delivery of one"));
 }

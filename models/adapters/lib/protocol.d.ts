@@ -56,6 +56,10 @@ export class Actions {
   put(key: string, bytes: Uint8Array): void;
   erase(key: string): void;
   flush(): void;
+  /** Only in answer to a message event: what it carries waits here, unseen, until release(tag). */
+  hold(tag: number): void;
+  /** What this replica held under `tag` is now part of its state. */
+  release(tag: number): void;
 }
 
 /** A canonical state (PROTOCOL.md, "Canonical state"), or null for a replica that shows nothing. */

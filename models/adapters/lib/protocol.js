@@ -123,6 +123,15 @@ class Actions {
   put(key, bytes) { this.push({ a: 'put', key, value: Buffer.from(bytes).toString('base64') }); }
   erase(key) { this.push({ a: 'erase', key }); }
   flush() { this.push({ a: 'flush' }); }
+  /**
+   * Only in answer to a message event: what the message carries waits here for something this
+   * replica lacks (an update whose dependencies have not arrived), so its user has not seen it; the
+   * checkers' happens-before does not flow along it until release(tag) with the same integer `tag`
+   * (PROTOCOL.md, "Held messages").
+   */
+  hold(tag) { this.push({ a: 'hold', tag }); }
+  /** What this replica held under `tag` is now part of its state: it orders what it does next. */
+  release(tag) { this.push({ a: 'release', tag }); }
 }
 
 // ----------------------------------------------------------------------------------------------

@@ -75,6 +75,49 @@ const ROOM = 'syncstorm';
 // Every client's provider listens to process 'exit'; sixty clients are not a leak.
 process.setMaxListeners(0);
 
+/**
+ * What a message leaves waiting in a Y.Doc. Yjs parks an update whose items follow ones the document
+ * lacks (`store.pendingStructs`, with the first clock it misses per client) and a delete of items it
+ * does not know yet (`store.pendingDs`); y-websocket relays updates before a peer has synced, so
+ * both happen. Such a message is held (PROTOCOL.md, "Held messages"): its sender's past is not this
+ * replica's until the clients it waits for are no longer missing, which is when Yjs integrates it.
+ */
+class Holds {
+  constructor() {
+    this.held = [];  // { tag, waits: Set of client ids (and 'ds' for a pending delete set) }
+    this.nextTag = 1;
+  }
+
+  /** What is pending in `doc` now (null: no document yet). */
+  static pending(doc) {
+    if (!doc) return { waits: new Set(), structs: 0, ds: 0 };
+    const structs = doc.store.pendingStructs;
+    const waits = new Set(structs ? structs.missing.keys() : []);
+    if (doc.store.pendingDs) waits.add('ds');
+    return { waits, structs: structs ? structs.update.length : 0, ds: doc.store.pendingDs ? doc.store.pendingDs.length : 0 };
+  }
+
+  /** After a message: holds it when it left something new pending, and releases what no longer waits. */
+  afterMessage(before, doc, out) {
+    const now = Holds.pending(doc);
+    this.releaseDone(now, out);
+    const parked = [...now.waits].some((w) => !before.waits.has(w)) || now.structs > before.structs || now.ds > before.ds;
+    if (!parked) return;
+    const tag = this.nextTag++;
+    this.held.push({ tag, waits: now.waits });
+    out.hold(tag);
+  }
+
+  /** Releases every held message none of whose waits is still pending. */
+  releaseDone(now, out) {
+    this.held = this.held.filter((h) => {
+      for (const w of h.waits) if (now.waits.has(w)) return true;
+      out.release(h.tag);
+      return false;
+    });
+  }
+}
+
 /** The replicas of the current and earlier incarnations, to silence one that was restarted. */
 const incarnations = new Map();
 
@@ -107,6 +150,7 @@ class Client extends Replica {
     super(event);
     this.rng = rng;
     this.link = new sockets.ClientLink(this);
+    this.holds = new Holds();
   }
 
   start(event, out) {
@@ -160,7 +204,14 @@ class Client extends Replica {
     });
   }
 
-  message(event, out) { this.within(out, () => this.link.receive(event.from, Buffer.from(event.data, 'base64'))); }
+  message(event, out) {
+    this.within(out, () => {
+      const before = Holds.pending(this.doc);
+      this.link.receive(event.from, Buffer.from(event.data, 'base64'));
+      this.holds.afterMessage(before, this.doc, out);
+    });
+  }
+
   connected(event, out) { this.within(out, () => this.link.up(event.peer)); }
   disconnected(event, out) { this.within(out, () => this.link.down(event.peer)); }
 
@@ -185,6 +236,7 @@ class Server extends Replica {
     this.docName = `${event.node}/${ROOM}`;
     server.docs.delete(this.docName);  // a crashed incarnation's document is gone with it
     persistence.serverStores.set(this.docName, new persistence.ServerStore(this, event, Y));
+    this.holds = new Holds();
     this.link = new sockets.ServerLink(this, (conn) => {
       server.setupWSConnection(conn, { url: `/${ROOM}` }, { docName: this.docName });
     });
@@ -192,7 +244,17 @@ class Server extends Replica {
 
   message(event, out) {
     this.within(out, () => {
+      // The document goes when its last connection closes, with whatever it held (a new one starts
+      // from storage, where y-websocket keeps only what it integrated): what was held is released.
+      const doc = server.docs.get(this.docName);
+      if (doc !== this.doc) {
+        this.holds.releaseDone(Holds.pending(null), out);
+        this.doc = doc;
+      }
+      const before = Holds.pending(doc);
       this.link.receive(event.from, Buffer.from(event.data, 'base64'));
+      this.doc = server.docs.get(this.docName);
+      this.holds.afterMessage(this.doc === doc ? before : Holds.pending(null), this.doc, out);
     });
   }
 
