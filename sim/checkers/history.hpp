@@ -114,6 +114,11 @@ struct History {
   Instant last_heal;
   Instant end;
   std::optional<Instant> converged_at;  ///< first moment after the heal from which all states agreed
+  /// When the last client that was without its stream connection at the heal (waiting out its
+  /// reconnect backoff, or a connect attempt begun inside the fault) had one again; none when no
+  /// client was without it. The backoff is the scenario's, the same for every strategy: the
+  /// convergence bound runs from here, so that it judges the strategy's resync, not the wait.
+  std::optional<Instant> clients_back;
   /// Clients a malicious fault turns hostile (sorted). Their users are not honest: the checkers
   /// promise them nothing (their own writes may be lost, their replicas are not judged), but their
   /// issued operations stay real writes that may appear in, and supersede values on, honest replicas.

@@ -21,7 +21,9 @@
 //   by design (ModelInfo::metadata_growth) is left to the absolute bound, and a model that declares
 //   it keeps every change for ever (Automerge) to neither: its size is a figure, not a finding.
 // - The convergence time is only judged when at least two live replicas hold a state: a single
-//   replica trivially agrees with itself.
+//   replica trivially agrees with itself. It runs from the last heal, or from the moment the last
+//   client without its connection at the heal had it again (History::clients_back): the reconnect
+//   backoff is the scenario's, the same for every strategy; never agreeing is never excused.
 // - Under server order another unrejected write to the key may supersede unless the users saw it
 //   ordered first: the writer's own earlier write (monotonic writes), or a write acknowledged to its
 //   user or shown on the writer's replica before the write was issued (server_may_order_after). A
@@ -385,6 +387,18 @@ void check_convergence_time(const History& history, const Snapshot& snapshot,
     v.observed = "never agreed";
     v.detail = fmt::format("The live replicas never held identical states after the last heal at "
                            "{}; the run ended at {}.", format_ms(history.last_heal), format_ms(history.end));
+  } else if (history.clients_back && *history.clients_back > history.last_heal) {
+    // A client was still without its connection at the heal: the bound runs from its return.
+    const Instant back = *history.clients_back;
+    if (*history.converged_at <= back || *history.converged_at - back <= options.convergence_bound) return;
+    const Duration took = *history.converged_at - back;
+    v.expected = fmt::format("agreement within {} of the last client's reconnection after the heal",
+                             format_seconds(options.convergence_bound));
+    v.observed = fmt::format("agreement {} after it", format_seconds(took));
+    v.detail = fmt::format("The live replicas agreed only at {}, {} after the last client without its "
+                           "connection at the heal ({}) had it again at {}; the bound is {}.",
+                           format_ms(*history.converged_at), format_seconds(took), format_ms(history.last_heal),
+                           format_ms(back), format_seconds(options.convergence_bound));
   } else {
     const Duration took = *history.converged_at - history.last_heal;
     if (took <= options.convergence_bound) return;

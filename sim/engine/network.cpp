@@ -419,6 +419,10 @@ void Simulation::connect_result(std::uint32_t client, std::uint64_t token, std::
     }
   }
   record(TraceKind::connected, client, server.value, n.epoch, n.attempt);
+  if (!cut_at_heal_.empty() && cut_at_heal_[client] != 0) {
+    cut_at_heal_[client] = 0;
+    result_.history.clients_back = now_;  // connections come up in time order: the latest so far
+  }
   n.attempt = 0;
   note_all_connected();
   invoke(s, [&](Node& model, Context& ctx) { model.on_connected(ctx, self); });

@@ -211,6 +211,13 @@ void Simulation::sample_convergence(bool before_heal) {
     if (now_ + kSampleEvery < h.last_heal) push(now_ + kSampleEvery, EvKind::sample, 0, 1);
     return;
   }
+  if (now_ == h.last_heal && cut_at_heal_.empty() && schedule_.network.client_link == LinkKind::stream) {
+    cut_at_heal_.assign(nodes_.size(), 0);
+    for (NodeId c : client_ids_) {
+      const NodeRuntime& n = nodes_[c.value];
+      if (!(n.up && n.conn_up) && !h.is_untrusted(c)) cut_at_heal_[c.value] = 1;
+    }
+  }
   const bool agree = digest_counts_.size() <= 1;
   if (!agree) h.converged_at.reset();
   else if (!h.converged_at) h.converged_at = now_;

@@ -530,6 +530,9 @@ class Simulation {
   std::uint64_t next_message_id_ = 0;
   std::uint64_t next_epoch_ = 0;
   std::uint32_t connected_clients_ = 0;
+  /// Per node: a client without its stream connection at the last heal that has not had one since
+  /// (History::clients_back). Filled by the first sample from the heal on.
+  std::vector<std::uint8_t> cut_at_heal_;
   std::uint32_t reachable_clients_ = 0;  ///< kept up to date, so no event scans every client
   Instant last_disruption_ = Instant::never();
   RunResult result_;

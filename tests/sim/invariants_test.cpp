@@ -209,6 +209,33 @@ TEST_CASE("converging later than the bound after the last heal is reported with 
   CHECK(check(b.history(), options).empty());
 }
 
+TEST_CASE("the convergence bound runs from the last client's reconnection when one was still cut off at the heal",
+          "[invariants]") {
+  // The reconnect backoff is the scenario's, the same for every strategy: a client still waiting it
+  // out at the heal starts the strategy's resync only when its connection is back.
+  Builder b(DataType::map);
+  const OpId w = b.op(1, OpKind::map_set, 1);
+  b.node(1, map_state({{1, w}})).node(2, map_state({{1, w}}));
+  b.history().last_heal = Instant::start() + Duration::seconds(10);
+  b.history().clients_back = Instant::start() + Duration::seconds(17);
+  InvariantOptions options;
+  options.convergence_bound = Duration::seconds(10);
+
+  b.history().converged_at = Instant::start() + Duration::seconds(26);  // 16 s after the heal, 9 after
+  CHECK(check(b.history(), options).empty());
+
+  b.history().converged_at = Instant::start() + Duration::seconds(28);  // 11 s after the reconnection
+  const auto late = check(b.history(), options);
+  REQUIRE(late.size() == 1);
+  CHECK(contains(late[0].expected, "reconnection"));
+  CHECK(contains(late[0].observed, "11.000 s"));
+  CHECK(contains(late[0].detail, "17000.000 ms"));
+
+  // Never agreeing is never excused.
+  b.history().converged_at.reset();
+  CHECK(check(b.history(), options).size() == 1);
+}
+
 TEST_CASE("a relay server that holds no state does not count against convergence", "[invariants]") {
   Builder b(DataType::map);
   const OpId w = b.op(1, OpKind::map_set, 1);

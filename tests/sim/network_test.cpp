@@ -125,6 +125,38 @@ TEST_CASE("after a reset the client reconnects at the gaps its backoff policy gi
   }
 }
 
+TEST_CASE("a client still waiting out its backoff at the heal is back when its connection is", "[sim][network]") {
+  // History::clients_back: the moment the convergence bound runs from when the heal found a client
+  // without its connection. The server is down from 1 to 21 s; the client's attempts back off up to
+  // 4 s, so the heal finds it waiting and it connects some time after.
+  auto rec = std::make_shared<Recorder>();
+  const ModelInfo model = probe_model(rec, Duration::zero());
+  Scenario scenario = quiet_scenario(2, Duration::seconds(5));
+  scenario.network.backoff = BackoffOptions{BackoffPolicy::exponential, Duration::millis(500), Duration::seconds(4), 2'000,
+                                            Jitter::none, 0, true};
+  Schedule schedule = make_schedule(scenario, DataType::map, 9);
+  schedule.operations.clear();
+  schedule.faults.push_back(fault(FaultKind::crash, Instant{Duration::seconds(1).us}, Duration::seconds(20), {schedule.server(0)}));
+  normalise(schedule);
+  std::ostringstream trace;
+  const RunResult r = run_simulation(scenario, model, schedule, 9, RunOptions{&trace});
+  const Instant heal{Duration::seconds(21).us};
+  REQUIRE(r.history.last_heal == heal);
+  std::int64_t last_connected = 0;
+  for (const Line& l : parse_trace(trace.str())) {
+    if (l.ev == "connected" && l.t >= heal.us) last_connected = std::max(last_connected, l.t);
+  }
+  REQUIRE(last_connected > heal.us);
+  REQUIRE(r.history.clients_back.has_value());
+  CHECK(r.history.clients_back->us == last_connected);
+
+  // No fault: the heal is the end of the writes, every client is connected then, and none is back.
+  Schedule quiet = make_schedule(scenario, DataType::map, 9);
+  quiet.operations.clear();
+  const RunResult calm = run_simulation(scenario, model, quiet, 9);
+  CHECK_FALSE(calm.history.clients_back.has_value());
+}
+
 TEST_CASE("datagram links drop, duplicate and reorder at the configured rates", "[sim][network]") {
   std::uint64_t sent = 0, dropped = 0, duplicated = 0, reordered = 0, receipts = 0;
   for (std::uint64_t seed = 1; seed <= 30; ++seed) {
