@@ -9,7 +9,9 @@
 // never bring it back. The same code, with a different Collection, is the tombstone-ttl-list and
 // union-set-list baselines.
 //
-// Clients show the server's state with their own unacknowledged operations applied on top. On every
+// Clients show the server's state with their own unacknowledged operations applied on top; one whose
+// tag the server's state has already removed is applied as a remove only, so that collecting the
+// tombstone cannot bring its value back while its acknowledgement is still due. On every
 // (re)connect a client sends its state (hello) and resends its outbox; servers de-duplicate by op id,
 // store and flush before acknowledging, broadcast each accepted op, and forward it to other servers.
 // Both keep their durable state as a journal (models/journal.hpp): a snapshot and one small record
@@ -420,6 +422,7 @@ class Client final : public Node {
     // A Lamport clock remembers every time it has seen, even of tags discarded since: a later write
     // must order after them should one of them come back (as the buggy baselines let happen).
     lamport_ = std::max(lamport_, lamport);
+    settle_removed_own();
     collect_now(ctx, options_, base_, ttl_);
     if (options_.collection != Collection::when_all_seen) {
       snapshot_due_ = true;  // what it discarded is not journaled
@@ -431,6 +434,19 @@ class Client final : public Node {
     seen_exact_ = view_is_base_;
     persist(ctx);
     if (auto server = ctx.connected_server()) report_tombstones(ctx, *server);
+  }
+
+  /// An op of ours whose tag the server's state has removed (a later write or remove observed it) is
+  /// superseded: what is left of it is its own removals. It stays in the outbox until acknowledged
+  /// (it may never have reached a server: a datagram lost, while the op that removed its tag got
+  /// through), but as a remove, journaled so: kept whole, the view would add its tag back once the
+  /// servers collect the tombstone, and show the value again that a later write or remove replaced.
+  void settle_removed_own() {
+    for (auto& [id, op] : outbox_) {
+      if (op.kind == OpKind::list_remove || !base_.removed().contains(id)) continue;
+      op.kind = OpKind::list_remove;
+      encode_op(pending_.u8(kEntryQueued), op);
+    }
   }
 
   /// Applies an op the server relayed, as OrSet::apply does, and says what it changed; the
