@@ -14,6 +14,14 @@
 //   on a periodic pull, so it never misses an entry. The log keeps its newest kRetainedEntries (a
 //   stream's retention limit); an instance whose position is older gets the broker's whole replica.
 //
+// A client that lands on another instance must not see its view go back in time: that instance may
+// have been cut off from the broker and still be catching up. Every update and snapshot carries the
+// log position it is at; a client remembers the highest it has seen, names it in a hello on every
+// connect, and the instance sends its snapshot only once its own replica has reached that position
+// (asking the broker to replay the rest). Until then the client ignores the instance's updates of
+// positions older than its own. (The at-most-once broker has no positions to wait for: its
+// instances answer at once.)
+//
 // Deduplication needs no per-write memory: each client numbers its writes per session (a session is
 // one life of the client replica), and the broker accepts a session's writes only in order, confirming
 // repeats. A write that overtakes an earlier one still in flight is dropped unconfirmed and comes
@@ -47,6 +55,7 @@ enum Tag : std::uint8_t {
   kDeliver = 7,   ///< broker -> instance: log entries, in order
   kResume = 8,    ///< instance -> broker: replay the log from a position
   kReplica = 9,   ///< broker -> instance: its whole replica, for a position older than the log
+  kHello = 10,    ///< client -> instance: the highest log position it has seen; answered by a snapshot
 };
 
 /// Log entries the durable broker keeps; older ones are only in its replica.
@@ -113,15 +122,20 @@ class BrokerClient final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kAck) {
       mirror_.read_ack(ctx, r);
-    } else if (tag == kUpdate) {
-      if (!mirror_.read_update(ctx, r)) return;
-    } else if (tag == kSnapshot) {
-      if (!mirror_.read_snapshot(ctx, r, false)) return;
+    } else if (tag == kUpdate || tag == kSnapshot) {
+      // An instance still behind what this client has seen would take its view back in time.
+      const std::uint64_t position = r.u64();
+      // Entries of one position may come as several updates (a replica's catch-up): only an older
+      // position is stale.
+      if (!r.ok() || position < seen_) return;
+      if (!(tag == kUpdate ? mirror_.read_update(ctx, r) : mirror_.read_snapshot(ctx, r, false))) return;
+      seen_ = position;
     }
     mirror_.refresh();  // pending writes stay visible
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
+    ctx.send_control(peer, Writer().u8(kHello).u64(seen_).take());
     for (const auto& [id, entry] : mirror_.outbox().entries()) ctx.send(peer, tagged_message(kOp, tagged(id)));
   }
 
@@ -137,6 +151,9 @@ class BrokerClient final : public Node {
 
   std::uint64_t session_ = 0;
   std::uint64_t sent_ = 0;  ///< writes numbered so far under session_
+  /// The highest log position an update or snapshot has brought (a crash starts a new session: the
+  /// view then comes from storage and the first snapshot, and may be older than before it).
+  std::uint64_t seen_ = 0;
   ServerMirror mirror_;
 };
 
@@ -160,6 +177,7 @@ class BrokerServer final : public Node {
       case kConfirm: return on_confirm(ctx, r);
       case kDeliver: return on_deliver(ctx, r);
       case kReplica: return on_replica(ctx, r);
+      case kHello: return on_hello(ctx, from, r);
       default: return;
     }
   }
@@ -172,7 +190,7 @@ class BrokerServer final : public Node {
     if (durable_) ctx.send(broker(ctx), Writer().u8(kResume).u64(position_ + 1).take());
   }
 
-  void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, fields_message(kSnapshot, fields_)); }
+  void on_connected(Context&, NodeId peer) override { waiting_.erase(peer); }  // it says hello first
 
   std::optional<State> state() const override { return to_state(fields_); }
   std::uint64_t metadata_bytes() const override {
@@ -184,6 +202,45 @@ class BrokerServer final : public Node {
   static NodeId broker(Context& ctx) { return ctx.servers().front(); }
 
   // --- App instance ------------------------------------------------------------------------
+
+  /// A client's hello: its snapshot now if this replica has reached the position the client has
+  /// seen, else once it has (and the broker is asked for the rest at once).
+  void on_hello(Context& ctx, NodeId from, Reader& r) {
+    const std::uint64_t seen = r.u64();
+    if (!r.ok() || is_server(ctx, from)) return;
+    if (!durable_ || seen <= position_) {
+      send_snapshot(ctx, from);
+      return;
+    }
+    waiting_[from] = seen;
+    if (!is_broker(ctx)) ctx.send(broker(ctx), Writer().u8(kResume).u64(position_ + 1).take());
+  }
+
+  void send_snapshot(Context& ctx, NodeId client) {
+    Writer w;
+    w.u8(kSnapshot).u64(position_);
+    write_fields(w, fields_);
+    ctx.send(client, w.take());
+  }
+
+  /// Sends their snapshots to the clients waiting for this replica to reach what they have seen.
+  void answer_waiting(Context& ctx) {
+    for (auto it = waiting_.begin(); it != waiting_.end();) {
+      if (it->second > position_) {
+        ++it;
+        continue;
+      }
+      if (ctx.connected(it->first)) send_snapshot(ctx, it->first);
+      it = waiting_.erase(it);
+    }
+  }
+
+  static bool is_server(Context& ctx, NodeId node) {
+    for (NodeId s : ctx.servers()) {
+      if (s == node) return true;
+    }
+    return false;
+  }
 
   void on_client_write(Context& ctx, NodeId from, Reader& r) {
     auto t = read_tagged(r);
@@ -227,11 +284,13 @@ class BrokerServer final : public Node {
     }
     position_ = seq;
     ctx.store().put("position", Writer().u64(position_).take());
+    answer_waiting(ctx);
   }
 
   void apply(Context& ctx, const Entry& e) {
     keep(ctx, e);
     announce(ctx, e);
+    answer_waiting(ctx);
   }
 
   /// Puts the entry in this instance's replica and its store (unflushed: see publish).
@@ -244,7 +303,7 @@ class BrokerServer final : public Node {
 
   /// Pushes the entry to this instance's connected clients.
   void announce(Context& ctx, const Entry& e) {
-    const std::string update = Writer().u8(kUpdate).u32(e.key.value).u64(e.value.value).take();
+    const std::string update = Writer().u8(kUpdate).u64(e.seq).u32(e.key.value).u64(e.value.value).take();
     for (NodeId client : ctx.clients()) {
       if (ctx.connected(client)) ctx.send(client, update);
     }
@@ -358,6 +417,7 @@ class BrokerServer final : public Node {
   Fields fields_;
   std::uint64_t position_ = 0;              ///< the last log entry applied (durable broker)
   std::map<OpId, Tagged> unconfirmed_;      ///< published, not yet confirmed by the broker
+  std::map<NodeId, std::uint64_t> waiting_;  ///< clients whose hello named a position not yet reached
   // Broker.
   std::uint64_t seq_ = 0;
   std::map<std::pair<std::uint32_t, std::uint64_t>, std::uint64_t> marks_;  ///< (client, session) -> last seq
