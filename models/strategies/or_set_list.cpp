@@ -329,7 +329,7 @@ class Client final : public Node {
     refresh();
     persist(ctx);
     ctx.report(op.id, Lifecycle::applied, removed);
-    if (auto server = ctx.connected_server()) ctx.send(*server, op_message(kOp, op));
+    if (auto server = ctx.connected_server()) send_op(ctx, *server, op);
   }
 
   void on_message(Context& ctx, NodeId, std::string_view payload) override {
@@ -381,7 +381,7 @@ class Client final : public Node {
     // Datagram links lose and reorder messages: resend what is unacknowledged and the tombstone
     // report, and compare digests with the server (anti-entropy) so a lost or stale update heals.
     if (auto server = ctx.connected_server()) {
-      for (const auto& [id, op] : outbox_) ctx.send(*server, op_message(kOp, op));
+      for (const auto& [id, op] : outbox_) send_op(ctx, *server, op);
       if (++ticks_ % kFullReportEveryTicks == 0) forget_told();
       report_tombstones(ctx, *server);
       ctx.send(*server, Writer().u8(kDigest).u64(base_.digest()).take());
@@ -389,8 +389,11 @@ class Client final : public Node {
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
+    // The outbox first, then the hello: a message carries its sender's whole past (send_op declares
+    // less for each op), so a hello sent ahead of the ops would claim them while a slow stream still
+    // carries them, and the server's next pushes would seem to follow writes it did not have.
+    for (const auto& [id, op] : outbox_) send_op(ctx, peer, op);
     ctx.send(peer, full_message(kHello, base_));
-    for (const auto& [id, op] : outbox_) ctx.send(peer, op_message(kOp, op));
     forget_told();  // a new connection, maybe a new server: report every tombstone again
     report_tombstones(ctx, peer);
   }
@@ -434,6 +437,14 @@ class Client final : public Node {
     seen_exact_ = view_is_base_;
     persist(ctx);
     if (auto server = ctx.connected_server()) report_tombstones(ctx, *server);
+  }
+
+  /// Sends one of this client's ops. A resent op travels ahead of the newer ones still in the outbox
+  /// (sent behind it, in id order), so it declares that of this client's writes it carries itself and
+  /// those before it only: counted whole, its past would order the server's next pushes after newer
+  /// writes still on their way, and a remove made on them would seem to cover those writes.
+  static void send_op(Context& ctx, NodeId to, const Op& op) {
+    ctx.send_with_own_writes_through(to, op_message(kOp, op), op.id);
   }
 
   /// An op of ours whose tag the server's state has removed (a later write or remove observed it) is

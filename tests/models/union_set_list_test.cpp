@@ -59,6 +59,8 @@ TEST_CASE("the engine's checkers catch union-set-list resurrecting items", "[mod
   REQUIRE(broken.contains(Invariant::resurrection));
   for (const auto& [invariant, seeds] : broken) {
     INFO(to_string(invariant) << " on " << seeds << " seeds");
-    CHECK(invariant == Invariant::resurrection);
+    // The same bug seen in the views: the offline client's hello, merged by union after its resent
+    // writes, brings back tags those writes had replaced, and a view shows the older value again.
+    CHECK((invariant == Invariant::resurrection || invariant == Invariant::monotonic_reads));
   }
 }
