@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <string>
 #include <catch2/catch.hpp>
 #include <rapidcheck/catch.h>
 
@@ -260,6 +261,23 @@ TEST_CASE("or-set-list breaks no invariant in the engine under rough faults", "[
   REQUIRE(engine_breaks(engine_offline_removes(), model("or-set-list"), 6).empty());
 }
 
+namespace {
+
+/// Replays a schedule shrunk from a failure of `invariant` (tests/models/repros/`file`, recorded on an
+/// earlier or-set-list) on the shipped model: every check must now hold.
+void replays_clean(const std::string& file, const std::string& invariant) {
+  auto repro = load_repro(testing::source_path("tests/models/repros/" + file));
+  INFO((repro ? std::string() : repro.error().message));
+  REQUIRE(repro.ok());
+  CHECK(repro.value().invariant == invariant);
+  const ModelRegistry registry = shipped_models();
+  const RunResult r = replay_repro(repro.value(), *registry.find("or-set-list"));
+  REQUIRE(r.aborted.empty());
+  for (const Violation& v : r.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
+}
+
+}  // namespace
+
 TEST_CASE("or-set-list never shows again its own write that a later one removed, once the tombstone is collected",
           "[models][or-set-list]") {
   // flaky-mobile seed 9257 under --explore novelty, shrunk (6 clients: collection waits for every
@@ -269,14 +287,7 @@ TEST_CASE("or-set-list never shows again its own write that a later one removed,
   // so the old value came back (after a remove of the item, as the only one) until the resend was
   // acknowledged: monotonic reads broken on a model declared correct. A superseded op now stays in
   // the outbox as a remove only.
-  auto repro = load_repro(testing::source_path("tests/models/repros/or-set-list-collected-own-op-returns.repro.toml"));
-  INFO((repro ? std::string() : repro.error().message));
-  REQUIRE(repro.ok());
-  CHECK(repro.value().invariant == "monotonic-reads");
-  const ModelRegistry registry = shipped_models();
-  const RunResult r = replay_repro(repro.value(), *registry.find("or-set-list"));
-  REQUIRE(r.aborted.empty());
-  for (const Violation& v : r.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
+  replays_clean("or-set-list-collected-own-op-returns.repro.toml", "monotonic-reads");
 }
 
 TEST_CASE("or-set-list's reconnect sends claim no write of their own that is still on its way", "[models][or-set-list]") {
@@ -286,12 +297,5 @@ TEST_CASE("or-set-list's reconnect sends claim no write of their own that is sti
   // pushes made another client's update of item 2 and then a remove of it "follow" the add, which
   // neither had seen; add-wins kept the add, rightly, and it was reported as a resurrection.
   // Resent ops now declare their own writes only through themselves, and the hello follows them.
-  auto repro = load_repro(testing::source_path("tests/models/repros/or-set-list-resent-op-claims-newer-writes.repro.toml"));
-  INFO((repro ? std::string() : repro.error().message));
-  REQUIRE(repro.ok());
-  CHECK(repro.value().invariant == "resurrection");
-  const ModelRegistry registry = shipped_models();
-  const RunResult r = replay_repro(repro.value(), *registry.find("or-set-list"));
-  REQUIRE(r.aborted.empty());
-  for (const Violation& v : r.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
+  replays_clean("or-set-list-resent-op-claims-newer-writes.repro.toml", "resurrection");
 }
