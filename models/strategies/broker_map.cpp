@@ -22,6 +22,10 @@
 // positions older than its own. (The at-most-once broker has no positions to wait for: its
 // instances answer at once.)
 //
+// The same holds for a client's own write: the instance acknowledges it once its replica has
+// reached the write's log position (the broker's confirm names it), so the update that carries it
+// reached the client first.
+//
 // Deduplication needs no per-write memory: each client numbers its writes per session (a session is
 // one life of the client replica), and the broker accepts a session's writes only in order, confirming
 // repeats. A write that overtakes an earlier one still in flight is dropped unconfirmed and comes
@@ -250,12 +254,31 @@ class BrokerServer final : public Node {
     ctx.send(broker(ctx), tagged_message(kPublish, *t));
   }
 
+  /// The broker has the write, at or before log position `at`. The client hears it once this
+  /// replica has reached `at` (durable broker): its update then went out first on the same
+  /// connection, and the acknowledged write never leaves the client's view while the update is
+  /// still on its way (a confirm can overtake the entry, which a replica catching up dropped).
   void on_confirm(Context& ctx, Reader& r) {
     const OpId id{r.u64()};
     const NodeId client{r.u32()};
+    const std::uint64_t at = r.u64();
     if (!r.ok()) return;
     unconfirmed_.erase(id);
+    if (durable_ && at > position_) {
+      unanswered_.emplace(at, std::pair{client, id});
+      return;
+    }
     if (ctx.connected(client)) ctx.send(client, Writer().u8(kAck).u64(id.value).take());
+  }
+
+  /// Acknowledges the confirmed writes this replica has now reached. A client that went away in
+  /// the meantime resends its write and is acknowledged then.
+  void answer_unanswered(Context& ctx) {
+    while (!unanswered_.empty() && unanswered_.begin()->first <= position_) {
+      const auto [client, id] = unanswered_.begin()->second;
+      unanswered_.erase(unanswered_.begin());
+      if (ctx.connected(client)) ctx.send(client, Writer().u8(kAck).u64(id.value).take());
+    }
   }
 
   void on_deliver(Context& ctx, Reader& r) {
@@ -285,12 +308,14 @@ class BrokerServer final : public Node {
     position_ = seq;
     ctx.store().put("position", Writer().u64(position_).take());
     answer_waiting(ctx);
+    answer_unanswered(ctx);
   }
 
   void apply(Context& ctx, const Entry& e) {
     keep(ctx, e);
     announce(ctx, e);
     answer_waiting(ctx);
+    answer_unanswered(ctx);
   }
 
   /// Puts the entry in this instance's replica and its store (unflushed: see publish).
@@ -321,6 +346,8 @@ class BrokerServer final : public Node {
     const std::pair<std::uint32_t, std::uint64_t> session{t.op.client.value, t.session};
     std::uint64_t& mark = marks_[session];
     if (t.seq > mark + 1) return;  // an earlier write of the session is still on its way
+    // A repeat's entry is somewhere in the log: at or before the newest.
+    std::uint64_t at = seq_;
     if (t.seq == mark + 1) {
       mark = t.seq;
       const Entry e{++seq_, t.op.key, t.op.id};
@@ -334,8 +361,9 @@ class BrokerServer final : public Node {
       keep(ctx, e);
       ctx.store().flush();  // durable before it is confirmed or delivered
       fan_out(ctx, e);
+      at = e.seq;
     }
-    confirm(ctx, instance, t.op);
+    confirm(ctx, instance, t.op, at);
   }
 
   void append(Context& ctx, const Entry& e) {
@@ -350,12 +378,14 @@ class BrokerServer final : public Node {
     log_start_ = log_.front().seq;
   }
 
-  void confirm(Context& ctx, NodeId instance, const Operation& op) {
+  /// `at`: the write's log position (a repeat's: the newest, which is at or after it).
+  void confirm(Context& ctx, NodeId instance, const Operation& op, std::uint64_t at) {
     if (instance == ctx.self()) {
+      // The broker's own replica is the log: it has reached `at` already.
       if (ctx.connected(op.client)) ctx.send(op.client, Writer().u8(kAck).u64(op.id.value).take());
       return;
     }
-    ctx.send(instance, Writer().u8(kConfirm).u64(op.id.value).u32(op.client.value).take());
+    ctx.send(instance, Writer().u8(kConfirm).u64(op.id.value).u32(op.client.value).u64(at).take());
   }
 
   void fan_out(Context& ctx, const Entry& e) {
@@ -418,6 +448,8 @@ class BrokerServer final : public Node {
   std::uint64_t position_ = 0;              ///< the last log entry applied (durable broker)
   std::map<OpId, Tagged> unconfirmed_;      ///< published, not yet confirmed by the broker
   std::map<NodeId, std::uint64_t> waiting_;  ///< clients whose hello named a position not yet reached
+  /// Confirmed writes whose log position this replica has not reached: position -> (client, write).
+  std::multimap<std::uint64_t, std::pair<NodeId, OpId>> unanswered_;
   // Broker.
   std::uint64_t seq_ = 0;
   std::map<std::pair<std::uint32_t, std::uint64_t>, std::uint64_t> marks_;  ///< (client, session) -> last seq
