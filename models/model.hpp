@@ -104,6 +104,16 @@ class Context {
     (void)last;
     return send(to, payload);
   }
+  /// Sends like send(), declaring that `payload` lacks `missing` of this node's own writes (each
+  /// one this node issued) while it may carry newer ones: a Yjs delete needs nothing before it, so a
+  /// reconnecting client's delete can reach the server ahead of the offline inserts it made earlier.
+  /// Happens-before then does not carry those writes to the receiver. Name only writes the message
+  /// surely lacks: a write named here that it carries is hidden from the checkers. By default it
+  /// sends an ordinary message, which carries all of them.
+  virtual bool send_without_own_writes(NodeId to, std::string_view payload, std::span<const OpId> missing) {
+    (void)missing;
+    return send(to, payload);
+  }
   /// Only in on_message, and only for a model that declares ModelInfo::holds_messages: what this
   /// message carries waits inside the replica for something it lacks (a CRDT update whose
   /// dependencies have not arrived), so the receiver has not seen it yet. The checkers'

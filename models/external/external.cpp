@@ -68,6 +68,8 @@ constexpr std::size_t kShownLineBytes = 300;
 constexpr int kDefaultTimeoutMs = 10'000;
 /// Stands for "no replica" in error messages: the describe handshake before any run.
 constexpr std::uint32_t kNoReplica = 0xffff'ffff;
+/// The most own writes one send may declare it lacks: more is a leak in the adapter, not a message.
+constexpr std::size_t kLacksOwnWritesMax = 4'096;
 
 std::string shorten(std::string_view text, std::size_t limit = kShownLineBytes) {
   if (text.size() <= limit) return std::string(text);
@@ -804,6 +806,7 @@ struct Action {
   NodeId to;              ///< send
   bool control = false;   ///< send: declared to carry no write (Context::send_control)
   OpId own_through;       ///< send: the last of the sender's own writes it carries (0: all of them)
+  std::vector<OpId> lacks_own;  ///< send: those of the sender's own writes it does not carry
   std::string bytes;      ///< send: the payload; put: the value
   Duration delay;         ///< timer
   std::uint64_t tag = 0;  ///< timer; hold and release: what is held
@@ -836,6 +839,22 @@ std::variant<Action, std::string> decode_action(const json& action) {
       if (!through || *through == 0) return std::string("a send's \"own_writes_through\" must be an op id");
       if (out.control) return std::string("a control send carries no write: it has no \"own_writes_through\"");
       out.own_through = OpId{*through};
+    }
+    if (const auto lacks = action.find("lacks_own_writes"); lacks != action.end()) {
+      if (!lacks->is_array()) return std::string("a send's \"lacks_own_writes\" must be an array of op ids");
+      if (lacks->size() > kLacksOwnWritesMax) {
+        return fmt::format("a send's \"lacks_own_writes\" names {} ops (at most {})", lacks->size(), kLacksOwnWritesMax);
+      }
+      if (out.control) return std::string("a control send carries no write: it has no \"lacks_own_writes\"");
+      if (out.own_through.valid()) {
+        return std::string("a send declares \"own_writes_through\" or \"lacks_own_writes\", not both");
+      }
+      for (const json& id : *lacks) {
+        if (!id.is_number_unsigned() || id.get<std::uint64_t>() == 0) {
+          return std::string("a send's \"lacks_own_writes\" must be an array of op ids");
+        }
+        out.lacks_own.push_back(OpId{id.get<std::uint64_t>()});
+      }
     }
     out.bytes = std::move(*data);
   } else if (kind == "timer") {
@@ -1001,6 +1020,7 @@ class ExternalNode final : public Node {
       case Action::Kind::send:
         if (a.control) ctx.send_control(a.to, a.bytes);
         else if (a.own_through.valid()) ctx.send_with_own_writes_through(a.to, a.bytes, a.own_through);
+        else if (!a.lacks_own.empty()) ctx.send_without_own_writes(a.to, a.bytes, a.lacks_own);
         else ctx.send(a.to, a.bytes);
         break;
       case Action::Kind::timer: ctx.set_timer(a.delay, a.tag); break;

@@ -17,24 +17,53 @@
 namespace syncstorm {
 
 /// A node's knowledge of user operations: for each client, how many of its operations the node could
-/// have seen (through the messages delivered to it). Sparse and sorted by node: only clients that
-/// issued operations appear, so its size grows with writers, not with nodes.
+/// have seen (through the messages delivered to it), less the gaps among them it could not. Sparse
+/// and sorted by node: only clients that issued operations appear, so its size grows with writers,
+/// not with nodes. Gaps are rare: a message that carries a newer write of its sender without an
+/// older one (a Yjs delete needs nothing before it), declared by the sender
+/// (Context::send_without_own_writes).
 class CausalPast {
  public:
-  std::uint32_t seen_from(NodeId client) const;
   using Entry = std::pair<NodeId, std::uint32_t>;
-  /// Raises each entry to the larger of the two; returns whether anything grew. `*became_other`
+  /// Operations `first` to `last` of `client` (1-based, inclusive), which the past lacks although
+  /// it holds a later one of the same client.
+  struct Gap {
+    NodeId client;
+    std::uint32_t first = 0;
+    std::uint32_t last = 0;
+    bool operator==(const Gap&) const = default;
+  };
+
+  /// The highest operation number of `client` the node could have seen (gaps below it aside).
+  std::uint32_t seen_from(NodeId client) const;
+  /// Whether the node could have seen operation number `sequence` (1-based) of `client`.
+  bool sees(NodeId client, std::uint32_t sequence) const;
+  /// Takes in everything `other` could have seen; returns whether anything grew. `*became_other`
   /// (when given) says whether the result equals `other`.
   bool merge(const CausalPast& other, bool* became_other = nullptr);
   /// Records the next operation of `client`; returns its 1-based sequence number.
   std::uint32_t advance(NodeId client);
   /// Lowers `client`'s count to at most `count` (a message that carries only some of its writes).
   void lower(NodeId client, std::uint32_t count);
+  /// Takes operations `sequences` of `client` out of the past (a message that carries some of its
+  /// sender's writes but not these). Numbers above the client's count are ignored.
+  void exclude(NodeId client, std::vector<std::uint32_t> sequences);
   std::size_t size() const { return entries_.size(); }
   const std::vector<Entry>& entries() const { return entries_; }
+  /// Sorted by client, then by first; disjoint and not adjacent; each below its client's count.
+  const std::vector<Gap>& gaps() const { return gaps_; }
+  bool operator==(const CausalPast&) const = default;
 
  private:
+  /// merge() for pasts of which at least one has gaps: rare, so it builds the result afresh.
+  bool merge_with_gaps(const CausalPast& other, bool* became_other);
+  /// Entry-wise maximum of the counts, gaps aside (merge's fast path).
+  bool merge_counts(const CausalPast& other, bool* became_other);
+  /// Restores the gaps' invariant for `client`: a gap that reaches its count lowers the count.
+  void settle(NodeId client);
+
   std::vector<Entry> entries_;
+  std::vector<Gap> gaps_;
 };
 
 struct OpRecord {

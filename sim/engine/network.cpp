@@ -34,7 +34,30 @@ std::shared_ptr<const PastSnapshot> Simulation::past_through(std::uint32_t from,
   return capped;
 }
 
-bool Simulation::send(NodeId from, NodeId to, std::string_view payload, bool carries_writes, OpId own_through) {
+std::shared_ptr<const PastSnapshot> Simulation::past_without(std::uint32_t from, std::span<const OpId> missing) {
+  const std::vector<OpRecord>& ops = result_.history.ops;
+  std::vector<std::uint32_t> sequences;
+  sequences.reserve(missing.size());
+  for (OpId op : missing) {
+    const OpRecord* record = op.valid() && op.value <= ops.size() ? &ops[op.value - 1] : nullptr;
+    if (record == nullptr || !record->issued || record->op.client.value != from) {
+      if (result_.aborted.empty()) {
+        result_.aborted = fmt::format("node {} sent a message declared to lack its own write op{}, which it did not "
+                                      "issue", from, op.value);
+      }
+      return nullptr;
+    }
+    sequences.push_back(record->sequence);
+  }
+  auto gapped = std::make_shared<PastSnapshot>();
+  gapped->past = past_of(from)->past;
+  gapped->past.exclude(NodeId{from}, std::move(sequences));
+  gapped->id = ++last_snapshot_id_;
+  return gapped;
+}
+
+bool Simulation::send(NodeId from, NodeId to, std::string_view payload, bool carries_writes, OpId own_through,
+                      std::span<const OpId> own_missing) {
   if (to.value >= nodes_.size() || to == from) return false;
   NodeRuntime& src = nodes_[from.value];
   if (!src.up) return false;
@@ -55,7 +78,11 @@ bool Simulation::send(NodeId from, NodeId to, std::string_view payload, bool car
   if (!last_payload_.holds(payload)) last_payload_ = Payload(payload);
   // A control message carries no write, so no causal past: happens-before flows only along data.
   std::shared_ptr<const PastSnapshot> past;
-  if (carries_writes) past = own_through.valid() ? past_through(from.value, own_through) : past_of(from.value);
+  if (carries_writes) {
+    past = own_through.valid()      ? past_through(from.value, own_through)
+           : !own_missing.empty()   ? past_without(from.value, own_missing)
+                                    : past_of(from.value);
+  }
   if (carries_writes && !past) return false;  // past_through aborted the run
   Packet p{from, to, id, 0, link, last_payload_, std::move(past)};
   // A client's stream connection has the client's priority; any other link the sender's.

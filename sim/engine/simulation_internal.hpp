@@ -161,6 +161,7 @@ class NodeContext final : public Context {
   bool send(NodeId to, std::string_view payload) override;
   bool send_control(NodeId to, std::string_view payload) override;
   bool send_with_own_writes_through(NodeId to, std::string_view payload, OpId last) override;
+  bool send_without_own_writes(NodeId to, std::string_view payload, std::span<const OpId> missing) override;
   void hold_message(std::uint64_t tag) override;
   void release_held(std::uint64_t tag) override;
   bool connected(NodeId to) const override;
@@ -244,11 +245,16 @@ class Simulation {
   std::span<const NodeId> client_ids() const { return client_ids_; }
   /// `carries_writes` false: a control message (Context::send_control), which carries no causal past.
   /// `own_through` valid: the message carries the sender's own writes only through that one
-  /// (Context::send_with_own_writes_through).
-  bool send(NodeId from, NodeId to, std::string_view payload, bool carries_writes = true, OpId own_through = {});
+  /// (Context::send_with_own_writes_through). `own_missing` not empty: the message lacks those of
+  /// the sender's own writes (Context::send_without_own_writes).
+  bool send(NodeId from, NodeId to, std::string_view payload, bool carries_writes = true, OpId own_through = {},
+            std::span<const OpId> own_missing = {});
   /// The past a message of `from` carries when it holds `from`'s own writes only through `last`;
   /// null (and the run aborted) when `from` did not issue `last`.
   std::shared_ptr<const PastSnapshot> past_through(std::uint32_t from, OpId last);
+  /// The past a message of `from` carries when it lacks `missing` of `from`'s own writes; null (and
+  /// the run aborted) when `from` did not issue one of them.
+  std::shared_ptr<const PastSnapshot> past_without(std::uint32_t from, std::span<const OpId> missing);
   /// Keeps `p` until its delivery; returns its slot in packets_.
   std::uint64_t keep_packet(Packet p);
   bool connected(NodeId from, NodeId to) const;

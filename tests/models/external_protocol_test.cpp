@@ -16,6 +16,10 @@ TEST_CASE("the actions a shipped adapter writes are valid protocol lines", "[ext
   CHECK(protocol_line_error(R"({"a":"send","to":0,"data":"AQEB"})", DataType::map) == std::nullopt);
   CHECK(protocol_line_error(R"({"a":"send","to":0,"data":"AQEB","control":true})", DataType::map) == std::nullopt);
   CHECK(protocol_line_error(R"({"a":"send","to":0,"data":"AQEB","control":false})", DataType::map) == std::nullopt);
+  CHECK(protocol_line_error(R"({"a":"send","to":0,"data":"AQEB","own_writes_through":4})", DataType::map) == std::nullopt);
+  CHECK(protocol_line_error(R"({"a":"send","to":0,"data":"AQEB","lacks_own_writes":[2,5]})", DataType::map) ==
+        std::nullopt);
+  CHECK(protocol_line_error(R"({"a":"send","to":0,"data":"AQEB","lacks_own_writes":[]})", DataType::map) == std::nullopt);
   CHECK(protocol_line_error(R"({"a":"report","op":1,"lifecycle":"applied"})", DataType::map) == std::nullopt);
   CHECK(protocol_line_error(R"({"a":"hold","tag":3})", DataType::map) == std::nullopt);
   CHECK(protocol_line_error(R"({"a":"release","tag":3})", DataType::map) == std::nullopt);
@@ -33,6 +37,18 @@ TEST_CASE("a line that breaks the protocol is an error saying what it lacks", "[
   CHECK(protocol_line_error(R"({"a":"put","key":1,"value":"AAAA"})", DataType::map).value().starts_with("a put needs"));
   CHECK(protocol_line_error(R"({"a":"send","to":0,"data":"AQEB","control":"yes"})", DataType::map).value().starts_with(
       "a send's \"control\" must be true or false"));
+  const auto send_with = [](const std::string& extra) {
+    return protocol_line_error(R"({"a":"send","to":0,"data":"AQEB",)" + extra + "}", DataType::map).value_or("");
+  };
+  CHECK(send_with(R"("lacks_own_writes":3)") == "a send's \"lacks_own_writes\" must be an array of op ids");
+  CHECK(send_with(R"("lacks_own_writes":[1,0])") == "a send's \"lacks_own_writes\" must be an array of op ids");
+  CHECK(send_with(R"("lacks_own_writes":["1"])") == "a send's \"lacks_own_writes\" must be an array of op ids");
+  CHECK(send_with(R"("lacks_own_writes":[1],"control":true)").starts_with("a control send carries no write"));
+  CHECK(send_with(R"("lacks_own_writes":[1],"own_writes_through":2)") ==
+        "a send declares \"own_writes_through\" or \"lacks_own_writes\", not both");
+  std::string many = R"("lacks_own_writes":[1)";
+  for (int i = 2; i <= 4'097; ++i) many += "," + std::to_string(i);
+  CHECK(send_with(many + "]").starts_with("a send's \"lacks_own_writes\" names 4097 ops (at most 4096)"));
   CHECK(protocol_line_error(R"({"a":"state","state":{"type":"map","fields":{"x":1}}})", DataType::map) ==
         "a state that is not a canonical map state");
   CHECK(protocol_line_error(R"({"a":"hold"})", DataType::map) == "a hold needs \"tag\" (an integer naming what is held)");

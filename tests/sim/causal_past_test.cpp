@@ -61,6 +61,103 @@ TEST_CASE("merging causal pasts takes each client's larger count", "[sim][histor
            });
 }
 
+namespace {
+
+/// Which operations a past sees, client by client: the reference a gapped past is pinned against.
+using Seen = std::map<std::uint32_t, std::set<std::uint32_t>>;
+
+/// A past built by advances and exclusions (what a message that lacks some of its sender's writes
+/// carries), and the set of operations it should see.
+std::pair<CausalPast, Seen> gapped_past_from(const std::vector<std::pair<std::uint8_t, std::uint8_t>>& steps) {
+  CausalPast past;
+  Seen seen;
+  for (const auto& [what, value] : steps) {
+    const NodeId client{what % 6u};
+    std::set<std::uint32_t>& mine = seen[client.value];
+    if (what % 3 != 0) {
+      const std::uint32_t sequence = mine.empty() ? 1 : *mine.rbegin() + 1;
+      RC_ASSERT(past.advance(client) == sequence);
+      mine.insert(sequence);
+    } else {
+      const std::uint32_t sequence = value % 12u;
+      past.exclude(client, {sequence});
+      mine.erase(sequence);
+    }
+    if (mine.empty()) seen.erase(client.value);
+  }
+  return {past, seen};
+}
+
+/// The operations `past` sees, read through its public accessors.
+Seen seen_by(const CausalPast& past) {
+  Seen seen;
+  for (const auto& [client, count] : past.entries()) {
+    for (std::uint32_t s = 1; s <= count; ++s) {
+      if (past.sees(client, s)) seen[client.value].insert(s);
+    }
+  }
+  return seen;
+}
+
+/// Gaps sorted, disjoint, not adjacent, and each below its client's count; no empty entries.
+void check_shape(const CausalPast& past) {
+  for (const auto& [client, count] : past.entries()) RC_ASSERT(count > 0u);
+  const auto& gaps = past.gaps();
+  for (std::size_t i = 0; i < gaps.size(); ++i) {
+    RC_ASSERT(gaps[i].first >= 1u);
+    RC_ASSERT(gaps[i].first <= gaps[i].last);
+    RC_ASSERT(gaps[i].last < past.seen_from(gaps[i].client));
+    if (i > 0 && gaps[i - 1].client == gaps[i].client) RC_ASSERT(gaps[i - 1].last + 1 < gaps[i].first);
+    if (i > 0) RC_ASSERT(gaps[i - 1].client <= gaps[i].client);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a past with gaps sees exactly what its messages carried", "[sim][history]") {
+  rc::prop("merge is the union of what both see, and the form is the same for the same set",
+           [](const std::vector<std::pair<std::uint8_t, std::uint8_t>>& a,
+              const std::vector<std::pair<std::uint8_t, std::uint8_t>>& b) {
+             auto [past, want] = gapped_past_from(a);
+             const auto [other, theirs] = gapped_past_from(b);
+             check_shape(past);
+             check_shape(other);
+             RC_ASSERT(seen_by(past) == want);
+             RC_ASSERT(seen_by(other) == theirs);
+             Seen both = want;
+             for (const auto& [client, sequences] : theirs) both[client].insert(sequences.begin(), sequences.end());
+             const bool grows = both != want;
+             const auto before = past;
+             bool became_other = false;
+             RC_ASSERT(past.merge(other, &became_other) == grows);
+             check_shape(past);
+             RC_ASSERT(seen_by(past) == both);
+             RC_ASSERT(became_other == (both == theirs));
+             RC_ASSERT(became_other == (past == other));
+             auto swapped = other;
+             swapped.merge(before);
+             RC_ASSERT(swapped == past);
+             RC_ASSERT(!past.merge(other));  // idempotent
+           });
+}
+
+TEST_CASE("lowering a gapped past's count drops the gaps above it", "[sim][history]") {
+  CausalPast past;
+  for (int i = 0; i < 8; ++i) past.advance(NodeId{2});
+  past.exclude(NodeId{2}, {3, 4, 6});
+  CHECK(past.gaps() == std::vector<CausalPast::Gap>{{NodeId{2}, 3, 4}, {NodeId{2}, 6, 6}});
+  CHECK(past.sees(NodeId{2}, 5));
+  CHECK_FALSE(past.sees(NodeId{2}, 4));
+  past.lower(NodeId{2}, 6);  // 6 itself is a gap: the count comes down to 5
+  CHECK(past.seen_from(NodeId{2}) == 5);
+  CHECK(past.gaps() == std::vector<CausalPast::Gap>{{NodeId{2}, 3, 4}});
+  past.exclude(NodeId{2}, {5});  // the top goes, and with it the gap under it
+  CHECK(past.seen_from(NodeId{2}) == 2);
+  CHECK(past.gaps().empty());
+  past.exclude(NodeId{2}, {1, 2});
+  CHECK(past.entries().empty());
+}
+
 TEST_CASE("an operation's causal past names the clients that wrote, not every client", "[sim][history]") {
   // Happens-before tracking must not cost O(clients) per message. A past holds one entry
   // per client whose writes it could have seen, so its size (what each delivery merges) is bounded

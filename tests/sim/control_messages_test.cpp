@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "models/kit/fields.hpp"
 #include "models/kit/server_mirror.hpp"
@@ -39,11 +40,15 @@ constexpr std::uint64_t kRetry = std::uint64_t{1} << 63;  ///< timer tag bit: th
 /// concurrent: the other client never saw the delayed write, only the ping. The first client sends
 /// its write once more 5 s later; a server that applies it again overwrites writes made after the
 /// other client had received it, a loss along data messages.
-/// How many writes the first client makes, and whether its delayed sends declare that they carry
-/// its own writes only through the one they send (Context::send_with_own_writes_through).
+/// How many writes the first client makes; whether its delayed sends declare that they carry its
+/// own writes only through the one they send (Context::send_with_own_writes_through), or that they
+/// lack every other one (Context::send_without_own_writes); and whether the first write waits 7 s
+/// instead of 5, so that the second goes out before it.
 struct Deferral {
   int writes = 1;
   bool declares_through = false;
+  bool declares_lacking = false;
+  bool newest_first = false;
 };
 
 class DeferredClient final : public Node {
@@ -65,8 +70,9 @@ class DeferredClient final : public Node {
       return;
     }
     ++wrote_;
+    own_.push_back(op.id);
     if (server) send_ping(ctx, ping_, *server);
-    ctx.set_timer(Duration::seconds(5), op.id.value);
+    ctx.set_timer(Duration::seconds(deferral_.newest_first && wrote_ == 1 ? 7 : 5), op.id.value);
     ctx.set_timer(Duration::seconds(10), op.id.value | kRetry);
   }
 
@@ -80,7 +86,15 @@ class DeferredClient final : public Node {
     const auto sent = sent_.find(id);
     if (!server || sent == sent_.end()) return;
     const std::string bytes = Writer().u8(kOp).bytes(sent->second.encode()).take();
-    deferral_.declares_through ? ctx.send_with_own_writes_through(*server, bytes, id) : ctx.send(*server, bytes);
+    if (deferral_.declares_through) {
+      ctx.send_with_own_writes_through(*server, bytes, id);
+    } else if (deferral_.declares_lacking) {
+      std::vector<OpId> lacking = own_;
+      std::erase(lacking, id);
+      ctx.send_without_own_writes(*server, bytes, lacking);
+    } else {
+      ctx.send(*server, bytes);
+    }
   }
 
   void on_message(Context& ctx, NodeId, std::string_view payload) override {
@@ -110,6 +124,7 @@ class DeferredClient final : public Node {
   Ping ping_;
   Deferral deferral_;
   int wrote_ = 0;
+  std::vector<OpId> own_;           ///< the delayed writes, oldest first
   std::map<OpId, Operation> sent_;  ///< the delayed writes, once sent: what the resend sends again
   ServerMirror mirror_;
 };
@@ -217,6 +232,40 @@ TEST_CASE("a message that carries its sender's writes only through one does not 
   CHECK(runs_with_lost_writes(deferred_model(Ping::none, Resend::ignored, through), "6s") == 0);
   // Declared through each write, a resend applied again still overwrites what followed it.
   CHECK(runs_with_lost_writes(deferred_model(Ping::none, Resend::applied_again, through), "6s") >= 3);
+}
+
+TEST_CASE("a message that lacks an older write of its sender does not order it", "[sim][history]") {
+  // The first client makes two writes and sends the newer first (a Yjs delete goes out ahead of
+  // the offline inserts before it). The other client writes after the newer one reaches it; the
+  // older one then beats that write on arrival. Counted as a prefix, the newer write's message
+  // orders the other client's write after the older write it never carried.
+  const Deferral whole{.writes = 2, .newest_first = true};
+  const Deferral lacking{.writes = 2, .declares_lacking = true, .newest_first = true};
+  CHECK(runs_with_lost_writes(deferred_model(Ping::none, Resend::ignored, whole), "6s") >= 3);
+  CHECK(runs_with_lost_writes(deferred_model(Ping::none, Resend::ignored, lacking), "6s") == 0);
+  // Declared lacking the other write, a resend applied again still overwrites what followed it.
+  CHECK(runs_with_lost_writes(deferred_model(Ping::none, Resend::applied_again, lacking), "10s") >= 3);
+}
+
+TEST_CASE("a message declared to lack a write its sender did not issue aborts the run", "[sim][history]") {
+  struct Liar final : Node {
+    void on_start(Context&) override {}
+    void on_message(Context&, NodeId, std::string_view) override {}
+    void on_user_operation(Context& ctx, const Operation& op) override {
+      ctx.report(op.id, Lifecycle::applied);
+      const OpId other{op.id.value + 1000};
+      if (auto server = ctx.connected_server()) ctx.send_without_own_writes(*server, "x", std::span(&other, 1));
+    }
+    std::optional<State> state() const override { return std::nullopt; }
+  };
+  Result<Scenario> scenario = parse_scenario(
+      "[workload]\nclients = 2\nrate = \"4/s\"\nduration = \"2s\"\nkeys = 1\n", "liar.toml");
+  REQUIRE(scenario.ok());
+  ModelInfo liar = deferred_model(Ping::none);
+  liar.make_client = [](NodeId) { return std::make_unique<Liar>(); };
+  const Schedule schedule = make_schedule(scenario.value(), liar.data_type, 1);
+  const RunResult r = run_simulation(scenario.value(), liar, schedule, 1);
+  CHECK_THAT(r.aborted, Catch::Contains("declared to lack its own write"));
 }
 
 TEST_CASE("a held message orders nothing until its receiver releases it", "[sim][history]") {

@@ -29,8 +29,14 @@ export class Env {
    * Sends a JSON message to node `to`; silently not sent when no connection to it is up.
    * `{ control: true }` declares that it carries no write (a handshake, presence): the checkers'
    * happens-before does not flow along it. A write sent this way would hide its loss.
+   * `{ ownWritesThrough: op }` and `{ lacksOwnWrites: [op, ...] }` say which of the sender's own
+   * writes it carries when not all of them (PROTOCOL.md, "Control messages and happens-before").
    */
-  send(to: number, message: Json | object, options?: { control?: boolean; ownWritesThrough?: number }): void;
+  send(
+    to: number,
+    message: Json | object,
+    options?: { control?: boolean; ownWritesThrough?: number; lacksOwnWrites?: number[] },
+  ): void;
   /** Runs `callback` after `ms` milliseconds of virtual time; returns a handle for clearTimeout. */
   setTimeout(callback: () => void, ms: number): number;
   clearTimeout(handle: number): void;

@@ -49,8 +49,13 @@ export class Actions {
   /**
    * `control: true`: the bytes carry no write, so happens-before does not flow along them.
    * `ownWritesThrough`: of the sender's own writes they carry that op and those before it only.
+   * `lacksOwnWrites`: they lack those of the sender's own writes, whatever newer ones they carry.
    */
-  send(to: number, bytes: Uint8Array, options?: { control?: boolean; ownWritesThrough?: number }): void;
+  send(
+    to: number,
+    bytes: Uint8Array,
+    options?: { control?: boolean; ownWritesThrough?: number; lacksOwnWrites?: number[] },
+  ): void;
   timer(delayUs: number, tag: number): void;
   report(op: number, lifecycle: Lifecycle, target?: number): void;
   put(key: string, bytes: Uint8Array): void;

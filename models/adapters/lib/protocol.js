@@ -104,12 +104,17 @@ class Actions {
    * Sends bytes (a Uint8Array or Buffer) to node `to`. `{ control: true }` declares that they carry
    * no write (a handshake, a state-vector request, presence): the checkers' happens-before does not
    * flow along them. `{ ownWritesThrough: opId }` declares that of the sender's own writes they carry
-   * that op and those before it only (PROTOCOL.md, "Control messages and happens-before").
+   * that op and those before it only; `{ lacksOwnWrites: [opId, ...] }` that they lack those of the
+   * sender's own writes, whatever newer ones they carry (PROTOCOL.md, "Control messages and
+   * happens-before").
    */
   send(to, bytes, options) {
     const action = { a: 'send', to, data: Buffer.from(bytes).toString('base64') };
     if (options && options.control) action.control = true;
     else if (options && options.ownWritesThrough) action.own_writes_through = options.ownWritesThrough;
+    else if (options && options.lacksOwnWrites && options.lacksOwnWrites.length > 0) {
+      action.lacks_own_writes = options.lacksOwnWrites;
+    }
     this.push(action);
   }
   /** Calls the replica's timer(tag) after `delayUs` microseconds of virtual time. */

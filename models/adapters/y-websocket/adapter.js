@@ -48,6 +48,7 @@ Module._load = function loadWithStore(request, ...rest) {
   return load.call(this, request, ...rest);
 };
 const Y = requireInstalled('yjs');
+const decoding = requireInstalled('lib0/decoding');
 const { WebsocketProvider } = requireInstalled('y-websocket');
 const server = requireInstalled('@y/websocket-server/utils');
 // Whether this version of the server package honours YPERSISTENCE: its own code decides.
@@ -118,6 +119,75 @@ class Holds {
   }
 }
 
+/**
+ * Which of a client's own writes a frame it sends lacks (PROTOCOL.md, "Control messages and
+ * happens-before"). A Yjs delete needs nothing before it, so a reconnecting client's delete goes out
+ * (a y-protocols update) ahead of the offline inserts its sync step 2 sends later; counted whole,
+ * its past would order the server's next writes after inserts it never had.
+ *
+ * Each write is remembered by what its transaction made: its own structs (a clock range of the
+ * document's client id at that moment) and the items it deleted. A write no frame has carried yet
+ * is unsent; a frame that carries a document update carries a write when the update holds any of
+ * its structs (even a garbage-collected one) or any of its deleted items. The frame lacks the
+ * unsent writes it does not carry. A write sent once counts as carried from then on, even when the
+ * frame was lost with its connection; so does every write of an earlier incarnation, which this
+ * replica no longer knows: what cannot be told apart is counted as carried, which can only make the
+ * checkers stricter.
+ */
+class OwnWrites {
+  constructor() {
+    this.parts = new Map();    // op id -> { client, first, end, deleted: [[client, clock, len]] }
+    this.unsent = new Set();   // op ids no frame has carried yet, in issue order
+    this.capturing = null;     // the op whose transaction is running
+  }
+
+  /** Called from the document's afterTransaction while `capturing` runs. */
+  record(transaction) {
+    if (this.capturing === null) return;
+    const client = transaction.doc.clientID;
+    const first = transaction.beforeState.get(client) || 0;
+    const end = transaction.afterState.get(client) || 0;
+    const deleted = [];
+    for (const [owner, items] of transaction.deleteSet.clients) {
+      for (const item of items) deleted.push([owner, item.clock, item.len]);
+    }
+    if (first === end && deleted.length === 0) return;  // it changed nothing: nothing to send
+    this.parts.set(this.capturing, { client, first, end, deleted });
+    this.unsent.add(this.capturing);
+  }
+
+  /** The options of a data frame's send: the unsent writes it lacks, if any. */
+  options(bytes) {
+    if (this.unsent.size === 0) return undefined;
+    const update = documentUpdate(bytes);
+    if (update === null) return undefined;
+    let structs = null;
+    let deletes = null;
+    const lacking = [];
+    for (const op of this.unsent) {
+      // The common case needs no decoding: an op's own update, sent while it runs, carries it.
+      if (op === this.capturing && this.unsent.size === 1) { this.unsent.delete(op); return undefined; }
+      if (structs === null) ({ structs, ds: deletes } = Y.decodeUpdate(update));
+      const part = this.parts.get(op);
+      const inserted = part.first < part.end && structs.some((st) => !(st instanceof Y.Skip) &&
+        st.id.client === part.client && st.id.clock < part.end && part.first < st.id.clock + st.length);
+      const removed = part.deleted.some(([owner, clock, len]) => (deletes.clients.get(owner) || []).some(
+        (item) => item.clock < clock + len && clock < item.clock + item.len));
+      if (inserted || removed) this.unsent.delete(op);
+      else lacking.push(op);
+    }
+    return lacking.length > 0 ? { lacksOwnWrites: lacking } : undefined;
+  }
+}
+
+/** The document update a y-protocols frame carries (sync step 2 or update), or null. */
+function documentUpdate(bytes) {
+  const decoder = decoding.createDecoder(new Uint8Array(bytes));
+  if (decoding.readVarUint(decoder) !== 0) return null;  // not a sync message
+  const kind = decoding.readVarUint(decoder);
+  return kind === 1 || kind === 2 ? decoding.readVarUint8Array(decoder) : null;
+}
+
 /** The replicas of the current and earlier incarnations, to silence one that was restarted. */
 const incarnations = new Map();
 
@@ -151,7 +221,11 @@ class Client extends Replica {
     this.rng = rng;
     this.link = new sockets.ClientLink(this);
     this.holds = new Holds();
+    this.ownWrites = new OwnWrites();
   }
+
+  /** The options of a data frame's send (sockets.js): which of this client's writes it lacks. */
+  sendOptions(bytes) { return this.ownWrites.options(bytes); }
 
   start(event, out) {
     this.within(out, () => {
@@ -162,6 +236,7 @@ class Client extends Replica {
       this.shown = null;
       this.ownOps = new Set();
       this.observe();
+      this.doc.on('afterTransaction', (transaction) => this.ownWrites.record(transaction));
       this.doc.on('update', (update, origin) => {
         this.shown = null;
         if (origin !== this.local) this.local.append(update);
@@ -197,7 +272,13 @@ class Client extends Replica {
   op(event, out) {
     this.within(out, () => {
       const op = event.op;
-      const result = yjsData.apply(this.doc, op);
+      this.ownWrites.capturing = op.id;
+      let result;
+      try {
+        result = yjsData.apply(this.doc, op);
+      } finally {
+        this.ownWrites.capturing = null;
+      }
       if (result === null) { out.report(op.id, 'rejected'); return; }
       this.ownOps.add(op.id);
       out.report(op.id, 'applied', result);

@@ -144,7 +144,10 @@ class ClientSocket {
   send(data) {
     if (this.readyState === CONNECTING) throw new Error("Failed to execute 'send' on 'WebSocket': Still in CONNECTING state.");
     if (this.readyState !== OPENED || this.link.replica.dead) return;  // a browser drops it silently
-    this.link.replica.out.send(this.server, frame(DATA, this.socketNumber, data), dataOptions(data));
+    const replica = this.link.replica;
+    const options = dataOptions(data);
+    // A frame that carries writes: the replica says which of its own it lacks.
+    replica.out.send(this.server, frame(DATA, this.socketNumber, data), options || replica.sendOptions(data));
   }
 
   close() {
