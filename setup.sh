@@ -120,6 +120,19 @@ case "$mode" in
     ./build/release/syncstorm check --seeds 1000 --jobs "$jobs" --no-progress --verify-determinism=1 \
       --junit build/check-junit.xml --json build/check.json
     echo "gate: $((SECONDS - started)) s"
+    echo "== the explorers: every correct model, 300 seeds under --explore priority and 300 under novelty"
+    # The gate draws runs independently; priority runs reorder connections and resets while writes
+    # are in flight, and novelty runs breed the runs that reached something new. They found the
+    # bugs the gate had passed in models declared correct (broker-map, or-set-list, the Loro relay).
+    # About 3 minutes on 2 cores; the room is the Debug build this command no longer makes (the
+    # sanitized Clang suite checks the same pinned trace hashes from another compiler, optimisation
+    # level and allocator than the Release suite).
+    started=$SECONDS
+    for explore in priority novelty; do
+      ./build/release/syncstorm check --seeds 300 --explore "$explore" --jobs "$jobs" --no-progress \
+        --junit "build/check-$explore-junit.xml" --json "build/check-$explore.json"
+    done
+    echo "explorers: $((SECONDS - started)) s"
     echo "== the adapter sweep: every shipped external adapter (real JavaScript libraries) over every scenario it fits"
     # At 60% of the script's seed counts: the full counts took 624 s on 2 quiet cores, which pushed
     # the whole command past an hour. At 60% the current table took 168 to 175 s on 2 quiet cores;
@@ -142,15 +155,6 @@ case "$mode" in
       "-DCMAKE_CXX_FLAGS_DEBUG=-gline-tables-only -O1"
     (cd build/sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
        ctest --output-on-failure -j "$jobs" -LE 'install|examples|kills')
-    echo "== the same trace hashes in Debug and Release builds (and with glibc's allocator and jemalloc)"
-    build build/debug Debug -DSYNCSTORM_TESTS=OFF -DSYNCSTORM_JEMALLOC=OFF
-    tests/cross_build_hashes.sh build/release/syncstorm > build/hashes-release.txt
-    tests/cross_build_hashes.sh build/debug/syncstorm > build/hashes-debug.txt
-    if ! diff -u build/hashes-release.txt build/hashes-debug.txt; then
-      echo "FAILED: Debug and Release builds give different trace hashes"
-      exit 1
-    fi
-    echo "hashes: $(wc -l < build/hashes-release.txt) runs identical in Debug and Release"
     ;;
   *)
     echo "usage: ./setup.sh [build|run|test|deps|adapters]" >&2
