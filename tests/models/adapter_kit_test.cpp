@@ -89,3 +89,24 @@ TEST_CASE("the kit's type declarations check the worked example", "[external][ki
   INFO(output);
   CHECK(status == 0);
 }
+
+TEST_CASE("the kit's env.hold and env.release reach the simulator", "[external][kit][node]") {
+  // tests/models/adapters/kit-holds.js: a server that parks each write 100 ms, held and released.
+  if (!needs_node()) return;
+  const std::string script = "node " + testing::source_path("tests/models/adapters/kit-holds.js");
+  const Scenario scenario = shipped_scenario("partition-heal");
+  auto model = describe_external(script);
+  REQUIRE(model.ok());
+  CHECK(model.value().holds_messages);
+  const RunResult held = run(scenario, model.value(), 1);
+  INFO(held.aborted);
+  REQUIRE(held.aborted.empty());
+  for (const Violation& v : held.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
+  // A hold outside a message's delivery is the simulator's refusal, so the action got there.
+  auto in_timer = describe_external(script + " --hold-in-timer");
+  REQUIRE(in_timer.ok());
+  CHECK_THAT(run(scenario, in_timer.value(), 1).aborted, Catch::Contains("held a message outside the delivery of one"));
+  auto bad_tag = describe_external(script + " --bad-tag");
+  REQUIRE(bad_tag.ok());
+  CHECK_THAT(run(scenario, bad_tag.value(), 1).aborted, Catch::Contains("env.hold(tag) needs a non-negative integer tag"));
+}

@@ -37,6 +37,13 @@ export class Env {
     message: Json | object,
     options?: { control?: boolean; ownWritesThrough?: number; lacksOwnWrites?: number[] },
   ): void;
+  /**
+   * Only inside onMessage: what this message carries waits in the replica for something it lacks,
+   * so happens-before does not flow along it until `release(tag)` with the same non-negative
+   * integer tag, in any later handler (PROTOCOL.md, "Held messages").
+   */
+  hold(tag: number): void;
+  release(tag: number): void;
   /** Runs `callback` after `ms` milliseconds of virtual time; returns a handle for clearTimeout. */
   setTimeout(callback: () => void, ms: number): number;
   clearTimeout(handle: number): void;

@@ -27,6 +27,12 @@ function outsideEvent(what) {
     'handler returned (an unawaited promise or a real setTimeout?). Use env.setTimeout for later work.');
 }
 
+/** `tag` when it is a non-negative integer, as hold and release need; else a clear error. */
+function checkedTag(what, tag) {
+  if (!Number.isSafeInteger(tag) || tag < 0) throw new Error(`env.${what}(tag) needs a non-negative integer tag, got ${JSON.stringify(tag)}`);
+  return tag;
+}
+
 /** A replica's view of the simulator: what the wrapped client or server code is given. */
 class Env {
   constructor(event, rng) {
@@ -43,7 +49,8 @@ class Env {
     this.nextTag = 1;
     this.data = new Map();    // the durable store as this replica last wrote it: key -> JSON value
     // Methods are bound, so wrapped code may take them apart: `new Server({ send, setTimeout })`.
-    for (const name of ['send', 'setTimeout', 'clearTimeout', 'now', 'random', 'applied', 'acknowledged', 'rejected', 'seen']) {
+    for (const name of ['send', 'setTimeout', 'clearTimeout', 'now', 'random', 'applied', 'acknowledged', 'rejected', 'seen',
+      'hold', 'release']) {
       this[name] = this[name].bind(this);
     }
     for (const [key, bytes] of protocol.storeOf(event)) this.data.set(key, JSON.parse(bytes.toString('utf8')));
@@ -77,6 +84,16 @@ class Env {
 
   /** Sends a JSON-serialisable message to node `to` (dropped silently if no connection is up). */
   send(to, message, options) { this.actions('send').send(to, Buffer.from(JSON.stringify(message), 'utf8'), options); }
+
+  /**
+   * Only inside onMessage: what this message carries waits in the replica for something it lacks
+   * (an update whose dependencies have not arrived), so its user has not seen it. The checkers'
+   * happens-before does not flow along it until release(tag) with the same integer `tag`
+   * (PROTOCOL.md, "Held messages"). Hold only what your code really parks.
+   */
+  hold(tag) { this.actions('hold').hold(checkedTag('hold', tag)); }
+  /** In any later handler: the messages held under `tag` are now part of what this replica shows. */
+  release(tag) { this.actions('release').release(checkedTag('release', tag)); }
 
   /** Calls `callback` after `ms` milliseconds of this replica's virtual time; returns a handle. */
   setTimeout(callback, ms) {
