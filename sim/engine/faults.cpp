@@ -30,6 +30,9 @@ void Simulation::crash_node(std::uint32_t i) {
   node_objects_[i] = nullptr;
   n.store.crash(persistent, scenario_.persistence.lose_unflushed);
   release_held(NodeId{i}, std::nullopt);  // what it held is gone with it, but it could have seen it
+  // A crash ends a client's session: its next incarnation's view starts afresh, even when it is
+  // back before the next sample (a reload between two samples was judged against the old view).
+  if (!views_.empty()) views_[i].clear();
 }
 
 bool Simulation::cut(NodeId from, NodeId to, Instant* heals) const {

@@ -196,8 +196,6 @@ void Simulation::sample_convergence(bool before_heal) {
       viewed = n.digest;
       n.digest.reset();
     }
-    // A crash ends a client's session: its next incarnation's view starts afresh.
-    if (!n.up && !views_.empty()) views_[i].clear();
     // A hostile client's replica is not judged (see History::untrusted).
     if (!n.up || h.is_untrusted(NodeId{i})) continue;
     if (auto state = n.node->state()) {

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "sim/cli/commands.hpp"
 #include "sim/scenario/scenario_file.hpp"
 #include "sim/engine/simulation.hpp"
 #include "tests/printers.hpp"
@@ -355,5 +356,44 @@ TEST_CASE("a peer-to-peer strategy that never repairs a lost update fails when p
     INFO(name);
     if (model->correct()) REQUIRE(failed == 0);
     else REQUIRE(diverged == 10);
+  }
+}
+
+TEST_CASE("a client crash ends its user's session even when the client is back before the next view sample",
+          "[sim][faults]") {
+  // Views are sampled every 100 ms. A broker-map client reloaded at 5.03 s for 20 ms shows nothing
+  // until its instance's snapshot arrives, after the 5.1 s sample: the new session's first view.
+  // Judged against the old session's last view, every field it had shown "vanished".
+  Result<Scenario> scenario = parse_scenario(R"(
+servers = 1
+[network]
+link = "stream"
+latency = { min = "10ms", median = "30ms", p99 = "60ms" }
+[persistence]
+client = true
+[workload]
+clients = 3
+rate = "6/s"
+duration = "10s"
+keys = 4
+[[fault]]
+kind = "crash"
+target = "client:1"
+at = "5030ms"
+duration = "20ms"
+[invariants]
+check = "all"
+settle = "20s"
+)",
+                                             "quick-reload.toml");
+  REQUIRE(scenario.ok());
+  const ModelRegistry registry = shipped_models();
+  const ModelInfo& model = *registry.find("broker-map");
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    const RunResult r = run_simulation(scenario.value(), model, make_schedule(scenario.value(), model.data_type, seed), seed);
+    INFO("seed " << seed);
+    REQUIRE(r.aborted.empty());
+    REQUIRE(r.metrics.crashes == 1);
+    for (const Violation& v : r.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
   }
 }
