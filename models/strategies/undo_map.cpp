@@ -24,7 +24,7 @@
 namespace syncstorm {
 namespace {
 
-enum Tag : std::uint8_t { kOp = 1, kAck = 2, kReject = 3, kSnapshot = 4, kUpdate = 5 };
+enum Tag : std::uint8_t { kOp = 1, kAck = 2, kReject = 3, kSnapshot = 4, kUpdate = 5, kAnswered = 6 };
 
 using Versions = std::map<KeyId, std::uint64_t>;
 
@@ -57,6 +57,12 @@ class UndoClient final : public Node {
       if (tag == kReject) roll_back(id);
       history_.erase(id);
       if (!snapshot_rollback_) rebase();
+      answered_ = std::max(answered_, id);
+      // Every write sent so far has its answer: the server may forget its verdicts on them. Once a
+      // burst, not once an answer (a write sent later says the same with its oldest pending one).
+      if (pending_.size() == 0) {
+        if (auto server = ctx.connected_server()) ctx.send_control(*server, Writer().u8(kAnswered).u64(answered_.value).take());
+      }
     } else if (tag == kUpdate) {
       const KeyId key{r.u32()};
       const OpId value{r.u64()};
@@ -122,6 +128,7 @@ class UndoClient final : public Node {
   }
 
   bool snapshot_rollback_;
+  OpId answered_;  ///< the newest write of this incarnation whose answer arrived
   Fields server_;
   Versions versions_;
   Fields shown_;
@@ -157,7 +164,17 @@ class UndoServer final : public Node {
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader r(payload);
-    if (r.u8() != kOp) return;
+    const std::uint8_t tag = r.u8();
+    if (tag == kAnswered) {
+      // The client has the answers to all its writes through this one and none pending.
+      const OpId through{r.u64()};
+      auto author = authors_.find(from);
+      if (!r.ok() || author == authors_.end()) return;
+      auto& verdicts = author->second.verdicts;
+      verdicts.erase(verdicts.begin(), verdicts.upper_bound(through));
+      return;
+    }
+    if (tag != kOp) return;
     auto op = Operation::decode(r.bytes());
     const std::uint64_t base = r.u64();
     const OpId oldest_pending{r.u64()};
@@ -201,8 +218,9 @@ class UndoServer final : public Node {
     NodeId writer;
   };
   /// Per client: the newest write decided, and the verdicts it may still ask for again (those on
-  /// its writes from its oldest pending one on), so that a resend gets the same answer while what
-  /// the server keeps grows with the writers and their pending writes, not with every write ever.
+  /// its writes from its oldest pending one on, none once it says it has every answer), so that a
+  /// resend gets the same answer while what the server keeps grows with the writers and their
+  /// pending writes, not with every write ever.
   struct Author {
     OpId mark;
     std::map<OpId, bool> verdicts;
