@@ -48,7 +48,6 @@ Module._load = function loadWithStore(request, ...rest) {
   return load.call(this, request, ...rest);
 };
 const Y = requireInstalled('yjs');
-const decoding = requireInstalled('lib0/decoding');
 const { WebsocketProvider } = requireInstalled('y-websocket');
 const server = requireInstalled('@y/websocket-server/utils');
 // Whether this version of the server package honours YPERSISTENCE: its own code decides.
@@ -78,14 +77,15 @@ process.setMaxListeners(0);
 
 /**
  * What a message leaves waiting in a Y.Doc. Yjs parks an update whose items follow ones the document
- * lacks (`store.pendingStructs`, with the first clock it misses per client) and a delete of items it
- * does not know yet (`store.pendingDs`); y-websocket relays updates before a peer has synced, so
- * both happen. Such a message is held (PROTOCOL.md, "Held messages"): its sender's past is not this
- * replica's until the clients it waits for are no longer missing, which is when Yjs integrates it.
+ * lacks (`store.pendingStructs`) and a delete of items it does not know yet (`store.pendingDs`);
+ * y-websocket relays updates before a peer has synced, so both happen. Such a message is held
+ * (PROTOCOL.md, "Held messages"): its sender's past is not this replica's until the document holds
+ * everything the message's update carries, each of its structs and each item it deletes, which is
+ * when Yjs has integrated it (whichever message brought the missing pieces).
  */
 class Holds {
   constructor() {
-    this.held = [];  // { tag, waits: Set of client ids (and 'ds' for a pending delete set) }
+    this.held = [];  // { tag, needs: [[client, clock]]: the document's state must reach each }
     this.nextTag = 1;
   }
 
@@ -98,21 +98,29 @@ class Holds {
     return { waits, structs: structs ? structs.update.length : 0, ds: doc.store.pendingDs ? doc.store.pendingDs.length : 0 };
   }
 
-  /** After a message: holds it when it left something new pending, and releases what no longer waits. */
-  afterMessage(before, doc, out) {
+  /** After the message `frame`: holds it when it left something new pending, and releases what is in. */
+  afterMessage(before, doc, out, frame) {
+    this.releaseDone(doc, out);
     const now = Holds.pending(doc);
-    this.releaseDone(now, out);
     const parked = [...now.waits].some((w) => !before.waits.has(w)) || now.structs > before.structs || now.ds > before.ds;
     if (!parked) return;
+    // A frame without an update (a connection opening, which loads the document from storage)
+    // brings no writes of its sender: what storage left pending came with earlier messages.
+    const update = sockets.updateOf(frame);
+    if (update === null) return;
+    const needs = [];
+    const { structs, ds } = Y.decodeUpdate(update);
+    for (const st of structs) if (!(st instanceof Y.Skip)) needs.push([st.id.client, st.id.clock + st.length]);
+    for (const [client, items] of ds.clients) for (const item of items) needs.push([client, item.clock + item.len]);
     const tag = this.nextTag++;
-    this.held.push({ tag, waits: now.waits });
+    this.held.push({ tag, needs });
     out.hold(tag);
   }
 
-  /** Releases every held message none of whose waits is still pending. */
-  releaseDone(now, out) {
+  /** Releases every held message whose update `doc` now holds whole (all of them: no document). */
+  releaseDone(doc, out) {
     this.held = this.held.filter((h) => {
-      for (const w of h.waits) if (now.waits.has(w)) return true;
+      if (doc && h.needs.some(([client, clock]) => Y.getState(doc.store, client) < clock)) return true;
       out.release(h.tag);
       return false;
     });
@@ -159,7 +167,7 @@ class OwnWrites {
   /** The options of a data frame's send: the unsent writes it lacks, if any. */
   options(bytes) {
     if (this.unsent.size === 0) return undefined;
-    const update = documentUpdate(bytes);
+    const update = sockets.documentUpdate(bytes);
     if (update === null) return undefined;
     let structs = null;
     let deletes = null;
@@ -178,14 +186,6 @@ class OwnWrites {
     }
     return lacking.length > 0 ? { lacksOwnWrites: lacking } : undefined;
   }
-}
-
-/** The document update a y-protocols frame carries (sync step 2 or update), or null. */
-function documentUpdate(bytes) {
-  const decoder = decoding.createDecoder(new Uint8Array(bytes));
-  if (decoding.readVarUint(decoder) !== 0) return null;  // not a sync message
-  const kind = decoding.readVarUint(decoder);
-  return kind === 1 || kind === 2 ? decoding.readVarUint8Array(decoder) : null;
 }
 
 /** The replicas of the current and earlier incarnations, to silence one that was restarted. */
@@ -288,8 +288,9 @@ class Client extends Replica {
   message(event, out) {
     this.within(out, () => {
       const before = Holds.pending(this.doc);
-      this.link.receive(event.from, Buffer.from(event.data, 'base64'));
-      this.holds.afterMessage(before, this.doc, out);
+      const frame = Buffer.from(event.data, 'base64');
+      this.link.receive(event.from, frame);
+      this.holds.afterMessage(before, this.doc, out, frame);
     });
   }
 
@@ -329,13 +330,14 @@ class Server extends Replica {
       // from storage, where y-websocket keeps only what it integrated): what was held is released.
       const doc = server.docs.get(this.docName);
       if (doc !== this.doc) {
-        this.holds.releaseDone(Holds.pending(null), out);
+        this.holds.releaseDone(null, out);
         this.doc = doc;
       }
       const before = Holds.pending(doc);
-      this.link.receive(event.from, Buffer.from(event.data, 'base64'));
+      const frame = Buffer.from(event.data, 'base64');
+      this.link.receive(event.from, frame);
       this.doc = server.docs.get(this.docName);
-      this.holds.afterMessage(this.doc === doc ? before : Holds.pending(null), this.doc, out);
+      this.holds.afterMessage(this.doc === doc ? before : Holds.pending(null), this.doc, out, frame);
     });
   }
 

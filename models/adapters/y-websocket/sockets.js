@@ -275,4 +275,18 @@ class ServerConn {
   }
 }
 
-module.exports = { ClientLink, ServerLink };
+/** The document update a y-protocols message carries (sync step 2 or update), or null. */
+function documentUpdate(message) {
+  const decoder = decoding.createDecoder(new Uint8Array(message));
+  if (decoding.readVarUint(decoder) !== 0) return null;  // not a sync message
+  const kind = decoding.readVarUint(decoder);
+  return kind === 1 || kind === 2 ? decoding.readVarUint8Array(decoder) : null;
+}
+
+/** The document update a frame of ours carries (a DATA frame with one), or null. */
+function updateOf(frameBytes) {
+  const { kind, payload } = parse(frameBytes);
+  return kind === DATA ? documentUpdate(payload) : null;
+}
+
+module.exports = { ClientLink, ServerLink, documentUpdate, updateOf };
