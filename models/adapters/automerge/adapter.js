@@ -137,6 +137,8 @@ class Replica {
   constructor(event, rng) {
     this.doc = A.init({ actor: hexActor(rng) });  // a fresh actor per incarnation, from the seed
     this.out = null;
+    this.held = [];     // { tag, waiting: hashes of the message's changes Automerge has queued }
+    this.nextTag = 1;
     this.peers = new Map();  // connected node id -> sync state
     const store = protocol.storeOf(event);
     this.storeKeys = [...store.keys()].filter((key) => key.startsWith('c/')).sort();
@@ -184,6 +186,40 @@ class Replica {
   }
 
   disconnected(event) { this.peers.delete(event.peer); }
+
+  /**
+   * After a message: Automerge queues a change whose dependencies have not arrived (its user does
+   * not see it), and the relay forwards changes before a peer has synced, so that happens. Such a
+   * message is held (PROTOCOL.md, "Held messages") until its changes are in the document: for raw
+   * changes (`raw`, byte arrays) each one's hash is checked; a sync message's changes come in
+   * chunks only Automerge reads, so one that carries changes and left the queue waiting for
+   * something new (`missingBefore`: what it waited for before) waits until nothing is queued at
+   * all. Held messages whose changes are in are released first. Nothing is decoded while nothing
+   * is queued.
+   */
+  holdQueued(raw, sync = null, missingBefore = '') {
+    const missing = A.getMissingDeps(this.doc, []);
+    const queued = missing.length > 0;
+    if (this.held.length > 0) {
+      this.held = this.held.filter((h) => {
+        const waits = h.waiting === null ? queued : h.waiting.some((hash) => !A.hasHeads(this.doc, [hash]));
+        if (waits) return true;
+        this.out.release(h.tag);
+        return false;
+      });
+    }
+    if (!queued) return;
+    let waiting = null;
+    if (raw === null) {
+      if (missing.join() === missingBefore || A.decodeSyncMessage(sync).changes.length === 0) return;
+    } else {
+      waiting = raw.map((change) => A.decodeChange(change).hash).filter((hash) => !A.hasHeads(this.doc, [hash]));
+      if (waiting.length === 0) return;
+    }
+    const tag = this.nextTag++;
+    this.held.push({ tag, waiting });
+    this.out.hold(tag);
+  }
 
   state() {
     if (this.shownDoc !== this.doc) {
@@ -239,13 +275,16 @@ class Client extends Replica {
     const body = bytes.subarray(1);
     const before = this.doc;
     if (bytes[0] === TAG_SYNC) {
+      const missingBefore = A.getMissingDeps(this.doc, []).join();
       this.receiveSync(event.from, body);
+      this.holdQueued(null, body, missingBefore);
       if (this.pending.size > 0) this.acknowledgeHeld(A.decodeSyncMessage(body).heads);
       this.syncWith(event.from);
     } else if (bytes[0] === TAG_CHANGES) {
       const { hashes, changes } = decodeChanges(body);
       for (const hash of hashes) this.acknowledge(hash);
       if (changes.length > 0) [this.doc] = A.applyChanges(this.doc, changes);
+      this.holdQueued(changes);
     }
     if (this.doc !== before) {
       reportSeen(out, before, this.doc, this.ownOps);
@@ -282,11 +321,14 @@ class Server extends Replica {
     const heads = A.getHeads(this.doc);
     let sent = [];  // the hashes of the changes the sender sent raw: it needs only their hashes back
     if (bytes[0] === TAG_SYNC) {
+      const missingBefore = A.getMissingDeps(this.doc, []).join();
       this.receiveSync(event.from, body);
+      this.holdQueued(null, body, missingBefore);
     } else if (bytes[0] === TAG_CHANGES) {
       const { hashes, changes } = decodeChanges(body);
       sent = hashes;
       [this.doc] = A.applyChanges(this.doc, changes);
+      this.holdQueued(changes);
     } else {
       return;
     }
