@@ -44,6 +44,7 @@ declare -A seeds=(
   [automerge-list]=4
   [sharedb-map]=4
   [sharedb-list]=9
+  [sharedb-text]=12
   [sharedb-map-1.0.0-beta.29]=2
   [sharedb-map-1.0.0-beta.31]=2
   [yjs-ws-list]=13

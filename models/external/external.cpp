@@ -1357,6 +1357,9 @@ std::vector<ExternalSpec> shipped_external_specs() {
       {"sharedb-list", node("sharedb", "list"), "ShareDB 7 (real library, Node.js): list items as fields of a json0 document",
        DataType::list, Topology::client_server, SupersedeRule::add_wins, std::nullopt,  // json0: a write beats a concurrent removal
        MetadataGrowth::keeps_every_change},
+      {"sharedb-text", node("sharedb", "text"), "ShareDB 7 (real library, Node.js): text as a string field of a json0 document (si and sd ops)",
+       DataType::text, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
+       MetadataGrowth::keeps_every_change},
       // A release whose clients compose an edit made offline into the op that was in flight when the
       // connection reset: the server drops the resent op as a duplicate and acknowledges both edits.
       {"sharedb-map-1.0.0-beta.29", node("sharedb", "map --release=1.0.0-beta.29"),

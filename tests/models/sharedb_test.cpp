@@ -1,4 +1,4 @@
-// The ShareDB adapter (models/adapters/sharedb): sharedb-map and sharedb-list on ShareDB's own Backend
+// The ShareDB adapter (models/adapters/sharedb): sharedb-map, sharedb-list and sharedb-text on ShareDB's own Backend
 // and Connection, and sharedb-map on two old releases, one with a published reconnect bug
 // (1.0.0-beta.29) and the first with its fix (1.0.0-beta.31). The repro file beside this test is the
 // shrunk schedule syncstorm found for that bug; it must still fail on the buggy release and pass on the
@@ -63,11 +63,11 @@ bool shows(const RunResult& r, Invariant invariant) {
 
 }  // namespace
 
-TEST_CASE("sharedb-map and sharedb-list converge, pass every checker and replay to the same trace hash",
+TEST_CASE("sharedb-map, sharedb-list and sharedb-text converge, pass every checker and replay to the same trace hash",
           "[external][node][sharedb]") {
   if (!needs_sharedb()) return;
   const ModelRegistry registry = shipped_models();
-  for (const char* name : {"sharedb-map", "sharedb-list"}) {
+  for (const char* name : {"sharedb-map", "sharedb-list", "sharedb-text"}) {
     const ModelInfo* model = registry.find(name);
     REQUIRE(model != nullptr);
     const RunResult a = run(quiet(), *model, 11);
@@ -85,7 +85,7 @@ TEST_CASE("a ShareDB server rebuilds its database from its store after a crash a
           "[external][node][sharedb]") {
   if (!needs_sharedb()) return;
   const ModelRegistry registry = shipped_models();
-  for (const char* name : {"sharedb-map", "sharedb-list"}) {
+  for (const char* name : {"sharedb-map", "sharedb-list", "sharedb-text"}) {
     const RunResult r = testing::check_restarts_and_converges(server_crashes(), *registry.find(name));
     CHECK(count_acknowledged(r) > 0);
   }
@@ -135,5 +135,5 @@ TEST_CASE("the shrunk repro shows a user its acknowledged edit undone on ShareDB
 
 TEST_CASE("a ShareDB seed run after another in one process gives the hash it gives alone", "[external][node][sharedb]") {
   if (!needs_sharedb()) return;
-  testing::check_seed_after_another({"sharedb-map", "sharedb-list", "sharedb-map-1.0.0-beta.29", "sharedb-map-1.0.0-beta.31"}, server_crashes(), quiet());
+  testing::check_seed_after_another({"sharedb-map", "sharedb-list", "sharedb-text", "sharedb-map-1.0.0-beta.29", "sharedb-map-1.0.0-beta.31"}, server_crashes(), quiet());
 }

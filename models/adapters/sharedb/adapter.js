@@ -1,8 +1,11 @@
 'use strict';
 // syncstorm adapter for ShareDB (operational transformation through a server):
-//   node adapter.js map|list [--release=current|1.0.0-beta.29]
+//   node adapter.js map|list|text [--release=current|1.0.0-beta.29|1.0.0-beta.31]
 // `map` (sharedb-map): one json0 document whose fields are the map's keys. `list` (sharedb-list): list
-// items as fields of that document, from item id to op id. `--release` picks the ShareDB release:
+// items as fields of that document, from item id to op id. `text` (sharedb-text): a string field
+// `text` edited with json0's string insert and delete (`si`, `sd`), the way ShareDB's text editors
+// bind to it; element i is the code point TEXT_BASE + i, two UTF-16 units (every offset and length
+// in an op is even, and json0 transforms keep them so). `--release` picks the ShareDB release:
 // `current` is the pinned `sharedb` package, `1.0.0-beta.29` the pinned `sharedb-1.0.0-beta.29` alias
 // (a release with a known reconnect bug, kept to show that the simulator finds it).
 //
@@ -19,6 +22,9 @@
 // rule is server_order. A list also removes items, and json0 lets a write beat a concurrent removal
 // whatever the server's order (a removal whose old value was replaced meanwhile becomes a no-op; a
 // replacement of a value removed meanwhile becomes an insert), so the list's rule is add_wins.
+// In a text, an insert is never lost to a concurrent edit and two concurrent deletes of one element
+// delete it once (json0 shrinks the later `sd` by what the earlier removed), so its rule is add_wins
+// like the other texts'.
 // ShareDB keeps every op in its op log, so the server's store grows with every write.
 //
 // ShareDB defers its work with process.nextTick and its streams do too. This adapter therefore runs
@@ -40,8 +46,8 @@ const PACKAGES = {
   '1.0.0-beta.29': 'sharedb-1.0.0-beta.29',
   '1.0.0-beta.31': 'sharedb-1.0.0-beta.31',
 };
-if (variant !== 'map' && variant !== 'list') {
-  process.stderr.write(`usage: node adapter.js map|list [--release=current|1.0.0-beta.29] (got ${variant})\n`);
+if (variant !== 'map' && variant !== 'list' && variant !== 'text') {
+  process.stderr.write(`usage: node adapter.js map|list|text [--release=current|1.0.0-beta.29|1.0.0-beta.31] (got ${variant})\n`);
   process.exit(2);
 }
 if (!(release in PACKAGES)) {
@@ -105,8 +111,28 @@ function sendOptions(message) {
 
 function opKey(version) { return OP_KEY_PREFIX + String(version).padStart(10, '0'); }
 
-/** The canonical state of a document's data (an object from key to op id). */
+// Text elements as code points beyond the Basic Multilingual Plane: each is one surrogate pair.
+const TEXT_FIELD = 'text';
+const TEXT_BASE = 0x10000;
+const TEXT_MAX = 0x10ffff - TEXT_BASE;  // the largest op id a text element can carry
+
+/** The op ids of a text's elements, in document order. */
+function elementsOf(text) {
+  return Array.from(text || '', (ch) => ch.codePointAt(0) - TEXT_BASE);
+}
+
+/** The document's data when the server creates it. */
+function initialData() { return variant === 'text' ? { [TEXT_FIELD]: '' } : {}; }
+
+/** The op ids a document's data shows: field or item values, or text elements. */
+function shownIds(data) {
+  if (variant === 'text') return elementsOf(data && data[TEXT_FIELD]);
+  return Object.values(data || {});
+}
+
+/** The canonical state of a document's data (an object from key to op id, or the text field). */
 function canonical(data) {
+  if (variant === 'text') return { type: 'text', text: elementsOf(data && data[TEXT_FIELD]) };
   const entries = Object.keys(data || {}).map((key) => [Number(key), data[key]]);
   entries.sort((x, y) => x[0] - y[0]);
   if (variant === 'map') return { type: 'map', fields: Object.fromEntries(entries) };
@@ -159,7 +185,7 @@ class Server {
     doc.fetch(guarded((error) => {
       if (error) throw error;
       if (doc.type) return;
-      doc.create({}, guarded((createError) => { if (createError) throw createError; }));
+      doc.create(initialData(), guarded((createError) => { if (createError) throw createError; }));
     }));
   }
 
@@ -230,7 +256,7 @@ class Client {
     this.doc.on('error', guarded((error) => { throw error; }));
     this.doc.subscribe(guarded(() => {}));
     this.ownOps = new Set();
-    this.shown = {};
+    this.shown = new Set();  // the op ids shown after the last event
     this.lastSubmitted = 0;      // the op id of the user's latest submitted op
     this.throughBySeq = new Map();  // an op message's seq: the last of the user's ops it carries
   }
@@ -267,8 +293,10 @@ class Client {
     this.socket.onmessage({ data: Buffer.from(event.data, 'base64').toString('utf8') });
   }
 
-  /** The json0 op for a user operation, or null when the operation cannot be done here. */
+  /** The json0 op for a user operation and the element a text delete removes (0 otherwise), or
+   *  null when the operation cannot be done here. */
   opFor(op, data) {
+    if (variant === 'text') return this.textOpFor(op, data);
     const key = String(op.key);
     const has = Object.prototype.hasOwnProperty.call(data, key);
     const component = { p: [key] };
@@ -280,32 +308,43 @@ class Client {
     } else {
       component.oi = op.id;
     }
-    return [component];
+    return { json0: [component], target: 0 };
+  }
+
+  textOpFor(op, data) {
+    const elements = elementsOf(data[TEXT_FIELD]);
+    const position = Math.floor(op.position_ppm * elements.length / 1000000);
+    if (op.kind === 'text_insert') {
+      if (op.id > TEXT_MAX) throw new Error(`op id ${op.id} is beyond the ${TEXT_MAX} text elements this adapter can name`);
+      const at = Math.min(position, elements.length);
+      return { json0: [{ p: [TEXT_FIELD, 2 * at], si: String.fromCodePoint(TEXT_BASE + op.id) }], target: 0 };
+    }
+    if (op.kind !== 'text_delete' || elements.length === 0) return null;
+    const at = Math.min(position, elements.length - 1);
+    const target = elements[at];
+    return { json0: [{ p: [TEXT_FIELD, 2 * at], sd: String.fromCodePoint(TEXT_BASE + target) }], target };
   }
 
   op(event, out) {
     const op = event.op;
     // A client that has never loaded the document holds nothing to edit.
-    const json0 = this.doc.type ? this.opFor(op, this.doc.data) : null;
-    if (json0 === null) { out.report(op.id, 'rejected'); return; }
+    const edit = this.doc.type ? this.opFor(op, this.doc.data) : null;
+    if (edit === null) { out.report(op.id, 'rejected'); return; }
     this.ownOps.add(op.id);
     this.lastSubmitted = op.id;
-    this.doc.submitOp(json0, guarded((error) => {
+    this.doc.submitOp(edit.json0, guarded((error) => {
       // ShareDB rolled the op back and told the user.
       output().report(op.id, error ? 'rejected' : 'acknowledged');
     }));
-    out.report(op.id, 'applied');
+    out.report(op.id, 'applied', edit.target || undefined);
   }
 
   /** Once ShareDB is at rest: reports `seen` for every op id now shown that was not shown before
    *  (nor written here). */
   settle(event, out) {
-    const data = this.doc.data || {};
-    for (const key of Object.keys(data)) {
-      const id = data[key];
-      if (this.shown[key] !== id && !this.ownOps.has(id)) out.report(id, 'seen');
-    }
-    this.shown = Object.assign({}, data);
+    const shown = new Set(shownIds(this.doc.data));
+    for (const id of shown) if (!this.shown.has(id) && !this.ownOps.has(id)) out.report(id, 'seen');
+    this.shown = shown;
   }
 
   state() {
@@ -317,6 +356,12 @@ class Client {
   }
 }
 
+const DESCRIPTIONS = {
+  map: 'a map as fields of a json0 document',
+  list: 'list items as fields of a json0 document',
+  text: 'text as a string field of a json0 document (si and sd ops)',
+};
+
 // ----------------------------------------------------------------------------------------------
 // The loop: lib/protocol.js's, asynchronous, so that ShareDB's deferred work ends before each answer.
 
@@ -324,8 +369,8 @@ protocol.serve(
   Object.assign({
     data_type: variant,
     topology: 'client_server',
-    rule: variant === 'list' ? 'add_wins' : 'server_order',
-    description: `ShareDB ${release}: ${variant === 'map' ? 'a map' : 'list items'} as fields of a json0 document`,
+    rule: variant === 'map' ? 'server_order' : 'add_wins',
+    description: `ShareDB ${release}: ${DESCRIPTIONS[variant]}`,
     protocol: 2,
   }, KNOWN_BUGS[release] || {}),
   (event) => (event.role === 'server' ? new Server(event) : new Client(event)),
