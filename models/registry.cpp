@@ -19,6 +19,7 @@ ModelInfo or_set_list_model();
 ModelInfo union_set_list_model();
 ModelInfo tombstone_ttl_list_model();
 ModelInfo rga_text_model();
+ModelInfo index_text_model();
 ModelInfo event_log_list_model();
 ModelInfo event_log_list_full_resync_model();
 // Article models: the systems and pitfalls of the real-time state article.
@@ -74,6 +75,7 @@ ModelRegistry shipped_models() {
   registry.add(union_set_list_model());
   registry.add(tombstone_ttl_list_model());
   registry.add(rga_text_model());
+  registry.add(index_text_model());
   registry.add(event_log_list_model());
   registry.add(event_log_list_full_resync_model());
   // Article models.

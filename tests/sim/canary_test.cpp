@@ -43,7 +43,7 @@ TEST_CASE("the baselines we know are buggy still say which invariant they break"
       "tombstone-ttl-list", "outbox-map-memory", "outbox-map-newest-first", "outbox-map-rebuilding-server",
       "outbox-map-no-rebase", "eventstore-map-unbounded", "broker-map-at-most-once", "guarded-map-trusting",
       "undo-map-snapshot", "p2p-lww-map-no-gossip", "refetch-map-read-replicas", "versioned-map-no-upcast",
-      "siblings-map"};
+      "siblings-map", "index-text"};
   const std::vector<std::string> shipped = buggy_in_process(shipped_models());
   std::vector<std::string> missing;
   for (const std::string& name : known) {
@@ -145,4 +145,31 @@ TEST_CASE("siblings-map is caught by its metadata growth where it stays far belo
     CHECK(caught.has_value());
   }
   CHECK(judged == 3);
+}
+
+TEST_CASE("the text canary: index-text diverges in element order and its wrong deletes lose acknowledged inserts",
+          "[canary]") {
+  // The text paths of the checkers (element order in convergence, an element gone without the
+  // delete that named it) through the whole engine: edits applied at stale indices must show as both.
+  const ModelRegistry models = shipped_models();
+  auto scenarios = shipped_scenarios();
+  REQUIRE(scenarios.ok());
+  const ModelInfo& model = *models.find("index-text");
+  int runs = 0;
+  for (const Scenario& scenario : scenarios.value()) {
+    if (scenario.name != "quiet") continue;
+    ++runs;
+    const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model.data_type, 1), 1);
+    const auto shows = [&](Invariant invariant, const std::string& words) {
+      return std::any_of(r.violations.begin(), r.violations.end(), [&](const Violation& v) {
+        return v.invariant == invariant && (v.detail.find(words) != std::string::npos || v.subject.find(words) != std::string::npos);
+      });
+    };
+    CHECK(shows(Invariant::convergence, "First difference: element"));
+    CHECK(shows(Invariant::lost_acknowledged_write, "text element"));
+    // The correct text CRDT on the same schedule: no finding.
+    const RunResult rga = run_simulation(scenario, *models.find("rga-text"), make_schedule(scenario, DataType::text, 1), 1);
+    CHECK(rga.violations.empty());
+  }
+  CHECK(runs == 1);
 }
