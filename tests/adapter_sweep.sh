@@ -74,7 +74,8 @@ declare -A scenario_share=(
 # One line per finding: MODEL SCENARIO INVARIANT (SCENARIO * for any), and why. Each is in
 # models/adapters/README.md, "The adapter sweep".
 # - A ShareDB client keeps its unacknowledged ops in memory only (ShareDB has no offline
-#   persistence): a reloaded tab drops them, and its user is told nothing.
+#   persistence): a reloaded tab drops them, and its user is told nothing (article-tab-reload, and
+#   swarm when it crashes a client with ops in flight).
 # - y-websocket's server relays other users' updates to a client from the moment it connects, before
 #   it has answered the client's state vector; Yjs then shows a key as absent while an overwrite
 #   waits for the item it follows (yjs#461), so a view goes back in time until the resync arrives.
@@ -90,6 +91,9 @@ known_findings="
 sharedb-map article-tab-reload silent-rollback
 sharedb-map-1.0.0-beta.29 article-tab-reload silent-rollback
 sharedb-map-1.0.0-beta.31 article-tab-reload silent-rollback
+sharedb-map swarm silent-rollback
+sharedb-list swarm silent-rollback
+sharedb-text swarm silent-rollback
 yjs-ws-list * read-your-writes
 automerge-repo-map * silent-rollback
 automerge-repo-list * silent-rollback

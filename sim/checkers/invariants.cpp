@@ -444,17 +444,20 @@ bool ordered_before_remove(const History& history, const OpRecord& write, const 
 /// it reports as its target) and that value's causal past; a remove of an item its user could not
 /// see covers nothing. (The engine's happens-before says what a replica *could* have seen through
 /// any message; the target says what it did see, so blind removes raise no false alarm.)
+bool remove_covers(const History& history, const KeyOps& ops, const OpRecord& r) {
+  if (r.rejected || !r.target.valid() || !is_recorded(history, r.target)) return false;
+  for (auto it = ops.writes.rbegin(); it != ops.writes.rend(); ++it) {
+    const OpRecord& write = history.record(*it);
+    if (write.rejected || *it == r.target) continue;
+    if (!ordered_before_remove(history, write, r, history.record(r.target))) return false;
+  }
+  return true;
+}
+
 std::optional<OpId> covering_remove(const History& history, const KeyOps& ops) {
   for (OpId remove : ops.removes) {
     const OpRecord& r = history.record(remove);
-    if (!r.acknowledged || r.rejected || !r.target.valid() || !is_recorded(history, r.target)) continue;
-    bool covers = true;
-    for (auto it = ops.writes.rbegin(); it != ops.writes.rend() && covers; ++it) {
-      const OpRecord& write = history.record(*it);
-      if (write.rejected) continue;
-      covers = *it == r.target || ordered_before_remove(history, write, r, history.record(r.target));
-    }
-    if (covers) return remove;
+    if (r.acknowledged && remove_covers(history, ops, r)) return remove;
   }
   return std::nullopt;
 }
@@ -474,6 +477,71 @@ void report_resurrection(const History& history, const StateGroup& group, KeyId 
   findings.add(Invariant::resurrection, {SubjectKind::item, key.value}, remove, std::move(v));
 }
 
+bool live_at_end(const History& history, NodeId node);
+bool enabled(const InvariantOptions& options, Invariant invariant);
+
+/// Whether the largest state lacks text element `element` while every state that shows it is
+/// smaller: then those replicas diverged (they missed its delete) and the divergence violation
+/// names them, as for a write the largest state holds (check_absences).
+bool dropped_by_the_largest_state(const Snapshot& snapshot, OpId element) {
+  if (snapshot.groups.size() < 2) return false;
+  const StateGroup& largest = snapshot.groups[majority_group(snapshot)];
+  if (largest.holds(0, element)) return false;
+  for (const StateGroup& group : snapshot.groups) {
+    if (group.holds(0, element) && group.nodes.size() >= largest.nodes.size()) return false;
+  }
+  return true;
+}
+
+void report_undeleted(const History& history, const StateGroup& group, OpId element, const OpRecord& del,
+                      Invariant invariant, Findings& findings) {
+  const bool acked = invariant == Invariant::resurrection;
+  const NodeId node = acked ? group.nodes.front() : del.op.client;
+  Violation v;
+  v.expected = fmt::format("element {} absent", op_name(element));
+  v.observed = fmt::format("element {} present on node {}{}", op_name(element), node.value,
+                           acked ? "" : " (the deleting client)");
+  v.detail = acked ? fmt::format("Node {} still shows element {} although delete {} that removed it was "
+                                 "acknowledged: a text element is inserted once, so nothing may bring it back.",
+                                 node.value, op_name(element), op_name(del.op.id))
+                   : fmt::format("Delete {} removed element {} for its user at {} and was never acknowledged "
+                                 "nor rejected, yet the user's own replica, node {}, ends showing the element again.",
+                                 op_name(del.op.id), op_name(element), format_ms(*del.applied), node.value);
+  v.involved.push_back({del.op.id, acked ? "acknowledged delete" : "applied, unacknowledged delete"});
+  if (is_recorded(history, element)) v.involved.push_back({element, "element shown"});
+  findings.add(invariant, {SubjectKind::element, element.value}, del.op.id, std::move(v));
+}
+
+/// Text deletes that did not stay done. An element is inserted once and a delete names the element
+/// its replica removed, so under every rule a shown element whose delete was acknowledged came back
+/// (resurrection), and one whose delete its live user was never answered about was undone on that
+/// user's own replica without a word (silent rollback). A replica that never received the delete,
+/// when the largest state has it, diverged instead (see dropped_by_the_largest_state).
+void check_text_deletes(const History& history, const Snapshot& snapshot, const OpIndex& index,
+                        const InvariantOptions& options, Findings& findings) {
+  const bool resurrection = enabled(options, Invariant::resurrection);
+  const bool rollback = enabled(options, Invariant::silent_rollback);
+  for (const StateGroup& group : snapshot.groups) {
+    for (OpId element : group.state->text) {
+      auto deletes = index.deletes_of.find(element);
+      if (deletes == index.deletes_of.end()) continue;
+      const Subject subject{SubjectKind::element, element.value};
+      for (OpId id : deletes->second) {
+        const OpRecord& del = history.record(id);
+        if (del.rejected || !del.applied || history.is_untrusted(del.op.client)) continue;
+        if (del.acknowledged) {
+          if (!resurrection || findings.has(Invariant::resurrection, subject)) continue;
+          if (enabled(options, Invariant::convergence) && dropped_by_the_largest_state(snapshot, element)) continue;
+          report_undeleted(history, group, element, del, Invariant::resurrection, findings);
+        } else if (rollback && !findings.has(Invariant::silent_rollback, subject) && live_at_end(history, del.op.client) &&
+                   std::binary_search(group.nodes.begin(), group.nodes.end(), del.op.client)) {
+          report_undeleted(history, group, element, del, Invariant::silent_rollback, findings);
+        }
+      }
+    }
+  }
+}
+
 void check_resurrection(const History& history, const Snapshot& snapshot, const OpIndex& index,
                         Findings& findings) {
   if (history.type != DataType::list) return;
@@ -486,6 +554,41 @@ void check_resurrection(const History& history, const Snapshot& snapshot, const 
       auto [cached, fresh] = covering.try_emplace(item.id);
       if (fresh) cached->second = covering_remove(history, ops->second);
       if (cached->second) report_resurrection(history, group, item.id, *cached->second, findings);
+    }
+  }
+}
+
+void report_undone_remove(const History& history, const StateGroup& group, KeyId key, const OpRecord& remove,
+                          Findings& findings) {
+  const std::optional<OpId> value = value_at(group, key.value);
+  Violation v;
+  v.expected = fmt::format("item {} absent", key.value);
+  v.observed = fmt::format("item {} = {} on node {} (the removing client)", key.value, shown(value), remove.op.client.value);
+  v.detail = fmt::format("Remove {} took item {} away for its user at {} and was never acknowledged nor "
+                         "rejected, yet the user's own replica, node {}, ends showing the item again, and the "
+                         "remove had seen every add and update of it.",
+                         op_name(remove.op.id), key.value, format_ms(*remove.applied), remove.op.client.value);
+  v.involved.push_back({remove.op.id, "applied, unacknowledged remove"});
+  if (value && is_recorded(history, *value)) v.involved.push_back({*value, "value shown"});
+  findings.add(Invariant::silent_rollback, {SubjectKind::item, key.value}, remove.op.id, std::move(v));
+}
+
+/// List removes undone without a word: a remove its live user was never answered about, which had
+/// seen every add and update of its item (as covering_remove asks of an acknowledged one), while
+/// that user's own replica ends showing the item. An acknowledged one is a resurrection instead.
+void check_undone_removes(const History& history, const Snapshot& snapshot, const OpIndex& index,
+                          Findings& findings) {
+  for (const auto& [key, ops] : index.by_key) {
+    const Subject subject{SubjectKind::item, key.value};
+    for (OpId id : ops.removes) {
+      const OpRecord& r = history.record(id);
+      if (r.acknowledged || r.rejected || !r.applied || history.is_untrusted(r.op.client)) continue;
+      if (findings.has(Invariant::silent_rollback, subject) || findings.has(Invariant::resurrection, subject)) break;
+      auto own = snapshot.group_of.find(r.op.client);
+      if (own == snapshot.group_of.end() || !live_at_end(history, r.op.client)) continue;
+      const StateGroup& group = snapshot.groups[own->second];
+      if (!value_at(group, key.value) || !remove_covers(history, ops, r)) continue;
+      report_undone_remove(history, group, key, r, findings);
     }
   }
 }
@@ -1075,6 +1178,10 @@ std::vector<Violation> check_invariants(const History& history, const InvariantO
     check_convergence_time(history, snapshot, options, findings);
   }
   if (enabled(options, Invariant::resurrection)) check_resurrection(history, snapshot, index, findings);
+  if (history.type == DataType::text) check_text_deletes(history, snapshot, index, options, findings);
+  if (history.type == DataType::list && enabled(options, Invariant::silent_rollback)) {
+    check_undone_removes(history, snapshot, index, findings);
+  }
   check_absences(history, snapshot, index, options, findings);
   check_sessions(history, index, options, findings);
   if (enabled(options, Invariant::phantom_or_double_applied)) check_phantoms(history, snapshot, findings);

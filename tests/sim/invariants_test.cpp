@@ -346,6 +346,74 @@ TEST_CASE("a remove that was never acknowledged cannot be resurrected", "[invari
   CHECK(of(check(b.history()), Invariant::resurrection).empty());
 }
 
+TEST_CASE("a remove its live user was never answered about, undone on that user's own replica, is a silent rollback",
+          "[invariants]") {
+  // Client 2 removed item 4 after seeing its add; the remove was neither acknowledged nor rejected,
+  // and client 2's own replica ends showing the item again.
+  auto history = [](bool concurrent_add, bool live, bool acked) {
+    Builder b(DataType::list, SupersedeRule::add_wins);
+    const OpId add = b.op(1, OpKind::list_add, 4);
+    b.ack(add).sees(2, 1);
+    const OpId remove = b.op(2, OpKind::list_remove, 4);
+    b.target(remove, add);
+    if (acked) b.ack(remove);
+    OpId shown = add;
+    if (concurrent_add) {
+      shown = b.op(3, OpKind::list_add, 4);  // never saw the remove: under add-wins it may win
+      b.ack(shown);
+    }
+    b.node(0, list_state({{4, shown}})).node(2, list_state({{4, shown}}), live);
+    return b.history();
+  };
+  const auto found = of(check(history(false, true, false)), Invariant::silent_rollback);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].subject == "item 4");
+  CHECK(contains(found[0].observed, "node 2 (the removing client)"));
+  CHECK(found[0].involved[0].op == OpId{2});
+  CHECK(of(check(history(true, true, false)), Invariant::silent_rollback).empty());
+  CHECK(check(history(false, false, false)).empty());  // a user no longer there was told nothing
+  const auto acked = check(history(false, true, true));
+  CHECK(of(acked, Invariant::silent_rollback).empty());
+  CHECK(of(acked, Invariant::resurrection).size() == 1);
+}
+
+TEST_CASE("a text element shown again after its delete: a resurrection when acknowledged, a silent rollback on the deleting user's replica when not",
+          "[invariants]") {
+  auto history = [](bool acked, bool others_deleted) {
+    Builder b(DataType::text, SupersedeRule::add_wins);
+    const OpId insert = b.op(1, OpKind::text_insert);
+    b.ack(insert).sees(2, 1);
+    const OpId del = b.op(2, OpKind::text_delete);
+    b.target(del, insert);
+    if (acked) b.ack(del);
+    // Node 2 shows the element again; node 0 and node 1 show it too unless the delete reached them.
+    const State gone = text_state({});
+    const State back = text_state({insert});
+    b.node(0, others_deleted ? gone : back).node(1, others_deleted ? gone : back).node(2, back);
+    return b.history();
+  };
+  const auto resurrected = of(check(history(true, false)), Invariant::resurrection);
+  REQUIRE(resurrected.size() == 1);
+  CHECK(resurrected[0].subject == "text element op1");
+  CHECK(resurrected[0].involved[0].op == OpId{2});
+  const auto rolled_back = check(history(false, false));
+  REQUIRE(rolled_back.size() == 1);
+  CHECK(rolled_back[0].invariant == Invariant::silent_rollback);
+  CHECK(contains(rolled_back[0].observed, "node 2 (the deleting client)"));
+  // Most replicas have the delete: the one without it diverged, which convergence reports alone.
+  const auto diverged = check(history(true, true));
+  CHECK(of(diverged, Invariant::resurrection).empty());
+  CHECK_FALSE(of(diverged, Invariant::convergence).empty());
+  // A delete its user was told failed may be undone.
+  Builder b(DataType::text, SupersedeRule::add_wins);
+  const OpId insert = b.op(1, OpKind::text_insert);
+  b.ack(insert).sees(2, 1);
+  const OpId del = b.op(2, OpKind::text_delete);
+  b.target(del, insert).reject(del);
+  b.node(0, text_state({insert})).node(2, text_state({insert}));
+  CHECK(check(b.history()).empty());
+}
+
 // ------------------------------------------------------------------------------------------------
 // Lost acknowledged writes.
 
