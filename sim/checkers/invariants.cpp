@@ -811,8 +811,48 @@ bool item_removed_by(const History& history, const OpIndex& index, KeyId key, In
   });
 }
 
+/// Whether text element `element` may vanish from a view at `at`: some delete of it was issued by
+/// then and not rejected by then.
+bool element_deleted_by(const History& history, const OpIndex& index, OpId element, Instant at) {
+  auto deletes = index.deletes_of.find(element);
+  if (deletes == index.deletes_of.end()) return false;
+  return std::any_of(deletes->second.begin(), deletes->second.end(), [&](OpId del) {
+    const OpRecord& d = history.record(del);
+    return d.op.issued_at <= at && !(d.rejected && *d.rejected <= at);
+  });
+}
+
+/// The subject of a view regression: a field, an item, or a text element (keyed by its own id).
+Subject view_subject(const History& history, KeyId key) {
+  switch (history.type) {
+    case DataType::list: return {SubjectKind::item, key.value};
+    case DataType::text: return {SubjectKind::element, key.value};
+    default: return {SubjectKind::field, key.value};
+  }
+}
+
+void report_text_regression(const History& history, const ViewRegression& reg, Invariant invariant,
+                            Findings& findings) {
+  const OpRecord& from = history.record(reg.from);
+  const bool own = invariant == Invariant::read_your_writes;
+  Violation v;
+  v.expected = fmt::format("element {} shown until a delete of it", op_name(reg.from));
+  v.observed = fmt::format("element {} gone from node {} at {}", op_name(reg.from), reg.node.value, format_ms(reg.at));
+  v.detail = fmt::format("Node {} showed element {} ({}) and then, by {}, no longer did, although no delete of "
+                         "it had been issued: the user's view went back in time.",
+                         reg.node.value, op_name(reg.from),
+                         own ? "its own user's insert" : fmt::format("inserted by node {}", from.op.client.value),
+                         format_ms(reg.at));
+  v.involved.push_back({reg.from, own ? "own insert shown first" : "element shown first"});
+  findings.add(invariant, view_subject(history, reg.key), reg.from, std::move(v));
+}
+
 void report_regression(const History& history, const ViewRegression& reg, Invariant invariant,
                        Findings& findings) {
+  if (history.type == DataType::text) {
+    report_text_regression(history, reg, invariant, findings);
+    return;
+  }
   const OpRecord& from = history.record(reg.from);
   const bool own = invariant == Invariant::read_your_writes;
   const std::string place = fmt::format("{} {}", history.type == DataType::list ? "item" : "field", reg.key.value);
@@ -827,8 +867,7 @@ void report_regression(const History& history, const ViewRegression& reg, Invari
       reg.to.valid() ? "was ordered before it" : "no remove explains", to_string(history.rule));
   v.involved.push_back({reg.from, own ? "own write shown first" : "value shown first"});
   if (reg.to.valid()) v.involved.push_back({reg.to, "older value shown after it"});
-  const Subject subject{history.type == DataType::list ? SubjectKind::item : SubjectKind::field, reg.key.value};
-  findings.add(invariant, subject, reg.from, std::move(v));
+  findings.add(invariant, view_subject(history, reg.key), reg.from, std::move(v));
 }
 
 void check_sessions(const History& history, const OpIndex& index, const InvariantOptions& options,
@@ -837,11 +876,13 @@ void check_sessions(const History& history, const OpIndex& index, const Invarian
     const OpRecord& from = history.record(reg.from);
     if (from.rejected && *from.rejected <= reg.at) continue;  // rolled back, and its user was told
     const Invariant invariant = from.op.client == reg.node ? Invariant::read_your_writes : Invariant::monotonic_reads;
-    const Subject subject{history.type == DataType::list ? SubjectKind::item : SubjectKind::field, reg.key.value};
+    const Subject subject = view_subject(history, reg.key);
     if (!enabled(options, invariant) || findings.has(invariant, subject)) continue;
     if (reg.to.valid()) {
       if (view_may_go_to(history, history.record(reg.to), from)) continue;
     } else if (history.type == DataType::list && item_removed_by(history, index, reg.key, reg.at)) {
+      continue;
+    } else if (history.type == DataType::text && element_deleted_by(history, index, reg.from, reg.at)) {
       continue;
     }
     report_regression(history, reg, invariant, findings);

@@ -3,6 +3,8 @@
 // they share is in simulation_internal.hpp.
 #include "sim/engine/simulation_internal.hpp"
 
+#include <limits>
+
 namespace syncstorm::engine_internal {
 
 Instant NodeContext::local_clock() const { return sim_->local_clock(index_); }
@@ -51,7 +53,7 @@ void Simulation::setup() {
   h.rule = model_.rule;
   // Seen writes matter to the checkers wherever a field or item has writes to rank.
   if (h.type == DataType::map || h.type == DataType::list) seen_writes_.resize(count);
-  if (h.type == DataType::map || h.type == DataType::list) views_.resize(count);
+  if (h.type != DataType::counter) views_.resize(count);  // a counter has no per-write view
   h.metadata_bound_applies = model_.metadata_growth != MetadataGrowth::keeps_every_change;
   h.growth_judges_clients = model_.metadata_growth != MetadataGrowth::keeps_history &&
                             model_.metadata_growth != MetadataGrowth::keeps_every_change;
@@ -232,6 +234,12 @@ void Simulation::note_view(std::uint32_t i, const State& state) {
     for (const auto& [key, value] : state.fields) view.emplace_back(key.value, value.value);
   } else if (state.type == DataType::list) {
     for (const Item& item : state.items) view.emplace_back(item.id.value, item.value.value);
+  } else if (state.type == DataType::text) {
+    // An element is its own key: the view can only lose it (the checkers ask whether a delete
+    // explains that). Ids past the key range are not followed: a finding missed, never a false one.
+    for (OpId element : state.text) {
+      if (element.value <= std::numeric_limits<std::uint32_t>::max()) view.emplace_back(static_cast<std::uint32_t>(element.value), element.value);
+    }
   }
   // A map's fields come sorted by key (State's canonical form): checking is a pass, sorting several.
   if (!std::is_sorted(view.begin(), view.end())) std::sort(view.begin(), view.end());

@@ -147,10 +147,11 @@ TEST_CASE("siblings-map is caught by its metadata growth where it stays far belo
   CHECK(judged == 3);
 }
 
-TEST_CASE("the text canary: index-text diverges in element order and its wrong deletes lose acknowledged inserts",
+TEST_CASE("the text canary: index-text diverges in element order, and its wrong deletes lose inserts, bring deleted ones back and pull them from views",
           "[canary]") {
-  // The text paths of the checkers (element order in convergence, an element gone without the
-  // delete that named it) through the whole engine: edits applied at stale indices must show as both.
+  // The text paths of the checkers through the whole engine (element order in convergence, an
+  // element gone without the delete that named it, a deleted element back, an element vanishing
+  // from a user's view): edits applied at stale indices must show as all of them.
   const ModelRegistry models = shipped_models();
   auto scenarios = shipped_scenarios();
   REQUIRE(scenarios.ok());
@@ -167,6 +168,8 @@ TEST_CASE("the text canary: index-text diverges in element order and its wrong d
     };
     CHECK(shows(Invariant::convergence, "First difference: element"));
     CHECK(shows(Invariant::lost_acknowledged_write, "text element"));
+    CHECK(shows(Invariant::resurrection, "text element"));
+    CHECK(shows(Invariant::monotonic_reads, "text element"));
     // The correct text CRDT on the same schedule: no finding.
     const RunResult rga = run_simulation(scenario, *models.find("rga-text"), make_schedule(scenario, DataType::text, 1), 1);
     CHECK(rga.violations.empty());

@@ -610,6 +610,34 @@ TEST_CASE("a view that goes back from the user's own write to an older value bre
   }
 }
 
+TEST_CASE("a text element gone from a view with no delete of it issued goes back in time",
+          "[invariants][sessions]") {
+  // The engine keys a text view by element id: an element can only vanish (to = 0).
+  Builder b(DataType::text, SupersedeRule::add_wins);
+  const OpId mine = b.op(1, OpKind::text_insert);
+  const OpId theirs = b.op(2, OpKind::text_insert);
+  b.ack(mine).ack(theirs);
+  b.node(0, text_state({mine, theirs})).node(1, text_state({mine, theirs})).node(2, text_state({mine, theirs}));
+  b.history().view_regressions.push_back(regression(1, mine, OpId{}, static_cast<std::uint32_t>(mine.value)));
+  b.history().view_regressions.push_back(regression(1, theirs, OpId{}, static_cast<std::uint32_t>(theirs.value)));
+  SECTION("no delete: the own insert breaks read-your-writes, the other's monotonic reads") {
+    const auto found = check(b.history());
+    REQUIRE(of(found, Invariant::read_your_writes).size() == 1);
+    CHECK(of(found, Invariant::read_your_writes)[0].subject == "text element op1");
+    REQUIRE(of(found, Invariant::monotonic_reads).size() == 1);
+    CHECK(of(found, Invariant::monotonic_reads)[0].subject == "text element op2");
+  }
+  SECTION("a delete of the element issued by then explains it; one issued later does not") {
+    const OpId del = b.op(3, OpKind::text_delete);  // issued at 30 ms, before the sample at 30 s
+    b.target(del, theirs);
+    const auto found = check(b.history());
+    CHECK(of(found, Invariant::monotonic_reads).empty());
+    CHECK(of(found, Invariant::read_your_writes).size() == 1);
+    b.history().view_regressions.back().at = Instant::start() + Duration::millis(20);
+    CHECK(of(check(b.history()), Invariant::monotonic_reads).size() == 1);
+  }
+}
+
 TEST_CASE("a view may move to a write the rule lets win, and a list item may vanish once removed",
           "[invariants][sessions]") {
   SECTION("server order: another client's write nobody saw applied first may come after") {
