@@ -613,8 +613,31 @@ bool remove_supersedes(const History& history, OpId remove, OpId write) {
   return true;
 }
 
-/// An operation that may legitimately have replaced `write` in the final state, if any.
-std::optional<OpId> superseder(const History& history, const OpIndex& index, const OpRecord& write) {
+/// Whether a write that may supersede `write` (concurrent or later, not rejected) may itself have
+/// been removed: the item is then legitimately gone. Under add-wins a set that lost to a concurrent
+/// one is gone with it when a remove that saw only the winner takes it away (Yjs's Y.Map).
+bool superseded_then_removed(const History& history, const KeyOps& ops, const OpRecord& write) {
+  for (auto it = ops.writes.rbegin(); it != ops.writes.rend(); ++it) {
+    const OpRecord& other = history.record(*it);
+    if (*it == write.op.id || other.rejected) continue;
+    const bool may = history.rule == SupersedeRule::server_order ? server_may_order_after(other, write)
+                                                                  : !history.happened_before(*it, write.op.id);
+    if (!may) continue;
+    for (OpId remove : ops.removes) {
+      if (!history.record(remove).rejected && remove_supersedes(history, remove, *it)) return true;
+    }
+  }
+  return false;
+}
+
+/// The operation that may legitimately have replaced `write` in what `group` shows, if any. Of the
+/// writes, only the group's own value at the key is a candidate: a write that may supersede `write`
+/// but is not what the replica shows (one that never left its client, say) explains nothing about
+/// the value it shows instead. Otherwise a remove explains its absence: one that supersedes `write`,
+/// or one that supersedes a write that superseded it (an older value shown after such a remove is
+/// the remove's resurrection, reported as such).
+std::optional<OpId> superseder(const History& history, const OpIndex& index, const OpRecord& write,
+                               const StateGroup& group) {
   const OpId id = write.op.id;
   if (write.op.kind == OpKind::text_insert) {
     auto deletes = index.deletes_of.find(id);
@@ -625,18 +648,20 @@ std::optional<OpId> superseder(const History& history, const OpIndex& index, con
     }
     return std::nullopt;
   }
-  const KeyOps& ops = index.by_key.at(write.op.key);
-  for (auto it = ops.writes.rbegin(); it != ops.writes.rend(); ++it) {
-    const OpRecord& other = history.record(*it);
-    if (*it == id || other.rejected) continue;
-    const bool may = history.rule == SupersedeRule::server_order ? server_may_order_after(other, write)
-                                                                  : !history.happened_before(*it, id);
-    if (may) return *it;
+  const std::optional<OpId> shown_value = value_at(group, write.op.key.value);
+  if (shown_value && *shown_value != id && is_recorded(history, *shown_value)) {
+    const OpRecord& other = history.record(*shown_value);
+    const bool may = !other.rejected && other.op.key == write.op.key && writes_state(other.op.kind) &&
+                     (history.rule == SupersedeRule::server_order ? server_may_order_after(other, write)
+                                                                  : !history.happened_before(*shown_value, id));
+    if (may) return shown_value;
   }
+  const KeyOps& ops = index.by_key.at(write.op.key);
   for (auto it = ops.removes.rbegin(); it != ops.removes.rend(); ++it) {
     if (history.record(*it).rejected) continue;
     if (remove_supersedes(history, *it, id)) return *it;
   }
+  if (!ops.removes.empty() && superseded_then_removed(history, ops, write)) return ops.removes.back();
   return std::nullopt;
 }
 
@@ -771,7 +796,7 @@ void check_absences(const History& history, const Snapshot& snapshot, const OpIn
     // about, and that is gone, was dropped without telling the user: a silent rollback.
     const bool unanswered = history.rule == SupersedeRule::server_order && !write.acknowledged &&
                             live_at_end(history, op.client);
-    if (!unanswered && superseder(history, index, write)) continue;
+    if (!unanswered && superseder(history, index, write, *without)) continue;
     // The value shown instead is the same user's earlier write: the writes were applied out of the
     // order they were made in. Named for what went wrong, when that check is on.
     if (write.acknowledged && enabled(options, Invariant::monotonic_writes) &&

@@ -457,6 +457,45 @@ TEST_CASE("either of two concurrent acknowledged writes may win", "[invariants]"
   }
 }
 
+TEST_CASE("a concurrent write that is not what a replica shows does not excuse the older value it shows",
+          "[invariants]") {
+  // `older` happened before the acknowledged `newer`; `concurrent` was written meanwhile by a third
+  // client and could have won, but the replicas show `older`: `newer` was lost, whatever else existed.
+  for (SupersedeRule rule : {SupersedeRule::last_writer_wins, SupersedeRule::add_wins}) {
+    Builder b(DataType::map, rule);
+    const OpId older = b.op(1, OpKind::map_set, 2);
+    b.ack(older).sees(2, 1);
+    const OpId newer = b.op(2, OpKind::map_set, 2);
+    const OpId concurrent = b.op(3, OpKind::map_set, 2);
+    b.ack(newer);
+    b.node(0, map_state({{2, older}})).node(1, map_state({{2, older}})).node(2, map_state({{2, older}}));
+    const auto lost = of(check(b.history()), Invariant::lost_acknowledged_write);
+    REQUIRE(lost.size() == 1);
+    CHECK(lost[0].involved.front().op == newer);
+    CHECK(lost[0].involved.back().op == older);
+    // Shown instead, the concurrent write explains it.
+    b.history().finals.clear();
+    b.node(0, map_state({{2, concurrent}})).node(1, map_state({{2, concurrent}})).node(2, map_state({{2, concurrent}}));
+    CHECK(of(check(b.history()), Invariant::lost_acknowledged_write).empty());
+  }
+}
+
+TEST_CASE("a remove that superseded a write explains its absence even when an older value comes back",
+          "[invariants]") {
+  // The older value shown after the remove is the remove's resurrection: one finding, not two.
+  Builder b(DataType::list, SupersedeRule::add_wins);
+  const OpId add = b.op(1, OpKind::list_add, 4);
+  b.ack(add).sees(2, 1);
+  const OpId update = b.op(2, OpKind::list_update, 4);
+  b.ack(update).sees(3, 2);
+  const OpId remove = b.op(3, OpKind::list_remove, 4);
+  b.ack(remove).target(remove, update);
+  b.node(0, list_state({{4, add}})).node(1, list_state({{4, add}}));
+  const auto found = check(b.history());
+  CHECK(of(found, Invariant::lost_acknowledged_write).empty());
+  CHECK(of(found, Invariant::resurrection).size() == 1);
+}
+
 TEST_CASE("a write whose rejection was reported may vanish", "[invariants]") {
   Builder b(DataType::map);
   const OpId first = b.op(1, OpKind::map_set, 2);

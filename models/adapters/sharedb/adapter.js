@@ -19,9 +19,13 @@
 //
 // Transformation makes the server's order final: two concurrent writes to one field are ordered by
 // the server, the later one wins (json0 transforms the earlier-submitted insert away), so the map's
-// rule is server_order. A list also removes items, and json0 lets a write beat a concurrent removal
-// whatever the server's order (a removal whose old value was replaced meanwhile becomes a no-op; a
-// replacement of a value removed meanwhile becomes an insert), so the list's rule is add_wins.
+// rule is server_order. A list also removes items, and there too the server's order decides: json0
+// turns a removal whose old value was replaced meanwhile into a no-op, but a removal concurrent
+// with an add of an item that was absent in the add's base (a re-add) stays a removal, and applied
+// after the add it takes the added item away (ot-json0's transformComponent keeps a delete against
+// an insert without `od`). So the list's rule is server_order too, not add_wins: on
+// `offline-editing` seed 3 an offline removal resent after another user's acknowledged re-add of
+// item 1 removed it.
 // In a text, an insert is never lost to a concurrent edit and two concurrent deletes of one element
 // delete it once (json0 shrinks the later `sd` by what the earlier removed), so its rule is add_wins
 // like the other texts'.
@@ -369,7 +373,7 @@ protocol.serve(
   Object.assign({
     data_type: variant,
     topology: 'client_server',
-    rule: variant === 'map' ? 'server_order' : 'add_wins',
+    rule: variant === 'text' ? 'add_wins' : 'server_order',
     description: `ShareDB ${release}: ${DESCRIPTIONS[variant]}`,
     protocol: 2,
   }, KNOWN_BUGS[release] || {}),
