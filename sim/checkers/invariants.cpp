@@ -439,8 +439,8 @@ bool ordered_before_remove(const History& history, const OpRecord& write, const 
   return !server_may_order_after(write, target) || !server_may_order_after(write, remove);
 }
 
-/// The first acknowledged remove of an item that took away a value covering every add and update of
-/// it: after it, nothing may bring the item back. A remove covers what its replica showed (the value
+/// Whether remove `r` took away a value covering every add and update of its item: acknowledged,
+/// nothing may bring the item back after it. A remove covers what its replica showed (the value
 /// it reports as its target) and that value's causal past; a remove of an item its user could not
 /// see covers nothing. (The engine's happens-before says what a replica *could* have seen through
 /// any message; the target says what it did see, so blind removes raise no false alarm.)
@@ -454,6 +454,7 @@ bool remove_covers(const History& history, const KeyOps& ops, const OpRecord& r)
   return true;
 }
 
+/// The first acknowledged remove that covers every add and update of its item (remove_covers).
 std::optional<OpId> covering_remove(const History& history, const KeyOps& ops) {
   for (OpId remove : ops.removes) {
     const OpRecord& r = history.record(remove);
@@ -477,8 +478,16 @@ void report_resurrection(const History& history, const StateGroup& group, KeyId 
   findings.add(Invariant::resurrection, {SubjectKind::item, key.value}, remove, std::move(v));
 }
 
-bool live_at_end(const History& history, NodeId node);
-bool enabled(const InvariantOptions& options, Invariant invariant);
+bool live_at_end(const History& history, NodeId node) {
+  for (const NodeFinal& f : history.finals) {
+    if (f.node == node) return f.live;
+  }
+  return false;
+}
+
+bool enabled(const InvariantOptions& options, Invariant invariant) {
+  return std::find(options.enabled.begin(), options.enabled.end(), invariant) != options.enabled.end();
+}
 
 /// Whether the largest state lacks text element `element` while every state that shows it is
 /// smaller: then those replicas diverged (they missed its delete) and the divergence violation
@@ -766,16 +775,6 @@ bool held_by_the_largest_state(const Snapshot& snapshot, const Operation& op) {
   return true;
 }
 
-bool live_at_end(const History& history, NodeId node) {
-  for (const NodeFinal& f : history.finals) {
-    if (f.node == node) return f.live;
-  }
-  return false;
-}
-
-bool enabled(const InvariantOptions& options, Invariant invariant) {
-  return std::find(options.enabled.begin(), options.enabled.end(), invariant) != options.enabled.end();
-}
 
 void check_absences(const History& history, const Snapshot& snapshot, const OpIndex& index,
                     const InvariantOptions& options, Findings& findings) {
