@@ -306,12 +306,14 @@ class Replica {
     const key = String(op.key);
     if (op.kind === 'list_update' && !(key in doc)) { out.report(op.id, 'rejected'); return; }
     const before = A.getHeads(doc).join();
+    // A remove reports the value its user saw removed (the checkers' resurrection needs it).
+    const removed = op.kind === 'list_remove' ? doc[key] : undefined;
     this.handle.change((d) => {
       if (op.kind === 'list_remove') delete d[key];
       else d[key] = op.id;
     });
     this.ownOps.add(op.id);
-    out.report(op.id, 'applied');
+    out.report(op.id, 'applied', removed);
     const heads = A.getHeads(this.handle.doc());
     if (heads.join() === before) out.report(op.id, 'acknowledged');  // a no-op: nothing to sync
     else this.pending.set(heads[0], op.id);

@@ -250,12 +250,14 @@ class Client extends Replica {
     const key = String(op.key);
     if (op.kind === 'list_update' && !(key in this.doc)) { out.report(op.id, 'rejected'); return; }
     const before = A.getHeads(this.doc).join();
+    // A remove reports the value its user saw removed (the checkers' resurrection needs it).
+    const removed = op.kind === 'list_remove' ? this.doc[key] : undefined;
     this.doc = A.change(this.doc, (d) => {
       if (op.kind === 'list_remove') delete d[key];
       else d[key] = op.id;
     });
     this.ownOps.add(op.id);
-    out.report(op.id, 'applied');
+    out.report(op.id, 'applied', removed);
     if (A.getHeads(this.doc).join() === before) {
       // Removing an item this replica does not hold changes nothing: there is nothing to save.
       out.report(op.id, 'acknowledged');

@@ -305,14 +305,16 @@ class Client {
     const has = Object.prototype.hasOwnProperty.call(data, key);
     const component = { p: [key] };
     if (has) component.od = data[key];
+    let target = 0;
     if (op.kind === 'list_remove') {
       if (!has) return null;
+      target = data[key];  // what its user saw removed: the checkers' resurrection needs it
     } else if (op.kind === 'list_update' && !has) {
       return null;
     } else {
       component.oi = op.id;
     }
-    return { json0: [component], target: 0 };
+    return { json0: [component], target };
   }
 
   textOpFor(op, data) {

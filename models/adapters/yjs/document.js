@@ -18,8 +18,8 @@ function documentOf(variant) {
     return { type: 'list', items };
   }
 
-  /** Applies a user operation in one transaction with `origin`; returns the target (text
-   *  deletes) or 0, or null when impossible. */
+  /** Applies a user operation in one transaction with `origin`; returns the target (the element a
+   *  text delete removed, the value a list remove took away) or 0, or null when impossible. */
   function apply(doc, op, origin) {
     let target = 0;
     let possible = true;
@@ -42,7 +42,10 @@ function documentOf(variant) {
       const key = String(op.key);
       if (op.kind === 'list_add') items.set(key, op.id);
       else if (op.kind === 'list_update' && items.has(key)) items.set(key, op.id);
-      else if (op.kind === 'list_remove') items.delete(key);
+      else if (op.kind === 'list_remove') {
+        target = items.get(key) || 0;  // what its user saw removed: the checkers' resurrection needs it
+        items.delete(key);
+      }
       else possible = false;  // an update of an item this user does not see
     }, origin);
     return possible ? target : null;
