@@ -5,6 +5,7 @@
 // missing (tests/programs.hpp).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -109,4 +110,31 @@ TEST_CASE("the kit's env.hold and env.release reach the simulator", "[external][
   auto bad_tag = describe_external(script + " --bad-tag");
   REQUIRE(bad_tag.ok());
   CHECK_THAT(run(scenario, bad_tag.value(), 1).aborted, Catch::Contains("env.hold(tag) needs a non-negative integer tag"));
+}
+
+TEST_CASE("the kit's env.applied carries a delete's target to the checkers", "[external][kit][node]") {
+  // tests/models/adapters/kit-text.js: one client keeps a text alone. With targets its deletes
+  // explain every element gone; without them, the deleted inserts are reported rolled back.
+  if (!needs_node()) return;
+  const std::string script = "node " + testing::source_path("tests/models/adapters/kit-text.js");
+  Scenario scenario = testing::quiet_scenario("kit-text", 1);
+  auto model = describe_external(script);
+  REQUIRE(model.ok());
+  const RunResult with_targets = run(scenario, model.value(), 1);
+  INFO(with_targets.aborted);
+  REQUIRE(with_targets.aborted.empty());
+  std::size_t deletes = 0;
+  for (const OpRecord& r : with_targets.history.ops) {
+    if (r.op.kind == OpKind::text_delete && r.applied) deletes += r.target.valid() ? 1 : 0;
+  }
+  CHECK(deletes > 0);
+  for (const Violation& v : with_targets.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
+
+  auto blind = describe_external(script + " --no-target");
+  REQUIRE(blind.ok());
+  const RunResult without = run(scenario, blind.value(), 1);
+  REQUIRE(without.aborted.empty());
+  const bool rolled_back = std::any_of(without.violations.begin(), without.violations.end(),
+                                       [](const Violation& v) { return v.invariant == Invariant::silent_rollback; });
+  CHECK(rolled_back);
 }

@@ -51,7 +51,8 @@ export class Env {
   now(): number;
   /** A float in [0, 1) from the replica's seeded stream. */
   random(): number;
-  applied(opId: number): void;
+  /** `target`: for a list remove or a text delete, the op id of the value or element it took away. */
+  applied(opId: number, target?: number): void;
   acknowledged(opId: number): void;
   rejected(opId: number): void;
   seen(opId: number): void;

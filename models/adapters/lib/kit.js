@@ -112,8 +112,10 @@ class Env {
   /** A float in [0, 1) from this replica's seeded stream (Math.random is the same stream). */
   random() { return this.rng.float(); }
 
-  /** The user sees their edit `opId` take effect (usually at once, on the client). */
-  applied(opId) { this.actions('applied').report(opId, 'applied'); }
+  /** The user sees their edit `opId` take effect (usually at once, on the client). For a list
+   *  remove or a text delete, `target` is what the user saw it take away (the item's value, the
+   *  element): without it the checkers cannot tell a removed value coming back from a new one. */
+  applied(opId, target) { this.actions('applied').report(opId, 'applied', target); }
   /** The user is told the server stored edit `opId`. */
   acknowledged(opId) { this.actions('acknowledged').report(opId, 'acknowledged'); }
   /** The user is told edit `opId` was refused (and it no longer shows). */
