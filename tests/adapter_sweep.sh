@@ -76,10 +76,6 @@ declare -A scenario_share=(
 # - A ShareDB client keeps its unacknowledged ops in memory only (ShareDB has no offline
 #   persistence): a reloaded tab drops them, and its user is told nothing (article-tab-reload, and
 #   swarm when it crashes a client with ops in flight).
-# - ot-json0 1.1.0 (ShareDB's default type) transforms a delete of a key (`od` only) against an
-#   insert without `od` (a shape ShareDB's own transform makes) so that the client and the server
-#   end in different documents: a ShareDB client shows a value the server had ordered before the
-#   user's own later write (sharedb-list under server order; tests/models/adapters/json0-tp1.js).
 # - y-websocket's server relays other users' updates to a client from the moment it connects, before
 #   it has answered the client's state vector; Yjs then shows a key as absent while an overwrite
 #   waits for the item it follows (yjs#461), so a view goes back in time until the resync arrives.
@@ -98,7 +94,6 @@ sharedb-map-1.0.0-beta.31 article-tab-reload silent-rollback
 sharedb-map swarm silent-rollback
 sharedb-list swarm silent-rollback
 sharedb-text swarm silent-rollback
-sharedb-list * read-your-writes
 yjs-ws-list * read-your-writes
 automerge-repo-map * silent-rollback
 automerge-repo-list * silent-rollback

@@ -1355,7 +1355,7 @@ std::vector<ExternalSpec> shipped_external_specs() {
        DataType::map, Topology::client_server, SupersedeRule::server_order, std::nullopt,
        MetadataGrowth::keeps_every_change},  // ShareDB keeps every op in its op log, with no retention
       {"sharedb-list", node("sharedb", "list"), "ShareDB 7 (real library, Node.js): list items as fields of a json0 document",
-       DataType::list, Topology::client_server, SupersedeRule::server_order, std::nullopt,  // json0: a removal may beat a concurrent re-add
+       DataType::list, Topology::client_server, SupersedeRule::add_wins, std::nullopt,  // json0: a write beats a concurrent removal
        MetadataGrowth::keeps_every_change},
       {"sharedb-text", node("sharedb", "text"), "ShareDB 7 (real library, Node.js): text as a string field of a json0 document (si and sd ops)",
        DataType::text, Topology::client_server, SupersedeRule::add_wins, std::nullopt,

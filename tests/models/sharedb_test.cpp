@@ -142,12 +142,12 @@ TEST_CASE("a ShareDB seed run after another in one process gives the hash it giv
   testing::check_seed_after_another({"sharedb-map", "sharedb-list", "sharedb-text", "sharedb-map-1.0.0-beta.29", "sharedb-map-1.0.0-beta.31"}, server_crashes(), quiet());
 }
 
-TEST_CASE("the pinned ot-json0 diverges on a delete against an insert without od: the list's read-your-writes finding",
+TEST_CASE("the pinned ot-json0 diverges on a delete against an insert without od",
           "[external][node][sharedb]") {
   // tests/models/adapters/json0-tp1.js transforms the two ops each against the other, as a ShareDB
-  // client and its server do. While this pinned release keeps the client's document different from
-  // the server's, sharedb-list's read-your-writes finding is json0's (models/adapters/README.md);
-  // the day a release fixes it, this fails and the known finding is to be dropped.
+  // client and its server do: the pinned release leaves the client's document different from the
+  // server's (models/adapters/README.md, "The adapter sweep"). The day a release fixes it, this
+  // fails, and the README's finding is to be revised.
   if (!needs_sharedb()) return;
   namespace fs = std::filesystem;
   const fs::path out = fs::temp_directory_path() / ("syncstorm-json0-" + std::to_string(::getpid()) + ".json");

@@ -19,13 +19,13 @@
 //
 // Transformation makes the server's order final: two concurrent writes to one field are ordered by
 // the server, the later one wins (json0 transforms the earlier-submitted insert away), so the map's
-// rule is server_order. A list also removes items, and there too the server's order decides: json0
-// turns a removal whose old value was replaced meanwhile into a no-op, but a removal concurrent
-// with an add of an item that was absent in the add's base (a re-add) stays a removal, and applied
-// after the add it takes the added item away (ot-json0's transformComponent keeps a delete against
-// an insert without `od`). So the list's rule is server_order too, not add_wins: on
-// `offline-editing` seed 3 an offline removal resent after another user's acknowledged re-add of
-// item 1 removed it.
+// rule is server_order. A list also removes items, and json0 means a write to beat a concurrent
+// removal whatever the server's order (a removal whose old value was replaced meanwhile becomes a
+// no-op; a replacement of a value removed meanwhile becomes an insert), so the list's rule is
+// add_wins. One pair breaks it: a removal against a concurrent insert without `od` (a re-add of an
+// item absent in its writer's view, a shape json0's own transform makes) stays a removal on the
+// server, while the remover's client keeps the insert (ot-json0 1.1.0 breaks TP1 there:
+// tests/models/adapters/json0-tp1.js; models/adapters/README.md, "The adapter sweep").
 // In a text, an insert is never lost to a concurrent edit and two concurrent deletes of one element
 // delete it once (json0 shrinks the later `sd` by what the earlier removed), so its rule is add_wins
 // like the other texts'.
@@ -375,7 +375,7 @@ protocol.serve(
   Object.assign({
     data_type: variant,
     topology: 'client_server',
-    rule: variant === 'text' ? 'add_wins' : 'server_order',
+    rule: variant === 'map' ? 'server_order' : 'add_wins',
     description: `ShareDB ${release}: ${DESCRIPTIONS[variant]}`,
     protocol: 2,
   }, KNOWN_BUGS[release] || {}),
