@@ -22,6 +22,7 @@ ModelInfo rga_text_model();
 ModelInfo index_text_model();
 ModelInfo event_log_list_model();
 ModelInfo event_log_list_full_resync_model();
+ModelInfo event_log_list_fire_and_forget_model();
 // Article models: the systems and pitfalls of the real-time state article.
 ModelInfo outbox_map_model();
 ModelInfo outbox_map_memory_model();
@@ -78,6 +79,7 @@ ModelRegistry shipped_models() {
   registry.add(index_text_model());
   registry.add(event_log_list_model());
   registry.add(event_log_list_full_resync_model());
+  registry.add(event_log_list_fire_and_forget_model());
   // Article models.
   registry.add(outbox_map_model());
   registry.add(outbox_map_memory_model());

@@ -11,6 +11,12 @@
 // snapshot and the events after that; then a "caught up" marker. The full-resync variant always
 // answers with a snapshot of everything, which is correct but costs more bytes per reconnect. The
 // client shows the log's state with its own operations not yet in its copy of the log on top.
+//
+// event-log-list-fire-and-forget (buggy) is event-log-list as a team writes it when a delete is a
+// plain request: the client hides the item at once and sends the remove once, never resending it.
+// On a reconnect it drops every remove still unacknowledged, reasoning that the catch-up answer is
+// the truth. A remove sent on a connection that died is lost, and the item comes back on its user's
+// own screen with no error shown: a silent rollback of a remove (adds and updates keep the outbox).
 #include <algorithm>
 #include <iterator>
 #include <map>
@@ -95,6 +101,8 @@ struct Pending {
 
 class Client final : public Node {
  public:
+  explicit Client(bool fire_and_forget_removes) : fire_and_forget_removes_(fire_and_forget_removes) {}
+
   void on_start(Context& ctx) override {
     restore(ctx);
     refresh();
@@ -130,10 +138,13 @@ class Client final : public Node {
     // Datagram links lose messages: resend what is unacknowledged and an unanswered resume.
     if (awaiting_) ctx.send(*server, Writer().u8(kResume).u64(last_pos_).take());
     else ctx.send(*server, Writer().u8(kPing).u64(last_pos_).take());
-    for (const auto& [id, op] : unacked_) ctx.send(*server, op_message(op, previous_unacked(id)));
+    for (const auto& [id, op] : unacked_) {
+      if (!sent_once(op)) ctx.send(*server, op_message(op, previous_unacked(id)));
+    }
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
+    if (fire_and_forget_removes_) forget_unacknowledged_removes(ctx);
     awaiting_ = true;
     ctx.send(peer, Writer().u8(kResume).u64(last_pos_).take());
     for (const auto& [id, op] : unacked_) ctx.send(peer, op_message(op, previous_unacked(id)));
@@ -145,10 +156,33 @@ class Client final : public Node {
   }
 
  private:
-  /// The unacknowledged operation made just before `id`, or 0.
+  /// The unacknowledged operation made just before `id`, or 0. The buggy variant's removes are
+  /// requests outside this order: the leader would wait for one that is never resent.
   OpId previous_unacked(OpId id) const {
-    auto it = unacked_.lower_bound(id);
-    return it == unacked_.begin() ? OpId{} : std::prev(it)->first;
+    for (auto it = unacked_.lower_bound(id); it != unacked_.begin();) {
+      --it;
+      if (!sent_once(it->second)) return it->first;
+    }
+    return OpId{};
+  }
+
+  /// The buggy variant's removes: sent when made, never again.
+  bool sent_once(const Operation& op) const {
+    return fire_and_forget_removes_ && op.kind == OpKind::list_remove;
+  }
+
+  /// The buggy variant's reconnect: a remove not acknowledged by now is taken for failed and dropped
+  /// without telling the user, so the catch-up shows its item again.
+  void forget_unacknowledged_removes(Context& ctx) {
+    const std::size_t before = unacked_.size();
+    std::erase_if(unacked_, [&](const auto& e) {
+      if (e.second.kind != OpKind::list_remove) return false;
+      pending_.erase(e.first);
+      return true;
+    });
+    if (unacked_.size() == before) return;
+    refresh();
+    persist(ctx);
   }
 
   /// The answer to a resume is complete. Whatever of it a lossy link dropped, the next gap or the
@@ -283,6 +317,7 @@ class Client final : public Node {
   bool awaiting_ = false;             ///< a resume is unanswered
   std::map<std::uint64_t, Operation> ahead_;  ///< events past a gap, applied once it fills (not stored)
   std::set<OpId> reported_;           ///< remote writes already reported as seen
+  bool fire_and_forget_removes_;      ///< the buggy variant: removes sent once, forgotten on reconnect
 };
 
 class Server final : public Node {
@@ -536,26 +571,39 @@ class Server final : public Node {
   std::map<NodeId, std::uint64_t> waiting_;    ///< follower: clients (and their positions) to answer once synced
 };
 
-ModelInfo event_log_info(bool full_resync) {
-  return ModelInfo{
-      .name = full_resync ? "event-log-list-full-resync" : "event-log-list",
-      .description = full_resync
-                         ? "event-sourced server log; every reconnect receives a snapshot of everything"
-                         : "event-sourced server log with snapshots and retention; reconnects get the delta",
+enum class Variant { delta, full_resync, fire_and_forget };
+
+ModelInfo event_log_info(Variant variant) {
+  const bool full_resync = variant == Variant::full_resync;
+  const bool fire_and_forget = variant == Variant::fire_and_forget;
+  ModelInfo info{
+      .name = "event-log-list",
+      .description = "event-sourced server log with snapshots and retention; reconnects get the delta",
       .data_type = DataType::list,
       .topology = Topology::client_server,
       .rule = SupersedeRule::server_order,
       .breaks = std::nullopt,
-      .make_client = [](NodeId) { return std::make_unique<Client>(); },
+      .make_client = [fire_and_forget](NodeId) { return std::make_unique<Client>(fire_and_forget); },
       .make_server = [full_resync](NodeId) { return std::make_unique<Server>(full_resync); },
       // Event sourcing: the server's log of events is the state, so it grows with the writes.
       .metadata_growth = MetadataGrowth::keeps_history,
   };
+  if (full_resync) {
+    info.name = "event-log-list-full-resync";
+    info.description = "event-sourced server log; every reconnect receives a snapshot of everything";
+  } else if (fire_and_forget) {
+    info.name = "event-log-list-fire-and-forget";
+    info.description = "event-log-list whose removes are sent once and dropped on reconnect if unacknowledged: "
+                       "a lost remove brings its item back on its user's screen";
+    info.breaks = Invariant::silent_rollback;
+  }
+  return info;
 }
 
 }  // namespace
 
-ModelInfo event_log_list_model() { return event_log_info(false); }
-ModelInfo event_log_list_full_resync_model() { return event_log_info(true); }
+ModelInfo event_log_list_model() { return event_log_info(Variant::delta); }
+ModelInfo event_log_list_full_resync_model() { return event_log_info(Variant::full_resync); }
+ModelInfo event_log_list_fire_and_forget_model() { return event_log_info(Variant::fire_and_forget); }
 
 }  // namespace syncstorm

@@ -26,6 +26,8 @@ inline constexpr BugCase kBugSuite[] = {
     {"refetch-map-read-replicas", "article-refetch", "shallow", "fetches load-balanced over a lagging read replica: views go back in time"},
     {"versioned-map-no-upcast", "article-versioned-events", "shallow", "the server speaks only the new event schema: old clients neither save nor see writes"},
     {"siblings-map", "quiet", "shallow", "multi-value registers never discard superseded siblings"},
+    {"index-text", "quiet", "shallow", "text synced by index without transformation: concurrent edits land at other places"},
+    {"event-log-list-fire-and-forget", "offline-editing", "deep", "removes sent once and forgotten on reconnect: a lost remove's item comes back"},
     // The bug suite.
     {"ack-before-fsync-map", "server-crash", "shallow", "group commit once a second, acknowledgement at once: a crash loses acknowledged writes"},
     {"reused-mutation-id-map", "article-tab-reload", "shallow", "mutation numbers restart at 1 after a reload: new writes are dropped as resends"},

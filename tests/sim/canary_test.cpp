@@ -43,7 +43,7 @@ TEST_CASE("the baselines we know are buggy still say which invariant they break"
       "tombstone-ttl-list", "outbox-map-memory", "outbox-map-newest-first", "outbox-map-rebuilding-server",
       "outbox-map-no-rebase", "eventstore-map-unbounded", "broker-map-at-most-once", "guarded-map-trusting",
       "undo-map-snapshot", "p2p-lww-map-no-gossip", "refetch-map-read-replicas", "versioned-map-no-upcast",
-      "siblings-map", "index-text"};
+      "siblings-map", "index-text", "event-log-list-fire-and-forget"};
   const std::vector<std::string> shipped = buggy_in_process(shipped_models());
   std::vector<std::string> missing;
   for (const std::string& name : known) {
@@ -173,6 +173,31 @@ TEST_CASE("the text canary: index-text diverges in element order, and its wrong 
     // The correct text CRDT on the same schedule: no finding.
     const RunResult rga = run_simulation(scenario, *models.find("rga-text"), make_schedule(scenario, DataType::text, 1), 1);
     CHECK(rga.violations.empty());
+  }
+  CHECK(runs == 1);
+}
+
+TEST_CASE("the list-remove rollback canary: event-log-list-fire-and-forget brings back a remove its user was never answered about",
+          "[canary]") {
+  // The silent-rollback path for list removes through the whole engine: a remove made offline is
+  // dropped on reconnect without a word, and its item shows again on its user's own replica.
+  const ModelRegistry models = shipped_models();
+  auto scenarios = shipped_scenarios();
+  REQUIRE(scenarios.ok());
+  int runs = 0;
+  for (const Scenario& scenario : scenarios.value()) {
+    if (scenario.name != "offline-editing") continue;
+    ++runs;
+    const Schedule schedule = make_schedule(scenario, DataType::list, 14);
+    const RunResult r = run_simulation(scenario, *models.find("event-log-list-fire-and-forget"), schedule, 14);
+    const bool undone = std::any_of(r.violations.begin(), r.violations.end(), [](const Violation& v) {
+      return v.invariant == Invariant::silent_rollback && v.detail.find("never acknowledged nor rejected") != std::string::npos &&
+             v.observed.find("(the removing client)") != std::string::npos;
+    });
+    CHECK(undone);
+    // The same strategy with its removes in the outbox, on the same schedule: no finding.
+    const RunResult correct = run_simulation(scenario, *models.find("event-log-list"), schedule, 14);
+    CHECK(correct.violations.empty());
   }
   CHECK(runs == 1);
 }
