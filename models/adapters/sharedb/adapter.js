@@ -22,10 +22,10 @@
 // rule is server_order. A list also removes items, and json0 means a write to beat a concurrent
 // removal whatever the server's order (a removal whose old value was replaced meanwhile becomes a
 // no-op; a replacement of a value removed meanwhile becomes an insert), so the list's rule is
-// add_wins. One pair breaks it: a removal against a concurrent insert without `od` (a re-add of an
-// item absent in its writer's view, a shape json0's own transform makes) stays a removal on the
-// server, while the remover's client keeps the insert (ot-json0 1.1.0 breaks TP1 there:
-// tests/models/adapters/json0-tp1.js; models/adapters/README.md, "The adapter sweep").
+// add_wins. This adapter builds every op as json0 asks (`od` whenever the key exists): an insert
+// without `od` over an existing key, which json0 applies all the same, breaks TP1 against a
+// concurrent removal (tests/models/adapters/json0-tp1.js; models/adapters/README.md, "The adapter
+// sweep"), and json0's transforms never make one from well-formed ops (json0-closure.js).
 // In a text, an insert is never lost to a concurrent edit and two concurrent deletes of one element
 // delete it once (json0 shrinks the later `sd` by what the earlier removed), so its rule is add_wins
 // like the other texts'.

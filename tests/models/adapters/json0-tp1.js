@@ -1,9 +1,9 @@
-'use strict';
 // ot-json0 (ShareDB's default type, the version models/adapters/sharedb pins) on one object key:
-// a delete without an insert (`od` only) and, from the same version, an insert without a delete
-// (`oi` only) over the key, a shape ShareDB's own transform produces (a replacement transformed
-// against a concurrent delete loses its `od`). Transformed each against the other, as a client
-// (its op left) and the server (the other first) do, the two sides end in different documents.
+// a delete (`od` only) and, from the same version, an insert over the key without `od` although the
+// key exists. json0 applies such an insert (it overwrites; apply checks nothing), so an app that
+// sets a key with `oi` alone runs, but transformed each against the other, as a client (its op left)
+// and the server (the other first) do, the two sides end in different documents. Ops built as json0
+// asks never take this shape, transformed or composed (json0-closure.js checks every such pair).
 // Prints one JSON line: what each side holds, and whether they agree.
 const json0 = require(require.resolve('ot-json0', { paths: [process.argv[2]] })).type;
 
