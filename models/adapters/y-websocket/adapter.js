@@ -144,7 +144,7 @@ class Holds {
  */
 class OwnWrites {
   constructor() {
-    this.parts = new Map();    // op id -> { client, first, end, deleted: [[client, clock, len]] }
+    this.parts = new Map();    // unsent op id -> { client, first, end, deleted: [[client, clock, len]] }
     this.unsent = new Set();   // op ids no frame has carried yet, in issue order
     this.capturing = null;     // the op whose transaction is running
   }
@@ -174,17 +174,23 @@ class OwnWrites {
     const lacking = [];
     for (const op of this.unsent) {
       // The common case needs no decoding: an op's own update, sent while it runs, carries it.
-      if (op === this.capturing && this.unsent.size === 1) { this.unsent.delete(op); return undefined; }
+      if (op === this.capturing && this.unsent.size === 1) { this.carried(op); return undefined; }
       if (structs === null) ({ structs, ds: deletes } = Y.decodeUpdate(update));
       const part = this.parts.get(op);
       const inserted = part.first < part.end && structs.some((st) => !(st instanceof Y.Skip) &&
         st.id.client === part.client && st.id.clock < part.end && part.first < st.id.clock + st.length);
       const removed = part.deleted.some(([owner, clock, len]) => (deletes.clients.get(owner) || []).some(
         (item) => item.clock < clock + len && clock < item.clock + item.len));
-      if (inserted || removed) this.unsent.delete(op);
+      if (inserted || removed) this.carried(op);
       else lacking.push(op);
     }
     return lacking.length > 0 ? { lacksOwnWrites: lacking } : undefined;
+  }
+
+  /** A frame carries `op`: it is sent from now on, and what it made is needed no more. */
+  carried(op) {
+    this.unsent.delete(op);
+    this.parts.delete(op);
   }
 }
 
