@@ -194,7 +194,8 @@ class Node {
 
 /// How a strategy's nodes are wired.
 enum class Topology : std::uint8_t {
-  client_server,  ///< clients talk to servers over stream (WebSocket) links
+  client_server,  ///< clients talk to servers over stream (WebSocket) links, or datagram links for a
+                  ///< model that declares ModelInfo::datagram_links
   peer_to_peer,   ///< clients talk to each other over datagram links; servers only signal
 };
 /// Its display names, as `syncstorm list --json` prints them.
@@ -233,6 +234,12 @@ struct ModelInfo {
   /// Replicas run in a child process (models/external.hpp): slower, and need Node.js or the like, so
   /// commands that run every model by default skip them unless asked by name.
   bool external = false;
+  /// Its client-server messages survive datagram links (`link = "datagram"`: loss, duplication,
+  /// reordering, no connection events), as a strategy written for WebRTC data channels or UDP must.
+  /// Off for one written for WebSockets: fits() keeps it off such scenarios, since its verdicts
+  /// there would be about a transport it never promised to handle. Peer links are datagrams for
+  /// every peer-to-peer model regardless.
+  bool datagram_links = false;
   /// Its nodes may call Context::hold_message: the engine then keeps each delivered message's
   /// causal past until the callback has said whether it was held. Off for models that never hold.
   bool holds_messages = false;

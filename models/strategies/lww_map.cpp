@@ -91,10 +91,10 @@ using lww::Map;
 using lww::Stamp;
 
 enum Tag : std::uint8_t {
-  kPut = 1,      ///< client -> server: one write (a Map of one entry)
+  kPut = 1,      ///< client -> server: one write (a Map of one entry), then the client's clock
   kAck = 2,      ///< server -> client: the write with this op id is stored durably; then the high mark
   kEntries = 3,  ///< server -> anyone: winning entries (a delta, or the full state), then the high mark
-  kSync = 4,     ///< client -> server, every period: u64 digest of the client's map
+  kSync = 4,     ///< client -> server, every period: u64 digest of the client's map, then its clock
 };
 
 /// Timer tag; the resend and anti-entropy period is kPeriod.
@@ -103,10 +103,13 @@ constexpr Duration kPeriod = Duration::seconds(1);
 /// A client sends its digest at least every this many periods, even while relays keep arriving.
 constexpr std::uint64_t kSyncEvery = 5;
 
-// Every server message ends with the server's high mark: the largest stamp it has merged. The
-// simulator counts a client as having seen every write its server had merged before any message
-// reached it, so the client's clock must move past all of them, not only past the entries the
-// message happens to carry (a relay of another field, or an acknowledgement, carries none of them).
+// Every message ends with its sender's clock: a server's high mark (the largest stamp it has merged
+// or been shown), a client's hybrid clock. The simulator counts a node as having seen every write
+// its sender had seen before any message reached it, so the receiver's clock must move past all of
+// them, not only past the entries the message happens to carry (a relay of another field, an
+// acknowledgement or a digest carries none of them). Over a datagram link this matters both ways:
+// a client's resend of an older write can reach the server before its newer write does, and the
+// server's next relay then carries the newer write's past to other clients without its stamp.
 void write_mark(Writer& w, const lww::HybridClock& mark) { w.i64(mark.time_us).u32(mark.logical); }
 
 std::optional<Stamp> read_mark(Reader& r) {
@@ -150,12 +153,13 @@ std::optional<std::pair<KeyId, Stamp>> read_stamp_record(std::string_view record
   return std::pair{key, s};
 }
 
-std::string encode_put(KeyId key, const Stamp& stamp) {
+std::string encode_put(KeyId key, const Stamp& stamp, const lww::HybridClock& clock) {
   Map one;
   one.set(key, stamp);
   Writer w;
   w.u8(kPut);
   one.encode(w);
+  write_mark(w, clock);
   return w.take();
 }
 
@@ -180,7 +184,7 @@ class LwwClient final : public Node {
     ctx.store().put(outbox_key(op.id), stamp_record(op.key, stamp));
     persist_clock(ctx);  // the write must survive a crash before the user is shown it as done locally
     ctx.report(op.id, Lifecycle::applied);
-    if (auto server = ctx.connected_server()) ctx.send(*server, encode_put(op.key, stamp));
+    if (auto server = ctx.connected_server()) ctx.send(*server, encode_put(op.key, stamp, clock_));
   }
 
   void on_message(Context& ctx, NodeId, std::string_view payload) override {
@@ -214,7 +218,10 @@ class LwwClient final : public Node {
       // server has gone quiet, and every kSyncEvery periods regardless.
       if (!heard_ || ticks_ % kSyncEvery == 0) {
         if (!digest_) digest_ = digest(map_);
-        ctx.send(*server, Writer().u8(kSync).u64(*digest_).take());
+        Writer w;
+        w.u8(kSync).u64(*digest_);
+        write_mark(w, clock_);
+        ctx.send(*server, w.take());
       }
     }
     heard_ = false;
@@ -255,7 +262,7 @@ class LwwClient final : public Node {
   }
 
   void resend(Context& ctx, NodeId server) {
-    for (const auto& [id, entry] : outbox_) ctx.send(server, encode_put(entry.first, entry.second));
+    for (const auto& [id, entry] : outbox_) ctx.send(server, encode_put(entry.first, entry.second, clock_));
   }
 
   // The store holds one record per field ("lww/f/KEY") and per pending write ("lww/o/ID"),
@@ -312,8 +319,12 @@ class LwwServer final : public Node {
       if (field) map.set(field->first, field->second);
     }
     if (whole) map_ = std::move(map);  // a corrupt store is treated as empty
-    // Winners dominate every stamp they beat, so the mark is recovered from the stored map.
+    // Winners dominate every stamp they beat; a client's clock shown to this server is stored apart.
     for (const auto& [key, stamp] : map_.fields) mark_.observe(stamp);
+    if (const auto saved = ctx.store().get("lww/mark")) {
+      Reader r(*saved);
+      if (const auto mark = read_mark(r)) mark_.observe(*mark);
+    }
     // Anti-entropy between servers repairs forwards lost while a server-to-server link was down.
     ctx.set_timer(kPeriod, kTimer);  // anti-entropy; it sends nothing while this is the only server
   }
@@ -324,22 +335,25 @@ class LwwServer final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kSync) {
       const std::uint64_t theirs = r.u64();
+      const auto mark = read_mark(r);
+      if (!mark) return;
+      observe_sender(ctx, *mark);
       if (!digest_) digest_ = digest(map_);
-      if (r.ok() && theirs != *digest_) ctx.send(from, encode_entries(map_, mark_));
+      if (theirs != *digest_) ctx.send(from, encode_entries(map_, mark_));
       return;
     }
     if (tag != kPut && tag != kEntries) return;
     auto incoming = Map::decode(r);
-    if (!incoming) return;
-    if (tag == kEntries) {
-      // Another server's relay: its mark covers writes whose relays to this server are still due.
-      if (const auto mark = read_mark(r)) mark_.observe(*mark);
-    }
+    const auto mark = read_mark(r);
+    if (!incoming || !mark) return;
     Map delta;
     for (const auto& [key, stamp] : incoming->fields) {
       mark_.observe(stamp);
       if (map_.set(key, stamp)) delta.set(key, stamp);
     }
+    // A client's clock, or another server's mark: it covers writes whose own messages to this
+    // server are still due (and every later message of ours carries it on).
+    observe_sender(ctx, *mark);
     if (!delta.fields.empty()) persist(ctx, delta);  // durable before anyone is told
     if (tag == kPut) {
       for (const auto& [key, stamp] : incoming->fields) {
@@ -377,6 +391,18 @@ class LwwServer final : public Node {
   std::uint64_t metadata_bytes() const override { return map_.metadata_bytes(); }
 
  private:
+  /// Moves the mark past a sender's clock, stored before any message of ours carries it (a restart
+  /// must not send a lower mark after a higher one went out).
+  void observe_sender(Context& ctx, const Stamp& mark) {
+    const auto before = std::pair(mark_.time_us, mark_.logical);
+    mark_.observe(mark);
+    if (std::pair(mark_.time_us, mark_.logical) == before) return;
+    Writer w;
+    write_mark(w, mark_);
+    ctx.store().put("lww/mark", w.take());
+    ctx.store().flush();
+  }
+
   void persist(Context& ctx, const Map& delta) {
     digest_.reset();
     for (const auto& [key, stamp] : delta.fields) ctx.store().put(field_key(key), stamp_record(key, stamp));
@@ -400,6 +426,9 @@ ModelInfo make_info(bool wallclock) {
   if (wallclock) info.breaks = Invariant::lost_acknowledged_write;
   info.make_client = [wallclock](NodeId) { return std::make_unique<LwwClient>(wallclock); };
   info.make_server = [](NodeId) { return std::make_unique<LwwServer>(); };
+  // Resends until acknowledged, digests answered with full state, stamps that order any arrival:
+  // loss, duplication and reordering leave it correct (the datagram-relay scenario holds it to it).
+  info.datagram_links = true;
   return info;
 }
 

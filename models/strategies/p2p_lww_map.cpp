@@ -177,6 +177,7 @@ ModelInfo make(std::string name, std::string description, bool gossip) {
       .breaks = gossip ? std::nullopt : std::optional<Invariant>(Invariant::convergence),
       .make_client = [gossip](NodeId) { return std::make_unique<Peer>(gossip); },
       .make_server = [](NodeId) { return std::make_unique<SignalServer>(); },
+      .datagram_links = true,
   };
 }
 

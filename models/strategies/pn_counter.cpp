@@ -338,6 +338,9 @@ ModelInfo pn_counter_model() {
   info.rule = SupersedeRule::last_writer_wins;  // unused: increments never supersede one another
   info.make_client = [](NodeId) { return std::make_unique<PnClient>(); };
   info.make_server = [](NodeId) { return std::make_unique<PnServer>(); };
+  // State-based: totals merge by maximum, so a lost, repeated or late message changes nothing, and
+  // digests repair what was lost (the datagram-relay scenario holds it to it).
+  info.datagram_links = true;
   return info;
 }
 

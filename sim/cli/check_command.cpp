@@ -95,7 +95,11 @@ Result<std::vector<CheckTarget>> targets_of(const std::vector<Scenario>& scenari
   for (const ModelInfo* m : chosen) {
     const bool used = std::any_of(out.begin(), out.end(), [&](const CheckTarget& t) { return t.model == m; });
     if (!used && !args.models.empty()) {
-      return InputError{"", 0, 0, "--model", fmt::format("model '{}' fits none of the scenarios checked", m->name)};
+      // Why, for the first scenario: with one scenario checked (the usual case) that is the answer.
+      const std::optional<InputError> why = scenarios.empty() ? std::nullopt : check_fit(scenarios.front(), *m);
+      return InputError{"", 0, 0, "--model",
+                        fmt::format("model '{}' fits none of the scenarios checked{}", m->name,
+                                    why ? fmt::format(" ({}: {})", scenarios.front().name, why->message) : "")};
     }
   }
   return out;

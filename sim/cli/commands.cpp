@@ -70,8 +70,15 @@ std::optional<InputError> check_fit(const Scenario& scenario, const ModelInfo& m
                       fmt::format("scenario '{}' is about the models {}; '{}' is not one of them", scenario.name, names,
                                   model.name)};
   }
-  return InputError{scenario.file, 0, 0, "servers",
-                    fmt::format("model '{}' needs at least one server, scenario '{}' has none", model.name, scenario.name)};
+  if (model.topology == Topology::client_server && scenario.servers == 0) {
+    return InputError{scenario.file, 0, 0, "servers",
+                      fmt::format("model '{}' needs at least one server, scenario '{}' has none", model.name, scenario.name)};
+  }
+  return InputError{scenario.file, 0, 0, "link",
+                    fmt::format("model '{}' was written for stream (WebSocket) links; scenario '{}' sets link = "
+                                "\"datagram\" (models that declare datagram links: `syncstorm list --json`, "
+                                "\"datagram_links\")",
+                                model.name, scenario.name)};
 }
 
 CLI::Validator whole_number(std::uint64_t lo, std::uint64_t hi, std::string limit) {

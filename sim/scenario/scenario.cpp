@@ -51,6 +51,7 @@ bool fits(const Scenario& scenario, const ModelInfo& model) {
     return false;
   }
   if (model.topology == Topology::client_server && scenario.servers == 0) return false;
+  if (scenario.network.client_link == LinkKind::datagram && !model.datagram_links) return false;
   return true;
 }
 

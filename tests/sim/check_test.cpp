@@ -704,6 +704,8 @@ TEST_CASE("list --json names the shipped scenarios each model fits", "[check]") 
   CHECK(listed["lww-map"].count("offline-peers") == 0);           // a client-server model, no server
   CHECK(listed["broker-map"].count("article-broker-fanout") == 1);
   CHECK(listed["lww-map"].count("article-broker-fanout") == 0);   // the scenario names its models
+  CHECK(listed["lww-map"].count("datagram-relay") == 1);          // declares datagram links
+  CHECK(listed["or-set-list"].count("datagram-relay") == 0);      // written for WebSockets
   // And every model and scenario, against fits() itself.
   const ModelRegistry models = shipped_models();
   auto scenarios = shipped_scenarios();
@@ -716,6 +718,37 @@ TEST_CASE("list --json names the shipped scenarios each model fits", "[check]") 
     INFO(m.name);
     CHECK(listed[m.name] == expected);
   }
+}
+
+TEST_CASE("A model written for stream links is refused on a datagram scenario, with the reason", "[check]") {
+  // Its verdicts there would be about a transport it never promised to handle: `run` names the
+  // scenario's key, `check` says why the model fits none of the scenarios checked.
+  for (const char* args : {"run datagram-relay -m outbox-map --seed 1", "check datagram-relay -m outbox-map --seeds 1"}) {
+    INFO(args);
+    const auto [code, text] = syncstorm::testing::syncstorm_cli(args);
+    CHECK(code == 2);
+    CHECK_THAT(text, Catch::Contains("written for stream (WebSocket) links") && Catch::Contains("link = \"datagram\""));
+  }
+  CHECK(syncstorm::testing::syncstorm_cli("run datagram-relay -m lww-map --seed 1").first == 0);
+}
+
+TEST_CASE("Every correct model that declares datagram links meets a shipped datagram scenario in the gate",
+          "[check]") {
+  // The gate sweeps every shipped scenario a correct model fits: a declaration no shipped scenario
+  // exercises would be a promise nothing holds the model to.
+  const ModelRegistry models = shipped_models();
+  auto scenarios = shipped_scenarios();
+  REQUIRE(scenarios);
+  int declared = 0;
+  for (const ModelInfo& m : models.all()) {
+    if (!m.datagram_links || !m.correct() || m.external || m.topology != Topology::client_server) continue;
+    ++declared;
+    INFO(m.name);
+    CHECK(std::any_of(scenarios.value().begin(), scenarios.value().end(), [&](const Scenario& s) {
+      return s.network.client_link == LinkKind::datagram && fits(s, m);
+    }));
+  }
+  CHECK(declared >= 2);
 }
 
 TEST_CASE("Merge and a repro replay exit 1 on a failure and 0 without one", "[check]") {
