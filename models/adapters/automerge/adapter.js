@@ -63,6 +63,21 @@ const HASH_BYTES = 32;
 // and happens-before").
 const CONTROL = { control: true };
 
+/** The hashes whose presence in a document means it holds all of `chunk`: a change's own hash, or
+ *  for a whole document (what a first sync message carries) its heads; null for a chunk neither
+ *  reads. */
+function chunkHeads(chunk) {
+  try {
+    return [A.decodeChange(chunk).hash];
+  } catch {
+    try {
+      return A.getHeads(A.load(chunk));
+    } catch {
+      return null;
+    }
+  }
+}
+
 /** Whether an Automerge sync message carries changes (writes), not only what its sender holds. */
 function carriesChanges(message) {
   return A.decodeSyncMessage(message).changes.length > 0;
@@ -137,7 +152,8 @@ class Replica {
   constructor(event, rng) {
     this.doc = A.init({ actor: hexActor(rng) });  // a fresh actor per incarnation, from the seed
     this.out = null;
-    this.held = [];     // { tag, waiting: hashes of the message's changes Automerge has queued }
+    this.held = [];     // { tag, waiting: hashes of the message's changes not yet in the document, or
+                        //   null: until nothing is queued }
     this.nextTag = 1;
     this.peers = new Map();  // connected node id -> sync state
     const store = protocol.storeOf(event);
@@ -190,14 +206,12 @@ class Replica {
   /**
    * After a message: Automerge queues a change whose dependencies have not arrived (its user does
    * not see it), and the relay forwards changes before a peer has synced, so that happens. Such a
-   * message is held (PROTOCOL.md, "Held messages") until its changes are in the document: for raw
-   * changes (`raw`, byte arrays) each one's hash is checked; a sync message's changes come in
-   * chunks only Automerge reads, so one that carries changes and left the queue waiting for
-   * something new (`missingBefore`: what it waited for before) waits until nothing is queued at
-   * all. Held messages whose changes are in are released first. Nothing is decoded while nothing
-   * is queued.
+   * message is held (PROTOCOL.md, "Held messages") until its changes are in the document: the hash
+   * of each raw change (`raw`, byte arrays) or of each change chunk of a sync message (`sync`; a
+   * whole document chunk counts by its heads). Held messages whose changes are in are released
+   * first. Nothing is decoded while nothing is queued.
    */
-  holdQueued(raw, sync = null, missingBefore = '') {
+  holdQueued(raw, sync = null) {
     const missing = A.getMissingDeps(this.doc, []);
     const queued = missing.length > 0;
     if (this.held.length > 0) {
@@ -209,13 +223,12 @@ class Replica {
       });
     }
     if (!queued) return;
-    let waiting = null;
-    if (raw === null) {
-      if (missing.join() === missingBefore || A.decodeSyncMessage(sync).changes.length === 0) return;
-    } else {
-      waiting = raw.map((change) => A.decodeChange(change).hash).filter((hash) => !A.hasHeads(this.doc, [hash]));
-      if (waiting.length === 0) return;
-    }
+    const chunks = raw === null ? A.decodeSyncMessage(sync).changes : raw;
+    if (chunks.length === 0) return;
+    const heads = chunks.map(chunkHeads);
+    // A chunk read neither way waits, as its message does, until nothing is queued at all.
+    const waiting = heads.includes(null) ? null : heads.flat().filter((hash) => !A.hasHeads(this.doc, [hash]));
+    if (waiting !== null && waiting.length === 0) return;
     const tag = this.nextTag++;
     this.held.push({ tag, waiting });
     this.out.hold(tag);
@@ -277,9 +290,8 @@ class Client extends Replica {
     const body = bytes.subarray(1);
     const before = this.doc;
     if (bytes[0] === TAG_SYNC) {
-      const missingBefore = A.getMissingDeps(this.doc, []).join();
       this.receiveSync(event.from, body);
-      this.holdQueued(null, body, missingBefore);
+      this.holdQueued(null, body);
       if (this.pending.size > 0) this.acknowledgeHeld(A.decodeSyncMessage(body).heads);
       this.syncWith(event.from);
     } else if (bytes[0] === TAG_CHANGES) {
@@ -323,9 +335,8 @@ class Server extends Replica {
     const heads = A.getHeads(this.doc);
     let sent = [];  // the hashes of the changes the sender sent raw: it needs only their hashes back
     if (bytes[0] === TAG_SYNC) {
-      const missingBefore = A.getMissingDeps(this.doc, []).join();
       this.receiveSync(event.from, body);
-      this.holdQueued(null, body, missingBefore);
+      this.holdQueued(null, body);
     } else if (bytes[0] === TAG_CHANGES) {
       const { hashes, changes } = decodeChanges(body);
       sent = hashes;
