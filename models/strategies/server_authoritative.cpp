@@ -22,7 +22,8 @@ namespace syncstorm {
 namespace {
 
 enum Tag : std::uint8_t {
-  kWrite = 1,     ///< client -> server: u64 op, u32 key, u64 base version, u64 oldest pending op
+  kWrite = 1,     ///< client -> server: u64 op, u32 key, u64 base version, u64 oldest pending op,
+                  ///< u64 the client's pending op made just before this one (0: none)
   kAccepted = 2,  ///< server -> client: u64 op, u32 key, u64 version it got
   kRejected = 3,  ///< server -> client: u64 op
   kUpdate = 4,    ///< server -> client: u32 n, then n x (u32 key, u64 version, u64 value, u32 writer)
@@ -33,6 +34,8 @@ enum Tag : std::uint8_t {
 };
 
 constexpr std::uint64_t kTimer = 1;
+/// Writes a server keeps per client while they wait for a predecessor's decision.
+constexpr std::size_t kWaitingMax = 256;
 /// How often a client resends writes still waiting for the server's answer.
 constexpr Duration kResendPeriod = Duration::seconds(1);
 /// A client sends its digest at least every this many periods, even while broadcasts keep arriving.
@@ -104,6 +107,7 @@ class AuthoritativeClient final : public Node {
   explicit AuthoritativeClient(bool silent) : silent_(silent) {}
 
   void on_start(Context& ctx) override {
+    self_ = ctx.self().value;
     restore(ctx);
     ctx.set_timer(kResendPeriod, kTimer);
   }
@@ -126,6 +130,8 @@ class AuthoritativeClient final : public Node {
       const KeyId key{r.u32()};
       const std::uint64_t version = r.u64();
       if (!r.ok() || !drop_pending(op)) return;
+      OpId& newest = own_accepted_[key];
+      newest = std::max(newest, op);
       adopt(ctx, key, Field{version, op, ctx.self().value, 0});
       ctx.report(op, Lifecycle::acknowledged);
     } else if (tag == kRejected) {
@@ -163,12 +169,18 @@ class AuthoritativeClient final : public Node {
     s.type = DataType::map;
     s.fields.reserve(confirmed_.size() + pending_.size());
     for (const auto& [key, field] : confirmed_) s.fields.emplace_back(key, field.value);
-    // Optimistic: pending writes show, each over the one before it to the same field.
+    // Optimistic: pending writes show, each over the one before it to the same field, but never
+    // over a newer write of this user's that the server has accepted already. On a datagram link
+    // the newer one's answer can come first (the older one's message was lost and is resent): the
+    // user wrote the newer value last and must keep seeing it while the older one waits.
     for (const PendingWrite& p : pending_) {
       auto at = std::lower_bound(s.fields.begin(), s.fields.end(), p.key,
                                  [](const std::pair<KeyId, OpId>& field, KeyId key) { return field.first < key; });
-      if (at != s.fields.end() && at->first == p.key) at->second = p.op;
-      else s.fields.emplace(at, p.key, p.op);
+      if (at != s.fields.end() && at->first == p.key) {
+        if (!superseded_by_own(p)) at->second = p.op;
+      } else {
+        s.fields.emplace(at, p.key, p.op);
+      }
     }
     return s;
   }
@@ -179,7 +191,27 @@ class AuthoritativeClient final : public Node {
 
  private:
   std::string encode_write(const PendingWrite& p) const {
-    return Writer().u8(kWrite).u64(p.op.value).u32(p.key.value).u64(p.base).u64(oldest_pending().value).take();
+    OpId previous;
+    for (const PendingWrite& q : pending_) {
+      if (!(q.op < p.op)) break;
+      previous = q.op;
+    }
+    return Writer()
+        .u8(kWrite)
+        .u64(p.op.value)
+        .u32(p.key.value)
+        .u64(p.base)
+        .u64(oldest_pending().value)
+        .u64(previous.value)
+        .take();
+  }
+
+  /// Whether the server has accepted a newer write of this user's to the same field. The server
+  /// decides one client's writes in the order they were made, so this one was decided before it:
+  /// accepted and overwritten, or rejected. Either way the field will not show it again.
+  bool superseded_by_own(const PendingWrite& p) const {
+    const auto newest = own_accepted_.find(p.key);
+    return newest != own_accepted_.end() && p.op < newest->second;
   }
 
   /// Every op of this client before this one has its answer here and is never sent again: the
@@ -211,6 +243,8 @@ class AuthoritativeClient final : public Node {
     for (const auto& [key, field] : confirmed_) write_field(w, key, field);
     w.u32(static_cast<std::uint32_t>(pending_.size()));
     for (const PendingWrite& p : pending_) w.u64(p.op.value).u32(p.key.value).u64(p.base);
+    w.u32(static_cast<std::uint32_t>(own_accepted_.size()));
+    for (const auto& [key, op] : own_accepted_) w.u32(key.value).u64(op.value);
     ctx.store().put("sa/client", w.take());
     ctx.store().flush();
   }
@@ -229,14 +263,23 @@ class AuthoritativeClient final : public Node {
       p.base = r.u64();
       pending.push_back(p);
     }
+    boost::container::flat_map<KeyId, OpId> own_accepted;
+    const std::uint32_t m = r.u32();
+    for (std::uint32_t i = 0; i < m && r.ok(); ++i) {
+      const KeyId key{r.u32()};
+      own_accepted[key] = OpId{r.u64()};
+    }
     if (!confirmed || !r.ok()) return;  // a corrupt store is treated as empty
     confirmed_ = std::move(*confirmed);
     pending_ = std::move(pending);
+    own_accepted_ = std::move(own_accepted);
   }
 
   bool silent_;
+  std::uint32_t self_ = 0;             ///< this client's node id
   Fields confirmed_;                   ///< the server's state as this client last heard it
   std::vector<PendingWrite> pending_;  ///< applied here, not yet answered; in the order the user wrote
+  boost::container::flat_map<KeyId, OpId> own_accepted_;  ///< per field, this user's newest accepted write
   OpId newest_answered_;  ///< the newest of this client's ops answered since it started (not kept across a reload)
   bool heard_ = false;                 ///< a server message arrived since the last timer tick
   std::uint64_t ticks_ = 0;            ///< timer ticks since this node started
@@ -296,22 +339,60 @@ class AuthoritativeServer final : public Node {
   }
 
  private:
+  /// One write as a client sent it.
+  struct WriteMessage {
+    OpId op;
+    KeyId key;
+    std::uint64_t base = 0;
+    OpId oldest;    ///< the client's oldest pending op when it sent this
+    OpId previous;  ///< the client's pending op made just before this one (0: none)
+  };
+
   void on_write(Context& ctx, NodeId from, Reader& r) {
-    const OpId op{r.u64()};
-    const KeyId key{r.u32()};
-    const std::uint64_t base = r.u64();
-    const OpId oldest{r.u64()};
-    if (!r.ok() || !op.valid()) return;
+    WriteMessage w;
+    w.op = OpId{r.u64()};
+    w.key = KeyId{r.u32()};
+    w.base = r.u64();
+    w.oldest = OpId{r.u64()};
+    w.previous = OpId{r.u64()};
+    if (!r.ok() || !w.op.valid()) return;
     Answers& mine = decisions_[from.value];
-    mine.forget_before(oldest);
+    mine.forget_before(w.oldest);
+    // One client's writes are decided in the order they were made: one whose predecessor was lost
+    // or overtaken on a datagram link waits here for it (bounded; the client resends both anyway).
+    // Otherwise a newer write accepted first leaves the older one to show over it, or to land after.
+    if (!settled(mine, w.op) && w.previous.valid() && !settled(mine, w.previous)) {
+      auto& waiting = waiting_[from.value];
+      if (waiting.size() < kWaitingMax) waiting[w.previous] = w;
+      return;
+    }
+    write(ctx, from, w);
+    // Its successor may be waiting for it, and so on down the chain.
+    auto& waiting = waiting_[from.value];
+    for (auto next = waiting.find(w.op); next != waiting.end(); next = waiting.find(w.op)) {
+      w = next->second;
+      waiting.erase(next);
+      write(ctx, from, w);
+    }
+  }
+
+  /// Whether `op` of this client has its decision (or is older than every op it may still send).
+  static bool settled(const Answers& mine, OpId op) { return op < mine.floor || mine.ops.contains(op); }
+
+  /// Decides one write whose predecessor is decided, or answers it again.
+  void write(Context& ctx, NodeId from, const WriteMessage& w) {
+    Answers& mine = decisions_[from.value];
     // A late duplicate of an op its client already has an answer for (a datagram can arrive long
     // after): deciding it again could apply an old write twice.
-    if (op < mine.floor) return;
-    if (auto it = mine.ops.find(op); it != mine.ops.end()) return answer(ctx, from, op, it->second);
+    if (w.op < mine.floor) return;
+    if (auto it = mine.ops.find(w.op); it != mine.ops.end()) return answer(ctx, from, w.op, it->second);
+    const OpId op = w.op;
+    const KeyId key = w.key;
     Field& f = fields_[key];
-    const bool fresh = base == f.version || (f.writer == from.value && base >= f.run_start);
-    // A reordered datagram can bring a client's older write after its newer one to the same field:
-    // the newer write already supersedes it, so it is accepted without changing the field.
+    const bool fresh = w.base == f.version || (f.writer == from.value && w.base >= f.run_start);
+    // A client's older write decided after its newer one to the same field (another server decided
+    // the older one, and only accepted writes are replicated): the newer write already supersedes
+    // it, so it is accepted unchanged.
     const bool superseded = fresh && f.writer == from.value && op < f.value;
     Decision d{fresh, key, f.version};
     if (fresh && !superseded) {
@@ -326,11 +407,11 @@ class AuthoritativeServer final : public Node {
     answer(ctx, from, op, d);
     if (!fresh || superseded) return;
     broadcast(ctx, key, f, from);
-    Writer w;
-    w.u8(kReplicate);
-    write_field(w, key, f);
-    w.u64(op.value).u64(oldest.value);
-    const std::string replica = w.take();
+    Writer out;
+    out.u8(kReplicate);
+    write_field(out, key, f);
+    out.u64(op.value).u64(w.oldest.value);
+    const std::string replica = out.take();
     for (NodeId server : ctx.servers()) {
       if (server != ctx.self()) ctx.send(server, replica);
     }
@@ -434,6 +515,9 @@ class AuthoritativeServer final : public Node {
   Fields fields_;
   /// Per client (by NodeId value), the answers it may still ask for again.
   std::map<std::uint32_t, Answers> decisions_;
+  /// Per client: writes waiting for their predecessor's decision, by that predecessor (not stored:
+  /// a restart forgets them and the client's resends bring them again).
+  std::map<std::uint32_t, std::map<OpId, WriteMessage>> waiting_;
 };
 
 ModelInfo make_info(bool silent) {
@@ -447,6 +531,9 @@ ModelInfo make_info(bool silent) {
   if (silent) info.breaks = Invariant::silent_rollback;
   info.make_client = [silent](NodeId) { return std::make_unique<AuthoritativeClient>(silent); };
   info.make_server = [](NodeId) { return std::make_unique<AuthoritativeServer>(); };
+  // Resends until answered, answers kept for late duplicates, one client's writes decided in the
+  // order made, digests repair lost broadcasts (the datagram-relay scenario holds it to it).
+  info.datagram_links = true;
   return info;
 }
 

@@ -192,6 +192,35 @@ TEST_CASE("server-authoritative keeps a client's newer write when its older one 
   require_all_equal(c, 1);
 }
 
+TEST_CASE("server-authoritative decides a client's writes in the order made, and never shows an older one over a newer",
+          "[models][server-authoritative]") {
+  // On a datagram link: the older write's message is lost, the newer one arrives alone. Deciding it
+  // first would leave the older one pending on top of it on the user's screen (read-your-writes),
+  // then land after it or be rejected. The server keeps it until the resend brings the older one.
+  testing::Cluster c(model("server-authoritative"), 1, 1);
+  const Operation older = c.user(0, OpKind::map_set, 1);
+  const Operation newer = c.user(0, OpKind::map_set, 1);
+  REQUIRE(c.queue.size() == 2);
+  c.queue.pop_front();  // the older write is lost
+  c.deliver_all();
+  CHECK_FALSE(field(c.state(c.server()), 1).has_value());
+  CHECK(count(c, c.client(0), newer.id, Lifecycle::acknowledged) == 0);
+  c.fire_timers();  // the client resends both, in order
+  while (!c.queue.empty() && c.queue.front().to == c.server()) c.deliver_all(1);
+  REQUIRE(field(c.state(c.server()), 1) == newer.id);
+  // The answers come back reordered: the newer one's first. The screen keeps the newer value.
+  std::erase_if(c.queue, [&](const testing::Envelope& e) { return e.to != c.client(0); });
+  REQUIRE(c.queue.size() >= 2);
+  std::reverse(c.queue.begin(), c.queue.end());
+  while (!c.queue.empty() && count(c, c.client(0), newer.id, Lifecycle::acknowledged) == 0) c.deliver_all(1);
+  REQUIRE(count(c, c.client(0), newer.id, Lifecycle::acknowledged) == 1);
+  REQUIRE(count(c, c.client(0), older.id, Lifecycle::acknowledged) == 0);  // still pending here
+  CHECK(field(c.state(c.client(0)), 1) == newer.id);
+  c.deliver_all();
+  CHECK(count(c, c.client(0), older.id, Lifecycle::acknowledged) == 1);
+  CHECK(field(c.state(c.client(0)), 1) == newer.id);
+}
+
 TEST_CASE("server-authoritative does not answer a late duplicate of a write its client has moved past",
           "[models][server-authoritative]") {
   testing::Cluster c(model("server-authoritative"), 1, 1);
