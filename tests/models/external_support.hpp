@@ -6,10 +6,15 @@
 
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -17,8 +22,24 @@
 #include "sim/engine/simulation.hpp"
 #include "tests/printers.hpp"
 #include "tests/programs.hpp"
+#include "tests/source_tree.hpp"
 
 namespace syncstorm::testing {
+
+/// What a check script of tests/models/adapters/ prints, run by node with the folder of the adapter
+/// whose pinned packages it loads (`sharedb`, `automerge`, ...) as its argument.
+inline std::string adapter_script_output(const std::string& script, const std::string& adapter) {
+  namespace fs = std::filesystem;
+  const fs::path out = fs::temp_directory_path() / ("syncstorm-script-" + std::to_string(::getpid()) + ".json");
+  const std::string command = "node '" + source_path("tests/models/adapters/" + script) + "' '" +
+                              source_path("models/adapters/" + adapter) + "' > '" + out.string() + "'";
+  REQUIRE(std::system(command.c_str()) == 0);
+  std::ifstream in(out);
+  std::stringstream text;
+  text << in.rdbuf();
+  fs::remove(out);
+  return text.str();
+}
 
 /// The npm packages of a shipped adapter's folder (`yjs`, `loro`, ...), which `./setup.sh` installs:
 /// a test of that adapter fails where they are missing, as it does where node is.

@@ -470,17 +470,9 @@ TEST_CASE("the pinned Automerge shows a value its own save does not hold after a
   // failure below: the document shows key 5 = 4, its reloaded save 5 = 5. The day a release fixes
   // it, this fails, and the finding (models/adapters/automerge/repros/README.md) is to be revised.
   if (!needs_node() || !needs_adapter("automerge")) return;
-  namespace fs = std::filesystem;
-  const fs::path out = fs::temp_directory_path() / ("syncstorm-automerge-" + std::to_string(::getpid()) + ".json");
-  const std::string command = "node '" + testing::source_path("tests/models/adapters/automerge-sync-view.js") + "' '" +
-                              testing::source_path("models/adapters/automerge") + "' > '" + out.string() + "'";
-  REQUIRE(std::system(command.c_str()) == 0);
-  std::ifstream in(out);
-  std::stringstream text;
-  text << in.rdbuf();
-  fs::remove(out);
-  INFO(text.str());
-  CHECK(text.str() == "{\"shown\":{\"5\":4,\"7\":1,\"8\":3},\"reloaded\":{\"5\":5,\"7\":1,\"8\":3},\"agree\":false}\n");
+  const std::string text = testing::adapter_script_output("automerge-sync-view.js", "automerge");
+  INFO(text);
+  CHECK(text == "{\"shown\":{\"5\":4,\"7\":1,\"8\":3},\"reloaded\":{\"5\":5,\"7\":1,\"8\":3},\"agree\":false}\n");
 }
 
 TEST_CASE("automerge-list's shrunk failure replays: one replica ends apart, holding every change the others hold",

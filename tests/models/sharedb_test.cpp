@@ -142,22 +142,6 @@ TEST_CASE("a ShareDB seed run after another in one process gives the hash it giv
   testing::check_seed_after_another({"sharedb-map", "sharedb-list", "sharedb-text", "sharedb-map-1.0.0-beta.29", "sharedb-map-1.0.0-beta.31"}, server_crashes(), quiet());
 }
 
-namespace {
-/// What a json0 check script (tests/models/adapters/) prints, run on the pinned ot-json0.
-std::string json0_script_output(const std::string& script) {
-  namespace fs = std::filesystem;
-  const fs::path out = fs::temp_directory_path() / ("syncstorm-json0-" + std::to_string(::getpid()) + ".json");
-  const std::string command = "node '" + testing::source_path("tests/models/adapters/" + script) + "' '" +
-                              testing::source_path("models/adapters/sharedb") + "' > '" + out.string() + "'";
-  REQUIRE(std::system(command.c_str()) == 0);
-  std::ifstream in(out);
-  std::stringstream text;
-  text << in.rdbuf();
-  fs::remove(out);
-  return text.str();
-}
-}  // namespace
-
 TEST_CASE("the pinned ot-json0 diverges on a delete against an insert without od over an existing key",
           "[external][node][sharedb]") {
   // tests/models/adapters/json0-tp1.js transforms the two ops each against the other, as a ShareDB
@@ -165,7 +149,7 @@ TEST_CASE("the pinned ot-json0 diverges on a delete against an insert without od
   // server's (models/adapters/README.md, "The adapter sweep"). The day a release changes it, this
   // fails, and the README's finding is to be revised.
   if (!needs_sharedb()) return;
-  const std::string text = json0_script_output("json0-tp1.js");
+  const std::string text = testing::adapter_script_output("json0-tp1.js", "sharedb");
   INFO(text);
   CHECK(text == "{\"client\":{\"k\":\"B\"},\"server\":{},\"agree\":false}\n");
 }
@@ -176,7 +160,7 @@ TEST_CASE("the pinned ot-json0 converges on every pair of well-formed key ops, t
   // transforms into well-formed ops that converge, and compositions stay well formed, so the
   // divergence above cannot arise from them through any chain of ShareDB's transforms.
   if (!needs_sharedb()) return;
-  const std::string text = json0_script_output("json0-closure.js");
+  const std::string text = testing::adapter_script_output("json0-closure.js", "sharedb");
   INFO(text);
   CHECK(text == "{\"pairs\":76,\"diverged\":0,\"malformed\":0,\"compositions\":38,\"wrongCompositions\":0}\n");
 }
