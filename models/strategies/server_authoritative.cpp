@@ -107,7 +107,6 @@ class AuthoritativeClient final : public Node {
   explicit AuthoritativeClient(bool silent) : silent_(silent) {}
 
   void on_start(Context& ctx) override {
-    self_ = ctx.self().value;
     restore(ctx);
     ctx.set_timer(kResendPeriod, kTimer);
   }
@@ -186,7 +185,8 @@ class AuthoritativeClient final : public Node {
   }
 
   std::uint64_t metadata_bytes() const override {
-    return confirmed_.size() * (sizeof(KeyId) + sizeof(std::uint64_t)) + pending_.size() * sizeof(PendingWrite);
+    return (confirmed_.size() + own_accepted_.size()) * (sizeof(KeyId) + sizeof(std::uint64_t)) +
+           pending_.size() * sizeof(PendingWrite);
   }
 
  private:
@@ -276,7 +276,6 @@ class AuthoritativeClient final : public Node {
   }
 
   bool silent_;
-  std::uint32_t self_ = 0;             ///< this client's node id
   Fields confirmed_;                   ///< the server's state as this client last heard it
   std::vector<PendingWrite> pending_;  ///< applied here, not yet answered; in the order the user wrote
   boost::container::flat_map<KeyId, OpId> own_accepted_;  ///< per field, this user's newest accepted write
