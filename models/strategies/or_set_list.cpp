@@ -17,6 +17,14 @@
 // Both keep their durable state as a journal (models/journal.hpp): a snapshot and one small record
 // per change, replayed on restart. Clients compare an order-free digest with their server's every
 // second (anti-entropy); a mismatch gets the whole state back.
+//
+// The same code runs over datagram links, where messages are lost, duplicated and reordered and
+// there are no connection events. Each server numbers the versions of its state it sends (applied
+// ops, purges, merged states), and a client takes them in that order only: an early one waits (its
+// causal past withheld from the checkers until then), a late one is ignored, and a gap that does
+// not fill within a tick asks the server for its whole state. So a purge is never overtaken by the
+// tag it discards, a stale full state never replaces a newer one, and an acknowledgement that
+// outruns the op's own broadcast does not take the op out of the view before the base holds it.
 #include <algorithm>
 #include <cassert>
 #include <set>
@@ -207,6 +215,9 @@ OpId shown_value(const Node& node, KeyId key) {
   return OpId{};
 }
 
+// Every message from a server to a client starts with the server's incarnation and a version of its
+// state (see Source): the version it makes for kApply, kFull and kPurge, the one that holds the op
+// for kAck.
 enum MsgTag : std::uint8_t {
   kOp = 1,       ///< client -> server: an operation (resent until acknowledged)
   kAck = 2,      ///< server -> client: the operation is stored and flushed
@@ -217,8 +228,32 @@ enum MsgTag : std::uint8_t {
   kPurge = 7,    ///< server -> clients: tombstones every replica has seen; discard them
   kForward = 8,  ///< server -> server: an operation a client sent
   kSync = 9,     ///< server -> server: state, discarded ids and tombstone reports
-  kDigest = 10,  ///< client -> server: a hash of the client's base; a mismatch gets a full state back
+  kDigest = 10,  ///< client -> server: a hash of the client's base and whether a gap in the server's
+                 ///< versions has stalled it; either gets a full state back
 };
+
+/// Where a client's base comes from: a server, in one incarnation. A server draws its incarnation
+/// when its store holds none (its first start, or a crash that lost the store) and numbers the
+/// versions of its state from there, so versions compare only within one source.
+struct Source {
+  NodeId server;
+  std::uint64_t incarnation = 0;
+  friend bool operator==(const Source&, const Source&) = default;
+};
+
+/// The start of a message from a server to a client.
+Writer versioned(MsgTag tag, std::uint64_t incarnation, std::uint64_t version) {
+  Writer w;
+  w.u8(tag).u64(incarnation).u64(version);
+  return w;
+}
+
+Writer plain(MsgTag tag) {
+  Writer w;
+  w.u8(tag);
+  return w;
+}
+
 
 enum TimerTag : std::uint64_t { kTick = 1 };
 
@@ -226,23 +261,18 @@ enum TimerTag : std::uint64_t { kTick = 1 };
 /// carrying part of it was lost.
 constexpr std::uint64_t kFullReportEveryTicks = 5;
 
-std::string full_message(MsgTag tag, const OrSet& set) {
-  Writer w;
-  w.u8(tag);
+std::string full_message(Writer w, const OrSet& set) {
   set.encode(w);
   return w.take();
 }
 
-std::string op_message(MsgTag tag, const Op& op) {
-  Writer w;
-  w.u8(tag);
+std::string op_message(Writer w, const Op& op) {
   encode_op(w, op);
   return w.take();
 }
 
-std::string ids_message(MsgTag tag, const std::vector<OpId>& ids) {
-  Writer w;
-  w.u8(tag).u32(static_cast<std::uint32_t>(ids.size()));
+std::string ids_message(Writer w, const std::vector<OpId>& ids) {
+  w.u32(static_cast<std::uint32_t>(ids.size()));
   for (OpId id : ids) w.u64(id.value);
   return w.take();
 }
@@ -299,6 +329,7 @@ enum JournalEntry : std::uint8_t {
   kEntryAccepted = 5,      ///< server: an op id accepted without being applied (already purged)
   kEntrySeen = 6,          ///< server: a node reported holding a tombstone
   kEntryClock = 7,         ///< client: the Lamport clock (the last entry of each record)
+  kEntrySource = 8,        ///< client: the base's source and version   server: its incarnation and version
 };
 
 class Client final : public Node {
@@ -323,6 +354,14 @@ class Client final : public Node {
     assert(lamport_ >= view().max_lamport());
     op.lamport = ++lamport_;
     op.observed = view().live_tags(user.key);
+    // What this client's unacknowledged writes of the item killed, it had observed too: carried
+    // again, so that the op kills it by itself. Over datagrams an older write may be lost while
+    // this one arrives, and the value it replaced would show again until the resend.
+    for (const auto& [id, waiting] : outbox_) {
+      if (waiting.key == user.key) op.observed.insert(op.observed.end(), waiting.observed.begin(), waiting.observed.end());
+    }
+    std::sort(op.observed.begin(), op.observed.end());
+    op.observed.erase(std::unique(op.observed.begin(), op.observed.end()), op.observed.end());
     const OpId removed = user.kind == OpKind::list_remove ? shown_value(*this, user.key) : OpId{};
     outbox_[op.id] = op;
     encode_op(pending_.u8(kEntryQueued), op);
@@ -332,40 +371,31 @@ class Client final : public Node {
     if (auto server = ctx.connected_server()) send_op(ctx, *server, op);
   }
 
-  void on_message(Context& ctx, NodeId, std::string_view payload) override {
+  void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader r(payload);
     const std::uint8_t tag = r.u8();
+    const Source source{from, r.u64()};
+    const std::uint64_t version = r.u64();
+    if (!r.ok()) return;
     if (tag == kAck) {
       const OpId id{r.u64()};
-      if (r.ok() && outbox_.erase(id) > 0) {
-        pending_.u8(kEntryAcknowledged).u64(id.value);
-        persist(ctx);
-        ctx.report(id, Lifecycle::acknowledged);
-      }
-    } else if (tag == kApply) {
-      auto op = decode_op(r);
-      if (!op) return;
-      const Applied applied = apply_to_base(*op);
-      encode_op(pending_.u8(kEntryApplied), *op);
-      // The clock takes in the times of the tags the base holds, and a remove brings no tag.
-      changed(ctx, op->kind == OpKind::list_remove ? 0 : op->lamport, &applied);
+      if (r.ok()) acknowledged(ctx, source, version, id);
     } else if (tag == kFull) {
       OrSet server;
-      if (!server.decode(r)) return;
-      base_ = std::move(server);
-      snapshot_due_ = true;
-      base_replaced();
-      changed(ctx, base_.max_lamport(), nullptr);
-    } else if (tag == kPurge) {
-      const auto ids = decode_ids(r);
-      if (!r.ok()) return;
-      for (OpId id : ids) {
-        base_.discard(id);
-        pending_.u8(kEntryDiscarded).u64(id.value);
+      if (server.decode(r)) take_full(ctx, source, version, std::move(server));
+    } else if (tag == kApply || tag == kPurge) {
+      if (source_ == source && version <= version_) return;  // late or repeated: the base holds it
+      if (source_ == source && version == version_ + 1) {
+        take_change(ctx, payload);
+        drain(ctx);
+        return;
       }
-      base_replaced();
-      refresh();
-      persist(ctx);
+      // Early, or from a source the base is not from: it waits for the versions before it (or a
+      // full state), and so does its past.
+      const std::uint64_t hold = ++holds_;
+      ctx.hold_message(hold);
+      held_.push_back(Held{source, version, hold, ticks_});
+      if (source_ == source && early_.size() < kEarlyMax) early_.try_emplace(version, payload);
     }
   }
 
@@ -380,11 +410,15 @@ class Client final : public Node {
     }
     // Datagram links lose and reorder messages: resend what is unacknowledged and the tombstone
     // report, and compare digests with the server (anti-entropy) so a lost or stale update heals.
+    // A version held since before the last tick is a gap that did not fill: a lost message.
     if (auto server = ctx.connected_server()) {
-      for (const auto& [id, op] : outbox_) send_op(ctx, *server, op);
+      const bool stalled = std::any_of(held_.begin(), held_.end(), [&](const Held& h) { return h.tick != ticks_; });
+      for (const auto& [id, op] : outbox_) {
+        if (!acked_.contains(id)) send_op(ctx, *server, op);
+      }
       if (++ticks_ % kFullReportEveryTicks == 0) forget_told();
       report_tombstones(ctx, *server);
-      ctx.send(*server, Writer().u8(kDigest).u64(base_.digest()).take());
+      ctx.send_control(*server, Writer().u8(kDigest).u64(base_.digest()).u8(stalled ? 1 : 0).take());
     }
   }
 
@@ -392,8 +426,10 @@ class Client final : public Node {
     // The outbox first, then the hello: a message carries its sender's whole past (send_op declares
     // less for each op), so a hello sent ahead of the ops would claim them while a slow stream still
     // carries them, and the server's next pushes would seem to follow writes it did not have.
-    for (const auto& [id, op] : outbox_) send_op(ctx, peer, op);
-    ctx.send(peer, full_message(kHello, base_));
+    for (const auto& [id, op] : outbox_) {
+      if (!acked_.contains(id)) send_op(ctx, peer, op);
+    }
+    ctx.send(peer, full_message(plain(kHello), base_));
     forget_told();  // a new connection, maybe a new server: report every tombstone again
     report_tombstones(ctx, peer);
   }
@@ -439,12 +475,122 @@ class Client final : public Node {
     if (auto server = ctx.connected_server()) report_tombstones(ctx, *server);
   }
 
-  /// Sends one of this client's ops. A resent op travels ahead of the newer ones still in the outbox
-  /// (sent behind it, in id order), so it declares that of this client's writes it carries itself and
-  /// those before it only: counted whole, its past would order the server's next pushes after newer
-  /// writes still on their way, and a remove made on them would seem to cover those writes.
-  static void send_op(Context& ctx, NodeId to, const Op& op) {
-    ctx.send_with_own_writes_through(to, op_message(kOp, op), op.id);
+  /// Sends one of this client's ops, declaring that it lacks the others still unacknowledged: a
+  /// resent op travels ahead of newer ones, and over datagrams an older one may be lost while this
+  /// one arrives. Counted whole, its past would order the server's next pushes after writes still
+  /// on their way, and a remove made on them would seem to cover those writes.
+  void send_op(Context& ctx, NodeId to, const Op& op) {
+    std::vector<OpId> missing;
+    missing.reserve(outbox_.size());
+    for (const auto& [id, waiting] : outbox_) {
+      if (id != op.id && !acked_.contains(id)) missing.push_back(id);
+    }
+    ctx.send_without_own_writes(to, op_message(plain(kOp), op), missing);
+  }
+
+  /// The server stored op `id` in `version` of its state. The op stays in the outbox (applied on
+  /// top of the base, no longer resent) until the base is that version: over datagrams the
+  /// acknowledgement may come before the versions that bring the op.
+  void acknowledged(Context& ctx, const Source& source, std::uint64_t version, OpId id) {
+    if (!outbox_.contains(id)) return;
+    ctx.report(id, Lifecycle::acknowledged);
+    acked_.insert_or_assign(id, Acknowledged{source, version});
+    settle_acknowledged(ctx);
+  }
+
+  /// Lets go of the acknowledged ops the base now holds.
+  void settle_acknowledged(Context& ctx) {
+    bool any = false;
+    for (auto it = acked_.begin(); it != acked_.end();) {
+      if (source_ != it->second.source || it->second.version > version_) {
+        ++it;
+        continue;
+      }
+      outbox_.erase(it->first);
+      pending_.u8(kEntryAcknowledged).u64(it->first.value);
+      it = acked_.erase(it);
+      any = true;
+    }
+    if (!any) return;
+    refresh();
+    persist(ctx);
+  }
+
+  /// A full state of `version` from `source`. From the source of the base it replaces it unless it
+  /// is older; from another server it replaces it (a reconnect elsewhere); from a new incarnation
+  /// of the same server (one that lost its store) it is merged with the base, which goes back to
+  /// the server in a hello, so that what the clients hold is not lost with the store.
+  void take_full(Context& ctx, const Source& source, std::uint64_t version, OrSet server) {
+    if (source_ == source) {
+      if (version < version_) return;  // stale: a reply that crossed newer versions
+    } else if (source_ && source_->server == source.server) {
+      if (source.incarnation == retired_incarnation_) return;  // from an incarnation left behind
+      retired_incarnation_ = source_->incarnation;
+      server.merge(base_);
+      ctx.send(source.server, full_message(plain(kHello), base_));
+    }
+    if (source_ != source) {
+      // Versions of another source say nothing about this one: what waited for them, and the
+      // acknowledgements naming them, start over (the ops are resent).
+      early_.clear();
+      std::erase_if(acked_, [&](const auto& entry) { return entry.second.source != source; });
+    }
+    source_ = source;
+    version_ = version;
+    source_dirty_ = true;
+    early_.erase(early_.begin(), early_.upper_bound(version));
+    base_ = std::move(server);
+    snapshot_due_ = true;
+    base_replaced();
+    changed(ctx, base_.max_lamport(), nullptr);
+    drain(ctx);
+  }
+
+  /// Takes in the next version of the base: an op applied or tombstones purged (`payload` is the
+  /// whole message, header included).
+  void take_change(Context& ctx, std::string_view payload) {
+    Reader r(payload);
+    const std::uint8_t tag = r.u8();
+    r.u64();
+    const std::uint64_t version = r.u64();
+    if (tag == kApply) {
+      auto op = decode_op(r);
+      if (!op) return;
+      version_ = version;
+      source_dirty_ = true;
+      const Applied applied = apply_to_base(*op);
+      encode_op(pending_.u8(kEntryApplied), *op);
+      // The clock takes in the times of the tags the base holds, and a remove brings no tag.
+      changed(ctx, op->kind == OpKind::list_remove ? 0 : op->lamport, &applied);
+    } else if (tag == kPurge) {
+      const auto ids = decode_ids(r);
+      if (!r.ok()) return;
+      version_ = version;
+      source_dirty_ = true;
+      for (OpId id : ids) {
+        base_.discard(id);
+        pending_.u8(kEntryDiscarded).u64(id.value);
+      }
+      base_replaced();
+      refresh();
+      persist(ctx);
+    }
+  }
+
+  /// Takes in the versions that waited for the base to reach them, releases the pasts of those
+  /// the base now holds (or that came from a source it is no longer from), and lets go of the
+  /// acknowledged ops it holds.
+  void drain(Context& ctx) {
+    while (!early_.empty() && early_.begin()->first <= version_ + 1) {
+      auto next = early_.extract(early_.begin());
+      if (next.key() == version_ + 1) take_change(ctx, next.mapped());
+    }
+    std::erase_if(held_, [&](const Held& h) {
+      if (source_ == h.source && h.version > version_) return false;
+      ctx.release_held(h.tag);
+      return true;
+    });
+    settle_acknowledged(ctx);
   }
 
   /// An op of ours whose tag the server's state has removed (a later write or remove observed it) is
@@ -532,7 +678,7 @@ class Client final : public Node {
       if (fresh_tombstones_.empty()) return;
       const auto middle = told_.insert(told_.end(), fresh_tombstones_.begin(), fresh_tombstones_.end());
       std::inplace_merge(told_.begin(), middle, told_.end());
-      ctx.send(server, ids_message(kSeen, fresh_tombstones_));
+      ctx.send_control(server, ids_message(plain(kSeen), fresh_tombstones_));
       fresh_tombstones_.clear();
       return;
     }
@@ -552,7 +698,7 @@ class Client final : public Node {
     told_exact_ = true;
     fresh_tombstones_.clear();
     if (ids.empty()) return;
-    ctx.send(server, ids_message(kSeen, ids));
+    ctx.send_control(server, ids_message(plain(kSeen), ids));
   }
 
   /// Forgets what was told (a new connection, or the periodic full report): the next report tells
@@ -584,25 +730,43 @@ class Client final : public Node {
     if (snapshot_due_ || journal_.wants_snapshot()) {
       Writer w;
       w.u64(lamport_);
+      encode_source(w);
       base_.encode(w);
       w.u32(static_cast<std::uint32_t>(outbox_.size()));
       for (const auto& [id, op] : outbox_) encode_op(w, op);
       journal_.snapshot(ctx.store(), w.take());
       snapshot_due_ = false;
     } else {
+      if (source_dirty_) encode_source(pending_.u8(kEntrySource));
       journal_.append(ctx.store(), pending_.u8(kEntryClock).u64(lamport_).take());
     }
+    source_dirty_ = false;
     pending_ = Writer();
+  }
+
+  void encode_source(Writer& w) const {
+    w.u32(source_ ? source_->server.value : 0).u64(source_ ? source_->incarnation : 0).u64(version_);
+  }
+
+  /// The source and version encode_source wrote (no source when its incarnation is 0).
+  static std::pair<std::optional<Source>, std::uint64_t> decode_source(Reader& r) {
+    const NodeId server{r.u32()};
+    const std::uint64_t incarnation = r.u64();
+    const std::uint64_t version = r.u64();
+    if (incarnation == 0) return {std::nullopt, 0};
+    return {Source{server, incarnation}, version};
   }
 
   void restore(Context& ctx) {
     auto saved = journal_.load(ctx.store());
     std::uint64_t lamport = 0;
+    std::pair<std::optional<Source>, std::uint64_t> source;
     OrSet base;
     std::map<OpId, Op> outbox;
     if (saved.snapshot) {
       Reader r(*saved.snapshot);
       lamport = r.u64();
+      source = decode_source(r);
       if (!base.decode(r)) return;
       const std::uint32_t n = r.u32();
       for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
@@ -616,6 +780,8 @@ class Client final : public Node {
         const std::uint8_t entry = r.u8();
         if (entry == kEntryClock) {
           lamport = r.u64();
+        } else if (entry == kEntrySource) {
+          source = decode_source(r);
         } else if (entry == kEntryApplied || entry == kEntryQueued) {
           auto op = decode_op(r);
           if (!op) return;
@@ -632,6 +798,8 @@ class Client final : public Node {
       if (!r.ok()) return;
     }
     lamport_ = lamport;
+    source_ = source.first;
+    version_ = source.second;
     base_ = std::move(base);
     outbox_ = std::move(outbox);
     for (const auto& [id, tag] : base_.tags()) reported_.insert(id);
@@ -655,7 +823,30 @@ class Client final : public Node {
   bool told_exact_ = false;   ///< told_ plus fresh_tombstones_ is base_'s tombstones
   std::vector<OpId> fresh_tombstones_;  ///< tombstones apply_to_base created since the last report
   std::uint64_t ticks_ = 0;
-  Journal journal_{"orset/c/"};  ///< base_, outbox_ and lamport_, durable
+
+  // The versions of the base (see Source): durable with it.
+  std::optional<Source> source_;          ///< none before the first full state
+  std::uint64_t version_ = 0;             ///< of source_'s state that base_ is
+  bool source_dirty_ = false;             ///< changed since the last persist
+  std::uint64_t retired_incarnation_ = 0; ///< of source_'s server before it lost its store
+  /// A message from a server that waits, with its past, for the base to reach its version.
+  struct Held {
+    Source source;
+    std::uint64_t version = 0;
+    std::uint64_t tag = 0;   ///< for Context::hold_message
+    std::uint64_t tick = 0;  ///< ticks_ when it arrived
+  };
+  std::vector<Held> held_;
+  std::uint64_t holds_ = 0;  ///< the last hold tag drawn
+  static constexpr std::size_t kEarlyMax = 256;  ///< early versions kept; beyond, a full state heals
+  std::map<std::uint64_t, std::string> early_;   ///< early versions of source_, by version
+  struct Acknowledged {
+    Source source;
+    std::uint64_t version = 0;  ///< of the server's state that holds the op
+  };
+  std::map<OpId, Acknowledged> acked_;  ///< acknowledged ops still in the outbox
+
+  Journal journal_{"orset/c/"};  ///< base_, outbox_, lamport_ and the base's source, durable
   Writer pending_;                    ///< journal entries of the changes not yet persisted
   bool snapshot_due_ = false;         ///< a change since the last persist has no journal entry
 };
@@ -666,6 +857,13 @@ class Server final : public Node {
 
   void on_start(Context& ctx) override {
     restore(ctx);
+    if (incarnation_ == 0) {
+      // Nothing in the store: a new incarnation, made durable before any client hears of it, so
+      // that a restart that keeps the store keeps it too.
+      incarnation_ = ctx.rng().next() | 1;
+      snapshot_due_ = true;
+      persist(ctx);
+    }
     ctx.set_timer(options_.resend_interval, kTick);
   }
 
@@ -685,7 +883,8 @@ class Server final : public Node {
       on_sync(ctx, r);
     } else if (tag == kDigest) {
       const std::uint64_t theirs = r.u64();
-      if (r.ok() && theirs != state_.digest()) ctx.send(from, full_message(kFull, state_));
+      const bool stalled = r.u8() != 0;
+      if (r.ok() && (stalled || theirs != state_.digest())) ctx.send(from, full_message(header(kFull), state_));
     }
   }
 
@@ -703,7 +902,7 @@ class Server final : public Node {
 
   void on_connected(Context& ctx, NodeId peer) override {
     if (is_server(ctx, peer)) ctx.send(peer, sync_message(ctx));
-    else ctx.send(peer, full_message(kFull, state_));
+    else ctx.send(peer, full_message(header(kFull), state_));
   }
 
   std::optional<State> state() const override { return state_.state(); }
@@ -722,6 +921,9 @@ class Server final : public Node {
     return false;
   }
 
+  /// The start of a message to a client carrying the current version.
+  Writer header(MsgTag tag) const { return versioned(tag, incarnation_, version_); }
+
   void accept(Context& ctx, NodeId from, Op op, bool from_client) {
     if (accepted_.insert(op.id).second) {
       if (purged_.contains(op.id)) {
@@ -731,17 +933,24 @@ class Server final : public Node {
         state_.apply(op);
         encode_op(pending_.u8(kEntryApplied), op);
         settle(ctx, op.observed);
+        ++version_;
         persist(ctx);  // flushed before anyone hears of it: an acknowledged write survives a crash
-        broadcast(ctx, op_message(kApply, op));
+        broadcast(ctx, op_message(header(kApply), op));
         if (from_client) {
           for (NodeId s : ctx.servers()) {
-            if (s != ctx.self()) ctx.send(s, op_message(kForward, op));
+            if (s != ctx.self()) ctx.send(s, op_message(plain(kForward), op));
           }
         }
+        const std::uint64_t holding = version_;
         collect(ctx);
+        // The acknowledgement names the version that holds the op (a later one does too). It
+        // names only the receiver's own write: no happens-before along it, since it may overtake
+        // the versions before it that the client has not taken in yet.
+        if (from_client) ctx.send_control(from, versioned(kAck, incarnation_, holding).u64(op.id.value).take());
+        return;
       }
     }
-    if (from_client) ctx.send(from, Writer().u8(kAck).u64(op.id.value).take());
+    if (from_client) ctx.send_control(from, header(kAck).u64(op.id.value).take());
   }
 
   /// Merges a state from a client or another server, ignoring anything already discarded.
@@ -755,8 +964,9 @@ class Server final : public Node {
     settle(ctx, tombstones);
     if (state_ == before) return;
     snapshot_due_ = true;
+    ++version_;
     persist(ctx);
-    broadcast(ctx, full_message(kFull, state_));
+    broadcast(ctx, full_message(header(kFull), state_));
     collect(ctx);
   }
 
@@ -819,8 +1029,9 @@ class Server final : public Node {
       purged_.insert(id);
       pending_.u8(kEntryDiscarded).u64(id.value);
     }
+    ++version_;
     persist(ctx);
-    broadcast(ctx, ids_message(kPurge, done));
+    broadcast(ctx, ids_message(header(kPurge), done));
   }
 
   static bool seen_by_everyone(Context& ctx, const boost::container::flat_set<NodeId>& nodes) {
@@ -906,11 +1117,12 @@ class Server final : public Node {
   void persist(Context& ctx) {
     if (snapshot_due_ || journal_.wants_snapshot()) {
       Writer w;
+      w.u64(incarnation_).u64(version_);
       encode_server(w);
       journal_.snapshot(ctx.store(), w.take());
       snapshot_due_ = false;
     } else {
-      journal_.append(ctx.store(), pending_.take());
+      journal_.append(ctx.store(), pending_.u8(kEntrySource).u64(incarnation_).u64(version_).take());
     }
     pending_ = Writer();
   }
@@ -920,6 +1132,8 @@ class Server final : public Node {
     Server loaded(options_);
     if (saved.snapshot) {
       Reader r(*saved.snapshot);
+      loaded.incarnation_ = r.u64();
+      loaded.version_ = r.u64();
       if (!loaded.decode_server(r)) return;
     }
     for (const std::string& record : saved.records) {
@@ -933,6 +1147,9 @@ class Server final : public Node {
           loaded.state_.apply(*op);
         } else if (entry == kEntryAccepted) {
           loaded.accepted_.insert(OpId{r.u64()});
+        } else if (entry == kEntrySource) {
+          loaded.incarnation_ = r.u64();
+          loaded.version_ = r.u64();
         } else if (entry == kEntrySeen) {
           const OpId id{r.u64()};
           loaded.seen_by_[id].insert(NodeId{r.u32()});
@@ -951,6 +1168,8 @@ class Server final : public Node {
     accepted_ = std::move(loaded.accepted_);
     purged_ = std::move(loaded.purged_);
     seen_by_ = std::move(loaded.seen_by_);
+    incarnation_ = loaded.incarnation_;
+    version_ = loaded.version_;
     find_complete(ctx);
   }
 
@@ -963,6 +1182,8 @@ class Server final : public Node {
   boost::container::flat_set<OpId> complete_;  ///< seen_by_'s entries with a report from as many nodes as there are
   TtlClock ttl_;
   std::uint64_t ticks_ = 0;
+  std::uint64_t incarnation_ = 0;  ///< drawn when the store held none (see Source)
+  std::uint64_t version_ = 0;      ///< of state_ as last sent to clients: one more per change they hear of
   Journal journal_{"orset/s/"};  ///< state_, accepted_, purged_ and seen_by_, durable
   Writer pending_;                    ///< journal entries of the changes not yet persisted
   bool snapshot_due_ = false;         ///< a change since the last persist has no journal entry
@@ -990,6 +1211,8 @@ ModelInfo or_set_list_model() {
       .make_server = [options](NodeId) { return orset::make_server(options); },
       // Its metadata may grow with the writes on the server only: the relay keeps the id of every
       // accepted and every purged tag, so that a resend is merged once.
+      .datagram_links = true,
+      .holds_messages = true,
       .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }
