@@ -283,7 +283,7 @@ class Client final : public Node {
     ctx.store().flush();
     if (op.kind == OpKind::text_insert) ctx.report(op.id, Lifecycle::applied);
     else ctx.report(op.id, Lifecycle::applied, op.ref);
-    if (auto server = ctx.connected_server()) ctx.send(*server, op_message(kOp, op));
+    if (auto server = ctx.connected_server()) send_op(ctx, *server, op);
   }
 
   void on_message(Context& ctx, NodeId, std::string_view payload) override {
@@ -291,30 +291,22 @@ class Client final : public Node {
     const std::uint8_t tag = r.u8();
     if (tag == kAck) {
       const OpId id{r.u64()};
-      auto acked = outbox_.find(id);
-      if (r.ok() && acked != outbox_.end()) {
-        // The view is base_ joined with the outbox. When base_ already holds the acknowledged op
-        // (the server broadcasts before it acknowledges), the view stays as it is; otherwise it is
-        // rebuilt at the next refresh: a delete of ours may have hidden a remote delete.
-        if (!covered_by_base(acked->second)) {
-          if (acked->second.kind == OpKind::text_delete) dirty_targets_.push_back(acked->second.ref);
-          view_stale_ = true;
-        }
-        outbox_.erase(acked);
-        ctx.store().erase(outbox_key(id));
-        ctx.store().flush();
+      if (r.ok() && outbox_.contains(id) && acked_.insert(id).second) {
         ctx.report(id, Lifecycle::acknowledged);
+        settle_acknowledged(ctx);
       }
     } else if (tag == kApply) {
       auto op = decode_op(r);
       if (!op) return;
       const bool grew = learn(ctx, *op);
+      if (grew) settle_acknowledged(ctx);
       if (grew || view_stale_) changed(ctx);
     } else if (tag == kFull) {
       const auto ops = decode_ops(r);
       if (!ops) return;
       bool grew = false;
       for (const Op& op : *ops) grew |= learn(ctx, op);
+      if (grew) settle_acknowledged(ctx);
       if (grew || view_stale_) changed(ctx);
     }
   }
@@ -325,14 +317,18 @@ class Client final : public Node {
     // Datagram links lose messages: resend what is unacknowledged, and compare digests with the
     // server (anti-entropy) so that a lost update heals.
     if (auto server = ctx.connected_server()) {
-      for (const auto& [id, op] : outbox_) ctx.send(*server, op_message(kOp, op));
-      ctx.send(*server, Writer().u8(kDigest).u64(base_.digest()).take());
+      for (const auto& [id, op] : outbox_) {
+        if (!acked_.contains(id)) send_op(ctx, *server, op);
+      }
+      ctx.send_control(*server, Writer().u8(kDigest).u64(base_.digest()).take());
     }
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
     ctx.send(peer, full_message(kHello, base_));
-    for (const auto& [id, op] : outbox_) ctx.send(peer, op_message(kOp, op));
+    for (const auto& [id, op] : outbox_) {
+      if (!acked_.contains(id)) send_op(ctx, peer, op);
+    }
   }
 
   std::optional<State> state() const override {
@@ -345,10 +341,42 @@ class Client final : public Node {
   std::uint64_t metadata_bytes() const override { return view_.metadata_bytes() + outbox_.size() * 29; }
 
  private:
+  /// Sends one of this client's ops, declaring that it lacks the others still unacknowledged: over
+  /// datagrams an older one may be lost while this one arrives, and counted whole, its past would
+  /// order the server's next pushes after writes still on their way.
+  void send_op(Context& ctx, NodeId to, const Op& op) {
+    std::vector<OpId> missing;
+    missing.reserve(outbox_.size());
+    for (const auto& [id, waiting] : outbox_) {
+      if (id != op.id && !acked_.contains(id)) missing.push_back(id);
+    }
+    ctx.send_without_own_writes(to, op_message(kOp, op), missing);
+  }
+
+  /// Lets go of the acknowledged ops base_ holds. One that it does not hold yet stays in the
+  /// outbox (no longer resent): over datagrams the acknowledgement may come before the broadcast
+  /// that brings the op, and taken out now, the user's own edit would vanish until it came.
+  void settle_acknowledged(Context& ctx) {
+    bool any = false;
+    for (auto it = acked_.begin(); it != acked_.end();) {
+      auto op = outbox_.find(*it);
+      if (op != outbox_.end() && !covered_by_base(op->second)) {
+        ++it;
+        continue;
+      }
+      if (op != outbox_.end()) outbox_.erase(op);
+      ctx.store().erase(outbox_key(*it));
+      it = acked_.erase(it);
+      any = true;
+    }
+    if (any) ctx.store().flush();
+  }
+
   /// Whether taking `op` out of the outbox leaves the view as it is: base_ holds its element, or
   /// a tombstone of its target by it or by a lower op id (the view keeps the lowest).
   bool covered_by_base(const Op& op) const {
     if (op.kind == OpKind::text_insert) return base_.elements().contains(op.id);
+    if (!op.ref.valid()) return true;  // a delete in an empty text: nothing to hold
     const auto it = base_.deleted().find(op.ref);
     return it != base_.deleted().end() && it->second.by <= op.id;
   }
@@ -443,7 +471,8 @@ class Client final : public Node {
   }
 
   Rga base_;                   ///< what the servers have told us
-  std::map<OpId, Op> outbox_;  ///< applied here, not yet acknowledged
+  std::map<OpId, Op> outbox_;  ///< applied here, not yet acknowledged or not yet in base_
+  boost::container::flat_set<OpId> acked_;  ///< outbox ops acknowledged, waiting for base_ to hold them
   Rga view_;                   ///< base_ with the outbox applied
   bool view_stale_ = true;     ///< view_ must be rebuilt from base_ and the outbox
   mutable std::vector<OpId> order_;  ///< view_'s visible text (see visible_order)
@@ -521,7 +550,9 @@ class Server final : public Node {
         }
       }
     }
-    if (from_client) ctx.send(from, Writer().u8(kAck).u64(op.id.value).take());
+    // The acknowledgement names only the receiver's own write: no happens-before along it, since
+    // over datagrams it may overtake the broadcasts before it.
+    if (from_client) ctx.send_control(from, Writer().u8(kAck).u64(op.id.value).take());
   }
 
   void broadcast(Context& ctx, const std::string& message) {
@@ -594,6 +625,7 @@ ModelInfo rga_text_model() {
       // none), and the server every accepted id, so that a resend is merged once: what a replica
       // holds grows with every insert ever made, whatever the text shows, and no bound is
       // promised. Its size is a figure (`run`, `compare`), not a finding.
+      .datagram_links = true,
       .metadata_growth = MetadataGrowth::keeps_every_change,
   };
 }

@@ -285,3 +285,36 @@ TEST_CASE("rga-text breaks no invariant in the engine under rough faults", "[mod
   }
   REQUIRE(engine_breaks(engine_offline_removes(), rga_model(), 6).empty());
 }
+
+TEST_CASE("rga-text keeps an acknowledged edit on screen until the base holds it", "[models][rga-text][datagram]") {
+  // datagram-relay: the acknowledgement overtook the broadcast of the insert it acknowledged;
+  // taking the insert out of the outbox then showed a text without it, the user's own edit gone.
+  testing::Cluster cluster(rga_model(), 1, 2);
+  const Operation op = cluster.user(0, OpKind::text_insert, 0, 0, 0);
+  REQUIRE(cluster.deliver_all(1) == 1);  // the server stores it, broadcasts it and acknowledges it
+  auto ack = std::find_if(cluster.queue.begin(), cluster.queue.end(), [&](const testing::Envelope& e) {
+    return e.to == cluster.client(0) && !e.payload.empty() && e.payload[0] == 2;
+  });
+  REQUIRE(ack != cluster.queue.end());
+  std::rotate(cluster.queue.begin(), ack, ack + 1);  // the acknowledgement first
+  REQUIRE(cluster.deliver_all(1) == 1);
+  CHECK(std::count_if(cluster.reports.begin(), cluster.reports.end(), [&](const testing::Report& r) {
+          return r.op == op.id && r.lifecycle == Lifecycle::acknowledged;
+        }) == 1);
+  CHECK(cluster.state(cluster.client(0))->text == std::vector<OpId>{op.id});
+  cluster.fire_timers();  // acknowledged: not resent
+  CHECK(std::none_of(cluster.queue.begin(), cluster.queue.end(), [&](const testing::Envelope& e) {
+    return e.to == cluster.server() && !e.payload.empty() && e.payload[0] == 1;
+  }));
+  settle(cluster);
+  CHECK(cluster.state(cluster.client(0))->text == std::vector<OpId>{op.id});
+  CHECK(all_agree(cluster, 2));
+  CHECK(cluster.node(cluster.client(0)).metadata_bytes() == cluster.node(cluster.client(1)).metadata_bytes());
+}
+
+TEST_CASE("rga-text lets go of an acknowledged delete of an empty text", "[models][rga-text][datagram]") {
+  testing::Cluster cluster(rga_model(), 1, 1);
+  cluster.user(0, OpKind::text_delete, 0, 0, 500'000);
+  settle(cluster);
+  CHECK(cluster.node(cluster.client(0)).metadata_bytes() == 0);
+}
