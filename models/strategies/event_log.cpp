@@ -22,6 +22,7 @@
 #include <map>
 #include <set>
 #include <utility>
+#include <vector>
 
 #include "models/kit/fields.hpp"
 #include "models/model.hpp"
@@ -118,7 +119,7 @@ class Client final : public Node {
     refresh();
     persist(ctx);
     ctx.report(op.id, Lifecycle::applied, removed);
-    if (auto server = ctx.connected_server()) ctx.send(*server, op_message(op, previous_unacked(op.id)));
+    if (auto server = ctx.connected_server()) send_op(ctx, *server, op);
   }
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
@@ -139,7 +140,7 @@ class Client final : public Node {
     if (awaiting_) ctx.send(*server, Writer().u8(kResume).u64(last_pos_).take());
     else ctx.send(*server, Writer().u8(kPing).u64(last_pos_).take());
     for (const auto& [id, op] : unacked_) {
-      if (!sent_once(op)) ctx.send(*server, op_message(op, previous_unacked(id)));
+      if (!sent_once(op)) send_op(ctx, *server, op);
     }
   }
 
@@ -147,7 +148,7 @@ class Client final : public Node {
     if (fire_and_forget_removes_) forget_unacknowledged_removes(ctx);
     awaiting_ = true;
     ctx.send(peer, Writer().u8(kResume).u64(last_pos_).take());
-    for (const auto& [id, op] : unacked_) ctx.send(peer, op_message(op, previous_unacked(id)));
+    for (const auto& [id, op] : unacked_) send_op(ctx, peer, op);
   }
 
   std::optional<State> state() const override { return shown_; }
@@ -156,6 +157,19 @@ class Client final : public Node {
   }
 
  private:
+  /// Sends one of our operations, declaring that it lacks our other unacknowledged ones: over
+  /// datagrams an older one may be lost and a newer one still on its way while this one is
+  /// appended, and counted whole, its past would order the log's next events after writes the log
+  /// does not hold yet.
+  void send_op(Context& ctx, NodeId to, const Operation& op) {
+    std::vector<OpId> missing;
+    missing.reserve(unacked_.size());
+    for (const auto& [id, waiting] : unacked_) {
+      if (id != op.id) missing.push_back(id);
+    }
+    ctx.send_without_own_writes(to, op_message(op, previous_unacked(op.id)), missing);
+  }
+
   /// The unacknowledged operation made just before `id`, or 0. The buggy variant's removes are
   /// requests outside this order: the leader would wait for one that is never resent.
   OpId previous_unacked(OpId id) const {
@@ -198,6 +212,15 @@ class Client final : public Node {
     if (!r.ok() || unacked_.erase(id) == 0) return;
     // Keep showing the operation until our copy of the log reaches its position.
     if (auto it = pending_.find(id); it != pending_.end()) it->second.pos = pos;
+    // The leader appends our operations in the order they were made, so those made before this one
+    // are in the log before `pos`, whether or not their own acknowledgement came (over datagrams it
+    // may be lost or late, and a later one's may have set a looser bound): once our copy reaches
+    // `pos` they must not stay on top of it, where they would hide this newer one and show the user
+    // an older value.
+    for (auto& [earlier, p] : pending_) {
+      if (!(earlier < id)) break;
+      if ((p.pos == 0 || p.pos > pos) && !sent_once(p.op)) p.pos = pos;
+    }
     settle(ctx);
     ctx.report(id, Lifecycle::acknowledged);
   }
@@ -387,14 +410,33 @@ class Server final : public Node {
   static bool leader(Context& ctx) { return ctx.self() == leader_id(ctx); }
 
   void accept(Context& ctx, NodeId from, const Operation& op, OpId previous) {
+    if (!accepted_.contains(op.id) && previous.valid() && !accepted_.contains(previous)) {
+      // Its predecessor has not arrived: lost or overtaken on the way (the client resends both in
+      // order). It waits here for it, bounded (beyond, the resend brings it again), and its past
+      // waits with it: the leader has not seen it until it is in the log.
+      ctx.hold_message(op.id.value);
+      if (waiting_ops_.size() < kWaitingOpsMax) waiting_ops_.try_emplace(previous, WaitingOp{from, op});
+      return;
+    }
+    append_and_acknowledge(ctx, from, op);
+    // Whatever waited for it, and for those, follows in order.
+    OpId last = op.id;
+    for (auto next = waiting_ops_.find(last); next != waiting_ops_.end(); next = waiting_ops_.find(last)) {
+      const WaitingOp waiting = next->second;
+      waiting_ops_.erase(next);
+      append_and_acknowledge(ctx, waiting.from, waiting.op);
+      last = waiting.op.id;
+    }
+  }
+
+  void append_and_acknowledge(Context& ctx, NodeId from, const Operation& op) {
     auto known = accepted_.find(op.id);
     std::uint64_t pos = known == accepted_.end() ? 0 : known->second;
-    // Its predecessor has not arrived: it was lost on the way, and the client resends both in order.
-    if (pos == 0 && previous.valid() && !accepted_.contains(previous)) return;
     if (pos == 0) {
       pos = head_ + 1;
       append(pos, op);
       accepted_[op.id] = pos;
+      ctx.release_held(op.id.value);
       persist(ctx);  // the event is in the durable log before anyone hears of it
       broadcast(ctx, event_message(pos, op));
     }
@@ -566,6 +608,14 @@ class Server final : public Node {
   Items snapshot_items_;                       ///< the state at snapshot_pos_
   std::map<KeyId, std::uint64_t> versions_;    ///< per item: how many events touched it
   std::map<OpId, std::uint64_t> accepted_;     ///< leader: op id -> its position, to de-duplicate resends
+  /// Leader: an operation that arrived before its predecessor, by that predecessor (not stored: a
+  /// crash loses it, and the client resends it).
+  struct WaitingOp {
+    NodeId from;
+    Operation op;
+  };
+  static constexpr std::size_t kWaitingOpsMax = 1'024;
+  std::map<OpId, WaitingOp> waiting_ops_;
   bool synced_ = false;                        ///< follower: caught up with the leader since connecting
   std::map<std::uint64_t, Operation> ahead_;   ///< follower: events past a gap, appended once it fills
   std::map<NodeId, std::uint64_t> waiting_;    ///< follower: clients (and their positions) to answer once synced
@@ -586,6 +636,8 @@ ModelInfo event_log_info(Variant variant) {
       .make_client = [fire_and_forget](NodeId) { return std::make_unique<Client>(fire_and_forget); },
       .make_server = [full_resync](NodeId) { return std::make_unique<Server>(full_resync); },
       // Event sourcing: the server's log of events is the state, so it grows with the writes.
+      .datagram_links = !fire_and_forget,
+      .holds_messages = true,
       .metadata_growth = MetadataGrowth::keeps_history,
   };
   if (full_resync) {

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "models/model.hpp"
+#include "sim/base/codec.hpp"
 #include "sim/scenario/schedule.hpp"
 #include "sim/engine/simulation.hpp"
 #include "tests/models/engine_situations.hpp"
@@ -180,4 +181,58 @@ TEST_CASE("event-log-list breaks no invariant in the engine under rough faults",
     }
     REQUIRE(engine_breaks(engine_offline_removes(), log_model(name), 6).empty());
   }
+}
+
+// Over datagram links (scenarios with link = "datagram"): messages lost, duplicated, reordered.
+
+TEST_CASE("event-log-list's leader appends an op that overtook its predecessor once the predecessor comes",
+          "[models][event-log-list][datagram]") {
+  // datagram-relay: the leader dropped an op whose predecessor had not arrived and waited for the
+  // client's next resend burst, which the links reordered again: a client writing steadily fell
+  // further behind with every second, and the run ended with its writes unanswered.
+  testing::Cluster cluster(log_model("event-log-list"), 1, 1);
+  const Operation older = cluster.user(0, OpKind::list_add, 1);
+  const Operation newer = cluster.user(0, OpKind::list_update, 1);
+  REQUIRE(cluster.queue.size() == 2);
+  std::swap(cluster.queue[0], cluster.queue[1]);
+  REQUIRE(cluster.deliver_all(1) == 1);  // the newer one first: it waits, unanswered
+  CHECK(cluster.state(cluster.server())->items.empty());
+  CHECK(reports_of(cluster, cluster.client(0), newer.id, Lifecycle::acknowledged) == 0);
+  cluster.deliver_all();  // the older one: both are appended, in the order made
+  CHECK(cluster.state(cluster.server())->items == std::vector<Item>{Item{KeyId{1}, newer.id}});
+  CHECK(reports_of(cluster, cluster.client(0), older.id, Lifecycle::acknowledged) == 1);
+  CHECK(reports_of(cluster, cluster.client(0), newer.id, Lifecycle::acknowledged) == 1);
+  CHECK(cluster.state(cluster.client(0))->items == std::vector<Item>{Item{KeyId{1}, newer.id}});
+}
+
+TEST_CASE("event-log-list never shows an older own write over a newer one whose acknowledgement came first",
+          "[models][event-log-list][datagram]") {
+  // datagram-relay: the acknowledgement of the older write was lost, the newer one's arrived, and a
+  // snapshot brought the log copy past both. The newer write left the view for the log copy; the
+  // older one, still unacknowledged, stayed on top of it and showed the user its older value.
+  testing::Cluster cluster(log_model("event-log-list-full-resync"), 1, 1);
+  const Operation older = cluster.user(0, OpKind::list_add, 1);
+  const Operation newer = cluster.user(0, OpKind::list_update, 1);
+  cluster.deliver_all(2);  // both appended; events and acknowledgements queued
+  std::erase_if(cluster.queue, [&](const testing::Envelope& e) {
+    Reader r(e.payload);
+    const bool newer_ack = r.u8() == 2 && r.u64() == newer.id.value;
+    return e.to == cluster.client(0) && !newer_ack;
+  });  // all lost but the newer one's acknowledgement
+  REQUIRE(cluster.queue.size() == 1);
+  cluster.deliver_all();
+  REQUIRE(reports_of(cluster, cluster.client(0), newer.id, Lifecycle::acknowledged) == 1);
+  REQUIRE(reports_of(cluster, cluster.client(0), older.id, Lifecycle::acknowledged) == 0);
+  cluster.disconnect(cluster.client(0));
+  cluster.reconnect(cluster.client(0));  // the answer is a snapshot of the whole log
+  while (!cluster.queue.empty() && !(cluster.queue.front().to == cluster.client(0) &&
+                                     static_cast<std::uint8_t>(cluster.queue.front().payload[0]) == kSnapshotTag)) {
+    cluster.deliver_all(1);
+  }
+  REQUIRE_FALSE(cluster.queue.empty());
+  cluster.deliver_all(1);  // the snapshot, before the older write's acknowledgement
+  REQUIRE(reports_of(cluster, cluster.client(0), older.id, Lifecycle::acknowledged) == 0);
+  CHECK(cluster.state(cluster.client(0))->items == std::vector<Item>{Item{KeyId{1}, newer.id}});
+  settle(cluster);
+  CHECK(cluster.state(cluster.client(0))->items == std::vector<Item>{Item{KeyId{1}, newer.id}});
 }

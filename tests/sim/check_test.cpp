@@ -706,7 +706,7 @@ TEST_CASE("list --json names the shipped scenarios each model fits", "[check]") 
   CHECK(listed["lww-map"].count("article-broker-fanout") == 0);   // the scenario names its models
   CHECK(listed["lww-map"].count("datagram-relay") == 1);          // declares datagram links
   CHECK(listed["or-set-list"].count("datagram-relay") == 1);      // declares them too
-  CHECK(listed["event-log-list"].count("datagram-relay") == 0);   // written for WebSockets
+  CHECK(listed["outbox-map"].count("datagram-relay") == 0);       // written for WebSockets
   // And every model and scenario, against fits() itself.
   const ModelRegistry models = shipped_models();
   auto scenarios = shipped_scenarios();
