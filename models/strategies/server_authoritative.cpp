@@ -11,9 +11,11 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include <boost/container/flat_map.hpp>
+#include <boost/container/flat_set.hpp>
 
 #include "models/model.hpp"
 #include "sim/base/codec.hpp"
@@ -27,10 +29,14 @@ enum Tag : std::uint8_t {
   kAccepted = 2,  ///< server -> client: u64 op, u32 key, u64 version it got
   kRejected = 3,  ///< server -> client: u64 op
   kUpdate = 4,    ///< server -> client: u32 n, then n x (u32 key, u64 version, u64 value, u32 writer)
-  kReplicate = 5, ///< server -> server: one accepted write: u32 key, u64 version, u64 value, u32 writer,
-                  ///< u64 oldest pending op of that writer
+  kReplicate = 5, ///< leader -> follower: one accepted write: u32 key, u64 version, u64 value, u32 writer
   kSync = 6,      ///< client -> server every period: u64 digest of the server state the client knows,
                   ///< u64 oldest pending op (what a quiet client lets the server forget)
+  // Between servers (see AuthoritativeServer):
+  kForwarded = 7,     ///< follower -> leader: u32 client, bytes: the client's kWrite or kSync
+  kRelay = 8,         ///< leader -> follower: u32 client, bytes: an answer for it
+  kState = 9,         ///< leader -> follower: every field, as kUpdate's body
+  kStateRequest = 10, ///< follower -> leader, when it starts: send kState
 };
 
 constexpr std::uint64_t kTimer = 1;
@@ -304,21 +310,49 @@ struct Answers {
   }
 };
 
+/// How often, in periods, the leader sends the followers every field: what repairs replications
+/// lost while a follower was down or cut off from it.
+constexpr std::uint64_t kStateEvery = 5;
+
+/// With several servers one decides: the leader, servers()[0], the single authority a
+/// server-authoritative design needs (two servers deciding on their own would each accept writes
+/// based on versions the other has moved past, and the later of two acknowledged writes could be
+/// overwritten by an earlier one). The others are followers: they forward their clients' writes
+/// to the leader and relay its answers, and serve their clients a replica of its fields. While a
+/// follower is cut off from the leader its clients' writes wait, resent, until it is back.
 class AuthoritativeServer final : public Node {
  public:
-  void on_start(Context& ctx) override { restore(ctx); }
+  void on_start(Context& ctx) override {
+    restore(ctx);
+    if (ctx.servers().size() < 2) return;
+    if (leader(ctx)) ctx.set_timer(kResendPeriod, kTimer);
+    else ctx.send(leader_id(ctx), Writer().u8(kStateRequest).take());  // what it missed while down
+  }
+
+  void on_timer(Context& ctx, std::uint64_t tag) override {
+    if (tag != kTimer) return;
+    ctx.set_timer(kResendPeriod, kTimer);
+    if (++ticks_ % kStateEvery == 0) send_followers(ctx, state_message());
+  }
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader r(payload);
     const std::uint8_t tag = r.u8();
-    if (tag == kWrite) on_write(ctx, from, r);
-    if (tag == kReplicate) on_replicate(ctx, from, r);
-    if (tag == kSync) {
+    if (is_server(ctx, from)) return on_server_message(ctx, from, tag, r);
+    if (tag == kWrite || tag == kSync) {
+      if (!leader(ctx)) {
+        // The leader decides, and forgets answers a quiet client no longer needs. If it is out
+        // of reach the message is lost: the client resends until answered.
+        ctx.send(leader_id(ctx), Writer().u8(kForwarded).u32(from.value).bytes(payload).take());
+      } else {
+        routes_.erase(from.value);  // answered directly from now on
+        from_client(ctx, from, tag, r);
+      }
+    }
+    if (tag == kSync && !leader(ctx)) {
+      r.u8();
       const std::uint64_t theirs = r.u64();
-      const OpId oldest{r.u64()};
-      if (!r.ok()) return;
-      decisions_[from.value].forget_before(oldest);  // a quiet client has had every answer before it
-      if (theirs != digest(fields_)) ctx.send(from, encode_update(fields_));
+      if (r.ok() && theirs != digest(fields_)) ctx.send(from, encode_update(fields_));
     }
   }
 
@@ -346,6 +380,85 @@ class AuthoritativeServer final : public Node {
     OpId oldest;    ///< the client's oldest pending op when it sent this
     OpId previous;  ///< the client's pending op made just before this one (0: none)
   };
+
+  static NodeId leader_id(Context& ctx) { return ctx.servers()[0]; }
+  static bool leader(Context& ctx) { return ctx.self() == leader_id(ctx); }
+  static bool is_server(Context& ctx, NodeId node) {
+    return std::find(ctx.servers().begin(), ctx.servers().end(), node) != ctx.servers().end();
+  }
+
+  /// The leader: a write or a sync of `client`, reaching it directly or forwarded.
+  void from_client(Context& ctx, NodeId client, std::uint8_t tag, Reader& r) {
+    if (tag == kWrite) return on_write(ctx, client, r);
+    const std::uint64_t theirs = r.u64();
+    const OpId oldest{r.u64()};
+    if (!r.ok()) return;
+    decisions_[client.value].forget_before(oldest);  // a quiet client has had every answer before it
+    if (!routes_.contains(client.value) && theirs != digest(fields_)) ctx.send(client, encode_update(fields_));
+  }
+
+  void on_server_message(Context& ctx, NodeId from, std::uint8_t tag, Reader& r) {
+    if (leader(ctx)) {
+      if (tag == kForwarded) {
+        const NodeId client{r.u32()};
+        const std::string inner(r.bytes());
+        Reader message(inner);
+        const std::uint8_t inner_tag = message.u8();
+        if (!r.ok() || (inner_tag != kWrite && inner_tag != kSync)) return;
+        routes_[client.value] = from;
+        from_client(ctx, client, inner_tag, message);
+      } else if (tag == kStateRequest) {
+        ctx.send(from, state_message());
+      }
+      return;
+    }
+    if (from != leader_id(ctx)) return;
+    if (tag == kRelay) {
+      // An answer of the leader's to one of this follower's clients.
+      const NodeId client{r.u32()};
+      const std::string answer(r.bytes());
+      if (r.ok() && !is_server(ctx, client)) ctx.send(client, answer);
+    } else if (tag == kReplicate || tag == kState) {
+      const auto fields = tag == kReplicate ? read_one(r) : read_fields(r);
+      if (!fields) return;
+      // The leader's versions of a field only grow: each newer one replaces the replica's.
+      Fields changed;
+      for (const auto& [key, incoming] : *fields) {
+        auto it = fields_.find(key);
+        if (it != fields_.end() && it->second.version >= incoming.version) continue;
+        fields_[key] = incoming;
+        changed[key] = incoming;
+      }
+      if (changed.empty()) return;
+      persist(ctx);
+      broadcast_clients(ctx, encode_update(changed), ctx.self());
+    }
+  }
+
+  static std::optional<Fields> read_one(Reader& r) {
+    const KeyId key{r.u32()};
+    Field f;
+    f.version = r.u64();
+    f.value = OpId{r.u64()};
+    f.writer = r.u32();
+    if (!r.ok()) return std::nullopt;
+    Fields one;
+    one[key] = f;
+    return one;
+  }
+
+  std::string state_message() const {
+    Writer w;
+    w.u8(kState).u32(static_cast<std::uint32_t>(fields_.size()));
+    for (const auto& [key, field] : fields_) write_field(w, key, field);
+    return w.take();
+  }
+
+  void send_followers(Context& ctx, const std::string& message) {
+    for (NodeId server : ctx.servers()) {
+      if (server != ctx.self()) ctx.send(server, message);
+    }
+  }
 
   void on_write(Context& ctx, NodeId from, Reader& r) {
     WriteMessage w;
@@ -389,12 +502,8 @@ class AuthoritativeServer final : public Node {
     const KeyId key = w.key;
     Field& f = fields_[key];
     const bool fresh = w.base == f.version || (f.writer == from.value && w.base >= f.run_start);
-    // A client's older write decided after its newer one to the same field (another server decided
-    // the older one, and only accepted writes are replicated): the newer write already supersedes
-    // it, so it is accepted unchanged.
-    const bool superseded = fresh && f.writer == from.value && op < f.value;
     Decision d{fresh, key, f.version};
-    if (fresh && !superseded) {
+    if (fresh) {
       if (f.writer != from.value) f.run_start = f.version;
       f.version += 1;
       f.value = op;
@@ -404,60 +513,27 @@ class AuthoritativeServer final : public Node {
     mine.ops[op] = d;
     persist(ctx);  // durable before the answer: an acknowledged write must survive a crash
     answer(ctx, from, op, d);
-    if (!fresh || superseded) return;
-    broadcast(ctx, key, f, from);
+    if (!fresh) return;
+    Fields one;
+    one[key] = f;
+    broadcast_clients(ctx, encode_update(one), from);
     Writer out;
     out.u8(kReplicate);
     write_field(out, key, f);
-    out.u64(op.value).u64(w.oldest.value);
-    const std::string replica = out.take();
-    for (NodeId server : ctx.servers()) {
-      if (server != ctx.self()) ctx.send(server, replica);
-    }
+    send_followers(ctx, out.take());
   }
 
-  /// Another server accepted a write: take it if it orders after ours, and remember the decision so
-  /// that a resend of the same op reaching this server is answered, not applied again.
-  void on_replicate(Context& ctx, NodeId, Reader& r) {
-    auto fields = read_fields_one(r);
-    const OpId op{r.u64()};
-    const OpId oldest{r.u64()};
-    if (!fields || !r.ok()) return;
-    const auto& [key, incoming] = *fields;
-    Answers& theirs = decisions_[incoming.writer];
-    theirs.forget_before(oldest);
-    if (op >= theirs.floor) theirs.ops[op] = Decision{true, key, incoming.version};
-    Field& f = fields_[key];
-    const bool newer = f.precedes(incoming.version, incoming.value);
-    if (newer) {
-      if (f.writer != incoming.writer) f.run_start = f.version;
-      f.version = incoming.version;
-      f.value = incoming.value;
-      f.writer = incoming.writer;
-    }
-    persist(ctx);
-    if (newer) broadcast(ctx, key, f, ctx.self());
-  }
-
-  static std::optional<std::pair<KeyId, Field>> read_fields_one(Reader& r) {
-    const KeyId key{r.u32()};
-    Field f;
-    f.version = r.u64();
-    f.value = OpId{r.u64()};
-    f.writer = r.u32();
-    if (!r.ok()) return std::nullopt;
-    return std::pair(key, f);
-  }
-
+  /// Answers a client directly, or through the follower it is connected to.
   void answer(Context& ctx, NodeId to, OpId op, const Decision& d) {
-    if (d.accepted) ctx.send(to, Writer().u8(kAccepted).u64(op.value).u32(d.key.value).u64(d.version).take());
-    else ctx.send(to, Writer().u8(kRejected).u64(op.value).take());
+    const std::string message = d.accepted
+                                    ? Writer().u8(kAccepted).u64(op.value).u32(d.key.value).u64(d.version).take()
+                                    : Writer().u8(kRejected).u64(op.value).take();
+    const auto route = routes_.find(to.value);
+    if (route == routes_.end()) ctx.send(to, message);
+    else ctx.send(route->second, Writer().u8(kRelay).u32(to.value).bytes(message).take());
   }
 
-  void broadcast(Context& ctx, KeyId key, const Field& f, NodeId except) {
-    Fields one;
-    one[key] = f;
-    const std::string update = encode_update(one);
+  void broadcast_clients(Context& ctx, const std::string& update, NodeId except) {
     for (NodeId client : ctx.clients()) {
       if (client != except && ctx.connected(client)) ctx.send(client, update);
     }
@@ -486,11 +562,13 @@ class AuthoritativeServer final : public Node {
     Fields fields;
     const std::uint32_t n = r.u32();
     for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-      auto one = read_fields_one(r);
+      auto one = read_one(r);
       const std::uint64_t run_start = r.u64();
       if (!one) break;
-      one->second.run_start = run_start;
-      fields[one->first] = one->second;
+      for (auto& [key, field] : *one) {
+        field.run_start = run_start;
+        fields[key] = field;
+      }
     }
     std::map<std::uint32_t, Answers> decisions;
     const std::uint32_t clients = r.u32();
@@ -517,6 +595,9 @@ class AuthoritativeServer final : public Node {
   /// Per client: writes waiting for their predecessor's decision, by that predecessor (not stored:
   /// a restart forgets them and the client's resends bring them again).
   std::map<std::uint32_t, std::map<OpId, WriteMessage>> waiting_;
+  /// Leader: the follower each client's last message came through (none: the client's own link).
+  std::map<std::uint32_t, NodeId> routes_;
+  std::uint64_t ticks_ = 0;
 };
 
 ModelInfo make_info(bool silent) {

@@ -247,7 +247,7 @@ TEST_CASE("server-authoritative repairs a lost broadcast through the periodic di
   REQUIRE(field(c.state(c.client(1)), 1) == op.id);
 }
 
-TEST_CASE("server-authoritative servers converge when both accept writes", "[models][server-authoritative]") {
+TEST_CASE("server-authoritative servers converge when clients write through both", "[models][server-authoritative]") {
   testing::Cluster c(model("server-authoritative"), 2, 2);
   c.user(0, OpKind::map_set, 1);
   c.user(1, OpKind::map_set, 2);
@@ -291,4 +291,55 @@ TEST_CASE("server-authoritative-silent leaves rolled-back writes unanswered in t
       for (const auto& [key, value] : f.state->fields) REQUIRE(value != id);
     }
   }
+}
+
+namespace {
+
+/// Sends every queued client message meant for the leader to the follower instead: the client is
+/// connected to the follower (the harness connects clients to the first server).
+void through_follower(testing::Cluster& c) {
+  for (testing::Envelope& e : c.queue) {
+    if (e.to == c.server(0) && e.from != c.server(1)) e.to = c.server(1);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("server-authoritative decides at the leader only: two servers never both accept writes on one version",
+          "[models][server-authoritative]") {
+  // With each server deciding on its own, two clients on different servers writing the same field
+  // from the same version were both accepted, and one acknowledged write was overwritten by the
+  // other; after a partition between the servers, by an older one. The leader now decides every
+  // write, the follower forwards it and relays the answer.
+  testing::Cluster c(model("server-authoritative"), 2, 2);
+  const Operation via_follower = c.user(0, OpKind::map_set, 1);
+  through_follower(c);
+  const Operation via_leader = c.user(1, OpKind::map_set, 1);
+  c.deliver_all();
+  const std::size_t accepted = count(c, c.client(0), via_follower.id, Lifecycle::acknowledged) +
+                               count(c, c.client(1), via_leader.id, Lifecycle::acknowledged);
+  const std::size_t rejected = count(c, c.client(0), via_follower.id, Lifecycle::rejected) +
+                               count(c, c.client(1), via_leader.id, Lifecycle::rejected);
+  CHECK(accepted == 1);
+  CHECK(rejected == 1);
+  // The direct one reached the leader first; the forwarded one was based on a version since gone.
+  CHECK(count(c, c.client(1), via_leader.id, Lifecycle::acknowledged) == 1);
+  REQUIRE(c.state(c.server(1)) == c.state(c.server(0)));
+  CHECK(field(c.state(c.server(1)), 1) == via_leader.id);
+  CHECK(c.state(c.client(0)) == c.state(c.server(0)));  // the rejection came back through the follower
+}
+
+TEST_CASE("server-authoritative's follower catches up on what it missed while down", "[models][server-authoritative]") {
+  testing::Cluster c(model("server-authoritative"), 2, 1);
+  const Operation first = c.user(0, OpKind::map_set, 1);
+  c.deliver_all();
+  REQUIRE(field(c.state(c.server(1)), 1) == first.id);
+  const Operation second = c.user(0, OpKind::map_set, 2);
+  REQUIRE(c.deliver_all(1) == 1);  // the leader decides it
+  std::erase_if(c.queue, [&](const testing::Envelope& e) { return e.to == c.server(1); });  // the follower is down
+  c.deliver_all();
+  c.restart(c.server(1), true);  // back: it asks the leader for every field
+  c.deliver_all();
+  CHECK(field(c.state(c.server(1)), 2) == second.id);
+  CHECK(c.state(c.server(1)) == c.state(c.server(0)));
 }
