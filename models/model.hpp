@@ -240,6 +240,12 @@ struct ModelInfo {
   /// there would be about a transport it never promised to handle. Peer links are datagrams for
   /// every peer-to-peer model regardless.
   bool datagram_links = false;
+  /// Its servers replicate to one another, so it runs with several (`servers` above 1 in a
+  /// scenario): after a crash or a partition between them they catch up. Off for a strategy
+  /// written around one server: fits() keeps it off such scenarios, since each of its servers
+  /// would hold part of the writes and its verdicts there would be about a deployment it never
+  /// promised to handle.
+  bool multi_server = false;
   /// Its nodes may call Context::hold_message: the engine then keeps each delivered message's
   /// causal past until the callback has said whether it was held. Off for models that never hold.
   bool holds_messages = false;

@@ -467,6 +467,7 @@ ModelInfo make(std::string name, std::string description, bool durable) {
       .breaks = durable ? std::nullopt : std::optional<Invariant>(Invariant::convergence),
       .make_client = [](NodeId) { return std::make_unique<BrokerClient>(); },
       .make_server = [durable](NodeId) { return std::make_unique<BrokerServer>(durable); },
+      .multi_server = true,  // server instances fan out through the broker
       // Its metadata may grow with the writes on the server only: the broker retains its newest log
       // entries, one per write up to its retention limit.
       .metadata_growth = MetadataGrowth::server_keeps_writes,

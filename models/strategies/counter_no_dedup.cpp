@@ -277,6 +277,7 @@ ModelInfo counter_no_dedup_model() {
   info.breaks = Invariant::phantom_or_double_applied;
   info.make_client = [](NodeId) { return std::make_unique<NoDedupClient>(); };
   info.make_server = [](NodeId) { return std::make_unique<NoDedupServer>(); };
+  info.multi_server = true;  // servers pass deltas and totals to each other
   return info;
 }
 

@@ -637,6 +637,7 @@ ModelInfo event_log_info(Variant variant) {
       .make_server = [full_resync](NodeId) { return std::make_unique<Server>(full_resync); },
       // Event sourcing: the server's log of events is the state, so it grows with the writes.
       .datagram_links = !fire_and_forget,
+      .multi_server = true,  // followers replay the leader's log and forward to it
       .holds_messages = true,
       .metadata_growth = MetadataGrowth::keeps_history,
   };

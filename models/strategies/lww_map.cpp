@@ -429,6 +429,7 @@ ModelInfo make_info(bool wallclock) {
   // Resends until acknowledged, digests answered with full state, stamps that order any arrival:
   // loss, duplication and reordering leave it correct (the datagram-relay scenario holds it to it).
   info.datagram_links = true;
+  info.multi_server = true;  // servers relay to each other and exchange digests
   return info;
 }
 

@@ -341,6 +341,7 @@ ModelInfo pn_counter_model() {
   // State-based: totals merge by maximum, so a lost, repeated or late message changes nothing, and
   // digests repair what was lost (the datagram-relay scenario holds it to it).
   info.datagram_links = true;
+  info.multi_server = true;  // servers merge each other's totals
   return info;
 }
 

@@ -626,6 +626,7 @@ ModelInfo rga_text_model() {
       // holds grows with every insert ever made, whatever the text shows, and no bound is
       // promised. Its size is a figure (`run`, `compare`), not a finding.
       .datagram_links = true,
+      .multi_server = true,  // servers forward ops and exchange full states
       .metadata_growth = MetadataGrowth::keeps_every_change,
   };
 }

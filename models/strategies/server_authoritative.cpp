@@ -614,6 +614,7 @@ ModelInfo make_info(bool silent) {
   // Resends until answered, answers kept for late duplicates, one client's writes decided in the
   // order made, digests repair lost broadcasts (the datagram-relay scenario holds it to it).
   info.datagram_links = true;
+  info.multi_server = true;  // one leader decides; followers forward, relay and catch up
   return info;
 }
 

@@ -74,6 +74,12 @@ std::optional<InputError> check_fit(const Scenario& scenario, const ModelInfo& m
     return InputError{scenario.file, 0, 0, "servers",
                       fmt::format("model '{}' needs at least one server, scenario '{}' has none", model.name, scenario.name)};
   }
+  if (model.topology == Topology::client_server && scenario.servers > 1 && !model.multi_server) {
+    return InputError{scenario.file, 0, 0, "servers",
+                      fmt::format("model '{}' was written around one server; scenario '{}' has {} (models whose "
+                                  "servers replicate to one another: `syncstorm list --json`, \"multi_server\")",
+                                  model.name, scenario.name, scenario.servers)};
+  }
   return InputError{scenario.file, 0, 0, "link",
                     fmt::format("model '{}' was written for stream (WebSocket) links; scenario '{}' sets link = "
                                 "\"datagram\" (models that declare datagram links: `syncstorm list --json`, "

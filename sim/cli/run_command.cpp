@@ -226,6 +226,7 @@ void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action
         if (m.breaks) j["breaks"] = to_string(*m.breaks);
         if (m.external) j["external"] = true;
         if (m.datagram_links) j["datagram_links"] = true;
+        if (m.multi_server) j["multi_server"] = true;
         if (m.bug_suite) j["bug_suite"] = true;
         // The shipped scenarios this model can run (data type, topology, a scenario's own model
         // list): what `check` would run it on, so a script need not learn it from check's errors.

@@ -52,6 +52,7 @@ bool fits(const Scenario& scenario, const ModelInfo& model) {
   }
   if (model.topology == Topology::client_server && scenario.servers == 0) return false;
   if (scenario.network.client_link == LinkKind::datagram && !model.datagram_links) return false;
+  if (model.topology == Topology::client_server && scenario.servers > 1 && !model.multi_server) return false;
   return true;
 }
 

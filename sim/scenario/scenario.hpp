@@ -263,7 +263,8 @@ struct Scenario {
   InvariantOptions invariants;
 };
 
-/// True when `model` can run on `scenario` (data type pinned or not, topology).
+/// True when `model` can run on `scenario`: the data type it pins, the models it names, the
+/// topology, and what the model declares of datagram links and several servers.
 bool fits(const Scenario& scenario, const ModelInfo& model);
 
 }  // namespace syncstorm

@@ -707,6 +707,8 @@ TEST_CASE("list --json names the shipped scenarios each model fits", "[check]") 
   CHECK(listed["lww-map"].count("datagram-relay") == 1);          // declares datagram links
   CHECK(listed["or-set-list"].count("datagram-relay") == 1);      // declares them too
   CHECK(listed["outbox-map"].count("datagram-relay") == 0);       // written for WebSockets
+  CHECK(listed["server-authoritative"].count("two-servers") == 1); // its servers replicate
+  CHECK(listed["outbox-map"].count("two-servers") == 0);          // written around one server
   // And every model and scenario, against fits() itself.
   const ModelRegistry models = shipped_models();
   auto scenarios = shipped_scenarios();
@@ -731,6 +733,33 @@ TEST_CASE("A model written for stream links is refused on a datagram scenario, w
     CHECK_THAT(text, Catch::Contains("written for stream (WebSocket) links") && Catch::Contains("link = \"datagram\""));
   }
   CHECK(syncstorm::testing::syncstorm_cli("run datagram-relay -m lww-map --seed 1").first == 0);
+}
+
+TEST_CASE("A model written around one server is refused on a scenario with several, with the reason", "[check]") {
+  for (const char* args : {"run two-servers -m outbox-map --seed 1", "check two-servers -m outbox-map --seeds 1"}) {
+    INFO(args);
+    const auto [code, text] = syncstorm::testing::syncstorm_cli(args);
+    CHECK(code == 2);
+    CHECK_THAT(text, Catch::Contains("written around one server") && Catch::Contains("servers") &&
+                         Catch::Contains("multi_server"));
+  }
+  CHECK(syncstorm::testing::syncstorm_cli("run two-servers -m server-authoritative --seed 1").first == 0);
+}
+
+TEST_CASE("Every correct model that declares several servers meets a shipped scenario with several in the gate",
+          "[check]") {
+  const ModelRegistry models = shipped_models();
+  auto scenarios = shipped_scenarios();
+  REQUIRE(scenarios);
+  int declared = 0;
+  for (const ModelInfo& m : models.all()) {
+    if (!m.multi_server || !m.correct() || m.external || m.topology != Topology::client_server) continue;
+    ++declared;
+    INFO(m.name);
+    CHECK(std::any_of(scenarios.value().begin(), scenarios.value().end(),
+                      [&](const Scenario& s) { return s.servers > 1 && fits(s, m); }));
+  }
+  CHECK(declared >= 2);
 }
 
 TEST_CASE("Every correct model that declares datagram links meets a shipped datagram scenario in the gate",
