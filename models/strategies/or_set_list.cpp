@@ -29,6 +29,7 @@
 #include <cassert>
 #include <set>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include <boost/container/flat_set.hpp>
@@ -230,6 +231,7 @@ enum MsgTag : std::uint8_t {
   kSync = 9,     ///< server -> server: state, discarded ids and tombstone reports
   kDigest = 10,  ///< client -> server: a hash of the client's base and whether a gap in the server's
                  ///< versions has stalled it; either gets a full state back
+  kSyncRequest = 11,  ///< server -> server, from one that (re)started: send kSync now
 };
 
 /// Where a client's base comes from: a server, in one incarnation. A server draws its incarnation
@@ -865,14 +867,28 @@ class Server final : public Node {
       persist(ctx);
     }
     ctx.set_timer(options_.resend_interval, kTick);
+    if (ctx.servers().size() < 2) return;
+    // It may have missed forwards while it was down (those in flight when it crashed, too): an op
+    // applied without the ones it follows could show an older value they had replaced. Until every
+    // other server has sent it its state, forwards wait.
+    synced_ = false;
+    request_syncs(ctx);
   }
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader r(payload);
     const std::uint8_t tag = r.u8();
-    if (tag == kOp || tag == kForward) {
+    if (!is_server(ctx, from)) own_clients_.insert(from);  // over datagrams, how a server learns its clients
+    if (tag == kForward && !synced_) {
+      auto op = decode_op(r);
+      if (!op) return;
+      ctx.hold_message(op->id.value);  // its past waits with it
+      if (held_forwards_.size() < kHeldForwardsMax) held_forwards_.emplace_back(from, *op);
+    } else if (tag == kOp || tag == kForward) {
       auto op = decode_op(r);
       if (op) accept(ctx, from, *op, tag == kOp);
+    } else if (tag == kSyncRequest) {
+      if (is_server(ctx, from)) ctx.send(from, sync_message(ctx));
     } else if (tag == kHello) {
       OrSet incoming;
       if (incoming.decode(r)) absorb(ctx, incoming);
@@ -880,7 +896,9 @@ class Server final : public Node {
       const auto ids = decode_ids(r);
       if (r.ok()) record_seen(ctx, from, ids);
     } else if (tag == kSync) {
+      if (!is_server(ctx, from)) return;
       on_sync(ctx, r);
+      note_synced(ctx, from);
     } else if (tag == kDigest) {
       const std::uint64_t theirs = r.u64();
       const bool stalled = r.u8() != 0;
@@ -896,13 +914,21 @@ class Server final : public Node {
       persist(ctx);
     }
     ticks_ += 1;
+    if (!synced_) request_syncs(ctx);
+    for (auto it = behind_.begin(); it != behind_.end();) {
+      it = ctx.send(*it, sync_message(ctx)) ? behind_.erase(it) : std::next(it);
+    }
     const std::int64_t every = std::max<std::int64_t>(1, options_.server_sync_interval.us / options_.resend_interval.us);
     if (ticks_ % static_cast<std::uint64_t>(every) == 0) sync_servers(ctx);
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
-    if (is_server(ctx, peer)) ctx.send(peer, sync_message(ctx));
-    else ctx.send(peer, full_message(header(kFull), state_));
+    if (is_server(ctx, peer)) {
+      ctx.send(peer, sync_message(ctx));
+      return;
+    }
+    own_clients_.insert(peer);
+    ctx.send(peer, full_message(header(kFull), state_));
   }
 
   std::optional<State> state() const override { return state_.state(); }
@@ -919,6 +945,36 @@ class Server final : public Node {
       if (s == node) return true;
     }
     return false;
+  }
+
+  /// Forwards a client's op to another server. One that missed a forward (it was down or cut off:
+  /// the send failed) gets this server's whole state first, so that no op reaches it ahead of the
+  /// ones it follows.
+  void forward(Context& ctx, NodeId server, const Op& op) {
+    if (behind_.contains(server)) {
+      if (!ctx.send(server, sync_message(ctx))) return;
+      behind_.erase(server);
+    }
+    if (!ctx.send(server, op_message(plain(kForward), op))) behind_.insert(server);
+  }
+
+  void request_syncs(Context& ctx) {
+    for (NodeId s : ctx.servers()) {
+      if (s != ctx.self() && !synced_from_.contains(s)) ctx.send(s, plain(kSyncRequest).take());
+    }
+  }
+
+  /// A sync from `server` arrived: once every other server's has since the start, the forwards
+  /// that waited are taken in (most of them came in the syncs already).
+  void note_synced(Context& ctx, NodeId server) {
+    if (synced_) return;
+    synced_from_.insert(server);
+    if (synced_from_.size() + 1 < ctx.servers().size()) return;
+    synced_ = true;
+    for (const auto& [from, op] : std::exchange(held_forwards_, {})) {
+      ctx.release_held(op.id.value);
+      accept(ctx, from, op, false);
+    }
   }
 
   /// The start of a message to a client carrying the current version.
@@ -938,7 +994,7 @@ class Server final : public Node {
         broadcast(ctx, op_message(header(kApply), op));
         if (from_client) {
           for (NodeId s : ctx.servers()) {
-            if (s != ctx.self()) ctx.send(s, op_message(plain(kForward), op));
+            if (s != ctx.self()) forward(ctx, s, op);
           }
         }
         const std::uint64_t holding = version_;
@@ -1047,9 +1103,13 @@ class Server final : public Node {
     return true;
   }
 
+  /// Sends to this server's own clients: connected, and connected here. A datagram link reaches
+  /// every client, but a client takes its base from one server, its own, whose versions it counts:
+  /// another server's would look like a new source and replace the base with a state that may not
+  /// hold the client's acknowledged writes yet.
   void broadcast(Context& ctx, const std::string& message) {
     for (NodeId c : ctx.clients()) {
-      if (ctx.connected(c)) ctx.send(c, message);
+      if (ctx.connected(c) && own_clients_.contains(c)) ctx.send(c, message);
     }
   }
 
@@ -1182,6 +1242,13 @@ class Server final : public Node {
   boost::container::flat_set<OpId> complete_;  ///< seen_by_'s entries with a report from as many nodes as there are
   TtlClock ttl_;
   std::uint64_t ticks_ = 0;
+  // Catching up with the other servers (see on_start and forward).
+  bool synced_ = true;                                ///< every other server's state arrived since the start
+  boost::container::flat_set<NodeId> synced_from_;    ///< the servers whose state has
+  static constexpr std::size_t kHeldForwardsMax = 1'024;  ///< beyond, a forward is dropped (the syncs carry it)
+  std::vector<std::pair<NodeId, Op>> held_forwards_;  ///< forwards that came before, in order
+  boost::container::flat_set<NodeId> behind_;         ///< servers a forward failed to reach
+  boost::container::flat_set<NodeId> own_clients_;    ///< clients that connected or wrote here (see broadcast)
   std::uint64_t incarnation_ = 0;  ///< drawn when the store held none (see Source)
   std::uint64_t version_ = 0;      ///< of state_ as last sent to clients: one more per change they hear of
   Journal journal_{"orset/s/"};  ///< state_, accepted_, purged_ and seen_by_, durable
@@ -1212,6 +1279,7 @@ ModelInfo or_set_list_model() {
       // Its metadata may grow with the writes on the server only: the relay keeps the id of every
       // accepted and every purged tag, so that a resend is merged once.
       .datagram_links = true,
+      .multi_server = true,
       .holds_messages = true,
       .metadata_growth = MetadataGrowth::server_keeps_writes,
   };

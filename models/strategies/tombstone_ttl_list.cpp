@@ -21,6 +21,7 @@ ModelInfo tombstone_ttl_list_model() {
       .make_server = [options](NodeId) { return orset::make_server(options); },
       // Its metadata may grow with the writes on the server only: or-set-list's relay keeps the id
       // of every accepted and every purged tag.
+      .multi_server = true,  // the or-set-list relay's servers (models/strategies/or_set_list.cpp)
       // The relay's clients hold early versions of the server's state (models/strategies/or_set_list.cpp).
       .holds_messages = true,
       .metadata_growth = MetadataGrowth::server_keeps_writes,

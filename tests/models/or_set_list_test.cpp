@@ -404,3 +404,33 @@ TEST_CASE("or-set-list's ops kill by themselves what their writer's unacknowledg
   c.deliver_all();
   CHECK_FALSE(has_item(c.state(c.server()), 1));  // nothing older comes back
 }
+
+// With several servers (scenarios with servers above 1).
+
+TEST_CASE("or-set-list's restarted server takes forwards only after the other servers' state",
+          "[models][or-set-list][servers]") {
+  // two-servers: a server back from a crash had lost a forward in flight, then applied the next
+  // forward without it; an older value the lost op had replaced showed again on its clients.
+  testing::Cluster c(model("or-set-list"), 2, 1);
+  c.deliver_all();  // the servers' first syncs
+  const Operation add = c.user(0, OpKind::list_add, 1);
+  REQUIRE(c.deliver_all(1) == 1);  // server 0 applies it and forwards it
+  std::erase_if(c.queue, [&](const testing::Envelope& e) { return e.to == c.server(1); });  // lost in the crash
+  c.deliver_all();
+  c.restart(c.server(1), true);  // back, it asks server 0 for its state
+  const Operation update = c.user(0, OpKind::list_update, 1);
+  REQUIRE(c.queue.size() == 2);
+  std::swap(c.queue[0], c.queue[1]);  // the update reaches server 0 before server 1's request does
+  REQUIRE(c.deliver_all(1) == 1);
+  auto forward = std::find_if(c.queue.begin(), c.queue.end(), [&](const testing::Envelope& e) {
+    return e.to == c.server(1) && e.payload[0] == 8;
+  });
+  REQUIRE(forward != c.queue.end());
+  std::rotate(c.queue.begin(), forward, forward + 1);
+  REQUIRE(c.deliver_all(1) == 1);  // the forward, ahead of server 0's state: it waits, unapplied
+  CHECK_FALSE(has_item(c.state(c.server(1)), 1));
+  c.deliver_all();  // the state, then the waiting forward
+  CHECK(c.state(c.server(1)) == c.state(c.server(0)));
+  CHECK(c.state(c.server(1))->items.at(0).value == update.id);
+  CHECK(add.id != update.id);
+}
