@@ -38,6 +38,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "models/kit/fields.hpp"
 #include "models/kit/store_keys.hpp"
@@ -125,7 +126,20 @@ class BrokerClient final : public Node {
     Reader r(payload);
     const std::uint8_t tag = r.u8();
     if (tag == kAck) {
-      mirror_.read_ack(ctx, r);
+      const OpId id{r.u64()};
+      const auto& entries = mirror_.outbox().entries();
+      const auto acked = entries.find(id);
+      if (!r.ok() || acked == entries.end()) return;
+      // The broker takes one session's writes only in order: this one confirmed, every earlier
+      // one is in its log before it, whether or not its own answer came (a crash may have lost
+      // it, and the resend's is still on its way). Left pending, an earlier write would show over
+      // this newer one.
+      const std::uint64_t seq = acked->second.base;
+      std::vector<OpId> confirmed;
+      for (const auto& [other, entry] : entries) {
+        if (entry.base <= seq) confirmed.push_back(other);
+      }
+      for (OpId other : confirmed) mirror_.acknowledge(ctx, other);
     } else if (tag == kUpdate || tag == kSnapshot) {
       // An instance still behind what this client has seen would take its view back in time.
       const std::uint64_t position = r.u64();
