@@ -746,38 +746,41 @@ TEST_CASE("A model written around one server is refused on a scenario with sever
   CHECK(syncstorm::testing::syncstorm_cli("run two-servers -m server-authoritative --seed 1").first == 0);
 }
 
-TEST_CASE("Every correct model that declares several servers meets a shipped scenario with several in the gate",
-          "[check]") {
+namespace {
+
+/// The gate sweeps every shipped scenario a correct model fits: a declaration no shipped scenario
+/// exercises would be a promise nothing holds the model to. Checks that every correct in-process
+/// client-server model that `declares` fits a shipped scenario that `exercises` it, and returns
+/// how many declare.
+template <typename Declares, typename Exercises>
+int check_declarations_met(Declares declares, Exercises exercises) {
   const ModelRegistry models = shipped_models();
   auto scenarios = shipped_scenarios();
   REQUIRE(scenarios);
   int declared = 0;
   for (const ModelInfo& m : models.all()) {
-    if (!m.multi_server || !m.correct() || m.external || m.topology != Topology::client_server) continue;
+    if (!declares(m) || !m.correct() || m.external || m.topology != Topology::client_server) continue;
     ++declared;
     INFO(m.name);
     CHECK(std::any_of(scenarios.value().begin(), scenarios.value().end(),
-                      [&](const Scenario& s) { return s.servers > 1 && fits(s, m); }));
+                      [&](const Scenario& s) { return exercises(s) && fits(s, m); }));
   }
+  return declared;
+}
+
+}  // namespace
+
+TEST_CASE("Every correct model that declares several servers meets a shipped scenario with several in the gate",
+          "[check]") {
+  const int declared = check_declarations_met([](const ModelInfo& m) { return m.multi_server; },
+                                              [](const Scenario& s) { return s.servers > 1; });
   CHECK(declared >= 2);
 }
 
 TEST_CASE("Every correct model that declares datagram links meets a shipped datagram scenario in the gate",
           "[check]") {
-  // The gate sweeps every shipped scenario a correct model fits: a declaration no shipped scenario
-  // exercises would be a promise nothing holds the model to.
-  const ModelRegistry models = shipped_models();
-  auto scenarios = shipped_scenarios();
-  REQUIRE(scenarios);
-  int declared = 0;
-  for (const ModelInfo& m : models.all()) {
-    if (!m.datagram_links || !m.correct() || m.external || m.topology != Topology::client_server) continue;
-    ++declared;
-    INFO(m.name);
-    CHECK(std::any_of(scenarios.value().begin(), scenarios.value().end(), [&](const Scenario& s) {
-      return s.network.client_link == LinkKind::datagram && fits(s, m);
-    }));
-  }
+  const int declared = check_declarations_met([](const ModelInfo& m) { return m.datagram_links; },
+                                              [](const Scenario& s) { return s.network.client_link == LinkKind::datagram; });
   CHECK(declared >= 2);
 }
 
