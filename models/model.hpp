@@ -178,8 +178,16 @@ class Node {
   virtual void on_timer(Context& ctx, std::uint64_t tag) { (void)ctx; (void)tag; }
   /// A stream connection to `peer` came up (after a connect or a reconnect).
   virtual void on_connected(Context& ctx, NodeId peer) { (void)ctx; (void)peer; }
-  /// A stream connection to `peer` reset; what was in flight on it is lost.
+  /// A stream connection to `peer` reset; what was in flight on it is lost. Over datagram links:
+  /// the client's link to its home server went down (it went offline, its server crashed, a fault
+  /// reset it); the server hears nothing.
   virtual void on_disconnected(Context& ctx, NodeId peer) { (void)ctx; (void)peer; }
+  /// Over datagram links only, on a client: its link to its home server `server` came up (its
+  /// first connect, after a restart, after an offline spell). Nothing is connected: datagrams are
+  /// lost or not as the network says, and the server hears nothing. An in-process model need not
+  /// care (it asks connected_server() when it sends); an external replica hears it as `connected`,
+  /// the one way it learns which server is its own. No model acts on it here, so no trace changes.
+  virtual void on_datagram_link_up(Context& ctx, NodeId server) { (void)ctx; (void)server; }
   /// The user-visible state in canonical form; nullopt for a node that holds none (a relay).
   virtual std::optional<State> state() const = 0;
   /// Bytes of sync metadata this node holds (tombstones, logs, version vectors), for the bounded-

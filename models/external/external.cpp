@@ -973,6 +973,10 @@ class ExternalNode final : public Node {
     exchange(ctx, event);
   }
 
+  /// Over datagram links a client learns its server the way it would over a stream: a `connected`
+  /// event (PROTOCOL.md, "Deployments").
+  void on_datagram_link_up(Context& ctx, NodeId server) override { on_connected(ctx, server); }
+
   void on_disconnected(Context& ctx, NodeId peer) override {
     json event = base(ctx, "disconnected");
     event["peer"] = peer.value;
@@ -1190,6 +1194,16 @@ std::variant<ExternalSpec, std::string> decode_describe(const json& a, ExternalS
   if (correct != a.end() && !correct->get<bool>() && !spec.breaks) {
     return fmt::format("the adapter says it is not correct but names no invariant it breaks (\"breaks\"); it sent {}", shorten(a.dump()));
   }
+  // The deployments it handles beyond one server over streams: absent means no, anything but a
+  // boolean is an error (a "yes" read as no would keep it off the scenarios its author meant).
+  for (auto [key, flag] : {std::pair{"datagram_links", &spec.datagram_links}, std::pair{"multi_server", &spec.multi_server}}) {
+    const auto it = a.find(key);
+    if (it == a.end()) continue;
+    if (!it->is_boolean()) {
+      return fmt::format("the adapter's describe answer has a \"{}\" that is not true or false; it sent {}", key, shorten(a.dump()));
+    }
+    *flag = it->get<bool>();
+  }
   return spec;
 }
 
@@ -1226,6 +1240,8 @@ ModelInfo external_model(const ExternalSpec& spec) {
       .make_client = [type](NodeId id) { return std::make_unique<ExternalNode>(id, false, type); },
       .make_server = [type](NodeId id) { return std::make_unique<ExternalNode>(id, true, type); },
       .external = true,
+      .datagram_links = spec.datagram_links,
+      .multi_server = spec.multi_server,
       .holds_messages = true,
       .begin_run =
           [spec, pool = spec.protocol >= 2 ? std::make_shared<ProcessPool>() : nullptr] {

@@ -42,6 +42,10 @@ struct ExternalSpec {
   /// The protocol version the adapter speaks (PROTOCOL.md). From 2 on, one process serves many runs
   /// in turn: a `reset` event between two runs drops every replica, as a new process would.
   int protocol = 1;
+  /// The adapter's declarations of the deployments it handles (ModelInfo::datagram_links and
+  /// ModelInfo::multi_server), from its describe action: off unless it says so.
+  bool datagram_links = false;
+  bool multi_server = false;
   /// Shipped adapters: the folder whose package.json lists the npm packages the adapter needs
   /// ("" for an adapter given on the command line, which describe_external starts at once).
   std::string package_dir = "";

@@ -74,17 +74,24 @@ std::optional<InputError> check_fit(const Scenario& scenario, const ModelInfo& m
     return InputError{scenario.file, 0, 0, "servers",
                       fmt::format("model '{}' needs at least one server, scenario '{}' has none", model.name, scenario.name)};
   }
+  // Where the declaration lives: an external adapter makes it itself, in its describe answer.
+  const auto declared_by = [&](std::string_view key, std::string_view whose) {
+    if (model.external) {
+      return fmt::format("an adapter whose {} says \"{}\": true in its describe answer (models/adapters/PROTOCOL.md, "
+                         "\"Deployments\")", whose, key);
+    }
+    return fmt::format("models whose {}: `syncstorm list --json`, \"{}\"", whose, key);
+  };
   if (model.topology == Topology::client_server && scenario.servers > 1 && !model.multi_server) {
     return InputError{scenario.file, 0, 0, "servers",
-                      fmt::format("model '{}' was written around one server; scenario '{}' has {} (models whose "
-                                  "servers replicate to one another: `syncstorm list --json`, \"multi_server\")",
-                                  model.name, scenario.name, scenario.servers)};
+                      fmt::format("model '{}' was written around one server; scenario '{}' has {} ({})", model.name,
+                                  scenario.name, scenario.servers,
+                                  declared_by("multi_server", "servers replicate to one another"))};
   }
   return InputError{scenario.file, 0, 0, "link",
                     fmt::format("model '{}' was written for stream (WebSocket) links; scenario '{}' sets link = "
-                                "\"datagram\" (models that declare datagram links: `syncstorm list --json`, "
-                                "\"datagram_links\")",
-                                model.name, scenario.name)};
+                                "\"datagram\" ({})",
+                                model.name, scenario.name, declared_by("datagram_links", "messages survive datagram links"))};
 }
 
 CLI::Validator whole_number(std::uint64_t lo, std::uint64_t hi, std::string limit) {

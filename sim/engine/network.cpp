@@ -378,6 +378,8 @@ void Simulation::connect_attempt(std::uint32_t client, std::uint64_t token) {
     n.conn_up = n.server_side_up = true;
     n.epoch = ++next_epoch_;
     n.connecting = false;
+    const NodeId server = n.conn_server;
+    invoke(n, [&](Node& model, Context& ctx) { model.on_datagram_link_up(ctx, server); });
     return;
   }
   ++result_.metrics.connect_attempts;

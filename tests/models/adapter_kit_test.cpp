@@ -11,6 +11,7 @@
 #include <string>
 
 #include "models/external/external.hpp"
+#include "sim/scenario/scenario.hpp"
 #include "sim/engine/simulation.hpp"
 #include "sim/scenario/scenario_file.hpp"
 #include "tests/printers.hpp"
@@ -137,4 +138,48 @@ TEST_CASE("the kit's env.applied carries a delete's target to the checkers", "[e
   const bool rolled_back = std::any_of(without.violations.begin(), without.violations.end(),
                                        [](const Violation& v) { return v.invariant == Invariant::silent_rollback; });
   CHECK(rolled_back);
+}
+
+TEST_CASE("an adapter that declares several servers and datagram links runs there, and is judged there",
+          "[external][kit][node]") {
+  // tests/models/adapters/kit-gossip.js: a state-based LWW map whose servers gossip. The
+  // declarations put it on the two-server and datagram scenarios, where it passes; without its
+  // gossip (still declared correct) its clients end apart on the two-server one.
+  if (!needs_node()) return;
+  const std::string script = "node " + testing::source_path("tests/models/adapters/kit-gossip.js");
+  auto model = describe_external(script);
+  REQUIRE(model.ok());
+  CHECK(model.value().multi_server);
+  CHECK(model.value().datagram_links);
+  const Scenario two_servers = shipped_scenario("two-servers");
+  const Scenario datagram = shipped_scenario("datagram-relay");
+  REQUIRE(two_servers.servers > 1);
+  REQUIRE(datagram.network.client_link == LinkKind::datagram);
+  CHECK(fits(two_servers, model.value()));
+  CHECK(fits(datagram, model.value()));
+  for (const Scenario* scenario : {&two_servers, &datagram}) {
+    const RunResult r = run(*scenario, model.value(), 1);
+    INFO(scenario->name << ": " << r.aborted);
+    REQUIRE(r.aborted.empty());
+    // Datagram clients heard of their server (a connected event) and so were acknowledged.
+    CHECK(r.metrics.acknowledged > 0);
+    for (const Violation& v : r.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
+  }
+  // The example declares neither, so it stays off both, and `run` says where the declaration goes.
+  CHECK_FALSE(fits(two_servers, notes()));
+  CHECK_FALSE(fits(datagram, notes()));
+  for (const char* scenario : {"two-servers", "datagram-relay"}) {
+    const auto [code, text] = testing::syncstorm_cli(std::string("run ") + scenario + " --seed 1 -m 'external:node " +
+                                                     kKit + "example/adapter.js'");
+    INFO(text);
+    CHECK(code == 2);
+    CHECK_THAT(text, Catch::Contains("in its describe answer"));
+  }
+
+  auto alone = describe_external(script + " --no-gossip");
+  REQUIRE(alone.ok());
+  const RunResult apart = run(two_servers, alone.value(), 1);
+  REQUIRE(apart.aborted.empty());
+  CHECK(std::any_of(apart.violations.begin(), apart.violations.end(),
+                    [](const Violation& v) { return v.invariant == Invariant::convergence; }));
 }

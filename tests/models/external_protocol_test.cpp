@@ -67,4 +67,9 @@ TEST_CASE("fields of the wrong JSON type are errors or defaults, never an except
   CHECK(describe(R"(,"correct":"no")").value().find("\"correct\" that is not true or false") != std::string::npos);
   CHECK(describe(R"(,"correct":false)").value().find("names no invariant") != std::string::npos);
   CHECK(describe(R"(,"correct":false,"breaks":"convergence")") == std::nullopt);
+  // A deployment declaration must be a boolean: "yes" read as no would keep the adapter off the
+  // scenarios its author meant it for, without a word.
+  CHECK(describe(R"(,"multi_server":"yes")").value().find("\"multi_server\" that is not true or false") != std::string::npos);
+  CHECK(describe(R"(,"datagram_links":1)").value().find("\"datagram_links\" that is not true or false") != std::string::npos);
+  CHECK(describe(R"(,"multi_server":true,"datagram_links":false)") == std::nullopt);
 }

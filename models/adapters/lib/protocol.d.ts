@@ -91,6 +91,10 @@ export interface Description {
   name?: string;
   /** 2: one process may serve many runs, told apart by `reset` events (PROTOCOL.md, "Versions"). */
   protocol?: number;
+  /** The servers replicate to one another: runs where a scenario has several (PROTOCOL.md, "Deployments"). */
+  multi_server?: boolean;
+  /** The client-server messages survive loss, duplication and reordering: runs over datagram links. */
+  datagram_links?: boolean;
 }
 
 /** A replica as protocol.serve drives it: each method handles the event of its name. */
