@@ -239,6 +239,14 @@ inline void settle(Cluster& cluster, int rounds = 4) {
   cluster.deliver_all();
 }
 
+/// The value map field `key` shows in `state`, if it has one.
+inline std::optional<OpId> field(const std::optional<State>& state, std::uint32_t key) {
+  for (const auto& [k, v] : state->fields) {
+    if (k.value == key) return v;
+  }
+  return std::nullopt;
+}
+
 /// Whether each of the first `clients` clients shows the server's state.
 inline bool all_agree(Cluster& cluster, std::uint32_t clients) {
   for (std::uint32_t i = 0; i < clients; ++i) {

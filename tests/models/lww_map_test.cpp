@@ -21,22 +21,12 @@ using namespace syncstorm;
 namespace {
 
 using testing::count;
+using testing::field;
 using testing::add_fault;
 using testing::rough_scenario;
 using testing::small_scenario;
 
 const ModelInfo& model(const char* name) { return testing::shipped_model(name); }
-
-std::optional<OpId> field(const std::optional<State>& state, std::uint32_t key) {
-  for (const auto& [k, v] : state->fields) {
-    if (k.value == key) return v;
-  }
-  return std::nullopt;
-}
-
-void require_all_equal(testing::Cluster& c, std::uint32_t clients) {
-  for (std::uint32_t i = 0; i < clients; ++i) REQUIRE(c.state(c.client(i)) == c.state(c.server()));
-}
 
 /// Builds a map from small generated tuples: few keys and few distinct stamps so that collisions
 /// (the interesting case) are common.
@@ -67,7 +57,7 @@ TEST_CASE("lww-map converges every replica after writes delivered in a shuffled 
       c.deliver_shuffled(rng, rng.below(4));
     }
     c.deliver_shuffled(rng);
-    require_all_equal(c, 3);
+    REQUIRE(testing::all_agree(c, 3));
   }
 }
 
@@ -127,7 +117,7 @@ TEST_CASE("lww-map lets a write made after seeing another win although its write
   const Operation later = c.user(1, OpKind::map_set, 1);  // client 1 has seen the first write
   c.deliver_all();
   REQUIRE(field(c.state(c.server()), 1) == later.id);
-  require_all_equal(c, 2);
+  REQUIRE(testing::all_agree(c, 2));
 }
 
 TEST_CASE("lww-map-wallclock loses an acknowledged causally later write under clock skew",
@@ -142,7 +132,7 @@ TEST_CASE("lww-map-wallclock loses an acknowledged causally later write under cl
   // The user of client 1 was told the write is saved, yet every replica shows the older one.
   REQUIRE(count(c, c.client(1), later.id, Lifecycle::acknowledged) == 1);
   REQUIRE(field(c.state(c.server()), 1) == first.id);
-  require_all_equal(c, 2);
+  REQUIRE(testing::all_agree(c, 2));
 }
 
 TEST_CASE("lww-map-wallclock behaves like lww-map when clocks agree", "[models][lww-map-wallclock]") {

@@ -17,18 +17,12 @@ using namespace syncstorm;
 namespace {
 
 using testing::count;
+using testing::field;
 using testing::add_fault;
 using testing::rough_scenario;
 using testing::small_scenario;
 
 const ModelInfo& model() { return testing::shipped_model("replace-all"); }
-
-std::optional<OpId> field(const std::optional<State>& state, std::uint32_t key) {
-  for (const auto& [k, v] : state->fields) {
-    if (k.value == key) return v;
-  }
-  return std::nullopt;
-}
 
 }  // namespace
 

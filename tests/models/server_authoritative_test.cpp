@@ -18,6 +18,7 @@ using namespace syncstorm;
 namespace {
 
 using testing::count;
+using testing::field;
 using testing::add_fault;
 using testing::rough_scenario;
 using testing::small_scenario;
@@ -27,17 +28,6 @@ const ModelInfo& model(const char* name) { return testing::shipped_model(name); 
 std::size_t count_all(const testing::Cluster& c, Lifecycle lifecycle) {
   return static_cast<std::size_t>(
       std::count_if(c.reports.begin(), c.reports.end(), [&](const testing::Report& r) { return r.lifecycle == lifecycle; }));
-}
-
-std::optional<OpId> field(const std::optional<State>& state, std::uint32_t key) {
-  for (const auto& [k, v] : state->fields) {
-    if (k.value == key) return v;
-  }
-  return std::nullopt;
-}
-
-void require_all_equal(testing::Cluster& c, std::uint32_t clients) {
-  for (std::uint32_t i = 0; i < clients; ++i) REQUIRE(c.state(c.client(i)) == c.state(c.server()));
 }
 
 }  // namespace
@@ -54,7 +44,7 @@ TEST_CASE("server-authoritative converges after writes delivered in a shuffled o
       c.deliver_shuffled(rng, rng.below(4));
     }
     c.deliver_shuffled(rng);
-    require_all_equal(c, 3);
+    REQUIRE(testing::all_agree(c, 3));
     // Every write got exactly one answer, and the user heard it.
     for (const Operation& op : ops) {
       REQUIRE(count(c, op.client, op.id, Lifecycle::acknowledged) + count(c, op.client, op.id, Lifecycle::rejected) == 1);
@@ -73,7 +63,7 @@ TEST_CASE("server-authoritative rejects a write based on a stale version and rol
   REQUIRE(count(c, c.client(1), stale.id, Lifecycle::rejected) == 1);
   REQUIRE(count(c, c.client(1), stale.id, Lifecycle::acknowledged) == 0);
   REQUIRE(field(c.state(c.client(1)), 1) == first.id);  // rolled back to the server's value
-  require_all_equal(c, 2);
+  REQUIRE(testing::all_agree(c, 2));
 }
 
 TEST_CASE("server-authoritative accepts a write based on the version its writer has seen",
@@ -95,7 +85,7 @@ TEST_CASE("server-authoritative accepts a client's consecutive writes to one fie
   REQUIRE(count(c, c.client(0), a.id, Lifecycle::acknowledged) == 1);
   REQUIRE(count(c, c.client(0), b.id, Lifecycle::acknowledged) == 1);
   REQUIRE(field(c.state(c.server()), 1) == b.id);
-  require_all_equal(c, 1);
+  REQUIRE(testing::all_agree(c, 1));
 }
 
 TEST_CASE("server-authoritative answers a resend after a lost answer without applying it again",
@@ -114,7 +104,7 @@ TEST_CASE("server-authoritative answers a resend after a lost answer without app
   const Operation next = c.user(1, OpKind::map_set, 1);
   c.deliver_all();
   REQUIRE(count(c, c.client(1), next.id, Lifecycle::acknowledged) == 1);
-  require_all_equal(c, 2);
+  REQUIRE(testing::all_agree(c, 2));
 }
 
 TEST_CASE("server-authoritative sends offline writes once reconnected", "[models][server-authoritative]") {
@@ -176,7 +166,7 @@ TEST_CASE("server-authoritative-silent rolls back a rejected write without telli
   REQUIRE(count_all(c, Lifecycle::rejected) == 0);
   REQUIRE(count(c, c.client(1), stale.id, Lifecycle::acknowledged) == 0);
   REQUIRE(field(c.state(c.client(1)), 1) != stale.id);  // it vanished from the user's screen
-  require_all_equal(c, 2);
+  REQUIRE(testing::all_agree(c, 2));
 }
 
 TEST_CASE("server-authoritative keeps a client's newer write when its older one arrives late",
@@ -189,7 +179,7 @@ TEST_CASE("server-authoritative keeps a client's newer write when its older one 
   REQUIRE(field(c.state(c.server()), 1) == newer.id);
   REQUIRE(count(c, c.client(0), older.id, Lifecycle::acknowledged) == 1);
   REQUIRE(count(c, c.client(0), newer.id, Lifecycle::acknowledged) == 1);
-  require_all_equal(c, 1);
+  REQUIRE(testing::all_agree(c, 1));
 }
 
 TEST_CASE("server-authoritative decides a client's writes in the order made, and never shows an older one over a newer",
@@ -253,7 +243,7 @@ TEST_CASE("server-authoritative servers converge when clients write through both
   c.user(1, OpKind::map_set, 2);
   c.deliver_all();
   REQUIRE(c.state(c.server(1)) == c.state(c.server(0)));
-  require_all_equal(c, 2);
+  REQUIRE(testing::all_agree(c, 2));
 }
 
 /// The writes of a run its users saw applied but were never told the fate of.
