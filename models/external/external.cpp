@@ -1441,6 +1441,9 @@ std::vector<ExternalSpec> shipped_external_specs() {
   for (ExternalSpec& spec : specs) {
     spec.package_dir = package_dirs.at(spec.command);
     spec.protocol = 2;
+    // The Loro relay servers sync with one another as its clients sync with them (its describe
+    // answer says so too); every other library here syncs through one server.
+    spec.multi_server = spec.name.starts_with("loro-");
   }
   return specs;
 }

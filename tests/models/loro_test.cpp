@@ -15,6 +15,7 @@
 #include "tests/printers.hpp"
 #include "tests/models/external_support.hpp"
 #include "tests/programs.hpp"
+#include "tests/shipped_scenario.hpp"
 #include "tests/source_tree.hpp"
 
 using namespace syncstorm;
@@ -67,6 +68,37 @@ TEST_CASE("the Loro models are shipped with the rule a LoroMap keeps", "[externa
   // A map delete is a write of "absent" under the same Lamport order: a concurrent remove may win.
   CHECK(registry.find("loro-list")->rule == SupersedeRule::last_writer_wins);
   CHECK(registry.find("loro-map")->rule == SupersedeRule::last_writer_wins);
+  // Their servers sync with one another; no other shipped adapter's do.
+  for (const ModelInfo& model : registry.all()) {
+    if (!model.external) continue;
+    INFO(model.name);
+    CHECK(model.multi_server == model.name.starts_with("loro-"));
+    CHECK_FALSE(model.datagram_links);
+  }
+}
+
+TEST_CASE("the Loro servers sync with one another: two servers, a crash and a partition between them", "[external][node]") {
+  // two-servers: one server crashes losing what it had not flushed, then two random halves.
+  // Clients of either server must end alike, every acknowledged write kept. Without the servers'
+  // own sync every seed ends apart (each server holds its own clients' writes).
+  if (!needs_node() || !needs_loro_packages()) return;
+  const ModelRegistry registry = shipped_models();
+  const Scenario scenario = testing::shipped_scenario("two-servers");
+  for (const char* name : kLoroModels) {
+    auto described = describe_external("node " + adapter_dir() + "/loro/adapter.js " + std::string(name).substr(5));
+    REQUIRE(described.ok());
+    CHECK(described.value().multi_server);  // the adapter's own answer agrees with the shipped entry
+    for (std::uint64_t seed = 1; seed <= 2; ++seed) {
+      const RunResult r = run(scenario, *registry.find(name), seed);
+      INFO(name << " seed " << seed << ": " << r.aborted);
+      REQUIRE(r.aborted.empty());
+      CHECK(converged(r));
+      CHECK(count_acknowledged(r) > 0);
+      for (const Violation& v : r.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
+    }
+  }
+  // A server that trims the history its own clients hold could drop what a peer lacks: not declared.
+  CHECK_FALSE(trimming_model("").multi_server);
 }
 
 TEST_CASE("the Loro adapters converge and one seed replays to the same trace hash", "[external][node]") {

@@ -10,6 +10,11 @@
 // server answers with the updates the client lacks and its own version vector, and the client
 // answers that with the updates the server lacks.
 //
+// Several servers (`multi_server`): servers sync with one another the same way. A starting server
+// sends every other server its version vector (4); each answers with the updates it lacks and its
+// own vector (5), and sends it what arrives later, always from the vector the peer last reported.
+// Every second each reports its vector again, which repairs what a crash or a partition lost.
+//
 // Data types:
 // - map: the fields are a root LoroMap. A LoroMap entry is last-writer-wins by Lamport timestamp,
 //   ties broken by peer id; a delete is a write of "absent" under the same rule.
@@ -31,6 +36,9 @@
 //   0 = a version vector ("this is what I have")
 //   1 = an update (exported from the receiver's version vector, or a change forwarded by the server)
 //   2 = an acknowledgement: the server's version vector after it stored an update
+//   3 = with --trim-history, a client's version vector after it imported an update
+//   4 = server to server, as it starts: its version vector (send me what I lack, and yours)
+//   5 = server to server: its version vector, after an import and every second
 // Version vectors, "have" reports and acknowledgements say which changes a replica holds, never what
 // they hold: they are sent as control messages, along which the checkers' happens-before does not
 // flow (PROTOCOL.md, "Control messages and happens-before"). Only updates carry writes.
@@ -76,6 +84,10 @@ const TAG_VV = 0;
 const TAG_UPDATE = 1;
 const TAG_ACK = 2;
 const TAG_HAVE = 3;  // with --trim-history: a client's version vector after it imported an update
+const TAG_PEER_VV = 4;   // server to server, as it starts: my version vector; send me what I lack, and yours
+const TAG_PEER_ACK = 5;  // server to server: my version vector (after an import, and every PEER_SYNC_US)
+const PEER_SYNC_US = 1000000;
+const PEER_SYNC_TIMER = 1;
 const CONTROL = { control: true };  // see "Message bytes" above
 const COMPACT_AFTER = 64;        // stored updates merged into one snapshot beyond this many
 const ELEMENT_BASE = 0x10000;    // text element i is the code point ELEMENT_BASE + i
@@ -295,6 +307,14 @@ class Client extends Replica {
 class Server extends Replica {
   constructor(event, rng) {
     super(event, rng);
+    // Several servers (PROTOCOL.md, "Deployments"): each is a replica of the whole document, and
+    // they sync with one another the way a client syncs with its server. A server sends a peer
+    // what that peer lacks from the version vector the peer last reported, never from a guess:
+    // the peer holds at least that much (it stores every import before it reports), so Loro never
+    // has to park an update whose past it lacks. Every PEER_SYNC_US each server reports its
+    // vector to every peer, which repairs what a crash or a partition between them lost.
+    this.peers = new Map();  // other server -> the version vector it last reported (absent: none yet)
+    this.otherServers = (event.servers || []).filter((node) => node !== event.node);
     // The clients the server relays to: those whose version vector it has answered on their current
     // connection. A relay is a delta from the server's version just before it; sent to a client that
     // has not caught up, Loro could only hold it pending, and its sender's past (which the checkers
@@ -307,11 +327,62 @@ class Server extends Replica {
     this.trimmedAt = new Loro.VersionVector(null);
   }
 
+  /** A server that has peers asks them for what it lacks as it starts, and reports itself on a timer. */
+  start(event, out) {
+    if (this.otherServers.length === 0) return;
+    this.out = out;
+    this.reportToPeers(TAG_PEER_VV);
+  }
+
+  timer(event, out) {
+    if (event.tag !== PEER_SYNC_TIMER) return;
+    this.out = out;
+    this.reportToPeers(TAG_PEER_ACK);
+  }
+
+  /** Sends this server's version vector to every peer (TAG_PEER_VV also asks for theirs), and
+   *  sets the next report. */
+  reportToPeers(tag) {
+    const version = frame(tag, this.doc.oplogVersion().encode());
+    for (const peer of this.otherServers) this.out.send(peer, version, CONTROL);
+    this.out.timer(PEER_SYNC_US, PEER_SYNC_TIMER);
+  }
+
+  /** Sends `peer` what this server holds beyond the vector it last reported. */
+  catchUp(peer) {
+    const theirs = this.peers.get(peer);
+    if (theirs === undefined || !hasMore(this.doc.oplogVersion(), theirs)) return;
+    this.out.send(peer, frame(TAG_UPDATE, this.doc.export({ mode: 'update', from: theirs })));
+  }
+
+  /** A message from another server: its vector (answered with what it lacks), or an update. */
+  peerMessage(event, tag, body) {
+    if (tag === TAG_PEER_VV || tag === TAG_PEER_ACK) {
+      this.peers.set(event.from, Loro.VersionVector.decode(body));
+      this.catchUp(event.from);
+      // A peer that just started wants this server's vector too, to send what this one lacks.
+      if (tag === TAG_PEER_VV) this.out.send(event.from, frame(TAG_PEER_ACK, this.doc.oplogVersion().encode()), CONTROL);
+    } else if (tag === TAG_UPDATE) {
+      const before = this.importUpdate(body);  // stored and flushed before it is reported
+      this.out.send(event.from, frame(TAG_PEER_ACK, this.doc.oplogVersion().encode()), CONTROL);
+      if (before !== null) this.relay(before, event.from);
+    }
+  }
+
+  /** Sends what arrived since `before` to every caught-up client and every peer but `from`. */
+  relay(before, from) {
+    const news = frame(TAG_UPDATE, this.doc.export({ mode: 'update', from: before }));
+    for (const client of this.clients) if (client !== from) this.out.send(client, news);
+    for (const peer of this.otherServers) if (peer !== from) this.catchUp(peer);
+  }
+
   message(event, out) {
     this.out = out;
     const bytes = Buffer.from(event.data, 'base64');
     const body = bytes.subarray(1);
-    if (bytes[0] === TAG_VV) {
+    if (this.otherServers.includes(event.from)) {
+      this.peerMessage(event, bytes[0], body);
+    } else if (bytes[0] === TAG_VV) {
       const theirs = Loro.VersionVector.decode(body);
       if (hasMore(this.doc.oplogVersion(), theirs)) {
         out.send(event.from, frame(TAG_UPDATE, this.doc.export({ mode: 'update', from: theirs })));
@@ -324,9 +395,7 @@ class Server extends Replica {
     } else if (bytes[0] === TAG_UPDATE) {
       const before = this.importUpdate(body);  // stored and flushed before it is acknowledged
       out.send(event.from, frame(TAG_ACK, this.doc.oplogVersion().encode()), CONTROL);
-      if (before === null) return;
-      const news = frame(TAG_UPDATE, this.doc.export({ mode: 'update', from: before }));
-      for (const client of this.clients) if (client !== event.from) out.send(client, news);
+      if (before !== null) this.relay(before, event.from);
     }
   }
 
@@ -376,6 +445,9 @@ protocol.serve(
     // Every LoroDoc belongs to a replica and its peer id comes from the replica's seed; this file
     // keeps nothing at module level, so one process serves many runs.
     protocol: 2,
+    // Servers sync with one another (Server, above). Not with --trim-history: a server trims the
+    // history its own clients hold, which a peer may still lack.
+    multi_server: !options.trim,
   },
   (event, rng) => (event.role === 'server' ? new Server(event, rng) : new Client(event, rng)),
 );
