@@ -64,7 +64,7 @@ convergence_bound = "8s"
 
 // Two servers, clients that crash and come back, a swarm of faults.
 constexpr const char* kTwoServerSwarm = R"(
-description = "datagram links, two servers, swarm of faults"
+description = "stream links, two servers, swarm of faults"
 servers = 2
 
 [network]
