@@ -1441,9 +1441,10 @@ std::vector<ExternalSpec> shipped_external_specs() {
   for (ExternalSpec& spec : specs) {
     spec.package_dir = package_dirs.at(spec.command);
     spec.protocol = 2;
-    // The Loro relay servers sync with one another as its clients sync with them (its describe
-    // answer says so too); every other library here syncs through one server.
-    spec.multi_server = spec.name.starts_with("loro-");
+    // The Loro relay servers and our Yjs relay servers sync with one another as their clients sync
+    // with them (their describe answers say so too); every other library here syncs through one
+    // server, y-websocket's own server included.
+    spec.multi_server = spec.name.starts_with("loro-") || spec.name == "yjs-list" || spec.name == "yjs-text";
   }
   return specs;
 }

@@ -19,10 +19,20 @@
 //   them would depend on them.
 // y-websocket (../y-websocket/) keeps neither rule, and its users meet the vanishing key.
 //
+// Several servers (`multi_server`, as behind a load balancer): each server is a replica of the whole
+// document, and servers sync with one another. A server sends a peer what that peer lacks beyond the
+// snapshot (state vector and delete set) the peer last reported, never from a guess: the peer holds at
+// least that much, so every update it receives finds its past there. A Yjs delete adds no item and so
+// does not move the state vector; the delete set in the snapshot is what shows a peer lacks one. Every
+// PEER_SYNC_US each server reports its snapshot to every peer, which repairs what a crash or a
+// partition between them lost.
+//
 // Message bytes: one tag byte, then a Yjs encoding.
 //   0 = a state vector (sync step 1: "this is what I have")
 //   1 = an update (sync step 2, or an incremental change)
 //   2 = an acknowledgement: the server's state vector after it stored an update
+//   3 = server to server, as it starts: my snapshot; send me what I lack, and yours
+//   4 = server to server: my snapshot (after an import that changed something, and every PEER_SYNC_US)
 
 const protocol = require('../lib/protocol');  // first: it virtualises the clock and randomness
 const Y = requireInstalled('yjs');
@@ -53,8 +63,13 @@ const yjsData = require('./document').documentOf(variant);
 const TAG_SV = 0;
 const TAG_UPDATE = 1;
 const TAG_ACK = 2;
+const TAG_PEER_HELLO = 3;
+const TAG_PEER_SNAPSHOT = 4;
+const PEER_SYNC_US = 1000000;
+const PEER_SYNC_TIMER = 1;
 // State vectors (TAG_SV, TAG_ACK) say which updates a replica holds, never what they hold: they are
 // sent as control messages, along which the checkers' happens-before does not flow (PROTOCOL.md).
+// So are snapshots between servers.
 const CONTROL = { control: true };
 const COMPACT_AFTER = 64;  // stored updates merged into one snapshot beyond this many
 
@@ -188,14 +203,81 @@ class Server extends Replica {
   constructor(event, rng) {
     super(event, rng);
     this.clients = new Set();
-    this.doc.on('update', (update) => this.persist(update));
+    this.otherServers = (event.servers || []).filter((node) => node !== event.node);
+    this.peers = new Map();  // other server -> the snapshot it last reported (absent: none yet)
+    this.integrated = null;  // while an update from a peer is applied: what it added here
+    this.doc.on('update', (update) => {
+      this.persist(update);
+      if (this.integrated !== null) this.integrated.push(update);
+    });
+  }
+
+  /** A server that has peers asks them for what it lacks as it starts, and reports itself on a timer. */
+  start(event, out) {
+    if (this.otherServers.length === 0) return;
+    this.out = out;
+    this.reportToPeers(TAG_PEER_HELLO);
+  }
+
+  timer(event, out) {
+    if (event.tag !== PEER_SYNC_TIMER) return;
+    this.out = out;
+    this.reportToPeers(TAG_PEER_SNAPSHOT);
+  }
+
+  snapshotFrame(tag) { return frame(tag, Y.encodeSnapshot(Y.snapshot(this.doc))); }
+
+  /** Sends this server's snapshot to every peer (TAG_PEER_HELLO also asks for theirs), and sets
+   *  the next report. */
+  reportToPeers(tag) {
+    const snapshot = this.snapshotFrame(tag);
+    for (const peer of this.otherServers) this.out.send(peer, snapshot, CONTROL);
+    this.out.timer(PEER_SYNC_US, PEER_SYNC_TIMER);
+  }
+
+  /** Sends `peer` what this server holds beyond the snapshot it last reported, if anything. */
+  catchUp(peer) {
+    const theirs = this.peers.get(peer);
+    if (theirs === undefined) return;
+    const lacking = Y.encodeStateAsUpdate(this.doc, Y.encodeStateVector(theirs.sv));
+    if (!Y.snapshotContainsUpdate(theirs, lacking)) this.out.send(peer, frame(TAG_UPDATE, lacking));
+  }
+
+  /** A message from another server: its snapshot (answered with what it lacks), or an update. */
+  peerMessage(event, tag, body) {
+    if (tag === TAG_PEER_HELLO || tag === TAG_PEER_SNAPSHOT) {
+      this.peers.set(event.from, Y.decodeSnapshot(body));
+      this.catchUp(event.from);
+      // A peer that just started wants this server's snapshot too, to send what this one lacks.
+      if (tag === TAG_PEER_HELLO) this.out.send(event.from, this.snapshotFrame(TAG_PEER_SNAPSHOT), CONTROL);
+    } else if (tag === TAG_UPDATE) {
+      this.integrated = [];
+      Y.applyUpdate(this.doc, body, event.from);  // stored and flushed by the update handler
+      const added = this.integrated;
+      this.integrated = null;
+      // An update that changed nothing is not answered: two servers whose views of each other's
+      // snapshot differ only in encoding would otherwise send each other updates for ever.
+      if (added.length === 0) return;
+      this.out.send(event.from, this.snapshotFrame(TAG_PEER_SNAPSHOT), CONTROL);
+      for (const update of added) this.relay(update, event.from);
+    }
+  }
+
+  /** Sends an update to every caught-up client but `from`, and every peer but `from` what it lacks. */
+  relay(update, from) {
+    for (const client of this.clients) {
+      if (client !== from) this.out.send(client, frame(TAG_UPDATE, update));
+    }
+    for (const peer of this.otherServers) if (peer !== from) this.catchUp(peer);
   }
 
   message(event, out) {
     this.out = out;
     const bytes = Buffer.from(event.data, 'base64');
     const body = bytes.subarray(1);
-    if (bytes[0] === TAG_SV) {
+    if (this.otherServers.includes(event.from)) {
+      this.peerMessage(event, bytes[0], body);
+    } else if (bytes[0] === TAG_SV) {
       out.send(event.from, frame(TAG_UPDATE, Y.encodeStateAsUpdate(this.doc, body)));
       out.send(event.from, frame(TAG_SV, Y.encodeStateVector(this.doc)), CONTROL);
       // From now on the client holds everything this server held, so relayed updates follow it.
@@ -203,9 +285,7 @@ class Server extends Replica {
     } else if (bytes[0] === TAG_UPDATE) {
       Y.applyUpdate(this.doc, body, event.from);  // stored and flushed by the update handler
       out.send(event.from, frame(TAG_ACK, Y.encodeStateVector(this.doc)), CONTROL);
-      for (const client of this.clients) {
-        if (client !== event.from) out.send(client, frame(TAG_UPDATE, body));
-      }
+      this.relay(body, event.from);
     }
   }
 
@@ -227,6 +307,9 @@ protocol.serve(
     rule: 'add_wins',
     ...(relayBeforeSync ? { breaks: 'monotonic-reads', correct: false } : {}),
     protocol: 2,  // nothing lives outside the replicas: a reset leaves the process as new
+    // Servers sync with one another (Server, above). Not when relaying before sync: that variant
+    // is a single-server baseline of the monotonic-reads break.
+    multi_server: !relayBeforeSync,
   },
   (event, rng) => (event.role === 'server' ? new Server(event, rng) : new Client(event, rng)),
 );
