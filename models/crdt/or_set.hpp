@@ -41,6 +41,13 @@ struct Op {
   KeyId key;
   std::uint64_t lamport = 0;
   std::vector<OpId> observed;  ///< tags of `key` live at the writer when it wrote
+  // What a server must hold before it applies the op (the writer's view of the item came from its
+  // own server, which may be ahead of this one): the tags of `observed` that the writer had from
+  // its server (its own unacknowledged writes travel with it: `observed` carries what they
+  // killed), and the tags of `key` dead at the writer beyond `observed`, dead here too (a remove
+  // leaves no tag, only its tombstones show it). Empty where servers do not wait.
+  std::vector<OpId> present;
+  std::vector<OpId> dead;
   friend bool operator==(const Op&, const Op&) = default;
 };
 

@@ -14,6 +14,10 @@
 // tombstone cannot bring its value back while its acknowledgement is still due. On every
 // (re)connect a client sends its state (hello) and resends its outbox; servers de-duplicate by op id,
 // store and flush before acknowledging, broadcast each accepted op, and forward it to other servers.
+// With three servers or more, forwards from two servers can arrive in any order: a server applies an
+// op only once it holds what the op's writer had seen of its item (the tags it replaced, tombstones
+// for those it saw dead), and an op that comes ahead of that waits, so no value comes back on
+// screens that a later op had replaced.
 // Both keep their durable state as a journal (models/journal.hpp): a snapshot and one small record
 // per change, replayed on restart. Clients compare an order-free digest with their server's every
 // second (anti-entropy); a mismatch gets the whole state back.
@@ -183,6 +187,10 @@ void encode_op(Writer& w, const Op& op) {
   w.u64(op.id.value).u32(op.origin.value).u8(static_cast<std::uint8_t>(op.kind)).u32(op.key.value).u64(op.lamport);
   w.u32(static_cast<std::uint32_t>(op.observed.size()));
   for (OpId tag : op.observed) w.u64(tag.value);
+  w.u32(static_cast<std::uint32_t>(op.present.size()));
+  for (OpId tag : op.present) w.u64(tag.value);
+  w.u32(static_cast<std::uint32_t>(op.dead.size()));
+  for (OpId tag : op.dead) w.u64(tag.value);
 }
 
 std::optional<Op> decode_op(Reader& r) {
@@ -194,6 +202,10 @@ std::optional<Op> decode_op(Reader& r) {
   op.lamport = r.u64();
   const std::uint32_t n = r.u32();
   for (std::uint32_t i = 0; i < n && r.ok(); ++i) op.observed.push_back(OpId{r.u64()});
+  const std::uint32_t p = r.u32();
+  for (std::uint32_t i = 0; i < p && r.ok(); ++i) op.present.push_back(OpId{r.u64()});
+  const std::uint32_t d = r.u32();
+  for (std::uint32_t i = 0; i < d && r.ok(); ++i) op.dead.push_back(OpId{r.u64()});
   const bool list_kind = kind == static_cast<std::uint8_t>(OpKind::list_add) ||
                          kind == static_cast<std::uint8_t>(OpKind::list_update) ||
                          kind == static_cast<std::uint8_t>(OpKind::list_remove);
@@ -364,6 +376,20 @@ class Client final : public Node {
     }
     std::sort(op.observed.begin(), op.observed.end());
     op.observed.erase(std::unique(op.observed.begin(), op.observed.end()), op.observed.end());
+    // What a server waits for before applying it (Server::causally_ready); only where servers
+    // keep every tombstone until all replicas hold it, since a tombstone dropped early (the
+    // baselines) could never be waited for. Both lists come out sorted (tags are in id order).
+    if (options_.collection == Collection::when_all_seen) {
+      for (OpId t : op.observed) {
+        if (base_.tags().contains(t)) op.present.push_back(t);
+      }
+      for (const auto& [id, tag] : view().tags()) {
+        if (tag.key == user.key && view().removed().contains(id) &&
+            !std::binary_search(op.observed.begin(), op.observed.end(), id)) {
+          op.dead.push_back(id);
+        }
+      }
+    }
     const OpId removed = user.kind == OpKind::list_remove ? shown_value(*this, user.key) : OpId{};
     outbox_[op.id] = op;
     encode_op(pending_.u8(kEntryQueued), op);
@@ -915,6 +941,7 @@ class Server final : public Node {
     }
     ticks_ += 1;
     if (!synced_) request_syncs(ctx);
+    apply_ready(ctx);  // a purge since may have readied one
     for (auto it = behind_.begin(); it != behind_.end();) {
       it = ctx.send(*it, sync_message(ctx)) ? behind_.erase(it) : std::next(it);
     }
@@ -980,7 +1007,77 @@ class Server final : public Node {
   /// The start of a message to a client carrying the current version.
   Writer header(MsgTag tag) const { return versioned(tag, incarnation_, version_); }
 
+  /// Whether this server holds what `op`'s writer had seen of its item: the tags it observed live
+  /// and had from its server, and a tombstone for every other tag it saw dead (Op::present,
+  /// Op::dead). Applied earlier, an op could make the value it
+  /// replaced show again: with three servers, a forward from a near one can overtake, by another
+  /// path, the forward from a far one of the update it followed; once a later op takes it away,
+  /// the value that update had replaced is back in view. Every op applied here waited so, so a tag
+  /// held here has its own past here too.
+  bool causally_ready(const Op& op) const {
+    if (options_.collection != Collection::when_all_seen) return true;
+    for (OpId t : op.present) {
+      if (!state_.tags().contains(t) && !purged_.contains(t)) return false;
+    }
+    for (OpId t : op.dead) {
+      if (!state_.removed().contains(t) && !purged_.contains(t)) return false;
+    }
+    return true;
+  }
+
+  /// Holds an op that is not causally ready, with its message's past, until it is. A resend of a
+  /// waiting op waits with it.
+  void wait_for_past(Context& ctx, NodeId from, const Op& op, bool from_client) {
+    const std::uint64_t hold = kWaitingHoldBase + ++waiting_holds_;
+    ctx.hold_message(hold);
+    for (Waiting& w : waiting_) {
+      if (w.op.id != op.id) continue;
+      w.holds.push_back(hold);
+      if (from_client && !w.from_client) {
+        w.from = from;
+        w.from_client = true;
+      }
+      return;
+    }
+    waiting_.push_back(Waiting{from, op, from_client, {hold}});
+    // Bounded: the oldest is applied as it is rather than held without end.
+    if (waiting_.size() > kWaitingMax) release_waiting(ctx, 0);
+  }
+
+  /// Applies the waiting op at `index` (its held messages' pasts join this server's first).
+  void release_waiting(Context& ctx, std::size_t index) {
+    Waiting w = std::move(waiting_[index]);
+    waiting_.erase(waiting_.begin() + static_cast<std::ptrdiff_t>(index));
+    for (std::uint64_t hold : w.holds) ctx.release_held(hold);
+    apply_accepted(ctx, w.from, std::move(w.op), w.from_client);
+  }
+
+  /// Applies the waiting ops whose past has arrived, in arrival order, until none is left ready.
+  void apply_ready(Context& ctx) {
+    if (applying_ready_) return;
+    applying_ready_ = true;
+    for (std::size_t i = 0; i < waiting_.size();) {
+      if (!causally_ready(waiting_[i].op)) {
+        ++i;
+        continue;
+      }
+      release_waiting(ctx, i);
+      i = 0;  // what it applied may have readied an earlier one
+    }
+    applying_ready_ = false;
+  }
+
   void accept(Context& ctx, NodeId from, Op op, bool from_client) {
+    const bool waiting = std::any_of(waiting_.begin(), waiting_.end(), [&](const Waiting& w) { return w.op.id == op.id; });
+    if (waiting || (!accepted_.contains(op.id) && !purged_.contains(op.id) && !causally_ready(op))) {
+      wait_for_past(ctx, from, op, from_client);
+      return;
+    }
+    apply_accepted(ctx, from, std::move(op), from_client);
+    apply_ready(ctx);
+  }
+
+  void apply_accepted(Context& ctx, NodeId from, Op op, bool from_client) {
     if (accepted_.insert(op.id).second) {
       if (purged_.contains(op.id)) {
         pending_.u8(kEntryAccepted).u64(op.id.value);  // made durable with the next change
@@ -1024,6 +1121,7 @@ class Server final : public Node {
     persist(ctx);
     broadcast(ctx, full_message(header(kFull), state_));
     collect(ctx);
+    apply_ready(ctx);
   }
 
   /// After a change that may have added the tombstones `ids`: the collection rule, and this
@@ -1247,6 +1345,19 @@ class Server final : public Node {
   boost::container::flat_set<NodeId> synced_from_;    ///< the servers whose state has
   static constexpr std::size_t kHeldForwardsMax = 1'024;  ///< beyond, a forward is dropped (the syncs carry it)
   std::vector<std::pair<NodeId, Op>> held_forwards_;  ///< forwards that came before, in order
+  // Ops waiting for their past (see causally_ready), in arrival order, each with the holds of the
+  // messages that brought it.
+  struct Waiting {
+    NodeId from;
+    Op op;
+    bool from_client = false;
+    std::vector<std::uint64_t> holds;
+  };
+  static constexpr std::size_t kWaitingMax = 1'024;
+  static constexpr std::uint64_t kWaitingHoldBase = std::uint64_t{1} << 62;  ///< apart from held_forwards_' op ids
+  std::vector<Waiting> waiting_;
+  std::uint64_t waiting_holds_ = 0;
+  bool applying_ready_ = false;
   boost::container::flat_set<NodeId> behind_;         ///< servers a forward failed to reach
   boost::container::flat_set<NodeId> own_clients_;    ///< clients that connected or wrote here (see broadcast)
   std::uint64_t incarnation_ = 0;  ///< drawn when the store held none (see Source)

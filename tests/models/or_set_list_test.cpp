@@ -113,10 +113,10 @@ TEST_CASE("OR-set operations applied in any order give the same state", "[models
 
 TEST_CASE("a remove only removes the adds it observed", "[models][or-set-list][crdt]") {
   OrSet left, right;
-  const orset::Op add{OpId{1}, NodeId{1}, OpKind::list_add, KeyId{7}, 1, {}};
+  const orset::Op add{OpId{1}, NodeId{1}, OpKind::list_add, KeyId{7}, 1, {}, {}, {}};
   left.apply(add);
-  const orset::Op remove{OpId{2}, NodeId{1}, OpKind::list_remove, KeyId{7}, 2, left.live_tags(KeyId{7})};
-  const orset::Op concurrent_add{OpId{3}, NodeId{2}, OpKind::list_add, KeyId{7}, 1, {}};
+  const orset::Op remove{OpId{2}, NodeId{1}, OpKind::list_remove, KeyId{7}, 2, left.live_tags(KeyId{7}), {}, {}};
+  const orset::Op concurrent_add{OpId{3}, NodeId{2}, OpKind::list_add, KeyId{7}, 1, {}, {}, {}};
   left.apply(remove);
   right.apply(concurrent_add);
   left.merge(right);
@@ -406,6 +406,45 @@ TEST_CASE("or-set-list's ops kill by themselves what their writer's unacknowledg
 }
 
 // With several servers (scenarios with servers above 1).
+
+TEST_CASE("or-set-list's server applies a forward only once it holds what the op's writer had seen",
+          "[models][or-set-list][servers]") {
+  // Three servers, one of them far: X, an update that replaced B, came from the far server; A, made
+  // on top of X at a near one, and then R, a remove of A, overtook X's forward by another path.
+  // Applied at once, A killed X's tag (not yet here) and R killed A: B, which X had replaced, showed
+  // again after A had (monotonic reads). A and R now wait for X.
+  testing::Cluster c(model("or-set-list"), 3, 1);
+  c.deliver_all();  // the servers' first syncs
+  const NodeId far = c.server(2);
+  const NodeId near = c.server(1);
+  const NodeId writer = c.client(0);
+  auto forward = [&](NodeId from, const orset::Op& op) {
+    Writer w;
+    w.u8(8);  // kForward
+    orset::encode_op(w, op);
+    c.queue.push_back(testing::Envelope{from, c.server(0), w.take()});
+  };
+  auto shown = [&] {
+    auto state = c.state(c.server(0));
+    for (const Item& item : state->items) {
+      if (item.id == KeyId{1}) return item.value;
+    }
+    return OpId{};
+  };
+  const orset::Op b{OpId{101}, writer, OpKind::list_add, KeyId{1}, 1, {}, {}, {}};
+  const orset::Op x{OpId{102}, writer, OpKind::list_update, KeyId{1}, 2, {OpId{101}}, {OpId{101}}, {}};
+  const orset::Op a{OpId{103}, writer, OpKind::list_update, KeyId{1}, 3, {OpId{102}}, {OpId{102}}, {OpId{101}}};
+  const orset::Op r{OpId{104}, writer, OpKind::list_remove, KeyId{1}, 4, {OpId{103}}, {OpId{103}}, {OpId{101}, OpId{102}}};
+  std::vector<OpId> views;
+  for (const auto& [from, op] : {std::pair{far, b}, std::pair{near, a}, std::pair{near, r}, std::pair{far, x}}) {
+    forward(from, op);
+    c.deliver_all();
+    views.push_back(shown());
+  }
+  // B, then (A and R waiting for X) B, then X, A and R applied in turn: the item is gone.
+  CHECK(views == std::vector<OpId>{OpId{101}, OpId{101}, OpId{101}, OpId{}});
+  CHECK(c.state(c.server(0)) == c.state(writer));
+}
 
 TEST_CASE("or-set-list's restarted server takes forwards only after the other servers' state",
           "[models][or-set-list][servers]") {
