@@ -1009,11 +1009,10 @@ class Server final : public Node {
 
   /// Whether this server holds what `op`'s writer had seen of its item: the tags it observed live
   /// and had from its server, and a tombstone for every other tag it saw dead (Op::present,
-  /// Op::dead). Applied earlier, an op could make the value it
-  /// replaced show again: with three servers, a forward from a near one can overtake, by another
-  /// path, the forward from a far one of the update it followed; once a later op takes it away,
-  /// the value that update had replaced is back in view. Every op applied here waited so, so a tag
-  /// held here has its own past here too.
+  /// Op::dead). Applied earlier, an op could make the value it replaced show again: with three
+  /// servers, a forward from a near one can overtake, by another path, the forward from a far one
+  /// of the update it followed; once a later op takes it away, the value that update had replaced
+  /// is back in view. Every op applied here waited so, so a tag held here has its own past here too.
   bool causally_ready(const Op& op) const {
     if (options_.collection != Collection::when_all_seen) return true;
     for (OpId t : op.present) {
