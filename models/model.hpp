@@ -114,6 +114,17 @@ class Context {
     (void)missing;
     return send(to, payload);
   }
+  /// Sends like send(), declaring that `payload` carries one operation, `op`, and nothing else this
+  /// node knows: a server forwarding a client's op to another server, which takes in that op alone.
+  /// Happens-before then carries what `op`'s writer had seen when it issued it, and `op`, instead of
+  /// everything the sender has seen since: a forward sent after the sender took in a write its
+  /// writer never saw would otherwise order that write before whatever the receiver's clients do
+  /// next, although they cannot see it. Like send_control, the declaration is the model's promise.
+  /// By default it sends an ordinary message, which carries the sender's whole past.
+  virtual bool send_carrying_op(NodeId to, std::string_view payload, OpId op) {
+    (void)op;
+    return send(to, payload);
+  }
   /// Only in on_message, and only for a model that declares ModelInfo::holds_messages: what this
   /// message carries waits inside the replica for something it lacks (a CRDT update whose
   /// dependencies have not arrived), so the receiver has not seen it yet. The checkers'

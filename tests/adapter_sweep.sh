@@ -31,8 +31,8 @@ command -v node > /dev/null || fail_input "node is not installed: the external a
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || fail_input "ADAPTER_SWEEP_JOBS: not a positive integer: $jobs"
 [[ $percent =~ ^[1-9][0-9]*$ ]] || fail_input "ADAPTER_SWEEP_SEEDS_PERCENT: not a positive integer: $percent"
 
-# Seeds per adapter (of every scenario it fits but those of scenario_share below: 15 to 18 for a
-# map, 8 to 10 for a list or a text): seeds 1..ceil(N/2) at random and 1..floor(N/2) under --explore
+# Seeds per adapter (of every scenario it fits but those of scenario_share below: 15 to 19 for a
+# map, 8 to 11 for a list or a text): seeds 1..ceil(N/2) at random and 1..floor(N/2) under --explore
 # priority (the scenarios of scenario_share below at random only).
 # The aim is 200; the libraries' own work allows far fewer in 8 minutes of 2 cores (about 700 CPU
 # seconds once a margin is kept). One seed of every scenario an adapter fits costs, warm, about 3

@@ -12,7 +12,9 @@
 // Clients show the server's state with their own unacknowledged operations applied on top; one whose
 // tag the server's state has already removed is applied as a remove only, so that collecting the
 // tombstone cannot bring its value back while its acknowledgement is still due. On every
-// (re)connect a client sends its state (hello) and resends its outbox; servers de-duplicate by op id,
+// (re)connect a client resends its outbox and sends its state (hello); its server sends it nothing
+// until it has merged that hello, so a client that lands on a server behind the one it left (a load
+// balancer) never takes an older state over what it showed. Servers de-duplicate by op id,
 // store and flush before acknowledging, broadcast each accepted op, and forward it to other servers.
 // With three servers or more, forwards from two servers can arrive in any order: a server applies an
 // op only once it holds what the op's writer had seen of its item (the tags it replaced, tombstones
@@ -917,7 +919,11 @@ class Server final : public Node {
       if (is_server(ctx, from)) ctx.send(from, sync_message(ctx));
     } else if (tag == kHello) {
       OrSet incoming;
-      if (incoming.decode(r)) absorb(ctx, incoming);
+      if (!incoming.decode(r)) return;
+      // The client is owed its first full state: the broadcast of a change includes it now, and
+      // with no change it gets the state alone.
+      const bool owed = awaiting_hello_.erase(from) > 0;
+      if (!absorb(ctx, incoming) && owed) ctx.send(from, full_message(header(kFull), state_));
     } else if (tag == kSeen) {
       const auto ids = decode_ids(r);
       if (r.ok()) record_seen(ctx, from, ids);
@@ -954,9 +960,15 @@ class Server final : public Node {
       ctx.send(peer, sync_message(ctx));
       return;
     }
+    // The client's state comes in its hello, right behind its unacknowledged ops. This server's
+    // state goes out once that is merged: sent now, it could lack values the client already shows
+    // (with a load balancer the client may come from a server this one lags behind), and taking it
+    // would put the user's view back in time.
     own_clients_.insert(peer);
-    ctx.send(peer, full_message(header(kFull), state_));
+    awaiting_hello_.insert(peer);
   }
+
+  void on_disconnected(Context&, NodeId peer) override { awaiting_hello_.erase(peer); }
 
   std::optional<State> state() const override { return state_.state(); }
 
@@ -982,7 +994,9 @@ class Server final : public Node {
       if (!ctx.send(server, sync_message(ctx))) return;
       behind_.erase(server);
     }
-    if (!ctx.send(server, op_message(plain(kForward), op))) behind_.insert(server);
+    // The receiver takes in this op alone: the forward carries what its writer had seen, not all
+    // this server has taken in since (which the receiver's clients would then seem to have seen).
+    if (!ctx.send_carrying_op(server, op_message(plain(kForward), op), op.id)) behind_.insert(server);
   }
 
   void request_syncs(Context& ctx) {
@@ -1105,8 +1119,9 @@ class Server final : public Node {
     if (from_client) ctx.send_control(from, header(kAck).u64(op.id.value).take());
   }
 
-  /// Merges a state from a client or another server, ignoring anything already discarded.
-  void absorb(Context& ctx, OrSet incoming) {
+  /// Merges a state from a client or another server, ignoring anything already discarded; true
+  /// when that changed the state (and every client was sent the new one).
+  bool absorb(Context& ctx, OrSet incoming) {
     incoming.discard_where([&](OpId id) { return purged_.contains(id); });
     OrSet before = state_;
     state_.merge(incoming);
@@ -1114,13 +1129,14 @@ class Server final : public Node {
     tombstones.reserve(state_.removed().size());
     for (const auto& [id, removal] : state_.removed()) tombstones.push_back(id);
     settle(ctx, tombstones);
-    if (state_ == before) return;
+    if (state_ == before) return false;
     snapshot_due_ = true;
     ++version_;
     persist(ctx);
     broadcast(ctx, full_message(header(kFull), state_));
     collect(ctx);
     apply_ready(ctx);
+    return true;
   }
 
   /// After a change that may have added the tombstones `ids`: the collection rule, and this
@@ -1204,9 +1220,11 @@ class Server final : public Node {
   /// every client, but a client takes its base from one server, its own, whose versions it counts:
   /// another server's would look like a new source and replace the base with a state that may not
   /// hold the client's acknowledged writes yet.
+  /// Sends `message` to every client connected here, except those whose hello is still due: their
+  /// first full state, sent once it is merged, holds what the message brings.
   void broadcast(Context& ctx, const std::string& message) {
     for (NodeId c : ctx.clients()) {
-      if (ctx.connected(c) && own_clients_.contains(c)) ctx.send(c, message);
+      if (ctx.connected(c) && own_clients_.contains(c) && !awaiting_hello_.contains(c)) ctx.send(c, message);
     }
   }
 
@@ -1359,6 +1377,7 @@ class Server final : public Node {
   bool applying_ready_ = false;
   boost::container::flat_set<NodeId> behind_;         ///< servers a forward failed to reach
   boost::container::flat_set<NodeId> own_clients_;    ///< clients that connected or wrote here (see broadcast)
+  boost::container::flat_set<NodeId> awaiting_hello_; ///< connected clients whose first hello has not come
   std::uint64_t incarnation_ = 0;  ///< drawn when the store held none (see Source)
   std::uint64_t version_ = 0;      ///< of state_ as last sent to clients: one more per change they hear of
   Journal journal_{"orset/s/"};  ///< state_, accepted_, purged_ and seen_by_, durable

@@ -56,8 +56,25 @@ std::shared_ptr<const PastSnapshot> Simulation::past_without(std::uint32_t from,
   return gapped;
 }
 
+std::shared_ptr<const PastSnapshot> Simulation::past_of_op(std::uint32_t from, OpId op) {
+  const std::vector<OpRecord>& ops = result_.history.ops;
+  const OpRecord* record = op.valid() && op.value <= ops.size() ? &ops[op.value - 1] : nullptr;
+  if (record == nullptr || !record->issued || !record->past ||
+      !past_now(nodes_[from]).sees(record->op.client, record->sequence)) {
+    if (result_.aborted.empty()) {
+      result_.aborted = fmt::format("node {} sent a message declared to carry op{}, which it could not have seen",
+                                    from, op.value);
+    }
+    return nullptr;
+  }
+  auto carried = std::make_shared<PastSnapshot>();
+  carried->past = *record->past;
+  carried->id = ++last_snapshot_id_;
+  return carried;
+}
+
 bool Simulation::send(NodeId from, NodeId to, std::string_view payload, bool carries_writes, OpId own_through,
-                      std::span<const OpId> own_missing) {
+                      std::span<const OpId> own_missing, OpId carried_op) {
   if (to.value >= nodes_.size() || to == from) return false;
   NodeRuntime& src = nodes_[from.value];
   if (!src.up) return false;
@@ -81,9 +98,10 @@ bool Simulation::send(NodeId from, NodeId to, std::string_view payload, bool car
   if (carries_writes) {
     past = own_through.valid()      ? past_through(from.value, own_through)
            : !own_missing.empty()   ? past_without(from.value, own_missing)
+           : carried_op.valid()     ? past_of_op(from.value, carried_op)
                                     : past_of(from.value);
   }
-  if (carries_writes && !past) return false;  // past_through aborted the run
+  if (carries_writes && !past) return false;  // the declaration was false: the run is aborted
   Packet p{from, to, id, 0, link, last_payload_, std::move(past)};
   // A client's stream connection has the client's priority; any other link the sender's.
   const std::uint32_t owner = link == LinkKind::stream && !server_link && is_server(from) ? to.value : from.value;

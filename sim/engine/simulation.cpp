@@ -20,6 +20,9 @@ bool NodeContext::send_with_own_writes_through(NodeId to, std::string_view paylo
 bool NodeContext::send_without_own_writes(NodeId to, std::string_view payload, std::span<const OpId> missing) {
   return sim_->send(NodeId{index_}, to, payload, true, OpId{}, missing);
 }
+bool NodeContext::send_carrying_op(NodeId to, std::string_view payload, OpId op) {
+  return sim_->send(NodeId{index_}, to, payload, true, OpId{}, {}, op);
+}
 void NodeContext::hold_message(std::uint64_t tag) { sim_->hold_message(NodeId{index_}, tag); }
 void NodeContext::release_held(std::uint64_t tag) { sim_->release_held(NodeId{index_}, tag); }
 bool NodeContext::connected(NodeId to) const { return sim_->connected(NodeId{index_}, to); }

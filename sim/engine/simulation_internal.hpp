@@ -162,6 +162,7 @@ class NodeContext final : public Context {
   bool send_control(NodeId to, std::string_view payload) override;
   bool send_with_own_writes_through(NodeId to, std::string_view payload, OpId last) override;
   bool send_without_own_writes(NodeId to, std::string_view payload, std::span<const OpId> missing) override;
+  bool send_carrying_op(NodeId to, std::string_view payload, OpId op) override;
   void hold_message(std::uint64_t tag) override;
   void release_held(std::uint64_t tag) override;
   bool connected(NodeId to) const override;
@@ -246,15 +247,20 @@ class Simulation {
   /// `carries_writes` false: a control message (Context::send_control), which carries no causal past.
   /// `own_through` valid: the message carries the sender's own writes only through that one
   /// (Context::send_with_own_writes_through). `own_missing` not empty: the message lacks those of
-  /// the sender's own writes (Context::send_without_own_writes).
+  /// the sender's own writes (Context::send_without_own_writes). `carried_op` valid: the message
+  /// carries that one operation and its past, nothing else of the sender's (Context::send_carrying_op).
   bool send(NodeId from, NodeId to, std::string_view payload, bool carries_writes = true, OpId own_through = {},
-            std::span<const OpId> own_missing = {});
+            std::span<const OpId> own_missing = {}, OpId carried_op = {});
   /// The past a message of `from` carries when it holds `from`'s own writes only through `last`;
   /// null (and the run aborted) when `from` did not issue `last`.
   std::shared_ptr<const PastSnapshot> past_through(std::uint32_t from, OpId last);
   /// The past a message of `from` carries when it lacks `missing` of `from`'s own writes; null (and
   /// the run aborted) when `from` did not issue one of them.
   std::shared_ptr<const PastSnapshot> past_without(std::uint32_t from, std::span<const OpId> missing);
+  /// The past a message of `from` carries when it holds operation `op` alone: what `op`'s writer had
+  /// seen when it issued it, `op` included; null (and the run aborted) when `from` could not have
+  /// seen `op`.
+  std::shared_ptr<const PastSnapshot> past_of_op(std::uint32_t from, OpId op);
   /// Keeps `p` until its delivery; returns its slot in packets_.
   std::uint64_t keep_packet(Packet p);
   bool connected(NodeId from, NodeId to) const;
@@ -402,11 +408,10 @@ class Simulation {
     }
     return n.past_snapshot;
   }
+  /// What the node could have seen, read in place.
+  static const CausalPast& past_now(const NodeRuntime& n) { return n.past_in_snapshot ? n.past_snapshot->past : n.past; }
   /// How many clients' operations the node could have seen.
-  static std::uint32_t writers_seen(const NodeRuntime& n) {
-    const CausalPast& past = n.past_in_snapshot ? n.past_snapshot->past : n.past;
-    return static_cast<std::uint32_t>(past.size());
-  }
+  static std::uint32_t writers_seen(const NodeRuntime& n) { return static_cast<std::uint32_t>(past_now(n).size()); }
   /// The node's past, to change: copied out of a snapshot it shares first.
   static CausalPast& own_past(NodeRuntime& n) {
     if (n.past_in_snapshot) {

@@ -300,6 +300,26 @@ TEST_CASE("or-set-list's reconnect sends claim no write of their own that is sti
   replays_clean("or-set-list-resent-op-claims-newer-writes.repro.toml", "resurrection");
 }
 
+TEST_CASE("or-set-list's server sends a reconnecting client its state only once it holds the client's", "[models][or-set-list]") {
+  // Three servers behind a load balancer (assignment = "random"), seed 119, shrunk. A client had
+  // shown another client's update of item 1 when its connection reset; it reconnected to a server
+  // that a latency fault had kept behind, which sent its state, without the update, as the
+  // connection opened. A full state from a new server replaced the client's base, so item 1 went
+  // back to the value the update had replaced on the user's screen. The server now sends its state
+  // once it has merged the client's hello.
+  replays_clean("or-set-list-reconnect-to-lagging-server.repro.toml", "monotonic-reads");
+}
+
+TEST_CASE("or-set-list's forwards claim no write their op's writer had not seen", "[models][or-set-list]") {
+  // Four servers behind a load balancer with slow links between them, seed 743, shrunk. A server
+  // forwarded one client's add of item 2 after it had taken in another client's add of the item,
+  // which the first client never saw. Sent as an ordinary message, the forward carried that add too,
+  // so a remove made on the receiving server, which did not hold it yet, "had seen" it, and the add
+  // that add-wins rightly kept was reported as a resurrection. Forwards now carry their op's own
+  // past (Context::send_carrying_op).
+  replays_clean("or-set-list-forward-claims-unseen-writes.repro.toml", "resurrection");
+}
+
 // Over datagram links (scenarios with link = "datagram"): messages lost, duplicated, reordered.
 
 namespace {
@@ -338,11 +358,17 @@ TEST_CASE("or-set-list never lets a stale full state replace a newer base", "[mo
   const Operation add = c.user(0, OpKind::list_add, 1);
   c.deliver_all();
   // A full state of this moment, sent to client 1, is delayed past what follows.
+  // (The server sends it once the client's hello is in.)
   c.disconnect(c.client(1));
   c.reconnect(c.client(1));
-  auto full = std::find_if(c.queue.begin(), c.queue.end(), [&](const testing::Envelope& e) {
-    return e.to == c.client(1) && !e.payload.empty() && e.payload[0] == 4;
-  });
+  const auto full_state_for_client_1 = [&] {
+    return std::find_if(c.queue.begin(), c.queue.end(), [&](const testing::Envelope& e) {
+      return e.to == c.client(1) && !e.payload.empty() && e.payload[0] == 4;
+    });
+  };
+  while (full_state_for_client_1() == c.queue.end() && c.deliver_all(1) == 1) {
+  }
+  auto full = full_state_for_client_1();
   REQUIRE(full != c.queue.end());
   const testing::Envelope stale = *full;
   c.deliver_all();

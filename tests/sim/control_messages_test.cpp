@@ -302,3 +302,99 @@ TEST_CASE("a hold by a model that does not declare holds, or outside a delivery,
   const RunResult t = run_simulation(scenario.value(), timer_holder, schedule, 1);
   CHECK_THAT(t.aborted, Catch::Contains("held a message outside the delivery of one"));
 }
+
+namespace {
+
+/// Two servers; clients 0 and 2 write to server 0, client 1 to server 1 (sticky assignment). Server 0
+/// forwards client 0's writes to server 1, which passes them on to client 1, and keeps client 2's
+/// to itself: nothing that reaches server 1 or client 1 carries a write of client 2. Server 0
+/// declares its forwards to carry the write they hold alone (Context::send_carrying_op), or sends
+/// them as ordinary messages; `forged` forwards name a write that was never issued.
+enum class Forward : std::uint8_t { whole_past, carrying_op, forged };
+
+class RelayClient final : public Node {
+ public:
+  void on_start(Context&) override {}
+  void on_user_operation(Context& ctx, const Operation& op) override {
+    ctx.report(op.id, Lifecycle::applied);
+    if (auto server = ctx.connected_server()) ctx.send(*server, Writer().u64(op.id.value).take());
+  }
+  void on_message(Context&, NodeId, std::string_view) override {}
+  std::optional<State> state() const override { return std::nullopt; }
+};
+
+class RelayServer final : public Node {
+ public:
+  explicit RelayServer(Forward forward) : forward_(forward) {}
+  void on_start(Context&) override {}
+  void on_message(Context& ctx, NodeId from, std::string_view payload) override {
+    Reader r(payload);
+    const OpId op{r.u64()};
+    if (!r.ok()) return;
+    if (ctx.self() == ctx.servers()[0] && from == ctx.clients()[0]) {
+      const NodeId next = ctx.servers()[1];
+      if (forward_ == Forward::whole_past) ctx.send(next, payload);
+      if (forward_ == Forward::carrying_op) ctx.send_carrying_op(next, payload, op);
+      if (forward_ == Forward::forged) ctx.send_carrying_op(next, payload, OpId{op.value + 1000});
+    } else if (ctx.self() == ctx.servers()[1] && from == ctx.servers()[0]) {
+      ctx.send(ctx.clients()[1], payload);
+    }
+  }
+  std::optional<State> state() const override { return std::nullopt; }
+
+ private:
+  Forward forward_;
+};
+
+ModelInfo relay_model(Forward forward) {
+  return ModelInfo{
+      .name = "forwarding-relay",
+      .description = "server 0 forwards one client's writes to server 1",
+      .data_type = DataType::map,
+      .topology = Topology::client_server,
+      .rule = SupersedeRule::last_writer_wins,
+      .breaks = std::nullopt,
+      .make_client = [](NodeId) { return std::make_unique<RelayClient>(); },
+      .make_server = [forward](NodeId) { return std::make_unique<RelayServer>(forward); },
+      .multi_server = true,
+  };
+}
+
+/// Over seeds 1..5: how many of client 1's writes follow a write of client `writer`.
+int writes_of_client_1_following(const ModelInfo& model, std::uint32_t writer, std::string* aborted = nullptr) {
+  Result<Scenario> scenario = parse_scenario(
+      "servers = 2\n[workload]\nclients = 3\nrate = \"4/s\"\nduration = \"4s\"\nkeys = 1\n", "relay.toml");
+  REQUIRE(scenario.ok());
+  int following = 0;
+  for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+    const Schedule schedule = make_schedule(scenario.value(), model.data_type, seed);
+    const RunResult r = run_simulation(scenario.value(), model, schedule, seed);
+    if (aborted != nullptr) {
+      *aborted = r.aborted;
+      return 0;
+    }
+    REQUIRE(r.aborted.empty());
+    const NodeId client_1 = NodeId{schedule.servers + 1};
+    const NodeId other = NodeId{schedule.servers + writer};
+    for (const OpRecord& w : r.history.ops) {
+      if (w.issued && w.op.client == client_1 && w.past->seen_from(other) > 0) ++following;
+    }
+  }
+  return following;
+}
+
+}  // namespace
+
+TEST_CASE("a forward declared to carry one write orders only that write and its past", "[sim][history]") {
+  // Sent as an ordinary message, server 0's forward carries everything server 0 had taken in,
+  // client 2's writes too, which nothing ever brings to client 1: its writes would follow them.
+  CHECK(writes_of_client_1_following(relay_model(Forward::whole_past), 2) >= 5);
+  // Declared to carry the forwarded write alone, it orders client 1's writes after client 0's
+  // writes (what it does bring), and after none of client 2's.
+  CHECK(writes_of_client_1_following(relay_model(Forward::carrying_op), 2) == 0);
+  CHECK(writes_of_client_1_following(relay_model(Forward::carrying_op), 0) >= 5);
+  // A forward that names a write its sender never saw is a false declaration: the run aborts.
+  std::string aborted;
+  writes_of_client_1_following(relay_model(Forward::forged), 0, &aborted);
+  CHECK_THAT(aborted, Catch::Contains("declared to carry op"));
+}
