@@ -116,8 +116,8 @@ class Context {
   }
   /// Sends like send(), declaring that `payload` carries one operation, `op`, and nothing else this
   /// node knows: a server forwarding a client's op to another server, which takes in that op alone.
-  /// Happens-before then carries what `op`'s writer had seen when it issued it, and `op`, instead of
-  /// everything the sender has seen since: a forward sent after the sender took in a write its
+  /// Happens-before then carries what `op`'s writer had seen when it issued it (as far as this node
+  /// could have seen it too), and `op`, instead of everything the sender has seen since: a forward sent after the sender took in a write its
   /// writer never saw would otherwise order that write before whatever the receiver's clients do
   /// next, although they cannot see it. Like send_control, the declaration is the model's promise.
   /// By default it sends an ordinary message, which carries the sender's whole past.

@@ -32,6 +32,40 @@ struct Removal {
   friend bool operator==(const Removal&, const Removal&) = default;
 };
 
+/// A place in one server's log: the ops it accepted from its own clients, numbered from 1 in the
+/// order it applied them, per incarnation (a server that lost its store starts a new log).
+struct LogPosition {
+  NodeId server;
+  std::uint64_t incarnation = 0;
+  std::uint64_t count = 0;  ///< 0: none (an op no server has accepted yet)
+  friend bool operator==(const LogPosition&, const LogPosition&) = default;
+};
+
+/// How much of each server's log a replica holds: for each (server, incarnation), a count such that
+/// the replica holds every op of that log up to it. It describes a state whose every op came by
+/// way of a log held so: what a writer had seen, sent with its op, is what a server must hold before
+/// applying the op (causal delivery across every item, not only the op's own).
+class Frontier {
+ public:
+  /// Every entry, sorted by (server, incarnation); each count above 0.
+  const std::vector<LogPosition>& entries() const { return entries_; }
+  std::uint64_t count(NodeId server, std::uint64_t incarnation) const;
+  /// Whether this holds every log through where `other` does.
+  bool covers(const Frontier& other) const;
+  /// Takes in that the log of `p` is held through `p` (the caller knows the ops before it are
+  /// held too); true when it grew.
+  bool advance(const LogPosition& p);
+  /// Takes in every log `other` holds; true when anything grew.
+  bool merge(const Frontier& other);
+  void encode(Writer& w) const;
+  /// False when the bytes are malformed.
+  bool decode(Reader& r);
+  friend bool operator==(const Frontier&, const Frontier&) = default;
+
+ private:
+  std::vector<LogPosition> entries_;
+};
+
 /// An operation as replicas exchange it: an add or update brings a new tag; a remove, an add and an
 /// update all kill the tags of the same item their writer had observed.
 struct Op {
@@ -48,6 +82,11 @@ struct Op {
   // leaves no tag, only its tombstones show it). Empty where servers do not wait.
   std::vector<OpId> present;
   std::vector<OpId> dead;
+  /// What the writer's base held of the servers' logs (empty where servers do not wait): a server
+  /// applies the op only once it holds as much, so no replica shows it ahead of a write, on any
+  /// item, that its writer had seen.
+  Frontier deps;
+  LogPosition position;  ///< in the log of the server that accepted it from its client (set there)
   friend bool operator==(const Op&, const Op&) = default;
 };
 

@@ -17,9 +17,11 @@
 // balancer) never takes an older state over what it showed. Servers de-duplicate by op id,
 // store and flush before acknowledging, broadcast each accepted op, and forward it to other servers.
 // With three servers or more, forwards from two servers can arrive in any order: a server applies an
-// op only once it holds what the op's writer had seen of its item (the tags it replaced, tombstones
-// for those it saw dead), and an op that comes ahead of that waits, so no value comes back on
-// screens that a later op had replaced.
+// op only once it holds what the op's writer had seen, of its item (the tags it replaced, tombstones
+// for those it saw dead) and of every other (each server numbers the ops it accepts from its own
+// clients, every state carries how far into each server's log it holds, and an op carries that of
+// its writer's base), and an op that comes ahead of that waits: no value comes back on screens that
+// a later op had replaced, and no user's write shows ahead of one its writer had seen.
 // Both keep their durable state as a journal (models/journal.hpp): a snapshot and one small record
 // per change, replayed on restart. Clients compare an order-free digest with their server's every
 // second (anti-entropy); a mismatch gets the whole state back.
@@ -185,6 +187,67 @@ bool OrSet::decode(Reader& r) {
   return r.ok();
 }
 
+std::uint64_t Frontier::count(NodeId server, std::uint64_t incarnation) const {
+  for (const LogPosition& p : entries_) {
+    if (p.server == server && p.incarnation == incarnation) return p.count;
+  }
+  return 0;
+}
+
+bool Frontier::covers(const Frontier& other) const {
+  for (const LogPosition& p : other.entries_) {
+    if (count(p.server, p.incarnation) < p.count) return false;
+  }
+  return true;
+}
+
+bool Frontier::advance(const LogPosition& p) {
+  if (p.count == 0) return false;
+  const auto at = std::lower_bound(entries_.begin(), entries_.end(), p, [](const LogPosition& a, const LogPosition& b) {
+    return std::tie(a.server, a.incarnation) < std::tie(b.server, b.incarnation);
+  });
+  if (at != entries_.end() && at->server == p.server && at->incarnation == p.incarnation) {
+    if (at->count >= p.count) return false;
+    at->count = p.count;
+    return true;
+  }
+  entries_.insert(at, p);
+  return true;
+}
+
+bool Frontier::merge(const Frontier& other) {
+  bool grew = false;
+  for (const LogPosition& p : other.entries_) grew |= advance(p);
+  return grew;
+}
+
+void Frontier::encode(Writer& w) const {
+  w.u32(static_cast<std::uint32_t>(entries_.size()));
+  for (const LogPosition& p : entries_) w.u32(p.server.value).u64(p.incarnation).u64(p.count);
+}
+
+bool Frontier::decode(Reader& r) {
+  const std::uint32_t n = r.u32();
+  for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
+    LogPosition p;
+    p.server = NodeId{r.u32()};
+    p.incarnation = r.u64();
+    p.count = r.u64();
+    if (r.ok()) advance(p);
+  }
+  return r.ok();
+}
+
+void encode_position(Writer& w, const LogPosition& p) { w.u32(p.server.value).u64(p.incarnation).u64(p.count); }
+
+LogPosition decode_position(Reader& r) {
+  LogPosition p;
+  p.server = NodeId{r.u32()};
+  p.incarnation = r.u64();
+  p.count = r.u64();
+  return p;
+}
+
 void encode_op(Writer& w, const Op& op) {
   w.u64(op.id.value).u32(op.origin.value).u8(static_cast<std::uint8_t>(op.kind)).u32(op.key.value).u64(op.lamport);
   w.u32(static_cast<std::uint32_t>(op.observed.size()));
@@ -193,6 +256,8 @@ void encode_op(Writer& w, const Op& op) {
   for (OpId tag : op.present) w.u64(tag.value);
   w.u32(static_cast<std::uint32_t>(op.dead.size()));
   for (OpId tag : op.dead) w.u64(tag.value);
+  op.deps.encode(w);
+  encode_position(w, op.position);
 }
 
 std::optional<Op> decode_op(Reader& r) {
@@ -208,6 +273,8 @@ std::optional<Op> decode_op(Reader& r) {
   for (std::uint32_t i = 0; i < p && r.ok(); ++i) op.present.push_back(OpId{r.u64()});
   const std::uint32_t d = r.u32();
   for (std::uint32_t i = 0; i < d && r.ok(); ++i) op.dead.push_back(OpId{r.u64()});
+  op.deps.decode(r);
+  op.position = decode_position(r);
   const bool list_kind = kind == static_cast<std::uint8_t>(OpKind::list_add) ||
                          kind == static_cast<std::uint8_t>(OpKind::list_update) ||
                          kind == static_cast<std::uint8_t>(OpKind::list_remove);
@@ -277,8 +344,10 @@ enum TimerTag : std::uint64_t { kTick = 1 };
 /// carrying part of it was lost.
 constexpr std::uint64_t kFullReportEveryTicks = 5;
 
-std::string full_message(Writer w, const OrSet& set) {
+/// A whole state and the part of the servers' logs it holds (a server's kFull, a client's kHello).
+std::string full_message(Writer w, const OrSet& set, const Frontier& frontier) {
   set.encode(w);
+  frontier.encode(w);
   return w.take();
 }
 
@@ -346,6 +415,7 @@ enum JournalEntry : std::uint8_t {
   kEntrySeen = 6,          ///< server: a node reported holding a tombstone
   kEntryClock = 7,         ///< client: the Lamport clock (the last entry of each record)
   kEntrySource = 8,        ///< client: the base's source and version   server: its incarnation and version
+  kEntryLog = 9,           ///< server: a server's log is held through this position
 };
 
 class Client final : public Node {
@@ -382,6 +452,7 @@ class Client final : public Node {
     // keep every tombstone until all replicas hold it, since a tombstone dropped early (the
     // baselines) could never be waited for. Both lists come out sorted (tags are in id order).
     if (options_.collection == Collection::when_all_seen) {
+      op.deps = frontier_;
       for (OpId t : op.observed) {
         if (base_.tags().contains(t)) op.present.push_back(t);
       }
@@ -412,7 +483,8 @@ class Client final : public Node {
       if (r.ok()) acknowledged(ctx, source, version, id);
     } else if (tag == kFull) {
       OrSet server;
-      if (server.decode(r)) take_full(ctx, source, version, std::move(server));
+      Frontier frontier;
+      if (server.decode(r) && frontier.decode(r)) take_full(ctx, source, version, std::move(server), frontier);
     } else if (tag == kApply || tag == kPurge) {
       if (source_ == source && version <= version_) return;  // late or repeated: the base holds it
       if (source_ == source && version == version_ + 1) {
@@ -459,7 +531,7 @@ class Client final : public Node {
     for (const auto& [id, op] : outbox_) {
       if (!acked_.contains(id)) send_op(ctx, peer, op);
     }
-    ctx.send(peer, full_message(plain(kHello), base_));
+    ctx.send(peer, full_message(plain(kHello), base_, frontier_));
     forget_told();  // a new connection, maybe a new server: report every tombstone again
     report_tombstones(ctx, peer);
   }
@@ -471,8 +543,8 @@ class Client final : public Node {
 
   std::uint64_t metadata_bytes() const override {
     std::uint64_t outbox = 0;
-    for (const auto& [id, op] : outbox_) outbox += 32 + op.observed.size() * 8;
-    return base_.metadata_bytes() + outbox + ttl_.size() * 16;
+    for (const auto& [id, op] : outbox_) outbox += 32 + op.observed.size() * 8 + op.deps.entries().size() * 20;
+    return base_.metadata_bytes() + frontier_.entries().size() * 20 + outbox + ttl_.size() * 16;
   }
 
  private:
@@ -550,14 +622,15 @@ class Client final : public Node {
   /// is older; from another server it replaces it (a reconnect elsewhere); from a new incarnation
   /// of the same server (one that lost its store) it is merged with the base, which goes back to
   /// the server in a hello, so that what the clients hold is not lost with the store.
-  void take_full(Context& ctx, const Source& source, std::uint64_t version, OrSet server) {
+  void take_full(Context& ctx, const Source& source, std::uint64_t version, OrSet server, Frontier frontier) {
     if (source_ == source) {
       if (version < version_) return;  // stale: a reply that crossed newer versions
     } else if (source_ && source_->server == source.server) {
       if (source.incarnation == retired_incarnation_) return;  // from an incarnation left behind
       retired_incarnation_ = source_->incarnation;
       server.merge(base_);
-      ctx.send(source.server, full_message(plain(kHello), base_));
+      frontier.merge(frontier_);
+      ctx.send(source.server, full_message(plain(kHello), base_, frontier_));
     }
     if (source_ != source) {
       // Versions of another source say nothing about this one: what waited for them, and the
@@ -570,6 +643,7 @@ class Client final : public Node {
     source_dirty_ = true;
     early_.erase(early_.begin(), early_.upper_bound(version));
     base_ = std::move(server);
+    frontier_ = std::move(frontier);
     snapshot_due_ = true;
     base_replaced();
     changed(ctx, base_.max_lamport(), nullptr);
@@ -588,6 +662,7 @@ class Client final : public Node {
       if (!op) return;
       version_ = version;
       source_dirty_ = true;
+      frontier_.advance(op->position);
       const Applied applied = apply_to_base(*op);
       encode_op(pending_.u8(kEntryApplied), *op);
       // The clock takes in the times of the tags the base holds, and a remove brings no tag.
@@ -762,6 +837,7 @@ class Client final : public Node {
       w.u64(lamport_);
       encode_source(w);
       base_.encode(w);
+      frontier_.encode(w);
       w.u32(static_cast<std::uint32_t>(outbox_.size()));
       for (const auto& [id, op] : outbox_) encode_op(w, op);
       journal_.snapshot(ctx.store(), w.take());
@@ -792,12 +868,13 @@ class Client final : public Node {
     std::uint64_t lamport = 0;
     std::pair<std::optional<Source>, std::uint64_t> source;
     OrSet base;
+    Frontier frontier;
     std::map<OpId, Op> outbox;
     if (saved.snapshot) {
       Reader r(*saved.snapshot);
       lamport = r.u64();
       source = decode_source(r);
-      if (!base.decode(r)) return;
+      if (!base.decode(r) || !frontier.decode(r)) return;
       const std::uint32_t n = r.u32();
       for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
         if (auto op = decode_op(r)) outbox[op->id] = *op;
@@ -815,8 +892,12 @@ class Client final : public Node {
         } else if (entry == kEntryApplied || entry == kEntryQueued) {
           auto op = decode_op(r);
           if (!op) return;
-          if (entry == kEntryApplied) base.apply(*op);
-          else outbox[op->id] = *op;
+          if (entry == kEntryApplied) {
+            base.apply(*op);
+            frontier.advance(op->position);
+          } else {
+            outbox[op->id] = *op;
+          }
         } else if (entry == kEntryDiscarded) {
           base.discard(OpId{r.u64()});
         } else if (entry == kEntryAcknowledged) {
@@ -831,6 +912,7 @@ class Client final : public Node {
     source_ = source.first;
     version_ = source.second;
     base_ = std::move(base);
+    frontier_ = std::move(frontier);
     outbox_ = std::move(outbox);
     for (const auto& [id, tag] : base_.tags()) reported_.insert(id);
     for (const auto& [id, removal] : base_.removed()) reported_.insert(removal.by);
@@ -838,6 +920,7 @@ class Client final : public Node {
 
   Options options_;
   OrSet base_;                        ///< the state as the servers last told us
+  Frontier frontier_;                 ///< the servers' logs base_ holds (what this client's ops depend on)
   std::map<OpId, Op> outbox_;         ///< applied here, not yet acknowledged
   OrSet view_;                        ///< base_ with the outbox applied (see view())
   bool view_is_base_ = true;
@@ -919,11 +1002,12 @@ class Server final : public Node {
       if (is_server(ctx, from)) ctx.send(from, sync_message(ctx));
     } else if (tag == kHello) {
       OrSet incoming;
-      if (!incoming.decode(r)) return;
+      Frontier frontier;
+      if (!incoming.decode(r) || !frontier.decode(r)) return;
       // The client is owed its first full state: the broadcast of a change includes it now, and
       // with no change it gets the state alone.
       const bool owed = awaiting_hello_.erase(from) > 0;
-      if (!absorb(ctx, incoming) && owed) ctx.send(from, full_message(header(kFull), state_));
+      if (!absorb(ctx, incoming, frontier) && owed) ctx.send(from, full_message(header(kFull), state_, frontier_));
     } else if (tag == kSeen) {
       const auto ids = decode_ids(r);
       if (r.ok()) record_seen(ctx, from, ids);
@@ -934,7 +1018,7 @@ class Server final : public Node {
     } else if (tag == kDigest) {
       const std::uint64_t theirs = r.u64();
       const bool stalled = r.u8() != 0;
-      if (r.ok() && (stalled || theirs != state_.digest())) ctx.send(from, full_message(header(kFull), state_));
+      if (r.ok() && (stalled || theirs != state_.digest())) ctx.send(from, full_message(header(kFull), state_, frontier_));
     }
   }
 
@@ -975,7 +1059,8 @@ class Server final : public Node {
   std::uint64_t metadata_bytes() const override {
     std::uint64_t reports = 0;
     for (const auto& [id, nodes] : seen_by_) reports += 8 + nodes.size() * 4;
-    return state_.metadata_bytes() + accepted_.size() * 8 + purged_.size() * 8 + reports + ttl_.size() * 16;
+    return state_.metadata_bytes() + frontier_.entries().size() * 20 + accepted_.size() * 8 + purged_.size() * 8 + reports +
+           ttl_.size() * 16;
   }
 
  private:
@@ -1029,6 +1114,9 @@ class Server final : public Node {
   /// is back in view. Every op applied here waited so, so a tag held here has its own past here too.
   bool causally_ready(const Op& op) const {
     if (options_.collection != Collection::when_all_seen) return true;
+    // Every write its writer had seen, of any item, and, for a forward, its own log up to it.
+    if (!frontier_.covers(op.deps)) return false;
+    if (op.position.count > frontier_.count(op.position.server, op.position.incarnation) + 1) return false;
     for (OpId t : op.present) {
       if (!state_.tags().contains(t) && !purged_.contains(t)) return false;
     }
@@ -1082,7 +1170,10 @@ class Server final : public Node {
 
   void accept(Context& ctx, NodeId from, Op op, bool from_client) {
     const bool waiting = std::any_of(waiting_.begin(), waiting_.end(), [&](const Waiting& w) { return w.op.id == op.id; });
-    if (waiting || (!accepted_.contains(op.id) && !purged_.contains(op.id) && !causally_ready(op))) {
+    // A forward waits even when its op is here already: taking in its log position claims the
+    // ops before it in that log too.
+    const bool known = (accepted_.contains(op.id) || purged_.contains(op.id)) && op.position.count == 0;
+    if (waiting || (!known && !causally_ready(op))) {
       wait_for_past(ctx, from, op, from_client);
       return;
     }
@@ -1091,10 +1182,16 @@ class Server final : public Node {
   }
 
   void apply_accepted(Context& ctx, NodeId from, Op op, bool from_client) {
+    if (!from_client) hold_log_through(op.position);
     if (accepted_.insert(op.id).second) {
       if (purged_.contains(op.id)) {
         pending_.u8(kEntryAccepted).u64(op.id.value);  // made durable with the next change
       } else {
+        if (from_client) {
+          // The next place in this server's log: what other servers hold the ops before it by.
+          op.position = LogPosition{ctx.self(), incarnation_, frontier_.count(ctx.self(), incarnation_) + 1};
+          hold_log_through(op.position);
+        }
         std::erase_if(op.observed, [&](OpId t) { return purged_.contains(t); });
         state_.apply(op);
         encode_op(pending_.u8(kEntryApplied), op);
@@ -1119,12 +1216,27 @@ class Server final : public Node {
     if (from_client) ctx.send_control(from, header(kAck).u64(op.id.value).take());
   }
 
+  /// Takes in that a server's log is held here through `p` (nothing when `p` is no position, or
+  /// when the op before it is not held: a waiting op applied only because too many waited).
+  void hold_log_through(const LogPosition& p) {
+    if (p.count > frontier_.count(p.server, p.incarnation) + 1 || !frontier_.advance(p)) return;
+    encode_position(pending_.u8(kEntryLog), p);
+  }
+
   /// Merges a state from a client or another server, ignoring anything already discarded; true
   /// when that changed the state (and every client was sent the new one).
-  bool absorb(Context& ctx, OrSet incoming) {
+  bool absorb(Context& ctx, OrSet incoming, const Frontier& frontier) {
     incoming.discard_where([&](OpId id) { return purged_.contains(id); });
     OrSet before = state_;
     state_.merge(incoming);
+    // The logs the incoming state holds are held here now; ops waiting for them may go.
+    if (frontier_.merge(frontier)) {
+      snapshot_due_ = true;
+      if (state_ == before) {
+        persist(ctx);
+        apply_ready(ctx);
+      }
+    }
     std::vector<OpId> tombstones;
     tombstones.reserve(state_.removed().size());
     for (const auto& [id, removal] : state_.removed()) tombstones.push_back(id);
@@ -1133,7 +1245,7 @@ class Server final : public Node {
     snapshot_due_ = true;
     ++version_;
     persist(ctx);
-    broadcast(ctx, full_message(header(kFull), state_));
+    broadcast(ctx, full_message(header(kFull), state_, frontier_));
     collect(ctx);
     apply_ready(ctx);
     return true;
@@ -1256,12 +1368,13 @@ class Server final : public Node {
     }
     find_complete(ctx);
     accepted_.insert(other.accepted_.begin(), other.accepted_.end());
-    absorb(ctx, other.state_);
+    absorb(ctx, other.state_, other.frontier_);
     collect(ctx);
   }
 
   void encode_server(Writer& w) const {
     state_.encode(w);
+    frontier_.encode(w);
     w.u32(static_cast<std::uint32_t>(accepted_.size()));
     for (OpId id : accepted_) w.u64(id.value);
     w.u32(static_cast<std::uint32_t>(purged_.size()));
@@ -1274,7 +1387,7 @@ class Server final : public Node {
   }
 
   bool decode_server(Reader& r) {
-    if (!state_.decode(r)) return false;
+    if (!state_.decode(r) || !frontier_.decode(r)) return false;
     for (OpId id : decode_ids(r)) accepted_.insert(id);
     for (OpId id : decode_ids(r)) purged_.insert(id);
     const std::uint32_t n = r.u32();
@@ -1322,6 +1435,8 @@ class Server final : public Node {
           loaded.state_.apply(*op);
         } else if (entry == kEntryAccepted) {
           loaded.accepted_.insert(OpId{r.u64()});
+        } else if (entry == kEntryLog) {
+          loaded.frontier_.advance(decode_position(r));
         } else if (entry == kEntrySource) {
           loaded.incarnation_ = r.u64();
           loaded.version_ = r.u64();
@@ -1340,6 +1455,7 @@ class Server final : public Node {
       if (!r.ok()) return;
     }
     state_ = std::move(loaded.state_);
+    frontier_ = std::move(loaded.frontier_);
     accepted_ = std::move(loaded.accepted_);
     purged_ = std::move(loaded.purged_);
     seen_by_ = std::move(loaded.seen_by_);
@@ -1350,6 +1466,7 @@ class Server final : public Node {
 
   Options options_;
   OrSet state_;
+  Frontier frontier_;  ///< the servers' logs state_ holds: this server's own, and what came from others
   // Flat (sorted vector) sets and maps, as in OrSet: walked whole to encode a snapshot or a sync.
   boost::container::flat_set<OpId> accepted_;  ///< op ids already applied: resends apply once
   boost::container::flat_set<OpId> purged_;    ///< discarded tags: never to come back

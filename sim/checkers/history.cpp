@@ -93,6 +93,30 @@ void CausalPast::exclude(NodeId client, std::vector<std::uint32_t> sequences) {
   settle(client);
 }
 
+void CausalPast::intersect_with(const CausalPast& other) {
+  CausalPast result;
+  for (const auto& [client, count] : entries_) {
+    const std::uint32_t limit = std::min(count, other.seen_from(client));
+    if (limit == 0) continue;
+    // Below the smaller count, what either lacks the result lacks.
+    std::vector<Interval> lacking = unseen(*this, client, limit);
+    const std::vector<Interval> theirs = unseen(other, client, limit);
+    lacking.insert(lacking.end(), theirs.begin(), theirs.end());
+    std::sort(lacking.begin(), lacking.end());
+    result.entries_.emplace_back(client, limit);
+    const std::size_t first_gap = result.gaps_.size();
+    for (const auto& [first, last] : lacking) {
+      if (result.gaps_.size() > first_gap && first <= result.gaps_.back().last + 1) {
+        result.gaps_.back().last = std::max(result.gaps_.back().last, last);
+      } else {
+        result.gaps_.push_back({client, first, last});
+      }
+    }
+    result.settle(client);
+  }
+  *this = std::move(result);
+}
+
 std::uint32_t CausalPast::seen_from(NodeId client) const {
   auto it = std::lower_bound(entries_.begin(), entries_.end(), client,
                              [](const auto& entry, NodeId n) { return entry.first < n; });

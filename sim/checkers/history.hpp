@@ -48,6 +48,9 @@ class CausalPast {
   /// Takes operations `sequences` of `client` out of the past (a message that carries some of its
   /// sender's writes but not these). Numbers above the client's count are ignored.
   void exclude(NodeId client, std::vector<std::uint32_t> sequences);
+  /// Keeps only the operations `other` could have seen too (a message that carries one operation's
+  /// past, as far as its sender holds it).
+  void intersect_with(const CausalPast& other);
   std::size_t size() const { return entries_.size(); }
   const std::vector<Entry>& entries() const { return entries_; }
   /// Sorted by client, then by first; disjoint and not adjacent; each below its client's count.

@@ -69,6 +69,9 @@ std::shared_ptr<const PastSnapshot> Simulation::past_of_op(std::uint32_t from, O
   }
   auto carried = std::make_shared<PastSnapshot>();
   carried->past = *record->past;
+  // As far as the sender holds it: over datagrams an op can arrive while an older one of its
+  // writer, in its past, is lost on the way (its message said so), and the forward cannot carry it.
+  carried->past.intersect_with(past_now(nodes_[from]));
   carried->id = ++last_snapshot_id_;
   return carried;
 }

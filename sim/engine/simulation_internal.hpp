@@ -258,8 +258,8 @@ class Simulation {
   /// the run aborted) when `from` did not issue one of them.
   std::shared_ptr<const PastSnapshot> past_without(std::uint32_t from, std::span<const OpId> missing);
   /// The past a message of `from` carries when it holds operation `op` alone: what `op`'s writer had
-  /// seen when it issued it, `op` included; null (and the run aborted) when `from` could not have
-  /// seen `op`.
+  /// seen when it issued it, `op` included, as far as `from` could have seen it too; null (and the
+  /// run aborted) when `from` could not have seen `op`.
   std::shared_ptr<const PastSnapshot> past_of_op(std::uint32_t from, OpId op);
   /// Keeps `p` until its delivery; returns its slot in packets_.
   std::uint64_t keep_packet(Packet p);

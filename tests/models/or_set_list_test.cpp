@@ -113,10 +113,10 @@ TEST_CASE("OR-set operations applied in any order give the same state", "[models
 
 TEST_CASE("a remove only removes the adds it observed", "[models][or-set-list][crdt]") {
   OrSet left, right;
-  const orset::Op add{OpId{1}, NodeId{1}, OpKind::list_add, KeyId{7}, 1, {}, {}, {}};
+  const orset::Op add{OpId{1}, NodeId{1}, OpKind::list_add, KeyId{7}, 1, {}, {}, {}, {}, {}};
   left.apply(add);
-  const orset::Op remove{OpId{2}, NodeId{1}, OpKind::list_remove, KeyId{7}, 2, left.live_tags(KeyId{7}), {}, {}};
-  const orset::Op concurrent_add{OpId{3}, NodeId{2}, OpKind::list_add, KeyId{7}, 1, {}, {}, {}};
+  const orset::Op remove{OpId{2}, NodeId{1}, OpKind::list_remove, KeyId{7}, 2, left.live_tags(KeyId{7}), {}, {}, {}, {}};
+  const orset::Op concurrent_add{OpId{3}, NodeId{2}, OpKind::list_add, KeyId{7}, 1, {}, {}, {}, {}, {}};
   left.apply(remove);
   right.apply(concurrent_add);
   left.merge(right);
@@ -320,6 +320,15 @@ TEST_CASE("or-set-list's forwards claim no write their op's writer had not seen"
   replays_clean("or-set-list-forward-claims-unseen-writes.repro.toml", "resurrection");
 }
 
+TEST_CASE("or-set-list never shows one user's write ahead of an earlier one on another item", "[models][or-set-list]") {
+  // Four servers with slow links between them (sticky), seed 286, shrunk: a server applied a
+  // forwarded update of one item whose writer had seen an add of another that had not reached it
+  // yet; a remove of that other item made there then counted as having seen the add, which add-wins
+  // kept (a resurrection). Servers now apply an op only once they hold every server's log as far
+  // as its writer did.
+  replays_clean("or-set-list-later-write-of-another-item-first.repro.toml", "resurrection");
+}
+
 // Over datagram links (scenarios with link = "datagram"): messages lost, duplicated, reordered.
 
 namespace {
@@ -457,10 +466,10 @@ TEST_CASE("or-set-list's server applies a forward only once it holds what the op
     }
     return OpId{};
   };
-  const orset::Op b{OpId{101}, writer, OpKind::list_add, KeyId{1}, 1, {}, {}, {}};
-  const orset::Op x{OpId{102}, writer, OpKind::list_update, KeyId{1}, 2, {OpId{101}}, {OpId{101}}, {}};
-  const orset::Op a{OpId{103}, writer, OpKind::list_update, KeyId{1}, 3, {OpId{102}}, {OpId{102}}, {OpId{101}}};
-  const orset::Op r{OpId{104}, writer, OpKind::list_remove, KeyId{1}, 4, {OpId{103}}, {OpId{103}}, {OpId{101}, OpId{102}}};
+  const orset::Op b{OpId{101}, writer, OpKind::list_add, KeyId{1}, 1, {}, {}, {}, {}, {}};
+  const orset::Op x{OpId{102}, writer, OpKind::list_update, KeyId{1}, 2, {OpId{101}}, {OpId{101}}, {}, {}, {}};
+  const orset::Op a{OpId{103}, writer, OpKind::list_update, KeyId{1}, 3, {OpId{102}}, {OpId{102}}, {OpId{101}}, {}, {}};
+  const orset::Op r{OpId{104}, writer, OpKind::list_remove, KeyId{1}, 4, {OpId{103}}, {OpId{103}}, {OpId{101}, OpId{102}}, {}, {}};
   std::vector<OpId> views;
   for (const auto& [from, op] : {std::pair{far, b}, std::pair{near, a}, std::pair{near, r}, std::pair{far, x}}) {
     forward(from, op);
@@ -470,6 +479,45 @@ TEST_CASE("or-set-list's server applies a forward only once it holds what the op
   // B, then (A and R waiting for X) B, then X, A and R applied in turn: the item is gone.
   CHECK(views == std::vector<OpId>{OpId{101}, OpId{101}, OpId{101}, OpId{}});
   CHECK(c.state(c.server(0)) == c.state(writer));
+}
+
+TEST_CASE("or-set-list's server applies a forward only once it holds every write its writer had seen, of any item",
+          "[models][or-set-list][servers]") {
+  // Four servers with slow links between them: Y, an update of item 1 made by a user who had seen X
+  // (an add of item 2, accepted by a far server), reached a third server by a near one before X
+  // did. Applied at once, Y showed there without X; a user there who then removed item 2 had, by
+  // what they had seen, seen X too, yet the remove did not cover it and X came back. Y now waits
+  // until the far server's log is held through X.
+  testing::Cluster c(model("or-set-list"), 3, 1);
+  c.deliver_all();  // the servers' first syncs
+  const NodeId far = c.server(2);
+  const NodeId near = c.server(1);
+  const NodeId writer = c.client(0);
+  auto forward = [&](NodeId from, const orset::Op& op) {
+    Writer w;
+    w.u8(8);  // kForward
+    orset::encode_op(w, op);
+    c.queue.push_back(testing::Envelope{from, c.server(0), w.take()});
+    c.deliver_all();
+  };
+  const orset::LogPosition x_at{far, 7, 1};
+  orset::Op x{OpId{201}, writer, OpKind::list_add, KeyId{2}, 1, {}, {}, {}, {}, x_at};
+  orset::Frontier seen_x;
+  seen_x.advance(x_at);
+  orset::Op y{OpId{202}, writer, OpKind::list_add, KeyId{1}, 2, {}, {}, {}, seen_x, orset::LogPosition{near, 9, 1}};
+  forward(near, y);
+  CHECK_FALSE(has_item(c.state(c.server(0)), 1));  // Y waits for X
+  forward(far, x);
+  CHECK(has_item(c.state(c.server(0)), 2));
+  CHECK(has_item(c.state(c.server(0)), 1));
+  // A forward also waits for the ops before it in its own server's log.
+  orset::Op z{OpId{204}, writer, OpKind::list_add, KeyId{3}, 3, {}, {}, {}, {}, orset::LogPosition{near, 9, 3}};
+  forward(near, z);
+  CHECK_FALSE(has_item(c.state(c.server(0)), 3));
+  orset::Op w{OpId{203}, writer, OpKind::list_add, KeyId{4}, 3, {}, {}, {}, {}, orset::LogPosition{near, 9, 2}};
+  forward(near, w);
+  CHECK(has_item(c.state(c.server(0)), 4));
+  CHECK(has_item(c.state(c.server(0)), 3));
 }
 
 TEST_CASE("or-set-list's restarted server takes forwards only after the other servers' state",

@@ -141,6 +141,26 @@ TEST_CASE("a past with gaps sees exactly what its messages carried", "[sim][hist
            });
 }
 
+TEST_CASE("intersecting two pasts keeps what both see", "[sim][history]") {
+  rc::prop("intersect_with is the intersection of what both see, in the usual form",
+           [](const std::vector<std::pair<std::uint8_t, std::uint8_t>>& a,
+              const std::vector<std::pair<std::uint8_t, std::uint8_t>>& b) {
+             auto [past, want] = gapped_past_from(a);
+             const auto [other, theirs] = gapped_past_from(b);
+             Seen both;
+             for (const auto& [client, sequences] : want) {
+               const auto it = theirs.find(client);
+               if (it == theirs.end()) continue;
+               for (std::uint32_t s : sequences) {
+                 if (it->second.contains(s)) both[client].insert(s);
+               }
+             }
+             past.intersect_with(other);
+             check_shape(past);
+             RC_ASSERT(seen_by(past) == both);
+           });
+}
+
 TEST_CASE("lowering a gapped past's count drops the gaps above it", "[sim][history]") {
   CausalPast past;
   for (int i = 0; i < 8; ++i) past.advance(NodeId{2});
