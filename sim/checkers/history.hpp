@@ -85,7 +85,9 @@ struct OpRecord {
 };
 
 /// How many seen writes per client and key OpRecord::seen_before keeps. A bound on memory, not on
-/// soundness: a write the record forgot is only treated as one the server could have ordered later.
+/// soundness: a write the record forgot is only treated as one the server could have ordered later,
+/// or that a view may show after this one, unless a chain through the writes still recorded orders
+/// it first; a finding may be missed, a false one is never raised.
 inline constexpr std::size_t kSeenBeforeMax = 4;
 
 /// A client replica's view of a field or item going from one write's value to an earlier-issued

@@ -8,7 +8,9 @@
 //   stop at the first legitimate superseder or the first uncovered write. They scan from the latest
 //   issued operation back, because an operation issued later cannot have happened before an earlier
 //   one: the first candidate usually settles the question.
-// - A write is only checked for a superseder once a replica is found without it.
+// - A write is only checked for a superseder once a replica is found without it. A remove excuses
+//   only an item that is gone; an item shown with the value an acknowledged remove took away is that
+//   remove's resurrection (remove_of_value), and the item's writes are then not reported again.
 //
 // Choices a reader of a report should know:
 // - Divergence is one violation naming the first node outside the majority state, with the count
@@ -36,8 +38,10 @@
 //   kept from the stalled replicas. With convergence off, or when the largest state lacks the write
 //   too, it is reported as lost.
 // - Monotonic reads and read-your-writes are judged on client views the engine samples every
-//   100 ms (History::view_regressions): a view that moves from a write to one the rule orders
-//   before it, or loses it with no remove, went back in time. It is read-your-writes when the
+//   100 ms (History::view_regressions): a view that moves from a write to one users saw ordered
+//   before it (directly or through a chain of writes, walked back at most kViewChainMax writes per
+//   regression, so at most kViewRegressionsMax x kViewChainMax steps a run), or loses it with no
+//   remove that may take that value away, went back in time. It is read-your-writes when the
 //   write shown first was the replica's own user's, monotonic reads otherwise. A write rejected by
 //   then may vanish; a crash starts a new session. Transient views between two samples go unseen.
 // - A client a malicious fault turns hostile (History::untrusted) has a dishonest user, to whom a
@@ -463,16 +467,56 @@ std::optional<OpId> covering_remove(const History& history, const KeyOps& ops) {
   return std::nullopt;
 }
 
-void report_resurrection(const History& history, const StateGroup& group, KeyId key, OpId remove,
+/// Whether `first` certainly came before `write` of the same item, so that `write` wins over it
+/// under the rule: by the engine's happens-before, or under server order by what users saw (see
+/// server_may_order_after).
+bool certainly_before(const History& history, const OpRecord& first, const OpRecord& write) {
+  if (history.rule == SupersedeRule::server_order) return !server_may_order_after(first, write);
+  return history.happened_before(first.op.id, write.op.id);
+}
+
+/// An acknowledged remove that took away the value `shown` itself, when nothing may have kept that
+/// value alive: the remove's target is `shown` or came after it, and every add or update of the item
+/// the remove did not cover came after `shown` too, so it would win over `shown` were it alive. The
+/// item may then be absent, or show a write the remove did not cover, but not `shown`: a remove that
+/// does not cover every write (remove_covers) still stays done for the value it took away.
+std::optional<OpId> remove_of_value(const History& history, const KeyOps& ops, KeyId key, OpId shown) {
+  if (!is_recorded(history, shown)) return std::nullopt;
+  const OpRecord& value = history.record(shown);
+  if (value.op.key != key || !writes_state(value.op.kind) || value.rejected) return std::nullopt;
+  for (OpId remove : ops.removes) {
+    const OpRecord& r = history.record(remove);
+    if (!r.acknowledged || r.rejected || !r.target.valid() || !is_recorded(history, r.target)) continue;
+    const OpRecord& target = history.record(r.target);
+    if (shown != r.target && !ordered_before_remove(history, value, r, target)) continue;
+    const bool nothing_kept_it = std::all_of(ops.writes.rbegin(), ops.writes.rend(), [&](OpId id) {
+      const OpRecord& write = history.record(id);
+      return write.rejected || id == shown || id == r.target || ordered_before_remove(history, write, r, target) ||
+             certainly_before(history, value, write);
+    });
+    if (nothing_kept_it) return remove;
+  }
+  return std::nullopt;
+}
+
+/// `covering`: the remove covered every add and update of the item (covering_remove); otherwise it
+/// took away the value shown, which every write it did not cover would win over (remove_of_value).
+void report_resurrection(const History& history, const StateGroup& group, KeyId key, OpId remove, bool covering,
                          Findings& findings) {
   const std::optional<OpId> value = value_at(group, key.value);
   const std::string node = fmt::format("node {}", group.nodes.front().value);
   Violation v;
-  v.expected = fmt::format("item {} absent", key.value);
+  v.expected = covering ? fmt::format("item {} absent", key.value)
+                        : fmt::format("item {} absent or showing a write remove {} did not see", key.value,
+                                      op_name(remove));
   v.observed = fmt::format("item {} = {} on {}", key.value, shown(value), node);
-  v.detail = fmt::format("Node {} still shows item {} although remove {} was acknowledged and had "
-                         "seen every add and update of the item, so no concurrent add explains it.",
-                         group.nodes.front().value, key.value, op_name(remove));
+  v.detail = covering ? fmt::format("Node {} still shows item {} although remove {} was acknowledged and had "
+                                    "seen every add and update of the item, so no concurrent add explains it.",
+                                    group.nodes.front().value, key.value, op_name(remove))
+                      : fmt::format("Node {} shows item {} with the value {} that remove {} took away, although "
+                                    "the remove was acknowledged and every write of the item it did not see came "
+                                    "after that value, so none could have kept it.",
+                                    group.nodes.front().value, key.value, shown(value), op_name(remove));
   v.involved.push_back({remove, "acknowledged remove"});
   if (value && is_recorded(history, *value)) v.involved.push_back({*value, "value shown"});
   findings.add(Invariant::resurrection, {SubjectKind::item, key.value}, remove, std::move(v));
@@ -562,7 +606,11 @@ void check_resurrection(const History& history, const Snapshot& snapshot, const 
       if (ops == index.by_key.end()) continue;
       auto [cached, fresh] = covering.try_emplace(item.id);
       if (fresh) cached->second = covering_remove(history, ops->second);
-      if (cached->second) report_resurrection(history, group, item.id, *cached->second, findings);
+      if (cached->second) {
+        report_resurrection(history, group, item.id, *cached->second, true, findings);
+      } else if (const auto remove = remove_of_value(history, ops->second, item.id, item.value)) {
+        report_resurrection(history, group, item.id, *remove, false, findings);
+      }
     }
   }
 }
@@ -642,9 +690,11 @@ bool superseded_then_removed(const History& history, const KeyOps& ops, const Op
 /// The operation that may legitimately have replaced `write` in what `group` shows, if any. Of the
 /// writes, only the group's own value at the key is a candidate: a write that may supersede `write`
 /// but is not what the replica shows (one that never left its client, say) explains nothing about
-/// the value it shows instead. Otherwise a remove explains its absence: one that supersedes `write`,
-/// or one that supersedes a write that superseded it (an older value shown after such a remove is
-/// the remove's resurrection, reported as such).
+/// the value it shows instead. A remove explains only an item that is gone: one that supersedes
+/// `write`, or one that supersedes a write that superseded it. An item still shown with a value that
+/// may not supersede `write` is no remove's doing, whatever removes its key had: the write was rolled
+/// back to an older value (when that older value is an acknowledged remove's resurrection, the
+/// resurrection is reported instead; see check_absences).
 std::optional<OpId> superseder(const History& history, const OpIndex& index, const OpRecord& write,
                                const StateGroup& group) {
   const OpId id = write.op.id;
@@ -665,6 +715,7 @@ std::optional<OpId> superseder(const History& history, const OpIndex& index, con
                                                                   : !history.happened_before(*shown_value, id));
     if (may) return shown_value;
   }
+  if (shown_value) return std::nullopt;
   const KeyOps& ops = index.by_key.at(write.op.key);
   for (auto it = ops.removes.rbegin(); it != ops.removes.rend(); ++it) {
     if (history.record(*it).rejected) continue;
@@ -787,6 +838,8 @@ void check_absences(const History& history, const Snapshot& snapshot, const OpIn
     const Invariant invariant =
         write.acknowledged ? Invariant::lost_acknowledged_write : Invariant::silent_rollback;
     if (!enabled(options, invariant) || findings.has(invariant, subject_of(op))) continue;
+    // An item shown after a remove that took it away is that remove's resurrection: one finding.
+    if (findings.has(Invariant::resurrection, subject_of(op))) continue;
     const StateGroup* without = first_without(snapshot, op, invariant == Invariant::silent_rollback);
     if (without == nullptr) continue;
     if (enabled(options, Invariant::convergence) && held_by_the_largest_state(snapshot, op)) continue;
@@ -812,26 +865,97 @@ void check_absences(const History& history, const Snapshot& snapshot, const OpIn
 // ---------------------------------------------------------------------------------------------
 // Session guarantees: monotonic reads and read-your-writes, from the engine's view samples.
 
+/// How many writes a view check walks back through what users saw (seen_ordered_before). A bound on
+/// cost, not on soundness: an order that only a longer chain shows goes unjudged. With at most
+/// kViewRegressionsMax regressions judged, the walks together visit at most 4,096 x 256 writes,
+/// whatever the run's length.
+constexpr std::size_t kViewChainMax = 256;
+
+/// Whether users saw `first` ordered before `write` directly: `write`'s own client's earlier write,
+/// one shown on that client before `write` was issued, or under server order one acknowledged to
+/// its user by then (the negation of server_may_order_after).
+bool seen_first(const History& history, const OpRecord& first, const OpRecord& write) {
+  if (first.op.client == write.op.client) return first.sequence < write.sequence;
+  if (history.rule == SupersedeRule::server_order && first.acknowledged && *first.acknowledged < write.op.issued_at) {
+    return true;
+  }
+  return std::find(write.seen_before.begin(), write.seen_before.end(), first.op.id) != write.seen_before.end();
+}
+
+/// One key's writes by client, in issue order: a client's own earlier write of the key is a step
+/// back in what users saw.
+using OwnWrites = std::map<NodeId, std::vector<OpId>>;
+
+OwnWrites own_writes_of(const History& history, const KeyOps& ops) {
+  OwnWrites own;
+  for (OpId id : ops.writes) own[history.record(id).op.client].push_back(id);
+  return own;
+}
+
+/// The write of the same key its client made just before `write`, if any.
+std::optional<OpId> previous_own(const History& history, const OwnWrites& own, const OpRecord& write) {
+  auto mine = own.find(write.op.client);
+  if (mine == own.end()) return std::nullopt;
+  auto it = std::lower_bound(mine->second.begin(), mine->second.end(), write.sequence,
+                             [&](OpId id, std::uint32_t sequence) { return history.record(id).sequence < sequence; });
+  if (it == mine->second.begin()) return std::nullopt;
+  return *std::prev(it);
+}
+
+/// Whether users saw `to` ordered before `from`, through any chain of such facts (seen_first): a
+/// write that `from`'s client had seen, or its own earlier write, may in turn have been made after
+/// `to` was seen. Walks back from `from`, breadth first, through each write's seen_before and its
+/// client's previous write of the key, never to a write issued before `to` (no chain back to `to`
+/// passes one), at most kViewChainMax writes.
+bool seen_ordered_before(const History& history, const OwnWrites& own, const OpRecord& to, const OpRecord& from) {
+  std::vector<OpId> walk{from.op.id};
+  std::set<OpId> visited{from.op.id};
+  auto step = [&](OpId id) {
+    if (!is_recorded(history, id) || history.record(id).op.issued_at < to.op.issued_at) return;
+    if (visited.insert(id).second) walk.push_back(id);
+  };
+  for (std::size_t i = 0; i < walk.size() && i < kViewChainMax; ++i) {
+    const OpRecord& write = history.record(walk[i]);
+    if (seen_first(history, to, write)) return true;
+    for (OpId seen : write.seen_before) step(seen);
+    if (const std::optional<OpId> previous = previous_own(history, own, write)) step(*previous);
+  }
+  return false;
+}
+
 /// Whether a replica showing `from` may then show `to` (an earlier-issued write) under the rule:
 /// only when `to` could have been ordered after `from`. Judged by what users saw, under every rule:
 /// a view in the middle of a merge may briefly rank writes the engine's happens-before calls
-/// ordered (it counts handshakes that carried no data), so only `from`'s own client's earlier
-/// write, or one shown on that client before `from` was issued, certainly came first; under server
-/// order also one acknowledged to its user by then (see server_may_order_after).
-bool view_may_go_to(const History& history, const OpRecord& to, const OpRecord& from) {
-  if (history.rule == SupersedeRule::server_order) return server_may_order_after(to, from);
-  if (to.op.client == from.op.client) return to.sequence > from.sequence;
-  return std::find(from.seen_before.begin(), from.seen_before.end(), to.op.id) == from.seen_before.end();
+/// ordered (it counts handshakes that carried no data), so only a write that users saw ordered
+/// before `from`, directly or through a chain of writes (seen_ordered_before), certainly came first.
+bool view_may_go_to(const History& history, const OwnWrites& own, const OpRecord& to, const OpRecord& from) {
+  return !seen_ordered_before(history, own, to, from);
 }
 
-/// Whether an item may vanish from a view at `at`: some remove of it was issued by then and not
-/// rejected by then (the strategy's rule decides, at the end, whether that remove wins).
-bool item_removed_by(const History& history, const OpIndex& index, KeyId key, Instant at) {
+/// Whether remove `r` may take away value `from` of its item, as the final-state check would let it
+/// (remove_supersedes): it removed that very value (its target), the rule lets it win over `from`,
+/// or it removed a value that may itself have replaced `from` (a set that lost to a concurrent one
+/// goes with it, as in superseded_then_removed; only the remove's own target is asked, which keeps
+/// this linear in the item's removes).
+bool remove_may_take(const History& history, const OpRecord& r, const OpRecord& from) {
+  if (r.target == from.op.id || remove_supersedes(history, r.op.id, from.op.id)) return true;
+  if (!r.target.valid() || !is_recorded(history, r.target)) return false;
+  const OpRecord& target = history.record(r.target);
+  if (target.rejected || target.op.key != from.op.key || !writes_state(target.op.kind)) return false;
+  const bool may = history.rule == SupersedeRule::server_order ? server_may_order_after(target, from)
+                                                               : !history.happened_before(r.target, from.op.id);
+  return may && remove_supersedes(history, r.op.id, r.target);
+}
+
+/// Whether an item showing `from` may vanish from a view at `at`: some remove of it issued by then,
+/// not rejected by then, may take that value away (remove_may_take). A remove the value was written
+/// after (a re-add made once the user had seen the remove) explains nothing.
+bool item_removed_by(const History& history, const OpIndex& index, KeyId key, const OpRecord& from, Instant at) {
   auto ops = index.by_key.find(key);
   if (ops == index.by_key.end()) return false;
   return std::any_of(ops->second.removes.begin(), ops->second.removes.end(), [&](OpId remove) {
     const OpRecord& r = history.record(remove);
-    return r.op.issued_at <= at && !(r.rejected && *r.rejected <= at);
+    return r.op.issued_at <= at && !(r.rejected && *r.rejected <= at) && remove_may_take(history, r, from);
   });
 }
 
@@ -896,6 +1020,7 @@ void report_regression(const History& history, const ViewRegression& reg, Invari
 
 void check_sessions(const History& history, const OpIndex& index, const InvariantOptions& options,
                     Findings& findings) {
+  std::map<KeyId, OwnWrites> own_by_key;  // built only for the keys whose views went back
   for (const ViewRegression& reg : history.view_regressions) {
     const OpRecord& from = history.record(reg.from);
     if (from.rejected && *from.rejected <= reg.at) continue;  // rolled back, and its user was told
@@ -903,8 +1028,13 @@ void check_sessions(const History& history, const OpIndex& index, const Invarian
     const Subject subject = view_subject(history, reg.key);
     if (!enabled(options, invariant) || findings.has(invariant, subject)) continue;
     if (reg.to.valid()) {
-      if (view_may_go_to(history, history.record(reg.to), from)) continue;
-    } else if (history.type == DataType::list && item_removed_by(history, index, reg.key, reg.at)) {
+      auto [own, fresh] = own_by_key.try_emplace(reg.key);
+      if (fresh) {
+        auto ops = index.by_key.find(reg.key);
+        if (ops != index.by_key.end()) own->second = own_writes_of(history, ops->second);
+      }
+      if (view_may_go_to(history, own->second, history.record(reg.to), from)) continue;
+    } else if (history.type == DataType::list && item_removed_by(history, index, reg.key, from, reg.at)) {
       continue;
     } else if (history.type == DataType::text && element_deleted_by(history, index, reg.from, reg.at)) {
       continue;
@@ -916,14 +1046,24 @@ void check_sessions(const History& history, const OpIndex& index, const Invarian
 // ---------------------------------------------------------------------------------------------
 // 5. Phantom or double-applied values.
 
-/// Whether `value` is an issued operation of `kind`s that writes `key` (text: any key).
+/// Whether `value` is an issued, unrejected operation of `kind`s that writes `key` (text: any key).
+/// A write its user was told had failed is no value any replica may end with: reading it back is
+/// an aborted read, the counterpart of a rejected increment still counted.
 bool written_by(const History& history, OpId value, std::initializer_list<OpKind> kinds,
                 std::optional<KeyId> key) {
   if (!is_recorded(history, value)) return false;
   const OpRecord& record = history.record(value);
-  if (!record.issued) return false;
+  if (!record.issued || record.rejected) return false;
   if (std::find(kinds.begin(), kinds.end(), record.op.kind) == kinds.end()) return false;
   return !key || record.op.key == *key;
+}
+
+/// Why `value` may not be shown: `unwritten` when it is no write of the place at all, or the
+/// rejection its user was told of.
+std::string phantom_reason(const History& history, OpId value, std::string_view unwritten) {
+  if (!is_recorded(history, value) || !history.record(value).rejected) return std::string(unwritten);
+  return fmt::format("a write rejected at {}: its user was told it failed",
+                     format_ms(*history.record(value).rejected));
 }
 
 void report_phantom(Subject subject, const StateGroup& group, std::string expected, OpId value,
@@ -960,8 +1100,8 @@ void check_duplicates(const StateGroup& group, SubjectOf subject_for, Findings& 
 void check_phantom_map(const History& history, const StateGroup& group, Findings& findings) {
   for (const auto& [key, value] : group.state->fields) {
     if (written_by(history, value, {OpKind::map_set}, key)) continue;
-    report_phantom({SubjectKind::field, key.value}, group, "the id of an issued set of the field",
-                   value, "which no issued set of this field wrote", findings);
+    report_phantom({SubjectKind::field, key.value}, group, "the id of an issued, unrejected set of the field",
+                   value, phantom_reason(history, value, "which no issued set of this field wrote"), findings);
   }
   check_duplicates(group, [](const auto& entry) { return Subject{SubjectKind::field, entry.first}; },
                    findings);
@@ -971,8 +1111,8 @@ void check_phantom_list(const History& history, const StateGroup& group, Finding
   for (const Item& item : group.state->items) {
     if (written_by(history, item.value, {OpKind::list_add, OpKind::list_update}, item.id)) continue;
     report_phantom({SubjectKind::item, item.id.value}, group,
-                   "the id of an issued add or update of the item", item.value,
-                   "which no issued add or update of this item wrote", findings);
+                   "the id of an issued, unrejected add or update of the item", item.value,
+                   phantom_reason(history, item.value, "which no issued add or update of this item wrote"), findings);
   }
   check_duplicates(group, [](const auto& entry) { return Subject{SubjectKind::item, entry.first}; },
                    findings);
@@ -981,8 +1121,8 @@ void check_phantom_list(const History& history, const StateGroup& group, Finding
 void check_phantom_text(const History& history, const StateGroup& group, Findings& findings) {
   for (OpId element : group.state->text) {
     if (written_by(history, element, {OpKind::text_insert}, std::nullopt)) continue;
-    report_phantom({SubjectKind::element, element.value}, group, "the id of an issued insert",
-                   element, "which is not an issued insert", findings);
+    report_phantom({SubjectKind::element, element.value}, group, "the id of an issued, unrejected insert",
+                   element, phantom_reason(history, element, "which is not an issued insert"), findings);
   }
   check_duplicates(group, [](const auto& entry) { return Subject{SubjectKind::element, entry.second}; },
                    findings);

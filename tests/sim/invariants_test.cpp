@@ -72,6 +72,11 @@ class Builder {
     rec(del).target = element;
     return *this;
   }
+  /// Writes of the same field or item the writer's replica had shown before it issued `id`.
+  Builder& seen_before(OpId id, std::vector<OpId> seen) {
+    rec(id).seen_before = std::move(seen);
+    return *this;
+  }
   /// Client `to` now has seen everything client `from` has seen (a sync through the server).
   Builder& sees(std::uint32_t to, std::uint32_t from) {
     seen_[to].merge(seen_[from]);
@@ -496,6 +501,107 @@ TEST_CASE("a remove that superseded a write explains its absence even when an ol
   CHECK(of(found, Invariant::resurrection).size() == 1);
 }
 
+TEST_CASE("under server order a remove does not excuse an acknowledged update rolled back to the value it overwrote",
+          "[invariants]") {
+  // Client 2 updates item 5 after seeing client 1's add; client 3 removes the item having seen only
+  // the add. Whatever order the server picks, the item ends absent (the remove last) or showing the
+  // update (an update ordered after the remove): never showing the add the update had overwritten.
+  Builder b(DataType::list, SupersedeRule::server_order);
+  const OpId add = b.op(1, OpKind::list_add, 5);
+  b.ack(add).sees(2, 1).sees(3, 1);
+  const OpId update = b.op(2, OpKind::list_update, 5);
+  b.seen_before(update, {add}).ack(update);
+  const OpId remove = b.op(3, OpKind::list_remove, 5);
+  b.seen_before(remove, {add}).target(remove, add).ack(remove);
+  auto ending = [&b](std::optional<OpId> shown) {
+    b.history().finals.clear();
+    for (std::uint32_t n = 0; n <= 3; ++n) {
+      b.node(n, shown ? list_state({{5, *shown}}) : list_state({}));
+    }
+    return check(b.history());
+  };
+  SECTION("the item back at the add's value, which the remove took away: a resurrection") {
+    const auto found = ending(add);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].invariant == Invariant::resurrection);
+    CHECK(found[0].subject == "item 5");
+    CHECK(found[0].involved.front().op == remove);
+  }
+  SECTION("with resurrection not judged, the update overwritten by nothing that may win is lost") {
+    InvariantOptions options;
+    options.enabled = {Invariant::lost_acknowledged_write};
+    const auto found = [&] { ending(add); return check(b.history(), options); }();
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].invariant == Invariant::lost_acknowledged_write);
+    CHECK(found[0].involved.front().op == update);
+  }
+  SECTION("the same with the remove rejected: the update is lost") {
+    b.reject(remove);
+    const auto found = ending(add);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].invariant == Invariant::lost_acknowledged_write);
+  }
+  SECTION("the orders the server may pick are fine") {
+    CHECK(ending(std::nullopt).empty());
+    CHECK(ending(update).empty());
+  }
+}
+
+TEST_CASE("in an add-wins list a remove that saw one update does not excuse a concurrent one rolled back",
+          "[invariants]") {
+  // Updates op2 and op3 of item 5 are concurrent, both after the add; remove op4 saw op3 only.
+  // Add-wins lets the item end showing op2 (the update the remove never saw), or gone with the
+  // value that beat it; never showing the add both updates had overwritten.
+  Builder b(DataType::list, SupersedeRule::add_wins);
+  const OpId add = b.op(1, OpKind::list_add, 5);
+  b.ack(add).sees(2, 1).sees(3, 1);
+  const OpId seen_update = b.op(2, OpKind::list_update, 5);
+  b.ack(seen_update);
+  const OpId other_update = b.op(3, OpKind::list_update, 5);
+  b.ack(other_update).sees(4, 3);
+  const OpId remove = b.op(4, OpKind::list_remove, 5);
+  b.target(remove, other_update).ack(remove);
+  auto ending = [&b](std::optional<OpId> shown) {
+    b.history().finals.clear();
+    for (std::uint32_t n = 0; n <= 4; ++n) {
+      b.node(n, shown ? list_state({{5, *shown}}) : list_state({}));
+    }
+    return check(b.history());
+  };
+  SECTION("the item back at the add's value, which the remove took away: a resurrection") {
+    const auto found = ending(add);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].invariant == Invariant::resurrection);
+    CHECK(found[0].subject == "item 5");
+    CHECK(contains(found[0].expected, "did not see"));
+  }
+  SECTION("with the remove unacknowledged, the update overwritten by nothing that may win is lost") {
+    b.history().ops.at(remove.value - 1).acknowledged.reset();
+    const auto found = ending(add);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].invariant == Invariant::lost_acknowledged_write);
+    CHECK(found[0].involved.front().op == seen_update);
+  }
+  SECTION("an add concurrent with the value removed may have kept that value: nothing to report") {
+    // Without the updates, the remove took the add away; a rival add of the item that never saw it
+    // keeps the item, and a design that ranks values apart from presence may show either add.
+    const OpId rival = b.op(5, OpKind::list_add, 5);  // client 5 never saw the add
+    b.ack(rival).unissued(seen_update).unissued(other_update).target(remove, add);
+    CHECK(ending(add).empty());
+    CHECK(ending(rival).empty());
+  }
+  SECTION("without the update the remove never saw, the same state is the remove's resurrection") {
+    b.unissued(seen_update);
+    const auto found = ending(add);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].invariant == Invariant::resurrection);
+  }
+  SECTION("the outcomes add-wins allows are fine") {
+    CHECK(ending(seen_update).empty());
+    CHECK(ending(std::nullopt).empty());
+  }
+}
+
 TEST_CASE("a write whose rejection was reported may vanish", "[invariants]") {
   Builder b(DataType::map);
   const OpId first = b.op(1, OpKind::map_set, 2);
@@ -721,6 +827,82 @@ TEST_CASE("a view may move to a write the rule lets win, and a list item may van
   }
 }
 
+TEST_CASE("an item re-added after its user saw the remove may not vanish from a view on account of that remove",
+          "[invariants][sessions]") {
+  for (SupersedeRule rule : {SupersedeRule::add_wins, SupersedeRule::server_order, SupersedeRule::last_writer_wins}) {
+    INFO("rule " << to_string(rule));
+    Builder b(DataType::list, rule);
+    const OpId add = b.op(1, OpKind::list_add, 5);
+    b.ack(add).sees(2, 1);
+    const OpId remove = b.op(2, OpKind::list_remove, 5);
+    b.target(remove, add).ack(remove).sees(1, 2);
+    for (int i = 0; i < 10; ++i) b.op(3, OpKind::map_set, 9);  // time passes: 100 ms
+    const OpId readd = b.op(1, OpKind::list_add, 5);  // after the remove was acknowledged and seen
+    b.ack(readd);
+    for (std::uint32_t n = 0; n <= 4; ++n) b.node(n, list_state({{5, readd}}));
+    b.history().view_regressions.push_back(regression(4, readd, OpId{}, 5, Duration::seconds(1)));
+    // The re-add vanishing from a view goes back in time.
+    const auto found = of(check(b.history()), Invariant::monotonic_reads);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].subject == "item 5");
+    CHECK(found[0].involved.front().op == readd);
+    // The add the remove took away may vanish...
+    b.history().view_regressions.front().from = add;
+    CHECK(of(check(b.history()), Invariant::monotonic_reads).empty());
+    // ...but not with no remove at all.
+    b.unissued(remove);
+    CHECK(of(check(b.history()), Invariant::monotonic_reads).size() == 1);
+  }
+}
+
+TEST_CASE("a view going back to a write that users saw ordered first through a chain of writes breaks monotonic reads",
+          "[invariants][sessions]") {
+  SECTION("last writer wins: two hops of seen writes") {
+    Builder b(DataType::map, SupersedeRule::last_writer_wins);
+    const OpId w1 = b.op(1, OpKind::map_set, 7);
+    b.ack(w1).sees(2, 1);
+    const OpId w2 = b.op(2, OpKind::map_set, 7);
+    b.seen_before(w2, {w1}).ack(w2).sees(3, 2);
+    const OpId w3 = b.op(3, OpKind::map_set, 7);
+    b.seen_before(w3, {w2}).ack(w3);
+    const OpId unrelated = b.op(5, OpKind::map_set, 7);  // nobody saw it: either may win
+    for (std::uint32_t n = 0; n <= 5; ++n) b.node(n, map_state({{7, w3}}));
+    b.history().view_regressions.push_back(regression(4, w3, w1, 7));
+    const auto found = of(check(b.history()), Invariant::monotonic_reads);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].involved.front().op == w3);
+    CHECK(found[0].involved.back().op == w1);
+    b.history().view_regressions.front() = regression(4, w2, w1, 7);  // one hop, as before
+    CHECK(of(check(b.history()), Invariant::monotonic_reads).size() == 1);
+    b.history().view_regressions.front() = regression(4, w3, unrelated, 7);
+    CHECK(of(check(b.history()), Invariant::monotonic_reads).empty());
+  }
+  SECTION("a write seen before the writer's own earlier write of the field") {
+    Builder b(DataType::map, SupersedeRule::last_writer_wins);
+    const OpId theirs = b.op(1, OpKind::map_set, 7);
+    b.sees(2, 1);
+    const OpId first = b.op(2, OpKind::map_set, 7);
+    b.seen_before(first, {theirs});
+    const OpId again = b.op(2, OpKind::map_set, 7);  // its own record forgot `theirs`
+    for (std::uint32_t n = 0; n <= 3; ++n) b.node(n, map_state({{7, again}}));
+    b.history().view_regressions.push_back(regression(3, again, theirs, 7));
+    CHECK(of(check(b.history()), Invariant::monotonic_reads).size() == 1);
+  }
+  SECTION("server order: two hops of seen writes, none acknowledged in time to order them") {
+    Builder b(DataType::map, SupersedeRule::server_order);
+    const OpId w1 = b.op(1, OpKind::map_set, 7);
+    const OpId w2 = b.op(2, OpKind::map_set, 7);
+    b.seen_before(w2, {w1});
+    const OpId w3 = b.op(3, OpKind::map_set, 7);
+    b.seen_before(w3, {w2}).ack(w1).ack(w2).ack(w3);
+    for (std::uint32_t n = 0; n <= 4; ++n) b.node(n, map_state({{7, w3}}));
+    b.history().view_regressions.push_back(regression(4, w3, w1, 7));
+    CHECK(of(check(b.history()), Invariant::monotonic_reads).size() == 1);
+    b.seen_before(w2, {});  // w2's client never showed w1: the server may have ordered it last
+    CHECK(of(check(b.history()), Invariant::monotonic_reads).empty());
+  }
+}
+
 TEST_CASE("under server order a write shown on the writer's replica before it wrote is never ordered after it",
           "[invariants]") {
   Builder b(DataType::map, SupersedeRule::server_order);
@@ -912,6 +1094,35 @@ TEST_CASE("a counter excludes a rejected increment and reports double-applied or
   const auto lost = check(b.history());
   REQUIRE(lost.size() == 1);
   CHECK(contains(lost[0].detail, "lost by 5"));
+}
+
+TEST_CASE("a write its user was told had been rejected, shown at the end, is a phantom", "[invariants]") {
+  SECTION("a map field") {
+    Builder b(DataType::map, SupersedeRule::server_order);
+    const OpId rejected = b.op(1, OpKind::map_set, 3);
+    b.reject(rejected);
+    b.node(0, map_state({{3, rejected}})).node(1, map_state({{3, rejected}})).node(2, map_state({{3, rejected}}));
+    const auto found = check(b.history());
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].invariant == Invariant::phantom_or_double_applied);
+    CHECK(found[0].subject == "field 3");
+    CHECK(contains(found[0].detail, "rejected"));
+    b.history().finals.clear();
+    b.node(0, map_state({})).node(1, map_state({}));  // gone, as its user was told
+    CHECK(check(b.history()).empty());
+  }
+  SECTION("a list item and a text element") {
+    Builder list(DataType::list, SupersedeRule::add_wins);
+    const OpId add = list.op(1, OpKind::list_add, 4);
+    list.reject(add);
+    list.node(0, list_state({{4, add}})).node(1, list_state({{4, add}}));
+    CHECK(of(check(list.history()), Invariant::phantom_or_double_applied).size() == 1);
+    Builder text(DataType::text, SupersedeRule::add_wins);
+    const OpId insert = text.op(1, OpKind::text_insert);
+    text.reject(insert);
+    text.node(0, text_state({insert})).node(1, text_state({insert}));
+    CHECK(of(check(text.history()), Invariant::phantom_or_double_applied).size() == 1);
+  }
 }
 
 TEST_CASE("a counter counts an acknowledged increment that was never reported applied, but not an "
