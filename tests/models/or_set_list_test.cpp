@@ -442,6 +442,18 @@ TEST_CASE("or-set-list's ops kill by themselves what their writer's unacknowledg
 
 // With several servers (scenarios with servers above 1).
 
+namespace {
+
+/// Queues a forward of `op` from server `from` to server 0, as a server's kForward message.
+void queue_forward(testing::Cluster& c, NodeId from, const orset::Op& op) {
+  Writer w;
+  w.u8(8);  // kForward
+  orset::encode_op(w, op);
+  c.queue.push_back(testing::Envelope{from, c.server(0), w.take()});
+}
+
+}  // namespace
+
 TEST_CASE("or-set-list's server applies a forward only once it holds what the op's writer had seen",
           "[models][or-set-list][servers]") {
   // Three servers, one of them far: X, an update that replaced B, came from the far server; A, made
@@ -453,12 +465,7 @@ TEST_CASE("or-set-list's server applies a forward only once it holds what the op
   const NodeId far = c.server(2);
   const NodeId near = c.server(1);
   const NodeId writer = c.client(0);
-  auto forward = [&](NodeId from, const orset::Op& op) {
-    Writer w;
-    w.u8(8);  // kForward
-    orset::encode_op(w, op);
-    c.queue.push_back(testing::Envelope{from, c.server(0), w.take()});
-  };
+  auto forward = [&](NodeId from, const orset::Op& op) { queue_forward(c, from, op); };
   auto shown = [&] {
     auto state = c.state(c.server(0));
     for (const Item& item : state->items) {
@@ -494,10 +501,7 @@ TEST_CASE("or-set-list's server applies a forward only once it holds every write
   const NodeId near = c.server(1);
   const NodeId writer = c.client(0);
   auto forward = [&](NodeId from, const orset::Op& op) {
-    Writer w;
-    w.u8(8);  // kForward
-    orset::encode_op(w, op);
-    c.queue.push_back(testing::Envelope{from, c.server(0), w.take()});
+    queue_forward(c, from, op);
     c.deliver_all();
   };
   const orset::LogPosition x_at{far, 7, 1};

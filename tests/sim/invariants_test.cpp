@@ -142,6 +142,13 @@ std::vector<Violation> check(const History& history, InvariantOptions options = 
   return check_invariants(history, options);
 }
 
+/// Nodes 0..`last` all end showing item `key` = `shown` (or without the item, for none): the findings.
+std::vector<Violation> ending_with(Builder& b, std::uint32_t last, std::uint32_t key, std::optional<OpId> shown) {
+  b.history().finals.clear();
+  for (std::uint32_t n = 0; n <= last; ++n) b.node(n, shown ? list_state({{key, *shown}}) : list_state({}));
+  return check(b.history());
+}
+
 std::vector<Violation> of(const std::vector<Violation>& all, Invariant invariant) {
   std::vector<Violation> out;
   for (const Violation& v : all) {
@@ -513,13 +520,7 @@ TEST_CASE("under server order a remove does not excuse an acknowledged update ro
   b.seen_before(update, {add}).ack(update);
   const OpId remove = b.op(3, OpKind::list_remove, 5);
   b.seen_before(remove, {add}).target(remove, add).ack(remove);
-  auto ending = [&b](std::optional<OpId> shown) {
-    b.history().finals.clear();
-    for (std::uint32_t n = 0; n <= 3; ++n) {
-      b.node(n, shown ? list_state({{5, *shown}}) : list_state({}));
-    }
-    return check(b.history());
-  };
+  auto ending = [&b](std::optional<OpId> shown) { return ending_with(b, 3, 5, shown); };
   SECTION("the item back at the add's value, which the remove took away: a resurrection") {
     const auto found = ending(add);
     REQUIRE(found.size() == 1);
@@ -561,13 +562,7 @@ TEST_CASE("in an add-wins list a remove that saw one update does not excuse a co
   b.ack(other_update).sees(4, 3);
   const OpId remove = b.op(4, OpKind::list_remove, 5);
   b.target(remove, other_update).ack(remove);
-  auto ending = [&b](std::optional<OpId> shown) {
-    b.history().finals.clear();
-    for (std::uint32_t n = 0; n <= 4; ++n) {
-      b.node(n, shown ? list_state({{5, *shown}}) : list_state({}));
-    }
-    return check(b.history());
-  };
+  auto ending = [&b](std::optional<OpId> shown) { return ending_with(b, 4, 5, shown); };
   SECTION("the item back at the add's value, which the remove took away: a resurrection") {
     const auto found = ending(add);
     REQUIRE(found.size() == 1);
