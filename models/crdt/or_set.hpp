@@ -55,6 +55,9 @@ class Frontier {
   /// Takes in that the log of `p` is held through `p` (the caller knows the ops before it are
   /// held too); true when it grew.
   bool advance(const LogPosition& p);
+  /// advance(p) when `p` is the next place of its log or one already held, nothing otherwise (an op
+  /// applied ahead of the one before it, only because too many waited, claims nothing).
+  bool extend(const LogPosition& p) { return p.count <= count(p.server, p.incarnation) + 1 && advance(p); }
   /// Takes in every log `other` holds; true when anything grew.
   bool merge(const Frontier& other);
   void encode(Writer& w) const;

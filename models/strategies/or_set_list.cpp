@@ -662,7 +662,7 @@ class Client final : public Node {
       if (!op) return;
       version_ = version;
       source_dirty_ = true;
-      frontier_.advance(op->position);
+      frontier_.extend(op->position);  // as the server's did
       const Applied applied = apply_to_base(*op);
       encode_op(pending_.u8(kEntryApplied), *op);
       // The clock takes in the times of the tags the base holds, and a remove brings no tag.
@@ -894,7 +894,7 @@ class Client final : public Node {
           if (!op) return;
           if (entry == kEntryApplied) {
             base.apply(*op);
-            frontier.advance(op->position);
+            frontier.extend(op->position);
           } else {
             outbox[op->id] = *op;
           }
@@ -1216,11 +1216,9 @@ class Server final : public Node {
     if (from_client) ctx.send_control(from, header(kAck).u64(op.id.value).take());
   }
 
-  /// Takes in that a server's log is held here through `p` (nothing when `p` is no position, or
-  /// when the op before it is not held: a waiting op applied only because too many waited).
+  /// Takes in that a server's log is held here through `p` (Frontier::extend), journaled.
   void hold_log_through(const LogPosition& p) {
-    if (p.count > frontier_.count(p.server, p.incarnation) + 1 || !frontier_.advance(p)) return;
-    encode_position(pending_.u8(kEntryLog), p);
+    if (frontier_.extend(p)) encode_position(pending_.u8(kEntryLog), p);
   }
 
   /// Merges a state from a client or another server, ignoring anything already discarded; true
@@ -1229,19 +1227,20 @@ class Server final : public Node {
     incoming.discard_where([&](OpId id) { return purged_.contains(id); });
     OrSet before = state_;
     state_.merge(incoming);
-    // The logs the incoming state holds are held here now; ops waiting for them may go.
-    if (frontier_.merge(frontier)) {
-      snapshot_due_ = true;
-      if (state_ == before) {
-        persist(ctx);
-        apply_ready(ctx);
-      }
-    }
+    // The logs the incoming state holds are held here now (not journaled entry by entry).
+    const bool logs_grew = frontier_.merge(frontier);
+    snapshot_due_ |= logs_grew;
     std::vector<OpId> tombstones;
     tombstones.reserve(state_.removed().size());
     for (const auto& [id, removal] : state_.removed()) tombstones.push_back(id);
     settle(ctx, tombstones);
-    if (state_ == before) return false;
+    if (state_ == before) {
+      if (logs_grew) {
+        persist(ctx);
+        apply_ready(ctx);  // ops that waited for those logs may go
+      }
+      return false;
+    }
     snapshot_due_ = true;
     ++version_;
     persist(ctx);
