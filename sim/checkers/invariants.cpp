@@ -36,7 +36,8 @@
 //   not lost: the replicas without it diverged, and the divergence violation names them. Reporting
 //   it again as a lost write or a rollback would count one stall many times, once per write it
 //   kept from the stalled replicas. With convergence off, or when the largest state lacks the write
-//   too, it is reported as lost.
+//   too, it is reported as lost. With convergence on, a write is judged on the first replica
+//   without it (the divergence names the rest); with it off, on every replica without it.
 // - Monotonic reads and read-your-writes are judged on client views the engine samples every
 //   100 ms (History::view_regressions): a view that moves from a write to one users saw ordered
 //   before it (directly or through a chain of writes, walked back at most kViewChainMax writes per
@@ -729,19 +730,25 @@ bool group_holds(const StateGroup& group, const Operation& op) {
   return group.holds(op.kind == OpKind::text_insert ? 0 : op.key.value, op.id);
 }
 
-/// The first group (in node order) that lacks `op`; for a silent rollback the client's own
-/// replica is asked first, because that is what its user looks at.
-const StateGroup* first_without(const Snapshot& snapshot, const Operation& op, bool own_first) {
+/// The groups lacking `op`, in the order a report should name them: for a silent rollback the
+/// client's own replica first, because that is what its user looks at, then the rest in node order.
+/// With convergence on only the first is judged (see check_absences); with it off, every one.
+std::vector<const StateGroup*> groups_without(const Snapshot& snapshot, const Operation& op, bool own_first,
+                                              bool every_one) {
+  std::vector<const StateGroup*> out;
+  const StateGroup* own = nullptr;
   if (own_first) {
-    auto own = snapshot.group_of.find(op.client);
-    if (own != snapshot.group_of.end() && !group_holds(snapshot.groups[own->second], op)) {
-      return &snapshot.groups[own->second];
+    auto it = snapshot.group_of.find(op.client);
+    if (it != snapshot.group_of.end() && !group_holds(snapshot.groups[it->second], op)) {
+      own = &snapshot.groups[it->second];
+      out.push_back(own);
     }
   }
   for (const StateGroup& group : snapshot.groups) {
-    if (!group_holds(group, op)) return &group;
+    if (!every_one && !out.empty()) break;
+    if (&group != own && !group_holds(group, op)) out.push_back(&group);
   }
-  return nullptr;
+  return out;
 }
 
 std::string place_of(const Operation& op) {
@@ -840,15 +847,24 @@ void check_absences(const History& history, const Snapshot& snapshot, const OpIn
     if (!enabled(options, invariant) || findings.has(invariant, subject_of(op))) continue;
     // An item shown after a remove that took it away is that remove's resurrection: one finding.
     if (findings.has(Invariant::resurrection, subject_of(op))) continue;
-    const StateGroup* without = first_without(snapshot, op, invariant == Invariant::silent_rollback);
-    if (without == nullptr) continue;
-    if (enabled(options, Invariant::convergence) && held_by_the_largest_state(snapshot, op)) continue;
+    // With convergence judged, replicas that disagree are its finding: the write is judged on the
+    // first replica without it only. With convergence off nothing else speaks for the others, so
+    // every replica without the write must show something that may have replaced it.
+    const bool converging = enabled(options, Invariant::convergence);
+    if (converging && held_by_the_largest_state(snapshot, op)) continue;
     // Under server order the server answers every write it receives, so a later write explains a
     // missing value only for a write that was answered. A write its live client never heard back
     // about, and that is gone, was dropped without telling the user: a silent rollback.
     const bool unanswered = history.rule == SupersedeRule::server_order && !write.acknowledged &&
                             live_at_end(history, op.client);
-    if (!unanswered && superseder(history, index, write, *without)) continue;
+    const StateGroup* without = nullptr;
+    for (const StateGroup* group : groups_without(snapshot, op, invariant == Invariant::silent_rollback, !converging)) {
+      if (unanswered || !superseder(history, index, write, *group)) {
+        without = group;
+        break;
+      }
+    }
+    if (without == nullptr) continue;
     // The value shown instead is the same user's earlier write: the writes were applied out of the
     // order they were made in. Named for what went wrong, when that check is on.
     if (write.acknowledged && enabled(options, Invariant::monotonic_writes) &&

@@ -302,6 +302,35 @@ TEST_CASE("a write the largest state lacks is lost, even when the replicas diver
   CHECK(of(check(tie.history()), Invariant::lost_acknowledged_write).size() == 1);
 }
 
+TEST_CASE("with convergence off, a write is judged on every replica without it, not only the first",
+          "[invariants]") {
+  // `older` came before `write` (its writer saw it); `concurrent` was written by a third client that
+  // saw neither, so last-writer-wins may rank it above `write`. Node 0 shows `concurrent`: `write`
+  // may have lost to it there. Node 1 still shows `older`, which `write` overwrote: lost there.
+  Builder b(DataType::map);
+  const OpId older = b.op(2, OpKind::map_set, 1);
+  b.ack(older).sees(1, 2);
+  const OpId write = b.op(1, OpKind::map_set, 1);
+  const OpId concurrent = b.op(3, OpKind::map_set, 1);
+  b.ack(write).ack(concurrent);
+  b.node(0, map_state({{1, concurrent}})).node(1, map_state({{1, older}}));
+  InvariantOptions off;
+  off.enabled = {Invariant::lost_acknowledged_write, Invariant::silent_rollback};
+  const auto lost = of(check(b.history(), off), Invariant::lost_acknowledged_write);
+  REQUIRE(lost.size() == 1);
+  CHECK(lost.front().involved.at(0).op == write);
+  CHECK(contains(lost.front().observed, "node 1"));
+
+  // With convergence on, the divergence is the finding, reported once.
+  const auto judged = check(b.history());
+  CHECK(of(judged, Invariant::convergence).size() == 1);
+
+  // Both replicas showing what may have replaced the write: nothing to report.
+  b.history().finals.clear();
+  b.node(0, map_state({{1, concurrent}})).node(1, map_state({{1, concurrent}}));
+  CHECK(check(b.history(), off).empty());
+}
+
 // ------------------------------------------------------------------------------------------------
 // Resurrection.
 
