@@ -24,7 +24,11 @@
 //
 // The same holds for a client's own write: the instance acknowledges it once its replica has
 // reached the write's log position (the broker's confirm names it), so the update that carries it
-// reached the client first.
+// reached the client first. That holds only on a connection whose snapshot went out: the updates of
+// an earlier connection may have died with it, and an acknowledgement that overtook the new
+// connection's snapshot would take the write out of the client's view, showing the older value the
+// client still held. So an instance sends a client nothing, neither updates nor acknowledgements,
+// until it has sent that client's snapshot; the acknowledgements it confirms meanwhile wait for it.
 //
 // Deduplication needs no per-write memory: each client numbers its writes per session (a session is
 // one life of the client replica), and the broker accepts a session's writes only in order, confirming
@@ -36,6 +40,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -67,6 +72,10 @@ enum Tag : std::uint8_t {
 constexpr std::size_t kRetainedEntries = 256;
 /// Entries dropped at once, so that trimming runs once per this many writes.
 constexpr std::size_t kTrimChunk = 64;
+
+/// Acknowledgements one instance holds for one client whose snapshot has not gone out yet. A client
+/// has at most its outbox in flight; past the bound it is acknowledged after its next reconnect.
+constexpr std::size_t kHeldAcksMax = 4'096;
 
 /// How often an instance retries unconfirmed publishes and (durable broker) pulls for missed entries.
 constexpr Duration kRetryEvery = Duration::seconds(1);
@@ -208,7 +217,12 @@ class BrokerServer final : public Node {
     if (durable_) ctx.send(broker(ctx), Writer().u8(kResume).u64(position_ + 1).take());
   }
 
-  void on_connected(Context&, NodeId peer) override { waiting_.erase(peer); }  // it says hello first
+  void on_connected(Context&, NodeId peer) override {
+    // It says hello first; until its snapshot goes out it hears nothing (see the top).
+    waiting_.erase(peer);
+    ready_.erase(peer);
+    held_acks_.erase(peer);
+  }
 
   std::optional<State> state() const override { return to_state(fields_); }
   std::uint64_t metadata_bytes() const override {
@@ -239,6 +253,26 @@ class BrokerServer final : public Node {
     w.u8(kSnapshot).u64(position_);
     write_fields(w, fields_);
     ctx.send(client, w.take());
+    ready_.insert(client);
+    // Held acknowledgements are of writes at or before the position they were held at: this
+    // snapshot, at a position no older, carries them.
+    auto held = held_acks_.find(client);
+    if (held == held_acks_.end()) return;
+    for (OpId id : held->second) send_ack(ctx, client, id);
+    held_acks_.erase(held);
+  }
+
+  /// Acknowledges a write to its client once that client's snapshot went out on this connection
+  /// (see the top); before that, the acknowledgement waits for it. Called only once this replica
+  /// has reached the write's log position.
+  void send_ack(Context& ctx, NodeId client, OpId id) {
+    if (!ctx.connected(client)) return;  // it resends the write after reconnecting
+    if (!ready_.contains(client)) {
+      std::vector<OpId>& held = held_acks_[client];
+      if (held.size() < kHeldAcksMax) held.push_back(id);  // past the bound, the resend on the next connect
+      return;
+    }
+    ctx.send(client, Writer().u8(kAck).u64(id.value).take());
   }
 
   /// Sends their snapshots to the clients waiting for this replica to reach what they have seen.
@@ -282,7 +316,7 @@ class BrokerServer final : public Node {
       unanswered_.emplace(at, std::pair{client, id});
       return;
     }
-    if (ctx.connected(client)) ctx.send(client, Writer().u8(kAck).u64(id.value).take());
+    send_ack(ctx, client, id);
   }
 
   /// Acknowledges the confirmed writes this replica has now reached. A client that went away in
@@ -291,7 +325,7 @@ class BrokerServer final : public Node {
     while (!unanswered_.empty() && unanswered_.begin()->first <= position_) {
       const auto [client, id] = unanswered_.begin()->second;
       unanswered_.erase(unanswered_.begin());
-      if (ctx.connected(client)) ctx.send(client, Writer().u8(kAck).u64(id.value).take());
+      send_ack(ctx, client, id);
     }
   }
 
@@ -315,9 +349,14 @@ class BrokerServer final : public Node {
     const std::uint64_t seq = r.u64();
     Fields fresh;
     if (!read_fields(r, fresh) || seq <= position_) return;
+    // Every field first, then the waiting clients: a snapshot taken after the first changed field
+    // would show the others as they were before, while claiming the replica's whole position.
     for (const auto& [key, value] : fresh) {
       auto it = fields_.find(key);
-      if (it == fields_.end() || it->second != value) apply(ctx, Entry{seq, key, value});
+      if (it == fields_.end() || it->second != value) {
+        keep(ctx, Entry{seq, key, value});
+        announce(ctx, Entry{seq, key, value});
+      }
     }
     position_ = seq;
     ctx.store().put("position", Writer().u64(position_).take());
@@ -344,7 +383,7 @@ class BrokerServer final : public Node {
   void announce(Context& ctx, const Entry& e) {
     const std::string update = Writer().u8(kUpdate).u64(e.seq).u32(e.key.value).u64(e.value.value).take();
     for (NodeId client : ctx.clients()) {
-      if (ctx.connected(client)) ctx.send(client, update);
+      if (ctx.connected(client) && ready_.contains(client)) ctx.send(client, update);  // else its snapshot will
     }
   }
 
@@ -396,7 +435,7 @@ class BrokerServer final : public Node {
   void confirm(Context& ctx, NodeId instance, const Operation& op, std::uint64_t at) {
     if (instance == ctx.self()) {
       // The broker's own replica is the log: it has reached `at` already.
-      if (ctx.connected(op.client)) ctx.send(op.client, Writer().u8(kAck).u64(op.id.value).take());
+      send_ack(ctx, op.client, op.id);
       return;
     }
     ctx.send(instance, Writer().u8(kConfirm).u64(op.id.value).u32(op.client.value).u64(at).take());
@@ -462,6 +501,8 @@ class BrokerServer final : public Node {
   std::uint64_t position_ = 0;              ///< the last log entry applied (durable broker)
   std::map<OpId, Tagged> unconfirmed_;      ///< published, not yet confirmed by the broker
   std::map<NodeId, std::uint64_t> waiting_;  ///< clients whose hello named a position not yet reached
+  std::set<NodeId> ready_;                   ///< clients sent their snapshot on their current connection
+  std::map<NodeId, std::vector<OpId>> held_acks_;  ///< acknowledgements waiting for their client's snapshot
   /// Confirmed writes whose log position this replica has not reached: position -> (client, write).
   std::multimap<std::uint64_t, std::pair<NodeId, OpId>> unanswered_;
   // Broker.

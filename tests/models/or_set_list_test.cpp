@@ -13,6 +13,7 @@
 #include "sim/engine/simulation.hpp"
 #include "tests/models/engine_situations.hpp"
 #include "tests/models/harness.hpp"
+#include "tests/models/replays_clean.hpp"
 #include "sim/cli/commands.hpp"
 #include "sim/sweep/check.hpp"
 #include "sim/sweep/repro.hpp"
@@ -261,23 +262,6 @@ TEST_CASE("or-set-list breaks no invariant in the engine under rough faults", "[
   REQUIRE(engine_breaks(engine_offline_removes(), model("or-set-list"), 6).empty());
 }
 
-namespace {
-
-/// Replays a schedule shrunk from a failure of `invariant` (tests/models/repros/`file`, recorded on an
-/// earlier or-set-list) on the shipped model: every check must now hold.
-void replays_clean(const std::string& file, const std::string& invariant) {
-  auto repro = load_repro(testing::source_path("tests/models/repros/" + file));
-  INFO((repro ? std::string() : repro.error().message));
-  REQUIRE(repro.ok());
-  CHECK(repro.value().invariant == invariant);
-  const ModelRegistry registry = shipped_models();
-  const RunResult r = replay_repro(repro.value(), *registry.find("or-set-list"));
-  REQUIRE(r.aborted.empty());
-  for (const Violation& v : r.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
-}
-
-}  // namespace
-
 TEST_CASE("or-set-list never shows again its own write that a later one removed, once the tombstone is collected",
           "[models][or-set-list]") {
   // flaky-mobile seed 9257 under --explore novelty, shrunk (6 clients: collection waits for every
@@ -287,7 +271,7 @@ TEST_CASE("or-set-list never shows again its own write that a later one removed,
   // so the old value came back (after a remove of the item, as the only one) until the resend was
   // acknowledged: monotonic reads broken on a model declared correct. A superseded op now stays in
   // the outbox as a remove only.
-  replays_clean("or-set-list-collected-own-op-returns.repro.toml", "monotonic-reads");
+  testing::replays_clean("or-set-list", "or-set-list-collected-own-op-returns.repro.toml", "monotonic-reads");
 }
 
 TEST_CASE("or-set-list's reconnect sends claim no write of their own that is still on its way", "[models][or-set-list]") {
@@ -297,7 +281,7 @@ TEST_CASE("or-set-list's reconnect sends claim no write of their own that is sti
   // pushes made another client's update of item 2 and then a remove of it "follow" the add, which
   // neither had seen; add-wins kept the add, rightly, and it was reported as a resurrection.
   // Resent ops now declare their own writes only through themselves, and the hello follows them.
-  replays_clean("or-set-list-resent-op-claims-newer-writes.repro.toml", "resurrection");
+  testing::replays_clean("or-set-list", "or-set-list-resent-op-claims-newer-writes.repro.toml", "resurrection");
 }
 
 TEST_CASE("or-set-list's server sends a reconnecting client its state only once it holds the client's", "[models][or-set-list]") {
@@ -307,7 +291,7 @@ TEST_CASE("or-set-list's server sends a reconnecting client its state only once 
   // connection opened. A full state from a new server replaced the client's base, so item 1 went
   // back to the value the update had replaced on the user's screen. The server now sends its state
   // once it has merged the client's hello.
-  replays_clean("or-set-list-reconnect-to-lagging-server.repro.toml", "monotonic-reads");
+  testing::replays_clean("or-set-list", "or-set-list-reconnect-to-lagging-server.repro.toml", "monotonic-reads");
 }
 
 TEST_CASE("or-set-list's forwards claim no write their op's writer had not seen", "[models][or-set-list]") {
@@ -317,7 +301,7 @@ TEST_CASE("or-set-list's forwards claim no write their op's writer had not seen"
   // so a remove made on the receiving server, which did not hold it yet, "had seen" it, and the add
   // that add-wins rightly kept was reported as a resurrection. Forwards now carry their op's own
   // past (Context::send_carrying_op).
-  replays_clean("or-set-list-forward-claims-unseen-writes.repro.toml", "resurrection");
+  testing::replays_clean("or-set-list", "or-set-list-forward-claims-unseen-writes.repro.toml", "resurrection");
 }
 
 TEST_CASE("or-set-list never shows one user's write ahead of an earlier one on another item", "[models][or-set-list]") {
@@ -326,7 +310,7 @@ TEST_CASE("or-set-list never shows one user's write ahead of an earlier one on a
   // yet; a remove of that other item made there then counted as having seen the add, which add-wins
   // kept (a resurrection). Servers now apply an op only once they hold every server's log as far
   // as its writer did.
-  replays_clean("or-set-list-later-write-of-another-item-first.repro.toml", "resurrection");
+  testing::replays_clean("or-set-list", "or-set-list-later-write-of-another-item-first.repro.toml", "resurrection");
 }
 
 // Over datagram links (scenarios with link = "datagram"): messages lost, duplicated, reordered.
