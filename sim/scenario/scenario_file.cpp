@@ -595,6 +595,35 @@ TomlStatus check_fault_target(const TomlTable& f, const FaultSpec& fault) {
 }
 
 /// The keys a fault's kind needs, each read with its own rules.
+/// Why a partition of this shape and target would leave a side empty in this scenario, and so cut
+/// nothing, if it would: a fault that does not do what its name says is refused, not run.
+std::optional<std::string> empty_side(PartitionShape shape, const Target& target, const Scenario& s) {
+  const std::uint64_t nodes = std::uint64_t{s.servers} + s.workload.clients;
+  switch (shape) {
+    case PartitionShape::isolate:
+    case PartitionShape::one_way:
+      if (nodes < 2) return "a partition needs two nodes, and this scenario has one";
+      if (target.kind == Target::Kind::clients && s.servers == 0) {
+        return "every node of this scenario is a client, so the other side would be empty: isolate client:N or "
+               "random_client, or split it with shape = \"halves\"";
+      }
+      return std::nullopt;
+    case PartitionShape::halves:
+      if (nodes < 2) return "a partition needs two nodes, and this scenario has one";
+      return std::nullopt;
+    case PartitionShape::bridge:
+      if (nodes < 3) {
+        return fmt::format("a bridge needs a node on each side besides itself, three nodes, and this scenario has {}",
+                           nodes);
+      }
+      return std::nullopt;
+    case PartitionShape::isolate_servers:
+      if (s.servers == 0) return "isolate_servers needs servers, and this scenario has none";
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 TomlStatus read_fault_values(const TomlTable& f, FaultKeys keys, FaultSpec& fault) {
   std::string_view kind = to_string(fault.kind);
   auto require = [&](std::string_view key, std::string_view what) {
@@ -658,8 +687,10 @@ TomlStatus read_fault(const TomlTable& f, const Scenario& s, FaultSpec& fault) {
     SYNCSTORM_TRY(check_fault_target(f, fault));
   }
   SYNCSTORM_TRY(read_fault_values(f, keys, fault));
-  if (fault.kind == FaultKind::partition && fault.shape == PartitionShape::isolate_servers && s.servers == 0) {
-    return f.error("shape", "isolate_servers needs servers, and this scenario has none");
+  if (fault.kind == FaultKind::partition) {
+    if (std::optional<std::string> why = empty_side(fault.shape, fault.target, s)) {
+      return f.error(shape_takes_target(fault.shape) && f.has("target") ? "target" : "shape", *why);
+    }
   }
   return std::nullopt;
 }
@@ -677,7 +708,7 @@ TomlStatus read_faults(const TomlTable& top, Scenario& s) {
   });
 }
 
-TomlStatus read_swarm(const TomlTable& sec, SwarmOptions& w) {
+TomlStatus read_swarm(const TomlTable& sec, SwarmOptions& w, const Scenario& s) {
   SYNCSTORM_TRY(sec.boolean("enabled", w.enabled));
   if (sec.has("kinds")) {
     SYNCSTORM_TRY(sec.choices<FaultKind>("kinds", w.kinds, kFaultKindNames));
@@ -686,6 +717,11 @@ TomlStatus read_swarm(const TomlTable& sec, SwarmOptions& w) {
   SYNCSTORM_TRY(read_duration(sec, "max_fault_duration", w.max_fault_duration, false));
   if (w.enabled && w.kinds.empty()) {
     return sec.error("kinds", "swarm is enabled with no fault kinds to draw from");
+  }
+  // The swarm draws only partitions that split something (see draw_swarm); with one node none does.
+  const bool partitions = std::find(w.kinds.begin(), w.kinds.end(), FaultKind::partition) != w.kinds.end();
+  if (w.enabled && partitions && s.servers + std::uint64_t{s.workload.clients} < 2) {
+    return sec.error("kinds", "partition: a partition needs two nodes, and this scenario has one");
   }
   return std::nullopt;
 }
@@ -772,7 +808,7 @@ TomlStatus read_document(const TomlTable& top, Scenario& s) {
   SYNCSTORM_TRY(top.section("persistence", [&](const TomlTable& sec) { return read_persistence(sec, s.persistence); }));
   // Workload before faults: a fault's target is checked against the number of clients.
   SYNCSTORM_TRY(top.section("workload", [&](const TomlTable& sec) { return read_workload(sec, s.workload); }));
-  SYNCSTORM_TRY(top.section("swarm", [&](const TomlTable& sec) { return read_swarm(sec, s.swarm); }));
+  SYNCSTORM_TRY(top.section("swarm", [&](const TomlTable& sec) { return read_swarm(sec, s.swarm, s); }));
   SYNCSTORM_TRY(top.section("invariants", [&](const TomlTable& sec) { return read_invariants(sec, s.invariants); }));
   SYNCSTORM_TRY(read_faults(top, s));
   return check_run_size(top, s);

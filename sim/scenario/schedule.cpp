@@ -127,6 +127,12 @@ void draw_swarm(const Scenario& scenario, Schedule& s, std::uint64_t seed) {
     spec.target = rng.chance_ppm(800'000) ? Target{Target::Kind::random_client, 0} : Target{Target::Kind::random_server, 0};
     if (s.servers == 0) spec.target = Target{Target::Kind::random_client, 0};
     spec.shape = static_cast<PartitionShape>(rng.below(5));
+    // A shape that would leave a side empty here cuts nothing: halves instead (the parser refuses
+    // partitions in a one-node swarm). Drawn the same, so every other scenario's runs are unchanged.
+    if ((spec.shape == PartitionShape::isolate_servers && s.servers == 0) ||
+        (spec.shape == PartitionShape::bridge && s.node_count() < 3)) {
+      spec.shape = PartitionShape::halves;
+    }
     spec.amount = rng.duration_between(Duration::millis(10), Duration::seconds(2));
     spec.bytes = 1'000 + rng.below(100'000);
     spec.ppm = static_cast<Ppm>(rng.below(500'001));

@@ -397,3 +397,57 @@ settle = "20s"
     for (const Violation& v : r.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
   }
 }
+
+TEST_CASE("every partition the swarm draws, and every shape a file names, splits the nodes into two sides",
+          "[sim][faults]") {
+  // A shape that leaves a side empty cuts nothing: isolate_servers without servers, a bridge over
+  // two nodes. The swarm draws halves instead; the parser refuses such a fault in a file.
+  for (std::uint32_t servers : {0u, 1u, 2u}) {
+    for (std::uint32_t clients : {1u, 2u, 3u, 6u}) {
+      if (servers + clients < 2) continue;
+      Scenario scenario = quiet_scenario(clients, Duration::seconds(20));
+      scenario.servers = servers;
+      scenario.swarm.enabled = true;
+      scenario.swarm.kinds = {FaultKind::partition};
+      scenario.swarm.max_faults = 40;
+      std::set<PartitionShape> shapes;
+      for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+        const Schedule schedule = make_schedule(scenario, DataType::map, seed);
+        for (const ScheduledFault& f : schedule.faults) {
+          INFO(servers << " servers, " << clients << " clients, seed " << seed);
+          REQUIRE(f.kind == FaultKind::partition);
+          REQUIRE_FALSE(f.side_a.empty());
+          REQUIRE_FALSE(f.side_b.empty());
+          std::set<NodeId> seen(f.side_a.begin(), f.side_a.end());
+          for (NodeId n : f.side_b) REQUIRE(seen.insert(n).second);  // no node on both sides
+          for (NodeId n : f.bridge) REQUIRE(seen.insert(n).second);  // the bridge on neither
+        }
+      }
+    }
+  }
+  // Each shape a file may name, resolved on the smallest scenario the parser lets it run on.
+  struct Case {
+    const char* shape;
+    const char* text;
+  };
+  for (const Case& c : {Case{"isolate", "servers = 0\n[workload]\nclients = 2\n"},
+                        Case{"halves", "servers = 0\n[workload]\nclients = 2\n"},
+                        Case{"bridge", "servers = 1\n[workload]\nclients = 2\n"},
+                        Case{"isolate_servers", "servers = 1\n[workload]\nclients = 1\n"},
+                        Case{"one_way", "servers = 1\n[workload]\nclients = 1\n"}}) {
+    const std::string shape = c.shape;
+    const bool targeted = shape == "isolate" || shape == "one_way";
+    const std::string text = fmt::format("{}[[fault]]\nkind = \"partition\"\nshape = \"{}\"\nat = \"1s\"\nduration = \"2s\"\n{}",
+                                         c.text, shape, targeted ? "target = \"client:0\"\n" : "");
+    Result<Scenario> scenario = parse_scenario(text, "shape.toml");
+    INFO(shape << ": " << (scenario ? std::string() : scenario.error().message));
+    REQUIRE(scenario.ok());
+    for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+      const Schedule schedule = make_schedule(scenario.value(), DataType::map, seed);
+      REQUIRE(schedule.faults.size() == 1);
+      CHECK_FALSE(schedule.faults[0].side_a.empty());
+      CHECK_FALSE(schedule.faults[0].side_b.empty());
+      CHECK(schedule.faults[0].bridge.size() == (shape == "bridge" ? 1u : 0u));
+    }
+  }
+}

@@ -92,6 +92,16 @@ TEST_CASE("each listed mistake fails with its key, line and reason", "[scenario]
        "fault[0].rate", 1, "a drop fault needs rate"},
       {"target on a bridge partition", "[[fault]]\nkind = \"partition\"\nshape = \"bridge\"\nat = \"1s\"\n"
        "duration = \"2s\"\ntarget = \"client:0\"\n", "fault[0].target", 6, "does not apply to a bridge partition"},
+      {"partition of every client with no servers", "servers = 0\n[[fault]]\nkind = \"partition\"\nat = \"1s\"\n"
+       "duration = \"2s\"\ntarget = \"clients\"\n", "fault[0].target", 6, "the other side would be empty"},
+      {"partition of the only node", "servers = 0\n[workload]\nclients = 1\n[[fault]]\nkind = \"partition\"\n"
+       "at = \"1s\"\nduration = \"2s\"\ntarget = \"client:0\"\n", "fault[0].target", 8, "needs two nodes"},
+      {"isolate_servers with no servers", "servers = 0\n[[fault]]\nkind = \"partition\"\nshape = \"isolate_servers\"\n"
+       "at = \"1s\"\nduration = \"2s\"\n", "fault[0].shape", 4, "needs servers, and this scenario has none"},
+      {"bridge with two nodes", "[workload]\nclients = 1\n[[fault]]\nkind = \"partition\"\nshape = \"bridge\"\n"
+       "at = \"1s\"\nduration = \"2s\"\n", "fault[0].shape", 5, "three nodes, and this scenario has 2"},
+      {"partitions in a one-node swarm", "servers = 0\n[workload]\nclients = 1\n[swarm]\nenabled = true\n"
+       "kinds = [\"partition\", \"crash\"]\n", "swarm.kinds", 6, "needs two nodes"},
       {"shape on a crash", "[[fault]]\nkind = \"crash\"\nat = \"1s\"\nshape = \"halves\"\n", "fault[0].shape", 4,
        "does not apply to a crash fault"},
       {"negative start", "[[fault]]\nkind = \"reset\"\nat = \"-1s\"\ntarget = \"all\"\n", "fault[0].at", 3,
