@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -88,10 +89,27 @@ std::optional<InputError> check_fit(const Scenario& scenario, const ModelInfo& m
                                   scenario.name, scenario.servers,
                                   declared_by("multi_server", "servers replicate to one another"))};
   }
-  return InputError{scenario.file, 0, 0, "link",
-                    fmt::format("model '{}' was written for stream (WebSocket) links; scenario '{}' sets link = "
-                                "\"datagram\" ({})",
-                                model.name, scenario.name, declared_by("datagram_links", "messages survive datagram links"))};
+  if (scenario.network.client_link == LinkKind::datagram && !model.datagram_links) {
+    return InputError{scenario.file, 0, 0, "link",
+                      fmt::format("model '{}' was written for stream (WebSocket) links; scenario '{}' sets link = "
+                                  "\"datagram\" ({})",
+                                  model.name, scenario.name, declared_by("datagram_links", "messages survive datagram links"))};
+  }
+  // fits() has no other reason left: a listed fault acts on no link of this run.
+  const std::optional<std::size_t> inert = inert_fault(scenario, model);
+  assert(inert && "check_fit: a misfit with no reason");
+  const std::size_t i = inert.value_or(0);
+  const FaultSpec& f = scenario.faults.at(i);
+  const bool wants_datagrams = f.kind == FaultKind::drop || f.kind == FaultKind::duplicate || f.kind == FaultKind::reorder;
+  return InputError{scenario.file, f.line, 1, fmt::format("fault[{}].kind", i),
+                    wants_datagrams
+                        ? fmt::format("a {} fault acts on datagram links, and a run of model '{}' on scenario '{}' has "
+                                      "none (its clients' link is \"stream\"): it would do nothing",
+                                      to_string(f.kind), model.name, scenario.name)
+                        : fmt::format("a {} fault acts on clients' stream connections, and a run of model '{}' on "
+                                      "scenario '{}' has none ({}): it would do nothing",
+                                      to_string(f.kind), model.name, scenario.name,
+                                      scenario.servers == 0 ? "no servers" : "link = \"datagram\"")};
 }
 
 CLI::Validator whole_number(std::uint64_t lo, std::uint64_t hi, std::string limit) {

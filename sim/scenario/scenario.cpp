@@ -44,6 +44,31 @@ std::string to_string(const Target& target) {
   }
 }
 
+std::optional<std::size_t> inert_fault(const Scenario& scenario, const ModelInfo& model) {
+  const bool to_servers = scenario.servers > 0;  // every client connects to a server when there is one
+  const bool streams = to_servers && scenario.network.client_link == LinkKind::stream;
+  const bool datagrams =
+      model.topology == Topology::peer_to_peer || (to_servers && scenario.network.client_link == LinkKind::datagram);
+  for (std::size_t i = 0; i < scenario.faults.size(); ++i) {
+    switch (scenario.faults[i].kind) {
+      case FaultKind::drop:
+      case FaultKind::duplicate:
+      case FaultKind::reorder:
+        if (!datagrams) return i;
+        break;
+      case FaultKind::bandwidth:
+      case FaultKind::down:
+      case FaultKind::timeout:
+      case FaultKind::slow_close:
+      case FaultKind::limit_data:
+        if (!streams) return i;
+        break;
+      default: break;
+    }
+  }
+  return std::nullopt;
+}
+
 bool fits(const Scenario& scenario, const ModelInfo& model) {
   if (scenario.data_type && *scenario.data_type != model.data_type) return false;
   if (!scenario.models.empty() &&
@@ -53,7 +78,7 @@ bool fits(const Scenario& scenario, const ModelInfo& model) {
   if (model.topology == Topology::client_server && scenario.servers == 0) return false;
   if (scenario.network.client_link == LinkKind::datagram && !model.datagram_links) return false;
   if (model.topology == Topology::client_server && scenario.servers > 1 && !model.multi_server) return false;
-  return true;
+  return !inert_fault(scenario, model);
 }
 
 }  // namespace syncstorm

@@ -263,8 +263,15 @@ struct Scenario {
   InvariantOptions invariants;
 };
 
+/// The first of the scenario's listed faults that would touch no link of a run of `model` (its
+/// index in `faults`), if any. drop, duplicate and reorder act on datagram links only (a peer
+/// model's, or clients' with link = "datagram"); bandwidth, down, timeout, slow_close and
+/// limit_data on clients' stream connections only. Such a fault would run and do nothing.
+std::optional<std::size_t> inert_fault(const Scenario& scenario, const ModelInfo& model);
+
 /// True when `model` can run on `scenario`: the data type it pins, the models it names, the
-/// topology, and what the model declares of datagram links and several servers.
+/// topology, what the model declares of datagram links and several servers, and every listed
+/// fault acting on a link the run has.
 bool fits(const Scenario& scenario, const ModelInfo& model);
 
 }  // namespace syncstorm

@@ -24,6 +24,7 @@
 #include "models/model.hpp"
 #include "reports/junit.hpp"
 #include "sim/scenario/limits.hpp"
+#include "sim/scenario/scenario_file.hpp"
 #include "sim/sweep/check.hpp"
 #include "sim/base/codec.hpp"
 #include "sim/cli/commands.hpp"
@@ -744,6 +745,40 @@ TEST_CASE("A model written around one server is refused on a scenario with sever
                          Catch::Contains("multi_server"));
   }
   CHECK(syncstorm::testing::syncstorm_cli("run two-servers -m server-authoritative --seed 1").first == 0);
+}
+
+TEST_CASE("A listed fault that would act on no link of a run refuses the pair, naming the fault", "[check]") {
+  // drop, duplicate and reorder act on datagram links; bandwidth, down, timeout, slow_close and
+  // limit_data on clients' stream connections. Run where the links are the other kind, they did
+  // nothing, and the scenario's name promised what the run never saw.
+  const ModelRegistry models = shipped_models();
+  const auto scenario_with = [](const char* link, std::uint32_t servers, const char* fault) {
+    Result<Scenario> s = parse_scenario(fmt::format("servers = {}\n[network]\nlink = \"{}\"\n[workload]\nclients = 3\n"
+                                                    "[[fault]]\nat = \"1s\"\ntarget = \"client:0\"\n{}",
+                                                    servers, link, fault),
+                                        "links.toml");
+    INFO((s ? std::string() : s.error().message));
+    REQUIRE(s.ok());
+    return s.value();
+  };
+  const char* drop = "kind = \"drop\"\nduration = \"2s\"\nrate = 0.5\n";
+  const char* timeout = "kind = \"timeout\"\nduration = \"2s\"\namount = \"1s\"\n";
+  const Scenario drop_on_streams = scenario_with("stream", 1, drop);
+  const std::optional<InputError> why = check_fit(drop_on_streams, *models.find("echo"));
+  REQUIRE(why);
+  CHECK(why->key == "fault[0].kind");
+  CHECK(why->line == 6);  // the [[fault]] entry
+  CHECK_THAT(why->message, Catch::Contains("acts on datagram links") && Catch::Contains("would do nothing"));
+  CHECK(fits(drop_on_streams, *models.find("p2p-lww-map")));  // its peer links are datagrams
+  CHECK(fits(scenario_with("datagram", 1, drop), *models.find("or-set-list")));
+
+  const Scenario timeout_on_datagrams = scenario_with("datagram", 1, timeout);
+  const std::optional<InputError> no_streams = check_fit(timeout_on_datagrams, *models.find("or-set-list"));
+  REQUIRE(no_streams);
+  CHECK(no_streams->key == "fault[0].kind");
+  CHECK_THAT(no_streams->message, Catch::Contains("stream connections") && Catch::Contains("link = \"datagram\""));
+  CHECK_FALSE(fits(scenario_with("stream", 0, timeout), *models.find("p2p-lww-map")));  // no servers, no streams
+  CHECK(fits(scenario_with("stream", 1, timeout), *models.find("or-set-list")));
 }
 
 namespace {
