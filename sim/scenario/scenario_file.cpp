@@ -687,6 +687,9 @@ TomlStatus read_fault(const TomlTable& f, const Scenario& s, FaultSpec& fault) {
     SYNCSTORM_TRY(check_fault_target(f, fault));
   }
   SYNCSTORM_TRY(read_fault_values(f, keys, fault));
+  if (fault.kind == FaultKind::malicious && s.servers == 0) {
+    return f.error("kind", "a malicious client sends its hostile messages to its server, and this scenario has none");
+  }
   if (fault.kind == FaultKind::partition) {
     if (std::optional<std::string> why = empty_side(fault.shape, fault.target, s)) {
       return f.error(shape_takes_target(fault.shape) && f.has("target") ? "target" : "shape", *why);
@@ -722,6 +725,11 @@ TomlStatus read_swarm(const TomlTable& sec, SwarmOptions& w, const Scenario& s) 
   const bool partitions = std::find(w.kinds.begin(), w.kinds.end(), FaultKind::partition) != w.kinds.end();
   if (w.enabled && partitions && s.servers + std::uint64_t{s.workload.clients} < 2) {
     return sec.error("kinds", "partition: a partition needs two nodes, and this scenario has one");
+  }
+  const bool malicious = std::find(w.kinds.begin(), w.kinds.end(), FaultKind::malicious) != w.kinds.end();
+  if (w.enabled && malicious && s.servers == 0) {
+    return sec.error("kinds", "malicious: a malicious client sends its hostile messages to its server, and this "
+                              "scenario has none");
   }
   return std::nullopt;
 }

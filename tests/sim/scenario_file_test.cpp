@@ -102,6 +102,10 @@ TEST_CASE("each listed mistake fails with its key, line and reason", "[scenario]
        "at = \"1s\"\nduration = \"2s\"\n", "fault[0].shape", 5, "three nodes, and this scenario has 2"},
       {"partitions in a one-node swarm", "servers = 0\n[workload]\nclients = 1\n[swarm]\nenabled = true\n"
        "kinds = [\"partition\", \"crash\"]\n", "swarm.kinds", 6, "needs two nodes"},
+      {"malicious fault with no servers", "servers = 0\n[[fault]]\nkind = \"malicious\"\nat = \"1s\"\nduration = \"3s\"\n"
+       "amount = \"100ms\"\nbytes = \"1KB\"\ntarget = \"client:0\"\n", "fault[0].kind", 3, "and this scenario has none"},
+      {"malicious swarm with no servers", "servers = 0\n[swarm]\nenabled = true\nkinds = [\"malicious\", \"crash\"]\n",
+       "swarm.kinds", 4, "and this scenario has none"},
       {"shape on a crash", "[[fault]]\nkind = \"crash\"\nat = \"1s\"\nshape = \"halves\"\n", "fault[0].shape", 4,
        "does not apply to a crash fault"},
       {"negative start", "[[fault]]\nkind = \"reset\"\nat = \"-1s\"\ntarget = \"all\"\n", "fault[0].at", 3,
