@@ -125,8 +125,11 @@ void draw_swarm(const Scenario& scenario, Schedule& s, std::uint64_t seed) {
     spec.at = Instant{rng.between(0, std::max<std::int64_t>(window.us - 1, 0))};
     spec.duration = rng.duration_between(Duration::millis(500), std::max(swarm.max_fault_duration, Duration::millis(500)));
     spec.target = rng.chance_ppm(800'000) ? Target{Target::Kind::random_client, 0} : Target{Target::Kind::random_server, 0};
-    // Only a client turns hostile; the swap keeps the draws (one each way) and so every other fault.
-    if (s.servers == 0 || spec.kind == FaultKind::malicious) spec.target = Target{Target::Kind::random_client, 0};
+    // Only a client turns hostile or goes offline; the swap keeps the draws (one each way), and so
+    // every other fault.
+    if (s.servers == 0 || spec.kind == FaultKind::malicious || spec.kind == FaultKind::offline) {
+      spec.target = Target{Target::Kind::random_client, 0};
+    }
     spec.shape = static_cast<PartitionShape>(rng.below(5));
     // A shape that would leave a side empty here cuts nothing: halves instead (the parser refuses
     // partitions in a one-node swarm). Drawn the same, so every other scenario's runs are unchanged.

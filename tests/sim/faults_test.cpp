@@ -452,19 +452,20 @@ TEST_CASE("every partition the swarm draws, and every shape a file names, splits
   }
 }
 
-TEST_CASE("a malicious fault the swarm draws always turns a client hostile", "[sim][faults]") {
-  // The engine's hostile traffic comes from clients only: a server drawn as the target would make a
-  // fault that does nothing.
+TEST_CASE("a malicious or offline fault the swarm draws always targets a client", "[sim][faults]") {
+  // Only clients turn hostile or go offline: a server drawn as the target would make a fault that
+  // does nothing.
+  const FaultKind kind = GENERATE(FaultKind::malicious, FaultKind::offline);
   Scenario scenario = quiet_scenario(4, Duration::seconds(20));
   scenario.servers = 2;
   scenario.swarm.enabled = true;
-  scenario.swarm.kinds = {FaultKind::malicious};
+  scenario.swarm.kinds = {kind};
   scenario.swarm.max_faults = 20;
   std::size_t drawn = 0;
   for (std::uint64_t seed = 1; seed <= 50; ++seed) {
     const Schedule schedule = make_schedule(scenario, DataType::map, seed);
     for (const ScheduledFault& f : schedule.faults) {
-      REQUIRE(f.kind == FaultKind::malicious);
+      REQUIRE(f.kind == kind);
       REQUIRE(f.side_a.size() == 1);
       CHECK(f.side_a.front().value >= schedule.servers);  // a client
       ++drawn;
