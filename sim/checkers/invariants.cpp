@@ -31,7 +31,8 @@
 //   user or shown on the writer's replica before the write was issued (server_may_order_after). A
 //   remove may supersede an add unless the add's client had already seen the remove.
 // - A silent rollback is looked for first on its own client's replica, because that is what its
-//   user sees. Operations never issued are ignored; rejected ones may vanish.
+//   user sees. Operations never issued are ignored; rejected ones may vanish, unless they were also
+//   acknowledged: an acknowledgement stands whatever the model reports before or after it.
 // - A write that the replicas of the largest state hold (more of them than any state without it) is
 //   not lost: the replicas without it diverged, and the divergence violation names them. Reporting
 //   it again as a lost write or a rollback would count one stall many times, once per write it
@@ -89,6 +90,11 @@ std::string op_name(OpId id) { return fmt::format("op{}", id.value); }
 bool is_recorded(const History& history, OpId id) {
   return id.value >= 1 && id.value <= history.ops.size();
 }
+
+/// Whether the write's user was told it failed and never that it was saved. An acknowledgement is a
+/// promise that the write is kept: a rejection reported after it does not take it back, and one
+/// reported before it is overruled by it, so neither excuses the write's absence.
+bool told_failed(const OpRecord& r) { return r.rejected.has_value() && !r.acknowledged.has_value(); }
 
 // ---------------------------------------------------------------------------------------------
 // Subjects. Reports are sorted by invariant, then subject, then op id; subjects sort by kind and
@@ -450,10 +456,10 @@ bool ordered_before_remove(const History& history, const OpRecord& write, const 
 /// see covers nothing. (The engine's happens-before says what a replica *could* have seen through
 /// any message; the target says what it did see, so blind removes raise no false alarm.)
 bool remove_covers(const History& history, const KeyOps& ops, const OpRecord& r) {
-  if (r.rejected || !r.target.valid() || !is_recorded(history, r.target)) return false;
+  if (told_failed(r) || !r.target.valid() || !is_recorded(history, r.target)) return false;
   for (auto it = ops.writes.rbegin(); it != ops.writes.rend(); ++it) {
     const OpRecord& write = history.record(*it);
-    if (write.rejected || *it == r.target) continue;
+    if (told_failed(write) || *it == r.target) continue;
     if (!ordered_before_remove(history, write, r, history.record(r.target))) return false;
   }
   return true;
@@ -484,15 +490,15 @@ bool certainly_before(const History& history, const OpRecord& first, const OpRec
 std::optional<OpId> remove_of_value(const History& history, const KeyOps& ops, KeyId key, OpId shown) {
   if (!is_recorded(history, shown)) return std::nullopt;
   const OpRecord& value = history.record(shown);
-  if (value.op.key != key || !writes_state(value.op.kind) || value.rejected) return std::nullopt;
+  if (value.op.key != key || !writes_state(value.op.kind) || told_failed(value)) return std::nullopt;
   for (OpId remove : ops.removes) {
     const OpRecord& r = history.record(remove);
-    if (!r.acknowledged || r.rejected || !r.target.valid() || !is_recorded(history, r.target)) continue;
+    if (!r.acknowledged || told_failed(r) || !r.target.valid() || !is_recorded(history, r.target)) continue;
     const OpRecord& target = history.record(r.target);
     if (shown != r.target && !ordered_before_remove(history, value, r, target)) continue;
     const bool nothing_kept_it = std::all_of(ops.writes.rbegin(), ops.writes.rend(), [&](OpId id) {
       const OpRecord& write = history.record(id);
-      return write.rejected || id == shown || id == r.target || ordered_before_remove(history, write, r, target) ||
+      return told_failed(write) || id == shown || id == r.target || ordered_before_remove(history, write, r, target) ||
              certainly_before(history, value, write);
     });
     if (nothing_kept_it) return remove;
@@ -582,7 +588,7 @@ void check_text_deletes(const History& history, const Snapshot& snapshot, const 
       const Subject subject{SubjectKind::element, element.value};
       for (OpId id : deletes->second) {
         const OpRecord& del = history.record(id);
-        if (del.rejected || !del.applied || history.is_untrusted(del.op.client)) continue;
+        if (told_failed(del) || !del.applied || history.is_untrusted(del.op.client)) continue;
         if (del.acknowledged) {
           if (!resurrection || findings.has(Invariant::resurrection, subject)) continue;
           if (enabled(options, Invariant::convergence) && dropped_by_the_largest_state(snapshot, element)) continue;
@@ -640,7 +646,7 @@ void check_undone_removes(const History& history, const Snapshot& snapshot, cons
     const Subject subject{SubjectKind::item, key.value};
     for (OpId id : ops.removes) {
       const OpRecord& r = history.record(id);
-      if (r.acknowledged || r.rejected || !r.applied || history.is_untrusted(r.op.client)) continue;
+      if (r.acknowledged || told_failed(r) || !r.applied || history.is_untrusted(r.op.client)) continue;
       if (findings.has(Invariant::silent_rollback, subject) || findings.has(Invariant::resurrection, subject)) break;
       auto own = snapshot.group_of.find(r.op.client);
       if (own == snapshot.group_of.end() || !live_at_end(history, r.op.client)) continue;
@@ -677,12 +683,12 @@ bool remove_supersedes(const History& history, OpId remove, OpId write) {
 bool superseded_then_removed(const History& history, const KeyOps& ops, const OpRecord& write) {
   for (auto it = ops.writes.rbegin(); it != ops.writes.rend(); ++it) {
     const OpRecord& other = history.record(*it);
-    if (*it == write.op.id || other.rejected) continue;
+    if (*it == write.op.id || told_failed(other)) continue;
     const bool may = history.rule == SupersedeRule::server_order ? server_may_order_after(other, write)
                                                                   : !history.happened_before(*it, write.op.id);
     if (!may) continue;
     for (OpId remove : ops.removes) {
-      if (!history.record(remove).rejected && remove_supersedes(history, remove, *it)) return true;
+      if (!told_failed(history.record(remove)) && remove_supersedes(history, remove, *it)) return true;
     }
   }
   return false;
@@ -704,14 +710,14 @@ std::optional<OpId> superseder(const History& history, const OpIndex& index, con
     if (deletes == index.deletes_of.end()) return std::nullopt;
     for (OpId del : deletes->second) {
       const OpRecord& d = history.record(del);
-      if (d.applied && !d.rejected) return del;
+      if (d.applied && !told_failed(d)) return del;
     }
     return std::nullopt;
   }
   const std::optional<OpId> shown_value = value_at(group, write.op.key.value);
   if (shown_value && *shown_value != id && is_recorded(history, *shown_value)) {
     const OpRecord& other = history.record(*shown_value);
-    const bool may = !other.rejected && other.op.key == write.op.key && writes_state(other.op.kind) &&
+    const bool may = !told_failed(other) && other.op.key == write.op.key && writes_state(other.op.kind) &&
                      (history.rule == SupersedeRule::server_order ? server_may_order_after(other, write)
                                                                   : !history.happened_before(*shown_value, id));
     if (may) return shown_value;
@@ -719,7 +725,7 @@ std::optional<OpId> superseder(const History& history, const OpIndex& index, con
   if (shown_value) return std::nullopt;
   const KeyOps& ops = index.by_key.at(write.op.key);
   for (auto it = ops.removes.rbegin(); it != ops.removes.rend(); ++it) {
-    if (history.record(*it).rejected) continue;
+    if (told_failed(history.record(*it))) continue;
     if (remove_supersedes(history, *it, id)) return *it;
   }
   if (!ops.removes.empty() && superseded_then_removed(history, ops, write)) return ops.removes.back();
@@ -838,7 +844,7 @@ void check_absences(const History& history, const Snapshot& snapshot, const OpIn
                     const InvariantOptions& options, Findings& findings) {
   for (const OpRecord& write : history.ops) {
     const Operation& op = write.op;
-    if (!write.issued || write.rejected || !writes_state(op.kind)) continue;
+    if (!write.issued || told_failed(write) || !writes_state(op.kind)) continue;
     if (data_type_of(op.kind) != history.type || (!write.applied && !write.acknowledged)) continue;
     if (history.is_untrusted(op.client)) continue;  // no promise to a hostile user (see the top)
     // An acknowledged write is judged as lost-acknowledged only, never also as a rollback.
@@ -957,7 +963,7 @@ bool remove_may_take(const History& history, const OpRecord& r, const OpRecord& 
   if (r.target == from.op.id || remove_supersedes(history, r.op.id, from.op.id)) return true;
   if (!r.target.valid() || !is_recorded(history, r.target)) return false;
   const OpRecord& target = history.record(r.target);
-  if (target.rejected || target.op.key != from.op.key || !writes_state(target.op.kind)) return false;
+  if (told_failed(target) || target.op.key != from.op.key || !writes_state(target.op.kind)) return false;
   const bool may = history.rule == SupersedeRule::server_order ? server_may_order_after(target, from)
                                                                : !history.happened_before(r.target, from.op.id);
   return may && remove_supersedes(history, r.op.id, r.target);
@@ -971,7 +977,7 @@ bool item_removed_by(const History& history, const OpIndex& index, KeyId key, co
   if (ops == index.by_key.end()) return false;
   return std::any_of(ops->second.removes.begin(), ops->second.removes.end(), [&](OpId remove) {
     const OpRecord& r = history.record(remove);
-    return r.op.issued_at <= at && !(r.rejected && *r.rejected <= at) && remove_may_take(history, r, from);
+    return r.op.issued_at <= at && !(told_failed(r) && *r.rejected <= at) && remove_may_take(history, r, from);
   });
 }
 
@@ -982,7 +988,7 @@ bool element_deleted_by(const History& history, const OpIndex& index, OpId eleme
   if (deletes == index.deletes_of.end()) return false;
   return std::any_of(deletes->second.begin(), deletes->second.end(), [&](OpId del) {
     const OpRecord& d = history.record(del);
-    return d.op.issued_at <= at && !(d.rejected && *d.rejected <= at);
+    return d.op.issued_at <= at && !(told_failed(d) && *d.rejected <= at);
   });
 }
 
@@ -1039,7 +1045,7 @@ void check_sessions(const History& history, const OpIndex& index, const Invarian
   std::map<KeyId, OwnWrites> own_by_key;  // built only for the keys whose views went back
   for (const ViewRegression& reg : history.view_regressions) {
     const OpRecord& from = history.record(reg.from);
-    if (from.rejected && *from.rejected <= reg.at) continue;  // rolled back, and its user was told
+    if (told_failed(from) && *from.rejected <= reg.at) continue;  // rolled back, and its user was told
     const Invariant invariant = from.op.client == reg.node ? Invariant::read_your_writes : Invariant::monotonic_reads;
     const Subject subject = view_subject(history, reg.key);
     if (!enabled(options, invariant) || findings.has(invariant, subject)) continue;
@@ -1069,7 +1075,7 @@ bool written_by(const History& history, OpId value, std::initializer_list<OpKind
                 std::optional<KeyId> key) {
   if (!is_recorded(history, value)) return false;
   const OpRecord& record = history.record(value);
-  if (!record.issued || record.rejected) return false;
+  if (!record.issued || told_failed(record)) return false;
   if (std::find(kinds.begin(), kinds.end(), record.op.kind) == kinds.end()) return false;
   return !key || record.op.key == *key;
 }
@@ -1077,7 +1083,7 @@ bool written_by(const History& history, OpId value, std::initializer_list<OpKind
 /// Why `value` may not be shown: `unwritten` when it is no write of the place at all, or the
 /// rejection its user was told of.
 std::string phantom_reason(const History& history, OpId value, std::string_view unwritten) {
-  if (!is_recorded(history, value) || !history.record(value).rejected) return std::string(unwritten);
+  if (!is_recorded(history, value) || !told_failed(history.record(value))) return std::string(unwritten);
   return fmt::format("a write rejected at {}: its user was told it failed",
                      format_ms(*history.record(value).rejected));
 }
@@ -1151,7 +1157,7 @@ void check_counter(const History& history, const Snapshot& snapshot, Findings& f
   std::int64_t expected = 0;
   for (const OpRecord& r : history.ops) {
     const bool seen = r.applied || r.acknowledged;
-    if (r.issued && r.op.kind == OpKind::counter_add && seen && !r.rejected) expected += r.op.amount;
+    if (r.issued && r.op.kind == OpKind::counter_add && seen && !told_failed(r)) expected += r.op.amount;
   }
   for (const StateGroup& group : snapshot.groups) {
     const std::int64_t observed = group.state->counter;
@@ -1361,7 +1367,10 @@ std::string lifecycle_of(const OpRecord& r) {
   if (!r.issued) return "Never issued (its client was down)";
   std::string out = r.applied ? "Applied at " + format_ms(*r.applied) : "Never applied";
   out += r.acknowledged ? ", acknowledged at " + format_ms(*r.acknowledged) : ", never acknowledged";
-  if (r.rejected) out += ", rejected at " + format_ms(*r.rejected);
+  if (r.rejected) {
+    out += ", rejected at " + format_ms(*r.rejected);
+    if (r.acknowledged) out += " (its acknowledgement stands: a write once saved cannot be taken back)";
+  }
   if (r.op.kind == OpKind::text_delete) {
     out += r.target.valid() ? ", removed " + op_name(r.target) : ", removed nothing";
   }
