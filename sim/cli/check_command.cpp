@@ -296,6 +296,25 @@ int run_check_command(const CheckArgs& args, const ModelRegistry& models) {
   if (!targets) return report_input_error(targets.error());
   for (CheckTarget& target : targets.value()) target.explore = explore.value();
   if (targets.value().empty() && repro_args.empty()) {
+    // Why, for the first scenario: the reason of the first model the sweep would have run, preferring
+    // one that shares the scenario's data type and is among its models (its reason is the telling one).
+    std::optional<InputError> why;
+    std::string whose;
+    for (const ModelInfo& m : models.all()) {
+      if (!m.correct() || m.external || scenarios.value().empty()) continue;
+      std::optional<InputError> reason = check_fit(scenarios.value().front(), m);
+      if (!reason) continue;
+      const bool telling = reason->key != "data_type" && reason->key != "models";
+      if (!why || telling) {
+        why = std::move(reason);
+        whose = m.name;
+      }
+      if (telling) break;
+    }
+    if (why) {
+      why->message = fmt::format("nothing to check: no scenario x model pair fits; with model '{}': {}", whose, why->message);
+      return report_input_error(*why);
+    }
     return report_input_error(InputError{"", 0, 0, "scenarios", "nothing to check: no scenario x model pair fits"});
   }
   // New repros go to the corpus folder: made now, so that a path that cannot hold one fails before

@@ -747,6 +747,20 @@ TEST_CASE("A model written around one server is refused on a scenario with sever
   CHECK(syncstorm::testing::syncstorm_cli("run two-servers -m server-authoritative --seed 1").first == 0);
 }
 
+TEST_CASE("check with no pair that fits says why for the first scenario, with its key", "[check]") {
+  // A named model that fits none says why (offline-peers has no servers). With no model named, the
+  // reason given is that of the first correct model sharing the scenario's data type: here the
+  // fixture's drop fault, which its stream links would ignore.
+  const auto [code, text] = syncstorm::testing::syncstorm_cli("check offline-peers -m lww-map --seeds 1 --no-progress");
+  CHECK(code == 2);
+  CHECK_THAT(text, Catch::Contains("fits none of the scenarios checked") && Catch::Contains("needs at least one server"));
+  const auto [all_code, all_text] = syncstorm::testing::syncstorm_cli(
+      "check " + syncstorm::testing::source_path("tests/sim/fixtures/no-pair-fits.toml") + " --seeds 1 --no-progress");
+  CHECK(all_code == 2);
+  CHECK_THAT(all_text, Catch::Contains("nothing to check: no scenario x model pair fits; with model") &&
+                           Catch::Contains("fault[0].kind") && Catch::Contains("would do nothing"));
+}
+
 TEST_CASE("A listed fault that would act on no link of a run refuses the pair, naming the fault", "[check]") {
   // drop, duplicate and reorder act on datagram links; bandwidth, down, timeout, slow_close and
   // limit_data on clients' stream connections. Run where the links are the other kind, they did
