@@ -44,6 +44,34 @@ std::string to_string(const Target& target) {
   }
 }
 
+std::optional<std::string> empty_side(PartitionShape shape, const Target& target, std::uint32_t servers,
+                                      std::uint32_t clients) {
+  const std::uint64_t nodes = std::uint64_t{servers} + clients;
+  switch (shape) {
+    case PartitionShape::isolate:
+    case PartitionShape::one_way:
+      if (nodes < 2) return "a partition needs two nodes, and this scenario has one";
+      if (target.kind == Target::Kind::clients && servers == 0) {
+        return "every node of this scenario is a client, so the other side would be empty: isolate client:N or "
+               "random_client, or split it with shape = \"halves\"";
+      }
+      return std::nullopt;
+    case PartitionShape::halves:
+      if (nodes < 2) return "a partition needs two nodes, and this scenario has one";
+      return std::nullopt;
+    case PartitionShape::bridge:
+      if (nodes < 3) {
+        return fmt::format("a bridge needs a node on each side besides itself, three nodes, and this scenario has {}",
+                           nodes);
+      }
+      return std::nullopt;
+    case PartitionShape::isolate_servers:
+      if (servers == 0) return "isolate_servers needs servers, and this scenario has none";
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
 std::optional<std::size_t> inert_fault(const Scenario& scenario, const ModelInfo& model) {
   const bool to_servers = scenario.servers > 0;  // every client connects to a server when there is one
   const bool streams = to_servers && scenario.network.client_link == LinkKind::stream;

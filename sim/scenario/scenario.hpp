@@ -263,6 +263,11 @@ struct Scenario {
   InvariantOptions invariants;
 };
 
+/// Why a partition of this shape and target would leave a side empty among `servers` and `clients`,
+/// and so cut nothing, if it would. The parser refuses such a fault; the swarm draws halves instead.
+std::optional<std::string> empty_side(PartitionShape shape, const Target& target, std::uint32_t servers,
+                                      std::uint32_t clients);
+
 /// The first of the scenario's listed faults that would touch no link of a run of `model` (its
 /// index in `faults`), if any. drop, duplicate and reorder act on datagram links only (a peer
 /// model's, or clients' with link = "datagram"); bandwidth, down, timeout, slow_close and

@@ -595,35 +595,6 @@ TomlStatus check_fault_target(const TomlTable& f, const FaultSpec& fault) {
 }
 
 /// The keys a fault's kind needs, each read with its own rules.
-/// Why a partition of this shape and target would leave a side empty in this scenario, and so cut
-/// nothing, if it would: a fault that does not do what its name says is refused, not run.
-std::optional<std::string> empty_side(PartitionShape shape, const Target& target, const Scenario& s) {
-  const std::uint64_t nodes = std::uint64_t{s.servers} + s.workload.clients;
-  switch (shape) {
-    case PartitionShape::isolate:
-    case PartitionShape::one_way:
-      if (nodes < 2) return "a partition needs two nodes, and this scenario has one";
-      if (target.kind == Target::Kind::clients && s.servers == 0) {
-        return "every node of this scenario is a client, so the other side would be empty: isolate client:N or "
-               "random_client, or split it with shape = \"halves\"";
-      }
-      return std::nullopt;
-    case PartitionShape::halves:
-      if (nodes < 2) return "a partition needs two nodes, and this scenario has one";
-      return std::nullopt;
-    case PartitionShape::bridge:
-      if (nodes < 3) {
-        return fmt::format("a bridge needs a node on each side besides itself, three nodes, and this scenario has {}",
-                           nodes);
-      }
-      return std::nullopt;
-    case PartitionShape::isolate_servers:
-      if (s.servers == 0) return "isolate_servers needs servers, and this scenario has none";
-      return std::nullopt;
-  }
-  return std::nullopt;
-}
-
 TomlStatus read_fault_values(const TomlTable& f, FaultKeys keys, FaultSpec& fault) {
   std::string_view kind = to_string(fault.kind);
   auto require = [&](std::string_view key, std::string_view what) {
@@ -691,7 +662,7 @@ TomlStatus read_fault(const TomlTable& f, const Scenario& s, FaultSpec& fault) {
     return f.error("kind", "a malicious client sends its hostile messages to its server, and this scenario has none");
   }
   if (fault.kind == FaultKind::partition) {
-    if (std::optional<std::string> why = empty_side(fault.shape, fault.target, s)) {
+    if (std::optional<std::string> why = empty_side(fault.shape, fault.target, s.servers, s.workload.clients)) {
       return f.error(shape_takes_target(fault.shape) && f.has("target") ? "target" : "shape", *why);
     }
   }

@@ -133,8 +133,7 @@ void draw_swarm(const Scenario& scenario, Schedule& s, std::uint64_t seed) {
     spec.shape = static_cast<PartitionShape>(rng.below(5));
     // A shape that would leave a side empty here cuts nothing: halves instead (the parser refuses
     // partitions in a one-node swarm). Drawn the same, so every other scenario's runs are unchanged.
-    if ((spec.shape == PartitionShape::isolate_servers && s.servers == 0) ||
-        (spec.shape == PartitionShape::bridge && s.node_count() < 3)) {
+    if (spec.kind == FaultKind::partition && empty_side(spec.shape, spec.target, s.servers, s.clients)) {
       spec.shape = PartitionShape::halves;
     }
     spec.amount = rng.duration_between(Duration::millis(10), Duration::seconds(2));
