@@ -59,6 +59,7 @@ ModelInfo snapshot_replay_counter_model();
 ModelInfo dedup_ttl_counter_model();
 ModelInfo volatile_dedup_counter_model();
 ModelInfo ring_dedup_counter_model();
+ModelInfo count_acked_counter_model();
 
 ModelRegistry shipped_models() {
   ModelRegistry registry;
@@ -116,6 +117,7 @@ ModelRegistry shipped_models() {
   registry.add(dedup_ttl_counter_model());
   registry.add(volatile_dedup_counter_model());
   registry.add(ring_dedup_counter_model());
+  registry.add(count_acked_counter_model());
   // Real libraries in a child process (models/adapters/): registered by name, started only when used.
   for (ModelInfo& external : shipped_external_models()) registry.add(std::move(external));
   return registry;

@@ -1,7 +1,7 @@
 // Counter arithmetic on values that arrived as bytes. A counter model adds amounts and totals it
 // decoded from messages and its store; a garbled or hostile message can carry any 64-bit value, and
 // signed overflow is undefined behaviour (the model fuzz harness found it in counter-no-dedup). The
-// workload's own amounts are +1 and -1 and a repro's are bounded (limits::kCounterAmountMax), so an
+// workload's own amounts and a repro's are bounded (limits::kCounterAmountMax), so an
 // honest run never comes near the wrap; a garbled one gets a defined, if meaningless, total.
 #pragma once
 

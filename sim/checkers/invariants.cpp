@@ -52,6 +52,9 @@
 //   or rolled back. Its issued operations remain real writes: their values are legitimate on honest
 //   replicas and may supersede honest writes. A counter has no per-user view, so the counter check
 //   still sums the hostile client's applied increments like anyone's.
+// - A counter state is one number, so a lost increment and a doubled one of the same amount cancel.
+//   The workload draws amounts of 1 to 1,000 (either sign) so that this takes a coincidence, and a
+//   report names the increments whose amount alone explains the difference.
 #include "sim/checkers/invariants.hpp"
 
 #include <algorithm>
@@ -1150,6 +1153,28 @@ void check_phantom_text(const History& history, const StateGroup& group, Finding
                    findings);
 }
 
+/// The increments whose amount alone explains a counter `excess` (negative: a shortfall), at most
+/// kCounterSuspectsMax of them: the workload draws amounts of many sizes, so usually one or two. An
+/// excess names increments counted twice or counted though rejected; a shortfall, increments users
+/// saw that the counter lacks. Suspects only: several faults may add up to the same difference.
+std::vector<Involved> counter_suspects(const History& history, std::int64_t excess) {
+  constexpr std::size_t kCounterSuspectsMax = 3;
+  std::vector<Involved> suspects;
+  for (const OpRecord& r : history.ops) {
+    if (suspects.size() == kCounterSuspectsMax) break;
+    if (!r.issued || r.op.kind != OpKind::counter_add) continue;
+    const bool seen = r.applied || r.acknowledged;
+    if (excess < 0 && seen && !told_failed(r) && r.op.amount == -excess) {
+      suspects.push_back({r.op.id, "an increment the counter may lack"});
+    } else if (excess > 0 && r.op.amount == excess) {
+      suspects.push_back({r.op.id, told_failed(r) ? "a rejected increment the counter may count"
+                                   : seen         ? "an increment the counter may count twice"
+                                                  : "an increment its user never saw that the counter may count"});
+    }
+  }
+  return suspects;
+}
+
 void check_counter(const History& history, const Snapshot& snapshot, Findings& findings) {
   // The counter must be the sum of what users saw applied and were never told had failed. An
   // acknowledged increment counts even if its replica never reported applying it: a strategy that
@@ -1169,6 +1194,7 @@ void check_counter(const History& history, const Snapshot& snapshot, Findings& f
                            "by {}.", group.nodes.front().value, observed, expected,
                            observed > expected ? "double-applied" : "lost",
                            observed > expected ? observed - expected : expected - observed);
+    v.involved = counter_suspects(history, observed - expected);
     findings.add(Invariant::phantom_or_double_applied, {SubjectKind::counter, 0}, {}, std::move(v));
     return;
   }

@@ -26,10 +26,13 @@ inline constexpr std::uint32_t kKeysMax = 1'000'000;
 /// send, delivery), so a larger schedule could not finish under kEventsMax anyway; drawing it would
 /// first take about 0.5 GB (the schedule and the run's history of each operation).
 inline constexpr std::uint64_t kOperationsMax = 5'000'000;
-/// The size of one counter operation's amount in a repro file, either sign. The workload draws +1 or
-/// -1; with at most kOperationsMax operations, any run's sum stays 12 orders of magnitude inside 64
-/// bits, so a model's total cannot overflow on the users' own amounts.
+/// The size of one counter operation's amount in a repro file, either sign. With at most
+/// kOperationsMax operations, any run's sum stays 6 orders of magnitude inside 64 bits, so a model's
+/// total cannot overflow on the users' own amounts.
 inline constexpr std::int64_t kCounterAmountMax = 1'000'000;
+/// The largest size the workload draws for a counter operation (from 1, either sign).
+inline constexpr std::int64_t kCounterAmountDrawnMax = 1'000;
+static_assert(kCounterAmountDrawnMax <= kCounterAmountMax, "a drawn amount must replay from its repro");
 /// [[fault]] entries in one scenario file, each made concrete per seed.
 inline constexpr std::uint32_t kFaultsMax = 10'000;
 /// Swarm faults drawn per seed (`[swarm] max_faults`).

@@ -4,6 +4,7 @@
 #include <cassert>
 
 #include "sim/base/rng.hpp"
+#include "sim/scenario/limits.hpp"
 
 namespace syncstorm {
 
@@ -192,6 +193,15 @@ void draw_priority_bursts(const Scenario& scenario, Schedule& s, std::uint64_t s
   }
 }
 
+/// The size of a counter increment, 1 to kCounterAmountDrawnMax, from the roll other data types pick
+/// their kind with (a counter has one kind), so every type keeps the same draws. Sizes differ because
+/// the counter check sees only a sum: with every increment +1, a lost increment and a doubled one
+/// would sum to the truth and neither would show.
+std::int64_t counter_magnitude(std::uint32_t roll) {
+  static_assert(kPpmOne % limits::kCounterAmountDrawnMax == 0, "every size equally likely");
+  return 1 + static_cast<std::int64_t>(roll) / (kPpmOne / limits::kCounterAmountDrawnMax);
+}
+
 OpKind draw_kind(DataType type, const WorkloadOptions& w, std::uint32_t roll) {
   switch (type) {
     case DataType::map: return OpKind::map_set;
@@ -246,7 +256,7 @@ Schedule make_schedule(const Scenario& scenario, DataType type, std::uint64_t se
       const std::uint32_t keys = std::max<std::uint32_t>(hot ? std::min(w.hot_keys, w.keys) : w.keys, 1);
       op.key = KeyId{static_cast<std::uint32_t>(rng.below(keys))};
       const bool decrement = rng.chance_ppm(w.decrement_share);
-      op.amount = type == DataType::counter ? (decrement ? -1 : 1) : 0;
+      if (type == DataType::counter) op.amount = (decrement ? -1 : 1) * counter_magnitude(kind_roll);
       op.position_ppm = static_cast<std::uint32_t>(rng.below(kPpmOne + 1));
       s.operations.push_back(op);
       at += max(rng.exponential(w.think_time_mean), Duration::micros(1));

@@ -36,6 +36,7 @@ inline constexpr BugCase kBugSuite[] = {
     {"global-watermark-map", "offline-editing", "shallow", "pending writes older than the server's global version are taken as applied and dropped"},
     {"newest-id-wins-map", "offline-editing", "shallow", "clients ignore pushed updates with an older id, the server orders by arrival: late offline writes diverge"},
     {"ring-dedup-counter", "flaky-mobile", "shallow", "the dedup set capped to the last 8 ids: a resend after 8 others is counted again"},
+    {"count-acked-counter", "flaky-mobile", "shallow", "acknowledged by count: a resend before the count arrives is counted twice, and later deltas are dropped unsent"},
     {"volatile-dedup-counter", "server-crash", "shallow", "the dedup table in memory: resends after a crash are counted twice"},
     {"volatile-marks-map", "server-crash", "deep", "dedup marks in memory: ack lost in a crash, then a newer write, then the resend applies over it"},
     {"mark-before-apply-map", "server-crash", "deep", "the dedup mark is flushed before a queued worker applies the write: a crash in the 5-ms gap loses it"},

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "sim/engine/simulation.hpp"
+#include "sim/scenario/limits.hpp"
 #include "sim/sweep/sweep.hpp"
 #include "tests/printers.hpp"
 
@@ -118,6 +119,35 @@ TEST_CASE("a schedule is drawn from the seed alone, the same for every data type
     }
   }
   REQUIRE(same == map.operations.size());
+}
+
+TEST_CASE("a counter's increments take many sizes, drawn without moving any other draw", "[sim][determinism]") {
+  // The counter check sees only a sum: with every increment +1, a lost and a doubled increment
+  // cancel. Sizes come from the roll other types pick their kind with, so timings, keys and faults
+  // stay those of every other data type (common random numbers).
+  Scenario scenario = generated_scenario(5, 1, false, 4);
+  scenario.workload.decrement_share = 300'000;
+  const Schedule counter = make_schedule(scenario, DataType::counter, 77);
+  const Schedule map = make_schedule(scenario, DataType::map, 77);
+  REQUIRE(counter.operations.size() == map.operations.size());
+  REQUIRE(counter.faults == map.faults);
+  std::set<std::int64_t> sizes;
+  std::size_t decrements = 0;
+  for (std::size_t i = 0; i < counter.operations.size(); ++i) {
+    const Operation& op = counter.operations[i];
+    REQUIRE(op.issued_at == map.operations[i].issued_at);
+    REQUIRE(op.key == map.operations[i].key);
+    REQUIRE(op.kind == OpKind::counter_add);
+    const std::int64_t size = op.amount < 0 ? -op.amount : op.amount;
+    REQUIRE(size >= 1);
+    REQUIRE(size <= limits::kCounterAmountDrawnMax);
+    sizes.insert(size);
+    if (op.amount < 0) ++decrements;
+  }
+  REQUIRE(counter.operations.size() >= 50);
+  CHECK(sizes.size() * 10 >= counter.operations.size() * 9);  // nearly all distinct: 1,000 sizes
+  CHECK(decrements > 0);
+  CHECK(decrements < counter.operations.size());
 }
 
 TEST_CASE("cache hints change nothing: 1,000-client runs trace the same with and without them", "[sim][determinism][slow]") {

@@ -1158,6 +1158,33 @@ TEST_CASE("a counter excludes a rejected increment and reports double-applied or
   CHECK(contains(lost[0].detail, "lost by 5"));
 }
 
+TEST_CASE("a counter report names the increments whose amount alone explains the difference", "[invariants]") {
+  Builder b(DataType::counter);
+  const OpId seven = b.op(1, OpKind::counter_add, 0, 7);
+  const OpId forty = b.op(2, OpKind::counter_add, 0, 40);
+  const OpId rejected = b.op(2, OpKind::counter_add, 0, 9);
+  b.ack(seven).ack(forty).reject(rejected);
+
+  b.node(0, counter_state(40));  // short by 7: the first increment is missing
+  auto found = check(b.history());
+  REQUIRE(found.size() == 1);
+  REQUIRE(found[0].involved.size() == 1);
+  CHECK(found[0].involved[0].op == seven);
+  CHECK(contains(found[0].involved[0].role, "may lack"));
+
+  b.history().finals = {{NodeId{0}, true, true, counter_state(56), 0}};  // 47 + 9: the rejected one counted
+  found = check(b.history());
+  REQUIRE(found.size() == 1);
+  REQUIRE(found[0].involved.size() == 1);
+  CHECK(found[0].involved[0].op == rejected);
+  CHECK(contains(found[0].involved[0].role, "rejected"));
+
+  b.history().finals = {{NodeId{0}, true, true, counter_state(60), 0}};  // 13 too many: no single increment
+  found = check(b.history());
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].involved.empty());
+}
+
 TEST_CASE("a write its user was told had been rejected, shown at the end, is a phantom", "[invariants]") {
   SECTION("a map field") {
     Builder b(DataType::map, SupersedeRule::server_order);
