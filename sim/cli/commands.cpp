@@ -101,6 +101,12 @@ std::optional<InputError> check_fit(const Scenario& scenario, const ModelInfo& m
   const std::size_t i = inert.value_or(0);
   const FaultSpec& f = scenario.faults.at(i);
   const bool wants_datagrams = f.kind == FaultKind::drop || f.kind == FaultKind::duplicate || f.kind == FaultKind::reorder;
+  if (f.kind == FaultKind::reset) {
+    return InputError{scenario.file, f.line, 1, fmt::format("fault[{}].kind", i),
+                      fmt::format("a reset fault acts on clients' connections to servers, and scenario '{}' has no "
+                                  "servers (peers' datagram links have no connection to reset): it would do nothing",
+                                  scenario.name)};
+  }
   return InputError{scenario.file, f.line, 1, fmt::format("fault[{}].kind", i),
                     wants_datagrams
                         ? fmt::format("a {} fault acts on datagram links, and a run of model '{}' on scenario '{}' has "

@@ -167,11 +167,13 @@ void Simulation::fault_end(std::size_t index) {
   record(TraceKind::fault_end, f.side_a.empty() ? 0 : f.side_a.front().value, 0, index, static_cast<std::uint64_t>(f.kind));
   std::erase(active_faults_, index);
   std::erase_if(partitions_, [&](const auto& p) { return p.first == index; });
+  std::erase_if(limit_data_bytes_, [&](const auto& entry) { return entry.first.first == index; });
   switch (f.kind) {
     case FaultKind::crash:
       for (NodeId n : f.side_a) {
         NodeRuntime& node = nodes_[n.value];
-        if (node.up) continue;
+        // A node another crash fault still holds down stays down: that fault's end restarts it.
+        if (node.up || fault_active_on(n, FaultKind::crash)) continue;
         const bool persistent = node.server ? scenario_.persistence.server : scenario_.persistence.client;
         record(TraceKind::restart, n.value, 0, node.incarnation, persistent ? 1 : 0);
         start_node(n.value);
@@ -180,7 +182,9 @@ void Simulation::fault_end(std::size_t index) {
     case FaultKind::offline:
       for (NodeId n : f.side_a) {
         NodeRuntime& node = nodes_[n.value];
-        if (is_server(n) || !node.offline) continue;
+        // A client another offline period still covers (a listed fault over a workload period,
+        // or two faults) stays offline: that period's end brings it back.
+        if (is_server(n) || !node.offline || fault_active_on(n, FaultKind::offline)) continue;
         node.offline = false;
         if (reachable(node)) ++reachable_clients_;
         if (node.up && !node.conn_up) {

@@ -167,11 +167,21 @@ bool Simulation::send(NodeId from, NodeId to, std::string_view payload, bool car
     Instant& fifo = is_server(from) ? c.last_down_delivery : c.last_up_delivery;
     at = max(at, fifo);
     fifo = at;
-    c.conn_bytes += bytes;
     for (std::size_t fi : active_faults_) {
       const ScheduledFault& f = schedule_.faults[fi];
-      if (f.kind == FaultKind::limit_data && c.conn_bytes > f.bytes &&
-          (std::binary_search(f.side_a.begin(), f.side_a.end(), from) || std::binary_search(f.side_a.begin(), f.side_a.end(), to))) {
+      if (f.kind != FaultKind::limit_data ||
+          !(std::binary_search(f.side_a.begin(), f.side_a.end(), from) || std::binary_search(f.side_a.begin(), f.side_a.end(), to))) {
+        continue;
+      }
+      // The budget counts what crosses this connection from the fault's start (or the connection's,
+      // if later), both ways, as a Toxiproxy toxic counts from when it is added.
+      auto& [epoch, carried] = limit_data_bytes_[{fi, client}];
+      if (epoch != c.epoch) {
+        epoch = c.epoch;
+        carried = 0;
+      }
+      carried += bytes;
+      if (carried > f.bytes) {
         // The bytes that cross the budget close the connection instead of crossing it: this send
         // fails, as every later one on the connection does (its ends hear of the reset as events).
         ++m.messages_dropped;
@@ -213,7 +223,9 @@ bool Simulation::send(NodeId from, NodeId to, std::string_view payload, bool car
         ++m.messages_duplicated;
         record(TraceKind::duplicate, from.value, to.value, id, bytes);
         Packet copy = p;
-        const Instant copy_at = now_ + latency(peer_link ? net.peer_latency : net.latency, rng);
+        // The copy takes its own path through the network but crosses the same faulty link: the
+        // latency, jitter or slicer faults on it delay the copy as they delayed the original.
+        const Instant copy_at = now_ + latency(peer_link ? net.peer_latency : net.latency, rng) + fault_extra;
         push(copy_at, EvKind::deliver, to.value, keep_packet(std::move(copy)));
       }
     }
@@ -455,7 +467,6 @@ void Simulation::connect_result(std::uint32_t client, std::uint64_t token, std::
   n.connecting = false;
   n.last_up_delivery = n.last_down_delivery = now_;
   n.link_free_up = n.link_free_down = now_;
-  n.conn_bytes = 0;
   ++result_.metrics.connections_established;
   ++connected_clients_;
   // A timeout fault swallows data on every connection of its target, new ones included, and closes
@@ -494,7 +505,10 @@ void Simulation::reset_connection(std::uint32_t client, ResetReason reason) {
     Duration delay;
     for (std::size_t fi : active_faults_) {
       const ScheduledFault& f = schedule_.faults[fi];
-      if (f.kind == FaultKind::slow_close) delay = max(delay, f.amount);
+      if (f.kind == FaultKind::slow_close && (std::binary_search(f.side_a.begin(), f.side_a.end(), NodeId{client}) ||
+                                              std::binary_search(f.side_a.begin(), f.side_a.end(), server))) {
+        delay = max(delay, f.amount);
+      }
     }
     push(now_ + delay, EvKind::server_hears_reset, server.value, n.epoch, client);
   } else if (n.server_side_up) {

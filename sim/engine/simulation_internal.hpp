@@ -213,7 +213,6 @@ struct alignas(64) NodeRuntime {
   Duration previous_backoff;
   Instant last_up_delivery;    ///< FIFO on the connection, client -> server
   Instant last_down_delivery;  ///< FIFO on the connection, server -> client
-  std::uint64_t conn_bytes = 0;
   Instant link_free_up;        ///< bandwidth: when the upstream is free again
   Instant link_free_down;
   std::optional<std::uint64_t> digest;  ///< State::fingerprint, counted in digest_counts_ (live, trusted, holds a state)
@@ -538,6 +537,9 @@ class Simulation {
   std::vector<std::size_t> active_faults_;  ///< indices into schedule_.faults, in start order
   /// For each active partition fault: a side per node (0 none, 1 a, 2 b, 3 bridge).
   std::vector<std::pair<std::size_t, std::vector<std::uint8_t>>> partitions_;
+  /// For each active limit_data fault and client it has seen traffic of: the connection (its epoch)
+  /// and the bytes it carried since the fault began. Erased at the fault's end.
+  std::map<std::pair<std::size_t, std::uint32_t>, std::pair<std::uint64_t, std::uint64_t>> limit_data_bytes_;
   std::uint64_t next_message_id_ = 0;
   std::uint64_t next_epoch_ = 0;
   std::uint32_t connected_clients_ = 0;

@@ -14,7 +14,7 @@ std::string_view describe(FaultKind kind) {
   switch (kind) {
     case FaultKind::partition: return "nodes on different sides cannot reach each other (isolate, halves, isolate_servers, bridge, one_way)";
     case FaultKind::crash: return "a node crashes, losing volatile memory and unflushed writes, and restarts after the duration";
-    case FaultKind::reset: return "reset_peer: the target's stream connections reset at once; in-flight messages are lost";
+    case FaultKind::reset: return "reset_peer: the target's connections to servers reset at once; in-flight stream messages are lost";
     case FaultKind::offline: return "a client loses the network for the duration while its user keeps editing";
     case FaultKind::latency: return "adds a fixed delay to every message to or from the target";
     case FaultKind::jitter: return "adds a uniform random delay to every message to or from the target";
@@ -23,7 +23,7 @@ std::string_view describe(FaultKind kind) {
     case FaultKind::timeout: return "data to or from the target stops; its connections close after the timeout";
     case FaultKind::slow_close: return "a connection reset reaches the peer only after a delay (half-open window)";
     case FaultKind::slicer: return "messages are cut into slices, each paying an extra delay";
-    case FaultKind::limit_data: return "a connection closes once a number of bytes have crossed it";
+    case FaultKind::limit_data: return "a connection closes once a number of bytes have crossed it since the fault began";
     case FaultKind::drop: return "datagram links lose an extra share of datagrams";
     case FaultKind::duplicate: return "datagram links deliver an extra share of datagrams twice";
     case FaultKind::reorder: return "datagram links hold back an extra share of datagrams";
@@ -83,6 +83,9 @@ std::optional<std::size_t> inert_fault(const Scenario& scenario, const ModelInfo
       case FaultKind::duplicate:
       case FaultKind::reorder:
         if (!datagrams) return i;
+        break;
+      case FaultKind::reset:
+        if (!to_servers) return i;  // peers' datagram links have no connection to reset
         break;
       case FaultKind::bandwidth:
       case FaultKind::down:

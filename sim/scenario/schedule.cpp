@@ -114,10 +114,15 @@ void draw_swarm(const Scenario& scenario, Schedule& s, std::uint64_t seed) {
     if (rng.chance_ppm(500'000)) enabled.push_back(kind);
   }
   if (enabled.empty()) enabled.push_back(swarm.kinds[rng.below(swarm.kinds.size())]);
-  // Datagram loss figures are network settings, drawn once per seed.
-  s.network.drop = std::max<Ppm>(s.network.drop, static_cast<Ppm>(rng.below(200'001)));
-  s.network.duplicate = std::max<Ppm>(s.network.duplicate, static_cast<Ppm>(rng.below(100'001)));
-  s.network.reorder = std::max<Ppm>(s.network.reorder, static_cast<Ppm>(rng.below(200'001)));
+  // Datagram loss figures are network settings, drawn once per seed, for the kinds the swarm lists:
+  // each is drawn either way, so that listing one or not moves no other draw.
+  const auto listed = [&](FaultKind kind) { return std::find(swarm.kinds.begin(), swarm.kinds.end(), kind) != swarm.kinds.end(); };
+  const auto drop = static_cast<Ppm>(rng.below(200'001));
+  const auto duplicate = static_cast<Ppm>(rng.below(100'001));
+  const auto reorder = static_cast<Ppm>(rng.below(200'001));
+  if (listed(FaultKind::drop)) s.network.drop = std::max(s.network.drop, drop);
+  if (listed(FaultKind::duplicate)) s.network.duplicate = std::max(s.network.duplicate, duplicate);
+  if (listed(FaultKind::reorder)) s.network.reorder = std::max(s.network.reorder, reorder);
   const auto count = 1 + rng.below(std::max<std::uint32_t>(swarm.max_faults, 1));
   const Duration window = scenario.workload.duration;
   for (std::uint64_t i = 0; i < count; ++i) {

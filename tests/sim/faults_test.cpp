@@ -473,3 +473,133 @@ TEST_CASE("a malicious or offline fault the swarm draws always targets a client"
   }
   CHECK(drawn > 100);
 }
+
+TEST_CASE("a node two crash faults cover restarts when the last of them ends", "[sim][faults]") {
+  Probe p;
+  p.scenario.network.backoff.policy = BackoffPolicy::fixed;
+  p.scenario.network.backoff.jitter = Jitter::none;
+  p.scenario.network.backoff.base = Duration::millis(200);
+  p.schedule.network = p.scenario.network;
+  const NodeId server = p.schedule.server(0);
+  p.schedule.faults.push_back(fault(FaultKind::crash, Duration::seconds(5), Duration::seconds(10), {server}));
+  p.schedule.faults.push_back(fault(FaultKind::crash, Duration::seconds(6), Duration::seconds(1), {server}));
+  p.run();
+  // Down from 5 s to 15 s: the short crash's end at 7 s does not restart it.
+  REQUIRE(p.result.metrics.crashes == 1);
+  REQUIRE(p.received_from(p.schedule.client(0), Duration::millis(5'020), Duration::seconds(15)) == 0);
+  REQUIRE(p.received_from(p.schedule.client(0), Duration::seconds(16), Duration::seconds(20)) > 0);
+}
+
+TEST_CASE("a client two offline periods cover is back when the last of them ends", "[sim][faults]") {
+  Probe p;
+  const NodeId client = p.schedule.client(0);
+  p.schedule.faults.push_back(fault(FaultKind::offline, Duration::seconds(5), Duration::seconds(10), {client}));
+  p.schedule.faults.push_back(fault(FaultKind::offline, Duration::seconds(6), Duration::seconds(2),
+                                    {client, p.schedule.client(1)}));
+  p.run();
+  REQUIRE(p.received_from(client, Duration::millis(5'020), Duration::seconds(15)) == 0);
+  REQUIRE(p.received_from(p.schedule.client(1), Duration::seconds(9), Duration::seconds(15)) > 0);
+  REQUIRE(p.received_from(client, Duration::seconds(16), Duration::seconds(20)) > 0);
+}
+
+TEST_CASE("a slow close delays only the resets of its own target's connections", "[sim][faults]") {
+  Probe p;
+  p.scenario.network.backoff = BackoffOptions{BackoffPolicy::fixed, Duration::seconds(5), Duration::seconds(5), 1'000,
+                                              Jitter::none, 0, true};
+  p.schedule.network = p.scenario.network;
+  p.schedule.faults.push_back(fault(FaultKind::slow_close, Duration::seconds(4), Duration::seconds(8), {p.schedule.client(0)}));
+  p.schedule.faults.back().amount = Duration::millis(100);
+  p.schedule.faults.push_back(fault(FaultKind::slow_close, Duration::seconds(4), Duration::seconds(8), {p.schedule.client(1)}));
+  p.schedule.faults.back().amount = Duration::seconds(3);
+  p.schedule.faults.push_back(fault(FaultKind::reset, Duration::seconds(5), Duration::millis(1), {p.schedule.client(0)}));
+  p.run();
+  // Client 0's half-open window is its own fault's 100 ms, not client 1's 3 s.
+  REQUIRE(p.rec->server_disconnects.size() == 1);
+  REQUIRE(p.rec->server_disconnects[0].first == p.schedule.client(0));
+  REQUIRE(p.rec->server_disconnects[0].second == Instant::start() + Duration::millis(5'100));
+}
+
+TEST_CASE("limit_data counts the bytes that cross a connection from the fault's start", "[sim][faults]") {
+  // 8-byte messages every 50 ms both ways (the server echoes): about 1,600 bytes cross client 0's
+  // connection in the fault's first 5 s. It began long after the connection opened, which had
+  // carried thousands of bytes by then: a budget counted from the connection's start would close it
+  // at the fault's first message.
+  auto rec = std::make_shared<Recorder>();
+  const ModelInfo model = probe_model(rec, Duration::millis(50), false, true);
+  const Scenario scenario = quiet_scenario(2, Duration::seconds(20));
+  Schedule schedule = make_schedule(scenario, DataType::map, 1);
+  schedule.operations.clear();
+  schedule.faults.push_back(fault(FaultKind::limit_data, Duration::seconds(10), Duration::seconds(10), {schedule.client(0)}));
+  schedule.faults.back().bytes = 2'000;
+  normalise(schedule);
+  const RunResult r = run_simulation(scenario, model, schedule, 1);
+  REQUIRE(r.aborted.empty());
+  REQUIRE(rec->disconnects.size() == 1);
+  const Instant closed = rec->disconnects[0].second;
+  REQUIRE(closed > Instant::start() + Duration::seconds(15));
+  REQUIRE(closed < Instant::start() + Duration::seconds(17));
+}
+
+TEST_CASE("a duplicated datagram's copy pays the latency faults its original pays", "[sim][faults]") {
+  auto rec = std::make_shared<Recorder>();
+  const ModelInfo model = probe_model(rec, Duration::millis(50), true);
+  Scenario scenario = quiet_scenario(2, Duration::seconds(20));
+  scenario.servers = 0;
+  Schedule schedule = make_schedule(scenario, DataType::map, 1);
+  schedule.operations.clear();
+  schedule.network.duplicate = 500'000;
+  schedule.faults.push_back(fault(FaultKind::latency, Duration::seconds(5), Duration::seconds(5), {schedule.client(0)}));
+  schedule.faults.back().amount = Duration::seconds(1);
+  normalise(schedule);
+  const RunResult r = run_simulation(scenario, model, schedule, 1);
+  REQUIRE(r.aborted.empty());
+  REQUIRE(r.metrics.messages_duplicated > 100);
+  // Everything client 0 sent from 5 s on takes at least 1 s: nothing of it, copy or original,
+  // arrives before 6 s, while what it sent before 5 s arrived by 5.01 s.
+  std::size_t early = 0, late = 0;
+  for (const Receipt& receipt : rec->receipts) {
+    if (receipt.from != schedule.client(0)) continue;
+    early += receipt.at > Instant::start() + Duration::millis(5'020) && receipt.at < Instant::start() + Duration::seconds(6);
+    late += receipt.at > Instant::start() + Duration::seconds(6) && receipt.at < Instant::start() + Duration::seconds(11);
+  }
+  REQUIRE(early == 0);
+  REQUIRE(late > 50);
+}
+
+TEST_CASE("a listed reset in a scenario without servers makes every model a misfit", "[sim][faults]") {
+  Result<Scenario> scenario = parse_scenario(R"(
+servers = 0
+[workload]
+clients = 3
+rate = "2/s"
+duration = "10s"
+[[fault]]
+kind = "reset"
+target = "clients"
+at = "5s"
+)",
+                                             "peers-reset.toml");
+  REQUIRE(scenario.ok());
+  const ModelRegistry registry = shipped_models();
+  const ModelInfo& model = *registry.find("p2p-lww-map");
+  REQUIRE_FALSE(fits(scenario.value(), model));
+  REQUIRE(inert_fault(scenario.value(), model) == std::optional<std::size_t>{0});
+  const std::optional<InputError> why = check_fit(scenario.value(), model);
+  REQUIRE(why);
+  CHECK(why->key == "fault[0].kind");
+  CHECK_THAT(why->message, Catch::Contains("no servers"));
+}
+
+TEST_CASE("the swarm raises datagram loss, duplication and reordering only for the kinds it lists", "[sim][faults]") {
+  Scenario scenario = quiet_scenario(3, Duration::seconds(20));
+  scenario.swarm.enabled = true;
+  scenario.swarm.kinds = {FaultKind::clock_jump, FaultKind::duplicate};
+  std::uint32_t duplicating = 0;
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    const Schedule s = make_schedule(scenario, DataType::map, seed);
+    REQUIRE(s.network.drop == 0);
+    REQUIRE(s.network.reorder == 0);
+    duplicating += s.network.duplicate > 0 ? 1 : 0;
+  }
+  REQUIRE(duplicating >= 15);
+}
