@@ -663,16 +663,40 @@ void check_undone_removes(const History& history, const Snapshot& snapshot, cons
 // ---------------------------------------------------------------------------------------------
 // 3 and 4. Lost acknowledged writes and silent rollbacks.
 
+/// Whether remove `remove` may come after write `write` of its item, under any rule: under server
+/// order by what users saw (server_may_order_after), otherwise unless it happened before the write.
+bool remove_may_follow(const History& history, const OpRecord& remove, const OpRecord& write) {
+  return history.rule == SupersedeRule::server_order ? server_may_order_after(remove, write)
+                                                     : !history.happened_before(remove.op.id, write.op.id);
+}
+
+/// Under server order: whether an add of the item certainly came between `remove` and `update`,
+/// bringing the item back for the update to change. Certainly applied (acknowledged, or shown on
+/// the update's client before it wrote), certainly after the remove and before the update.
+bool readded_between(const History& history, const KeyOps& ops, const OpRecord& remove, const OpRecord& update) {
+  for (OpId id : ops.writes) {
+    const OpRecord& add = history.record(id);
+    if (add.op.kind != OpKind::list_add || told_failed(add)) continue;
+    const bool applied = add.acknowledged.has_value() ||
+                         std::find(update.seen_before.begin(), update.seen_before.end(), id) != update.seen_before.end();
+    if (applied && !server_may_order_after(remove, add) && !server_may_order_after(add, update)) return true;
+  }
+  return false;
+}
+
 /// Whether `remove` may legitimately take away write `write` of the same item under `rule`.
 /// Add-wins: only a remove that had seen the write. Otherwise a concurrent or later remove may win.
-bool remove_supersedes(const History& history, OpId remove, OpId write) {
+bool remove_supersedes(const History& history, const KeyOps& ops, OpId remove, OpId write) {
   switch (history.rule) {
     case SupersedeRule::add_wins: return history.happened_before(write, remove);
     case SupersedeRule::server_order: {
-      // Ordered after the write, the remove takes the item away; ordered before it, an update finds
-      // no item to change. Only an add the server certainly applied after the remove must stay.
+      // Ordered after the write, the remove takes the item away. Ordered before an update, it
+      // leaves the update no item to change, unless an add the server certainly applied between
+      // the two brought the item back. An add ordered after the remove stays.
+      const OpRecord& r = history.record(remove);
       const OpRecord& w = history.record(write);
-      return w.op.kind != OpKind::list_add || server_may_order_after(history.record(remove), w);
+      if (server_may_order_after(r, w)) return true;
+      return w.op.kind == OpKind::list_update && !readded_between(history, ops, r, w);
     }
     case SupersedeRule::remove_wins:
     case SupersedeRule::last_writer_wins: return !history.happened_before(remove, write);
@@ -682,7 +706,9 @@ bool remove_supersedes(const History& history, OpId remove, OpId write) {
 
 /// Whether a write that may supersede `write` (concurrent or later, not rejected) may itself have
 /// been removed: the item is then legitimately gone. Under add-wins a set that lost to a concurrent
-/// one is gone with it when a remove that saw only the winner takes it away (Yjs's Y.Map).
+/// one is gone with it when a remove that saw only the winner takes it away (Yjs's Y.Map). The
+/// remove must itself be able to come after `write`: one that came before it cannot take away what
+/// replaced it.
 bool superseded_then_removed(const History& history, const KeyOps& ops, const OpRecord& write) {
   for (auto it = ops.writes.rbegin(); it != ops.writes.rend(); ++it) {
     const OpRecord& other = history.record(*it);
@@ -691,7 +717,10 @@ bool superseded_then_removed(const History& history, const KeyOps& ops, const Op
                                                                   : !history.happened_before(*it, write.op.id);
     if (!may) continue;
     for (OpId remove : ops.removes) {
-      if (!told_failed(history.record(remove)) && remove_supersedes(history, remove, *it)) return true;
+      const OpRecord& r = history.record(remove);
+      if (!told_failed(r) && remove_may_follow(history, r, write) && remove_supersedes(history, ops, remove, *it)) {
+        return true;
+      }
     }
   }
   return false;
@@ -729,7 +758,7 @@ std::optional<OpId> superseder(const History& history, const OpIndex& index, con
   const KeyOps& ops = index.by_key.at(write.op.key);
   for (auto it = ops.removes.rbegin(); it != ops.removes.rend(); ++it) {
     if (told_failed(history.record(*it))) continue;
-    if (remove_supersedes(history, *it, id)) return *it;
+    if (remove_supersedes(history, ops, *it, id)) return *it;
   }
   if (!ops.removes.empty() && superseded_then_removed(history, ops, write)) return ops.removes.back();
   return std::nullopt;
@@ -962,14 +991,14 @@ bool view_may_go_to(const History& history, const OwnWrites& own, const OpRecord
 /// or it removed a value that may itself have replaced `from` (a set that lost to a concurrent one
 /// goes with it, as in superseded_then_removed; only the remove's own target is asked, which keeps
 /// this linear in the item's removes).
-bool remove_may_take(const History& history, const OpRecord& r, const OpRecord& from) {
-  if (r.target == from.op.id || remove_supersedes(history, r.op.id, from.op.id)) return true;
+bool remove_may_take(const History& history, const KeyOps& ops, const OpRecord& r, const OpRecord& from) {
+  if (r.target == from.op.id || remove_supersedes(history, ops, r.op.id, from.op.id)) return true;
   if (!r.target.valid() || !is_recorded(history, r.target)) return false;
   const OpRecord& target = history.record(r.target);
   if (told_failed(target) || target.op.key != from.op.key || !writes_state(target.op.kind)) return false;
   const bool may = history.rule == SupersedeRule::server_order ? server_may_order_after(target, from)
                                                                : !history.happened_before(r.target, from.op.id);
-  return may && remove_supersedes(history, r.op.id, r.target);
+  return may && remove_may_follow(history, r, from) && remove_supersedes(history, ops, r.op.id, r.target);
 }
 
 /// Whether an item showing `from` may vanish from a view at `at`: some remove of it issued by then,
@@ -980,7 +1009,7 @@ bool item_removed_by(const History& history, const OpIndex& index, KeyId key, co
   if (ops == index.by_key.end()) return false;
   return std::any_of(ops->second.removes.begin(), ops->second.removes.end(), [&](OpId remove) {
     const OpRecord& r = history.record(remove);
-    return r.op.issued_at <= at && !(told_failed(r) && *r.rejected <= at) && remove_may_take(history, r, from);
+    return r.op.issued_at <= at && !(told_failed(r) && *r.rejected <= at) && remove_may_take(history, ops->second, r, from);
   });
 }
 

@@ -972,6 +972,65 @@ TEST_CASE("under server order a remove the writer had already seen cannot excuse
   CHECK(check(b.history()).empty());
 }
 
+TEST_CASE("under server order a remove before a re-add excuses neither the re-add nor an update of it",
+          "[invariants]") {
+  // Remove, re-add, update, one user in that order, each acknowledged: the server applied them in
+  // that order, so the item must end showing the update. The remove is no update's superseder: the
+  // re-add brought the item back between them.
+  Builder b(DataType::list, SupersedeRule::server_order);
+  const OpId remove = b.op(1, OpKind::list_remove, 2);
+  const OpId add = b.op(1, OpKind::list_add, 2);
+  const OpId update = b.op(1, OpKind::list_update, 2);
+  b.ack(remove).ack(add).ack(update);
+  b.node(0, list_state({})).node(1, list_state({}));
+  const auto found = of(check(b.history()), Invariant::lost_acknowledged_write);
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].subject == "item 2");
+
+  // Another user's update made after it saw the re-add, the same.
+  Builder other(DataType::list, SupersedeRule::server_order);
+  const OpId remove2 = other.op(1, OpKind::list_remove, 2);
+  const OpId add2 = other.op(1, OpKind::list_add, 2);
+  other.ack(remove2).ack(add2).sees(2, 1);
+  const OpId update2 = other.op(2, OpKind::list_update, 2);
+  other.seen_before(update2, {add2}).ack(update2);
+  other.node(0, list_state({})).node(1, list_state({})).node(2, list_state({}));
+  CHECK(of(check(other.history()), Invariant::lost_acknowledged_write).size() == 1);
+
+  // Without a re-add between them, a remove applied before an update left it no item to change.
+  Builder plain(DataType::list, SupersedeRule::server_order);
+  const OpId first = plain.op(2, OpKind::list_add, 2);
+  plain.ack(first).sees(1, 2);
+  const OpId remove3 = plain.op(1, OpKind::list_remove, 2);
+  plain.target(remove3, first).ack(remove3);
+  const OpId update3 = plain.op(1, OpKind::list_update, 2);
+  plain.ack(update3);
+  plain.node(0, list_state({})).node(1, list_state({})).node(2, list_state({}));
+  CHECK(check(plain.history()).empty());
+}
+
+TEST_CASE("a remove that happened before a write cannot take away what superseded the write", "[invariants]") {
+  // Client 2 removes the item after seeing client 1's add; client 3 updates it concurrently; client
+  // 1, having seen the remove, adds the item again. The re-add came after the remove, so no order
+  // lets the remove take away the update and the re-add with it.
+  for (SupersedeRule rule : {SupersedeRule::last_writer_wins, SupersedeRule::remove_wins}) {
+    INFO("rule " << to_string(rule));
+    Builder b(DataType::list, rule);
+    const OpId add = b.op(1, OpKind::list_add, 4);
+    b.ack(add).sees(2, 1);
+    const OpId remove = b.op(2, OpKind::list_remove, 4);
+    b.target(remove, add).ack(remove);
+    const OpId update = b.op(3, OpKind::list_update, 4);
+    b.ack(update).sees(1, 2);
+    const OpId readd = b.op(1, OpKind::list_add, 4);
+    b.ack(readd);
+    for (std::uint32_t n = 0; n <= 3; ++n) b.node(n, list_state({}));
+    const auto found = of(check(b.history()), Invariant::lost_acknowledged_write);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].involved.front().op == readd);
+  }
+}
+
 TEST_CASE("an acknowledged text insert missing without a delete is lost, with one it is not",
           "[invariants]") {
   Builder b(DataType::text);
