@@ -1086,7 +1086,9 @@ class Server final : public Node {
 
   void request_syncs(Context& ctx) {
     for (NodeId s : ctx.servers()) {
-      if (s != ctx.self() && !synced_from_.contains(s)) ctx.send(s, plain(kSyncRequest).take());
+      // A request carries no write: sent as data, it would credit the receiver with this server's
+      // whole past, which the receiver has not taken in (it may hold forwards parked for it).
+      if (s != ctx.self() && !synced_from_.contains(s)) ctx.send_control(s, plain(kSyncRequest).take());
     }
   }
 

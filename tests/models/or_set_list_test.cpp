@@ -535,3 +535,14 @@ TEST_CASE("or-set-list's restarted server takes forwards only after the other se
   CHECK(c.state(c.server(1))->items.at(0).value == update.id);
   CHECK(add.id != update.id);
 }
+
+TEST_CASE("or-set-list's sync requests claim no write", "[models][or-set-list]") {
+  // Four servers with slow links between them and random assignment, seed 323. A server just back
+  // from a crash asked the others for their state with an ordinary message, which carried its whole
+  // past: the receiver, still holding a forwarded add parked for a missing predecessor, "had seen"
+  // that add, and so did a client it then sent an unrelated update. The client's concurrent add of
+  // the same item lost to the parked one by Lamport order, rightly under add-wins, and was reported
+  // lost. Requests are control messages now.
+  testing::replays_clean("or-set-list", "or-set-list-sync-request-claims-unseen-writes.repro.toml",
+                         "lost-acknowledged-write");
+}
