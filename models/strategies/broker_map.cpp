@@ -192,7 +192,7 @@ class BrokerServer final : public Node {
   void on_start(Context& ctx) override {
     load(ctx);
     ctx.set_timer(kRetryEvery, kRetryTimer);
-    if (durable_ && !is_broker(ctx)) ctx.send(broker(ctx), Writer().u8(kResume).u64(position_ + 1).take());
+    if (durable_ && !is_broker(ctx)) ctx.send_control(broker(ctx), Writer().u8(kResume).u64(position_ + 1).take());
   }
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
@@ -214,7 +214,7 @@ class BrokerServer final : public Node {
     ctx.set_timer(kRetryEvery, kRetryTimer);
     if (is_broker(ctx)) return;
     for (const auto& [id, t] : unconfirmed_) ctx.send(broker(ctx), tagged_message(kPublish, t));
-    if (durable_) ctx.send(broker(ctx), Writer().u8(kResume).u64(position_ + 1).take());
+    if (durable_) ctx.send_control(broker(ctx), Writer().u8(kResume).u64(position_ + 1).take());
   }
 
   void on_connected(Context&, NodeId peer) override {
@@ -245,7 +245,7 @@ class BrokerServer final : public Node {
       return;
     }
     waiting_[from] = seen;
-    if (!is_broker(ctx)) ctx.send(broker(ctx), Writer().u8(kResume).u64(position_ + 1).take());
+    if (!is_broker(ctx)) ctx.send_control(broker(ctx), Writer().u8(kResume).u64(position_ + 1).take());
   }
 
   void send_snapshot(Context& ctx, NodeId client) {
@@ -272,7 +272,7 @@ class BrokerServer final : public Node {
       if (held.size() < kHeldAcksMax) held.push_back(id);  // past the bound, the resend on the next connect
       return;
     }
-    ctx.send(client, Writer().u8(kAck).u64(id.value).take());
+    ctx.send_control(client, Writer().u8(kAck).u64(id.value).take());
   }
 
   /// Sends their snapshots to the clients waiting for this replica to reach what they have seen.
@@ -336,7 +336,7 @@ class BrokerServer final : public Node {
       if (!r.ok()) return;
       if (durable_ && e.seq != position_ + 1) {
         // A gap: something was lost on the way (a restart). Ask for the rest from our position.
-        if (e.seq > position_ + 1) ctx.send(broker(ctx), Writer().u8(kResume).u64(position_ + 1).take());
+        if (e.seq > position_ + 1) ctx.send_control(broker(ctx), Writer().u8(kResume).u64(position_ + 1).take());
         if (e.seq > position_) return;
         continue;
       }

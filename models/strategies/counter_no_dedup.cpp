@@ -72,7 +72,7 @@ class NoDedupClient final : public Node {
     // delta that has waited a whole period for its acknowledgement is sent again.
     if (auto server = ctx.connected_server()) {
       resend(ctx, *server, ticks_ - 1);
-      ctx.send(*server, Writer().u8(kSync).i64(server_total_).take());
+      ctx.send_control(*server, Writer().u8(kSync).i64(server_total_).take());
     }
     ctx.set_timer(kResendPeriod, kTimer);
   }

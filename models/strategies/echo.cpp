@@ -73,7 +73,7 @@ class EchoServer final : public Node {
     // Durable before acknowledged: an ack for a write a crash can lose would be a lie. A resend
     // is acknowledged again without being applied again.
     if (state_.apply(ctx, *op)) ctx.store().flush();
-    ctx.send(from, Writer().u8(kAck).u64(op->id.value).take());
+    ctx.send_control(from, Writer().u8(kAck).u64(op->id.value).take());
     const std::string state = encode_state(state_.fields());
     for (NodeId client : ctx.clients()) {
       if (ctx.connected(client)) ctx.send(client, state);

@@ -137,8 +137,8 @@ class Client final : public Node {
     auto server = ctx.connected_server();
     if (!server) return;
     // Datagram links lose messages: resend what is unacknowledged and an unanswered resume.
-    if (awaiting_) ctx.send(*server, Writer().u8(kResume).u64(last_pos_).take());
-    else ctx.send(*server, Writer().u8(kPing).u64(last_pos_).take());
+    if (awaiting_) ctx.send_control(*server, Writer().u8(kResume).u64(last_pos_).take());
+    else ctx.send_control(*server, Writer().u8(kPing).u64(last_pos_).take());
     for (const auto& [id, op] : unacked_) {
       if (!sent_once(op)) send_op(ctx, *server, op);
     }
@@ -147,7 +147,7 @@ class Client final : public Node {
   void on_connected(Context& ctx, NodeId peer) override {
     if (fire_and_forget_removes_) forget_unacknowledged_removes(ctx);
     awaiting_ = true;
-    ctx.send(peer, Writer().u8(kResume).u64(last_pos_).take());
+    ctx.send_control(peer, Writer().u8(kResume).u64(last_pos_).take());
     for (const auto& [id, op] : unacked_) send_op(ctx, peer, op);
   }
 
@@ -234,7 +234,7 @@ class Client final : public Node {
       // A gap: events went by while we were away, or a datagram was lost or overtaken. Keep this
       // one for later and ask once; the answer fills the gap.
       if (ahead_.size() < kAheadMax) ahead_.emplace(pos, *op);
-      if (!awaiting_) ctx.send(from, Writer().u8(kResume).u64(last_pos_).take());
+      if (!awaiting_) ctx.send_control(from, Writer().u8(kResume).u64(last_pos_).take());
       awaiting_ = true;
       return;
     }
@@ -383,7 +383,7 @@ class Server final : public Node {
     // its position, so that a lost or reordered newest event still reaches it.
     if (leader(ctx) || !ctx.connected(leader_id(ctx))) return;
     if (!synced_) resume_leader(ctx);
-    else ctx.send(leader_id(ctx), Writer().u8(kPing).u64(head_).take());
+    else ctx.send_control(leader_id(ctx), Writer().u8(kPing).u64(head_).take());
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
@@ -440,7 +440,7 @@ class Server final : public Node {
       persist(ctx);  // the event is in the durable log before anyone hears of it
       broadcast(ctx, event_message(pos, op));
     }
-    ctx.send(from, Writer().u8(kAck).u64(op.id.value).u64(pos).u32(op.client.value).take());
+    ctx.send_control(from, Writer().u8(kAck).u64(op.id.value).u64(pos).u32(op.client.value).take());
   }
 
   /// Appends at `pos`, takes a snapshot on schedule, and trims the log to its retention bound.
@@ -486,7 +486,7 @@ class Server final : public Node {
     }
   }
 
-  void resume_leader(Context& ctx) { ctx.send(leader_id(ctx), Writer().u8(kResume).u64(head_).take()); }
+  void resume_leader(Context& ctx) { ctx.send_control(leader_id(ctx), Writer().u8(kResume).u64(head_).take()); }
 
   /// A follower replays what the leader sends and relays it to its own clients.
   void follow(Context& ctx, std::uint8_t tag, Reader& r, std::string_view payload) {
@@ -518,7 +518,7 @@ class Server final : public Node {
       r.u64();
       r.u64();
       const NodeId client{r.u32()};
-      if (r.ok() && ctx.connected(client)) ctx.send(client, std::string(payload));
+      if (r.ok() && ctx.connected(client)) ctx.send_control(client, std::string(payload));
     } else if (tag == kCaughtUp) {
       // Server links may reorder: caught up only once every event up to the named head is here.
       const std::uint64_t head = r.u64();

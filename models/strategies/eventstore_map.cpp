@@ -91,7 +91,7 @@ class LogClient final : public Node {
 
   void on_connected(Context& ctx, NodeId peer) override {
     subscribed_ = false;
-    ctx.send(peer, Writer().u8(kSubscribe).u64(position_).take());
+    ctx.send_control(peer, Writer().u8(kSubscribe).u64(position_).take());
     for (const auto& [id, entry] : outbox_.entries()) ctx.send(peer, Writer().u8(kOp).bytes(entry.op.encode()).take());
   }
 
@@ -192,7 +192,7 @@ class LogServer final : public Node {
       mark = op->id;
       append(ctx, *op);
     }
-    ctx.send(from, Writer().u8(kAck).u64(op->id.value).take());
+    ctx.send_control(from, Writer().u8(kAck).u64(op->id.value).take());
   }
 
   std::optional<State> state() const override { return to_state(fields_); }

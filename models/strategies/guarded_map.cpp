@@ -155,7 +155,7 @@ class GuardedServer final : public Node {
         if (ctx.connected(client)) ctx.send(client, update);
       }
     }
-    ctx.send(from, Writer().u8(kAck).u64(op->id.value).take());
+    ctx.send_control(from, Writer().u8(kAck).u64(op->id.value).take());
   }
 
   void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, fields_message(kSnapshot, state_.fields())); }

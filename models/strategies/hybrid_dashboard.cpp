@@ -119,7 +119,7 @@ class DashboardServer final : public Node {
       if (!r.ok() || !op || op->kind != OpKind::map_set || op->client != from) return;
       // Aggregates go out at once and preferences in batches: each kind in its own order.
       if (state_.apply(ctx, *op, is_aggregate(op->key) ? 1 : 0)) publish(ctx, *op);
-      ctx.send(from, Writer().u8(kAck).u64(op->id.value).take());
+      ctx.send_control(from, Writer().u8(kAck).u64(op->id.value).take());
     }
   }
 

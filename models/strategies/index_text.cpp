@@ -173,7 +173,7 @@ class IndexTextServer final : public Node {
       ctx.store().put(kMarksKey, encode_marks());
       ctx.store().flush();
     }
-    ctx.send(from, Writer().u8(kAck).u64(op->id.value).take());
+    ctx.send_control(from, Writer().u8(kAck).u64(op->id.value).take());
     if (!fresh) return;
     const std::string edit = edit_message(*op, index);
     for (NodeId client : ctx.clients()) {

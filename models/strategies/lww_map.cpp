@@ -221,7 +221,7 @@ class LwwClient final : public Node {
         Writer w;
         w.u8(kSync).u64(*digest_);
         write_mark(w, clock_);
-        ctx.send(*server, w.take());
+        ctx.send_control(*server, w.take());
       }
     }
     heard_ = false;
@@ -360,7 +360,7 @@ class LwwServer final : public Node {
         Writer w;
         w.u8(kAck).u64(stamp.op);
         write_mark(w, mark_);
-        ctx.send(from, w.take());
+        ctx.send_control(from, w.take());
       }
     }
     if (delta.fields.empty()) return;

@@ -118,7 +118,7 @@ class OutboxServer final : public Node {
         if (ctx.connected(client)) ctx.send(client, update);
       }
     }
-    ctx.send(from, Writer().u8(kAck).u64(op->id.value).take());  // a resend is acknowledged again
+    ctx.send_control(from, Writer().u8(kAck).u64(op->id.value).take());  // a resend is acknowledged again
   }
 
   void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, encode_snapshot(state_.fields())); }
@@ -155,7 +155,7 @@ class RebuildingServer final : public Node {
       fields_[op->key] = op->id;
       broadcast(ctx, Writer().u8(kUpdate).u32(op->key.value).u64(op->id.value).take());
     }
-    ctx.send(from, Writer().u8(kAck).u64(op->id.value).take());
+    ctx.send_control(from, Writer().u8(kAck).u64(op->id.value).take());
   }
 
   void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, encode_snapshot(fields_)); }

@@ -180,7 +180,7 @@ class PnClient final : public Node {
       // While relays keep arriving the digests differ anyway (some are in flight), and a full state
       // per client per period would dominate the traffic: sync when the server has gone quiet, and
       // every kSyncEvery periods regardless.
-      if (!heard_ || ticks_ % kSyncEvery == 0) ctx.send(*server, Writer().u8(kSync).u64(digest(counter_)).take());
+      if (!heard_ || ticks_ % kSyncEvery == 0) ctx.send_control(*server, Writer().u8(kSync).u64(digest(counter_)).take());
     }
     heard_ = false;
     ctx.set_timer(kPeriod, kTimer);

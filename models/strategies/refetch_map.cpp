@@ -88,7 +88,7 @@ class FetchClient final : public Node {
   std::uint64_t metadata_bytes() const override { return pending_.size() * sizeof(Operation); }
 
  private:
-  static void fetch(Context& ctx, NodeId server) { ctx.send(server, Writer().u8(kFetch).take()); }
+  static void fetch(Context& ctx, NodeId server) { ctx.send_control(server, Writer().u8(kFetch).take()); }
 
   Fields fetched_;
   Fields shown_;
@@ -128,7 +128,7 @@ class FetchServer final : public Node {
       ctx.store().flush();
       if (lagging_replica_) replicated_.push_back({ctx.local_clock(), op->key, op->id});
     }
-    ctx.send(from, Writer().u8(kAck).u64(op->id.value).take());
+    ctx.send_control(from, Writer().u8(kAck).u64(op->id.value).take());
   }
 
   std::optional<State> state() const override { return to_state(state_.fields()); }

@@ -162,7 +162,7 @@ class ReplaceAllServer final : public Node {
     const bool wins = fresh && !(entry.writer == writer && op < entry.value);
     if (wins) entry = Entry{op, writer};
     if (fresh) persist(ctx);  // durable before the acknowledgement
-    if (!from_server) ctx.send(from, Writer().u8(kAck).u64(op.value).take());
+    if (!from_server) ctx.send_control(from, Writer().u8(kAck).u64(op.value).take());
     if (!fresh) return;
     if (wins) {
       const std::string patch = Writer().u8(kPatch).u32(key.value).u64(op.value).u32(writer).take();

@@ -161,7 +161,7 @@ class AuthoritativeClient final : public Node {
       resend(ctx, *server);
       // While broadcasts keep arriving the digests differ anyway (some are in flight): sync when
       // the server has gone quiet, and every kSyncEvery periods regardless.
-      if (!heard_ || ticks_ % kSyncEvery == 0) ctx.send(*server, Writer().u8(kSync).u64(digest(confirmed_)).u64(oldest_pending().value).take());
+      if (!heard_ || ticks_ % kSyncEvery == 0) ctx.send_control(*server, Writer().u8(kSync).u64(digest(confirmed_)).u64(oldest_pending().value).take());
     }
     heard_ = false;
     ctx.set_timer(kResendPeriod, kTimer);
@@ -326,7 +326,7 @@ class AuthoritativeServer final : public Node {
     restore(ctx);
     if (ctx.servers().size() < 2) return;
     if (leader(ctx)) ctx.set_timer(kResendPeriod, kTimer);
-    else ctx.send(leader_id(ctx), Writer().u8(kStateRequest).take());  // what it missed while down
+    else ctx.send_control(leader_id(ctx), Writer().u8(kStateRequest).take());  // what it missed while down
   }
 
   void on_timer(Context& ctx, std::uint64_t tag) override {
@@ -417,7 +417,7 @@ class AuthoritativeServer final : public Node {
       // An answer of the leader's to one of this follower's clients.
       const NodeId client{r.u32()};
       const std::string answer(r.bytes());
-      if (r.ok() && !is_server(ctx, client)) ctx.send(client, answer);
+      if (r.ok() && !is_server(ctx, client)) ctx.send_control(client, answer);
     } else if (tag == kReplicate || tag == kState) {
       const auto fields = tag == kReplicate ? read_one(r) : read_fields(r);
       if (!fields) return;
@@ -529,8 +529,8 @@ class AuthoritativeServer final : public Node {
                                     ? Writer().u8(kAccepted).u64(op.value).u32(d.key.value).u64(d.version).take()
                                     : Writer().u8(kRejected).u64(op.value).take();
     const auto route = routes_.find(to.value);
-    if (route == routes_.end()) ctx.send(to, message);
-    else ctx.send(route->second, Writer().u8(kRelay).u32(to.value).bytes(message).take());
+    if (route == routes_.end()) ctx.send_control(to, message);
+    else ctx.send_control(route->second, Writer().u8(kRelay).u32(to.value).bytes(message).take());
   }
 
   void broadcast_clients(Context& ctx, const std::string& update, NodeId except) {

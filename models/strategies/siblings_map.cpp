@@ -124,7 +124,7 @@ class SiblingsServer final : public Node {
       ctx.store().put(log_key(++log_length_), op->encode());
       ctx.store().flush();  // durable before acknowledged
     }
-    ctx.send(from, Writer().u8(kAck).u64(op->id.value).take());
+    ctx.send_control(from, Writer().u8(kAck).u64(op->id.value).take());
     const std::string state = encode_state(fields_);
     for (NodeId client : ctx.clients()) {
       if (ctx.connected(client)) ctx.send(client, state);

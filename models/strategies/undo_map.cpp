@@ -190,7 +190,7 @@ class UndoServer final : public Node {
     } else {
       accepted = decide(ctx, *op, base);
     }
-    ctx.send(from, Writer().u8(accepted ? kAck : kReject).u64(op->id.value).take());
+    ctx.send_control(from, Writer().u8(accepted ? kAck : kReject).u64(op->id.value).take());
   }
 
   void on_connected(Context& ctx, NodeId peer) override {

@@ -115,7 +115,7 @@ class VersionedClient final : public Node {
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
-    ctx.send(peer, Writer().u8(kHello).u8(schema_).take());
+    ctx.send_control(peer, Writer().u8(kHello).u8(schema_).take());
     for (const auto& [id, entry] : outbox_.entries()) send(ctx, peer, entry.op);
   }
 
@@ -152,7 +152,7 @@ class VersionedServer final : public Node {
     auto change = decode_event(upcast_ ? schema_of(from) : kNewSchema, r, from);
     if (!change || change->author != from) return;
     if (state_.apply(ctx, change->author, change->key, change->value)) publish(ctx, *change);
-    ctx.send(from, Writer().u8(kAck).u64(change->value.value).take());
+    ctx.send_control(from, Writer().u8(kAck).u64(change->value.value).take());
   }
 
   void on_disconnected(Context&, NodeId peer) override { schemas_.erase(peer); }
