@@ -99,6 +99,9 @@ struct ViewRegression {
   KeyId key;
   OpId from;      ///< the value shown at the sample before
   OpId to;        ///< the value shown now; zero when the field or item vanished
+  /// What the node could have seen at that sample: only a remove it holds (or its own) can explain a
+  /// vanished item. Null in a hand-built history: anything.
+  std::shared_ptr<const CausalPast> past{};
 };
 
 /// How many view regressions a run records; later ones are not judged. A bound on memory for runs
@@ -138,6 +141,10 @@ struct NodeFinal {
   std::optional<State> state;     ///< nullopt for nodes that hold no state
   std::uint64_t metadata_bytes = 0;
   std::uint32_t writers = 0;      ///< clients whose operations it could have seen, at the end
+  /// Everything a message carried to it over the run (a past only grows): an operation outside it
+  /// can have changed nothing it shows, unless it is the node's own. Null in a hand-built history:
+  /// anything.
+  std::shared_ptr<const CausalPast> past{};
 };
 
 struct History {

@@ -175,6 +175,7 @@ class Findings {
 struct StateGroup {
   const State* state = nullptr;
   std::vector<NodeId> nodes;  ///< in node order; nodes.front() is the node reports name
+  std::vector<const CausalPast*> pasts;  ///< NodeFinal::past of each of `nodes` (null: anything)
   /// Sorted (key, value) pairs for membership tests: map fields, list items, or text elements
   /// under key 0.
   std::vector<std::pair<std::uint32_t, std::uint64_t>> entries;
@@ -225,10 +226,11 @@ Snapshot take_snapshot(const History& history) {
                              [&](std::size_t g) { return *snapshot.groups[g].state == state; });
     std::size_t group = same != candidates.end() ? *same : snapshot.groups.size();
     if (same == candidates.end()) {
-      snapshot.groups.push_back({&state, {}, entries_of(state, history.type)});
+      snapshot.groups.push_back({&state, {}, {}, entries_of(state, history.type)});
       candidates.push_back(group);
     }
     snapshot.groups[group].nodes.push_back(node->node);
+    snapshot.groups[group].pasts.push_back(node->past.get());
     snapshot.group_of[node->node] = group;
   }
   return snapshot;
@@ -704,21 +706,39 @@ bool remove_supersedes(const History& history, const KeyOps& ops, OpId remove, O
   return true;
 }
 
+/// Whether `op` can have changed what a node with causal past `past` shows: it is the node's own,
+/// or a message carried it there. A remove that never reached a replica (made offline by a client
+/// that never came back, or sent only to a peer that crashed) explains nothing that replica shows
+/// or lacks.
+bool reached(const OpRecord& op, NodeId node, const CausalPast* past) {
+  return op.op.client == node || past == nullptr || past->sees(op.op.client, op.sequence);
+}
+
+/// reached, for any of `group`'s replicas.
+bool reached(const OpRecord& op, const StateGroup& group) {
+  for (std::size_t i = 0; i < group.nodes.size(); ++i) {
+    if (reached(op, group.nodes[i], group.pasts[i])) return true;
+  }
+  return false;
+}
+
 /// Whether a write that may supersede `write` (concurrent or later, not rejected) may itself have
-/// been removed: the item is then legitimately gone. Under add-wins a set that lost to a concurrent
+/// been removed from what `group` shows: the item is then legitimately gone. Under add-wins a set that lost to a concurrent
 /// one is gone with it when a remove that saw only the winner takes it away (Yjs's Y.Map). The
 /// remove must itself be able to come after `write`: one that came before it cannot take away what
 /// replaced it.
-bool superseded_then_removed(const History& history, const KeyOps& ops, const OpRecord& write) {
+bool superseded_then_removed(const History& history, const KeyOps& ops, const OpRecord& write,
+                             const StateGroup& group) {
   for (auto it = ops.writes.rbegin(); it != ops.writes.rend(); ++it) {
     const OpRecord& other = history.record(*it);
-    if (*it == write.op.id || told_failed(other)) continue;
+    if (*it == write.op.id || told_failed(other) || !reached(other, group)) continue;
     const bool may = history.rule == SupersedeRule::server_order ? server_may_order_after(other, write)
                                                                   : !history.happened_before(*it, write.op.id);
     if (!may) continue;
     for (OpId remove : ops.removes) {
       const OpRecord& r = history.record(remove);
-      if (!told_failed(r) && remove_may_follow(history, r, write) && remove_supersedes(history, ops, remove, *it)) {
+      if (!told_failed(r) && reached(r, group) && remove_may_follow(history, r, write) &&
+          remove_supersedes(history, ops, remove, *it)) {
         return true;
       }
     }
@@ -742,7 +762,7 @@ std::optional<OpId> superseder(const History& history, const OpIndex& index, con
     if (deletes == index.deletes_of.end()) return std::nullopt;
     for (OpId del : deletes->second) {
       const OpRecord& d = history.record(del);
-      if (d.applied && !told_failed(d)) return del;
+      if (d.applied && !told_failed(d) && reached(d, group)) return del;
     }
     return std::nullopt;
   }
@@ -757,10 +777,11 @@ std::optional<OpId> superseder(const History& history, const OpIndex& index, con
   if (shown_value) return std::nullopt;
   const KeyOps& ops = index.by_key.at(write.op.key);
   for (auto it = ops.removes.rbegin(); it != ops.removes.rend(); ++it) {
-    if (told_failed(history.record(*it))) continue;
+    const OpRecord& r = history.record(*it);
+    if (told_failed(r) || !reached(r, group)) continue;
     if (remove_supersedes(history, ops, *it, id)) return *it;
   }
-  if (!ops.removes.empty() && superseded_then_removed(history, ops, write)) return ops.removes.back();
+  if (!ops.removes.empty() && superseded_then_removed(history, ops, write, group)) return ops.removes.back();
   return std::nullopt;
 }
 
@@ -1001,26 +1022,30 @@ bool remove_may_take(const History& history, const KeyOps& ops, const OpRecord& 
   return may && remove_may_follow(history, r, from) && remove_supersedes(history, ops, r.op.id, r.target);
 }
 
-/// Whether an item showing `from` may vanish from a view at `at`: some remove of it issued by then,
-/// not rejected by then, may take that value away (remove_may_take). A remove the value was written
-/// after (a re-add made once the user had seen the remove) explains nothing.
-bool item_removed_by(const History& history, const OpIndex& index, KeyId key, const OpRecord& from, Instant at) {
+/// Whether an item showing `from` may vanish from a view (`reg`): some remove of it issued by the
+/// sample, not rejected by then, that had reached the node by then, may take that value away
+/// (remove_may_take). A remove the value was written after (a re-add made once the user had seen the
+/// remove) explains nothing.
+bool item_removed_by(const History& history, const OpIndex& index, KeyId key, const OpRecord& from,
+                     const ViewRegression& reg) {
   auto ops = index.by_key.find(key);
   if (ops == index.by_key.end()) return false;
   return std::any_of(ops->second.removes.begin(), ops->second.removes.end(), [&](OpId remove) {
     const OpRecord& r = history.record(remove);
-    return r.op.issued_at <= at && !(told_failed(r) && *r.rejected <= at) && remove_may_take(history, ops->second, r, from);
+    return r.op.issued_at <= reg.at && !(told_failed(r) && *r.rejected <= reg.at) &&
+           reached(r, reg.node, reg.past.get()) && remove_may_take(history, ops->second, r, from);
   });
 }
 
-/// Whether text element `element` may vanish from a view at `at`: some delete of it was issued by
-/// then and not rejected by then.
-bool element_deleted_by(const History& history, const OpIndex& index, OpId element, Instant at) {
+/// Whether text element `element` may vanish from a view (`reg`): some delete of it that had reached
+/// the node by the sample was issued by then and not rejected by then.
+bool element_deleted_by(const History& history, const OpIndex& index, OpId element, const ViewRegression& reg) {
   auto deletes = index.deletes_of.find(element);
   if (deletes == index.deletes_of.end()) return false;
   return std::any_of(deletes->second.begin(), deletes->second.end(), [&](OpId del) {
     const OpRecord& d = history.record(del);
-    return d.op.issued_at <= at && !(told_failed(d) && *d.rejected <= at);
+    return d.op.issued_at <= reg.at && !(told_failed(d) && *d.rejected <= reg.at) &&
+           reached(d, reg.node, reg.past.get());
   });
 }
 
@@ -1088,9 +1113,9 @@ void check_sessions(const History& history, const OpIndex& index, const Invarian
         if (ops != index.by_key.end()) own->second = own_writes_of(history, ops->second);
       }
       if (view_may_go_to(history, own->second, history.record(reg.to), from)) continue;
-    } else if (history.type == DataType::list && item_removed_by(history, index, reg.key, from, reg.at)) {
+    } else if (history.type == DataType::list && item_removed_by(history, index, reg.key, from, reg)) {
       continue;
-    } else if (history.type == DataType::text && element_deleted_by(history, index, reg.from, reg.at)) {
+    } else if (history.type == DataType::text && element_deleted_by(history, index, reg.from, reg)) {
       continue;
     }
     report_regression(history, reg, invariant, findings);

@@ -216,3 +216,57 @@ TEST_CASE("an operation's causal past names the clients that wrote, not every cl
     REQUIRE(writers.size() * 4 < clients);  // and the bound above is far below the client count
   }
 }
+
+TEST_CASE("a node's final causal past holds the operations messages carried to it, and no others",
+          "[sim][history]") {
+  // lww-map, three clients writing for 10 s; client 0 goes offline at 5 s and crashes at 8 s, losing
+  // its replica (no client persistence) before the heal brings it back. Its writes made offline
+  // reached no other node; every other write, and every acknowledged one, reached the server.
+  const ModelRegistry models = shipped_models();
+  const ModelInfo* lww = models.find("lww-map");
+  REQUIRE(lww != nullptr);
+  Scenario scenario;
+  scenario.name = "test";
+  scenario.workload.clients = 3;
+  scenario.workload.duration = Duration::seconds(10);
+  scenario.workload.think_time_mean = Duration::millis(200);
+  scenario.workload.keys = 6;
+  scenario.invariants.enabled.clear();
+  scenario.invariants.settle = Duration::seconds(5);
+  Schedule schedule = make_schedule(scenario, lww->data_type, 1);
+  const NodeId client = schedule.client(0);
+  ScheduledFault offline;
+  offline.kind = FaultKind::offline;
+  offline.start = Instant::start() + Duration::seconds(5);
+  offline.duration = Duration::seconds(100);
+  offline.side_a = {client};
+  schedule.faults.push_back(offline);
+  ScheduledFault crash = offline;
+  crash.kind = FaultKind::crash;
+  crash.start = Instant::start() + Duration::seconds(8);
+  schedule.faults.push_back(crash);
+  normalise(schedule);
+  const RunResult r = run_simulation(scenario, *lww, schedule, 1);
+  REQUIRE(r.aborted.empty());
+  const NodeFinal& server = r.history.finals.at(schedule.server(0).value);
+  REQUIRE(server.past != nullptr);
+  std::size_t stayed = 0;
+  std::size_t reached = 0;
+  for (const OpRecord& record : r.history.ops) {
+    if (!record.issued) continue;
+    CAPTURE(record.op.id.value, record.op.client.value, record.op.issued_at.us);
+    if (record.acknowledged) REQUIRE(server.past->sees(record.op.client, record.sequence));
+    if (record.op.client != client || record.op.issued_at < Instant::start() + Duration::millis(4'900)) {
+      REQUIRE(server.past->sees(record.op.client, record.sequence));
+      ++reached;
+    } else if (record.op.issued_at > Instant::start() + Duration::seconds(5) &&
+               record.op.issued_at < Instant::start() + Duration::seconds(8)) {
+      for (const NodeFinal& node : r.history.finals) {
+        if (node.node != client) REQUIRE_FALSE(node.past->sees(record.op.client, record.sequence));
+      }
+      ++stayed;
+    }
+  }
+  CHECK(stayed >= 5);
+  CHECK(reached >= 50);
+}

@@ -81,6 +81,19 @@ class Builder {
     rec(id).seen_before = std::move(seen);
     return *this;
   }
+  /// What a replica that took in everything `clients` had seen could have seen (a node's past).
+  std::shared_ptr<const CausalPast> past_of(const std::vector<std::uint32_t>& clients) {
+    CausalPast past;
+    for (std::uint32_t c : clients) past.merge(seen_[c]);
+    return std::make_shared<const CausalPast>(std::move(past));
+  }
+  /// Node `id` (already given) ends having taken in exactly what `clients` had seen.
+  Builder& knows(std::uint32_t id, const std::vector<std::uint32_t>& clients) {
+    for (NodeFinal& f : history_.finals) {
+      if (f.node == NodeId{id}) f.past = past_of(clients);
+    }
+    return *this;
+  }
   /// Client `to` now has seen everything client `from` has seen (a sync through the server).
   Builder& sees(std::uint32_t to, std::uint32_t from) {
     seen_[to].merge(seen_[from]);
@@ -970,6 +983,59 @@ TEST_CASE("under server order a remove the writer had already seen cannot excuse
   // A concurrent remove may have been ordered after the add.
   b.op(2, OpKind::list_remove, 2);
   CHECK(check(b.history()).empty());
+}
+
+TEST_CASE("a remove that never reached a replica explains nothing that replica lacks", "[invariants]") {
+  // An acknowledged add, and a concurrent remove by a client that went offline with it and never
+  // came back (down at the end): the server and the adder end without the item, and neither ever
+  // received the remove. The add was lost.
+  for (const SupersedeRule rule : {SupersedeRule::last_writer_wins, SupersedeRule::server_order}) {
+    Builder b(DataType::list, rule);
+    const OpId add = b.op(2, OpKind::list_add, 5);
+    b.ack(add);
+    const OpId remove = b.op(1, OpKind::list_remove, 5);
+    b.unapplied(remove);
+    b.node(0, list_state({})).node(1, std::nullopt, false).node(2, list_state({}));
+    b.knows(0, {2}).knows(2, {2});
+    const auto found = of(check(b.history()), Invariant::lost_acknowledged_write);
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].subject == "item 5");
+
+    // The same remove having reached them explains the item's absence.
+    b.knows(0, {1, 2}).knows(2, {1, 2});
+    CHECK(check(b.history()).empty());
+  }
+
+  // Nor may a write they never received stand in for a replaced one: under add-wins, a write of
+  // client 1 that replaced the add there, then removed by client 1, explains nothing on the others.
+  Builder chain(DataType::list, SupersedeRule::add_wins);
+  const OpId add = chain.op(2, OpKind::list_add, 5);
+  chain.ack(add);
+  const OpId update = chain.op(1, OpKind::list_update, 5);
+  chain.unapplied(update);
+  const OpId remove = chain.op(1, OpKind::list_remove, 5);
+  chain.target(remove, update).unapplied(remove);
+  chain.node(0, list_state({})).node(1, std::nullopt, false).node(2, list_state({}));
+  chain.knows(0, {2}).knows(2, {2});
+  CHECK(of(check(chain.history()), Invariant::lost_acknowledged_write).size() == 1);
+}
+
+TEST_CASE("an item may vanish from a view only on account of a remove that had reached it",
+          "[invariants]") {
+  // Client 1 shows client 2's add, then no item; the only remove is client 3's, which client 1 had
+  // not received by that sample.
+  Builder b(DataType::list);
+  const OpId add = b.op(2, OpKind::list_add, 5);
+  b.ack(add);
+  b.op(3, OpKind::list_remove, 5);
+  b.history().view_regressions.push_back(
+      {NodeId{1}, Instant::start() + Duration::seconds(1), KeyId{5}, add, OpId{}, b.past_of({2})});
+  b.node(0, list_state({})).node(1, list_state({})).node(2, list_state({}));
+  CHECK(of(check(b.history()), Invariant::monotonic_reads).size() == 1);
+
+  // Having received it, the remove explains it.
+  b.history().view_regressions.front().past = b.past_of({2, 3});
+  CHECK(of(check(b.history()), Invariant::monotonic_reads).empty());
 }
 
 TEST_CASE("under server order a remove before a re-add excuses neither the re-add nor an update of it",
