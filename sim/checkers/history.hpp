@@ -99,8 +99,9 @@ struct ViewRegression {
   KeyId key;
   OpId from;      ///< the value shown at the sample before
   OpId to;        ///< the value shown now; zero when the field or item vanished
-  /// What the node could have seen at that sample: only a remove it holds (or its own) can explain a
-  /// vanished item. Null in a hand-built history: anything.
+  /// What the messages delivered to the node by that sample carried (held ones included): only a
+  /// remove in it (or the node's own) can explain a vanished item. Null in a hand-built history:
+  /// anything.
   std::shared_ptr<const CausalPast> past{};
 };
 
@@ -141,9 +142,9 @@ struct NodeFinal {
   std::optional<State> state;     ///< nullopt for nodes that hold no state
   std::uint64_t metadata_bytes = 0;
   std::uint32_t writers = 0;      ///< clients whose operations it could have seen, at the end
-  /// Everything a message carried to it over the run (a past only grows): an operation outside it
-  /// can have changed nothing it shows, unless it is the node's own. Null in a hand-built history:
-  /// anything.
+  /// Everything the messages delivered to it over the run carried, held ones included (a past only
+  /// grows): an operation outside it can have changed nothing it shows, unless it is the node's own.
+  /// Null in a hand-built history: anything.
   std::shared_ptr<const CausalPast> past{};
 };
 

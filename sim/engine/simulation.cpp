@@ -261,9 +261,7 @@ void Simulation::note_view(std::uint32_t i, const State& state) {
     const std::uint64_t to = present ? now_it->second : 0;
     if (to == from || !recorded(from) || (present && (!recorded(to) || !earlier(to, from)))) continue;
     if (h.view_regressions.size() >= kViewRegressionsMax) break;
-    const auto past = past_of(i);
-    h.view_regressions.push_back({NodeId{i}, now_, KeyId{key}, OpId{from}, OpId{to},
-                                  std::shared_ptr<const CausalPast>(past, &past->past)});
+    h.view_regressions.push_back({NodeId{i}, now_, KeyId{key}, OpId{from}, OpId{to}, delivered_past(i)});
   }
   previous.swap(view);
 }
@@ -366,8 +364,7 @@ RunResult Simulation::run() {
     f.node = NodeId{i};
     f.server = n.server;
     f.live = n.up;
-    const auto past = past_of(i);
-    f.past = std::shared_ptr<const CausalPast>(past, &past->past);
+    f.past = delivered_past(i);
     if (n.up) {
       f.state = n.node->state();
       f.metadata_bytes = n.node->metadata_bytes();

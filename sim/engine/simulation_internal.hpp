@@ -407,6 +407,19 @@ class Simulation {
     }
     return n.past_snapshot;
   }
+  /// Everything the messages delivered to node `i` carried, held ones included: what can have
+  /// changed its replica. A held message may still take effect in part (Yjs parks an update whose
+  /// structs lack a predecessor, yet applies its deletes of items the document has at once).
+  std::shared_ptr<const CausalPast> delivered_past(std::uint32_t i) {
+    const auto past = past_of(i);
+    const auto held = held_.find(i);
+    if (held == held_.end() || held->second.empty()) return std::shared_ptr<const CausalPast>(past, &past->past);
+    auto all = std::make_shared<CausalPast>(past->past);
+    for (const auto& [tag, carried] : held->second) {
+      if (carried) all->merge(carried->past);
+    }
+    return all;
+  }
   /// What the node could have seen, read in place.
   static const CausalPast& past_now(const NodeRuntime& n) { return n.past_in_snapshot ? n.past_snapshot->past : n.past; }
   /// How many clients' operations the node could have seen.
