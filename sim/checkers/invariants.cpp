@@ -723,10 +723,10 @@ bool reached(const OpRecord& op, const StateGroup& group) {
 }
 
 /// Whether a write that may supersede `write` (concurrent or later, not rejected) may itself have
-/// been removed from what `group` shows: the item is then legitimately gone. Under add-wins a set that lost to a concurrent
-/// one is gone with it when a remove that saw only the winner takes it away (Yjs's Y.Map). The
-/// remove must itself be able to come after `write`: one that came before it cannot take away what
-/// replaced it.
+/// been removed from what `group` shows: the item is then legitimately gone. Under add-wins a set
+/// that lost to a concurrent one is gone with it when a remove that saw only the winner takes it
+/// away (Yjs's Y.Map). The remove must itself be able to come after `write`: one that came before
+/// it cannot take away what replaced it.
 bool superseded_then_removed(const History& history, const KeyOps& ops, const OpRecord& write,
                              const StateGroup& group) {
   for (auto it = ops.writes.rbegin(); it != ops.writes.rend(); ++it) {
@@ -1066,7 +1066,7 @@ void report_text_regression(const History& history, const ViewRegression& reg, I
   v.expected = fmt::format("element {} shown until a delete of it", op_name(reg.from));
   v.observed = fmt::format("element {} gone from node {} at {}", op_name(reg.from), reg.node.value, format_ms(reg.at));
   v.detail = fmt::format("Node {} showed element {} ({}) and then, by {}, no longer did, although no delete of "
-                         "it had been issued: the user's view went back in time.",
+                         "it had reached that node: the user's view went back in time.",
                          reg.node.value, op_name(reg.from),
                          own ? "its own user's insert" : fmt::format("inserted by node {}", from.op.client.value),
                          format_ms(reg.at));
