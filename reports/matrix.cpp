@@ -34,6 +34,7 @@ std::string_view code(Invariant invariant) {
     case Invariant::monotonic_writes: return "MW";
     case Invariant::monotonic_reads: return "MR";
     case Invariant::read_your_writes: return "RY";
+    case Invariant::writes_follow_reads: return "WF";
   }
   return "??";
 }

@@ -525,6 +525,8 @@ ModelInfo make(std::string name, std::string description, bool durable) {
       .multi_server = true,  // server instances fan out through the broker
       // Its metadata may grow with the writes on the server only: the broker retains its newest log
       // entries, one per write up to its retention limit.
+      // Writes follow reads: every change reaches clients through one ordered broker stream.
+      .writes_follow_reads = WritesFollowReads::promised,
       .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }

@@ -101,6 +101,8 @@ ModelInfo echo_model() {
       .breaks = std::nullopt,
       .make_client = [](NodeId) { return std::make_unique<EchoClient>(); },
       .make_server = [](NodeId) { return std::make_unique<EchoServer>(); },
+      // Writes follow reads: one server applies every write in arrival order and echoes its whole state.
+      .writes_follow_reads = WritesFollowReads::promised,
   };
 }
 

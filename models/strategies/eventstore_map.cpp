@@ -281,6 +281,8 @@ ModelInfo make(std::string name, std::string description, Options options, bool 
       .make_server = [options](NodeId) { return std::make_unique<LogServer>(options); },
       // Event sourcing keeps a log of events by design (the absolute bound still applies). The
       // unbounded baseline is held to growth with its state: a log never trimmed is its bug.
+      // Writes follow reads: clients apply the server's event stream in order.
+      .writes_follow_reads = WritesFollowReads::promised,
       .metadata_growth = correct ? MetadataGrowth::keeps_history : MetadataGrowth::with_state,
   };
 }

@@ -185,6 +185,8 @@ ModelInfo make(std::string name, std::string description, bool validate) {
       .breaks = validate ? std::nullopt : std::optional<Invariant>(Invariant::phantom_or_double_applied),
       .make_client = [](NodeId) { return std::make_unique<GuardedClient>(); },
       .make_server = [validate](NodeId) { return std::make_unique<GuardedServer>(validate); },
+      // Writes follow reads: one server applies and pushes every write in one order.
+      .writes_follow_reads = WritesFollowReads::promised,
   };
 }
 

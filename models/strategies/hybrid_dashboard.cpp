@@ -153,6 +153,8 @@ ModelInfo hybrid_dashboard_model() {
       .breaks = std::nullopt,
       .make_client = [](NodeId) { return std::make_unique<DashboardClient>(); },
       .make_server = [](NodeId) { return std::make_unique<DashboardServer>(); },
+      // Writes follow reads: one server applies and pushes every write in one order.
+      .writes_follow_reads = WritesFollowReads::promised,
   };
 }
 

@@ -1528,6 +1528,8 @@ ModelInfo or_set_list_model() {
       .datagram_links = true,
       .multi_server = true,
       .holds_messages = true,
+      // Writes follow reads: an operation is applied only after everything it had seen (causal delivery).
+      .writes_follow_reads = WritesFollowReads::promised,
       .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }

@@ -22,10 +22,18 @@
 //   from the server's snapshot on its last connect): writes acknowledged since are gone. Any other write to the
 //   field would once have excused the loss under server order; a write acknowledged, or shown to
 //   the writer, before the lost one was issued cannot be ordered after it.
+// - outbox-map-subscribe-first subscribes before it fetches, as an app does that opens a live
+//   query and then loads the initial data: the server pushes every write to a connection at once
+//   but sends its snapshot only when the client asks, and after loading it (half a second). A
+//   client back from a disconnection shows a push made by a user who had read writes the client
+//   has not yet fetched, beside the older values those writes replaced. Every replica ends right
+//   and no view goes back; that breaks writes follow reads.
 #include <algorithm>
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -39,7 +47,7 @@
 namespace syncstorm {
 namespace {
 
-enum Tag : std::uint8_t { kOp = 1, kAck = 2, kSnapshot = 3, kUpdate = 4, kHello = 5 };
+enum Tag : std::uint8_t { kOp = 1, kAck = 2, kSnapshot = 3, kUpdate = 4, kHello = 5, kFetch = 6 };
 
 /// How a client variant departs from the correct strategy.
 struct ClientFlaws {
@@ -47,6 +55,7 @@ struct ClientFlaws {
   bool newest_first = false;      ///< outbox-map-newest-first
   bool says_hello = false;        ///< outbox-map-rebuilding-server: tells the server what it saw
   bool no_rebase = false;         ///< outbox-map-no-rebase: pushes replace the view, pending edits and all
+  bool subscribe_first = false;   ///< outbox-map-subscribe-first: asks for the snapshot once connected
 };
 
 std::string encode_snapshot(const Fields& fields) { return fields_message(kSnapshot, fields); }
@@ -69,6 +78,12 @@ class OutboxClient final : public Node {
   void on_message(Context& ctx, NodeId, std::string_view payload) override {
     Reader r(payload);
     const std::uint8_t tag = r.u8();
+    if (tag == kAck && flaws_.subscribe_first && !loaded_) {
+      // Kept until the snapshot is in: forgetting a pending edit before the server's state holds
+      // it would take it off the user's screen (this baseline breaks writes follow reads only).
+      early_acks_.emplace_back(payload);
+      return;
+    }
     if (tag == kAck) {
       if (!mirror_.read_ack(ctx, r)) return;
     } else if (tag == kUpdate) {
@@ -76,6 +91,12 @@ class OutboxClient final : public Node {
     } else if (tag == kSnapshot) {
       if (!mirror_.read_snapshot(ctx, r, true)) return;
       synced_ = mirror_.server();
+      loaded_ = true;
+      for (const std::string& ack : std::exchange(early_acks_, {})) {
+        Reader early(ack);
+        early.u8();
+        mirror_.read_ack(ctx, early);
+      }
     } else {
       return;
     }
@@ -84,7 +105,10 @@ class OutboxClient final : public Node {
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
+    loaded_ = false;
+    early_acks_.clear();  // answers on a connection that is gone: the resends below bring them again
     if (flaws_.says_hello) ctx.send(peer, fields_message(kHello, synced_));
+    if (flaws_.subscribe_first) ctx.send_control(peer, Writer().u8(kFetch).take());
     std::vector<const Operation*> resend;
     for (const auto& [id, entry] : mirror_.outbox().entries()) resend.push_back(&entry.op);
     if (flaws_.newest_first) std::reverse(resend.begin(), resend.end());
@@ -98,17 +122,27 @@ class OutboxClient final : public Node {
   ClientFlaws flaws_;
   ServerMirror mirror_;
   Fields synced_;  ///< the last whole snapshot the server sent: what the client cached on its last connect
+  bool loaded_ = false;  ///< outbox-map-subscribe-first: this connection's snapshot has arrived
+  std::vector<std::string> early_acks_;  ///< outbox-map-subscribe-first: acknowledgements before it
 };
+
+/// outbox-map-subscribe-first: how long its server takes to load a snapshot a client asked for.
+constexpr Duration kSnapshotLoad = Duration::millis(500);
 
 class OutboxServer final : public Node {
  public:
-  explicit OutboxServer(AppliedFields::Dedup dedup = AppliedFields::Dedup::per_client_mark) : state_(dedup) {}
+  explicit OutboxServer(AppliedFields::Dedup dedup = AppliedFields::Dedup::per_client_mark,
+                        bool snapshot_on_fetch = false)
+      : state_(dedup), snapshot_on_fetch_(snapshot_on_fetch) {}
 
   void on_start(Context& ctx) override { state_.restore(ctx); }
 
   void on_message(Context& ctx, NodeId from, std::string_view payload) override {
     Reader r(payload);
-    if (r.u8() != kOp) return;
+    const std::uint8_t tag = r.u8();
+    // The initial query takes longer than the subscription: the snapshot is loaded, then sent.
+    if (tag == kFetch && snapshot_on_fetch_) ctx.set_timer(kSnapshotLoad, from.value);
+    if (tag != kOp) return;
     auto op = Operation::decode(r.bytes());
     if (!r.ok() || !op || op->kind != OpKind::map_set) return;
     if (state_.apply(ctx, *op)) {
@@ -121,13 +155,23 @@ class OutboxServer final : public Node {
     ctx.send_control(from, Writer().u8(kAck).u64(op->id.value).take());  // a resend is acknowledged again
   }
 
-  void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, encode_snapshot(state_.fields())); }
+  void on_connected(Context& ctx, NodeId peer) override {
+    if (!snapshot_on_fetch_) ctx.send(peer, encode_snapshot(state_.fields()));
+  }
+
+  void on_timer(Context& ctx, std::uint64_t client) override {
+    // A snapshot loaded for a client (tag: its node id), sent if it is still connected.
+    if (snapshot_on_fetch_ && ctx.connected(NodeId{static_cast<std::uint32_t>(client)})) {
+      ctx.send(NodeId{static_cast<std::uint32_t>(client)}, encode_snapshot(state_.fields()));
+    }
+  }
 
   std::optional<State> state() const override { return to_state(state_.fields()); }
   std::uint64_t metadata_bytes() const override { return state_.metadata_bytes(); }
 
  private:
   AppliedFields state_;  ///< the fields, and what makes a resend apply once
+  bool snapshot_on_fetch_;  ///< outbox-map-subscribe-first: the snapshot waits for the client's kFetch
 };
 
 /// The rebuilding server: state in memory only; after a start it adopts the first view a client
@@ -186,12 +230,19 @@ ModelInfo outbox_variant(std::string name, std::string description, ClientFlaws 
       .breaks = breaks,
       .make_client = [flaws](NodeId) { return std::make_unique<OutboxClient>(flaws); },
       .make_server = nullptr,
+      // Writes follow reads: one server applies and pushes every write in one order, after a client's snapshot.
+      .writes_follow_reads = WritesFollowReads::promised,
   };
   if (rebuilding_server) {
     info.make_server = [](NodeId) { return std::make_unique<RebuildingServer>(); };
     info.metadata_growth = MetadataGrowth::server_keeps_writes;  // its in-memory set of applied ids
   } else {
     info.make_server = [](NodeId) { return std::make_unique<OutboxServer>(); };
+  }
+  if (flaws.subscribe_first) {
+    info.make_server = [](NodeId) {
+      return std::make_unique<OutboxServer>(AppliedFields::Dedup::per_client_mark, true);
+    };
   }
   if (flaws.newest_first) {
     // Its server keeps every applied id, so that the reversed resends are applied (out of order)
@@ -216,6 +267,12 @@ ModelInfo outbox_map_no_rebase_model() {
                         ClientFlaws{.no_rebase = true}, false, Invariant::read_your_writes);
 }
 
+ModelInfo outbox_map_subscribe_first_model() {
+  return outbox_variant("outbox-map-subscribe-first",
+                        "outbox-map whose server pushes to a connection before the client has fetched the snapshot: a write shows before what its writer had read",
+                        ClientFlaws{.subscribe_first = true}, false, Invariant::writes_follow_reads);
+}
+
 ModelInfo outbox_map_rebuilding_server_model() {
   return outbox_variant("outbox-map-rebuilding-server",
                         "outbox-map whose server keeps state in memory and rebuilds it after a restart from the first client that reconnects",
@@ -232,6 +289,8 @@ ModelInfo outbox_map_model() {
       .breaks = std::nullopt,
       .make_client = [](NodeId) { return std::make_unique<OutboxClient>(ClientFlaws{}); },
       .make_server = [](NodeId) { return std::make_unique<OutboxServer>(); },
+      // Writes follow reads: one server applies and pushes every write in one order, after a client's snapshot.
+      .writes_follow_reads = WritesFollowReads::promised,
   };
 }
 
@@ -245,6 +304,8 @@ ModelInfo outbox_map_memory_model() {
       .breaks = Invariant::silent_rollback,
       .make_client = [](NodeId) { return std::make_unique<OutboxClient>(ClientFlaws{.outbox_in_memory = true}); },
       .make_server = [](NodeId) { return std::make_unique<OutboxServer>(); },
+      // Writes follow reads: one server applies and pushes every write in one order, after a client's snapshot.
+      .writes_follow_reads = WritesFollowReads::promised,
   };
 }
 

@@ -169,6 +169,8 @@ ModelInfo refetch_map_model() {
       .breaks = std::nullopt,
       .make_client = [](NodeId) { return std::make_unique<FetchClient>(); },
       .make_server = [](NodeId) { return std::make_unique<FetchServer>(false); },
+      // Writes follow reads: every fetch reads the primary's whole state.
+      .writes_follow_reads = WritesFollowReads::promised,
   };
 }
 

@@ -29,14 +29,15 @@ enum Tag : std::uint8_t {
   kAccepted = 2,  ///< server -> client: u64 op, u32 key, u64 version it got
   kRejected = 3,  ///< server -> client: u64 op
   kUpdate = 4,    ///< server -> client: u32 n, then n x (u32 key, u64 version, u64 value, u32 writer)
-  kReplicate = 5, ///< leader -> follower: one accepted write: u32 key, u64 version, u64 value, u32 writer
+  kReplicate = 5, ///< leader -> follower: one accepted write: u32 key, u64 version, u64 value, u32 writer,
+                  ///< u64 the writes the leader has accepted in all, this one included
   kSync = 6,      ///< client -> server every period: u64 digest of the server state the client knows,
                   ///< u64 oldest pending op (what a quiet client lets the server forget)
   // Between servers (see AuthoritativeServer):
   kForwarded = 7,     ///< follower -> leader: u32 client, bytes: the client's kWrite or kSync
   kRelay = 8,         ///< leader -> follower: u32 client, bytes: an answer for it
   kState = 9,         ///< leader -> follower: every field, as kUpdate's body
-  kStateRequest = 10, ///< follower -> leader, when it starts: send kState
+  kStateRequest = 10, ///< follower -> leader, when it starts or misses a replication: send kState
 };
 
 constexpr std::uint64_t kTimer = 1;
@@ -420,12 +421,25 @@ class AuthoritativeServer final : public Node {
       if (r.ok() && !is_server(ctx, client)) ctx.send_control(client, answer);
     } else if (tag == kReplicate || tag == kState) {
       const auto fields = tag == kReplicate ? read_one(r) : read_fields(r);
-      if (!fields) return;
+      const std::uint64_t accepted = tag == kReplicate ? r.u64() : 0;
+      if (!fields || !r.ok()) return;
+      if (tag == kReplicate && accepted != accepted_ + 1) {
+        // One or more writes before this one never arrived (lost with a connection to the
+        // leader): applying it would show the follower's clients a write before one its writer
+        // may have read. The leader's whole state brings both, in one update.
+        if (accepted > accepted_ + 1 && !awaiting_state_) {
+          awaiting_state_ = true;
+          ctx.send_control(leader_id(ctx), Writer().u8(kStateRequest).take());
+        }
+        return;
+      }
+      if (tag == kState) awaiting_state_ = false;
       // The leader's versions of a field only grow: each newer one replaces the replica's.
       Fields changed;
       for (const auto& [key, incoming] : *fields) {
         auto it = fields_.find(key);
         if (it != fields_.end() && it->second.version >= incoming.version) continue;
+        accepted_ += incoming.version - (it == fields_.end() ? 0 : it->second.version);
         fields_[key] = incoming;
         changed[key] = incoming;
       }
@@ -506,6 +520,7 @@ class AuthoritativeServer final : public Node {
     if (fresh) {
       if (f.writer != from.value) f.run_start = f.version;
       f.version += 1;
+      accepted_ += 1;
       f.value = op;
       f.writer = from.value;
       d.version = f.version;
@@ -520,6 +535,7 @@ class AuthoritativeServer final : public Node {
     Writer out;
     out.u8(kReplicate);
     write_field(out, key, f);
+    out.u64(accepted_);
     send_followers(ctx, out.take());
   }
 
@@ -587,6 +603,8 @@ class AuthoritativeServer final : public Node {
     if (!r.ok()) return;  // a corrupt store is treated as empty
     fields_ = std::move(fields);
     decisions_ = std::move(decisions);
+    accepted_ = 0;
+    for (const auto& [key, field] : fields_) accepted_ += field.version;
   }
 
   Fields fields_;
@@ -598,6 +616,12 @@ class AuthoritativeServer final : public Node {
   /// Leader: the follower each client's last message came through (none: the client's own link).
   std::map<std::uint32_t, NodeId> routes_;
   std::uint64_t ticks_ = 0;
+  /// The writes accepted so far that this server's fields hold: the sum of their versions, since
+  /// each accepted write raises its field's version by one. The leader numbers its replications by
+  /// it, and a follower applies one only when it holds every write before it.
+  std::uint64_t accepted_ = 0;
+  /// Follower: it asked the leader for its whole state after a gap and has not had it yet.
+  bool awaiting_state_ = false;
 };
 
 ModelInfo make_info(bool silent) {
@@ -615,6 +639,9 @@ ModelInfo make_info(bool silent) {
   // order made, digests repair lost broadcasts (the datagram-relay scenario holds it to it).
   info.datagram_links = true;
   info.multi_server = true;  // one leader decides; followers forward, relay and catch up
+  // The leader's order reaches a client in order over its connection; over datagrams a client
+  // takes each field's newest version as it arrives, so one field may run ahead of another.
+  info.writes_follow_reads = WritesFollowReads::over_streams;
   return info;
 }
 

@@ -281,6 +281,8 @@ ModelInfo make(std::string name, std::string description, bool snapshot_rollback
       .breaks = snapshot_rollback ? std::optional<Invariant>(Invariant::convergence) : std::nullopt,
       .make_client = [snapshot_rollback](NodeId) { return std::make_unique<UndoClient>(snapshot_rollback); },
       .make_server = [](NodeId) { return std::make_unique<UndoServer>(); },
+      // Writes follow reads: one server applies and pushes every write in one order.
+      .writes_follow_reads = WritesFollowReads::promised,
   };
 }
 

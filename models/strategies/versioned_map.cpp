@@ -12,7 +12,8 @@
 //   schema 2 to everyone, and old clients ignore what they cannot parse. Old clients' writes are
 //   never saved and they never see the others': the checkers report divergence.
 // Apart from the schemas this is the outbox-map strategy: outbox, resend on reconnect, server dedup,
-// persistence before acknowledgement, pushes to connected clients, a snapshot on connect.
+// persistence before acknowledgement, a snapshot when a client says hello on its connection, and
+// pushes to every client that has said it (never before its snapshot).
 #include <algorithm>
 #include <map>
 #include <set>
@@ -168,10 +169,13 @@ class VersionedServer final : public Node {
   /// What a client receives: downcast to its schema when upcasting is on, the server's schema otherwise.
   std::uint8_t outgoing_schema(NodeId client) const { return upcast_ ? schema_of(client) : kNewSchema; }
 
-  /// Tells every connected client of a newly applied change, each in its own schema.
+  /// Tells every client that said hello on its connection of a newly applied change, each in its
+  /// own schema. One still to say hello gets this change in the snapshot its hello asks for: a push
+  /// ahead of that snapshot would show it this change without the older ones its writer had read
+  /// (and, to an old client, in a schema it cannot parse).
   void publish(Context& ctx, const Change& c) {
     ctx.store().flush();  // durable before anyone hears of it
-    for (NodeId client : ctx.clients()) {
+    for (const auto& [client, schema] : schemas_) {
       if (ctx.connected(client)) ctx.send(client, encode_event(outgoing_schema(client), c));
     }
   }
@@ -198,6 +202,8 @@ ModelInfo make(std::string name, std::string description, bool upcast) {
       .breaks = upcast ? std::nullopt : std::optional<Invariant>(Invariant::convergence),
       .make_client = [](NodeId) { return std::make_unique<VersionedClient>(); },
       .make_server = [upcast](NodeId) { return std::make_unique<VersionedServer>(upcast); },
+      // Writes follow reads: one server applies and pushes every write in one order, after a client's snapshot.
+      .writes_follow_reads = WritesFollowReads::promised,
   };
 }
 

@@ -17,6 +17,7 @@ std::string_view describe(Invariant invariant) {
     case Invariant::monotonic_writes: return "an acknowledged write is never replaced by an earlier write of its own client: every replica applies one user's writes in the order they were made";
     case Invariant::monotonic_reads: return "a replica's view of a field or item never goes back to a value the one it showed had superseded, nor loses it without a remove";
     case Invariant::read_your_writes: return "once a user sees their own write, their replica never shows an older value in its place (unless the write was rejected)";
+    case Invariant::writes_follow_reads: return "a replica that shows a user's write also shows what that user had read before making it, or a newer value (for a model that promises causal visibility)";
   }
   return "?";
 }

@@ -22,6 +22,7 @@ enum class Invariant : std::uint8_t {
   monotonic_writes,
   monotonic_reads,
   read_your_writes,
+  writes_follow_reads,
 };
 inline constexpr std::pair<Invariant, std::string_view> kInvariantNames[] = {
     {Invariant::convergence, "convergence"},
@@ -33,6 +34,7 @@ inline constexpr std::pair<Invariant, std::string_view> kInvariantNames[] = {
     {Invariant::monotonic_writes, "monotonic-writes"},
     {Invariant::monotonic_reads, "monotonic-reads"},
     {Invariant::read_your_writes, "read-your-writes"},
+    {Invariant::writes_follow_reads, "writes-follow-reads"},
 };
 std::string_view to_string(Invariant invariant);
 std::optional<Invariant> parse_invariant(std::string_view text);
@@ -43,6 +45,7 @@ inline constexpr Invariant kAllInvariants[] = {
     Invariant::lost_acknowledged_write, Invariant::silent_rollback,
     Invariant::phantom_or_double_applied, Invariant::bounded_metadata,
     Invariant::monotonic_writes, Invariant::monotonic_reads, Invariant::read_your_writes,
+    Invariant::writes_follow_reads,
 };
 
 }  // namespace syncstorm

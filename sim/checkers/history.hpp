@@ -82,6 +82,11 @@ struct OpRecord {
   /// before it issued this one, the latest kSeenBeforeMax of them. The server had applied each of
   /// them before this write existed, so none may be ordered after it.
   std::vector<OpId> seen_before;
+  /// Runs of a model that promises writes follow reads: writes of other fields or items, made by
+  /// other users, that its client had reported `seen` before it issued this one, the latest of each
+  /// key, at most kReadBeforeMax. A replica that shows this write must show them too, or a value
+  /// that may supersede them.
+  std::vector<OpId> read_before;
 };
 
 /// How many seen writes per client and key OpRecord::seen_before keeps. A bound on memory, not on
@@ -89,6 +94,10 @@ struct OpRecord {
 /// or that a view may show after this one, unless a chain through the writes still recorded orders
 /// it first; a finding may be missed, a false one is never raised.
 inline constexpr std::size_t kSeenBeforeMax = 4;
+
+/// How many reads of other keys OpRecord::read_before keeps, the latest first. A bound on memory, not
+/// on soundness: a read the record forgot is only not judged; a false finding is never raised.
+inline constexpr std::size_t kReadBeforeMax = 8;
 
 /// A client replica's view of a field or item going from one write's value to an earlier-issued
 /// write's value, or to nothing, between two samples: the raw material of the session checks
@@ -108,6 +117,24 @@ struct ViewRegression {
 /// How many view regressions a run records; later ones are not judged. A bound on memory for runs
 /// that go badly wrong, not on soundness: a regression not recorded is only a finding missed.
 inline constexpr std::size_t kViewRegressionsMax = 4'096;
+
+/// A sampled client view that shows another user's write (`shown`) beside something other than
+/// a write that user had read before making it (`read`, of another key): the key shows `instead`, an
+/// earlier-issued write, or nothing. The raw material of the writes-follow-reads check, which asks
+/// whether users saw `instead` ordered before `read`, or a remove that had reached the node explains
+/// the absence. Recorded only for a model that promises writes follow reads.
+struct ReadGap {
+  NodeId node;
+  Instant at;       ///< the sample
+  OpId shown;       ///< another user's write the view shows
+  OpId read;        ///< what that user had read before writing it
+  OpId instead;     ///< what the view shows for read's key; zero when nothing
+  std::shared_ptr<const CausalPast> past{};  ///< as ViewRegression::past
+};
+
+/// How many read gaps a run records; later ones are not judged (a bound on memory, as
+/// kViewRegressionsMax).
+inline constexpr std::size_t kReadGapsMax = 4'096;
 
 /// What a node held at one moment: its sync metadata beside the state that metadata serves.
 struct MetadataSample {
@@ -167,6 +194,10 @@ struct History {
   std::vector<NodeId> untrusted;
   /// Client views sampled every 100 ms of the run (map and list only), in sample order.
   std::vector<ViewRegression> view_regressions;
+  /// Whether the model promises writes follow reads (ModelInfo::writes_follow_reads), and, when it
+  /// does, the sampled views that showed a write without something its writer had read.
+  bool writes_follow_reads = false;
+  std::vector<ReadGap> read_gaps;
 
   /// Samples taken during the writes (MetadataSampling), oldest first, and which nodes the model's
   /// MetadataGrowth declaration lets the growth check judge.

@@ -1122,6 +1122,88 @@ void check_sessions(const History& history, const OpIndex& index, const Invarian
   }
 }
 
+/// Whether item `read`, missing from a view (`gap`), may be gone legitimately: a remove that had
+/// reached the node may take it away, or may take away a later value of the item that had reached
+/// the node and may have replaced it (the remove saw the value after the one the writer had read).
+/// Looks at most kViewChainMax such values; past that it gives the view the benefit of the doubt.
+bool read_removed_by(const History& history, const OpIndex& index, const OpRecord& read, const ReadGap& gap) {
+  const ViewRegression reg{gap.node, gap.at, read.op.key, gap.read, OpId{}, gap.past};
+  if (item_removed_by(history, index, read.op.key, read, reg)) return true;
+  auto ops = index.by_key.find(read.op.key);
+  if (ops == index.by_key.end()) return false;
+  std::optional<OwnWrites> own;
+  std::size_t looked = 0;
+  for (OpId id : ops->second.writes) {
+    const OpRecord& later = history.record(id);
+    if (id == read.op.id || later.op.issued_at > gap.at || (told_failed(later) && *later.rejected <= gap.at) ||
+        !reached(later, gap.node, gap.past.get())) {
+      continue;
+    }
+    if (++looked > kViewChainMax) return true;
+    if (!own) own = own_writes_of(history, ops->second);
+    if (!seen_ordered_before(history, *own, later, read) && item_removed_by(history, index, read.op.key, later, reg)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/// Writes follow reads, for a model that promises it: a view that shows another user's write must
+/// show, for each key that user had read before writing it, that read or a value that may supersede
+/// it. Judged by what users saw, like the view checks: the value shown instead breaks the promise
+/// only when users saw it ordered before the read (seen_ordered_before); nothing shown, only when
+/// no remove that had reached the node may take the read away.
+void check_writes_follow_reads(const History& history, const OpIndex& index, const InvariantOptions& options,
+                               Findings& findings) {
+  if (!history.writes_follow_reads || !enabled(options, Invariant::writes_follow_reads)) return;
+  std::map<KeyId, OwnWrites> own_by_key;  // built only for the keys a gap names
+  for (const ReadGap& gap : history.read_gaps) {
+    const OpRecord& shown = history.record(gap.shown);
+    const OpRecord& read = history.record(gap.read);
+    if (history.is_untrusted(shown.op.client)) continue;  // a hostile user's reads promise nothing
+    if (told_failed(shown) && *shown.rejected <= gap.at) continue;
+    if (told_failed(read) && *read.rejected <= gap.at) continue;  // its user was told it was rolled back
+    const Subject subject = view_subject(history, read.op.key);
+    if (findings.has(Invariant::writes_follow_reads, subject)) continue;
+    if (gap.instead.valid()) {
+      // The node's own write: an optimistic replica shows its user's write over what it received
+      // (pending, or acknowledged before the server's next state arrived), whatever the server
+      // ordered after it. What a replica shows of its own writes is read-your-writes' to judge, and
+      // where it ends, the final-state checks'.
+      const OpRecord& instead = history.record(gap.instead);
+      if (instead.op.client == gap.node) continue;
+      auto [own, fresh] = own_by_key.try_emplace(read.op.key);
+      if (fresh) {
+        auto ops = index.by_key.find(read.op.key);
+        if (ops != index.by_key.end()) own->second = own_writes_of(history, ops->second);
+      }
+      if (!seen_ordered_before(history, own->second, instead, read)) continue;
+    } else if (history.type == DataType::list && read_removed_by(history, index, read, gap)) {
+      continue;
+    }
+    const std::string place = fmt::format("{} {}", history.type == DataType::list ? "item" : "field", read.op.key.value);
+    Violation v;
+    v.expected = fmt::format("{} = {} or a value that may supersede it wherever {} is shown", place,
+                             op_name(gap.read), op_name(gap.shown));
+    v.observed = fmt::format("{} = {} beside {} on node {} at {}", place,
+                             gap.instead.valid() ? op_name(gap.instead) : "nothing", op_name(gap.shown),
+                             gap.node.value, format_ms(gap.at));
+    v.detail = fmt::format(
+        "Node {} showed {} (written by node {}, whose replica had shown {} for {} before) while {} showed "
+        "{}, which {} under {}: a write became visible before a write its user had read, and the "
+        "model promises writes follow reads.",
+        gap.node.value, op_name(gap.shown), shown.op.client.value, op_name(gap.read), place, place,
+        gap.instead.valid() ? op_name(gap.instead) : "nothing",
+        gap.instead.valid() ? fmt::format("users saw ordered before {}", op_name(gap.read))
+                            : std::string("no remove that had reached the node explains"),
+        to_string(history.rule));
+    v.involved.push_back({gap.read, "read by the writer first"});
+    v.involved.push_back({gap.shown, "write shown"});
+    if (gap.instead.valid()) v.involved.push_back({gap.instead, "older value shown beside it"});
+    findings.add(Invariant::writes_follow_reads, subject, gap.read, std::move(v));
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // 5. Phantom or double-applied values.
 
@@ -1494,6 +1576,7 @@ std::vector<Violation> check_invariants(const History& history, const InvariantO
   }
   check_absences(history, snapshot, index, options, findings);
   check_sessions(history, index, options, findings);
+  check_writes_follow_reads(history, index, options, findings);
   if (enabled(options, Invariant::phantom_or_double_applied)) check_phantoms(history, snapshot, findings);
   if (enabled(options, Invariant::bounded_metadata)) check_metadata(history, options, findings);
   return std::move(findings).sorted();

@@ -33,6 +33,7 @@ void Simulation::crash_node(std::uint32_t i) {
   // A crash ends a client's session: its next incarnation's view starts afresh, even when it is
   // back before the next sample (a reload between two samples was judged against the old view).
   if (!views_.empty()) views_[i].clear();
+  if (!reads_.empty()) reads_[i].clear();  // what its user had read went with the session
 }
 
 bool Simulation::cut(NodeId from, NodeId to, Instant* heals) const {

@@ -57,6 +57,11 @@ void Simulation::setup() {
   // Seen writes matter to the checkers wherever a field or item has writes to rank.
   if (h.type == DataType::map || h.type == DataType::list) seen_writes_.resize(count);
   if (h.type != DataType::counter) views_.resize(count);  // a counter has no per-write view
+  const bool wfr = model_.writes_follow_reads == WritesFollowReads::promised ||
+                   (model_.writes_follow_reads == WritesFollowReads::over_streams &&
+                    schedule_.network.client_link == LinkKind::stream);
+  h.writes_follow_reads = wfr && (h.type == DataType::map || h.type == DataType::list);
+  if (h.writes_follow_reads) reads_.resize(count);
   h.metadata_bound_applies = model_.metadata_growth != MetadataGrowth::keeps_every_change;
   h.growth_judges_clients = model_.metadata_growth != MetadataGrowth::keeps_history &&
                             model_.metadata_growth != MetadataGrowth::keeps_every_change;
@@ -136,6 +141,11 @@ void Simulation::user_operation(std::size_t index) {
     const auto seen = seen_writes_[client].find(r.op.key);
     if (seen != seen_writes_[client].end()) r.seen_before.insert(r.seen_before.end(), seen->second.begin(), seen->second.end());
   }
+  if (!reads_.empty()) {
+    for (auto it = reads_[client].rbegin(); it != reads_[client].rend(); ++it) {
+      if (result_.history.record(*it).op.key != r.op.key) r.read_before.push_back(*it);
+    }
+  }
   ++result_.metrics.operations;
   record(TraceKind::operation, client, r.op.key.value, r.op.id.value, static_cast<std::uint64_t>(r.op.kind));
   invoke(n, [&](Node& model, Context& ctx) { model.on_user_operation(ctx, r.op); });
@@ -185,6 +195,15 @@ void Simulation::note_seen_write(NodeId node, const Operation& op) {
   if (std::find(seen.begin(), seen.end(), op.id) != seen.end()) return;
   if (seen.size() == kSeenBeforeMax) seen.erase(seen.begin());
   seen.push_back(op.id);
+  if (reads_.empty()) return;
+  ReadWrites& reads = reads_[node.value];
+  const History& h = result_.history;
+  // One per key: a newer read of a key stands for the older one (a view that shows the newer write
+  // shows something that may supersede the older).
+  auto same_key = std::find_if(reads.begin(), reads.end(), [&](OpId id) { return h.record(id).op.key == op.key; });
+  if (same_key != reads.end()) reads.erase(same_key);
+  else if (reads.size() == kReadBeforeMax) reads.erase(reads.begin());
+  reads.push_back(op.id);
 }
 
 void Simulation::sample_convergence(bool before_heal) {
@@ -254,6 +273,7 @@ void Simulation::note_view(std::uint32_t i, const State& state) {
     return std::pair{h.ops[a - 1].op.issued_at, a} < std::pair{h.ops[b - 1].op.issued_at, b};
   };
   std::vector<std::pair<std::uint32_t, std::uint64_t>>& previous = views_[i];
+  if (h.writes_follow_reads) note_read_gaps(i, view, previous);
   auto now_it = view.begin();
   for (const auto& [key, from] : previous) {
     while (now_it != view.end() && now_it->first < key) ++now_it;
@@ -264,6 +284,32 @@ void Simulation::note_view(std::uint32_t i, const State& state) {
     h.view_regressions.push_back({NodeId{i}, now_, KeyId{key}, OpId{from}, OpId{to}, delivered_past(i)});
   }
   previous.swap(view);
+}
+
+void Simulation::note_read_gaps(std::uint32_t i, const View& view, const View& previous) {
+  History& h = result_.history;
+  const auto recorded = [&h](std::uint64_t id) { return id >= 1 && id <= h.ops.size(); };
+  for (const auto& entry : view) {
+    // Only a write the view did not show at the last sample: one shown then was judged then, and
+    // a read's key going back since is the monotonic-reads check's.
+    if (std::binary_search(previous.begin(), previous.end(), entry)) continue;
+    if (!recorded(entry.second)) continue;
+    const OpRecord& shown = h.ops[entry.second - 1];
+    if (shown.op.client.value == i) continue;  // its own write: read-your-writes and monotonic reads
+    for (OpId read : shown.read_before) {
+      const OpRecord& r = h.ops[read.value - 1];
+      auto at = std::lower_bound(view.begin(), view.end(), std::pair{r.op.key.value, std::uint64_t{0}});
+      const std::uint64_t instead = at != view.end() && at->first == r.op.key.value ? at->second : 0;
+      if (instead == read.value) continue;
+      // A later-issued value can never be one users saw ordered before the read.
+      if (instead != 0 && (!recorded(instead) || std::pair{h.ops[instead - 1].op.issued_at, instead} >
+                                                     std::pair{r.op.issued_at, read.value})) {
+        continue;
+      }
+      if (h.read_gaps.size() >= kReadGapsMax) return;
+      h.read_gaps.push_back({NodeId{i}, now_, shown.op.id, read, OpId{instead}, delivered_past(i)});
+    }
+  }
 }
 
 /// Twice a run, outside the hot loop: reads every live node's metadata and state without touching it,

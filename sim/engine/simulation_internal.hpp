@@ -323,6 +323,12 @@ class Simulation {
   void sample_convergence(bool before_heal);
   /// Compares client `i`'s state with its last sampled view and records the regressions.
   void note_view(std::uint32_t i, const State& state);
+  /// A client view: sorted (key, value) entries, a text element being its own key.
+  using View = std::vector<std::pair<std::uint32_t, std::uint64_t>>;
+  /// For a model that promises writes follow reads: records in History::read_gaps each write of
+  /// another user that `view` shows and `previous` did not, beside a key that lacks what that
+  /// user had read (see ReadGap).
+  void note_read_gaps(std::uint32_t i, const View& view, const View& previous);
   void sample_metadata(std::size_t before);
   void count_server_load(Instant at, std::uint32_t n = 1);
   void note_all_connected();
@@ -538,6 +544,11 @@ class Simulation {
   /// oldest first; copied into OpRecord::seen_before when it issues a write of that key.
   using SeenWrites = boost::container::static_vector<OpId, kSeenBeforeMax>;
   std::vector<std::map<KeyId, SeenWrites>> seen_writes_;
+  /// For a model that promises writes follow reads: per client, the other users' writes it last
+  /// reported seen, one per key, at most kReadBeforeMax, oldest first; copied into
+  /// OpRecord::read_before when it issues a write. Empty for other models.
+  using ReadWrites = boost::container::static_vector<OpId, kReadBeforeMax>;
+  std::vector<ReadWrites> reads_;
   /// Map and list runs: per client, the sorted (key, value) entries its state showed at the last
   /// sample of its current incarnation, for History::view_regressions.
   std::vector<std::vector<std::pair<std::uint32_t, std::uint64_t>>> views_;

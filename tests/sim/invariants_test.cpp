@@ -1737,3 +1737,111 @@ TEST_CASE("a value nobody wrote on an honest replica is a phantom even when a ho
   b.history().untrusted = {NodeId{2}};
   CHECK(of(check(b.history()), Invariant::phantom_or_double_applied).size() == 1);
 }
+
+namespace {
+/// A sampled view of client `node` at 30 s showing `shown` beside `instead` for the key of `read`.
+ReadGap read_gap(std::uint32_t node, OpId shown, OpId read, OpId instead) {
+  return ReadGap{NodeId{node}, Instant::start() + Duration::seconds(30), shown, read, instead};
+}
+}  // namespace
+
+TEST_CASE("a view that shows a write beside an older value than its writer had read breaks writes follow reads",
+          "[invariants][sessions]") {
+  // Client 3 overwrote client 2's field 1 after seeing it; client 4 saw client 3's value and then
+  // wrote field 2. Client 1's view shows client 4's write with field 1 still at client 2's value.
+  Builder b(DataType::map, SupersedeRule::server_order);
+  const OpId old_value = b.op(2, OpKind::map_set, 1);
+  const OpId read = b.op(3, OpKind::map_set, 1);
+  b.seen_before(read, {old_value});
+  const OpId shown = b.op(4, OpKind::map_set, 2);
+  b.ack(old_value).ack(read).ack(shown);
+  b.history().ops.at(old_value.value - 1).acknowledged = b.history().ops.at(shown.value - 1).op.issued_at;
+  b.history().ops.at(shown.value - 1).read_before = {read};
+  for (std::uint32_t n : {0, 1, 2, 3, 4}) b.node(n, map_state({{1, read}, {2, shown}}));
+  b.history().writes_follow_reads = true;
+  b.history().read_gaps.push_back(read_gap(1, shown, read, old_value));
+  SECTION("flagged, naming the field that lags and the three writes") {
+    const auto found = check(b.history());
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].invariant == Invariant::writes_follow_reads);
+    CHECK(found[0].subject == "field 1");
+    REQUIRE(found[0].involved.size() == 3);
+    CHECK(found[0].involved[0].op == read);
+    CHECK(found[0].involved[1].op == shown);
+    CHECK(found[0].involved[2].op == old_value);
+  }
+  SECTION("a model that does not promise it is not judged by it") {
+    b.history().writes_follow_reads = false;
+    CHECK(check(b.history()).empty());
+  }
+  SECTION("nothing shown for the field lags too") {
+    b.history().read_gaps.front().instead = OpId{};
+    CHECK(of(check(b.history()), Invariant::writes_follow_reads).size() == 1);
+  }
+  SECTION("a value users did not see ordered before the read may be shown beside the write") {
+    b.seen_before(read, {});
+    CHECK(check(b.history()).empty());
+  }
+  SECTION("the node's own write may stand over what it received") {
+    b.history().read_gaps.front().node = NodeId{2};
+    CHECK(check(b.history()).empty());
+  }
+  SECTION("a read rolled back, its user told, before the sample promises nothing") {
+    b.history().ops.at(read.value - 1).acknowledged.reset();
+    b.reject(read);
+    CHECK(of(check(b.history()), Invariant::writes_follow_reads).empty());
+  }
+  SECTION("a hostile writer's reads promise nothing") {
+    b.history().untrusted = {NodeId{4}};
+    CHECK(of(check(b.history()), Invariant::writes_follow_reads).empty());
+  }
+}
+
+TEST_CASE("an item a writer had read may be missing beside its write only on account of a remove that had reached the view",
+          "[invariants][sessions]") {
+  Builder b(DataType::list);
+  const OpId add = b.op(2, OpKind::list_add, 5);
+  b.sees(3, 2);
+  const OpId shown = b.op(3, OpKind::list_add, 6);
+  b.op(4, OpKind::list_remove, 5);
+  b.ack(add).ack(shown);
+  b.history().ops.at(shown.value - 1).read_before = {add};
+  for (std::uint32_t n : {0, 1, 2, 3, 4}) b.node(n, list_state({{6, shown}}));
+  b.history().writes_follow_reads = true;
+  b.history().read_gaps.push_back(read_gap(1, shown, add, OpId{}));
+  b.history().read_gaps.front().past = b.past_of({3});
+  CHECK(of(check(b.history()), Invariant::writes_follow_reads).size() == 1);
+
+  // Having received the remove, the view may lack the item.
+  b.history().read_gaps.front().past = b.past_of({3, 4});
+  CHECK(of(check(b.history()), Invariant::writes_follow_reads).empty());
+}
+
+TEST_CASE("an item a writer had read may be missing beside its write when a remove took a later value of it",
+          "[invariants][sessions]") {
+  // Client 3 read client 2's add, then wrote item 6. Client 2 then replaced its add (an update,
+  // sent before the add was acknowledged, without it), and client 4, having received the update
+  // but not the add, removed the item without showing it (a blind remove). A view with both the update and the remove lacks the item
+  // legitimately, although under add-wins the remove cannot take the add itself away.
+  Builder b(DataType::list, SupersedeRule::add_wins);
+  const OpId add = b.op(2, OpKind::list_add, 5);
+  b.sees(3, 2);
+  const OpId shown = b.op(3, OpKind::list_add, 6);
+  const OpId later = b.op(2, OpKind::list_update, 5);
+  b.sees(4, 2);
+  const OpId remove = b.op(4, OpKind::list_remove, 5);
+  CausalPast without_add = *b.history().ops.at(remove.value - 1).past;
+  without_add.exclude(NodeId{2}, {1});
+  b.history().ops.at(remove.value - 1).past = std::make_shared<const CausalPast>(without_add);
+  b.ack(add).ack(shown).ack(later).ack(remove);
+  b.history().ops.at(shown.value - 1).read_before = {add};
+  for (std::uint32_t n : {0, 1, 2, 3, 4}) b.node(n, list_state({{6, shown}}));
+  b.history().writes_follow_reads = true;
+  b.history().read_gaps.push_back(read_gap(1, shown, add, OpId{}));
+  b.history().read_gaps.front().past = b.past_of({3, 4});
+  CHECK(of(check(b.history()), Invariant::writes_follow_reads).empty());
+
+  // Without the remove, nothing took the item away.
+  b.history().read_gaps.front().past = b.past_of({3});
+  CHECK(of(check(b.history()), Invariant::writes_follow_reads).size() == 1);
+}
