@@ -1204,6 +1204,21 @@ std::variant<ExternalSpec, std::string> decode_describe(const json& a, ExternalS
     }
     *flag = it->get<bool>();
   }
+  // Its promise to the writes-follow-reads check, named as ModelInfo's (over_streams or
+  // over-streams): anything else is an error, not a promise silently dropped.
+  if (const auto promise = a.find("writes_follow_reads"); promise != a.end()) {
+    std::optional<WritesFollowReads> parsed;
+    if (promise->is_string()) {
+      std::string name = promise->get<std::string>();
+      std::replace(name.begin(), name.end(), '_', '-');
+      parsed = parse_enum(kWritesFollowReadsNames, name);
+    }
+    if (!parsed) {
+      return fmt::format("the adapter's describe answer has a \"writes_follow_reads\" that is not \"promised\", "
+                         "\"over_streams\" or \"not_promised\"; it sent {}", shorten(a.dump()));
+    }
+    spec.writes_follow_reads = *parsed;
+  }
   return spec;
 }
 
@@ -1248,6 +1263,7 @@ ModelInfo external_model(const ExternalSpec& spec) {
             const bool reuse = pool != nullptr && !fresh_process_per_run();
             return std::static_pointer_cast<void>(std::make_shared<Session>(spec, reuse ? pool : nullptr));
           },
+      .writes_follow_reads = spec.writes_follow_reads,
       .metadata_growth = spec.metadata_growth,
   };
 }

@@ -46,6 +46,9 @@ struct ExternalSpec {
   /// ModelInfo::multi_server), from its describe action: off unless it says so.
   bool datagram_links = false;
   bool multi_server = false;
+  /// Its promise of writes follow reads (ModelInfo::writes_follow_reads), from its describe action:
+  /// none unless it makes one.
+  WritesFollowReads writes_follow_reads = WritesFollowReads::not_promised;
   /// Shipped adapters: the folder whose package.json lists the npm packages the adapter needs
   /// ("" for an adapter given on the command line, which describe_external starts at once).
   std::string package_dir = "";

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "models/external/external.hpp"
 #include "sim/scenario/scenario.hpp"
@@ -182,4 +183,32 @@ TEST_CASE("an adapter that declares several servers and datagram links runs ther
   REQUIRE(apart.aborted.empty());
   CHECK(std::any_of(apart.violations.begin(), apart.violations.end(),
                     [](const Violation& v) { return v.invariant == Invariant::convergence; }));
+}
+
+TEST_CASE("an adapter that promises writes follow reads is held to it, and one that does not is not",
+          "[external][kit][node]") {
+  // tests/models/adapters/kit-subscribe-first.js: its server pushes to a connection before the
+  // client has its snapshot. On partition-heal that breaks writes follow reads and nothing else.
+  if (!needs_node()) return;
+  const std::string script = "node " + testing::source_path("tests/models/adapters/kit-subscribe-first.js");
+  const Scenario scenario = shipped_scenario("partition-heal");
+  const auto broken = [&](const ModelInfo& model) {
+    const RunResult r = run(scenario, model, 1);
+    INFO(r.aborted);
+    REQUIRE(r.aborted.empty());
+    std::vector<std::string> names;
+    for (const Violation& v : r.violations) names.emplace_back(to_string(v.invariant));
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    return names;
+  };
+  auto promising = describe_external(script);
+  REQUIRE(promising.ok());
+  CHECK(promising.value().writes_follow_reads == WritesFollowReads::promised);
+  CHECK(broken(promising.value()) == std::vector<std::string>{"writes-follow-reads"});
+
+  auto silent = describe_external(script + " --no-promise");
+  REQUIRE(silent.ok());
+  CHECK(silent.value().writes_follow_reads == WritesFollowReads::not_promised);
+  CHECK(broken(silent.value()).empty());
 }

@@ -72,4 +72,10 @@ TEST_CASE("fields of the wrong JSON type are errors or defaults, never an except
   CHECK(describe(R"(,"multi_server":"yes")").value().find("\"multi_server\" that is not true or false") != std::string::npos);
   CHECK(describe(R"(,"datagram_links":1)").value().find("\"datagram_links\" that is not true or false") != std::string::npos);
   CHECK(describe(R"(,"multi_server":true,"datagram_links":false)") == std::nullopt);
+  // So must a promise to the writes-follow-reads check: a misspelt one would leave it unjudged.
+  CHECK(describe(R"(,"writes_follow_reads":"promised")") == std::nullopt);
+  CHECK(describe(R"(,"writes_follow_reads":"over_streams")") == std::nullopt);
+  CHECK(describe(R"(,"writes_follow_reads":"not-promised")") == std::nullopt);
+  CHECK(describe(R"(,"writes_follow_reads":"always")").value().find("\"writes_follow_reads\" that is not") != std::string::npos);
+  CHECK(describe(R"(,"writes_follow_reads":true)").value().find("\"writes_follow_reads\" that is not") != std::string::npos);
 }

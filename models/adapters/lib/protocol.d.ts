@@ -95,6 +95,8 @@ export interface Description {
   multi_server?: boolean;
   /** The client-server messages survive loss, duplication and reordering: runs over datagram links. */
   datagram_links?: boolean;
+  /** A promise the checkers hold it to: a replica showing a user's write also shows what that user had read first (PROTOCOL.md, "Deployments"). */
+  writes_follow_reads?: 'promised' | 'over_streams' | 'not_promised';
 }
 
 /** A replica as protocol.serve drives it: each method handles the event of its name. */
