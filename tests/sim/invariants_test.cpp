@@ -1821,8 +1821,9 @@ TEST_CASE("an item a writer had read may be missing beside its write when a remo
           "[invariants][sessions]") {
   // Client 3 read client 2's add, then wrote item 6. Client 2 then replaced its add (an update,
   // sent before the add was acknowledged, without it), and client 4, having received the update
-  // but not the add, removed the item without showing it (a blind remove). A view with both the update and the remove lacks the item
-  // legitimately, although under add-wins the remove cannot take the add itself away.
+  // but not the add, removed the item without showing it (a blind remove). A view with both the
+  // update and the remove lacks the item legitimately, although under add-wins the remove cannot
+  // take the add itself away.
   Builder b(DataType::list, SupersedeRule::add_wins);
   const OpId add = b.op(2, OpKind::list_add, 5);
   b.sees(3, 2);
