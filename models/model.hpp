@@ -238,25 +238,33 @@ enum class MetadataGrowth : std::uint8_t {
                         ///< learns it does not fit, without the gate calling the library buggy.
 };
 
-/// Whether a strategy promises writes follow reads across fields and items: a replica that shows a
-/// user's write also shows what that user's replica had shown before the write was made (or a value
-/// that may supersede it). Causal delivery keeps it, and so does one server that applies every change
-/// in one order and relays them, in that order, over each client's connection. A per-key design
-/// need not: a last-writer-wins map merged field by field, across servers or from gossip, may show a
-/// field's new value before another field's older write arrives.
-enum class WritesFollowReads : std::uint8_t {
+/// Whether a strategy promises an order across fields and items, where it runs. Two such promises
+/// (ModelInfo::writes_follow_reads, ModelInfo::writes_in_order) take these values.
+///
+/// Writes follow reads: a replica that shows a user's write also shows what that user's replica had
+/// shown before the write was made (or a value that may supersede it). Causal delivery keeps it, and
+/// so does one server that applies every change in one order and relays them, in that order, over
+/// each client's connection. A per-key design need not: a last-writer-wins map merged field by
+/// field, across servers or from gossip, may show a field's new value before another field's older
+/// write arrives.
+///
+/// Writes in order (monotonic writes across keys): a replica that shows a user's write also shows
+/// that user's earlier writes of other fields and items that its replica had applied (or values
+/// that may supersede them). The same designs keep it, when each client's writes reach the server
+/// in the order they were made; a design that sends some writes lazily and others at once need not.
+enum class OrderPromise : std::uint8_t {
   not_promised,  ///< the check does not judge it
   over_streams,  ///< promised while clients talk to their server over stream links (one ordered
-                 ///< connection); over datagram links its per-field merge may show a newer write first
+                 ///< connection); over datagram links messages overtake each other and it need not hold
   promised,      ///< promised on every link and deployment it runs on
 };
 
 /// Its names, as `syncstorm list --json` prints them.
-inline constexpr std::pair<WritesFollowReads, std::string_view> kWritesFollowReadsNames[] = {
-    {WritesFollowReads::not_promised, "not-promised"},
-    {WritesFollowReads::over_streams, "over-streams"},
-    {WritesFollowReads::promised, "promised"}};
-inline std::string_view to_string(WritesFollowReads promise) { return name_of(kWritesFollowReadsNames, promise); }
+inline constexpr std::pair<OrderPromise, std::string_view> kOrderPromiseNames[] = {
+    {OrderPromise::not_promised, "not-promised"},
+    {OrderPromise::over_streams, "over-streams"},
+    {OrderPromise::promised, "promised"}};
+inline std::string_view to_string(OrderPromise promise) { return name_of(kOrderPromiseNames, promise); }
 
 /// A strategy as the registry knows it: its facts and how to make its nodes.
 struct ModelInfo {
@@ -291,9 +299,13 @@ struct ModelInfo {
   /// Called by the engine once at the start of every run; nodes get the result from
   /// Context::run_session(). Empty for models whose nodes share nothing.
   std::function<std::shared_ptr<void>()> begin_run = nullptr;
-  /// Whether it promises writes follow reads across fields and items (see WritesFollowReads): a
+  /// Whether it promises writes follow reads across fields and items (see OrderPromise): a
   /// declaration the checker holds it to, on map and list runs.
-  WritesFollowReads writes_follow_reads = WritesFollowReads::not_promised;
+  OrderPromise writes_follow_reads = OrderPromise::not_promised;
+  /// Whether it promises that one user's writes of different fields and items become visible in the
+  /// order they were made (see OrderPromise): judged as monotonic writes, on map and list runs. The
+  /// same key's order is judged for every model.
+  OrderPromise writes_in_order = OrderPromise::not_promised;
   /// How its metadata may grow (see MetadataGrowth): a declaration the checker holds it to.
   MetadataGrowth metadata_growth = MetadataGrowth::with_state;
   /// One of the bug suite (models/bugs/): a target for benchmarks of bug finding, many of them found

@@ -30,6 +30,7 @@ ModelInfo outbox_map_newest_first_model();
 ModelInfo outbox_map_rebuilding_server_model();
 ModelInfo outbox_map_no_rebase_model();
 ModelInfo outbox_map_subscribe_first_model();
+ModelInfo outbox_map_field_shards_model();
 ModelInfo eventstore_map_model();
 ModelInfo eventstore_map_full_resync_model();
 ModelInfo eventstore_map_unbounded_model();
@@ -89,6 +90,7 @@ ModelRegistry shipped_models() {
   registry.add(outbox_map_rebuilding_server_model());
   registry.add(outbox_map_no_rebase_model());
   registry.add(outbox_map_subscribe_first_model());
+  registry.add(outbox_map_field_shards_model());
   registry.add(eventstore_map_model());
   registry.add(eventstore_map_full_resync_model());
   registry.add(eventstore_map_unbounded_model());

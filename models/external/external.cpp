@@ -1204,20 +1204,23 @@ std::variant<ExternalSpec, std::string> decode_describe(const json& a, ExternalS
     }
     *flag = it->get<bool>();
   }
-  // Its promise to the writes-follow-reads check, named as ModelInfo's (over_streams or
-  // over-streams): anything else is an error, not a promise silently dropped.
-  if (const auto promise = a.find("writes_follow_reads"); promise != a.end()) {
-    std::optional<WritesFollowReads> parsed;
-    if (promise->is_string()) {
-      std::string name = promise->get<std::string>();
+  // Its promises of order across keys, named as ModelInfo's (over_streams or over-streams):
+  // anything else is an error, not a promise silently dropped.
+  for (auto [key, promise] : {std::pair{"writes_follow_reads", &spec.writes_follow_reads},
+                              std::pair{"writes_in_order", &spec.writes_in_order}}) {
+    const auto it = a.find(key);
+    if (it == a.end()) continue;
+    std::optional<OrderPromise> parsed;
+    if (it->is_string()) {
+      std::string name = it->get<std::string>();
       std::replace(name.begin(), name.end(), '_', '-');
-      parsed = parse_enum(kWritesFollowReadsNames, name);
+      parsed = parse_enum(kOrderPromiseNames, name);
     }
     if (!parsed) {
-      return fmt::format("the adapter's describe answer has a \"writes_follow_reads\" that is not \"promised\", "
-                         "\"over_streams\" or \"not_promised\"; it sent {}", shorten(a.dump()));
+      return fmt::format("the adapter's describe answer has a \"{}\" that is not \"promised\", "
+                         "\"over_streams\" or \"not_promised\"; it sent {}", key, shorten(a.dump()));
     }
-    spec.writes_follow_reads = *parsed;
+    *promise = *parsed;
   }
   return spec;
 }
@@ -1264,6 +1267,7 @@ ModelInfo external_model(const ExternalSpec& spec) {
             return std::static_pointer_cast<void>(std::make_shared<Session>(spec, reuse ? pool : nullptr));
           },
       .writes_follow_reads = spec.writes_follow_reads,
+      .writes_in_order = spec.writes_in_order,
       .metadata_growth = spec.metadata_growth,
   };
 }

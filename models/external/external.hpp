@@ -48,7 +48,9 @@ struct ExternalSpec {
   bool multi_server = false;
   /// Its promise of writes follow reads (ModelInfo::writes_follow_reads), from its describe action:
   /// none unless it makes one.
-  WritesFollowReads writes_follow_reads = WritesFollowReads::not_promised;
+  OrderPromise writes_follow_reads = OrderPromise::not_promised;
+  /// Its promise of writes in order across keys (ModelInfo::writes_in_order), from its describe action.
+  OrderPromise writes_in_order = OrderPromise::not_promised;
   /// Shipped adapters: the folder whose package.json lists the npm packages the adapter needs
   /// ("" for an adapter given on the command line, which describe_external starts at once).
   std::string package_dir = "";

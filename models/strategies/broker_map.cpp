@@ -526,7 +526,8 @@ ModelInfo make(std::string name, std::string description, bool durable) {
       // Its metadata may grow with the writes on the server only: the broker retains its newest log
       // entries, one per write up to its retention limit.
       // Writes follow reads: every change reaches clients through one ordered broker stream.
-      .writes_follow_reads = WritesFollowReads::promised,
+      .writes_follow_reads = OrderPromise::promised,
+      .writes_in_order = OrderPromise::promised,
       .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }

@@ -102,7 +102,8 @@ ModelInfo echo_model() {
       .make_client = [](NodeId) { return std::make_unique<EchoClient>(); },
       .make_server = [](NodeId) { return std::make_unique<EchoServer>(); },
       // Writes follow reads: one server applies every write in arrival order and echoes its whole state.
-      .writes_follow_reads = WritesFollowReads::promised,
+      .writes_follow_reads = OrderPromise::promised,
+      .writes_in_order = OrderPromise::promised,
   };
 }
 

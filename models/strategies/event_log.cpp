@@ -640,7 +640,8 @@ ModelInfo event_log_info(Variant variant) {
       .multi_server = true,  // followers replay the leader's log and forward to it
       .holds_messages = true,
       // Writes follow reads: clients apply the leader's log in order, followers replay it.
-      .writes_follow_reads = WritesFollowReads::promised,
+      .writes_follow_reads = OrderPromise::promised,
+      .writes_in_order = OrderPromise::promised,
       .metadata_growth = MetadataGrowth::keeps_history,
   };
   if (full_resync) {

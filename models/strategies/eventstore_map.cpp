@@ -282,7 +282,8 @@ ModelInfo make(std::string name, std::string description, Options options, bool 
       // Event sourcing keeps a log of events by design (the absolute bound still applies). The
       // unbounded baseline is held to growth with its state: a log never trimmed is its bug.
       // Writes follow reads: clients apply the server's event stream in order.
-      .writes_follow_reads = WritesFollowReads::promised,
+      .writes_follow_reads = OrderPromise::promised,
+      .writes_in_order = OrderPromise::promised,
       .metadata_growth = correct ? MetadataGrowth::keeps_history : MetadataGrowth::with_state,
   };
 }

@@ -186,7 +186,8 @@ ModelInfo make(std::string name, std::string description, bool validate) {
       .make_client = [](NodeId) { return std::make_unique<GuardedClient>(); },
       .make_server = [validate](NodeId) { return std::make_unique<GuardedServer>(validate); },
       // Writes follow reads: one server applies and pushes every write in one order.
-      .writes_follow_reads = WritesFollowReads::promised,
+      .writes_follow_reads = OrderPromise::promised,
+      .writes_in_order = OrderPromise::promised,
   };
 }
 

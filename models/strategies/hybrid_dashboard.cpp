@@ -154,7 +154,11 @@ ModelInfo hybrid_dashboard_model() {
       .make_client = [](NodeId) { return std::make_unique<DashboardClient>(); },
       .make_server = [](NodeId) { return std::make_unique<DashboardServer>(); },
       // Writes follow reads: one server applies and pushes every write in one order.
-      .writes_follow_reads = WritesFollowReads::promised,
+      .writes_follow_reads = OrderPromise::promised,
+      // Not writes in order: a preference waits for the next batch (up to 2 s) while an aggregate
+      // written after it is sent at once, so others may see a user's aggregate before the preference
+      // that user had set first. The article's lazy preferences promise no more.
+      .writes_in_order = OrderPromise::not_promised,
   };
 }
 

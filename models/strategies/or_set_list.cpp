@@ -1529,7 +1529,10 @@ ModelInfo or_set_list_model() {
       .multi_server = true,
       .holds_messages = true,
       // Writes follow reads: an operation is applied only after everything it had seen (causal delivery).
-      .writes_follow_reads = WritesFollowReads::promised,
+      .writes_follow_reads = OrderPromise::promised,
+      // Writes in order over streams only: over datagrams a client's operations overtake each other
+      // on the way to its server, which applies each as it arrives once its writer's base is in.
+      .writes_in_order = OrderPromise::over_streams,
       .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }

@@ -28,7 +28,16 @@
 //   client back from a disconnection shows a push made by a user who had read writes the client
 //   has not yet fetched, beside the older values those writes replaced. Every replica ends right
 //   and no view goes back; that breaks writes follow reads.
+// - outbox-map-field-shards keeps each field on one of four shards, as a store that partitions a
+//   document's fields, and a shard commits its writes one at a time, the busier shards slower
+//   (100 to 400 ms). A user's edits of two fields, sent together after a reconnect or made in quick
+//   succession, commit and reach everyone else in the order of their shards' speed, not the order
+//   they were made. One field's writes stay in order and every replica ends right; that breaks
+//   monotonic writes across fields.
 #include <algorithm>
+#include <array>
+#include <cassert>
+#include <deque>
 #include <map>
 #include <set>
 #include <string>
@@ -56,6 +65,7 @@ struct ClientFlaws {
   bool says_hello = false;        ///< outbox-map-rebuilding-server: tells the server what it saw
   bool no_rebase = false;         ///< outbox-map-no-rebase: pushes replace the view, pending edits and all
   bool subscribe_first = false;   ///< outbox-map-subscribe-first: asks for the snapshot once connected
+  bool field_shards = false;      ///< outbox-map-field-shards (a server flaw: its fields' shards)
 };
 
 std::string encode_snapshot(const Fields& fields) { return fields_message(kSnapshot, fields); }
@@ -174,6 +184,63 @@ class OutboxServer final : public Node {
   bool snapshot_on_fetch_;  ///< outbox-map-subscribe-first: the snapshot waits for the client's kFetch
 };
 
+/// outbox-map-field-shards: how many shards hold the fields, and how long shard k takes to commit one
+/// write ((k + 1) times this).
+constexpr std::uint32_t kFieldShards = 4;
+constexpr Duration kShardCommit = Duration::millis(100);
+
+/// outbox-map-field-shards' server: OutboxServer with each write queued on its field's shard and
+/// applied, pushed and acknowledged when the shard commits it. A shard's queue is in memory: a
+/// restart forgets writes not yet committed (never acknowledged, so their clients send them again).
+class ShardedServer final : public Node {
+ public:
+  void on_start(Context& ctx) override { state_.restore(ctx); }
+
+  void on_message(Context& ctx, NodeId from, std::string_view payload) override {
+    Reader r(payload);
+    if (r.u8() != kOp) return;
+    auto op = Operation::decode(r.bytes());
+    if (!r.ok() || !op || op->kind != OpKind::map_set) return;
+    const std::uint32_t shard = op->key.value % kFieldShards;
+    std::deque<Pending>& queue = shards_[shard];
+    if (queue.size() >= kShardQueueMax) return;  // unanswered: its client sends it again on reconnect
+    queue.push_back({from, *op});
+    if (queue.size() == 1) ctx.set_timer(kShardCommit * (shard + 1), shard);
+  }
+
+  void on_timer(Context& ctx, std::uint64_t shard) override {
+    std::deque<Pending>& queue = shards_[shard];
+    assert(!queue.empty());
+    const auto [from, op] = queue.front();
+    queue.pop_front();
+    // Its lane is its shard: a shard sees one client's writes of its fields in order, the shards do not.
+    if (state_.apply(ctx, op, static_cast<std::uint8_t>(shard))) {
+      ctx.store().flush();
+      const std::string update = Writer().u8(kUpdate).u32(op.key.value).u64(op.id.value).take();
+      for (NodeId client : ctx.clients()) {
+        if (ctx.connected(client)) ctx.send(client, update);
+      }
+    }
+    if (ctx.connected(from)) ctx.send_control(from, Writer().u8(kAck).u64(op.id.value).take());
+    if (!queue.empty()) ctx.set_timer(kShardCommit * (shard + 1), shard);
+  }
+
+  void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, encode_snapshot(state_.fields())); }
+
+  std::optional<State> state() const override { return to_state(state_.fields()); }
+  std::uint64_t metadata_bytes() const override { return state_.metadata_bytes(); }
+
+ private:
+  struct Pending {
+    NodeId from;
+    Operation op;
+  };
+  /// A bound on each shard's backlog: past it a write goes unanswered, as from an overloaded store.
+  static constexpr std::size_t kShardQueueMax = 1'024;
+  AppliedFields state_;
+  std::array<std::deque<Pending>, kFieldShards> shards_;
+};
+
 /// The rebuilding server: state in memory only; after a start it adopts the first view a client
 /// reports, then applies and acknowledges writes as OutboxServer does (without a store).
 class RebuildingServer final : public Node {
@@ -231,7 +298,8 @@ ModelInfo outbox_variant(std::string name, std::string description, ClientFlaws 
       .make_client = [flaws](NodeId) { return std::make_unique<OutboxClient>(flaws); },
       .make_server = nullptr,
       // Writes follow reads: one server applies and pushes every write in one order, after a client's snapshot.
-      .writes_follow_reads = WritesFollowReads::promised,
+      .writes_follow_reads = OrderPromise::promised,
+      .writes_in_order = OrderPromise::promised,
   };
   if (rebuilding_server) {
     info.make_server = [](NodeId) { return std::make_unique<RebuildingServer>(); };
@@ -244,6 +312,7 @@ ModelInfo outbox_variant(std::string name, std::string description, ClientFlaws 
       return std::make_unique<OutboxServer>(AppliedFields::Dedup::per_client_mark, true);
     };
   }
+  if (flaws.field_shards) info.make_server = [](NodeId) { return std::make_unique<ShardedServer>(); };
   if (flaws.newest_first) {
     // Its server keeps every applied id, so that the reversed resends are applied (out of order)
     // rather than dropped: what the baseline shows is the order, for the monotonic-writes check.
@@ -273,6 +342,12 @@ ModelInfo outbox_map_subscribe_first_model() {
                         ClientFlaws{.subscribe_first = true}, false, Invariant::writes_follow_reads);
 }
 
+ModelInfo outbox_map_field_shards_model() {
+  return outbox_variant("outbox-map-field-shards",
+                        "outbox-map whose server commits each field on its own shard, the busier shards slower: one user's edits of two fields reach others out of order",
+                        ClientFlaws{.field_shards = true}, false, Invariant::monotonic_writes);
+}
+
 ModelInfo outbox_map_rebuilding_server_model() {
   return outbox_variant("outbox-map-rebuilding-server",
                         "outbox-map whose server keeps state in memory and rebuilds it after a restart from the first client that reconnects",
@@ -290,7 +365,8 @@ ModelInfo outbox_map_model() {
       .make_client = [](NodeId) { return std::make_unique<OutboxClient>(ClientFlaws{}); },
       .make_server = [](NodeId) { return std::make_unique<OutboxServer>(); },
       // Writes follow reads: one server applies and pushes every write in one order, after a client's snapshot.
-      .writes_follow_reads = WritesFollowReads::promised,
+      .writes_follow_reads = OrderPromise::promised,
+      .writes_in_order = OrderPromise::promised,
   };
 }
 
@@ -305,7 +381,8 @@ ModelInfo outbox_map_memory_model() {
       .make_client = [](NodeId) { return std::make_unique<OutboxClient>(ClientFlaws{.outbox_in_memory = true}); },
       .make_server = [](NodeId) { return std::make_unique<OutboxServer>(); },
       // Writes follow reads: one server applies and pushes every write in one order, after a client's snapshot.
-      .writes_follow_reads = WritesFollowReads::promised,
+      .writes_follow_reads = OrderPromise::promised,
+      .writes_in_order = OrderPromise::promised,
   };
 }
 

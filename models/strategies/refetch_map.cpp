@@ -170,7 +170,8 @@ ModelInfo refetch_map_model() {
       .make_client = [](NodeId) { return std::make_unique<FetchClient>(); },
       .make_server = [](NodeId) { return std::make_unique<FetchServer>(false); },
       // Writes follow reads: every fetch reads the primary's whole state.
-      .writes_follow_reads = WritesFollowReads::promised,
+      .writes_follow_reads = OrderPromise::promised,
+      .writes_in_order = OrderPromise::promised,
   };
 }
 

@@ -641,7 +641,8 @@ ModelInfo make_info(bool silent) {
   info.multi_server = true;  // one leader decides; followers forward, relay and catch up
   // The leader's order reaches a client in order over its connection; over datagrams a client
   // takes each field's newest version as it arrives, so one field may run ahead of another.
-  info.writes_follow_reads = WritesFollowReads::over_streams;
+  info.writes_follow_reads = OrderPromise::over_streams;
+  info.writes_in_order = OrderPromise::over_streams;
   return info;
 }
 

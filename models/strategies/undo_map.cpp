@@ -282,7 +282,8 @@ ModelInfo make(std::string name, std::string description, bool snapshot_rollback
       .make_client = [snapshot_rollback](NodeId) { return std::make_unique<UndoClient>(snapshot_rollback); },
       .make_server = [](NodeId) { return std::make_unique<UndoServer>(); },
       // Writes follow reads: one server applies and pushes every write in one order.
-      .writes_follow_reads = WritesFollowReads::promised,
+      .writes_follow_reads = OrderPromise::promised,
+      .writes_in_order = OrderPromise::promised,
   };
 }
 

@@ -203,7 +203,8 @@ ModelInfo make(std::string name, std::string description, bool upcast) {
       .make_client = [](NodeId) { return std::make_unique<VersionedClient>(); },
       .make_server = [upcast](NodeId) { return std::make_unique<VersionedServer>(upcast); },
       // Writes follow reads: one server applies and pushes every write in one order, after a client's snapshot.
-      .writes_follow_reads = WritesFollowReads::promised,
+      .writes_follow_reads = OrderPromise::promised,
+      .writes_in_order = OrderPromise::promised,
   };
 }
 

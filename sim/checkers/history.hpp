@@ -82,10 +82,10 @@ struct OpRecord {
   /// before it issued this one, the latest kSeenBeforeMax of them. The server had applied each of
   /// them before this write existed, so none may be ordered after it.
   std::vector<OpId> seen_before;
-  /// Runs of a model that promises writes follow reads: writes of other fields or items, made by
-  /// other users, that its client had reported `seen` before it issued this one, the latest of each
-  /// key, at most kReadBeforeMax. A replica that shows this write must show them too, or a value
-  /// that may supersede them.
+  /// Runs of a model that promises writes follow reads: writes of other fields or items that its
+  /// user had read before issuing this one (other users' writes its client reported `seen`, and its
+  /// own writes its client applied), the latest of each key, at most kReadBeforeMax. A replica that
+  /// shows this write must show them too, or a value that may supersede them.
   std::vector<OpId> read_before;
 };
 
@@ -122,7 +122,8 @@ inline constexpr std::size_t kViewRegressionsMax = 4'096;
 /// a write that user had read before making it (`read`, of another key): the key shows `instead`, an
 /// earlier-issued write, or nothing. The raw material of the writes-follow-reads check, which asks
 /// whether users saw `instead` ordered before `read`, or a remove that had reached the node explains
-/// the absence. Recorded only for a model that promises writes follow reads.
+/// the absence (`read` by the writer's own earlier write: judged as monotonic writes). Recorded only
+/// for a model that promises writes follow reads.
 struct ReadGap {
   NodeId node;
   Instant at;       ///< the sample
@@ -197,6 +198,10 @@ struct History {
   /// Whether the model promises writes follow reads (ModelInfo::writes_follow_reads), and, when it
   /// does, the sampled views that showed a write without something its writer had read.
   bool writes_follow_reads = false;
+  /// Whether the model promises one user's writes of different keys are seen in the order they were
+  /// made (ModelInfo::writes_in_order). Either promise records read gaps; this one's are judged as
+  /// monotonic writes.
+  bool writes_in_order = false;
   std::vector<ReadGap> read_gaps;
 
   /// Samples taken during the writes (MetadataSampling), oldest first, and which nodes the model's

@@ -1153,18 +1153,26 @@ bool read_removed_by(const History& history, const OpIndex& index, const OpRecor
 /// it. Judged by what users saw, like the view checks: the value shown instead breaks the promise
 /// only when users saw it ordered before the read (seen_ordered_before); nothing shown, only when
 /// no remove that had reached the node may take the read away.
+///
+/// Writes in order, for a model that promises it: the same, for a writer's own earlier writes of other
+/// keys that its replica had applied (its user read them), judged as monotonic writes (the final-state
+/// check judges one key's order). Its excuse is a rejection told at any time, not only before the
+/// sample: a write the system refused was never in its order, whenever the user heard of it.
 void check_writes_follow_reads(const History& history, const OpIndex& index, const InvariantOptions& options,
                                Findings& findings) {
-  if (!history.writes_follow_reads || !enabled(options, Invariant::writes_follow_reads)) return;
+  if (!history.writes_follow_reads && !history.writes_in_order) return;
   std::map<KeyId, OwnWrites> own_by_key;  // built only for the keys a gap names
   for (const ReadGap& gap : history.read_gaps) {
     const OpRecord& shown = history.record(gap.shown);
     const OpRecord& read = history.record(gap.read);
+    const bool own_write = read.op.client == shown.op.client;
+    const Invariant invariant = own_write ? Invariant::monotonic_writes : Invariant::writes_follow_reads;
+    if (!enabled(options, invariant) || !(own_write ? history.writes_in_order : history.writes_follow_reads)) continue;
     if (history.is_untrusted(shown.op.client)) continue;  // a hostile user's reads promise nothing
     if (told_failed(shown) && *shown.rejected <= gap.at) continue;
-    if (told_failed(read) && *read.rejected <= gap.at) continue;  // its user was told it was rolled back
+    if (told_failed(read) && (own_write || *read.rejected <= gap.at)) continue;  // rolled back, its user told
     const Subject subject = view_subject(history, read.op.key);
-    if (findings.has(Invariant::writes_follow_reads, subject)) continue;
+    if (findings.has(invariant, subject)) continue;
     if (gap.instead.valid()) {
       // The node's own write: an optimistic replica shows its user's write over what it received
       // (pending, or acknowledged before the server's next state arrived), whatever the server
@@ -1182,25 +1190,35 @@ void check_writes_follow_reads(const History& history, const OpIndex& index, con
       continue;
     }
     const std::string place = fmt::format("{} {}", history.type == DataType::list ? "item" : "field", read.op.key.value);
+    const std::string what_instead = gap.instead.valid() ? fmt::format("users saw ordered before {}", op_name(gap.read))
+                                                         : std::string("no remove that had reached the node explains");
     Violation v;
     v.expected = fmt::format("{} = {} or a value that may supersede it wherever {} is shown", place,
                              op_name(gap.read), op_name(gap.shown));
     v.observed = fmt::format("{} = {} beside {} on node {} at {}", place,
                              gap.instead.valid() ? op_name(gap.instead) : "nothing", op_name(gap.shown),
                              gap.node.value, format_ms(gap.at));
-    v.detail = fmt::format(
-        "Node {} showed {} (written by node {}, whose replica had shown {} for {} before) while {} showed "
-        "{}, which {} under {}: a write became visible before a write its user had read, and the "
-        "model promises writes follow reads.",
-        gap.node.value, op_name(gap.shown), shown.op.client.value, op_name(gap.read), place, place,
-        gap.instead.valid() ? op_name(gap.instead) : "nothing",
-        gap.instead.valid() ? fmt::format("users saw ordered before {}", op_name(gap.read))
-                            : std::string("no remove that had reached the node explains"),
-        to_string(history.rule));
-    v.involved.push_back({gap.read, "read by the writer first"});
-    v.involved.push_back({gap.shown, "write shown"});
+    if (own_write) {
+      v.detail = fmt::format(
+          "Node {} showed {} (written by node {}, whose replica had applied its own earlier write {} of {}) "
+          "while {} showed {}, which {} under {}: one user's writes became visible out of the order they "
+          "were made in, and the model promises its users' writes are seen in order across keys.",
+          gap.node.value, op_name(gap.shown), shown.op.client.value, op_name(gap.read), place, place,
+          gap.instead.valid() ? op_name(gap.instead) : "nothing", what_instead, to_string(history.rule));
+      v.involved.push_back({gap.read, "earlier write of the same user"});
+      v.involved.push_back({gap.shown, "later write shown"});
+    } else {
+      v.detail = fmt::format(
+          "Node {} showed {} (written by node {}, whose replica had shown {} for {} before) while {} showed "
+          "{}, which {} under {}: a write became visible before a write its user had read, and the "
+          "model promises writes follow reads.",
+          gap.node.value, op_name(gap.shown), shown.op.client.value, op_name(gap.read), place, place,
+          gap.instead.valid() ? op_name(gap.instead) : "nothing", what_instead, to_string(history.rule));
+      v.involved.push_back({gap.read, "read by the writer first"});
+      v.involved.push_back({gap.shown, "write shown"});
+    }
     if (gap.instead.valid()) v.involved.push_back({gap.instead, "older value shown beside it"});
-    findings.add(Invariant::writes_follow_reads, subject, gap.read, std::move(v));
+    findings.add(invariant, subject, gap.read, std::move(v));
   }
 }
 

@@ -227,7 +227,8 @@ void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action
         if (m.external) j["external"] = true;
         if (m.datagram_links) j["datagram_links"] = true;
         if (m.multi_server) j["multi_server"] = true;
-        if (m.writes_follow_reads != WritesFollowReads::not_promised) j["writes_follow_reads"] = to_string(m.writes_follow_reads);
+        if (m.writes_follow_reads != OrderPromise::not_promised) j["writes_follow_reads"] = to_string(m.writes_follow_reads);
+        if (m.writes_in_order != OrderPromise::not_promised) j["writes_in_order"] = to_string(m.writes_in_order);
         if (m.bug_suite) j["bug_suite"] = true;
         // The shipped scenarios this model can run (data type, topology, a scenario's own model
         // list): what `check` would run it on, so a script need not learn it from check's errors.

@@ -57,11 +57,14 @@ void Simulation::setup() {
   // Seen writes matter to the checkers wherever a field or item has writes to rank.
   if (h.type == DataType::map || h.type == DataType::list) seen_writes_.resize(count);
   if (h.type != DataType::counter) views_.resize(count);  // a counter has no per-write view
-  const bool wfr = model_.writes_follow_reads == WritesFollowReads::promised ||
-                   (model_.writes_follow_reads == WritesFollowReads::over_streams &&
-                    schedule_.network.client_link == LinkKind::stream);
-  h.writes_follow_reads = wfr && (h.type == DataType::map || h.type == DataType::list);
-  if (h.writes_follow_reads) reads_.resize(count);
+  const auto holds = [&](OrderPromise promise) {
+    const bool here = promise == OrderPromise::promised ||
+                      (promise == OrderPromise::over_streams && schedule_.network.client_link == LinkKind::stream);
+    return here && (h.type == DataType::map || h.type == DataType::list);
+  };
+  h.writes_follow_reads = holds(model_.writes_follow_reads);
+  h.writes_in_order = holds(model_.writes_in_order);
+  if (h.writes_follow_reads || h.writes_in_order) reads_.resize(count);
   h.metadata_bound_applies = model_.metadata_growth != MetadataGrowth::keeps_every_change;
   h.growth_judges_clients = model_.metadata_growth != MetadataGrowth::keeps_history &&
                             model_.metadata_growth != MetadataGrowth::keeps_every_change;
@@ -171,6 +174,8 @@ void Simulation::report(NodeId node, OpId op, Lifecycle lifecycle, OpId target) 
       ++m.applied;
       if (m.local_latency_us.size() < kMaxLatencySamples) m.local_latency_us.push_back(since);
       record(TraceKind::applied, node.value, 0, op.value, target.value);
+      // Its user now sees the write: one it has read (read-your-writes), for its next writes.
+      if (h.writes_in_order) note_read(node, r.op);
       break;
     case Lifecycle::acknowledged:
       if (r.acknowledged) return;
@@ -195,7 +200,11 @@ void Simulation::note_seen_write(NodeId node, const Operation& op) {
   if (std::find(seen.begin(), seen.end(), op.id) != seen.end()) return;
   if (seen.size() == kSeenBeforeMax) seen.erase(seen.begin());
   seen.push_back(op.id);
-  if (reads_.empty()) return;
+  if (result_.history.writes_follow_reads) note_read(node, op);
+}
+
+void Simulation::note_read(NodeId node, const Operation& op) {
+  if (op.kind != OpKind::map_set && op.kind != OpKind::list_add && op.kind != OpKind::list_update) return;
   ReadWrites& reads = reads_[node.value];
   const History& h = result_.history;
   // One per key: a newer read of a key stands for the older one (a view that shows the newer write
@@ -273,7 +282,7 @@ void Simulation::note_view(std::uint32_t i, const State& state) {
     return std::pair{h.ops[a - 1].op.issued_at, a} < std::pair{h.ops[b - 1].op.issued_at, b};
   };
   std::vector<std::pair<std::uint32_t, std::uint64_t>>& previous = views_[i];
-  if (h.writes_follow_reads) note_read_gaps(i, view, previous);
+  if (!reads_.empty()) note_read_gaps(i, view, previous);
   auto now_it = view.begin();
   for (const auto& [key, from] : previous) {
     while (now_it != view.end() && now_it->first < key) ++now_it;

@@ -280,6 +280,9 @@ class Simulation {
   void release_held(NodeId node, std::optional<std::uint64_t> tag);
   /// Remembers that `node` showed `op`, a write of a field or item, for OpRecord::seen_before.
   void note_seen_write(NodeId node, const Operation& op);
+  /// For a model that promises writes follow reads: `op` is now the latest write of its key `node`'s
+  /// user has read (another user's write it reported seen, or its own write it applied).
+  void note_read(NodeId node, const Operation& op);
   void abort(std::string reason) {
     if (result_.aborted.empty()) result_.aborted = std::move(reason);
   }
@@ -544,8 +547,9 @@ class Simulation {
   /// oldest first; copied into OpRecord::seen_before when it issues a write of that key.
   using SeenWrites = boost::container::static_vector<OpId, kSeenBeforeMax>;
   std::vector<std::map<KeyId, SeenWrites>> seen_writes_;
-  /// For a model that promises writes follow reads: per client, the other users' writes it last
-  /// reported seen, one per key, at most kReadBeforeMax, oldest first; copied into
+  /// For a model that promises writes follow reads: per client, the writes its user last read (other
+  /// users' writes it reported seen, its own it applied), one per key, at most kReadBeforeMax, oldest
+  /// first; copied into
   /// OpRecord::read_before when it issues a write. Empty for other models.
   using ReadWrites = boost::container::static_vector<OpId, kReadBeforeMax>;
   std::vector<ReadWrites> reads_;

@@ -185,7 +185,7 @@ TEST_CASE("an adapter that declares several servers and datagram links runs ther
                     [](const Violation& v) { return v.invariant == Invariant::convergence; }));
 }
 
-TEST_CASE("an adapter that promises writes follow reads is held to it, and one that does not is not",
+TEST_CASE("an adapter that promises writes follow reads or writes in order is held to it, and one that does not is not",
           "[external][kit][node]") {
   // tests/models/adapters/kit-subscribe-first.js: its server pushes to a connection before the
   // client has its snapshot. On partition-heal that breaks writes follow reads and nothing else.
@@ -204,11 +204,18 @@ TEST_CASE("an adapter that promises writes follow reads is held to it, and one t
   };
   auto promising = describe_external(script);
   REQUIRE(promising.ok());
-  CHECK(promising.value().writes_follow_reads == WritesFollowReads::promised);
+  CHECK(promising.value().writes_follow_reads == OrderPromise::promised);
   CHECK(broken(promising.value()) == std::vector<std::string>{"writes-follow-reads"});
 
   auto silent = describe_external(script + " --no-promise");
   REQUIRE(silent.ok());
-  CHECK(silent.value().writes_follow_reads == WritesFollowReads::not_promised);
+  CHECK(silent.value().writes_follow_reads == OrderPromise::not_promised);
   CHECK(broken(silent.value()).empty());
+
+  // The promise of writes in order is its own: declared alone, only monotonic writes is judged.
+  auto in_order = describe_external(script + " --no-promise --in-order");
+  REQUIRE(in_order.ok());
+  CHECK(in_order.value().writes_follow_reads == OrderPromise::not_promised);
+  CHECK(in_order.value().writes_in_order == OrderPromise::promised);
+  CHECK(broken(in_order.value()) == std::vector<std::string>{"monotonic-writes"});
 }

@@ -78,4 +78,7 @@ TEST_CASE("fields of the wrong JSON type are errors or defaults, never an except
   CHECK(describe(R"(,"writes_follow_reads":"not-promised")") == std::nullopt);
   CHECK(describe(R"(,"writes_follow_reads":"always")").value().find("\"writes_follow_reads\" that is not") != std::string::npos);
   CHECK(describe(R"(,"writes_follow_reads":true)").value().find("\"writes_follow_reads\" that is not") != std::string::npos);
+  // And one to order a user's writes across keys.
+  CHECK(describe(R"(,"writes_in_order":"over-streams")") == std::nullopt);
+  CHECK(describe(R"(,"writes_in_order":"in order")").value().find("\"writes_in_order\" that is not") != std::string::npos);
 }

@@ -1846,3 +1846,53 @@ TEST_CASE("an item a writer had read may be missing beside its write when a remo
   b.history().read_gaps.front().past = b.past_of({3});
   CHECK(of(check(b.history()), Invariant::writes_follow_reads).size() == 1);
 }
+
+TEST_CASE("a view that shows a user's write without that user's earlier write of another field breaks monotonic writes",
+          "[invariants][sessions]") {
+  // Client 3 set field 1 (shown on its replica at once), then field 2. Client 1's view shows the
+  // field 2 write with field 1 still at client 2's older value.
+  Builder b(DataType::map, SupersedeRule::server_order);
+  const OpId old_value = b.op(2, OpKind::map_set, 1);
+  b.sees(3, 2);
+  const OpId first = b.op(3, OpKind::map_set, 1);
+  b.seen_before(first, {old_value});
+  const OpId shown = b.op(3, OpKind::map_set, 2);
+  b.ack(old_value).ack(first).ack(shown);
+  b.history().ops.at(shown.value - 1).read_before = {first};
+  for (std::uint32_t n : {0, 1, 2, 3}) b.node(n, map_state({{1, first}, {2, shown}}));
+  b.history().writes_in_order = true;
+  b.history().read_gaps.push_back(read_gap(1, shown, first, old_value));
+  SECTION("flagged as monotonic writes, naming the earlier write, the later one and the value shown") {
+    const auto found = check(b.history());
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].invariant == Invariant::monotonic_writes);
+    CHECK(found[0].subject == "field 1");
+    REQUIRE(found[0].involved.size() == 3);
+    CHECK(found[0].involved[0].op == first);
+    CHECK(found[0].involved[1].op == shown);
+    CHECK(found[0].involved[2].op == old_value);
+  }
+  SECTION("nothing shown for the field is out of order too") {
+    b.history().read_gaps.front().instead = OpId{};
+    CHECK(of(check(b.history()), Invariant::monotonic_writes).size() == 1);
+  }
+  SECTION("a model that does not promise writes in order is not judged by it") {
+    b.history().writes_in_order = false;
+    b.history().writes_follow_reads = true;  // the other promise does not stand for this one
+    CHECK(check(b.history()).empty());
+  }
+  SECTION("off in the scenario, it is not judged") {
+    InvariantOptions options;
+    std::erase(options.enabled, Invariant::monotonic_writes);
+    CHECK(check(b.history(), options).empty());
+  }
+  SECTION("an earlier write rejected, its user told, even after the sample, was never in the order") {
+    b.unacknowledged(first);
+    b.history().ops.at(first.value - 1).rejected = Instant::start() + Duration::seconds(40);
+    CHECK(of(check(b.history()), Invariant::monotonic_writes).empty());
+  }
+  SECTION("a value users did not see ordered before the earlier write may be shown beside the later") {
+    b.seen_before(first, {});
+    CHECK(check(b.history()).empty());
+  }
+}

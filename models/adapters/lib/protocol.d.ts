@@ -97,6 +97,8 @@ export interface Description {
   datagram_links?: boolean;
   /** A promise the checkers hold it to: a replica showing a user's write also shows what that user had read first (PROTOCOL.md, "Deployments"). */
   writes_follow_reads?: 'promised' | 'over_streams' | 'not_promised';
+  /** A promise the checkers hold it to: a replica showing a user's write also shows that user's earlier writes of other keys (PROTOCOL.md, "Deployments"). */
+  writes_in_order?: 'promised' | 'over_streams' | 'not_promised';
 }
 
 /** A replica as protocol.serve drives it: each method handles the event of its name. */

@@ -8,12 +8,16 @@
 const { adapter, states } = require('../../../models/adapters/lib/kit');
 
 const promise = !process.argv.includes('--no-promise');
+// --in-order: it also promises its users' writes are seen in order across keys, which the same late
+// snapshot breaks (a pushed write shows beside fields its writer had set before the disconnection).
+const inOrder = process.argv.includes('--in-order');
 
 adapter({
   describe: {
     data_type: 'map', topology: 'client_server', rule: 'server_order', protocol: 2,
     description: 'a map whose server pushes before the client has its snapshot (test adapter)',
     ...(promise ? { writes_follow_reads: 'promised' } : {}),
+    ...(inOrder ? { writes_in_order: 'promised' } : {}),
   },
   server(env) {
     const fields = {};  // key -> {value, writer}
