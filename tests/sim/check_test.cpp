@@ -724,6 +724,26 @@ TEST_CASE("list --json names the shipped scenarios each model fits", "[check]") 
   }
 }
 
+TEST_CASE("list --json prints each model's promises of order across keys, and only those it makes", "[check]") {
+  const auto [code, text] = syncstorm::testing::syncstorm_cli("list --json");
+  REQUIRE(code == 0);
+  std::map<std::string, nlohmann::json> by_name;
+  const auto listing = nlohmann::json::parse(text);
+  for (const auto& m : listing.at("models")) by_name[m.at("name").get<std::string>()] = m;
+  const auto promise = [&](const std::string& model, const char* key) {
+    const nlohmann::json& m = by_name.at(model);
+    return m.contains(key) ? m.at(key).get<std::string>() : std::string("none");
+  };
+  CHECK(promise("outbox-map", "writes_follow_reads") == "promised");
+  CHECK(promise("outbox-map", "writes_in_order") == "promised");
+  CHECK(promise("hybrid-dashboard", "writes_follow_reads") == "promised");
+  CHECK(promise("hybrid-dashboard", "writes_in_order") == "none");  // lazy preferences
+  CHECK(promise("or-set-list", "writes_in_order") == "over-streams");
+  CHECK(promise("server-authoritative", "writes_in_order") == "over-streams");
+  CHECK(promise("lww-map", "writes_follow_reads") == "none");
+  CHECK(promise("lww-map", "writes_in_order") == "none");
+}
+
 TEST_CASE("A model written for stream links is refused on a datagram scenario, with the reason", "[check]") {
   // Its verdicts there would be about a transport it never promised to handle: `run` names the
   // scenario's key, `check` says why the model fits none of the scenarios checked.
