@@ -30,6 +30,11 @@
 // delete it once (json0 shrinks the later `sd` by what the earlier removed), so its rule is add_wins
 // like the other texts'.
 // ShareDB keeps every op in its op log, so the server's store grows with every write.
+// The document is one sequence of versions: a client submits each op on the version it shows, the
+// server transforms it to the head and every client applies ops in version order, and a client's
+// own pending ops leave one at a time (composed while one is in flight). So a replica that shows a
+// user's op also shows what that user had seen and written before it: describe promises writes
+// follow reads and writes in order across keys, and the checkers hold ShareDB to both.
 //
 // ShareDB defers its work with process.nextTick and its streams do too. This adapter therefore runs
 // lib/protocol.js's loop in its asynchronous mode: after each event it lets Node.js run until
@@ -378,6 +383,8 @@ protocol.serve(
     rule: variant === 'map' ? 'server_order' : 'add_wins',
     description: `ShareDB ${release}: ${DESCRIPTIONS[variant]}`,
     protocol: 2,
+    writes_follow_reads: 'promised',
+    writes_in_order: 'promised',
   }, KNOWN_BUGS[release] || {}),
   (event) => (event.role === 'server' ? new Server(event) : new Client(event)),
   { async: true },
