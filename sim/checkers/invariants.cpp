@@ -1198,25 +1198,19 @@ void check_writes_follow_reads(const History& history, const OpIndex& index, con
     v.observed = fmt::format("{} = {} beside {} on node {} at {}", place,
                              gap.instead.valid() ? op_name(gap.instead) : "nothing", op_name(gap.shown),
                              gap.node.value, format_ms(gap.at));
-    if (own_write) {
-      v.detail = fmt::format(
-          "Node {} showed {} (written by node {}, whose replica had applied its own earlier write {} of {}) "
-          "while {} showed {}, which {} under {}: one user's writes became visible out of the order they "
-          "were made in, and the model promises its users' writes are seen in order across keys.",
-          gap.node.value, op_name(gap.shown), shown.op.client.value, op_name(gap.read), place, place,
-          gap.instead.valid() ? op_name(gap.instead) : "nothing", what_instead, to_string(history.rule));
-      v.involved.push_back({gap.read, "earlier write of the same user"});
-      v.involved.push_back({gap.shown, "later write shown"});
-    } else {
-      v.detail = fmt::format(
-          "Node {} showed {} (written by node {}, whose replica had shown {} for {} before) while {} showed "
-          "{}, which {} under {}: a write became visible before a write its user had read, and the "
-          "model promises writes follow reads.",
-          gap.node.value, op_name(gap.shown), shown.op.client.value, op_name(gap.read), place, place,
-          gap.instead.valid() ? op_name(gap.instead) : "nothing", what_instead, to_string(history.rule));
-      v.involved.push_back({gap.read, "read by the writer first"});
-      v.involved.push_back({gap.shown, "write shown"});
-    }
+    const std::string writer_had =
+        own_write ? fmt::format("whose replica had applied its own earlier write {} of {}", op_name(gap.read), place)
+                  : fmt::format("whose replica had shown {} for {} before", op_name(gap.read), place);
+    const std::string_view broken =
+        own_write ? "one user's writes became visible out of the order they were made in, and the model promises "
+                    "its users' writes are seen in order across keys"
+                  : "a write became visible before a write its user had read, and the model promises writes follow reads";
+    v.detail = fmt::format("Node {} showed {} (written by node {}, {}) while {} showed {}, which {} under {}: {}.",
+                           gap.node.value, op_name(gap.shown), shown.op.client.value, writer_had, place,
+                           gap.instead.valid() ? op_name(gap.instead) : "nothing", what_instead,
+                           to_string(history.rule), broken);
+    v.involved.push_back({gap.read, own_write ? "earlier write of the same user" : "read by the writer first"});
+    v.involved.push_back({gap.shown, own_write ? "later write shown" : "write shown"});
     if (gap.instead.valid()) v.involved.push_back({gap.instead, "older value shown beside it"});
     findings.add(invariant, subject, gap.read, std::move(v));
   }
