@@ -23,6 +23,7 @@ ModelInfo index_text_model();
 ModelInfo event_log_list_model();
 ModelInfo event_log_list_full_resync_model();
 ModelInfo event_log_list_fire_and_forget_model();
+ModelInfo event_log_list_undo_window_model();
 // Article models: the systems and pitfalls of the real-time state article.
 ModelInfo outbox_map_model();
 ModelInfo outbox_map_memory_model();
@@ -83,6 +84,7 @@ ModelRegistry shipped_models() {
   registry.add(event_log_list_model());
   registry.add(event_log_list_full_resync_model());
   registry.add(event_log_list_fire_and_forget_model());
+  registry.add(event_log_list_undo_window_model());
   // Article models.
   registry.add(outbox_map_model());
   registry.add(outbox_map_memory_model());

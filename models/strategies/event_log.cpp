@@ -17,6 +17,16 @@
 // On a reconnect it drops every remove still unacknowledged, reasoning that the catch-up answer is
 // the truth. A remove sent on a connection that died is lost, and the item comes back on its user's
 // own screen with no error shown: a silent rollback of a remove (adds and updates keep the outbox).
+//
+// event-log-list-undo-window (buggy) gives each remove an undo window, as a mail client holds a sent
+// message: the item leaves its user's screen at once, but the remove waits kUndoTicks of the client's
+// one-second tick before it is sent, outside the order of the client's other writes, which go at
+// once; a write of the held item ends its window (the remove goes first, and the write waits for
+// it). Over stream links every replica ends right, but a user who deletes one item and then adds
+// another is seen by everyone else doing it the other way round: the model still declares its
+// users' writes seen in order (monotonic writes). Over datagrams a remove resent late can also land
+// after a later write of its item, and now and then a reconnect takes a re-added item off its
+// user's screen for a while (read-your-writes): the same flaw, seen from elsewhere.
 #include <algorithm>
 #include <iterator>
 #include <map>
@@ -45,6 +55,7 @@ constexpr std::uint64_t kSnapshotEvery = 16;   ///< events between two snapshots
 constexpr std::uint64_t kRetainedEvents = 32;  ///< newest events the log keeps (more than kSnapshotEvery)
 constexpr Duration kResendInterval = Duration::seconds(1);  ///< unacknowledged ops resent this often
 constexpr std::size_t kAheadMax = 4'096;  ///< events a replica keeps past a gap (bounds its memory)
+constexpr int kUndoTicks = 3;  ///< event-log-list-undo-window: ticks a remove waits before it is sent
 
 enum MsgTag : std::uint8_t {
   kOp = 1,         ///< client -> server, follower -> leader: an operation
@@ -100,9 +111,12 @@ struct Pending {
   std::uint64_t pos = 0;  ///< 0 while unacknowledged
 };
 
+/// How a client sends its removes: with its other writes (correct), or outside their order (buggy).
+enum class Removes { in_order, fire_and_forget, undo_window };
+
 class Client final : public Node {
  public:
-  explicit Client(bool fire_and_forget_removes) : fire_and_forget_removes_(fire_and_forget_removes) {}
+  explicit Client(Removes removes) : removes_(removes) {}
 
   void on_start(Context& ctx) override {
     restore(ctx);
@@ -119,6 +133,23 @@ class Client final : public Node {
     refresh();
     persist(ctx);
     ctx.report(op.id, Lifecycle::applied, removed);
+    if (removes_ == Removes::undo_window) {
+      // A write of an item whose remove is held ends that remove's window: it goes first, and the
+      // write waits for it at the leader, so one item's order is kept (only other items' is not).
+      for (auto it = held_.begin(); it != held_.end();) {
+        const Operation& held = unacked_.at(it->first);
+        if (held.key != op.key) {
+          ++it;
+          continue;
+        }
+        it = held_.erase(it);
+        if (auto server = ctx.connected_server()) send_op(ctx, *server, held);
+      }
+      if (op.kind == OpKind::list_remove) {
+        held_.emplace(op.id, kUndoTicks);  // sent by the tick once its window has passed
+        return;
+      }
+    }
     if (auto server = ctx.connected_server()) send_op(ctx, *server, op);
   }
 
@@ -134,21 +165,24 @@ class Client final : public Node {
   void on_timer(Context& ctx, std::uint64_t tag) override {
     if (tag != kTick) return;
     ctx.set_timer(kResendInterval, kTick);
+    for (auto it = held_.begin(); it != held_.end();) it = --it->second <= 0 ? held_.erase(it) : std::next(it);
     auto server = ctx.connected_server();
     if (!server) return;
     // Datagram links lose messages: resend what is unacknowledged and an unanswered resume.
     if (awaiting_) ctx.send_control(*server, Writer().u8(kResume).u64(last_pos_).take());
     else ctx.send_control(*server, Writer().u8(kPing).u64(last_pos_).take());
     for (const auto& [id, op] : unacked_) {
-      if (!sent_once(op)) send_op(ctx, *server, op);
+      if (!sent_once(op) && !held_.contains(id)) send_op(ctx, *server, op);
     }
   }
 
   void on_connected(Context& ctx, NodeId peer) override {
-    if (fire_and_forget_removes_) forget_unacknowledged_removes(ctx);
+    if (removes_ == Removes::fire_and_forget) forget_unacknowledged_removes(ctx);
     awaiting_ = true;
     ctx.send_control(peer, Writer().u8(kResume).u64(last_pos_).take());
-    for (const auto& [id, op] : unacked_) send_op(ctx, peer, op);
+    for (const auto& [id, op] : unacked_) {
+      if (!held_.contains(id)) send_op(ctx, peer, op);
+    }
   }
 
   std::optional<State> state() const override { return shown_; }
@@ -170,19 +204,26 @@ class Client final : public Node {
     ctx.send_without_own_writes(to, op_message(op, previous_unacked(op.id)), missing);
   }
 
-  /// The unacknowledged operation made just before `id`, or 0. The buggy variant's removes are
-  /// requests outside this order: the leader would wait for one that is never resent.
+  /// The unacknowledged operation made just before `id`, or 0. The buggy variants' removes are
+  /// requests outside this order: the leader would wait for one that is never resent, or not yet
+  /// sent (an undo window's remove joins it once sent).
   OpId previous_unacked(OpId id) const {
     for (auto it = unacked_.lower_bound(id); it != unacked_.begin();) {
       --it;
-      if (!sent_once(it->second)) return it->first;
+      if (!sent_once(it->second) && !held_.contains(it->first)) return it->first;
     }
     return OpId{};
   }
 
-  /// The buggy variant's removes: sent when made, never again.
+  /// The fire-and-forget variant's removes: sent when made, never again.
   bool sent_once(const Operation& op) const {
-    return fire_and_forget_removes_ && op.kind == OpKind::list_remove;
+    return removes_ == Removes::fire_and_forget && op.kind == OpKind::list_remove;
+  }
+
+  /// The buggy variants' removes: not in the order of the client's other writes (an undo window's,
+  /// once sent, may still land after writes made while it was held).
+  bool outside_order(const Operation& op) const {
+    return removes_ != Removes::in_order && op.kind == OpKind::list_remove;
   }
 
   /// The buggy variant's reconnect: a remove not acknowledged by now is taken for failed and dropped
@@ -219,7 +260,7 @@ class Client final : public Node {
     // an older value.
     for (auto& [earlier, p] : pending_) {
       if (!(earlier < id)) break;
-      if ((p.pos == 0 || p.pos > pos) && !sent_once(p.op)) p.pos = pos;
+      if ((p.pos == 0 || p.pos > pos) && !outside_order(p.op)) p.pos = pos;
     }
     settle(ctx);
     ctx.report(id, Lifecycle::acknowledged);
@@ -250,7 +291,12 @@ class Client final : public Node {
     // The leader appends one client's operations in the order they were made, so our own operation
     // here means every earlier one of ours is in the log already: none may stay on top of the log
     // copy (it would hide whatever the log put after it, and show the user an older value).
-    if (op.client == ctx.self()) std::erase_if(pending_, [&](const auto& e) { return e.first <= op.id; });
+    // (The undo window's removes are outside that order: each stays until its own event.)
+    if (op.client == ctx.self()) {
+      forget_pending([&](const auto& e) {
+        return e.first == op.id || (e.first < op.id && !(removes_ == Removes::undo_window && outside_order(e.second.op)));
+      });
+    }
     else pending_.erase(op.id);
   }
 
@@ -280,14 +326,40 @@ class Client final : public Node {
 
   /// Drops pending operations the log copy now holds, then shows and stores the result.
   void settle(Context& ctx) {
-    std::erase_if(pending_, [&](const auto& e) { return e.second.pos != 0 && e.second.pos <= last_pos_; });
+    forget_pending([&](const auto& e) { return e.second.pos != 0 && e.second.pos <= last_pos_; });
     refresh();
     persist(ctx);
   }
 
+  /// Drops the pending operations `in_log` says the log copy holds (the undo window remembers, per
+  /// item, the last of its own writes among them).
+  template <typename InLog>
+  void forget_pending(InLog in_log) {
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (!in_log(*it)) {
+        ++it;
+        continue;
+      }
+      if (removes_ == Removes::undo_window && it->second.op.kind != OpKind::list_remove) {
+        OpId& last = own_in_log_[it->second.op.key];
+        last = std::max(last, it->first);
+      }
+      it = pending_.erase(it);
+    }
+  }
+
   void refresh() {
     Items view = base_;
-    for (const auto& [id, p] : pending_) apply_to(view, p.op);
+    for (const auto& [id, p] : pending_) {
+      // An undo window's remove not yet in the log does not take away its user's own later write
+      // of the item that is (the write went after it, and shows).
+      if (removes_ == Removes::undo_window && p.op.kind == OpKind::list_remove) {
+        auto shown = view.find(p.op.key);
+        auto own = own_in_log_.find(p.op.key);
+        if (shown != view.end() && own != own_in_log_.end() && shown->second == own->second && id < own->second) continue;
+      }
+      apply_to(view, p.op);
+    }
     shown_ = list_state(view);
   }
 
@@ -340,7 +412,12 @@ class Client final : public Node {
   bool awaiting_ = false;             ///< a resume is unanswered
   std::map<std::uint64_t, Operation> ahead_;  ///< events past a gap, applied once it fills (not stored)
   std::set<OpId> reported_;           ///< remote writes already reported as seen
-  bool fire_and_forget_removes_;      ///< the buggy variant: removes sent once, forgotten on reconnect
+  Removes removes_;
+  /// The undo window's removes not yet sent, by the ticks they still wait (not stored: a restarted
+  /// client sends its unacknowledged removes at once).
+  std::map<OpId, int> held_;
+  /// The undo window: per item, the last of its user's own writes the log copy holds (not stored).
+  std::map<KeyId, OpId> own_in_log_;
 };
 
 class Server final : public Node {
@@ -621,11 +698,14 @@ class Server final : public Node {
   std::map<NodeId, std::uint64_t> waiting_;    ///< follower: clients (and their positions) to answer once synced
 };
 
-enum class Variant { delta, full_resync, fire_and_forget };
+enum class Variant { delta, full_resync, fire_and_forget, undo_window };
 
 ModelInfo event_log_info(Variant variant) {
   const bool full_resync = variant == Variant::full_resync;
   const bool fire_and_forget = variant == Variant::fire_and_forget;
+  const Removes removes = fire_and_forget                    ? Removes::fire_and_forget
+                          : variant == Variant::undo_window ? Removes::undo_window
+                                                            : Removes::in_order;
   ModelInfo info{
       .name = "event-log-list",
       .description = "event-sourced server log with snapshots and retention; reconnects get the delta",
@@ -633,7 +713,7 @@ ModelInfo event_log_info(Variant variant) {
       .topology = Topology::client_server,
       .rule = SupersedeRule::server_order,
       .breaks = std::nullopt,
-      .make_client = [fire_and_forget](NodeId) { return std::make_unique<Client>(fire_and_forget); },
+      .make_client = [removes](NodeId) { return std::make_unique<Client>(removes); },
       .make_server = [full_resync](NodeId) { return std::make_unique<Server>(full_resync); },
       // Event sourcing: the server's log of events is the state, so it grows with the writes.
       .datagram_links = !fire_and_forget,
@@ -652,6 +732,11 @@ ModelInfo event_log_info(Variant variant) {
     info.description = "event-log-list whose removes are sent once and dropped on reconnect if unacknowledged: "
                        "a lost remove brings its item back on its user's screen";
     info.breaks = Invariant::silent_rollback;
+  } else if (variant == Variant::undo_window) {
+    info.name = "event-log-list-undo-window";
+    info.description = "event-log-list whose removes wait 3 s in an undo window before they are sent, "
+                       "while adds and updates go at once: a user's delete is seen after their next add";
+    info.breaks = Invariant::monotonic_writes;
   }
   return info;
 }
@@ -661,5 +746,6 @@ ModelInfo event_log_info(Variant variant) {
 ModelInfo event_log_list_model() { return event_log_info(Variant::delta); }
 ModelInfo event_log_list_full_resync_model() { return event_log_info(Variant::full_resync); }
 ModelInfo event_log_list_fire_and_forget_model() { return event_log_info(Variant::fire_and_forget); }
+ModelInfo event_log_list_undo_window_model() { return event_log_info(Variant::undo_window); }
 
 }  // namespace syncstorm

@@ -83,9 +83,10 @@ struct OpRecord {
   /// them before this write existed, so none may be ordered after it.
   std::vector<OpId> seen_before;
   /// Runs of a model that promises writes follow reads: writes of other fields or items that its
-  /// user had read before issuing this one (other users' writes its client reported `seen`, and its
-  /// own writes its client applied), the latest of each key, at most kReadBeforeMax. A replica that
-  /// shows this write must show them too, or a value that may supersede them.
+  /// user had read before issuing this one (other users' writes and removes its client reported
+  /// `seen`, and its own its client applied), the latest of each key, at most kReadBeforeMax. A
+  /// replica that shows this write must show them too, or a value that may supersede them; for a
+  /// remove, not the value it took away (its target) nor one ordered before that.
   std::vector<OpId> read_before;
 };
 
@@ -122,8 +123,10 @@ inline constexpr std::size_t kViewRegressionsMax = 4'096;
 /// a write that user had read before making it (`read`, of another key): the key shows `instead`, an
 /// earlier-issued write, or nothing. The raw material of the writes-follow-reads check, which asks
 /// whether users saw `instead` ordered before `read`, or a remove that had reached the node explains
-/// the absence (`read` by the writer's own earlier write: judged as monotonic writes). Recorded only
-/// for a model that promises writes follow reads.
+/// the absence (`read` by the writer's own earlier write: judged as monotonic writes; a remove read,
+/// the writer's own or one it saw, is recorded only when the view still shows a value of its item,
+/// and breaks the promise when that is the value it took away or older). Recorded only
+/// for a model that promises writes follow reads or writes in order.
 struct ReadGap {
   NodeId node;
   Instant at;       ///< the sample

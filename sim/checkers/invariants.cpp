@@ -1156,7 +1156,8 @@ bool read_removed_by(const History& history, const OpIndex& index, const OpRecor
 ///
 /// Writes in order, for a model that promises it: the same, for a writer's own earlier writes of other
 /// keys that its replica had applied (its user read them), judged as monotonic writes (the final-state
-/// check judges one key's order). Its excuse is a rejection told at any time, not only before the
+/// check judges one key's order). A remove read, the writer's own or another user's, asks that the
+/// view not show the value it took away or an older one; the item gone is what it promised. Its excuse is a rejection told at any time, not only before the
 /// sample: a write the system refused was never in its order, whenever the user heard of it.
 void check_writes_follow_reads(const History& history, const OpIndex& index, const InvariantOptions& options,
                                Findings& findings) {
@@ -1185,31 +1186,54 @@ void check_writes_follow_reads(const History& history, const OpIndex& index, con
         auto ops = index.by_key.find(read.op.key);
         if (ops != index.by_key.end()) own->second = own_writes_of(history, ops->second);
       }
-      if (!seen_ordered_before(history, own->second, instead, read)) continue;
+      if (read.op.kind == OpKind::list_remove) {
+        if (!is_recorded(history, read.target)) continue;
+        // A remove read (the writer's own earlier one, or another user's it saw): the view still shows
+        // the value it took away (its target), or one users saw ordered before that value, which the
+        // remove supersedes under the rule.
+        const OpRecord& target = history.record(read.target);
+        if (gap.instead != read.target && !seen_ordered_before(history, own->second, instead, target)) continue;
+        auto ops = index.by_key.find(read.op.key);
+        if (ops == index.by_key.end() || !remove_supersedes(history, ops->second, read.op.id, gap.instead)) continue;
+      } else if (!seen_ordered_before(history, own->second, instead, read)) {
+        continue;
+      }
+    } else if (read.op.kind == OpKind::list_remove) {
+      continue;  // the item gone: what the remove promised
     } else if (history.type == DataType::list && read_removed_by(history, index, read, gap)) {
       continue;
     }
+    const bool read_remove = read.op.kind == OpKind::list_remove;
     const std::string place = fmt::format("{} {}", history.type == DataType::list ? "item" : "field", read.op.key.value);
-    const std::string what_instead = gap.instead.valid() ? fmt::format("users saw ordered before {}", op_name(gap.read))
-                                                         : std::string("no remove that had reached the node explains");
+    const std::string what_instead =
+        read_remove ? fmt::format("{} had removed", op_name(gap.read))
+        : gap.instead.valid() ? fmt::format("users saw ordered before {}", op_name(gap.read))
+                              : std::string("no remove that had reached the node explains");
     Violation v;
-    v.expected = fmt::format("{} = {} or a value that may supersede it wherever {} is shown", place,
-                             op_name(gap.read), op_name(gap.shown));
+    v.expected = read_remove ? fmt::format("{} removed by {}, or a value written after it, wherever {} is shown",
+                                           place, op_name(gap.read), op_name(gap.shown))
+                             : fmt::format("{} = {} or a value that may supersede it wherever {} is shown", place,
+                                           op_name(gap.read), op_name(gap.shown));
     v.observed = fmt::format("{} = {} beside {} on node {} at {}", place,
                              gap.instead.valid() ? op_name(gap.instead) : "nothing", op_name(gap.shown),
                              gap.node.value, format_ms(gap.at));
+    const std::string_view what = read_remove ? "remove" : "write";
     const std::string writer_had =
-        own_write ? fmt::format("whose replica had applied its own earlier write {} of {}", op_name(gap.read), place)
-                  : fmt::format("whose replica had shown {} for {} before", op_name(gap.read), place);
-    const std::string_view broken =
-        own_write ? "one user's writes became visible out of the order they were made in, and the model promises "
-                    "its users' writes are seen in order across keys"
-                  : "a write became visible before a write its user had read, and the model promises writes follow reads";
+        own_write ? fmt::format("whose replica had applied its own earlier {} {} of {}", what, op_name(gap.read), place)
+        : read_remove
+            ? fmt::format("whose replica had applied node {}'s remove {} of {} before", read.op.client.value, op_name(gap.read), place)
+            : fmt::format("whose replica had shown {} for {} before", op_name(gap.read), place);
+    const std::string broken =
+        own_write ? std::string("one user's writes became visible out of the order they were made in, and the model "
+                                "promises its users' writes are seen in order across keys")
+                  : fmt::format("a write became visible before a {} its user had seen, and the model promises writes "
+                                "follow reads", what);
     v.detail = fmt::format("Node {} showed {} (written by node {}, {}) while {} showed {}, which {} under {}: {}.",
                            gap.node.value, op_name(gap.shown), shown.op.client.value, writer_had, place,
                            gap.instead.valid() ? op_name(gap.instead) : "nothing", what_instead,
                            to_string(history.rule), broken);
-    v.involved.push_back({gap.read, own_write ? "earlier write of the same user" : "read by the writer first"});
+    v.involved.push_back({gap.read, own_write ? fmt::format("earlier {} of the same user", what)
+                                              : fmt::format("{} seen by the writer first", what)});
     v.involved.push_back({gap.shown, own_write ? "later write shown" : "write shown"});
     if (gap.instead.valid()) v.involved.push_back({gap.instead, "older value shown beside it"});
     findings.add(invariant, subject, gap.read, std::move(v));

@@ -195,6 +195,11 @@ void Simulation::report(NodeId node, OpId op, Lifecycle lifecycle, OpId target) 
 }
 
 void Simulation::note_seen_write(NodeId node, const Operation& op) {
+  if (op.kind == OpKind::list_remove) {
+    // Another user's remove its user saw take the item away: read, though no write of the item.
+    if (result_.history.writes_follow_reads) note_read(node, op);
+    return;
+  }
   if (op.kind != OpKind::map_set && op.kind != OpKind::list_add && op.kind != OpKind::list_update) return;
   SeenWrites& seen = seen_writes_[node.value][op.key];
   if (std::find(seen.begin(), seen.end(), op.id) != seen.end()) return;
@@ -204,9 +209,12 @@ void Simulation::note_seen_write(NodeId node, const Operation& op) {
 }
 
 void Simulation::note_read(NodeId node, const Operation& op) {
-  if (op.kind != OpKind::map_set && op.kind != OpKind::list_add && op.kind != OpKind::list_update) return;
-  ReadWrites& reads = reads_[node.value];
   const History& h = result_.history;
+  // A remove is read as what it took away: only one its replica reported a target for (a remove of
+  // an item the replica did not show took nothing, and promises nothing about it).
+  const bool remove = op.kind == OpKind::list_remove && h.record(op.id).target.valid();
+  if (op.kind != OpKind::map_set && op.kind != OpKind::list_add && op.kind != OpKind::list_update && !remove) return;
+  ReadWrites& reads = reads_[node.value];
   // One per key: a newer read of a key stands for the older one (a view that shows the newer write
   // shows something that may supersede the older).
   auto same_key = std::find_if(reads.begin(), reads.end(), [&](OpId id) { return h.record(id).op.key == op.key; });
@@ -310,6 +318,8 @@ void Simulation::note_read_gaps(std::uint32_t i, const View& view, const View& p
       auto at = std::lower_bound(view.begin(), view.end(), std::pair{r.op.key.value, std::uint64_t{0}});
       const std::uint64_t instead = at != view.end() && at->first == r.op.key.value ? at->second : 0;
       if (instead == read.value) continue;
+      // A remove read: the item gone is what it promised; only a value still shown is worth a record.
+      if (r.op.kind == OpKind::list_remove && instead == 0) continue;
       // A later-issued value can never be one users saw ordered before the read.
       if (instead != 0 && (!recorded(instead) || std::pair{h.ops[instead - 1].op.issued_at, instead} >
                                                      std::pair{r.op.issued_at, read.value})) {

@@ -278,10 +278,11 @@ class Simulation {
   void hold_message(NodeId node, std::uint64_t tag);
   /// Context::release_held: the pasts `node` held under `tag` (every tag: nullopt) become its own.
   void release_held(NodeId node, std::optional<std::uint64_t> tag);
-  /// Remembers that `node` showed `op`, a write of a field or item, for OpRecord::seen_before.
+  /// Remembers that `node` showed `op`, a write of a field or item, for OpRecord::seen_before; and,
+  /// for a model that promises writes follow reads, a write or remove as read (note_read).
   void note_seen_write(NodeId node, const Operation& op);
   /// For a model that promises writes follow reads: `op` is now the latest write of its key `node`'s
-  /// user has read (another user's write it reported seen, or its own write it applied).
+  /// user has read (another user's write or remove it reported seen, or its own it applied).
   void note_read(NodeId node, const Operation& op);
   void abort(std::string reason) {
     if (result_.aborted.empty()) result_.aborted = std::move(reason);

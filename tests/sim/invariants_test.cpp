@@ -1896,3 +1896,84 @@ TEST_CASE("a view that shows a user's write without that user's earlier write of
     CHECK(check(b.history()).empty());
   }
 }
+
+TEST_CASE("a view that shows a user's write beside the item that user had removed before breaks monotonic writes",
+          "[invariants][sessions]") {
+  // Client 3 removed item 5 (its replica showed client 2's add, and took it away at once), then
+  // added item 6. Client 1's view shows the add with item 5 still at client 2's value.
+  Builder b(DataType::list, SupersedeRule::server_order);
+  const OpId add = b.op(2, OpKind::list_add, 5);
+  b.sees(3, 2);
+  const OpId remove = b.op(3, OpKind::list_remove, 5);
+  b.seen_before(remove, {add});
+  const OpId shown = b.op(3, OpKind::list_add, 6);
+  b.ack(add).ack(remove).ack(shown).target(remove, add);
+  b.history().ops.at(shown.value - 1).read_before = {remove};
+  for (std::uint32_t n : {0, 1, 2, 3}) b.node(n, list_state({{6, shown}}));
+  b.history().writes_in_order = true;
+  b.history().read_gaps.push_back(read_gap(1, shown, remove, add));
+  SECTION("flagged as monotonic writes, naming the remove, the later write and the value still shown") {
+    const auto found = check(b.history());
+    REQUIRE(found.size() == 1);
+    CHECK(found[0].invariant == Invariant::monotonic_writes);
+    CHECK(found[0].subject == "item 5");
+    CHECK_THAT(found[0].expected, Catch::Matchers::Contains("removed by"));
+    REQUIRE(found[0].involved.size() == 3);
+    CHECK(found[0].involved[0].op == remove);
+    CHECK(found[0].involved[1].op == shown);
+    CHECK(found[0].involved[2].op == add);
+  }
+  SECTION("a value users saw ordered before the one the remove took away is shown too late as well") {
+    const OpId older = b.op(4, OpKind::list_add, 5);
+    b.ack(older);
+    b.seen_before(add, {older});
+    b.history().read_gaps.front().instead = older;
+    CHECK(of(check(b.history()), Invariant::monotonic_writes).size() == 1);
+  }
+  SECTION("a value the remove did not take away may stay beside the later write") {
+    const OpId other = b.op(4, OpKind::list_update, 5);  // made after the remove, unseen by its writer
+    b.ack(other);
+    b.history().read_gaps.front().instead = other;
+    CHECK(check(b.history()).empty());
+  }
+  SECTION("the item gone is what the remove promised") {
+    b.history().read_gaps.front().instead = OpId{};
+    CHECK(check(b.history()).empty());
+  }
+  SECTION("a remove rejected, its user told, was never in the order") {
+    b.unacknowledged(remove);
+    b.history().ops.at(remove.value - 1).rejected = Instant::start() + Duration::seconds(40);
+    CHECK(of(check(b.history()), Invariant::monotonic_writes).empty());
+  }
+  SECTION("a model that does not promise writes in order is not judged by it") {
+    b.history().writes_in_order = false;
+    CHECK(check(b.history()).empty());
+  }
+}
+
+TEST_CASE("a view that shows a write beside the item its writer had seen removed breaks writes follow reads",
+          "[invariants][sessions]") {
+  // Client 3 removed client 2's item 5; client 4 saw the remove and then added item 6. Client 1's
+  // view shows client 4's add with item 5 still at client 2's value.
+  Builder b(DataType::list, SupersedeRule::add_wins);
+  const OpId add = b.op(2, OpKind::list_add, 5);
+  b.sees(3, 2);
+  const OpId remove = b.op(3, OpKind::list_remove, 5);
+  b.sees(4, 3);
+  const OpId shown = b.op(4, OpKind::list_add, 6);
+  b.ack(add).ack(remove).ack(shown).target(remove, add);
+  b.history().ops.at(shown.value - 1).read_before = {remove};
+  for (std::uint32_t n : {0, 1, 2, 3, 4}) b.node(n, list_state({{6, shown}}));
+  b.history().writes_follow_reads = true;
+  b.history().read_gaps.push_back(read_gap(1, shown, remove, add));
+  const auto found = check(b.history());
+  REQUIRE(found.size() == 1);
+  CHECK(found[0].invariant == Invariant::writes_follow_reads);
+  CHECK(found[0].subject == "item 5");
+  CHECK_THAT(found[0].detail, Catch::Matchers::Contains("node 3's remove"));
+
+  // Not promised, not judged; nor by the other promise, which is about a user's own writes.
+  b.history().writes_follow_reads = false;
+  b.history().writes_in_order = true;
+  CHECK(check(b.history()).empty());
+}
