@@ -89,6 +89,10 @@ struct Op {
   /// applies the op only once it holds as much, so no replica shows it ahead of a write, on any
   /// item, that its writer had seen.
   Frontier deps;
+  /// The writer's previous operation still unacknowledged when it wrote (0 when none, and where
+  /// servers do not wait): a server applies the op only after that one, so one user's operations
+  /// are applied, and shown, in the order they were made, even when datagrams overtake each other.
+  OpId after;
   LogPosition position;  ///< in the log of the server that accepted it from its client (set there)
   friend bool operator==(const Op&, const Op&) = default;
 };

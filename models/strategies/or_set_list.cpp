@@ -33,6 +33,8 @@
 // not fill within a tick asks the server for its whole state. So a purge is never overtaken by the
 // tag it discards, a stale full state never replaces a newer one, and an acknowledgement that
 // outruns the op's own broadcast does not take the op out of the view before the base holds it.
+// And an op names its writer's previous unacknowledged op, which a server applies first: one
+// user's ops overtaking each other on the way are still applied, and shown, in their order.
 #include <algorithm>
 #include <cassert>
 #include <set>
@@ -257,6 +259,7 @@ void encode_op(Writer& w, const Op& op) {
   w.u32(static_cast<std::uint32_t>(op.dead.size()));
   for (OpId tag : op.dead) w.u64(tag.value);
   op.deps.encode(w);
+  w.u64(op.after.value);
   encode_position(w, op.position);
 }
 
@@ -274,6 +277,7 @@ std::optional<Op> decode_op(Reader& r) {
   const std::uint32_t d = r.u32();
   for (std::uint32_t i = 0; i < d && r.ok(); ++i) op.dead.push_back(OpId{r.u64()});
   op.deps.decode(r);
+  op.after = OpId{r.u64()};
   op.position = decode_position(r);
   const bool list_kind = kind == static_cast<std::uint8_t>(OpKind::list_add) ||
                          kind == static_cast<std::uint8_t>(OpKind::list_update) ||
@@ -453,6 +457,7 @@ class Client final : public Node {
     // baselines) could never be waited for. Both lists come out sorted (tags are in id order).
     if (options_.collection == Collection::when_all_seen) {
       op.deps = frontier_;
+      if (auto previous = outbox_.lower_bound(op.id); previous != outbox_.begin()) op.after = std::prev(previous)->first;
       for (OpId t : op.observed) {
         if (base_.tags().contains(t)) op.present.push_back(t);
       }
@@ -1119,6 +1124,8 @@ class Server final : public Node {
     // Every write its writer had seen, of any item, and, for a forward, its own log up to it.
     if (!frontier_.covers(op.deps)) return false;
     if (op.position.count > frontier_.count(op.position.server, op.position.incarnation) + 1) return false;
+    // Its writer's previous operation, for one user's operations in their order.
+    if (op.after.valid() && !accepted_.contains(op.after) && !purged_.contains(op.after)) return false;
     for (OpId t : op.present) {
       if (!state_.tags().contains(t) && !purged_.contains(t)) return false;
     }
@@ -1530,9 +1537,9 @@ ModelInfo or_set_list_model() {
       .holds_messages = true,
       // Writes follow reads: an operation is applied only after everything it had seen (causal delivery).
       .writes_follow_reads = OrderPromise::promised,
-      // Writes in order over streams only: over datagrams a client's operations overtake each other
-      // on the way to its server, which applies each as it arrives once its writer's base is in.
-      .writes_in_order = OrderPromise::over_streams,
+      // Writes in order: a server applies a client's operation only after the client's previous
+      // one (Op::after), over datagrams too, where they overtake each other on the way.
+      .writes_in_order = OrderPromise::promised,
       .metadata_growth = MetadataGrowth::server_keeps_writes,
   };
 }

@@ -114,10 +114,10 @@ TEST_CASE("OR-set operations applied in any order give the same state", "[models
 
 TEST_CASE("a remove only removes the adds it observed", "[models][or-set-list][crdt]") {
   OrSet left, right;
-  const orset::Op add{OpId{1}, NodeId{1}, OpKind::list_add, KeyId{7}, 1, {}, {}, {}, {}, {}};
+  const orset::Op add{OpId{1}, NodeId{1}, OpKind::list_add, KeyId{7}, 1, {}, {}, {}, {}, {}, {}};
   left.apply(add);
-  const orset::Op remove{OpId{2}, NodeId{1}, OpKind::list_remove, KeyId{7}, 2, left.live_tags(KeyId{7}), {}, {}, {}, {}};
-  const orset::Op concurrent_add{OpId{3}, NodeId{2}, OpKind::list_add, KeyId{7}, 1, {}, {}, {}, {}, {}};
+  const orset::Op remove{OpId{2}, NodeId{1}, OpKind::list_remove, KeyId{7}, 2, left.live_tags(KeyId{7}), {}, {}, {}, {}, {}};
+  const orset::Op concurrent_add{OpId{3}, NodeId{2}, OpKind::list_add, KeyId{7}, 1, {}, {}, {}, {}, {}, {}};
   left.apply(remove);
   right.apply(concurrent_add);
   left.merge(right);
@@ -418,6 +418,9 @@ TEST_CASE("or-set-list's ops kill by themselves what their writer's unacknowledg
   CHECK(std::find(op->observed.begin(), op->observed.end(), add.id) != op->observed.end());
   c.queue.pop_front();  // the first update is lost
   c.deliver_all();
+  CHECK(c.state(c.server())->items.at(0).value == add.id);  // the second waits for the first
+  c.fire_timers();  // the client resends what is unacknowledged
+  c.deliver_all();
   CHECK(c.state(c.server())->items.at(0).value == second.id);
   c.user(0, OpKind::list_remove, 1);
   c.deliver_all();
@@ -457,10 +460,10 @@ TEST_CASE("or-set-list's server applies a forward only once it holds what the op
     }
     return OpId{};
   };
-  const orset::Op b{OpId{101}, writer, OpKind::list_add, KeyId{1}, 1, {}, {}, {}, {}, {}};
-  const orset::Op x{OpId{102}, writer, OpKind::list_update, KeyId{1}, 2, {OpId{101}}, {OpId{101}}, {}, {}, {}};
-  const orset::Op a{OpId{103}, writer, OpKind::list_update, KeyId{1}, 3, {OpId{102}}, {OpId{102}}, {OpId{101}}, {}, {}};
-  const orset::Op r{OpId{104}, writer, OpKind::list_remove, KeyId{1}, 4, {OpId{103}}, {OpId{103}}, {OpId{101}, OpId{102}}, {}, {}};
+  const orset::Op b{OpId{101}, writer, OpKind::list_add, KeyId{1}, 1, {}, {}, {}, {}, {}, {}};
+  const orset::Op x{OpId{102}, writer, OpKind::list_update, KeyId{1}, 2, {OpId{101}}, {OpId{101}}, {}, {}, {}, {}};
+  const orset::Op a{OpId{103}, writer, OpKind::list_update, KeyId{1}, 3, {OpId{102}}, {OpId{102}}, {OpId{101}}, {}, {}, {}};
+  const orset::Op r{OpId{104}, writer, OpKind::list_remove, KeyId{1}, 4, {OpId{103}}, {OpId{103}}, {OpId{101}, OpId{102}}, {}, {}, {}};
   std::vector<OpId> views;
   for (const auto& [from, op] : {std::pair{far, b}, std::pair{near, a}, std::pair{near, r}, std::pair{far, x}}) {
     forward(from, op);
@@ -489,23 +492,47 @@ TEST_CASE("or-set-list's server applies a forward only once it holds every write
     c.deliver_all();
   };
   const orset::LogPosition x_at{far, 7, 1};
-  orset::Op x{OpId{201}, writer, OpKind::list_add, KeyId{2}, 1, {}, {}, {}, {}, x_at};
+  orset::Op x{OpId{201}, writer, OpKind::list_add, KeyId{2}, 1, {}, {}, {}, {}, {}, x_at};
   orset::Frontier seen_x;
   seen_x.advance(x_at);
-  orset::Op y{OpId{202}, writer, OpKind::list_add, KeyId{1}, 2, {}, {}, {}, seen_x, orset::LogPosition{near, 9, 1}};
+  orset::Op y{OpId{202}, writer, OpKind::list_add, KeyId{1}, 2, {}, {}, {}, seen_x, {}, orset::LogPosition{near, 9, 1}};
   forward(near, y);
   CHECK_FALSE(has_item(c.state(c.server(0)), 1));  // Y waits for X
   forward(far, x);
   CHECK(has_item(c.state(c.server(0)), 2));
   CHECK(has_item(c.state(c.server(0)), 1));
   // A forward also waits for the ops before it in its own server's log.
-  orset::Op z{OpId{204}, writer, OpKind::list_add, KeyId{3}, 3, {}, {}, {}, {}, orset::LogPosition{near, 9, 3}};
+  orset::Op z{OpId{204}, writer, OpKind::list_add, KeyId{3}, 3, {}, {}, {}, {}, {}, orset::LogPosition{near, 9, 3}};
   forward(near, z);
   CHECK_FALSE(has_item(c.state(c.server(0)), 3));
-  orset::Op w{OpId{203}, writer, OpKind::list_add, KeyId{4}, 3, {}, {}, {}, {}, orset::LogPosition{near, 9, 2}};
+  orset::Op w{OpId{203}, writer, OpKind::list_add, KeyId{4}, 3, {}, {}, {}, {}, {}, orset::LogPosition{near, 9, 2}};
   forward(near, w);
   CHECK(has_item(c.state(c.server(0)), 4));
   CHECK(has_item(c.state(c.server(0)), 3));
+}
+
+TEST_CASE("or-set-list's server applies one client's operations in the order they were made, however they arrive",
+          "[models][or-set-list][servers]") {
+  // Over datagrams a user's second write can overtake the first on the way to the server. Applied
+  // as it arrived, it showed on every other screen without the first (monotonic writes across
+  // items): it now waits for the operation its writer made before it.
+  testing::Cluster c(model("or-set-list"), 1, 2);
+  first_contact(c, 2);
+  c.user(0, OpKind::list_add, 1);
+  c.user(0, OpKind::list_add, 2);
+  REQUIRE(c.queue.size() == 2);
+  const auto first = std::find_if(c.queue.begin(), c.queue.end(), [&](const testing::Envelope& e) { return e.to == c.server(0); });
+  REQUIRE(first != c.queue.end());
+  testing::Envelope held = *first;
+  c.queue.erase(first);
+  c.deliver_all();
+  CHECK_FALSE(has_item(c.state(c.server(0)), 2));  // the second waits for the first
+  CHECK_FALSE(has_item(c.state(c.client(1)), 2));
+  c.queue.push_back(held);
+  c.deliver_all();
+  CHECK(has_item(c.state(c.server(0)), 1));
+  CHECK(has_item(c.state(c.server(0)), 2));
+  CHECK(c.state(c.client(1)) == c.state(c.server(0)));
 }
 
 TEST_CASE("or-set-list's restarted server takes forwards only after the other servers' state",

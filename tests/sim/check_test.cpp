@@ -738,7 +738,7 @@ TEST_CASE("list --json prints each model's promises of order across keys, and on
   CHECK(promise("outbox-map", "writes_in_order") == "promised");
   CHECK(promise("hybrid-dashboard", "writes_follow_reads") == "promised");
   CHECK(promise("hybrid-dashboard", "writes_in_order") == "none");  // lazy preferences
-  CHECK(promise("or-set-list", "writes_in_order") == "over-streams");
+  CHECK(promise("or-set-list", "writes_in_order") == "promised");  // over datagrams too (Op::after)
   CHECK(promise("server-authoritative", "writes_in_order") == "over-streams");
   CHECK(promise("lww-map", "writes_follow_reads") == "none");
   CHECK(promise("lww-map", "writes_in_order") == "none");
