@@ -89,7 +89,8 @@ void take_metrics(const Metrics& m, RunDigest& d) {
   if (m.all_reconnected_us >= 0) put(Metric::all_reconnected, static_cast<double>(m.all_reconnected_us) / 1e3);
 }
 
-RunDigest digest_run(const Schedule& schedule, std::uint64_t seed, const RunResult& r, bool keep_load) {
+RunDigest digest_run(const Schedule& schedule, Topology topology, std::uint64_t seed, const RunResult& r,
+                     bool keep_load) {
   RunDigest d;
   d.seed = seed;
   d.aborted = !r.aborted.empty();
@@ -102,7 +103,7 @@ RunDigest digest_run(const Schedule& schedule, std::uint64_t seed, const RunResu
     }
     if (count > 0) d.violations.emplace_back(invariant, count);
   }
-  d.features = fault_features(schedule);
+  d.features = fault_features(schedule, topology);
   take_metrics(r.metrics, d);
   if (keep_load) {
     d.server_load = r.metrics.server_load;
@@ -128,7 +129,7 @@ RunDigest run_task(const std::vector<Scenario>& scenarios, const Task& task) {
   Schedule schedule = make_schedule(scenario, task.model->data_type, task.seed);
   if (task.backoff) schedule.network.backoff = *task.backoff;
   const RunResult r = run_simulation(scenario, *task.model, schedule, task.seed);
-  return digest_run(schedule, task.seed, r, task.backoff.has_value());
+  return digest_run(schedule, task.model->topology, task.seed, r, task.backoff.has_value());
 }
 
 std::vector<double> cdf_points(const std::vector<RunDigest>& runs, Metric metric) {
@@ -427,11 +428,15 @@ bool RunDigest::violated(Invariant invariant) const {
   return std::any_of(violations.begin(), violations.end(), [&](const auto& v) { return v.first == invariant; });
 }
 
-std::vector<std::string> fault_features(const Schedule& schedule) {
+std::vector<std::string> fault_features(const Schedule& schedule, Topology topology) {
+  const auto acts = [&](FaultKind kind) {
+    return fault_acts(kind, schedule.servers, schedule.network.client_link, topology);
+  };
   std::set<std::string> features;
-  Ppm drop = schedule.network.drop;
+  Ppm drop = acts(FaultKind::drop) ? schedule.network.drop : 0;
   Duration longest_offline;
   for (const ScheduledFault& f : schedule.faults) {
+    if (!acts(f.kind)) continue;
     features.insert("fault " + std::string(to_string(f.kind)));
     if (f.kind == FaultKind::partition) features.insert("partition " + shape_of(schedule, f));
     if (f.kind == FaultKind::drop) drop = std::max(drop, f.ppm);
@@ -439,8 +444,8 @@ std::vector<std::string> fault_features(const Schedule& schedule) {
   }
   if (drop > 0) features.insert("drop > 0");
   if (drop >= 50'000) features.insert("drop >= 5%");
-  if (schedule.network.duplicate > 0) features.insert("duplicate > 0");
-  if (schedule.network.reorder > 0) features.insert("reorder > 0");
+  if (acts(FaultKind::duplicate) && schedule.network.duplicate > 0) features.insert("duplicate > 0");
+  if (acts(FaultKind::reorder) && schedule.network.reorder > 0) features.insert("reorder > 0");
   if (longest_offline >= Duration::seconds(10)) features.insert("offline >= 10 s");
   Duration skew;
   for (Duration s : schedule.clock_skew) skew = max(skew, s < Duration::zero() ? Duration::zero() - s : s);

@@ -101,8 +101,10 @@ struct RunDigest {
 };
 
 /// The fault settings of a schedule as labels that fault attribution compares between seeds:
-/// the fault kinds present, partition shapes, drop rate, offline time and clock skew.
-std::vector<std::string> fault_features(const Schedule& schedule);
+/// the fault kinds present, partition shapes, drop rate, offline time and clock skew. Only those
+/// that act on a link a run of a model of `topology` has (fault_acts): a swarm-drawn datagram loss
+/// on a run over streams did nothing, and naming it would blame it for what the seed's other faults did.
+std::vector<std::string> fault_features(const Schedule& schedule, Topology topology);
 
 /// How often a fault setting appears in the seeds that broke an invariant and in those that did not.
 struct FeatureShare {

@@ -72,30 +72,27 @@ std::optional<std::string> empty_side(PartitionShape shape, const Target& target
   return std::nullopt;
 }
 
+bool fault_acts(FaultKind kind, std::uint32_t servers, LinkKind client_link, Topology topology) {
+  const bool to_servers = servers > 0;  // every client connects to a server when there is one
+  const bool streams = to_servers && client_link == LinkKind::stream;
+  const bool datagrams = topology == Topology::peer_to_peer || (to_servers && client_link == LinkKind::datagram);
+  switch (kind) {
+    case FaultKind::drop:
+    case FaultKind::duplicate:
+    case FaultKind::reorder: return datagrams;
+    case FaultKind::reset: return to_servers;  // peers' datagram links have no connection to reset
+    case FaultKind::bandwidth:
+    case FaultKind::down:
+    case FaultKind::timeout:
+    case FaultKind::slow_close:
+    case FaultKind::limit_data: return streams;
+    default: return true;
+  }
+}
+
 std::optional<std::size_t> inert_fault(const Scenario& scenario, const ModelInfo& model) {
-  const bool to_servers = scenario.servers > 0;  // every client connects to a server when there is one
-  const bool streams = to_servers && scenario.network.client_link == LinkKind::stream;
-  const bool datagrams =
-      model.topology == Topology::peer_to_peer || (to_servers && scenario.network.client_link == LinkKind::datagram);
   for (std::size_t i = 0; i < scenario.faults.size(); ++i) {
-    switch (scenario.faults[i].kind) {
-      case FaultKind::drop:
-      case FaultKind::duplicate:
-      case FaultKind::reorder:
-        if (!datagrams) return i;
-        break;
-      case FaultKind::reset:
-        if (!to_servers) return i;  // peers' datagram links have no connection to reset
-        break;
-      case FaultKind::bandwidth:
-      case FaultKind::down:
-      case FaultKind::timeout:
-      case FaultKind::slow_close:
-      case FaultKind::limit_data:
-        if (!streams) return i;
-        break;
-      default: break;
-    }
+    if (!fault_acts(scenario.faults[i].kind, scenario.servers, scenario.network.client_link, model.topology)) return i;
   }
   return std::nullopt;
 }

@@ -107,11 +107,43 @@ TEST_CASE("fault features name the kinds, the partition shape and the clock skew
   p.side_a = {NodeId{0}};
   p.side_b = {NodeId{1}, NodeId{2}, NodeId{3}};
   s.faults.push_back(p);
-  const std::vector<std::string> f = fault_features(s);
+  const std::vector<std::string> f = fault_features(s, Topology::client_server);
   auto has = [&](const std::string& x) { return std::find(f.begin(), f.end(), x) != f.end(); };
   CHECK(has("fault partition"));
   CHECK(has("partition isolate_servers"));
   CHECK(has("clock skew >= 100 ms"));
   CHECK_FALSE(has("clock skew >= 1 s"));
   CHECK_FALSE(has("drop > 0"));
+}
+
+TEST_CASE("fault features leave out the faults that act on no link of the run", "[reports]") {
+  // Swarm mode draws datagram loss and stream faults alike; a run over streams has no datagram link
+  // to lose a message on, and a peer run no connection to slow down.
+  Schedule s;
+  s.servers = 1;
+  s.clients = 2;
+  s.network.client_link = LinkKind::stream;
+  s.network.drop = 100'000;
+  s.network.duplicate = 50'000;
+  ScheduledFault down;
+  down.kind = FaultKind::down;
+  ScheduledFault reorder;
+  reorder.kind = FaultKind::reorder;
+  s.faults = {down, reorder};
+  auto has = [](const std::vector<std::string>& f, const std::string& x) {
+    return std::find(f.begin(), f.end(), x) != f.end();
+  };
+  const std::vector<std::string> over_streams = fault_features(s, Topology::client_server);
+  CHECK(has(over_streams, "fault down"));
+  CHECK_FALSE(has(over_streams, "fault reorder"));
+  CHECK_FALSE(has(over_streams, "drop > 0"));
+  CHECK_FALSE(has(over_streams, "duplicate > 0"));
+  const std::vector<std::string> peers = fault_features(s, Topology::peer_to_peer);
+  CHECK(has(peers, "fault reorder"));
+  CHECK(has(peers, "drop >= 5%"));
+  CHECK(has(peers, "duplicate > 0"));
+  s.network.client_link = LinkKind::datagram;
+  const std::vector<std::string> over_datagrams = fault_features(s, Topology::client_server);
+  CHECK_FALSE(has(over_datagrams, "fault down"));
+  CHECK(has(over_datagrams, "drop > 0"));
 }
