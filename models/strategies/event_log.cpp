@@ -293,11 +293,13 @@ class Client final : public Node {
     // copy (it would hide whatever the log put after it, and show the user an older value).
     // (The undo window's removes are outside that order: each stays until its own event.)
     if (op.client == ctx.self()) {
+      const bool undo_window = removes_ == Removes::undo_window;
       forget_pending([&](const auto& e) {
-        return e.first == op.id || (e.first < op.id && !(removes_ == Removes::undo_window && outside_order(e.second.op)));
+        return e.first == op.id || (e.first < op.id && !(undo_window && outside_order(e.second.op)));
       });
+    } else {
+      pending_.erase(op.id);
     }
-    else pending_.erase(op.id);
   }
 
   /// Applies the kept events that have become contiguous.
