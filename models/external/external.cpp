@@ -974,8 +974,15 @@ class ExternalNode final : public Node {
   }
 
   /// Over datagram links a client learns its server the way it would over a stream: a `connected`
-  /// event (PROTOCOL.md, "Deployments").
-  void on_datagram_link_up(Context& ctx, NodeId server) override { on_connected(ctx, server); }
+  /// event, which says `"link": "datagram"` (PROTOCOL.md, "Deployments"). Nothing else tells an
+  /// adapter that its messages may be lost, duplicated or reordered; one that then syncs on a timer
+  /// would otherwise pay for it over streams too.
+  void on_datagram_link_up(Context& ctx, NodeId server) override {
+    json event = base(ctx, "connected");
+    event["peer"] = server.value;
+    event["link"] = "datagram";
+    exchange(ctx, event);
+  }
 
   void on_disconnected(Context& ctx, NodeId peer) override {
     json event = base(ctx, "disconnected");
@@ -1465,6 +1472,8 @@ std::vector<ExternalSpec> shipped_external_specs() {
     // with them (their describe answers say so too); every other library here syncs through one
     // server, y-websocket's own server included.
     spec.multi_server = spec.name.starts_with("loro-") || spec.name == "yjs-list" || spec.name == "yjs-text";
+    // The Loro relay syncs on a timer over datagram links and holds what Loro parks (its README).
+    spec.datagram_links = spec.name.starts_with("loro-");
   }
   return specs;
 }

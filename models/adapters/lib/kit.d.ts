@@ -64,7 +64,8 @@ export class Env {
 export interface Handlers {
   onOp?(op: Operation): void;
   onMessage?(from: number, message: any): void;
-  onConnected?(peer: number): void;
+  /** `link`: 'stream' (a WebSocket opened) or 'datagram' (a client's datagram link to its server came up). */
+  onConnected?(peer: number, link: 'stream' | 'datagram'): void;
   onDisconnected?(peer: number): void;
   state(): CanonicalState;
   metadataBytes?(): number;

@@ -146,7 +146,8 @@ const HANDLERS = ['onOp', 'onMessage', 'onConnected', 'onDisconnected', 'state',
  * `config.client(env)` and `config.server(env)` build one replica each and return its handlers:
  *   onOp(op)                  the user does something: op = {id, kind, key, amount, position_ppm}
  *   onMessage(from, message)  a message sent with env.send arrives (JSON, as sent)
- *   onConnected(peer)         a stream connection to `peer` came up
+ *   onConnected(peer, link)   a stream connection to `peer` came up (link 'stream'), or over
+ *                             datagram links a client's link to its server (link 'datagram')
  *   onDisconnected(peer)      it reset; what was in flight on it is lost
  *   state()                   the replica's canonical state (see `states`), or null for a relay
  *   metadataBytes()           optional: bytes of sync metadata the replica keeps (for growth checks)
@@ -189,7 +190,10 @@ function adapter(config) {
       const message = JSON.parse(Buffer.from(event.data, 'base64').toString('utf8'));
       this.within(out, () => this.handlers.onMessage && this.handlers.onMessage(event.from, message));
     }
-    connected(event, out) { this.within(out, () => this.handlers.onConnected && this.handlers.onConnected(event.peer)); }
+    connected(event, out) {
+      const link = event.link === 'datagram' ? 'datagram' : 'stream';
+      this.within(out, () => this.handlers.onConnected && this.handlers.onConnected(event.peer, link));
+    }
     disconnected(event, out) { this.within(out, () => this.handlers.onDisconnected && this.handlers.onDisconnected(event.peer)); }
     timer(event, out) {
       const callback = this.env.timers.get(event.tag);

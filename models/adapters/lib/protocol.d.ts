@@ -33,6 +33,8 @@ export interface Event {
   data?: string;
   tag?: number;
   peer?: number;
+  /** `connected` over datagram links only: `'datagram'` (messages may be lost, duplicated or reordered). */
+  link?: 'datagram';
   /** Version 2, `state` and `states`: false when syncstorm does not need the metadata size. */
   metadata?: boolean;
   /** Version 2, `states`: the replicas whose states are asked for, and each one's local clock. */

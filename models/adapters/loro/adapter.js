@@ -15,6 +15,21 @@
 // own vector (5), and sends it what arrives later, always from the vector the peer last reported.
 // Every second each reports its vector again, which repairs what a crash or a partition lost.
 //
+// Datagram links (WebRTC data channels; `connected` says `"link": "datagram"`): messages may be lost,
+// duplicated or reordered, and nothing resends them. A client then sends its version vector to its
+// server every half second of virtual time (SYNC_US), and the same exchange as on a connect
+// repairs what was lost either way: the server answers with what the client lacks and its own
+// vector, which acknowledges the client's changes or shows what it lacks, sent next. Over streams
+// there is no such timer: the connect's exchange and the ordered stream are enough.
+//
+// Held messages (PROTOCOL.md, "Held messages"): an update carries its sender's version vector, and
+// a replica that, having imported it, still lacks part of what the sender held answers with hold: a
+// relay that overtook an earlier one, or followed one that was lost, is parked by Loro or builds on
+// writes this replica never had, while its sender's past would otherwise count as this replica's.
+// It releases the message once its document holds the sender's whole vector. A server sends no
+// update while handling a message it holds (those would carry the held past); what it would have
+// relayed goes with its next relay.
+//
 // Data types:
 // - map: the fields are a root LoroMap. A LoroMap entry is last-writer-wins by Lamport timestamp,
 //   ties broken by peer id; a delete is a write of "absent" under the same rule.
@@ -34,7 +49,8 @@
 //
 // Message bytes: one tag byte, then a Loro encoding.
 //   0 = a version vector ("this is what I have")
-//   1 = an update (exported from the receiver's version vector, or a change forwarded by the server)
+//   1 = an update (exported from the receiver's version vector, or a change forwarded by the server),
+//       after the sender's version vector: a 4-byte length, the vector, then the update
 //   2 = an acknowledgement: the server's version vector after it stored an update
 //   3 = with --trim-history, a client's version vector after it imported an update
 //   4 = server to server, as it starts: its version vector (send me what I lack, and yours)
@@ -88,6 +104,8 @@ const TAG_PEER_VV = 4;   // server to server, as it starts: my version vector; s
 const TAG_PEER_ACK = 5;  // server to server: my version vector (after an import, and every PEER_SYNC_US)
 const PEER_SYNC_US = 1000000;
 const PEER_SYNC_TIMER = 1;
+const SYNC_US = 500000;  // over datagram links: a client's version vector to its server, this often
+const SYNC_TIMER = 2;
 const CONTROL = { control: true };  // see "Message bytes" above
 const COMPACT_AFTER = 64;        // stored updates merged into one snapshot beyond this many
 const ELEMENT_BASE = 0x10000;    // text element i is the code point ELEMENT_BASE + i
@@ -98,6 +116,52 @@ function frame(tag, bytes) {
   out[0] = tag;
   out.set(bytes, 1);
   return out;
+}
+
+/** An update message: the sender's version vector (what the receiver must hold for the sender's
+ *  past to be its own), then the update. */
+function updateFrame(doc, from) {
+  const version = doc.oplogVersion().encode();
+  const update = doc.export({ mode: 'update', from });
+  const out = new Uint8Array(1 + 4 + version.length + update.length);
+  out[0] = TAG_UPDATE;
+  new DataView(out.buffer).setUint32(1, version.length);
+  out.set(version, 5);
+  out.set(update, 5 + version.length);
+  return out;
+}
+
+/** The sender's version vector and the update of an update message's body (after its tag). */
+function parseUpdate(body) {
+  if (body.length < 4) throw new Error(`an update message of ${body.length + 1} bytes: too short for its version vector`);
+  const length = new DataView(body.buffer, body.byteOffset, body.byteLength).getUint32(0);
+  if (4 + length > body.length) throw new Error(`an update message whose version vector (${length} bytes) overruns it`);
+  return { version: Loro.VersionVector.decode(body.subarray(4, 4 + length)), update: body.subarray(4 + length) };
+}
+
+/** The update messages a replica holds (PROTOCOL.md, "Held messages"): each until its document
+ *  holds the version vector its sender had. */
+class Holds {
+  constructor() {
+    this.held = [];  // { tag, need }, in the order they were held
+    this.nextTag = 1;
+  }
+
+  /** After importing an update from a sender that held `senderVersion`: releases every held message
+   *  the document now covers, and holds this one unless it covers it too. Returns whether it held. */
+  afterImport(doc, senderVersion, out) {
+    const mine = doc.oplogVersion();
+    this.held = this.held.filter((h) => {
+      if (hasMore(h.need, mine)) return true;
+      out.release(h.tag);
+      return false;
+    });
+    if (!hasMore(senderVersion, mine)) return false;
+    const tag = this.nextTag++;
+    this.held.push({ tag, need: senderVersion });
+    out.hold(tag);
+    return true;
+  }
 }
 
 /** A 64-bit peer id from the replica's seeded stream. */
@@ -145,6 +209,7 @@ class Replica {
     this.stored = this.storeKeys.length === 0 ? 0 : Number(this.storeKeys[this.storeKeys.length - 1].slice(2)) + 1;
     this.storedBytes = this.storeKeys.reduce((sum, key) => sum + store.get(key).length, 0);
     this.shown = null;  // the last state answered, until the document changes
+    this.holds = new Holds();
   }
 
   /** Appends the operations made since `from` to the durable log, compacting it now and then. */
@@ -192,6 +257,7 @@ class Client extends Replica {
     this.synced = false;
     this.pending = [];  // { op, end }: applied here, stored by the server once its vector reaches end
     this.ownOps = new Set();
+    this.syncing = false;  // over datagram links: whether a SYNC_TIMER is set
   }
 
   op(event, out) {
@@ -209,7 +275,7 @@ class Client extends Replica {
     }
     this.persistSince(before);
     this.pending.push({ op: op.id, end: this.doc.oplogVersion().get(this.doc.peerIdStr) });
-    if (this.server !== null && this.synced) out.send(this.server, frame(TAG_UPDATE, this.doc.export({ mode: 'update', from: before })));
+    if (this.server !== null && this.synced) out.send(this.server, updateFrame(this.doc, before));
   }
 
   /** Applies a user operation; returns the target (removes) or 0, or null when impossible. */
@@ -258,8 +324,11 @@ class Client extends Replica {
     const bytes = Buffer.from(event.data, 'base64');
     const body = bytes.subarray(1);
     if (bytes[0] === TAG_UPDATE) {
+      const { version, update } = parseUpdate(body);
       const before = new Set(shownIds(this.doc));
-      if (this.importUpdate(body) !== null) {
+      const imported = this.importUpdate(update) !== null;
+      this.holds.afterImport(this.doc, version, out);  // a client sends no update here: nothing to hold back
+      if (imported) {
         for (const id of shownIds(this.doc)) if (!before.has(id) && !this.ownOps.has(id)) out.report(id, 'seen');
         if (options.trim) out.send(event.from, frame(TAG_HAVE, this.doc.oplogVersion().encode()), CONTROL);
       }
@@ -271,7 +340,7 @@ class Client extends Replica {
       // lost with a connection) asks for it.
       if (bytes[0] === TAG_VV) this.synced = true;
       if (bytes[0] === TAG_VV && hasMore(this.doc.oplogVersion(), theirs)) {
-        out.send(event.from, frame(TAG_UPDATE, this.doc.export({ mode: 'update', from: theirs })));
+        out.send(event.from, updateFrame(this.doc, theirs));
       } else if (bytes[0] === TAG_ACK && hasMore(theirs, this.doc.oplogVersion())) {
         out.send(event.from, frame(TAG_VV, this.doc.oplogVersion().encode()), CONTROL);
       }
@@ -294,6 +363,21 @@ class Client extends Replica {
     this.server = event.peer;
     this.synced = false;
     out.send(event.peer, frame(TAG_VV, this.doc.oplogVersion().encode()), CONTROL);
+    if (event.link === 'datagram' && !this.syncing) {
+      this.syncing = true;
+      out.timer(SYNC_US, SYNC_TIMER);
+    }
+  }
+
+  /** Over datagram links: the version vector again, to the server, and the next sync set. A link
+   *  that is down stops the timer; the next `connected` starts it again. */
+  timer(event, out) {
+    if (event.tag !== SYNC_TIMER) return;
+    this.syncing = false;
+    if (this.server === null) return;
+    out.send(this.server, frame(TAG_VV, this.doc.oplogVersion().encode()), CONTROL);
+    this.syncing = true;
+    out.timer(SYNC_US, SYNC_TIMER);
   }
 
   disconnected(event) {
@@ -325,6 +409,9 @@ class Server extends Replica {
     this.everyClient = event.clients || [];
     this.reported = new Map();
     this.trimmedAt = new Loro.VersionVector(null);
+    // What this server imported while handling messages it held, and so did not relay then: its
+    // version vector before the first of them (null: nothing waits). The next relay starts there.
+    this.unrelayedFrom = null;
   }
 
   /** A server that has peers asks them for what it lacks as it starts, and reports itself on a timer. */
@@ -352,7 +439,7 @@ class Server extends Replica {
   catchUp(peer) {
     const theirs = this.peers.get(peer);
     if (theirs === undefined || !hasMore(this.doc.oplogVersion(), theirs)) return;
-    this.out.send(peer, frame(TAG_UPDATE, this.doc.export({ mode: 'update', from: theirs })));
+    this.out.send(peer, updateFrame(this.doc, theirs));
   }
 
   /** A message from another server: its vector (answered with what it lacks), or an update. */
@@ -363,15 +450,27 @@ class Server extends Replica {
       // A peer that just started wants this server's vector too, to send what this one lacks.
       if (tag === TAG_PEER_VV) this.out.send(event.from, frame(TAG_PEER_ACK, this.doc.oplogVersion().encode()), CONTROL);
     } else if (tag === TAG_UPDATE) {
-      const before = this.importUpdate(body);  // stored and flushed before it is reported
+      const { version, update } = parseUpdate(body);
+      const before = this.importUpdate(update);  // stored and flushed before it is reported
+      const held = this.holds.afterImport(this.doc, version, this.out);
       this.out.send(event.from, frame(TAG_PEER_ACK, this.doc.oplogVersion().encode()), CONTROL);
-      if (before !== null) this.relay(before, event.from);
+      this.relayOrDefer(before, event.from, held);
     }
+  }
+
+  /** Relays what arrived since `before` (null: nothing new), unless the message that brought it is
+   *  held: then it waits for the next relay, which starts from the earliest version not relayed. */
+  relayOrDefer(before, from, held) {
+    if (before !== null && this.unrelayedFrom === null && held) this.unrelayedFrom = before;
+    if (held || (before === null && this.unrelayedFrom === null)) return;
+    const start = this.unrelayedFrom !== null ? this.unrelayedFrom : before;
+    this.unrelayedFrom = null;
+    this.relay(start, from);
   }
 
   /** Sends what arrived since `before` to every caught-up client and every peer but `from`. */
   relay(before, from) {
-    const news = frame(TAG_UPDATE, this.doc.export({ mode: 'update', from: before }));
+    const news = updateFrame(this.doc, before);
     for (const client of this.clients) if (client !== from) this.out.send(client, news);
     for (const peer of this.otherServers) if (peer !== from) this.catchUp(peer);
   }
@@ -384,18 +483,18 @@ class Server extends Replica {
       this.peerMessage(event, bytes[0], body);
     } else if (bytes[0] === TAG_VV) {
       const theirs = Loro.VersionVector.decode(body);
-      if (hasMore(this.doc.oplogVersion(), theirs)) {
-        out.send(event.from, frame(TAG_UPDATE, this.doc.export({ mode: 'update', from: theirs })));
-      }
+      if (hasMore(this.doc.oplogVersion(), theirs)) out.send(event.from, updateFrame(this.doc, theirs));
       out.send(event.from, frame(TAG_VV, this.doc.oplogVersion().encode()), CONTROL);
       this.clients.add(event.from);
       if (options.trim) this.clientHas(event.from, theirs);
     } else if (bytes[0] === TAG_HAVE) {
       if (options.trim) this.clientHas(event.from, Loro.VersionVector.decode(body));
     } else if (bytes[0] === TAG_UPDATE) {
-      const before = this.importUpdate(body);  // stored and flushed before it is acknowledged
+      const { version, update } = parseUpdate(body);
+      const before = this.importUpdate(update);  // stored and flushed before it is acknowledged
+      const held = this.holds.afterImport(this.doc, version, out);
       out.send(event.from, frame(TAG_ACK, this.doc.oplogVersion().encode()), CONTROL);
-      if (before !== null) this.relay(before, event.from);
+      this.relayOrDefer(before, event.from, held);
     }
   }
 
@@ -448,6 +547,9 @@ protocol.serve(
     // Servers sync with one another (Server, above). Not with --trim-history: a server trims the
     // history its own clients hold, which a peer may still lack.
     multi_server: !options.trim,
+    // Clients sync on a timer over datagram links, and a replica holds an update until it has what
+    // the sender had (above). Not with --trim-history: its trimming trusts the clients' reports.
+    datagram_links: !options.trim,
   },
   (event, rng) => (event.role === 'server' ? new Server(event, rng) : new Client(event, rng)),
 );

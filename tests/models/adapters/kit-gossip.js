@@ -87,7 +87,12 @@ adapter({
         env.applied(op.id);
         push();
       },
-      onConnected: (peer) => { server = peer; push(); },
+      onConnected: (peer, link) => {
+        // The kit says which link came up ('datagram' on datagram-relay); anything else is its bug.
+        if (link !== 'stream' && link !== 'datagram') throw new Error(`onConnected: link ${link}`);
+        server = peer;
+        push();
+      },
       onDisconnected: () => { server = null; },
       onMessage: (from, message) => {
         map.merge(message.fields);
