@@ -1449,6 +1449,18 @@ std::vector<ExternalSpec> shipped_external_specs() {
       {"loro-text", node("loro", "text"), "Loro (real library, Node.js): text as a LoroText of elements relayed by a server",
        DataType::text, Topology::client_server, SupersedeRule::add_wins, std::nullopt,
        MetadataGrowth::keeps_every_change},
+      // The same LoroDocs peer to peer, as a local-first app syncs them over WebRTC data channels: no
+      // relay, every change sent to every peer at once, lost ones repaired by a timed exchange of
+      // version vectors with a random peer (models/adapters/loro/README.md, "Peer to peer").
+      {"loro-p2p-map", node("loro", "map --p2p"), "Loro (real library, Node.js): a LoroMap synced peer to peer over datagrams",
+       DataType::map, Topology::peer_to_peer, SupersedeRule::last_writer_wins, std::nullopt,
+       MetadataGrowth::keeps_every_change},
+      {"loro-p2p-list", node("loro", "list --p2p"), "Loro (real library, Node.js): list items in a LoroMap synced peer to peer over datagrams",
+       DataType::list, Topology::peer_to_peer, SupersedeRule::last_writer_wins, std::nullopt,
+       MetadataGrowth::keeps_every_change},
+      {"loro-p2p-text", node("loro", "text --p2p"), "Loro (real library, Node.js): a LoroText synced peer to peer over datagrams",
+       DataType::text, Topology::peer_to_peer, SupersedeRule::add_wins, std::nullopt,
+       MetadataGrowth::keeps_every_change},
       // TinyBase 10.0.1: a MergeableStore per replica (localStorage on clients), createWsSynchronizer and
       // createWsServer. Every cell and value, a deletion included, is last-writer-wins by hybrid
       // logical clock. A change made while the synchronizer is loading is never sent: its persister
@@ -1471,9 +1483,10 @@ std::vector<ExternalSpec> shipped_external_specs() {
     // The Loro relay servers and our Yjs relay servers sync with one another as their clients sync
     // with them (their describe answers say so too); every other library here syncs through one
     // server, y-websocket's own server included.
-    spec.multi_server = spec.name.starts_with("loro-") || spec.name == "yjs-list" || spec.name == "yjs-text";
+    const bool loro_relay = spec.name.starts_with("loro-") && spec.topology == Topology::client_server;
+    spec.multi_server = loro_relay || spec.name == "yjs-list" || spec.name == "yjs-text";
     // The Loro relay syncs on a timer over datagram links and holds what Loro parks (its README).
-    spec.datagram_links = spec.name.starts_with("loro-");
+    spec.datagram_links = loro_relay;
   }
   return specs;
 }

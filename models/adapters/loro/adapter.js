@@ -1,6 +1,6 @@
 'use strict';
 // syncstorm adapter for Loro: `node adapter.js map` (loro-map), `node adapter.js list` (loro-list)
-// or `node adapter.js text` (loro-text).
+// or `node adapter.js text` (loro-text); with `--p2p`, peer to peer (loro-p2p-map, -list, -text).
 //
 // Clients and a relay server each hold a LoroDoc, synced the way Loro's documentation describes a
 // client/server setup: peers swap version vectors and each exports what the other lacks
@@ -30,6 +30,15 @@
 // update while handling a message it holds (those would carry the held past); what it would have
 // relayed goes with its next relay.
 //
+// Peer to peer (`--p2p`: Loro as a local-first app runs it, peers over WebRTC data channels that
+// lose, duplicate and reorder): no relay, servers only signal. A user's change is sent at once to
+// every other peer as an update (from the version just before it), and every half second (SYNC_US)
+// a peer sends its version vector to one peer drawn from its seeded stream; that peer answers with
+// what the asker lacks and, when the asker holds something it lacks, its own vector (a reply, which
+// is answered with an update only, so an exchange ends). A write is never acknowledged: it is saved
+// on its own device, as local-first software does, and no peer speaks for the others. Updates are
+// held as below.
+//
 // Data types:
 // - map: the fields are a root LoroMap. A LoroMap entry is last-writer-wins by Lamport timestamp,
 //   ties broken by peer id; a delete is a write of "absent" under the same rule.
@@ -55,13 +64,14 @@
 //   3 = with --trim-history, a client's version vector after it imported an update
 //   4 = server to server, as it starts: its version vector (send me what I lack, and yours)
 //   5 = server to server: its version vector, after an import and every second
+//   6 = peer to peer: a version vector in answer to one (send me what I lack; never answered in kind)
 // Version vectors, "have" reports and acknowledgements say which changes a replica holds, never what
 // they hold: they are sent as control messages, along which the checkers' happens-before does not
 // flow (PROTOCOL.md, "Control messages and happens-before"). Only updates carry writes.
 
 const protocol = require('../lib/protocol');  // first: it virtualises the clock and randomness
 
-const usage = 'usage: node adapter.js map|list|text [--trim-history] [--loro-version VERSION]';
+const usage = 'usage: node adapter.js map|list|text [--p2p | --trim-history] [--loro-version VERSION]';
 const options = parseArguments(process.argv.slice(2));
 // Another pinned release (an npm alias in package.json, such as loro-crdt-1.16.1) runs the same code:
 // that is how a bug fixed in a later release is shown on the release that had it.
@@ -69,16 +79,18 @@ const Loro = requireInstalled(options.version === null ? 'loro-crdt' : `loro-crd
 const variant = options.variant;
 
 function parseArguments(args) {
-  const parsed = { variant: 'map', trim: false, version: null };
+  const parsed = { variant: 'map', trim: false, p2p: false, version: null };
   const rest = [...args];
   if (rest.length > 0 && !rest[0].startsWith('--')) parsed.variant = rest.shift();
   while (rest.length > 0) {
     const flag = rest.shift();
     if (flag === '--trim-history') parsed.trim = true;
+    else if (flag === '--p2p') parsed.p2p = true;
     else if (flag === '--loro-version' && rest.length > 0) parsed.version = rest.shift();
     else fail(`unknown or incomplete flag ${flag}`);
   }
   if (!['map', 'list', 'text'].includes(parsed.variant)) fail(`unknown variant ${parsed.variant}`);
+  if (parsed.p2p && parsed.trim) fail('--trim-history trims what a relay server stores: not with --p2p');
   return parsed;
 }
 
@@ -106,6 +118,7 @@ const PEER_SYNC_US = 1000000;
 const PEER_SYNC_TIMER = 1;
 const SYNC_US = 500000;  // over datagram links: a client's version vector to its server, this often
 const SYNC_TIMER = 2;
+const TAG_VV_REPLY = 6;  // peer to peer: a version vector answering one
 const CONTROL = { control: true };  // see "Message bytes" above
 const COMPACT_AFTER = 64;        // stored updates merged into one snapshot beyond this many
 const ELEMENT_BASE = 0x10000;    // text element i is the code point ELEMENT_BASE + i
@@ -210,6 +223,7 @@ class Replica {
     this.storedBytes = this.storeKeys.reduce((sum, key) => sum + store.get(key).length, 0);
     this.shown = null;  // the last state answered, until the document changes
     this.holds = new Holds();
+    this.ownOps = new Set();  // this replica's users' op ids: a user's own write is not "seen"
   }
 
   /** Appends the operations made since `from` to the durable log, compacting it now and then. */
@@ -240,42 +254,18 @@ class Replica {
     return before;
   }
 
-  /** The metadata figure is the durable log: Loro keeps the whole history of the document. */
-  state() {
-    if (this.shown === null) this.shown = { state: canonical(this.doc), metadata_bytes: this.storedBytes };
-    return this.shown;
-  }
-}
-
-class Client extends Replica {
-  constructor(event, rng) {
-    super(event, rng);
-    this.server = null;
-    // Whether the server has answered this connection's version vector: until then a change goes
-    // with the answer to it, not alone. Sent alone, it would follow offline changes the server does
-    // not have yet, and Loro would park it there, unseen, while its past counted as the server's.
-    this.synced = false;
-    this.pending = [];  // { op, end }: applied here, stored by the server once its vector reaches end
-    this.ownOps = new Set();
-    this.syncing = false;  // over datagram links: whether a SYNC_TIMER is set
-  }
-
-  op(event, out) {
-    this.out = out;
-    const op = event.op;
+  /** Applies a user's operation, reports it (applied, or rejected when impossible) and stores what
+   *  it wrote. Returns the version vector from before it, or null when it wrote nothing: rejected,
+   *  or a remove of an item this user does not see (then the op is in ownOps). */
+  applyUserOp(op, out) {
     const before = this.doc.oplogVersion();
     const result = this.apply(op);
-    if (result === null) { out.report(op.id, 'rejected'); return; }
+    if (result === null) { out.report(op.id, 'rejected'); return null; }
     this.ownOps.add(op.id);
     out.report(op.id, 'applied', result);
-    if (!hasMore(this.doc.oplogVersion(), before)) {
-      // Removing an item this user does not see writes nothing: there is nothing to store.
-      out.report(op.id, 'acknowledged');
-      return;
-    }
+    if (!hasMore(this.doc.oplogVersion(), before)) return null;
     this.persistSince(before);
-    this.pending.push({ op: op.id, end: this.doc.oplogVersion().get(this.doc.peerIdStr) });
-    if (this.server !== null && this.synced) out.send(this.server, updateFrame(this.doc, before));
+    return before;
   }
 
   /** Applies a user operation; returns the target (removes) or 0, or null when impossible. */
@@ -319,18 +309,57 @@ class Client extends Replica {
     return target;
   }
 
+  /** A user's replica receives an update message's body: imports it, holds it unless the document
+   *  now has what its sender had (it sends nothing meanwhile), and reports the other users' writes
+   *  it made visible. Returns whether anything was new. */
+  receiveUpdate(body, out) {
+    const { version, update } = parseUpdate(body);
+    const before = new Set(shownIds(this.doc));
+    const imported = this.importUpdate(update) !== null;
+    this.holds.afterImport(this.doc, version, out);
+    if (imported) for (const id of shownIds(this.doc)) if (!before.has(id) && !this.ownOps.has(id)) out.report(id, 'seen');
+    return imported;
+  }
+
+  /** The metadata figure is the durable log: Loro keeps the whole history of the document. */
+  state() {
+    if (this.shown === null) this.shown = { state: canonical(this.doc), metadata_bytes: this.storedBytes };
+    return this.shown;
+  }
+}
+
+class Client extends Replica {
+  constructor(event, rng) {
+    super(event, rng);
+    this.server = null;
+    // Whether the server has answered this connection's version vector: until then a change goes
+    // with the answer to it, not alone. Sent alone, it would follow offline changes the server does
+    // not have yet, and Loro would park it there, unseen, while its past counted as the server's.
+    this.synced = false;
+    this.pending = [];  // { op, end }: applied here, stored by the server once its vector reaches end
+    this.syncing = false;  // over datagram links: whether a SYNC_TIMER is set
+  }
+
+  op(event, out) {
+    this.out = out;
+    const op = event.op;
+    const before = this.applyUserOp(op, out);
+    if (before === null) {
+      // Removing an item this user does not see writes nothing: there is nothing to store.
+      if (this.ownOps.has(op.id)) out.report(op.id, 'acknowledged');
+      return;
+    }
+    this.pending.push({ op: op.id, end: this.doc.oplogVersion().get(this.doc.peerIdStr) });
+    if (this.server !== null && this.synced) out.send(this.server, updateFrame(this.doc, before));
+  }
+
   message(event, out) {
     this.out = out;
     const bytes = Buffer.from(event.data, 'base64');
     const body = bytes.subarray(1);
     if (bytes[0] === TAG_UPDATE) {
-      const { version, update } = parseUpdate(body);
-      const before = new Set(shownIds(this.doc));
-      const imported = this.importUpdate(update) !== null;
-      this.holds.afterImport(this.doc, version, out);  // a client sends no update here: nothing to hold back
-      if (imported) {
-        for (const id of shownIds(this.doc)) if (!before.has(id) && !this.ownOps.has(id)) out.report(id, 'seen');
-        if (options.trim) out.send(event.from, frame(TAG_HAVE, this.doc.oplogVersion().encode()), CONTROL);
+      if (this.receiveUpdate(body, out) && options.trim) {
+        out.send(event.from, frame(TAG_HAVE, this.doc.oplogVersion().encode()), CONTROL);
       }
     } else if (bytes[0] === TAG_VV || bytes[0] === TAG_ACK) {
       const theirs = Loro.VersionVector.decode(body);
@@ -526,18 +555,73 @@ class Server extends Replica {
   disconnected(event) { this.clients.delete(event.peer); }
 }
 
-const descriptions = {
-  map: 'Loro: a map (LoroMap) relayed by a server',
-  list: 'Loro: list items in a LoroMap relayed by a server',
-  text: 'Loro: text as a LoroText of elements relayed by a server',
+/** A peer of a peer-to-peer deployment (--p2p): a replica that syncs with the other peers directly. */
+class Peer extends Replica {
+  constructor(event, rng) {
+    super(event, rng);
+    this.rng = rng;
+    this.peers = (event.clients || []).filter((node) => node !== event.node);
+  }
+
+  start(event, out) {
+    out.timer(SYNC_US, SYNC_TIMER);
+  }
+
+  op(event, out) {
+    this.out = out;
+    const before = this.applyUserOp(event.op, out);  // saved on this device
+    if (before === null) return;
+    const news = updateFrame(this.doc, before);
+    for (const peer of this.peers) out.send(peer, news);
+  }
+
+  /** Anti-entropy: this peer's version vector to one other peer, drawn from its seeded stream. */
+  timer(event, out) {
+    if (event.tag !== SYNC_TIMER) return;
+    out.timer(SYNC_US, SYNC_TIMER);
+    if (this.peers.length === 0) return;
+    const peer = this.peers[this.rng.u32() % this.peers.length];
+    out.send(peer, frame(TAG_VV, this.doc.oplogVersion().encode()), CONTROL);
+  }
+
+  message(event, out) {
+    this.out = out;
+    const bytes = Buffer.from(event.data, 'base64');
+    const body = bytes.subarray(1);
+    if (bytes[0] === TAG_UPDATE) {
+      this.receiveUpdate(body, out);
+    } else if (bytes[0] === TAG_VV || bytes[0] === TAG_VV_REPLY) {
+      const theirs = Loro.VersionVector.decode(body);
+      if (hasMore(this.doc.oplogVersion(), theirs)) out.send(event.from, updateFrame(this.doc, theirs));
+      if (bytes[0] === TAG_VV && hasMore(theirs, this.doc.oplogVersion())) {
+        out.send(event.from, frame(TAG_VV_REPLY, this.doc.oplogVersion().encode()), CONTROL);
+      }
+    }
+  }
+}
+
+/** A signalling server of a peer-to-peer deployment: it introduces peers, holds nothing, hears nothing. */
+class SignalServer {
+  state() { return { state: null }; }
+}
+
+const what = {
+  map: 'a map (LoroMap)',
+  list: 'list items in a LoroMap',
+  text: 'text as a LoroText of elements',
 };
+
+function makeReplica(event, rng) {
+  if (options.p2p) return event.role === 'server' ? new SignalServer() : new Peer(event, rng);
+  return event.role === 'server' ? new Server(event, rng) : new Client(event, rng);
+}
 
 protocol.serve(
   {
-    name: `loro-${variant}`,
-    description: descriptions[variant],
+    name: options.p2p ? `loro-p2p-${variant}` : `loro-${variant}`,
+    description: `Loro: ${what[variant]} ${options.p2p ? 'synced peer to peer' : 'relayed by a server'}`,
     data_type: variant,
-    topology: 'client_server',
+    topology: options.p2p ? 'peer_to_peer' : 'client_server',
     // A LoroMap entry (field or item, a delete included) is last-writer-wins by Lamport timestamp
     // and peer id. Text elements are only ever taken away by a delete that targeted them.
     rule: variant === 'text' ? 'add_wins' : 'last_writer_wins',
@@ -546,10 +630,10 @@ protocol.serve(
     protocol: 2,
     // Servers sync with one another (Server, above). Not with --trim-history: a server trims the
     // history its own clients hold, which a peer may still lack.
-    multi_server: !options.trim,
+    multi_server: !options.trim && !options.p2p,
     // Clients sync on a timer over datagram links, and a replica holds an update until it has what
     // the sender had (above). Not with --trim-history: its trimming trusts the clients' reports.
-    datagram_links: !options.trim,
+    datagram_links: !options.trim && !options.p2p,
   },
-  (event, rng) => (event.role === 'server' ? new Server(event, rng) : new Client(event, rng)),
+  makeReplica,
 );
