@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "models/external/external.hpp"
 #include "sim/cli/commands.hpp"
@@ -54,6 +55,27 @@ ModelInfo trimming_model(const std::string& version) {
   return model.value();
 }
 
+/// What the adapter of the shipped Loro model `name` declares when asked itself.
+ModelInfo described_by_adapter(const std::string& name) {
+  const bool p2p = name.starts_with("loro-p2p-");
+  const std::string variant = name.substr(std::string_view(p2p ? "loro-p2p-" : "loro-").size());
+  auto model = describe_external("node " + adapter_dir() + "/loro/adapter.js " + variant + (p2p ? " --p2p" : ""));
+  INFO((model ? std::string() : model.error().message));
+  REQUIRE(model.ok());
+  return model.value();
+}
+
+/// Runs `seed` and requires it clean: no abort, every replica alike, no violation, and (unless the
+/// model never acknowledges, as peer to peer) some write acknowledged.
+void require_clean_run(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
+  const RunResult r = run(scenario, model, seed);
+  INFO(model.name << " " << scenario.name << " seed " << seed << ": " << r.aborted);
+  REQUIRE(r.aborted.empty());
+  CHECK(converged(r));
+  if (model.topology == Topology::client_server) CHECK(count_acknowledged(r) > 0);
+  for (const Violation& v : r.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
+}
+
 }  // namespace
 
 TEST_CASE("the Loro models are shipped with the rule a LoroMap keeps", "[external]") {
@@ -95,17 +117,8 @@ TEST_CASE("the Loro servers sync with one another: two servers, a crash and a pa
   const ModelRegistry registry = shipped_models();
   const Scenario scenario = testing::shipped_scenario("two-servers");
   for (const char* name : kLoroModels) {
-    auto described = describe_external("node " + adapter_dir() + "/loro/adapter.js " + std::string(name).substr(5));
-    REQUIRE(described.ok());
-    CHECK(described.value().multi_server);  // the adapter's own answer agrees with the shipped entry
-    for (std::uint64_t seed = 1; seed <= 2; ++seed) {
-      const RunResult r = run(scenario, *registry.find(name), seed);
-      INFO(name << " seed " << seed << ": " << r.aborted);
-      REQUIRE(r.aborted.empty());
-      CHECK(converged(r));
-      CHECK(count_acknowledged(r) > 0);
-      for (const Violation& v : r.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
-    }
+    CHECK(described_by_adapter(name).multi_server);  // the adapter's own answer agrees with the shipped entry
+    for (std::uint64_t seed = 1; seed <= 2; ++seed) require_clean_run(scenario, *registry.find(name), seed);
   }
   // A server that trims the history its own clients hold could drop what a peer lacks: not declared.
   CHECK_FALSE(trimming_model("").multi_server);
@@ -121,17 +134,8 @@ TEST_CASE("the Loro adapters run over datagram links: loss, duplicates, reorderi
   const ModelRegistry registry = shipped_models();
   const Scenario scenario = testing::shipped_scenario("datagram-relay");
   for (const char* name : kLoroModels) {
-    auto described = describe_external("node " + adapter_dir() + "/loro/adapter.js " + std::string(name).substr(5));
-    REQUIRE(described.ok());
-    CHECK(described.value().datagram_links);  // the adapter's own answer agrees with the shipped entry
-    for (std::uint64_t seed : {1, 8, 15}) {
-      const RunResult r = run(scenario, *registry.find(name), seed);
-      INFO(name << " seed " << seed << ": " << r.aborted);
-      REQUIRE(r.aborted.empty());
-      CHECK(converged(r));
-      CHECK(count_acknowledged(r) > 0);
-      for (const Violation& v : r.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
-    }
+    CHECK(described_by_adapter(name).datagram_links);  // the adapter's own answer agrees with the shipped entry
+    for (std::uint64_t seed : {1, 8, 15}) require_clean_run(scenario, *registry.find(name), seed);
   }
   // A server that trims the history its clients report holding does not declare them.
   CHECK_FALSE(trimming_model("").datagram_links);
@@ -154,16 +158,8 @@ TEST_CASE("the Loro peer-to-peer adapters converge over lossy datagrams, holding
   for (const Case& c : {Case{"loro-p2p-map", "article-p2p-webrtc", 2}, Case{"loro-p2p-map", "article-p2p-webrtc", 3},
                         Case{"loro-p2p-list", "flaky-mobile", 4}, Case{"loro-p2p-list", "flaky-mobile", 7},
                         Case{"loro-p2p-text", "flaky-mobile", 1}}) {
-    const ModelInfo& model = *registry.find(c.model);
-    const std::string variant = model.name.substr(std::string_view("loro-p2p-").size());
-    auto described = describe_external("node " + adapter_dir() + "/loro/adapter.js " + variant + " --p2p");
-    REQUIRE(described.ok());
-    CHECK(described.value().topology == Topology::peer_to_peer);  // the adapter's own answer agrees
-    const RunResult r = run(testing::shipped_scenario(c.scenario), model, c.seed);
-    INFO(c.model << " " << c.scenario << " seed " << c.seed << ": " << r.aborted);
-    REQUIRE(r.aborted.empty());
-    CHECK(converged(r));
-    for (const Violation& v : r.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
+    CHECK(described_by_adapter(c.model).topology == Topology::peer_to_peer);  // the adapter's own answer agrees
+    require_clean_run(testing::shipped_scenario(c.scenario), *registry.find(c.model), c.seed);
   }
 }
 

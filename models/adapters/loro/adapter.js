@@ -37,7 +37,7 @@
 // what the asker lacks and, when the asker holds something it lacks, its own vector (a reply, which
 // is answered with an update only, so an exchange ends). A write is never acknowledged: it is saved
 // on its own device, as local-first software does, and no peer speaks for the others. Updates are
-// held as below.
+// held as above.
 //
 // Data types:
 // - map: the fields are a root LoroMap. A LoroMap entry is last-writer-wins by Lamport timestamp,
