@@ -234,7 +234,13 @@ void print_target(const TargetResult& t) {
                r.invariant, r.seed, r.before.clients, r.before.operations, r.before.faults, r.after.clients,
                r.after.operations, r.after.faults, r.runs, r.stopped);
     fmt::print("{}\n", r.report);
-    if (!r.repro_path.empty()) fmt::print("    replay: syncstorm replay {}\n", r.repro_path);
+    if (!r.repro_path.empty()) {
+      fmt::print("    replay: syncstorm replay {}\n", r.repro_path);
+      // The shrunk run is the clearest picture of the failure: its timeline page goes beside the repro.
+      std::string page = r.repro_path;
+      if (page.ends_with(".repro.toml")) page.resize(page.size() - std::string_view(".repro.toml").size());
+      fmt::print("    see it: syncstorm replay {} --html {}.html\n", r.repro_path, page);
+    }
     if (!r.repro_error.empty()) fmt::print("    NO REPRO FILE: {}\n", r.repro_error);
     fmt::print("    replay the original: {}\n\n", replay_command(t.replay_scenario, t.model, r.seed, t.explore, lineage_of(r.seed)));
   }
@@ -401,7 +407,7 @@ void add_check_options(CLI::App* cmd, CheckArgs& a) {
 
 }  // namespace
 
-int replay_repro_file(const std::string& path, const ModelRegistry& models, const std::string& trace, const std::string& model) {
+int replay_repro_file(const std::string& path, const ModelRegistry& models, RunOutputs& outputs, const std::string& model) {
   auto entry = corpus_entry(path, models);
   if (!entry) return report_input_error(entry.error());
   const Repro& repro = entry.value().repro;
@@ -416,20 +422,13 @@ int replay_repro_file(const std::string& path, const ModelRegistry& models, cons
     }
     target = other.value();
   }
-  // As run's --trace: streamed to a temporary file that takes its name only when whole.
-  if (auto unwritable = check_output_folder(trace, "--trace")) return report_input_error(*unwritable);
-  std::optional<StreamedFile> trace_file;
-  RunOptions options;
-  if (!trace.empty()) {
-    trace_file.emplace(trace);
-    if (!trace_file->is_open()) return report_input_error(InputError{trace, 0, 0, "--trace", "cannot open the file for writing"});
-    options.trace_out = &trace_file->stream();
-  }
-  const RunResult r = replay_repro(repro, *target, options);
-  if (trace_file) {
-    if (std::error_code ec = trace_file->commit()) {
-      return report_input_error(InputError{trace, 0, 0, "--trace", "cannot write the file: " + ec.message()});
-    }
+  if (auto error = outputs.open()) return report_input_error(*error);
+  const RunResult r = replay_repro(repro, *target, outputs.options());
+  std::string replay = fmt::format("syncstorm replay {}", path);
+  if (target->name != repro.model) replay += fmt::format(" --model {}", target->name);
+  if (auto error = outputs.finish(repro.schedule, r,
+                                  fmt::format("{} on {}, repro of seed {}", target->name, repro.scenario_name, repro.seed), replay)) {
+    return report_input_error(*error);
   }
   const ScheduleSize size = size_of(repro.schedule);
   fmt::print("repro       {}\n", path);

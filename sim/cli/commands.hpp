@@ -6,10 +6,15 @@
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "models/model.hpp"
+#include "reports/timeline.hpp"  // PayloadRecorder
+#include "sim/base/atomic_file.hpp"
+#include "sim/engine/simulation.hpp"  // RunOptions, RunResult
 #include "sim/scenario/scenario.hpp"
 #include "sim/scenario/scenario_file.hpp"
 #include "sim/sweep/repro.hpp"  // replay_command, scenario_argument
@@ -49,6 +54,31 @@ std::optional<InputError> make_output_folder(const std::string& path, const char
 /// Prints "syncstorm: error: <file:line:col: key ...: message>" to stderr and returns kExitBadInput.
 int report_input_error(const InputError& error);
 
+/// What one run (`run`, `replay` of a seed or of a repro file) writes besides its summary: the
+/// trace (--trace), the space-time diagram (--diagram) and the interactive timeline (--html). Empty
+/// paths are not written. open() before the run, pass options() to it, finish() after it.
+class RunOutputs {
+ public:
+  RunOutputs(std::string trace, std::string diagram, std::string html);
+  /// Checks every output's folder and opens the trace's temporary file, before any run is paid for.
+  std::optional<InputError> open();
+  /// Where the run writes its trace and message bytes; valid while this object lives.
+  RunOptions options();
+  /// Commits the trace and draws the pictures, titled `title`, naming `replay` as their command.
+  std::optional<InputError> finish(const Schedule& schedule, const RunResult& run, const std::string& title,
+                                   const std::string& replay);
+
+ private:
+  bool drawn() const { return !diagram_.empty() || !html_.empty(); }
+
+  std::string trace_;
+  std::string diagram_;
+  std::string html_;
+  std::optional<StreamedFile> trace_file_;
+  std::ostringstream recorded_;  ///< the trace, when a picture is drawn from it
+  PayloadRecorder payloads_;
+};
+
 void add_run_commands(CLI::App& app, const ModelRegistry& models, Action& action);
 void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action);
 /// `check` and `merge` (check_command.cpp).
@@ -56,7 +86,7 @@ void add_check_commands(CLI::App& app, const ModelRegistry& models, Action& acti
 /// `replay FILE.repro.toml`: runs a repro file's explicit schedule; exit codes as `run`.
 /// Replays a repro file; a non-empty `model` replays its schedule against that model instead (a fixed
 /// version, say), which must have the repro's data type.
-int replay_repro_file(const std::string& path, const ModelRegistry& models, const std::string& trace, const std::string& model = "");
+int replay_repro_file(const std::string& path, const ModelRegistry& models, RunOutputs& outputs, const std::string& model = "");
 /// `compare` (compare_command.cpp).
 void add_compare_command(CLI::App& app, const ModelRegistry& models, Action& action);
 

@@ -91,48 +91,13 @@ int run_once(const RunArgs& args, const ModelRegistry& models) {
   const Schedule schedule = explore.value() == Exploration::novelty
                                 ? novelty_schedule(scenario.value(), model.value()->data_type, lineage)
                                 : make_schedule(scenario.value(), model.value()->data_type, args.seed, explore.value());
-  for (const auto& [path, flag] : {std::pair{&args.trace, "--trace"}, std::pair{&args.html, "--html"}, std::pair{&args.diagram, "--diagram"}}) {
-    if (auto unwritable = check_output_folder(*path, flag)) return report_input_error(*unwritable);
-  }
-  // The trace streams to a temporary file that takes its name only when whole (a long run's trace
-  // is too big to hold in memory): a run killed midway leaves the old file, or none.
-  std::optional<StreamedFile> trace_file;
-  RunOptions options;
-  if (!args.trace.empty()) {
-    trace_file.emplace(args.trace);
-    if (!trace_file->is_open()) return report_input_error(InputError{args.trace, 0, 0, "--trace", "cannot open the file for writing"});
-    options.trace_out = &trace_file->stream();
-  }
-  // The diagram and the timeline are drawn from the JSON Lines trace; when --trace is also given, the
-  // same lines go to its file.
-  std::ostringstream recorded;
-  const bool drawn = !args.diagram.empty() || !args.html.empty();
-  if (drawn) options.trace_out = &recorded;
-  PayloadRecorder payloads;
-  if (!args.html.empty()) options.on_send = [&payloads](std::uint64_t id, std::string_view bytes) { payloads.record(id, bytes); };
-  const RunResult result = run_simulation(scenario.value(), *model.value(), schedule, args.seed, options);
-  if (trace_file) {
-    if (drawn) trace_file->stream() << recorded.str();
-    if (std::error_code ec = trace_file->commit()) {
-      return report_input_error(InputError{args.trace, 0, 0, "--trace", "cannot write the file: " + ec.message()});
-    }
-  }
-  if (!args.html.empty()) {
-    const std::string trace = recorded.str();
-    const TimelineRun run{fmt::format("{} on {}, seed {}", model.value()->name, scenario.value().name, args.seed),
-                          // The scenario as the user named it: the page must not depend on the working directory.
-                          replay_command(args.scenario, model.value()->name, args.seed, schedule.explore, lineage),
-                          &schedule, trace, &result.violations, &result.history, &payloads.payloads()};
-    if (std::error_code ec = write_file_atomically(args.html, timeline_html(run))) {
-      return report_input_error(InputError{args.html, 0, 0, "--html", "cannot write the file: " + ec.message()});
-    }
-  }
-  if (!args.diagram.empty()) {
-    const std::string svg = lamport_svg(schedule, recorded.str(), result.violations, result.history,
-                                        fmt::format("{} on {}, seed {}", model.value()->name, scenario.value().name, args.seed));
-    if (std::error_code ec = write_file_atomically(args.diagram, svg)) {
-      return report_input_error(InputError{args.diagram, 0, 0, "--diagram", "cannot write the file: " + ec.message()});
-    }
+  RunOutputs outputs{args.trace, args.diagram, args.html};
+  if (auto error = outputs.open()) return report_input_error(*error);
+  const RunResult result = run_simulation(scenario.value(), *model.value(), schedule, args.seed, outputs.options());
+  if (auto error = outputs.finish(schedule, result, fmt::format("{} on {}, seed {}", model.value()->name, scenario.value().name, args.seed),
+                                  // The scenario as the user named it: the page must not depend on the working directory.
+                                  replay_command(args.scenario, model.value()->name, args.seed, schedule.explore, lineage))) {
+    return report_input_error(*error);
   }
   print_summary(scenario.value(), *model.value(), args.seed, schedule, result, lineage);
   if (!result.aborted.empty()) return kExitViolation;
@@ -152,6 +117,53 @@ void add_run_options(CLI::App* cmd, RunArgs& args) {
 }
 
 }  // namespace
+
+RunOutputs::RunOutputs(std::string trace, std::string diagram, std::string html)
+    : trace_(std::move(trace)), diagram_(std::move(diagram)), html_(std::move(html)) {}
+
+std::optional<InputError> RunOutputs::open() {
+  for (const auto& [path, flag] : {std::pair{&trace_, "--trace"}, std::pair{&html_, "--html"}, std::pair{&diagram_, "--diagram"}}) {
+    if (auto unwritable = check_output_folder(*path, flag)) return unwritable;
+  }
+  // The trace streams to a temporary file that takes its name only when whole (a long run's trace
+  // is too big to hold in memory): a run killed midway leaves the old file, or none.
+  if (!trace_.empty()) {
+    trace_file_.emplace(trace_);
+    if (!trace_file_->is_open()) return InputError{trace_, 0, 0, "--trace", "cannot open the file for writing"};
+  }
+  return std::nullopt;
+}
+
+RunOptions RunOutputs::options() {
+  RunOptions options;
+  if (trace_file_) options.trace_out = &trace_file_->stream();
+  // The diagram and the timeline are drawn from the JSON Lines trace; when --trace is also given, the
+  // same lines go to its file.
+  if (drawn()) options.trace_out = &recorded_;
+  if (!html_.empty()) options.on_send = [this](std::uint64_t id, std::string_view bytes) { payloads_.record(id, bytes); };
+  return options;
+}
+
+std::optional<InputError> RunOutputs::finish(const Schedule& schedule, const RunResult& run, const std::string& title,
+                                             const std::string& replay) {
+  const std::string trace = drawn() ? recorded_.str() : std::string();
+  if (trace_file_) {
+    if (drawn()) trace_file_->stream() << trace;
+    if (std::error_code ec = trace_file_->commit()) return InputError{trace_, 0, 0, "--trace", "cannot write the file: " + ec.message()};
+  }
+  if (!html_.empty()) {
+    const TimelineRun page{title, replay, &schedule, trace, &run.violations, &run.history, &payloads_.payloads()};
+    if (std::error_code ec = write_file_atomically(html_, timeline_html(page))) {
+      return InputError{html_, 0, 0, "--html", "cannot write the file: " + ec.message()};
+    }
+  }
+  if (!diagram_.empty()) {
+    if (std::error_code ec = write_file_atomically(diagram_, lamport_svg(schedule, trace, run.violations, run.history, title))) {
+      return InputError{diagram_, 0, 0, "--diagram", "cannot write the file: " + ec.message()};
+    }
+  }
+  return std::nullopt;
+}
 
 void add_run_commands(CLI::App& app, const ModelRegistry& models, Action& action) {
   auto args = std::make_shared<RunArgs>();
@@ -188,15 +200,8 @@ void add_run_commands(CLI::App& app, const ModelRegistry& models, Action& action
           return report_input_error(InputError{replay_args->scenario, 0, 0, "--seed",
                                                "a repro file holds its own seed and schedule; replay it without --seed"});
         }
-        if (!replay_args->diagram.empty()) {
-          return report_input_error(InputError{replay_args->scenario, 0, 0, "--diagram",
-                                               "not drawn for a repro file yet; replay the original seed's command with --diagram"});
-        }
-        if (!replay_args->html.empty()) {
-          return report_input_error(InputError{replay_args->scenario, 0, 0, "--html",
-                                               "not drawn for a repro file yet; replay the original seed's command with --html"});
-        }
-        return replay_repro_file(replay_args->scenario, models, replay_args->trace, replay_args->model);
+        RunOutputs outputs{replay_args->trace, replay_args->diagram, replay_args->html};
+        return replay_repro_file(replay_args->scenario, models, outputs, replay_args->model);
       }
       if (given->first->count() == 0 || given->second->count() == 0) {
         return report_input_error(InputError{replay_args->scenario, 0, 0, "--model", "replay of a scenario needs --model and --seed"});

@@ -118,6 +118,42 @@ TEST_CASE("run and replay --html write the page, and a missing folder is exit 2"
   fs::remove_all(dir);
 }
 
+TEST_CASE("replay of a repro file draws its schedule: the page and the diagram name the repro", "[reports][timeline]") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("syncstorm-timeline-repro-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const FailingRun run = failing_run();
+  Repro repro;
+  repro.scenario_name = run.scenario.name;
+  repro.model = "lww-map-wallclock";
+  repro.seed = 1;
+  repro.invariant = "lost-acknowledged-write";
+  repro.trace_hash = run.result.trace_hash;
+  repro.persistence = run.scenario.persistence;
+  repro.invariants = run.scenario.invariants;
+  repro.schedule = run.schedule;
+  const std::string file = (dir / "skew.repro.toml").string();
+  REQUIRE(save_repro(repro, file).ok());
+  const std::string page = (dir / "repro.html").string();
+  const std::string svg = (dir / "repro.svg").string();
+  const std::string trace = (dir / "repro.jsonl").string();
+  CHECK(syncstorm_cli("replay " + file + " --html " + page + " --diagram " + svg + " --trace " + trace) == 1);
+  // The same run as the seed's: the same trace, drawn with the same violations, titled as a repro.
+  CHECK(read_text(trace) == run.trace);
+  const std::string html = read_text(page);
+  const auto data_at = html.find("id=\"timeline-data\">") + 19;
+  const auto j = nlohmann::json::parse(html.substr(data_at, html.find("</script>", data_at) - data_at));
+  CHECK(j["violations"].size() == run.result.violations.size());
+  CHECK(j["messages"].size() == run.result.metrics.messages_sent);
+  CHECK_THAT(html, Catch::Contains("syncstorm replay " + file));
+  CHECK_THAT(read_text(svg), Catch::Contains("lww-map-wallclock on clock-skew, repro of seed 1"));
+  // Against another model, the title and the command say so.
+  CHECK(syncstorm_cli("replay " + file + " --model lww-map --html " + page) == 0);
+  CHECK_THAT(read_text(page), Catch::Contains("syncstorm replay " + file + " --model lww-map"));
+  fs::remove_all(dir);
+}
+
 TEST_CASE("compare writes a timeline page beside each diagram and links it", "[reports][timeline]") {
   namespace fs = std::filesystem;
   const fs::path dir = fs::temp_directory_path() / ("syncstorm-timeline-compare-" + std::to_string(::getpid()));
