@@ -16,8 +16,9 @@
 # then puts BUILD_DIR's binary where `cmake --build` would have written it, so the test costs
 # seconds, not a rebuild. The only other edit to a command is its seed range: `--seed-range A:B`
 # becomes `--seed-range 1:SEEDS` (default 8); a check command without one fails the test. A workflow's
-# and a job's `env:` reach every step, as on GitHub, with the one narrowing above. Each job
-# runs in its own workspace (the source tree's entries linked into a temporary directory), as on a
+# and a job's `env:` reach every step, as on GitHub, with the one narrowing above; each step gets a
+# $GITHUB_STEP_SUMMARY file of its own, and one whose commands name it must leave a passing page
+# there. Each job runs in its own workspace (the source tree's entries linked into a temporary directory), as on a
 # fresh runner; uploads and downloads of artifacts are copies between workspaces. Needs python3 with
 # PyYAML (Debian: python3-yaml).
 set -euo pipefail
@@ -148,7 +149,7 @@ expand() {  # expand FILE VALUE: puts the matrix value in, and fails on any othe
 env_overrides=()
 
 run_github_job() {  # run_github_job WORKFLOW JOB
-  local workflow=$1 job=$2 steps=$work/steps/$2 value values step ws artifact line pattern dest override
+  local workflow=$1 job=$2 steps=$work/steps/$2 value values step ws artifact line pattern dest override summary
   extract_job "$workflow" "$job" "$steps" || fail "$workflow: job $job could not be read"
   for override in "${env_overrides[@]}"; do
     grep -q "^${override%%=*}=" "$steps/env" || fail "$workflow: job $job sets no ${override%%=*} for this test to narrow"
@@ -170,7 +171,15 @@ run_github_job() {  # run_github_job WORKFLOW JOB
       case "$step" in
         *.run)
           small_seed_range "$work/current"
-          run_script "$ws" "$work/current" "$(basename "$workflow") $job [$value] step ${step%.run}" "${step_env[@]}"
+          # As on GitHub, each step gets a file of its own for its job page's Markdown.
+          summary=$work/summaries/$job-$value-${step%.run}.md
+          mkdir -p "$work/summaries"
+          run_script "$ws" "$work/current" "$(basename "$workflow") $job [$value] step ${step%.run}" "${step_env[@]}" \
+            GITHUB_STEP_SUMMARY="$summary"
+          if grep -q 'GITHUB_STEP_SUMMARY' "$work/current"; then
+            head -n 1 "$summary" 2> /dev/null | grep -q '^### syncstorm check: PASS$' ||
+              fail "$(basename "$workflow") $job [$value] step ${step%.run} wrote no passing page to \$GITHUB_STEP_SUMMARY"
+          fi
           ;;
         *.upload)
           artifact=$work/artifacts/$(head -n 1 "$work/current")

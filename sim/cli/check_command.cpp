@@ -39,6 +39,7 @@ struct CheckArgs {
   std::string shard;
   std::string junit;
   std::string json;
+  std::string markdown;
   std::string corpus;
   std::vector<std::string> verify;  ///< empty: off; [""]: the default share; ["P"]: P percent
   std::uint32_t shrink_runs = 2'000;
@@ -288,7 +289,8 @@ int run_check_command(const CheckArgs& args, const ModelRegistry& models) {
   // for the whole sweep.
   CheckOptions options;
   std::string shard_label;
-  for (const auto& [path, flag] : {std::pair{&args.json, "--json"}, std::pair{&args.junit, "--junit"}}) {
+  for (const auto& [path, flag] :
+       {std::pair{&args.json, "--json"}, std::pair{&args.junit, "--junit"}, std::pair{&args.markdown, "--markdown"}}) {
     if (auto unwritable = check_output_folder(*path, flag)) return report_input_error(*unwritable);
   }
   if (auto error = seed_options(args, options, shard_label)) return report_input_error(*error);
@@ -346,8 +348,12 @@ int run_check_command(const CheckArgs& args, const ModelRegistry& models) {
   CheckReport report = run_check(targets.value(), corpus.value(), options);
   report.shard = shard_label;
   print_report(report, options);
+  const std::string summary = check_json(report);
   if (!args.json.empty()) {
-    if (auto error = write_file(args.json, check_json(report), "--json")) return report_input_error(*error);
+    if (auto error = write_file(args.json, summary, "--json")) return report_input_error(*error);
+  }
+  if (!args.markdown.empty()) {
+    if (auto error = write_file(args.markdown, check_markdown(summary), "--markdown")) return report_input_error(*error);
   }
   if (!args.junit.empty()) {
     if (auto error = write_file(args.junit, check_junit(report), "--junit")) return report_input_error(*error);
@@ -355,8 +361,9 @@ int run_check_command(const CheckArgs& args, const ModelRegistry& models) {
   return report.failed() ? kExitViolation : kExitOk;
 }
 
-int run_merge_command(const std::vector<std::string>& files, const std::string& output) {
+int run_merge_command(const std::vector<std::string>& files, const std::string& output, const std::string& markdown) {
   if (auto unwritable = check_output_folder(output, "--json")) return report_input_error(*unwritable);
+  if (auto unwritable = check_output_folder(markdown, "--markdown")) return report_input_error(*unwritable);
   bool failed = false;
   auto merged = merge_check_json(files, failed);
   if (!merged) return report_input_error(merged.error());
@@ -364,6 +371,9 @@ int run_merge_command(const std::vector<std::string>& files, const std::string& 
     fmt::print("{}", merged.value());
   } else if (auto error = write_file(output, merged.value(), "--json")) {
     return report_input_error(*error);
+  }
+  if (!markdown.empty()) {
+    if (auto error = write_file(markdown, check_markdown(merged.value()), "--markdown")) return report_input_error(*error);
   }
   fmt::print(stderr, "merge: {} summaries, verdict {}\n", files.size(), failed ? "FAIL" : "PASS");
   return failed ? kExitViolation : kExitOk;
@@ -386,6 +396,9 @@ void add_check_options(CLI::App* cmd, CheckArgs& a) {
   cmd->add_option("--shard", a.shard, "run part K of N of the seed range, as K/N; `syncstorm merge` joins the JSON");
   cmd->add_option("--junit", a.junit, "write JUnit XML to this file");
   cmd->add_option("--json", a.json, "write the JSON summary (simulated figures only) to this file");
+  cmd->add_option("--markdown", a.markdown,
+                  "write a Markdown summary to this file: the page a CI job shows, e.g. --markdown \"$GITHUB_STEP_SUMMARY\"")
+      ->check(file_name("is the variable that names it set?"));
   cmd->add_option("--corpus", a.corpus,
                   "folder of *.repro.toml replayed first and where new repros go (default ./syncstorm-corpus if it exists)");
   cmd->add_option("--verify-determinism", a.verify, "re-run PERCENT of the seeds (default 5, at least one) and compare traces")
@@ -461,8 +474,13 @@ void add_check_commands(CLI::App& app, const ModelRegistry& models, Action& acti
   auto output = std::make_shared<std::string>();
   CLI::App* merge = app.add_subcommand("merge", "combine the JSON summaries of check shards into one verdict");
   merge->add_option("files", *files, "JSON summaries written by `syncstorm check --json`")->required();
+  auto markdown = std::make_shared<std::string>();
   merge->add_option("--json,-o", *output, "write the merged summary here (default: stdout)");
-  merge->callback([&action, files, output] { action = [files, output] { return run_merge_command(*files, *output); }; });
+  merge->add_option("--markdown", *markdown, "write the merged verdict as a Markdown summary to this file (as check --markdown)")
+      ->check(file_name("is the variable that names it set?"));
+  merge->callback([&action, files, output, markdown] {
+    action = [files, output, markdown] { return run_merge_command(*files, *output, *markdown); };
+  });
 }
 
 }  // namespace syncstorm

@@ -133,6 +133,14 @@ CLI::Validator whole_number(std::uint64_t lo, std::uint64_t hi, std::string limi
   return CLI::Validator(check, fmt::format("INT in [{} - {}]", lo, hi));
 }
 
+CLI::Validator file_name(std::string hint) {
+  const auto check = [hint](const std::string& input) -> std::string {
+    if (!input.empty()) return {};
+    return hint.empty() ? "expected a file name, got an empty one" : "expected a file name, got an empty one (" + hint + ")";
+  };
+  return CLI::Validator(check, "FILE");
+}
+
 namespace {
 
 /// Why `folder` cannot take new files, or nothing.

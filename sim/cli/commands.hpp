@@ -45,6 +45,10 @@ std::optional<InputError> check_fit(const Scenario& scenario, const ModelInfo& m
 /// `limit` names the constant of sim/scenario/limits.hpp behind `hi`, for the message.
 CLI::Validator whole_number(std::uint64_t lo, std::uint64_t hi, std::string limit = "");
 
+/// An output file's name given empty (a variable that is not set, say) is refused, not taken as no
+/// output. `hint` says what may have emptied it.
+CLI::Validator file_name(std::string hint = "");
+
 /// An output file's folder must exist and take files before the work starts, so that a mistyped
 /// path costs no run (and no sweep); a path naming a folder is refused too. An empty path is no output.
 std::optional<InputError> check_output_folder(const std::string& path, const char* flag);

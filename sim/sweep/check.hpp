@@ -230,6 +230,11 @@ std::string check_json(const CheckReport& report);
 /// Combines the JSON summaries of shards into one; `failed` receives the verdict.
 Result<std::string> merge_check_json(const std::vector<std::string>& files, bool& failed);
 
+/// A Markdown page of a JSON summary (check_json's or merge_check_json's): the verdict, a table of
+/// the failing pairs, the passing ones folded, and per failure its repro and the commands that replay
+/// and draw it. What CI systems show on a job's page: `--markdown "$GITHUB_STEP_SUMMARY"`.
+std::string check_markdown(const std::string& summary_json);
+
 /// First differing line of two JSON Lines traces: its 1-based number and both lines; 0 when equal.
 Divergence first_divergence(const std::string& first, const std::string& second);
 
