@@ -4,7 +4,9 @@
 // stale, that is when another client wrote the field since (optimistic concurrency control, like an
 // HTTP If-Match). Accepted writes are stored, acknowledged and broadcast. A client's view is always
 // the server state it knows with its pending writes replayed on top, so rolling back a rejected
-// write is simply dropping it from the pending list.
+// write is simply dropping it from the pending list. The server numbers the writes it accepts and a
+// client takes them in that order, so over datagram links too one user's writes show in the order
+// made, and a write never before one its writer had read.
 //
 // The silent variant rolls a rejected write back without telling its user: the article's "silent
 // data loss" pitfall, and the canary for the silent-rollback checker.
@@ -23,12 +25,19 @@
 namespace syncstorm {
 namespace {
 
+// Every write the leader accepts gets the next number of one sequence (Field versions count the
+// writes of one field; the sequence counts them all). Followers apply the leader's writes in that
+// order, so the number means the same on every server. Messages that give a client a write say its
+// number, and a client takes the writes in that order (AuthoritativeClient::arrive): over datagrams
+// a broadcast lost or overtaken would otherwise let one user's later write show before an earlier
+// one, or a write before one its writer had read.
 enum Tag : std::uint8_t {
   kWrite = 1,     ///< client -> server: u64 op, u32 key, u64 base version, u64 oldest pending op,
                   ///< u64 the client's pending op made just before this one (0: none)
-  kAccepted = 2,  ///< server -> client: u64 op, u32 key, u64 version it got
+  kAccepted = 2,  ///< server -> client: u64 op, u32 key, u64 version it got, u64 its number
   kRejected = 3,  ///< server -> client: u64 op
-  kUpdate = 4,    ///< server -> client: u32 n, then n x (u32 key, u64 version, u64 value, u32 writer)
+  kUpdate = 4,    ///< server -> client: the server's whole state: u64 the number of the writes it
+                  ///< holds (1 to it, all of them), u32 n, then n x (u32 key, u64 version, u64 value, u32 writer)
   kReplicate = 5, ///< leader -> follower: one accepted write: u32 key, u64 version, u64 value, u32 writer,
                   ///< u64 the writes the leader has accepted in all, this one included
   kSync = 6,      ///< client -> server every period: u64 digest of the server state the client knows,
@@ -38,11 +47,15 @@ enum Tag : std::uint8_t {
   kRelay = 8,         ///< leader -> follower: u32 client, bytes: an answer for it
   kState = 9,         ///< leader -> follower: every field, as kUpdate's body
   kStateRequest = 10, ///< follower -> leader, when it starts or misses a replication: send kState
+  kBroadcast = 11,    ///< server -> client: one accepted write: u64 its number, then as one field of kUpdate
 };
 
 constexpr std::uint64_t kTimer = 1;
 /// Writes a server keeps per client while they wait for a predecessor's decision.
 constexpr std::size_t kWaitingMax = 256;
+/// Broadcast writes a client keeps while one before them is missing (beyond: dropped; the state
+/// its next sync brings has them). Its own accepted writes are always kept: its user sees them.
+constexpr std::size_t kAheadMax = 256;
 /// How often a client resends writes still waiting for the server's answer.
 constexpr Duration kResendPeriod = Duration::seconds(1);
 /// A client sends its digest at least every this many periods, even while broadcasts keep arriving.
@@ -80,10 +93,19 @@ void write_field(Writer& w, KeyId key, const Field& f) {
   w.u32(key.value).u64(f.version).u64(f.value.value).u32(f.writer);
 }
 
-std::string encode_update(const Fields& fields) {
+/// The whole state of a server that holds writes 1 to `numbered`.
+std::string encode_update(const Fields& fields, std::uint64_t numbered) {
   Writer w;
-  w.u8(kUpdate).u32(static_cast<std::uint32_t>(fields.size()));
+  w.u8(kUpdate).u64(numbered).u32(static_cast<std::uint32_t>(fields.size()));
   for (const auto& [key, field] : fields) write_field(w, key, field);
+  return w.take();
+}
+
+/// Write number `number`, of field `key`.
+std::string encode_broadcast(std::uint64_t number, KeyId key, const Field& field) {
+  Writer w;
+  w.u8(kBroadcast).u64(number);
+  write_field(w, key, field);
   return w.take();
 }
 
@@ -114,6 +136,7 @@ class AuthoritativeClient final : public Node {
   explicit AuthoritativeClient(bool silent) : silent_(silent) {}
 
   void on_start(Context& ctx) override {
+    self_ = ctx.self().value;
     restore(ctx);
     ctx.set_timer(kResendPeriod, kTimer);
   }
@@ -135,20 +158,38 @@ class AuthoritativeClient final : public Node {
       const OpId op{r.u64()};
       const KeyId key{r.u32()};
       const std::uint64_t version = r.u64();
+      const std::uint64_t number = r.u64();
       if (!r.ok() || !drop_pending(op)) return;
       OpId& newest = own_accepted_[key];
       newest = std::max(newest, op);
-      adopt(ctx, key, Field{version, op, ctx.self().value, 0});
       ctx.report(op, Lifecycle::acknowledged);
+      Fields one;
+      one[key] = Field{version, op, ctx.self().value, 0};
+      arrive(ctx, number, std::move(one));
     } else if (tag == kRejected) {
       const OpId op{r.u64()};
       if (!r.ok() || !drop_pending(op)) return;
       // The rollback itself: the view is recomputed without the op. Telling the user is the fix.
       if (!silent_) ctx.report(op, Lifecycle::rejected);
+    } else if (tag == kBroadcast) {
+      const std::uint64_t number = r.u64();
+      const KeyId key{r.u32()};
+      Field f;
+      f.version = r.u64();
+      f.value = OpId{r.u64()};
+      f.writer = r.u32();
+      if (!r.ok()) return;
+      Fields one;
+      one[key] = f;
+      arrive(ctx, number, std::move(one));
     } else if (tag == kUpdate) {
+      const std::uint64_t numbered = r.u64();
       auto fields = read_fields(r);
       if (!fields) return;
+      // A whole state holds every write up to its number: the gap before any of them is closed.
       for (const auto& [key, field] : *fields) adopt(ctx, key, field);
+      applied_ = std::max(applied_, numbered);
+      take_ahead(ctx);
     } else {
       return;
     }
@@ -162,7 +203,8 @@ class AuthoritativeClient final : public Node {
       resend(ctx, *server);
       // While broadcasts keep arriving the digests differ anyway (some are in flight): sync when
       // the server has gone quiet, and every kSyncEvery periods regardless.
-      if (!heard_ || ticks_ % kSyncEvery == 0) ctx.send_control(*server, Writer().u8(kSync).u64(digest(confirmed_)).u64(oldest_pending().value).take());
+      // A write waiting for one before it that is lost asks at once: the answer is the whole state.
+      if (!heard_ || !ahead_.empty() || ticks_ % kSyncEvery == 0) ctx.send_control(*server, Writer().u8(kSync).u64(digest(confirmed_)).u64(oldest_pending().value).take());
     }
     heard_ = false;
     ctx.set_timer(kResendPeriod, kTimer);
@@ -175,18 +217,18 @@ class AuthoritativeClient final : public Node {
     s.type = DataType::map;
     s.fields.reserve(confirmed_.size() + pending_.size());
     for (const auto& [key, field] : confirmed_) s.fields.emplace_back(key, field.value);
+    // This user's accepted writes that wait for earlier ones show already: the user made them.
+    for (const auto& [number, fields] : ahead_) {
+      for (const auto& [key, field] : fields) {
+        if (field.writer == self_) show(s, key, field.value);
+      }
+    }
     // Optimistic: pending writes show, each over the one before it to the same field, but never
     // over a newer write of this user's that the server has accepted already. On a datagram link
     // the newer one's answer can come first (the older one's message was lost and is resent): the
     // user wrote the newer value last and must keep seeing it while the older one waits.
     for (const PendingWrite& p : pending_) {
-      auto at = std::lower_bound(s.fields.begin(), s.fields.end(), p.key,
-                                 [](const std::pair<KeyId, OpId>& field, KeyId key) { return field.first < key; });
-      if (at != s.fields.end() && at->first == p.key) {
-        if (!superseded_by_own(p)) at->second = p.op;
-      } else {
-        s.fields.emplace(at, p.key, p.op);
-      }
+      if (!superseded_by_own(p)) show(s, p.key, p.op);
     }
     return s;
   }
@@ -235,6 +277,46 @@ class AuthoritativeClient final : public Node {
     return true;
   }
 
+  /// Shows `op` as field `key`'s value in `s` (whose fields are sorted by key).
+  static void show(State& s, KeyId key, OpId op) {
+    auto at = std::lower_bound(s.fields.begin(), s.fields.end(), key,
+                               [](const std::pair<KeyId, OpId>& field, KeyId k) { return field.first < k; });
+    if (at != s.fields.end() && at->first == key) at->second = op;
+    else s.fields.emplace(at, key, op);
+  }
+
+  /// Write `number` of the server's sequence: taken now if every write before it is, else kept until
+  /// they are (or until a whole state brings them). A number already taken is a duplicate. Another
+  /// user's write kept is not seen yet: its message is held from the checkers (Context::hold_message,
+  /// under its number) until it is taken; one dropped beyond kAheadMax stays held, as what brings it
+  /// later (a whole state) carries its past.
+  void arrive(Context& ctx, std::uint64_t number, Fields fields) {
+    if (number <= applied_) return;
+    if (number > applied_ + 1) {
+      const bool own = fields.begin()->second.writer == self_;
+      if (!own) ctx.hold_message(number);
+      if (own || ahead_.size() < kAheadMax) ahead_.emplace(number, std::move(fields));
+      return;
+    }
+    for (const auto& [key, field] : fields) adopt(ctx, key, field);
+    applied_ = number;
+    take_ahead(ctx);
+  }
+
+  /// Takes the kept writes that now follow on, and forgets those a whole state covered (which this
+  /// replica now holds either way).
+  void take_ahead(Context& ctx) {
+    while (!ahead_.empty() && ahead_.begin()->first <= applied_ + 1) {
+      auto first = ahead_.begin();
+      if (first->first == applied_ + 1) {
+        for (const auto& [key, field] : first->second) adopt(ctx, key, field);
+        applied_ = first->first;
+      }
+      if (first->second.begin()->second.writer != self_) ctx.release_held(first->first);
+      ahead_.erase(first);
+    }
+  }
+
   /// Takes a field from the server if it is newer than what this client knows.
   void adopt(Context& ctx, KeyId key, const Field& field) {
     Field& known = confirmed_[key];
@@ -252,6 +334,16 @@ class AuthoritativeClient final : public Node {
     for (const PendingWrite& p : pending_) w.u64(p.op.value).u32(p.key.value).u64(p.base);
     w.u32(static_cast<std::uint32_t>(own_accepted_.size()));
     for (const auto& [key, op] : own_accepted_) w.u32(key.value).u64(op.value);
+    w.u64(applied_);
+    // This user's accepted writes waiting for earlier ones: its screen shows them (see state()).
+    std::uint32_t own = 0;
+    for (const auto& [number, fields] : ahead_) own += fields.begin()->second.writer == self_ ? 1 : 0;
+    w.u32(own);
+    for (const auto& [number, fields] : ahead_) {
+      if (fields.begin()->second.writer != self_) continue;
+      w.u64(number);
+      write_field(w, fields.begin()->first, fields.begin()->second);
+    }
     ctx.store().put("sa/client", w.take());
     ctx.store().flush();
   }
@@ -276,10 +368,24 @@ class AuthoritativeClient final : public Node {
       const KeyId key{r.u32()};
       own_accepted[key] = OpId{r.u64()};
     }
+    const std::uint64_t applied = r.u64();
+    std::map<std::uint64_t, Fields> ahead;
+    const std::uint32_t waiting = r.u32();
+    for (std::uint32_t i = 0; i < waiting && r.ok(); ++i) {
+      const std::uint64_t number = r.u64();
+      const KeyId key{r.u32()};
+      Field f;
+      f.version = r.u64();
+      f.value = OpId{r.u64()};
+      f.writer = r.u32();
+      ahead[number][key] = f;
+    }
     if (!confirmed || !r.ok()) return;  // a corrupt store is treated as empty
     confirmed_ = std::move(*confirmed);
     pending_ = std::move(pending);
     own_accepted_ = std::move(own_accepted);
+    applied_ = applied;
+    ahead_ = std::move(ahead);
   }
 
   bool silent_;
@@ -289,6 +395,12 @@ class AuthoritativeClient final : public Node {
   OpId newest_answered_;  ///< the newest of this client's ops answered since it started (not kept across a reload)
   bool heard_ = false;                 ///< a server message arrived since the last timer tick
   std::uint64_t ticks_ = 0;            ///< timer ticks since this node started
+  std::uint32_t self_ = 0;             ///< this client's node id, as a Field's writer names it
+  /// The server's writes 1 to applied_ are all in confirmed_ (and none after it).
+  std::uint64_t applied_ = 0;
+  /// Writes numbered past applied_ + 1, by number, each one field: held until the ones before them
+  /// arrive, at most kAheadMax of other users' (this user's own always: its screen shows them).
+  std::map<std::uint64_t, Fields> ahead_;
 };
 
 /// The server's answer to one operation, kept so that a resend gets the same answer.
@@ -296,6 +408,7 @@ struct Decision {
   bool accepted = false;
   KeyId key;
   std::uint64_t version = 0;
+  std::uint64_t number = 0;  ///< accepted: its number in the server's sequence
 };
 
 /// The answers one client may still ask for again. Every write names the client's oldest pending
@@ -353,11 +466,11 @@ class AuthoritativeServer final : public Node {
     if (tag == kSync && !leader(ctx)) {
       r.u8();
       const std::uint64_t theirs = r.u64();
-      if (r.ok() && theirs != digest(fields_)) ctx.send(from, encode_update(fields_));
+      if (r.ok() && theirs != digest(fields_)) ctx.send(from, encode_update(fields_, accepted_));
     }
   }
 
-  void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, encode_update(fields_)); }
+  void on_connected(Context& ctx, NodeId peer) override { ctx.send(peer, encode_update(fields_, accepted_)); }
 
   std::optional<State> state() const override {
     State s;
@@ -395,7 +508,7 @@ class AuthoritativeServer final : public Node {
     const OpId oldest{r.u64()};
     if (!r.ok()) return;
     decisions_[client.value].forget_before(oldest);  // a quiet client has had every answer before it
-    if (!routes_.contains(client.value) && theirs != digest(fields_)) ctx.send(client, encode_update(fields_));
+    if (!routes_.contains(client.value) && theirs != digest(fields_)) ctx.send(client, encode_update(fields_, accepted_));
   }
 
   void on_server_message(Context& ctx, NodeId from, std::uint8_t tag, Reader& r) {
@@ -435,17 +548,21 @@ class AuthoritativeServer final : public Node {
       }
       if (tag == kState) awaiting_state_ = false;
       // The leader's versions of a field only grow: each newer one replaces the replica's.
-      Fields changed;
+      bool changed = false;
       for (const auto& [key, incoming] : *fields) {
         auto it = fields_.find(key);
         if (it != fields_.end() && it->second.version >= incoming.version) continue;
         accepted_ += incoming.version - (it == fields_.end() ? 0 : it->second.version);
         fields_[key] = incoming;
-        changed[key] = incoming;
+        changed = true;
       }
-      if (changed.empty()) return;
+      if (!changed) return;
       persist(ctx);
-      broadcast_clients(ctx, encode_update(changed), ctx.self());
+      // One replicated write is the next of the sequence; a whole state goes whole, since the
+      // clients may lack any write before its number.
+      const auto& [key, field] = *fields->begin();
+      broadcast_clients(ctx, tag == kReplicate ? encode_broadcast(accepted_, key, field) : encode_update(fields_, accepted_),
+                        ctx.self());
     }
   }
 
@@ -516,7 +633,7 @@ class AuthoritativeServer final : public Node {
     const KeyId key = w.key;
     Field& f = fields_[key];
     const bool fresh = w.base == f.version || (f.writer == from.value && w.base >= f.run_start);
-    Decision d{fresh, key, f.version};
+    Decision d{fresh, key, f.version, 0};
     if (fresh) {
       if (f.writer != from.value) f.run_start = f.version;
       f.version += 1;
@@ -524,14 +641,13 @@ class AuthoritativeServer final : public Node {
       f.value = op;
       f.writer = from.value;
       d.version = f.version;
+      d.number = accepted_;
     }
     mine.ops[op] = d;
     persist(ctx);  // durable before the answer: an acknowledged write must survive a crash
     answer(ctx, from, op, d);
     if (!fresh) return;
-    Fields one;
-    one[key] = f;
-    broadcast_clients(ctx, encode_update(one), from);
+    broadcast_clients(ctx, encode_broadcast(accepted_, key, f), from);
     Writer out;
     out.u8(kReplicate);
     write_field(out, key, f);
@@ -542,7 +658,7 @@ class AuthoritativeServer final : public Node {
   /// Answers a client directly, or through the follower it is connected to.
   void answer(Context& ctx, NodeId to, OpId op, const Decision& d) {
     const std::string message = d.accepted
-                                    ? Writer().u8(kAccepted).u64(op.value).u32(d.key.value).u64(d.version).take()
+                                    ? Writer().u8(kAccepted).u64(op.value).u32(d.key.value).u64(d.version).u64(d.number).take()
                                     : Writer().u8(kRejected).u64(op.value).take();
     const auto route = routes_.find(to.value);
     if (route == routes_.end()) ctx.send_control(to, message);
@@ -565,7 +681,9 @@ class AuthoritativeServer final : public Node {
     w.u32(static_cast<std::uint32_t>(decisions_.size()));
     for (const auto& [client, answers] : decisions_) {
       w.u32(client).u64(answers.floor.value).u32(static_cast<std::uint32_t>(answers.ops.size()));
-      for (const auto& [op, d] : answers.ops) w.u64(op.value).u8(d.accepted ? 1 : 0).u32(d.key.value).u64(d.version);
+      for (const auto& [op, d] : answers.ops) {
+        w.u64(op.value).u8(d.accepted ? 1 : 0).u32(d.key.value).u64(d.version).u64(d.number);
+      }
     }
     ctx.store().put("sa/server", w.take());
     ctx.store().flush();
@@ -597,7 +715,8 @@ class AuthoritativeServer final : public Node {
         const OpId op{r.u64()};
         const bool accepted = r.u8() != 0;
         const KeyId key{r.u32()};
-        ops[op] = Decision{accepted, key, r.u64()};
+        const std::uint64_t version = r.u64();
+        ops[op] = Decision{accepted, key, version, r.u64()};
       }
     }
     if (!r.ok()) return;  // a corrupt store is treated as empty
@@ -638,11 +757,11 @@ ModelInfo make_info(bool silent) {
   // Resends until answered, answers kept for late duplicates, one client's writes decided in the
   // order made, digests repair lost broadcasts (the datagram-relay scenario holds it to it).
   info.datagram_links = true;
-  info.multi_server = true;  // one leader decides; followers forward, relay and catch up
-  // The leader's order reaches a client in order over its connection; over datagrams a client
-  // takes each field's newest version as it arrives, so one field may run ahead of another.
-  info.writes_follow_reads = OrderPromise::over_streams;
-  info.writes_in_order = OrderPromise::over_streams;
+  info.multi_server = true;
+  info.holds_messages = true;  // a broadcast that overtook a lost one waits (AuthoritativeClient::arrive)  // one leader decides; followers forward, relay and catch up
+  // A client takes the leader's writes in the order of their numbers, over any link.
+  info.writes_follow_reads = OrderPromise::promised;
+  info.writes_in_order = OrderPromise::promised;
   return info;
 }
 

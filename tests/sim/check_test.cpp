@@ -739,9 +739,27 @@ TEST_CASE("list --json prints each model's promises of order across keys, and on
   CHECK(promise("hybrid-dashboard", "writes_follow_reads") == "promised");
   CHECK(promise("hybrid-dashboard", "writes_in_order") == "none");  // lazy preferences
   CHECK(promise("or-set-list", "writes_in_order") == "promised");  // over datagrams too (Op::after)
-  CHECK(promise("server-authoritative", "writes_in_order") == "over-streams");
+  CHECK(promise("server-authoritative", "writes_in_order") == "promised");  // numbered writes, over datagrams too
   CHECK(promise("lww-map", "writes_follow_reads") == "none");
   CHECK(promise("lww-map", "writes_in_order") == "none");
+}
+
+TEST_CASE("A promise made over streams only is judged on stream runs and not on datagram runs", "[check]") {
+  const ModelRegistry registry = shipped_models();
+  ModelInfo model = *registry.find("server-authoritative");
+  model.writes_in_order = OrderPromise::over_streams;
+  model.writes_follow_reads = OrderPromise::over_streams;
+  for (const auto& [name, judged] : {std::pair{"datagram-relay", false}, std::pair{"flaky-mobile", true}}) {
+    auto scenario = resolve_scenario(name);
+    REQUIRE(scenario.ok());
+    const RunResult r = run_simulation(scenario.value(), model, make_schedule(scenario.value(), model.data_type, 1), 1);
+    CHECK(r.history.writes_in_order == judged);
+    CHECK(r.history.writes_follow_reads == judged);
+    model.writes_in_order = OrderPromise::promised;  // and a promise made everywhere is judged everywhere
+    const RunResult everywhere = run_simulation(scenario.value(), model, make_schedule(scenario.value(), model.data_type, 1), 1);
+    CHECK(everywhere.history.writes_in_order);
+    model.writes_in_order = OrderPromise::over_streams;
+  }
 }
 
 TEST_CASE("A model written for stream links is refused on a datagram scenario, with the reason", "[check]") {
