@@ -42,6 +42,8 @@ class Store {
   std::vector<std::pair<std::string, std::string>> scan(std::string_view prefix) const;
   /// Makes every write so far durable.
   void flush();
+  /// How many times flush() was called: the engine's crash points (crash_after_flush) watch it.
+  std::uint64_t flushes() const { return flushes_; }
   /// Applies a crash: forgets everything (no persistence) or only the unflushed writes.
   void crash(bool persistent, bool lose_unflushed);
   std::uint64_t bytes() const;
@@ -60,6 +62,7 @@ class Store {
   /// before them (none when it was absent), what a crash that loses unflushed writes cuts it back
   /// to. A batch touches a key or two, so a list searched whole is enough.
   std::vector<std::pair<std::string, std::optional<std::size_t>>> append_marks_;
+  std::uint64_t flushes_ = 0;
 };
 
 /// What a node may do. Handed to every callback; valid only during it.

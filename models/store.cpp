@@ -55,6 +55,7 @@ void Store::prefetch() const {
 }
 
 void Store::flush() {
+  ++flushes_;
   // Both are sorted: each key is looked up from where the previous one was found.
   auto at = durable_.begin();
   for (auto& [key, value] : unflushed_) {

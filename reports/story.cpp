@@ -434,7 +434,8 @@ Story tell(const Schedule& schedule, const std::vector<TraceLine>& events, const
     for (const auto& [node, t] : story.losing_crashes) {
       const auto crashed = node;  // Clang 14 cannot capture a structured binding
       const bool on_node = std::any_of(f.side_a.begin(), f.side_a.end(), [&](NodeId n) { return n.value == crashed; });
-      if (f.kind == FaultKind::crash && on_node && f.start.us <= t && t <= f.end().us) faults.insert(i);
+      const bool crash = f.kind == FaultKind::crash || f.kind == FaultKind::crash_after_flush;
+      if (crash && on_node && f.start.us <= t && t <= f.end().us) faults.insert(i);
     }
   }
   story.faults.assign(faults.begin(), faults.end());

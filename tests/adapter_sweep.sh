@@ -91,6 +91,10 @@ declare -A scenario_share=(
 #   report those writes as silent rollbacks beside the divergence.
 # - TinyBase 10.0.1 never sends a change made while its synchronizer is loading (the convergence
 #   break its models declare): the replicas that never pull it lose that write, silently.
+# - ShareDB 1.0.0-beta.29 acknowledges an offline edit merged into an op whose acknowledgement was
+#   lost, and never applies it (sharedb#327, the read-your-writes break its model declares): the
+#   edit is then an acknowledged write lost for good (server-crash seed 3, its crash point resetting
+#   every connection while acknowledgements are on the wire). 1.0.0-beta.31 passes the same seed.
 known_findings="
 sharedb-map article-tab-reload silent-rollback
 sharedb-map-1.0.0-beta.29 article-tab-reload silent-rollback
@@ -103,6 +107,7 @@ automerge-repo-map * silent-rollback
 automerge-repo-list * silent-rollback
 tinybase-map * silent-rollback
 tinybase-list * silent-rollback
+sharedb-map-1.0.0-beta.29 * lost-acknowledged-write
 "
 
 # Quarantined adapters: failures whose cause (the library or our adapter) is not yet found. The sweep

@@ -36,6 +36,17 @@ void Simulation::crash_node(std::uint32_t i) {
   if (!reads_.empty()) reads_[i].clear();  // what its user had read went with the session
 }
 
+void Simulation::crash_point_flushed(std::uint32_t i) {
+  for (const auto& [node, fault] : crash_points_) {
+    if (node == i) push(now_, EvKind::crash_point, i, fault);
+  }
+}
+
+bool Simulation::held_down(NodeId i) const {
+  if (fault_active_on(i, FaultKind::crash)) return true;
+  return std::any_of(crash_points_fired_.begin(), crash_points_fired_.end(), [&](const auto& p) { return p.first == i.value; });
+}
+
 bool Simulation::cut(NodeId from, NodeId to, Instant* heals) const {
   bool result = false;
   for (const auto& [fi, sides] : partitions_) {
@@ -116,6 +127,11 @@ void Simulation::fault_start(std::size_t index) {
       for (NodeId n : f.side_a) crash_node(n.value);
       last_disruption_ = now_;
       break;
+    case FaultKind::crash_after_flush:
+      // Armed: the node crashes after its first callback in the window that flushes its store (a
+      // node down when it opens runs none until it restarts).
+      for (NodeId n : f.side_a) crash_points_.emplace_back(n.value, index);
+      break;
     case FaultKind::reset:
     case FaultKind::down:
       for (NodeId n : f.side_a) {
@@ -170,11 +186,23 @@ void Simulation::fault_end(std::size_t index) {
   std::erase_if(partitions_, [&](const auto& p) { return p.first == index; });
   std::erase_if(limit_data_bytes_, [&](const auto& entry) { return entry.first.first == index; });
   switch (f.kind) {
+    case FaultKind::crash_after_flush:
+      // The window closes: an armed point is disarmed; one that fired ends its crash here.
+      std::erase_if(crash_points_, [&](const auto& p) { return p.second == index; });
+      for (NodeId n : f.side_a) {
+        if (std::erase(crash_points_fired_, std::pair<std::uint32_t, std::size_t>{n.value, index}) == 0) continue;
+        NodeRuntime& node = nodes_[n.value];
+        if (node.up || held_down(n)) continue;  // another crash still holds it: that one's end restarts it
+        const bool persistent = node.server ? scenario_.persistence.server : scenario_.persistence.client;
+        record(TraceKind::restart, n.value, 0, node.incarnation, persistent ? 1 : 0);
+        start_node(n.value);
+      }
+      break;
     case FaultKind::crash:
       for (NodeId n : f.side_a) {
         NodeRuntime& node = nodes_[n.value];
-        // A node another crash fault still holds down stays down: that fault's end restarts it.
-        if (node.up || fault_active_on(n, FaultKind::crash)) continue;
+        // A node another crash still holds down stays down: that one's end restarts it.
+        if (node.up || held_down(n)) continue;
         const bool persistent = node.server ? scenario_.persistence.server : scenario_.persistence.client;
         record(TraceKind::restart, n.value, 0, node.incarnation, persistent ? 1 : 0);
         start_node(n.value);

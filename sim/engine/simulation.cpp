@@ -393,6 +393,15 @@ void Simulation::dispatch(const Event& e) {
       break;
     }
     case EvKind::restart: start_node(node); break;
+    case EvKind::crash_point: {
+      const std::pair<std::uint32_t, std::size_t> point{node, static_cast<std::size_t>(e.a)};
+      // Disarmed meanwhile (its window closed in the same instant): nothing to do.
+      if (std::erase(crash_points_, point) == 0 || !nodes_[node].up) break;
+      crash_node(node);
+      crash_points_fired_.push_back(point);
+      last_disruption_ = now_;
+      break;
+    }
     case EvKind::sample: sample_convergence(e.a == 1); break;
     case EvKind::attack: attack(node, e.a); break;
   }

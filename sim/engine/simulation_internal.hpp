@@ -56,6 +56,7 @@ enum class EvKind : std::uint8_t {
   sample,           ///< convergence sampling after the heal
   attack,           ///< node = a malicious fault's client, a = fault index: send one hostile message
   disconnected,     ///< node, a = peer, b = incarnation: a reset caused inside a callback, told afterwards
+  crash_point,      ///< node, a = fault index: a crash_after_flush fault's node flushed in a callback
 };
 
 /// Why a connect attempt failed, in the high byte of a connect_result event (0: it did not).
@@ -314,6 +315,12 @@ class Simulation {
   void dispatch(const Event& e);
   void start_node(std::uint32_t i);
   void crash_node(std::uint32_t i);
+  /// Node `i` flushed its store in the callback that just ran: an armed crash point crashes it, as
+  /// an event of its own right after (never inside a callback).
+  void crash_point_flushed(std::uint32_t i);
+  /// Whether node `i` is down through a crash that has not ended: a crash fault active on it, or a
+  /// crash point that fired in a window still open.
+  bool held_down(NodeId i) const;
   void deliver(std::uint64_t slot);
   void user_operation(std::size_t index);
   void fault_start(std::size_t index);
@@ -348,7 +355,13 @@ class Simulation {
       bool& flag;
       ~Leave() { flag = false; }
     } leave{in_callback_};
+    if (crash_points_.empty()) {
+      call(touch(n), n.context);
+      return;
+    }
+    const std::uint64_t flushes = n.store.flushes();
     call(touch(n), n.context);
+    if (n.store.flushes() != flushes) crash_point_flushed(n.context.self().value);
   }
   /// Tells node `i` that its connection to `peer` reset: at once, or, when a callback is running
   /// (its send closed the connection), as an event of its own once that callback has returned.
@@ -564,6 +577,11 @@ class Simulation {
   std::vector<std::uint64_t> free_slots_;
   Payload last_payload_;  ///< the last send's bytes, which the next send shares when it sends the same
   std::vector<std::size_t> active_faults_;  ///< indices into schedule_.faults, in start order
+  /// Armed crash points: (node, fault index) of each open crash_after_flush window whose node has
+  /// not flushed yet. Empty in nearly every run, which keeps invoke() at one test.
+  std::vector<std::pair<std::uint32_t, std::size_t>> crash_points_;
+  /// Crash points that fired, (node, fault index): the node stays down until that window ends.
+  std::vector<std::pair<std::uint32_t, std::size_t>> crash_points_fired_;
   /// For each active partition fault: a side per node (0 none, 1 a, 2 b, 3 bridge).
   std::vector<std::pair<std::size_t, std::vector<std::uint8_t>>> partitions_;
   /// For each active limit_data fault and client it has seen traffic of: the connection (its epoch)

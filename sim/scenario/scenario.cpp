@@ -30,6 +30,8 @@ std::string_view describe(FaultKind kind) {
     case FaultKind::clock_jump: return "the target's local clock jumps forward or back";
     case FaultKind::malicious:
       return "a client also sends garbage, truncated, replayed (another user's) and oversized messages to its server";
+    case FaultKind::crash_after_flush:
+      return "a node crashes right after its first flush to durable storage in the window, and restarts when the window ends";
   }
   return "?";
 }

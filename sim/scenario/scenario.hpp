@@ -145,8 +145,14 @@ enum class FaultKind : std::uint8_t {
   clock_jump,  ///< the target's local clock jumps by `amount` (may be negative)
   /// The target client turns hostile: every `amount` the engine sends, on its connection to its
   /// server, one hostile message of at most `bytes` (garbage, a truncation of its own message, a
-  /// replay of another client's, or an oversized one). Last, so older kinds keep their numbers.
+  /// replay of another client's, or an oversized one).
   malicious,
+  /// A crash point: the target crashes right after its first flush to durable storage in the
+  /// window [start, start + duration) (the callback that flushed has run and sent), and restarts
+  /// when the window ends; a target that flushes nothing in it does not crash. The moment a
+  /// durability bug needs (a write stored but not yet applied, acknowledged or announced), which a
+  /// crash at a random time rarely meets. New kinds go last, so older kinds keep their numbers.
+  crash_after_flush,
 };
 inline constexpr std::pair<FaultKind, std::string_view> kFaultKindNames[] = {
     {FaultKind::partition, "partition"}, {FaultKind::crash, "crash"},
@@ -157,7 +163,7 @@ inline constexpr std::pair<FaultKind, std::string_view> kFaultKindNames[] = {
     {FaultKind::slicer, "slicer"},       {FaultKind::limit_data, "limit_data"},
     {FaultKind::drop, "drop"},           {FaultKind::duplicate, "duplicate"},
     {FaultKind::reorder, "reorder"},     {FaultKind::clock_jump, "clock_jump"},
-    {FaultKind::malicious, "malicious"},
+    {FaultKind::malicious, "malicious"}, {FaultKind::crash_after_flush, "crash_after_flush"},
 };
 std::string_view to_string(FaultKind kind);
 std::optional<FaultKind> parse_fault_kind(std::string_view text);
@@ -166,7 +172,7 @@ inline constexpr FaultKind kAllFaultKinds[] = {
     FaultKind::latency,   FaultKind::jitter,  FaultKind::bandwidth,  FaultKind::down,
     FaultKind::timeout,   FaultKind::slow_close, FaultKind::slicer,  FaultKind::limit_data,
     FaultKind::drop,      FaultKind::duplicate, FaultKind::reorder,  FaultKind::clock_jump,
-    FaultKind::malicious,
+    FaultKind::malicious, FaultKind::crash_after_flush,
 };
 /// One line describing a fault kind, for `syncstorm list`.
 std::string_view describe(FaultKind kind);

@@ -508,6 +508,7 @@ FaultKeys keys_of(FaultKind kind) {
     case FaultKind::duplicate:
     case FaultKind::reorder: return {.rate = true};
     case FaultKind::crash:
+    case FaultKind::crash_after_flush:
     case FaultKind::offline:
     case FaultKind::down: return {};
   }
@@ -577,7 +578,7 @@ TomlStatus read_target(const TomlTable& f, const Scenario& s, FaultSpec& out) {
 
 /// Rules between a fault's kind, shape and target.
 TomlStatus check_fault_target(const TomlTable& f, const FaultSpec& fault) {
-  if (fault.kind == FaultKind::crash && fault.target.kind == Target::Kind::all) {
+  if ((fault.kind == FaultKind::crash || fault.kind == FaultKind::crash_after_flush) && fault.target.kind == Target::Kind::all) {
     return f.error("target", "a crash of every node at once leaves nothing to converge; target clients or servers");
   }
   if (fault.kind == FaultKind::malicious && fault.target.kind != Target::Kind::client &&

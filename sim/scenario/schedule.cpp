@@ -146,7 +146,8 @@ void draw_swarm(const Scenario& scenario, Schedule& s, std::uint64_t seed) {
     spec.bytes = 1'000 + rng.below(100'000);
     spec.ppm = static_cast<Ppm>(rng.below(500'001));
     if (spec.kind == FaultKind::clock_jump && rng.chance_ppm(500'000)) spec.amount = Duration::zero() - spec.amount;
-    if (spec.kind == FaultKind::crash && spec.target.kind == Target::Kind::random_client && !scenario.persistence.client) {
+    const bool crash = spec.kind == FaultKind::crash || spec.kind == FaultKind::crash_after_flush;
+    if (crash && spec.target.kind == Target::Kind::random_client && !scenario.persistence.client) {
       // A client crash without persistence loses unsent edits by design of the scenario, not of the
       // strategy; swarm mode aims its crashes at servers unless clients persist.
       spec.target = s.servers > 0 ? Target{Target::Kind::random_server, 0} : spec.target;
@@ -167,14 +168,16 @@ bool scenario_uses(const Scenario& scenario, FaultKind kind) {
 /// writes are born. Each burst picks a random operation and, within two 99th-percentile latencies
 /// after it was issued, resets its client's connection or every connection of a server (a
 /// correlated reset: all its clients reconnect at once), and, where the scenario crashes nodes,
-/// sometimes crashes that server too. A scenario without faults promises a calm network, so it
-/// gets no bursts. At most kBurstsMax per run, so the scenario's own faults stay what it is about.
+/// sometimes crashes that server too, at once or (a crash point) right after its next flush to
+/// durable storage within a second, the moment a write is stored but not yet applied, acknowledged
+/// or announced. A scenario without faults promises a calm network, so it gets no bursts. At most
+/// kBurstsMax per run, so the scenario's own faults stay what it is about.
 void draw_priority_bursts(const Scenario& scenario, Schedule& s, std::uint64_t seed) {
   constexpr std::uint64_t kBurstsMax = 3;
   const bool faulty = !scenario.faults.empty() || (scenario.swarm.enabled && !scenario.swarm.kinds.empty());
   if (!faulty || s.operations.empty()) return;
   Rng rng = Rng::derive(seed, "explore-bursts");
-  const bool crashes = scenario_uses(scenario, FaultKind::crash) && s.servers > 0;
+  const bool crashes = (scenario_uses(scenario, FaultKind::crash) || scenario_uses(scenario, FaultKind::crash_after_flush)) && s.servers > 0;
   const std::uint64_t count = 1 + rng.below(kBurstsMax);
   const Duration in_flight = max(s.network.latency.p99 * 2, Duration::millis(1));
   for (std::uint64_t i = 0; i < count; ++i) {
@@ -188,9 +191,11 @@ void draw_priority_bursts(const Scenario& scenario, Schedule& s, std::uint64_t s
     reset.side_a.push_back(whole_server ? server : op.client);
     if (crashes && rng.chance_ppm(333'333)) {
       ScheduledFault crash;
-      crash.kind = FaultKind::crash;
+      crash.kind = rng.chance_ppm(500'000) ? FaultKind::crash_after_flush : FaultKind::crash;
       crash.start = reset.start;
       crash.duration = rng.duration_between(Duration::zero(), Duration::seconds(2));
+      // A crash point's window must be open a while for a flush to fall in it.
+      if (crash.kind == FaultKind::crash_after_flush) crash.duration = max(crash.duration, Duration::seconds(1));
       crash.side_a.push_back(server);
       s.faults.push_back(std::move(crash));
     }

@@ -490,6 +490,101 @@ TEST_CASE("a node two crash faults cover restarts when the last of them ends", "
   REQUIRE(p.received_from(p.schedule.client(0), Duration::seconds(16), Duration::seconds(20)) > 0);
 }
 
+namespace {
+
+/// The probe's server, storing and flushing what it receives (or only storing it).
+class FlushingServer final : public Node {
+ public:
+  FlushingServer(std::shared_ptr<Recorder> rec, bool flush) : rec_(std::move(rec)), flush_(flush) {}
+  void on_start(Context&) override {}
+  void on_message(Context& ctx, NodeId from, std::string_view payload) override {
+    Reader r(payload);
+    rec_->receipts.push_back(Receipt{from, ctx.self(), r.u64(), ctx.local_clock()});
+    ctx.store().put("last", std::string(payload));
+    if (flush_) ctx.store().flush();
+  }
+  std::optional<State> state() const override { return std::nullopt; }
+
+ private:
+  std::shared_ptr<Recorder> rec_;
+  bool flush_;
+};
+
+/// The times of the trace's events of kind `ev`, in microseconds.
+std::vector<std::int64_t> event_times(const std::string& trace, const std::string& ev) {
+  std::vector<std::int64_t> out;
+  std::istringstream lines(trace);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("\"ev\":\"" + ev + "\"") == std::string::npos) continue;
+    out.push_back(std::stoll(line.substr(line.find("\"t\":") + 4)));
+  }
+  return out;
+}
+
+/// A probe run whose server flushes every message it receives (`flush`), under `faults`.
+struct FlushProbe {
+  std::shared_ptr<Recorder> rec = std::make_shared<Recorder>();
+  Scenario scenario = quiet_scenario(1, Duration::seconds(20));
+  Schedule schedule;
+  RunResult result;
+  std::string trace;
+
+  FlushProbe(bool flush, std::vector<ScheduledFault> faults) {
+    scenario.persistence.server = true;
+    schedule = make_schedule(scenario, DataType::map, 1);
+    schedule.operations.clear();
+    schedule.faults = std::move(faults);
+    normalise(schedule);
+    ModelInfo model = probe_model(rec, Duration::millis(50));
+    model.make_server = [rec = rec, flush](NodeId) { return std::make_unique<FlushingServer>(rec, flush); };
+    std::ostringstream out;
+    RunOptions options;
+    options.trace_out = &out;
+    result = run_simulation(scenario, model, schedule, 1, options);
+    trace = out.str();
+  }
+  /// When the server first received a message at or after `from`.
+  std::int64_t first_receipt_from(Duration from) const {
+    for (const Receipt& r : rec->receipts) {
+      if (r.at >= Instant::start() + from) return r.at.us;
+    }
+    return -1;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a crash point crashes its target right after its first flush in the window, and restarts it at the end",
+          "[sim][faults]") {
+  const NodeId server{0};
+  const FlushProbe flushing(true, {fault(FaultKind::crash_after_flush, Duration::seconds(5), Duration::seconds(2), {server})});
+  REQUIRE(flushing.result.metrics.crashes == 1);
+  // The callback that flushed ran whole first: the crash comes in the same instant, after it.
+  const std::int64_t flushed_at = flushing.first_receipt_from(Duration::seconds(5));
+  REQUIRE(flushed_at > 5'000'000);
+  CHECK(event_times(flushing.trace, "crash") == std::vector<std::int64_t>{flushed_at});
+  CHECK(event_times(flushing.trace, "restart") == std::vector<std::int64_t>{7'000'000});
+
+  // A target that flushes nothing in its window is not crashed.
+  const FlushProbe storing(false, {fault(FaultKind::crash_after_flush, Duration::seconds(5), Duration::seconds(2), {server})});
+  CHECK(storing.result.metrics.crashes == 0);
+  CHECK(event_times(storing.trace, "crash").empty());
+
+  // A crash fault still covering the node when the window closes keeps it down until its own end.
+  const FlushProbe overlapped(true, {fault(FaultKind::crash_after_flush, Duration::seconds(5), Duration::seconds(2), {server}),
+                                     fault(FaultKind::crash, Duration::seconds(6), Duration::seconds(4), {server})});
+  CHECK(event_times(overlapped.trace, "restart") == std::vector<std::int64_t>{10'000'000});
+  // And a crash point firing inside a crash fault's window cannot happen: the node is down, and
+  // once the crash restarts it, its first flush in the window crashes it again.
+  const FlushProbe after_restart(true, {fault(FaultKind::crash, Duration::seconds(4), Duration::seconds(2), {server}),
+                                        fault(FaultKind::crash_after_flush, Duration::seconds(5), Duration::seconds(3), {server})});
+  const std::vector<std::int64_t> crashes = event_times(after_restart.trace, "crash");
+  REQUIRE(crashes.size() == 2);
+  CHECK(crashes[0] == 4'000'000);
+  CHECK(crashes[1] == after_restart.first_receipt_from(Duration::seconds(6)));
+  CHECK(event_times(after_restart.trace, "restart") == std::vector<std::int64_t>{6'000'000, 8'000'000});
+}
+
 TEST_CASE("a client two offline periods cover is back when the last of them ends", "[sim][faults]") {
   Probe p;
   const NodeId client = p.schedule.client(0);
