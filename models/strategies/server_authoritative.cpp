@@ -109,20 +109,31 @@ std::string encode_broadcast(std::uint64_t number, KeyId key, const Field& field
   return w.take();
 }
 
+/// Reads one (key, version, value, writer) into `fields`.
+void read_field(Reader& r, Fields& fields) {
+  const KeyId key{r.u32()};
+  Field f;
+  f.version = r.u64();
+  f.value = OpId{r.u64()};
+  f.writer = r.u32();
+  fields[key] = f;
+}
+
 /// Reads n x (key, version, value, writer); nullopt on malformed input.
 std::optional<Fields> read_fields(Reader& r) {
   Fields fields;
   const std::uint32_t n = r.u32();
-  for (std::uint32_t i = 0; i < n && r.ok(); ++i) {
-    const KeyId key{r.u32()};
-    Field f;
-    f.version = r.u64();
-    f.value = OpId{r.u64()};
-    f.writer = r.u32();
-    fields[key] = f;
-  }
+  for (std::uint32_t i = 0; i < n && r.ok(); ++i) read_field(r, fields);
   if (!r.ok()) return std::nullopt;
   return fields;
+}
+
+/// Reads one field as a Fields of one; nullopt on malformed input.
+std::optional<Fields> read_one(Reader& r) {
+  Fields one;
+  read_field(r, one);
+  if (!r.ok()) return std::nullopt;
+  return one;
 }
 
 struct PendingWrite {
@@ -173,15 +184,9 @@ class AuthoritativeClient final : public Node {
       if (!silent_) ctx.report(op, Lifecycle::rejected);
     } else if (tag == kBroadcast) {
       const std::uint64_t number = r.u64();
-      const KeyId key{r.u32()};
-      Field f;
-      f.version = r.u64();
-      f.value = OpId{r.u64()};
-      f.writer = r.u32();
-      if (!r.ok()) return;
-      Fields one;
-      one[key] = f;
-      arrive(ctx, number, std::move(one));
+      auto one = read_one(r);
+      if (!one) return;
+      arrive(ctx, number, std::move(*one));
     } else if (tag == kUpdate) {
       const std::uint64_t numbered = r.u64();
       auto fields = read_fields(r);
@@ -373,12 +378,7 @@ class AuthoritativeClient final : public Node {
     const std::uint32_t waiting = r.u32();
     for (std::uint32_t i = 0; i < waiting && r.ok(); ++i) {
       const std::uint64_t number = r.u64();
-      const KeyId key{r.u32()};
-      Field f;
-      f.version = r.u64();
-      f.value = OpId{r.u64()};
-      f.writer = r.u32();
-      ahead[number][key] = f;
+      read_field(r, ahead[number]);
     }
     if (!confirmed || !r.ok()) return;  // a corrupt store is treated as empty
     confirmed_ = std::move(*confirmed);
@@ -564,18 +564,6 @@ class AuthoritativeServer final : public Node {
       broadcast_clients(ctx, tag == kReplicate ? encode_broadcast(accepted_, key, field) : encode_update(fields_, accepted_),
                         ctx.self());
     }
-  }
-
-  static std::optional<Fields> read_one(Reader& r) {
-    const KeyId key{r.u32()};
-    Field f;
-    f.version = r.u64();
-    f.value = OpId{r.u64()};
-    f.writer = r.u32();
-    if (!r.ok()) return std::nullopt;
-    Fields one;
-    one[key] = f;
-    return one;
   }
 
   std::string state_message() const {
