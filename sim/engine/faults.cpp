@@ -47,6 +47,15 @@ bool Simulation::held_down(NodeId i) const {
   return std::any_of(crash_points_fired_.begin(), crash_points_fired_.end(), [&](const auto& p) { return p.first == i.value; });
 }
 
+void Simulation::restart_crashed(NodeId i) {
+  NodeRuntime& node = nodes_[i.value];
+  // A node another crash still holds down stays down: that one's end restarts it.
+  if (node.up || held_down(i)) return;
+  const bool persistent = node.server ? scenario_.persistence.server : scenario_.persistence.client;
+  record(TraceKind::restart, i.value, 0, node.incarnation, persistent ? 1 : 0);
+  start_node(i.value);
+}
+
 bool Simulation::cut(NodeId from, NodeId to, Instant* heals) const {
   bool result = false;
   for (const auto& [fi, sides] : partitions_) {
@@ -191,22 +200,11 @@ void Simulation::fault_end(std::size_t index) {
       std::erase_if(crash_points_, [&](const auto& p) { return p.second == index; });
       for (NodeId n : f.side_a) {
         if (std::erase(crash_points_fired_, std::pair<std::uint32_t, std::size_t>{n.value, index}) == 0) continue;
-        NodeRuntime& node = nodes_[n.value];
-        if (node.up || held_down(n)) continue;  // another crash still holds it: that one's end restarts it
-        const bool persistent = node.server ? scenario_.persistence.server : scenario_.persistence.client;
-        record(TraceKind::restart, n.value, 0, node.incarnation, persistent ? 1 : 0);
-        start_node(n.value);
+        restart_crashed(n);
       }
       break;
     case FaultKind::crash:
-      for (NodeId n : f.side_a) {
-        NodeRuntime& node = nodes_[n.value];
-        // A node another crash still holds down stays down: that one's end restarts it.
-        if (node.up || held_down(n)) continue;
-        const bool persistent = node.server ? scenario_.persistence.server : scenario_.persistence.client;
-        record(TraceKind::restart, n.value, 0, node.incarnation, persistent ? 1 : 0);
-        start_node(n.value);
-      }
+      for (NodeId n : f.side_a) restart_crashed(n);
       break;
     case FaultKind::offline:
       for (NodeId n : f.side_a) {

@@ -321,6 +321,8 @@ class Simulation {
   /// Whether node `i` is down through a crash that has not ended: a crash fault active on it, or a
   /// crash point that fired in a window still open.
   bool held_down(NodeId i) const;
+  /// A crash of node `i` ended: restarts it, unless another crash still holds it down.
+  void restart_crashed(NodeId i);
   void deliver(std::uint64_t slot);
   void user_operation(std::size_t index);
   void fault_start(std::size_t index);
