@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "models/external/external.hpp"
+#include "tests/scratch_dir.hpp"
 
 using namespace syncstorm;
 
@@ -21,12 +22,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("syncstorm-external-setup-" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 /// An adapter folder copied without its node_modules: every shipped adapter's files and lock files.
 fs::path adapters_without_packages(const fs::path& root) {
@@ -60,7 +55,7 @@ Outcome run_cli(const std::string& env, const std::string& args, const fs::path&
 }  // namespace
 
 TEST_CASE("an external model whose npm packages are missing exits 2 with the npm ci command", "[external-setup]") {
-  const fs::path dir = fresh_dir("packages");
+  const fs::path dir = testing::scratch_dir("external-setup-packages");
   const fs::path adapters = adapters_without_packages(dir / "adapters");
   const std::string env = "SYNCSTORM_ADAPTER_DIR=" + adapters.string();
   for (const char* command : {"run quiet --model yjs-list --seed 1", "replay quiet --model yjs-list --seed 1",
@@ -85,7 +80,7 @@ TEST_CASE("an external model whose npm packages are missing exits 2 with the npm
 }
 
 TEST_CASE("an external model with no node on PATH exits 2 and says to install Node.js", "[external-setup]") {
-  const fs::path dir = fresh_dir("no-node");
+  const fs::path dir = testing::scratch_dir("external-setup-no-node");
   fs::create_directories(dir / "empty-bin");
   const Outcome o = run_cli("PATH=" + (dir / "empty-bin").string(), "run quiet --model automerge-map --seed 1", dir);
   INFO(o.output);

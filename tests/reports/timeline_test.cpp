@@ -13,6 +13,7 @@
 #include "tests/printers.hpp"
 #include "tests/reports/failing_run.hpp"
 #include "tests/reports/small_comparison.hpp"
+#include "tests/sim/repro_of.hpp"
 
 using namespace syncstorm;
 using namespace syncstorm::testing;
@@ -124,15 +125,8 @@ TEST_CASE("replay of a repro file draws its schedule: the page and the diagram n
   fs::remove_all(dir);
   fs::create_directories(dir);
   const FailingRun run = failing_run();
-  Repro repro;
-  repro.scenario_name = run.scenario.name;
-  repro.model = "lww-map-wallclock";
-  repro.seed = 1;
-  repro.invariant = "lost-acknowledged-write";
+  Repro repro = repro_of(run.scenario, "lww-map-wallclock", 1, "lost-acknowledged-write", run.schedule);
   repro.trace_hash = run.result.trace_hash;
-  repro.persistence = run.scenario.persistence;
-  repro.invariants = run.scenario.invariants;
-  repro.schedule = run.schedule;
   const std::string file = (dir / "skew.repro.toml").string();
   REQUIRE(save_repro(repro, file).ok());
   const std::string page = (dir / "repro.html").string();

@@ -18,6 +18,8 @@
 #include "sim/scenario/schedule.hpp"
 #include "sim/sweep/repro.hpp"
 #include "tests/printers.hpp"
+#include "tests/sim/repro_of.hpp"
+#include "tests/scratch_dir.hpp"
 
 using namespace syncstorm;
 
@@ -25,12 +27,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("syncstorm-atomic-test-" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 std::string read(const fs::path& file) {
   std::ifstream in(file, std::ios::binary);
@@ -46,7 +42,7 @@ std::size_t files_in(const fs::path& dir) {
 }  // namespace
 
 TEST_CASE("a replaced file is the old or the new whole version whenever its writer is killed", "[atomic][slow]") {
-  const fs::path dir = fresh_dir("killed");
+  const fs::path dir = testing::scratch_dir("atomic-test-killed");
   const fs::path file = dir / "out.json";
   // Two versions of 4 MB each, told apart by every byte: a cut-short file matches neither.
   const std::string a(4'000'000, 'a');
@@ -78,7 +74,7 @@ TEST_CASE("a replaced file is the old or the new whole version whenever its writ
 }
 
 TEST_CASE("a replacing write leaves no temporary file, and keep never replaces a file", "[atomic]") {
-  const fs::path dir = fresh_dir("keep");
+  const fs::path dir = testing::scratch_dir("atomic-test-keep");
   const fs::path file = dir / "one.txt";
   CHECK_FALSE(write_file_atomically(file, "first"));
   CHECK_FALSE(write_file_atomically(file, "second"));
@@ -93,15 +89,10 @@ TEST_CASE("a replacing write leaves no temporary file, and keep never replaces a
 }
 
 TEST_CASE("a repro never overwrites another: a different one takes the next free name", "[atomic][repro]") {
-  const fs::path dir = fresh_dir("repro-names");
+  const fs::path dir = testing::scratch_dir("atomic-test-repro-names");
   Result<Scenario> s = parse_scenario("[workload]\nclients = 2\nduration = \"2s\"\n", "small.toml");
   REQUIRE(s.ok());
-  Repro r;
-  r.scenario_name = "small";
-  r.model = "lww-map";
-  r.seed = 1;
-  r.invariant = "convergence";
-  r.schedule = make_schedule(s.value(), DataType::map, 1);
+  Repro r = testing::repro_of(s.value(), "lww-map", 1, "convergence", make_schedule(s.value(), DataType::map, 1));
   const std::string path = (dir / "small__lww-map__convergence__seed1.repro.toml").string();
   REQUIRE(save_repro(r, path).value() == path);
   const std::string first = read(path);
@@ -119,7 +110,7 @@ TEST_CASE("a repro never overwrites another: a different one takes the next free
 }
 
 TEST_CASE("a streamed file keeps its old content until it is committed whole", "[atomic]") {
-  const fs::path dir = fresh_dir("streamed");
+  const fs::path dir = testing::scratch_dir("atomic-test-streamed");
   const fs::path file = dir / "trace.jsonl";
   {
     std::ofstream(file) << "old\n";

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "sim/sweep/check.hpp"
+#include "tests/scratch_dir.hpp"
 
 using namespace syncstorm;
 
@@ -30,12 +31,6 @@ std::string read_text(const fs::path& path) {
   return s.str();
 }
 
-fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("syncstorm-markdown-test-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 /// A summary as check_json writes it, with `results` and nothing in the corpus.
 Json summary(Json results, bool failed) {
@@ -69,7 +64,7 @@ Json failing(const std::string& scenario, const std::string& model, const std::s
 
 TEST_CASE("check --markdown: the verdict, the failing pair, its shrunk repro and the commands to replay and draw it",
           "[check][markdown]") {
-  const fs::path dir = fresh_dir("check");
+  const fs::path dir = testing::scratch_dir("markdown-test-check");
   const std::string md = (dir / "summary.md").string();
   const std::string json = (dir / "summary.json").string();
   // lww-map-wallclock loses an acknowledged write on clock-skew from seed 1; lww-map passes.
@@ -96,7 +91,7 @@ TEST_CASE("check --markdown: the verdict, the failing pair, its shrunk repro and
 }
 
 TEST_CASE("merge --markdown writes the merged verdict's page", "[check][markdown]") {
-  const fs::path dir = fresh_dir("merge");
+  const fs::path dir = testing::scratch_dir("markdown-test-merge");
   const std::string one = (dir / "one.json").string();
   const std::string two = (dir / "two.json").string();
   std::ofstream(one) << summary(Json::array({passing("quiet", "echo")}), false).dump(2);
@@ -128,7 +123,7 @@ TEST_CASE("the Markdown summary escapes table cells and keeps to its limits", "[
 }
 
 TEST_CASE("check and merge refuse an empty --markdown name and a missing folder before any run", "[check][markdown]") {
-  const fs::path dir = fresh_dir("errors");
+  const fs::path dir = testing::scratch_dir("markdown-test-errors");
   CHECK(syncstorm_cli("check quiet -m echo --seeds 1 --markdown ''") == 2);
   CHECK(syncstorm_cli("check quiet -m echo --seeds 1 --markdown " + (dir / "no-such-folder" / "s.md").string()) == 2);
   CHECK(syncstorm_cli("merge x.json --markdown ''") == 2);

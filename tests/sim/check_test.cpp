@@ -32,7 +32,9 @@
 #include "tests/printers.hpp"
 #include "tests/programs.hpp"
 #include "tests/shipped_scenario.hpp"
+#include "tests/sim/repro_of.hpp"
 #include "tests/source_tree.hpp"
+#include "tests/scratch_dir.hpp"
 
 namespace syncstorm {
 namespace {
@@ -183,12 +185,6 @@ CheckOptions quick_options(unsigned jobs) {
   return o;
 }
 
-std::filesystem::path fresh_dir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("syncstorm-check-test-" + name);
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
 
 TEST_CASE("A sweep on one job and on two jobs writes byte-identical JSON", "[check]") {
   const Fixture f;
@@ -254,7 +250,7 @@ TEST_CASE("Fail-fast ends the sweep at its first failing seed, the same seed on 
   }
   CHECK(json.find("\"fail_fast_stopped\": true") != std::string::npos);
   // Merged with a shard that ran every seed, the whole gives no rate either.
-  const auto dir = fresh_dir("fail-fast-merge");
+  const auto dir = testing::scratch_dir("check-test-fail-fast-merge");
   std::ofstream(dir / "stopped.json") << json;
   std::ofstream(dir / "whole.json") << check_json(all);
   bool failed = false;
@@ -383,7 +379,7 @@ TEST_CASE("Shards 1..N of a seed range cover it exactly once", "[check]") {
 
 TEST_CASE("Merging the JSON of shards gives the verdict and failures of one whole run", "[check]") {
   const Fixture f;
-  const auto dir = fresh_dir("merge");
+  const auto dir = testing::scratch_dir("check-test-merge");
   CheckOptions whole = quick_options(2);
   whole.verify_percent = 0;
   whole.shrink_enabled = false;
@@ -411,7 +407,7 @@ TEST_CASE("Merging the JSON of shards gives the verdict and failures of one whol
 }
 
 TEST_CASE("Merge rejects a file that is not a check summary", "[check]") {
-  const auto dir = fresh_dir("merge-bad");
+  const auto dir = testing::scratch_dir("check-test-merge-bad");
   const std::string path = (dir / "bad.json").string();
   std::ofstream(path) << "{\"hello\": 1}";
   bool failed = false;
@@ -422,7 +418,7 @@ TEST_CASE("Merge rejects a file that is not a check summary", "[check]") {
 
 TEST_CASE("A buggy model's failure shrinks to a repro that replays to the same invariant and hash", "[check]") {
   const Fixture f;
-  const auto dir = fresh_dir("shrink");
+  const auto dir = testing::scratch_dir("check-test-shrink");
   CheckOptions options = quick_options(2);
   options.seeds = SeedRange{1, 3};
   options.repro_dir = dir.string();
@@ -444,7 +440,7 @@ TEST_CASE("A buggy model's failure shrinks to a repro that replays to the same i
 
 TEST_CASE("A repro that cannot be written is said so in the report, never lost in silence", "[check]") {
   const Fixture f;
-  const auto dir = fresh_dir("shrink-unwritable");
+  const auto dir = testing::scratch_dir("check-test-shrink-unwritable");
   const auto file = dir / "a-file";
   std::ofstream(file) << "not a folder\n";
   CheckOptions options = quick_options(2);
@@ -596,7 +592,7 @@ TEST_CASE("JUnit output is well-formed XML with the attributes CI systems read a
   namespace pt = boost::property_tree;
   const Fixture f;
   CheckOptions options = quick_options(2);
-  options.repro_dir = fresh_dir("junit").string();
+  options.repro_dir = testing::scratch_dir("check-test-junit").string();
   const CheckReport report = run_check(f.targets(), {}, options);
   std::istringstream xml(check_junit(report));
   pt::ptree doc;
@@ -649,7 +645,7 @@ int syncstorm_cli(const std::string& args) {
 }
 
 TEST_CASE("The check, merge and replay commands exit 2 on bad input", "[check]") {
-  const auto dir = fresh_dir("cli-bad");
+  const auto dir = testing::scratch_dir("check-test-cli-bad");
   CHECK(syncstorm_cli("check --shard 5/4") == 2);
   CHECK(syncstorm_cli("check --seed-range 9:3") == 2);
   CHECK(syncstorm_cli("check --seeds 3 --seed-range 1:3") == 2);
@@ -665,7 +661,7 @@ TEST_CASE("The check, merge and replay commands exit 2 on bad input", "[check]")
 }
 
 TEST_CASE("An output path that cannot be written is refused before any run", "[check]") {
-  const auto dir = fresh_dir("cli-outputs");
+  const auto dir = testing::scratch_dir("check-test-cli-outputs");
   const std::string missing = (dir / "no-such-folder" / "out").string();
   const std::string file = (dir / "a-file").string();
   std::ofstream(file) << "not a folder\n";
@@ -873,7 +869,7 @@ TEST_CASE("Every correct model that declares datagram links meets a shipped data
 
 TEST_CASE("Merge and a repro replay exit 1 on a failure and 0 without one", "[check]") {
   const Fixture f;
-  const auto dir = fresh_dir("cli-verdict");
+  const auto dir = testing::scratch_dir("check-test-cli-verdict");
   CheckOptions options = quick_options(2);
   options.verify_percent = 0;
   options.shrink_enabled = false;
@@ -884,14 +880,7 @@ TEST_CASE("Merge and a repro replay exit 1 on a failure and 0 without one", "[ch
   CHECK(syncstorm_cli("merge " + pass) == 0);
   CHECK(syncstorm_cli("merge " + pass + " " + fail) == 1);
   // A repro of the echo model that holds: replay and check both pass it.
-  Repro repro;
-  repro.scenario_name = f.scenario.name;
-  repro.model = "echo";
-  repro.seed = 4;
-  repro.invariant = "convergence";
-  repro.persistence = f.scenario.persistence;
-  repro.invariants = f.scenario.invariants;
-  repro.schedule = make_schedule(f.scenario, DataType::map, 4);
+  const Repro repro = testing::repro_of(f.scenario, "echo", 4, "convergence", make_schedule(f.scenario, DataType::map, 4));
   const std::string file = (dir / "echo.repro.toml").string();
   REQUIRE(save_repro(repro, file).ok());
   CHECK(syncstorm_cli("replay " + file) == 0);
@@ -916,9 +905,9 @@ TEST_CASE("JUnit output validates against the JUnit schema CI systems read (xmll
   const std::string schema = testing::source_path("tests/sim/junit.xsd");
   const Fixture f;
   CheckOptions options = quick_options(2);
-  options.repro_dir = fresh_dir("junit-schema").string();
+  options.repro_dir = testing::scratch_dir("check-test-junit-schema").string();
   const CheckReport report = run_check(f.targets(), {}, options);  // one passing and one failing case
-  const auto dir = fresh_dir("junit-xsd");
+  const auto dir = testing::scratch_dir("check-test-junit-xsd");
   const auto validates = [&](const std::string& name, const std::string& xml) {
     const std::string file = (dir / name).string();
     std::ofstream(file, std::ios::binary) << xml;
@@ -1016,7 +1005,7 @@ TEST_CASE("A model that crashes on one seed is a finding of that seed, and the s
   CheckOptions options = quick_options(2);
   options.seeds = SeedRange{1, 8};
   options.verify_percent = 100;
-  options.repro_dir = fresh_dir("crash").string();
+  options.repro_dir = testing::scratch_dir("check-test-crash").string();
   const CheckReport baseline = run_check({CheckTarget{f.scenario, &calm}}, {}, options);
   REQUIRE_FALSE(baseline.failed());
   for (const CrashKind kind : {CrashKind::segfault, CrashKind::abort, CrashKind::exception}) {
@@ -1068,11 +1057,11 @@ TEST_CASE("The JUnit file of a sweep with a crash validates against the JUnit sc
   const Instant at = make_schedule(f.scenario, DataType::map, kCrashSeed).operations.at(0).issued_at;
   const ModelInfo crashing = crashing_model(*f.models.find("echo"), CrashPlan{CrashKind::segfault, at, 0});
   CheckOptions options = quick_options(2);
-  options.repro_dir = fresh_dir("crash-junit").string();
+  options.repro_dir = testing::scratch_dir("check-test-crash-junit").string();
   const CheckReport report = run_check({CheckTarget{f.scenario, &crashing}}, {}, options);
   const std::string junit = check_junit(report);
   REQUIRE(junit.find("crashed (first at seed 4") != std::string::npos);
-  const std::string file = (fresh_dir("crash-xsd") / "check.xml").string();
+  const std::string file = (testing::scratch_dir("check-test-crash-xsd") / "check.xml").string();
   std::ofstream(file, std::ios::binary) << junit;
   const std::string schema = testing::source_path("tests/sim/junit.xsd");
   CHECK(std::system(("xmllint --noout --schema '" + schema + "' '" + file + "' > /dev/null 2>&1").c_str()) == 0);
@@ -1103,7 +1092,7 @@ TEST_CASE("A shrink that crashes the model keeps the failure with its whole sche
   CheckOptions options = quick_options(2);
   options.seeds = SeedRange{1, 3};
   options.verify_percent = 0;
-  options.repro_dir = fresh_dir("crash-shrink").string();
+  options.repro_dir = testing::scratch_dir("check-test-crash-shrink").string();
   const CheckReport report = run_check({CheckTarget{f.scenario, &fragile}}, {}, options);
   const TargetResult& t = report.targets.at(0);
   REQUIRE_FALSE(t.shrunk.empty());
@@ -1146,7 +1135,7 @@ TEST_CASE("XML escaping leaves no markup characters in text", "[check]") {
 TEST_CASE("A repro written in a project names its scenario file relative to it, and --no-shrink writes none", "[check]") {
   // A repro is committed with the project (syncstorm-corpus/): a machine's folders in it would be
   // wrong on every other clone.
-  const auto dir = fresh_dir("repro-relative");
+  const auto dir = testing::scratch_dir("check-test-repro-relative");
   std::filesystem::create_directories(dir / "scenarios");
   std::filesystem::copy_file(testing::source_path("scenarios/clock-skew.toml"), dir / "scenarios" / "skew.toml");
   const std::string in_dir = "cd " + dir.string() + " && " + SYNCSTORM_BINARY;

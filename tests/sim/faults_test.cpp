@@ -32,14 +32,17 @@ ScheduledFault fault(FaultKind kind, Duration start, Duration duration, std::vec
 
 struct Probe {
   std::shared_ptr<Recorder> rec = std::make_shared<Recorder>();
-  Scenario scenario = quiet_scenario(2, Duration::seconds(20));
+  Scenario scenario;
   Schedule schedule;
   RunResult result;
 
-  explicit Probe(Duration every = Duration::millis(50)) : model_(probe_model(rec, every)) {
+  explicit Probe(Duration every = Duration::millis(50), std::uint32_t clients = 2)
+      : scenario(quiet_scenario(clients, Duration::seconds(20))), model_(probe_model(rec, every)) {
     schedule = make_schedule(scenario, DataType::map, 1);
     schedule.operations.clear();
   }
+  /// Servers made by `make` instead of the probe's own.
+  void serve_with(std::function<std::unique_ptr<Node>(NodeId)> make) { model_.make_server = std::move(make); }
   void run(std::ostream* trace = nullptr) {
     normalise(schedule);
     RunOptions options;
@@ -52,6 +55,13 @@ struct Probe {
       count += r.from == n && r.at >= Instant::start() + from && r.at < Instant::start() + to ? 1 : 0;
     }
     return count;
+  }
+  /// When a message was first received at or after `from`; -1 if none was.
+  std::int64_t first_receipt_from(Duration from) const {
+    for (const Receipt& r : rec->receipts) {
+      if (r.at >= Instant::start() + from) return r.at.us;
+    }
+    return -1;
   }
 
  private:
@@ -521,34 +531,17 @@ std::vector<std::int64_t> event_times(const std::string& trace, const std::strin
   return out;
 }
 
-/// A probe run whose server flushes every message it receives (`flush`), under `faults`.
-struct FlushProbe {
-  std::shared_ptr<Recorder> rec = std::make_shared<Recorder>();
-  Scenario scenario = quiet_scenario(1, Duration::seconds(20));
-  Schedule schedule;
-  RunResult result;
+/// A probe run of one client whose server flushes every message it receives (`flush`), under `faults`.
+struct FlushProbe : Probe {
   std::string trace;
 
-  FlushProbe(bool flush, std::vector<ScheduledFault> faults) {
+  FlushProbe(bool flush, std::vector<ScheduledFault> faults) : Probe(Duration::millis(50), 1) {
     scenario.persistence.server = true;
-    schedule = make_schedule(scenario, DataType::map, 1);
-    schedule.operations.clear();
     schedule.faults = std::move(faults);
-    normalise(schedule);
-    ModelInfo model = probe_model(rec, Duration::millis(50));
-    model.make_server = [rec = rec, flush](NodeId) { return std::make_unique<FlushingServer>(rec, flush); };
+    serve_with([rec = rec, flush](NodeId) { return std::make_unique<FlushingServer>(rec, flush); });
     std::ostringstream out;
-    RunOptions options;
-    options.trace_out = &out;
-    result = run_simulation(scenario, model, schedule, 1, options);
+    run(&out);
     trace = out.str();
-  }
-  /// When the server first received a message at or after `from`.
-  std::int64_t first_receipt_from(Duration from) const {
-    for (const Receipt& r : rec->receipts) {
-      if (r.at >= Instant::start() + from) return r.at.us;
-    }
-    return -1;
   }
 };
 

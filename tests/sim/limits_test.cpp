@@ -20,6 +20,8 @@
 #include "sim/sweep/repro.hpp"
 #include "tests/printers.hpp"
 #include "tests/sim/probe_model.hpp"
+#include "tests/sim/repro_of.hpp"
+#include "tests/scratch_dir.hpp"
 
 using namespace syncstorm;
 
@@ -27,12 +29,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("syncstorm-limits-test-" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
 
 struct Outcome {
   int code = -1;
@@ -41,7 +37,7 @@ struct Outcome {
 
 /// Runs the syncstorm binary with `args` (after `env`, e.g. "PATH=/x"), in the source tree.
 Outcome run_cli(const std::string& args, const std::string& tag, const std::string& env = "") {
-  const fs::path out = fresh_dir("cli-" + tag) / "output.txt";
+  const fs::path out = testing::scratch_dir("limits-test-cli-" + tag) / "output.txt";
   const std::string command = fmt::format("cd {} && {} {} {} > {} 2>&1", SYNCSTORM_SOURCE_DIR, env, SYNCSTORM_BINARY, args,
                                           out.string());
   const int status = std::system(command.c_str());
@@ -114,7 +110,7 @@ TEST_CASE("sizes just inside the limits still load", "[scenario][limits]") {
 }
 
 TEST_CASE("the run that used to exhaust memory drawing its schedule exits 2 at load time", "[scenario][limits]") {
-  const fs::path dir = fresh_dir("huge-duration");
+  const fs::path dir = testing::scratch_dir("limits-test-huge-duration");
   std::ofstream(dir / "huge.toml") << "[workload]\nduration = \"100000000h\"\n";
   const Outcome o = run_cli("run " + (dir / "huge.toml").string() + " --model lww-map --seed 1", "huge-duration");
   CHECK(o.code == 2);
@@ -122,7 +118,7 @@ TEST_CASE("the run that used to exhaust memory drawing its schedule exits 2 at l
 }
 
 TEST_CASE("a scenario file above its size limit is refused before it is read", "[scenario][limits]") {
-  const fs::path file = fresh_dir("scenario-size") / "large.toml";
+  const fs::path file = testing::scratch_dir("limits-test-scenario-size") / "large.toml";
   std::ofstream{file}.close();
   fs::resize_file(file, limits::kScenarioFileBytesMax + 1);  // sparse: costs no disk
   const Result<Scenario> r = load_scenario(file.string());
@@ -137,14 +133,7 @@ namespace {
 std::string repro_text(DataType type = DataType::map, const std::string& model = "lww-map") {
   Result<Scenario> s = parse_scenario("[workload]\nclients = 2\nduration = \"2s\"\n", "small.toml");
   REQUIRE(s.ok());
-  Repro r;
-  r.scenario_name = "small";
-  r.model = model;
-  r.seed = 3;
-  r.invariant = "convergence";
-  r.persistence = s.value().persistence;
-  r.invariants = s.value().invariants;
-  r.schedule = make_schedule(s.value(), type, 3);
+  const Repro r = testing::repro_of(s.value(), model, 3, "convergence", make_schedule(s.value(), type, 3));
   REQUIRE_FALSE(r.schedule.operations.empty());
   return format_repro(r);
 }
@@ -206,7 +195,7 @@ TEST_CASE("a counter operation's amount beyond its limit is refused at its key",
 }
 
 TEST_CASE("a repro file above its size limit is refused before it is read", "[repro][limits]") {
-  const fs::path file = fresh_dir("repro-size") / "large.repro.toml";
+  const fs::path file = testing::scratch_dir("limits-test-repro-size") / "large.repro.toml";
   std::ofstream{file}.close();
   fs::resize_file(file, limits::kReproFileBytesMax + 1);  // sparse: costs no disk
   const Result<Repro> r = load_repro(file.string());

@@ -23,6 +23,7 @@
 #include "tests/printers.hpp"
 #include "tests/shipped_scenario.hpp"
 #include "tests/programs.hpp"
+#include "tests/scratch_dir.hpp"
 
 namespace syncstorm {
 namespace {
@@ -31,12 +32,6 @@ using testing::shipped_scenario;
 
 using testing::syncstorm_cli;
 
-std::filesystem::path fresh_dir(const std::string& name) {
-  const auto dir = std::filesystem::temp_directory_path() / ("syncstorm-novelty-test-" + name);
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
 
 CheckOptions options_for(std::uint64_t last, unsigned jobs) {
   CheckOptions o;
@@ -176,7 +171,7 @@ TEST_CASE("A failure bred by novelty replays from its command and from its repro
   const ModelInfo& model = *models.find("counter-no-dedup");
   const std::vector<CheckTarget> targets{{shipped_scenario("flaky-mobile"), &model, Exploration::novelty}};
   CheckOptions options = options_for(60, 2);
-  options.repro_dir = fresh_dir("repros").string();
+  options.repro_dir = testing::scratch_dir("novelty-test-repros").string();
   const CheckReport report = run_check(targets, {}, options);
   const TargetResult& t = report.targets.at(0);
   const auto bred = std::find_if(t.failures.begin(), t.failures.end(), [](const SeedFailure& f) { return f.lineage.size() > 1; });
@@ -213,7 +208,7 @@ TEST_CASE("A failure bred by novelty replays from its command and from its repro
 
 TEST_CASE("Merge refuses shard summaries swept with different --explore strategies, naming the files", "[novelty]") {
   const ModelRegistry models = shipped_models();
-  const auto dir = fresh_dir("merge");
+  const auto dir = testing::scratch_dir("novelty-test-merge");
   CheckOptions options = options_for(4, 1);
   options.verify_percent = 0;
   options.shrink_enabled = false;

@@ -8,6 +8,7 @@
 #include "sim/sweep/repro.hpp"
 #include "sim/engine/simulation.hpp"
 #include "tests/printers.hpp"
+#include "tests/sim/repro_of.hpp"
 
 namespace syncstorm {
 namespace {
@@ -37,17 +38,10 @@ Scenario busy_scenario() {
 
 Repro busy_repro(std::uint64_t seed) {
   const Scenario s = busy_scenario();
-  Repro r;
-  r.scenario_name = s.name;
+  Repro r = testing::repro_of(s, "echo", seed, "convergence", make_schedule(s, DataType::list, seed));
   r.scenario_file = s.file;
-  r.model = "echo";
-  r.seed = seed;
-  r.invariant = "convergence";
   r.trace_hash = 0xfedcba9876543210ULL;
-  r.persistence = s.persistence;
-  r.invariants = s.invariants;
   r.invariants.enabled = {Invariant::convergence, Invariant::resurrection};
-  r.schedule = make_schedule(s, DataType::list, seed);
   r.original = size_of(r.schedule);
   return r;
 }
