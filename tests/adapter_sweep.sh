@@ -95,6 +95,9 @@ declare -A scenario_share=(
 #   lost, and never applies it (sharedb#327, the read-your-writes break its model declares): the
 #   edit is then an acknowledged write lost for good (server-crash seed 3, its crash point resetting
 #   every connection while acknowledgements are on the wire). 1.0.0-beta.31 passes the same seed.
+#   The same lost edit breaks the orders ShareDB promises (a later write of its user shown without
+#   it: monotonic writes) and leaves its client apart from everyone for good (convergence):
+#   article-hybrid-dashboard seeds 3 and 8, flaky-mobile, server-crash. 1.0.0-beta.31 passes them.
 known_findings="
 sharedb-map article-tab-reload silent-rollback
 sharedb-map-1.0.0-beta.29 article-tab-reload silent-rollback
@@ -108,6 +111,8 @@ automerge-repo-list * silent-rollback
 tinybase-map * silent-rollback
 tinybase-list * silent-rollback
 sharedb-map-1.0.0-beta.29 * lost-acknowledged-write
+sharedb-map-1.0.0-beta.29 * monotonic-writes
+sharedb-map-1.0.0-beta.29 * convergence
 "
 
 # Quarantined adapters: failures whose cause (the library or our adapter) is not yet found. The sweep

@@ -1487,7 +1487,19 @@ std::vector<ExternalSpec> shipped_external_specs() {
     spec.multi_server = loro_relay || spec.name == "yjs-list" || spec.name == "yjs-text";
     // The Loro relay syncs on a timer over datagram links and holds what Loro parks (its README).
     spec.datagram_links = loro_relay;
+    // Order across keys (PROTOCOL.md, "Deployments"): a ShareDB document is one sequence of versions
+    // that every client applies in order, its own ops leaving one at a time; a Loro or Automerge
+    // change depends on the version its replica had and is shown after it only; our Yjs relay
+    // delivers in causal order, and Yjs applies one user's items in the order they were made.
+    // (automerge-list is left unjudged by them: its declared break can show a replica's view wrong.)
+    if (spec.name.starts_with("sharedb-") || spec.name.starts_with("loro-") || spec.name == "automerge-map" ||
+        spec.name == "yjs-list" || spec.name == "yjs-text") {
+      spec.writes_follow_reads = OrderPromise::promised;
+      spec.writes_in_order = OrderPromise::promised;
+    }
   }
+  // What the table declares is what the checkers judge: each adapter's describe answer must say the
+  // same (a test starts every one and compares), or a promise it makes would be silently dropped.
   return specs;
 }
 

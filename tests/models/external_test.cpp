@@ -81,6 +81,29 @@ TEST_CASE("an adapter describes its model when named as external:COMMAND", "[ext
   CHECK(model.external);
 }
 
+TEST_CASE("every shipped adapter's describe answer declares what its entry in the model table does",
+          "[external][node]") {
+  // The table is what the checkers judge a shipped model by: a promise or a deployment that only the
+  // adapter declares would be silently dropped, and one only the table declares would be unmeant.
+  if (!needs_node()) return;
+  for (const ExternalSpec& spec : shipped_external_specs()) {
+    if (!needs_adapter(std::filesystem::path(spec.package_dir).filename().string())) return;
+    const ModelInfo shipped = external_model(spec);
+    const auto described = describe_external(spec.command);
+    INFO(spec.name << ": " << (described ? std::string() : described.error().message));
+    REQUIRE(described.ok());
+    const ModelInfo& d = described.value();
+    CHECK(d.data_type == shipped.data_type);
+    CHECK(d.topology == shipped.topology);
+    CHECK(d.rule == shipped.rule);
+    CHECK(d.breaks == shipped.breaks);
+    CHECK(d.datagram_links == shipped.datagram_links);
+    CHECK(d.multi_server == shipped.multi_server);
+    CHECK(d.writes_follow_reads == shipped.writes_follow_reads);
+    CHECK(d.writes_in_order == shipped.writes_in_order);
+  }
+}
+
 TEST_CASE("a command that is not an adapter is an input error naming what it did", "[external]") {
   const auto model = describe_external("sh -c 'echo not json'");
   REQUIRE_FALSE(model.ok());

@@ -634,6 +634,11 @@ protocol.serve(
     // Clients sync on a timer over datagram links, and a replica holds an update until it has what
     // the sender had (above). Not with --trim-history: its trimming trusts the clients' reports.
     datagram_links: !options.trim && !options.p2p,
+    // A Loro change depends on the version its document had, and a replica shows none before all it
+    // depends on (Loro parks it; so do the holds above): a replica that shows a user's write shows
+    // what that user had seen and written first. Not sworn to with --trim-history, whose shallow
+    // snapshots drop history.
+    ...(options.trim ? {} : { writes_follow_reads: 'promised', writes_in_order: 'promised' }),
   },
   makeReplica,
 );

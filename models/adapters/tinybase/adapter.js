@@ -456,6 +456,9 @@ protocol.serve(
     // Every store, persister, socket and synchronizer belongs to a replica; the library's
     // module-level state is keyed by them. One process serves many runs.
     protocol: 2,
+    // 10.0.1 never sends a change made while its synchronizer is loading (README.md).
+    breaks: 'convergence',
+    correct: false,
   },
   (event, rng) => (event.role === 'server' ? new Server(event, rng) : new Client(event)),
   { async: true, ready: loaded },

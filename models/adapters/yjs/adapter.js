@@ -310,6 +310,10 @@ protocol.serve(
     // Servers sync with one another (Server, above). Not when relaying before sync: that variant
     // is a single-server baseline of the monotonic-reads break.
     multi_server: !relayBeforeSync,
+    // The causal order above keeps both orders across keys: Yjs integrates one user's items in the
+    // order they were made, and an update reaches a replica only after every update its writer had
+    // (server to server too: a peer gets all it lacks beyond its snapshot at once).
+    ...(relayBeforeSync ? {} : { writes_follow_reads: 'promised', writes_in_order: 'promised' }),
   },
   (event, rng) => (event.role === 'server' ? new Server(event, rng) : new Client(event, rng)),
 );
