@@ -81,4 +81,9 @@ TEST_CASE("fields of the wrong JSON type are errors or defaults, never an except
   // And one to order a user's writes across keys.
   CHECK(describe(R"(,"writes_in_order":"over-streams")") == std::nullopt);
   CHECK(describe(R"(,"writes_in_order":"in order")").value().find("\"writes_in_order\" that is not") != std::string::npos);
+  // And a declaration of how its metadata grows: a misspelt one would hold it to the strictest bound.
+  CHECK(describe(R"(,"metadata_growth":"keeps_every_change")") == std::nullopt);
+  CHECK(describe(R"(,"metadata_growth":"with_state")") == std::nullopt);
+  CHECK(describe(R"(,"metadata_growth":"keeps-every-change")").value().find("\"metadata_growth\" that is not") != std::string::npos);
+  CHECK(describe(R"(,"metadata_growth":true)").value().find("\"metadata_growth\" that is not") != std::string::npos);
 }

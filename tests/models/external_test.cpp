@@ -101,6 +101,7 @@ TEST_CASE("every shipped adapter's describe answer declares what its entry in th
     CHECK(d.multi_server == shipped.multi_server);
     CHECK(d.writes_follow_reads == shipped.writes_follow_reads);
     CHECK(d.writes_in_order == shipped.writes_in_order);
+    CHECK(d.metadata_growth == shipped.metadata_growth);
   }
 }
 

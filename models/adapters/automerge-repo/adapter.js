@@ -379,6 +379,7 @@ protocol.serve(
     topology: 'client_server',
     rule: variant === 'map' ? 'last_writer_wins' : 'add_wins',
     protocol: 2,
+    metadata_growth: 'keeps_every_change',  // an Automerge document keeps its whole change history
     // 2.5.6 stalls after a reconnect (README.md): a buggy baseline on that release, as its entry in
     // syncstorm's model table says.
     ...(installedVersion('@automerge/automerge-repo') === '2.5.6' ? { breaks: 'convergence', correct: false } : {}),

@@ -377,6 +377,7 @@ protocol.serve(
     topology: 'client_server',
     rule: variant === 'map' ? 'last_writer_wins' : 'add_wins',
     protocol: 2,  // nothing lives outside the replicas: a reset leaves the process as new
+    metadata_growth: 'keeps_every_change',  // a document keeps its whole change history
     // The pinned Automerge can leave a replica apart for good after a remove (repros/README.md).
     ...(variant === 'list' ? { breaks: 'convergence', correct: false } : {}),
     // A change depends on every head its replica had, and Automerge applies none before all it depends

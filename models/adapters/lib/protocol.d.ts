@@ -101,6 +101,8 @@ export interface Description {
   writes_follow_reads?: 'promised' | 'over_streams' | 'not_promised';
   /** A promise the checkers hold it to: a replica showing a user's write also shows that user's earlier writes of other keys (PROTOCOL.md, "Deployments"). */
   writes_in_order?: 'promised' | 'over_streams' | 'not_promised';
+  /** How its sync metadata may grow, for the bounded-metadata check (PROTOCOL.md, "Deployments"); absent: with_state. */
+  metadata_growth?: 'with_state' | 'server_keeps_writes' | 'keeps_history' | 'keeps_every_change';
 }
 
 /** A replica as protocol.serve drives it: each method handles the event of its name. */

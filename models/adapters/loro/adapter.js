@@ -628,6 +628,8 @@ protocol.serve(
     // Every LoroDoc belongs to a replica and its peer id comes from the replica's seed; this file
     // keeps nothing at module level, so one process serves many runs.
     protocol: 2,
+    // A LoroDoc keeps its whole history; with --trim-history a server trims what its clients hold.
+    ...(options.trim ? {} : { metadata_growth: 'keeps_every_change' }),
     // Servers sync with one another (Server, above). Not with --trim-history: a server trims the
     // history its own clients hold, which a peer may still lack.
     multi_server: !options.trim && !options.p2p,

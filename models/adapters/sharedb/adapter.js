@@ -383,6 +383,7 @@ protocol.serve(
     rule: variant === 'map' ? 'server_order' : 'add_wins',
     description: `ShareDB ${release}: ${DESCRIPTIONS[variant]}`,
     protocol: 2,
+    metadata_growth: 'keeps_every_change',  // its op log keeps every op, with no retention
     writes_follow_reads: 'promised',
     writes_in_order: 'promised',
   }, KNOWN_BUGS[release] || {}),
