@@ -240,6 +240,12 @@ enum class MetadataGrowth : std::uint8_t {
                         ///< metadata per replica), not a finding: a team that needs the bound
                         ///< learns it does not fit, without the gate calling the library buggy.
 };
+inline constexpr std::pair<MetadataGrowth, std::string_view> kMetadataGrowthNames[] = {
+    {MetadataGrowth::with_state, "with-state"},
+    {MetadataGrowth::server_keeps_writes, "server-keeps-writes"},
+    {MetadataGrowth::keeps_history, "keeps-history"},
+    {MetadataGrowth::keeps_every_change, "keeps-every-change"}};
+inline std::string_view to_string(MetadataGrowth growth) { return name_of(kMetadataGrowthNames, growth); }
 
 /// Whether a strategy promises an order across fields and items, where it runs. Two such promises
 /// (ModelInfo::writes_follow_reads, ModelInfo::writes_in_order) take these values.

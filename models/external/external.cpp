@@ -1229,24 +1229,22 @@ std::variant<ExternalSpec, std::string> decode_describe(const json& a, ExternalS
     }
     *promise = *parsed;
   }
-  // How its metadata may grow (ModelInfo::metadata_growth): absent means with its state, the
-  // strictest; a name not among these is an error, not a bound silently applied.
+  // How its metadata may grow (ModelInfo::metadata_growth), named as ModelInfo's (keeps_every_change
+  // or keeps-every-change): absent means with its state, the strictest; a name not among them is an
+  // error, not a bound silently applied.
   if (const auto it = a.find("metadata_growth"); it != a.end()) {
-    constexpr std::pair<std::string_view, MetadataGrowth> kGrowths[] = {
-        {"with_state", MetadataGrowth::with_state},
-        {"server_keeps_writes", MetadataGrowth::server_keeps_writes},
-        {"keeps_history", MetadataGrowth::keeps_history},
-        {"keeps_every_change", MetadataGrowth::keeps_every_change},
-    };
-    const auto named = std::find_if(std::begin(kGrowths), std::end(kGrowths), [&](const auto& growth) {
-      return it->is_string() && it->get<std::string>() == growth.first;
-    });
-    if (named == std::end(kGrowths)) {
+    std::optional<MetadataGrowth> parsed;
+    if (it->is_string()) {
+      std::string name = it->get<std::string>();
+      std::replace(name.begin(), name.end(), '_', '-');
+      parsed = parse_enum(kMetadataGrowthNames, name);
+    }
+    if (!parsed) {
       return fmt::format("the adapter's describe answer has a \"metadata_growth\" that is not \"with_state\", "
                          "\"server_keeps_writes\", \"keeps_history\" or \"keeps_every_change\"; it sent {}",
                          shorten(a.dump()));
     }
-    spec.metadata_growth = named->second;
+    spec.metadata_growth = *parsed;
   }
   return spec;
 }

@@ -234,6 +234,7 @@ void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action
         if (m.multi_server) j["multi_server"] = true;
         if (m.writes_follow_reads != OrderPromise::not_promised) j["writes_follow_reads"] = to_string(m.writes_follow_reads);
         if (m.writes_in_order != OrderPromise::not_promised) j["writes_in_order"] = to_string(m.writes_in_order);
+        if (m.metadata_growth != MetadataGrowth::with_state) j["metadata_growth"] = to_string(m.metadata_growth);
         if (m.bug_suite) j["bug_suite"] = true;
         // The shipped scenarios this model can run (data type, topology, a scenario's own model
         // list): what `check` would run it on, so a script need not learn it from check's errors.

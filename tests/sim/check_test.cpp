@@ -738,6 +738,14 @@ TEST_CASE("list --json prints each model's promises of order across keys, and on
   CHECK(promise("server-authoritative", "writes_in_order") == "promised");  // numbered writes, over datagrams too
   CHECK(promise("lww-map", "writes_follow_reads") == "none");
   CHECK(promise("lww-map", "writes_in_order") == "none");
+  // The shipped adapters' promises come from the model table, which their describe answers match.
+  CHECK(promise("sharedb-map", "writes_follow_reads") == "promised");
+  CHECK(promise("yjs-list", "writes_in_order") == "promised");
+  CHECK(promise("yjs-ws-list", "writes_follow_reads") == "none");
+  // So does how a model's metadata may grow, printed when it is not the strictest.
+  CHECK(promise("broker-map", "metadata_growth") == "server-keeps-writes");
+  CHECK(promise("automerge-map", "metadata_growth") == "keeps-every-change");
+  CHECK(promise("lww-map", "metadata_growth") == "none");
 }
 
 TEST_CASE("A promise made over streams only is judged on stream runs and not on datagram runs", "[check]") {
