@@ -1176,6 +1176,30 @@ std::optional<SupersedeRule> parse_rule(std::string_view text) {
   return std::nullopt;
 }
 
+/// Reads describe field `key`, if present, as one of `names` (the model enums' names, hyphenated;
+/// the protocol writes them with underscores, and either is taken) into `*out`; what is wrong with it
+/// otherwise.
+template <typename E, std::size_t N>
+std::optional<std::string> read_named(const json& a, const char* key, const std::pair<E, std::string_view> (&names)[N],
+                                      E* out) {
+  const auto it = a.find(key);
+  if (it == a.end()) return std::nullopt;
+  std::optional<E> parsed;
+  if (it->is_string()) {
+    std::string name = it->get<std::string>();
+    std::replace(name.begin(), name.end(), '_', '-');
+    parsed = parse_enum(names, name);
+  }
+  if (parsed) {
+    *out = *parsed;
+    return std::nullopt;
+  }
+  std::string expected = names_list(names, "\"");
+  std::replace(expected.begin(), expected.end(), '-', '_');
+  return fmt::format("the adapter's describe answer has a \"{}\" that is not one of {}; it sent {}", key, expected,
+                     shorten(a.dump()));
+}
+
 /// The model a describe action describes (PROTOCOL.md, "describe"), filled into `spec`, or what the
 /// action lacks.
 std::variant<ExternalSpec, std::string> decode_describe(const json& a, ExternalSpec spec) {
@@ -1211,41 +1235,14 @@ std::variant<ExternalSpec, std::string> decode_describe(const json& a, ExternalS
     }
     *flag = it->get<bool>();
   }
-  // Its promises of order across keys, named as ModelInfo's (over_streams or over-streams):
-  // anything else is an error, not a promise silently dropped.
+  // Its promises of order across keys, and how its metadata may grow (absent: with its state, the
+  // strictest): a name that is not one of these is an error, not a promise silently dropped or a
+  // bound silently applied.
   for (auto [key, promise] : {std::pair{"writes_follow_reads", &spec.writes_follow_reads},
                               std::pair{"writes_in_order", &spec.writes_in_order}}) {
-    const auto it = a.find(key);
-    if (it == a.end()) continue;
-    std::optional<OrderPromise> parsed;
-    if (it->is_string()) {
-      std::string name = it->get<std::string>();
-      std::replace(name.begin(), name.end(), '_', '-');
-      parsed = parse_enum(kOrderPromiseNames, name);
-    }
-    if (!parsed) {
-      return fmt::format("the adapter's describe answer has a \"{}\" that is not \"promised\", "
-                         "\"over_streams\" or \"not_promised\"; it sent {}", key, shorten(a.dump()));
-    }
-    *promise = *parsed;
+    if (auto wrong = read_named(a, key, kOrderPromiseNames, promise)) return std::move(*wrong);
   }
-  // How its metadata may grow (ModelInfo::metadata_growth), named as ModelInfo's (keeps_every_change
-  // or keeps-every-change): absent means with its state, the strictest; a name not among them is an
-  // error, not a bound silently applied.
-  if (const auto it = a.find("metadata_growth"); it != a.end()) {
-    std::optional<MetadataGrowth> parsed;
-    if (it->is_string()) {
-      std::string name = it->get<std::string>();
-      std::replace(name.begin(), name.end(), '_', '-');
-      parsed = parse_enum(kMetadataGrowthNames, name);
-    }
-    if (!parsed) {
-      return fmt::format("the adapter's describe answer has a \"metadata_growth\" that is not \"with_state\", "
-                         "\"server_keeps_writes\", \"keeps_history\" or \"keeps_every_change\"; it sent {}",
-                         shorten(a.dump()));
-    }
-    spec.metadata_growth = *parsed;
-  }
+  if (auto wrong = read_named(a, "metadata_growth", kMetadataGrowthNames, &spec.metadata_growth)) return std::move(*wrong);
   return spec;
 }
 
