@@ -134,7 +134,7 @@ case "$mode" in
     done
     echo "explorers: $((SECONDS - started)) s"
     echo "== the adapter sweep: every shipped external adapter (real JavaScript libraries) over every scenario it fits"
-    # At the script's full seed counts, sized for under 10 minutes of 2 cores: 465 to 485 s on 2 cores on
+    # At the script's full seed counts, sized for under 10 minutes of 2 cores: 465 to 560 s on 2 cores on
     # 7 December 2026 (models/adapters/README.md, "The adapter sweep"). ADAPTER_SWEEP_SEEDS_PERCENT scales it.
     started=$SECONDS
     tests/adapter_sweep.sh build/release/syncstorm
