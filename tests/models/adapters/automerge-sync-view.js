@@ -1,12 +1,14 @@
-'use strict';
 // Automerge (the version models/adapters/automerge pins, 3.5.0; 3.0.0 alike, 2.2.9 not) on the bytes
 // one client of the shipped automerge-list received in a shrunk syncstorm failure
 // (models/adapters/automerge/repros/sync-after-changes-shows-stale-value.repro.toml): four changes
 // applied with applyChanges, then, after a reconnect, the server's first sync message, which
 // carries the two changes the client lacked (another client's concurrent write of key 5, and a
 // third client's remove of key 5). The document then shows key 5 = 4, while its own save, loaded
-// again, holds 5 = 5, as every other replica does. Prints one JSON line: what the document shows,
-// what its reloaded save holds, and whether they agree. Run: node THIS_FILE ADAPTER_DIR
+// again, holds 5 = 5, as every other replica does, and so does the document's own state read
+// whole (toJS). The fault is in the patches: receiveSyncMessage reports only a conflict on key 5,
+// no put of its new value, so the JavaScript document keeps the old one. Prints one JSON line:
+// what the document shows, what its reloaded save holds, whether they agree, what toJS reads, and
+// the patches of the sync message. Run: node THIS_FILE ADAPTER_DIR
 const A = require(require.resolve('@automerge/automerge', { paths: [process.argv[2]] }));
 
 const bytes = (base64) => new Uint8Array(Buffer.from(base64, 'base64'));
@@ -20,7 +22,9 @@ const syncMessage = bytes("QwKtK9kYo0b9jGTP0ukJhaOeWP2xFyj5WF42lKij88V7muRMhzFHz
 
 let doc = A.init();
 [doc] = A.applyChanges(doc, changes);
-[doc] = A.receiveSyncMessage(doc, A.initSyncState(), syncMessage);
+let patches = null;
+[doc] = A.receiveSyncMessage(doc, A.initSyncState(), syncMessage, { patchCallback: (p) => { patches = p; } });
 const shown = { ...doc };
 const reloaded = { ...A.load(A.save(doc)) };
-process.stdout.write(JSON.stringify({ shown, reloaded, agree: JSON.stringify(shown) === JSON.stringify(reloaded) }) + '\n');
+const agree = JSON.stringify(shown) === JSON.stringify(reloaded);
+process.stdout.write(JSON.stringify({ shown, reloaded, agree, toJS: A.toJS(doc), patches }) + '\n');
