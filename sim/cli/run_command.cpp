@@ -211,39 +211,89 @@ void add_run_commands(CLI::App& app, const ModelRegistry& models, Action& action
   });
 }
 
+namespace {
+
+/// One model as `list --json` prints it: its declaration, and the shipped scenarios it fits (what
+/// `check` would run it on, so a script need not learn it from check's errors).
+nlohmann::ordered_json model_json(const ModelInfo& m, const std::vector<Scenario>& scenarios) {
+  nlohmann::ordered_json j{{"name", m.name},
+                           {"data_type", to_string(m.data_type)},
+                           {"correct", m.correct()},
+                           {"rule", to_string(m.rule)},
+                           {"topology", to_string(m.topology)},
+                           {"description", m.description}};
+  if (m.breaks) j["breaks"] = to_string(*m.breaks);
+  if (m.external) j["external"] = true;
+  if (m.datagram_links) j["datagram_links"] = true;
+  if (m.multi_server) j["multi_server"] = true;
+  if (m.writes_follow_reads != OrderPromise::not_promised) j["writes_follow_reads"] = to_string(m.writes_follow_reads);
+  if (m.writes_in_order != OrderPromise::not_promised) j["writes_in_order"] = to_string(m.writes_in_order);
+  if (m.metadata_growth != MetadataGrowth::with_state) j["metadata_growth"] = to_string(m.metadata_growth);
+  if (m.bug_suite) j["bug_suite"] = true;
+  j["fits"] = nlohmann::ordered_json::array();
+  for (const Scenario& s : scenarios) {
+    if (fits(s, m)) j["fits"].push_back(s.name);
+  }
+  return j;
+}
+
+/// `list --model M`: one model's whole declaration, every shipped scenario it fits, and why it does
+/// not fit each of the others (what `check` would say), for a user checking what an adapter declares.
+void print_model_declaration(const ModelInfo& m, const std::vector<Scenario>& scenarios) {
+  const auto promise = [](OrderPromise p) { return p == OrderPromise::not_promised ? std::string("not promised") : std::string(to_string(p)); };
+  fmt::print("model {}{}\n", m.name, m.external ? " [external process]" : "");
+  fmt::print("  description          {}\n", m.description);
+  fmt::print("  data type            {}\n", to_string(m.data_type));
+  fmt::print("  rule                 {}\n", to_string(m.rule));
+  fmt::print("  topology             {}\n", to_string(m.topology));
+  fmt::print("  verdict expected     {}\n", m.breaks ? fmt::format("buggy: breaks {}", to_string(*m.breaks)) : std::string("correct"));
+  fmt::print("  writes follow reads  {}\n", promise(m.writes_follow_reads));
+  fmt::print("  writes in order      {}\n", promise(m.writes_in_order));
+  fmt::print("  metadata growth      {}\n", to_string(m.metadata_growth));
+  if (m.topology == Topology::peer_to_peer) {
+    fmt::print("  links                peer to peer, datagrams (no server)\n");
+  } else {
+    fmt::print("  datagram links       {}\n", m.datagram_links ? "yes" : "no (streams only)");
+    fmt::print("  several servers      {}\n", m.multi_server ? "yes (its servers replicate)" : "no (one server)");
+  }
+  std::vector<std::string> fitting;
+  std::vector<std::pair<std::string, std::string>> misfits;
+  for (const Scenario& s : scenarios) {
+    if (auto why = check_fit(s, m)) misfits.emplace_back(s.name, why->message);
+    else fitting.push_back(s.name);
+  }
+  fmt::print("  {:<20} {}\n", fmt::format("fits ({})", fitting.size()),
+             fitting.empty() ? std::string("no shipped scenario") : fmt::format("{}", fmt::join(fitting, ", ")));
+  if (!misfits.empty()) fmt::print("  does not fit ({}):\n", misfits.size());
+  for (const auto& [name, why] : misfits) fmt::print("    {:<28} {}\n", name, why);
+}
+
+}  // namespace
+
 void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action) {
   auto json = std::make_shared<bool>(false);
+  auto named = std::make_shared<std::vector<std::string>>();
   CLI::App* list = app.add_subcommand("list", "list models, scenarios, fault kinds, invariants and supersede rules");
   list->add_flag("--json", *json, "print JSON for scripts and CI");
-  list->callback([&action, &models, json] {
-    action = [&models, json]() -> int {
+  list->add_option("--model,-m", *named,
+                   "only this model (repeatable; a shipped name or external:COMMAND, whose adapter is started to "
+                   "describe itself): its whole declaration and the shipped scenarios it fits, or why not");
+  list->callback([&action, &models, json, named] {
+    action = [&models, json, named]() -> int {
       auto scenarios = shipped_scenarios();
       if (!scenarios) return report_input_error(scenarios.error());
+      std::vector<const ModelInfo*> listed;
+      for (const std::string& name : *named) {
+        auto m = resolve_model(models, name);
+        if (!m) return report_input_error(m.error());
+        listed.push_back(m.value());
+      }
+      if (named->empty()) {
+        for (const ModelInfo& m : models.all()) listed.push_back(&m);
+      }
       nlohmann::ordered_json out;
       out["models"] = nlohmann::ordered_json::array();
-      for (const ModelInfo& m : models.all()) {
-        nlohmann::ordered_json j{{"name", m.name},
-                                 {"data_type", to_string(m.data_type)},
-                                 {"correct", m.correct()},
-                                 {"rule", to_string(m.rule)},
-                                 {"topology", to_string(m.topology)},
-                                 {"description", m.description}};
-        if (m.breaks) j["breaks"] = to_string(*m.breaks);
-        if (m.external) j["external"] = true;
-        if (m.datagram_links) j["datagram_links"] = true;
-        if (m.multi_server) j["multi_server"] = true;
-        if (m.writes_follow_reads != OrderPromise::not_promised) j["writes_follow_reads"] = to_string(m.writes_follow_reads);
-        if (m.writes_in_order != OrderPromise::not_promised) j["writes_in_order"] = to_string(m.writes_in_order);
-        if (m.metadata_growth != MetadataGrowth::with_state) j["metadata_growth"] = to_string(m.metadata_growth);
-        if (m.bug_suite) j["bug_suite"] = true;
-        // The shipped scenarios this model can run (data type, topology, a scenario's own model
-        // list): what `check` would run it on, so a script need not learn it from check's errors.
-        j["fits"] = nlohmann::ordered_json::array();
-        for (const Scenario& s : scenarios.value()) {
-          if (fits(s, m)) j["fits"].push_back(s.name);
-        }
-        out["models"].push_back(j);
-      }
+      for (const ModelInfo* m : listed) out["models"].push_back(model_json(*m, scenarios.value()));
       out["scenarios"] = nlohmann::ordered_json::array();
       for (const Scenario& s : scenarios.value()) {
         out["scenarios"].push_back({{"name", s.name},
@@ -259,6 +309,13 @@ void add_list_command(CLI::App& app, const ModelRegistry& models, Action& action
       for (SupersedeRule r : kAllSupersedeRules) out["supersede_rules"].push_back({{"name", to_string(r)}, {"description", describe(r)}});
       if (*json) {
         fmt::print("{}\n", out.dump(2));
+        return kExitOk;
+      }
+      if (!named->empty()) {
+        for (std::size_t i = 0; i < listed.size(); ++i) {
+          if (i > 0) fmt::print("\n");
+          print_model_declaration(*listed[i], scenarios.value());
+        }
         return kExitOk;
       }
       // The bug suite goes under a heading of its own, after the shipped models.

@@ -13,6 +13,8 @@
 #include <string>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include "models/external/external.hpp"
 #include "sim/base/cpu_affinity.hpp"
 #include "reports/report.hpp"
@@ -79,6 +81,40 @@ TEST_CASE("an adapter describes its model when named as external:COMMAND", "[ext
   CHECK(model.data_type == DataType::map);
   CHECK(model.topology == Topology::peer_to_peer);
   CHECK(model.external);
+}
+
+TEST_CASE("list --model external:COMMAND shows what an adapter declares and the scenarios it fits", "[external][node]") {
+  // What a user wrapping their own sync code checks first: the adapter is started, asked to describe
+  // itself, and its declaration printed as a shipped model's is.
+  if (!needs_node()) return;
+  const ModelInfo described = fixture("fixture.js");
+  const auto [code, text] = testing::syncstorm_cli("list --json --model \"external:node " + kFixtures + "fixture.js\"");
+  INFO(text);
+  REQUIRE(code == 0);
+  const auto listing = nlohmann::json::parse(text);
+  REQUIRE(listing.at("models").size() == 1);
+  const auto& m = listing.at("models").at(0);
+  CHECK(m.at("name") == described.name);
+  CHECK(m.at("topology") == "peer-to-peer");
+  CHECK(m.at("external") == true);
+  auto scenarios = shipped_scenarios();
+  REQUIRE(scenarios);
+  std::vector<std::string> expected;
+  for (const Scenario& s : scenarios.value()) {
+    if (fits(s, described)) expected.push_back(s.name);
+  }
+  CHECK(!expected.empty());
+  CHECK(m.at("fits").get<std::vector<std::string>>() == expected);
+
+  const auto [text_code, declaration] = testing::syncstorm_cli("list --model \"external:node " + kFixtures + "fixture.js\"");
+  CHECK(text_code == 0);
+  CHECK_THAT(declaration, Catch::Contains("[external process]") && Catch::Contains("peer-to-peer") && Catch::Contains("fits ("));
+
+  // An adapter that cannot describe itself is bad input.
+  const auto [bad_code, bad_text] = testing::syncstorm_cli("list --model \"external:node " + kFixtures + "no-such-adapter.js\"");
+  INFO(bad_text);
+  CHECK(bad_code == 2);
+  CHECK_THAT(bad_text, !Catch::Contains("fits ("));
 }
 
 TEST_CASE("every shipped adapter's describe answer declares what its entry in the model table does",

@@ -748,6 +748,32 @@ TEST_CASE("list --json prints each model's promises of order across keys, and on
   CHECK(promise("lww-map", "metadata_growth") == "none");
 }
 
+TEST_CASE("list --model prints one model's declaration and why it does not fit each scenario it does not", "[check]") {
+  const auto [code, text] = syncstorm::testing::syncstorm_cli("list --model or-set-list");
+  INFO(text);
+  REQUIRE(code == 0);
+  CHECK_THAT(text, Catch::Contains("model or-set-list"));
+  CHECK_THAT(text, Catch::Contains("add-wins"));
+  CHECK_THAT(text, Catch::Contains("writes in order      promised"));
+  CHECK_THAT(text, Catch::Contains("partition-heal"));
+  // clock-skew pins a map: the reason is check's own.
+  CHECK_THAT(text, Catch::Contains("clock-skew") && Catch::Contains("pins data type map"));
+  CHECK_THAT(text, !Catch::Contains("scenarios:") && !Catch::Contains("fault kinds:") && !Catch::Contains("lww-map"));
+
+  // JSON: the same shape as the whole list, with the named models only.
+  const auto [json_code, json_text] = syncstorm::testing::syncstorm_cli("list -m or-set-list -m lww-map --json");
+  REQUIRE(json_code == 0);
+  const auto listing = nlohmann::json::parse(json_text);
+  REQUIRE(listing.at("models").size() == 2);
+  CHECK(listing.at("models").at(0).at("name") == "or-set-list");
+  CHECK(listing.at("models").at(1).at("name") == "lww-map");
+  CHECK(!listing.at("scenarios").empty());
+
+  const auto [bad_code, bad_text] = syncstorm::testing::syncstorm_cli("list --model no-such-model");
+  CHECK(bad_code == 2);
+  CHECK_THAT(bad_text, Catch::Contains("--model") && Catch::Contains("unknown model 'no-such-model'"));
+}
+
 TEST_CASE("A promise made over streams only is judged on stream runs and not on datagram runs", "[check]") {
   const ModelRegistry registry = shipped_models();
   ModelInfo model = *registry.find("server-authoritative");
