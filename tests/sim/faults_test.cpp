@@ -13,6 +13,7 @@
 #include "sim/scenario/scenario_file.hpp"
 #include "sim/engine/simulation.hpp"
 #include "tests/printers.hpp"
+#include "tests/shipped_scenario.hpp"
 #include "tests/sim/probe_model.hpp"
 #include "tests/source_tree.hpp"
 
@@ -482,6 +483,32 @@ TEST_CASE("a malicious or offline fault the swarm draws always targets a client"
     }
   }
   CHECK(drawn > 100);
+}
+
+TEST_CASE("the shipped swarms draw crash points, and swarm draws from every fault kind but malicious", "[sim][faults]") {
+  // A crash point meets the moment durability bugs need (a write stored, not yet applied or
+  // acknowledged), which a crash at a drawn time rarely does: every shipped swarm draws them. And
+  // swarm.toml, which says it draws from every kind, does: a new kind is added there, or this fails.
+  for (const char* name : {"swarm", "load-balancer", "three-servers"}) {
+    const Scenario scenario = syncstorm::testing::shipped_scenario(name);
+    INFO(name);
+    REQUIRE(scenario.swarm.enabled);
+    const auto& kinds = scenario.swarm.kinds;
+    CHECK(std::count(kinds.begin(), kinds.end(), FaultKind::crash_after_flush) == 1);
+    std::size_t points = 0;
+    for (std::uint64_t seed = 1; seed <= 100; ++seed) {
+      for (const ScheduledFault& f : make_schedule(scenario, DataType::map, seed).faults) {
+        if (f.kind == FaultKind::crash_after_flush) ++points;
+      }
+    }
+    CHECK(points > 10);
+  }
+  const Scenario swarm = syncstorm::testing::shipped_scenario("swarm");
+  for (FaultKind kind : kAllFaultKinds) {
+    INFO(to_string(kind));
+    const bool listed = std::count(swarm.swarm.kinds.begin(), swarm.swarm.kinds.end(), kind) == 1;
+    CHECK(listed == (kind != FaultKind::malicious));
+  }
 }
 
 TEST_CASE("a node two crash faults cover restarts when the last of them ends", "[sim][faults]") {
