@@ -126,7 +126,10 @@ TEST_CASE("the shipped comparison finds every buggy baseline breaking its advert
   CompareOptions o;
   o.scenarios = shipped.value();
   o.models = buggy;
-  o.seeds = 10;
+  // 20 seeds: event-log-list-fire-and-forget's lost remove needs the remove in flight when its
+  // connection resets, 1 to 7 seeds in 100 of a scenario; at 10 seeds it showed in one scenario
+  // by luck, and in none once the swarms drew crash points.
+  o.seeds = 20;
   o.jobs = 2;
   o.diagrams = false;
   const Comparison c = run_comparison(o);
