@@ -1,3 +1,4 @@
+'use strict';
 // Automerge (the version models/adapters/automerge pins, 3.5.0; 3.0.0 alike, 2.2.9 not) on the bytes
 // one client of the shipped automerge-list received in a shrunk syncstorm failure
 // (models/adapters/automerge/repros/sync-after-changes-shows-stale-value.repro.toml): four changes
