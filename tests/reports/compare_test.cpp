@@ -110,7 +110,7 @@ TEST_CASE("full jitter lowers the reconnect-storm peak against exponential backo
   CHECK(full.peak_per_s.ci_high < plain.peak_per_s.ci_low);
 }
 
-TEST_CASE("the shipped comparison finds every buggy baseline breaking its advertised invariant", "[reports][shipped][slow]") {
+TEST_CASE("the shipped comparison finds every buggy baseline breaking its advertised invariant", "[reports][shipped][many-seeds]") {
   const ModelRegistry registry = shipped_models();
   auto shipped = shipped_scenarios();
   REQUIRE(shipped.ok());
