@@ -390,8 +390,8 @@ std::string to_html(const Comparison& c) {
   std::string s = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>syncstorm comparison</title>\n";
   s += kStyle;
   s += "</head><body>\n<h1>syncstorm comparison</h1>\n";
-  s += fmt::format("<p>{} seeds per scenario and model (seeds {}–{}); every model meets the same schedules for a seed "
-                   "(common random numbers). All figures are simulated. Click a column header to sort.</p>\n",
+  s += fmt::format("<p>{} seeds per scenario and model (seeds {}–{}); models of a data type meet the same schedules for a seed "
+                   "(common random numbers; in a swarm, those whose links take the same fault kinds). All figures are simulated. Click a column header to sort.</p>\n",
                    c.seeds, c.first_seed, c.first_seed + c.seeds - 1);
   s += "<p>";
   s += "<a href=\"#matrix\">strategy matrix</a> · <a href=\"#cost-matrix\">cost matrix</a> · ";

@@ -245,7 +245,7 @@ std::string backoff_table(const BackoffStudy& b) {
 
 std::string to_markdown(const Comparison& c) {
   std::string s = "# syncstorm comparison\n\n";
-  s += fmt::format("{} seeds per scenario and model (seeds {}–{}); every model meets the same schedules for a seed. "
+  s += fmt::format("{} seeds per scenario and model (seeds {}–{}); models of a data type meet the same schedules for a seed (in a swarm, those whose links take the same fault kinds). "
                    "Figures are simulated, identical on every machine.\n\n",
                    c.seeds, c.first_seed, c.first_seed + c.seeds - 1);
   if (c.baseline) s += what_changed(c);

@@ -259,8 +259,9 @@ struct CompareOptions {
   bool diagrams = true;                  ///< rerun the smallest failing seed of each kind with a trace
 };
 
-/// Runs the comparison. Every model meets the same schedules (common random numbers): the schedule
-/// of a seed depends only on (scenario, data type, seed).
+/// Runs the comparison. Models of a data type meet the same schedules (common random numbers): the schedule
+/// of a seed depends only on (scenario, data type, seed) and, in a swarm, on which fault kinds act
+/// on the model's links.
 Comparison run_comparison(const CompareOptions& options);
 
 /// The scenario the backoff study uses when no shipped one is named like a storm: every client

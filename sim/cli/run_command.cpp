@@ -89,8 +89,8 @@ int run_once(const RunArgs& args, const ModelRegistry& models) {
     lineage.push_back(args.seed);
   }
   const Schedule schedule = explore.value() == Exploration::novelty
-                                ? novelty_schedule(scenario.value(), model.value()->data_type, lineage)
-                                : make_schedule(scenario.value(), model.value()->data_type, args.seed, explore.value());
+                                ? novelty_schedule(scenario.value(), *model.value(), lineage)
+                                : make_schedule(scenario.value(), *model.value(), args.seed, explore.value());
   RunOutputs outputs{args.trace, args.diagram, args.html};
   if (auto error = outputs.open()) return report_input_error(*error);
   const RunResult result = run_simulation(scenario.value(), *model.value(), schedule, args.seed, outputs.options());

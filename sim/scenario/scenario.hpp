@@ -281,8 +281,8 @@ std::optional<std::string> empty_side(PartitionShape shape, const Target& target
 std::optional<std::size_t> inert_fault(const Scenario& scenario, const ModelInfo& model);
 
 /// Whether a fault of `kind` acts on some link of a run with `servers` servers whose clients use
-/// `client_link`, of a model of `topology` (the rule inert_fault applies to listed faults; swarm
-/// mode may still draw a kind that does not, which then does nothing).
+/// `client_link`, of a model of `topology`: the rule inert_fault applies to listed faults, and the
+/// one swarm mode draws its kinds by for a model (make_schedule).
 bool fault_acts(FaultKind kind, std::uint32_t servers, LinkKind client_link, Topology topology);
 
 /// True when `model` can run on `scenario`: the data type it pins, the models it names, the

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <optional>
 
 #include "sim/base/rng.hpp"
 #include "sim/scenario/limits.hpp"
@@ -104,16 +105,24 @@ ScheduledFault concrete(const FaultSpec& spec, const Schedule& s, Rng& rng) {
   return f;
 }
 
-/// Swarm mode: a random subset of the candidate kinds, at random intensities and times.
-void draw_swarm(const Scenario& scenario, Schedule& s, std::uint64_t seed) {
+/// Swarm mode: a random subset of the candidate kinds, at random intensities and times. Given the
+/// model's topology, only kinds that act on a link of its runs are candidates (the others would
+/// spend a fault on nothing); every listed kind still takes its coin, so the draws after it stay
+/// where they were.
+void draw_swarm(const Scenario& scenario, Schedule& s, std::uint64_t seed, std::optional<Topology> topology) {
   const SwarmOptions& swarm = scenario.swarm;
   if (!swarm.enabled || swarm.kinds.empty()) return;
   Rng rng = Rng::derive(seed, "swarm");
+  std::vector<FaultKind> candidates;
+  for (FaultKind kind : swarm.kinds) {
+    if (!topology || fault_acts(kind, s.servers, scenario.network.client_link, *topology)) candidates.push_back(kind);
+  }
   std::vector<FaultKind> enabled;
   for (FaultKind kind : swarm.kinds) {
-    if (rng.chance_ppm(500'000)) enabled.push_back(kind);
+    const bool heads = rng.chance_ppm(500'000);
+    if (heads && std::find(candidates.begin(), candidates.end(), kind) != candidates.end()) enabled.push_back(kind);
   }
-  if (enabled.empty()) enabled.push_back(swarm.kinds[rng.below(swarm.kinds.size())]);
+  if (enabled.empty() && !candidates.empty()) enabled.push_back(candidates[rng.below(candidates.size())]);
   // Datagram loss figures are network settings, drawn once per seed, for the kinds the swarm lists:
   // each is drawn either way, so that listing one or not moves no other draw.
   const auto listed = [&](FaultKind kind) { return std::find(swarm.kinds.begin(), swarm.kinds.end(), kind) != swarm.kinds.end(); };
@@ -123,6 +132,9 @@ void draw_swarm(const Scenario& scenario, Schedule& s, std::uint64_t seed) {
   if (listed(FaultKind::drop)) s.network.drop = std::max(s.network.drop, drop);
   if (listed(FaultKind::duplicate)) s.network.duplicate = std::max(s.network.duplicate, duplicate);
   if (listed(FaultKind::reorder)) s.network.reorder = std::max(s.network.reorder, reorder);
+  // No kind acts on this model's links (a peer-to-peer model on a swarm of connection faults): the
+  // run has the swarm's network draws and no fault.
+  if (enabled.empty()) return;
   const auto count = 1 + rng.below(std::max<std::uint32_t>(swarm.max_faults, 1));
   const Duration window = scenario.workload.duration;
   for (std::uint64_t i = 0; i < count; ++i) {
@@ -233,7 +245,10 @@ Instant Schedule::last_heal() const {
   return heal;
 }
 
-Schedule make_schedule(const Scenario& scenario, DataType type, std::uint64_t seed, Exploration explore) {
+namespace {
+
+Schedule draw_schedule(const Scenario& scenario, DataType type, std::optional<Topology> topology, std::uint64_t seed,
+                       Exploration explore) {
   Schedule s;
   s.explore = explore;
   s.servers = scenario.servers;
@@ -286,13 +301,23 @@ Schedule make_schedule(const Scenario& scenario, DataType type, std::uint64_t se
 
   Rng targets = Rng::derive(seed, "fault-targets");
   for (const FaultSpec& spec : scenario.faults) s.faults.push_back(concrete(spec, s, targets));
-  draw_swarm(scenario, s, seed);
+  draw_swarm(scenario, s, seed, topology);
   normalise(s);  // bursts pick operations by index: in time order, as every schedule has them
   if (explore == Exploration::priority) {
     draw_priority_bursts(scenario, s, seed);
     normalise(s);
   }
   return s;
+}
+
+}  // namespace
+
+Schedule make_schedule(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed, Exploration explore) {
+  return draw_schedule(scenario, model.data_type, model.topology, seed, explore);
+}
+
+Schedule make_schedule(const Scenario& scenario, DataType type, std::uint64_t seed, Exploration explore) {
+  return draw_schedule(scenario, type, std::nullopt, seed, explore);
 }
 
 void normalise(Schedule& s) {

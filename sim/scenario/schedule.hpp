@@ -75,10 +75,20 @@ struct Schedule {
   friend bool operator==(const Schedule&, const Schedule&) = default;
 };
 
-/// Draws the schedule of run `seed`: the users' operations of `type`, the faults (scenario-listed
-/// ones made concrete, plus swarm draws), the clock errors. Streams are derived per component, so
-/// two data types meet the same timings, keys and faults. `explore` other than random adds its own
-/// draws (from streams of its own: the random schedule's draws are unchanged) and is recorded in it.
+/// Draws the schedule of run `seed` of `model`: the users' operations of its data type, the faults
+/// (scenario-listed ones made concrete, plus swarm draws), the clock errors. Streams are derived per
+/// component, so two data types meet the same timings, keys and faults. Swarm mode draws only kinds
+/// that act on a link of the model's runs (fault_acts: no datagram loss for a model on stream
+/// connections, no connection faults for peers without a server), so no fault of its budget is
+/// spent on nothing; the coin each listed kind gets is tossed either way, so two models of one
+/// data type whose links both take every kind the swarm enabled meet the same faults. `explore`
+/// other than random adds its own draws (from streams of its own: the random schedule's draws are
+/// unchanged) and is recorded in it.
+Schedule make_schedule(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed,
+                       Exploration explore = Exploration::random);
+/// The schedule of run `seed` for no model in particular, with users' operations of `type`: swarm
+/// mode draws from every kind it lists, acting on the run's links or not. For tests of the draws
+/// themselves; a run of a model takes the form above, as check, run and replay do.
 Schedule make_schedule(const Scenario& scenario, DataType type, std::uint64_t seed,
                        Exploration explore = Exploration::random);
 

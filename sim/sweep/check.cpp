@@ -75,9 +75,9 @@ struct SeedOutcome {
 /// The schedule seed `seed` of `target` runs: under novelty the one its lineage breeds (a lineage
 /// of the seed alone when none was planned), else the strategy's draw.
 Schedule schedule_for(const CheckTarget& target, std::uint64_t seed, const Lineage& lineage) {
-  if (target.explore != Exploration::novelty) return make_schedule(target.scenario, target.model->data_type, seed, target.explore);
+  if (target.explore != Exploration::novelty) return make_schedule(target.scenario, *target.model, seed, target.explore);
   assert((lineage.empty() || lineage.back() == seed) && "a lineage ends with its run's seed");
-  return novelty_schedule(target.scenario, target.model->data_type, lineage.empty() ? Lineage{seed} : lineage);
+  return novelty_schedule(target.scenario, *target.model, lineage.empty() ? Lineage{seed} : lineage);
 }
 
 SeedOutcome run_seed(const CheckTarget& target, std::uint64_t seed, const Lineage& lineage = {}) {

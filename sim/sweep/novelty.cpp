@@ -52,14 +52,14 @@ std::uint64_t in_flight_faults(const Schedule& s, const OpRecord& r, Instant run
 
 }  // namespace
 
-Schedule novelty_schedule(const Scenario& scenario, DataType type, const Lineage& lineage) {
+Schedule novelty_schedule(const Scenario& scenario, const ModelInfo& model, const Lineage& lineage) {
   assert(!lineage.empty() && "a lineage holds at least the run's own seed");
-  Schedule s = make_schedule(scenario, type, lineage.front(), Exploration::novelty);
-  for (std::size_t i = 1; i < lineage.size(); ++i) s = mutate(scenario, type, s, lineage[i]);
+  Schedule s = make_schedule(scenario, model, lineage.front(), Exploration::novelty);
+  for (std::size_t i = 1; i < lineage.size(); ++i) s = mutate(scenario, model, s, lineage[i]);
   return s;
 }
 
-Schedule mutate(const Scenario& scenario, DataType type, const Schedule& parent, std::uint64_t seed) {
+Schedule mutate(const Scenario& scenario, const ModelInfo& model, const Schedule& parent, std::uint64_t seed) {
   Schedule s = parent;
   Rng rng = Rng::derive(seed, "explore-novelty-mutate");
   const std::int64_t window = std::max<std::int64_t>(s.workload_end.us, 1);
@@ -84,7 +84,7 @@ Schedule mutate(const Scenario& scenario, DataType type, const Schedule& parent,
       break;
     }
     default: {  // the users of `seed`'s own schedule, meeting the parent's faults
-      const Schedule fresh = make_schedule(scenario, type, seed, Exploration::novelty);
+      const Schedule fresh = make_schedule(scenario, model, seed, Exploration::novelty);
       if (fresh.servers == s.servers && fresh.clients == s.clients) s.operations = fresh.operations;
       break;
     }

@@ -42,12 +42,12 @@ inline constexpr std::size_t kLineageMax = 8;
 inline constexpr std::uint64_t kFreshOneIn = 4;
 
 /// The schedule of `lineage`: the root's random schedule, then one mutation per later seed.
-Schedule novelty_schedule(const Scenario& scenario, DataType type, const Lineage& lineage);
+Schedule novelty_schedule(const Scenario& scenario, const ModelInfo& model, const Lineage& lineage);
 
 /// One mutation of `parent`, its draws from `seed`: shift a fault's start, remove a fault, add a
 /// copy of a fault at another moment, or take the users' operations of `seed`'s own schedule
 /// (keeping the parent's faults). The nodes and the time window never change.
-Schedule mutate(const Scenario& scenario, DataType type, const Schedule& parent, std::uint64_t seed);
+Schedule mutate(const Scenario& scenario, const ModelInfo& model, const Schedule& parent, std::uint64_t seed);
 
 /// The coverage signal of one run, sorted and without repeats: per operation its kind and what its
 /// user saw (issued, applied, acknowledged, rejected) with the kind of fault that started while it

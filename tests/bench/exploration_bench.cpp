@@ -109,7 +109,7 @@ void explore_bug(benchmark::State& state, const bench::BugCase* bug) {
         while (run < limit && !found) {
           const std::uint64_t seed = stream_seed(s, run++);
           if (explore != Exploration::novelty) {
-            const Schedule schedule = make_schedule(scenario.value(), model->data_type, seed, explore);
+            const Schedule schedule = make_schedule(scenario.value(), *model, seed, explore);
             found = breaks(run_simulation(scenario.value(), *model, schedule, seed), *model->breaks);
             continue;
           }
@@ -119,7 +119,7 @@ void explore_bug(benchmark::State& state, const bench::BugCase* bug) {
             ++generations;
           }
           Lineage lineage = corpus.plan(seed);
-          const Schedule schedule = novelty_schedule(scenario.value(), model->data_type, lineage);
+          const Schedule schedule = novelty_schedule(scenario.value(), *model, lineage);
           const RunResult result = run_simulation(scenario.value(), *model, schedule, seed);
           found = breaks(result, *model->breaks);
           generation.emplace_back(std::move(lineage), novelty_features(schedule, result));

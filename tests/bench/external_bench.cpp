@@ -140,7 +140,7 @@ void external_seeds(benchmark::State& state, std::vector<Scenario> scenarios, co
   for (auto _ : state) {
     for (std::uint64_t i = 0; i < seeds; ++i, ++seed) {
       for (const Scenario& scenario : scenarios) {
-        const RunResult r = run_simulation(scenario, *model, make_schedule(scenario, model->data_type, seed), seed);
+        const RunResult r = run_simulation(scenario, *model, make_schedule(scenario, *model, seed), seed);
         if (!r.aborted.empty()) {
           state.SkipWithError(r.aborted.c_str());
           return;

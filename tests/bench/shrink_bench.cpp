@@ -25,7 +25,7 @@ std::optional<Failure> first_failure(const ModelInfo& model, const std::vector<S
   for (std::uint64_t seed = 1; seed <= 200; ++seed) {
     for (const Scenario& scenario : scenarios) {
       if (!fits(scenario, model)) continue;
-      Schedule schedule = make_schedule(scenario, model.data_type, seed);
+      Schedule schedule = make_schedule(scenario, model, seed);
       const RunResult r = run_simulation(scenario, model, schedule, seed);
       if (std::any_of(r.violations.begin(), r.violations.end(), [&](const Violation& v) { return v.invariant == *model.breaks; })) {
         return Failure{scenario, std::move(schedule), seed};

@@ -38,7 +38,7 @@ void work(benchmark::State& state, Scenario scenario, const ModelInfo* model, un
   std::uint64_t runs = 0;
   for (auto _ : state) {
     const auto results = run_parallel<Totals>(kSeedsPerIteration, jobs, [&](std::size_t i) {
-      const Schedule schedule = make_schedule(scenario, model->data_type, i + 1);
+      const Schedule schedule = make_schedule(scenario, *model, i + 1);
       const RunResult r = run_simulation(scenario, *model, schedule, i + 1);
       return Totals{r.metrics.events, r.metrics.simulated_us};
     });
@@ -94,7 +94,7 @@ void scale(benchmark::State& state, Scenario scenario, const ModelInfo* model) {
   // 70 ms, where a scheduler's hiccup is a tenth of the figure every larger size is divided by:
   // small sizes run several storms an iteration.
   const std::uint32_t storms = std::max<std::uint32_t>(1, 10'000 / clients);
-  const Schedule schedule = make_schedule(scenario, model->data_type, 1);
+  const Schedule schedule = make_schedule(scenario, *model, 1);
   std::uint64_t events = 0;
   restart_peak_rss();
   for (auto _ : state) {

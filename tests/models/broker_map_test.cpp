@@ -107,7 +107,7 @@ TEST_CASE("broker-map keeps acknowledged writes when its single server crashes a
   REQUIRE(scenario.ok());
   const ModelInfo& model = testing::shipped_model("broker-map");
   for (std::uint64_t seed = 1; seed <= 100; ++seed) {
-    const RunResult r = run_simulation(scenario.value(), model, make_schedule(scenario.value(), model.data_type, seed), seed);
+    const RunResult r = run_simulation(scenario.value(), model, make_schedule(scenario.value(), model, seed), seed);
     REQUIRE(r.aborted.empty());
     REQUIRE(r.metrics.acknowledged > 0);
     for (const Violation& v : r.violations) {
@@ -127,7 +127,7 @@ TEST_CASE("a broker-map client landing on an instance still catching up keeps it
   const ModelRegistry registry = shipped_models();
   const ModelInfo& model = *registry.find("broker-map");
   for (std::uint64_t seed : {9036, 9273}) {
-    const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed, Exploration::priority), seed);
+    const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model, seed, Exploration::priority), seed);
     INFO("seed " << seed);
     REQUIRE(r.aborted.empty());
     for (const Violation& v : r.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
@@ -145,7 +145,7 @@ TEST_CASE("a broker-map instance acknowledges a write once its replica holds it"
   const ModelRegistry registry = shipped_models();
   const ModelInfo& model = *registry.find("broker-map");
   const std::uint64_t seed = 41062;
-  const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed, Exploration::priority), seed);
+  const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model, seed, Exploration::priority), seed);
   REQUIRE(r.aborted.empty());
   REQUIRE(r.metrics.acknowledged > 0);
   for (const Violation& v : r.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);
@@ -163,7 +163,7 @@ TEST_CASE("a broker-map client's earlier write never shows over a newer one the 
   const ModelInfo& model = testing::shipped_model("broker-map");
   const std::uint64_t seed = 327;
   const RunResult r =
-      run_simulation(scenario.value(), model, make_schedule(scenario.value(), model.data_type, seed, Exploration::priority), seed);
+      run_simulation(scenario.value(), model, make_schedule(scenario.value(), model, seed, Exploration::priority), seed);
   REQUIRE(r.aborted.empty());
   REQUIRE(r.metrics.acknowledged > 0);
   for (const Violation& v : r.violations) FAIL_CHECK(to_string(v.invariant) << ": " << v.detail);

@@ -14,7 +14,7 @@ namespace syncstorm::testing {
 inline std::map<Invariant, int> engine_breaks(const Scenario& scenario, const ModelInfo& m, std::uint64_t seeds) {
   std::map<Invariant, int> broken;
   for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
-    const Schedule schedule = make_schedule(scenario, m.data_type, seed);
+    const Schedule schedule = make_schedule(scenario, m, seed);
     std::set<Invariant> kinds;
     for (const Violation& v : run_simulation(scenario, m, schedule, seed).violations) kinds.insert(v.invariant);
     for (Invariant i : kinds) ++broken[i];

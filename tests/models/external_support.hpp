@@ -81,7 +81,7 @@ inline Scenario crashes_scenario(const std::string& name) {
 
 /// One run of `seed`, with the schedule the seed draws.
 inline RunResult run_seed(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
-  return run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed), seed);
+  return run_simulation(scenario, model, make_schedule(scenario, model, seed), seed);
 }
 
 /// The proof that a protocol-2 adapter leaves nothing behind between runs: `first_seed` of `busy` and

@@ -378,7 +378,7 @@ TEST_CASE("server-authoritative keeps its order promises over datagram links", "
   const Scenario scenario = testing::shipped_scenario("datagram-relay");
   const ModelInfo& sa = model("server-authoritative");
   for (std::uint64_t seed = 1; seed <= 4; ++seed) {
-    const RunResult r = run_simulation(scenario, sa, make_schedule(scenario, sa.data_type, seed), seed);
+    const RunResult r = run_simulation(scenario, sa, make_schedule(scenario, sa, seed), seed);
     REQUIRE(r.history.writes_in_order);
     REQUIRE(r.history.writes_follow_reads);
     INFO("seed " << seed);

@@ -89,7 +89,7 @@ void fails_only_what_yjs_ws_list_declares(std::uint64_t seed, std::size_t applie
   const ModelRegistry registry = shipped_models();
   const ModelInfo& model = *registry.find("yjs-ws-list");
   CHECK(model.holds_messages);
-  const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed, Exploration::priority), seed);
+  const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model, seed, Exploration::priority), seed);
   INFO("seed " << seed << ": " << r.aborted);
   REQUIRE(r.aborted.empty());
   CHECK(count_applied(r) > applied);

@@ -82,7 +82,7 @@ TEST_CASE("a Yjs state vector sent ahead of offline writes does not order later 
   REQUIRE(model != nullptr);
   auto scenario = load_scenario(testing::source_path("scenarios/flaky-mobile.toml"));
   if (!scenario.ok()) FAIL(scenario.error().to_string());
-  const Schedule schedule = make_schedule(scenario.value(), model->data_type, 3);
+  const Schedule schedule = make_schedule(scenario.value(), *model, 3);
   const RunResult r = run_simulation(scenario.value(), *model, schedule, 3);
   INFO(r.aborted);
   REQUIRE(r.aborted.empty());

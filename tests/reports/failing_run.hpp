@@ -32,7 +32,7 @@ inline FailingRun failing_run() {
   const ModelRegistry registry = shipped_models();
   const ModelInfo* model = registry.find("lww-map-wallclock");
   REQUIRE(model);
-  FailingRun r{scenario.value(), make_schedule(scenario.value(), model->data_type, 1), {}, {}, PayloadRecorder()};
+  FailingRun r{scenario.value(), make_schedule(scenario.value(), *model, 1), {}, {}, PayloadRecorder()};
   std::ostringstream out;
   RunOptions options;
   options.trace_out = &out;

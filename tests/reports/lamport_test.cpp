@@ -34,7 +34,7 @@ TracedRun traced_run(const Scenario& scenario, std::uint64_t seed, const std::st
   const ModelRegistry registry = shipped_models();
   const ModelInfo* model = registry.find(model_name);
   REQUIRE(model);
-  TracedRun r{make_schedule(scenario, model->data_type, seed), {}, {}};
+  TracedRun r{make_schedule(scenario, *model, seed), {}, {}};
   std::ostringstream out;
   RunOptions options;
   options.trace_out = &out;

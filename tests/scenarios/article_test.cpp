@@ -74,7 +74,7 @@ Sweep sweep(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed
             Instant storm_from = Instant::start()) {
   Sweep s;
   for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
-    const Schedule schedule = make_schedule(scenario, model.data_type, seed);
+    const Schedule schedule = make_schedule(scenario, model, seed);
     const RunResult r = run_simulation(scenario, model, schedule, seed);
     ++s.runs;
     if (!r.aborted.empty()) s.aborted.push_back(r.aborted);
@@ -285,7 +285,7 @@ TEST_CASE("rolling a rejected write back by its inverse keeps every replica corr
   const Sweep s = sweep(scenario, model, 4);
   REQUIRE(s.runs_breaking_any() == 0);
   // The scenario must really exercise rollback: the server rejects writes in it.
-  const Schedule schedule = make_schedule(scenario, model.data_type, 1);
+  const Schedule schedule = make_schedule(scenario, model, 1);
   REQUIRE(run_simulation(scenario, model, schedule, 1).metrics.rejected > 0);
 }
 
@@ -318,7 +318,7 @@ TEST_CASE("under the engine's malicious fault a validating server keeps every ho
   const ModelInfo model = article_model("guarded-map");
   for (std::uint64_t seed = 1; seed <= 4; ++seed) {
     INFO("seed " << seed);
-    const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed), seed);
+    const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model, seed), seed);
     REQUIRE(r.aborted.empty());
     // The fault really attacks: one hostile message every 100 ms for most of 28 s.
     REQUIRE(r.metrics.hostile_messages >= 200);
@@ -385,7 +385,7 @@ std::vector<std::int64_t> local_latency_by_parity(const Scenario& scenario, cons
                                                   std::uint64_t seeds, bool even) {
   std::vector<std::int64_t> out;
   for (std::uint64_t seed = 1; seed <= seeds; ++seed) {
-    const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed), seed);
+    const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model, seed), seed);
     for (const OpRecord& rec : r.history.ops) {
       if (!rec.issued || !rec.applied || (rec.op.key.value % 2 == 0) != even) continue;
       out.push_back((*rec.applied - rec.op.issued_at).us);

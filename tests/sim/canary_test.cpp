@@ -68,7 +68,7 @@ TEST_CASE("every buggy baseline is caught by its own invariant within 200 seeds 
     for (std::uint64_t seed = 1; seed <= 200 && !caught; ++seed) {
       for (const Scenario& scenario : scenarios.value()) {
         if (!fits(scenario, model)) continue;
-        const Schedule schedule = make_schedule(scenario, model.data_type, seed);
+        const Schedule schedule = make_schedule(scenario, model, seed);
         const RunResult r = run_simulation(scenario, model, schedule, seed);
         const bool found = std::any_of(r.violations.begin(), r.violations.end(),
                                        [&](const Violation& v) { return v.invariant == *model.breaks; });
@@ -107,7 +107,7 @@ TEST_CASE("every correct model passes the first seeds of every shipped scenario 
     for (const ModelInfo& model : models.all()) {
       if (!model.correct() || model.external || !fits(scenario, model)) continue;
       for (std::uint64_t seed = 1; seed <= kSeeds; ++seed) {
-        const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed), seed);
+        const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model, seed), seed);
         for (const Violation& v : r.violations) {
           FAIL_CHECK(model.name << " on " << scenario.name << " seed " << seed << ": " << to_string(v.invariant) << ": "
                                 << v.detail);
@@ -132,7 +132,7 @@ TEST_CASE("siblings-map is caught by its metadata growth where it stays far belo
     ++judged;
     std::optional<std::uint64_t> caught;
     for (std::uint64_t seed = 1; seed <= 20 && !caught; ++seed) {
-      const RunResult r = run_simulation(scenario, *model, make_schedule(scenario, model->data_type, seed), seed);
+      const RunResult r = run_simulation(scenario, *model, make_schedule(scenario, *model, seed), seed);
       INFO(scenario.name << " seed " << seed);
       CHECK(r.metrics.metadata_bytes_max * 50 < scenario.invariants.metadata_bytes_max);
       for (const Violation& v : r.violations) {
@@ -160,7 +160,7 @@ TEST_CASE("the text canary: index-text diverges in element order, and its wrong 
   for (const Scenario& scenario : scenarios.value()) {
     if (scenario.name != "quiet") continue;
     ++runs;
-    const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model.data_type, 1), 1);
+    const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model, 1), 1);
     const auto shows = [&](Invariant invariant, const std::string& words) {
       return std::any_of(r.violations.begin(), r.violations.end(), [&](const Violation& v) {
         return v.invariant == invariant && (v.detail.find(words) != std::string::npos || v.subject.find(words) != std::string::npos);

@@ -197,7 +197,7 @@ TEST_CASE("an operation's causal past names the clients that wrote, not every cl
     Scenario scenario = *storm;
     scenario.workload.clients = clients;
     scenario.workload.think_time_mean = scenario.workload.duration * static_cast<std::int64_t>(clients) / 30;
-    const Schedule schedule = make_schedule(scenario, lww->data_type, 1);
+    const Schedule schedule = make_schedule(scenario, *lww, 1);
     const RunResult r = run_simulation(scenario, *lww, schedule, 1);
     REQUIRE(r.violations.empty());
     std::set<std::uint32_t> writers;
@@ -233,7 +233,7 @@ TEST_CASE("a node's final causal past holds the operations messages carried to i
   scenario.workload.keys = 6;
   scenario.invariants.enabled.clear();
   scenario.invariants.settle = Duration::seconds(5);
-  Schedule schedule = make_schedule(scenario, lww->data_type, 1);
+  Schedule schedule = make_schedule(scenario, *lww, 1);
   const NodeId client = schedule.client(0);
   ScheduledFault offline;
   offline.kind = FaultKind::offline;

@@ -470,7 +470,7 @@ TEST_CASE("Every shipped buggy baseline shrinks to at most 3 clients and 12 oper
     for (std::uint64_t seed = 1; seed <= 20 && !first; ++seed) {
       for (const Scenario& scenario : scenarios.value()) {
         if (!fits(scenario, model)) continue;
-        const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed), seed);
+        const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model, seed), seed);
         if (shows(r, verdict)) {
           first.emplace(scenario, seed);
           break;
@@ -485,7 +485,7 @@ TEST_CASE("Every shipped buggy baseline shrinks to at most 3 clients and 12 oper
     const bool needs_volume = *model.breaks == Invariant::bounded_metadata;
     const ShrinkLimits limits{needs_volume ? 100u : 2'000u, 0};
     const ShrinkResult shrunk =
-        shrink_failure(scenario, model, make_schedule(scenario, model.data_type, seed), seed, verdict, limits);
+        shrink_failure(scenario, model, make_schedule(scenario, model, seed), seed, verdict, limits);
     INFO("on " << scenario.name << " seed " << seed << ": " << shrunk.after.clients << " clients, "
                << shrunk.after.operations << " operations after " << shrunk.runs << " runs");
     CHECK(shrunk.after.clients <= shrunk.before.clients);
@@ -782,11 +782,11 @@ TEST_CASE("A promise made over streams only is judged on stream runs and not on 
   for (const auto& [name, judged] : {std::pair{"datagram-relay", false}, std::pair{"flaky-mobile", true}}) {
     auto scenario = resolve_scenario(name);
     REQUIRE(scenario.ok());
-    const RunResult r = run_simulation(scenario.value(), model, make_schedule(scenario.value(), model.data_type, 1), 1);
+    const RunResult r = run_simulation(scenario.value(), model, make_schedule(scenario.value(), model, 1), 1);
     CHECK(r.history.writes_in_order == judged);
     CHECK(r.history.writes_follow_reads == judged);
     model.writes_in_order = OrderPromise::promised;  // and a promise made everywhere is judged everywhere
-    const RunResult everywhere = run_simulation(scenario.value(), model, make_schedule(scenario.value(), model.data_type, 1), 1);
+    const RunResult everywhere = run_simulation(scenario.value(), model, make_schedule(scenario.value(), model, 1), 1);
     CHECK(everywhere.history.writes_in_order);
     model.writes_in_order = OrderPromise::over_streams;
   }

@@ -197,7 +197,7 @@ int runs_with_lost_writes(const ModelInfo& model, const char* duration = "4s") {
   REQUIRE(scenario.ok());
   int failing = 0;
   for (std::uint64_t seed = 1; seed <= 20; ++seed) {
-    const Schedule schedule = make_schedule(scenario.value(), model.data_type, seed);
+    const Schedule schedule = make_schedule(scenario.value(), model, seed);
     const RunResult r = run_simulation(scenario.value(), model, schedule, seed);
     REQUIRE(r.aborted.empty());
     bool lost = false;
@@ -263,7 +263,7 @@ TEST_CASE("a message declared to lack a write its sender did not issue aborts th
   REQUIRE(scenario.ok());
   ModelInfo liar = deferred_model(Ping::none);
   liar.make_client = [](NodeId) { return std::make_unique<Liar>(); };
-  const Schedule schedule = make_schedule(scenario.value(), liar.data_type, 1);
+  const Schedule schedule = make_schedule(scenario.value(), liar, 1);
   const RunResult r = run_simulation(scenario.value(), liar, schedule, 1);
   CHECK_THAT(r.aborted, Catch::Contains("declared to lack its own write"));
 }
@@ -285,7 +285,7 @@ TEST_CASE("a hold by a model that does not declare holds, or outside a delivery,
   REQUIRE(scenario.ok());
   ModelInfo undeclared = deferred_model(Ping::held);
   undeclared.holds_messages = false;
-  const Schedule schedule = make_schedule(scenario.value(), undeclared.data_type, 1);
+  const Schedule schedule = make_schedule(scenario.value(), undeclared, 1);
   const RunResult r = run_simulation(scenario.value(), undeclared, schedule, 1);
   CHECK_THAT(r.aborted, Catch::Contains("does not declare that its nodes hold messages"));
 
@@ -367,7 +367,7 @@ int writes_of_client_1_following(const ModelInfo& model, std::uint32_t writer, s
   REQUIRE(scenario.ok());
   int following = 0;
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {
-    const Schedule schedule = make_schedule(scenario.value(), model.data_type, seed);
+    const Schedule schedule = make_schedule(scenario.value(), model, seed);
     const RunResult r = run_simulation(scenario.value(), model, schedule, seed);
     if (aborted != nullptr) {
       *aborted = r.aborted;

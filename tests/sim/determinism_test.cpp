@@ -39,7 +39,7 @@ struct Traced {
 };
 
 Traced run_traced(const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
-  const Schedule schedule = make_schedule(scenario, model.data_type, seed);
+  const Schedule schedule = make_schedule(scenario, model, seed);
   std::ostringstream out;
   const RunResult r = run_simulation(scenario, model, schedule, seed, RunOptions{&out});
   return Traced{r.trace_hash, out.str()};
@@ -78,7 +78,7 @@ TEST_CASE("runs on a thread pool give the same hashes as runs alone", "[sim][det
   std::vector<std::uint64_t> alone;
   for (std::size_t i = 0; i < kSeeds; ++i) alone.push_back(run_traced(scenario, model, i + 1).hash);
   const auto pooled = run_parallel<std::uint64_t>(kSeeds, 2, [&](std::size_t i) {
-    const Schedule schedule = make_schedule(scenario, model.data_type, i + 1);
+    const Schedule schedule = make_schedule(scenario, model, i + 1);
     return run_simulation(scenario, model, schedule, i + 1).trace_hash;
   });
   for (std::size_t i = 0; i < kSeeds; ++i) {
@@ -164,7 +164,7 @@ TEST_CASE("cache hints change nothing: 1,000-client runs trace the same with and
     if (model.external || !fits(scenario, model)) continue;
     CAPTURE(model.name);
     for (const std::uint64_t seed : {1u}) {
-      const Schedule schedule = make_schedule(scenario, model.data_type, seed);
+      const Schedule schedule = make_schedule(scenario, model, seed);
       std::ostringstream hinted;
       std::ostringstream plain;
       RunOptions without{&plain};

@@ -33,7 +33,7 @@ using testing::syncstorm_cli;
 /// The first seed of 1..`last` whose priority run breaks `model`'s own invariant on `scenario`.
 std::optional<std::uint64_t> first_priority_failure(const Scenario& scenario, const ModelInfo& model, std::uint64_t last) {
   for (std::uint64_t seed = 1; seed <= last; ++seed) {
-    const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model.data_type, seed, Exploration::priority), seed);
+    const RunResult r = run_simulation(scenario, model, make_schedule(scenario, model, seed, Exploration::priority), seed);
     for (const Violation& v : r.violations) {
       if (v.invariant == *model.breaks) return seed;
     }
@@ -103,7 +103,7 @@ TEST_CASE("Priority runs keep every stream FIFO and every delay inside the scena
   REQUIRE(scenario.network.bandwidth_bytes_per_s == 0);  // no queueing: the delay is the latency alone
   std::uint64_t delivered = 0;
   for (std::uint64_t seed = 1; seed <= 3; ++seed) {
-    const Schedule schedule = make_schedule(scenario, model.data_type, seed, Exploration::priority);
+    const Schedule schedule = make_schedule(scenario, model, seed, Exploration::priority);
     std::ostringstream trace;
     RunOptions options;
     options.trace_out = &trace;
@@ -139,7 +139,7 @@ TEST_CASE("A priority failure shrinks to a repro that records the strategy and r
   const ModelInfo& model = *models.find("counter-no-dedup");
   const auto seed = first_priority_failure(scenario, model, 60);
   REQUIRE(seed.has_value());
-  const Schedule schedule = make_schedule(scenario, model.data_type, *seed, Exploration::priority);
+  const Schedule schedule = make_schedule(scenario, model, *seed, Exploration::priority);
   const RunResult original = run_simulation(scenario, model, schedule, *seed);
   const ShrinkResult shrunk =
       shrink_failure(scenario, model, schedule, *seed, std::string(to_string(*model.breaks)), ShrinkLimits{300, 0});

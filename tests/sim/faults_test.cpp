@@ -358,7 +358,7 @@ TEST_CASE("a peer-to-peer strategy that never repairs a lost update fails when p
     REQUIRE(model != nullptr);
     std::uint32_t diverged = 0, failed = 0;
     for (std::uint64_t seed = 1; seed <= 10; ++seed) {
-      const RunResult r = run_simulation(scenario, *model, make_schedule(scenario, model->data_type, seed), seed);
+      const RunResult r = run_simulation(scenario, *model, make_schedule(scenario, *model, seed), seed);
       REQUIRE(r.aborted.empty());
       failed += r.violations.empty() ? 0 : 1;
       diverged += std::any_of(r.violations.begin(), r.violations.end(),
@@ -401,7 +401,7 @@ settle = "20s"
   const ModelRegistry registry = shipped_models();
   const ModelInfo& model = *registry.find("broker-map");
   for (std::uint64_t seed = 1; seed <= 10; ++seed) {
-    const RunResult r = run_simulation(scenario.value(), model, make_schedule(scenario.value(), model.data_type, seed), seed);
+    const RunResult r = run_simulation(scenario.value(), model, make_schedule(scenario.value(), model, seed), seed);
     INFO("seed " << seed);
     REQUIRE(r.aborted.empty());
     REQUIRE(r.metrics.crashes == 1);
@@ -717,4 +717,56 @@ TEST_CASE("the swarm raises datagram loss, duplication and reordering only for t
     duplicating += s.network.duplicate > 0 ? 1 : 0;
   }
   REQUIRE(duplicating >= 15);
+}
+
+TEST_CASE("swarm mode spends its faults only on kinds that act on a link of the model's runs", "[sim][faults]") {
+  // A datagram loss fault on a model whose clients hold stream connections, or a connection fault
+  // between peers without a server, runs and does nothing: a fault of the seed's budget spent on
+  // nothing. Given the model, the swarm leaves such kinds out; without one it draws every kind.
+  const ModelRegistry registry = shipped_models();
+  const auto acts = [](const Schedule& s, const ScheduledFault& f, const Scenario& scenario, const ModelInfo& m) {
+    return fault_acts(f.kind, s.servers, scenario.network.client_link, m.topology);
+  };
+  {
+    const Scenario swarm = syncstorm::testing::shipped_scenario("swarm");
+    REQUIRE(swarm.network.client_link == LinkKind::stream);
+    const ModelInfo& model = *registry.find("lww-map");
+    std::size_t inert_without_model = 0;
+    std::size_t drawn = 0;
+    for (std::uint64_t seed = 1; seed <= 200; ++seed) {
+      INFO("seed " << seed);
+      const Schedule for_model = make_schedule(swarm, model, seed);
+      for (const ScheduledFault& f : for_model.faults) {
+        CHECK(acts(for_model, f, swarm, model));
+        ++drawn;
+      }
+      const Schedule for_none = make_schedule(swarm, DataType::map, seed);
+      for (const ScheduledFault& f : for_none.faults) inert_without_model += acts(for_none, f, swarm, model) ? 0 : 1;
+      CHECK(for_model.operations == for_none.operations);  // the users meet the same operations
+    }
+    CHECK(inert_without_model > 20);  // the draws the filter removes are there to remove
+    CHECK(drawn > 200);
+  }
+  // Peers without a server: only the datagram kinds act; a swarm of connection faults draws none.
+  Scenario peers = quiet_scenario(3, Duration::seconds(20));
+  peers.servers = 0;
+  peers.swarm.enabled = true;
+  peers.swarm.max_faults = 6;
+  const ModelInfo& p2p = *registry.find("p2p-lww-map");
+  REQUIRE(p2p.topology == Topology::peer_to_peer);
+  peers.swarm.kinds = {FaultKind::reset, FaultKind::down, FaultKind::drop, FaultKind::limit_data};
+  std::size_t drops = 0;
+  for (std::uint64_t seed = 1; seed <= 50; ++seed) {
+    for (const ScheduledFault& f : make_schedule(peers, p2p, seed).faults) {
+      REQUIRE(f.kind == FaultKind::drop);
+      ++drops;
+    }
+  }
+  CHECK(drops > 50);
+  peers.swarm.kinds = {FaultKind::reset, FaultKind::down};
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    const Schedule s = make_schedule(peers, p2p, seed);
+    CHECK(s.faults.empty());
+    CHECK(s.operations == make_schedule(peers, DataType::map, seed).operations);
+  }
 }

@@ -70,18 +70,20 @@ TEST_CASE("The novelty strategy is a value of --explore, and --lineage a list of
 
 TEST_CASE("A lineage of one seed is the random schedule and each later seed mutates it within the same nodes and window", "[novelty]") {
   const Scenario scenario = shipped_scenario("flaky-mobile");
+  const ModelRegistry models = shipped_models();
+  const ModelInfo& model = *models.find("lww-map");
   for (std::uint64_t seed = 1; seed <= 5; ++seed) {
-    Schedule root = novelty_schedule(scenario, DataType::map, {seed});
+    Schedule root = novelty_schedule(scenario, model, {seed});
     CHECK(root.explore == Exploration::novelty);
     root.explore = Exploration::random;
-    CHECK(root == make_schedule(scenario, DataType::map, seed));
+    CHECK(root == make_schedule(scenario, model, seed));
   }
-  const Schedule parent = novelty_schedule(scenario, DataType::map, {7});
+  const Schedule parent = novelty_schedule(scenario, model, {7});
   REQUIRE_FALSE(parent.faults.empty());
   int changed = 0;
   for (std::uint64_t seed = 100; seed < 140; ++seed) {
-    const Schedule child = novelty_schedule(scenario, DataType::map, {7, seed});
-    CHECK(child == mutate(scenario, DataType::map, parent, seed));  // a pure function of the lineage
+    const Schedule child = novelty_schedule(scenario, model, {7, seed});
+    CHECK(child == mutate(scenario, model, parent, seed));  // a pure function of the lineage
     CHECK(child.servers == parent.servers);
     CHECK(child.clients == parent.clients);
     CHECK(child.workload_end == parent.workload_end);
@@ -126,13 +128,13 @@ TEST_CASE("The coverage signal is a sorted set that tells a calm run from one wi
   const ModelInfo& model = *models.find("outbox-map");
   const Scenario faulty = shipped_scenario("flaky-mobile");
   const Scenario calm = shipped_scenario("quiet");
-  const Schedule a = novelty_schedule(faulty, model.data_type, {3});
+  const Schedule a = novelty_schedule(faulty, model, {3});
   const std::vector<std::uint64_t> features = novelty_features(a, run_simulation(faulty, model, a, 3));
   REQUIRE_FALSE(features.empty());
   CHECK(std::is_sorted(features.begin(), features.end()));
   CHECK(std::adjacent_find(features.begin(), features.end()) == features.end());
   CHECK(features == novelty_features(a, run_simulation(faulty, model, a, 3)));
-  const Schedule b = novelty_schedule(calm, model.data_type, {3});
+  const Schedule b = novelty_schedule(calm, model, {3});
   const std::vector<std::uint64_t> quiet = novelty_features(b, run_simulation(calm, model, b, 3));
   NoveltyCorpus corpus;
   REQUIRE(corpus.add({1}, quiet));
@@ -197,7 +199,7 @@ TEST_CASE("A failure bred by novelty replays from its command and from its repro
   // And so does an unshrunk bred schedule written out as a repro.
   Repro whole = shrunk.repro;
   whole.seed = bred->seed;
-  whole.schedule = novelty_schedule(targets[0].scenario, model.data_type, bred->lineage);
+  whole.schedule = novelty_schedule(targets[0].scenario, model, bred->lineage);
   auto reread = parse_repro(format_repro(whole), "bred.repro.toml");
   REQUIRE(reread.ok());
   CHECK(replay_repro(reread.value(), model).trace_hash == bred->trace_hash);

@@ -38,7 +38,7 @@ void caught_where_the_old_rule_was_blind(const std::string& scenario_name, const
   REQUIRE_FALSE(model->correct());
   REQUIRE(model->breaks == expected);
   const Scenario scenario = shipped_scenario(scenario_name);
-  const Schedule schedule = make_schedule(scenario, model->data_type, seed);
+  const Schedule schedule = make_schedule(scenario, *model, seed);
   const RunResult r = run_simulation(scenario, *model, schedule, seed);
   INFO(model_name << " on " << scenario_name << " seed " << seed);
   REQUIRE(r.aborted.empty());

@@ -21,7 +21,7 @@ inline std::set<Invariant> broken_on(const std::string& scenario_name, const Mod
   auto scenario = resolve_scenario(scenario_name);
   REQUIRE(scenario.ok());
   REQUIRE(fits(scenario.value(), model));
-  const RunResult r = run_simulation(scenario.value(), model, make_schedule(scenario.value(), model.data_type, seed), seed);
+  const RunResult r = run_simulation(scenario.value(), model, make_schedule(scenario.value(), model, seed), seed);
   std::set<Invariant> broken;
   for (const Violation& v : r.violations) broken.insert(v.invariant);
   return broken;

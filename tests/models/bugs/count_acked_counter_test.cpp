@@ -11,7 +11,7 @@ namespace {
 std::set<Invariant> broken_with(const ModelInfo& model, std::uint64_t seed, bool unit_amounts) {
   auto scenario = resolve_scenario("flaky-mobile");
   REQUIRE(scenario.ok());
-  Schedule schedule = make_schedule(scenario.value(), model.data_type, seed);
+  Schedule schedule = make_schedule(scenario.value(), model, seed);
   if (unit_amounts) {
     for (Operation& op : schedule.operations) op.amount = op.amount < 0 ? -1 : 1;
   }
