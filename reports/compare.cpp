@@ -422,6 +422,26 @@ std::vector<Diagram> diagrams(const CompareOptions& options, const std::vector<S
 
 std::span<const MetricInfo> metric_infos() { return kMetrics; }
 
+std::vector<UnshownBreak> unshown_breaks(const Comparison& comparison) {
+  std::vector<UnshownBreak> out;
+  for (const std::string& model : comparison.models) {
+    std::optional<UnshownBreak> unshown;
+    bool shown = false;
+    for (const ScenarioResult& r : comparison.scenarios) {
+      for (const Cell& c : r.cells) {
+        if (c.model != model || !c.breaks) continue;
+        if (!unshown) unshown = UnshownBreak{model, *c.breaks, 0, 0};
+        ++unshown->scenarios;
+        unshown->runs += c.violation_rate.runs;
+        shown = shown || std::any_of(c.invariants.begin(), c.invariants.end(),
+                                     [&](const InvariantResult& i) { return i.invariant == *c.breaks; });
+      }
+    }
+    if (unshown && !shown) out.push_back(*unshown);
+  }
+  return out;
+}
+
 const MetricInfo& info(Metric metric) { return kMetrics[static_cast<std::size_t>(metric)]; }
 
 bool RunDigest::violated(Invariant invariant) const {

@@ -240,6 +240,22 @@ std::string decision_section(const Comparison& c) {
   return s + "</tbody></table>\n";
 }
 
+/// The buggy baselines whose advertised break no run showed (markdown.cpp says why).
+std::string unshown_breaks_section(const Comparison& c) {
+  const std::vector<UnshownBreak> unshown = unshown_breaks(c);
+  if (unshown.empty()) return "";
+  std::string s = "<h2>Advertised breaks not shown</h2>\n<p>These buggy baselines advertise a break that no run of "
+                  "this comparison showed. A rare break needs more seeds than a comparison runs: its absence here is "
+                  "not a pass.</p>\n<ul>\n";
+  for (const UnshownBreak& u : unshown) {
+    s += fmt::format("<li><b>{}</b> advertises breaking <code>{}</code>: none of its {} run{} on {} scenario{} showed "
+                     "it (<code>syncstorm check --model {} --seeds 1000</code> sweeps for it).</li>\n",
+                     markup_escape(u.model), to_string(u.breaks), u.runs, u.runs == 1 ? "" : "s", u.scenarios,
+                     u.scenarios == 1 ? "" : "s", markup_escape(u.model));
+  }
+  return s + "</ul>\n";
+}
+
 std::string cells_table(const ScenarioResult& r) {
   std::string s = "<table class=\"sortable\"><thead><tr><th>model</th><th>seeds with violations</th><th>converge p95 (ms)</th>"
                   "<th>never converged</th><th>local p95 (ms)</th><th>remote p50 (ms)</th><th>remote p95 (ms)</th>"
@@ -405,6 +421,7 @@ std::string to_html(const Comparison& c) {
   s += strategy_matrix(m, c.baseline.has_value());
   s += cost_matrix(m, c.baseline.has_value());
   s += decision_section(c);
+  s += unshown_breaks_section(c);
   for (const ScenarioResult& r : c.scenarios) s += scenario_section(r);
   if (c.backoff) s += backoff_section(*c.backoff);
   if (!c.diagrams.empty()) s += diagrams_section(c.diagrams);

@@ -171,6 +171,22 @@ std::string decision_table(const Comparison& c) {
   return s + "\n";
 }
 
+/// The buggy baselines whose advertised break no run showed: their absence from the tables above is
+/// a sample's, not a pass.
+std::string unshown_breaks_text(const Comparison& c) {
+  const std::vector<UnshownBreak> unshown = unshown_breaks(c);
+  if (unshown.empty()) return "";
+  std::string s = "## Advertised breaks not shown\n\n"
+                  "These buggy baselines advertise a break that no run of this comparison showed. A rare break "
+                  "needs more seeds than a comparison runs: its absence here is not a pass.\n\n";
+  for (const UnshownBreak& u : unshown) {
+    s += fmt::format("- **{}** advertises breaking `{}`: none of its {} on {} showed it (`syncstorm check --model {} "
+                     "--seeds 1000` sweeps for it).\n",
+                     u.model, to_string(u.breaks), plural(u.runs, "run"), plural(u.scenarios, "scenario"), u.model);
+  }
+  return s + "\n";
+}
+
 std::string cells_table(const ScenarioResult& r) {
   std::string s =
       "| model | seeds with violations | converge p95 (ms) | local p95 (ms) | remote p95 (ms) | messages/op | bytes/op | "
@@ -251,6 +267,7 @@ std::string to_markdown(const Comparison& c) {
   if (c.baseline) s += what_changed(c);
   s += matrices(c);
   s += decision_table(c);
+  s += unshown_breaks_text(c);
   for (const ScenarioResult& r : c.scenarios) {
     s += fmt::format("## {}\n\n", scenario_heading(r.name));
     if (!r.description.empty()) s += r.description + "\n\n";
@@ -290,6 +307,7 @@ std::string to_markdown_summary(const Comparison& c) {
     body.replace(at, 3, "](report.md#");
   }
   body += decision_table(c);
+  body += unshown_breaks_text(c);
   if (s.size() + body.size() > kSummaryBytesMax) {
     // Cut at a line, and say so: a comment that ends mid-table would mislead.
     const std::string note = "\n\n(Cut here to fit a pull-request comment: the rest is in `report.md`.)\n";

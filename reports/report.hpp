@@ -264,6 +264,20 @@ struct CompareOptions {
 /// on the model's links.
 Comparison run_comparison(const CompareOptions& options);
 
+/// A buggy baseline whose advertised break no run of the comparison showed. A rare break needs more
+/// seeds than a comparison runs: the reports say so, so that a reader does not take its absence
+/// from the tables for a strategy that keeps that promise.
+struct UnshownBreak {
+  std::string model;
+  Invariant breaks = Invariant::convergence;
+  std::uint32_t scenarios = 0;  ///< the scenarios it ran on
+  std::uint64_t runs = 0;       ///< its runs over them
+};
+
+/// The buggy baselines of `comparison` whose advertised break no cell of theirs shows, in the
+/// order of `comparison.models`.
+std::vector<UnshownBreak> unshown_breaks(const Comparison& comparison);
+
 /// The scenario the backoff study uses when no shipped one is named like a storm: every client
 /// loses its server at once, and all reconnect when it comes back.
 Scenario default_storm_scenario();

@@ -71,6 +71,10 @@ void print_decisions(const Comparison& c, const std::string& out) {
     for (const std::string& m : r.decision.held) held += (held.empty() ? "" : ", ") + m;
     fmt::print("{:<28} held every invariant: {}\n", r.name, held.empty() ? "none" : held);
   }
+  for (const UnshownBreak& u : unshown_breaks(c)) {
+    fmt::print("{:<28} advertises breaking {}, shown in none of its {} runs: more seeds may show it\n", u.model,
+               to_string(u.breaks), u.runs);
+  }
   fmt::print("report      {}/index.html ({}/report.md, results.json, results.csv, {} diagrams)\n", out, out, c.diagrams.size());
 }
 

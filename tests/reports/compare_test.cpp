@@ -217,3 +217,53 @@ TEST_CASE("summary.md is the head of the report that fits a pull-request comment
   CHECK(cut.size() <= kSummaryBytesMax);
   CHECK(cut.find("Cut here to fit a pull-request comment") != std::string::npos);
 }
+
+TEST_CASE("the reports name a buggy baseline whose advertised break no run showed", "[reports]") {
+  // A rare break needs more seeds than a comparison runs (event-log-list-fire-and-forget's lost
+  // remove showed in no run of the default 10 seeds): the tables alone would read as a strategy
+  // that keeps the promise it advertises breaking.
+  const auto cell = [](const std::string& model, std::optional<Invariant> breaks, std::vector<Invariant> broken) {
+    Cell c;
+    c.model = model;
+    c.correct = !breaks;
+    c.breaks = breaks;
+    c.violation_rate = wilson(broken.empty() ? 0 : 3, 10);
+    for (Invariant inv : broken) {
+      InvariantResult r;
+      r.invariant = inv;
+      r.rate = c.violation_rate;
+      c.invariants.push_back(r);
+    }
+    return c;
+  };
+  Comparison c;
+  c.seeds = 10;
+  c.models = {"good", "shown-once", "never-shown"};
+  c.buggy_models = {"shown-once", "never-shown"};
+  ScenarioResult alpha;
+  alpha.name = "alpha";
+  alpha.cells = {cell("good", std::nullopt, {}), cell("shown-once", Invariant::silent_rollback, {}),
+                 cell("never-shown", Invariant::lost_acknowledged_write, {Invariant::convergence})};
+  ScenarioResult beta = alpha;
+  beta.name = "beta";
+  beta.cells[1] = cell("shown-once", Invariant::silent_rollback, {Invariant::silent_rollback});
+  c.scenarios = {alpha, beta};
+
+  const std::vector<UnshownBreak> unshown = unshown_breaks(c);
+  REQUIRE(unshown.size() == 1);
+  CHECK(unshown[0].model == "never-shown");
+  CHECK(unshown[0].breaks == Invariant::lost_acknowledged_write);
+  CHECK(unshown[0].scenarios == 2);
+  CHECK(unshown[0].runs == 20);
+  const std::string line = "**never-shown** advertises breaking `lost-acknowledged-write`: none of its 20 runs on 2 scenarios showed it";
+  CHECK_THAT(to_markdown(c), Catch::Contains("## Advertised breaks not shown") && Catch::Contains(line));
+  CHECK_THAT(to_markdown_summary(c), Catch::Contains(line));
+  CHECK_THAT(to_html(c), Catch::Contains("<b>never-shown</b> advertises breaking <code>lost-acknowledged-write</code>"));
+  CHECK_THAT(to_markdown(c), !Catch::Contains("**shown-once** advertises"));
+
+  // Once every advertised break shows, the section is gone.
+  c.scenarios[0].cells[2] = cell("never-shown", Invariant::lost_acknowledged_write, {Invariant::lost_acknowledged_write});
+  CHECK(unshown_breaks(c).empty());
+  CHECK_THAT(to_markdown(c), !Catch::Contains("Advertised breaks not shown"));
+  CHECK_THAT(to_html(c), !Catch::Contains("Advertised breaks not shown"));
+}
