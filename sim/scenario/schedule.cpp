@@ -183,35 +183,45 @@ bool scenario_uses(const Scenario& scenario, FaultKind kind) {
 /// sometimes crashes that server too, at once or (a crash point) right after its next flush to
 /// durable storage within a second, the moment a write is stored but not yet applied, acknowledged
 /// or announced. A scenario without faults promises a calm network, so it gets no bursts. At most
-/// kBurstsMax per run, so the scenario's own faults stay what it is about.
-void draw_priority_bursts(const Scenario& scenario, Schedule& s, std::uint64_t seed) {
+/// kBurstsMax per run, so the scenario's own faults stay what it is about. Peers carry their data
+/// over datagram links, which have no connection to reset: for a peer-to-peer model (given the
+/// topology) a burst instead isolates the operation's client for the same two latencies, so the
+/// datagrams in flight to and from it are lost, and every draw stays where it was.
+void draw_priority_bursts(const Scenario& scenario, Schedule& s, std::uint64_t seed, std::optional<Topology> topology) {
   constexpr std::uint64_t kBurstsMax = 3;
   const bool faulty = !scenario.faults.empty() || (scenario.swarm.enabled && !scenario.swarm.kinds.empty());
   if (!faulty || s.operations.empty()) return;
   Rng rng = Rng::derive(seed, "explore-bursts");
   const bool crashes = (scenario_uses(scenario, FaultKind::crash) || scenario_uses(scenario, FaultKind::crash_after_flush)) && s.servers > 0;
   const std::uint64_t count = 1 + rng.below(kBurstsMax);
-  const Duration in_flight = max(s.network.latency.p99 * 2, Duration::millis(1));
+  const bool peers = topology == Topology::peer_to_peer;
+  const Duration in_flight = max((peers ? s.network.peer_latency : s.network.latency).p99 * 2, Duration::millis(1));
   for (std::uint64_t i = 0; i < count; ++i) {
     const Operation& op = s.operations[rng.below(s.operations.size())];
-    ScheduledFault reset;
-    reset.kind = FaultKind::reset;
-    reset.start = op.issued_at + rng.duration_between(Duration::micros(1), in_flight);
-    reset.duration = Duration::millis(1);
+    ScheduledFault burst;
+    burst.kind = FaultKind::reset;
+    burst.start = op.issued_at + rng.duration_between(Duration::micros(1), in_flight);
+    burst.duration = Duration::millis(1);
     const bool whole_server = s.servers > 0 && rng.chance_ppm(500'000);
     const NodeId server = s.servers > 0 ? s.server(static_cast<std::uint32_t>(rng.below(s.servers))) : NodeId{0};
-    reset.side_a.push_back(whole_server ? server : op.client);
+    burst.side_a.push_back(whole_server ? server : op.client);
+    if (peers) {
+      burst.kind = FaultKind::partition;
+      burst.duration = in_flight;
+      burst.side_a = {op.client};
+      burst.side_b = without(all_nodes(s), burst.side_a);
+    }
     if (crashes && rng.chance_ppm(333'333)) {
       ScheduledFault crash;
       crash.kind = rng.chance_ppm(500'000) ? FaultKind::crash_after_flush : FaultKind::crash;
-      crash.start = reset.start;
+      crash.start = burst.start;
       crash.duration = rng.duration_between(Duration::zero(), Duration::seconds(2));
       // A crash point's window must be open a while for a flush to fall in it.
       if (crash.kind == FaultKind::crash_after_flush) crash.duration = max(crash.duration, Duration::seconds(1));
       crash.side_a.push_back(server);
       s.faults.push_back(std::move(crash));
     }
-    s.faults.push_back(std::move(reset));
+    s.faults.push_back(std::move(burst));
   }
 }
 
@@ -304,7 +314,7 @@ Schedule draw_schedule(const Scenario& scenario, DataType type, std::optional<To
   draw_swarm(scenario, s, seed, topology);
   normalise(s);  // bursts pick operations by index: in time order, as every schedule has them
   if (explore == Exploration::priority) {
-    draw_priority_bursts(scenario, s, seed);
+    draw_priority_bursts(scenario, s, seed, topology);
     normalise(s);
   }
   return s;
