@@ -186,15 +186,21 @@ bool scenario_uses(const Scenario& scenario, FaultKind kind) {
 /// kBurstsMax per run, so the scenario's own faults stay what it is about. Peers carry their data
 /// over datagram links, which have no connection to reset: for a peer-to-peer model (given the
 /// topology) a burst instead isolates the operation's client for the same two latencies, so the
-/// datagrams in flight to and from it are lost, and every draw stays where it was.
+/// datagrams in flight to and from it are lost, and every draw stays where it was. A peer-to-peer
+/// model's servers only introduce peers and hold none of their data, so its bursts crash the writer
+/// instead, where the scenario's clients persist (swarm mode's rule for client crashes: without
+/// persistence a crashed client loses unsent edits by the scenario's design, not the strategy's);
+/// where they do not, the crash is drawn and dropped, so the draws after it stay where they were.
 void draw_priority_bursts(const Scenario& scenario, Schedule& s, std::uint64_t seed, std::optional<Topology> topology) {
   constexpr std::uint64_t kBurstsMax = 3;
   const bool faulty = !scenario.faults.empty() || (scenario.swarm.enabled && !scenario.swarm.kinds.empty());
   if (!faulty || s.operations.empty()) return;
   Rng rng = Rng::derive(seed, "explore-bursts");
-  const bool crashes = (scenario_uses(scenario, FaultKind::crash) || scenario_uses(scenario, FaultKind::crash_after_flush)) && s.servers > 0;
-  const std::uint64_t count = 1 + rng.below(kBurstsMax);
   const bool peers = topology == Topology::peer_to_peer;
+  const bool crash_writer = peers && scenario.persistence.client;
+  const bool crashes = (scenario_uses(scenario, FaultKind::crash) || scenario_uses(scenario, FaultKind::crash_after_flush)) &&
+                       (s.servers > 0 || crash_writer);
+  const std::uint64_t count = 1 + rng.below(kBurstsMax);
   const Duration in_flight = max((peers ? s.network.peer_latency : s.network.latency).p99 * 2, Duration::millis(1));
   for (std::uint64_t i = 0; i < count; ++i) {
     const Operation& op = s.operations[rng.below(s.operations.size())];
@@ -218,8 +224,8 @@ void draw_priority_bursts(const Scenario& scenario, Schedule& s, std::uint64_t s
       crash.duration = rng.duration_between(Duration::zero(), Duration::seconds(2));
       // A crash point's window must be open a while for a flush to fall in it.
       if (crash.kind == FaultKind::crash_after_flush) crash.duration = max(crash.duration, Duration::seconds(1));
-      crash.side_a.push_back(server);
-      s.faults.push_back(std::move(crash));
+      crash.side_a.push_back(peers ? op.client : server);
+      if (!peers || crash_writer) s.faults.push_back(std::move(crash));
     }
     s.faults.push_back(std::move(burst));
   }

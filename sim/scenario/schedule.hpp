@@ -21,7 +21,7 @@ namespace syncstorm {
 /// node's at the range's minimum, the slowest's near its 99th percentile); it also adds a few bursts
 /// of resets (and crashes, where the scenario has them) at moments a user's write is in flight (for
 /// a peer-to-peer model, whose datagram links have no connection to reset, a brief isolation of the
-/// writer instead).
+/// writer instead, and a crash of the writer rather than of a server that only introduces peers).
 /// `novelty` keeps a corpus of the sweep's schedules that reached something new and breeds later
 /// runs from them (sim/sweep/novelty.hpp); a schedule it made runs as a random one does, and
 /// make_schedule gives the corpus's roots: the random strategy's schedules.

@@ -99,6 +99,53 @@ TEST_CASE("Priority bursts isolate a peer-to-peer writer: its datagram links hav
   CHECK(first_priority_failure(undo, no_gossip, 5).has_value());
 }
 
+TEST_CASE("Priority bursts crash a peer-to-peer writer where clients persist and never its signalling server", "[explore]") {
+  const ModelRegistry models = shipped_models();
+  const ModelInfo& peer = *models.find("p2p-lww-map");
+  const ModelInfo& client = *models.find("lww-map");
+  const auto burst_crashes = [](const Scenario& scenario, const ModelInfo& model, std::uint64_t seed) {
+    const Schedule random = make_schedule(scenario, model, seed);
+    const Schedule priority = make_schedule(scenario, model, seed, Exploration::priority);
+    std::vector<ScheduledFault> crashes;
+    for (const ScheduledFault& f : priority.faults) {
+      const bool crash = f.kind == FaultKind::crash || f.kind == FaultKind::crash_after_flush;
+      if (crash && std::find(random.faults.begin(), random.faults.end(), f) == random.faults.end()) crashes.push_back(f);
+    }
+    return std::pair{priority.servers, crashes};
+  };
+  // two-servers crashes nodes and its clients persist: a peer's bursts crash the writing peer, a
+  // client-server model's a server, as before.
+  const Scenario persistent = shipped_scenario("two-servers");
+  REQUIRE(persistent.persistence.client);
+  REQUIRE(persistent.servers > 0);
+  std::size_t peer_crashes = 0, server_crashes = 0;
+  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+    INFO("seed " << seed);
+    const auto [servers, crashes] = burst_crashes(persistent, peer, seed);
+    for (const ScheduledFault& f : crashes) {
+      REQUIRE(f.side_a.size() == 1);
+      CHECK(f.side_a[0].value >= servers);
+      ++peer_crashes;
+    }
+    const auto [client_servers, client_crashes] = burst_crashes(persistent, client, seed);
+    for (const ScheduledFault& f : client_crashes) {
+      REQUIRE(f.side_a.size() == 1);
+      CHECK(f.side_a[0].value < client_servers);
+      ++server_crashes;
+    }
+  }
+  CHECK(peer_crashes >= 5);
+  CHECK(server_crashes >= 5);
+  // server-crash's clients do not persist: a crashed peer would lose unsent edits by the scenario's
+  // design, so a peer's bursts crash nothing there.
+  const Scenario volatile_clients = shipped_scenario("server-crash");
+  REQUIRE_FALSE(volatile_clients.persistence.client);
+  for (std::uint64_t seed = 1; seed <= 40; ++seed) {
+    INFO("seed " << seed);
+    CHECK(burst_crashes(volatile_clients, peer, seed).second.empty());
+  }
+}
+
 TEST_CASE("A priority plan ranks every node once and drops the highest at each change point", "[explore]") {
   const Schedule schedule = make_schedule(shipped_scenario("flaky-mobile"), DataType::map, 7, Exploration::priority);
   const PriorityPlan plan = PriorityPlan::draw(schedule, 7);
