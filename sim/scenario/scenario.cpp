@@ -13,7 +13,7 @@ std::optional<FaultKind> parse_fault_kind(std::string_view text) { return parse_
 std::string_view describe(FaultKind kind) {
   switch (kind) {
     case FaultKind::partition: return "nodes on different sides cannot reach each other (isolate, halves, isolate_servers, bridge, one_way)";
-    case FaultKind::crash: return "a node crashes, losing volatile memory and unflushed writes, and restarts after the duration";
+    case FaultKind::crash: return "a node crashes, losing volatile memory and unflushed writes (unless [persistence] lose_unflushed = false), and restarts after the duration";
     case FaultKind::reset: return "reset_peer: the target's connections to servers reset at once; in-flight stream messages are lost";
     case FaultKind::offline: return "a client loses the network for the duration while its user keeps editing";
     case FaultKind::latency: return "adds a fixed delay to every message to or from the target";

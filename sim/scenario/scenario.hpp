@@ -98,7 +98,9 @@ struct ClockOptions {
 struct PersistenceOptions {
   bool client = false;          ///< clients keep their Store across a crash (IndexedDB)
   bool server = true;           ///< servers keep their Store across a crash (a durable log)
-  bool lose_unflushed = false;  ///< a crash loses writes made since the last flush()
+  /// A crash loses writes made since the last flush(): a machine's crash, the default. False is a
+  /// process's crash, whose writes the operating system keeps, so the crash flushes them.
+  bool lose_unflushed = true;
 };
 
 enum class KeyDistribution : std::uint8_t {

@@ -421,6 +421,11 @@ TomlStatus read_clocks(const TomlTable& sec, ClockOptions& c) {
 TomlStatus read_persistence(const TomlTable& sec, PersistenceOptions& p) {
   SYNCSTORM_TRY(sec.boolean("client", p.client));
   SYNCSTORM_TRY(sec.boolean("server", p.server));
+  // Unset, a crash is a machine's: it loses what was not flushed wherever a store persists at all.
+  if (!sec.has("lose_unflushed")) {
+    p.lose_unflushed = p.client || p.server;
+    return std::nullopt;
+  }
   SYNCSTORM_TRY(sec.boolean("lose_unflushed", p.lose_unflushed));
   if (p.lose_unflushed && !p.client && !p.server) {
     return sec.error("lose_unflushed", "lose_unflushed needs client or server persistence: nothing is flushed");

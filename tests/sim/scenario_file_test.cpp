@@ -447,6 +447,20 @@ metadata_growth_min = "4KB"
   CHECK(s.invariants.metadata_growth_bytes_min == 4'000);
 }
 
+TEST_CASE("a crash loses unflushed writes unless the scenario says it is a process's crash", "[scenario]") {
+  // Unset: a machine's crash wherever a store persists (the server's, by default).
+  CHECK(parse_ok("").persistence.lose_unflushed);
+  CHECK(parse_ok("[persistence]\nclient = true\n").persistence.lose_unflushed);
+  CHECK(parse_ok("[persistence]\nserver = false\nclient = true\n").persistence.lose_unflushed);
+  // Nothing persists: nothing is flushed, so nothing to lose, and no error for a key never written.
+  CHECK_FALSE(parse_ok("[persistence]\nserver = false\n").persistence.lose_unflushed);
+  // Said: as said.
+  CHECK_FALSE(parse_ok("[persistence]\nlose_unflushed = false\n").persistence.lose_unflushed);
+  CHECK(parse_ok("[persistence]\nserver = true\nlose_unflushed = true\n").persistence.lose_unflushed);
+  const InputError e = parse_error("[persistence]\nserver = false\nlose_unflushed = true\n");
+  CHECK(e.key == "persistence.lose_unflushed");
+}
+
 TEST_CASE("an empty file gives the documented defaults and the file's stem as name", "[scenario]") {
   Result<Scenario> r = parse_scenario("", "dir/my-scenario.toml");
   REQUIRE(r.ok());

@@ -14,7 +14,7 @@ export interface Storage {
   keys(): string[];
   set(key: string, value: Json | object): void;
   delete(key: string): void;
-  /** Makes every write so far durable (a crash in a `lose_unflushed` scenario drops later ones). */
+  /** Makes every write so far durable: a crash drops later ones (unless the scenario sets `lose_unflushed = false`). */
   flush(): void;
 }
 

@@ -58,7 +58,7 @@ class Env {
     /**
      * The replica's durable storage (IndexedDB on a client, a database on a server), JSON values.
      * It holds what survived the last crash when the replica starts. `flush()` makes every write
-     * so far durable: a scenario with `lose_unflushed` drops unflushed writes at a crash.
+     * so far durable: a crash drops unflushed writes (unless the scenario sets lose_unflushed = false).
      */
     this.storage = {
       get(key) { return env.data.get(key); },
