@@ -101,6 +101,14 @@ std::optional<InputError> check_fit(const Scenario& scenario, const ModelInfo& m
   const std::size_t i = inert.value_or(0);
   const FaultSpec& f = scenario.faults.at(i);
   const bool wants_datagrams = f.kind == FaultKind::drop || f.kind == FaultKind::duplicate || f.kind == FaultKind::reorder;
+  if (model.topology == Topology::peer_to_peer && !wants_datagrams && scenario.servers > 0) {
+    return InputError{scenario.file, f.line, 1, fmt::format("fault[{}].kind", i),
+                      fmt::format("model '{}' is peer to peer: its servers only introduce peers and carry none of its "
+                                  "data, so a {} fault {} would do nothing to it",
+                                  model.name, to_string(f.kind),
+                                  targets_servers_only(f) ? fmt::format("on {}", to_string(f.target))
+                                                          : std::string("on clients' connections to servers"))};
+  }
   if (f.kind == FaultKind::reset) {
     return InputError{scenario.file, f.line, 1, fmt::format("fault[{}].kind", i),
                       fmt::format("a reset fault acts on clients' connections to servers, and scenario '{}' has no "

@@ -75,14 +75,18 @@ std::optional<std::string> empty_side(PartitionShape shape, const Target& target
 }
 
 bool fault_acts(FaultKind kind, std::uint32_t servers, LinkKind client_link, Topology topology) {
-  const bool to_servers = servers > 0;  // every client connects to a server when there is one
+  // A peer-to-peer model's servers only introduce peers: its connections to them carry none of the
+  // data, so what acts on those connections alone acts on nothing of the model's.
+  const bool peers = topology == Topology::peer_to_peer;
+  const bool to_servers = servers > 0 && !peers;  // every client connects to a server when there is one
   const bool streams = to_servers && client_link == LinkKind::stream;
-  const bool datagrams = topology == Topology::peer_to_peer || (to_servers && client_link == LinkKind::datagram);
+  const bool datagrams = peers || (to_servers && client_link == LinkKind::datagram);
   switch (kind) {
     case FaultKind::drop:
     case FaultKind::duplicate:
     case FaultKind::reorder: return datagrams;
     case FaultKind::reset: return to_servers;  // peers' datagram links have no connection to reset
+    case FaultKind::malicious: return to_servers;  // a hostile client attacks its server
     case FaultKind::bandwidth:
     case FaultKind::down:
     case FaultKind::timeout:
@@ -92,9 +96,26 @@ bool fault_acts(FaultKind kind, std::uint32_t servers, LinkKind client_link, Top
   }
 }
 
+bool targets_servers_only(const FaultSpec& spec) {
+  if (spec.kind == FaultKind::partition) {
+    if (spec.shape == PartitionShape::isolate_servers) return true;
+    // Halves and bridges split every node at random, whatever the target names.
+    if (spec.shape != PartitionShape::isolate && spec.shape != PartitionShape::one_way) return false;
+  }
+  switch (spec.target.kind) {
+    case Target::Kind::servers:
+    case Target::Kind::server:
+    case Target::Kind::random_server: return true;
+    default: return false;
+  }
+}
+
 std::optional<std::size_t> inert_fault(const Scenario& scenario, const ModelInfo& model) {
   for (std::size_t i = 0; i < scenario.faults.size(); ++i) {
-    if (!fault_acts(scenario.faults[i].kind, scenario.servers, scenario.network.client_link, model.topology)) return i;
+    const FaultSpec& f = scenario.faults[i];
+    if (!fault_acts(f.kind, scenario.servers, scenario.network.client_link, model.topology)) return i;
+    // A peer-to-peer model's servers hold none of its data: a fault on them alone touches nothing.
+    if (model.topology == Topology::peer_to_peer && targets_servers_only(f)) return i;
   }
   return std::nullopt;
 }

@@ -279,8 +279,14 @@ std::optional<std::string> empty_side(PartitionShape shape, const Target& target
 /// The first of the scenario's listed faults that would touch no link of a run of `model` (its
 /// index in `faults`), if any. drop, duplicate and reorder act on datagram links only (a peer
 /// model's, or clients' with link = "datagram"); bandwidth, down, timeout, slow_close and
-/// limit_data on clients' stream connections only. Such a fault would run and do nothing.
+/// limit_data on clients' stream connections only. A peer-to-peer model's servers only introduce
+/// peers and carry none of its data: for it, reset, malicious and the stream kinds act on nothing,
+/// nor does any fault whose target is servers alone. Such a fault would run and do nothing.
 std::optional<std::size_t> inert_fault(const Scenario& scenario, const ModelInfo& model);
+
+/// Whether a fault as listed touches servers only: its target names servers, or it is a partition
+/// that isolates them (halves and bridges split every node whatever the target).
+bool targets_servers_only(const FaultSpec& spec);
 
 /// Whether a fault of `kind` acts on some link of a run with `servers` servers whose clients use
 /// `client_link`, of a model of `topology`: the rule inert_fault applies to listed faults, and the

@@ -135,6 +135,7 @@ void draw_swarm(const Scenario& scenario, Schedule& s, std::uint64_t seed, std::
   // No kind acts on this model's links (a peer-to-peer model on a swarm of connection faults): the
   // run has the swarm's network draws and no fault.
   if (enabled.empty()) return;
+  const bool peers = topology == Topology::peer_to_peer;
   const auto count = 1 + rng.below(std::max<std::uint32_t>(swarm.max_faults, 1));
   const Duration window = scenario.workload.duration;
   for (std::uint64_t i = 0; i < count; ++i) {
@@ -143,9 +144,10 @@ void draw_swarm(const Scenario& scenario, Schedule& s, std::uint64_t seed, std::
     spec.at = Instant{rng.between(0, std::max<std::int64_t>(window.us - 1, 0))};
     spec.duration = rng.duration_between(Duration::millis(500), std::max(swarm.max_fault_duration, Duration::millis(500)));
     spec.target = rng.chance_ppm(800'000) ? Target{Target::Kind::random_client, 0} : Target{Target::Kind::random_server, 0};
-    // Only a client turns hostile or goes offline; the swap keeps the draws (one each way), and so
-    // every other fault.
-    if (s.servers == 0 || spec.kind == FaultKind::malicious || spec.kind == FaultKind::offline) {
+    // Only a client turns hostile or goes offline, and a peer-to-peer model's servers hold none of
+    // its data (a fault on them alone would touch nothing of it); the swap keeps the draws (one each
+    // way), and so every other fault.
+    if (s.servers == 0 || spec.kind == FaultKind::malicious || spec.kind == FaultKind::offline || peers) {
       spec.target = Target{Target::Kind::random_client, 0};
     }
     spec.shape = static_cast<PartitionShape>(rng.below(5));
@@ -161,8 +163,13 @@ void draw_swarm(const Scenario& scenario, Schedule& s, std::uint64_t seed, std::
     const bool crash = spec.kind == FaultKind::crash || spec.kind == FaultKind::crash_after_flush;
     if (crash && spec.target.kind == Target::Kind::random_client && !scenario.persistence.client) {
       // A client crash without persistence loses unsent edits by design of the scenario, not of the
-      // strategy; swarm mode aims its crashes at servers unless clients persist.
+      // strategy; swarm mode aims its crashes at servers unless clients persist. A peer-to-peer
+      // model's servers hold nothing of its: that crash is drawn and dropped.
       spec.target = s.servers > 0 ? Target{Target::Kind::random_server, 0} : spec.target;
+      if (peers && s.servers > 0) {
+        (void)concrete(spec, s, rng);
+        continue;
+      }
     }
     s.faults.push_back(concrete(spec, s, rng));
   }

@@ -95,8 +95,9 @@ TEST_CASE("Priority bursts isolate a peer-to-peer writer: its datagram links hav
   // The baseline that never gossips loses a write whose datagrams a burst cut: on a scenario where
   // its random runs break nothing in 300 seeds, the first priority seeds do.
   const ModelInfo& no_gossip = *models.find("p2p-lww-map-no-gossip");
-  const Scenario undo = shipped_scenario("article-undo-rollback");
-  CHECK(first_priority_failure(undo, no_gossip, 5).has_value());
+  const Scenario skew = shipped_scenario("clock-skew");
+  REQUIRE(fits(skew, no_gossip));
+  CHECK(first_priority_failure(skew, no_gossip, 20).has_value());
 }
 
 TEST_CASE("Priority bursts crash a peer-to-peer writer where clients persist and never its signalling server", "[explore]") {
@@ -113,11 +114,13 @@ TEST_CASE("Priority bursts crash a peer-to-peer writer where clients persist and
     }
     return std::pair{priority.servers, crashes};
   };
-  // two-servers crashes nodes and its clients persist: a peer's bursts crash the writing peer, a
+  // three-servers crashes nodes and its clients persist: a peer's bursts crash the writing peer, a
   // client-server model's a server, as before.
-  const Scenario persistent = shipped_scenario("two-servers");
+  const Scenario persistent = shipped_scenario("three-servers");
   REQUIRE(persistent.persistence.client);
   REQUIRE(persistent.servers > 0);
+  REQUIRE(fits(persistent, peer));
+  REQUIRE(fits(persistent, client));
   std::size_t peer_crashes = 0, server_crashes = 0;
   for (std::uint64_t seed = 1; seed <= 40; ++seed) {
     INFO("seed " << seed);
@@ -136,10 +139,30 @@ TEST_CASE("Priority bursts crash a peer-to-peer writer where clients persist and
   }
   CHECK(peer_crashes >= 5);
   CHECK(server_crashes >= 5);
-  // server-crash's clients do not persist: a crashed peer would lose unsent edits by the scenario's
-  // design, so a peer's bursts crash nothing there.
-  const Scenario volatile_clients = shipped_scenario("server-crash");
+  // Here clients do not persist: a crashed peer would lose unsent edits by the scenario's design,
+  // so a peer's bursts crash nothing.
+  const Result<Scenario> parsed = parse_scenario(R"(
+servers = 1
+[workload]
+clients = 4
+rate = "2/s"
+duration = "20s"
+[[fault]]
+kind = "partition"
+target = "client:0"
+at = "2s"
+duration = "3s"
+[[fault]]
+kind = "crash"
+target = "client:1"
+at = "8s"
+duration = "2s"
+)",
+                                                 "volatile-peers.toml");
+  REQUIRE(parsed.ok());
+  const Scenario& volatile_clients = parsed.value();
   REQUIRE_FALSE(volatile_clients.persistence.client);
+  REQUIRE(fits(volatile_clients, peer));
   for (std::uint64_t seed = 1; seed <= 40; ++seed) {
     INFO("seed " << seed);
     CHECK(burst_crashes(volatile_clients, peer, seed).second.empty());

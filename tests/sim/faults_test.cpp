@@ -770,3 +770,52 @@ TEST_CASE("swarm mode spends its faults only on kinds that act on a link of the 
     CHECK(s.operations == make_schedule(peers, DataType::map, seed).operations);
   }
 }
+
+TEST_CASE("a peer-to-peer model's servers carry none of its data: faults on them alone make a misfit and its swarms aim at peers",
+          "[sim][faults]") {
+  const ModelRegistry registry = shipped_models();
+  const ModelInfo& p2p = *registry.find("p2p-lww-map");
+  const ModelInfo& client_server = *registry.find("lww-map");
+  REQUIRE(p2p.topology == Topology::peer_to_peer);
+  // Connection faults act on clients' connections to servers, which carry none of a peer's data.
+  for (FaultKind kind : {FaultKind::reset, FaultKind::malicious, FaultKind::down, FaultKind::timeout,
+                         FaultKind::slow_close, FaultKind::limit_data, FaultKind::bandwidth}) {
+    INFO(to_string(kind));
+    CHECK_FALSE(fault_acts(kind, 1, LinkKind::stream, Topology::peer_to_peer));
+    CHECK(fault_acts(kind, 1, LinkKind::stream, Topology::client_server));
+  }
+  for (FaultKind kind : {FaultKind::partition, FaultKind::crash, FaultKind::offline, FaultKind::latency, FaultKind::drop}) {
+    INFO(to_string(kind));
+    CHECK(fault_acts(kind, 1, LinkKind::stream, Topology::peer_to_peer));
+  }
+  // A listed fault on servers alone (server-crash crashes only its server) or on connections to them
+  // (flaky-mobile resets them) would run and do nothing to a peer: the scenario is a misfit, and
+  // says which fault and why. The client-server model still fits both.
+  for (const char* name : {"server-crash", "flaky-mobile", "reconnect-storm", "two-servers"}) {
+    INFO(name);
+    const Scenario scenario = shipped_scenario(name);
+    CHECK(fits(scenario, client_server));
+    REQUIRE_FALSE(fits(scenario, p2p));
+    const std::optional<InputError> why = check_fit(scenario, p2p);
+    REQUIRE(why);
+    CHECK_THAT(why->key, Catch::StartsWith("fault["));
+    CHECK_THAT(why->message, Catch::Contains("peer to peer") && Catch::Contains("would do nothing"));
+  }
+  // Faults on clients, and partitions that split peers, act.
+  CHECK(fits(shipped_scenario("partition-heal"), p2p));
+  CHECK(fits(shipped_scenario("offline-peers"), p2p));
+  // A swarm aims every fault that names a target at peers, never at a server alone.
+  const Scenario swarm = shipped_scenario("swarm");
+  REQUIRE(swarm.servers > 0);
+  std::size_t aimed = 0;
+  for (std::uint64_t seed = 1; seed <= 100; ++seed) {
+    INFO("seed " << seed);
+    const Schedule s = make_schedule(swarm, p2p, seed);
+    for (const ScheduledFault& f : s.faults) {
+      if (f.kind == FaultKind::partition) continue;  // its sides split peers whatever its target
+      for (NodeId n : f.side_a) CHECK(n.value >= s.servers);
+      ++aimed;
+    }
+  }
+  CHECK(aimed > 100);
+}
