@@ -55,9 +55,9 @@ declare -A seeds=(
   [loro-map]=4
   [loro-list]=13
   [loro-text]=3
-  [loro-p2p-map]=2
-  [loro-p2p-list]=3
-  [loro-p2p-text]=1
+  [loro-p2p-map]=3
+  [loro-p2p-list]=4
+  [loro-p2p-text]=2
   [tinybase-map]=2
   [tinybase-list]=3
 )
