@@ -112,7 +112,8 @@ std::optional<InputError> check_fit(const Scenario& scenario, const ModelInfo& m
   if (f.kind == FaultKind::reset) {
     return InputError{scenario.file, f.line, 1, fmt::format("fault[{}].kind", i),
                       fmt::format("a reset fault acts on clients' connections to servers, and scenario '{}' has no "
-                                  "servers (peers' datagram links have no connection to reset): it would do nothing",
+                                  "servers (only a peer-to-peer model's datagrams between peers are reset without one): it "
+                                  "would do nothing",
                                   scenario.name)};
   }
   return InputError{scenario.file, f.line, 1, fmt::format("fault[{}].kind", i),

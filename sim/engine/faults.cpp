@@ -152,6 +152,9 @@ void Simulation::fault_start(std::size_t index) {
           }
         } else {
           reset_connection(n.value, f.kind == FaultKind::reset ? kReasonFault : kReasonDown);
+          // A peer's reset is its network changing under it (a phone's handover): the datagrams in
+          // flight to and from it are lost.
+          if (f.kind == FaultKind::reset && !peer_reset_through_.empty()) peer_reset_through_[n.value] = next_message_id_;
         }
       }
       last_disruption_ = now_;

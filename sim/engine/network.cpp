@@ -105,7 +105,8 @@ bool Simulation::send(NodeId from, NodeId to, std::string_view payload, bool car
                                     : past_of(from.value);
   }
   if (carries_writes && !past) return false;  // the declaration was false: the run is aborted
-  Packet p{from, to, id, 0, link, last_payload_, std::move(past)};
+  // A datagram between peers carries its id as its epoch: a reset of either end loses it in flight.
+  Packet p{from, to, id, peer_link ? id : 0, link, last_payload_, std::move(past)};
   // A client's stream connection has the client's priority; any other link the sender's.
   const std::uint32_t owner = link == LinkKind::stream && !server_link && is_server(from) ? to.value : from.value;
   // Both draw from `rng`, so they are two statements: the operands of `+` are unsequenced, and GCC
@@ -264,6 +265,9 @@ void Simulation::deliver(std::uint64_t slot) {
   if (!lost && p.link == LinkKind::stream && p.epoch != 0) {
     const NodeRuntime& c = nodes_[is_server(p.from) ? p.to.value : p.from.value];
     lost = c.epoch != p.epoch || !c.conn_up;
+  } else if (!lost && p.epoch != 0 && p.link == LinkKind::datagram &&
+             (p.epoch <= peer_reset_through_[p.from.value] || p.epoch <= peer_reset_through_[p.to.value])) {
+    lost = true;  // sent between peers before a reset of either end
   } else if (!lost && cut(p.from, p.to)) {
     if (is_server(p.from) && is_server(p.to)) {
       // A partition began while this was in flight between servers: it waits for the heal, in order.

@@ -51,6 +51,7 @@ void Simulation::setup() {
     n.drift_ppm = i < schedule_.clock_drift_ppm.size() ? schedule_.clock_drift_ppm[i] : 0;
   }
   server_fifo_.assign(static_cast<std::size_t>(schedule_.servers) * schedule_.servers, Instant::start());
+  if (model_.topology == Topology::peer_to_peer) peer_reset_through_.assign(nodes_.size(), 0);
   History& h = result_.history;
   h.type = model_.data_type;
   h.rule = model_.rule;

@@ -576,6 +576,10 @@ class Simulation {
   std::vector<std::pair<std::uint32_t, std::uint64_t>> view_scratch_;
   std::vector<std::optional<Packet>> packets_;
   std::vector<Instant> server_fifo_;  ///< last delivery per (server, server) pair
+  /// Peer-to-peer runs: per node, the last message id sent before a reset fault on it. A datagram
+  /// between peers sent at or before that id and still in flight is lost, as a handover loses what
+  /// a phone's old network carried (packet ids grow with every send).
+  std::vector<std::uint64_t> peer_reset_through_;
   std::vector<std::uint64_t> free_slots_;
   Payload last_payload_;  ///< the last send's bytes, which the next send shares when it sends the same
   std::vector<std::size_t> active_faults_;  ///< indices into schedule_.faults, in start order

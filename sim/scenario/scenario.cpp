@@ -14,7 +14,7 @@ std::string_view describe(FaultKind kind) {
   switch (kind) {
     case FaultKind::partition: return "nodes on different sides cannot reach each other (isolate, halves, isolate_servers, bridge, one_way)";
     case FaultKind::crash: return "a node crashes, losing volatile memory and unflushed writes (unless [persistence] lose_unflushed = false), and restarts after the duration";
-    case FaultKind::reset: return "reset_peer: the target's connections to servers reset at once; in-flight stream messages are lost";
+    case FaultKind::reset: return "reset_peer: the target's connections to servers reset at once; in-flight stream messages are lost (a peer's datagrams in flight too)";
     case FaultKind::offline: return "a client loses the network for the duration while its user keeps editing";
     case FaultKind::latency: return "adds a fixed delay to every message to or from the target";
     case FaultKind::jitter: return "adds a uniform random delay to every message to or from the target";
@@ -85,7 +85,7 @@ bool fault_acts(FaultKind kind, std::uint32_t servers, LinkKind client_link, Top
     case FaultKind::drop:
     case FaultKind::duplicate:
     case FaultKind::reorder: return datagrams;
-    case FaultKind::reset: return to_servers;  // peers' datagram links have no connection to reset
+    case FaultKind::reset: return to_servers || peers;  // a peer's reset loses the datagrams in flight
     case FaultKind::malicious: return to_servers;  // a hostile client attacks its server
     case FaultKind::bandwidth:
     case FaultKind::down:

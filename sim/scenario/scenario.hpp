@@ -280,8 +280,9 @@ std::optional<std::string> empty_side(PartitionShape shape, const Target& target
 /// index in `faults`), if any. drop, duplicate and reorder act on datagram links only (a peer
 /// model's, or clients' with link = "datagram"); bandwidth, down, timeout, slow_close and
 /// limit_data on clients' stream connections only. A peer-to-peer model's servers only introduce
-/// peers and carry none of its data: for it, reset, malicious and the stream kinds act on nothing,
-/// nor does any fault whose target is servers alone. Such a fault would run and do nothing.
+/// peers and carry none of its data: for it, malicious and the stream kinds act on nothing, nor
+/// does any fault whose target is servers alone (a reset of a peer loses the datagrams in flight to
+/// and from it). Such a fault would run and do nothing.
 std::optional<std::size_t> inert_fault(const Scenario& scenario, const ModelInfo& model);
 
 /// Whether a fault as listed touches servers only: its target names servers, or it is a partition

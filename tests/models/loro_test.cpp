@@ -147,8 +147,7 @@ TEST_CASE("the Loro peer-to-peer adapters converge over lossy datagrams, holding
   // random peer repairs what was lost. A peer holds an update until its document has what the
   // sender had. Without the holds these seeds fail (article-p2p-webrtc 2 and 3: silent rollbacks;
   // flaky-mobile 4 and 7: read-your-writes), each a user's write counted as following writes its
-  // replica never had. flaky-mobile's resets do nothing to peers, so check and compare no longer
-  // run peers on it; its lossy, long-tailed peer links are what these seeds exercise.
+  // replica never had.
   if (!needs_node() || !needs_loro_packages()) return;
   const ModelRegistry registry = shipped_models();
   struct Case {

@@ -314,6 +314,49 @@ TEST_CASE("an offline fault cuts every datagram link of a peer both ways, datagr
   OfflineRun(LinkKind::stream, /*peers=*/true).check();
 }
 
+TEST_CASE("a reset of a peer loses the datagrams in flight to and from it, and nothing sent after", "[sim][network][faults]") {
+  // Links of a fixed 200 ms, so that datagrams are in flight at the reset; no loss configured.
+  auto rec = std::make_shared<Recorder>();
+  const ModelInfo model = probe_model(rec, Duration::millis(20), /*peers=*/true, /*echo=*/true);
+  Scenario scenario = quiet_scenario(3, Duration::seconds(12));
+  scenario.network.peer_latency = LatencyOptions{Duration::millis(200), Duration::millis(200), Duration::millis(200)};
+  scenario.servers = 0;
+  Schedule schedule = make_schedule(scenario, DataType::map, 5);
+  schedule.operations.clear();
+  const std::uint32_t target = schedule.client(0).value;
+  const std::int64_t at = Duration::seconds(4).us;
+  schedule.faults.push_back(fault(FaultKind::reset, Instant{at}, Duration::millis(1), {schedule.client(0)}));
+  normalise(schedule);
+  std::ostringstream trace;
+  run_simulation(scenario, model, schedule, 5, RunOptions{&trace});
+  const std::vector<Line> lines = parse_trace(trace.str());
+  std::map<std::uint64_t, std::int64_t> delivered_at;
+  for (const Line& l : lines) {
+    if (l.ev == "deliver") delivered_at[l.a] = l.t;
+  }
+  std::uint64_t lost_in_flight = 0, others_in_flight = 0, after = 0;
+  const std::int64_t last = lines.back().t;
+  for (const Line& l : lines) {
+    if (l.ev != "send" || l.t + Duration::millis(200).us > last) continue;  // still on the wire at the end
+    INFO("send at " << l.t << " from " << l.node << " to " << l.peer);
+    const bool delivered = delivered_at.contains(l.a);
+    if (l.t + Duration::millis(200).us == at) continue;  // lands at the reset's instant: either order holds
+    const bool in_flight = l.t <= at && l.t + Duration::millis(200).us > at;
+    const bool touches = l.node == target || l.peer == target;
+    if (in_flight && touches) {
+      REQUIRE_FALSE(delivered);  // to or from the peer, on the wire at the reset: lost
+      ++lost_in_flight;
+    } else {
+      REQUIRE(delivered);  // everything else arrives: the reset cuts no link for longer
+      others_in_flight += in_flight ? 1 : 0;
+      after += touches && l.t > at ? 1 : 0;
+    }
+  }
+  CHECK(lost_in_flight > 5);
+  CHECK(others_in_flight > 5);  // between the other peers, in flight at the same moment
+  CHECK(after > 50);            // the peer talks again at once
+}
+
 TEST_CASE("a connect attempt fails at its timeout whatever latency was drawn, and the backoff retries", "[sim][network]") {
   SECTION("a handshake slower than the timeout never completes") {
     auto rec = std::make_shared<Recorder>();
