@@ -153,7 +153,10 @@ void draw_swarm(const Scenario& scenario, Schedule& s, std::uint64_t seed, std::
     spec.shape = static_cast<PartitionShape>(rng.below(5));
     // A shape that would leave a side empty here cuts nothing: halves instead (the parser refuses
     // partitions in a one-node swarm). Drawn the same, so every other scenario's runs are unchanged.
-    if (spec.kind == FaultKind::partition && empty_side(spec.shape, spec.target, s.servers, s.clients)) {
+    // Isolating the servers cuts nothing of a peer-to-peer model's either: halves too.
+    const bool cuts_nothing = empty_side(spec.shape, spec.target, s.servers, s.clients) ||
+                              (peers && spec.shape == PartitionShape::isolate_servers);
+    if (spec.kind == FaultKind::partition && cuts_nothing) {
       spec.shape = PartitionShape::halves;
     }
     spec.amount = rng.duration_between(Duration::millis(10), Duration::seconds(2));
